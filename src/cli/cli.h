@@ -1,0 +1,27 @@
+/*
+ * cli.h - shared pieces of the logshare command line.
+ *
+ * Each subcommand lives in its own cmd_<name>.c with one entry point
+ * `int cmd_<name>(int argc, char **argv)` that returns the exit status:
+ * 0 success, 1 failure, 2 usage error (CLI_EXIT_*), 75 report kept for
+ * later. argv[0] is the subcommand name.
+ */
+#ifndef LOGSHARE_CLI_H
+#define LOGSHARE_CLI_H
+
+#include <stdio.h>
+
+enum {
+    CLI_EXIT_OK = 0,
+    CLI_EXIT_FAILURE = 1,
+    CLI_EXIT_USAGE = 2,
+    CLI_EXIT_TEMPFAIL = 75 /* EX_TEMPFAIL: kept in the outbox, sent later */
+};
+
+/* Prints "logshare: <message>\n" to stderr, printf-style. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* True when argv[i] is --help or -h anywhere in argv. */
+int cli_wants_help(int argc, char **argv);
+
+#endif
