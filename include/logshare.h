@@ -118,6 +118,24 @@ LOGSHARE_API const char *logshare_level_name(logshare_level level);
  * Returns 0 and sets *level, or LOGSHARE_EINVAL. */
 LOGSHARE_API int logshare_level_parse(const char *name, logshare_level *level);
 
+/* ------------------------------------------------------------------ */
+/* The log store: open, log, flush, get_support_files                 */
+/* ------------------------------------------------------------------ */
+
+/* (declared with the log store) */
+
+/* ------------------------------------------------------------------ */
+/* Sharing: export and report, the outbox                             */
+/* ------------------------------------------------------------------ */
+
+/* (declared with export and report) */
+
+/* ------------------------------------------------------------------ */
+/* Push requests for logs, and end-of-call surveys                    */
+/* ------------------------------------------------------------------ */
+
+/* (declared with push requests and surveys) */
+
 #ifdef __cplusplus
 }
 #endif

@@ -16,6 +16,7 @@
 
 #include "logshare.h"
 #include "ls_fs.h"
+#include "server_version.h"
 
 static volatile sig_atomic_t stop_requested;
 
@@ -105,7 +106,7 @@ int main(int argc, char **argv)
             print_usage(stdout);
             return 0;
         } else if (strcmp(a, "--version") == 0) {
-            printf("logshared %s\n", logshare_version());
+            printf("logshared %s\n", logshared_version());
             return 0;
         } else if (strcmp(a, "--listen") == 0 && i + 1 < argc) {
             listen_text = argv[++i];
