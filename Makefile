@@ -53,7 +53,7 @@ format:
 	find include src tests bench fuzz examples -name '*.[ch]' -print0 | xargs -0 clang-format -i
 
 install: build
-	cmake --install $(BUILD)
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
