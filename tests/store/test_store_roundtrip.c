@@ -69,7 +69,7 @@ static void million_records_from_eight_threads_round_trip_in_order(void **state)
      * losing nothing when there is room, not about bursts. */
     assert_int_equal(logshare_options_set_buffer_bytes(o, 16u << 20), 0);
     assert_int_equal(logshare_options_set_max_total_bytes(o, 1ull << 30), 0);
-    assert_int_equal(logshare_options_set_max_file_bytes(o, 1u << 20), 0);
+    assert_int_equal(logshare_options_set_max_file_bytes(o, 128u << 10), 0);
     logshare *ls = tu_open(o);
     logshare_options_free(o);
 
