@@ -249,7 +249,7 @@ LOGSHARE_API int logshare_stream_index(const logshare *ls, const char *name);
 
 /* Logs one record, formatting it now (any format string is fine). Safe
  * from any thread; never blocks; never allocates except at a thread's
- * first call on this store. Messages longer than 8000 bytes are cut and
+ * first call on this store. Messages longer than 4000 bytes are cut and
  * end with "...[truncated]". Returns 0 when queued, LOGSHARE_ENOSPC when
  * the thread's ring was full (dropped and counted), LOGSHARE_EINVAL for
  * a bad stream or level, LOGSHARE_ECLOSED after close/exit or in a

@@ -159,7 +159,7 @@ int cmd_log(int argc, char **argv)
     int last = logshare_last_error(ls);
     logshare_close(ls);
     if (full || failed) {
-        cli_error("log: %llu lines were not written to %s: %s",
+        cli_error("log: %llu line(s) were not written to %s: %s",
                   (unsigned long long)(full + failed), dir,
                   last ? logshare_strerror(last) : "buffer full");
         return CLI_EXIT_FAILURE;

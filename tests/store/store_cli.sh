@@ -57,6 +57,9 @@ size=$(stat -c %s "$f")
 head -c $((size - 30)) "$f" >torn.lslog
 assert_exit 0 "torn tail" -- "$L" decrypt --key k.key torn.lslog
 assert_contains "$(cat "$TEST_TMP/err")" "torn tail" "torn tail warning"
+head -c 20 "$f" >hdr.lslog
+assert_exit 0 "cut inside the header" -- "$L" decrypt --key k.key hdr.lslog
+assert_contains "$(cat "$TEST_TMP/err")" "torn tail" "header-only torn tail warns"
 # Tampered: one byte changed in the middle: exit 1, nothing from that frame on.
 cp "$f" bad.lslog
 mid=$((size / 2))
@@ -71,6 +74,9 @@ pass "torn and tampered"
 echo "dev only" | "$L" log --dir plain --plaintext
 assert_exit 0 "plaintext decrypt without key" -- "$L" decrypt plain/*.lslog
 assert_contains "$(cat "$TEST_TMP/out")" "info main dev only" "plaintext record"
+printf 'bad \xff\xfe byte\n' | "$L" log --dir u8 --plaintext
+assert_exit 0 "non-UTF-8 message as JSON" -- "$L" decrypt --json u8/*.lslog
+assert_contains "$(cat "$TEST_TMP/out")" '"bad \uFFFD\uFFFD byte"' "invalid bytes shown as U+FFFD, record kept"
 pass "plaintext"
 
 # Usage errors.
