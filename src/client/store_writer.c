@@ -59,6 +59,13 @@ int store_writer_prepare_dir(logshare *ls)
     rc = store_dir_scan(&ls->dir);
     if (rc != 0)
         return rc;
+    /* A rescan (after a failure) must not forget which files are still
+     * being written: the quota would delete them. */
+    for (int i = 0; i < ls->nstreams; i++) {
+        struct store_file *f = ls->streams[i].fd >= 0 ? store_dir_find(&ls->dir, ls->streams[i].seq) : NULL;
+        if (f)
+            f->current = 1;
+    }
     store_dir_expire(&ls->dir, ls_time_now_us() - ls->max_age_s * 1000000);
     ls->dir_ready = 1;
     return 0;
