@@ -68,10 +68,15 @@ static inline unsigned char *ring_reserve(struct store_ring *r, uint64_t n, uint
 static inline void ring_commit(logshare *ls, struct store_ring *r, uint64_t new_head)
 {
     atomic_store_explicit(&r->head, new_head, memory_order_release);
-    /* Wake a sleeping writer once the ring is an eighth full. */
-    if (__builtin_expect(new_head - r->cached_tail > r->cap / 8, 0) &&
-        atomic_load_explicit(&ls->writer_sleeping, memory_order_relaxed))
-        store_wake_writer(ls);
+    /* Wake a sleeping writer once the ring is an eighth full. The
+     * cached tail may be stale, so look at the real one first: else a
+     * ring drained long ago would wake the writer at every call. */
+    if (__builtin_expect(new_head - r->cached_tail > r->cap / 8, 0)) {
+        r->cached_tail = atomic_load_explicit(&r->tail, memory_order_acquire);
+        if (new_head - r->cached_tail > r->cap / 8 &&
+            atomic_load_explicit(&ls->writer_sleeping, memory_order_relaxed))
+            store_wake_writer(ls);
+    }
 }
 
 static void ring_drop(struct store_ring *r)

@@ -183,7 +183,8 @@ static int value_decode(unsigned char kind, const unsigned char **p, const unsig
         memcpy(&v->d, &raw, sizeof v->d);
         return 0;
     case LOGFMT_CLASS_STRING:
-        if (logfmt_get_varint(p, end, &raw) != 0 || raw > (uint64_t)(end - *p))
+        if (logfmt_get_varint(p, end, &raw) != 0 || raw > (uint64_t)(end - *p) ||
+            memchr(*p, '\0', (size_t)raw))
             return -1;
         v->s = *p;
         v->slen = (size_t)raw;
@@ -251,7 +252,12 @@ static int render_one(ls_buf *out, const struct conv *c, unsigned char kind, int
     if (n < 0)
         return -1;
     size_t len = (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1;
-    return ls_buf_append(out, tmp, len) == 0 ? 0 : LOGSHARE_ENOMEM;
+    /* %c of 0 prints a NUL; messages stay C strings, so leave it out. */
+    size_t kept = 0;
+    for (size_t i = 0; i < len; i++)
+        if (tmp[i] != '\0')
+            tmp[kept++] = tmp[i];
+    return ls_buf_append(out, tmp, kept) == 0 ? 0 : LOGSHARE_ENOMEM;
 }
 
 int logfmt_printf_render(const char *fmt, const unsigned char **args, const unsigned char *end,
