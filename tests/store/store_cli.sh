@@ -103,6 +103,8 @@ for i in $(seq 1 12); do
   [ "$total" -le "$max" ] || fail "quota: $total > $max after kill $i"
 done
 [ -n "$(ls kill/*.lslog)" ] || fail "no files after the kill loop"
+# The quota really worked: the oldest files (seq 1, ...) are gone.
+[ ! -e kill/main.0000000001.lslog ] || fail "the quota never deleted anything"
 # Every file is readable: complete frames decrypt, torn tails only warn.
 assert_exit 0 "decrypt after kills" -- "$L" decrypt --key k.key kill/*.lslog
 [ "$(wc -l <"$TEST_TMP/out")" -gt 0 ] || fail "records survive kill -9"
