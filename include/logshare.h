@@ -137,7 +137,8 @@ LOGSHARE_API int logshare_level_parse(const char *name, logshare_level *level);
  * that thread's first call), and one background writer per store drains
  * the rings, compresses, encrypts and writes. When a thread's ring is
  * full the record is dropped and counted, and the count is logged as a
- * record of its own as soon as there is room again.
+ * record of its own (in the stream of that thread's next record) as soon
+ * as there is room again.
  *
  * Fork: in a child process after fork(), a store inherited from the
  * parent is inert: logging calls return LOGSHARE_ECLOSED and write

@@ -46,15 +46,19 @@ struct source {
 /* Length of the valid UTF-8 sequence at p (1-4), or 0 if invalid. */
 static size_t utf8_len(const unsigned char *p, size_t left)
 {
-    size_t n = p[0] < 0x80 ? 1 : (p[0] & 0xe0) == 0xc0 ? 2 : (p[0] & 0xf0) == 0xe0 ? 3
-               : (p[0] & 0xf8) == 0xf0 ? 4 : 0;
+    size_t n = p[0] < 0x80             ? 1
+               : (p[0] & 0xe0) == 0xc0 ? 2
+               : (p[0] & 0xf0) == 0xe0 ? 3
+               : (p[0] & 0xf8) == 0xf0 ? 4
+                                       : 0;
     if (n == 0 || n > left || (n == 2 && p[0] < 0xc2))
         return 0;
     for (size_t i = 1; i < n; i++)
         if ((p[i] & 0xc0) != 0x80)
             return 0;
     if ((n == 3 && p[0] == 0xe0 && p[1] < 0xa0) || (n == 3 && p[0] == 0xed && p[1] >= 0xa0) ||
-        (n == 4 && p[0] == 0xf0 && p[1] < 0x90) || (n == 4 && (p[0] > 0xf4 || (p[0] == 0xf4 && p[1] >= 0x90))))
+        (n == 4 && p[0] == 0xf0 && p[1] < 0x90) ||
+        (n == 4 && (p[0] > 0xf4 || (p[0] == 0xf4 && p[1] >= 0x90))))
         return 0;
     return n;
 }
@@ -128,8 +132,10 @@ static int source_advance(struct source *s)
     if (rc == 0)
         return 0;
     if (rc == LOGSHARE_ETRUNCATED) {
-        fprintf(stderr, "logshare: warning: %s: torn tail: the file ends before its final frame "
-                        "(crash while writing?); every complete record was printed\n", s->path);
+        fprintf(stderr,
+                "logshare: warning: %s: torn tail: the file ends before its final frame "
+                "(crash while writing?); every complete record was printed\n",
+                s->path);
         return 0;
     }
     cli_error("decrypt: %s: %s; nothing from that point on was printed", s->path,
@@ -150,9 +156,15 @@ int cmd_decrypt(int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'k': key_path = optarg; break;
-        case 'j': json = 1; break;
-        case 'h': decrypt_usage(stdout); return CLI_EXIT_OK;
+        case 'k':
+            key_path = optarg;
+            break;
+        case 'j':
+            json = 1;
+            break;
+        case 'h':
+            decrypt_usage(stdout);
+            return CLI_EXIT_OK;
         default:
             cli_error("decrypt: unknown or incomplete option '%s' (try --help)", argv[optind - 1]);
             return CLI_EXIT_USAGE;
@@ -183,8 +195,10 @@ int cmd_decrypt(int argc, char **argv)
         s->path = argv[optind + i];
         int rc = logshare_reader_open(s->path, key, &s->r);
         if (rc == LOGSHARE_ETRUNCATED) {
-            fprintf(stderr, "logshare: warning: %s: torn tail: the file ends inside its header; "
-                            "it holds no record\n", s->path);
+            fprintf(stderr,
+                    "logshare: warning: %s: torn tail: the file ends inside its header; "
+                    "it holds no record\n",
+                    s->path);
         } else if (rc == LOGSHARE_EKEY) {
             cli_error("decrypt: %s: %s", s->path,
                       key ? "the key does not fit this file (encrypted to another key, or "

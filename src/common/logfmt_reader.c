@@ -257,8 +257,8 @@ int logshare_reader_next(logshare_reader *r, logshare_record *rec)
         size_t used = 0;
         int final = 0;
         logfmt_frame_header fh;
-        int rc = logfmt_open_frame(&r->opener, r->data + r->pos, r->len - r->pos, &used, &final, &fh,
-                                   &r->scratch, &r->payload);
+        int rc = logfmt_open_frame(&r->opener, r->data + r->pos, r->len - r->pos, &used, &final,
+                                   &fh, &r->scratch, &r->payload);
         if (rc == 0)
             rc = frame_decode(r, fh.first_us);
         if (rc != 0) {

@@ -12,9 +12,9 @@
 #include "store_testutil.h"
 
 static const char *const nasty_formats[] = {
-    "%s%s%s%s%s%s", "%n", "%hhn %d", "%*.*d", "%99999d", "%.5000s", "%1024.1024f", "%", "%%%",
-    "%lc %ls", "%Lf", "%-+ #0'd", "%p %p %p", "%c%c", "%zu %td %jd", "%.*s", "%*s", "%ll", "%q",
-    "tail %", "%1025d", "%.*f"};
+    "%s%s%s%s%s%s", "%n",      "%hhn %d", "%*.*d",    "%99999d",  "%.5000s", "%1024.1024f", "%",
+    "%%%",          "%lc %ls", "%Lf",     "%-+ #0'd", "%p %p %p", "%c%c",    "%zu %td %jd", "%.*s",
+    "%*s",          "%ll",     "%q",      "tail %",   "%1025d",   "%.*f"};
 
 static unsigned rnd(unsigned n)
 {
