@@ -357,6 +357,9 @@ struct create_job {
     struct ticket_store *ts;
     int count;
     int failures;
+    const char *contested_id; /* every thread also tries to create this one */
+    int contested_won;
+    int contested_conflicts;
 };
 
 static void *create_thread(void *arg)
@@ -371,26 +374,45 @@ static void *create_thread(void *arg)
         d.t.description = (char *)"parallel";
         if (ticket_store_create(j->ts, &d.t, NULL, NULL, NULL) != 0)
             j->failures++;
+        if (i == j->count / 2) {
+            /* Lands in a group commit beside other tickets: its conflict
+             * must fail it alone. */
+            d.t.id = (char *)j->contested_id;
+            int rc = ticket_store_create(j->ts, &d.t, NULL, NULL, NULL);
+            if (rc == 0)
+                j->contested_won++;
+            else if (rc == LOGSHARE_EEXIST)
+                j->contested_conflicts++;
+            else
+                j->failures++;
+        }
     }
     return NULL;
 }
 
-static void concurrent_creates_all_land(void **state)
+static void concurrent_creates_all_land_and_conflicts_fail_alone(void **state)
 {
     struct fixture *f = *state;
     enum { N = 6 };
     int per = sanitized() ? 10 : 40;
     pthread_t th[N];
     struct create_job jobs[N];
+    char contested[TICKET_ID_MAX];
+    ticket_id_new("tk", contested);
     for (int i = 0; i < N; i++) {
-        jobs[i] = (struct create_job){f->ts, per, 0};
+        jobs[i] = (struct create_job){f->ts, per, 0, contested, 0, 0};
         assert_int_equal(pthread_create(&th[i], NULL, create_thread, &jobs[i]), 0);
     }
+    int won = 0, conflicts = 0;
     for (int i = 0; i < N; i++) {
         pthread_join(th[i], NULL);
         assert_int_equal(jobs[i].failures, 0);
+        won += jobs[i].contested_won;
+        conflicts += jobs[i].contested_conflicts;
     }
-    assert_int_equal(count_rows(f->db, "tickets"), N * per);
+    assert_int_equal(won, 1);
+    assert_int_equal(conflicts, N - 1);
+    assert_int_equal(count_rows(f->db, "tickets"), N * per + 1);
 }
 
 /* Creates tickets with increasing created_at so the order is known. */
@@ -686,7 +708,7 @@ int main(void)
         T(one_idempotency_key_five_times_is_one_ticket),
         T(same_key_from_two_users_is_two_tickets),
         T(concurrent_retries_create_one_ticket),
-        T(concurrent_creates_all_land),
+        T(concurrent_creates_all_land_and_conflicts_fail_alone),
         T(list_pages_newest_first_without_gaps),
         T(list_filters_combine),
         T(updates_change_status_assignee_and_append_notes),

@@ -206,6 +206,8 @@ static void sq_destroy(struct ticket_store *ts)
     }
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->idle_available);
+    pthread_mutex_destroy(&s->batch_lock);
+    pthread_cond_destroy(&s->batch_done);
     free(s->path);
     free(s);
 }
@@ -249,6 +251,8 @@ int ticket_store_sqlite_open(const char *path, const struct ticket_store_sqlite_
     s->durable = !(opts && opts->relaxed_sync);
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->idle_available, NULL);
+    pthread_mutex_init(&s->batch_lock, NULL);
+    pthread_cond_init(&s->batch_done, NULL);
     s->base.ops = &sq_ops;
     s->base.state = s;
     /* Open one connection now so a bad path fails here, not later. */

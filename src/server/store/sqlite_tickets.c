@@ -92,7 +92,7 @@ static int grow(void **items, size_t count, size_t elem)
 }
 
 /* Loads ticket id with everything it links to. ENOENT. */
-static int load_ticket(struct sq_conn *c, const char *id, struct ticket **out)
+int sq_load_ticket(struct sq_conn *c, const char *id, struct ticket **out)
 {
     int rc = 0;
     struct ticket *t = calloc(1, sizeof *t);
@@ -204,7 +204,7 @@ static int insert_attachments(struct sq_conn *c, const char *ticket_id,
 }
 
 /* The ticket id a (user, key) pair names: 0 and id, ENOENT, or error. */
-static int find_idempotent_id(struct sq_conn *c, const char *user_id, const char *key,
+int sq_find_idempotent_id(struct sq_conn *c, const char *user_id, const char *key,
                               char id[TICKET_ID_MAX])
 {
     int rc = 0;
@@ -222,7 +222,7 @@ static int find_idempotent_id(struct sq_conn *c, const char *user_id, const char
     return rc;
 }
 
-static int insert_ticket(struct sq_conn *c, const struct ticket *t, const char *idem, int64_t now)
+int sq_insert_ticket(struct sq_conn *c, const struct ticket *t, const char *idem, int64_t now)
 {
     int rc = 0;
     int64_t created = t->created_at ? t->created_at : now;
@@ -272,38 +272,6 @@ static int finish(struct sq_conn *c, int rc)
     return rc;
 }
 
-int sq_create(struct ticket_store *ts, const struct ticket *t, const char *idempotency_key,
-              struct ticket **out, int *replayed)
-{
-    struct sq_store *s = ts->state;
-    struct sq_conn *c;
-    int rc = sq_acquire(s, &c);
-    if (rc != 0)
-        return rc;
-    char first[TICKET_ID_MAX] = "";
-    int is_replay = 0;
-    if ((rc = sq_exec(c, "BEGIN IMMEDIATE")) == 0) {
-        /* Looked up inside the write transaction: a concurrent retry
-         * waits for ours to commit and then finds it. */
-        if (idempotency_key) {
-            rc = find_idempotent_id(c, t->user_id, idempotency_key, first);
-            if (rc == 0)
-                is_replay = 1;
-            else if (rc == LOGSHARE_ENOENT)
-                rc = 0;
-        }
-        if (rc == 0 && !is_replay)
-            rc = insert_ticket(c, t, idempotency_key, ls_time_now_us());
-        rc = finish(c, rc);
-    }
-    if (rc == 0 && out)
-        rc = load_ticket(c, is_replay ? first : t->id, out);
-    sq_release(s, c);
-    if (rc == 0 && replayed)
-        *replayed = is_replay;
-    return rc;
-}
-
 int sq_find_idempotent(struct ticket_store *ts, const char *user_id, const char *key,
                        struct ticket **out)
 {
@@ -313,9 +281,9 @@ int sq_find_idempotent(struct ticket_store *ts, const char *user_id, const char 
     if (rc != 0)
         return rc;
     char id[TICKET_ID_MAX];
-    rc = find_idempotent_id(c, user_id, key, id);
+    rc = sq_find_idempotent_id(c, user_id, key, id);
     if (rc == 0)
-        rc = load_ticket(c, id, out);
+        rc = sq_load_ticket(c, id, out);
     sq_release(s, c);
     return rc;
 }
@@ -327,7 +295,7 @@ int sq_get(struct ticket_store *ts, const char *id, struct ticket **out)
     int rc = sq_acquire(s, &c);
     if (rc != 0)
         return rc;
-    rc = load_ticket(c, id, out);
+    rc = sq_load_ticket(c, id, out);
     sq_release(s, c);
     return rc;
 }
@@ -424,7 +392,7 @@ int sq_list(struct ticket_store *ts, const struct ticket_filter *f, struct ticke
     if (rc == 0 && page > 0 && !(out->items = calloc(page, sizeof *out->items)))
         rc = LOGSHARE_ENOMEM;
     for (size_t i = 0; rc == 0 && i < page; i++) {
-        rc = load_ticket(c, ids[i], &out->items[i]);
+        rc = sq_load_ticket(c, ids[i], &out->items[i]);
         if (rc == LOGSHARE_ENOENT) /* deleted in between: nothing to show */
             rc = 0;
         else if (rc == 0)
@@ -485,7 +453,7 @@ int sq_update(struct ticket_store *ts, const char *id, const struct ticket_updat
         rc = finish(c, rc);
     }
     if (rc == 0 && out)
-        rc = load_ticket(c, id, out);
+        rc = sq_load_ticket(c, id, out);
     sq_release(s, c);
     return rc;
 }
@@ -512,7 +480,7 @@ int sq_add_attachments(struct ticket_store *ts, const char *ticket_id,
         rc = finish(c, rc);
     }
     if (rc == 0 && out)
-        rc = load_ticket(c, ticket_id, out);
+        rc = sq_load_ticket(c, ticket_id, out);
     sq_release(s, c);
     return rc;
 }
