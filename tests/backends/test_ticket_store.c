@@ -1,8 +1,10 @@
 /*
- * test_ticket_store.c - the SQLite ticket store against a real database
- * file: round trips, filters and paging, updates, idempotency (also
- * under concurrency), migrations, and that a failed transaction leaves
- * nothing behind.
+ * test_ticket_store.c - a ticket store against a real database: round
+ * trips, filters and paging, updates, idempotency (also under
+ * concurrency), migrations, and that a failed transaction leaves nothing
+ * behind. Built twice: against SQLite files (test_ticket_store) and
+ * against a PostgreSQL server started for the run (test_ticket_store_pg),
+ * through store_backend.h.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,7 +13,6 @@
 #include <cmocka.h>
 
 #include <pthread.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 
 #include "backends_testlib.h"
 #include "logshare.h"
+#include "store_backend.h"
 #include "ticket_store.h"
 
 struct fixture {
@@ -31,9 +33,7 @@ static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof *f);
     f->dir = tmpdir_new();
-    f->db = path_join(f->dir, TICKET_STORE_SQLITE_FILENAME);
-    if (ticket_store_sqlite_open(f->db, NULL, &f->ts) != 0 ||
-        ticket_store_migrate(f->ts, NULL) != 0)
+    if (backend_open_fresh(f->dir, &f->db, &f->ts) != 0)
         return -1;
     *state = f;
     return 0;
@@ -220,17 +220,7 @@ static void invalid_tickets_are_refused(void **state)
 
 static int count_rows(const char *db, const char *table)
 {
-    sqlite3 *h;
-    assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    char sql[128];
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table);
-    sqlite3_stmt *st;
-    assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    int n = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(h);
-    return n;
+    return backend_count_rows(db, table);
 }
 
 static void failed_create_leaves_nothing(void **state)
@@ -631,7 +621,7 @@ static void migrations_run_once_and_reopen_is_idempotent(void **state)
     f->ts = NULL;
     for (int i = 0; i < 2; i++) {
         struct ticket_store *again = NULL;
-        assert_int_equal(ticket_store_sqlite_open(f->db, NULL, &again), 0);
+        assert_int_equal(backend_reopen(f->db, &again), 0);
         assert_int_equal(ticket_store_migrate(again, &version), 0);
         assert_int_equal(version, 1);
         struct ticket *t = NULL;
@@ -642,41 +632,16 @@ static void migrations_run_once_and_reopen_is_idempotent(void **state)
         ticket_store_destroy(again);
     }
     assert_int_equal(count_rows(f->db, "schema_version"), 1);
-    struct stat st;
-    assert_int_equal(stat(f->db, &st), 0);
-    assert_int_equal(st.st_mode & 0777, 0600);
     /* A database from a newer logshared is refused, not damaged. */
-    sqlite3 *h;
-    assert_int_equal(sqlite3_open(f->db, &h), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(h, "INSERT INTO schema_version VALUES (99, 0)", NULL, NULL, NULL),
-                     SQLITE_OK);
-    sqlite3_close(h);
-    assert_int_equal(ticket_store_sqlite_open(f->db, NULL, &f->ts), 0);
+    backend_exec(f->db, "INSERT INTO schema_version VALUES (99, 0)");
+    assert_int_equal(backend_reopen(f->db, &f->ts), 0);
     assert_int_equal(ticket_store_migrate(f->ts, &version), LOGSHARE_EFORMAT);
 }
 
-static void a_bad_database_path_fails_cleanly(void **state)
+static void a_bad_database_fails_cleanly(void **state)
 {
     struct fixture *f = *state;
-    struct ticket_store *ts = (struct ticket_store *)1;
-    char *p = path_join(f->dir, "no/such/dir/db");
-    assert_int_equal(ticket_store_sqlite_open(p, NULL, &ts), LOGSHARE_EUNAVAILABLE);
-    assert_null(ts);
-    free(p);
-    /* A file that is not a database. */
-    p = path_join(f->dir, "junk.db");
-    FILE *j = fopen(p, "w");
-    for (int i = 0; i < 200; i++)
-        fputs("this is not an sqlite database at all\n", j);
-    fclose(j);
-    int rc = ticket_store_sqlite_open(p, NULL, &ts);
-    if (rc == 0) {
-        assert_int_not_equal(ticket_store_migrate(ts, NULL), 0);
-        ticket_store_destroy(ts);
-    } else {
-        assert_null(ts);
-    }
-    free(p);
+    backend_check_bad_locations(f->dir);
 }
 
 static void users_are_created_once(void **state)
@@ -714,8 +679,13 @@ int main(void)
         T(updates_change_status_assignee_and_append_notes),
         T(more_attachments_join_an_existing_ticket),
         T(migrations_run_once_and_reopen_is_idempotent),
-        T(a_bad_database_path_fails_cleanly),
+        T(a_bad_database_fails_cleanly),
         T(users_are_created_once),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int rc = backend_global_setup();
+    if (rc != 0)
+        return rc;
+    rc = cmocka_run_group_tests(tests, NULL, NULL);
+    backend_global_teardown();
+    return rc;
 }

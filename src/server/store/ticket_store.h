@@ -274,4 +274,15 @@ struct ticket_store_sqlite_options {
 int ticket_store_sqlite_open(const char *path, const struct ticket_store_sqlite_options *opts,
                              struct ticket_store **out);
 
+/* ---- PostgreSQL ---------------------------------------------------- */
+
+/* Opens a pool of up to max_connections (0: 16) libpq connections to
+ * conninfo (a libpq connection string or URI, e.g.
+ * "postgresql://logshare@db/logshare"), connecting one now so a wrong
+ * address fails here (LOGSHARE_EUNAVAILABLE). A connection that breaks
+ * is re-established on next use. Then call ticket_store_migrate (several
+ * servers may do so at once: migrations take an advisory lock). *out is
+ * the caller's: ticket_store_destroy it. */
+int ticket_store_pg_open(const char *conninfo, int max_connections, struct ticket_store **out);
+
 #endif
