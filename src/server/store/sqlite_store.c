@@ -248,7 +248,7 @@ int ticket_store_sqlite_open(const char *path, const struct ticket_store_sqlite_
     }
     s->busy_timeout_ms = opts && opts->busy_timeout_ms > 0 ? opts->busy_timeout_ms : 5000;
     s->max_connections = opts && opts->max_connections > 0 ? opts->max_connections : 16;
-    s->durable = !(opts && opts->relaxed_sync);
+    s->durable = opts ? opts->durable != 0 : 1;
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->idle_available, NULL);
     pthread_mutex_init(&s->batch_lock, NULL);
