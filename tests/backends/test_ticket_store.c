@@ -13,6 +13,9 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -644,6 +647,37 @@ static void a_bad_database_fails_cleanly(void **state)
     backend_check_bad_locations(f->dir);
 }
 
+/* What create returned is committed: a process killed right after it
+ * loses nothing, and its idempotency key still answers a retry. */
+static void created_ticket_survives_sigkill(void **state)
+{
+    struct fixture *f = *state;
+    struct draft d;
+    draft_init(&d, "killed", "made just before SIGKILL", "call-k", 2);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct ticket_store *ts; /* never share database connections across fork */
+        if (backend_reopen(f->db, &ts) != 0 ||
+            ticket_store_create(ts, &d.t, "kill-key", NULL, NULL) != 0)
+            _exit(1);
+        raise(SIGKILL);
+        _exit(2);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    struct ticket *t = NULL;
+    assert_int_equal(ticket_store_get(f->ts, d.id, &t), 0);
+    assert_int_equal(t->n_attachments, 2);
+    assert_int_equal(t->n_call_ids, 2);
+    ticket_free(t);
+    assert_int_equal(ticket_store_find_idempotent(f->ts, "killed", "kill-key", &t), 0);
+    assert_string_equal(t->id, d.id);
+    ticket_free(t);
+}
+
 static void users_are_created_once(void **state)
 {
     struct fixture *f = *state;
@@ -680,6 +714,7 @@ int main(void)
         T(more_attachments_join_an_existing_ticket),
         T(migrations_run_once_and_reopen_is_idempotent),
         T(a_bad_database_fails_cleanly),
+        T(created_ticket_survives_sigkill),
         T(users_are_created_once),
     };
     int rc = backend_global_setup();
