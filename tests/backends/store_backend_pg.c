@@ -82,8 +82,8 @@ static int run(const char *fmt, ...)
 static char *conninfo_for(const char *db)
 {
     char *s;
-    if (asprintf(&s, "host=127.0.0.1 port=%d user=logshare dbname=%s connect_timeout=5", port,
-                 db) < 0)
+    if (asprintf(&s, "host=127.0.0.1 port=%d user=logshare dbname=%s connect_timeout=5", port, db) <
+        0)
         abort();
     return s;
 }
@@ -115,10 +115,9 @@ int backend_global_setup(void)
     }
     for (int attempt = 0; attempt < 5; attempt++) {
         port = free_port();
-        if (port > 0 &&
-            run("%s%s/pg_ctl -D %s/data -l %s/server.log -w -t 60 -o \"-p %d -k %s"
-                " -c listen_addresses=127.0.0.1\" start >/dev/null 2>&1",
-                as_user, bin_dir, cluster_dir, cluster_dir, port, cluster_dir) == 0)
+        if (port > 0 && run("%s%s/pg_ctl -D %s/data -l %s/server.log -w -t 60 -o \"-p %d -k %s"
+                            " -c listen_addresses=127.0.0.1\" start >/dev/null 2>&1",
+                            as_user, bin_dir, cluster_dir, cluster_dir, port, cluster_dir) == 0)
             return 0;
     }
     fprintf(stderr, "postgres did not start; see %s/server.log\n", cluster_dir);

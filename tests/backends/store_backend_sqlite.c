@@ -22,9 +22,7 @@ int backend_global_setup(void)
     return 0;
 }
 
-void backend_global_teardown(void)
-{
-}
+void backend_global_teardown(void) {}
 
 int backend_open_fresh(const char *dir, char **locator, struct ticket_store **ts)
 {

@@ -133,7 +133,7 @@ static void ranges_are_exact_and_clipped(void **state)
     expect_range(f->bs, "r/blob", 3, 0, 1, 1, size);
     expect_range(f->bs, "r/blob", 3, 500, 1000, 1000, size);
     expect_range(f->bs, "r/blob", 3, 99990, BLOB_TO_END, 10, size);
-    expect_range(f->bs, "r/blob", 3, 99990, 1000, 10, size); /* clipped to the end */
+    expect_range(f->bs, "r/blob", 3, 99990, 1000, 10, size);      /* clipped to the end */
     expect_range(f->bs, "r/blob", 3, size, BLOB_TO_END, 0, size); /* empty, not an error */
     struct blob_reader *r = NULL;
     uint64_t total = 0;
@@ -209,10 +209,9 @@ static void blobs_are_never_overwritten(void **state)
 static void keys_that_could_escape_are_refused(void **state)
 {
     struct fixture *f = *state;
-    const char *bad[] = {"",          "../escape",   "a/../../escape", "/etc/passwd", "a//b",
-                         "a/",        "./a",         "a/./b",          ".hidden",     "a/.tmp-x",
-                         "..",        "a/..",        "a b",            "a\\b",        "a\nb",
-                         "caf\xc3\xa9", "a/b/\x01"};
+    const char *bad[] = {"",    "../escape", "a/../../escape", "/etc/passwd", "a//b",    "a/",
+                         "./a", "a/./b",     ".hidden",        "a/.tmp-x",    "..",      "a/..",
+                         "a b", "a\\b",      "a\nb",           "caf\xc3\xa9", "a/b/\x01"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct blob_writer *w = (struct blob_writer *)1;
         struct blob_reader *r = (struct blob_reader *)1;

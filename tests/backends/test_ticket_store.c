@@ -238,8 +238,7 @@ static void failed_create_leaves_nothing(void **state)
     struct draft second;
     draft_init(&second, "u", "second", "c2", 3);
     strcpy(second.att_ids[2], first.att_ids[0]);
-    assert_int_equal(ticket_store_create(f->ts, &second.t, "key-1", NULL, NULL),
-                     LOGSHARE_EEXIST);
+    assert_int_equal(ticket_store_create(f->ts, &second.t, "key-1", NULL, NULL), LOGSHARE_EEXIST);
     struct ticket *t = NULL;
     assert_int_equal(ticket_store_get(f->ts, second.id, &t), LOGSHARE_ENOENT);
     assert_int_equal(count_rows(f->db, "tickets"), 1);
@@ -294,8 +293,7 @@ static void same_key_from_two_users_is_two_tickets(void **state)
     assert_int_equal(ticket_store_find_idempotent(f->ts, "bob", "same-key", &t), 0);
     assert_string_equal(t->id, tb->id);
     ticket_free(t);
-    assert_int_equal(ticket_store_find_idempotent(f->ts, "carol", "same-key", &t),
-                     LOGSHARE_ENOENT);
+    assert_int_equal(ticket_store_find_idempotent(f->ts, "carol", "same-key", &t), LOGSHARE_ENOENT);
     ticket_free(ta);
     ticket_free(tb);
 }
@@ -499,9 +497,9 @@ static void list_filters_combine(void **state)
     assert_int_equal(list_count(f->ts, (struct ticket_filter){.status = -1}), N);
     assert_int_equal(list_count(f->ts, (struct ticket_filter){.status = -1, .user_id = "odd"}), 6);
     assert_int_equal(list_count(f->ts, (struct ticket_filter){.status = TICKET_STATUS_CLOSED}), 2);
-    assert_int_equal(list_count(f->ts, (struct ticket_filter){.status = TICKET_STATUS_OPEN,
-                                                              .user_id = "odd"}),
-                     4);
+    assert_int_equal(
+        list_count(f->ts, (struct ticket_filter){.status = TICKET_STATUS_OPEN, .user_id = "odd"}),
+        4);
     assert_int_equal(list_count(f->ts, (struct ticket_filter){.status = -1, .call_id = "call-7"}),
                      1);
     assert_int_equal(
@@ -605,8 +603,7 @@ static void more_attachments_join_an_existing_ticket(void **state)
     struct draft dup;
     draft_init(&dup, "u", "x", NULL, 2);
     strcpy(dup.att_ids[1], more.att_ids[0]);
-    assert_int_equal(ticket_store_add_attachments(f->ts, d.id, dup.atts, 2, NULL),
-                     LOGSHARE_EEXIST);
+    assert_int_equal(ticket_store_add_attachments(f->ts, d.id, dup.atts, 2, NULL), LOGSHARE_EEXIST);
     assert_int_equal(count_rows(f->db, "attachments"), 3);
 }
 

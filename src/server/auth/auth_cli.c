@@ -33,17 +33,16 @@ static void cli_fail(const char *fmt, ...)
 
 static void token_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: logshared token --data-dir DIR --user ID [--role user|support|admin]\n"
-            "                       [--ttl SECONDS] [--issuer ISS] [--audience AUD]\n\n"
-            "Prints a bearer token (HS256 JWT) for user ID, signed with DIR/jwt-secret\n"
-            "(created on first use).\n\n"
-            "  --data-dir DIR     the server's data directory\n"
-            "  --user ID          the token's subject (sub): the user id\n"
-            "  --role ROLE        user (default), support or admin\n"
-            "  --ttl SECONDS      lifetime (default 86400)\n"
-            "  --issuer ISS       iss claim; set it when the server checks the issuer\n"
-            "  --audience AUD     aud claim; set it when the server checks the audience\n");
+    fprintf(out, "usage: logshared token --data-dir DIR --user ID [--role user|support|admin]\n"
+                 "                       [--ttl SECONDS] [--issuer ISS] [--audience AUD]\n\n"
+                 "Prints a bearer token (HS256 JWT) for user ID, signed with DIR/jwt-secret\n"
+                 "(created on first use).\n\n"
+                 "  --data-dir DIR     the server's data directory\n"
+                 "  --user ID          the token's subject (sub): the user id\n"
+                 "  --role ROLE        user (default), support or admin\n"
+                 "  --ttl SECONDS      lifetime (default 86400)\n"
+                 "  --issuer ISS       iss claim; set it when the server checks the issuer\n"
+                 "  --audience AUD     aud claim; set it when the server checks the audience\n");
 }
 
 /* argv[*i] is a flag that takes a value: returns it and advances, or

@@ -245,8 +245,9 @@ int pg_migrate(struct ticket_store *ts, int *schema_version)
             snprintf(at, sizeof at, "%lld", (long long)ls_time_now_us());
             const char *params[] = {v, at};
             if (rc == 0)
-                PQclear(pg_query(c, "INSERT INTO schema_version (version, applied_at)"
-                                    " VALUES ($1, $2)",
+                PQclear(pg_query(c,
+                                 "INSERT INTO schema_version (version, applied_at)"
+                                 " VALUES ($1, $2)",
                                  2, params, &rc));
             if (rc == 0)
                 version = migrations[i].version;

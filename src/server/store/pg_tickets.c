@@ -19,8 +19,8 @@
 #include "pg_store.h"
 #include "ticket_store_impl.h"
 
-#define TICKET_COLUMNS                                                                         \
-    "id, status, created_at, updated_at, user_id, description, customer_name,"                \
+#define TICKET_COLUMNS                                                                             \
+    "id, status, created_at, updated_at, user_id, description, customer_name,"                     \
     " customer_email, app_version, platform, source, log_request_id, assignee, tracker_url"
 #define ATTACHMENT_COLUMNS "id, ticket_id, name, size, sha256, content_type, blob_key, created_at"
 
@@ -77,8 +77,9 @@ static int load_ticket(struct pg_conn *c, const char *id, struct ticket **out)
 
     int n;
     if (rc == 0) {
-        res = pg_query(c, "SELECT call_id FROM ticket_call_ids WHERE ticket_id = $1"
-                          " ORDER BY position",
+        res = pg_query(c,
+                       "SELECT call_id FROM ticket_call_ids WHERE ticket_id = $1"
+                       " ORDER BY position",
                        1, p, &rc);
         if (rc == 0 && (n = PQntuples(res)) > 0) {
             if (!(t->call_ids = calloc((size_t)n, sizeof *t->call_ids)))
@@ -90,8 +91,9 @@ static int load_ticket(struct pg_conn *c, const char *id, struct ticket **out)
         PQclear(res);
     }
     if (rc == 0) {
-        res = pg_query(c, "SELECT author, text, created_at FROM ticket_notes"
-                          " WHERE ticket_id = $1 ORDER BY seq",
+        res = pg_query(c,
+                       "SELECT author, text, created_at FROM ticket_notes"
+                       " WHERE ticket_id = $1 ORDER BY seq",
                        1, p, &rc);
         if (rc == 0 && (n = PQntuples(res)) > 0) {
             if (!(t->notes = calloc((size_t)n, sizeof *t->notes)))
@@ -106,8 +108,9 @@ static int load_ticket(struct pg_conn *c, const char *id, struct ticket **out)
         PQclear(res);
     }
     if (rc == 0) {
-        res = pg_query(c, "SELECT " ATTACHMENT_COLUMNS " FROM attachments"
-                          " WHERE ticket_id = $1 ORDER BY seq",
+        res = pg_query(c,
+                       "SELECT " ATTACHMENT_COLUMNS " FROM attachments"
+                       " WHERE ticket_id = $1 ORDER BY seq",
                        1, p, &rc);
         if (rc == 0 && (n = PQntuples(res)) > 0) {
             if (!(t->attachments = calloc((size_t)n, sizeof *t->attachments)))
@@ -135,10 +138,11 @@ static int insert_attachments(struct pg_conn *c, const char *ticket_id,
         char size[24], created[24];
         fmt_i64(size, (long long)a[i].size);
         fmt_i64(created, (long long)(a[i].created_at ? a[i].created_at : now));
-        const char *p[] = {a[i].id, ticket_id, a[i].name, size, a[i].sha256, a[i].content_type,
-                           a[i].blob_key, created};
-        PQclear(pg_query(c, "INSERT INTO attachments (" ATTACHMENT_COLUMNS ")"
-                            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        const char *p[] = {a[i].id,     ticket_id,         a[i].name,     size,
+                           a[i].sha256, a[i].content_type, a[i].blob_key, created};
+        PQclear(pg_query(c,
+                         "INSERT INTO attachments (" ATTACHMENT_COLUMNS ")"
+                         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                          8, p, &rc));
     }
     return rc;
@@ -149,8 +153,9 @@ static int find_idempotent_id(struct pg_conn *c, const char *user_id, const char
 {
     const char *p[] = {user_id, key};
     int rc;
-    PGresult *res = pg_query(c, "SELECT ticket_id FROM idempotency_keys"
-                                " WHERE user_id = $1 AND key = $2",
+    PGresult *res = pg_query(c,
+                             "SELECT ticket_id FROM idempotency_keys"
+                             " WHERE user_id = $1 AND key = $2",
                              2, p, &rc);
     if (rc == 0) {
         if (PQntuples(res) == 1)
@@ -164,33 +169,36 @@ static int find_idempotent_id(struct pg_conn *c, const char *user_id, const char
 
 /* Inserts t in the open transaction. *key_taken is set when the only
  * failure was the idempotency key's unique constraint. */
-static int insert_ticket(struct pg_conn *c, const struct ticket *t, const char *idem,
-                         int64_t now, int *key_taken)
+static int insert_ticket(struct pg_conn *c, const struct ticket *t, const char *idem, int64_t now,
+                         int *key_taken)
 {
     char created[24], nowbuf[24];
     fmt_i64(created, (long long)(t->created_at ? t->created_at : now));
     fmt_i64(nowbuf, (long long)now);
-    const char *p[] = {t->id,        t->description,    t->user_id,        t->customer_name,
-                       t->customer_email, t->app_version, t->platform, t->source,
-                       t->log_request_id, created};
+    const char *p[] = {
+        t->id,          t->description, t->user_id, t->customer_name,  t->customer_email,
+        t->app_version, t->platform,    t->source,  t->log_request_id, created};
     int rc;
-    PQclear(pg_query(c, "INSERT INTO tickets (" TICKET_COLUMNS ") VALUES"
-                        " ($1, 0, $10, $10, $3, $2, $4, $5, $6, $7, $8, $9, NULL, NULL)",
+    PQclear(pg_query(c,
+                     "INSERT INTO tickets (" TICKET_COLUMNS ") VALUES"
+                     " ($1, 0, $10, $10, $3, $2, $4, $5, $6, $7, $8, $9, NULL, NULL)",
                      10, p, &rc));
     for (size_t i = 0; rc == 0 && i < t->n_call_ids; i++) {
         char pos[24];
         fmt_i64(pos, (long long)i);
         const char *cp[] = {t->id, pos, t->call_ids[i]};
-        PQclear(pg_query(c, "INSERT INTO ticket_call_ids (ticket_id, position, call_id)"
-                            " VALUES ($1, $2, $3)",
+        PQclear(pg_query(c,
+                         "INSERT INTO ticket_call_ids (ticket_id, position, call_id)"
+                         " VALUES ($1, $2, $3)",
                          3, cp, &rc));
     }
     if (rc == 0)
         rc = insert_attachments(c, t->id, t->attachments, t->n_attachments, now);
     if (rc == 0 && idem) {
         const char *ip[] = {t->user_id, idem, t->id, nowbuf};
-        PGresult *res = pg_query(c, "INSERT INTO idempotency_keys (user_id, key, ticket_id,"
-                                    " created_at) VALUES ($1, $2, $3, $4)",
+        PGresult *res = pg_query(c,
+                                 "INSERT INTO idempotency_keys (user_id, key, ticket_id,"
+                                 " created_at) VALUES ($1, $2, $3, $4)",
                                  4, ip, &rc);
         if (rc != 0 && pg_is_unique_violation(res, "idempotency_keys_pkey"))
             *key_taken = 1;
@@ -298,8 +306,9 @@ int pg_list(struct ticket_store *ts, const struct ticket_filter *f, struct ticke
     }
     if (rc == 0 && f->call_id) {
         params[n++] = f->call_id;
-        rc = ls_buf_printf(&sql, " AND EXISTS (SELECT 1 FROM ticket_call_ids c"
-                                 " WHERE c.ticket_id = t.id AND c.call_id = $%d)",
+        rc = ls_buf_printf(&sql,
+                           " AND EXISTS (SELECT 1 FROM ticket_call_ids c"
+                           " WHERE c.ticket_id = t.id AND c.call_id = $%d)",
                            n);
     }
     if (rc == 0 && like) {
@@ -379,16 +388,18 @@ int pg_update(struct ticket_store *ts, const char *id, const struct ticket_updat
         rc = lock_ticket(c, id);
         const char *p[] = {id, u->status >= 0 ? status : NULL, u->assignee, u->tracker_url, now};
         if (rc == 0)
-            PQclear(pg_query(c, "UPDATE tickets SET status = coalesce($2::smallint, status),"
-                                " assignee = CASE WHEN $3::text IS NULL THEN assignee"
-                                " WHEN $3::text = '' THEN NULL ELSE $3::text END,"
-                                " tracker_url = coalesce($4::text, tracker_url),"
-                                " updated_at = $5 WHERE id = $1",
+            PQclear(pg_query(c,
+                             "UPDATE tickets SET status = coalesce($2::smallint, status),"
+                             " assignee = CASE WHEN $3::text IS NULL THEN assignee"
+                             " WHEN $3::text = '' THEN NULL ELSE $3::text END,"
+                             " tracker_url = coalesce($4::text, tracker_url),"
+                             " updated_at = $5 WHERE id = $1",
                              5, p, &rc));
         if (rc == 0 && u->note) {
             const char *np[] = {id, u->note_author, u->note, now};
-            PQclear(pg_query(c, "INSERT INTO ticket_notes (ticket_id, author, text, created_at)"
-                                " VALUES ($1, $2, $3, $4)",
+            PQclear(pg_query(c,
+                             "INSERT INTO ticket_notes (ticket_id, author, text, created_at)"
+                             " VALUES ($1, $2, $3, $4)",
                              4, np, &rc));
         }
         rc = finish(c, rc);
@@ -434,8 +445,9 @@ int pg_get_attachment(struct ticket_store *ts, const char *ticket_id, const char
     if (rc != 0)
         return rc;
     const char *p[] = {attachment_id, ticket_id};
-    PGresult *res = pg_query(c, "SELECT " ATTACHMENT_COLUMNS " FROM attachments"
-                                " WHERE id = $1 AND ticket_id = $2",
+    PGresult *res = pg_query(c,
+                             "SELECT " ATTACHMENT_COLUMNS " FROM attachments"
+                             " WHERE id = $1 AND ticket_id = $2",
                              2, p, &rc);
     if (rc == 0 && PQntuples(res) != 1)
         rc = LOGSHARE_ENOENT;
@@ -464,8 +476,9 @@ int pg_user_create(struct ticket_store *ts, const char *name, const char *role,
     char now[24];
     fmt_i64(now, (long long)ls_time_now_us());
     const char *p[] = {name, role, password_hash, now};
-    PQclear(pg_query(c, "INSERT INTO users (name, role, password_hash, created_at)"
-                        " VALUES ($1, $2, $3, $4)",
+    PQclear(pg_query(c,
+                     "INSERT INTO users (name, role, password_hash, created_at)"
+                     " VALUES ($1, $2, $3, $4)",
                      4, p, &rc));
     pg_release(s, c);
     return rc;
@@ -479,8 +492,9 @@ int pg_user_get(struct ticket_store *ts, const char *name, struct ticket_user **
     if (rc != 0)
         return rc;
     const char *p[] = {name};
-    PGresult *res = pg_query(c, "SELECT name, role, password_hash, created_at FROM users"
-                                " WHERE name = $1",
+    PGresult *res = pg_query(c,
+                             "SELECT name, role, password_hash, created_at FROM users"
+                             " WHERE name = $1",
                              1, p, &rc);
     if (rc == 0 && PQntuples(res) != 1)
         rc = LOGSHARE_ENOENT;

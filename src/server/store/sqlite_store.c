@@ -121,8 +121,7 @@ static int conn_open(struct sq_store *s, struct sq_conn **out)
     if (!c)
         return LOGSHARE_ENOMEM;
     int r = sqlite3_open_v2(s->path, &c->db,
-                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                            NULL);
+                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     int rc = sq_error(r);
     if (rc == 0) {
         sqlite3_extended_result_codes(c->db, 1);

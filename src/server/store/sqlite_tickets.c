@@ -17,8 +17,8 @@
 #include "sqlite_store.h"
 #include "ticket_store_impl.h"
 
-#define TICKET_COLUMNS                                                                         \
-    "id, status, created_at, updated_at, user_id, description, customer_name,"                \
+#define TICKET_COLUMNS                                                                             \
+    "id, status, created_at, updated_at, user_id, description, customer_name,"                     \
     " customer_email, app_version, platform, source, log_request_id, assignee, tracker_url"
 
 static const char SQL_GET_TICKET[] = "SELECT " TICKET_COLUMNS " FROM tickets WHERE id = ?1";
@@ -27,8 +27,8 @@ static const char SQL_GET_CALL_IDS[] =
 static const char SQL_GET_NOTES[] =
     "SELECT author, text, created_at FROM ticket_notes WHERE ticket_id = ?1 ORDER BY seq";
 #define ATTACHMENT_COLUMNS "id, ticket_id, name, size, sha256, content_type, blob_key, created_at"
-static const char SQL_GET_ATTACHMENTS[] = "SELECT " ATTACHMENT_COLUMNS
-                                          " FROM attachments WHERE ticket_id = ?1 ORDER BY rowid";
+static const char SQL_GET_ATTACHMENTS[] =
+    "SELECT " ATTACHMENT_COLUMNS " FROM attachments WHERE ticket_id = ?1 ORDER BY rowid";
 static const char SQL_GET_ATTACHMENT[] =
     "SELECT " ATTACHMENT_COLUMNS " FROM attachments WHERE id = ?1 AND ticket_id = ?2";
 static const char SQL_INSERT_TICKET[] =
@@ -205,7 +205,7 @@ static int insert_attachments(struct sq_conn *c, const char *ticket_id,
 
 /* The ticket id a (user, key) pair names: 0 and id, ENOENT, or error. */
 int sq_find_idempotent_id(struct sq_conn *c, const char *user_id, const char *key,
-                              char id[TICKET_ID_MAX])
+                          char id[TICKET_ID_MAX])
 {
     int rc = 0;
     sqlite3_stmt *st = sq_prepare(c, SQL_FIND_IDEMPOTENT, &rc);
@@ -355,7 +355,7 @@ int sq_list(struct ticket_store *ts, const struct ticket_filter *f, struct ticke
     /* Ids and times of the page first (plus one to know if more
      * follow), then each ticket: a reader never holds the statement
      * open while loading. */
-    char (*ids)[TICKET_ID_MAX] = NULL;
+    char(*ids)[TICKET_ID_MAX] = NULL;
     int64_t *times = NULL;
     size_t n = 0;
     if (rc == 0) {

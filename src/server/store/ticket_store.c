@@ -186,9 +186,8 @@ int ticket_store_create(struct ticket_store *ts, const struct ticket *t,
         *out = NULL;
     if (replayed)
         *replayed = 0;
-    if (!ts || !t || !ticket_id_valid(t->id) || !t->user_id || !*t->user_id ||
-        !t->description || (t->n_call_ids && !t->call_ids) ||
-        !attachments_valid(t->attachments, t->n_attachments) ||
+    if (!ts || !t || !ticket_id_valid(t->id) || !t->user_id || !*t->user_id || !t->description ||
+        (t->n_call_ids && !t->call_ids) || !attachments_valid(t->attachments, t->n_attachments) ||
         (idempotency_key && !*idempotency_key))
         return LOGSHARE_EINVAL;
     for (size_t i = 0; i < t->n_call_ids; i++)
@@ -241,8 +240,7 @@ int ticket_store_update(struct ticket_store *ts, const char *id, const struct ti
 }
 
 int ticket_store_add_attachments(struct ticket_store *ts, const char *ticket_id,
-                                 const struct ticket_attachment *a, size_t n,
-                                 struct ticket **out)
+                                 const struct ticket_attachment *a, size_t n, struct ticket **out)
 {
     if (out)
         *out = NULL;

@@ -74,8 +74,8 @@ int ticket_status_parse(const char *name, enum ticket_status *s);
 
 struct ticket_attachment {
     char *id;
-    char *ticket_id;    /* filled by the store; ignored on input */
-    char *name;         /* the client's file name, stored as given (display only) */
+    char *ticket_id; /* filled by the store; ignored on input */
+    char *name;      /* the client's file name, stored as given (display only) */
     uint64_t size;
     char sha256[65];    /* lowercase hex, NUL-terminated */
     char *content_type; /* may be NULL */
@@ -84,7 +84,7 @@ struct ticket_attachment {
 };
 
 struct ticket_note {
-    char *author;       /* may be NULL */
+    char *author; /* may be NULL */
     char *text;
     int64_t created_at; /* unix microseconds */
 };
@@ -151,7 +151,10 @@ struct ticket_update {
     const char *note_author; /* who wrote the note (the caller's user id) */
     const char *tracker_url; /* NULL keeps; set when handed to a tracker */
 };
-#define TICKET_UPDATE_INIT {-1, NULL, NULL, NULL, NULL}
+#define TICKET_UPDATE_INIT                                                                         \
+    {                                                                                              \
+        -1, NULL, NULL, NULL, NULL                                                                 \
+    }
 
 /* Dashboard logins. */
 struct ticket_user {
@@ -179,8 +182,8 @@ struct ticket_store_ops {
                   struct ticket **out);
     int (*add_attachments)(struct ticket_store *ts, const char *ticket_id,
                            const struct ticket_attachment *a, size_t n, struct ticket **out);
-    int (*get_attachment)(struct ticket_store *ts, const char *ticket_id,
-                          const char *attachment_id, struct ticket_attachment **out);
+    int (*get_attachment)(struct ticket_store *ts, const char *ticket_id, const char *attachment_id,
+                          struct ticket_attachment **out);
     int (*user_create)(struct ticket_store *ts, const char *name, const char *role,
                        const char *password_hash);
     int (*user_get)(struct ticket_store *ts, const char *name, struct ticket_user **out);
@@ -234,8 +237,7 @@ int ticket_store_update(struct ticket_store *ts, const char *id, const struct ti
  * existing ticket in one transaction. *out (may be NULL) is the ticket
  * afterwards. ENOENT, EEXIST. */
 int ticket_store_add_attachments(struct ticket_store *ts, const char *ticket_id,
-                                 const struct ticket_attachment *a, size_t n,
-                                 struct ticket **out);
+                                 const struct ticket_attachment *a, size_t n, struct ticket **out);
 
 /* One attachment of one ticket (both ids must match). ENOENT. */
 int ticket_store_get_attachment(struct ticket_store *ts, const char *ticket_id,
