@@ -46,6 +46,11 @@ int pg_is_unique_violation(const PGresult *res, const char *constraint);
 char *pg_dup(const PGresult *res, int row, int col, int *rc);
 long long pg_int(const PGresult *res, int row, int col);
 
+/* Decimal text of v into buf, for text parameters. */
+void pg_fmt_i64(char buf[24], long long v);
+/* Loads ticket id with call ids, notes and attachments. ENOENT. */
+int pg_load_ticket(struct pg_conn *c, const char *id, struct ticket **out);
+
 int pg_migrate(struct ticket_store *ts, int *schema_version);
 int pg_create(struct ticket_store *ts, const struct ticket *t, const char *idempotency_key,
               struct ticket **out, int *replayed);

@@ -14,17 +14,15 @@
 #include <string.h>
 
 #include "logshare.h"
-#include "ls_buf.h"
 #include "ls_time.h"
 #include "pg_store.h"
-#include "ticket_store_impl.h"
 
 #define TICKET_COLUMNS                                                                             \
     "id, status, created_at, updated_at, user_id, description, customer_name,"                     \
     " customer_email, app_version, platform, source, log_request_id, assignee, tracker_url"
 #define ATTACHMENT_COLUMNS "id, ticket_id, name, size, sha256, content_type, blob_key, created_at"
 
-static void fmt_i64(char buf[24], long long v)
+void pg_fmt_i64(char buf[24], long long v)
 {
     snprintf(buf, 24, "%lld", v);
 }
@@ -43,7 +41,7 @@ static int load_attachment_row(const PGresult *res, int row, struct ticket_attac
     return rc;
 }
 
-static int load_ticket(struct pg_conn *c, const char *id, struct ticket **out)
+int pg_load_ticket(struct pg_conn *c, const char *id, struct ticket **out)
 {
     const char *p[] = {id};
     int rc;
@@ -136,8 +134,8 @@ static int insert_attachments(struct pg_conn *c, const char *ticket_id,
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         char size[24], created[24];
-        fmt_i64(size, (long long)a[i].size);
-        fmt_i64(created, (long long)(a[i].created_at ? a[i].created_at : now));
+        pg_fmt_i64(size, (long long)a[i].size);
+        pg_fmt_i64(created, (long long)(a[i].created_at ? a[i].created_at : now));
         const char *p[] = {a[i].id,     ticket_id,         a[i].name,     size,
                            a[i].sha256, a[i].content_type, a[i].blob_key, created};
         PQclear(pg_query(c,
@@ -173,8 +171,8 @@ static int insert_ticket(struct pg_conn *c, const struct ticket *t, const char *
                          int *key_taken)
 {
     char created[24], nowbuf[24];
-    fmt_i64(created, (long long)(t->created_at ? t->created_at : now));
-    fmt_i64(nowbuf, (long long)now);
+    pg_fmt_i64(created, (long long)(t->created_at ? t->created_at : now));
+    pg_fmt_i64(nowbuf, (long long)now);
     const char *p[] = {
         t->id,          t->description, t->user_id, t->customer_name,  t->customer_email,
         t->app_version, t->platform,    t->source,  t->log_request_id, created};
@@ -185,7 +183,7 @@ static int insert_ticket(struct pg_conn *c, const struct ticket *t, const char *
                      10, p, &rc));
     for (size_t i = 0; rc == 0 && i < t->n_call_ids; i++) {
         char pos[24];
-        fmt_i64(pos, (long long)i);
+        pg_fmt_i64(pos, (long long)i);
         const char *cp[] = {t->id, pos, t->call_ids[i]};
         PQclear(pg_query(c,
                          "INSERT INTO ticket_call_ids (ticket_id, position, call_id)"
@@ -243,7 +241,7 @@ int pg_create(struct ticket_store *ts, const struct ticket *t, const char *idemp
         is_replay = rc == 0;
     }
     if (rc == 0 && out)
-        rc = load_ticket(c, is_replay ? first : t->id, out);
+        rc = pg_load_ticket(c, is_replay ? first : t->id, out);
     pg_release(s, c);
     if (rc == 0 && replayed)
         *replayed = is_replay;
@@ -261,7 +259,7 @@ int pg_find_idempotent(struct ticket_store *ts, const char *user_id, const char 
     char id[TICKET_ID_MAX];
     rc = find_idempotent_id(c, user_id, key, id);
     if (rc == 0)
-        rc = load_ticket(c, id, out);
+        rc = pg_load_ticket(c, id, out);
     pg_release(s, c);
     return rc;
 }
@@ -273,91 +271,8 @@ int pg_get(struct ticket_store *ts, const char *id, struct ticket **out)
     int rc = pg_acquire(s, &c);
     if (rc != 0)
         return rc;
-    rc = load_ticket(c, id, out);
+    rc = pg_load_ticket(c, id, out);
     pg_release(s, c);
-    return rc;
-}
-
-int pg_list(struct ticket_store *ts, const struct ticket_filter *f, struct ticket_list *out)
-{
-    struct pg_store *s = ts->state;
-    size_t limit = f->limit ? f->limit : TICKET_LIST_DEFAULT_LIMIT;
-    int64_t cur_time = 0;
-    char cur_id[TICKET_ID_MAX];
-    if (f->cursor && ticket_cursor_decode(f->cursor, &cur_time, cur_id) != 0)
-        return LOGSHARE_EINVAL;
-    char *like = f->q ? ticket_like_pattern(f->q) : NULL;
-    if (f->q && !like)
-        return LOGSHARE_ENOMEM;
-    /* Parameters are numbered in the order the filters appear. */
-    const char *params[8];
-    char status[24], ctime[24], lim[24];
-    int n = 0;
-    ls_buf sql = LS_BUF_INIT;
-    int rc = ls_buf_append_str(&sql, "SELECT t.id, t.created_at FROM tickets t WHERE TRUE");
-    if (rc == 0 && f->user_id) {
-        params[n++] = f->user_id;
-        rc = ls_buf_printf(&sql, " AND t.user_id = $%d", n);
-    }
-    if (rc == 0 && f->status >= 0) {
-        fmt_i64(status, f->status);
-        params[n++] = status;
-        rc = ls_buf_printf(&sql, " AND t.status = $%d", n);
-    }
-    if (rc == 0 && f->call_id) {
-        params[n++] = f->call_id;
-        rc = ls_buf_printf(&sql,
-                           " AND EXISTS (SELECT 1 FROM ticket_call_ids c"
-                           " WHERE c.ticket_id = t.id AND c.call_id = $%d)",
-                           n);
-    }
-    if (rc == 0 && like) {
-        params[n++] = like;
-        rc = ls_buf_printf(&sql,
-                           " AND (t.description ILIKE $%d ESCAPE '\\'"
-                           " OR t.customer_name ILIKE $%d ESCAPE '\\'"
-                           " OR t.customer_email ILIKE $%d ESCAPE '\\'"
-                           " OR EXISTS (SELECT 1 FROM ticket_call_ids c WHERE c.ticket_id = t.id"
-                           " AND c.call_id ILIKE $%d ESCAPE '\\'))",
-                           n, n, n, n);
-    }
-    if (rc == 0 && f->cursor) {
-        fmt_i64(ctime, (long long)cur_time);
-        params[n++] = ctime;
-        params[n++] = cur_id;
-        rc = ls_buf_printf(&sql, " AND (t.created_at, t.id) < ($%d, $%d)", n - 1, n);
-    }
-    fmt_i64(lim, (long long)limit + 1);
-    params[n++] = lim;
-    if (rc == 0)
-        rc = ls_buf_printf(&sql, " ORDER BY t.created_at DESC, t.id DESC LIMIT $%d", n);
-    struct pg_conn *c = NULL;
-    if (rc == 0)
-        rc = pg_acquire(s, &c);
-    PGresult *res = NULL;
-    if (rc == 0)
-        res = pg_query(c, sql.data, n, params, &rc);
-    ls_buf_free(&sql);
-    int rows = rc == 0 ? PQntuples(res) : 0;
-    size_t page = (size_t)rows > limit ? limit : (size_t)rows;
-    if (rc == 0 && page > 0 && !(out->items = calloc(page, sizeof *out->items)))
-        rc = LOGSHARE_ENOMEM;
-    for (size_t i = 0; rc == 0 && i < page; i++) {
-        rc = load_ticket(c, PQgetvalue(res, (int)i, 0), &out->items[i]);
-        if (rc == LOGSHARE_ENOENT)
-            rc = 0;
-        else if (rc == 0)
-            out->count++;
-    }
-    if (rc == 0 && (size_t)rows > limit)
-        rc = ticket_cursor_encode(pg_int(res, (int)page - 1, 1), PQgetvalue(res, (int)page - 1, 0),
-                                  &out->next_cursor);
-    PQclear(res);
-    if (c)
-        pg_release(s, c);
-    free(like);
-    if (rc != 0)
-        ticket_list_clear(out);
     return rc;
 }
 
@@ -382,8 +297,8 @@ int pg_update(struct ticket_store *ts, const char *id, const struct ticket_updat
     if (rc != 0)
         return rc;
     char now[24], status[24];
-    fmt_i64(now, (long long)ls_time_now_us());
-    fmt_i64(status, u->status);
+    pg_fmt_i64(now, (long long)ls_time_now_us());
+    pg_fmt_i64(status, u->status);
     if ((rc = pg_command(c, "BEGIN")) == 0) {
         rc = lock_ticket(c, id);
         const char *p[] = {id, u->status >= 0 ? status : NULL, u->assignee, u->tracker_url, now};
@@ -405,7 +320,7 @@ int pg_update(struct ticket_store *ts, const char *id, const struct ticket_updat
         rc = finish(c, rc);
     }
     if (rc == 0 && out)
-        rc = load_ticket(c, id, out);
+        rc = pg_load_ticket(c, id, out);
     pg_release(s, c);
     return rc;
 }
@@ -420,7 +335,7 @@ int pg_add_attachments(struct ticket_store *ts, const char *ticket_id,
         return rc;
     int64_t now = ls_time_now_us();
     char nowbuf[24];
-    fmt_i64(nowbuf, (long long)now);
+    pg_fmt_i64(nowbuf, (long long)now);
     if ((rc = pg_command(c, "BEGIN")) == 0) {
         rc = lock_ticket(c, ticket_id);
         if (rc == 0)
@@ -431,7 +346,7 @@ int pg_add_attachments(struct ticket_store *ts, const char *ticket_id,
         rc = finish(c, rc);
     }
     if (rc == 0 && out)
-        rc = load_ticket(c, ticket_id, out);
+        rc = pg_load_ticket(c, ticket_id, out);
     pg_release(s, c);
     return rc;
 }
@@ -474,7 +389,7 @@ int pg_user_create(struct ticket_store *ts, const char *name, const char *role,
     if (rc != 0)
         return rc;
     char now[24];
-    fmt_i64(now, (long long)ls_time_now_us());
+    pg_fmt_i64(now, (long long)ls_time_now_us());
     const char *p[] = {name, role, password_hash, now};
     PQclear(pg_query(c,
                      "INSERT INTO users (name, role, password_hash, created_at)"
