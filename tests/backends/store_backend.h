@@ -22,6 +22,8 @@ int backend_reopen(const char *locator, struct ticket_store **ts);
 int backend_count_rows(const char *locator, const char *table);
 /* Runs one SQL statement independently of the store. */
 void backend_exec(const char *locator, const char *sql);
+/* The database URL (ticket_store_open_url) of a locator; caller frees. */
+char *backend_url(const char *locator);
 /* Asserts that unusable database locations fail cleanly. */
 void backend_check_bad_locations(const char *dir);
 

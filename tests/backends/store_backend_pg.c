@@ -190,6 +190,11 @@ void backend_exec(const char *locator, const char *sql)
     PQfinish(c);
 }
 
+char *backend_url(const char *locator)
+{
+    return strdup(locator);
+}
+
 void backend_check_bad_locations(const char *dir)
 {
     (void)dir;

@@ -66,6 +66,14 @@ void backend_exec(const char *locator, const char *sql)
     sqlite3_close(h);
 }
 
+char *backend_url(const char *locator)
+{
+    char *url;
+    if (asprintf(&url, "sqlite:%s", locator) < 0)
+        abort();
+    return url;
+}
+
 void backend_check_bad_locations(const char *dir)
 {
     struct ticket_store *ts = (struct ticket_store *)1;

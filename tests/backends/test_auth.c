@@ -779,6 +779,19 @@ static void user_add_creates_a_login_from_stdin(void **state)
     };
     for (size_t i = 0; i < sizeof usage / sizeof usage[0]; i++)
         assert_int_equal(run_cli(logshared_cmd_user, usage[i], "password123\n", out), 2);
+    /* Another database, named by URL. */
+    char *elsewhere = path_join(f->dir, "elsewhere.db");
+    char url[600];
+    snprintf(url, sizeof url, "sqlite:%s", elsewhere);
+    char *argv3[] = {"user",       "add",  "agent3",     "--role", "admin",
+                     "--data-dir", f->dir, "--database", url,      NULL};
+    assert_int_equal(run_cli(logshared_cmd_user, argv3, "password-three\n", out), 0);
+    assert_int_equal(ticket_store_open_url(url, NULL, 1, &ts), 0);
+    assert_int_equal(ticket_store_user_get(ts, "agent3", &u), 0);
+    assert_string_equal(u->role, "admin");
+    ticket_user_free(u);
+    ticket_store_destroy(ts);
+    free(elsewhere);
     char *help[] = {"user", "add", "--help", NULL};
     assert_int_equal(run_cli(logshared_cmd_user, help, NULL, out), 0);
     free(db);

@@ -675,6 +675,39 @@ static void created_ticket_survives_sigkill(void **state)
     ticket_free(t);
 }
 
+static void database_urls_choose_the_store(void **state)
+{
+    struct fixture *f = *state;
+    struct draft d;
+    draft_init(&d, "u", "seen through the URL", NULL, 0);
+    ticket_free(create(f->ts, &d, NULL, NULL));
+    char *url = backend_url(f->db);
+    struct ticket_store *ts = NULL;
+    assert_int_equal(ticket_store_open_url(url, f->dir, 1, &ts), 0);
+    struct ticket *t = NULL;
+    assert_int_equal(ticket_store_get(ts, d.id, &t), 0);
+    ticket_free(t);
+    ticket_store_destroy(ts);
+    free(url);
+    /* No URL: SQLite in the data dir, created and migrated. */
+    char *sub = path_join(f->dir, "default");
+    assert_int_equal(mkdir(sub, 0700), 0);
+    assert_int_equal(ticket_store_open_url(NULL, sub, 1, &ts), 0);
+    assert_string_equal(ts->ops->name, "sqlite");
+    assert_int_equal(ticket_store_check(ts), 0);
+    ticket_store_destroy(ts);
+    char *file = path_join(sub, TICKET_STORE_SQLITE_FILENAME);
+    struct stat st;
+    assert_int_equal(stat(file, &st), 0);
+    free(file);
+    free(sub);
+    ts = (struct ticket_store *)1;
+    assert_int_equal(ticket_store_open_url("mysql://x", f->dir, 1, &ts), LOGSHARE_EINVAL);
+    assert_null(ts);
+    assert_int_equal(ticket_store_open_url("sqlite:", f->dir, 1, &ts), LOGSHARE_EINVAL);
+    assert_int_equal(ticket_store_open_url(NULL, NULL, 1, &ts), LOGSHARE_EINVAL);
+}
+
 static void users_are_created_once(void **state)
 {
     struct fixture *f = *state;
@@ -712,6 +745,7 @@ int main(void)
         T(migrations_run_once_and_reopen_is_idempotent),
         T(a_bad_database_fails_cleanly),
         T(created_ticket_survives_sigkill),
+        T(database_urls_choose_the_store),
         T(users_are_created_once),
     };
     int rc = backend_global_setup();

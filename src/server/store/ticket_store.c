@@ -293,6 +293,42 @@ void ticket_store_destroy(struct ticket_store *ts)
         ts->ops->destroy(ts);
 }
 
+int ticket_store_open_url(const char *database_url, const char *data_dir, int durable,
+                          struct ticket_store **out)
+{
+    if (!out)
+        return LOGSHARE_EINVAL;
+    *out = NULL;
+    int rc;
+    if (!database_url || !*database_url || !strncmp(database_url, "sqlite:", 7)) {
+        char *path = NULL;
+        if (database_url && *database_url) {
+            path = strdup(database_url + 7);
+        } else if (data_dir && *data_dir) {
+            size_t len = strlen(data_dir) + sizeof TICKET_STORE_SQLITE_FILENAME + 1;
+            if ((path = malloc(len)))
+                snprintf(path, len, "%s/%s", data_dir, TICKET_STORE_SQLITE_FILENAME);
+        } else {
+            return LOGSHARE_EINVAL;
+        }
+        if (!path)
+            return LOGSHARE_ENOMEM;
+        struct ticket_store_sqlite_options opts = {.durable = durable};
+        rc = *path ? ticket_store_sqlite_open(path, &opts, out) : LOGSHARE_EINVAL;
+        free(path);
+    } else if (!strncmp(database_url, "postgres://", 11) ||
+               !strncmp(database_url, "postgresql://", 13) || strchr(database_url, '=')) {
+        rc = ticket_store_pg_open(database_url, 0, out);
+    } else {
+        return LOGSHARE_EINVAL;
+    }
+    if (rc == 0 && (rc = ticket_store_migrate(*out, NULL)) != 0) {
+        ticket_store_destroy(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
 /* ---- helpers for back ends (ticket_store_impl.h) ------------------- */
 
 int ticket_cursor_encode(int64_t created_at, const char *id, char **out)

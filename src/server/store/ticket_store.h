@@ -288,4 +288,14 @@ int ticket_store_sqlite_open(const char *path, const struct ticket_store_sqlite_
  * the caller's: ticket_store_destroy it. */
 int ticket_store_pg_open(const char *conninfo, int max_connections, struct ticket_store **out);
 
+/* ---- choosing one -------------------------------------------------- */
+
+/* Opens and migrates the store a configuration names: database_url NULL
+ * or "" means SQLite at <data_dir>/logshare.db (durable as given);
+ * "postgres://...", "postgresql://..." or a libpq key=value string
+ * ("host=... dbname=...") means PostgreSQL; "sqlite:PATH" a SQLite file
+ * elsewhere. Anything else: LOGSHARE_EINVAL. *out is the caller's. */
+int ticket_store_open_url(const char *database_url, const char *data_dir, int durable,
+                          struct ticket_store **out);
+
 #endif
