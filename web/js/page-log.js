@@ -92,21 +92,22 @@ async function render(main, ctx) {
         why = 'This server has no support secret key, so it cannot decrypt logs. An administrator can set ' +
           '[dashboard] support_secret_key_file (or LOGSHARE_DASHBOARD_SUPPORT_SECRET_KEY_FILE) to the key made by ' +
           '"logshare keygen". You can still download the file and decrypt it with "logshare decrypt".';
-      } else if (e.code === 'key_mismatch' || e.code === 'corrupt') {
-        why = 'This file cannot be decrypted with the server\'s key: ' + e.message;
-      } else if (e.code === 'unsupported_format' || e.code === 'format') {
+      } else if (e.code === 'bad_key' || e.code === 'corrupt' || e.code === 'truncated') {
+        why = 'This file cannot be decrypted with the server\'s key: ' + e.message + '.';
+      } else if (e.code === 'bad_format') {
         why = 'This file is not a logshare log file: ' + e.message;
       }
       replace(status, h('div.panel.error-panel', { role: 'alert', 'data-testid': 'log-error' }, why));
       return;
     }
     const records = data.records || [];
-    if (data.streams) replace(streams, data.streams.map((s) => h('option', { value: s })));
+    if (data.stream) replace(streams, h('option', { value: data.stream }));
     replace(out, records.length ? records.map(line) : h('p.muted.empty', null, 'No records match on this page.'));
     state.next = data.next_offset === undefined ? null : data.next_offset;
     prev.disabled = state.offsets.length <= 1;
     next.disabled = state.next === null;
     const parts = [records.length + ' records shown', 'records ' + (offset + 1) + '–' + (data.scanned_to || offset + records.length) + ' of the file scanned'];
+    if (data.corrupt) parts.push('a damaged or altered part of the file stops the view here: nothing after it is shown');
     if (data.torn_tail) parts.push('the file ends in a torn tail (the app stopped while writing); every complete record is shown');
     replace(status, parts.join(' · '));
   }
