@@ -261,11 +261,11 @@ void ticket_store_destroy(struct ticket_store *ts);
 struct ticket_store_sqlite_options {
     int busy_timeout_ms; /* 0: 5000 */
     int max_connections; /* pool size; 0: 16 */
-    /* 1 (default when the options are NULL): every commit is fsynced
-     * before it returns (synchronous=FULL), as a 201 requires. 0 trades
-     * power-loss durability for speed (synchronous=NORMAL: a crash of the
-     * process still loses nothing). */
-    int durable;
+    /* 0 (the default): every commit is fsynced before it returns
+     * (synchronous=FULL), as a 201 requires. 1 trades power-loss
+     * durability for speed (synchronous=NORMAL: a crash of the process
+     * alone still loses nothing). */
+    int relaxed_sync;
 };
 
 /* Opens (creating it with mode 0600) the SQLite database at path. opts
