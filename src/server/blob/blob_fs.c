@@ -325,6 +325,11 @@ static void fs_close(struct blob_reader *br)
 static int fs_remove(struct blob_store *bs, const char *key)
 {
     struct fs_store *s = bs->state;
+    struct stat st;
+    if (fstatat(s->root_fd, key, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        return err_from_errno();
+    if (!S_ISREG(st.st_mode)) /* a directory on the way is not a blob */
+        return LOGSHARE_ENOENT;
     if (unlinkat(s->root_fd, key, 0) != 0)
         return err_from_errno();
     const char *slash = strrchr(key, '/');
