@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "api/dashboard.h"
 #include "auth.h"
 #include "auth_cli.h"
 #include "blob_store.h"
@@ -119,7 +120,7 @@ static int serve(server_config *cfg)
                 logshare_strerror(rc));
         return 1;
     }
-    struct api_app app = {cfg, NULL, NULL, NULL};
+    struct api_app app = {cfg, NULL, NULL, NULL, NULL};
     int status = 1;
     struct http_server *server = NULL;
     char path[4096];
@@ -147,6 +148,18 @@ static int serve(server_config *cfg)
     }
     if ((rc = auth_new(&acfg, &app.auth))) {
         fprintf(stderr, "logshared: auth configuration: %s\n", logshare_strerror(rc));
+        goto out;
+    }
+    struct dashboard_config dcfg = {
+        .support_secret_key_file = cfg->dashboard_support_secret_key_file,
+        .session_idle_ttl_s = cfg->dashboard_session_idle_ttl_s,
+        .session_max_ttl_s = cfg->dashboard_session_max_ttl_s,
+        .secure_cookie = cfg->tls_cert || cfg->dashboard_secure_cookie,
+        .tmp_dir = cfg->data_dir,
+    };
+    if ((rc = dashboard_new(&dcfg, app.tickets, app.blobs, app.auth, &app.dashboard))) {
+        fprintf(stderr, "logshared: dashboard: %s%s\n", logshare_strerror(rc),
+                rc == LOGSHARE_EKEY ? " (dashboard.support_secret_key_file)" : "");
         goto out;
     }
     char bound[96];
@@ -184,6 +197,7 @@ static int serve(server_config *cfg)
     fprintf(stderr, "logshared: stopped\n");
 out:
     http_server_stop(server, 0);
+    dashboard_free(app.dashboard);
     auth_free(app.auth);
     ticket_store_destroy(app.tickets);
     blob_store_destroy(app.blobs);

@@ -6,6 +6,7 @@
  * dashboard) go here too.
  */
 #include "api/api.h"
+#include "api/dashboard.h"
 
 #include <stddef.h>
 
@@ -27,6 +28,19 @@ static const http_route routes[] = {
      {api_attachment_get, NULL, NULL, NULL}},
     {"POST", "/api/v1/tickets/{id}/attachments/{aid}/link", "attachments_link",
      HTTP_ROUTE_JSON_BODY, {api_attachment_link_begin, NULL, api_attachment_link_end, api_state_free}},
+    /* The support dashboard (api/dashboard.h). */
+    {"GET", "/", "dashboard_root", 0, {NULL, NULL, dashboard_root_get, NULL}},
+    {"GET", "/dashboard", "dashboard_root", 0, {NULL, NULL, dashboard_root_get, NULL}},
+    {"GET", "/dashboard/", "dashboard_index", 0, {NULL, NULL, dashboard_index_get, NULL}},
+    {"GET", "/dashboard/session", "dashboard_session", 0, {NULL, NULL, dashboard_session_get, NULL}},
+    {"POST", "/dashboard/login", "dashboard_login", HTTP_ROUTE_JSON_BODY,
+     {dashboard_login_begin, NULL, dashboard_login_end, NULL}},
+    {"POST", "/dashboard/logout", "dashboard_logout", HTTP_ROUTE_JSON_BODY,
+     {NULL, NULL, dashboard_logout_end, NULL}},
+    {"GET", "/dashboard/{file}", "dashboard_file", 0, {NULL, NULL, dashboard_file_get, NULL}},
+    {"GET", "/dashboard/{dir}/{file}", "dashboard_file", 0, {NULL, NULL, dashboard_file_get, NULL}},
+    {"GET", "/api/v1/tickets/{id}/attachments/{aid}/log", "attachments_log", 0,
+     {NULL, NULL, dashboard_log_get, NULL}},
 };
 
 const http_route *api_routes(size_t *n)

@@ -77,6 +77,14 @@ static const struct key_def keys[] = {
     S("auth", "audience", auth_audience, NULL, "required \"aud\" claim (unchecked when unset)"),
     I("auth", "link_ttl_s", link_ttl_s, "3600", "default lifetime of signed download links"),
     I("auth", "link_max_ttl_s", link_max_ttl_s, "604800", "longest lifetime a link may ask for"),
+    S("dashboard", "support_secret_key_file", dashboard_support_secret_key_file, NULL,
+      "support secret key (logshare keygen's PREFIX.key): the log viewer decrypts with it"),
+    I("dashboard", "session_idle_ttl_s", dashboard_session_idle_ttl_s, "28800",
+      "a dashboard session ends after this long without use"),
+    I("dashboard", "session_max_ttl_s", dashboard_session_max_ttl_s, "86400",
+      "and at the latest this long after login"),
+    B("dashboard", "secure_cookie", dashboard_secure_cookie, "0",
+      "mark the session cookie Secure behind an HTTPS proxy (always on with tls_cert)"),
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])

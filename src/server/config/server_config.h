@@ -54,6 +54,11 @@ typedef struct server_config {
     char *auth_audience;
     int64_t link_ttl_s;       /* default lifetime of signed download links */
     int64_t link_max_ttl_s;
+    /* [dashboard] */
+    char *dashboard_support_secret_key_file; /* decrypts attachments for the log viewer */
+    int64_t dashboard_session_idle_ttl_s;
+    int64_t dashboard_session_max_ttl_s;
+    int64_t dashboard_secure_cookie;         /* 1: Secure cookies even without tls_cert */
 } server_config;
 
 /* Fills the embedded defaults (every string allocated). 0 or ENOMEM. */
