@@ -12,6 +12,13 @@ import { registerPage } from './app.js';
 const PAGE_SIZE = 200;
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
 
+// "2026-11-25T04:57:36.752778Z" -> "2026-11-25 04:57:36.752": records
+// a few ms apart must stay apart.
+function logTime(iso) {
+  const m = /^(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)(\.\d{1,3})?/.exec(String(iso || ''));
+  return m ? m[1] + ' ' + m[2] + (m[3] || '.000').padEnd(4, '0') : formatTime(iso);
+}
+
 // datetime-local gives "2026-11-25T04:44"; the dashboard works in UTC.
 function toUtcIso(local) { return local ? local + (local.length === 16 ? ':00' : '') + 'Z' : ''; }
 
@@ -64,7 +71,7 @@ async function render(main, ctx) {
     const lvl = String(r.level || '').toLowerCase();
     const needles = callIds.slice();
     return h('div.log-line', { class: 'lvl-' + (LEVELS.includes(lvl) ? lvl : 'other'), 'data-testid': 'log-line' },
-      h('span.log-time', { title: r.time }, formatTime(r.time).replace(' UTC', '')),
+      h('span.log-time', { title: r.time }, logTime(r.time)),
       h('span.log-level', null, lvl.toUpperCase()),
       h('span.log-stream', null, r.stream || ''),
       h('span.log-msg', null, markSearch(highlight(String(r.message || ''), needles, 'callid-hit'), text.value.trim())));

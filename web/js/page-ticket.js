@@ -140,6 +140,10 @@ function attachmentsPanel(ctx, t) {
       h('tbody', null, list.map((a) => attachmentRow(ctx, t, a)))));
 }
 
+// liblogshare names its files "<stream>.<seq>.lslog"; other attachments
+// (screenshots, exports) cannot be shown as logs.
+function isLogFile(a) { return /\.lslog$/i.test(String(a.name || '')); }
+
 function attachmentRow(ctx, t, a) {
   const href = attachmentPath(t.id, a.id);
   const linkOut = h('div.signed-link', { hidden: true, 'data-testid': 'signed-link' });
@@ -171,8 +175,8 @@ function attachmentRow(ctx, t, a) {
     h('td', null, h('code.hash', { title: sha, 'data-testid': 'attachment-sha256' }, sha.slice(0, 16) + (sha.length > 16 ? '…' : ''))),
     h('td.actions', null,
       h('a.btn.btn-tiny', { href, download: a.name || 'attachment', 'data-testid': 'attachment-download' }, 'Download'),
-      h('a.btn.btn-tiny', { href: '#/tickets/' + encodeURIComponent(t.id) + '/attachments/' + encodeURIComponent(a.id) + '/log',
-        'data-testid': 'attachment-logs' }, 'View logs'),
+      isLogFile(a) ? h('a.btn.btn-tiny.btn-logs', { href: '#/tickets/' + encodeURIComponent(t.id) + '/attachments/' +
+        encodeURIComponent(a.id) + '/log', 'data-testid': 'attachment-logs' }, 'View logs') : null,
       ttl, makeLink));
 }
 

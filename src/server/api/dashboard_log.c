@@ -160,6 +160,8 @@ static int open_error(http_request *req, int rc)
 int dashboard_log_get(http_request *req)
 {
     struct dashboard *d = dashboard_of(req);
+    if (!d)
+        return dashboard_respond_error(req, 503, "unavailable", "the dashboard is not set up");
     struct auth_identity who;
     int rc = dashboard_require_caller(d, req, &who);
     if (rc != 0)

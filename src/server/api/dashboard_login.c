@@ -66,6 +66,8 @@ int dashboard_login_begin(http_request *req)
 int dashboard_login_end(http_request *req)
 {
     struct dashboard *d = dashboard_of(req);
+    if (!d)
+        return dashboard_respond_error(req, 503, "unavailable", "the dashboard is not set up");
     json_error_t jerr;
     json_t *body = json_loadb(req->body ? req->body : "", req->body_len, 0, &jerr);
     const char *user = NULL, *password = NULL;
@@ -123,6 +125,8 @@ int dashboard_login_end(http_request *req)
 int dashboard_logout_end(http_request *req)
 {
     struct dashboard *d = dashboard_of(req);
+    if (!d)
+        return dashboard_respond_error(req, 503, "unavailable", "the dashboard is not set up");
     const char *reason = NULL;
     int rc = dashboard_session_identity(d, req, NULL, &reason);
     if (rc == LOGSHARE_ENOENT)
@@ -140,6 +144,8 @@ int dashboard_logout_end(http_request *req)
 int dashboard_session_get(http_request *req)
 {
     struct dashboard *d = dashboard_of(req);
+    if (!d)
+        return dashboard_respond_error(req, 503, "unavailable", "the dashboard is not set up");
     char token[SESSION_TOKEN_LEN + 8];
     struct session_info info;
     if (dashboard_cookie_token(req, token, sizeof token) != 0 ||
