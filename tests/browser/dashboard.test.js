@@ -68,7 +68,7 @@ T.main(async () => {
   T.assert(/Wrong user name or password/.test(await page.textContent('[data-testid=login-error]')), 'a wrong password is refused with a message');
   await page.fill('[data-testid=login-password]', PASSWORD);
   await page.click('[data-testid=login-submit]');
-  await page.waitForSelector('[data-testid=ticket-rows]');
+  await page.waitForSelector('[data-testid=ticket-rows] td.empty'); // first load done: no tickets yet
   T.assertEq('agent', await page.textContent('[data-testid=whoami]'), 'logged-in user shown');
   const cookies = await context.cookies(server.url);
   const session = cookies.find((c) => c.name === 'logshare_session');
