@@ -124,3 +124,18 @@ retry=$(header Retry-After "$TEST_TMP/login.h")
 assert_eq 429 "$(login victim 'victim password 123')" "even the right password waits (the limit comes first)"
 assert_eq 200 "$(login agent 'a long enough password')" "another user from the same address still logs in"
 pass "login attempts are rate-limited per user name, with Retry-After"
+
+# --- expiry: a session ends on the server when its time is up -------------
+start_server "$data" --session-max-ttl-s 2
+jar2="$TEST_TMP/jar2"
+code=$(curl -s -o /dev/null -w '%{http_code}' -c "$jar2" -H 'Content-Type: application/json' \
+  --data '{"username":"agent","password":"a long enough password"}' "$SERVER_URL/dashboard/login")
+assert_eq 200 "$code" "login on the short-session server"
+# Sent by hand: curl itself would drop the cookie once its Max-Age passed,
+# and this is about the server forgetting the session.
+token=$(awk '$6 == "logshare_session" { print $7 }' "$jar2")
+[ ${#token} = 64 ] || fail "session token in the cookie jar"
+assert_eq 200 "$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: logshare_session=$token" "$SERVER_URL/api/v1/tickets")" "fresh session works"
+sleep 2.2
+assert_eq 401 "$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: logshare_session=$token" "$SERVER_URL/api/v1/tickets")" "expired session refused"
+pass "sessions expire on the server"
