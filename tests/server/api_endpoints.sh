@@ -146,11 +146,26 @@ assert_contains "$BODY" 'logshared_rate_limited_total' "rate limited"
 grep -q "route=tickets_create .*status=201 .*duration_ms=" "$TEST_TMP/server.log" || fail "no structured request log line"
 pass "health and metrics"
 
-# readiness follows the back ends: a blob store that cannot be written is not ready
-chmod 0500 "$DATA/blobs"
-req GET /readyz
-chmod 0700 "$DATA/blobs"
-if [ "$(id -u)" != 0 ]; then expect 503 unavailable "readyz with the blob store read-only"; fi
+stop_server TERM
+assert_eq 0 "$SERVER_EXIT" "exit 0 after SIGTERM"
+
+# readiness follows the back ends: a blob store that cannot be written is
+# not ready. Root may write anywhere, so as root the server runs as nobody.
+D2=$TEST_TMP/data2; mkdir -p "$D2"
+if [ "$(id -u)" = 0 ]; then
+  command -v setpriv >/dev/null || fail "setpriv (util-linux) needed to drop root"
+  chmod 0777 "$TEST_TMP"; chown 65534:65534 "$D2"
+  printf '#!/bin/sh\nexec setpriv --reuid=65534 --regid=65534 --clear-groups "%s" "$@"\n' "$LOGSHARED_BIN" >"$TEST_TMP/as-nobody"
+  chmod 0755 "$TEST_TMP/as-nobody"; REAL_BIN=$LOGSHARED_BIN; LOGSHARED_BIN=$TEST_TMP/as-nobody
+fi
+start_server "$D2"
+LOGSHARED_BIN=${REAL_BIN:-$LOGSHARED_BIN}
+req GET /readyz; expect 200 "" "ready"
+chmod 0500 "$D2/blobs"
+req GET /readyz; expect 503 unavailable "readyz with the blob store read-only"
+assert_contains "$BODY" "blob store" "503 names the back end"
+chmod 0700 "$D2/blobs"
+req GET /readyz; expect 200 "" "ready again"
 stop_server TERM
 assert_eq 0 "$SERVER_EXIT" "exit 0 after SIGTERM"
 pass "api endpoints"
