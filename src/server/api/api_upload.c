@@ -346,7 +346,7 @@ int api_tickets_add_attachments_begin(http_request *req)
     ticket_free(t);
     if (!allowed)
         return http_respond_error(req, LOGSHARE_EPERM, 403, "not your ticket");
-    snprintf(u->ticket_id, sizeof u->ticket_id, "%s", id);
+    snprintf(u->ticket_id, sizeof u->ticket_id, "%.*s", (int)sizeof u->ticket_id - 1, id);
     return upload_begin(req, u);
 }
 
