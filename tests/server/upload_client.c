@@ -306,7 +306,6 @@ int main(int argc, char **argv)
             started++;
         }
         curl_multi_perform(m, &running);
-        curl_multi_poll(m, NULL, 0, 100, NULL);
         CURLMsg *msg;
         int left;
         while ((msg = curl_multi_info_read(m, &left))) {
@@ -319,6 +318,8 @@ int main(int argc, char **argv)
             teardown(x);
             done++;
         }
+        if (running && done < o.requests)
+            curl_multi_poll(m, NULL, 0, 100, NULL);
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
