@@ -18,6 +18,9 @@
  * is where cleanup (abort partial uploads), the log line and metrics
  * happen.
  *
+ * Aborted uploads: see watchdog_main for an MHD/epoll quirk we work
+ * around so a client that disconnects mid-upload is noticed at once.
+ *
  * Slow clients: MHD only has an inactivity timeout. A watchdog thread
  * closes (shutdown(2)) connections whose next request's headers did not
  * arrive within header_timeout_s, and, once stopping, idle keep-alive
@@ -52,6 +55,7 @@
 struct conn_track {
     int fd;
     int in_request;
+    int body_done; /* the last call of the access handler came */
     int closed_by_us;
     int64_t idle_since_ns;
     struct conn_track *prev, *next;
@@ -100,7 +104,7 @@ const char *http_query(http_request *req, const char *name)
 
 int http_rate_limit_user(http_request *req, const char *user_id, int *retry_after_s)
 {
-    snprintf(req->user_id, sizeof req->user_id, "%s", user_id);
+    snprintf(req->user_id, sizeof req->user_id, "%.*s", (int)sizeof req->user_id - 1, user_id);
     return ratelimit_take(req->server->rl_user, user_id, ls_time_mono_ns(), retry_after_s);
 }
 
@@ -178,7 +182,7 @@ static void resolve_client(http_request *req)
     if (!xff)
         return;
     char copy[1024];
-    snprintf(copy, sizeof copy, "%s", xff);
+    snprintf(copy, sizeof copy, "%.*s", (int)sizeof copy - 1, xff);
     for (;;) {
         char *comma = strrchr(copy, ',');
         char *item = comma ? comma + 1 : copy;
@@ -189,7 +193,7 @@ static void resolve_client(http_request *req)
             item[--n] = '\0';
         if (!valid_ip(item))
             return; /* garbage: keep what we know for sure */
-        snprintf(req->client_addr, sizeof req->client_addr, "%s", item);
+        snprintf(req->client_addr, sizeof req->client_addr, "%.*s", (int)sizeof req->client_addr - 1, item);
         if (!is_trusted_proxy(req->server, item) || !comma)
             return;
         *comma = '\0';
@@ -253,7 +257,7 @@ static void log_request(http_request *req, const char *outcome)
     err[0] = '\0';
     if (req->fail_message[0]) {
         char m[200];
-        snprintf(m, sizeof m, "%s", req->fail_message);
+        snprintf(m, sizeof m, "%.*s", (int)sizeof m - 1, req->fail_message);
         for (char *p = m; *p; p++)
             if (*p == '"' || (unsigned char)*p < 32)
                 *p = '\'';
@@ -360,7 +364,7 @@ static int body_piece(http_request *req, const char *data, size_t len)
     if (rc && !req->failed) {
         req->failed = rc;
         if (!req->fail_message[0])
-            snprintf(req->fail_message, sizeof req->fail_message, "%s", logshare_strerror(rc));
+            snprintf(req->fail_message, sizeof req->fail_message, "%.*s", (int)sizeof req->fail_message - 1, logshare_strerror(rc));
     }
     return 0;
 }
@@ -389,6 +393,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         if (t) {
             pthread_mutex_lock(&s->conn_lock);
             t->in_request = 1;
+            t->body_done = 0;
             pthread_mutex_unlock(&s->conn_lock);
         }
         int rc = begin_request(req, url);
@@ -404,6 +409,12 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
             return MHD_NO;
         }
         return MHD_YES;
+    }
+    struct conn_track *t = track_of(conn);
+    if (t) {
+        pthread_mutex_lock(&s->conn_lock);
+        t->body_done = 1;
+        pthread_mutex_unlock(&s->conn_lock);
     }
     if (req->status)
         return MHD_YES;
@@ -509,8 +520,23 @@ static void *watchdog_main(void *arg)
         int stopping = http_server_stopping(s);
         pthread_mutex_lock(&s->conn_lock);
         for (struct conn_track *t = s->conns; t; t = t->next) {
-            if (t->in_request || t->closed_by_us || t->fd < 0)
+            if (t->closed_by_us || t->fd < 0)
                 continue;
+            if (t->in_request) {
+                /* MHD 0.9.75 with epoll misses a FIN that arrives together
+                 * with the last bytes of a body (it takes a short read as
+                 * "drained" and never reads the EOF), leaving an aborted
+                 * upload open until the idle timeout. A peer that closed
+                 * before its body was complete is gone: shutting the socket
+                 * down wakes MHD, which then sees the end of stream and
+                 * aborts the request (cleanup removes partial blobs). */
+                char c;
+                if (!t->body_done && recv(t->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0) {
+                    shutdown(t->fd, SHUT_RDWR);
+                    t->closed_by_us = 1;
+                }
+                continue;
+            }
             if (stopping || (limit_ns > 0 && now - t->idle_since_ns > limit_ns)) {
                 shutdown(t->fd, SHUT_RDWR);
                 t->closed_by_us = 1;
@@ -588,7 +614,7 @@ int http_server_start(const server_config *cfg, int listen_fd, const http_route 
     }
     if (cfg->trusted_proxies) {
         char copy[1024];
-        snprintf(copy, sizeof copy, "%s", cfg->trusted_proxies);
+        snprintf(copy, sizeof copy, "%.*s", (int)sizeof copy - 1, cfg->trusted_proxies);
         char *save = NULL;
         for (char *tok = strtok_r(copy, ", \t", &save); tok && s->n_proxies < MAX_PROXIES;
              tok = strtok_r(NULL, ", \t", &save)) {
@@ -597,7 +623,7 @@ int http_server_start(const server_config *cfg, int listen_fd, const http_route 
                 server_free(s);
                 return LOGSHARE_EINVAL;
             }
-            snprintf(s->proxies[s->n_proxies++], sizeof s->proxies[0], "%s", tok);
+            snprintf(s->proxies[s->n_proxies++], sizeof s->proxies[0], "%.*s", (int)sizeof s->proxies[0] - 1, tok);
         }
     }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
@@ -623,14 +649,14 @@ int http_server_start(const server_config *cfg, int listen_fd, const http_route 
         {MHD_OPTION_END, 0, NULL},
     };
     s->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_access, s, MHD_OPTION_LISTEN_SOCKET, listen_fd,
+        flags, 0, NULL, NULL, on_access, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+        MHD_OPTION_LISTEN_SOCKET, listen_fd,
         MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         (unsigned)cfg->max_connections_per_address, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)cfg->connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)cfg->connection_memory_bytes, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
-        MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
     if (!s->daemon) {
         fprintf(stderr, "logshared: cannot start the HTTP daemon%s\n",
                 cfg->tls_cert ? " (check the TLS certificate and key)" : "");
