@@ -28,7 +28,7 @@ function render(main, ctx) {
 
   const fieldSel = h('select', { 'aria-label': 'Search in', 'data-testid': 'search-field' },
     FIELDS.map((f) => h('option', { value: f.value, selected: f.value === state.field }, f.label)));
-  const textIn = h('input.search', { type: 'search', placeholder: 'Search tickets…', value: state.text,
+  const textIn = h('input.search', { type: 'search', placeholder: 'Search tickets…  (press /)', value: state.text,
     'aria-label': 'Search', 'data-testid': 'search-text' });
   const statusSel = h('select', { 'aria-label': 'Status', 'data-testid': 'status-filter' },
     h('option', { value: '' }, 'Any status'),
@@ -115,6 +115,17 @@ function render(main, ctx) {
 
   next.addEventListener('click', () => { if (state.next) { state.cursors.push(state.next); state.firstLoad = true; load(); } });
   prev.addEventListener('click', () => { if (state.cursors.length > 1) { state.cursors.pop(); state.firstLoad = true; load(); } });
+
+  // "/" jumps to the search box, as in most tools agents use.
+  const onKey = (ev) => {
+    if (ev.key === '/' && !(ev.target instanceof HTMLInputElement || ev.target instanceof HTMLTextAreaElement ||
+      ev.target instanceof HTMLSelectElement)) {
+      ev.preventDefault();
+      textIn.focus();
+    }
+  };
+  document.addEventListener('keydown', onKey);
+  ctx.onLeave(() => document.removeEventListener('keydown', onKey));
 
   // Live refresh: only the first page, only while the tab is visible.
   const timer = setInterval(() => {
