@@ -100,7 +100,12 @@ int dashboard_respond_json(http_request *req, unsigned status, json_t *doc, cons
     if (!text)
         return http_respond_error(req, LOGSHARE_ENOMEM, 500, "out of memory");
     size_t len = strlen(text);
-    text = realloc(text, len + 2);
+    char *grown = realloc(text, len + 2);
+    if (!grown) {
+        free(text);
+        return http_respond_error(req, LOGSHARE_ENOMEM, 500, "out of memory");
+    }
+    text = grown;
     text[len++] = '\n';
     struct MHD_Response *r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
     if (!r) {
