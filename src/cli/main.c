@@ -15,6 +15,10 @@ struct cli_command {
 };
 
 static const struct cli_command commands[] = {
+    {"keygen", cmd_keygen, "make a support key pair (PREFIX.key, PREFIX.pub)"},
+    {"log", cmd_log, "write each stdin line as a record to a log store"},
+    {"files", cmd_files, "list the log files that belong in a support request"},
+    {"decrypt", cmd_decrypt, "print the records of log files"},
     {NULL, NULL, NULL},
 };
 
