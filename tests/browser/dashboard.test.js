@@ -159,8 +159,8 @@ T.main(async () => {
   await page.waitForSelector('[data-testid=log-line]');
   const text = await page.textContent('[data-testid=log-records]');
   T.assert(text.includes('frame 1 rendered for call-other ok'), 'decrypted records shown');
-  const hits = await page.$$eval('mark.callid-hit', (els) => els.map((e) => e.textContent));
-  T.assert(hits.length >= 4 && hits.every((h) => h === callId), 'call id highlighted in the log');
+  const hits = await page.$$eval('[data-testid=log-records] mark.callid-hit', (els) => els.map((e) => e.textContent));
+  T.assert(hits.length >= 4 && hits.every((h) => h === callId), 'call id highlighted in the log: ' + JSON.stringify(hits) + ' in ' + text.slice(0, 300));
   await page.screenshot({ path: path.join(shots, 'dashboard-logs.png'), fullPage: false });
   await page.fill('[data-testid=log-search]', 'FRAME 17 ');
   await page.click('[data-testid=log-apply]');

@@ -139,3 +139,30 @@ assert_eq 200 "$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: logshare_ses
 sleep 2.2
 assert_eq 401 "$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: logshare_session=$token" "$SERVER_URL/api/v1/tickets")" "expired session refused"
 pass "sessions expire on the server"
+
+# --- log viewer with a key: files it cannot read are explained ------------
+"$LOGSHARE_BIN" keygen --out "$TEST_TMP/support" >/dev/null
+"$LOGSHARE_BIN" keygen --out "$TEST_TMP/other" >/dev/null
+printf 'hello from another key\n' | "$LOGSHARE_BIN" log --dir "$TEST_TMP/otherlogs" --stream calling \
+  --public-key-file "$TEST_TMP/other.pub"
+other_file=$(ls "$TEST_TMP/otherlogs"/*.lslog | head -1)
+printf 'not a log file at all\n' > "$TEST_TMP/notes.txt"
+start_server "$data" --support-secret-key-file "$TEST_TMP/support.key"
+support_token=$("$LOGSHARED_BIN" token --data-dir "$data" --user lead --role support)
+created=$(curl -s -H "Authorization: Bearer $user_token" -F 'description=two files' \
+  -F "file=@$other_file" -F "file=@$TEST_TMP/notes.txt" "$SERVER_URL/api/v1/tickets")
+tid=$(printf '%s' "$created" | sed -n 's/.*"id":"\(tk_[0-9a-f]*\)".*/\1/p')
+aids=$(printf '%s' "$created" | grep -o '"id":"at_[0-9a-f]*"' | cut -d'"' -f4)
+[ -n "$tid" ] && [ "$(echo "$aids" | wc -l)" = 2 ] || fail "ticket with two files: $created"
+log_of() { curl -s -o "$TEST_TMP/log.json" -w '%{http_code}' -H "Authorization: Bearer $support_token" \
+  "$SERVER_URL/api/v1/tickets/$tid/attachments/$1/log"; }
+assert_eq 422 "$(log_of "$(echo "$aids" | sed -n 1p)")" "a log for another key"
+assert_contains "$(cat "$TEST_TMP/log.json")" '"code":"bad_key"' "another key is named"
+assert_eq 422 "$(log_of "$(echo "$aids" | sed -n 2p)")" "not a log file"
+assert_contains "$(cat "$TEST_TMP/log.json")" '"code":"bad_format"' "not a log file is named"
+code=$(curl -s -o "$TEST_TMP/log.json" -w '%{http_code}' -H "Authorization: Bearer $support_token" \
+  "$SERVER_URL/api/v1/tickets/$tid/attachments/$(echo "$aids" | sed -n 1p)/log?limit=5000")
+assert_eq 400 "$code" "limit over 1000"
+leftovers=$(find "$data" -name '.dashboard-log-*' | wc -l)
+assert_eq 0 "$leftovers" "no temporary copies left in the data dir"
+pass "log viewer: foreign keys and non-log files get clear errors; nothing left behind"
