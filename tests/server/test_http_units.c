@@ -25,7 +25,9 @@ static const http_route routes[] = {
     {"GET", "/api/v1/tickets/{id}", "get", 0, {0}},
     {"PATCH", "/api/v1/tickets/{id}", "patch", 0, {0}},
     {"GET", "/api/v1/tickets/{id}/attachments/{aid}", "att", 0, {0}},
+    {"GET", "/ui/{*file}", "static", 0, {0}},
 };
+#define NROUTES (sizeof routes / sizeof routes[0])
 
 static void router_matches_literals_and_placeholders(void **state)
 {
@@ -33,16 +35,20 @@ static void router_matches_literals_and_placeholders(void **state)
     http_request req;
     memset(&req, 0, sizeof req);
     const http_route *r = NULL;
-    assert_int_equal(router_match(routes, 4, "GET", "/api/v1/tickets", &req, &r), ROUTER_FOUND);
+    assert_int_equal(router_match(routes, NROUTES, "GET", "/api/v1/tickets", &req, &r), ROUTER_FOUND);
     assert_string_equal(r->name, "list");
-    assert_int_equal(router_match(routes, 4, "GET", "/api/v1/tickets/tk_1/attachments/at_2", &req, &r),
+    assert_int_equal(router_match(routes, NROUTES, "GET", "/api/v1/tickets/tk_1/attachments/at_2", &req, &r),
                      ROUTER_FOUND);
     assert_string_equal(r->name, "att");
     assert_int_equal(req.n_params, 2);
     assert_string_equal(req.params[0], "tk_1");
     assert_string_equal(req.params[1], "at_2");
-    assert_int_equal(router_match(routes, 4, "PATCH", "/api/v1/tickets/x", &req, &r), ROUTER_FOUND);
+    assert_int_equal(router_match(routes, NROUTES, "PATCH", "/api/v1/tickets/x", &req, &r), ROUTER_FOUND);
     assert_string_equal(r->name, "patch");
+    assert_int_equal(router_match(routes, NROUTES, "GET", "/ui/js/app.js", &req, &r), ROUTER_FOUND);
+    assert_string_equal(r->name, "static");
+    assert_string_equal(req.params[0], "js/app.js");
+    assert_int_equal(router_match(routes, NROUTES, "GET", "/ui/", &req, &r), ROUTER_NO_PATH);
 }
 
 static void router_refuses_near_misses(void **state)
@@ -51,15 +57,15 @@ static void router_refuses_near_misses(void **state)
     http_request req;
     memset(&req, 0, sizeof req);
     const http_route *r = NULL;
-    assert_int_equal(router_match(routes, 4, "DELETE", "/api/v1/tickets/x", &req, &r), ROUTER_NO_METHOD);
-    assert_int_equal(router_match(routes, 4, "GET", "/api/v1/tickets/", &req, &r), ROUTER_NO_PATH);
-    assert_int_equal(router_match(routes, 4, "GET", "/api/v1/tickets//attachments/a", &req, &r),
+    assert_int_equal(router_match(routes, NROUTES, "DELETE", "/api/v1/tickets/x", &req, &r), ROUTER_NO_METHOD);
+    assert_int_equal(router_match(routes, NROUTES, "GET", "/api/v1/tickets/", &req, &r), ROUTER_NO_PATH);
+    assert_int_equal(router_match(routes, NROUTES, "GET", "/api/v1/tickets//attachments/a", &req, &r),
                      ROUTER_NO_PATH);
-    assert_int_equal(router_match(routes, 4, "GET", "/api/v1/ticketsX", &req, &r), ROUTER_NO_PATH);
-    assert_int_equal(router_match(routes, 4, "GET", "/api/v1/tickets/a/b", &req, &r), ROUTER_NO_PATH);
+    assert_int_equal(router_match(routes, NROUTES, "GET", "/api/v1/ticketsX", &req, &r), ROUTER_NO_PATH);
+    assert_int_equal(router_match(routes, NROUTES, "GET", "/api/v1/tickets/a/b", &req, &r), ROUTER_NO_PATH);
     char longpath[2000] = "/api/v1/tickets/";
     memset(longpath + 16, 'a', 1500);
-    assert_int_equal(router_match(routes, 4, "GET", longpath, &req, &r), ROUTER_NO_PATH);
+    assert_int_equal(router_match(routes, NROUTES, "GET", longpath, &req, &r), ROUTER_NO_PATH);
 }
 
 static void ratelimit_allows_burst_then_refills(void **state)

@@ -63,7 +63,8 @@ typedef struct http_route_ops {
 
 typedef struct http_route {
     const char *method;  /* "GET", "POST", ... */
-    const char *pattern; /* "/api/v1/tickets/{id}"; a {x} matches one non-empty segment */
+    const char *pattern; /* "/api/v1/tickets/{id}"; a {x} matches one non-empty segment,
+                            a final {*x} the rest of the path */
     const char *name;    /* for logs and metrics: "tickets_get" */
     unsigned flags;
     http_route_ops ops;
