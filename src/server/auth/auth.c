@@ -8,7 +8,8 @@
  *     algorithm, and no "crit" extensions, BEFORE libjwt sees the key
  *     (libjwt would verify HS256 with whatever bytes it is given, so an
  *     RSA public key would become an HMAC secret);
- *  3. the signature, by libjwt, and its algorithm checked again;
+ *  3. the signature, by libjwt, and its algorithm checked again (the
+ *     claims are parsed before, only to report malformed ones clearly);
  *  4. the claims, by us (libjwt checks no times): exp required, nbf, iat,
  *     iss, aud, sub, role.
  */
@@ -139,7 +140,7 @@ int auth_new(const struct auth_config *cfg, struct auth **out)
     if (!a)
         return LOGSHARE_ENOMEM;
     a->algorithm = cfg->algorithm;
-    a->clock_skew_s = cfg->clock_skew_s == 0 ? AUTH_DEFAULT_SKEW_S
+    a->clock_skew_s = cfg->clock_skew_s == 0  ? AUTH_DEFAULT_SKEW_S
                       : cfg->clock_skew_s < 0 ? 0
                                               : cfg->clock_skew_s;
     int rc = 0;
@@ -254,7 +255,8 @@ static int audience_matches(json_t *aud, const char *want)
     if (json_is_array(aud)) {
         size_t i;
         json_t *v;
-        json_array_foreach(aud, i, v) {
+        json_array_foreach(aud, i, v)
+        {
             if (json_is_string(v) && strcmp(json_string_value(v), want) == 0)
                 return 1;
         }
@@ -325,8 +327,7 @@ int auth_verify_token(const struct auth *a, const char *token, int64_t now_s,
         why = len ? "token too long" : "empty token";
         goto refuse;
     }
-    if (!dot1 || !dot2 || memchr(dot2 + 1, '.', len - (size_t)(dot2 + 1 - token)) ||
-        dot2 + 1 == token + len) {
+    if (!dot1 || !dot2 || memchr(dot2 + 1, '.', len - (size_t)(dot2 + 1 - token))) {
         why = "malformed token";
         goto refuse;
     }
@@ -344,17 +345,20 @@ int auth_verify_token(const struct auth *a, const char *token, int64_t now_s,
         why = "unsupported critical header";
         goto refuse;
     }
-    if (jwt_decode(&jwt, token, a->key, (int)a->key_len) != 0 || !jwt) {
+    /* Parsed before the signature check only to give a precise reason;
+     * nothing in it is trusted until libjwt has verified the signature.
+     * Duplicate claims are refused so no parser can read another value. */
+    claims = decode_segment(dot1 + 1, (size_t)(dot2 - dot1 - 1));
+    if (!claims) {
+        why = "malformed token claims";
+        goto refuse;
+    }
+    if (dot2 + 1 == token + len || jwt_decode(&jwt, token, a->key, (int)a->key_len) != 0 || !jwt) {
         why = "bad signature";
         goto refuse;
     }
     if (jwt_get_alg(jwt) != alg_libjwt[a->algorithm]) {
         why = "algorithm not allowed";
-        goto refuse;
-    }
-    claims = decode_segment(dot1 + 1, (size_t)(dot2 - dot1 - 1));
-    if (!claims) {
-        why = "malformed token claims";
         goto refuse;
     }
     why = check_claims(a, claims, now_s, id);
@@ -392,11 +396,11 @@ int auth_verify_header(const struct auth *a, const char *authorization, int64_t 
     return auth_verify_token(a, token, now_s, id, reason);
 }
 
-int auth_issue_token(const struct auth *a, const char *user_id, enum auth_role role,
-                     int64_t now_s, int64_t ttl_s, char **token)
+int auth_issue_token(const struct auth *a, const char *user_id, enum auth_role role, int64_t now_s,
+                     int64_t ttl_s, char **token)
 {
-    if (!a || !user_id || !*user_id || strlen(user_id) > AUTH_USER_ID_MAX || !token ||
-        ttl_s <= 0 || (int)role < 0 || role > AUTH_ROLE_ADMIN)
+    if (!a || !user_id || !*user_id || strlen(user_id) > AUTH_USER_ID_MAX || !token || ttl_s <= 0 ||
+        (int)role < 0 || role > AUTH_ROLE_ADMIN)
         return LOGSHARE_EINVAL;
     *token = NULL;
     if (a->algorithm != AUTH_ALG_HS256)
@@ -404,7 +408,8 @@ int auth_issue_token(const struct auth *a, const char *user_id, enum auth_role r
     jwt_t *jwt = NULL;
     if (jwt_new(&jwt) != 0)
         return LOGSHARE_ENOMEM;
-    int bad = jwt_add_grant(jwt, "sub", user_id) || jwt_add_grant(jwt, "role", auth_role_name(role)) ||
+    int bad = jwt_add_grant(jwt, "sub", user_id) ||
+              jwt_add_grant(jwt, "role", auth_role_name(role)) ||
               jwt_add_grant_int(jwt, "iat", (long)now_s) ||
               jwt_add_grant_int(jwt, "exp", (long)(now_s + ttl_s)) ||
               (a->issuer && jwt_add_grant(jwt, "iss", a->issuer)) ||
