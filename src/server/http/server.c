@@ -408,8 +408,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
             pthread_mutex_unlock(&s->conn_lock);
         }
         int rc = begin_request(req, url);
-        if (rc && !req->status)
-            http_respond_error(req, rc, 0, "%s", logshare_strerror(rc));
+        if (rc && !req->status && http_respond_error(req, rc, 0, "%s", logshare_strerror(rc)))
+            return MHD_NO;
         return MHD_YES;
     }
     if (*upload_data_size) {
@@ -442,7 +442,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         http_respond_error(req, req->failed, 0, "%s",
                            req->fail_message[0] ? req->fail_message
                                                 : logshare_strerror(req->failed));
-        return MHD_YES;
+        return req->status ? MHD_YES : MHD_NO;
     }
     int rc = req->route->ops.end ? req->route->ops.end(req) : LOGSHARE_EINTERNAL;
     if (req->deferred)
@@ -450,7 +450,9 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     if (!req->status)
         http_respond_error(req, rc ? rc : LOGSHARE_EINTERNAL, 0, "%s",
                            logshare_strerror(rc ? rc : LOGSHARE_EINTERNAL));
-    return MHD_YES;
+    /* never leave a finished request without an answer: the client would
+     * wait forever. Closing is the last resort. */
+    return req->status ? MHD_YES : MHD_NO;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
