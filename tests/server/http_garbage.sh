@@ -10,6 +10,5 @@ rounds=200; [ "${LOGSHARE_SANITIZED:-0}" = 1 ] && rounds=120   # ASan: fewer of 
 node "$LOGSHARE_SOURCE_DIR/tests/server/http_garbage.mjs" "$SERVER_PORT" "$(token alice)" "$rounds"
 req GET /healthz; expect 200 "" "healthy after the garbage"
 [ -z "$(find "$DATA/blobs" -name '.tmp-*' 2>/dev/null | head -1)" ] || fail "temporary blobs left behind"
-stop_server TERM
-assert_eq 0 "$SERVER_EXIT" "clean exit (and no leak under ASan)"
+stop_ok
 pass "malformed HTTP"

@@ -46,7 +46,7 @@ grep -q 'body slower than' "$TEST_TMP/server.log" || fail "slow body not cut (cl
 [ -z "$(find "$DATA/blobs" -name '.tmp-*' | head -1)" ] || fail "slow body left a temporary blob"
 assert_eq 0 "$(ticket_count)" "no ticket from the slow body"
 req GET /metrics; assert_contains "$BODY" 'logshared_connections_cut_total{reason="slow_body"}' "cut counted"
-stop_server TERM
+stop_ok
 pass "connection cap, header timeout, slow body"
 
 # --- TLS ------------------------------------------------------------------------------
@@ -61,7 +61,7 @@ code=$(curl -sS --cacert "$TEST_TMP/cert.pem" -o "$TEST_TMP/b" -w '%{http_code}'
 assert_eq 201 "$code" "ticket over HTTPS"
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$SERVER_PORT/healthz" || true)
 [ "$code" != 200 ] || fail "plain HTTP answered on the TLS port"
-stop_server TERM
+stop_ok
 assert_exit 2 "tls cert without key" -- "$LOGSHARED_BIN" --data-dir "$DATA" --tls-cert "$TEST_TMP/cert.pem"
 pass "TLS"
 
@@ -74,11 +74,11 @@ limit_seen() {
   expect 413 too_large "over max_json_bytes"; sed -n 's/.*limit of \([0-9]*\).*/\1/p' <<<"$BODY"
 }
 start_server "$DATA" --config "$TEST_TMP/ls.ini"
-assert_eq 100 "$(limit_seen)" "limit from the INI file"; stop_server TERM
+assert_eq 100 "$(limit_seen)" "limit from the INI file"; stop_ok
 LOGSHARE_LIMITS_MAX_JSON_BYTES=200 start_server "$DATA" --config "$TEST_TMP/ls.ini"
-assert_eq 200 "$(limit_seen)" "environment over the file"; stop_server TERM
+assert_eq 200 "$(limit_seen)" "environment over the file"; stop_ok
 LOGSHARE_LIMITS_MAX_JSON_BYTES=200 start_server "$DATA" --config "$TEST_TMP/ls.ini" --max-json-bytes 300
-assert_eq 300 "$(limit_seen)" "flag over the environment"; stop_server TERM
+assert_eq 300 "$(limit_seen)" "flag over the environment"; stop_ok
 printf '[limits]\nmax_jsn_bytes = 1\n' >"$TEST_TMP/bad.ini"
 assert_exit 2 "unknown INI key" -- "$LOGSHARED_BIN" --config "$TEST_TMP/bad.ini"
 assert_contains "$(cat "$TEST_TMP/err")" "unknown key" "message names the key"

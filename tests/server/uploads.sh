@@ -73,7 +73,7 @@ pass "client disconnects leave nothing"
 "$UC" --url "$URL" --token "$TOK" --size 60000000 >"$TEST_TMP/late.out" 2>&1 &
 cpid=$!
 sleep 0.3
-stop_server TERM
+stop_ok
 wait "$cpid" || fail "upload in flight during SIGTERM failed: $(cat "$TEST_TMP/late.out")"
 assert_eq 0 "$SERVER_EXIT" "exit 0 after SIGTERM"
 pass "graceful shutdown lets the upload finish"
@@ -103,5 +103,5 @@ orphans=$(find "$DATA/blobs" -type f ! -name '.tmp-*' -printf '%P\n' | while rea
 [ -z "$orphans" ] || fail "orphan blobs after SIGKILL: $orphans"
 req GET "/api/v1/tickets?limit=500" -H "Authorization: Bearer $(token sam support)"; expect 200 "" "list after restart"
 "$UC" --url "$SERVER_URL/api/v1/tickets" --token "$TOK" --size 1000 >/dev/null || fail "upload after restart"
-stop_server TERM
+stop_ok
 pass "SIGKILL mid-upload: no half ticket, no orphan blob"
