@@ -72,7 +72,8 @@ pass "client disconnects leave nothing"
 # --- SIGTERM with an upload in flight: it finishes ------------------------------------
 "$UC" --url "$URL" --token "$TOK" --size 60000000 >"$TEST_TMP/late.out" 2>&1 &
 cpid=$!
-sleep 0.3
+for i in $(seq 1 200); do   # in flight once its temporary blob exists
+  [ -n "$(find "$DATA/blobs" -name '.tmp-*' | head -1)" ] && break; sleep 0.02; done
 stop_ok
 wait "$cpid" || fail "upload in flight during SIGTERM failed: $(cat "$TEST_TMP/late.out")"
 assert_eq 0 "$SERVER_EXIT" "exit 0 after SIGTERM"
