@@ -49,6 +49,40 @@ req GET /metrics; assert_contains "$BODY" 'logshared_connections_cut_total{reaso
 stop_ok
 pass "connection cap, header timeout, slow body"
 
+# --- a body that stalls: the idle timeout closes it, nothing is left ---------------
+start_server "$DATA" --connection-timeout-s 1 --min-body-rate 0 --address-rate 0
+start=$(date +%s%N)
+( exec 9<>/dev/tcp/127.0.0.1/$SERVER_PORT
+  printf "POST /api/v1/tickets HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer $TOK\r\nContent-Type: multipart/form-data; boundary=$BND\r\nContent-Length: 100000\r\n\r\n" >&9
+  printf -- '--%s\r\nContent-Disposition: form-data; name="f"; filename="stall.bin"\r\n\r\nabc' "$BND" >&9
+  timeout 8 cat <&9 >/dev/null ) || true
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+[ "$ms" -lt 6000 ] || fail "stalled body not closed by the idle timeout (${ms} ms)"
+sleep 0.3
+grep -q 'outcome=timeout' "$TEST_TMP/server.log" || fail "idle timeout not logged"
+[ -z "$(find "$DATA/blobs" -name '.tmp-*' | head -1)" ] || fail "stalled upload left a temporary blob"
+stop_ok
+pass "idle timeout"
+
+# --- no arguments: 127.0.0.1:8080 and ./logshare-data ---------------------------------
+if ss -ltn | grep -q '127.0.0.1:8080 \|0.0.0.0:8080 \|\*:8080 \|\[::\]:8080 '; then
+  echo "skip - port 8080 is in use on this machine; defaults checked through --help only"
+else
+  mkdir -p "$TEST_TMP/cwd"
+  (cd "$TEST_TMP/cwd" && exec "$LOGSHARED_BIN") >"$TEST_TMP/default.log" 2>&1 &
+  dpid=$!
+  for i in $(seq 1 100); do curl -s -o /dev/null http://127.0.0.1:8080/healthz && break; kill -0 "$dpid" 2>/dev/null || break; sleep 0.05; done
+  if kill -0 "$dpid" 2>/dev/null; then
+    code=$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8080/healthz)
+    kill -TERM "$dpid"; wait "$dpid" || fail "default server did not exit 0"
+    assert_eq 200 "$code" "no-argument server answers on 127.0.0.1:8080"
+    [ -f "$TEST_TMP/cwd/logshare-data/logshare.db" ] || fail "no ./logshare-data/logshare.db"
+    pass "no-argument defaults"
+  else
+    echo "skip - something else took port 8080: $(tail -1 "$TEST_TMP/default.log")"
+  fi
+fi
+
 # --- TLS ------------------------------------------------------------------------------
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TEST_TMP/key.pem" -out "$TEST_TMP/cert.pem" \
   -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null
