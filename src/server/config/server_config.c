@@ -48,6 +48,8 @@ static const struct key_def keys[] = {
     I("server", "shutdown_timeout_s", shutdown_timeout_s, "10",
       "on SIGTERM/SIGINT, how long in-flight requests may take to finish"),
     B("server", "durable", durable, "1", "fsync every database commit (0 trades power-loss safety for speed)"),
+    S("database", "url", database_url, NULL,
+      "ticket database: unset = SQLite in data_dir; postgresql://... or host=... = PostgreSQL; sqlite:PATH"),
     I("limits", "max_body_bytes", max_body_bytes, "2147483648", "largest request body"),
     I("limits", "max_file_bytes", max_file_bytes, "2147483648", "largest attached file"),
     I("limits", "max_files", max_files, "32", "files per request"),
