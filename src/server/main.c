@@ -113,6 +113,14 @@ static int parse_algorithm(const char *s, enum auth_algorithm *alg)
 
 static int serve(server_config *cfg)
 {
+    /* Signals go to sigwait below, never to a thread of the server or of
+     * a back end: blocked before any thread exists, so all inherit it. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
     int rc = ls_fs_mkdir_p(cfg->data_dir, 0700);
     if (rc) {
         fprintf(stderr, "logshared: cannot create data dir %s: %s\n", cfg->data_dir,
@@ -156,13 +164,6 @@ static int serve(server_config *cfg)
         fprintf(stderr, "logshared: cannot listen on %s: %s\n", cfg->listen, strerror(errno));
         goto out;
     }
-    /* Signals go to sigwait below, never to the server's threads. */
-    sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
     size_t n_routes;
     const http_route *routes = api_routes(&n_routes);
     if ((rc = http_server_start(cfg, fd, routes, n_routes, &app, &server)))
