@@ -35,16 +35,17 @@
 
 static void print_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: logshared [--config FILE] [--listen HOST:PORT] [--data-dir DIR]\n"
-            "                 [--port-file FILE] [--tls-cert FILE --tls-key FILE] [--KEY VALUE]...\n"
-            "       logshared token --data-dir DIR --user ID [--role user|support|admin] [--ttl S]\n"
-            "       logshared user add NAME --role support --data-dir DIR   (password on stdin)\n"
-            "       logshared --version | --help\n\n"
-            "The logshare support backend. Every setting below can be given in the INI\n"
-            "file (--config FILE, [section] key = value), as LOGSHARE_<SECTION>_<KEY> in\n"
-            "the environment, or as a flag; flags win over the environment, which wins\n"
-            "over the file. Byte sizes take K, M and G suffixes.\n\n");
+    fprintf(
+        out,
+        "usage: logshared [--config FILE] [--listen HOST:PORT] [--data-dir DIR]\n"
+        "                 [--port-file FILE] [--tls-cert FILE --tls-key FILE] [--KEY VALUE]...\n"
+        "       logshared token --data-dir DIR --user ID [--role user|support|admin] [--ttl S]\n"
+        "       logshared user add NAME --role support --data-dir DIR   (password on stdin)\n"
+        "       logshared --version | --help\n\n"
+        "The logshare support backend. Every setting below can be given in the INI\n"
+        "file (--config FILE, [section] key = value), as LOGSHARE_<SECTION>_<KEY> in\n"
+        "the environment, or as a flag; flags win over the environment, which wins\n"
+        "over the file. Byte sizes take K, M and G suffixes.\n\n");
     server_config_print_keys(out);
 }
 

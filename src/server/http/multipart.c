@@ -124,9 +124,15 @@ void multipart_parser_free(multipart_parser *p)
     free(p);
 }
 
-const char *multipart_parser_error(const multipart_parser *p) { return p->errmsg; }
+const char *multipart_parser_error(const multipart_parser *p)
+{
+    return p->errmsg;
+}
 
-uint64_t multipart_parser_bytes(const multipart_parser *p) { return p->total; }
+uint64_t multipart_parser_bytes(const multipart_parser *p)
+{
+    return p->total;
+}
 
 /* Hands part content to the caller, enforcing the per-part cap. */
 static int emit(multipart_parser *p, const char *data, size_t len)
@@ -178,7 +184,8 @@ static int parse_disposition(multipart_parser *p, char *v, char **name, char **f
         while (*s == ' ' || *s == '\t')
             s++;
         if (pname_len == 0 || *s != '=')
-            return fail(p, LOGSHARE_EINVAL, "part %zu: bad Content-Disposition parameter", p->parts);
+            return fail(p, LOGSHARE_EINVAL, "part %zu: bad Content-Disposition parameter",
+                        p->parts);
         s++;
         while (*s == ' ' || *s == '\t')
             s++;
@@ -192,7 +199,8 @@ static int parse_disposition(multipart_parser *p, char *v, char **name, char **f
                 s++;
             }
             if (*s != '"')
-                return fail(p, LOGSHARE_EINVAL, "part %zu: unterminated quoted parameter", p->parts);
+                return fail(p, LOGSHARE_EINVAL, "part %zu: unterminated quoted parameter",
+                            p->parts);
             vlen = mp_unquote(val, (size_t)(s - val));
             s++; /* the decoded value is no longer than the quoted span */
         } else {
@@ -440,8 +448,9 @@ int multipart_parser_finish(multipart_parser *p)
     if (p->state == MP_ERROR)
         return p->err;
     if (p->state != MP_EPILOGUE)
-        return fail(p, LOGSHARE_EINVAL, p->parts == 0 && p->state == MP_PREAMBLE
-                                            ? "no boundary found in the body"
-                                            : "body ends before the closing boundary");
+        return fail(p, LOGSHARE_EINVAL,
+                    p->parts == 0 && p->state == MP_PREAMBLE
+                        ? "no boundary found in the body"
+                        : "body ends before the closing boundary");
     return 0;
 }
