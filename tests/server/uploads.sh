@@ -47,6 +47,16 @@ bad=$(sqlite3 "$DATA/logshare.db" "SELECT blob_key||' '||sha256 FROM attachments
 [ -z "$bad" ] || fail "stored blobs do not match their SHA-256: $bad"
 pass "100 concurrent uploads"
 
+# --- one Idempotency-Key, five retries racing each other: one ticket ------------------
+# (the client sends different bytes per request, so only ids are compared)
+tickets=$(ticket_count); blobs=$(blob_files)
+"$UC" --url "$URL" --token "$TOK" --size 300000 --requests 5 --parallel 5 --idempotency-key race-1 --no-verify >"$TEST_TMP/race" \
+  || fail "racing idempotent uploads failed"
+assert_eq 1 "$(sort -u "$TEST_TMP/race" | wc -l)" "every racing retry answered the same ticket"
+assert_eq $((tickets + 1)) "$(ticket_count)" "one ticket from five racing retries"
+assert_eq $((blobs + 1)) "$(blob_files)" "the losers' blobs removed"
+pass "racing idempotent retries"
+
 # --- disconnect mid-upload -----------------------------------------------------------
 tickets=$(ticket_count); blobs=$(blob_files)
 "$UC" --url "$URL" --token "$TOK" --size 5000000 --files 3 --requests 8 --parallel 8 --abort-after 7000000 \
@@ -62,8 +72,9 @@ pass "client disconnects leave nothing"
 # --- SIGTERM with an upload in flight: it finishes ------------------------------------
 "$UC" --url "$URL" --token "$TOK" --size 60000000 >"$TEST_TMP/late.out" 2>&1 &
 cpid=$!
-sleep 0.3
-stop_server TERM
+for i in $(seq 1 200); do   # in flight once its temporary blob exists
+  [ -n "$(find "$DATA/blobs" -name '.tmp-*' | head -1)" ] && break; sleep 0.02; done
+stop_ok
 wait "$cpid" || fail "upload in flight during SIGTERM failed: $(cat "$TEST_TMP/late.out")"
 assert_eq 0 "$SERVER_EXIT" "exit 0 after SIGTERM"
 pass "graceful shutdown lets the upload finish"
@@ -93,5 +104,5 @@ orphans=$(find "$DATA/blobs" -type f ! -name '.tmp-*' -printf '%P\n' | while rea
 [ -z "$orphans" ] || fail "orphan blobs after SIGKILL: $orphans"
 req GET "/api/v1/tickets?limit=500" -H "Authorization: Bearer $(token sam support)"; expect 200 "" "list after restart"
 "$UC" --url "$SERVER_URL/api/v1/tickets" --token "$TOK" --size 1000 >/dev/null || fail "upload after restart"
-stop_server TERM
+stop_ok
 pass "SIGKILL mid-upload: no half ticket, no orphan blob"

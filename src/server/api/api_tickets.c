@@ -50,7 +50,8 @@ int api_tickets_list(http_request *req)
     if (api_authenticate(req, &who))
         return 0;
     if (!api_is_support(&who))
-        return http_respond_error(req, LOGSHARE_EPERM, 403, "listing tickets needs the support role");
+        return http_respond_error(req, LOGSHARE_EPERM, 403,
+                                  "listing tickets needs the support role");
     struct ticket_filter f = {0};
     f.status = -1;
     f.call_id = http_query(req, "call_id");
@@ -103,20 +104,22 @@ int api_tickets_patch_begin(http_request *req)
     if (api_authenticate(req, &st->who))
         return 0;
     if (!api_is_support(&st->who))
-        return http_respond_error(req, LOGSHARE_EPERM, 403, "changing tickets needs the support role");
+        return http_respond_error(req, LOGSHARE_EPERM, 403,
+                                  "changing tickets needs the support role");
     const char *ct = http_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
     if (!ct || strncasecmp(ct, "application/json", 16) != 0)
         return http_respond_error(req, LOGSHARE_EUNSUPPORTED, 415, "expected application/json");
     return 0;
 }
 
-int api_tickets_patch_end(http_request *req)
+/* The update: one short transaction, run inline. */
+static int patch_finish(http_request *req)
 {
     struct api_app *app = req->app;
     struct patch_state *st = req->state;
     json_error_t jerr;
-    json_t *doc = req->body ? json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr)
-                            : NULL;
+    json_t *doc =
+        req->body ? json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
     int rc = 0;
     if (!json_is_object(doc)) {
         rc = http_respond_error(req, LOGSHARE_EINVAL, 400, "body must be a JSON object%s%s",
@@ -174,4 +177,9 @@ void api_state_free(http_request *req, int ok)
     (void)ok;
     free(req->state);
     req->state = NULL;
+}
+
+int api_tickets_patch_end(http_request *req)
+{
+    return patch_finish(req);
 }

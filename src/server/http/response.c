@@ -58,6 +58,11 @@ int http_respond(http_request *req, unsigned status, struct MHD_Response *r)
     MHD_add_response_header(r, "X-Request-Id", req->id);
     if (http_server_stopping(req->server))
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+    if (req->in_worker) { /* queued by the HTTP thread once the connection resumes */
+        req->held_response = r;
+        req->status = status;
+        return 0;
+    }
     enum MHD_Result ok = MHD_queue_response(req->conn, status, r);
     MHD_destroy_response(r);
     if (ok != MHD_YES)
@@ -69,14 +74,15 @@ int http_respond(http_request *req, unsigned status, struct MHD_Response *r)
 static int respond_text(http_request *req, unsigned status, char *text, size_t len,
                         const char *type, int retry_after)
 {
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
     if (!r) {
         free(text);
         return LOGSHARE_ENOMEM;
     }
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (status == MHD_HTTP_UNAUTHORIZED) /* RFC 6750 section 3 */
+        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"logshare\"");
     if (retry_after > 0) {
         char v[16];
         snprintf(v, sizeof v, "%d", retry_after);
@@ -103,11 +109,21 @@ int http_respond_json(http_request *req, unsigned status, json_t *doc)
     return respond_text(req, status, with_nl, len + 1, "application/json", 0);
 }
 
+/* Messages may quote client bytes (a field name); JSON needs UTF-8, so
+ * anything that is not printable ASCII becomes '?'. */
+static void ascii_only(char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 32 || (unsigned char)*s > 126)
+            *s = '?';
+}
+
 static int respond_error_v(http_request *req, int err, unsigned status, int retry_after,
                            const char *fmt, va_list ap)
 {
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
+    ascii_only(msg);
     if (!status)
         status = http_status_for_error(err);
     size_t ml = strlen(msg);
@@ -115,10 +131,12 @@ static int respond_error_v(http_request *req, int err, unsigned status, int retr
         ml = sizeof req->fail_message - 1;
     memcpy(req->fail_message, msg, ml);
     req->fail_message[ml] = '\0';
-    json_t *doc = json_pack("{s:{s:s,s:s}}", "error", "code", logshare_error_name(err), "message",
-                            msg);
+    json_t *doc =
+        json_pack("{s:{s:s,s:s}}", "error", "code", logshare_error_name(err), "message", msg);
     char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
     json_decref(doc);
+    if (!text) /* out of memory: a fixed body still tells the client what happened */
+        text = strdup("{\"error\":{\"code\":\"internal_error\",\"message\":\"out of memory\"}}");
     if (!text)
         return LOGSHARE_ENOMEM;
     size_t len = strlen(text);
@@ -140,8 +158,8 @@ static int respond_error_retry(http_request *req, int retry_after, const char *f
 {
     va_list ap;
     va_start(ap, fmt);
-    int rc = respond_error_v(req, LOGSHARE_ERATELIMIT, MHD_HTTP_TOO_MANY_REQUESTS, retry_after,
-                             fmt, ap);
+    int rc =
+        respond_error_v(req, LOGSHARE_ERATELIMIT, MHD_HTTP_TOO_MANY_REQUESTS, retry_after, fmt, ap);
     va_end(ap);
     return rc;
 }
