@@ -94,7 +94,6 @@ T.main(async () => {
   const ticket = await created.json();
   await page.waitForSelector(`[data-ticket-id="${ticket.id}"]`, { timeout: 10000 });
   T.assert(await page.$(`tr.row-new[data-ticket-id="${ticket.id}"]`), 'the new ticket is marked as new');
-  await page.screenshot({ path: path.join(shots, 'dashboard-tickets.png') });
   T.ok('a ticket created through the API appears without a reload');
 
   // A few more tickets so the search has something to leave out.
@@ -107,6 +106,7 @@ T.main(async () => {
     T.assertEq(201, r.status, 'more tickets created');
   }
   await T.waitFor(async () => (await page.$$('[data-testid=ticket-row]')).length === 4, 'all four tickets listed');
+  await page.screenshot({ path: path.join(shots, 'dashboard-tickets.png') });
 
   // --- search by call id --------------------------------------------
   await page.selectOption('[data-testid=search-field]', 'call_id');
