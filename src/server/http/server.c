@@ -1,0 +1,347 @@
+/*
+ * server.c - the libmicrohttpd daemon: start (epoll, a thread pool sized
+ * to the cores, our own listen socket, TLS), graceful stop, connection
+ * tracking with the watchdog, and the worker pool behind http_defer.
+ * The life of one request is in request.c.
+ *
+ * Blocking work (fsync of blobs, database commits) runs on a separate
+ * worker pool through http_defer: the connection is suspended meanwhile,
+ * so a slow disk never stalls the HTTP threads that serve everyone else.
+ *
+ * Aborted uploads: see watchdog_main for an MHD/epoll quirk we work
+ * around so a client that disconnects mid-upload is noticed at once.
+ *
+ * Slow clients: MHD only has an inactivity timeout. A watchdog thread
+ * closes (shutdown(2)) connections whose next request's headers did not
+ * arrive within header_timeout_s, and, once stopping, idle keep-alive
+ * connections at once. shutdown() leaves the descriptor to MHD, so the
+ * watchdog can never close a reused fd.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "http/http.h"
+#include "http/ratelimit.h"
+#include "http/server_internal.h"
+#include "logshare.h"
+#include "ls_fs.h"
+#include "ls_time.h"
+
+int http_server_stopping(const struct http_server *s)
+{
+    return __atomic_load_n(&s->stopping, __ATOMIC_RELAXED);
+}
+
+struct http_metrics *http_server_metrics(struct http_server *s)
+{
+    return s->metrics;
+}
+
+/* ---- connection tracking and the watchdog -------------------------- */
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    struct http_server *s = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        struct conn_track *t = calloc(1, sizeof *t);
+        if (!t)
+            return;
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        t->fd = ci ? ci->connect_fd : -1;
+        t->idle_since_ns = ls_time_mono_ns();
+        pthread_mutex_lock(&s->conn_lock);
+        t->next = s->conns;
+        if (s->conns)
+            s->conns->prev = t;
+        s->conns = t;
+        pthread_mutex_unlock(&s->conn_lock);
+        *socket_context = t;
+    } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        struct conn_track *t = *socket_context;
+        if (!t)
+            return;
+        pthread_mutex_lock(&s->conn_lock);
+        if (t->prev)
+            t->prev->next = t->next;
+        else
+            s->conns = t->next;
+        if (t->next)
+            t->next->prev = t->prev;
+        pthread_mutex_unlock(&s->conn_lock);
+        free(t);
+        *socket_context = NULL;
+    }
+}
+
+static void *watchdog_main(void *arg)
+{
+    struct http_server *s = arg;
+    int64_t limit_ns = s->cfg->header_timeout_s * 1000000000LL;
+    pthread_mutex_lock(&s->wd_lock);
+    while (!s->wd_quit) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 200 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&s->wd_cond, &s->wd_lock, &ts);
+        int64_t now = ls_time_mono_ns();
+        int stopping = http_server_stopping(s);
+        pthread_mutex_lock(&s->conn_lock);
+        for (struct conn_track *t = s->conns; t; t = t->next) {
+            if (t->closed_by_us || t->fd < 0)
+                continue;
+            if (t->in_request) {
+                /* MHD 0.9.75 with epoll misses a FIN that arrives together
+                 * with the last bytes of a body (it takes a short read as
+                 * "drained" and never reads the EOF), leaving an aborted
+                 * upload open until the idle timeout. A peer that closed
+                 * before its body was complete is gone: shutting the socket
+                 * down wakes MHD, which then sees the end of stream and
+                 * aborts the request (cleanup removes partial blobs). */
+                char c;
+                if (!t->body_done && recv(t->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0) {
+                    shutdown(t->fd, SHUT_RDWR);
+                    t->closed_by_us = 1;
+                }
+                continue;
+            }
+            if (stopping || (limit_ns > 0 && now - t->idle_since_ns > limit_ns)) {
+                shutdown(t->fd, SHUT_RDWR);
+                t->closed_by_us = 1;
+                if (!stopping)
+                    http_metrics_cut(s->metrics, "header_timeout");
+            }
+        }
+        pthread_mutex_unlock(&s->conn_lock);
+    }
+    pthread_mutex_unlock(&s->wd_lock);
+    return NULL;
+}
+
+/* ---- deferred work ------------------------------------------------- */
+
+int http_defer(http_request *req, int (*work)(http_request *req))
+{
+    struct http_server *s = req->server;
+    if (!s->n_workers)
+        return work(req); /* no pool: run inline */
+    req->work = work;
+    req->deferred = 1;
+    MHD_suspend_connection(req->conn);
+    pthread_mutex_lock(&s->job_lock);
+    req->next_job = NULL;
+    if (s->job_tail)
+        s->job_tail->next_job = req;
+    else
+        s->job_head = req;
+    s->job_tail = req;
+    pthread_cond_signal(&s->job_cond);
+    pthread_mutex_unlock(&s->job_lock);
+    return 0;
+}
+
+static void *worker_main(void *arg)
+{
+    struct http_server *s = arg;
+    for (;;) {
+        pthread_mutex_lock(&s->job_lock);
+        while (!s->job_head && !s->jobs_quit)
+            pthread_cond_wait(&s->job_cond, &s->job_lock);
+        http_request *req = s->job_head;
+        if (req) {
+            s->job_head = req->next_job;
+            if (!s->job_head)
+                s->job_tail = NULL;
+        }
+        pthread_mutex_unlock(&s->job_lock);
+        if (!req)
+            return NULL; /* quitting and the queue is empty */
+        req->in_worker = 1;
+        int rc = req->work(req);
+        if (!req->status)
+            http_respond_error(req, rc ? rc : LOGSHARE_EINTERNAL, 0, "%s",
+                               logshare_strerror(rc ? rc : LOGSHARE_EINTERNAL));
+        req->in_worker = 0;
+        MHD_resume_connection(req->conn);
+    }
+}
+
+static void workers_stop(struct http_server *s)
+{
+    pthread_mutex_lock(&s->job_lock);
+    s->jobs_quit = 1;
+    pthread_cond_broadcast(&s->job_cond);
+    pthread_mutex_unlock(&s->job_lock);
+    for (size_t i = 0; i < s->n_workers; i++)
+        pthread_join(s->workers[i], NULL);
+    s->n_workers = 0;
+}
+
+/* ---- start and stop ------------------------------------------------ */
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    fprintf(stderr, "level=warn msg=mhd text=\"%s\"\n", msg);
+}
+
+static void server_free(struct http_server *s)
+{
+    if (!s)
+        return;
+    if (s->watchdog_running) {
+        pthread_mutex_lock(&s->wd_lock);
+        s->wd_quit = 1;
+        pthread_cond_signal(&s->wd_cond);
+        pthread_mutex_unlock(&s->wd_lock);
+        pthread_join(s->watchdog, NULL);
+    }
+    workers_stop(s); /* finishes queued work, which resumes its connections */
+    if (s->daemon)
+        MHD_stop_daemon(s->daemon);
+    free(s->workers);
+    if (s->listen_fd >= 0)
+        close(s->listen_fd);
+    ratelimit_free(s->rl_addr);
+    ratelimit_free(s->rl_user);
+    http_metrics_free(s->metrics);
+    free(s->tls_cert);
+    free(s->tls_key);
+    pthread_mutex_destroy(&s->conn_lock);
+    pthread_mutex_destroy(&s->wd_lock);
+    pthread_cond_destroy(&s->wd_cond);
+    pthread_mutex_destroy(&s->job_lock);
+    pthread_cond_destroy(&s->job_cond);
+    free(s);
+}
+
+int http_server_start(const server_config *cfg, int listen_fd, const http_route *routes,
+                      size_t n_routes, void *app, struct http_server **out)
+{
+    struct http_server *s = calloc(1, sizeof *s);
+    if (!s) {
+        close(listen_fd);
+        return LOGSHARE_ENOMEM;
+    }
+    s->listen_fd = listen_fd;
+    s->cfg = cfg;
+    s->routes = routes;
+    s->n_routes = n_routes;
+    s->app = app;
+    pthread_mutex_init(&s->conn_lock, NULL);
+    pthread_mutex_init(&s->wd_lock, NULL);
+    pthread_cond_init(&s->wd_cond, NULL);
+    pthread_mutex_init(&s->job_lock, NULL);
+    pthread_cond_init(&s->job_cond, NULL);
+    s->metrics = http_metrics_new();
+    s->rl_addr = ratelimit_new((double)cfg->address_rate, (double)cfg->address_burst, 8192);
+    s->rl_user = ratelimit_new((double)cfg->user_rate, (double)cfg->user_burst, 8192);
+    if (!s->metrics || !s->rl_addr || !s->rl_user) {
+        server_free(s);
+        return LOGSHARE_ENOMEM;
+    }
+    if (cfg->trusted_proxies) {
+        char copy[1024];
+        snprintf(copy, sizeof copy, "%.*s", (int)sizeof copy - 1, cfg->trusted_proxies);
+        char *save = NULL;
+        for (char *tok = strtok_r(copy, ", \t", &save); tok && s->n_proxies < MAX_PROXIES;
+             tok = strtok_r(NULL, ", \t", &save)) {
+            if (!http_valid_ip(tok)) {
+                fprintf(stderr, "logshared: trusted_proxies: '%s' is not an IP address\n", tok);
+                server_free(s);
+                return LOGSHARE_EINVAL;
+            }
+            snprintf(s->proxies[s->n_proxies++], sizeof s->proxies[0], "%.*s",
+                     (int)sizeof s->proxies[0] - 1, tok);
+        }
+    }
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    if (cfg->tls_cert) {
+        size_t len;
+        int rc = ls_fs_read_file(cfg->tls_cert, 1 << 20, &s->tls_cert, &len);
+        if (!rc)
+            rc = ls_fs_read_file(cfg->tls_key, 1 << 20, &s->tls_key, &len);
+        if (rc) {
+            fprintf(stderr, "logshared: cannot read TLS certificate or key: %s\n",
+                    logshare_strerror(rc));
+            server_free(s);
+            return rc;
+        }
+        flags |= MHD_USE_TLS;
+    }
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned threads =
+        cfg->threads > 0 ? (unsigned)cfg->threads : (unsigned)(cores > 0 ? cores : 1);
+    struct MHD_OptionItem tls_opts[] = {
+        {cfg->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, s->tls_cert},
+        {cfg->tls_cert ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, s->tls_key},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    s->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, http_on_access, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+        MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_THREAD_POOL_SIZE, threads,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_connections_per_address,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->connection_timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->connection_memory_bytes,
+        MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
+        on_connection, s, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+    if (!s->daemon) {
+        fprintf(stderr, "logshared: cannot start the HTTP daemon%s\n",
+                cfg->tls_cert ? " (check the TLS certificate and key)" : "");
+        s->listen_fd = -1; /* MHD closes nothing it did not start with; we close below */
+        close(listen_fd);
+        server_free(s);
+        return LOGSHARE_EIO;
+    }
+    if (pthread_create(&s->watchdog, NULL, watchdog_main, s) == 0)
+        s->watchdog_running = 1;
+    size_t want = cfg->worker_threads > 0 ? (size_t)cfg->worker_threads : 0;
+    s->workers = calloc(want ? want : 1, sizeof *s->workers);
+    for (size_t i = 0; s->workers && i < want; i++) {
+        if (pthread_create(&s->workers[i], NULL, worker_main, s) != 0)
+            break;
+        s->n_workers++;
+    }
+    *out = s;
+    return 0;
+}
+
+void http_server_stop(struct http_server *s, int timeout_s)
+{
+    if (!s)
+        return;
+    __atomic_store_n(&s->stopping, 1, __ATOMIC_RELAXED);
+    MHD_socket fd = MHD_quiesce_daemon(s->daemon);
+    if (fd != MHD_INVALID_SOCKET) {
+        close(fd);
+        s->listen_fd = -1;
+    }
+    int64_t deadline = ls_time_mono_ns() + (int64_t)timeout_s * 1000000000LL;
+    while (ls_time_mono_ns() < deadline) {
+        const union MHD_DaemonInfo *di =
+            MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+        if (!di || di->num_connections == 0)
+            break;
+        usleep(20 * 1000);
+    }
+    server_free(s);
+}
