@@ -386,7 +386,199 @@ LOGSHARE_API void logshare_reader_close(logshare_reader *r);
 /* Sharing: export and report, the outbox                             */
 /* ------------------------------------------------------------------ */
 
-/* (declared with export and report) */
+/*
+ * Three ways logs leave the device (docs/integration.md shows each):
+ *  - logshare_export(): one archive (zip, or tar.zst) with the support
+ *    files and a manifest.json, for the app to hand to the user's share
+ *    sheet or mail (docs/export-format.md describes the archive).
+ *  - logshare_report(): a support ticket on a logshared server. The
+ *    report is first written durably to the store's outbox
+ *    (<store dir>/outbox/), then sent; it leaves the outbox only after
+ *    the server answered 201. A report that cannot be sent now stays
+ *    there and is sent later by logshare_flush_outbox(), exactly once:
+ *    its Idempotency-Key is made at queue time and reused on every
+ *    attempt, and the server returns the first ticket for a repeated key.
+ *  - The outbox is generic: push-request uploads and end-of-call surveys
+ *    queue there too (source "push" / "survey").
+ */
+
+/* Progress of an upload or export: bytes done and the total (0 while
+ * unknown). Called from the thread that runs the operation. Return 0 to
+ * go on, non-zero to cancel (the call then returns LOGSHARE_ECANCELED and
+ * a report stays in the outbox). */
+typedef int (*logshare_progress_fn)(void *user, uint64_t done, uint64_t total);
+
+/* The outcome of sending one report: a created ticket, or why not.
+ * Opaque; owned by whoever received it (logshare_report_result_free). */
+typedef struct logshare_report_result logshare_report_result;
+
+/* Called by logshare_flush_outbox() after each queued item it tried.
+ * result is borrowed for the call. */
+typedef void (*logshare_result_fn)(void *user, const logshare_report_result *result);
+
+/* Everything a report or an export carries, and how to reach the
+ * server. Opaque, with setters, so it can grow without breaking the ABI.
+ * Strings are copied. Every setter returns 0, LOGSHARE_EINVAL or
+ * LOGSHARE_ENOMEM. */
+typedef struct logshare_share_options logshare_share_options;
+
+LOGSHARE_API logshare_share_options *logshare_share_options_new(void);
+LOGSHARE_API void logshare_share_options_free(logshare_share_options *opts);
+
+/* Ticket fields (SPEC.md, POST /api/v1/tickets). A report needs a
+ * description; an export does not. */
+LOGSHARE_API int logshare_share_options_set_description(logshare_share_options *opts, const char *text);
+/* Adds one call id (repeatable; duplicates are kept once). */
+LOGSHARE_API int logshare_share_options_add_call_id(logshare_share_options *opts, const char *call_id);
+LOGSHARE_API int logshare_share_options_set_customer(logshare_share_options *opts, const char *name,
+                                                     const char *email);
+/* The app's version and platform ("ios 17.2", "linux x86_64"). */
+LOGSHARE_API int logshare_share_options_set_app(logshare_share_options *opts, const char *app_version,
+                                                const char *platform);
+/* "report" (default), "survey", "push" or "share". */
+LOGSHARE_API int logshare_share_options_set_source(logshare_share_options *opts, const char *source);
+/* The push request this upload answers (source "push"). */
+LOGSHARE_API int logshare_share_options_set_log_request_id(logshare_share_options *opts, const char *id);
+/* Attaches one more file of the app's (a screenshot, a config), shipped
+ * under name (its base name when NULL). The file is read when the report
+ * is queued or the archive written. */
+LOGSHARE_API int logshare_share_options_add_file(logshare_share_options *opts, const char *path,
+                                                 const char *name);
+/* Whether the store's support files are included (default 1). */
+LOGSHARE_API int logshare_share_options_set_include_logs(logshare_share_options *opts, int include);
+
+/* The server: base URL ("https://support.example.com") and bearer token.
+ * Both required to send. */
+LOGSHARE_API int logshare_share_options_set_server(logshare_share_options *opts, const char *url,
+                                                   const char *token);
+/* A PEM bundle of CA certificates to trust instead of the system's. TLS
+ * is always verified; there is no option to turn that off. */
+LOGSHARE_API int logshare_share_options_set_ca_file(logshare_share_options *opts, const char *path);
+/* connect_ms: time to connect (default 10000). An upload slower than
+ * low_speed_bytes per second for low_speed_seconds is aborted and retried
+ * (defaults 64 and 30). total_ms bounds one attempt (default 0: none, so
+ * big uploads on slow links may finish). */
+LOGSHARE_API int logshare_share_options_set_timeouts(logshare_share_options *opts, long connect_ms,
+                                                     long low_speed_bytes, long low_speed_seconds,
+                                                     long total_ms);
+/* Attempts per send (default 4) and the exponential backoff between them
+ * (base 500 ms, doubling, at most max_ms = 30000, with full jitter).
+ * Network errors, 5xx and 429 are retried (a Retry-After is honoured; one
+ * longer than max_ms ends the attempts and the item waits in the outbox);
+ * other 4xx are not. */
+LOGSHARE_API int logshare_share_options_set_retry(logshare_share_options *opts, int max_attempts,
+                                                  long base_ms, long max_ms);
+LOGSHARE_API int logshare_share_options_set_progress(logshare_share_options *opts,
+                                                     logshare_progress_fn fn, void *user);
+/* Called for every item logshare_flush_outbox() tries. */
+LOGSHARE_API int logshare_share_options_set_result_callback(logshare_share_options *opts,
+                                                            logshare_result_fn fn, void *user);
+
+/* Result accessors. Strings belong to the result; NULL when not set. */
+/* 0 sent, LOGSHARE_EQUEUED kept for a later try, or the error that made
+ * the item fail for good (LOGSHARE_EHTTP, LOGSHARE_EAUTH, ...). */
+LOGSHARE_API int logshare_report_result_status(const logshare_report_result *r);
+/* The created ticket's id, and the ticket JSON as the server sent it. */
+LOGSHARE_API const char *logshare_report_result_ticket_id(const logshare_report_result *r);
+LOGSHARE_API const char *logshare_report_result_ticket_json(const logshare_report_result *r);
+/* The outbox item that carried the report. */
+LOGSHARE_API const char *logshare_report_result_outbox_id(const logshare_report_result *r);
+/* The last HTTP status (0 when none was received). */
+LOGSHARE_API int logshare_report_result_http_status(const logshare_report_result *r);
+/* Why it was not sent: the server's error code and message, or the
+ * network error. */
+LOGSHARE_API const char *logshare_report_result_error_code(const logshare_report_result *r);
+LOGSHARE_API const char *logshare_report_result_error_message(const logshare_report_result *r);
+LOGSHARE_API void logshare_report_result_free(logshare_report_result *r);
+
+/* Outbox quota: at most max_bytes of queued files and max_items items
+ * (defaults 64 MiB, 32). A report that would go past it is refused with
+ * LOGSHARE_ENOSPC and nothing queued; nothing already queued is ever
+ * dropped to make room. */
+LOGSHARE_API int logshare_share_options_set_outbox_limits(logshare_share_options *opts, uint64_t max_bytes,
+                                                          unsigned max_items);
+
+/* ---- Export (direct sharing) ---- */
+
+typedef enum logshare_export_format {
+    LOGSHARE_EXPORT_ZIP = 0,     /* .zip, deflate: opens everywhere */
+    LOGSHARE_EXPORT_TAR_ZSTD = 1 /* .tar.zst (pax): smaller, for tools */
+} logshare_export_format;
+
+/* "zip" or "tar.zst" -> format. 0 or LOGSHARE_EINVAL. */
+LOGSHARE_API int logshare_export_format_parse(const char *name, logshare_export_format *format);
+
+/* Writes one archive at out_path (borrowed) holding the store's support
+ * files (after a flush, as logshare_get_support_files) plus the app's
+ * files from opts, and manifest.json: every file's name, stream, size,
+ * SHA-256 and record time range; call ids, description, app version,
+ * platform, creation time, library version. opts may be NULL. Streamed
+ * (memory does not grow with the logs); the file appears only when
+ * complete (written beside it, fsynced, renamed). The progress callback
+ * of opts sees bytes of log data written. */
+LOGSHARE_API int logshare_export(logshare *ls, const logshare_share_options *opts, const char *out_path,
+                                 logshare_export_format format);
+
+/* The same for a store directory that is not open in this process (the
+ * CLI, a crash reporter): files are taken as they are on disk. */
+LOGSHARE_API int logshare_export_dir(const char *dir, const logshare_share_options *opts, const char *out_path,
+                                     logshare_export_format format);
+
+/* ---- Report (a support ticket) ---- */
+
+/* Queues a report of the store's support files (and the app's files)
+ * with opts' fields in the outbox, then sends it to opts' server with
+ * retries. Needs a description and a server. Blocks while it sends:
+ * call it from a worker thread, not the UI thread.
+ * Returns 0 (ticket created), LOGSHARE_EQUEUED (not sent now, kept in
+ * the outbox: say so to the user; logshare_flush_outbox sends it later),
+ * LOGSHARE_ECANCELED (the progress callback said stop; kept, pending),
+ * a server refusal (LOGSHARE_EAUTH, LOGSHARE_ETOOLARGE, LOGSHARE_EHTTP;
+ * kept, marked failed, see the result's error message), or an error
+ * before anything was queued (LOGSHARE_EINVAL, LOGSHARE_ENOSPC: outbox
+ * full, LOGSHARE_EIO ...). When result is not NULL and the report was
+ * queued, *result describes the outcome (free it). */
+LOGSHARE_API int logshare_report(logshare *ls, const logshare_share_options *opts,
+                                 logshare_report_result **result);
+
+/* The same for a store directory not open in this process. */
+LOGSHARE_API int logshare_report_dir(const char *dir, const logshare_share_options *opts,
+                                     logshare_report_result **result);
+
+/* ---- The outbox ---- */
+
+/* Flag for the flush calls: also send items marked failed and items
+ * whose retry time has not come (the user asked explicitly). */
+#define LOGSHARE_OUTBOX_FORCE 1u
+
+/* Sends what waits in the store's outbox, oldest first: items whose
+ * retry time has come and that are not marked failed, or all with
+ * LOGSHARE_OUTBOX_FORCE. opts gives the server and retry policy; its
+ * result callback hears about every item tried. *sent and *left (may be
+ * NULL) count items delivered and still waiting. Returns 0 even when
+ * some items could not be sent (see *left); an error only when the
+ * outbox could not be read or opts is incomplete. Blocks. */
+LOGSHARE_API int logshare_flush_outbox(logshare *ls, const logshare_share_options *opts, unsigned flags,
+                                       size_t *sent, size_t *left);
+LOGSHARE_API int logshare_outbox_flush_dir(const char *dir, const logshare_share_options *opts,
+                                           unsigned flags, size_t *sent, size_t *left);
+
+/* Queues a ticket request without sending it (push uploads and surveys
+ * use this; logshare_report is queue + send). *outbox_id (free with
+ * logshare_string_free) names the item. */
+LOGSHARE_API int logshare_outbox_add_dir(const char *dir, const logshare_share_options *opts,
+                                         char **outbox_id);
+
+/* What waits in the outbox of store dir, as a JSON array (free with
+ * logshare_string_free), oldest first; each item has id, created_at,
+ * source, description, call_ids, bytes, files, attempts, status
+ * ("pending" or "failed"), http_status, next_attempt_at and error
+ * {code, message} when known. An empty or missing outbox gives "[]". */
+LOGSHARE_API int logshare_outbox_list_json(const char *dir, char **json);
+
+/* Deletes one queued item without sending it (the user changed their
+ * mind). LOGSHARE_ENOENT when it is not there. */
+LOGSHARE_API int logshare_outbox_remove(const char *dir, const char *outbox_id);
 
 /* ------------------------------------------------------------------ */
 /* Push requests for logs, and end-of-call surveys                    */
