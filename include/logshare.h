@@ -205,13 +205,13 @@ LOGSHARE_API int logshare_options_set_public_key_file(logshare_options *opts, co
  * and changed bytes are detected). Clears any public key. */
 LOGSHARE_API int logshare_options_set_plaintext(logshare_options *opts, int on);
 
-/* Size at which a file is closed and a new one started (>= 4096).
+/* Size at which a file is closed and a new one started (>= 32768).
  * LOGSHARE_EINVAL below that. If max_total_bytes cannot hold one full
  * file per stream, open lowers max_file_bytes to max_total / streams. */
 LOGSHARE_API int logshare_options_set_max_file_bytes(logshare_options *opts, uint64_t bytes);
 
 /* Total size of all log files of all streams (the outbox excluded);
- * oldest files are deleted first to stay under it (>= 8192). */
+ * oldest files are deleted first to stay under it (>= 32768). */
 LOGSHARE_API int logshare_options_set_max_total_bytes(logshare_options *opts, uint64_t bytes);
 
 /* Files whose last write is older than this are deleted (> 0). */
@@ -221,7 +221,7 @@ LOGSHARE_API int logshare_options_set_max_age_seconds(logshare_options *opts, in
  * dropped). LOGSHARE_EINVAL for an unknown level. */
 LOGSHARE_API int logshare_options_set_min_level(logshare_options *opts, logshare_level level);
 
-/* Size of each logging thread's ring buffer, in bytes (4096 to 1 GiB,
+/* Size of each logging thread's ring buffer, in bytes (65536 to 1 GiB,
  * rounded up to a power of two). A bigger ring absorbs longer bursts
  * before records are dropped. */
 LOGSHARE_API int logshare_options_set_buffer_bytes(logshare_options *opts, size_t bytes);
