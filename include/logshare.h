@@ -580,6 +580,33 @@ LOGSHARE_API int logshare_outbox_list_json(const char *dir, char **json);
  * mind). LOGSHARE_ENOENT when it is not there. */
 LOGSHARE_API int logshare_outbox_remove(const char *dir, const char *outbox_id);
 
+/* ---- Sending the outbox in the background ---- */
+
+/* A background sender. Opaque; logshare_outbox_sender_stop frees it. */
+typedef struct logshare_outbox_sender logshare_outbox_sender;
+
+/* Starts a thread that sends the store's outbox now and then keeps
+ * sending whatever becomes due (retry times, reports queued later by
+ * this or another process), until stopped. This is "sent at the next
+ * open": call it right after logshare_open, once the app allows network
+ * use (user consent, Wi-Fi ...). opts is copied (server, token, retry
+ * policy, callbacks); the callbacks run on the sender's thread. Items
+ * marked failed are left for an explicit logshare_flush_outbox with
+ * LOGSHARE_OUTBOX_FORCE. The sender does not use ls after the call
+ * returns, so it may be stopped before or after logshare_close. */
+LOGSHARE_API int logshare_outbox_sender_start(logshare *ls, const logshare_share_options *opts,
+                                              logshare_outbox_sender **sender);
+LOGSHARE_API int logshare_outbox_sender_start_dir(const char *dir, const logshare_share_options *opts,
+                                                  logshare_outbox_sender **sender);
+
+/* Makes the sender look at the outbox now (e.g. the network came back). */
+LOGSHARE_API void logshare_outbox_sender_wake(logshare_outbox_sender *sender);
+
+/* Stops the sender: an upload in flight is aborted (its item stays
+ * queued, to be sent later), the thread is joined, memory freed. NULL is
+ * a no-op. */
+LOGSHARE_API void logshare_outbox_sender_stop(logshare_outbox_sender *sender);
+
 /* ------------------------------------------------------------------ */
 /* Push requests for logs, and end-of-call surveys                    */
 /* ------------------------------------------------------------------ */
