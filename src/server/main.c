@@ -1,164 +1,220 @@
 /*
- * main.c - logshared, the support backend: argument parsing and the
- * serve loop. With no arguments it serves on 127.0.0.1:8080 with data in
- * ./logshare-data.
+ * main.c - logshared, the support backend: subcommands (token, user),
+ * settings (config/server_config.h), the back ends, the listen socket,
+ * and the serve loop. With no arguments it serves on 127.0.0.1:8080 with
+ * data in ./logshare-data.
+ *
+ * We bind the listen socket ourselves and hand it to libmicrohttpd, so
+ * port 0 works and --port-file can report the port actually bound.
+ * SIGTERM / SIGINT: stop accepting, let requests in flight finish for
+ * up to shutdown_timeout_s, exit 0. The signals are blocked in every
+ * thread and taken with sigwait() here, so no handler races the server.
  */
-#include <errno.h>
-#include <microhttpd.h>
-#include <netinet/in.h>
 #include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "api/api.h"
+#include "auth.h"
+#include "auth_cli.h"
+#include "blob_store.h"
+#include "config/server_config.h"
+#include "http/http.h"
 #include "logshare.h"
 #include "ls_fs.h"
 #include "server_version.h"
-
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-}
+#include "ticket_store.h"
 
 static void print_usage(FILE *out)
 {
     fprintf(out,
             "usage: logshared [--config FILE] [--listen HOST:PORT] [--data-dir DIR]\n"
-            "                 [--port-file FILE]\n"
+            "                 [--port-file FILE] [--tls-cert FILE --tls-key FILE] [--KEY VALUE]...\n"
+            "       logshared token --data-dir DIR --user ID [--role user|support|admin] [--ttl S]\n"
+            "       logshared user add NAME --role support --data-dir DIR   (password on stdin)\n"
             "       logshared --version | --help\n\n"
-            "The logshare support backend.\n\n"
-            "  --listen HOST:PORT  address to serve on (default 127.0.0.1:8080; port 0 picks a\n"
-            "                      free port)\n"
-            "  --data-dir DIR      database, blobs and signing secret (default ./logshare-data)\n"
-            "  --port-file FILE    write the port actually bound to FILE once serving\n");
+            "The logshare support backend. Every setting below can be given in the INI\n"
+            "file (--config FILE, [section] key = value), as LOGSHARE_<SECTION>_<KEY> in\n"
+            "the environment, or as a flag; flags win over the environment, which wins\n"
+            "over the file. Byte sizes take K, M and G suffixes.\n\n");
+    server_config_print_keys(out);
 }
 
-static int parse_listen(const char *text, struct sockaddr_in *addr)
+/* Binds HOST:PORT ("[v6]:port" for IPv6). Returns the fd or -1. */
+static int open_listen_socket(const char *text, char *bound, size_t bound_cap)
 {
+    char host[256];
     const char *colon = strrchr(text, ':');
-    if (!colon)
+    if (!colon || colon == text || (size_t)(colon - text) >= sizeof host)
         return -1;
-    char host[64];
-    size_t hlen = (size_t)(colon - text);
-    if (hlen == 0 || hlen >= sizeof host)
+    memcpy(host, text, (size_t)(colon - text));
+    host[colon - text] = '\0';
+    char *h = host;
+    if (h[0] == '[' && h[strlen(h) - 1] == ']') {
+        h[strlen(h) - 1] = '\0';
+        h++;
+    }
+    struct addrinfo hints = {0}, *res = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    if (getaddrinfo(h, colon + 1, &hints, &res) != 0 || !res)
         return -1;
-    memcpy(host, text, hlen);
-    host[hlen] = '\0';
-    char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (*end || port < 0 || port > 65535)
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd >= 0)
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 512) != 0) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        freeaddrinfo(res);
+        errno = e;
         return -1;
-    memset(addr, 0, sizeof *addr);
-    addr->sin_family = AF_INET;
-    addr->sin_port = htons((uint16_t)port);
-    if (strcmp(host, "localhost") == 0)
-        strcpy(host, "127.0.0.1");
-    if (inet_pton(AF_INET, host, &addr->sin_addr) != 1)
+    }
+    freeaddrinfo(res);
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    getsockname(fd, (struct sockaddr *)&ss, &len);
+    char addr[64] = "?";
+    unsigned port = 0;
+    if (ss.ss_family == AF_INET) {
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, addr, sizeof addr);
+        port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+        snprintf(bound, bound_cap, "%s:%u", addr, port);
+    } else {
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, addr, sizeof addr);
+        port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+        snprintf(bound, bound_cap, "[%s]:%u", addr, port);
+    }
+    return fd;
+}
+
+static int parse_algorithm(const char *s, enum auth_algorithm *alg)
+{
+    if (!s || !strcasecmp(s, "HS256"))
+        *alg = AUTH_ALG_HS256;
+    else if (!strcasecmp(s, "RS256"))
+        *alg = AUTH_ALG_RS256;
+    else if (!strcasecmp(s, "ES256"))
+        *alg = AUTH_ALG_ES256;
+    else
         return -1;
     return 0;
 }
 
-static enum MHD_Result send_text(struct MHD_Connection *conn, unsigned status, const char *body,
-                                 const char *type)
+static int serve(server_config *cfg)
 {
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_PERSISTENT);
-    MHD_add_response_header(r, "Content-Type", type);
-    enum MHD_Result ret = MHD_queue_response(conn, status, r);
-    MHD_destroy_response(r);
-    return ret;
-}
-
-static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                      const char *method, const char *version,
-                                      const char *upload_data, size_t *upload_data_size,
-                                      void **req_cls)
-{
-    (void)cls;
-    (void)version;
-    (void)upload_data;
-    (void)upload_data_size;
-    if (*req_cls == NULL) {
-        *req_cls = (void *)1;
-        return MHD_YES;
+    int rc = ls_fs_mkdir_p(cfg->data_dir, 0700);
+    if (rc) {
+        fprintf(stderr, "logshared: cannot create data dir %s: %s\n", cfg->data_dir,
+                logshare_strerror(rc));
+        return 1;
     }
-    if (strcmp(url, "/healthz") == 0 && strcmp(method, "GET") == 0)
-        return send_text(conn, MHD_HTTP_OK, "{\"status\":\"ok\"}\n", "application/json");
-    return send_text(conn, MHD_HTTP_NOT_FOUND,
-                     "{\"error\":{\"code\":\"not_found\",\"message\":\"no such route\"}}\n",
-                     "application/json");
+    struct api_app app = {cfg, NULL, NULL, NULL};
+    int status = 1;
+    struct http_server *server = NULL;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", cfg->data_dir, TICKET_STORE_SQLITE_FILENAME);
+    struct ticket_store_sqlite_options sopt = {0, 0, (int)cfg->durable};
+    struct auth_config acfg = {0};
+    acfg.data_dir = cfg->data_dir;
+    acfg.secret_file = cfg->auth_secret_file;
+    acfg.public_key_file = cfg->auth_public_key_file;
+    acfg.issuer = cfg->auth_issuer;
+    acfg.audience = cfg->auth_audience;
+    if (parse_algorithm(cfg->auth_algorithm, &acfg.algorithm)) {
+        fprintf(stderr, "logshared: auth algorithm must be HS256, RS256 or ES256\n");
+        return 2;
+    }
+    if ((rc = blob_fs_open(cfg->data_dir, &app.blobs))) {
+        fprintf(stderr, "logshared: cannot open the blob store: %s\n", logshare_strerror(rc));
+        goto out;
+    }
+    if ((rc = ticket_store_sqlite_open(path, &sopt, &app.tickets)) ||
+        (rc = ticket_store_migrate(app.tickets, NULL))) {
+        fprintf(stderr, "logshared: cannot open the database %s: %s\n", path,
+                logshare_strerror(rc));
+        goto out;
+    }
+    if ((rc = auth_new(&acfg, &app.auth))) {
+        fprintf(stderr, "logshared: auth configuration: %s\n", logshare_strerror(rc));
+        goto out;
+    }
+    char bound[96];
+    int fd = open_listen_socket(cfg->listen, bound, sizeof bound);
+    if (fd < 0) {
+        fprintf(stderr, "logshared: cannot listen on %s: %s\n", cfg->listen, strerror(errno));
+        goto out;
+    }
+    /* Signals go to sigwait below, never to the server's threads. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    size_t n_routes;
+    const http_route *routes = api_routes(&n_routes);
+    if ((rc = http_server_start(cfg, fd, routes, n_routes, &app, &server)))
+        goto out;
+    fprintf(stderr, "logshared: serving on %s://%s (data dir %s)\n",
+            cfg->tls_cert ? "https" : "http", bound, cfg->data_dir);
+    if (cfg->port_file) {
+        const char *colon = strrchr(bound, ':');
+        char text[16];
+        int n = snprintf(text, sizeof text, "%s\n", colon + 1);
+        ls_fs_write_atomic(cfg->port_file, text, (size_t)n, 0644);
+    }
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    fprintf(stderr, "logshared: %s: finishing requests in flight (up to %lld s)\n",
+            sig == SIGINT ? "SIGINT" : "SIGTERM", (long long)cfg->shutdown_timeout_s);
+    http_server_stop(server, (int)cfg->shutdown_timeout_s);
+    server = NULL;
+    status = 0;
+    fprintf(stderr, "logshared: stopped\n");
+out:
+    http_server_stop(server, 0);
+    auth_free(app.auth);
+    ticket_store_destroy(app.tickets);
+    blob_store_destroy(app.blobs);
+    return status;
 }
 
 int main(int argc, char **argv)
 {
-    const char *listen_text = "127.0.0.1:8080";
-    const char *data_dir = "./logshare-data";
-    const char *port_file = NULL;
+    if (argc > 1 && strcmp(argv[1], "token") == 0)
+        return logshared_cmd_token(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "user") == 0)
+        return logshared_cmd_user(argc - 1, argv + 1);
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             print_usage(stdout);
             return 0;
-        } else if (strcmp(a, "--version") == 0) {
+        }
+        if (strcmp(argv[i], "--version") == 0) {
             printf("logshared %s\n", logshared_version());
             return 0;
-        } else if (strcmp(a, "--listen") == 0 && i + 1 < argc) {
-            listen_text = argv[++i];
-        } else if (strcmp(a, "--data-dir") == 0 && i + 1 < argc) {
-            data_dir = argv[++i];
-        } else if (strcmp(a, "--port-file") == 0 && i + 1 < argc) {
-            port_file = argv[++i];
-        } else {
-            fprintf(stderr, "logshared: unknown or incomplete option '%s' (try --help)\n", a);
-            return 2;
         }
     }
-    struct sockaddr_in addr;
-    if (parse_listen(listen_text, &addr) != 0) {
-        fprintf(stderr, "logshared: --listen wants HOST:PORT, got '%s'\n", listen_text);
+    server_config cfg;
+    char err[512] = "";
+    int rc = server_config_load(&cfg, argc, argv, 1, err, sizeof err);
+    if (rc) {
+        fprintf(stderr, "logshared: %s\n", err[0] ? err : logshare_strerror(rc));
+        server_config_clear(&cfg);
         return 2;
     }
-    int rc = ls_fs_mkdir_p(data_dir, 0700);
-    if (rc) {
-        fprintf(stderr, "logshared: cannot create data dir %s: %s\n", data_dir,
-                logshare_strerror(rc));
-        return 1;
-    }
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(fd, 128) != 0) {
-        fprintf(stderr, "logshared: cannot listen on %s: %s\n", listen_text, strerror(errno));
-        return 1;
-    }
-    socklen_t alen = sizeof addr;
-    getsockname(fd, (struct sockaddr *)&addr, &alen);
-    struct MHD_Daemon *d =
-        MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL,
-                         handle_request, NULL, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_END);
-    if (!d) {
-        fprintf(stderr, "logshared: cannot start the HTTP server\n");
-        return 1;
-    }
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
-    fprintf(stderr, "logshared: serving on http://%s:%u (data dir %s)\n", inet_ntoa(addr.sin_addr),
-            ntohs(addr.sin_port), data_dir);
-    if (port_file) {
-        char text[16];
-        int n = snprintf(text, sizeof text, "%u\n", ntohs(addr.sin_port));
-        ls_fs_write_atomic(port_file, text, (size_t)n, 0644);
-    }
-    while (!stop_requested)
-        pause();
-    MHD_stop_daemon(d);
-    close(fd);
-    fprintf(stderr, "logshared: stopped\n");
-    return 0;
+    int status = serve(&cfg);
+    server_config_clear(&cfg);
+    return status;
 }

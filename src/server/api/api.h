@@ -1,0 +1,83 @@
+/*
+ * api.h - the HTTP API v1 handlers (SPEC "HTTP API v1") on top of the
+ * HTTP layer (http/http.h) and the back ends (blob store, ticket store,
+ * auth). main.c builds one struct api_app and serves api_routes().
+ *
+ * Who may do what is decided here, in one place per handler: owner
+ * (the ticket's user_id == the token's sub), support and admin roles.
+ */
+#ifndef LOGSHARED_API_H
+#define LOGSHARED_API_H
+
+#include <jansson.h>
+
+#include "auth.h"
+#include "blob_store.h"
+#include "config/server_config.h"
+#include "http/http.h"
+#include "ticket_store.h"
+
+/* Everything a handler needs; borrowed by the server for its lifetime. */
+struct api_app {
+    const server_config *cfg;
+    struct blob_store *blobs;
+    struct ticket_store *tickets;
+    struct auth *auth;
+};
+
+/* The route table (static storage). */
+const http_route *api_routes(size_t *n);
+
+/* Verifies the bearer token and charges the user's rate limit. 0 and
+ * *id; otherwise the request has been answered (401 or 429) and the
+ * error is returned. */
+int api_authenticate(http_request *req, struct auth_identity *id);
+
+/* 1 for support and admin. */
+int api_is_support(const struct auth_identity *id);
+
+/* The ticket as JSON (SPEC "A ticket in JSON"). New reference. */
+json_t *api_ticket_json(http_request *req, const struct ticket *t);
+
+/* ---- file names ---------------------------------------------------- */
+
+/* The client's file name kept as the user sent it, but safe to store and
+ * to put in JSON: invalid UTF-8 and control characters become U+FFFD;
+ * "../" and the like stay (the name never reaches a file system path).
+ * New string, caller frees; NULL on ENOMEM. */
+char *api_filename_preserve(const char *raw);
+
+/* A name safe for Content-Disposition and any file system: the last path
+ * segment, no control characters, no / \ : * ? " < > | %, no leading
+ * dots, at most 200 bytes cut at a UTF-8 boundary, "file" when nothing
+ * is left. ascii (may be NULL) gets the same with non-ASCII as '_'. */
+void api_filename_safe(const char *name, char *out, size_t cap, char *ascii, size_t ascii_cap);
+
+/* 1 when s is valid UTF-8 without NUL. */
+int api_utf8_valid(const char *s, size_t len);
+
+/* ---- routes (defined in their files) ------------------------------- */
+
+int api_tickets_create_begin(http_request *req);
+int api_tickets_add_attachments_begin(http_request *req);
+int api_upload_body(http_request *req, const char *data, size_t len);
+int api_upload_end(http_request *req);
+void api_upload_cleanup(http_request *req, int ok);
+
+int api_tickets_get(http_request *req);
+int api_tickets_list(http_request *req);
+int api_tickets_patch_begin(http_request *req);
+int api_tickets_patch_end(http_request *req);
+
+int api_attachment_get(http_request *req);
+int api_attachment_link_begin(http_request *req);
+int api_attachment_link_end(http_request *req);
+
+/* A cleanup op for routes whose state is one malloc'd block. */
+void api_state_free(http_request *req, int ok);
+
+int api_healthz(http_request *req);
+int api_readyz(http_request *req);
+int api_metrics(http_request *req);
+
+#endif

@@ -1,0 +1,132 @@
+/*
+ * api_common.c - what every handler shares: authentication with the
+ * per-user rate limit, the ticket's JSON shape, and UTF-8 checks.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "logshare.h"
+#include "ls_time.h"
+
+int api_authenticate(http_request *req, struct auth_identity *id)
+{
+    struct api_app *app = req->app;
+    const char *reason = NULL;
+    int rc = auth_verify_header(app->auth, http_header(req, MHD_HTTP_HEADER_AUTHORIZATION),
+                                ls_time_now_us() / 1000000, id, &reason);
+    if (rc) {
+        http_respond_error(req, LOGSHARE_EAUTH, 401, "%s",
+                           reason ? reason : "missing or refused bearer token");
+        return LOGSHARE_EAUTH;
+    }
+    int retry = 0;
+    if (http_rate_limit_user(req, id->user_id, &retry)) {
+        http_respond_rate_limited(req, retry);
+        return LOGSHARE_ERATELIMIT;
+    }
+    return 0;
+}
+
+int api_is_support(const struct auth_identity *id)
+{
+    return id->role == AUTH_ROLE_SUPPORT || id->role == AUTH_ROLE_ADMIN;
+}
+
+int api_utf8_valid(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + len;
+    while (p < end) {
+        unsigned c = *p;
+        size_t n;
+        unsigned min;
+        if (c == 0)
+            return 0;
+        if (c < 0x80) {
+            p++;
+            continue;
+        } else if ((c & 0xE0) == 0xC0) {
+            n = 1, min = 0x80, c &= 0x1F;
+        } else if ((c & 0xF0) == 0xE0) {
+            n = 2, min = 0x800, c &= 0x0F;
+        } else if ((c & 0xF8) == 0xF0) {
+            n = 3, min = 0x10000, c &= 0x07;
+        } else {
+            return 0;
+        }
+        if ((size_t)(end - p) <= n)
+            return 0;
+        for (size_t i = 1; i <= n; i++) {
+            if ((p[i] & 0xC0) != 0x80)
+                return 0;
+            c = (c << 6) | (p[i] & 0x3F);
+        }
+        if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+            return 0;
+        p += n + 1;
+    }
+    return 1;
+}
+
+static void set_str(json_t *o, const char *key, const char *v)
+{
+    json_object_set_new(o, key, v ? json_string(v) : json_null());
+}
+
+static json_t *time_json(int64_t us)
+{
+    char buf[LS_TIME_RFC3339_LEN];
+    return json_string(ls_time_format_rfc3339(us, 0, buf));
+}
+
+json_t *api_ticket_json(http_request *req, const struct ticket *t)
+{
+    struct api_app *app = req->app;
+    json_t *o = json_object();
+    set_str(o, "id", t->id);
+    set_str(o, "status", ticket_status_name(t->status));
+    json_object_set_new(o, "created_at", time_json(t->created_at));
+    json_object_set_new(o, "updated_at", time_json(t->updated_at ? t->updated_at : t->created_at));
+    set_str(o, "user_id", t->user_id);
+    set_str(o, "description", t->description);
+    json_t *calls = json_array();
+    for (size_t i = 0; i < t->n_call_ids; i++)
+        json_array_append_new(calls, json_string(t->call_ids[i]));
+    json_object_set_new(o, "call_ids", calls);
+    set_str(o, "customer_name", t->customer_name);
+    set_str(o, "customer_email", t->customer_email);
+    set_str(o, "app_version", t->app_version);
+    set_str(o, "platform", t->platform);
+    set_str(o, "source", t->source);
+    set_str(o, "log_request_id", t->log_request_id);
+    set_str(o, "assignee", t->assignee);
+    if (t->tracker_url)
+        set_str(o, "tracker_url", t->tracker_url);
+    json_t *notes = json_array();
+    for (size_t i = 0; i < t->n_notes; i++) {
+        json_t *n = json_object();
+        set_str(n, "author", t->notes[i].author);
+        set_str(n, "text", t->notes[i].text);
+        json_object_set_new(n, "created_at", time_json(t->notes[i].created_at));
+        json_array_append_new(notes, n);
+    }
+    json_object_set_new(o, "notes", notes);
+    json_t *atts = json_array();
+    for (size_t i = 0; i < t->n_attachments; i++) {
+        const struct ticket_attachment *a = &t->attachments[i];
+        json_t *j = json_object();
+        set_str(j, "id", a->id);
+        set_str(j, "name", a->name);
+        json_object_set_new(j, "size", json_integer((json_int_t)a->size));
+        set_str(j, "sha256", a->sha256);
+        set_str(j, "content_type", a->content_type ? a->content_type : "application/octet-stream");
+        char url[1024];
+        snprintf(url, sizeof url, "%s/api/v1/tickets/%s/attachments/%s",
+                 app->cfg->public_url ? app->cfg->public_url : "", t->id, a->id);
+        set_str(j, "url", url);
+        json_object_set_new(j, "created_at", time_json(a->created_at));
+        json_array_append_new(atts, j);
+    }
+    json_object_set_new(o, "attachments", atts);
+    return o;
+}

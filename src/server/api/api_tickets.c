@@ -1,0 +1,177 @@
+/*
+ * api_tickets.c - reading and changing tickets: GET one (owner or
+ * support), GET the list (support; filters and cursor paging), PATCH
+ * status / assignee / note (support).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api/api.h"
+#include "logshare.h"
+
+static int store_error(http_request *req, int rc, const char *id)
+{
+    if (rc == LOGSHARE_ENOENT)
+        return http_respond_error(req, rc, 404, "no ticket %.60s", id ? id : "");
+    if (rc == LOGSHARE_EINVAL)
+        return http_respond_error(req, rc, 400, "invalid request");
+    return http_respond_error(req, LOGSHARE_EUNAVAILABLE, 503, "database: %s",
+                              logshare_strerror(rc));
+}
+
+int api_tickets_get(http_request *req)
+{
+    struct api_app *app = req->app;
+    struct auth_identity who;
+    if (api_authenticate(req, &who))
+        return 0;
+    const char *id = req->params[0];
+    if (!ticket_id_valid(id))
+        return store_error(req, LOGSHARE_ENOENT, id);
+    struct ticket *t = NULL;
+    int rc = ticket_store_get(app->tickets, id, &t);
+    if (rc)
+        return store_error(req, rc, id);
+    if (!api_is_support(&who) && strcmp(t->user_id, who.user_id) != 0) {
+        ticket_free(t);
+        return http_respond_error(req, LOGSHARE_EPERM, 403, "not your ticket");
+    }
+    json_t *doc = api_ticket_json(req, t);
+    ticket_free(t);
+    return http_respond_json(req, 200, doc);
+}
+
+int api_tickets_list(http_request *req)
+{
+    struct api_app *app = req->app;
+    struct auth_identity who;
+    if (api_authenticate(req, &who))
+        return 0;
+    if (!api_is_support(&who))
+        return http_respond_error(req, LOGSHARE_EPERM, 403, "listing tickets needs the support role");
+    struct ticket_filter f = {0};
+    f.status = -1;
+    f.call_id = http_query(req, "call_id");
+    f.user_id = http_query(req, "user_id");
+    f.q = http_query(req, "q");
+    f.cursor = http_query(req, "cursor");
+    const char *status = http_query(req, "status");
+    if (status) {
+        enum ticket_status st;
+        if (ticket_status_parse(status, &st))
+            return http_respond_error(req, LOGSHARE_EINVAL, 400,
+                                      "status must be open, in_progress or closed");
+        f.status = (int)st;
+    }
+    const char *limit = http_query(req, "limit");
+    if (limit) {
+        char *end;
+        long v = strtol(limit, &end, 10);
+        if (*end || end == limit || v < 1 || v > TICKET_LIST_MAX_LIMIT)
+            return http_respond_error(req, LOGSHARE_EINVAL, 400, "limit must be 1 to %d",
+                                      TICKET_LIST_MAX_LIMIT);
+        f.limit = (size_t)v;
+    }
+    struct ticket_list list = {0};
+    int rc = ticket_store_list(app->tickets, &f, &list);
+    if (rc == LOGSHARE_EINVAL)
+        return http_respond_error(req, rc, 400, "bad cursor");
+    if (rc)
+        return store_error(req, rc, NULL);
+    json_t *items = json_array();
+    for (size_t i = 0; i < list.count; i++)
+        json_array_append_new(items, api_ticket_json(req, list.items[i]));
+    json_t *doc = json_pack("{s:o,s:s?}", "tickets", items, "next_cursor", list.next_cursor);
+    if (!list.next_cursor)
+        json_object_set_new(doc, "next_cursor", json_null());
+    ticket_list_clear(&list);
+    return http_respond_json(req, 200, doc);
+}
+
+struct patch_state {
+    struct auth_identity who;
+};
+
+int api_tickets_patch_begin(http_request *req)
+{
+    struct patch_state *st = calloc(1, sizeof *st);
+    if (!st)
+        return LOGSHARE_ENOMEM;
+    req->state = st;
+    if (api_authenticate(req, &st->who))
+        return 0;
+    if (!api_is_support(&st->who))
+        return http_respond_error(req, LOGSHARE_EPERM, 403, "changing tickets needs the support role");
+    const char *ct = http_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (!ct || strncasecmp(ct, "application/json", 16) != 0)
+        return http_respond_error(req, LOGSHARE_EUNSUPPORTED, 415, "expected application/json");
+    return 0;
+}
+
+int api_tickets_patch_end(http_request *req)
+{
+    struct api_app *app = req->app;
+    struct patch_state *st = req->state;
+    json_error_t jerr;
+    json_t *doc = req->body ? json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr)
+                            : NULL;
+    int rc = 0;
+    if (!json_is_object(doc)) {
+        rc = http_respond_error(req, LOGSHARE_EINVAL, 400, "body must be a JSON object%s%s",
+                                doc ? "" : ": ", doc ? "" : (req->body ? jerr.text : "empty"));
+        goto out;
+    }
+    struct ticket_update u = TICKET_UPDATE_INIT;
+    const char *key;
+    json_t *v;
+    json_object_foreach(doc, key, v)
+    {
+        if (!json_is_string(v) && !(json_is_null(v) && strcmp(key, "assignee") == 0)) {
+            rc = http_respond_error(req, LOGSHARE_EINVAL, 400, "'%.40s' must be a string", key);
+            goto out;
+        }
+        if (strcmp(key, "status") == 0) {
+            enum ticket_status s;
+            if (ticket_status_parse(json_string_value(v), &s)) {
+                rc = http_respond_error(req, LOGSHARE_EINVAL, 400,
+                                        "status must be open, in_progress or closed");
+                goto out;
+            }
+            u.status = (int)s;
+        } else if (strcmp(key, "assignee") == 0) {
+            u.assignee = json_is_null(v) ? "" : json_string_value(v);
+        } else if (strcmp(key, "note") == 0) {
+            u.note = json_string_value(v);
+            u.note_author = st->who.user_id;
+            if (!*u.note) {
+                rc = http_respond_error(req, LOGSHARE_EINVAL, 400, "note is empty");
+                goto out;
+            }
+        } else {
+            rc = http_respond_error(req, LOGSHARE_EINVAL, 400,
+                                    "unknown field '%.40s' (status, assignee, note)", key);
+            goto out;
+        }
+    }
+    const char *id = req->params[0];
+    struct ticket *t = NULL;
+    rc = ticket_id_valid(id) ? ticket_store_update(app->tickets, id, &u, &t) : LOGSHARE_ENOENT;
+    if (rc) {
+        rc = store_error(req, rc, id);
+        goto out;
+    }
+    rc = http_respond_json(req, 200, api_ticket_json(req, t));
+    ticket_free(t);
+out:
+    json_decref(doc);
+    return rc;
+}
+
+void api_state_free(http_request *req, int ok)
+{
+    (void)ok;
+    free(req->state);
+    req->state = NULL;
+}

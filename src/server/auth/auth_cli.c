@@ -1,0 +1,252 @@
+/*
+ * auth_cli.c - `logshared token` and `logshared user add` (see
+ * auth_cli.h and SPEC "logshared (server)"). Thin: argument parsing and
+ * messages here, the work in auth.c and the ticket store.
+ */
+#include "auth_cli.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "auth.h"
+#include "logshare.h"
+#include "ls_fs.h"
+#include "ticket_store.h"
+
+#define DEFAULT_TTL_S 86400
+#define MAX_TTL_S (10LL * 365 * 86400)
+#define MIN_PASSWORD_LEN 8
+
+static void cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void cli_fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("logshared: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+static void token_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: logshared token --data-dir DIR --user ID [--role user|support|admin]\n"
+            "                       [--ttl SECONDS] [--issuer ISS] [--audience AUD]\n\n"
+            "Prints a bearer token (HS256 JWT) for user ID, signed with DIR/jwt-secret\n"
+            "(created on first use).\n\n"
+            "  --data-dir DIR     the server's data directory\n"
+            "  --user ID          the token's subject (sub): the user id\n"
+            "  --role ROLE        user (default), support or admin\n"
+            "  --ttl SECONDS      lifetime (default 86400)\n"
+            "  --issuer ISS       iss claim; set it when the server checks the issuer\n"
+            "  --audience AUD     aud claim; set it when the server checks the audience\n");
+}
+
+/* argv[*i] is a flag that takes a value: returns it and advances, or
+ * NULL when the value is missing. */
+static const char *flag_value(int argc, char **argv, int *i)
+{
+    if (*i + 1 >= argc)
+        return NULL;
+    return argv[++*i];
+}
+
+int logshared_cmd_token(int argc, char **argv)
+{
+    const char *data_dir = NULL, *user = NULL, *role_name = "user", *ttl_text = NULL;
+    const char *issuer = NULL, *audience = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char **slot = !strcmp(a, "--data-dir")   ? &data_dir
+                            : !strcmp(a, "--user")     ? &user
+                            : !strcmp(a, "--role")     ? &role_name
+                            : !strcmp(a, "--ttl")      ? &ttl_text
+                            : !strcmp(a, "--issuer")   ? &issuer
+                            : !strcmp(a, "--audience") ? &audience
+                                                       : NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            token_usage(stdout);
+            return 0;
+        }
+        if (!slot) {
+            cli_fail("token: unknown argument '%s' (see --help)", a);
+            return 2;
+        }
+        if (!(*slot = flag_value(argc, argv, &i))) {
+            cli_fail("token: %s needs a value", a);
+            return 2;
+        }
+    }
+    if (!data_dir || !user) {
+        cli_fail("token: --data-dir and --user are required (see --help)");
+        return 2;
+    }
+    enum auth_role role;
+    if (auth_role_parse(role_name, &role) != 0) {
+        cli_fail("token: --role must be user, support or admin, not '%s'", role_name);
+        return 2;
+    }
+    long long ttl = DEFAULT_TTL_S;
+    if (ttl_text) {
+        char *end;
+        ttl = strtoll(ttl_text, &end, 10);
+        if (*end || end == ttl_text || ttl <= 0 || ttl > MAX_TTL_S) {
+            cli_fail("token: --ttl must be a number of seconds between 1 and %lld", MAX_TTL_S);
+            return 2;
+        }
+    }
+    if (!*user || strlen(user) > AUTH_USER_ID_MAX) {
+        cli_fail("token: --user must be 1 to %d bytes", AUTH_USER_ID_MAX);
+        return 2;
+    }
+    int rc = ls_fs_mkdir_p(data_dir, 0700);
+    if (rc != 0) {
+        cli_fail("token: cannot create %s: %s", data_dir, logshare_strerror(rc));
+        return 1;
+    }
+    struct auth_config cfg = {.data_dir = data_dir, .issuer = issuer, .audience = audience};
+    struct auth *auth = NULL;
+    if ((rc = auth_new(&cfg, &auth)) != 0) {
+        cli_fail("token: cannot load the signing secret in %s: %s", data_dir,
+                 logshare_strerror(rc));
+        return 1;
+    }
+    char *token = NULL;
+    rc = auth_issue_token(auth, user, role, (int64_t)time(NULL), ttl, &token);
+    auth_free(auth);
+    if (rc != 0) {
+        cli_fail("token: %s", logshare_strerror(rc));
+        return 1;
+    }
+    printf("%s\n", token);
+    free(token);
+    return fflush(stdout) == 0 ? 0 : 1;
+}
+
+static void user_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: logshared user add NAME --role user|support|admin --data-dir DIR\n\n"
+            "Creates a dashboard login. The password is read from the first line of\n"
+            "stdin (at least %d characters) and stored as an Argon2id hash in\n"
+            "DIR/" TICKET_STORE_SQLITE_FILENAME ".\n\n"
+            "  --role ROLE     the login's role: support or admin for agents\n"
+            "  --data-dir DIR  the server's data directory\n",
+            MIN_PASSWORD_LEN);
+}
+
+/* The first line of stdin without its line ending, or NULL. */
+static char *read_password(void)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n = getline(&line, &cap, stdin);
+    if (n < 0) {
+        free(line);
+        return NULL;
+    }
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        line[--n] = '\0';
+    return line;
+}
+
+static int user_add(const char *name, const char *role, const char *data_dir)
+{
+    char *password = read_password();
+    if (!password || strlen(password) < MIN_PASSWORD_LEN) {
+        cli_fail("user: the password (first line of stdin) must have at least %d characters",
+                 MIN_PASSWORD_LEN);
+        free(password);
+        return 1;
+    }
+    char *hash = NULL;
+    int rc = auth_password_hash(password, &hash);
+    memset(password, 0, strlen(password));
+    free(password);
+    if (rc != 0) {
+        cli_fail("user: cannot hash the password: %s", logshare_strerror(rc));
+        return 1;
+    }
+    size_t plen = strlen(data_dir) + sizeof TICKET_STORE_SQLITE_FILENAME + 1;
+    char *path = malloc(plen);
+    struct ticket_store *ts = NULL;
+    if (!path)
+        rc = LOGSHARE_ENOMEM;
+    else
+        snprintf(path, plen, "%s/%s", data_dir, TICKET_STORE_SQLITE_FILENAME);
+    if (rc == 0)
+        rc = ls_fs_mkdir_p(data_dir, 0700);
+    if (rc == 0)
+        rc = ticket_store_sqlite_open(path, NULL, &ts);
+    if (rc == 0)
+        rc = ticket_store_migrate(ts, NULL);
+    if (rc == 0)
+        rc = ticket_store_user_create(ts, name, role, hash);
+    ticket_store_destroy(ts);
+    free(hash);
+    if (rc == LOGSHARE_EEXIST)
+        cli_fail("user: a login named '%s' already exists", name);
+    else if (rc != 0)
+        cli_fail("user: cannot add '%s' to %s: %s", name, path ? path : data_dir,
+                 logshare_strerror(rc));
+    else
+        printf("added %s (%s)\n", name, role);
+    free(path);
+    return rc == 0 ? 0 : 1;
+}
+
+int logshared_cmd_user(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            user_usage(stdout);
+            return 0;
+        }
+    }
+    if (argc < 2 || strcmp(argv[1], "add") != 0) {
+        cli_fail("user: the only action is 'add' (see --help)");
+        return 2;
+    }
+    const char *name = NULL, *role = NULL, *data_dir = NULL;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--role") || !strcmp(a, "--data-dir")) {
+            const char *v = flag_value(argc, argv, &i);
+            if (!v) {
+                cli_fail("user: %s needs a value", a);
+                return 2;
+            }
+            *(!strcmp(a, "--role") ? &role : &data_dir) = v;
+        } else if (a[0] == '-' || name) {
+            cli_fail("user: unexpected argument '%s' (see --help)", a);
+            return 2;
+        } else {
+            name = a;
+        }
+    }
+    if (!name || !role || !data_dir) {
+        cli_fail("user: add needs NAME, --role and --data-dir (see --help)");
+        return 2;
+    }
+    enum auth_role parsed;
+    if (auth_role_parse(role, &parsed) != 0) {
+        cli_fail("user: --role must be user, support or admin, not '%s'", role);
+        return 2;
+    }
+    size_t nlen = strlen(name);
+    if (nlen > 128) {
+        cli_fail("user: NAME must be at most 128 bytes");
+        return 2;
+    }
+    for (size_t i = 0; i < nlen; i++) {
+        if ((unsigned char)name[i] < 0x21 || name[i] == 0x7f) {
+            cli_fail("user: NAME must not contain spaces or control characters");
+            return 2;
+        }
+    }
+    return user_add(name, role, data_dir);
+}

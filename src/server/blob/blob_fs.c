@@ -1,0 +1,433 @@
+/*
+ * blob_fs.c - the directory blob store: each blob is one file under
+ * <data-dir>/blobs, at the path its key names (see blob_store.h).
+ *
+ * Durability (PITFALLS): a blob is written to a hidden temporary file in
+ * its final directory, fdatasync'ed, renamed into place without
+ * replacing anything (renameat2 RENAME_NOREPLACE, or link+unlink where
+ * the file system lacks it) and the directory fsynced before commit
+ * returns. Directories on the way are created under the store's mutex
+ * and their parents fsynced before any writer may use them, so a commit
+ * never depends on a directory entry that is not yet durable.
+ *
+ * Every path is resolved relative to the root directory's descriptor
+ * with *at() calls and O_NOFOLLOW, after the key passed blob_key_valid,
+ * so no key can reach outside the root.
+ */
+#include "blob_store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "logshare.h"
+#include "ls_fs.h"
+#include "ls_hex.h"
+
+/* Temporary files older than this, untouched, are leftovers of a crash. */
+#define BLOB_FS_STALE_TMP_S 3600
+#define BLOB_FS_TMP_PREFIX ".tmp-"
+
+struct fs_store {
+    struct blob_store base;
+    char *root;
+    int root_fd;
+    pthread_mutex_t mkdir_lock; /* serialises directory creation + parent fsync */
+};
+
+struct fs_writer {
+    struct blob_writer base;
+    int fd;
+    int dir_fd;
+    char *tmp_name;   /* basename inside dir_fd */
+    char *final_name; /* basename inside dir_fd */
+};
+
+struct fs_reader {
+    struct blob_reader base;
+    int fd;
+    uint64_t pos;
+    uint64_t end;
+};
+
+static int err_from_errno(void)
+{
+    return ls_fs_errno_to_error(errno);
+}
+
+/* Splits key into its directory part (NULL for a top-level key) and
+ * base name, both new strings. */
+static int split_key(const char *key, char **dir, char **base)
+{
+    const char *slash = strrchr(key, '/');
+    *dir = slash ? strndup(key, (size_t)(slash - key)) : NULL;
+    *base = strdup(slash ? slash + 1 : key);
+    if (!*base || (slash && !*dir)) {
+        free(*dir);
+        free(*base);
+        return LOGSHARE_ENOMEM;
+    }
+    return 0;
+}
+
+/* Creates every missing directory of dir (relative to the root) and
+ * fsyncs the parent of each one created. Holding the lock means no other
+ * writer can see a directory whose entry is not durable yet. */
+static int make_dirs(struct fs_store *s, const char *dir)
+{
+    char *path = strdup(dir);
+    if (!path)
+        return LOGSHARE_ENOMEM;
+    int rc = 0;
+    pthread_mutex_lock(&s->mkdir_lock);
+    for (char *p = path;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char saved = *p;
+        *p = '\0';
+        if (mkdirat(s->root_fd, path, 0700) == 0) {
+            char *slash = strrchr(path, '/');
+            int pfd;
+            if (slash) {
+                *slash = '\0';
+                pfd = openat(s->root_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+                *slash = '/';
+            } else {
+                pfd = dup(s->root_fd);
+            }
+            if (pfd < 0 || fsync(pfd) != 0)
+                rc = err_from_errno();
+            if (pfd >= 0)
+                close(pfd);
+        } else if (errno != EEXIST) {
+            rc = err_from_errno();
+        }
+        *p = saved;
+        if (rc != 0 || saved == '\0')
+            break;
+    }
+    pthread_mutex_unlock(&s->mkdir_lock);
+    free(path);
+    return rc;
+}
+
+static int fs_put_open(struct blob_store *bs, const char *key, struct blob_writer **out)
+{
+    struct fs_store *s = bs->state;
+    char *dir, *base;
+    int rc = split_key(key, &dir, &base);
+    if (rc != 0)
+        return rc;
+    struct fs_writer *w = calloc(1, sizeof *w);
+    if (!w) {
+        rc = LOGSHARE_ENOMEM;
+        goto fail;
+    }
+    w->fd = -1;
+    w->dir_fd = -1;
+    w->final_name = base;
+    base = NULL;
+    if (dir && (rc = make_dirs(s, dir)) != 0)
+        goto fail;
+    w->dir_fd = dir ? openat(s->root_fd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)
+                    : dup(s->root_fd);
+    if (w->dir_fd < 0) {
+        rc = err_from_errno();
+        goto fail;
+    }
+    /* Blobs are immutable: refuse early what commit would refuse anyway. */
+    if (faccessat(w->dir_fd, w->final_name, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+        rc = LOGSHARE_EEXIST;
+        goto fail;
+    }
+    size_t tlen = strlen(BLOB_FS_TMP_PREFIX) + strlen(w->final_name) + 1 + 16 + 1;
+    w->tmp_name = malloc(tlen);
+    if (!w->tmp_name) {
+        rc = LOGSHARE_ENOMEM;
+        goto fail;
+    }
+    for (int attempt = 0; attempt < 8; attempt++) {
+        unsigned char rnd[8];
+        char hex[17];
+        if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
+            rc = LOGSHARE_EIO;
+            goto fail;
+        }
+        ls_hex_encode(rnd, sizeof rnd, hex);
+        snprintf(w->tmp_name, tlen, "%s%s-%s", BLOB_FS_TMP_PREFIX, w->final_name, hex);
+        w->fd = openat(w->dir_fd, w->tmp_name,
+                       O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (w->fd >= 0 || errno != EEXIST)
+            break;
+    }
+    if (w->fd < 0) {
+        rc = err_from_errno();
+        goto fail;
+    }
+    free(dir);
+    *out = &w->base;
+    return 0;
+fail:
+    if (w) {
+        if (w->dir_fd >= 0)
+            close(w->dir_fd);
+        free(w->tmp_name);
+        free(w->final_name);
+        free(w);
+    }
+    free(dir);
+    free(base);
+    return rc;
+}
+
+static int fs_write(struct blob_writer *bw, const void *data, size_t len)
+{
+    struct fs_writer *w = (struct fs_writer *)bw;
+    if (w->fd < 0)
+        return LOGSHARE_ECLOSED;
+    return ls_fs_write_all(w->fd, data, len);
+}
+
+static void writer_free(struct fs_writer *w)
+{
+    if (w->fd >= 0)
+        close(w->fd);
+    if (w->dir_fd >= 0)
+        close(w->dir_fd);
+    free(w->tmp_name);
+    free(w->final_name);
+    free(w);
+}
+
+static void fs_abort(struct blob_writer *bw)
+{
+    struct fs_writer *w = (struct fs_writer *)bw;
+    unlinkat(w->dir_fd, w->tmp_name, 0);
+    writer_free(w);
+}
+
+/* rename without replacing; link+unlink where renameat2 is unsupported. */
+static int rename_noreplace(int dir_fd, const char *from, const char *to)
+{
+    if (renameat2(dir_fd, from, dir_fd, to, RENAME_NOREPLACE) == 0)
+        return 0;
+    if (errno != EINVAL && errno != ENOSYS)
+        return -1;
+    if (linkat(dir_fd, from, dir_fd, to, 0) != 0)
+        return -1;
+    unlinkat(dir_fd, from, 0);
+    return 0;
+}
+
+static int fs_commit(struct blob_writer *bw)
+{
+    struct fs_writer *w = (struct fs_writer *)bw;
+    int rc = 0;
+    if (w->fd < 0) {
+        rc = LOGSHARE_ECLOSED;
+    } else if (fdatasync(w->fd) != 0) {
+        rc = err_from_errno();
+    } else {
+        int fd = w->fd;
+        w->fd = -1;
+        if (close(fd) != 0)
+            rc = err_from_errno();
+    }
+    if (rc == 0 && rename_noreplace(w->dir_fd, w->tmp_name, w->final_name) != 0)
+        rc = err_from_errno();
+    if (rc != 0) {
+        unlinkat(w->dir_fd, w->tmp_name, 0);
+        writer_free(w);
+        return rc;
+    }
+    if (fsync(w->dir_fd) != 0) {
+        /* The blob is in place but not durable: take it back, so a
+         * failed commit leaves nothing behind either. */
+        rc = err_from_errno();
+        unlinkat(w->dir_fd, w->final_name, 0);
+    }
+    writer_free(w);
+    return rc;
+}
+
+static int fs_get_open(struct blob_store *bs, const char *key, uint64_t offset, uint64_t length,
+                       struct blob_reader **out, uint64_t *total_size)
+{
+    struct fs_store *s = bs->state;
+    int fd = openat(s->root_fd, key, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return err_from_errno();
+    struct stat st;
+    int rc = 0;
+    if (fstat(fd, &st) != 0)
+        rc = err_from_errno();
+    else if (!S_ISREG(st.st_mode))
+        rc = LOGSHARE_ENOENT;
+    if (rc != 0) {
+        close(fd);
+        return rc;
+    }
+    uint64_t size = (uint64_t)st.st_size;
+    *total_size = size;
+    if (offset > size) {
+        close(fd);
+        return LOGSHARE_EINVAL;
+    }
+    struct fs_reader *r = calloc(1, sizeof *r);
+    if (!r) {
+        close(fd);
+        return LOGSHARE_ENOMEM;
+    }
+    r->fd = fd;
+    r->pos = offset;
+    r->end = (length >= size - offset) ? size : offset + length;
+    posix_fadvise(fd, (off_t)offset, (off_t)(r->end - offset), POSIX_FADV_SEQUENTIAL);
+    *out = &r->base;
+    return 0;
+}
+
+static int fs_read(struct blob_reader *br, void *buf, size_t cap, size_t *got)
+{
+    struct fs_reader *r = (struct fs_reader *)br;
+    uint64_t left = r->end - r->pos;
+    size_t want = left < cap ? (size_t)left : cap;
+    while (want > 0) {
+        ssize_t n = pread(r->fd, buf, want, (off_t)r->pos);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return err_from_errno();
+        if (n == 0) /* the file shrank under us: blobs are immutable, so it is damage */
+            return LOGSHARE_EIO;
+        r->pos += (uint64_t)n;
+        *got = (size_t)n;
+        break;
+    }
+    return 0;
+}
+
+static void fs_close(struct blob_reader *br)
+{
+    struct fs_reader *r = (struct fs_reader *)br;
+    close(r->fd);
+    free(r);
+}
+
+static int fs_remove(struct blob_store *bs, const char *key)
+{
+    struct fs_store *s = bs->state;
+    struct stat st;
+    if (fstatat(s->root_fd, key, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        return err_from_errno();
+    if (!S_ISREG(st.st_mode)) /* a directory on the way is not a blob */
+        return LOGSHARE_ENOENT;
+    if (unlinkat(s->root_fd, key, 0) != 0)
+        return err_from_errno();
+    const char *slash = strrchr(key, '/');
+    int dfd;
+    if (slash) {
+        char *dir = strndup(key, (size_t)(slash - key));
+        if (!dir)
+            return LOGSHARE_ENOMEM;
+        dfd = openat(s->root_fd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        free(dir);
+    } else {
+        dfd = dup(s->root_fd);
+    }
+    int rc = 0;
+    if (dfd < 0 || fsync(dfd) != 0)
+        rc = err_from_errno();
+    if (dfd >= 0)
+        close(dfd);
+    return rc;
+}
+
+static int fs_check(struct blob_store *bs)
+{
+    struct fs_store *s = bs->state;
+    struct statvfs vfs;
+    if (faccessat(s->root_fd, ".", W_OK, AT_EACCESS) != 0)
+        return err_from_errno();
+    if (fstatvfs(s->root_fd, &vfs) != 0)
+        return err_from_errno();
+    if (vfs.f_bavail == 0)
+        return LOGSHARE_ENOSPC;
+    return 0;
+}
+
+static void fs_destroy(struct blob_store *bs)
+{
+    struct fs_store *s = bs->state;
+    close(s->root_fd);
+    pthread_mutex_destroy(&s->mkdir_lock);
+    free(s->root);
+    free(s);
+}
+
+static const struct blob_store_ops fs_ops = {
+    .name = "fs",
+    .put_open = fs_put_open,
+    .write = fs_write,
+    .commit = fs_commit,
+    .abort = fs_abort,
+    .get_open = fs_get_open,
+    .read = fs_read,
+    .close = fs_close,
+    .remove = fs_remove,
+    .check = fs_check,
+    .signed_url = NULL,
+    .destroy = fs_destroy,
+};
+
+/* nftw has no user pointer; the threshold is recomputed per entry. */
+static int sweep_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    const char *base = path + ftw->base;
+    if (type == FTW_F && strncmp(base, BLOB_FS_TMP_PREFIX, strlen(BLOB_FS_TMP_PREFIX)) == 0 &&
+        st->st_mtime < time(NULL) - BLOB_FS_STALE_TMP_S)
+        unlink(path);
+    return 0;
+}
+
+int blob_fs_open(const char *data_dir, struct blob_store **out)
+{
+    if (!data_dir || !*data_dir || !out)
+        return LOGSHARE_EINVAL;
+    *out = NULL;
+    struct fs_store *s = calloc(1, sizeof *s);
+    if (!s)
+        return LOGSHARE_ENOMEM;
+    s->root_fd = -1;
+    size_t len = strlen(data_dir) + 1 + strlen(BLOB_FS_DIRNAME) + 1;
+    s->root = malloc(len);
+    int rc = LOGSHARE_ENOMEM;
+    if (!s->root)
+        goto fail;
+    snprintf(s->root, len, "%s/%s", data_dir, BLOB_FS_DIRNAME);
+    if ((rc = ls_fs_mkdir_p(s->root, 0700)) != 0 || (rc = ls_fs_fsync_dir(data_dir)) != 0)
+        goto fail;
+    s->root_fd = open(s->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (s->root_fd < 0) {
+        rc = err_from_errno();
+        goto fail;
+    }
+    pthread_mutex_init(&s->mkdir_lock, NULL);
+    nftw(s->root, sweep_entry, 16, FTW_PHYS);
+    s->base.ops = &fs_ops;
+    s->base.state = s;
+    *out = &s->base;
+    return 0;
+fail:
+    free(s->root);
+    free(s);
+    return rc;
+}

@@ -1,0 +1,163 @@
+/*
+ * blob_store.c - the generic half of blob_store.h: key rules and the
+ * wrappers that dispatch to an implementation's ops. Implementations
+ * (blob_fs.c, later cloud stores) only provide the ops.
+ */
+#include "blob_store.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "logshare.h"
+
+static int key_char_ok(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '.' || c == '_' || c == '-';
+}
+
+int blob_key_valid(const char *key)
+{
+    if (!key)
+        return 0;
+    size_t len = strnlen(key, BLOB_KEY_MAX + 1);
+    if (len == 0 || len > BLOB_KEY_MAX)
+        return 0;
+    /* Walk segment by segment: a segment is non-empty and never starts
+     * with '.', which rules out ".", "..", hidden and temporary names. */
+    int at_segment_start = 1;
+    for (size_t i = 0; i < len; i++) {
+        char c = key[i];
+        if (c == '/') {
+            if (at_segment_start)
+                return 0;
+            at_segment_start = 1;
+            continue;
+        }
+        if (!key_char_ok(c))
+            return 0;
+        if (at_segment_start && c == '.')
+            return 0;
+        at_segment_start = 0;
+    }
+    return !at_segment_start;
+}
+
+int blob_key_for_attachment(const char *ticket_id, const char *attachment_id, char *buf,
+                            size_t cap)
+{
+    if (!ticket_id || !attachment_id || !buf || strchr(ticket_id, '/') ||
+        strchr(attachment_id, '/'))
+        return LOGSHARE_EINVAL;
+    int n = snprintf(buf, cap, "t/%s/%s", ticket_id, attachment_id);
+    if (n < 0 || (size_t)n >= cap || !blob_key_valid(buf))
+        return LOGSHARE_EINVAL;
+    return 0;
+}
+
+int blob_store_put_open(struct blob_store *bs, const char *key, struct blob_writer **out)
+{
+    if (!bs || !out)
+        return LOGSHARE_EINVAL;
+    *out = NULL;
+    if (!blob_key_valid(key))
+        return LOGSHARE_EINVAL;
+    int rc = bs->ops->put_open(bs, key, out);
+    if (rc == 0) {
+        (*out)->ops = bs->ops;
+        (*out)->bytes_written = 0;
+    }
+    return rc;
+}
+
+int blob_writer_write(struct blob_writer *w, const void *data, size_t len)
+{
+    if (!w || (!data && len))
+        return LOGSHARE_EINVAL;
+    if (len == 0)
+        return 0;
+    int rc = w->ops->write(w, data, len);
+    if (rc == 0)
+        w->bytes_written += len;
+    return rc;
+}
+
+int blob_writer_commit(struct blob_writer *w)
+{
+    if (!w)
+        return LOGSHARE_EINVAL;
+    return w->ops->commit(w);
+}
+
+void blob_writer_abort(struct blob_writer *w)
+{
+    if (w)
+        w->ops->abort(w);
+}
+
+int blob_store_get_open(struct blob_store *bs, const char *key, uint64_t offset, uint64_t length,
+                        struct blob_reader **out, uint64_t *total_size)
+{
+    if (!bs || !out)
+        return LOGSHARE_EINVAL;
+    *out = NULL;
+    uint64_t ignored;
+    if (!total_size)
+        total_size = &ignored;
+    *total_size = 0;
+    if (!blob_key_valid(key))
+        return LOGSHARE_EINVAL;
+    int rc = bs->ops->get_open(bs, key, offset, length, out, total_size);
+    if (rc == 0)
+        (*out)->ops = bs->ops;
+    return rc;
+}
+
+int blob_reader_read(struct blob_reader *r, void *buf, size_t cap, size_t *got)
+{
+    if (!r || !got || (!buf && cap))
+        return LOGSHARE_EINVAL;
+    *got = 0;
+    return r->ops->read(r, buf, cap, got);
+}
+
+void blob_reader_close(struct blob_reader *r)
+{
+    if (r)
+        r->ops->close(r);
+}
+
+int blob_store_remove(struct blob_store *bs, const char *key)
+{
+    if (!bs)
+        return LOGSHARE_EINVAL;
+    if (!blob_key_valid(key))
+        return LOGSHARE_EINVAL;
+    return bs->ops->remove(bs, key);
+}
+
+int blob_store_check(struct blob_store *bs)
+{
+    if (!bs)
+        return LOGSHARE_EINVAL;
+    return bs->ops->check(bs);
+}
+
+int blob_store_signed_url(struct blob_store *bs, const char *key, int64_t expires_unix_s,
+                          char **url)
+{
+    if (!bs || !url)
+        return LOGSHARE_EINVAL;
+    *url = NULL;
+    if (!blob_key_valid(key))
+        return LOGSHARE_EINVAL;
+    if (!bs->ops->signed_url)
+        return LOGSHARE_EUNSUPPORTED;
+    return bs->ops->signed_url(bs, key, expires_unix_s, url);
+}
+
+void blob_store_destroy(struct blob_store *bs)
+{
+    if (bs)
+        bs->ops->destroy(bs);
+}

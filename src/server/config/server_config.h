@@ -1,0 +1,79 @@
+/*
+ * server_config.h - logshared's settings: one table of keys, read from an
+ * INI file (--config), then LOGSHARE_<SECTION>_<KEY> environment
+ * variables, then command-line flags (--<key with dashes>), each source
+ * overriding the one before (SPEC "logshared"). docs/server.md lists
+ * every key; `logshared --help` prints the table too.
+ *
+ * Ownership: a server_config owns every string in it; free with
+ * server_config_clear.
+ */
+#ifndef LOGSHARED_SERVER_CONFIG_H
+#define LOGSHARED_SERVER_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct server_config {
+    /* [server] */
+    char *listen;             /* HOST:PORT, port 0 = a free port */
+    char *data_dir;
+    char *port_file;          /* written with the bound port once serving */
+    char *public_url;         /* base of links we hand out; default http(s)://listen */
+    char *tls_cert;
+    char *tls_key;
+    char *trusted_proxies;    /* comma-separated addresses whose X-Forwarded-For we trust */
+    int64_t threads;          /* 0 = one per core */
+    int64_t shutdown_timeout_s;
+    int64_t durable;          /* 1: fsync every commit (SQLite synchronous=FULL) */
+    /* [limits] */
+    int64_t max_body_bytes;
+    int64_t max_file_bytes;
+    int64_t max_files;
+    int64_t max_fields;
+    int64_t max_field_bytes;
+    int64_t max_part_header_bytes;
+    int64_t max_json_bytes;
+    int64_t max_connections;
+    int64_t max_connections_per_address;
+    int64_t connection_timeout_s;
+    int64_t header_timeout_s;
+    int64_t min_body_rate;    /* bytes/s averaged over the body, after the grace period */
+    int64_t min_body_rate_grace_s;
+    int64_t connection_memory_bytes;
+    /* [rate] token buckets: a sustained rate per second and a burst */
+    int64_t user_rate;
+    int64_t user_burst;
+    int64_t address_rate;
+    int64_t address_burst;
+    /* [auth] */
+    char *auth_algorithm;     /* HS256, RS256, ES256 */
+    char *auth_secret_file;
+    char *auth_public_key_file;
+    char *auth_issuer;
+    char *auth_audience;
+    int64_t link_ttl_s;       /* default lifetime of signed download links */
+    int64_t link_max_ttl_s;
+} server_config;
+
+/* Fills the embedded defaults (every string allocated). 0 or ENOMEM. */
+int server_config_defaults(server_config *c);
+
+/* Loads, in order: defaults, the INI file named by --config (or
+ * LOGSHARE_CONFIG), the environment (envp style array, NULL for
+ * `environ`), then the flags in argv[first..argc). On a usage problem
+ * returns LOGSHARE_EINVAL with a one-line message in err (err_size). */
+int server_config_load(server_config *c, int argc, char **argv, int first, char *err,
+                       size_t err_size);
+
+/* Sets one key ("section.key" or the flag spelling "key-name") from
+ * text. 0, LOGSHARE_ENOENT (unknown key) or LOGSHARE_EINVAL (bad value). */
+int server_config_set(server_config *c, const char *key, const char *value);
+
+/* Prints the key table (flag, env variable, default, meaning). */
+void server_config_print_keys(FILE *out);
+
+/* Frees the strings. NULL is a no-op. */
+void server_config_clear(server_config *c);
+
+#endif

@@ -1,0 +1,277 @@
+/*
+ * ticket_store.h - where logshared keeps tickets, attachments' metadata
+ * and dashboard logins.
+ *
+ * A ticket store is a struct of function pointers plus an opaque state.
+ * SQLite (ticket_store_sqlite_open) is the first implementation;
+ * PostgreSQL, for several servers sharing the work, plugs in behind the
+ * same ops. The structs below are plain data so the API layer can turn
+ * them into JSON without knowing which database is underneath.
+ *
+ * The upload path, in the order the durability rule needs (PITFALLS):
+ *
+ *   ticket_id_new(TICKET_ID_PREFIX, tid);      // ids first: blob keys use them
+ *   ticket_id_new(ATTACHMENT_ID_PREFIX, aid);  // one per file
+ *   ...stream and commit every blob (blob_store.h)...
+ *   ticket_store_create(ts, &t, idem_key, &stored, &replayed);
+ *
+ * create writes the ticket, its call ids, its attachments and the
+ * (user_id, idempotency key) pair in ONE transaction: either all of it
+ * is visible or none. When the pair already exists, nothing of t is
+ * stored, *replayed is set and *out is the FIRST ticket: the API answers
+ * with it and removes the blobs it just wrote for t.
+ *
+ * Thread safety: every ticket_store_* call may be made from many threads
+ * at once. The SQLite store keeps a pool of connections (WAL mode, a busy
+ * timeout, foreign keys on); callers never see a connection.
+ *
+ * Ownership: arguments are borrowed (read during the call only). Structs
+ * returned through out-parameters belong to the caller, freed with the
+ * matching *_free / *_clear.
+ *
+ * Errors: 0 or a negative LOGSHARE_E*: EINVAL (a field is invalid: bad
+ * status, bad cursor, missing description...), ENOENT (no such ticket,
+ * attachment or user), EEXIST (an id or user name already taken), EBUSY
+ * (the database stayed locked past the busy timeout), EUNAVAILABLE (the
+ * database server is unreachable), EIO, ENOMEM, EFORMAT (the database's
+ * schema is newer than this program).
+ */
+#ifndef LOGSHARED_TICKET_STORE_H
+#define LOGSHARED_TICKET_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- ids ----------------------------------------------------------- */
+
+/* Ids are "<prefix>_<12 hex: ms since epoch><20 hex: 80 random bits>":
+ * they sort by creation time as plain strings and cannot be guessed. */
+#define TICKET_ID_MAX 48 /* buffer size, NUL included */
+#define TICKET_ID_PREFIX "tk"
+#define ATTACHMENT_ID_PREFIX "at"
+
+/* Writes a new id into out (TICKET_ID_MAX bytes). prefix: 1..8 of
+ * [a-z]. Random bits come from the kernel (getrandom). 0 or
+ * LOGSHARE_EINVAL / LOGSHARE_EIO. */
+int ticket_id_new(const char *prefix, char out[TICKET_ID_MAX]);
+
+/* 1 when id looks like an id ticket_id_new makes (any prefix), else 0.
+ * The API checks path parameters with it before any query. */
+int ticket_id_valid(const char *id);
+
+/* ---- data ---------------------------------------------------------- */
+
+enum ticket_status {
+    TICKET_STATUS_OPEN = 0,
+    TICKET_STATUS_IN_PROGRESS = 1,
+    TICKET_STATUS_CLOSED = 2
+};
+
+/* "open", "in_progress", "closed". Static storage. */
+const char *ticket_status_name(enum ticket_status s);
+/* 0 and *s, or LOGSHARE_EINVAL for anything else (case-sensitive). */
+int ticket_status_parse(const char *name, enum ticket_status *s);
+
+struct ticket_attachment {
+    char *id;
+    char *ticket_id;    /* filled by the store; ignored on input */
+    char *name;         /* the client's file name, stored as given (display only) */
+    uint64_t size;
+    char sha256[65];    /* lowercase hex, NUL-terminated */
+    char *content_type; /* may be NULL */
+    char *blob_key;     /* where the bytes are, see blob_store.h */
+    int64_t created_at; /* unix microseconds; 0 on input means "now" */
+};
+
+struct ticket_note {
+    char *author;       /* may be NULL */
+    char *text;
+    int64_t created_at; /* unix microseconds */
+};
+
+/* Every char * may be NULL (absent) except id, user_id and description
+ * on input to create. Times are unix microseconds. */
+struct ticket {
+    char *id;
+    enum ticket_status status;
+    int64_t created_at; /* 0 on input means "now" */
+    int64_t updated_at;
+    char *user_id;
+    char *description;
+    char **call_ids;
+    size_t n_call_ids;
+    char *customer_name;
+    char *customer_email;
+    char *app_version;
+    char *platform;
+    char *source; /* "report", "survey", "push", "share" (validated by the API) */
+    char *log_request_id;
+    char *assignee;
+    char *tracker_url;
+    struct ticket_note *notes; /* oldest first; ignored on input to create */
+    size_t n_notes;
+    struct ticket_attachment *attachments; /* oldest first */
+    size_t n_attachments;
+};
+
+/* Frees what the members point to (not t itself) and zeroes t. For
+ * tickets the caller assembled from malloc'd strings. NULL is a no-op. */
+void ticket_clear(struct ticket *t);
+/* ticket_clear and free(t): for every ticket the store returned. */
+void ticket_free(struct ticket *t);
+void ticket_attachment_clear(struct ticket_attachment *a);
+void ticket_attachment_free(struct ticket_attachment *a);
+
+/* A page of tickets, newest first. */
+struct ticket_list {
+    struct ticket **items; /* each a full ticket (call ids, notes, attachments) */
+    size_t count;
+    char *next_cursor; /* NULL on the last page; opaque, URL-safe */
+};
+void ticket_list_clear(struct ticket_list *l);
+
+/* Filters are ANDed; NULL / negative means "any". */
+struct ticket_filter {
+    const char *call_id; /* exact match on one of the ticket's call ids */
+    const char *user_id; /* exact */
+    int status;          /* an enum ticket_status, or -1 */
+    const char *q;       /* case-insensitive substring of description, customer
+                            name/email, call ids */
+    const char *cursor;  /* next_cursor of the previous page, or NULL */
+    size_t limit;        /* 1..TICKET_LIST_MAX_LIMIT; 0 means the default */
+};
+#define TICKET_LIST_DEFAULT_LIMIT 50
+#define TICKET_LIST_MAX_LIMIT 500
+
+/* A PATCH. Absent members leave the ticket as it is. */
+struct ticket_update {
+    int status;              /* an enum ticket_status, or -1 to keep */
+    const char *assignee;    /* NULL keeps; "" clears */
+    const char *note;        /* NULL or a note to append */
+    const char *note_author; /* who wrote the note (the caller's user id) */
+    const char *tracker_url; /* NULL keeps; set when handed to a tracker */
+};
+#define TICKET_UPDATE_INIT {-1, NULL, NULL, NULL, NULL}
+
+/* Dashboard logins. */
+struct ticket_user {
+    char *name;
+    char *role;          /* "user", "support", "admin" (see auth.h) */
+    char *password_hash; /* crypto_pwhash_str output (see auth_password_hash) */
+    int64_t created_at;
+};
+void ticket_user_free(struct ticket_user *u);
+
+/* ---- the interface ------------------------------------------------- */
+
+struct ticket_store;
+
+struct ticket_store_ops {
+    const char *name; /* "sqlite", "postgres" */
+    int (*migrate)(struct ticket_store *ts, int *schema_version);
+    int (*create)(struct ticket_store *ts, const struct ticket *t, const char *idempotency_key,
+                  struct ticket **out, int *replayed);
+    int (*find_idempotent)(struct ticket_store *ts, const char *user_id, const char *key,
+                           struct ticket **out);
+    int (*get)(struct ticket_store *ts, const char *id, struct ticket **out);
+    int (*list)(struct ticket_store *ts, const struct ticket_filter *f, struct ticket_list *out);
+    int (*update)(struct ticket_store *ts, const char *id, const struct ticket_update *u,
+                  struct ticket **out);
+    int (*add_attachments)(struct ticket_store *ts, const char *ticket_id,
+                           const struct ticket_attachment *a, size_t n, struct ticket **out);
+    int (*get_attachment)(struct ticket_store *ts, const char *ticket_id,
+                          const char *attachment_id, struct ticket_attachment **out);
+    int (*user_create)(struct ticket_store *ts, const char *name, const char *role,
+                       const char *password_hash);
+    int (*user_get)(struct ticket_store *ts, const char *name, struct ticket_user **out);
+    int (*check)(struct ticket_store *ts);
+    void (*destroy)(struct ticket_store *ts);
+};
+
+struct ticket_store {
+    const struct ticket_store_ops *ops;
+    void *state; /* the implementation's; opaque to callers */
+};
+
+/* Brings the schema to the newest version this program knows, each step
+ * in its own transaction, recorded in table schema_version. Safe to call
+ * on every start (and from several processes: a step already applied is
+ * skipped). Call once after opening, before anything else. The version
+ * reached goes to *schema_version (may be NULL). EFORMAT when the
+ * database was migrated by a newer logshared. */
+int ticket_store_migrate(struct ticket_store *ts, int *schema_version);
+
+/* Stores t (borrowed) with its call ids and attachments in one
+ * transaction. t->id, t->user_id and t->description are required;
+ * t->status is ignored (a new ticket is open); t->notes are ignored.
+ * idempotency_key may be NULL. On success *out (may be NULL) is the
+ * stored ticket, and *replayed (may be NULL) is 1 when the (user_id,
+ * idempotency_key) pair existed and *out is that first ticket (nothing
+ * of t was stored), else 0. EEXIST if t->id or an attachment id is taken. */
+int ticket_store_create(struct ticket_store *ts, const struct ticket *t,
+                        const char *idempotency_key, struct ticket **out, int *replayed);
+
+/* The ticket a (user_id, key) pair created, so the API can answer a
+ * retry before reading its body. ENOENT when the pair is unknown. */
+int ticket_store_find_idempotent(struct ticket_store *ts, const char *user_id, const char *key,
+                                 struct ticket **out);
+
+/* The ticket with its call ids, notes and attachments. ENOENT. */
+int ticket_store_get(struct ticket_store *ts, const char *id, struct ticket **out);
+
+/* Newest first (created_at, then id), at most limit tickets after
+ * f->cursor. *out is the caller's: ticket_list_clear it. EINVAL for a
+ * cursor this store did not make or a limit over the maximum. */
+int ticket_store_list(struct ticket_store *ts, const struct ticket_filter *f,
+                      struct ticket_list *out);
+
+/* Applies u in one transaction and bumps updated_at. *out (may be NULL)
+ * is the ticket afterwards. ENOENT, EINVAL (bad status). */
+int ticket_store_update(struct ticket_store *ts, const char *id, const struct ticket_update *u,
+                        struct ticket **out);
+
+/* Links n more attachments (borrowed; their blobs already durable) to an
+ * existing ticket in one transaction. *out (may be NULL) is the ticket
+ * afterwards. ENOENT, EEXIST. */
+int ticket_store_add_attachments(struct ticket_store *ts, const char *ticket_id,
+                                 const struct ticket_attachment *a, size_t n,
+                                 struct ticket **out);
+
+/* One attachment of one ticket (both ids must match). ENOENT. */
+int ticket_store_get_attachment(struct ticket_store *ts, const char *ticket_id,
+                                const char *attachment_id, struct ticket_attachment **out);
+
+/* Adds a dashboard login. EEXIST if the name is taken. */
+int ticket_store_user_create(struct ticket_store *ts, const char *name, const char *role,
+                             const char *password_hash);
+/* A dashboard login by name. ENOENT. */
+int ticket_store_user_get(struct ticket_store *ts, const char *name, struct ticket_user **out);
+
+/* Readiness for /readyz: 0 when the database answers a query now. */
+int ticket_store_check(struct ticket_store *ts);
+
+/* Closes every connection and frees ts. NULL is a no-op. */
+void ticket_store_destroy(struct ticket_store *ts);
+
+/* ---- SQLite -------------------------------------------------------- */
+
+/* File name of the database inside the data dir. */
+#define TICKET_STORE_SQLITE_FILENAME "logshare.db"
+
+struct ticket_store_sqlite_options {
+    int busy_timeout_ms; /* 0: 5000 */
+    int max_connections; /* pool size; 0: 16 */
+    /* 0 (the default): every commit is fsynced before it returns
+     * (synchronous=FULL), as a 201 requires. 1 trades power-loss
+     * durability for speed (synchronous=NORMAL: a crash of the process
+     * alone still loses nothing). */
+    int relaxed_sync;
+};
+
+/* Opens (creating it with mode 0600) the SQLite database at path. opts
+ * may be NULL for the defaults. Then call ticket_store_migrate. *out is
+ * the caller's: ticket_store_destroy it. */
+int ticket_store_sqlite_open(const char *path, const struct ticket_store_sqlite_options *opts,
+                             struct ticket_store **out);
+
+#endif

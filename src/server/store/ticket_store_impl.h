@@ -1,0 +1,22 @@
+/*
+ * ticket_store_impl.h - helpers every ticket store back end shares (not
+ * for the API layer): the list cursor's format and LIKE patterns, so
+ * SQLite and PostgreSQL page and search identically.
+ */
+#ifndef LOGSHARED_TICKET_STORE_IMPL_H
+#define LOGSHARED_TICKET_STORE_IMPL_H
+
+#include <stdint.h>
+
+#include "ticket_store.h"
+
+/* A cursor names the last ticket of a page: "<created_at>.<id>".
+ * *out is the caller's to free. */
+int ticket_cursor_encode(int64_t created_at, const char *id, char **out);
+/* LOGSHARE_EINVAL for anything ticket_cursor_encode did not make. */
+int ticket_cursor_decode(const char *cursor, int64_t *created_at, char id[TICKET_ID_MAX]);
+
+/* "%<q with % _ \ escaped by \>%" for LIKE ... ESCAPE '\'. Caller frees. */
+char *ticket_like_pattern(const char *q);
+
+#endif

@@ -1,0 +1,388 @@
+/*
+ * test_blob_fs.c - the directory blob store against real files: what is
+ * committed reads back byte for byte (whole and by range), what is
+ * aborted or never committed leaves nothing, keys cannot escape the
+ * root, and many writers at once do not disturb each other.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backends_testlib.h"
+#include "blob_store.h"
+#include "logshare.h"
+
+struct fixture {
+    char *dir;
+    char *blobs;
+    struct blob_store *bs;
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    f->dir = tmpdir_new();
+    f->blobs = path_join(f->dir, BLOB_FS_DIRNAME);
+    if (blob_fs_open(f->dir, &f->bs) != 0)
+        return -1;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    blob_store_destroy(f->bs);
+    tmpdir_remove(f->dir);
+    free(f->blobs);
+    free(f->dir);
+    free(f);
+    return 0;
+}
+
+/* Deterministic content: byte i of blob seed. */
+static unsigned char pattern(unsigned seed, uint64_t i)
+{
+    return (unsigned char)((i * 131 + seed * 7 + (i >> 9)) & 0xff);
+}
+
+static int put_pattern(struct blob_store *bs, const char *key, unsigned seed, size_t size)
+{
+    struct blob_writer *w;
+    int rc = blob_store_put_open(bs, key, &w);
+    if (rc != 0)
+        return rc;
+    unsigned char chunk[7919]; /* a prime, so chunks never align with anything */
+    for (size_t off = 0; off < size;) {
+        size_t n = size - off < sizeof chunk ? size - off : sizeof chunk;
+        for (size_t i = 0; i < n; i++)
+            chunk[i] = pattern(seed, off + i);
+        if ((rc = blob_writer_write(w, chunk, n)) != 0) {
+            blob_writer_abort(w);
+            return rc;
+        }
+        off += n;
+    }
+    return blob_writer_commit(w);
+}
+
+/* Reads [offset, offset+length) and checks it against the pattern. */
+static void expect_range(struct blob_store *bs, const char *key, unsigned seed, uint64_t offset,
+                         uint64_t length, uint64_t expect_len, uint64_t expect_total)
+{
+    struct blob_reader *r;
+    uint64_t total = 0;
+    assert_int_equal(blob_store_get_open(bs, key, offset, length, &r, &total), 0);
+    assert_int_equal(total, expect_total);
+    unsigned char buf[4096];
+    uint64_t pos = offset;
+    size_t got;
+    for (;;) {
+        assert_int_equal(blob_reader_read(r, buf, sizeof buf, &got), 0);
+        if (got == 0)
+            break;
+        for (size_t i = 0; i < got; i++)
+            assert_int_equal(buf[i], pattern(seed, pos + i));
+        pos += got;
+    }
+    assert_int_equal(pos - offset, expect_len);
+    blob_reader_close(r);
+}
+
+static void committed_blob_reads_back_whole(void **state)
+{
+    struct fixture *f = *state;
+    size_t size = 3 * 1024 * 1024 + 17;
+    assert_int_equal(put_pattern(f->bs, "t/tk_1/at_1", 1, size), 0);
+    expect_range(f->bs, "t/tk_1/at_1", 1, 0, BLOB_TO_END, size, size);
+    char *path = path_join(f->blobs, "t/tk_1/at_1");
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal((uint64_t)st.st_size, size);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    free(path);
+    assert_int_equal(tmpdir_count_files(f->blobs), 1); /* no temporary left */
+}
+
+static void empty_blob_is_a_blob(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(put_pattern(f->bs, "empty", 2, 0), 0);
+    expect_range(f->bs, "empty", 2, 0, BLOB_TO_END, 0, 0);
+}
+
+static void ranges_are_exact_and_clipped(void **state)
+{
+    struct fixture *f = *state;
+    size_t size = 100000;
+    assert_int_equal(put_pattern(f->bs, "r/blob", 3, size), 0);
+    expect_range(f->bs, "r/blob", 3, 0, 1, 1, size);
+    expect_range(f->bs, "r/blob", 3, 500, 1000, 1000, size);
+    expect_range(f->bs, "r/blob", 3, 99990, BLOB_TO_END, 10, size);
+    expect_range(f->bs, "r/blob", 3, 99990, 1000, 10, size); /* clipped to the end */
+    expect_range(f->bs, "r/blob", 3, size, BLOB_TO_END, 0, size); /* empty, not an error */
+    struct blob_reader *r = NULL;
+    uint64_t total = 0;
+    assert_int_equal(blob_store_get_open(f->bs, "r/blob", size + 1, 1, &r, &total),
+                     LOGSHARE_EINVAL);
+    assert_null(r);
+    assert_int_equal(total, size); /* for Content-Range: bytes * / size */
+}
+
+static void aborted_blob_leaves_nothing(void **state)
+{
+    struct fixture *f = *state;
+    struct blob_writer *w;
+    assert_int_equal(blob_store_put_open(f->bs, "t/tk_2/at_1", &w), 0);
+    char data[65536];
+    memset(data, 'x', sizeof data);
+    for (int i = 0; i < 16; i++)
+        assert_int_equal(blob_writer_write(w, data, sizeof data), 0);
+    assert_int_equal(w->bytes_written, 16 * sizeof data);
+    assert_int_equal(tmpdir_count_files(f->blobs), 1); /* the hidden temporary */
+    blob_writer_abort(w);
+    assert_int_equal(tmpdir_count_files(f->blobs), 0);
+    struct blob_reader *r;
+    assert_int_equal(blob_store_get_open(f->bs, "t/tk_2/at_1", 0, BLOB_TO_END, &r, NULL),
+                     LOGSHARE_ENOENT);
+    /* The key is still free for a later, successful upload. */
+    assert_int_equal(put_pattern(f->bs, "t/tk_2/at_1", 4, 10), 0);
+    blob_writer_abort(NULL);
+}
+
+static void uncommitted_blob_is_invisible(void **state)
+{
+    struct fixture *f = *state;
+    struct blob_writer *w;
+    assert_int_equal(blob_store_put_open(f->bs, "pending", &w), 0);
+    assert_int_equal(blob_writer_write(w, "hello", 5), 0);
+    struct blob_reader *r;
+    assert_int_equal(blob_store_get_open(f->bs, "pending", 0, BLOB_TO_END, &r, NULL),
+                     LOGSHARE_ENOENT);
+    assert_int_equal(blob_writer_commit(w), 0);
+    assert_int_equal(blob_store_get_open(f->bs, "pending", 0, BLOB_TO_END, &r, NULL), 0);
+    char buf[16];
+    size_t got;
+    assert_int_equal(blob_reader_read(r, buf, sizeof buf, &got), 0);
+    assert_int_equal(got, 5);
+    assert_memory_equal(buf, "hello", 5);
+    blob_reader_close(r);
+}
+
+static void blobs_are_never_overwritten(void **state)
+{
+    struct fixture *f = *state;
+    struct blob_writer *a, *b;
+    /* Two writers race for one key: the first commit wins, the second
+     * fails and leaves nothing; the winner's bytes are intact. */
+    assert_int_equal(blob_store_put_open(f->bs, "k/same", &a), 0);
+    assert_int_equal(blob_store_put_open(f->bs, "k/same", &b), 0);
+    assert_int_equal(blob_writer_write(a, "first", 5), 0);
+    assert_int_equal(blob_writer_write(b, "second", 6), 0);
+    assert_int_equal(blob_writer_commit(a), 0);
+    assert_int_equal(blob_writer_commit(b), LOGSHARE_EEXIST);
+    struct blob_writer *c;
+    assert_int_equal(blob_store_put_open(f->bs, "k/same", &c), LOGSHARE_EEXIST);
+    assert_null(c);
+    uint64_t total;
+    struct blob_reader *r;
+    assert_int_equal(blob_store_get_open(f->bs, "k/same", 0, BLOB_TO_END, &r, &total), 0);
+    assert_int_equal(total, 5);
+    blob_reader_close(r);
+    assert_int_equal(tmpdir_count_files(f->blobs), 1);
+}
+
+static void keys_that_could_escape_are_refused(void **state)
+{
+    struct fixture *f = *state;
+    const char *bad[] = {"",          "../escape",   "a/../../escape", "/etc/passwd", "a//b",
+                         "a/",        "./a",         "a/./b",          ".hidden",     "a/.tmp-x",
+                         "..",        "a/..",        "a b",            "a\\b",        "a\nb",
+                         "caf\xc3\xa9", "a/b/\x01"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct blob_writer *w = (struct blob_writer *)1;
+        struct blob_reader *r = (struct blob_reader *)1;
+        assert_false(blob_key_valid(bad[i]));
+        assert_int_equal(blob_store_put_open(f->bs, bad[i], &w), LOGSHARE_EINVAL);
+        assert_null(w);
+        assert_int_equal(blob_store_get_open(f->bs, bad[i], 0, BLOB_TO_END, &r, NULL),
+                         LOGSHARE_EINVAL);
+        assert_null(r);
+        assert_int_equal(blob_store_remove(f->bs, bad[i]), LOGSHARE_EINVAL);
+    }
+    char longkey[BLOB_KEY_MAX + 2];
+    memset(longkey, 'a', sizeof longkey - 1);
+    longkey[sizeof longkey - 1] = '\0';
+    assert_false(blob_key_valid(longkey));
+    longkey[BLOB_KEY_MAX] = '\0';
+    assert_true(blob_key_valid(longkey));
+    assert_false(blob_key_valid(NULL));
+    /* Nothing was created anywhere: not in the root, not beside it. */
+    assert_int_equal(tmpdir_count_files(f->dir), 0);
+}
+
+static void attachment_keys_are_built_safely(void **state)
+{
+    (void)state;
+    char key[BLOB_KEY_MAX + 1];
+    assert_int_equal(blob_key_for_attachment("tk_01", "at_02", key, sizeof key), 0);
+    assert_string_equal(key, "t/tk_01/at_02");
+    assert_int_equal(blob_key_for_attachment("..", "at_02", key, sizeof key), LOGSHARE_EINVAL);
+    assert_int_equal(blob_key_for_attachment("tk/x", "at", key, sizeof key), LOGSHARE_EINVAL);
+    assert_int_equal(blob_key_for_attachment("tk", "at", key, 6), LOGSHARE_EINVAL);
+}
+
+static void remove_deletes_committed_blobs_only(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(put_pattern(f->bs, "t/x/y", 5, 1000), 0);
+    assert_int_equal(blob_store_remove(f->bs, "t/x/y"), 0);
+    struct blob_reader *r;
+    assert_int_equal(blob_store_get_open(f->bs, "t/x/y", 0, BLOB_TO_END, &r, NULL),
+                     LOGSHARE_ENOENT);
+    assert_int_equal(blob_store_remove(f->bs, "t/x/y"), LOGSHARE_ENOENT);
+    /* A directory on the way is not a blob. */
+    assert_int_equal(blob_store_remove(f->bs, "t/x"), LOGSHARE_ENOENT);
+    assert_int_equal(tmpdir_count_files(f->blobs), 0);
+}
+
+static void readiness_and_signed_urls(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(blob_store_check(f->bs), 0);
+    char *url = (char *)1;
+    assert_int_equal(blob_store_signed_url(f->bs, "t/a/b", 1, &url), LOGSHARE_EUNSUPPORTED);
+    assert_null(url);
+    assert_string_equal(f->bs->ops->name, "fs");
+}
+
+static void stale_temporaries_are_swept_on_open(void **state)
+{
+    struct fixture *f = *state;
+    /* One upload left over from a crash two hours ago, one live now. */
+    struct blob_writer *stale, *live;
+    assert_int_equal(blob_store_put_open(f->bs, "t/s/stale", &stale), 0);
+    assert_int_equal(blob_store_put_open(f->bs, "t/s/live", &live), 0);
+    assert_int_equal(blob_writer_write(live, "abc", 3), 0);
+    char *sdir = path_join(f->blobs, "t/s");
+    DIR *d = opendir(sdir);
+    assert_non_null(d);
+    struct dirent *e;
+    int aged = 0;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, ".tmp-stale", 10) == 0) {
+            char *p = path_join(sdir, e->d_name);
+            struct timespec ts[2] = {{time(NULL) - 7200, 0}, {time(NULL) - 7200, 0}};
+            assert_int_equal(utimensat(AT_FDCWD, p, ts, 0), 0);
+            free(p);
+            aged++;
+        }
+    }
+    closedir(d);
+    assert_int_equal(aged, 1);
+    struct blob_store *again;
+    assert_int_equal(blob_fs_open(f->dir, &again), 0);
+    assert_int_equal(tmpdir_count_files(f->blobs), 1); /* only the live one */
+    blob_store_destroy(again);
+    assert_int_equal(blob_writer_commit(live), 0);
+    /* The crashed writer's handle still closes cleanly. */
+    blob_writer_abort(stale);
+    assert_int_equal(tmpdir_count_files(f->blobs), 1);
+    free(sdir);
+}
+
+struct writer_job {
+    struct blob_store *bs;
+    int thread;
+    int blobs;
+    size_t size;
+    int failures;
+};
+
+static void *writer_thread(void *arg)
+{
+    struct writer_job *j = arg;
+    for (int i = 0; i < j->blobs; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "t/thread%d/blob%d", j->thread, i);
+        unsigned seed = (unsigned)(j->thread * 1000 + i);
+        /* Every third upload is abandoned halfway, like a client that
+         * disconnects: it must not disturb the others. */
+        if (i % 3 == 2) {
+            struct blob_writer *w;
+            if (blob_store_put_open(j->bs, key, &w) != 0 || blob_writer_write(w, "part", 4) != 0)
+                j->failures++;
+            blob_writer_abort(w);
+            continue;
+        }
+        if (put_pattern(j->bs, key, seed, j->size + (size_t)i) != 0)
+            j->failures++;
+    }
+    return NULL;
+}
+
+static void concurrent_writers_store_every_blob_intact(void **state)
+{
+    struct fixture *f = *state;
+    enum { THREADS = 8 };
+    int per_thread = sanitized() ? 6 : 15;
+    pthread_t th[THREADS];
+    struct writer_job jobs[THREADS];
+    for (int t = 0; t < THREADS; t++) {
+        jobs[t] = (struct writer_job){f->bs, t, per_thread, 64 * 1024, 0};
+        assert_int_equal(pthread_create(&th[t], NULL, writer_thread, &jobs[t]), 0);
+    }
+    for (int t = 0; t < THREADS; t++) {
+        pthread_join(th[t], NULL);
+        assert_int_equal(jobs[t].failures, 0);
+    }
+    int committed = 0;
+    for (int t = 0; t < THREADS; t++) {
+        for (int i = 0; i < per_thread; i++) {
+            char key[64];
+            snprintf(key, sizeof key, "t/thread%d/blob%d", t, i);
+            if (i % 3 == 2) {
+                struct blob_reader *r;
+                assert_int_equal(blob_store_get_open(f->bs, key, 0, BLOB_TO_END, &r, NULL),
+                                 LOGSHARE_ENOENT);
+                continue;
+            }
+            size_t size = 64 * 1024 + (size_t)i;
+            expect_range(f->bs, key, (unsigned)(t * 1000 + i), 0, BLOB_TO_END, size, size);
+            committed++;
+        }
+    }
+    assert_int_equal(tmpdir_count_files(f->blobs), committed);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(committed_blob_reads_back_whole, setup, teardown),
+        cmocka_unit_test_setup_teardown(empty_blob_is_a_blob, setup, teardown),
+        cmocka_unit_test_setup_teardown(ranges_are_exact_and_clipped, setup, teardown),
+        cmocka_unit_test_setup_teardown(aborted_blob_leaves_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(uncommitted_blob_is_invisible, setup, teardown),
+        cmocka_unit_test_setup_teardown(blobs_are_never_overwritten, setup, teardown),
+        cmocka_unit_test_setup_teardown(keys_that_could_escape_are_refused, setup, teardown),
+        cmocka_unit_test(attachment_keys_are_built_safely),
+        cmocka_unit_test_setup_teardown(remove_deletes_committed_blobs_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(readiness_and_signed_urls, setup, teardown),
+        cmocka_unit_test_setup_teardown(stale_temporaries_are_swept_on_open, setup, teardown),
+        cmocka_unit_test_setup_teardown(concurrent_writers_store_every_blob_intact, setup,
+                                        teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,699 @@
+/*
+ * test_ticket_store.c - the SQLite ticket store against a real database
+ * file: round trips, filters and paging, updates, idempotency (also
+ * under concurrency), migrations, and that a failed transaction leaves
+ * nothing behind.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "backends_testlib.h"
+#include "logshare.h"
+#include "ticket_store.h"
+
+struct fixture {
+    char *dir;
+    char *db;
+    struct ticket_store *ts;
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    f->dir = tmpdir_new();
+    f->db = path_join(f->dir, TICKET_STORE_SQLITE_FILENAME);
+    if (ticket_store_sqlite_open(f->db, NULL, &f->ts) != 0 ||
+        ticket_store_migrate(f->ts, NULL) != 0)
+        return -1;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    ticket_store_destroy(f->ts);
+    tmpdir_remove(f->dir);
+    free(f->db);
+    free(f->dir);
+    free(f);
+    return 0;
+}
+
+/* A ticket to create, with borrowed strings from static storage and
+ * fresh ids (the caller's attachment array, n of them). */
+struct draft {
+    struct ticket t;
+    char id[TICKET_ID_MAX];
+    char att_ids[4][TICKET_ID_MAX];
+    char keys[4][128];
+    struct ticket_attachment atts[4];
+    char *call_ids[4];
+};
+
+static void draft_init(struct draft *d, const char *user, const char *description,
+                       const char *call_id, size_t n_attachments)
+{
+    memset(d, 0, sizeof *d);
+    assert_int_equal(ticket_id_new(TICKET_ID_PREFIX, d->id), 0);
+    d->t.id = d->id;
+    d->t.user_id = (char *)user;
+    d->t.description = (char *)description;
+    if (call_id) {
+        d->call_ids[0] = (char *)call_id;
+        d->call_ids[1] = (char *)"shared-call";
+        d->t.call_ids = d->call_ids;
+        d->t.n_call_ids = 2;
+    }
+    d->t.customer_name = (char *)"Ada Lovelace";
+    d->t.customer_email = (char *)"ada@example.com";
+    d->t.app_version = (char *)"1.2.3";
+    d->t.platform = (char *)"android";
+    d->t.source = (char *)"report";
+    for (size_t i = 0; i < n_attachments; i++) {
+        assert_int_equal(ticket_id_new(ATTACHMENT_ID_PREFIX, d->att_ids[i]), 0);
+        snprintf(d->keys[i], sizeof d->keys[i], "t/%s/%s", d->id, d->att_ids[i]);
+        d->atts[i].id = d->att_ids[i];
+        d->atts[i].name = (char *)(i == 0 ? "calling.log" : "../../media \xe2\x9c\x93.log");
+        d->atts[i].size = 1000 + i;
+        memset(d->atts[i].sha256, 'a' + (int)i, 64);
+        d->atts[i].content_type = i == 0 ? (char *)"text/plain" : NULL;
+        d->atts[i].blob_key = d->keys[i];
+    }
+    d->t.attachments = n_attachments ? d->atts : NULL;
+    d->t.n_attachments = n_attachments;
+}
+
+static struct ticket *create(struct ticket_store *ts, struct draft *d, const char *idem,
+                             int *replayed)
+{
+    struct ticket *out = NULL;
+    assert_int_equal(ticket_store_create(ts, &d->t, idem, &out, replayed), 0);
+    assert_non_null(out);
+    return out;
+}
+
+static void ids_sort_by_time_and_are_unique(void **state)
+{
+    (void)state;
+    char a[TICKET_ID_MAX], b[TICKET_ID_MAX];
+    assert_int_equal(ticket_id_new("tk", a), 0);
+    assert_true(ticket_id_valid(a));
+    assert_int_equal(strlen(a), 3 + 32);
+    struct timespec pause = {0, 2000000};
+    nanosleep(&pause, NULL);
+    assert_int_equal(ticket_id_new("tk", b), 0);
+    assert_true(strcmp(a, b) < 0);
+    assert_string_not_equal(a + 15, b + 15); /* the random part differs */
+    assert_int_equal(ticket_id_new("TK", a), LOGSHARE_EINVAL);
+    assert_int_equal(ticket_id_new("", a), LOGSHARE_EINVAL);
+    assert_false(ticket_id_valid("tk_../../etc"));
+    assert_false(ticket_id_valid("tk_0123"));
+    assert_false(ticket_id_valid(NULL));
+    enum ticket_status s;
+    assert_int_equal(ticket_status_parse("in_progress", &s), 0);
+    assert_int_equal(s, TICKET_STATUS_IN_PROGRESS);
+    assert_string_equal(ticket_status_name(TICKET_STATUS_CLOSED), "closed");
+    assert_int_equal(ticket_status_parse("Closed", &s), LOGSHARE_EINVAL);
+}
+
+static void created_ticket_reads_back_with_everything(void **state)
+{
+    struct fixture *f = *state;
+    struct draft d;
+    draft_init(&d, "user-1", "no audio after reconnect", "call-abc", 2);
+    int replayed = -1;
+    struct ticket *made = create(f->ts, &d, NULL, &replayed);
+    assert_int_equal(replayed, 0);
+    struct ticket *t = NULL;
+    assert_int_equal(ticket_store_get(f->ts, d.id, &t), 0);
+    assert_string_equal(t->id, d.id);
+    assert_int_equal(t->status, TICKET_STATUS_OPEN);
+    assert_true(t->created_at > 0);
+    assert_int_equal(t->created_at, t->updated_at);
+    assert_int_equal(t->created_at, made->created_at);
+    assert_string_equal(t->user_id, "user-1");
+    assert_string_equal(t->description, "no audio after reconnect");
+    assert_int_equal(t->n_call_ids, 2);
+    assert_string_equal(t->call_ids[0], "call-abc");
+    assert_string_equal(t->call_ids[1], "shared-call");
+    assert_string_equal(t->customer_name, "Ada Lovelace");
+    assert_string_equal(t->customer_email, "ada@example.com");
+    assert_string_equal(t->app_version, "1.2.3");
+    assert_string_equal(t->platform, "android");
+    assert_string_equal(t->source, "report");
+    assert_null(t->log_request_id);
+    assert_null(t->assignee);
+    assert_null(t->tracker_url);
+    assert_int_equal(t->n_notes, 0);
+    assert_int_equal(t->n_attachments, 2);
+    assert_string_equal(t->attachments[0].id, d.att_ids[0]);
+    assert_string_equal(t->attachments[0].ticket_id, d.id);
+    assert_string_equal(t->attachments[0].name, "calling.log");
+    assert_string_equal(t->attachments[1].name, "../../media \xe2\x9c\x93.log");
+    assert_int_equal(t->attachments[1].size, 1001);
+    assert_string_equal(t->attachments[0].content_type, "text/plain");
+    assert_null(t->attachments[1].content_type);
+    assert_int_equal(strlen(t->attachments[0].sha256), 64);
+    assert_string_equal(t->attachments[1].blob_key, d.keys[1]);
+    struct ticket_attachment *a = NULL;
+    assert_int_equal(ticket_store_get_attachment(f->ts, d.id, d.att_ids[1], &a), 0);
+    assert_string_equal(a->blob_key, d.keys[1]);
+    ticket_attachment_free(a);
+    ticket_free(t);
+    ticket_free(made);
+    ticket_free(NULL);
+}
+
+static void unknown_ids_are_not_found(void **state)
+{
+    struct fixture *f = *state;
+    struct ticket *t = NULL;
+    char id[TICKET_ID_MAX];
+    ticket_id_new("tk", id);
+    assert_int_equal(ticket_store_get(f->ts, id, &t), LOGSHARE_ENOENT);
+    assert_int_equal(ticket_store_get(f->ts, "' OR 1=1 --", &t), LOGSHARE_ENOENT);
+    assert_null(t);
+    struct draft d;
+    draft_init(&d, "u", "d", NULL, 1);
+    ticket_free(create(f->ts, &d, NULL, NULL));
+    struct ticket_attachment *a = NULL;
+    /* The attachment exists, but not under another ticket. */
+    assert_int_equal(ticket_store_get_attachment(f->ts, id, d.att_ids[0], &a), LOGSHARE_ENOENT);
+    assert_null(a);
+}
+
+static void invalid_tickets_are_refused(void **state)
+{
+    struct fixture *f = *state;
+    struct draft d;
+    draft_init(&d, "u", "d", NULL, 1);
+    d.t.description = NULL;
+    assert_int_equal(ticket_store_create(f->ts, &d.t, NULL, NULL, NULL), LOGSHARE_EINVAL);
+    d.t.description = (char *)"d";
+    d.t.user_id = (char *)"";
+    assert_int_equal(ticket_store_create(f->ts, &d.t, NULL, NULL, NULL), LOGSHARE_EINVAL);
+    d.t.user_id = (char *)"u";
+    d.atts[0].sha256[10] = 'Z';
+    assert_int_equal(ticket_store_create(f->ts, &d.t, NULL, NULL, NULL), LOGSHARE_EINVAL);
+    d.atts[0].sha256[10] = 'a';
+    d.t.id = (char *)"not-an-id";
+    assert_int_equal(ticket_store_create(f->ts, &d.t, NULL, NULL, NULL), LOGSHARE_EINVAL);
+    d.t.id = d.id;
+    assert_int_equal(ticket_store_create(f->ts, &d.t, "", NULL, NULL), LOGSHARE_EINVAL);
+    assert_int_equal(ticket_store_create(f->ts, &d.t, NULL, NULL, NULL), 0);
+    /* The same id twice is a conflict, not a second ticket. */
+    draft_init(&d, "u", "d", NULL, 0);
+    assert_int_equal(ticket_store_create(f->ts, &d.t, NULL, NULL, NULL), 0);
+    assert_int_equal(ticket_store_create(f->ts, &d.t, NULL, NULL, NULL), LOGSHARE_EEXIST);
+}
+
+static int count_rows(const char *db, const char *table)
+{
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return n;
+}
+
+static void failed_create_leaves_nothing(void **state)
+{
+    struct fixture *f = *state;
+    struct draft first;
+    draft_init(&first, "u", "first", "c1", 1);
+    ticket_free(create(f->ts, &first, NULL, NULL));
+    /* The second ticket's LAST attachment reuses an existing attachment
+     * id: the insert fails after the ticket row, its call ids and its
+     * first attachment were written. All of it must roll back. */
+    struct draft second;
+    draft_init(&second, "u", "second", "c2", 3);
+    strcpy(second.att_ids[2], first.att_ids[0]);
+    assert_int_equal(ticket_store_create(f->ts, &second.t, "key-1", NULL, NULL),
+                     LOGSHARE_EEXIST);
+    struct ticket *t = NULL;
+    assert_int_equal(ticket_store_get(f->ts, second.id, &t), LOGSHARE_ENOENT);
+    assert_int_equal(count_rows(f->db, "tickets"), 1);
+    assert_int_equal(count_rows(f->db, "ticket_call_ids"), 2);
+    assert_int_equal(count_rows(f->db, "attachments"), 1);
+    assert_int_equal(count_rows(f->db, "idempotency_keys"), 0);
+    assert_int_equal(ticket_store_find_idempotent(f->ts, "u", "key-1", &t), LOGSHARE_ENOENT);
+    /* The key is still usable for a retry that succeeds. */
+    draft_init(&second, "u", "second", "c2", 2);
+    int replayed = -1;
+    ticket_free(create(f->ts, &second, "key-1", &replayed));
+    assert_int_equal(replayed, 0);
+}
+
+static void one_idempotency_key_five_times_is_one_ticket(void **state)
+{
+    struct fixture *f = *state;
+    char first_id[TICKET_ID_MAX] = "";
+    for (int i = 0; i < 5; i++) {
+        struct draft d; /* each retry generates new ids, as the API does */
+        draft_init(&d, "user-7", "retry me", "call-r", 1);
+        int replayed = -1;
+        struct ticket *t = create(f->ts, &d, "idem-123", &replayed);
+        assert_int_equal(replayed, i == 0 ? 0 : 1);
+        if (i == 0)
+            strcpy(first_id, t->id);
+        assert_string_equal(t->id, first_id);
+        assert_int_equal(t->n_attachments, 1);
+        ticket_free(t);
+    }
+    assert_int_equal(count_rows(f->db, "tickets"), 1);
+    assert_int_equal(count_rows(f->db, "attachments"), 1);
+    struct ticket *t = NULL;
+    assert_int_equal(ticket_store_find_idempotent(f->ts, "user-7", "idem-123", &t), 0);
+    assert_string_equal(t->id, first_id);
+    ticket_free(t);
+}
+
+static void same_key_from_two_users_is_two_tickets(void **state)
+{
+    struct fixture *f = *state;
+    struct draft a, b;
+    draft_init(&a, "alice", "a", NULL, 0);
+    draft_init(&b, "bob", "b", NULL, 0);
+    int ra = -1, rb = -1;
+    struct ticket *ta = create(f->ts, &a, "same-key", &ra);
+    struct ticket *tb = create(f->ts, &b, "same-key", &rb);
+    assert_int_equal(ra, 0);
+    assert_int_equal(rb, 0);
+    assert_string_not_equal(ta->id, tb->id);
+    struct ticket *t = NULL;
+    assert_int_equal(ticket_store_find_idempotent(f->ts, "bob", "same-key", &t), 0);
+    assert_string_equal(t->id, tb->id);
+    ticket_free(t);
+    assert_int_equal(ticket_store_find_idempotent(f->ts, "carol", "same-key", &t),
+                     LOGSHARE_ENOENT);
+    ticket_free(ta);
+    ticket_free(tb);
+}
+
+struct idem_job {
+    struct ticket_store *ts;
+    char id[TICKET_ID_MAX];
+    int replayed;
+    int rc;
+};
+
+static void *idem_thread(void *arg)
+{
+    struct idem_job *j = arg;
+    struct draft d;
+    memset(&d, 0, sizeof d);
+    ticket_id_new("tk", d.id);
+    d.t.id = d.id;
+    d.t.user_id = (char *)"racer";
+    d.t.description = (char *)"concurrent retry";
+    struct ticket *t = NULL;
+    j->rc = ticket_store_create(j->ts, &d.t, "race-key", &t, &j->replayed);
+    if (t)
+        strcpy(j->id, t->id);
+    ticket_free(t);
+    return NULL;
+}
+
+static void concurrent_retries_create_one_ticket(void **state)
+{
+    struct fixture *f = *state;
+    enum { N = 8 };
+    pthread_t th[N];
+    struct idem_job jobs[N];
+    memset(jobs, 0, sizeof jobs);
+    for (int i = 0; i < N; i++) {
+        jobs[i].ts = f->ts;
+        assert_int_equal(pthread_create(&th[i], NULL, idem_thread, &jobs[i]), 0);
+    }
+    int created = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(jobs[i].rc, 0);
+        created += !jobs[i].replayed;
+        assert_string_equal(jobs[i].id, jobs[0].id);
+    }
+    assert_int_equal(created, 1);
+    assert_int_equal(count_rows(f->db, "tickets"), 1);
+}
+
+struct create_job {
+    struct ticket_store *ts;
+    int count;
+    int failures;
+};
+
+static void *create_thread(void *arg)
+{
+    struct create_job *j = arg;
+    for (int i = 0; i < j->count; i++) {
+        struct draft d;
+        memset(&d, 0, sizeof d);
+        ticket_id_new("tk", d.id);
+        d.t.id = d.id;
+        d.t.user_id = (char *)"many";
+        d.t.description = (char *)"parallel";
+        if (ticket_store_create(j->ts, &d.t, NULL, NULL, NULL) != 0)
+            j->failures++;
+    }
+    return NULL;
+}
+
+static void concurrent_creates_all_land(void **state)
+{
+    struct fixture *f = *state;
+    enum { N = 6 };
+    int per = sanitized() ? 10 : 40;
+    pthread_t th[N];
+    struct create_job jobs[N];
+    for (int i = 0; i < N; i++) {
+        jobs[i] = (struct create_job){f->ts, per, 0};
+        assert_int_equal(pthread_create(&th[i], NULL, create_thread, &jobs[i]), 0);
+    }
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(jobs[i].failures, 0);
+    }
+    assert_int_equal(count_rows(f->db, "tickets"), N * per);
+}
+
+/* Creates tickets with increasing created_at so the order is known. */
+static void seed_tickets(struct ticket_store *ts, int n, char ids[][TICKET_ID_MAX])
+{
+    for (int i = 0; i < n; i++) {
+        struct draft d;
+        char call[32];
+        snprintf(call, sizeof call, "call-%d", i);
+        draft_init(&d, i % 2 ? "odd" : "even", i % 3 == 0 ? "Echo on the LINE" : "frozen video",
+                   call, 0);
+        d.t.created_at = 1700000000000000LL + (int64_t)(i / 2) * 1000; /* pairs share a time */
+        if (i == 4)
+            d.t.customer_name = (char *)"100% Zoe_Q";
+        ticket_free(create(ts, &d, NULL, NULL));
+        strcpy(ids[i], d.id);
+    }
+}
+
+static void list_pages_newest_first_without_gaps(void **state)
+{
+    struct fixture *f = *state;
+    enum { N = 25 };
+    char ids[N][TICKET_ID_MAX];
+    seed_tickets(f->ts, N, ids);
+    struct ticket_filter filter = {.status = -1, .limit = 10};
+    char *cursor = NULL;
+    int seen = 0, pages = 0;
+    int64_t last_time = INT64_MAX;
+    const char *last_id = NULL;
+    char last_buf[TICKET_ID_MAX] = "";
+    int found[N] = {0};
+    do {
+        struct ticket_list page;
+        filter.cursor = cursor;
+        assert_int_equal(ticket_store_list(f->ts, &filter, &page), 0);
+        pages++;
+        for (size_t i = 0; i < page.count; i++) {
+            struct ticket *t = page.items[i];
+            assert_true(t->created_at < last_time ||
+                        (t->created_at == last_time && strcmp(t->id, last_id) < 0));
+            last_time = t->created_at;
+            strcpy(last_buf, t->id);
+            last_id = last_buf;
+            for (int k = 0; k < N; k++)
+                if (strcmp(ids[k], t->id) == 0)
+                    found[k]++;
+            seen++;
+        }
+        assert_int_equal(page.count, pages < 3 ? 10 : 5);
+        free(cursor);
+        cursor = page.next_cursor ? strdup(page.next_cursor) : NULL;
+        ticket_list_clear(&page);
+    } while (cursor);
+    assert_int_equal(pages, 3);
+    assert_int_equal(seen, N);
+    for (int k = 0; k < N; k++)
+        assert_int_equal(found[k], 1);
+    struct ticket_list bad;
+    filter.cursor = "12.nonsense";
+    assert_int_equal(ticket_store_list(f->ts, &filter, &bad), LOGSHARE_EINVAL);
+    filter.cursor = "x";
+    assert_int_equal(ticket_store_list(f->ts, &filter, &bad), LOGSHARE_EINVAL);
+    filter.cursor = NULL;
+    filter.limit = TICKET_LIST_MAX_LIMIT + 1;
+    assert_int_equal(ticket_store_list(f->ts, &filter, &bad), LOGSHARE_EINVAL);
+}
+
+static size_t list_count(struct ticket_store *ts, struct ticket_filter filter)
+{
+    struct ticket_list page;
+    filter.limit = TICKET_LIST_MAX_LIMIT;
+    assert_int_equal(ticket_store_list(ts, &filter, &page), 0);
+    assert_null(page.next_cursor);
+    size_t n = page.count;
+    ticket_list_clear(&page);
+    return n;
+}
+
+static void list_filters_combine(void **state)
+{
+    struct fixture *f = *state;
+    enum { N = 12 };
+    char ids[N][TICKET_ID_MAX];
+    seed_tickets(f->ts, N, ids);
+    struct ticket_update close = TICKET_UPDATE_INIT;
+    close.status = TICKET_STATUS_CLOSED;
+    assert_int_equal(ticket_store_update(f->ts, ids[3], &close, NULL), 0);
+    assert_int_equal(ticket_store_update(f->ts, ids[5], &close, NULL), 0);
+
+    assert_int_equal(list_count(f->ts, (struct ticket_filter){.status = -1}), N);
+    assert_int_equal(list_count(f->ts, (struct ticket_filter){.status = -1, .user_id = "odd"}), 6);
+    assert_int_equal(list_count(f->ts, (struct ticket_filter){.status = TICKET_STATUS_CLOSED}), 2);
+    assert_int_equal(list_count(f->ts, (struct ticket_filter){.status = TICKET_STATUS_OPEN,
+                                                              .user_id = "odd"}),
+                     4);
+    assert_int_equal(list_count(f->ts, (struct ticket_filter){.status = -1, .call_id = "call-7"}),
+                     1);
+    assert_int_equal(
+        list_count(f->ts, (struct ticket_filter){.status = -1, .call_id = "shared-call"}), N);
+    assert_int_equal(list_count(f->ts, (struct ticket_filter){.status = -1, .call_id = "call-"}),
+                     0); /* call_id is exact */
+    /* q: case-insensitive substring over description, customer fields
+     * and call ids; LIKE wildcards in q are literal. */
+    assert_int_equal(list_count(f->ts, (struct ticket_filter){.status = -1, .q = "echo on"}), 4);
+    assert_int_equal(list_count(f->ts, (struct ticket_filter){.status = -1, .q = "CALL-1"}),
+                     3); /* call-1, call-10, call-11 */
+    assert_int_equal(list_count(f->ts, (struct ticket_filter){.status = -1, .q = "100%"}), 1);
+    assert_int_equal(list_count(f->ts, (struct ticket_filter){.status = -1, .q = "%"}), 1);
+    assert_int_equal(list_count(f->ts, (struct ticket_filter){.status = -1, .q = "e_Q"}), 1);
+    assert_int_equal(list_count(f->ts, (struct ticket_filter){.status = -1, .q = "ada@EXAMPLE"}),
+                     N);
+    assert_int_equal(list_count(f->ts, (struct ticket_filter){.status = -1, .q = "nothing"}), 0);
+    struct ticket_list empty;
+    struct ticket_filter none = {.status = -1, .user_id = "nobody"};
+    assert_int_equal(ticket_store_list(f->ts, &none, &empty), 0);
+    assert_int_equal(empty.count, 0);
+    assert_null(empty.next_cursor);
+    ticket_list_clear(&empty);
+}
+
+static void updates_change_status_assignee_and_append_notes(void **state)
+{
+    struct fixture *f = *state;
+    struct draft d;
+    draft_init(&d, "u", "d", NULL, 0);
+    d.t.created_at = 1000;
+    ticket_free(create(f->ts, &d, NULL, NULL));
+    struct ticket_update u = TICKET_UPDATE_INIT;
+    u.status = TICKET_STATUS_IN_PROGRESS;
+    u.assignee = "agent-smith";
+    u.note = "looking into it";
+    u.note_author = "agent-smith";
+    struct ticket *t = NULL;
+    assert_int_equal(ticket_store_update(f->ts, d.id, &u, &t), 0);
+    assert_int_equal(t->status, TICKET_STATUS_IN_PROGRESS);
+    assert_string_equal(t->assignee, "agent-smith");
+    assert_int_equal(t->n_notes, 1);
+    assert_string_equal(t->notes[0].text, "looking into it");
+    assert_string_equal(t->notes[0].author, "agent-smith");
+    assert_true(t->updated_at > t->created_at);
+    ticket_free(t);
+    /* A note alone keeps status and assignee; "" clears the assignee. */
+    struct ticket_update u2 = TICKET_UPDATE_INIT;
+    u2.note = "second";
+    assert_int_equal(ticket_store_update(f->ts, d.id, &u2, &t), 0);
+    assert_int_equal(t->status, TICKET_STATUS_IN_PROGRESS);
+    assert_string_equal(t->assignee, "agent-smith");
+    assert_int_equal(t->n_notes, 2);
+    assert_string_equal(t->notes[1].text, "second");
+    assert_null(t->notes[1].author);
+    ticket_free(t);
+    struct ticket_update u3 = TICKET_UPDATE_INIT;
+    u3.assignee = "";
+    u3.status = TICKET_STATUS_CLOSED;
+    u3.tracker_url = "https://dev.azure.com/x/_workitems/edit/7";
+    assert_int_equal(ticket_store_update(f->ts, d.id, &u3, &t), 0);
+    assert_null(t->assignee);
+    assert_int_equal(t->status, TICKET_STATUS_CLOSED);
+    assert_string_equal(t->tracker_url, "https://dev.azure.com/x/_workitems/edit/7");
+    ticket_free(t);
+
+    struct ticket_update bad = TICKET_UPDATE_INIT;
+    bad.status = 7;
+    assert_int_equal(ticket_store_update(f->ts, d.id, &bad, NULL), LOGSHARE_EINVAL);
+    bad.status = -1;
+    bad.note = "";
+    assert_int_equal(ticket_store_update(f->ts, d.id, &bad, NULL), LOGSHARE_EINVAL);
+    char missing[TICKET_ID_MAX];
+    ticket_id_new("tk", missing);
+    assert_int_equal(ticket_store_update(f->ts, missing, &u, NULL), LOGSHARE_ENOENT);
+}
+
+static void more_attachments_join_an_existing_ticket(void **state)
+{
+    struct fixture *f = *state;
+    struct draft d;
+    draft_init(&d, "u", "d", NULL, 1);
+    ticket_free(create(f->ts, &d, NULL, NULL));
+    struct draft more;
+    draft_init(&more, "u", "x", NULL, 2);
+    struct ticket *t = NULL;
+    assert_int_equal(ticket_store_add_attachments(f->ts, d.id, more.atts, 2, &t), 0);
+    assert_int_equal(t->n_attachments, 3);
+    assert_string_equal(t->attachments[0].id, d.att_ids[0]);
+    assert_string_equal(t->attachments[2].id, more.att_ids[1]);
+    assert_string_equal(t->attachments[2].ticket_id, d.id);
+    ticket_free(t);
+    /* To a missing ticket: nothing stored. */
+    char missing[TICKET_ID_MAX];
+    ticket_id_new("tk", missing);
+    struct draft orphan;
+    draft_init(&orphan, "u", "x", NULL, 1);
+    assert_int_equal(ticket_store_add_attachments(f->ts, missing, orphan.atts, 1, NULL),
+                     LOGSHARE_ENOENT);
+    /* A batch with one duplicate id: none of the batch is stored. */
+    struct draft dup;
+    draft_init(&dup, "u", "x", NULL, 2);
+    strcpy(dup.att_ids[1], more.att_ids[0]);
+    assert_int_equal(ticket_store_add_attachments(f->ts, d.id, dup.atts, 2, NULL),
+                     LOGSHARE_EEXIST);
+    assert_int_equal(count_rows(f->db, "attachments"), 3);
+}
+
+static void migrations_run_once_and_reopen_is_idempotent(void **state)
+{
+    struct fixture *f = *state;
+    int version = 0;
+    assert_int_equal(ticket_store_migrate(f->ts, &version), 0);
+    assert_int_equal(version, 1);
+    assert_int_equal(count_rows(f->db, "schema_version"), 1);
+    struct draft d;
+    draft_init(&d, "u", "kept across reopen", NULL, 1);
+    ticket_free(create(f->ts, &d, NULL, NULL));
+    ticket_store_destroy(f->ts);
+    f->ts = NULL;
+    for (int i = 0; i < 2; i++) {
+        struct ticket_store *again = NULL;
+        assert_int_equal(ticket_store_sqlite_open(f->db, NULL, &again), 0);
+        assert_int_equal(ticket_store_migrate(again, &version), 0);
+        assert_int_equal(version, 1);
+        struct ticket *t = NULL;
+        assert_int_equal(ticket_store_get(again, d.id, &t), 0);
+        assert_string_equal(t->description, "kept across reopen");
+        ticket_free(t);
+        assert_int_equal(ticket_store_check(again), 0);
+        ticket_store_destroy(again);
+    }
+    assert_int_equal(count_rows(f->db, "schema_version"), 1);
+    struct stat st;
+    assert_int_equal(stat(f->db, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    /* A database from a newer logshared is refused, not damaged. */
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open(f->db, &h), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(h, "INSERT INTO schema_version VALUES (99, 0)", NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(h);
+    assert_int_equal(ticket_store_sqlite_open(f->db, NULL, &f->ts), 0);
+    assert_int_equal(ticket_store_migrate(f->ts, &version), LOGSHARE_EFORMAT);
+}
+
+static void a_bad_database_path_fails_cleanly(void **state)
+{
+    struct fixture *f = *state;
+    struct ticket_store *ts = (struct ticket_store *)1;
+    char *p = path_join(f->dir, "no/such/dir/db");
+    assert_int_equal(ticket_store_sqlite_open(p, NULL, &ts), LOGSHARE_EUNAVAILABLE);
+    assert_null(ts);
+    free(p);
+    /* A file that is not a database. */
+    p = path_join(f->dir, "junk.db");
+    FILE *j = fopen(p, "w");
+    for (int i = 0; i < 200; i++)
+        fputs("this is not an sqlite database at all\n", j);
+    fclose(j);
+    int rc = ticket_store_sqlite_open(p, NULL, &ts);
+    if (rc == 0) {
+        assert_int_not_equal(ticket_store_migrate(ts, NULL), 0);
+        ticket_store_destroy(ts);
+    } else {
+        assert_null(ts);
+    }
+    free(p);
+}
+
+static void users_are_created_once(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(ticket_store_user_create(f->ts, "agent", "support", "$argon2id$fake"), 0);
+    assert_int_equal(ticket_store_user_create(f->ts, "agent", "admin", "$argon2id$x"),
+                     LOGSHARE_EEXIST);
+    assert_int_equal(ticket_store_user_create(f->ts, "boss", "emperor", "h"), LOGSHARE_EINVAL);
+    struct ticket_user *u = NULL;
+    assert_int_equal(ticket_store_user_get(f->ts, "agent", &u), 0);
+    assert_string_equal(u->role, "support");
+    assert_string_equal(u->password_hash, "$argon2id$fake");
+    assert_true(u->created_at > 0);
+    ticket_user_free(u);
+    assert_int_equal(ticket_store_user_get(f->ts, "nobody", &u), LOGSHARE_ENOENT);
+    assert_null(u);
+}
+
+int main(void)
+{
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(ids_sort_by_time_and_are_unique),
+        T(created_ticket_reads_back_with_everything),
+        T(unknown_ids_are_not_found),
+        T(invalid_tickets_are_refused),
+        T(failed_create_leaves_nothing),
+        T(one_idempotency_key_five_times_is_one_ticket),
+        T(same_key_from_two_users_is_two_tickets),
+        T(concurrent_retries_create_one_ticket),
+        T(concurrent_creates_all_land),
+        T(list_pages_newest_first_without_gaps),
+        T(list_filters_combine),
+        T(updates_change_status_assignee_and_append_notes),
+        T(more_attachments_join_an_existing_ticket),
+        T(migrations_run_once_and_reopen_is_idempotent),
+        T(a_bad_database_path_fails_cleanly),
+        T(users_are_created_once),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
