@@ -468,6 +468,10 @@ LOGSHARE_API int logshare_share_options_set_timeouts(logshare_share_options *opt
  * other 4xx are not. */
 LOGSHARE_API int logshare_share_options_set_retry(logshare_share_options *opts, int max_attempts,
                                                   long base_ms, long max_ms);
+/* Caps the upload rate, in bytes per second (0, the default: no cap), so
+ * a report sent during a call does not take the bandwidth the call
+ * needs. */
+LOGSHARE_API int logshare_share_options_set_max_send_rate(logshare_share_options *opts, uint64_t bytes_per_second);
 LOGSHARE_API int logshare_share_options_set_progress(logshare_share_options *opts,
                                                      logshare_progress_fn fn, void *user);
 /* Called for every item logshare_flush_outbox() tries. */

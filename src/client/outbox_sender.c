@@ -105,6 +105,7 @@ static logshare_share_options *options_copy(const logshare_share_options *src)
     o->low_speed_bytes = src->low_speed_bytes;
     o->low_speed_seconds = src->low_speed_seconds;
     o->total_timeout_ms = src->total_timeout_ms;
+    o->max_send_rate = src->max_send_rate;
     o->max_attempts = src->max_attempts;
     o->backoff_base_ms = src->backoff_base_ms;
     o->backoff_max_ms = src->backoff_max_ms;

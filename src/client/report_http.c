@@ -252,6 +252,8 @@ int report_http_post(const logshare_share_options *o, const share_fields *f, con
             curl_easy_setopt(easy, CURLOPT_LOW_SPEED_LIMIT, o->low_speed_bytes);
             curl_easy_setopt(easy, CURLOPT_LOW_SPEED_TIME, o->low_speed_seconds);
         }
+        if (o->max_send_rate > 0)
+            curl_easy_setopt(easy, CURLOPT_MAX_SEND_SPEED_LARGE, (curl_off_t)o->max_send_rate);
         if (o->total_timeout_ms > 0)
             curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, o->total_timeout_ms);
         curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
@@ -271,6 +273,9 @@ int report_http_post(const logshare_share_options *o, const share_fields *f, con
         if (cc == CURLE_OK) {
             r->http_status = (int)status;
             r->body = ls_buf_steal(&ctx.body);
+            size_t blen = r->body ? strlen(r->body) : 0;
+            while (blen > 0 && (r->body[blen - 1] == '\n' || r->body[blen - 1] == '\r'))
+                r->body[--blen] = '\0';
             parse_body(r);
             r->retry = retry_classify(r->http_status);
             if (r->retry == RETRY_DONE && !r->ticket_id) {

@@ -77,6 +77,7 @@ struct logshare_share_options {
     long low_speed_bytes;   /* abort when slower than this ... */
     long low_speed_seconds; /* ... for this long */
     long total_timeout_ms;  /* 0 = none */
+    uint64_t max_send_rate; /* bytes/s, 0 = no cap */
     int max_attempts;
     long backoff_base_ms;
     long backoff_max_ms;

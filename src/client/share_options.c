@@ -8,6 +8,7 @@
  * on a slow link must be allowed to finish), and a few retries with
  * backoff before the report is left to the outbox.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -199,5 +200,13 @@ int logshare_share_options_set_outbox_limits(logshare_share_options *o, uint64_t
         return LOGSHARE_EINVAL;
     o->outbox_max_bytes = max_bytes;
     o->outbox_max_items = max_items;
+    return 0;
+}
+
+int logshare_share_options_set_max_send_rate(logshare_share_options *o, uint64_t bytes_per_second)
+{
+    if (!o || bytes_per_second > (uint64_t)INT64_MAX)
+        return LOGSHARE_EINVAL;
+    o->max_send_rate = bytes_per_second;
     return 0;
 }
