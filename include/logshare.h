@@ -122,13 +122,494 @@ LOGSHARE_API int logshare_level_parse(const char *name, logshare_level *level);
 /* The log store: open, log, flush, get_support_files                 */
 /* ------------------------------------------------------------------ */
 
-/* (declared with the log store) */
+/*
+ * A store is a directory the app owns. liblogshare writes one file per
+ * stream at a time ("<stream>.<seq>.lslog", see docs/log-format.md),
+ * starts a new file at every open and whenever a file reaches
+ * max_file_bytes, and deletes the oldest files (any stream) to keep the
+ * total under max_total_bytes and younger than max_age. The
+ * subdirectory "<dir>/outbox/" belongs to the sharing code: the store
+ * never counts it, lists it or deletes from it.
+ *
+ * Threads: logging calls may be made from any number of threads at once
+ * and never wait on the disk, compression or encryption: each thread
+ * copies its record into its own preallocated ring buffer (allocated at
+ * that thread's first call), and one background writer per store drains
+ * the rings, compresses, encrypts and writes. When a thread's ring is
+ * full the record is dropped and counted, and the count is logged as a
+ * record of its own as soon as there is room again.
+ *
+ * Fork: in a child process after fork(), a store inherited from the
+ * parent is inert: logging calls return LOGSHARE_ECLOSED and write
+ * nothing, logshare_flush and logshare_get_support_files return
+ * LOGSHARE_ECLOSED, and logshare_close only frees the child's memory.
+ * The parent's files are never touched by the child.
+ *
+ * Exit: if the process calls exit() with a store still open, an atexit
+ * handler drains what was logged before, finishes each file cleanly and
+ * stops the writer; later logging calls return LOGSHARE_ECLOSED and a
+ * later logshare_close only frees memory. A crash or _exit() loses what
+ * was still in memory; everything already on disk stays readable.
+ */
+
+/* An open log store. Opaque; made by logshare_open, freed by
+ * logshare_close. */
+typedef struct logshare logshare;
+
+/* Options for logshare_open. Opaque so that new options never change a
+ * struct layout the app compiled against. */
+typedef struct logshare_options logshare_options;
+
+/* The most streams one store can have. */
+#define LOGSHARE_MAX_STREAMS 16
+
+/* Defaults used when an option is not set. */
+#define LOGSHARE_DEFAULT_STREAM "main"
+#define LOGSHARE_DEFAULT_MAX_FILE_BYTES (4u * 1024u * 1024u)
+#define LOGSHARE_DEFAULT_MAX_TOTAL_BYTES (64u * 1024u * 1024u)
+#define LOGSHARE_DEFAULT_MAX_AGE_SECONDS (7 * 24 * 3600)
+#define LOGSHARE_DEFAULT_BUFFER_BYTES (1024u * 1024u)
+
+/* New options with every default set: no directory, no key (one of
+ * logshare_options_set_public_key*, or set_plaintext, is required), the
+ * single stream LOGSHARE_DEFAULT_STREAM, minimum level INFO. Returns
+ * NULL when out of memory. Free with logshare_options_free. */
+LOGSHARE_API logshare_options *logshare_options_new(void);
+
+/* Frees options. NULL is a no-op. A store opened with them keeps its own
+ * copy, so options may be freed right after logshare_open. */
+LOGSHARE_API void logshare_options_free(logshare_options *opts);
+
+/* The store's directory (borrowed; copied). Created with its parents,
+ * mode 0700, if missing. Required. LOGSHARE_EINVAL for NULL or "". */
+LOGSHARE_API int logshare_options_set_dir(logshare_options *opts, const char *dir);
+
+/* Adds a stream (name borrowed; copied). Streams are numbered in the
+ * order they are added, from 0; that number is the `stream` argument of
+ * the logging calls. The first call replaces the default stream. Names
+ * are 1-32 characters of [a-z0-9_-]. LOGSHARE_EINVAL for a bad or
+ * repeated name, LOGSHARE_ETOOLARGE past LOGSHARE_MAX_STREAMS. */
+LOGSHARE_API int logshare_options_add_stream(logshare_options *opts, const char *name);
+
+/* The support public key files are encrypted to, as the text that
+ * `logshare keygen` writes to PREFIX.pub (borrowed; parsed now).
+ * LOGSHARE_EKEY when it is not such a key. Clears plaintext mode. */
+LOGSHARE_API int logshare_options_set_public_key(logshare_options *opts, const char *text);
+
+/* Same, reading the key from a file. LOGSHARE_ENOENT / LOGSHARE_EPERM /
+ * LOGSHARE_EIO when it cannot be read, LOGSHARE_EKEY when malformed. */
+LOGSHARE_API int logshare_options_set_public_key_file(logshare_options *opts, const char *path);
+
+/* Development only: when on is nonzero, files are compressed but not
+ * encrypted (readable without a key; still checksummed, so torn tails
+ * and changed bytes are detected). Clears any public key. */
+LOGSHARE_API int logshare_options_set_plaintext(logshare_options *opts, int on);
+
+/* Size at which a file is closed and a new one started (>= 32768).
+ * LOGSHARE_EINVAL below that. If max_total_bytes cannot hold one full
+ * file per stream, open lowers max_file_bytes to max_total / streams. */
+LOGSHARE_API int logshare_options_set_max_file_bytes(logshare_options *opts, uint64_t bytes);
+
+/* Total size of all log files of all streams (the outbox excluded);
+ * oldest files are deleted first to stay under it (>= 32768). */
+LOGSHARE_API int logshare_options_set_max_total_bytes(logshare_options *opts, uint64_t bytes);
+
+/* Files whose last write is older than this are deleted (> 0). */
+LOGSHARE_API int logshare_options_set_max_age_seconds(logshare_options *opts, int64_t seconds);
+
+/* Records below this level are discarded at the call (not counted as
+ * dropped). LOGSHARE_EINVAL for an unknown level. */
+LOGSHARE_API int logshare_options_set_min_level(logshare_options *opts, logshare_level level);
+
+/* Size of each logging thread's ring buffer, in bytes (65536 to 1 GiB,
+ * rounded up to a power of two). A bigger ring absorbs longer bursts
+ * before records are dropped. */
+LOGSHARE_API int logshare_options_set_buffer_bytes(logshare_options *opts, size_t bytes);
+
+/* Opens a store (opts borrowed). Starts the background writer and a new
+ * file per stream. On success *out is the handle (free with
+ * logshare_close). Errors: LOGSHARE_EINVAL (no dir, or neither a key
+ * nor plaintext), LOGSHARE_EBUSY (another process has the store open),
+ * LOGSHARE_ENOMEM. A directory that cannot be created or written, or a
+ * full disk, does NOT fail the open: records are dropped and counted,
+ * logshare_last_error() says why, and writing resumes when the
+ * directory becomes writable again (checked about once a second). */
+LOGSHARE_API int logshare_open(const logshare_options *opts, logshare **out);
+
+/* Writes everything logged before the call, finishes each file with a
+ * final frame (so readers know it is complete), fsyncs, stops the writer
+ * and frees the store. Call it only after every other thread has made
+ * its last logging call on this handle. NULL is a no-op. */
+LOGSHARE_API void logshare_close(logshare *ls);
+
+/* The number of the stream called name, or LOGSHARE_ENOENT. */
+LOGSHARE_API int logshare_stream_index(const logshare *ls, const char *name);
+
+/* Logs one record, formatting it now (any format string is fine). Safe
+ * from any thread; never blocks; never allocates except at a thread's
+ * first call on this store. Messages longer than 8000 bytes are cut and
+ * end with "...[truncated]". Returns 0 when queued, LOGSHARE_ENOSPC when
+ * the thread's ring was full (dropped and counted), LOGSHARE_EINVAL for
+ * a bad stream or level, LOGSHARE_ECLOSED after close/exit or in a
+ * forked child. A record below the minimum level returns 0. */
+LOGSHARE_API int logshare_log(logshare *ls, int stream, logshare_level level, const char *fmt, ...)
+    LOGSHARE_PRINTF(4, 5);
+LOGSHARE_API int logshare_vlog(logshare *ls, int stream, logshare_level level, const char *fmt,
+                               va_list ap) LOGSHARE_PRINTF(4, 0);
+
+/* The fast path: like logshare_log, but the format string is stored
+ * once per file and each call only copies its raw arguments (strings
+ * are copied too); the text is formatted when the file is read. fmt
+ * MUST be a string literal (or other storage that never changes or goes
+ * away while the store is open): the library remembers it by address.
+ * Use it through LOGSHARE_LOG, which refuses anything but a literal at
+ * compile time. Conversions with no portable binary form (%n, %ls, %lc,
+ * %Lf) make the call fall back to formatting now. */
+LOGSHARE_API int logshare_log_static(logshare *ls, int stream, logshare_level level,
+                                     const char *fmt, ...) LOGSHARE_PRINTF(4, 5);
+
+/* LOGSHARE_LOG(ls, stream, level, "format", args...): the recommended
+ * way to log. The format must be a string literal. */
+#define LOGSHARE__FIRST_(first, ...) first
+#define LOGSHARE__FIRST(...) LOGSHARE__FIRST_(__VA_ARGS__, 0)
+#define LOGSHARE_LOG(ls, stream, level, ...)                                  \
+    ((void)sizeof("" LOGSHARE__FIRST(__VA_ARGS__)),                           \
+     logshare_log_static((ls), (stream), (level), __VA_ARGS__))
+
+/* Waits until everything logged before the call (by any thread) is
+ * written to the current files and fsynced, or until timeout_ms passes
+ * (0 waits as long as it takes). This is the one call that waits.
+ * Returns 0, LOGSHARE_ETIMEDOUT, LOGSHARE_ECLOSED, or the writer's last
+ * write error (records it could not write were dropped and counted). */
+LOGSHARE_API int logshare_flush(logshare *ls, int timeout_ms);
+
+/* Counters since open. buffer_full: records dropped because the
+ * calling thread's ring was full; write_failed: records lost because the
+ * disk refused them (full, read-only, removed directory); written:
+ * records on disk. Any out pointer may be NULL. */
+LOGSHARE_API void logshare_get_counts(const logshare *ls, uint64_t *written,
+                                      uint64_t *buffer_full, uint64_t *write_failed);
+
+/* The last error the writer met (a negative LOGSHARE_E* code), or 0 if
+ * the last write succeeded. Cleared when writing works again. */
+LOGSHARE_API int logshare_last_error(const logshare *ls);
+
+/* One log file that belongs in a support request. */
+typedef struct logshare_support_file {
+    char *path;            /* absolute or as given by dir; owned by the array */
+    char *stream;          /* stream name; owned by the array */
+    uint64_t size;         /* bytes on disk */
+    uint64_t seq;          /* file sequence number: orders files across streams */
+    int64_t first_time_us; /* first record's time, µs since the epoch; 0 if none yet */
+    int64_t last_time_us;  /* last record's time; 0 if none yet */
+} logshare_support_file;
+
+/* Flushes (as logshare_flush with no timeout), then lists every log file
+ * of the store, oldest first (by seq). On success *files is a new array
+ * of *count entries (possibly 0, then *files may be NULL); free it with
+ * logshare_support_files_free. Times come from the files' authenticated
+ * frame headers, so the key is not needed. */
+LOGSHARE_API int logshare_get_support_files(logshare *ls, logshare_support_file **files,
+                                            size_t *count);
+
+/* The same list for a directory without opening a store (and so without
+ * flushing anything): what `logshare files --dir` prints. A missing
+ * directory gives LOGSHARE_ENOENT. */
+LOGSHARE_API int logshare_list_support_files(const char *dir, logshare_support_file **files,
+                                             size_t *count);
+
+/* Frees what the two calls above return. NULL is a no-op. */
+LOGSHARE_API void logshare_support_files_free(logshare_support_file *files, size_t count);
+
+/* Makes a new support key pair, as text: *public_key_text (e.g.
+ * "logshare-pk-1:<base64>") goes to apps, *secret_key_text
+ * ("logshare-sk-1:<base64>") stays with support. Both end with "\n" and
+ * are new strings freed with logshare_string_free. */
+LOGSHARE_API int logshare_keygen(char **public_key_text, char **secret_key_text);
+
+/* Writes a new key pair as `logshare keygen --out PREFIX` does:
+ * PREFIX.key (secret, mode 0600) and PREFIX.pub, both durably. Refuses to
+ * overwrite (LOGSHARE_EEXIST). If public_key_text is not NULL it receives
+ * the public key text (free with logshare_string_free). */
+LOGSHARE_API int logshare_keygen_files(const char *prefix, char **public_key_text);
+
+/* Frees a string the library returned. NULL is a no-op. */
+LOGSHARE_API void logshare_string_free(char *s);
+
+/* ---- Reading log files (support side, the CLI, the server) ---- */
+
+/* An open log file being read. Opaque; logshare_reader_close frees it. */
+typedef struct logshare_reader logshare_reader;
+
+/* One record, as logshare_reader_next returns it. The strings belong to
+ * the reader and stay valid until the next call on it. */
+typedef struct logshare_record {
+    int64_t time_us;      /* µs since the epoch, UTC */
+    logshare_level level;
+    const char *stream;   /* the file's stream */
+    const char *message;  /* formatted text, NUL-terminated */
+    size_t message_len;
+    uint64_t file_seq;    /* the file's sequence number */
+} logshare_record;
+
+/* Opens a log file for reading. secret_key_text is the content of a
+ * PREFIX.key file (borrowed); NULL reads plaintext files only. The
+ * header is checked now. Errors: LOGSHARE_ENOENT/EPERM/EIO (cannot
+ * read), LOGSHARE_EFORMAT (not a log file, or an unknown version),
+ * LOGSHARE_EKEY (encrypted but no key given, a malformed key, or a key
+ * for another public key), LOGSHARE_ECORRUPT (the header was altered),
+ * LOGSHARE_ETRUNCATED (the file ends inside its header). */
+LOGSHARE_API int logshare_reader_open(const char *path, const char *secret_key_text,
+                                      logshare_reader **out);
+
+/* Same for a log file already in memory (data borrowed; copied). */
+LOGSHARE_API int logshare_reader_open_buffer(const void *data, size_t len,
+                                             const char *secret_key_text, logshare_reader **out);
+
+/* The next record in file order. Returns 1 and fills *rec; 0 at the
+ * clean end of a completely written file; LOGSHARE_ETRUNCATED when the
+ * file ends early (a torn tail: every complete record came before; warn,
+ * it is not an attack by itself); LOGSHARE_ECORRUPT when a frame fails
+ * authentication (tampered or damaged: nothing from that frame on is
+ * returned). After a negative return every later call returns it too. */
+LOGSHARE_API int logshare_reader_next(logshare_reader *r, logshare_record *rec);
+
+/* The file's stream name and sequence number, and its creation time
+ * (µs). Pointers owned by the reader. Any out pointer may be NULL. */
+LOGSHARE_API void logshare_reader_info(const logshare_reader *r, const char **stream,
+                                       uint64_t *seq, int64_t *created_us);
+
+/* Frees a reader. NULL is a no-op. */
+LOGSHARE_API void logshare_reader_close(logshare_reader *r);
 
 /* ------------------------------------------------------------------ */
 /* Sharing: export and report, the outbox                             */
 /* ------------------------------------------------------------------ */
 
-/* (declared with export and report) */
+/*
+ * Three ways logs leave the device (docs/integration.md shows each):
+ *  - logshare_export(): one archive (zip, or tar.zst) with the support
+ *    files and a manifest.json, for the app to hand to the user's share
+ *    sheet or mail (docs/export-format.md describes the archive).
+ *  - logshare_report(): a support ticket on a logshared server. The
+ *    report is first written durably to the store's outbox
+ *    (<store dir>/outbox/), then sent; it leaves the outbox only after
+ *    the server answered 201. A report that cannot be sent now stays
+ *    there and is sent later by logshare_flush_outbox(), exactly once:
+ *    its Idempotency-Key is made at queue time and reused on every
+ *    attempt, and the server returns the first ticket for a repeated key.
+ *  - The outbox is generic: push-request uploads and end-of-call surveys
+ *    queue there too (source "push" / "survey").
+ */
+
+/* Progress of an upload or export: bytes done and the total (0 while
+ * unknown). Called from the thread that runs the operation. Return 0 to
+ * go on, non-zero to cancel (the call then returns LOGSHARE_ECANCELED and
+ * a report stays in the outbox). */
+typedef int (*logshare_progress_fn)(void *user, uint64_t done, uint64_t total);
+
+/* The outcome of sending one report: a created ticket, or why not.
+ * Opaque; owned by whoever received it (logshare_report_result_free). */
+typedef struct logshare_report_result logshare_report_result;
+
+/* Called by logshare_flush_outbox() after each queued item it tried.
+ * result is borrowed for the call. */
+typedef void (*logshare_result_fn)(void *user, const logshare_report_result *result);
+
+/* Everything a report or an export carries, and how to reach the
+ * server. Opaque, with setters, so it can grow without breaking the ABI.
+ * Strings are copied. Every setter returns 0, LOGSHARE_EINVAL or
+ * LOGSHARE_ENOMEM. */
+typedef struct logshare_share_options logshare_share_options;
+
+LOGSHARE_API logshare_share_options *logshare_share_options_new(void);
+LOGSHARE_API void logshare_share_options_free(logshare_share_options *opts);
+
+/* Ticket fields (SPEC.md, POST /api/v1/tickets). A report needs a
+ * description; an export does not. */
+LOGSHARE_API int logshare_share_options_set_description(logshare_share_options *opts, const char *text);
+/* Adds one call id (repeatable; duplicates are kept once). */
+LOGSHARE_API int logshare_share_options_add_call_id(logshare_share_options *opts, const char *call_id);
+LOGSHARE_API int logshare_share_options_set_customer(logshare_share_options *opts, const char *name,
+                                                     const char *email);
+/* The app's version and platform ("ios 17.2", "linux x86_64"). */
+LOGSHARE_API int logshare_share_options_set_app(logshare_share_options *opts, const char *app_version,
+                                                const char *platform);
+/* "report" (default), "survey", "push" or "share". */
+LOGSHARE_API int logshare_share_options_set_source(logshare_share_options *opts, const char *source);
+/* The push request this upload answers (source "push"). */
+LOGSHARE_API int logshare_share_options_set_log_request_id(logshare_share_options *opts, const char *id);
+/* Attaches one more file of the app's (a screenshot, a config), shipped
+ * under name (its base name when NULL). The file is read when the report
+ * is queued or the archive written. */
+LOGSHARE_API int logshare_share_options_add_file(logshare_share_options *opts, const char *path,
+                                                 const char *name);
+/* Whether the store's support files are included (default 1). */
+LOGSHARE_API int logshare_share_options_set_include_logs(logshare_share_options *opts, int include);
+
+/* The server: base URL ("https://support.example.com") and bearer token.
+ * Both required to send. */
+LOGSHARE_API int logshare_share_options_set_server(logshare_share_options *opts, const char *url,
+                                                   const char *token);
+/* A PEM bundle of CA certificates to trust instead of the system's. TLS
+ * is always verified; there is no option to turn that off. */
+LOGSHARE_API int logshare_share_options_set_ca_file(logshare_share_options *opts, const char *path);
+/* connect_ms: time to connect (default 10000). An upload slower than
+ * low_speed_bytes per second for low_speed_seconds is aborted and retried
+ * (defaults 64 and 30). total_ms bounds one attempt (default 0: none, so
+ * big uploads on slow links may finish). */
+LOGSHARE_API int logshare_share_options_set_timeouts(logshare_share_options *opts, long connect_ms,
+                                                     long low_speed_bytes, long low_speed_seconds,
+                                                     long total_ms);
+/* Attempts per send (default 4) and the exponential backoff between them
+ * (base 500 ms, doubling, at most max_ms = 30000, with full jitter).
+ * Network errors, 5xx and 429 are retried (a Retry-After is honoured; one
+ * longer than max_ms ends the attempts and the item waits in the outbox);
+ * other 4xx are not. */
+LOGSHARE_API int logshare_share_options_set_retry(logshare_share_options *opts, int max_attempts,
+                                                  long base_ms, long max_ms);
+/* Caps the upload rate, in bytes per second (0, the default: no cap), so
+ * a report sent during a call does not take the bandwidth the call
+ * needs. */
+LOGSHARE_API int logshare_share_options_set_max_send_rate(logshare_share_options *opts, uint64_t bytes_per_second);
+LOGSHARE_API int logshare_share_options_set_progress(logshare_share_options *opts,
+                                                     logshare_progress_fn fn, void *user);
+/* Called for every item logshare_flush_outbox() tries. */
+LOGSHARE_API int logshare_share_options_set_result_callback(logshare_share_options *opts,
+                                                            logshare_result_fn fn, void *user);
+
+/* Result accessors. Strings belong to the result; NULL when not set. */
+/* 0 sent, LOGSHARE_EQUEUED kept for a later try, or the error that made
+ * the item fail for good (LOGSHARE_EHTTP, LOGSHARE_EAUTH, ...). */
+LOGSHARE_API int logshare_report_result_status(const logshare_report_result *r);
+/* The created ticket's id, and the ticket JSON as the server sent it. */
+LOGSHARE_API const char *logshare_report_result_ticket_id(const logshare_report_result *r);
+LOGSHARE_API const char *logshare_report_result_ticket_json(const logshare_report_result *r);
+/* The outbox item that carried the report. */
+LOGSHARE_API const char *logshare_report_result_outbox_id(const logshare_report_result *r);
+/* The last HTTP status (0 when none was received). */
+LOGSHARE_API int logshare_report_result_http_status(const logshare_report_result *r);
+/* Why it was not sent: the server's error code and message, or the
+ * network error. */
+LOGSHARE_API const char *logshare_report_result_error_code(const logshare_report_result *r);
+LOGSHARE_API const char *logshare_report_result_error_message(const logshare_report_result *r);
+LOGSHARE_API void logshare_report_result_free(logshare_report_result *r);
+
+/* Outbox quota: at most max_bytes of queued files and max_items items
+ * (defaults 64 MiB, 32). A report that would go past it is refused with
+ * LOGSHARE_ENOSPC and nothing queued; nothing already queued is ever
+ * dropped to make room. */
+LOGSHARE_API int logshare_share_options_set_outbox_limits(logshare_share_options *opts, uint64_t max_bytes,
+                                                          unsigned max_items);
+
+/* ---- Export (direct sharing) ---- */
+
+typedef enum logshare_export_format {
+    LOGSHARE_EXPORT_ZIP = 0,     /* .zip, deflate: opens everywhere */
+    LOGSHARE_EXPORT_TAR_ZSTD = 1 /* .tar.zst (pax): smaller, for tools */
+} logshare_export_format;
+
+/* "zip" or "tar.zst" -> format. 0 or LOGSHARE_EINVAL. */
+LOGSHARE_API int logshare_export_format_parse(const char *name, logshare_export_format *format);
+
+/* Writes one archive at out_path (borrowed) holding the store's support
+ * files (after a flush, as logshare_get_support_files) plus the app's
+ * files from opts, and manifest.json: every file's name, stream, size,
+ * SHA-256 and record time range; call ids, description, app version,
+ * platform, creation time, library version. opts may be NULL. Streamed
+ * (memory does not grow with the logs); the file appears only when
+ * complete (written beside it, fsynced, renamed). The progress callback
+ * of opts sees bytes of log data written. */
+LOGSHARE_API int logshare_export(logshare *ls, const logshare_share_options *opts, const char *out_path,
+                                 logshare_export_format format);
+
+/* The same for a store directory that is not open in this process (the
+ * CLI, a crash reporter): files are taken as they are on disk. */
+LOGSHARE_API int logshare_export_dir(const char *dir, const logshare_share_options *opts, const char *out_path,
+                                     logshare_export_format format);
+
+/* ---- Report (a support ticket) ---- */
+
+/* Queues a report of the store's support files (and the app's files)
+ * with opts' fields in the outbox, then sends it to opts' server with
+ * retries. Needs a description and a server. Blocks while it sends:
+ * call it from a worker thread, not the UI thread.
+ * Returns 0 (ticket created), LOGSHARE_EQUEUED (not sent now, kept in
+ * the outbox: say so to the user; logshare_flush_outbox sends it later),
+ * LOGSHARE_ECANCELED (the progress callback said stop; kept, pending),
+ * a server refusal (LOGSHARE_EAUTH, LOGSHARE_ETOOLARGE, LOGSHARE_EHTTP;
+ * kept, marked failed, see the result's error message), or an error
+ * before anything was queued (LOGSHARE_EINVAL, LOGSHARE_ENOSPC: outbox
+ * full, LOGSHARE_EIO ...). When result is not NULL and the report was
+ * queued, *result describes the outcome (free it). */
+LOGSHARE_API int logshare_report(logshare *ls, const logshare_share_options *opts,
+                                 logshare_report_result **result);
+
+/* The same for a store directory not open in this process. */
+LOGSHARE_API int logshare_report_dir(const char *dir, const logshare_share_options *opts,
+                                     logshare_report_result **result);
+
+/* ---- The outbox ---- */
+
+/* Flag for the flush calls: also send items marked failed and items
+ * whose retry time has not come (the user asked explicitly). */
+#define LOGSHARE_OUTBOX_FORCE 1u
+
+/* Sends what waits in the store's outbox, oldest first: items whose
+ * retry time has come and that are not marked failed, or all with
+ * LOGSHARE_OUTBOX_FORCE. opts gives the server and retry policy; its
+ * result callback hears about every item tried. *sent and *left (may be
+ * NULL) count items delivered and still waiting. Returns 0 even when
+ * some items could not be sent (see *left); an error only when the
+ * outbox could not be read or opts is incomplete. Blocks. */
+LOGSHARE_API int logshare_flush_outbox(logshare *ls, const logshare_share_options *opts, unsigned flags,
+                                       size_t *sent, size_t *left);
+LOGSHARE_API int logshare_outbox_flush_dir(const char *dir, const logshare_share_options *opts,
+                                           unsigned flags, size_t *sent, size_t *left);
+
+/* Queues a ticket request without sending it (push uploads and surveys
+ * use this; logshare_report is queue + send). *outbox_id (free with
+ * logshare_string_free) names the item. */
+LOGSHARE_API int logshare_outbox_add_dir(const char *dir, const logshare_share_options *opts,
+                                         char **outbox_id);
+
+/* What waits in the outbox of store dir, as a JSON array (free with
+ * logshare_string_free), oldest first; each item has id, created_at,
+ * source, description, call_ids, bytes, files, attempts, status
+ * ("pending" or "failed"), http_status, next_attempt_at and error
+ * {code, message} when known. An empty or missing outbox gives "[]". */
+LOGSHARE_API int logshare_outbox_list_json(const char *dir, char **json);
+
+/* Deletes one queued item without sending it (the user changed their
+ * mind). LOGSHARE_ENOENT when it is not there. */
+LOGSHARE_API int logshare_outbox_remove(const char *dir, const char *outbox_id);
+
+/* ---- Sending the outbox in the background ---- */
+
+/* A background sender. Opaque; logshare_outbox_sender_stop frees it. */
+typedef struct logshare_outbox_sender logshare_outbox_sender;
+
+/* Starts a thread that sends the store's outbox now and then keeps
+ * sending whatever becomes due (retry times, reports queued later by
+ * this or another process), until stopped. This is "sent at the next
+ * open": call it right after logshare_open, once the app allows network
+ * use (user consent, Wi-Fi ...). opts is copied (server, token, retry
+ * policy, callbacks); the callbacks run on the sender's thread. Items
+ * marked failed are left for an explicit logshare_flush_outbox with
+ * LOGSHARE_OUTBOX_FORCE. The sender does not use ls after the call
+ * returns, so it may be stopped before or after logshare_close. */
+LOGSHARE_API int logshare_outbox_sender_start(logshare *ls, const logshare_share_options *opts,
+                                              logshare_outbox_sender **sender);
+LOGSHARE_API int logshare_outbox_sender_start_dir(const char *dir, const logshare_share_options *opts,
+                                                  logshare_outbox_sender **sender);
+
+/* Makes the sender look at the outbox now (e.g. the network came back). */
+LOGSHARE_API void logshare_outbox_sender_wake(logshare_outbox_sender *sender);
+
+/* Stops the sender: an upload in flight is aborted (its item stays
+ * queued, to be sent later), the thread is joined, memory freed. NULL is
+ * a no-op. */
+LOGSHARE_API void logshare_outbox_sender_stop(logshare_outbox_sender *sender);
 
 /* ------------------------------------------------------------------ */
 /* Push requests for logs, and end-of-call surveys                    */

@@ -24,4 +24,9 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* True when argv[i] is --help or -h anywhere in argv. */
 int cli_wants_help(int argc, char **argv);
 
+/* Subcommands: sharing (issue 5). */
+int cmd_export(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_outbox(int argc, char **argv);
+
 #endif

@@ -5,10 +5,13 @@
  *
  * Each file part goes straight to a blob writer while OpenSSL's SHA-256
  * (EVP, which uses the CPU's SHA extensions) hashes the same bytes; no
- * file is ever held in memory. A file's blob is committed (durable) when
- * its part ends. Only when the whole body parsed and every blob is
- * durable is the ticket (or the new attachments) committed, in one
- * transaction (PITFALLS, Durability). On any failure before that, the
+ * file is ever held in memory. Writers stay open (hidden temporary files)
+ * until the whole body has parsed and the fields checked out; then every
+ * blob is committed (durable), and only then the ticket (or the new
+ * attachments), in one transaction (PITFALLS, Durability). Committing
+ * late keeps the window in which a crash can leave a committed blob
+ * without its ticket down to those few fsyncs; a crash mid-body leaves
+ * only temporary files, which the blob store sweeps. On any failure before that, the
  * blobs written so far are removed and the open one aborted; cleanup
  * does it also when the client disconnects mid-upload (MHD's completed
  * callback), so a failed request leaves nothing behind.
@@ -53,6 +56,7 @@ struct upload {
     char **call_ids;
     size_t n_call_ids;
     struct ticket_attachment *atts; /* blob_key set once the blob is committed */
+    struct blob_writer **writers;   /* per attachment: open until commit_blobs */
     size_t n_atts;
     int committed; /* the database has it: never remove the blobs now */
 };
@@ -69,9 +73,12 @@ static void upload_free(struct upload *u)
     for (size_t i = 0; i < u->n_call_ids; i++)
         free(u->call_ids[i]);
     free(u->call_ids);
-    for (size_t i = 0; i < u->n_atts; i++)
+    for (size_t i = 0; i < u->n_atts; i++) {
+        blob_writer_abort(u->writers[i]);
         ticket_attachment_clear(&u->atts[i]);
+    }
     free(u->atts);
+    free(u->writers);
     free(u);
 }
 
@@ -129,6 +136,11 @@ static int on_part_begin(void *ctx, const multipart_part *part)
     if (!na)
         return LOGSHARE_ENOMEM;
     u->atts = na;
+    struct blob_writer **nw = realloc(u->writers, (u->n_atts + 1) * sizeof *nw);
+    if (!nw)
+        return LOGSHARE_ENOMEM;
+    u->writers = nw;
+    u->writers[u->n_atts] = NULL;
     struct ticket_attachment *a = &u->atts[u->n_atts];
     memset(a, 0, sizeof *a);
     u->n_atts++;
@@ -210,21 +222,36 @@ static int on_part_end(void *ctx)
         return LOGSHARE_EINTERNAL;
     ls_hex_encode(md, mdlen, a->sha256);
     a->size = u->writer->bytes_written;
-    char key[BLOB_KEY_MAX];
-    blob_key_for_attachment(u->ticket_id, a->id, key, sizeof key);
-    struct blob_writer *w = u->writer;
+    u->writers[u->n_atts - 1] = u->writer; /* committed in commit_blobs */
     u->writer = NULL;
     u->cur_field = -2;
-    int rc = blob_writer_commit(w); /* durable before the ticket may reference it */
-    if (rc) {
-        snprintf(req->fail_message, sizeof req->fail_message, "blob store: %s",
-                 logshare_strerror(rc));
-        return LOGSHARE_EUNAVAILABLE;
-    }
-    a->blob_key = strdup(key);
-    if (!a->blob_key) {
-        blob_store_remove(((struct api_app *)req->app)->blobs, key);
-        return LOGSHARE_ENOMEM;
+    return 0;
+}
+
+/* Makes every blob durable. On failure the rest are aborted and the
+ * committed ones removed by cleanup. */
+static int commit_blobs(http_request *req, struct upload *u)
+{
+    for (size_t i = 0; i < u->n_atts; i++) {
+        struct ticket_attachment *a = &u->atts[i];
+        char key[BLOB_KEY_MAX];
+        int rc = blob_key_for_attachment(u->ticket_id, a->id, key, sizeof key);
+        if (!rc && !(a->blob_key = strdup(key)))
+            rc = LOGSHARE_ENOMEM;
+        struct blob_writer *w = u->writers[i];
+        u->writers[i] = NULL;
+        if (rc) {
+            blob_writer_abort(w);
+            return rc;
+        }
+        rc = blob_writer_commit(w);
+        if (rc) {
+            free(a->blob_key); /* nothing was left under it */
+            a->blob_key = NULL;
+            snprintf(req->fail_message, sizeof req->fail_message, "blob store: %s",
+                     logshare_strerror(rc));
+            return LOGSHARE_EUNAVAILABLE;
+        }
     }
     return 0;
 }
@@ -366,18 +393,21 @@ int api_upload_end(http_request *req)
         return http_respond_error(req, rc, 0, "%s", multipart_parser_error(u->mp));
     struct ticket *out = NULL;
     int replayed = 0;
+    if (u->add_to_existing && u->n_atts == 0)
+        return http_respond_error(req, LOGSHARE_EINVAL, 400, "no file in the request");
+    if (!u->add_to_existing && (check_fields(req, u) || req->status))
+        return 0;
+    /* A ticket answering a log request must name one of the user's own;
+     * checked before anything is stored. */
+    if (!u->add_to_existing && u->fields[F_LOG_REQUEST_ID] &&
+        api_log_requests_check_for_ticket(req, u->who.user_id, u->fields[F_LOG_REQUEST_ID]))
+        return 0;
+    if ((rc = commit_blobs(req, u)))
+        return http_respond_error(req, rc, 0, "%s",
+                                  req->fail_message[0] ? req->fail_message : logshare_strerror(rc));
     if (u->add_to_existing) {
-        if (u->n_atts == 0)
-            return http_respond_error(req, LOGSHARE_EINVAL, 400, "no file in the request");
         rc = ticket_store_add_attachments(app->tickets, u->ticket_id, u->atts, u->n_atts, &out);
     } else {
-        if (check_fields(req, u) || req->status)
-            return 0;
-        /* A ticket answering a log request must name one of the user's
-         * own; checked before anything is stored. */
-        if (u->fields[F_LOG_REQUEST_ID] &&
-            api_log_requests_check_for_ticket(req, u->who.user_id, u->fields[F_LOG_REQUEST_ID]))
-            return 0;
         struct ticket t = {0};
         t.id = u->ticket_id;
         t.user_id = u->who.user_id;

@@ -8,7 +8,8 @@
  *     algorithm, and no "crit" extensions, BEFORE libjwt sees the key
  *     (libjwt would verify HS256 with whatever bytes it is given, so an
  *     RSA public key would become an HMAC secret);
- *  3. the signature, by libjwt, and its algorithm checked again;
+ *  3. the signature, by libjwt, and its algorithm checked again (the
+ *     claims are parsed before, only to report malformed ones clearly);
  *  4. the claims, by us (libjwt checks no times): exp required, nbf, iat,
  *     iss, aud, sub, role.
  */
@@ -325,8 +326,7 @@ int auth_verify_token(const struct auth *a, const char *token, int64_t now_s,
         why = len ? "token too long" : "empty token";
         goto refuse;
     }
-    if (!dot1 || !dot2 || memchr(dot2 + 1, '.', len - (size_t)(dot2 + 1 - token)) ||
-        dot2 + 1 == token + len) {
+    if (!dot1 || !dot2 || memchr(dot2 + 1, '.', len - (size_t)(dot2 + 1 - token))) {
         why = "malformed token";
         goto refuse;
     }
@@ -344,17 +344,20 @@ int auth_verify_token(const struct auth *a, const char *token, int64_t now_s,
         why = "unsupported critical header";
         goto refuse;
     }
-    if (jwt_decode(&jwt, token, a->key, (int)a->key_len) != 0 || !jwt) {
+    /* Parsed before the signature check only to give a precise reason;
+     * nothing in it is trusted until libjwt has verified the signature.
+     * Duplicate claims are refused so no parser can read another value. */
+    claims = decode_segment(dot1 + 1, (size_t)(dot2 - dot1 - 1));
+    if (!claims) {
+        why = "malformed token claims";
+        goto refuse;
+    }
+    if (dot2 + 1 == token + len || jwt_decode(&jwt, token, a->key, (int)a->key_len) != 0 || !jwt) {
         why = "bad signature";
         goto refuse;
     }
     if (jwt_get_alg(jwt) != alg_libjwt[a->algorithm]) {
         why = "algorithm not allowed";
-        goto refuse;
-    }
-    claims = decode_segment(dot1 + 1, (size_t)(dot2 - dot1 - 1));
-    if (!claims) {
-        why = "malformed token claims";
         goto refuse;
     }
     why = check_claims(a, claims, now_s, id);

@@ -1,0 +1,390 @@
+/*
+ * store.c - opening and closing a log store, flushing, counters, and
+ * the process-wide concerns: the registry of live stores, each thread's
+ * ring, fork and exit.
+ *
+ * Fork: a pthread_atfork child handler bumps store_fork_generation; a
+ * store remembers the generation it was opened in, so in a child every
+ * call sees the mismatch with one load and does nothing (the writer
+ * thread does not exist there, and the files are the parent's).
+ *
+ * Exit: an atexit handler finishes every live store (drain, FINAL
+ * frames, fsync, writer joined) so records logged before exit() are on
+ * disk and the files read as complete.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ls_fs.h"
+#include "ls_time.h"
+#include "store.h"
+
+_Atomic unsigned store_fork_generation;
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static logshare *registry_head;
+static uint64_t registry_next_id = 1;
+static pthread_once_t process_once = PTHREAD_ONCE_INIT;
+static pthread_key_t thread_key;
+
+/* A thread's rings, one per store it has logged to. */
+struct thread_node {
+    uint64_t store_id;
+    struct store_ring *ring;
+    struct thread_node *next;
+};
+static _Thread_local struct thread_node *thread_nodes;
+
+static logshare *registry_find(uint64_t id)
+{
+    for (logshare *s = registry_head; s; s = s->next_live)
+        if (s->id == id)
+            return s;
+    return NULL;
+}
+
+static void thread_exit(void *v)
+{
+    (void)v;
+    pthread_mutex_lock(&registry_lock);
+    for (struct thread_node *n = thread_nodes, *next; n; n = next) {
+        next = n->next;
+        if (registry_find(n->store_id))
+            atomic_store(&n->ring->abandoned, 1);
+        free(n);
+    }
+    thread_nodes = NULL;
+    pthread_mutex_unlock(&registry_lock);
+    store_log_forget_thread();
+}
+
+static void store_finish(logshare *ls);
+
+static void at_exit(void)
+{
+    /* Holding the lock keeps logshare_close (which unlinks under it)
+     * from freeing a store we are finishing. */
+    pthread_mutex_lock(&registry_lock);
+    unsigned gen = atomic_load(&store_fork_generation);
+    for (logshare *s = registry_head; s; s = s->next_live)
+        if (s->fork_gen == gen)
+            store_finish(s);
+    pthread_mutex_unlock(&registry_lock);
+}
+
+static void fork_prepare(void)
+{
+    pthread_mutex_lock(&registry_lock);
+}
+
+static void fork_parent(void)
+{
+    pthread_mutex_unlock(&registry_lock);
+}
+
+static void fork_child(void)
+{
+    atomic_fetch_add(&store_fork_generation, 1);
+    pthread_mutex_unlock(&registry_lock);
+}
+
+static void process_init(void)
+{
+    pthread_key_create(&thread_key, thread_exit);
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+    atexit(at_exit);
+}
+
+struct store_ring *store_thread_ring_slow(logshare *ls)
+{
+    pthread_mutex_lock(&registry_lock);
+    struct store_ring *found = NULL;
+    /* Forget rings of stores closed since (their memory is gone). */
+    for (struct thread_node **pp = &thread_nodes; *pp;) {
+        struct thread_node *n = *pp;
+        if (n->store_id == ls->id)
+            found = n->ring;
+        if (!registry_find(n->store_id)) {
+            *pp = n->next;
+            free(n);
+        } else {
+            pp = &n->next;
+        }
+    }
+    pthread_mutex_unlock(&registry_lock);
+    if (found)
+        return found;
+    struct thread_node *node = malloc(sizeof *node);
+    struct store_ring *r = store_ring_new(ls->ring_bytes);
+    if (!node || !r) {
+        free(node);
+        store_ring_free(r);
+        return NULL;
+    }
+    pthread_mutex_lock(&ls->rings_lock);
+    if (ls->nrings == ls->rings_cap) {
+        size_t nc = ls->rings_cap ? ls->rings_cap * 2 : 8;
+        struct store_ring **nr = realloc(ls->rings, nc * sizeof *nr);
+        if (!nr) {
+            pthread_mutex_unlock(&ls->rings_lock);
+            free(node);
+            store_ring_free(r);
+            return NULL;
+        }
+        ls->rings = nr;
+        ls->rings_cap = nc;
+    }
+    ls->rings[ls->nrings++] = r;
+    pthread_mutex_unlock(&ls->rings_lock);
+    node->store_id = ls->id;
+    node->ring = r;
+    node->next = thread_nodes;
+    thread_nodes = node;
+    pthread_setspecific(thread_key, node);
+    return r;
+}
+
+void store_wake_writer(logshare *ls)
+{
+    if (atomic_exchange(&ls->writer_sleeping, 0)) {
+        pthread_mutex_lock(&ls->lock);
+        pthread_cond_signal(&ls->wake);
+        pthread_mutex_unlock(&ls->lock);
+    }
+}
+
+/* Frees memory only: also what a forked child does, where the mutexes
+ * may have been copied while held and the writer does not exist. */
+static void store_free_memory(logshare *ls)
+{
+    for (size_t i = 0; i < ls->nrings; i++)
+        store_ring_free(ls->rings[i]);
+    free(ls->rings);
+    free(ls->drain_cursors);
+    for (int i = 0; i < ls->nstreams; i++) {
+        if (ls->streams[i].fd >= 0)
+            close(ls->streams[i].fd);
+        ls_buf_free(&ls->streams[i].pending);
+    }
+    if (ls->lock_fd >= 0)
+        close(ls->lock_fd);
+    store_dir_destroy(&ls->dir);
+    ZSTD_freeCCtx(ls->cctx);
+    ls_buf_free(&ls->frame_out);
+    ls_buf_free(&ls->scratch);
+    uint32_t n = atomic_load(&ls->fmts.count);
+    for (uint32_t i = 0; i < n; i++)
+        free(ls->fmts.by_id[i]);
+    sodium_memzero(ls->pk, sizeof ls->pk);
+    free(ls);
+}
+
+static void store_finish(logshare *ls)
+{
+    if (atomic_load(&ls->state) == STORE_FINISHED)
+        return;
+    atomic_store(&ls->state, STORE_CLOSING);
+    if (ls->writer_started) {
+        pthread_mutex_lock(&ls->lock);
+        ls->stop = 1;
+        pthread_cond_signal(&ls->wake);
+        pthread_mutex_unlock(&ls->lock);
+        pthread_join(ls->writer, NULL);
+        ls->writer_started = 0;
+    }
+    atomic_store(&ls->state, STORE_FINISHED);
+}
+
+void logshare_close(logshare *ls)
+{
+    if (!ls)
+        return;
+    int forked = ls->fork_gen != atomic_load(&store_fork_generation);
+    pthread_mutex_lock(&registry_lock);
+    for (logshare **pp = &registry_head; *pp; pp = &(*pp)->next_live) {
+        if (*pp == ls) {
+            *pp = ls->next_live;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&registry_lock);
+    if (forked) {
+        store_free_memory(ls);
+        return;
+    }
+    store_finish(ls);
+    pthread_mutex_destroy(&ls->rings_lock);
+    pthread_mutex_destroy(&ls->lock);
+    pthread_cond_destroy(&ls->wake);
+    pthread_cond_destroy(&ls->flushed);
+    pthread_mutex_destroy(&ls->fmts.lock);
+    store_free_memory(ls);
+}
+
+int logshare_open(const logshare_options *o, logshare **out)
+{
+    if (!out)
+        return LOGSHARE_EINVAL;
+    *out = NULL;
+    if (!o || !o->dir || (!o->have_pk && !o->plaintext))
+        return LOGSHARE_EINVAL;
+    if (sodium_init() < 0)
+        return LOGSHARE_EINTERNAL;
+    pthread_once(&process_once, process_init);
+    logshare *ls = aligned_alloc(64, (sizeof *ls + 63) & ~(size_t)63);
+    if (!ls)
+        return LOGSHARE_ENOMEM;
+    memset(ls, 0, sizeof *ls);
+    ls->lock_fd = -1;
+    ls->min_level = o->min_level;
+    ls->nstreams = o->nstreams;
+    ls->plaintext = o->plaintext;
+    memcpy(ls->pk, o->pk, sizeof ls->pk);
+    ls->max_total_bytes = o->max_total_bytes;
+    ls->max_file_bytes = o->max_file_bytes;
+    if (ls->max_file_bytes * (uint64_t)ls->nstreams > ls->max_total_bytes)
+        ls->max_file_bytes = ls->max_total_bytes / (uint64_t)ls->nstreams;
+    ls->max_age_s = o->max_age_s;
+    size_t rb = 65536;
+    while (rb < o->buffer_bytes)
+        rb <<= 1;
+    ls->ring_bytes = rb;
+    ls->frame_target = ls->max_file_bytes / 8;
+    if (ls->frame_target > 65536)
+        ls->frame_target = 65536;
+    if (ls->frame_target < 2048)
+        ls->frame_target = 2048;
+    store_fmt_table_init(&ls->fmts);
+    pthread_mutex_init(&ls->rings_lock, NULL);
+    pthread_mutex_init(&ls->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&ls->wake, &ca);
+    pthread_cond_init(&ls->flushed, NULL);
+    pthread_condattr_destroy(&ca);
+    for (int i = 0; i < ls->nstreams; i++) {
+        strcpy(ls->streams[i].name, o->streams[i]);
+        ls->streams[i].fd = -1;
+    }
+    ls->dir.dir = strdup(o->dir);
+    ls->cctx = ZSTD_createCCtx();
+    int rc = (!ls->dir.dir || !ls->cctx) ? LOGSHARE_ENOMEM : 0;
+    if (rc == 0) {
+        rc = store_writer_prepare_dir(ls);
+        if (rc == LOGSHARE_EBUSY || rc == LOGSHARE_ENOMEM)
+            goto fail;
+        /* Any other failure: the writer keeps retrying; report it. */
+        atomic_store(&ls->last_error, rc);
+        rc = 0;
+    }
+    if (rc != 0)
+        goto fail;
+    if (ls->dir_ready) {
+        /* A new file per stream at every open; a failure here becomes
+         * the last error and the writer retries. */
+        for (int i = 0; i < ls->nstreams; i++) {
+            int frc = store_writer_open_file(ls, &ls->streams[i]);
+            if (frc != 0)
+                atomic_store(&ls->last_error, frc);
+        }
+    }
+    pthread_mutex_lock(&registry_lock);
+    ls->id = registry_next_id++;
+    ls->fork_gen = atomic_load(&store_fork_generation);
+    ls->next_live = registry_head;
+    registry_head = ls;
+    pthread_mutex_unlock(&registry_lock);
+    if (pthread_create(&ls->writer, NULL, store_writer_main, ls) != 0) {
+        logshare_close(ls);
+        return LOGSHARE_ENOMEM;
+    }
+    ls->writer_started = 1;
+    *out = ls;
+    return 0;
+fail:
+    pthread_mutex_destroy(&ls->rings_lock);
+    pthread_mutex_destroy(&ls->lock);
+    pthread_cond_destroy(&ls->wake);
+    pthread_cond_destroy(&ls->flushed);
+    pthread_mutex_destroy(&ls->fmts.lock);
+    store_free_memory(ls);
+    return rc;
+}
+
+int logshare_stream_index(const logshare *ls, const char *name)
+{
+    if (!ls || !name)
+        return LOGSHARE_EINVAL;
+    for (int i = 0; i < ls->nstreams; i++)
+        if (strcmp(ls->streams[i].name, name) == 0)
+            return i;
+    return LOGSHARE_ENOENT;
+}
+
+static int store_usable(const logshare *ls)
+{
+    if (!ls)
+        return LOGSHARE_EINVAL;
+    if (ls->fork_gen != atomic_load(&store_fork_generation) ||
+        atomic_load(&ls->state) != STORE_OPEN)
+        return LOGSHARE_ECLOSED;
+    return 0;
+}
+
+int logshare_flush(logshare *ls, int timeout_ms)
+{
+    int rc = store_usable(ls);
+    if (rc != 0)
+        return rc;
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+    if (deadline.tv_nsec >= 1000000000) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock(&ls->lock);
+    uint64_t mine = ++ls->flush_requested;
+    atomic_store(&ls->writer_sleeping, 0);
+    pthread_cond_signal(&ls->wake);
+    rc = 0;
+    while (ls->flush_done < mine && rc == 0) {
+        if (timeout_ms > 0)
+            rc = pthread_cond_timedwait(&ls->flushed, &ls->lock, &deadline) ? LOGSHARE_ETIMEDOUT : 0;
+        else
+            pthread_cond_wait(&ls->flushed, &ls->lock);
+    }
+    if (ls->flush_done >= mine)
+        rc = ls->flush_result;
+    pthread_mutex_unlock(&ls->lock);
+    return rc;
+}
+
+void logshare_get_counts(const logshare *ls, uint64_t *written, uint64_t *buffer_full,
+                         uint64_t *write_failed)
+{
+    logshare *m = (logshare *)ls; /* the lock is not part of the value */
+    if (written)
+        *written = ls ? atomic_load(&m->written) : 0;
+    if (write_failed)
+        *write_failed = ls ? atomic_load(&m->write_failed) : 0;
+    if (buffer_full) {
+        uint64_t n = 0;
+        if (ls) {
+            pthread_mutex_lock(&m->rings_lock);
+            n = m->retired_dropped;
+            for (size_t i = 0; i < m->nrings; i++)
+                n += atomic_load(&m->rings[i]->dropped);
+            pthread_mutex_unlock(&m->rings_lock);
+        }
+        *buffer_full = n;
+    }
+}
+
+int logshare_last_error(const logshare *ls)
+{
+    return ls ? atomic_load(&((logshare *)ls)->last_error) : LOGSHARE_EINVAL;
+}

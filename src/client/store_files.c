@@ -1,0 +1,161 @@
+/*
+ * store_files.c - logshare_get_support_files and friends: the list of
+ * log files a support request should carry, with stream, size and time
+ * range read from the files' clear (but authenticated) frame headers,
+ * so listing needs no key; and support key generation.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "logfmt_scan.h"
+#include "ls_fs.h"
+#include "store.h"
+
+void logshare_support_files_free(logshare_support_file *files, size_t count)
+{
+    if (!files)
+        return;
+    for (size_t i = 0; i < count; i++) {
+        free(files[i].path);
+        free(files[i].stream);
+    }
+    free(files);
+}
+
+int logshare_list_support_files(const char *dir, logshare_support_file **files, size_t *count)
+{
+    if (!dir || !files || !count)
+        return LOGSHARE_EINVAL;
+    *files = NULL;
+    *count = 0;
+    struct store_dir d;
+    memset(&d, 0, sizeof d);
+    d.dir = strdup(dir);
+    if (!d.dir)
+        return LOGSHARE_ENOMEM;
+    int rc = store_dir_scan(&d);
+    logshare_support_file *out = NULL;
+    size_t n = 0;
+    if (rc == 0 && d.n > 0) {
+        out = calloc(d.n, sizeof *out);
+        if (!out)
+            rc = LOGSHARE_ENOMEM;
+    }
+    for (size_t i = 0; rc == 0 && i < d.n; i++) {
+        logfmt_scan_result sr;
+        int src = logfmt_scan_file(d.files[i].path, &sr);
+        if (src == LOGSHARE_ENOENT)
+            continue; /* deleted by the quota since the scan */
+        logshare_support_file *f = &out[n];
+        f->path = strdup(d.files[i].path);
+        /* A file whose header is damaged is still listed (support may
+         * want it); its stream then comes from its name. */
+        f->stream = strdup(src == 0 ? sr.header.stream : d.files[i].stream);
+        if (!f->path || !f->stream) {
+            free(f->path);
+            free(f->stream);
+            rc = LOGSHARE_ENOMEM;
+            break;
+        }
+        f->seq = d.files[i].seq;
+        f->size = src == 0 ? sr.size : d.files[i].size;
+        f->first_time_us = src == 0 ? sr.first_us : 0;
+        f->last_time_us = src == 0 ? sr.last_us : 0;
+        n++;
+    }
+    store_dir_destroy(&d);
+    if (rc != 0) {
+        logshare_support_files_free(out, n);
+        return rc;
+    }
+    if (n == 0) {
+        free(out);
+        out = NULL;
+    }
+    *files = out;
+    *count = n;
+    return 0;
+}
+
+int logshare_get_support_files(logshare *ls, logshare_support_file **files, size_t *count)
+{
+    if (!ls || !files || !count)
+        return LOGSHARE_EINVAL;
+    *files = NULL;
+    *count = 0;
+    int rc = logshare_flush(ls, 0);
+    if (rc == LOGSHARE_ECLOSED || rc == LOGSHARE_EINVAL)
+        return rc;
+    /* A write error is reported by logshare_last_error; what did reach
+     * the disk is still worth listing. */
+    return logshare_list_support_files(ls->dir.dir, files, count);
+}
+
+void logshare_string_free(char *s)
+{
+    free(s);
+}
+
+int logshare_keygen(char **public_key_text, char **secret_key_text)
+{
+    if (!public_key_text || !secret_key_text)
+        return LOGSHARE_EINVAL;
+    *public_key_text = *secret_key_text = NULL;
+    if (sodium_init() < 0)
+        return LOGSHARE_EINTERNAL;
+    unsigned char pk[crypto_box_PUBLICKEYBYTES], sk[crypto_box_SECRETKEYBYTES];
+    crypto_box_keypair(pk, sk);
+    *public_key_text = logfmt_public_key_text(pk);
+    *secret_key_text = logfmt_secret_key_text(sk);
+    sodium_memzero(sk, sizeof sk);
+    if (!*public_key_text || !*secret_key_text) {
+        free(*public_key_text);
+        free(*secret_key_text);
+        *public_key_text = *secret_key_text = NULL;
+        return LOGSHARE_ENOMEM;
+    }
+    return 0;
+}
+
+static char *path_with(const char *prefix, const char *suffix)
+{
+    size_t n = strlen(prefix) + strlen(suffix) + 1;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s%s", prefix, suffix);
+    return p;
+}
+
+int logshare_keygen_files(const char *prefix, char **public_key_text)
+{
+    if (public_key_text)
+        *public_key_text = NULL;
+    if (!prefix || !*prefix)
+        return LOGSHARE_EINVAL;
+    char *kp = path_with(prefix, ".key"), *pp = path_with(prefix, ".pub");
+    char *pub = NULL, *sec = NULL;
+    int rc = (!kp || !pp) ? LOGSHARE_ENOMEM : 0;
+    struct stat st;
+    if (rc == 0 && (lstat(kp, &st) == 0 || lstat(pp, &st) == 0))
+        rc = LOGSHARE_EEXIST;
+    if (rc == 0)
+        rc = logshare_keygen(&pub, &sec);
+    /* The secret first: a public key with no secret would be a trap. */
+    if (rc == 0)
+        rc = ls_fs_write_atomic(kp, sec, strlen(sec), 0600);
+    if (rc == 0)
+        rc = ls_fs_write_atomic(pp, pub, strlen(pub), 0644);
+    if (rc == 0 && public_key_text) {
+        *public_key_text = pub;
+        pub = NULL;
+    }
+    if (sec)
+        sodium_memzero(sec, strlen(sec));
+    free(sec);
+    free(pub);
+    free(kp);
+    free(pp);
+    return rc;
+}

@@ -1,0 +1,80 @@
+/*
+ * store_fmt.c - the format registry behind logshare_log_static: maps a
+ * format string's address to a small id and the C types of its
+ * arguments, so a logging call copies raw arguments instead of
+ * formatting text (the text is made when the file is read).
+ *
+ * Lookups are lock-free (an open-addressed table of published
+ * pointers, read with acquire loads); only the first sight of a format
+ * takes the mutex, parses the format and allocates. Entries are never
+ * removed while the store is open, so a published pointer stays valid.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "store.h"
+
+static size_t fmt_hash(const char *fmt)
+{
+    uint64_t x = (uint64_t)(uintptr_t)fmt;
+    x ^= x >> 29;
+    x *= 0x9E3779B97F4A7C15ull;
+    return (size_t)(x >> 40) & (STORE_FMT_SLOTS - 1);
+}
+
+void store_fmt_table_init(struct store_fmt_table *t)
+{
+    memset(t, 0, sizeof *t);
+    pthread_mutex_init(&t->lock, NULL);
+}
+
+void store_fmt_table_destroy(struct store_fmt_table *t)
+{
+    uint32_t n = atomic_load(&t->count);
+    for (uint32_t i = 0; i < n; i++)
+        free(t->by_id[i]);
+    pthread_mutex_destroy(&t->lock);
+}
+
+static const struct store_fmt_info *fmt_probe(struct store_fmt_table *t, const char *fmt, size_t *free_slot)
+{
+    size_t i = fmt_hash(fmt);
+    for (size_t n = 0; n < STORE_FMT_SLOTS; n++, i = (i + 1) & (STORE_FMT_SLOTS - 1)) {
+        struct store_fmt_info *info = atomic_load_explicit(&t->slots[i], memory_order_acquire);
+        if (!info) {
+            *free_slot = i;
+            return NULL;
+        }
+        if (info->fmt == fmt)
+            return info;
+    }
+    *free_slot = STORE_FMT_SLOTS;
+    return NULL;
+}
+
+const struct store_fmt_info *store_fmt_get(struct store_fmt_table *t, const char *fmt)
+{
+    size_t slot;
+    const struct store_fmt_info *found = fmt_probe(t, fmt, &slot);
+    if (found)
+        return found;
+    pthread_mutex_lock(&t->lock);
+    found = fmt_probe(t, fmt, &slot);
+    uint32_t id = atomic_load(&t->count);
+    if (!found && slot < STORE_FMT_SLOTS && id < STORE_FMT_MAX) {
+        struct store_fmt_info *info = calloc(1, sizeof *info);
+        if (info) {
+            unsigned nargs = 0;
+            info->fmt = fmt;
+            info->id = id;
+            info->supported = logfmt_printf_parse(fmt, info->kinds, &nargs) == 0;
+            info->nargs = (uint8_t)nargs;
+            t->by_id[id] = info;
+            atomic_store(&t->count, id + 1);
+            atomic_store_explicit(&t->slots[slot], info, memory_order_release);
+            found = info;
+        }
+    }
+    pthread_mutex_unlock(&t->lock);
+    return found;
+}

@@ -1,0 +1,468 @@
+/*
+ * store_writer.c - the background writer of a store: drains the
+ * threads' rings (merged by time), encodes records, and writes frames
+ * to one file per stream, rotating by size and keeping the quota.
+ *
+ * Everything slow happens here: compression, encryption, write(),
+ * fsync, unlink. Frames are written when ~frame_target bytes of records
+ * are pending, when the oldest pending record is 250 ms old, on flush
+ * and at close. A failed write is undone (the file is cut back to its
+ * last good frame and the crypto state restored), its records counted
+ * as lost, and noted in the file once writing works again.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "ls_fs.h"
+#include "ls_time.h"
+#include "store.h"
+
+#define FRAME_MAX_AGE_NS (250 * 1000000LL)
+#define IDLE_WAIT_NS (100 * 1000000LL)
+#define RETRY_NS (1000 * 1000000LL)
+#define EXPIRE_EVERY_NS (60 * 1000000000LL)
+#define PUBLISH_EVERY 512
+/* One record's encoding at most: a format definition plus the record. */
+#define RECORD_ENCODED_MAX (LOGFMT_FORMAT_MAX + 16 + 4096 + 24 * 11 + 64)
+
+static void set_error(logshare *ls, int rc)
+{
+    atomic_store(&ls->last_error, rc);
+}
+
+int store_writer_prepare_dir(logshare *ls)
+{
+    int rc = ls_fs_mkdir_p(ls->dir.dir, 0700);
+    if (rc != 0)
+        return rc;
+    if (ls->lock_fd < 0) {
+        size_t n = strlen(ls->dir.dir) + 8;
+        char *lp = malloc(n);
+        if (!lp)
+            return LOGSHARE_ENOMEM;
+        snprintf(lp, n, "%s/.lock", ls->dir.dir);
+        int fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        free(lp);
+        if (fd < 0)
+            return ls_fs_errno_to_error(errno);
+        if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            int e = errno;
+            close(fd);
+            return e == EWOULDBLOCK ? LOGSHARE_EBUSY : ls_fs_errno_to_error(e);
+        }
+        ls->lock_fd = fd;
+    }
+    rc = store_dir_scan(&ls->dir);
+    if (rc != 0)
+        return rc;
+    store_dir_expire(&ls->dir, ls_time_now_us() - ls->max_age_s * 1000000);
+    ls->dir_ready = 1;
+    return 0;
+}
+
+static void file_entry_update(logshare *ls, uint64_t seq, uint64_t add, int current)
+{
+    struct store_file *f = store_dir_find(&ls->dir, seq);
+    if (!f)
+        return;
+    f->size += add;
+    ls->dir.total += add;
+    f->current = current;
+    f->mtime_us = ls_time_now_us();
+}
+
+int store_writer_open_file(logshare *ls, struct store_stream *st)
+{
+    int rc = 0;
+    if (!ls->dir_ready && (rc = store_writer_prepare_dir(ls)) != 0)
+        return rc;
+    unsigned char hb[LOGFMT_HEADER_MAX];
+    size_t hl = 0;
+    uint64_t seq = ls->dir.next_seq++;
+    rc = logfmt_sealer_begin(&st->sealer, ls->plaintext ? NULL : ls->pk, seq, ls_time_now_us(),
+                             st->name, ls->cctx, hb, &hl);
+    if (rc != 0)
+        return rc;
+    if ((rc = store_dir_make_room(&ls->dir, hl, ls->max_total_bytes)) != 0)
+        return rc;
+    char *path = store_dir_file_path(ls->dir.dir, st->name, seq);
+    if (!path)
+        return LOGSHARE_ENOMEM;
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        rc = ls_fs_errno_to_error(errno);
+        free(path);
+        /* The directory may have been removed or replaced: look again. */
+        ls->dir_ready = 0;
+        return rc;
+    }
+    rc = store_dir_add(&ls->dir, path, st->name, seq);
+    if (rc == 0)
+        rc = ls_fs_write_all(fd, hb, hl);
+    if (rc == 0)
+        rc = ls_fs_fsync_dir(ls->dir.dir);
+    if (rc != 0) {
+        close(fd);
+        unlink(path);
+        free(path);
+        ls->dir_ready = 0; /* rescan: drops the entry we added */
+        return rc;
+    }
+    free(path);
+    file_entry_update(ls, seq, hl, 1);
+    st->fd = fd;
+    st->seq = seq;
+    st->size = hl;
+    memset(st->emitted, 0, sizeof st->emitted);
+    return 0;
+}
+
+/* Seals the pending records (possibly none) into a frame and writes it. */
+static int stream_write_frame(logshare *ls, struct store_stream *st, int final)
+{
+    ls_buf_reset(&ls->frame_out);
+    logfmt_sealer saved = st->sealer;
+    int64_t first = st->pending.len ? st->pending_first_us : 0;
+    int64_t last = st->pending.len ? st->pending_prev_us : 0;
+    int rc = logfmt_seal_frame(&st->sealer, (const unsigned char *)st->pending.data, st->pending.len,
+                               first, last, final, &ls->scratch, &ls->frame_out);
+    if (rc == 0)
+        rc = store_dir_make_room(&ls->dir, ls->frame_out.len, ls->max_total_bytes);
+    if (rc == 0)
+        rc = ls_fs_write_all(st->fd, ls->frame_out.data, ls->frame_out.len);
+    if (rc != 0) {
+        st->sealer = saved;
+        /* Cut back to the last good frame; if even that fails, the file
+         * ends torn here and the next frame goes to a new file. */
+        if (ftruncate(st->fd, (off_t)st->size) != 0) {
+            close(st->fd);
+            st->fd = -1;
+            file_entry_update(ls, st->seq, 0, 0);
+        }
+        return rc;
+    }
+    st->size += ls->frame_out.len;
+    file_entry_update(ls, st->seq, ls->frame_out.len, 1);
+    return 0;
+}
+
+/* Writes the pending records out as one frame and accounts for them. */
+static void stream_commit(logshare *ls, struct store_stream *st, int final)
+{
+    if (st->fd < 0) {
+        st->lost_unnoted += st->pending_records;
+        atomic_fetch_add(&ls->write_failed, st->pending_records);
+    } else if (st->pending.len || final) {
+        int rc = stream_write_frame(ls, st, final);
+        if (rc == 0) {
+            atomic_fetch_add(&ls->written, st->pending_records);
+            st->lost_unnoted -= st->lost_noted_in_pending;
+            set_error(ls, 0);
+        } else {
+            st->lost_unnoted += st->pending_records;
+            atomic_fetch_add(&ls->write_failed, st->pending_records);
+            memset(st->emitted, 0, sizeof st->emitted); /* their definitions were lost too */
+            set_error(ls, rc);
+            st->retry_at_ns = ls_time_mono_ns() + RETRY_NS;
+        }
+    }
+    ls_buf_reset(&st->pending);
+    st->pending_records = 0;
+    st->lost_noted_in_pending = 0;
+}
+
+/* Ends the current file with a FINAL frame (carrying what is pending). */
+static void stream_finish(logshare *ls, struct store_stream *st)
+{
+    if (st->fd < 0) {
+        stream_commit(ls, st, 0);
+        return;
+    }
+    stream_commit(ls, st, 1);
+    if (st->fd >= 0) {
+        fsync(st->fd);
+        close(st->fd);
+        st->fd = -1;
+        file_entry_update(ls, st->seq, 0, 0);
+    }
+}
+
+static void put_record(ls_buf *b, unsigned type, const unsigned char *body, size_t len)
+{
+    unsigned char head[11];
+    head[0] = (unsigned char)type;
+    size_t hl = 1 + logfmt_put_varint(head + 1, len);
+    ls_buf_append(b, head, hl); /* capacity reserved by the caller */
+    ls_buf_append(b, body, len);
+}
+
+static void note_lost(struct store_stream *st, int64_t t)
+{
+    unsigned char body[24];
+    size_t n = 0;
+    body[n++] = LOGFMT_DROP_WRITE_FAILED;
+    n += logfmt_put_varint(body + n, logfmt_zigzag(t - st->pending_prev_us));
+    n += logfmt_put_varint(body + n, st->lost_unnoted);
+    put_record(&st->pending, LOGFMT_REC_DROPPED, body, n);
+    st->pending_prev_us = t;
+    st->lost_noted_in_pending = st->lost_unnoted;
+}
+
+/* Makes sure the stream can take a record: a file with room for one
+ * more frame. 0, or -1 when there is no file to write to (drop). */
+static int stream_ready(logshare *ls, struct store_stream *st, int64_t t)
+{
+    if (st->pending.len)
+        return 0;
+    uint64_t worst = logfmt_frame_bound(ls->frame_target + RECORD_ENCODED_MAX) + logfmt_frame_bound(0);
+    if (st->fd >= 0 && st->size + worst > ls->max_file_bytes) {
+        stream_finish(ls, st);
+        store_dir_expire(&ls->dir, ls_time_now_us() - ls->max_age_s * 1000000);
+    }
+    int64_t now = ls_time_mono_ns();
+    if (st->fd < 0) {
+        if (now < st->retry_at_ns)
+            return -1;
+        int rc = store_writer_open_file(ls, st);
+        if (rc != 0) {
+            set_error(ls, rc);
+            st->retry_at_ns = now + RETRY_NS;
+            return -1;
+        }
+    }
+    st->pending_since_ns = now;
+    st->pending_first_us = st->pending_prev_us = t;
+    if (ls_buf_reserve(&st->pending, ls->frame_target + RECORD_ENCODED_MAX) != 0)
+        return -1;
+    if (st->lost_unnoted)
+        note_lost(st, t);
+    return 0;
+}
+
+/* Encodes one ring record into its stream's pending frame. */
+static void writer_take(logshare *ls, const struct ring_rec *h)
+{
+    if (h->stream >= ls->nstreams)
+        return;
+    struct store_stream *st = &ls->streams[h->stream];
+    int counts = h->kind != RING_DROPPED;
+    if (stream_ready(ls, st, h->time_us) != 0) {
+        if (counts) {
+            st->lost_unnoted++;
+            atomic_fetch_add(&ls->write_failed, 1);
+        }
+        return;
+    }
+    unsigned char body[RECORD_ENCODED_MAX];
+    size_t n = 0;
+    const unsigned char *payload = (const unsigned char *)(h + 1);
+    uint64_t delta = logfmt_zigzag(h->time_us - st->pending_prev_us);
+    if (h->kind == RING_BINARY) {
+        const struct store_fmt_info *fi = h->aux < STORE_FMT_MAX ? ls->fmts.by_id[h->aux] : NULL;
+        if (!fi)
+            return;
+        if (!(st->emitted[fi->id / 8] & (1u << (fi->id % 8)))) {
+            size_t fl = strlen(fi->fmt);
+            n = logfmt_put_varint(body, fi->id);
+            memcpy(body + n, fi->fmt, fl);
+            put_record(&st->pending, LOGFMT_REC_FORMAT, body, n + fl);
+            st->emitted[fi->id / 8] |= (unsigned char)(1u << (fi->id % 8));
+            n = 0;
+        }
+        body[n++] = h->level;
+        n += logfmt_put_varint(body + n, delta);
+        n += logfmt_put_varint(body + n, fi->id);
+        const unsigned char *strs = payload + 8u * h->nargs;
+        for (unsigned i = 0; i < h->nargs; i++) {
+            uint64_t v;
+            memcpy(&v, payload + 8u * i, 8);
+            switch (logfmt_arg_class_of(fi->kinds[i])) {
+            case LOGFMT_CLASS_SIGNED: n += logfmt_put_varint(body + n, logfmt_zigzag((int64_t)v)); break;
+            case LOGFMT_CLASS_UNSIGNED: n += logfmt_put_varint(body + n, v); break;
+            case LOGFMT_CLASS_DOUBLE: logfmt_put_u64(body + n, v); n += 8; break;
+            case LOGFMT_CLASS_STRING:
+                n += logfmt_put_varint(body + n, v);
+                memcpy(body + n, strs, v);
+                n += v;
+                strs += v;
+                break;
+            }
+        }
+        put_record(&st->pending, LOGFMT_REC_BINARY, body, n);
+    } else if (h->kind == RING_TEXT) {
+        body[n++] = h->level;
+        n += logfmt_put_varint(body + n, delta);
+        memcpy(body + n, payload, h->aux);
+        put_record(&st->pending, LOGFMT_REC_TEXT, body, n + h->aux);
+    } else {
+        uint64_t count;
+        memcpy(&count, payload, 8);
+        body[n++] = LOGFMT_DROP_BUFFER_FULL;
+        n += logfmt_put_varint(body + n, delta);
+        n += logfmt_put_varint(body + n, count);
+        put_record(&st->pending, LOGFMT_REC_DROPPED, body, n);
+    }
+    st->pending_prev_us = h->time_us;
+    if (counts)
+        st->pending_records++;
+    if (st->pending.len >= ls->frame_target)
+        stream_commit(ls, st, 0);
+}
+
+/* Frees rings whose thread has exited, once they are empty. */
+static void rings_reap(logshare *ls)
+{
+    pthread_mutex_lock(&ls->rings_lock);
+    for (size_t i = 0; i < ls->nrings;) {
+        struct store_ring *r = ls->rings[i];
+        if (atomic_load(&r->abandoned) && atomic_load(&r->head) == atomic_load(&r->tail)) {
+            ls->retired_dropped += atomic_load(&r->dropped);
+            store_ring_free(r);
+            ls->rings[i] = ls->rings[--ls->nrings];
+        } else {
+            i++;
+        }
+    }
+    pthread_mutex_unlock(&ls->rings_lock);
+}
+
+struct drain_cursor {
+    struct store_ring *ring;
+    uint64_t tail, head;
+};
+
+/* Takes everything committed so far from every ring, oldest record
+ * first across rings. Returns the number of records taken. */
+static size_t writer_drain(logshare *ls)
+{
+    size_t nc = 0, taken = 0;
+    pthread_mutex_lock(&ls->rings_lock);
+    if (ls->nrings > ls->drain_cap) {
+        void *n = realloc(ls->drain_cursors, ls->nrings * sizeof(struct drain_cursor));
+        if (!n) {
+            pthread_mutex_unlock(&ls->rings_lock);
+            return 0; /* try again on the next pass */
+        }
+        ls->drain_cursors = n;
+        ls->drain_cap = ls->nrings;
+    }
+    struct drain_cursor *cur = ls->drain_cursors;
+    for (size_t i = 0; i < ls->nrings; i++) {
+        struct store_ring *r = ls->rings[i];
+        cur[nc].ring = r;
+        cur[nc].tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+        cur[nc].head = atomic_load_explicit(&r->head, memory_order_acquire);
+        if (cur[nc].tail != cur[nc].head)
+            nc++;
+    }
+    pthread_mutex_unlock(&ls->rings_lock);
+    for (;;) {
+        size_t best = nc;
+        const struct ring_rec *bh = NULL;
+        for (size_t i = 0; i < nc; i++) {
+            struct drain_cursor *c = &cur[i];
+            while (c->tail != c->head) {
+                const struct ring_rec *h = (const struct ring_rec *)(c->ring->buf + (c->tail & c->ring->mask));
+                if (h->kind != RING_PAD)
+                    break;
+                c->tail += h->size;
+            }
+            if (c->tail == c->head)
+                continue;
+            const struct ring_rec *h = (const struct ring_rec *)(c->ring->buf + (c->tail & c->ring->mask));
+            if (!bh || h->time_us < bh->time_us) {
+                bh = h;
+                best = i;
+            }
+        }
+        if (!bh)
+            break;
+        writer_take(ls, bh);
+        cur[best].tail += bh->size;
+        if (++taken % PUBLISH_EVERY == 0)
+            for (size_t i = 0; i < nc; i++)
+                atomic_store_explicit(&cur[i].ring->tail, cur[i].tail, memory_order_release);
+    }
+    for (size_t i = 0; i < nc; i++)
+        atomic_store_explicit(&cur[i].ring->tail, cur[i].tail, memory_order_release);
+    return taken;
+}
+
+static void writer_sync_all(logshare *ls)
+{
+    for (int i = 0; i < ls->nstreams; i++) {
+        struct store_stream *st = &ls->streams[i];
+        stream_commit(ls, st, 0);
+        if (st->fd >= 0 && fsync(st->fd) != 0)
+            set_error(ls, ls_fs_errno_to_error(errno));
+    }
+}
+
+void *store_writer_main(void *arg)
+{
+    logshare *ls = arg;
+    int64_t next_expire = ls_time_mono_ns() + EXPIRE_EVERY_NS;
+    for (;;) {
+        pthread_mutex_lock(&ls->lock);
+        uint64_t req = ls->flush_requested;
+        int stop = ls->stop;
+        pthread_mutex_unlock(&ls->lock);
+
+        size_t taken = writer_drain(ls);
+        int64_t now = ls_time_mono_ns();
+        int64_t wait_ns = IDLE_WAIT_NS;
+        for (int i = 0; i < ls->nstreams; i++) {
+            struct store_stream *st = &ls->streams[i];
+            if (!st->pending.len)
+                continue;
+            int64_t due = st->pending_since_ns + FRAME_MAX_AGE_NS;
+            if (now >= due)
+                stream_commit(ls, st, 0);
+            else if (due - now < wait_ns)
+                wait_ns = due - now;
+        }
+        if (now >= next_expire && ls->dir_ready) {
+            store_dir_expire(&ls->dir, ls_time_now_us() - ls->max_age_s * 1000000);
+            next_expire = now + EXPIRE_EVERY_NS;
+        }
+        rings_reap(ls);
+        if (stop || req != ls->flush_done) {
+            if (stop) {
+                writer_drain(ls); /* whatever came in since */
+                for (int i = 0; i < ls->nstreams; i++)
+                    stream_finish(ls, &ls->streams[i]);
+                if (ls->dir_ready)
+                    ls_fs_fsync_dir(ls->dir.dir);
+            } else {
+                writer_sync_all(ls);
+            }
+            pthread_mutex_lock(&ls->lock);
+            ls->flush_done = req;
+            ls->flush_result = atomic_load(&ls->last_error);
+            pthread_cond_broadcast(&ls->flushed);
+            pthread_mutex_unlock(&ls->lock);
+            if (stop)
+                break;
+            continue;
+        }
+        if (taken)
+            continue;
+        pthread_mutex_lock(&ls->lock);
+        atomic_store(&ls->writer_sleeping, 1);
+        if (!ls->stop && ls->flush_requested == ls->flush_done) {
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            ts.tv_nsec += wait_ns % 1000000000;
+            ts.tv_sec += wait_ns / 1000000000 + ts.tv_nsec / 1000000000;
+            ts.tv_nsec %= 1000000000;
+            pthread_cond_timedwait(&ls->wake, &ls->lock, &ts);
+        }
+        atomic_store(&ls->writer_sleeping, 0);
+        pthread_mutex_unlock(&ls->lock);
+    }
+    return NULL;
+}

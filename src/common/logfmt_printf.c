@@ -1,0 +1,294 @@
+/*
+ * logfmt_printf.c - parsing printf formats into argument kinds and
+ * rendering stored arguments back to text (see logfmt_printf.h).
+ *
+ * Rendering never hands snprintf more than one conversion at a time, so
+ * a hostile format read from a file cannot make it read arguments that
+ * are not there: each conversion gets exactly the value decoded for it.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "logfmt.h"
+#include "logfmt_printf.h"
+#include "logshare.h"
+
+#define WIDTH_MAX 1024
+
+/* One conversion specification, as found in a format. */
+struct conv {
+    const char *start; /* the '%' */
+    size_t len;        /* through the conversion character */
+    int width_star, prec_star;
+    char length[3];    /* "", "hh", "h", "l", "ll", "j", "z", "t" */
+    char conv;
+};
+
+/* Scans the conversion at p (just after '%'). 0 or -1 (unsupported). */
+static int conv_scan(const char *pct, struct conv *c)
+{
+    const char *p = pct + 1;
+    memset(c, 0, sizeof *c);
+    c->start = pct;
+    while (*p && strchr("-+ #0'", *p))
+        p++;
+    if (*p == '*') {
+        c->width_star = 1;
+        p++;
+    } else {
+        long w = 0;
+        while (*p >= '0' && *p <= '9') {
+            w = w * 10 + (*p++ - '0');
+            if (w > WIDTH_MAX)
+                return -1;
+        }
+    }
+    if (*p == '.') {
+        p++;
+        if (*p == '*') {
+            c->prec_star = 1;
+            p++;
+        } else {
+            long w = 0;
+            while (*p >= '0' && *p <= '9') {
+                w = w * 10 + (*p++ - '0');
+                if (w > WIDTH_MAX)
+                    return -1;
+            }
+        }
+    }
+    size_t ln = 0;
+    while (*p && strchr("hljzt", *p) && ln < 2)
+        c->length[ln++] = *p++;
+    c->length[ln] = '\0';
+    if (*p && strchr("hljztLq", *p))
+        return -1;
+    if (!*p)
+        return -1;
+    c->conv = *p++;
+    c->len = (size_t)(p - pct);
+    return 0;
+}
+
+static int int_kind(const struct conv *c, int is_signed)
+{
+    const char *l = c->length;
+    if (l[0] == '\0' || strcmp(l, "h") == 0 || strcmp(l, "hh") == 0)
+        return is_signed ? LOGFMT_ARG_INT : LOGFMT_ARG_UINT;
+    if (strcmp(l, "l") == 0)
+        return is_signed ? LOGFMT_ARG_LONG : LOGFMT_ARG_ULONG;
+    if (strcmp(l, "ll") == 0)
+        return is_signed ? LOGFMT_ARG_LLONG : LOGFMT_ARG_ULLONG;
+    if (strcmp(l, "j") == 0)
+        return is_signed ? LOGFMT_ARG_INTMAX : LOGFMT_ARG_UINTMAX;
+    if (strcmp(l, "z") == 0)
+        return is_signed ? LOGFMT_ARG_PTRDIFF : LOGFMT_ARG_SIZE; /* %zd: signed size_t */
+    if (strcmp(l, "t") == 0)
+        return is_signed ? LOGFMT_ARG_PTRDIFF : LOGFMT_ARG_SIZE;
+    return -1;
+}
+
+/* The kind of the conversion's value, or -1 when unsupported. */
+static int value_kind(const struct conv *c)
+{
+    switch (c->conv) {
+    case 'd': case 'i':
+        return int_kind(c, 1);
+    case 'u': case 'o': case 'x': case 'X':
+        return int_kind(c, 0);
+    case 'c':
+        return c->length[0] ? -1 : LOGFMT_ARG_INT;
+    case 'f': case 'F': case 'e': case 'E': case 'g': case 'G': case 'a': case 'A':
+        return (c->length[0] == '\0' || strcmp(c->length, "l") == 0) ? LOGFMT_ARG_DOUBLE : -1;
+    case 's':
+        return c->length[0] ? -1 : LOGFMT_ARG_STR;
+    case 'p':
+        return c->length[0] ? -1 : LOGFMT_ARG_PTR;
+    default:
+        return -1; /* %n, %m, %C, %S, ... */
+    }
+}
+
+enum logfmt_arg_class logfmt_arg_class_of(unsigned char kind)
+{
+    switch (kind) {
+    case LOGFMT_ARG_INT: case LOGFMT_ARG_LONG: case LOGFMT_ARG_LLONG:
+    case LOGFMT_ARG_PTRDIFF: case LOGFMT_ARG_INTMAX:
+        return LOGFMT_CLASS_SIGNED;
+    case LOGFMT_ARG_DOUBLE:
+        return LOGFMT_CLASS_DOUBLE;
+    case LOGFMT_ARG_STR:
+        return LOGFMT_CLASS_STRING;
+    default:
+        return LOGFMT_CLASS_UNSIGNED;
+    }
+}
+
+int logfmt_printf_parse(const char *fmt, unsigned char kinds[LOGFMT_MAX_ARGS], unsigned *nargs)
+{
+    unsigned n = 0;
+    if (strlen(fmt) > LOGFMT_FORMAT_MAX)
+        return LOGSHARE_EUNSUPPORTED;
+    for (const char *p = fmt; *p; p++) {
+        if (*p != '%')
+            continue;
+        if (p[1] == '%') {
+            p++;
+            continue;
+        }
+        struct conv c;
+        if (conv_scan(p, &c) != 0)
+            return LOGSHARE_EUNSUPPORTED;
+        int k = value_kind(&c);
+        if (k < 0 || n + (unsigned)c.width_star + (unsigned)c.prec_star + 1 > LOGFMT_MAX_ARGS)
+            return LOGSHARE_EUNSUPPORTED;
+        if (c.width_star)
+            kinds[n++] = LOGFMT_ARG_INT;
+        if (c.prec_star)
+            kinds[n++] = LOGFMT_ARG_INT;
+        kinds[n++] = (unsigned char)k;
+        p += c.len - 1;
+    }
+    *nargs = n;
+    return 0;
+}
+
+/* A decoded argument. */
+struct value {
+    int64_t i;
+    uint64_t u;
+    double d;
+    const unsigned char *s;
+    size_t slen;
+};
+
+static int value_decode(unsigned char kind, const unsigned char **p, const unsigned char *end,
+                        struct value *v)
+{
+    uint64_t raw;
+    switch (logfmt_arg_class_of(kind)) {
+    case LOGFMT_CLASS_SIGNED:
+        if (logfmt_get_varint(p, end, &raw) != 0)
+            return -1;
+        v->i = logfmt_unzigzag(raw);
+        return 0;
+    case LOGFMT_CLASS_UNSIGNED:
+        return logfmt_get_varint(p, end, &v->u);
+    case LOGFMT_CLASS_DOUBLE:
+        if (end - *p < 8)
+            return -1;
+        raw = logfmt_get_u64(*p);
+        *p += 8;
+        memcpy(&v->d, &raw, sizeof v->d);
+        return 0;
+    case LOGFMT_CLASS_STRING:
+        if (logfmt_get_varint(p, end, &raw) != 0 || raw > (uint64_t)(end - *p))
+            return -1;
+        v->s = *p;
+        v->slen = (size_t)raw;
+        *p += raw;
+        return 0;
+    }
+    return -1;
+}
+
+static int clamp_width(int64_t w)
+{
+    return w > WIDTH_MAX ? WIDTH_MAX : w < -WIDTH_MAX ? -WIDTH_MAX : (int)w;
+}
+
+/* Formats one conversion; spec is its text with the length modifier
+ * rewritten so the value's C type matches what we pass. */
+static int render_one(ls_buf *out, const struct conv *c, unsigned char kind, int have_w, int w,
+                      int have_p, int pr, const struct value *v)
+{
+    char spec[64];
+    size_t head = c->len - 1 - strlen(c->length); /* '%' flags width precision */
+    if (head + 4 > sizeof spec)
+        return -1;
+    memcpy(spec, c->start, head);
+    spec[head] = '\0';
+    enum logfmt_arg_class cls = logfmt_arg_class_of(kind);
+    int keep_short = strcmp(c->length, "h") == 0 || strcmp(c->length, "hh") == 0;
+    if ((cls == LOGFMT_CLASS_SIGNED || cls == LOGFMT_CLASS_UNSIGNED) && kind != LOGFMT_ARG_PTR &&
+        c->conv != 'c') {
+        strcat(spec, keep_short ? c->length : "ll");
+    }
+    size_t sl = strlen(spec);
+    spec[sl] = c->conv;
+    spec[sl + 1] = '\0';
+
+    char tmp[WIDTH_MAX * 2 + 64];
+    char sbuf[WIDTH_MAX + 1];
+    int n;
+#define EMIT(val)                                                                   \
+    (have_w && have_p ? snprintf(tmp, sizeof tmp, spec, w, pr, val)                 \
+     : have_w         ? snprintf(tmp, sizeof tmp, spec, w, val)                     \
+     : have_p         ? snprintf(tmp, sizeof tmp, spec, pr, val)                    \
+                      : snprintf(tmp, sizeof tmp, spec, val))
+    if (cls == LOGFMT_CLASS_STRING) {
+        /* Strings can be long: copy them straight, applying precision
+         * and width ourselves only when asked for (rare). */
+        if (!have_w && !have_p && head == 1)
+            return ls_buf_append(out, v->s, v->slen) == 0 ? 0 : LOGSHARE_ENOMEM;
+        size_t take = v->slen < WIDTH_MAX ? v->slen : WIDTH_MAX;
+        memcpy(sbuf, v->s, take);
+        sbuf[take] = '\0';
+        n = EMIT((const char *)sbuf);
+    } else if (kind == LOGFMT_ARG_PTR) {
+        n = EMIT((void *)(uintptr_t)v->u);
+    } else if (cls == LOGFMT_CLASS_DOUBLE) {
+        n = EMIT(v->d);
+    } else if (c->conv == 'c' || keep_short) {
+        n = cls == LOGFMT_CLASS_SIGNED ? EMIT((int)v->i) : EMIT((unsigned)v->u);
+    } else if (cls == LOGFMT_CLASS_SIGNED) {
+        n = EMIT((long long)v->i);
+    } else {
+        n = EMIT((unsigned long long)v->u);
+    }
+#undef EMIT
+    if (n < 0)
+        return -1;
+    size_t len = (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1;
+    return ls_buf_append(out, tmp, len) == 0 ? 0 : LOGSHARE_ENOMEM;
+}
+
+int logfmt_printf_render(const char *fmt, const unsigned char **args, const unsigned char *end,
+                         ls_buf *out)
+{
+    const char *lit = fmt;
+    for (const char *p = fmt; *p; p++) {
+        if (*p != '%')
+            continue;
+        if (ls_buf_append(out, lit, (size_t)(p - lit)) != 0)
+            return LOGSHARE_ENOMEM;
+        if (p[1] == '%') {
+            if (ls_buf_append(out, "%", 1) != 0)
+                return LOGSHARE_ENOMEM;
+            p++;
+            lit = p + 1;
+            continue;
+        }
+        struct conv c;
+        if (conv_scan(p, &c) != 0)
+            return -1;
+        int kind = value_kind(&c);
+        if (kind < 0)
+            return -1;
+        struct value wv = {0}, pv = {0}, v = {0};
+        if (c.width_star && value_decode(LOGFMT_ARG_INT, args, end, &wv) != 0)
+            return -1;
+        if (c.prec_star && value_decode(LOGFMT_ARG_INT, args, end, &pv) != 0)
+            return -1;
+        if (value_decode((unsigned char)kind, args, end, &v) != 0)
+            return -1;
+        int rc = render_one(out, &c, (unsigned char)kind, c.width_star, clamp_width(wv.i),
+                            c.prec_star, clamp_width(pv.i), &v);
+        if (rc != 0)
+            return rc;
+        p += c.len - 1;
+        lit = p + 1;
+    }
+    return ls_buf_append(out, lit, strlen(lit)) == 0 ? 0 : LOGSHARE_ENOMEM;
+}

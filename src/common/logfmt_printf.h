@@ -1,0 +1,58 @@
+/*
+ * logfmt_printf.h - printf format strings as the deferred-format log
+ * records need them: the writer learns from a format which C types its
+ * arguments have (to copy them raw at the call), and the reader formats
+ * the stored arguments back into text with the same format, one
+ * conversion at a time, long after the call and in another process.
+ *
+ * Only conversions with a portable binary form are accepted; anything
+ * else (%n, wide characters, long double, glibc's %m, more than
+ * LOGFMT_MAX_ARGS arguments) makes the caller format the text at once.
+ */
+#ifndef LOGFMT_PRINTF_H
+#define LOGFMT_PRINTF_H
+
+#include <stddef.h>
+
+#include "ls_buf.h"
+
+#define LOGFMT_MAX_ARGS 24
+/* The longest format string stored once per file. */
+#define LOGFMT_FORMAT_MAX 1024
+
+/* The C type an argument has at the call (what va_arg must read). */
+enum logfmt_arg_kind {
+    LOGFMT_ARG_INT = 1, /* int (also char, short, and '*' widths) */
+    LOGFMT_ARG_UINT,
+    LOGFMT_ARG_LONG,
+    LOGFMT_ARG_ULONG,
+    LOGFMT_ARG_LLONG,
+    LOGFMT_ARG_ULLONG,
+    LOGFMT_ARG_SIZE,    /* size_t */
+    LOGFMT_ARG_PTRDIFF, /* ptrdiff_t */
+    LOGFMT_ARG_INTMAX,
+    LOGFMT_ARG_UINTMAX,
+    LOGFMT_ARG_DOUBLE, /* double (float is promoted) */
+    LOGFMT_ARG_STR,    /* const char *, copied at the call */
+    LOGFMT_ARG_PTR     /* void *, stored as its value */
+};
+
+/* How an argument is stored in a file: zigzag varint, varint, 8-byte
+ * IEEE double, or varint length + bytes. */
+enum logfmt_arg_class { LOGFMT_CLASS_SIGNED, LOGFMT_CLASS_UNSIGNED, LOGFMT_CLASS_DOUBLE, LOGFMT_CLASS_STRING };
+
+enum logfmt_arg_class logfmt_arg_class_of(unsigned char kind);
+
+/* Fills kinds[0..*nargs) with the argument kinds fmt consumes, in order.
+ * 0, or LOGSHARE_EUNSUPPORTED (see above; also formats longer than
+ * LOGFMT_FORMAT_MAX or with widths over 1024). */
+int logfmt_printf_parse(const char *fmt, unsigned char kinds[LOGFMT_MAX_ARGS], unsigned *nargs);
+
+/* Appends fmt formatted with the arguments encoded at *args (file
+ * encoding, advanced past them) to out. 0, -1 when the arguments are
+ * malformed or run past end, LOGSHARE_ENOMEM. fmt must have passed
+ * logfmt_printf_parse. */
+int logfmt_printf_render(const char *fmt, const unsigned char **args, const unsigned char *end,
+                         ls_buf *out);
+
+#endif
