@@ -615,7 +615,136 @@ LOGSHARE_API void logshare_outbox_sender_stop(logshare_outbox_sender *sender);
 /* Push requests for logs, and end-of-call surveys                    */
 /* ------------------------------------------------------------------ */
 
-/* (declared with push requests and surveys) */
+/*
+ * Support can ask a user's devices for logs (a "log request", SPEC.md):
+ * the server pushes it over a server-sent-events stream
+ * (GET /api/v1/log-requests/stream). A watcher keeps that stream open,
+ * reconnects with backoff (resuming with Last-Event-ID, so nothing sent
+ * while it was away is missed), and hands each request to the app, which
+ * asks its user. "Yes" uploads the support files as a ticket with
+ * source "push" and the request's id, through the outbox (so an upload
+ * made offline is sent later, once); "no" tells the server the user
+ * declined. docs/push-and-surveys.md shows the whole flow.
+ */
+
+/* One request from support, as the watcher hands it to the app. Every
+ * string is borrowed for the duration of the callback. */
+typedef struct logshare_log_request {
+    const char *id;         /* "lr_..." */
+    const char *reason;     /* what support wrote: show it to the user */
+    const char *ticket_id;  /* the ticket support asks about, or NULL */
+    const char *created_at; /* RFC 3339 UTC */
+    const char *expires_at; /* RFC 3339 UTC: after it, an answer is refused */
+    const char *json;       /* the whole request as the server sent it */
+} logshare_log_request;
+
+/* The user's answer. */
+typedef enum logshare_consent {
+    LOGSHARE_CONSENT_IGNORE = 0,  /* no answer now; this watcher will not offer it again,
+                                     a new watcher will while it is pending */
+    LOGSHARE_CONSENT_UPLOAD = 1,  /* yes: upload the support files for it */
+    LOGSHARE_CONSENT_DECLINE = 2  /* no: tell support */
+} logshare_consent;
+
+/* Called on the thread running logshare_watch for each new request; may
+ * block (it asks the user). */
+typedef logshare_consent (*logshare_log_request_fn)(void *user,
+                                                    const logshare_log_request *request);
+
+/* What the watcher did, for the app's UI or logs. */
+typedef enum logshare_watch_event {
+    LOGSHARE_WATCH_CONNECTED = 0,    /* the stream is open */
+    LOGSHARE_WATCH_DISCONNECTED = 1, /* it dropped; status says why; detail: next try in ms */
+    LOGSHARE_WATCH_UPLOADED = 2,     /* detail: the ticket id */
+    LOGSHARE_WATCH_QUEUED = 3,       /* no server now: kept in the outbox; detail: outbox id */
+    LOGSHARE_WATCH_DECLINED = 4,     /* the server recorded the user's no */
+    LOGSHARE_WATCH_FAILED = 5        /* an upload or decline failed; status says why */
+} logshare_watch_event;
+
+/* request_id is NULL for connection events; detail may be NULL. Strings
+ * borrowed for the call. */
+typedef void (*logshare_watch_event_fn)(void *user, logshare_watch_event event,
+                                        const char *request_id, int status, const char *detail);
+
+/* A watcher. Opaque; logshare_watcher_free frees it. */
+typedef struct logshare_watcher logshare_watcher;
+
+/* A new watcher with defaults: reconnect after 1 s doubling to 60 s
+ * (plus jitter), and a stream silent for 60 s (no heartbeat) counts as
+ * dropped. Then set the options (server and token), a store or a
+ * directory, and the request callback. Returns NULL when out of memory. */
+LOGSHARE_API logshare_watcher *logshare_watcher_new(void);
+/* NULL is a no-op. Must not be called while logshare_watch runs. */
+LOGSHARE_API void logshare_watcher_free(logshare_watcher *w);
+
+/* Where uploads come from: an open store (borrowed: it must stay open
+ * while the watcher runs) or a store directory not open in this process
+ * (copied). The last call wins. */
+LOGSHARE_API int logshare_watcher_set_store(logshare_watcher *w, logshare *ls);
+LOGSHARE_API int logshare_watcher_set_dir(logshare_watcher *w, const char *dir);
+
+/* The server, token, CA file, ticket fields (app version, platform,
+ * customer, extra files) and retry policy used for the stream, uploads
+ * and declines (borrowed: it must stay valid and unchanged while
+ * logshare_watch runs). Uploads get source "push", the request's id and,
+ * unless opts has one, the description "Logs requested by support:
+ * <reason>". Required. */
+LOGSHARE_API int logshare_watcher_set_share_options(logshare_watcher *w,
+                                                    const logshare_share_options *opts);
+
+/* The consent callback. Required. */
+LOGSHARE_API int logshare_watcher_set_request_callback(logshare_watcher *w,
+                                                       logshare_log_request_fn fn, void *user);
+/* Optional progress notifications. */
+LOGSHARE_API int logshare_watcher_set_event_callback(logshare_watcher *w,
+                                                     logshare_watch_event_fn fn, void *user);
+/* Reconnect delays: first initial_ms (>= 10), doubling to max_ms. */
+LOGSHARE_API int logshare_watcher_set_reconnect(logshare_watcher *w, long initial_ms, long max_ms);
+/* A stream that brings no byte (not even a heartbeat) for this long is
+ * dropped and reopened (>= 1000 ms). */
+LOGSHARE_API int logshare_watcher_set_idle_timeout(logshare_watcher *w, long idle_ms);
+
+/* Runs the watcher on the calling thread until logshare_watcher_stop.
+ * Returns 0 after a stop, LOGSHARE_EAUTH when the server refuses the
+ * token (401/403: retrying would not help), LOGSHARE_EINVAL when a
+ * required setting is missing. Network errors and server errors are
+ * retried, never returned. */
+LOGSHARE_API int logshare_watch(logshare_watcher *w);
+
+/* Makes logshare_watch return soon (within about a second), from any
+ * thread (not from a signal handler). */
+LOGSHARE_API void logshare_watcher_stop(logshare_watcher *w);
+
+/* Tells the server the user declined request_id, outside a watcher (an
+ * app that asked later). opts gives the server and token. 0, or
+ * LOGSHARE_ECONFLICT (already answered or expired), LOGSHARE_EPERM (not
+ * this user's), LOGSHARE_ENOENT, LOGSHARE_EAUTH, LOGSHARE_ENETWORK. */
+LOGSHARE_API int logshare_decline_log_request(const logshare_share_options *opts,
+                                              const char *request_id);
+
+/*
+ * End-of-call survey (SPEC.md): survey_json is the JSON object of
+ * POST /api/v1/surveys: {"call_id", "overall"|"audio"|"video"|
+ * "screenshare": {"score", "scale"?, "issues"?}, "more_info"?,
+ * "report_issue"?}. It goes through the outbox like a report (queued
+ * durably, then sent, sent later when offline, once). With
+ * "report_issue": true the store's support files (unless
+ * logshare_share_options_set_include_logs(opts, 0)) and opts' extra
+ * files ride along, and the server makes a ticket (source "survey")
+ * linked to the survey; otherwise no file is sent. The server checks
+ * scores against their scales and issue names against their category;
+ * a refusal (LOGSHARE_EHTTP, error code "invalid") is final.
+ * Returns as logshare_report: 0 stored (the result's ticket id is the
+ * ticket's, or NULL when none was made; its ticket JSON is the server's
+ * answer with the survey id), LOGSHARE_EQUEUED, or an error.
+ * LOGSHARE_EINVAL when survey_json is not a JSON object with a call_id.
+ */
+LOGSHARE_API int logshare_submit_survey(logshare *ls, const logshare_share_options *opts,
+                                        const char *survey_json, logshare_report_result **result);
+/* The same for a store directory not open in this process. */
+LOGSHARE_API int logshare_submit_survey_dir(const char *dir, const logshare_share_options *opts,
+                                            const char *survey_json,
+                                            logshare_report_result **result);
 
 #ifdef __cplusplus
 }

@@ -28,5 +28,6 @@ int cli_wants_help(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_outbox(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
 
 #endif

@@ -18,6 +18,7 @@ static const struct cli_command commands[] = {
     {"export", cmd_export, "write one archive of a store's logs and a manifest"},
     {"report", cmd_report, "create a support ticket with a store's logs"},
     {"outbox", cmd_outbox, "list or send the reports waiting to be sent"},
+    {"watch", cmd_watch, "wait for support's log requests, ask, upload"},
     {NULL, NULL, NULL},
 };
 

@@ -48,6 +48,7 @@ int outbox_json_request(const char *id, const char *key, int64_t created_us, uin
     rc = rc ? rc : put_str(fields, "platform", f->platform);
     rc = rc ? rc : put_str(fields, "source", f->source);
     rc = rc ? rc : put_str(fields, "log_request_id", f->log_request_id);
+    rc = rc ? rc : put_str(fields, "survey", f->survey_json);
     rc = rc ? rc : put(root, "fields", json_incref(fields));
     for (size_t i = 0; rc == 0 && i < files->count; i++) {
         const share_file *sf = &files->items[i];
@@ -105,6 +106,7 @@ int outbox_json_parse_request(const char *text, outbox_item *item)
     rc = rc ? rc : get_str(fields, "platform", &f->platform);
     rc = rc ? rc : get_str(fields, "source", &f->source);
     rc = rc ? rc : get_str(fields, "log_request_id", &f->log_request_id);
+    rc = rc ? rc : get_str(fields, "survey", &f->survey_json);
     size_t i;
     json_t *v;
     json_array_foreach(calls, i, v)

@@ -108,7 +108,13 @@ void *report_http_build_mime(void *easy, const share_fields *f, const share_file
     curl_mime *mime = curl_mime_init(easy);
     if (!mime)
         return NULL;
-    int rc = add_field(mime, "description", f->description);
+    int rc = 0;
+    if (f->survey_json) {
+        /* A survey (POST /api/v1/surveys): its JSON and the files only. */
+        rc = add_field(mime, "survey", f->survey_json);
+        goto files;
+    }
+    rc = add_field(mime, "description", f->description);
     for (size_t i = 0; rc == 0 && i < f->call_id_count; i++)
         rc = add_field(mime, "call_id", f->call_ids[i]);
     rc = rc ? rc : add_field(mime, "customer_name", f->customer_name);
@@ -117,6 +123,7 @@ void *report_http_build_mime(void *easy, const share_fields *f, const share_file
     rc = rc ? rc : add_field(mime, "platform", f->platform);
     rc = rc ? rc : add_field(mime, "source", f->source ? f->source : "report");
     rc = rc ? rc : add_field(mime, "log_request_id", f->log_request_id);
+files:
     for (size_t i = 0; rc == 0 && i < files->count; i++) {
         const share_file *sf = &files->items[i];
         curl_mimepart *p = curl_mime_addpart(mime);
@@ -132,13 +139,13 @@ void *report_http_build_mime(void *easy, const share_fields *f, const share_file
     return mime;
 }
 
-static char *tickets_url(const char *base)
+static char *tickets_url(const char *base, const char *path)
 {
     size_t len = strlen(base);
     while (len > 0 && base[len - 1] == '/')
         len--;
     ls_buf b = LS_BUF_INIT;
-    if (ls_buf_append(&b, base, len) || ls_buf_append_str(&b, "/api/v1/tickets")) {
+    if (ls_buf_append(&b, base, len) || ls_buf_append_str(&b, path)) {
         ls_buf_free(&b);
         return NULL;
     }
@@ -154,7 +161,9 @@ static void parse_body(report_http_response *r)
     if (!root)
         return;
     if (r->http_status >= 200 && r->http_status < 300) {
-        json_t *id = json_object_get(root, "id");
+        /* A survey's answer names its ticket (or null) in ticket_id. */
+        json_t *id = json_object_get(root, "ticket_id") ? json_object_get(root, "ticket_id")
+                                                        : json_object_get(root, "id");
         if (json_is_string(id))
             r->ticket_id = strdup(json_string_value(id));
         else if (json_is_integer(id)) {
@@ -217,7 +226,7 @@ int report_http_post(const logshare_share_options *o, const share_fields *f, con
         return LOGSHARE_EINVAL;
     pthread_once(&curl_once, curl_init_once);
     CURL *easy = curl_easy_init();
-    char *url = tickets_url(o->server_url);
+    char *url = tickets_url(o->server_url, f->survey_json ? "/api/v1/surveys" : "/api/v1/tickets");
     struct curl_slist *headers = NULL;
     ls_buf auth = LS_BUF_INIT, idem = LS_BUF_INIT;
     struct http_ctx ctx = {LS_BUF_INIT, 0, -1, o, 0};

@@ -28,6 +28,9 @@ typedef struct share_fields {
     char *platform;
     char *source;         /* report, survey, push, share */
     char *log_request_id; /* set for push requests */
+    char *survey_json;    /* an end-of-call survey: the item is POSTed to
+                             /api/v1/surveys with this as the `survey` field
+                             (survey.c); NULL for a ticket */
 } share_fields;
 
 void share_fields_clear(share_fields *f);

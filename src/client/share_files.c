@@ -40,6 +40,7 @@ void share_fields_clear(share_fields *f)
     free(f->platform);
     free(f->source);
     free(f->log_request_id);
+    free(f->survey_json);
     memset(f, 0, sizeof *f);
 }
 
@@ -68,6 +69,7 @@ int share_fields_copy(share_fields *dst, const share_fields *src)
     rc = rc ? rc : share_string_set(&dst->platform, src->platform);
     rc = rc ? rc : share_string_set(&dst->source, src->source);
     rc = rc ? rc : share_string_set(&dst->log_request_id, src->log_request_id);
+    rc = rc ? rc : share_string_set(&dst->survey_json, src->survey_json);
     for (size_t i = 0; rc == 0 && i < src->call_id_count; i++)
         rc = share_fields_add_call_id(dst, src->call_ids[i]);
     return rc;
