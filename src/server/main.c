@@ -167,7 +167,6 @@ static int serve(server_config *cfg)
     struct http_server *server = NULL;
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", cfg->data_dir, TICKET_STORE_SQLITE_FILENAME);
-    struct ticket_store_sqlite_options sopt = {0, 0, (int)cfg->durable};
     struct auth_config acfg = {0};
     acfg.data_dir = cfg->data_dir;
     acfg.secret_file = cfg->auth_secret_file;
@@ -182,10 +181,12 @@ static int serve(server_config *cfg)
         fprintf(stderr, "logshared: cannot open the blob store: %s\n", logshare_strerror(rc));
         goto out;
     }
-    if ((rc = ticket_store_sqlite_open(path, &sopt, &app.tickets)) ||
-        (rc = ticket_store_migrate(app.tickets, NULL))) {
-        fprintf(stderr, "logshared: cannot open the database %s: %s\n", path,
-                logshare_strerror(rc));
+    if ((rc = ticket_store_open_url(cfg->database_url, cfg->data_dir, (int)cfg->durable,
+                                    &app.tickets))) {
+        fprintf(stderr, "logshared: cannot open the ticket database %s: %s\n",
+                cfg->database_url ? "(database.url)" : path, logshare_strerror(rc));
+        if (rc == LOGSHARE_EINVAL)
+            status = 2; /* a setting is wrong: a usage error */
         goto out;
     }
     if ((rc = auth_new(&acfg, &app.auth))) {

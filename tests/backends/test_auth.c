@@ -189,9 +189,8 @@ static char *signed_token(jwt_alg_t alg, const char *private_pem, const char *cl
     jwt_t *jwt;
     assert_int_equal(jwt_new(&jwt), 0);
     assert_int_equal(jwt_add_grants_json(jwt, claims), 0);
-    assert_int_equal(jwt_set_alg(jwt, alg, (const unsigned char *)private_pem,
-                                 (int)strlen(private_pem)),
-                     0);
+    assert_int_equal(
+        jwt_set_alg(jwt, alg, (const unsigned char *)private_pem, (int)strlen(private_pem)), 0);
     char *tok = jwt_encode_str(jwt);
     assert_non_null(tok);
     jwt_free(jwt);
@@ -245,8 +244,8 @@ static void roles_default_to_user_and_unknown_roles_are_refused(void **state)
         {",\"role\":[\"admin\"]", 0, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char *claims =
-            claims_json("{\"sub\":\"u\",\"exp\":%lld%s}", (long long)f->now + 60, cases[i].role_claim);
+        char *claims = claims_json("{\"sub\":\"u\",\"exp\":%lld%s}", (long long)f->now + 60,
+                                   cases[i].role_claim);
         char *tok = hand_token(HS_HEADER, claims, f->secret, f->secret_len);
         struct auth_identity id;
         const char *reason = verify(f->auth, tok, f->now, &id);
@@ -332,8 +331,8 @@ static void wrong_and_forged_signatures_are_refused(void **state)
      * signature no longer matches. */
     char *real = NULL;
     assert_int_equal(auth_issue_token(f->auth, "u", AUTH_ROLE_USER, f->now, 600, &real), 0);
-    char *forged_claims = claims_json("{\"sub\":\"u\",\"role\":\"admin\",\"exp\":%lld}",
-                                      (long long)f->now + 600);
+    char *forged_claims =
+        claims_json("{\"sub\":\"u\",\"role\":\"admin\",\"exp\":%lld}", (long long)f->now + 600);
     char *forged_payload = b64url(forged_claims, strlen(forged_claims));
     const char *dot1 = strchr(real, '.');
     const char *dot2 = strrchr(real, '.');
@@ -354,12 +353,17 @@ static void wrong_and_forged_signatures_are_refused(void **state)
 static void alg_none_and_other_algorithms_are_refused(void **state)
 {
     struct fixture *f = *state;
-    char *claims = claims_json("{\"sub\":\"u\",\"role\":\"admin\",\"exp\":%lld}",
-                               (long long)f->now + 60);
+    char *claims =
+        claims_json("{\"sub\":\"u\",\"role\":\"admin\",\"exp\":%lld}", (long long)f->now + 60);
     const char *headers[] = {
-        "{\"alg\":\"none\",\"typ\":\"JWT\"}", "{\"alg\":\"None\"}", "{\"alg\":\"NONE\"}",
-        "{\"alg\":\"HS512\"}", "{\"alg\":\"hs256\"}", "{\"typ\":\"JWT\"}",
-        "{\"alg\":null}", "{\"alg\":[\"HS256\"]}",
+        "{\"alg\":\"none\",\"typ\":\"JWT\"}",
+        "{\"alg\":\"None\"}",
+        "{\"alg\":\"NONE\"}",
+        "{\"alg\":\"HS512\"}",
+        "{\"alg\":\"hs256\"}",
+        "{\"typ\":\"JWT\"}",
+        "{\"alg\":null}",
+        "{\"alg\":[\"HS256\"]}",
     };
     for (size_t i = 0; i < sizeof headers / sizeof headers[0]; i++) {
         char *unsigned_tok = hand_token(headers[i], claims, NULL, 0);
@@ -370,8 +374,8 @@ static void alg_none_and_other_algorithms_are_refused(void **state)
         free(unsigned_tok);
         free(signed_tok);
     }
-    char *crit = hand_token("{\"alg\":\"HS256\",\"crit\":[\"exp\"]}", claims, f->secret,
-                            f->secret_len);
+    char *crit =
+        hand_token("{\"alg\":\"HS256\",\"crit\":[\"exp\"]}", claims, f->secret, f->secret_len);
     expect_refused(f->auth, crit, f->now, "unsupported critical header");
     free(crit);
     /* Malformed shapes. */
@@ -392,8 +396,8 @@ static void rs256_server_refuses_hs256_signed_with_its_public_key(void **state)
     struct fixture *f = *state;
     char *priv = make_keypair(f->dir, "rsa.pub.pem", 0);
     char *pub_path = path_join(f->dir, "rsa.pub.pem");
-    struct auth_config cfg = {.data_dir = f->dir, .algorithm = AUTH_ALG_RS256,
-                              .public_key_file = pub_path};
+    struct auth_config cfg = {
+        .data_dir = f->dir, .algorithm = AUTH_ALG_RS256, .public_key_file = pub_path};
     struct auth *rs = NULL;
     assert_int_equal(auth_new(&cfg, &rs), 0);
     char *claims = claims_json("{\"sub\":\"mallory\",\"role\":\"admin\",\"exp\":%lld}",
@@ -442,8 +446,8 @@ static void es256_tokens_verify_and_key_types_must_match(void **state)
     struct fixture *f = *state;
     char *priv = make_keypair(f->dir, "ec.pub.pem", 1);
     char *pub_path = path_join(f->dir, "ec.pub.pem");
-    struct auth_config cfg = {.data_dir = f->dir, .algorithm = AUTH_ALG_ES256,
-                              .public_key_file = pub_path};
+    struct auth_config cfg = {
+        .data_dir = f->dir, .algorithm = AUTH_ALG_ES256, .public_key_file = pub_path};
     struct auth *es = NULL;
     assert_int_equal(auth_new(&cfg, &es), 0);
     char *claims = claims_json("{\"sub\":\"dev-1\",\"exp\":%lld}", (long long)f->now + 60);
@@ -486,8 +490,8 @@ static void es256_tokens_verify_and_key_types_must_match(void **state)
 static void issuer_and_audience_are_checked_when_configured(void **state)
 {
     struct fixture *f = *state;
-    struct auth_config cfg = {.data_dir = f->dir, .issuer = "https://id.example",
-                              .audience = "logshare"};
+    struct auth_config cfg = {
+        .data_dir = f->dir, .issuer = "https://id.example", .audience = "logshare"};
     struct auth *a = NULL;
     assert_int_equal(auth_new(&cfg, &a), 0);
     const long long exp = f->now + 60;
@@ -660,6 +664,58 @@ static void passwords_hash_and_verify(void **state)
     free(h2);
 }
 
+/* Random damage to a valid token never crashes the verifier (this runs
+ * under ASan too) and never yields another identity: a token is either
+ * refused or, when the damage decodes to the same bytes (spare bits of
+ * the last base64url digit), accepted as the very same caller. */
+static void mutated_tokens_are_refused_or_unchanged(void **state)
+{
+    struct fixture *f = *state;
+    char *tok = NULL;
+    assert_int_equal(auth_issue_token(f->auth, "victim", AUTH_ROLE_SUPPORT, f->now, 600, &tok), 0);
+    size_t len = strlen(tok);
+    const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=+/ \\\"{}";
+    unsigned seed = 12345;
+    int rounds = sanitized() ? 1500 : 5000, accepted = 0;
+    char *m = malloc(len + 8);
+    for (int i = 0; i < rounds; i++) {
+        memcpy(m, tok, len + 1);
+        int edits = 1 + (int)(rand_r(&seed) % 3);
+        size_t mlen = len;
+        for (int e = 0; e < edits && mlen > 1; e++) {
+            size_t pos = (size_t)rand_r(&seed) % mlen;
+            switch (rand_r(&seed) % 3) {
+            case 0: /* replace */
+                m[pos] = alphabet[(size_t)rand_r(&seed) % (sizeof alphabet - 1)];
+                break;
+            case 1: /* delete */
+                memmove(m + pos, m + pos + 1, mlen - pos);
+                mlen--;
+                break;
+            default: /* truncate */
+                m[pos] = '\0';
+                mlen = pos;
+                break;
+            }
+        }
+        struct auth_identity id;
+        const char *reason = NULL;
+        int rc = auth_verify_token(f->auth, m, f->now, &id, &reason);
+        if (rc == 0) {
+            assert_string_equal(id.user_id, "victim");
+            assert_int_equal(id.role, AUTH_ROLE_SUPPORT);
+            accepted++;
+        } else {
+            assert_int_equal(rc, LOGSHARE_EAUTH);
+            assert_non_null(reason);
+        }
+    }
+    assert_true(accepted < rounds / 20);
+    free(m);
+    free(tok);
+}
+
 /* ---- the subcommands, run in a child with redirected stdio ---------- */
 
 static int run_cli(int (*fn)(int, char **), char **argv, const char *stdin_text,
@@ -695,8 +751,8 @@ static void token_command_prints_a_verifiable_token(void **state)
 {
     struct fixture *f = *state;
     char *out = path_join(f->dir, "token.out");
-    char *argv[] = {"token", "--data-dir", f->dir, "--user", "alice", "--role", "admin", "--ttl",
-                    "120", NULL};
+    char *argv[] = {"token",  "--data-dir", f->dir,  "--user", "alice",
+                    "--role", "admin",      "--ttl", "120",    NULL};
     assert_int_equal(run_cli(logshared_cmd_token, argv, NULL, out), 0);
     char *tok;
     size_t len;
@@ -718,6 +774,41 @@ static void token_command_prints_a_verifiable_token(void **state)
     assert_int_equal(stat(secret_path, &st), 0);
     free(secret_path);
     free(fresh);
+
+    /* The server's own secret file, issuer and audience, by flag and by
+     * the environment the server reads them from. */
+    char *mine = path_join(f->dir, "server-secret");
+    const char secret_text[] = "the server's configured shared secret, long enough\n";
+    assert_int_equal(ls_fs_write_atomic(mine, secret_text, strlen(secret_text), 0600), 0);
+    struct auth_config cfg = {
+        .data_dir = f->dir, .secret_file = mine, .issuer = "iss-1", .audience = "aud-1"};
+    struct auth *server = NULL;
+    assert_int_equal(auth_new(&cfg, &server), 0);
+    char *argv3[] = {"token", "--data-dir", f->dir,  "--user",     "carol", "--secret-file",
+                     mine,    "--issuer",   "iss-1", "--audience", "aud-1", NULL};
+    assert_int_equal(run_cli(logshared_cmd_token, argv3, NULL, out), 0);
+    assert_int_equal(ls_fs_read_file(out, 65536, &tok, &len), 0);
+    tok[len - 1] = '\0';
+    assert_null(verify(server, tok, f->now, &id));
+    assert_string_equal(id.user_id, "carol");
+    expect_refused(f->auth, tok, f->now, "bad signature"); /* not the data dir's secret */
+    free(tok);
+    setenv("LOGSHARE_AUTH_SECRET_FILE", mine, 1);
+    setenv("LOGSHARE_AUTH_ISSUER", "iss-1", 1);
+    setenv("LOGSHARE_AUTH_AUDIENCE", "aud-1", 1);
+    char *argv4[] = {"token", "--data-dir", f->dir, "--user", "dave", NULL};
+    int rc = run_cli(logshared_cmd_token, argv4, NULL, out);
+    unsetenv("LOGSHARE_AUTH_SECRET_FILE");
+    unsetenv("LOGSHARE_AUTH_ISSUER");
+    unsetenv("LOGSHARE_AUTH_AUDIENCE");
+    assert_int_equal(rc, 0);
+    assert_int_equal(ls_fs_read_file(out, 65536, &tok, &len), 0);
+    tok[len - 1] = '\0';
+    assert_null(verify(server, tok, f->now, &id));
+    assert_string_equal(id.user_id, "dave");
+    free(tok);
+    auth_free(server);
+    free(mine);
 
     char *usage[][12] = {
         {"token", "--data-dir", f->dir, NULL},
@@ -775,6 +866,19 @@ static void user_add_creates_a_login_from_stdin(void **state)
     };
     for (size_t i = 0; i < sizeof usage / sizeof usage[0]; i++)
         assert_int_equal(run_cli(logshared_cmd_user, usage[i], "password123\n", out), 2);
+    /* Another database, named by URL. */
+    char *elsewhere = path_join(f->dir, "elsewhere.db");
+    char url[600];
+    snprintf(url, sizeof url, "sqlite:%s", elsewhere);
+    char *argv3[] = {"user",       "add",  "agent3",     "--role", "admin",
+                     "--data-dir", f->dir, "--database", url,      NULL};
+    assert_int_equal(run_cli(logshared_cmd_user, argv3, "password-three\n", out), 0);
+    assert_int_equal(ticket_store_open_url(url, NULL, 1, &ts), 0);
+    assert_int_equal(ticket_store_user_get(ts, "agent3", &u), 0);
+    assert_string_equal(u->role, "admin");
+    ticket_user_free(u);
+    ticket_store_destroy(ts);
+    free(elsewhere);
     char *help[] = {"user", "add", "--help", NULL};
     assert_int_equal(run_cli(logshared_cmd_user, help, NULL, out), 0);
     free(db);
@@ -795,6 +899,7 @@ int main(void)
         T(issuer_and_audience_are_checked_when_configured),
         T(secrets_are_generated_once_private_and_shared),
         T(signed_links_verify_until_they_expire),
+        T(mutated_tokens_are_refused_or_unchanged),
         cmocka_unit_test(passwords_hash_and_verify),
         T(token_command_prints_a_verifiable_token),
         T(user_add_creates_a_login_from_stdin),

@@ -347,7 +347,7 @@ int api_tickets_add_attachments_begin(http_request *req)
     ticket_free(t);
     if (!allowed)
         return http_respond_error(req, LOGSHARE_EPERM, 403, "not your ticket");
-    snprintf(u->ticket_id, sizeof u->ticket_id, "%s", id);
+    snprintf(u->ticket_id, sizeof u->ticket_id, "%.*s", (int)sizeof u->ticket_id - 1, id);
     return upload_begin(req, u);
 }
 
@@ -384,7 +384,9 @@ static int check_fields(http_request *req, struct upload *u)
     return 0;
 }
 
-int api_upload_end(http_request *req)
+/* The blocking part of an upload: blobs made durable, then the
+ * transaction. Runs on a worker thread (http_defer). */
+static int upload_finish(http_request *req)
 {
     struct api_app *app = req->app;
     struct upload *u = req->state;
@@ -429,6 +431,8 @@ int api_upload_end(http_request *req)
         ticket_free(out);
         if (rc == LOGSHARE_ENOENT)
             return http_respond_error(req, rc, 404, "the ticket is gone");
+        if (rc == LOGSHARE_EEXIST)
+            return http_respond_error(req, rc, 409, "an id was already taken; retry");
         if (rc == LOGSHARE_EINVAL)
             return http_respond_error(req, rc, 400, "the ticket store refused a field");
         return http_respond_error(req, LOGSHARE_EUNAVAILABLE, 503, "database: %s",
@@ -449,6 +453,15 @@ int api_upload_end(http_request *req)
     json_t *doc = api_ticket_json(req, out);
     ticket_free(out);
     return http_respond_json(req, 201, doc);
+}
+
+int api_upload_end(http_request *req)
+{
+    /* The commit waits for the disk (an fsync per blob, one for the
+     * ticket store's group commit): off the HTTP threads it goes. Many
+     * commits waiting at once is also what lets the store put many
+     * tickets in one transaction. */
+    return http_defer(req, upload_finish);
 }
 
 void api_upload_cleanup(http_request *req, int ok)

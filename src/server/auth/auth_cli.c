@@ -43,7 +43,8 @@ static void token_usage(FILE *out)
             "  --role ROLE        user (default), support or admin\n"
             "  --ttl SECONDS      lifetime (default 86400)\n"
             "  --issuer ISS       iss claim; set it when the server checks the issuer\n"
-            "  --audience AUD     aud claim; set it when the server checks the audience\n");
+            "  --audience AUD     aud claim; set it when the server checks the audience\n"
+            "  --secret-file FILE the HS256 secret, when the server's auth.secret_file is set\n");
 }
 
 /* argv[*i] is a flag that takes a value: returns it and advances, or
@@ -58,16 +59,19 @@ static const char *flag_value(int argc, char **argv, int *i)
 int logshared_cmd_token(int argc, char **argv)
 {
     const char *data_dir = NULL, *user = NULL, *role_name = "user", *ttl_text = NULL;
-    const char *issuer = NULL, *audience = NULL;
+    const char *issuer = getenv("LOGSHARE_AUTH_ISSUER");
+    const char *audience = getenv("LOGSHARE_AUTH_AUDIENCE");
+    const char *secret_file = getenv("LOGSHARE_AUTH_SECRET_FILE");
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        const char **slot = !strcmp(a, "--data-dir")   ? &data_dir
-                            : !strcmp(a, "--user")     ? &user
-                            : !strcmp(a, "--role")     ? &role_name
-                            : !strcmp(a, "--ttl")      ? &ttl_text
-                            : !strcmp(a, "--issuer")   ? &issuer
-                            : !strcmp(a, "--audience") ? &audience
-                                                       : NULL;
+        const char **slot = !strcmp(a, "--secret-file") ? &secret_file
+                            : !strcmp(a, "--data-dir")  ? &data_dir
+                            : !strcmp(a, "--user")      ? &user
+                            : !strcmp(a, "--role")      ? &role_name
+                            : !strcmp(a, "--ttl")       ? &ttl_text
+                            : !strcmp(a, "--issuer")    ? &issuer
+                            : !strcmp(a, "--audience")  ? &audience
+                                                        : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             token_usage(stdout);
             return 0;
@@ -108,7 +112,10 @@ int logshared_cmd_token(int argc, char **argv)
         cli_fail("token: cannot create %s: %s", data_dir, logshare_strerror(rc));
         return 1;
     }
-    struct auth_config cfg = {.data_dir = data_dir, .issuer = issuer, .audience = audience};
+    struct auth_config cfg = {.data_dir = data_dir,
+                              .issuer = issuer && *issuer ? issuer : NULL,
+                              .audience = audience && *audience ? audience : NULL,
+                              .secret_file = secret_file && *secret_file ? secret_file : NULL};
     struct auth *auth = NULL;
     if ((rc = auth_new(&cfg, &auth)) != 0) {
         cli_fail("token: cannot load the signing secret in %s: %s", data_dir,
@@ -130,12 +137,17 @@ int logshared_cmd_token(int argc, char **argv)
 static void user_usage(FILE *out)
 {
     fprintf(out,
-            "usage: logshared user add NAME --role user|support|admin --data-dir DIR\n\n"
+            "usage: logshared user add NAME --role user|support|admin --data-dir DIR\n"
+            "                          [--database URL]\n\n"
             "Creates a dashboard login. The password is read from the first line of\n"
-            "stdin (at least %d characters) and stored as an Argon2id hash in\n"
-            "DIR/" TICKET_STORE_SQLITE_FILENAME ".\n\n"
+            "stdin (at least %d characters) and stored as an Argon2id hash in the\n"
+            "server's database: DIR/" TICKET_STORE_SQLITE_FILENAME
+            " unless a database URL is given.\n\n"
             "  --role ROLE     the login's role: support or admin for agents\n"
-            "  --data-dir DIR  the server's data directory\n",
+            "  --data-dir DIR  the server's data directory\n"
+            "  --database URL  the server's database when it is not the default SQLite file\n"
+            "                  (postgresql://..., or sqlite:PATH); default:\n"
+            "                  $LOGSHARE_DATABASE_URL when set\n",
             MIN_PASSWORD_LEN);
 }
 
@@ -154,7 +166,8 @@ static char *read_password(void)
     return line;
 }
 
-static int user_add(const char *name, const char *role, const char *data_dir)
+static int user_add(const char *name, const char *role, const char *data_dir,
+                    const char *database_url)
 {
     char *password = read_password();
     if (!password || strlen(password) < MIN_PASSWORD_LEN) {
@@ -171,19 +184,10 @@ static int user_add(const char *name, const char *role, const char *data_dir)
         cli_fail("user: cannot hash the password: %s", logshare_strerror(rc));
         return 1;
     }
-    size_t plen = strlen(data_dir) + sizeof TICKET_STORE_SQLITE_FILENAME + 1;
-    char *path = malloc(plen);
     struct ticket_store *ts = NULL;
-    if (!path)
-        rc = LOGSHARE_ENOMEM;
-    else
-        snprintf(path, plen, "%s/%s", data_dir, TICKET_STORE_SQLITE_FILENAME);
+    rc = ls_fs_mkdir_p(data_dir, 0700);
     if (rc == 0)
-        rc = ls_fs_mkdir_p(data_dir, 0700);
-    if (rc == 0)
-        rc = ticket_store_sqlite_open(path, NULL, &ts);
-    if (rc == 0)
-        rc = ticket_store_migrate(ts, NULL);
+        rc = ticket_store_open_url(database_url, data_dir, 1, &ts);
     if (rc == 0)
         rc = ticket_store_user_create(ts, name, role, hash);
     ticket_store_destroy(ts);
@@ -191,11 +195,10 @@ static int user_add(const char *name, const char *role, const char *data_dir)
     if (rc == LOGSHARE_EEXIST)
         cli_fail("user: a login named '%s' already exists", name);
     else if (rc != 0)
-        cli_fail("user: cannot add '%s' to %s: %s", name, path ? path : data_dir,
+        cli_fail("user: cannot add '%s' to the database of %s: %s", name, data_dir,
                  logshare_strerror(rc));
     else
         printf("added %s (%s)\n", name, role);
-    free(path);
     return rc == 0 ? 0 : 1;
 }
 
@@ -212,15 +215,20 @@ int logshared_cmd_user(int argc, char **argv)
         return 2;
     }
     const char *name = NULL, *role = NULL, *data_dir = NULL;
+    const char *database_url = getenv("LOGSHARE_DATABASE_URL");
+    if (database_url && !*database_url)
+        database_url = NULL;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
-        if (!strcmp(a, "--role") || !strcmp(a, "--data-dir")) {
+        if (!strcmp(a, "--role") || !strcmp(a, "--data-dir") || !strcmp(a, "--database")) {
             const char *v = flag_value(argc, argv, &i);
             if (!v) {
                 cli_fail("user: %s needs a value", a);
                 return 2;
             }
-            *(!strcmp(a, "--role") ? &role : &data_dir) = v;
+            *(!strcmp(a, "--role")       ? &role
+              : !strcmp(a, "--data-dir") ? &data_dir
+                                         : &database_url) = v;
         } else if (a[0] == '-' || name) {
             cli_fail("user: unexpected argument '%s' (see --help)", a);
             return 2;
@@ -248,5 +256,5 @@ int logshared_cmd_user(int argc, char **argv)
             return 2;
         }
     }
-    return user_add(name, role, data_dir);
+    return user_add(name, role, data_dir, database_url);
 }

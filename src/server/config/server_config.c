@@ -42,10 +42,14 @@ static const struct key_def keys[] = {
     S("server", "tls_key", tls_key, NULL, "PEM private key for tls_cert"),
     S("server", "trusted_proxies", trusted_proxies, NULL,
       "comma-separated proxy addresses whose X-Forwarded-For is believed"),
-    I("server", "threads", threads, "0", "HTTP worker threads; 0 = one per core"),
+    I("server", "threads", threads, "0", "HTTP threads (epoll, one pool); 0 = one per core"),
+    I("server", "worker_threads", worker_threads, "8",
+      "threads for blocking work (fsync, database commits); 0 = on the HTTP threads"),
     I("server", "shutdown_timeout_s", shutdown_timeout_s, "10",
       "on SIGTERM/SIGINT, how long in-flight requests may take to finish"),
     B("server", "durable", durable, "1", "fsync every database commit (0 trades power-loss safety for speed)"),
+    S("database", "url", database_url, NULL,
+      "ticket database: unset = SQLite in data_dir; postgresql://... or host=... = PostgreSQL; sqlite:PATH"),
     I("limits", "max_body_bytes", max_body_bytes, "2147483648", "largest request body"),
     I("limits", "max_file_bytes", max_file_bytes, "2147483648", "largest attached file"),
     I("limits", "max_files", max_files, "32", "files per request"),
@@ -149,7 +153,7 @@ static const struct key_def *find_key(const char *key)
     for (size_t i = 0; i < NKEYS; i++) {
         char dotted[96], flag[64];
         snprintf(dotted, sizeof dotted, "%s.%s", keys[i].section, keys[i].name);
-        snprintf(flag, sizeof flag, "%s", keys[i].name);
+        snprintf(flag, sizeof flag, "%.*s", (int)sizeof flag - 1, keys[i].name);
         for (char *p = flag; *p; p++)
             if (*p == '_')
                 *p = '-';
@@ -221,7 +225,7 @@ static int load_ini(server_config *c, const char *path, char *err, size_t err_si
                 break;
             }
             *close = '\0';
-            snprintf(section, sizeof section, "%s", trim(s + 1));
+            snprintf(section, sizeof section, "%.*s", (int)sizeof section - 1, trim(s + 1));
             continue;
         }
         char *eq = strchr(s, '=');
@@ -303,7 +307,7 @@ int server_config_load(server_config *c, int argc, char **argv, int first, char 
             snprintf(name, sizeof name, "%.*s", (int)(eq - a - 2), a + 2);
             value = eq + 1;
         } else {
-            snprintf(name, sizeof name, "%s", a + 2);
+            snprintf(name, sizeof name, "%.*s", (int)sizeof name - 1, a + 2);
             if (i + 1 >= argc) {
                 snprintf(err, err_size, "%s needs a value", a);
                 return LOGSHARE_EINVAL;
@@ -338,7 +342,7 @@ void server_config_print_keys(FILE *out)
     fprintf(out, "Settings (INI [section] key, env LOGSHARE_<SECTION>_<KEY>, flag --key-name):\n");
     for (size_t i = 0; i < NKEYS; i++) {
         char flag[64];
-        snprintf(flag, sizeof flag, "%s", keys[i].name);
+        snprintf(flag, sizeof flag, "%.*s", (int)sizeof flag - 1, keys[i].name);
         for (char *p = flag; *p; p++)
             if (*p == '_')
                 *p = '-';

@@ -58,6 +58,11 @@ int http_respond(http_request *req, unsigned status, struct MHD_Response *r)
     MHD_add_response_header(r, "X-Request-Id", req->id);
     if (http_server_stopping(req->server))
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+    if (req->in_worker) { /* queued by the HTTP thread once the connection resumes */
+        req->held_response = r;
+        req->status = status;
+        return 0;
+    }
     enum MHD_Result ok = MHD_queue_response(req->conn, status, r);
     MHD_destroy_response(r);
     if (ok != MHD_YES)
@@ -103,11 +108,21 @@ int http_respond_json(http_request *req, unsigned status, json_t *doc)
     return respond_text(req, status, with_nl, len + 1, "application/json", 0);
 }
 
+/* Messages may quote client bytes (a field name); JSON needs UTF-8, so
+ * anything that is not printable ASCII becomes '?'. */
+static void ascii_only(char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 32 || (unsigned char)*s > 126)
+            *s = '?';
+}
+
 static int respond_error_v(http_request *req, int err, unsigned status, int retry_after,
                            const char *fmt, va_list ap)
 {
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
+    ascii_only(msg);
     if (!status)
         status = http_status_for_error(err);
     size_t ml = strlen(msg);
@@ -119,6 +134,8 @@ static int respond_error_v(http_request *req, int err, unsigned status, int retr
                             msg);
     char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
     json_decref(doc);
+    if (!text) /* out of memory: a fixed body still tells the client what happened */
+        text = strdup("{\"error\":{\"code\":\"internal_error\",\"message\":\"out of memory\"}}");
     if (!text)
         return LOGSHARE_ENOMEM;
     size_t len = strlen(text);

@@ -11,12 +11,14 @@
  */
 #include "sqlite_store.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "logshare.h"
+#include "ls_fs.h"
 
 int sq_error(int sqlite_rc)
 {
@@ -121,8 +123,7 @@ static int conn_open(struct sq_store *s, struct sq_conn **out)
     if (!c)
         return LOGSHARE_ENOMEM;
     int r = sqlite3_open_v2(s->path, &c->db,
-                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                            NULL);
+                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     int rc = sq_error(r);
     if (rc == 0) {
         sqlite3_extended_result_codes(c->db, 1);
@@ -206,6 +207,8 @@ static void sq_destroy(struct ticket_store *ts)
     }
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->idle_available);
+    pthread_mutex_destroy(&s->batch_lock);
+    pthread_cond_destroy(&s->batch_done);
     free(s->path);
     free(s);
 }
@@ -234,11 +237,25 @@ int ticket_store_sqlite_open(const char *path, const struct ticket_store_sqlite_
     *out = NULL;
     if (!sqlite3_threadsafe())
         return LOGSHARE_EUNSUPPORTED;
-    /* Create the file ourselves so it is 0600 from its first byte. */
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0)
+    /* Create the file ourselves so it is 0600 from its first byte, and
+     * make its directory entry durable (SQLite syncs the directory for
+     * the WAL it creates, not for the main file). */
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+        close(fd);
+        char *dir = ls_fs_dirname(path);
+        int rc = dir ? ls_fs_fsync_dir(dir) : LOGSHARE_ENOMEM;
+        free(dir);
+        if (rc != 0)
+            return rc;
+    } else if (errno == EEXIST) {
+        fd = open(path, O_RDWR | O_CLOEXEC);
+        if (fd < 0)
+            return LOGSHARE_EUNAVAILABLE;
+        close(fd);
+    } else {
         return LOGSHARE_EUNAVAILABLE;
-    close(fd);
+    }
     struct sq_store *s = calloc(1, sizeof *s);
     if (!s || !(s->path = strdup(path))) {
         free(s);
@@ -246,9 +263,11 @@ int ticket_store_sqlite_open(const char *path, const struct ticket_store_sqlite_
     }
     s->busy_timeout_ms = opts && opts->busy_timeout_ms > 0 ? opts->busy_timeout_ms : 5000;
     s->max_connections = opts && opts->max_connections > 0 ? opts->max_connections : 16;
-    s->durable = !(opts && opts->relaxed_sync);
+    s->durable = opts ? opts->durable != 0 : 1;
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->idle_available, NULL);
+    pthread_mutex_init(&s->batch_lock, NULL);
+    pthread_cond_init(&s->batch_done, NULL);
     s->base.ops = &sq_ops;
     s->base.state = s;
     /* Open one connection now so a bad path fails here, not later. */
