@@ -193,7 +193,12 @@ static int serve(server_config *cfg)
         fprintf(stderr, "logshared: auth configuration: %s\n", logshare_strerror(rc));
         goto out;
     }
-    if ((rc = start_push(cfg, path, &app.push)))
+    /* The push tables have a SQLite file of their own: they never join
+     * tickets, and sharing logshare.db made their write lock contend with
+     * the ticket store's group commit. */
+    char push_path[4096];
+    snprintf(push_path, sizeof push_path, "%s/%s", cfg->data_dir, PUSH_DB_FILENAME);
+    if ((rc = start_push(cfg, push_path, &app.push)))
         goto out;
     char bound[96];
     int fd = open_listen_socket(cfg->listen, bound, sizeof bound);

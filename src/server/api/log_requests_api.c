@@ -294,9 +294,12 @@ int api_log_requests_check_for_ticket(http_request *req, const char *user_id,
                  ? push_db_log_request_check_owner(push_service_db(push_of(req)),
                                                    log_request_id, user_id)
                  : LOGSHARE_ENOENT;
+    /* An id this server never issued (another deployment's, an app's own
+     * label) is kept on the ticket as given and fulfils nothing; only
+     * answering another user's request is refused. */
     if (rc == LOGSHARE_ENOENT)
-        http_respond_error(req, rc, 404, "no log request %.60s", log_request_id);
-    else if (rc == LOGSHARE_EPERM)
+        return 0;
+    if (rc == LOGSHARE_EPERM)
         http_respond_error(req, rc, 403, "log request %.60s is not yours", log_request_id);
     else if (rc)
         store_failed(req, rc);
@@ -307,7 +310,7 @@ void api_log_requests_ticket_stored(http_request *req, const char *user_id,
                                     const char *log_request_id, const char *ticket_id)
 {
     int rc = push_service_ticket_created(push_of(req), user_id, log_request_id, ticket_id);
-    if (rc && rc != LOGSHARE_ECONFLICT)
+    if (rc && rc != LOGSHARE_ECONFLICT && rc != LOGSHARE_ENOENT)
         fprintf(stderr,
                 "level=warn msg=\"log request not marked fulfilled\" log_request=%s ticket=%s "
                 "error=%s\n",

@@ -27,8 +27,9 @@ int api_log_requests_get(http_request *req);
 int api_log_requests_decline(http_request *req);
 
 /* For the ticket API, before it stores a ticket naming log_request_id
- * for user_id: 0 when the request exists and is the user's; otherwise
- * the request has been answered (404 / 403 / 503) and the error is
+ * for user_id: 0 when the request is the user's or unknown here (the id
+ * is then kept on the ticket and fulfils nothing); otherwise the request
+ * has been answered (403 another user's, 503) and the error is
  * returned. */
 int api_log_requests_check_for_ticket(http_request *req, const char *user_id,
                                       const char *log_request_id);

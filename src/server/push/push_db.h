@@ -2,10 +2,11 @@
  * push_db.h - the tables behind support's log requests, end-of-call
  * surveys and webhook deliveries.
  *
- * They live in the server's SQLite database (logshare.db in the data
- * dir, the file the ticket store uses) but through a connection of
- * their own: the ticket store hides its connection pool, and these
- * tables never join tickets inside one transaction. The schema is a
+ * They live in a SQLite file of their own in the data dir
+ * (PUSH_DB_FILENAME), beside the ticket store's: these tables never
+ * join tickets inside one transaction, and a separate file keeps their
+ * writes (the expiry sweeper, webhook bookkeeping) from contending for
+ * the write lock with the ticket store's group commit. The schema is a
  * list of numbered steps (push_db_schema.c) recorded in table
  * push_schema_version, each in its own transaction, so it is safe to
  * open the same file from a restarted server.
@@ -30,6 +31,8 @@
 #include "surveys_validate.h"
 
 struct push_db;
+
+#define PUSH_DB_FILENAME "push.db"
 
 /* Opens (creating with mode 0600) the database at path and brings the
  * push tables to the newest schema. *out is the caller's. */

@@ -26,7 +26,7 @@
 struct push_service;
 
 struct push_service_options {
-    const char *db_path;             /* the server's SQLite file */
+    const char *db_path;             /* <data_dir>/PUSH_DB_FILENAME */
     const char *webhook_url;         /* NULL or "": no webhook */
     const unsigned char *webhook_secret; /* HMAC key (borrowed during start) */
     size_t webhook_secret_len;
