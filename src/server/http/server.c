@@ -18,6 +18,9 @@
  * is where cleanup (abort partial uploads), the log line and metrics
  * happen.
  *
+ * Aborted uploads: see watchdog_main for an MHD/epoll quirk we work
+ * around so a client that disconnects mid-upload is noticed at once.
+ *
  * Slow clients: MHD only has an inactivity timeout. A watchdog thread
  * closes (shutdown(2)) connections whose next request's headers did not
  * arrive within header_timeout_s, and, once stopping, idle keep-alive
@@ -52,6 +55,7 @@
 struct conn_track {
     int fd;
     int in_request;
+    int body_done; /* the last call of the access handler came */
     int closed_by_us;
     int64_t idle_since_ns;
     struct conn_track *prev, *next;
@@ -389,6 +393,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         if (t) {
             pthread_mutex_lock(&s->conn_lock);
             t->in_request = 1;
+            t->body_done = 0;
             pthread_mutex_unlock(&s->conn_lock);
         }
         int rc = begin_request(req, url);
@@ -404,6 +409,12 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
             return MHD_NO;
         }
         return MHD_YES;
+    }
+    struct conn_track *t = track_of(conn);
+    if (t) {
+        pthread_mutex_lock(&s->conn_lock);
+        t->body_done = 1;
+        pthread_mutex_unlock(&s->conn_lock);
     }
     if (req->status)
         return MHD_YES;
@@ -509,8 +520,23 @@ static void *watchdog_main(void *arg)
         int stopping = http_server_stopping(s);
         pthread_mutex_lock(&s->conn_lock);
         for (struct conn_track *t = s->conns; t; t = t->next) {
-            if (t->in_request || t->closed_by_us || t->fd < 0)
+            if (t->closed_by_us || t->fd < 0)
                 continue;
+            if (t->in_request) {
+                /* MHD 0.9.75 with epoll misses a FIN that arrives together
+                 * with the last bytes of a body (it takes a short read as
+                 * "drained" and never reads the EOF), leaving an aborted
+                 * upload open until the idle timeout. A peer that closed
+                 * before its body was complete is gone: shutting the socket
+                 * down wakes MHD, which then sees the end of stream and
+                 * aborts the request (cleanup removes partial blobs). */
+                char c;
+                if (!t->body_done && recv(t->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0) {
+                    shutdown(t->fd, SHUT_RDWR);
+                    t->closed_by_us = 1;
+                }
+                continue;
+            }
             if (stopping || (limit_ns > 0 && now - t->idle_since_ns > limit_ns)) {
                 shutdown(t->fd, SHUT_RDWR);
                 t->closed_by_us = 1;

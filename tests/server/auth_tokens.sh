@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Tokens: wrong, expired, not yet valid, forged (another secret), alg=none
+# and algorithm confusion are all refused with 401; a good token works;
+# one Idempotency-Key retried 5 times gives one ticket; per-user and
+# per-address rate limits answer 429 with Retry-After.
+source "$LOGSHARE_TEST_LIB/testlib.sh"
+source "$LOGSHARE_SOURCE_DIR/tests/server/srvlib.sh"
+DATA=$TEST_TMP/data
+start_server "$DATA" --user-rate 1 --user-burst 12 --address-rate 0
+GOOD=$(token alice)
+SECRET=$DATA/jwt-secret
+now=$(date +%s)
+try() { req GET /api/v1/tickets/tk_0123456789abcdef0123456789abcdef -H "Authorization: Bearer $1"; }
+
+try "$GOOD"; expect 404 not_found "a good token gets past auth"
+try "garbage"; expect 401 unauthorized "garbage token"
+try "$GOOD"x; expect 401 unauthorized "tampered signature"
+H='{"alg":"HS256","typ":"JWT"}'
+try "$(hs256_token "$SECRET" "$H" "{\"sub\":\"alice\",\"exp\":$((now - 3600)),\"iat\":$((now - 7200))}")"
+expect 401 unauthorized "expired token"
+try "$(hs256_token "$SECRET" "$H" "{\"sub\":\"alice\",\"exp\":$((now + 3600)),\"nbf\":$((now + 1800))}")"
+expect 401 unauthorized "token not valid yet"
+try "$(hs256_token "$SECRET" "$H" "{\"sub\":\"alice\"}")"
+expect 401 unauthorized "token without exp"
+try "$(hs256_token "$SECRET" "$H" "{\"sub\":\"alice\",\"exp\":$((now + 3600)),\"role\":\"root\"}")"
+expect 401 unauthorized "unknown role"
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$TEST_TMP/other-secret"
+try "$(hs256_token "$TEST_TMP/other-secret" "$H" "{\"sub\":\"alice\",\"exp\":$((now + 3600))}")"
+expect 401 unauthorized "forged: signed with another secret"
+NONE="$(printf '{"alg":"none","typ":"JWT"}' | b64url).$(printf '{"sub":"alice","role":"admin","exp":%d}' $((now + 3600)) | b64url)."
+try "$NONE"; expect 401 unauthorized "alg=none"
+try "$(hs256_token "$SECRET" '{"alg":"HS512","typ":"JWT"}' "{\"sub\":\"alice\",\"exp\":$((now + 3600))}")"
+expect 401 unauthorized "another algorithm than the pinned one"
+req GET /api/v1/tickets/x -H "Authorization: Basic YTpi"; expect 401 unauthorized "not a bearer token"
+pass "bad tokens refused"
+
+# --- Idempotency-Key: five retries, one ticket ---------------------------------
+ids=()
+for i in 1 2 3 4 5; do
+  req POST /api/v1/tickets -H "Authorization: Bearer $GOOD" -H 'Idempotency-Key: report-42' \
+      -F description='same report' -F "f=@$SECRET;filename=a.log"
+  expect 201 "" "idempotent try $i"; ids+=("$(jget id)")
+done
+for id in "${ids[@]}"; do assert_eq "${ids[0]}" "$id" "every retry answers the first ticket"; done
+assert_eq 1 "$(ticket_count)" "one ticket stored"
+assert_eq 1 "$(blob_files)" "one blob stored (the retries' blobs removed)"
+# the key is per user: bob's identical key is his own ticket
+req POST /api/v1/tickets -H "Authorization: Bearer $(token bob)" -H 'Idempotency-Key: report-42' -F description='bob'
+expect 201 "" "same key, other user"; [ "$(jget id)" != "${ids[0]}" ] || fail "key shared across users"
+req POST /api/v1/tickets -H "Authorization: Bearer $GOOD" -H "Idempotency-Key: $(printf 'k%.0s' $(seq 300))" -F description=x
+expect 400 invalid_argument "overlong Idempotency-Key"
+pass "idempotency"
+
+# --- per-user rate limit ----------------------------------------------------------
+CAROL=$(token carol); got429=0
+for i in $(seq 1 20); do
+  req GET /healthz; req GET /api/v1/tickets/tk_0123456789abcdef0123456789abcdef -H "Authorization: Bearer $CAROL"
+  if [ "$STATUS" = 429 ]; then got429=1; break; fi
+done
+[ "$got429" = 1 ] || fail "no 429 after 20 quick requests with user_burst 12"
+assert_contains "$BODY" '"code":"rate_limited"' "429 body"
+grep -qi '^Retry-After: [1-9]' "$TEST_TMP/hdrs" || fail "429 without Retry-After"
+req GET /api/v1/tickets/tk_0123456789abcdef0123456789abcdef -H "Authorization: Bearer $(token dave)"
+expect 404 not_found "another user is not limited by carol's bucket"
+stop_server TERM
+
+# --- per-address rate limit, and X-Forwarded-For only from trusted proxies ----------
+start_server "$DATA" --address-rate 1 --address-burst 3 --trusted-proxies 127.0.0.2
+for i in 1 2 3; do req GET /healthz; expect 200 "" "address burst $i"; done
+req GET /healthz; expect 429 rate_limited "address over its burst"
+req GET /healthz -H 'X-Forwarded-For: 10.9.9.9'; expect 429 rate_limited "XFF from an untrusted peer is ignored"
+stop_server TERM
+start_server "$DATA" --address-rate 1 --address-burst 3 --trusted-proxies 127.0.0.1
+for i in 1 2 3 4; do req GET /healthz -H "X-Forwarded-For: 10.0.0.$i"; expect 200 "" "via trusted proxy, client $i"; done
+grep -q 'addr=10.0.0.4 ' "$TEST_TMP/server.log" || fail "log line lacks the forwarded client address"
+stop_server TERM
+pass "rate limits"
