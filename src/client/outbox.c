@@ -403,7 +403,8 @@ int outbox_scan(const char *store_dir, outbox_item ***items_out, size_t *count_o
             n++;
     }
     closedir(d);
-    qsort(names, n, sizeof *names, cmp_names);
+    if (n)
+        qsort(names, n, sizeof *names, cmp_names);
     outbox_item **items = n ? calloc(n, sizeof *items) : NULL;
     size_t got = 0;
     if (n && !items)

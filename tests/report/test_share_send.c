@@ -115,6 +115,11 @@ static void peer_stop(struct peer *p)
     shutdown(p->fd, SHUT_RDWR);
     pthread_join(p->thread, NULL);
     close(p->fd);
+}
+
+/* The recorded requests stay readable after peer_stop, until this. */
+static void peer_release(struct peer *p)
+{
     for (int i = 0; i < MAX_REQ; i++)
         free(p->requests[i]);
 }
@@ -229,6 +234,7 @@ static void request_carries_fields_files_token_and_key(void **state)
     assert_int_equal(outbox_load(f->dir, f->id, &it), LOGSHARE_ENOENT);
     logshare_report_result_free(res);
     logshare_share_options_free(o);
+    peer_release(&p);
 }
 
 static void server_errors_are_retried_with_the_same_idempotency_key(void **state)
@@ -257,6 +263,7 @@ static void server_errors_are_retried_with_the_same_idempotency_key(void **state
     assert_true(p.at_us[2] - p.at_us[1] >= 950000);
     logshare_report_result_free(res);
     logshare_share_options_free(o);
+    peer_release(&p);
 }
 
 static void a_4xx_is_not_retried_and_the_item_is_kept_failed(void **state)
@@ -290,6 +297,7 @@ static void a_4xx_is_not_retried_and_the_item_is_kept_failed(void **state)
     outbox_item_free(it);
     logshare_report_result_free(res);
     logshare_share_options_free(o);
+    peer_release(&p);
 }
 
 static void unreachable_server_keeps_the_item_for_later(void **state)
@@ -351,6 +359,7 @@ static void a_canceled_upload_stays_pending(void **state)
     assert_int_equal(logshare_report_result_status(res), 0);
     logshare_report_result_free(res);
     logshare_share_options_free(o);
+    peer_release(&p);
 }
 
 int main(void)
