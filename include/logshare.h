@@ -468,6 +468,11 @@ LOGSHARE_API int logshare_share_options_set_timeouts(logshare_share_options *opt
  * other 4xx are not. */
 LOGSHARE_API int logshare_share_options_set_retry(logshare_share_options *opts, int max_attempts,
                                                   long base_ms, long max_ms);
+/* The most files one request carries (default 32, logshared's default
+ * [limits] max_files; at least 2). A report with more files creates its
+ * ticket with the first batch and adds the rest in further requests,
+ * each file exactly once. */
+LOGSHARE_API int logshare_share_options_set_max_files_per_request(logshare_share_options *opts, size_t max_files);
 /* Caps the upload rate, in bytes per second (0, the default: no cap), so
  * a report sent during a call does not take the bandwidth the call
  * needs. */

@@ -33,6 +33,7 @@ static void usage(FILE *out)
             "  --file PATH            attach one more file (repeatable)\n"
             "  --no-logs              do not attach the store's log files\n"
             "  --ca-file PEM          trust these CA certificates instead of the system's\n"
+            "  --max-files N     files per request, as the server's [limits] max_files (default 32)\n"
             "  --max-rate BYTES  cap the upload at BYTES per second (0: no cap)\n"
             "  --attempts N           tries before keeping it for later (default 4)\n"
             "  --json                 print the created ticket as JSON\n\n"
@@ -41,7 +42,7 @@ static void usage(FILE *out)
 }
 
 enum { OPT_DIR = 1, OPT_SERVER, OPT_TOKEN, OPT_TOKEN_FILE, OPT_DESC, OPT_CALL, OPT_CNAME, OPT_CMAIL,
-       OPT_APPV, OPT_PLATFORM, OPT_FILE, OPT_NOLOGS, OPT_CA, OPT_ATTEMPTS, OPT_MAXRATE, OPT_JSON, OPT_HELP };
+       OPT_APPV, OPT_PLATFORM, OPT_FILE, OPT_NOLOGS, OPT_CA, OPT_ATTEMPTS, OPT_MAXRATE, OPT_MAXFILES, OPT_JSON, OPT_HELP };
 
 static const struct option long_opts[] = {
     {"dir", required_argument, NULL, OPT_DIR},
@@ -59,6 +60,7 @@ static const struct option long_opts[] = {
     {"ca-file", required_argument, NULL, OPT_CA},
     {"attempts", required_argument, NULL, OPT_ATTEMPTS},
     {"max-rate", required_argument, NULL, OPT_MAXRATE},
+    {"max-files", required_argument, NULL, OPT_MAXFILES},
     {"json", no_argument, NULL, OPT_JSON},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
@@ -97,6 +99,7 @@ int cmd_report(int argc, char **argv)
     const char *dir = NULL, *server = NULL, *token_arg = NULL, *token_file = NULL, *desc = NULL;
     const char *cname = NULL, *cmail = NULL, *appv = NULL, *platform = NULL, *ca = NULL;
     unsigned long long max_rate = 0;
+    long max_files = 32;
     int json = 0, attempts = 4, bad = 0;
     logshare_share_options *opts = logshare_share_options_new();
     if (!opts) {
@@ -131,6 +134,16 @@ int cmd_report(int argc, char **argv)
             break;
         case OPT_NOLOGS: logshare_share_options_set_include_logs(opts, 0); break;
         case OPT_CA: ca = optarg; break;
+        case OPT_MAXFILES: {
+            char *end;
+            long n = strtol(optarg, &end, 10);
+            if (*end || n < 2 || n > 100000) {
+                cli_error("report: --max-files must be at least 2");
+                bad = 1;
+            }
+            max_files = n;
+            break;
+        }
         case OPT_MAXRATE: {
             char *end;
             unsigned long long n = strtoull(optarg, &end, 10);
@@ -195,6 +208,7 @@ int cmd_report(int argc, char **argv)
     logshare_share_options_set_ca_file(opts, ca);
     logshare_share_options_set_retry(opts, attempts, 500, 30000);
     logshare_share_options_set_max_send_rate(opts, max_rate);
+    logshare_share_options_set_max_files_per_request(opts, (size_t)max_files);
     cli_progress bar;
     cli_progress_install(opts, &bar, "uploading");
     logshare_report_result *res = NULL;

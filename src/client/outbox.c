@@ -61,6 +61,7 @@ void outbox_item_free(outbox_item *item)
     share_file_list_clear(&item->files);
     free(item->state.error_code);
     free(item->state.error_message);
+    free(item->state.ticket_id);
     free(item);
 }
 

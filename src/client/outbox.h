@@ -34,6 +34,7 @@ typedef struct outbox_state {
     int failed;              /* a 4xx: not retried unless forced */
     int http_status;
     char *error_code, *error_message; /* owned */
+    char *ticket_id; /* set once a ticket exists but files remain to add; owned */
 } outbox_state;
 
 typedef struct outbox_item {

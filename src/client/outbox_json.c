@@ -151,6 +151,7 @@ int outbox_json_state(const outbox_state *st, char **out)
     rc = rc ? rc : put(root, "http_status", json_integer(st->http_status));
     rc = rc ? rc : put_str(root, "error_code", st->error_code);
     rc = rc ? rc : put_str(root, "error_message", st->error_message);
+    rc = rc ? rc : put_str(root, "ticket_id", st->ticket_id);
     if (rc) {
         json_decref(root);
         return rc;
@@ -173,6 +174,7 @@ int outbox_json_parse_state(const char *text, outbox_state *st)
     st->http_status = (int)json_integer_value(json_object_get(root, "http_status"));
     int rc = get_str(root, "error_code", &st->error_code);
     rc = rc ? rc : get_str(root, "error_message", &st->error_message);
+    rc = rc ? rc : get_str(root, "ticket_id", &st->ticket_id);
     json_decref(root);
     return rc;
 }

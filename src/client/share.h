@@ -82,6 +82,7 @@ struct logshare_share_options {
     long backoff_base_ms;
     long backoff_max_ms;
     int include_logs;
+    size_t max_files_per_request;
     uint64_t outbox_max_bytes;
     unsigned outbox_max_items;
     logshare_progress_fn progress;

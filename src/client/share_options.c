@@ -26,6 +26,7 @@ void share_options_defaults(logshare_share_options *o)
     o->backoff_base_ms = 500;
     o->backoff_max_ms = 30000;
     o->include_logs = 1;
+    o->max_files_per_request = 32; /* logshared's default [limits] max_files */
     o->outbox_max_bytes = OUTBOX_DEFAULT_MAX_BYTES;
     o->outbox_max_items = OUTBOX_DEFAULT_MAX_ITEMS;
 }
@@ -208,5 +209,13 @@ int logshare_share_options_set_max_send_rate(logshare_share_options *o, uint64_t
     if (!o || bytes_per_second > (uint64_t)INT64_MAX)
         return LOGSHARE_EINVAL;
     o->max_send_rate = bytes_per_second;
+    return 0;
+}
+
+int logshare_share_options_set_max_files_per_request(logshare_share_options *o, size_t max_files)
+{
+    if (!o || max_files < 2)
+        return LOGSHARE_EINVAL;
+    o->max_files_per_request = max_files;
     return 0;
 }
