@@ -189,9 +189,8 @@ static char *signed_token(jwt_alg_t alg, const char *private_pem, const char *cl
     jwt_t *jwt;
     assert_int_equal(jwt_new(&jwt), 0);
     assert_int_equal(jwt_add_grants_json(jwt, claims), 0);
-    assert_int_equal(jwt_set_alg(jwt, alg, (const unsigned char *)private_pem,
-                                 (int)strlen(private_pem)),
-                     0);
+    assert_int_equal(
+        jwt_set_alg(jwt, alg, (const unsigned char *)private_pem, (int)strlen(private_pem)), 0);
     char *tok = jwt_encode_str(jwt);
     assert_non_null(tok);
     jwt_free(jwt);
@@ -245,8 +244,8 @@ static void roles_default_to_user_and_unknown_roles_are_refused(void **state)
         {",\"role\":[\"admin\"]", 0, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char *claims =
-            claims_json("{\"sub\":\"u\",\"exp\":%lld%s}", (long long)f->now + 60, cases[i].role_claim);
+        char *claims = claims_json("{\"sub\":\"u\",\"exp\":%lld%s}", (long long)f->now + 60,
+                                   cases[i].role_claim);
         char *tok = hand_token(HS_HEADER, claims, f->secret, f->secret_len);
         struct auth_identity id;
         const char *reason = verify(f->auth, tok, f->now, &id);
@@ -332,8 +331,8 @@ static void wrong_and_forged_signatures_are_refused(void **state)
      * signature no longer matches. */
     char *real = NULL;
     assert_int_equal(auth_issue_token(f->auth, "u", AUTH_ROLE_USER, f->now, 600, &real), 0);
-    char *forged_claims = claims_json("{\"sub\":\"u\",\"role\":\"admin\",\"exp\":%lld}",
-                                      (long long)f->now + 600);
+    char *forged_claims =
+        claims_json("{\"sub\":\"u\",\"role\":\"admin\",\"exp\":%lld}", (long long)f->now + 600);
     char *forged_payload = b64url(forged_claims, strlen(forged_claims));
     const char *dot1 = strchr(real, '.');
     const char *dot2 = strrchr(real, '.');
@@ -354,12 +353,17 @@ static void wrong_and_forged_signatures_are_refused(void **state)
 static void alg_none_and_other_algorithms_are_refused(void **state)
 {
     struct fixture *f = *state;
-    char *claims = claims_json("{\"sub\":\"u\",\"role\":\"admin\",\"exp\":%lld}",
-                               (long long)f->now + 60);
+    char *claims =
+        claims_json("{\"sub\":\"u\",\"role\":\"admin\",\"exp\":%lld}", (long long)f->now + 60);
     const char *headers[] = {
-        "{\"alg\":\"none\",\"typ\":\"JWT\"}", "{\"alg\":\"None\"}", "{\"alg\":\"NONE\"}",
-        "{\"alg\":\"HS512\"}", "{\"alg\":\"hs256\"}", "{\"typ\":\"JWT\"}",
-        "{\"alg\":null}", "{\"alg\":[\"HS256\"]}",
+        "{\"alg\":\"none\",\"typ\":\"JWT\"}",
+        "{\"alg\":\"None\"}",
+        "{\"alg\":\"NONE\"}",
+        "{\"alg\":\"HS512\"}",
+        "{\"alg\":\"hs256\"}",
+        "{\"typ\":\"JWT\"}",
+        "{\"alg\":null}",
+        "{\"alg\":[\"HS256\"]}",
     };
     for (size_t i = 0; i < sizeof headers / sizeof headers[0]; i++) {
         char *unsigned_tok = hand_token(headers[i], claims, NULL, 0);
@@ -370,8 +374,8 @@ static void alg_none_and_other_algorithms_are_refused(void **state)
         free(unsigned_tok);
         free(signed_tok);
     }
-    char *crit = hand_token("{\"alg\":\"HS256\",\"crit\":[\"exp\"]}", claims, f->secret,
-                            f->secret_len);
+    char *crit =
+        hand_token("{\"alg\":\"HS256\",\"crit\":[\"exp\"]}", claims, f->secret, f->secret_len);
     expect_refused(f->auth, crit, f->now, "unsupported critical header");
     free(crit);
     /* Malformed shapes. */
@@ -392,8 +396,8 @@ static void rs256_server_refuses_hs256_signed_with_its_public_key(void **state)
     struct fixture *f = *state;
     char *priv = make_keypair(f->dir, "rsa.pub.pem", 0);
     char *pub_path = path_join(f->dir, "rsa.pub.pem");
-    struct auth_config cfg = {.data_dir = f->dir, .algorithm = AUTH_ALG_RS256,
-                              .public_key_file = pub_path};
+    struct auth_config cfg = {
+        .data_dir = f->dir, .algorithm = AUTH_ALG_RS256, .public_key_file = pub_path};
     struct auth *rs = NULL;
     assert_int_equal(auth_new(&cfg, &rs), 0);
     char *claims = claims_json("{\"sub\":\"mallory\",\"role\":\"admin\",\"exp\":%lld}",
@@ -442,8 +446,8 @@ static void es256_tokens_verify_and_key_types_must_match(void **state)
     struct fixture *f = *state;
     char *priv = make_keypair(f->dir, "ec.pub.pem", 1);
     char *pub_path = path_join(f->dir, "ec.pub.pem");
-    struct auth_config cfg = {.data_dir = f->dir, .algorithm = AUTH_ALG_ES256,
-                              .public_key_file = pub_path};
+    struct auth_config cfg = {
+        .data_dir = f->dir, .algorithm = AUTH_ALG_ES256, .public_key_file = pub_path};
     struct auth *es = NULL;
     assert_int_equal(auth_new(&cfg, &es), 0);
     char *claims = claims_json("{\"sub\":\"dev-1\",\"exp\":%lld}", (long long)f->now + 60);
@@ -486,8 +490,8 @@ static void es256_tokens_verify_and_key_types_must_match(void **state)
 static void issuer_and_audience_are_checked_when_configured(void **state)
 {
     struct fixture *f = *state;
-    struct auth_config cfg = {.data_dir = f->dir, .issuer = "https://id.example",
-                              .audience = "logshare"};
+    struct auth_config cfg = {
+        .data_dir = f->dir, .issuer = "https://id.example", .audience = "logshare"};
     struct auth *a = NULL;
     assert_int_equal(auth_new(&cfg, &a), 0);
     const long long exp = f->now + 60;
@@ -695,8 +699,8 @@ static void token_command_prints_a_verifiable_token(void **state)
 {
     struct fixture *f = *state;
     char *out = path_join(f->dir, "token.out");
-    char *argv[] = {"token", "--data-dir", f->dir, "--user", "alice", "--role", "admin", "--ttl",
-                    "120", NULL};
+    char *argv[] = {"token",  "--data-dir", f->dir,  "--user", "alice",
+                    "--role", "admin",      "--ttl", "120",    NULL};
     assert_int_equal(run_cli(logshared_cmd_token, argv, NULL, out), 0);
     char *tok;
     size_t len;
@@ -775,6 +779,19 @@ static void user_add_creates_a_login_from_stdin(void **state)
     };
     for (size_t i = 0; i < sizeof usage / sizeof usage[0]; i++)
         assert_int_equal(run_cli(logshared_cmd_user, usage[i], "password123\n", out), 2);
+    /* Another database, named by URL. */
+    char *elsewhere = path_join(f->dir, "elsewhere.db");
+    char url[600];
+    snprintf(url, sizeof url, "sqlite:%s", elsewhere);
+    char *argv3[] = {"user",       "add",  "agent3",     "--role", "admin",
+                     "--data-dir", f->dir, "--database", url,      NULL};
+    assert_int_equal(run_cli(logshared_cmd_user, argv3, "password-three\n", out), 0);
+    assert_int_equal(ticket_store_open_url(url, NULL, 1, &ts), 0);
+    assert_int_equal(ticket_store_user_get(ts, "agent3", &u), 0);
+    assert_string_equal(u->role, "admin");
+    ticket_user_free(u);
+    ticket_store_destroy(ts);
+    free(elsewhere);
     char *help[] = {"user", "add", "--help", NULL};
     assert_int_equal(run_cli(logshared_cmd_user, help, NULL, out), 0);
     free(db);

@@ -13,6 +13,8 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,7 +133,7 @@ static void ranges_are_exact_and_clipped(void **state)
     expect_range(f->bs, "r/blob", 3, 0, 1, 1, size);
     expect_range(f->bs, "r/blob", 3, 500, 1000, 1000, size);
     expect_range(f->bs, "r/blob", 3, 99990, BLOB_TO_END, 10, size);
-    expect_range(f->bs, "r/blob", 3, 99990, 1000, 10, size); /* clipped to the end */
+    expect_range(f->bs, "r/blob", 3, 99990, 1000, 10, size);      /* clipped to the end */
     expect_range(f->bs, "r/blob", 3, size, BLOB_TO_END, 0, size); /* empty, not an error */
     struct blob_reader *r = NULL;
     uint64_t total = 0;
@@ -207,10 +209,9 @@ static void blobs_are_never_overwritten(void **state)
 static void keys_that_could_escape_are_refused(void **state)
 {
     struct fixture *f = *state;
-    const char *bad[] = {"",          "../escape",   "a/../../escape", "/etc/passwd", "a//b",
-                         "a/",        "./a",         "a/./b",          ".hidden",     "a/.tmp-x",
-                         "..",        "a/..",        "a b",            "a\\b",        "a\nb",
-                         "caf\xc3\xa9", "a/b/\x01"};
+    const char *bad[] = {"",    "../escape", "a/../../escape", "/etc/passwd", "a//b",    "a/",
+                         "./a", "a/./b",     ".hidden",        "a/.tmp-x",    "..",      "a/..",
+                         "a b", "a\\b",      "a\nb",           "caf\xc3\xa9", "a/b/\x01"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct blob_writer *w = (struct blob_writer *)1;
         struct blob_reader *r = (struct blob_reader *)1;
@@ -303,6 +304,55 @@ static void stale_temporaries_are_swept_on_open(void **state)
     free(sdir);
 }
 
+/* A process killed right after commit returned has its blob; one killed
+ * mid-upload leaves only a hidden temporary that no reader sees and that
+ * a later open sweeps once it is stale. */
+static void sigkill_keeps_committed_blobs_and_nothing_partial(void **state)
+{
+    struct fixture *f = *state;
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct blob_store *bs;
+        if (blob_fs_open(f->dir, &bs) != 0 || put_pattern(bs, "t/k/done", 9, 200000) != 0)
+            _exit(1);
+        struct blob_writer *w;
+        if (blob_store_put_open(bs, "t/k/partial", &w) != 0 || blob_writer_write(w, "half", 4))
+            _exit(1);
+        raise(SIGKILL);
+        _exit(2);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    expect_range(f->bs, "t/k/done", 9, 0, BLOB_TO_END, 200000, 200000);
+    struct blob_reader *r;
+    assert_int_equal(blob_store_get_open(f->bs, "t/k/partial", 0, BLOB_TO_END, &r, NULL),
+                     LOGSHARE_ENOENT);
+    assert_int_equal(tmpdir_count_files(f->blobs), 2); /* the blob and the orphan temporary */
+    char *kdir = path_join(f->blobs, "t/k");
+    DIR *d = opendir(kdir);
+    assert_non_null(d);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, ".tmp-", 5) == 0) {
+            char *p = path_join(kdir, e->d_name);
+            struct timespec ts[2] = {{time(NULL) - 7200, 0}, {time(NULL) - 7200, 0}};
+            assert_int_equal(utimensat(AT_FDCWD, p, ts, 0), 0);
+            free(p);
+        }
+    }
+    closedir(d);
+    free(kdir);
+    struct blob_store *again;
+    assert_int_equal(blob_fs_open(f->dir, &again), 0);
+    blob_store_destroy(again);
+    assert_int_equal(tmpdir_count_files(f->blobs), 1);
+    /* The key of the killed upload is free for its retry. */
+    assert_int_equal(put_pattern(f->bs, "t/k/partial", 10, 5), 0);
+}
+
 struct writer_job {
     struct blob_store *bs;
     int thread;
@@ -382,6 +432,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(readiness_and_signed_urls, setup, teardown),
         cmocka_unit_test_setup_teardown(stale_temporaries_are_swept_on_open, setup, teardown),
         cmocka_unit_test_setup_teardown(concurrent_writers_store_every_blob_intact, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(sigkill_keeps_committed_blobs_and_nothing_partial, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

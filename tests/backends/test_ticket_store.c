@@ -1,8 +1,10 @@
 /*
- * test_ticket_store.c - the SQLite ticket store against a real database
- * file: round trips, filters and paging, updates, idempotency (also
- * under concurrency), migrations, and that a failed transaction leaves
- * nothing behind.
+ * test_ticket_store.c - a ticket store against a real database: round
+ * trips, filters and paging, updates, idempotency (also under
+ * concurrency), migrations, and that a failed transaction leaves nothing
+ * behind. Built twice: against SQLite files (test_ticket_store) and
+ * against a PostgreSQL server started for the run (test_ticket_store_pg),
+ * through store_backend.h.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,7 +13,9 @@
 #include <cmocka.h>
 
 #include <pthread.h>
-#include <sqlite3.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +23,7 @@
 
 #include "backends_testlib.h"
 #include "logshare.h"
+#include "store_backend.h"
 #include "ticket_store.h"
 
 struct fixture {
@@ -31,9 +36,7 @@ static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof *f);
     f->dir = tmpdir_new();
-    f->db = path_join(f->dir, TICKET_STORE_SQLITE_FILENAME);
-    if (ticket_store_sqlite_open(f->db, NULL, &f->ts) != 0 ||
-        ticket_store_migrate(f->ts, NULL) != 0)
+    if (backend_open_fresh(f->dir, &f->db, &f->ts) != 0)
         return -1;
     *state = f;
     return 0;
@@ -220,17 +223,7 @@ static void invalid_tickets_are_refused(void **state)
 
 static int count_rows(const char *db, const char *table)
 {
-    sqlite3 *h;
-    assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    char sql[128];
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table);
-    sqlite3_stmt *st;
-    assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    int n = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(h);
-    return n;
+    return backend_count_rows(db, table);
 }
 
 static void failed_create_leaves_nothing(void **state)
@@ -245,8 +238,7 @@ static void failed_create_leaves_nothing(void **state)
     struct draft second;
     draft_init(&second, "u", "second", "c2", 3);
     strcpy(second.att_ids[2], first.att_ids[0]);
-    assert_int_equal(ticket_store_create(f->ts, &second.t, "key-1", NULL, NULL),
-                     LOGSHARE_EEXIST);
+    assert_int_equal(ticket_store_create(f->ts, &second.t, "key-1", NULL, NULL), LOGSHARE_EEXIST);
     struct ticket *t = NULL;
     assert_int_equal(ticket_store_get(f->ts, second.id, &t), LOGSHARE_ENOENT);
     assert_int_equal(count_rows(f->db, "tickets"), 1);
@@ -301,8 +293,7 @@ static void same_key_from_two_users_is_two_tickets(void **state)
     assert_int_equal(ticket_store_find_idempotent(f->ts, "bob", "same-key", &t), 0);
     assert_string_equal(t->id, tb->id);
     ticket_free(t);
-    assert_int_equal(ticket_store_find_idempotent(f->ts, "carol", "same-key", &t),
-                     LOGSHARE_ENOENT);
+    assert_int_equal(ticket_store_find_idempotent(f->ts, "carol", "same-key", &t), LOGSHARE_ENOENT);
     ticket_free(ta);
     ticket_free(tb);
 }
@@ -357,6 +348,9 @@ struct create_job {
     struct ticket_store *ts;
     int count;
     int failures;
+    const char *contested_id; /* every thread also tries to create this one */
+    int contested_won;
+    int contested_conflicts;
 };
 
 static void *create_thread(void *arg)
@@ -371,26 +365,45 @@ static void *create_thread(void *arg)
         d.t.description = (char *)"parallel";
         if (ticket_store_create(j->ts, &d.t, NULL, NULL, NULL) != 0)
             j->failures++;
+        if (i == j->count / 2) {
+            /* Lands in a group commit beside other tickets: its conflict
+             * must fail it alone. */
+            d.t.id = (char *)j->contested_id;
+            int rc = ticket_store_create(j->ts, &d.t, NULL, NULL, NULL);
+            if (rc == 0)
+                j->contested_won++;
+            else if (rc == LOGSHARE_EEXIST)
+                j->contested_conflicts++;
+            else
+                j->failures++;
+        }
     }
     return NULL;
 }
 
-static void concurrent_creates_all_land(void **state)
+static void concurrent_creates_all_land_and_conflicts_fail_alone(void **state)
 {
     struct fixture *f = *state;
     enum { N = 6 };
     int per = sanitized() ? 10 : 40;
     pthread_t th[N];
     struct create_job jobs[N];
+    char contested[TICKET_ID_MAX];
+    ticket_id_new("tk", contested);
     for (int i = 0; i < N; i++) {
-        jobs[i] = (struct create_job){f->ts, per, 0};
+        jobs[i] = (struct create_job){f->ts, per, 0, contested, 0, 0};
         assert_int_equal(pthread_create(&th[i], NULL, create_thread, &jobs[i]), 0);
     }
+    int won = 0, conflicts = 0;
     for (int i = 0; i < N; i++) {
         pthread_join(th[i], NULL);
         assert_int_equal(jobs[i].failures, 0);
+        won += jobs[i].contested_won;
+        conflicts += jobs[i].contested_conflicts;
     }
-    assert_int_equal(count_rows(f->db, "tickets"), N * per);
+    assert_int_equal(won, 1);
+    assert_int_equal(conflicts, N - 1);
+    assert_int_equal(count_rows(f->db, "tickets"), N * per + 1);
 }
 
 /* Creates tickets with increasing created_at so the order is known. */
@@ -484,9 +497,9 @@ static void list_filters_combine(void **state)
     assert_int_equal(list_count(f->ts, (struct ticket_filter){.status = -1}), N);
     assert_int_equal(list_count(f->ts, (struct ticket_filter){.status = -1, .user_id = "odd"}), 6);
     assert_int_equal(list_count(f->ts, (struct ticket_filter){.status = TICKET_STATUS_CLOSED}), 2);
-    assert_int_equal(list_count(f->ts, (struct ticket_filter){.status = TICKET_STATUS_OPEN,
-                                                              .user_id = "odd"}),
-                     4);
+    assert_int_equal(
+        list_count(f->ts, (struct ticket_filter){.status = TICKET_STATUS_OPEN, .user_id = "odd"}),
+        4);
     assert_int_equal(list_count(f->ts, (struct ticket_filter){.status = -1, .call_id = "call-7"}),
                      1);
     assert_int_equal(
@@ -590,8 +603,7 @@ static void more_attachments_join_an_existing_ticket(void **state)
     struct draft dup;
     draft_init(&dup, "u", "x", NULL, 2);
     strcpy(dup.att_ids[1], more.att_ids[0]);
-    assert_int_equal(ticket_store_add_attachments(f->ts, d.id, dup.atts, 2, NULL),
-                     LOGSHARE_EEXIST);
+    assert_int_equal(ticket_store_add_attachments(f->ts, d.id, dup.atts, 2, NULL), LOGSHARE_EEXIST);
     assert_int_equal(count_rows(f->db, "attachments"), 3);
 }
 
@@ -609,7 +621,7 @@ static void migrations_run_once_and_reopen_is_idempotent(void **state)
     f->ts = NULL;
     for (int i = 0; i < 2; i++) {
         struct ticket_store *again = NULL;
-        assert_int_equal(ticket_store_sqlite_open(f->db, NULL, &again), 0);
+        assert_int_equal(backend_reopen(f->db, &again), 0);
         assert_int_equal(ticket_store_migrate(again, &version), 0);
         assert_int_equal(version, 1);
         struct ticket *t = NULL;
@@ -620,41 +632,80 @@ static void migrations_run_once_and_reopen_is_idempotent(void **state)
         ticket_store_destroy(again);
     }
     assert_int_equal(count_rows(f->db, "schema_version"), 1);
-    struct stat st;
-    assert_int_equal(stat(f->db, &st), 0);
-    assert_int_equal(st.st_mode & 0777, 0600);
     /* A database from a newer logshared is refused, not damaged. */
-    sqlite3 *h;
-    assert_int_equal(sqlite3_open(f->db, &h), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(h, "INSERT INTO schema_version VALUES (99, 0)", NULL, NULL, NULL),
-                     SQLITE_OK);
-    sqlite3_close(h);
-    assert_int_equal(ticket_store_sqlite_open(f->db, NULL, &f->ts), 0);
+    backend_exec(f->db, "INSERT INTO schema_version VALUES (99, 0)");
+    assert_int_equal(backend_reopen(f->db, &f->ts), 0);
     assert_int_equal(ticket_store_migrate(f->ts, &version), LOGSHARE_EFORMAT);
 }
 
-static void a_bad_database_path_fails_cleanly(void **state)
+static void a_bad_database_fails_cleanly(void **state)
 {
     struct fixture *f = *state;
-    struct ticket_store *ts = (struct ticket_store *)1;
-    char *p = path_join(f->dir, "no/such/dir/db");
-    assert_int_equal(ticket_store_sqlite_open(p, NULL, &ts), LOGSHARE_EUNAVAILABLE);
-    assert_null(ts);
-    free(p);
-    /* A file that is not a database. */
-    p = path_join(f->dir, "junk.db");
-    FILE *j = fopen(p, "w");
-    for (int i = 0; i < 200; i++)
-        fputs("this is not an sqlite database at all\n", j);
-    fclose(j);
-    int rc = ticket_store_sqlite_open(p, NULL, &ts);
-    if (rc == 0) {
-        assert_int_not_equal(ticket_store_migrate(ts, NULL), 0);
-        ticket_store_destroy(ts);
-    } else {
-        assert_null(ts);
+    backend_check_bad_locations(f->dir);
+}
+
+/* What create returned is committed: a process killed right after it
+ * loses nothing, and its idempotency key still answers a retry. */
+static void created_ticket_survives_sigkill(void **state)
+{
+    struct fixture *f = *state;
+    struct draft d;
+    draft_init(&d, "killed", "made just before SIGKILL", "call-k", 2);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct ticket_store *ts; /* never share database connections across fork */
+        if (backend_reopen(f->db, &ts) != 0 ||
+            ticket_store_create(ts, &d.t, "kill-key", NULL, NULL) != 0)
+            _exit(1);
+        raise(SIGKILL);
+        _exit(2);
     }
-    free(p);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    struct ticket *t = NULL;
+    assert_int_equal(ticket_store_get(f->ts, d.id, &t), 0);
+    assert_int_equal(t->n_attachments, 2);
+    assert_int_equal(t->n_call_ids, 2);
+    ticket_free(t);
+    assert_int_equal(ticket_store_find_idempotent(f->ts, "killed", "kill-key", &t), 0);
+    assert_string_equal(t->id, d.id);
+    ticket_free(t);
+}
+
+static void database_urls_choose_the_store(void **state)
+{
+    struct fixture *f = *state;
+    struct draft d;
+    draft_init(&d, "u", "seen through the URL", NULL, 0);
+    ticket_free(create(f->ts, &d, NULL, NULL));
+    char *url = backend_url(f->db);
+    struct ticket_store *ts = NULL;
+    assert_int_equal(ticket_store_open_url(url, f->dir, 1, &ts), 0);
+    struct ticket *t = NULL;
+    assert_int_equal(ticket_store_get(ts, d.id, &t), 0);
+    ticket_free(t);
+    ticket_store_destroy(ts);
+    free(url);
+    /* No URL: SQLite in the data dir, created and migrated. */
+    char *sub = path_join(f->dir, "default");
+    assert_int_equal(mkdir(sub, 0700), 0);
+    assert_int_equal(ticket_store_open_url(NULL, sub, 1, &ts), 0);
+    assert_string_equal(ts->ops->name, "sqlite");
+    assert_int_equal(ticket_store_check(ts), 0);
+    ticket_store_destroy(ts);
+    char *file = path_join(sub, TICKET_STORE_SQLITE_FILENAME);
+    struct stat st;
+    assert_int_equal(stat(file, &st), 0);
+    free(file);
+    free(sub);
+    ts = (struct ticket_store *)1;
+    assert_int_equal(ticket_store_open_url("mysql://x", f->dir, 1, &ts), LOGSHARE_EINVAL);
+    assert_null(ts);
+    assert_int_equal(ticket_store_open_url("sqlite:", f->dir, 1, &ts), LOGSHARE_EINVAL);
+    assert_int_equal(ticket_store_open_url(NULL, NULL, 1, &ts), LOGSHARE_EINVAL);
 }
 
 static void users_are_created_once(void **state)
@@ -686,14 +737,21 @@ int main(void)
         T(one_idempotency_key_five_times_is_one_ticket),
         T(same_key_from_two_users_is_two_tickets),
         T(concurrent_retries_create_one_ticket),
-        T(concurrent_creates_all_land),
+        T(concurrent_creates_all_land_and_conflicts_fail_alone),
         T(list_pages_newest_first_without_gaps),
         T(list_filters_combine),
         T(updates_change_status_assignee_and_append_notes),
         T(more_attachments_join_an_existing_ticket),
         T(migrations_run_once_and_reopen_is_idempotent),
-        T(a_bad_database_path_fails_cleanly),
+        T(a_bad_database_fails_cleanly),
+        T(created_ticket_survives_sigkill),
+        T(database_urls_choose_the_store),
         T(users_are_created_once),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int rc = backend_global_setup();
+    if (rc != 0)
+        return rc;
+    rc = cmocka_run_group_tests(tests, NULL, NULL);
+    backend_global_teardown();
+    return rc;
 }

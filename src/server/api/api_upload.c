@@ -346,7 +346,7 @@ int api_tickets_add_attachments_begin(http_request *req)
     ticket_free(t);
     if (!allowed)
         return http_respond_error(req, LOGSHARE_EPERM, 403, "not your ticket");
-    snprintf(u->ticket_id, sizeof u->ticket_id, "%s", id);
+    snprintf(u->ticket_id, sizeof u->ticket_id, "%.*s", (int)sizeof u->ticket_id - 1, id);
     return upload_begin(req, u);
 }
 
@@ -423,6 +423,8 @@ int api_upload_end(http_request *req)
         ticket_free(out);
         if (rc == LOGSHARE_ENOENT)
             return http_respond_error(req, rc, 404, "the ticket is gone");
+        if (rc == LOGSHARE_EEXIST)
+            return http_respond_error(req, rc, 409, "an id was already taken; retry");
         if (rc == LOGSHARE_EINVAL)
             return http_respond_error(req, rc, 400, "the ticket store refused a field");
         return http_respond_error(req, LOGSHARE_EUNAVAILABLE, 503, "database: %s",

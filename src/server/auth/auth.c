@@ -140,7 +140,7 @@ int auth_new(const struct auth_config *cfg, struct auth **out)
     if (!a)
         return LOGSHARE_ENOMEM;
     a->algorithm = cfg->algorithm;
-    a->clock_skew_s = cfg->clock_skew_s == 0 ? AUTH_DEFAULT_SKEW_S
+    a->clock_skew_s = cfg->clock_skew_s == 0  ? AUTH_DEFAULT_SKEW_S
                       : cfg->clock_skew_s < 0 ? 0
                                               : cfg->clock_skew_s;
     int rc = 0;
@@ -255,7 +255,8 @@ static int audience_matches(json_t *aud, const char *want)
     if (json_is_array(aud)) {
         size_t i;
         json_t *v;
-        json_array_foreach(aud, i, v) {
+        json_array_foreach(aud, i, v)
+        {
             if (json_is_string(v) && strcmp(json_string_value(v), want) == 0)
                 return 1;
         }
@@ -395,11 +396,11 @@ int auth_verify_header(const struct auth *a, const char *authorization, int64_t 
     return auth_verify_token(a, token, now_s, id, reason);
 }
 
-int auth_issue_token(const struct auth *a, const char *user_id, enum auth_role role,
-                     int64_t now_s, int64_t ttl_s, char **token)
+int auth_issue_token(const struct auth *a, const char *user_id, enum auth_role role, int64_t now_s,
+                     int64_t ttl_s, char **token)
 {
-    if (!a || !user_id || !*user_id || strlen(user_id) > AUTH_USER_ID_MAX || !token ||
-        ttl_s <= 0 || (int)role < 0 || role > AUTH_ROLE_ADMIN)
+    if (!a || !user_id || !*user_id || strlen(user_id) > AUTH_USER_ID_MAX || !token || ttl_s <= 0 ||
+        (int)role < 0 || role > AUTH_ROLE_ADMIN)
         return LOGSHARE_EINVAL;
     *token = NULL;
     if (a->algorithm != AUTH_ALG_HS256)
@@ -407,7 +408,8 @@ int auth_issue_token(const struct auth *a, const char *user_id, enum auth_role r
     jwt_t *jwt = NULL;
     if (jwt_new(&jwt) != 0)
         return LOGSHARE_ENOMEM;
-    int bad = jwt_add_grant(jwt, "sub", user_id) || jwt_add_grant(jwt, "role", auth_role_name(role)) ||
+    int bad = jwt_add_grant(jwt, "sub", user_id) ||
+              jwt_add_grant(jwt, "role", auth_role_name(role)) ||
               jwt_add_grant_int(jwt, "iat", (long)now_s) ||
               jwt_add_grant_int(jwt, "exp", (long)(now_s + ttl_s)) ||
               (a->issuer && jwt_add_grant(jwt, "iss", a->issuer)) ||

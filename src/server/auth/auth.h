@@ -44,30 +44,22 @@
 #define AUTH_LINK_PARAM_EXPIRES "expires"
 #define AUTH_LINK_PARAM_SIG "sig"
 #define AUTH_LINK_SIG_HEX_LEN 64
-#define AUTH_USER_ID_MAX 255      /* longest accepted "sub", in bytes */
+#define AUTH_USER_ID_MAX 255 /* longest accepted "sub", in bytes */
 #define AUTH_DEFAULT_SKEW_S 60
-#define AUTH_MAX_TOKEN_LEN 8192   /* longer bearer tokens are refused unparsed */
+#define AUTH_MAX_TOKEN_LEN 8192 /* longer bearer tokens are refused unparsed */
 
-enum auth_role {
-    AUTH_ROLE_USER = 0,
-    AUTH_ROLE_SUPPORT = 1,
-    AUTH_ROLE_ADMIN = 2
-};
+enum auth_role { AUTH_ROLE_USER = 0, AUTH_ROLE_SUPPORT = 1, AUTH_ROLE_ADMIN = 2 };
 
 /* "user", "support", "admin". Static storage. */
 const char *auth_role_name(enum auth_role role);
 /* 0 and *role, or LOGSHARE_EINVAL. */
 int auth_role_parse(const char *name, enum auth_role *role);
 
-enum auth_algorithm {
-    AUTH_ALG_HS256 = 0,
-    AUTH_ALG_RS256 = 1,
-    AUTH_ALG_ES256 = 2
-};
+enum auth_algorithm { AUTH_ALG_HS256 = 0, AUTH_ALG_RS256 = 1, AUTH_ALG_ES256 = 2 };
 
 /* Configuration, all borrowed during auth_new. */
 struct auth_config {
-    const char *data_dir;        /* required: where jwt-secret and link-secret live */
+    const char *data_dir;          /* required: where jwt-secret and link-secret live */
     enum auth_algorithm algorithm; /* AUTH_ALG_HS256 by default (zeroed struct) */
     /* HS256: the secret file (default <data_dir>/jwt-secret, created if
      * missing; an explicitly named file must exist). Its content, minus
@@ -75,9 +67,9 @@ struct auth_config {
     const char *secret_file;
     /* RS256 / ES256: a PEM public key file (required for those). */
     const char *public_key_file;
-    const char *issuer;          /* NULL: "iss" not checked */
-    const char *audience;        /* NULL: "aud" not checked */
-    int clock_skew_s;            /* 0: AUTH_DEFAULT_SKEW_S; negative: none */
+    const char *issuer;   /* NULL: "iss" not checked */
+    const char *audience; /* NULL: "aud" not checked */
+    int clock_skew_s;     /* 0: AUTH_DEFAULT_SKEW_S; negative: none */
 };
 
 /* The caller a token names. */
@@ -113,8 +105,8 @@ int auth_verify_header(const struct auth *a, const char *authorization, int64_t 
  * ttl_s seconds, with the configured iss / aud. Only for an HS256
  * configuration (LOGSHARE_EUNSUPPORTED otherwise: with a public key the
  * private half is elsewhere). *token is the caller's to free. */
-int auth_issue_token(const struct auth *a, const char *user_id, enum auth_role role,
-                     int64_t now_s, int64_t ttl_s, char **token);
+int auth_issue_token(const struct auth *a, const char *user_id, enum auth_role role, int64_t now_s,
+                     int64_t ttl_s, char **token);
 
 /* Signs a download link for one attachment, valid until expires_s (unix
  * seconds). sig_hex receives 64 hex digits and a NUL. EINVAL for ids

@@ -33,17 +33,16 @@ static void cli_fail(const char *fmt, ...)
 
 static void token_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: logshared token --data-dir DIR --user ID [--role user|support|admin]\n"
-            "                       [--ttl SECONDS] [--issuer ISS] [--audience AUD]\n\n"
-            "Prints a bearer token (HS256 JWT) for user ID, signed with DIR/jwt-secret\n"
-            "(created on first use).\n\n"
-            "  --data-dir DIR     the server's data directory\n"
-            "  --user ID          the token's subject (sub): the user id\n"
-            "  --role ROLE        user (default), support or admin\n"
-            "  --ttl SECONDS      lifetime (default 86400)\n"
-            "  --issuer ISS       iss claim; set it when the server checks the issuer\n"
-            "  --audience AUD     aud claim; set it when the server checks the audience\n");
+    fprintf(out, "usage: logshared token --data-dir DIR --user ID [--role user|support|admin]\n"
+                 "                       [--ttl SECONDS] [--issuer ISS] [--audience AUD]\n\n"
+                 "Prints a bearer token (HS256 JWT) for user ID, signed with DIR/jwt-secret\n"
+                 "(created on first use).\n\n"
+                 "  --data-dir DIR     the server's data directory\n"
+                 "  --user ID          the token's subject (sub): the user id\n"
+                 "  --role ROLE        user (default), support or admin\n"
+                 "  --ttl SECONDS      lifetime (default 86400)\n"
+                 "  --issuer ISS       iss claim; set it when the server checks the issuer\n"
+                 "  --audience AUD     aud claim; set it when the server checks the audience\n");
 }
 
 /* argv[*i] is a flag that takes a value: returns it and advances, or
@@ -130,12 +129,17 @@ int logshared_cmd_token(int argc, char **argv)
 static void user_usage(FILE *out)
 {
     fprintf(out,
-            "usage: logshared user add NAME --role user|support|admin --data-dir DIR\n\n"
+            "usage: logshared user add NAME --role user|support|admin --data-dir DIR\n"
+            "                          [--database URL]\n\n"
             "Creates a dashboard login. The password is read from the first line of\n"
-            "stdin (at least %d characters) and stored as an Argon2id hash in\n"
-            "DIR/" TICKET_STORE_SQLITE_FILENAME ".\n\n"
+            "stdin (at least %d characters) and stored as an Argon2id hash in the\n"
+            "server's database: DIR/" TICKET_STORE_SQLITE_FILENAME
+            " unless a database URL is given.\n\n"
             "  --role ROLE     the login's role: support or admin for agents\n"
-            "  --data-dir DIR  the server's data directory\n",
+            "  --data-dir DIR  the server's data directory\n"
+            "  --database URL  the server's database when it is not the default SQLite file\n"
+            "                  (postgresql://..., or sqlite:PATH); default: the environment's\n"
+            "                  LOGSHARE_DATABASE_URL, as the server reads it\n",
             MIN_PASSWORD_LEN);
 }
 
@@ -154,7 +158,8 @@ static char *read_password(void)
     return line;
 }
 
-static int user_add(const char *name, const char *role, const char *data_dir)
+static int user_add(const char *name, const char *role, const char *data_dir,
+                    const char *database_url)
 {
     char *password = read_password();
     if (!password || strlen(password) < MIN_PASSWORD_LEN) {
@@ -171,19 +176,10 @@ static int user_add(const char *name, const char *role, const char *data_dir)
         cli_fail("user: cannot hash the password: %s", logshare_strerror(rc));
         return 1;
     }
-    size_t plen = strlen(data_dir) + sizeof TICKET_STORE_SQLITE_FILENAME + 1;
-    char *path = malloc(plen);
     struct ticket_store *ts = NULL;
-    if (!path)
-        rc = LOGSHARE_ENOMEM;
-    else
-        snprintf(path, plen, "%s/%s", data_dir, TICKET_STORE_SQLITE_FILENAME);
+    rc = ls_fs_mkdir_p(data_dir, 0700);
     if (rc == 0)
-        rc = ls_fs_mkdir_p(data_dir, 0700);
-    if (rc == 0)
-        rc = ticket_store_sqlite_open(path, NULL, &ts);
-    if (rc == 0)
-        rc = ticket_store_migrate(ts, NULL);
+        rc = ticket_store_open_url(database_url, data_dir, 1, &ts);
     if (rc == 0)
         rc = ticket_store_user_create(ts, name, role, hash);
     ticket_store_destroy(ts);
@@ -191,11 +187,10 @@ static int user_add(const char *name, const char *role, const char *data_dir)
     if (rc == LOGSHARE_EEXIST)
         cli_fail("user: a login named '%s' already exists", name);
     else if (rc != 0)
-        cli_fail("user: cannot add '%s' to %s: %s", name, path ? path : data_dir,
+        cli_fail("user: cannot add '%s' to the database of %s: %s", name, data_dir,
                  logshare_strerror(rc));
     else
         printf("added %s (%s)\n", name, role);
-    free(path);
     return rc == 0 ? 0 : 1;
 }
 
@@ -212,15 +207,18 @@ int logshared_cmd_user(int argc, char **argv)
         return 2;
     }
     const char *name = NULL, *role = NULL, *data_dir = NULL;
+    const char *database_url = getenv("LOGSHARE_DATABASE_URL");
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
-        if (!strcmp(a, "--role") || !strcmp(a, "--data-dir")) {
+        if (!strcmp(a, "--role") || !strcmp(a, "--data-dir") || !strcmp(a, "--database")) {
             const char *v = flag_value(argc, argv, &i);
             if (!v) {
                 cli_fail("user: %s needs a value", a);
                 return 2;
             }
-            *(!strcmp(a, "--role") ? &role : &data_dir) = v;
+            *(!strcmp(a, "--role")       ? &role
+              : !strcmp(a, "--data-dir") ? &data_dir
+                                         : &database_url) = v;
         } else if (a[0] == '-' || name) {
             cli_fail("user: unexpected argument '%s' (see --help)", a);
             return 2;
@@ -248,5 +246,5 @@ int logshared_cmd_user(int argc, char **argv)
             return 2;
         }
     }
-    return user_add(name, role, data_dir);
+    return user_add(name, role, data_dir, database_url);
 }

@@ -10,8 +10,9 @@
  *                   [--ttl SECONDS] [--issuer ISS] [--audience AUD]
  *       prints an HS256 JWT signed with <DIR>/jwt-secret (created if
  *       missing). Default role user, default ttl 86400.
- *   logshared user add NAME --role ROLE --data-dir DIR
- *       creates a dashboard login in <DIR>/logshare.db; the password is
+ *   logshared user add NAME --role ROLE --data-dir DIR [--database URL]
+ *       creates a dashboard login in <DIR>/logshare.db (or the database
+ *       URL, also from LOGSHARE_DATABASE_URL); the password is
  *       the first line of stdin (at least 8 characters).
  */
 #ifndef LOGSHARED_AUTH_CLI_H

@@ -29,8 +29,8 @@ static int link_mac(const struct auth *a, const char *tid, const char *aid, int6
                     unsigned char mac[32])
 {
     char msg[320];
-    int n = snprintf(msg, sizeof msg, "logshare-link-v1\n%s\n%s\n%lld", tid, aid,
-                     (long long)expires);
+    int n =
+        snprintf(msg, sizeof msg, "logshare-link-v1\n%s\n%s\n%lld", tid, aid, (long long)expires);
     if (n < 0 || (size_t)n >= sizeof msg)
         return LOGSHARE_EINVAL;
     unsigned int len = 32;

@@ -164,8 +164,8 @@ static int fs_put_open(struct blob_store *bs, const char *key, struct blob_write
         }
         ls_hex_encode(rnd, sizeof rnd, hex);
         snprintf(w->tmp_name, tlen, "%s%s-%s", BLOB_FS_TMP_PREFIX, w->final_name, hex);
-        w->fd = openat(w->dir_fd, w->tmp_name,
-                       O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        w->fd = openat(w->dir_fd, w->tmp_name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+                       0600);
         if (w->fd >= 0 || errno != EEXIST)
             break;
     }

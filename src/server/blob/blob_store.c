@@ -12,8 +12,8 @@
 
 static int key_char_ok(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
 }
 
 int blob_key_valid(const char *key)
@@ -43,8 +43,7 @@ int blob_key_valid(const char *key)
     return !at_segment_start;
 }
 
-int blob_key_for_attachment(const char *ticket_id, const char *attachment_id, char *buf,
-                            size_t cap)
+int blob_key_for_attachment(const char *ticket_id, const char *attachment_id, char *buf, size_t cap)
 {
     if (!ticket_id || !attachment_id || !buf || strchr(ticket_id, '/') ||
         strchr(attachment_id, '/'))

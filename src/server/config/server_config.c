@@ -131,7 +131,7 @@ static const struct key_def *find_key(const char *key)
     for (size_t i = 0; i < NKEYS; i++) {
         char dotted[96], flag[64];
         snprintf(dotted, sizeof dotted, "%s.%s", keys[i].section, keys[i].name);
-        snprintf(flag, sizeof flag, "%s", keys[i].name);
+        snprintf(flag, sizeof flag, "%.*s", (int)sizeof flag - 1, keys[i].name);
         for (char *p = flag; *p; p++)
             if (*p == '_')
                 *p = '-';
@@ -203,7 +203,7 @@ static int load_ini(server_config *c, const char *path, char *err, size_t err_si
                 break;
             }
             *close = '\0';
-            snprintf(section, sizeof section, "%s", trim(s + 1));
+            snprintf(section, sizeof section, "%.*s", (int)sizeof section - 1, trim(s + 1));
             continue;
         }
         char *eq = strchr(s, '=');
@@ -285,7 +285,7 @@ int server_config_load(server_config *c, int argc, char **argv, int first, char 
             snprintf(name, sizeof name, "%.*s", (int)(eq - a - 2), a + 2);
             value = eq + 1;
         } else {
-            snprintf(name, sizeof name, "%s", a + 2);
+            snprintf(name, sizeof name, "%.*s", (int)sizeof name - 1, a + 2);
             if (i + 1 >= argc) {
                 snprintf(err, err_size, "%s needs a value", a);
                 return LOGSHARE_EINVAL;
@@ -320,7 +320,7 @@ void server_config_print_keys(FILE *out)
     fprintf(out, "Settings (INI [section] key, env LOGSHARE_<SECTION>_<KEY>, flag --key-name):\n");
     for (size_t i = 0; i < NKEYS; i++) {
         char flag[64];
-        snprintf(flag, sizeof flag, "%s", keys[i].name);
+        snprintf(flag, sizeof flag, "%.*s", (int)sizeof flag - 1, keys[i].name);
         for (char *p = flag; *p; p++)
             if (*p == '_')
                 *p = '-';

@@ -75,7 +75,7 @@ int ratelimit_take(struct ratelimit *r, const char *key, int64_t now_ns, int *re
     if (!r || r->rate <= 0)
         return 0;
     char k[KEY_MAX];
-    snprintf(k, sizeof k, "%s", key);
+    snprintf(k, sizeof k, "%.*s", (int)sizeof k - 1, key);
     size_t start = (size_t)(fnv1a(k) % r->n);
     pthread_mutex_lock(&r->lock);
     struct bucket *hit = NULL, *victim = NULL;
@@ -95,7 +95,7 @@ int ratelimit_take(struct ratelimit *r, const char *key, int64_t now_ns, int *re
     }
     if (!hit) {
         hit = victim;
-        snprintf(hit->key, sizeof hit->key, "%s", k);
+        snprintf(hit->key, sizeof hit->key, "%.*s", (int)sizeof hit->key - 1, k);
         hit->tokens = r->burst;
         hit->last_ns = now_ns;
     }

@@ -104,7 +104,7 @@ const char *http_query(http_request *req, const char *name)
 
 int http_rate_limit_user(http_request *req, const char *user_id, int *retry_after_s)
 {
-    snprintf(req->user_id, sizeof req->user_id, "%s", user_id);
+    snprintf(req->user_id, sizeof req->user_id, "%.*s", (int)sizeof req->user_id - 1, user_id);
     return ratelimit_take(req->server->rl_user, user_id, ls_time_mono_ns(), retry_after_s);
 }
 
@@ -182,7 +182,7 @@ static void resolve_client(http_request *req)
     if (!xff)
         return;
     char copy[1024];
-    snprintf(copy, sizeof copy, "%s", xff);
+    snprintf(copy, sizeof copy, "%.*s", (int)sizeof copy - 1, xff);
     for (;;) {
         char *comma = strrchr(copy, ',');
         char *item = comma ? comma + 1 : copy;
@@ -193,7 +193,7 @@ static void resolve_client(http_request *req)
             item[--n] = '\0';
         if (!valid_ip(item))
             return; /* garbage: keep what we know for sure */
-        snprintf(req->client_addr, sizeof req->client_addr, "%s", item);
+        snprintf(req->client_addr, sizeof req->client_addr, "%.*s", (int)sizeof req->client_addr - 1, item);
         if (!is_trusted_proxy(req->server, item) || !comma)
             return;
         *comma = '\0';
@@ -257,7 +257,7 @@ static void log_request(http_request *req, const char *outcome)
     err[0] = '\0';
     if (req->fail_message[0]) {
         char m[200];
-        snprintf(m, sizeof m, "%s", req->fail_message);
+        snprintf(m, sizeof m, "%.*s", (int)sizeof m - 1, req->fail_message);
         for (char *p = m; *p; p++)
             if (*p == '"' || (unsigned char)*p < 32)
                 *p = '\'';
@@ -364,7 +364,7 @@ static int body_piece(http_request *req, const char *data, size_t len)
     if (rc && !req->failed) {
         req->failed = rc;
         if (!req->fail_message[0])
-            snprintf(req->fail_message, sizeof req->fail_message, "%s", logshare_strerror(rc));
+            snprintf(req->fail_message, sizeof req->fail_message, "%.*s", (int)sizeof req->fail_message - 1, logshare_strerror(rc));
     }
     return 0;
 }
@@ -614,7 +614,7 @@ int http_server_start(const server_config *cfg, int listen_fd, const http_route 
     }
     if (cfg->trusted_proxies) {
         char copy[1024];
-        snprintf(copy, sizeof copy, "%s", cfg->trusted_proxies);
+        snprintf(copy, sizeof copy, "%.*s", (int)sizeof copy - 1, cfg->trusted_proxies);
         char *save = NULL;
         for (char *tok = strtok_r(copy, ", \t", &save); tok && s->n_proxies < MAX_PROXIES;
              tok = strtok_r(NULL, ", \t", &save)) {
@@ -623,7 +623,7 @@ int http_server_start(const server_config *cfg, int listen_fd, const http_route 
                 server_free(s);
                 return LOGSHARE_EINVAL;
             }
-            snprintf(s->proxies[s->n_proxies++], sizeof s->proxies[0], "%s", tok);
+            snprintf(s->proxies[s->n_proxies++], sizeof s->proxies[0], "%.*s", (int)sizeof s->proxies[0] - 1, tok);
         }
     }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |

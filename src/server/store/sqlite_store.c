@@ -121,8 +121,7 @@ static int conn_open(struct sq_store *s, struct sq_conn **out)
     if (!c)
         return LOGSHARE_ENOMEM;
     int r = sqlite3_open_v2(s->path, &c->db,
-                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                            NULL);
+                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     int rc = sq_error(r);
     if (rc == 0) {
         sqlite3_extended_result_codes(c->db, 1);
@@ -206,6 +205,8 @@ static void sq_destroy(struct ticket_store *ts)
     }
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->idle_available);
+    pthread_mutex_destroy(&s->batch_lock);
+    pthread_cond_destroy(&s->batch_done);
     free(s->path);
     free(s);
 }
@@ -246,9 +247,11 @@ int ticket_store_sqlite_open(const char *path, const struct ticket_store_sqlite_
     }
     s->busy_timeout_ms = opts && opts->busy_timeout_ms > 0 ? opts->busy_timeout_ms : 5000;
     s->max_connections = opts && opts->max_connections > 0 ? opts->max_connections : 16;
-    s->durable = !(opts && opts->relaxed_sync);
+    s->durable = opts ? opts->durable != 0 : 1;
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->idle_available, NULL);
+    pthread_mutex_init(&s->batch_lock, NULL);
+    pthread_cond_init(&s->batch_done, NULL);
     s->base.ops = &sq_ops;
     s->base.state = s;
     /* Open one connection now so a bad path fails here, not later. */

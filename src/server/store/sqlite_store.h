@@ -11,6 +11,7 @@
 #define LOGSHARED_SQLITE_STORE_H
 
 #include <pthread.h>
+#include <stdint.h>
 #include <sqlite3.h>
 
 #include "ticket_store.h"
@@ -26,6 +27,17 @@ struct sq_conn {
     } cache[SQ_STMT_CACHE];
 };
 
+/* One ticket waiting to be created by the group commit (sqlite_batch.c). */
+struct sq_pending {
+    const struct ticket *t;
+    const char *idempotency_key;
+    int rc;
+    int replayed;
+    char stored_id[TICKET_ID_MAX]; /* the ticket to answer with */
+    int done;
+    struct sq_pending *next;
+};
+
 struct sq_store {
     struct ticket_store base;
     char *path;
@@ -36,6 +48,11 @@ struct sq_store {
     pthread_cond_t idle_available;
     struct sq_conn *idle;
     int open_connections;
+    /* Group commit: creates queue here; one caller at a time leads. */
+    pthread_mutex_t batch_lock;
+    pthread_cond_t batch_done;
+    struct sq_pending *queue_head, *queue_tail;
+    int batch_leader_active;
 };
 
 /* Borrow a connection (opening one while under the pool size, else
@@ -61,6 +78,10 @@ char *sq_column_dup(sqlite3_stmt *st, int col, int *rc);
 int sq_migrate(struct ticket_store *ts, int *schema_version);
 
 /* Tickets (sqlite_tickets.c). */
+int sq_load_ticket(struct sq_conn *c, const char *id, struct ticket **out);
+int sq_find_idempotent_id(struct sq_conn *c, const char *user_id, const char *key,
+                          char id[TICKET_ID_MAX]);
+int sq_insert_ticket(struct sq_conn *c, const struct ticket *t, const char *idem, int64_t now);
 int sq_create(struct ticket_store *ts, const struct ticket *t, const char *idempotency_key,
               struct ticket **out, int *replayed);
 int sq_find_idempotent(struct ticket_store *ts, const char *user_id, const char *key,

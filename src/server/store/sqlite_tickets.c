@@ -12,13 +12,11 @@
 #include <string.h>
 
 #include "logshare.h"
-#include "ls_buf.h"
 #include "ls_time.h"
 #include "sqlite_store.h"
-#include "ticket_store_impl.h"
 
-#define TICKET_COLUMNS                                                                         \
-    "id, status, created_at, updated_at, user_id, description, customer_name,"                \
+#define TICKET_COLUMNS                                                                             \
+    "id, status, created_at, updated_at, user_id, description, customer_name,"                     \
     " customer_email, app_version, platform, source, log_request_id, assignee, tracker_url"
 
 static const char SQL_GET_TICKET[] = "SELECT " TICKET_COLUMNS " FROM tickets WHERE id = ?1";
@@ -27,8 +25,8 @@ static const char SQL_GET_CALL_IDS[] =
 static const char SQL_GET_NOTES[] =
     "SELECT author, text, created_at FROM ticket_notes WHERE ticket_id = ?1 ORDER BY seq";
 #define ATTACHMENT_COLUMNS "id, ticket_id, name, size, sha256, content_type, blob_key, created_at"
-static const char SQL_GET_ATTACHMENTS[] = "SELECT " ATTACHMENT_COLUMNS
-                                          " FROM attachments WHERE ticket_id = ?1 ORDER BY rowid";
+static const char SQL_GET_ATTACHMENTS[] =
+    "SELECT " ATTACHMENT_COLUMNS " FROM attachments WHERE ticket_id = ?1 ORDER BY rowid";
 static const char SQL_GET_ATTACHMENT[] =
     "SELECT " ATTACHMENT_COLUMNS " FROM attachments WHERE id = ?1 AND ticket_id = ?2";
 static const char SQL_INSERT_TICKET[] =
@@ -92,7 +90,7 @@ static int grow(void **items, size_t count, size_t elem)
 }
 
 /* Loads ticket id with everything it links to. ENOENT. */
-static int load_ticket(struct sq_conn *c, const char *id, struct ticket **out)
+int sq_load_ticket(struct sq_conn *c, const char *id, struct ticket **out)
 {
     int rc = 0;
     struct ticket *t = calloc(1, sizeof *t);
@@ -204,8 +202,8 @@ static int insert_attachments(struct sq_conn *c, const char *ticket_id,
 }
 
 /* The ticket id a (user, key) pair names: 0 and id, ENOENT, or error. */
-static int find_idempotent_id(struct sq_conn *c, const char *user_id, const char *key,
-                              char id[TICKET_ID_MAX])
+int sq_find_idempotent_id(struct sq_conn *c, const char *user_id, const char *key,
+                          char id[TICKET_ID_MAX])
 {
     int rc = 0;
     sqlite3_stmt *st = sq_prepare(c, SQL_FIND_IDEMPOTENT, &rc);
@@ -222,7 +220,7 @@ static int find_idempotent_id(struct sq_conn *c, const char *user_id, const char
     return rc;
 }
 
-static int insert_ticket(struct sq_conn *c, const struct ticket *t, const char *idem, int64_t now)
+int sq_insert_ticket(struct sq_conn *c, const struct ticket *t, const char *idem, int64_t now)
 {
     int rc = 0;
     int64_t created = t->created_at ? t->created_at : now;
@@ -272,38 +270,6 @@ static int finish(struct sq_conn *c, int rc)
     return rc;
 }
 
-int sq_create(struct ticket_store *ts, const struct ticket *t, const char *idempotency_key,
-              struct ticket **out, int *replayed)
-{
-    struct sq_store *s = ts->state;
-    struct sq_conn *c;
-    int rc = sq_acquire(s, &c);
-    if (rc != 0)
-        return rc;
-    char first[TICKET_ID_MAX] = "";
-    int is_replay = 0;
-    if ((rc = sq_exec(c, "BEGIN IMMEDIATE")) == 0) {
-        /* Looked up inside the write transaction: a concurrent retry
-         * waits for ours to commit and then finds it. */
-        if (idempotency_key) {
-            rc = find_idempotent_id(c, t->user_id, idempotency_key, first);
-            if (rc == 0)
-                is_replay = 1;
-            else if (rc == LOGSHARE_ENOENT)
-                rc = 0;
-        }
-        if (rc == 0 && !is_replay)
-            rc = insert_ticket(c, t, idempotency_key, ls_time_now_us());
-        rc = finish(c, rc);
-    }
-    if (rc == 0 && out)
-        rc = load_ticket(c, is_replay ? first : t->id, out);
-    sq_release(s, c);
-    if (rc == 0 && replayed)
-        *replayed = is_replay;
-    return rc;
-}
-
 int sq_find_idempotent(struct ticket_store *ts, const char *user_id, const char *key,
                        struct ticket **out)
 {
@@ -313,9 +279,9 @@ int sq_find_idempotent(struct ticket_store *ts, const char *user_id, const char 
     if (rc != 0)
         return rc;
     char id[TICKET_ID_MAX];
-    rc = find_idempotent_id(c, user_id, key, id);
+    rc = sq_find_idempotent_id(c, user_id, key, id);
     if (rc == 0)
-        rc = load_ticket(c, id, out);
+        rc = sq_load_ticket(c, id, out);
     sq_release(s, c);
     return rc;
 }
@@ -327,117 +293,8 @@ int sq_get(struct ticket_store *ts, const char *id, struct ticket **out)
     int rc = sq_acquire(s, &c);
     if (rc != 0)
         return rc;
-    rc = load_ticket(c, id, out);
+    rc = sq_load_ticket(c, id, out);
     sq_release(s, c);
-    return rc;
-}
-
-/* The list query is built from the filters present, so each can use its
- * index; it is prepared per call (not cached: its text varies). */
-int sq_list(struct ticket_store *ts, const struct ticket_filter *f, struct ticket_list *out)
-{
-    struct sq_store *s = ts->state;
-    size_t limit = f->limit ? f->limit : TICKET_LIST_DEFAULT_LIMIT;
-    int64_t cur_time = 0;
-    char cur_id[TICKET_ID_MAX];
-    if (f->cursor && ticket_cursor_decode(f->cursor, &cur_time, cur_id) != 0)
-        return LOGSHARE_EINVAL;
-    char *like = f->q ? ticket_like_pattern(f->q) : NULL;
-    if (f->q && !like)
-        return LOGSHARE_ENOMEM;
-
-    ls_buf sql = LS_BUF_INIT;
-    int rc = ls_buf_append_str(&sql, "SELECT t.id, t.created_at FROM tickets t WHERE 1");
-    if (f->user_id)
-        rc = rc ? rc : ls_buf_append_str(&sql, " AND t.user_id = ?1");
-    if (f->status >= 0)
-        rc = rc ? rc : ls_buf_append_str(&sql, " AND t.status = ?2");
-    if (f->call_id)
-        rc = rc ? rc
-                : ls_buf_append_str(&sql, " AND EXISTS (SELECT 1 FROM ticket_call_ids c"
-                                          " WHERE c.ticket_id = t.id AND c.call_id = ?3)");
-    if (like)
-        rc = rc ? rc
-                : ls_buf_append_str(
-                      &sql, " AND (t.description LIKE ?4 ESCAPE '\\'"
-                            " OR t.customer_name LIKE ?4 ESCAPE '\\'"
-                            " OR t.customer_email LIKE ?4 ESCAPE '\\'"
-                            " OR EXISTS (SELECT 1 FROM ticket_call_ids c WHERE c.ticket_id = t.id"
-                            " AND c.call_id LIKE ?4 ESCAPE '\\'))");
-    if (f->cursor)
-        rc = rc ? rc
-                : ls_buf_append_str(&sql, " AND (t.created_at < ?5 OR (t.created_at = ?5"
-                                          " AND t.id < ?6))");
-    rc = rc ? rc : ls_buf_append_str(&sql, " ORDER BY t.created_at DESC, t.id DESC LIMIT ?7");
-    if (rc != 0) {
-        ls_buf_free(&sql);
-        free(like);
-        return rc;
-    }
-
-    struct sq_conn *c;
-    if ((rc = sq_acquire(s, &c)) != 0) {
-        ls_buf_free(&sql);
-        free(like);
-        return rc;
-    }
-    sqlite3_stmt *st = NULL;
-    rc = sq_error(sqlite3_prepare_v2(c->db, sql.data, -1, &st, NULL));
-    ls_buf_free(&sql);
-    /* Ids and times of the page first (plus one to know if more
-     * follow), then each ticket: a reader never holds the statement
-     * open while loading. */
-    char (*ids)[TICKET_ID_MAX] = NULL;
-    int64_t *times = NULL;
-    size_t n = 0;
-    if (rc == 0) {
-        ids = malloc((limit + 1) * sizeof *ids);
-        times = malloc((limit + 1) * sizeof *times);
-        if (!ids || !times)
-            rc = LOGSHARE_ENOMEM;
-    }
-    if (rc == 0) {
-        if (f->user_id)
-            sq_bind_text(st, 1, f->user_id);
-        if (f->status >= 0)
-            sqlite3_bind_int(st, 2, f->status);
-        if (f->call_id)
-            sq_bind_text(st, 3, f->call_id);
-        if (like)
-            sq_bind_text(st, 4, like);
-        if (f->cursor) {
-            sqlite3_bind_int64(st, 5, cur_time);
-            sq_bind_text(st, 6, cur_id);
-        }
-        sqlite3_bind_int64(st, 7, (sqlite3_int64)limit + 1);
-        int r;
-        while ((r = sqlite3_step(st)) == SQLITE_ROW && n < limit + 1) {
-            snprintf(ids[n], TICKET_ID_MAX, "%s", (const char *)sqlite3_column_text(st, 0));
-            times[n] = sqlite3_column_int64(st, 1);
-            n++;
-        }
-        if (r != SQLITE_ROW && r != SQLITE_DONE)
-            rc = sq_error(r);
-    }
-    sqlite3_finalize(st);
-    size_t page = n > limit ? limit : n;
-    if (rc == 0 && page > 0 && !(out->items = calloc(page, sizeof *out->items)))
-        rc = LOGSHARE_ENOMEM;
-    for (size_t i = 0; rc == 0 && i < page; i++) {
-        rc = load_ticket(c, ids[i], &out->items[i]);
-        if (rc == LOGSHARE_ENOENT) /* deleted in between: nothing to show */
-            rc = 0;
-        else if (rc == 0)
-            out->count++;
-    }
-    if (rc == 0 && n > limit)
-        rc = ticket_cursor_encode(times[page - 1], ids[page - 1], &out->next_cursor);
-    sq_release(s, c);
-    free(ids);
-    free(times);
-    free(like);
-    if (rc != 0)
-        ticket_list_clear(out);
     return rc;
 }
 
@@ -485,7 +342,7 @@ int sq_update(struct ticket_store *ts, const char *id, const struct ticket_updat
         rc = finish(c, rc);
     }
     if (rc == 0 && out)
-        rc = load_ticket(c, id, out);
+        rc = sq_load_ticket(c, id, out);
     sq_release(s, c);
     return rc;
 }
@@ -512,7 +369,7 @@ int sq_add_attachments(struct ticket_store *ts, const char *ticket_id,
         rc = finish(c, rc);
     }
     if (rc == 0 && out)
-        rc = load_ticket(c, ticket_id, out);
+        rc = sq_load_ticket(c, ticket_id, out);
     sq_release(s, c);
     return rc;
 }

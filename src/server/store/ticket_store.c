@@ -186,9 +186,8 @@ int ticket_store_create(struct ticket_store *ts, const struct ticket *t,
         *out = NULL;
     if (replayed)
         *replayed = 0;
-    if (!ts || !t || !ticket_id_valid(t->id) || !t->user_id || !*t->user_id ||
-        !t->description || (t->n_call_ids && !t->call_ids) ||
-        !attachments_valid(t->attachments, t->n_attachments) ||
+    if (!ts || !t || !ticket_id_valid(t->id) || !t->user_id || !*t->user_id || !t->description ||
+        (t->n_call_ids && !t->call_ids) || !attachments_valid(t->attachments, t->n_attachments) ||
         (idempotency_key && !*idempotency_key))
         return LOGSHARE_EINVAL;
     for (size_t i = 0; i < t->n_call_ids; i++)
@@ -241,8 +240,7 @@ int ticket_store_update(struct ticket_store *ts, const char *id, const struct ti
 }
 
 int ticket_store_add_attachments(struct ticket_store *ts, const char *ticket_id,
-                                 const struct ticket_attachment *a, size_t n,
-                                 struct ticket **out)
+                                 const struct ticket_attachment *a, size_t n, struct ticket **out)
 {
     if (out)
         *out = NULL;
@@ -293,6 +291,42 @@ void ticket_store_destroy(struct ticket_store *ts)
 {
     if (ts)
         ts->ops->destroy(ts);
+}
+
+int ticket_store_open_url(const char *database_url, const char *data_dir, int durable,
+                          struct ticket_store **out)
+{
+    if (!out)
+        return LOGSHARE_EINVAL;
+    *out = NULL;
+    int rc;
+    if (!database_url || !*database_url || !strncmp(database_url, "sqlite:", 7)) {
+        char *path = NULL;
+        if (database_url && *database_url) {
+            path = strdup(database_url + 7);
+        } else if (data_dir && *data_dir) {
+            size_t len = strlen(data_dir) + sizeof TICKET_STORE_SQLITE_FILENAME + 1;
+            if ((path = malloc(len)))
+                snprintf(path, len, "%s/%s", data_dir, TICKET_STORE_SQLITE_FILENAME);
+        } else {
+            return LOGSHARE_EINVAL;
+        }
+        if (!path)
+            return LOGSHARE_ENOMEM;
+        struct ticket_store_sqlite_options opts = {.durable = durable};
+        rc = *path ? ticket_store_sqlite_open(path, &opts, out) : LOGSHARE_EINVAL;
+        free(path);
+    } else if (!strncmp(database_url, "postgres://", 11) ||
+               !strncmp(database_url, "postgresql://", 13) || strchr(database_url, '=')) {
+        rc = ticket_store_pg_open(database_url, 0, out);
+    } else {
+        return LOGSHARE_EINVAL;
+    }
+    if (rc == 0 && (rc = ticket_store_migrate(*out, NULL)) != 0) {
+        ticket_store_destroy(*out);
+        *out = NULL;
+    }
+    return rc;
 }
 
 /* ---- helpers for back ends (ticket_store_impl.h) ------------------- */

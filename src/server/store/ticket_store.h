@@ -74,8 +74,8 @@ int ticket_status_parse(const char *name, enum ticket_status *s);
 
 struct ticket_attachment {
     char *id;
-    char *ticket_id;    /* filled by the store; ignored on input */
-    char *name;         /* the client's file name, stored as given (display only) */
+    char *ticket_id; /* filled by the store; ignored on input */
+    char *name;      /* the client's file name, stored as given (display only) */
     uint64_t size;
     char sha256[65];    /* lowercase hex, NUL-terminated */
     char *content_type; /* may be NULL */
@@ -84,7 +84,7 @@ struct ticket_attachment {
 };
 
 struct ticket_note {
-    char *author;       /* may be NULL */
+    char *author; /* may be NULL */
     char *text;
     int64_t created_at; /* unix microseconds */
 };
@@ -151,7 +151,10 @@ struct ticket_update {
     const char *note_author; /* who wrote the note (the caller's user id) */
     const char *tracker_url; /* NULL keeps; set when handed to a tracker */
 };
-#define TICKET_UPDATE_INIT {-1, NULL, NULL, NULL, NULL}
+#define TICKET_UPDATE_INIT                                                                         \
+    {                                                                                              \
+        -1, NULL, NULL, NULL, NULL                                                                 \
+    }
 
 /* Dashboard logins. */
 struct ticket_user {
@@ -179,8 +182,8 @@ struct ticket_store_ops {
                   struct ticket **out);
     int (*add_attachments)(struct ticket_store *ts, const char *ticket_id,
                            const struct ticket_attachment *a, size_t n, struct ticket **out);
-    int (*get_attachment)(struct ticket_store *ts, const char *ticket_id,
-                          const char *attachment_id, struct ticket_attachment **out);
+    int (*get_attachment)(struct ticket_store *ts, const char *ticket_id, const char *attachment_id,
+                          struct ticket_attachment **out);
     int (*user_create)(struct ticket_store *ts, const char *name, const char *role,
                        const char *password_hash);
     int (*user_get)(struct ticket_store *ts, const char *name, struct ticket_user **out);
@@ -234,8 +237,7 @@ int ticket_store_update(struct ticket_store *ts, const char *id, const struct ti
  * existing ticket in one transaction. *out (may be NULL) is the ticket
  * afterwards. ENOENT, EEXIST. */
 int ticket_store_add_attachments(struct ticket_store *ts, const char *ticket_id,
-                                 const struct ticket_attachment *a, size_t n,
-                                 struct ticket **out);
+                                 const struct ticket_attachment *a, size_t n, struct ticket **out);
 
 /* One attachment of one ticket (both ids must match). ENOENT. */
 int ticket_store_get_attachment(struct ticket_store *ts, const char *ticket_id,
@@ -261,11 +263,12 @@ void ticket_store_destroy(struct ticket_store *ts);
 struct ticket_store_sqlite_options {
     int busy_timeout_ms; /* 0: 5000 */
     int max_connections; /* pool size; 0: 16 */
-    /* 0 (the default): every commit is fsynced before it returns
-     * (synchronous=FULL), as a 201 requires. 1 trades power-loss
-     * durability for speed (synchronous=NORMAL: a crash of the process
-     * alone still loses nothing). */
-    int relaxed_sync;
+    /* 1: every commit is fsynced before it returns (synchronous=FULL),
+     * as a 201 requires; this is what NULL options give. 0 trades
+     * power-loss durability for speed (synchronous=NORMAL: a crash of
+     * the process alone still loses nothing). NOTE: a zeroed struct means
+     * 0, so set it explicitly. */
+    int durable;
 };
 
 /* Opens (creating it with mode 0600) the SQLite database at path. opts
@@ -273,5 +276,26 @@ struct ticket_store_sqlite_options {
  * the caller's: ticket_store_destroy it. */
 int ticket_store_sqlite_open(const char *path, const struct ticket_store_sqlite_options *opts,
                              struct ticket_store **out);
+
+/* ---- PostgreSQL ---------------------------------------------------- */
+
+/* Opens a pool of up to max_connections (0: 16) libpq connections to
+ * conninfo (a libpq connection string or URI, e.g.
+ * "postgresql://logshare@db/logshare"), connecting one now so a wrong
+ * address fails here (LOGSHARE_EUNAVAILABLE). A connection that breaks
+ * is re-established on next use. Then call ticket_store_migrate (several
+ * servers may do so at once: migrations take an advisory lock). *out is
+ * the caller's: ticket_store_destroy it. */
+int ticket_store_pg_open(const char *conninfo, int max_connections, struct ticket_store **out);
+
+/* ---- choosing one -------------------------------------------------- */
+
+/* Opens and migrates the store a configuration names: database_url NULL
+ * or "" means SQLite at <data_dir>/logshare.db (durable as given);
+ * "postgres://...", "postgresql://..." or a libpq key=value string
+ * ("host=... dbname=...") means PostgreSQL; "sqlite:PATH" a SQLite file
+ * elsewhere. Anything else: LOGSHARE_EINVAL. *out is the caller's. */
+int ticket_store_open_url(const char *database_url, const char *data_dir, int durable,
+                          struct ticket_store **out);
 
 #endif

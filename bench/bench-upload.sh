@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# bench-upload.sh BUILD_DIR - "Server ingest" in docs/benchmarks.md.
+#
+# Measures, in the same run on this machine, logshared and nginx (Debian
+# nginx-light) storing request bodies to files:
+#  - uploads of one 1 MiB or 16 MiB file per request at concurrency 1, 8
+#    and 32: MB/s, requests/s and the server's peak RSS;
+#  - small tickets without files at concurrency 32: tickets/s.
+# logshared stores each file durably (fsync, rename, directory fsync) and
+# commits the ticket to SQLite before answering 201; it is measured with
+# durable=1 (every commit fsynced, the default) and durable=0 (SQLite
+# synchronous=NORMAL in WAL: survives a process crash, not power loss).
+# nginx writes each body to a file (client_body_in_file_only, kept) and
+# answers 201 through a body-less internal proxy hop; it never fsyncs.
+# Both are driven by the same libcurl client (upload_client), which
+# generates the bodies on the fly.
+set -euo pipefail
+build=$(cd "${1:-build}" && pwd)
+UC=$build/tests/server/upload_client; [ -x "$UC" ] || UC=$build/bench/upload_client
+LOGSHARED=$build/src/server/logshared
+[ -x "$UC" ] && [ -x "$LOGSHARED" ] || { echo "bench-upload: build first (missing $UC or $LOGSHARED)" >&2; exit 1; }
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+[ -x "$NGINX" ] || { echo "bench-upload: nginx not installed (scripts/bootstrap --bench)" >&2; exit 1; }
+work=$(mktemp -d /tmp/logshare-bench-upload-XXXXXX)
+pids=()
+cleanup() { for p in "${pids[@]+"${pids[@]}"}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+free_port() { local p; while :; do p=$((20000 + RANDOM % 40000)); ss -ltn | grep -q ":$p " || { echo "$p"; return; }; done; }
+hwm_mb() { local t=0 kb; for p in "$@"; do kb=$(awk '/^VmHWM:/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0); t=$((t + kb)); done; echo $((t / 1024)); }
+
+# --- nginx --------------------------------------------------------------
+NPORT=$(free_port); mkdir -p "$work/nginx/body" "$work/nginx/logs"
+cat >"$work/nginx/nginx.conf" <<CONF
+user root;
+daemon off;
+worker_processes $(nproc);
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/logs/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $work/nginx/body;
+  client_max_body_size 0;
+  client_body_buffer_size 128k;
+  server {
+    listen 127.0.0.1:$NPORT;
+    location = /api/v1/tickets {
+      client_body_in_file_only on;
+      proxy_pass_request_body off;
+      proxy_set_header Content-Length "";
+      proxy_pass http://127.0.0.1:$NPORT/stored;
+    }
+    location = /stored { return 201 '{"stored":true}'; }
+  }
+}
+CONF
+"$NGINX" -c "$work/nginx/nginx.conf" -p "$work/nginx" &
+pids+=($!); NGINX_MASTER=$!
+for i in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$NPORT/stored" && break; sleep 0.1; done
+nginx_pids() { echo "$NGINX_MASTER $(pgrep -P "$NGINX_MASTER" | tr '\n' ' ')"; }
+
+# --- logshared ------------------------------------------------------------
+start_logshared() { # durable
+  rm -rf "$work/ls"; mkdir -p "$work/ls"
+  "$LOGSHARED" --listen 127.0.0.1:0 --data-dir "$work/ls/data" --port-file "$work/ls/port" \
+     --durable "$1" --address-rate 0 --user-rate 0 --max-connections-per-address 512 \
+     >"$work/ls/log" 2>&1 &
+  LS_PID=$!; pids+=("$LS_PID")
+  for i in $(seq 100); do [ -s "$work/ls/port" ] && break; sleep 0.05; done
+  LPORT=$(cat "$work/ls/port")
+  TOKEN=$("$LOGSHARED" token --data-dir "$work/ls/data" --user bench)
+}
+stop_logshared() { kill "$LS_PID"; wait "$LS_PID" || true; }
+
+run() { # label url size files parallel requests extra...
+  local label=$1 url=$2 size=$3 files=$4 par=$5 n=$6; shift 6
+  "$UC" --url "$url" --size "$size" --files "$files" --parallel "$par" --requests "$n" --summary "$@"
+}
+field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $2"; }
+
+printf '%-10s %-9s %5s %5s %9s %9s %8s\n' server size conc reqs MB/s req/s RSS_MB
+for size in $((1 << 20)) $((16 << 20)); do
+  for conc in 1 8 32; do
+    n=$(( size == (1 << 20) ? 240 : 48 )); [ "$conc" = 32 ] && [ "$size" = $((16 << 20)) ] && n=64
+    start_logshared 1
+    out=$(run logshared "http://127.0.0.1:$LPORT/api/v1/tickets" "$size" 1 "$conc" "$n" --token "$TOKEN")
+    printf '%-10s %-9s %5s %5s %9s %9s %8s\n' logshared "$((size >> 20))MiB" "$conc" "$n" \
+      "$(field MBps "$out")" "$(field rps "$out")" "$(hwm_mb "$LS_PID")"
+    [ "$(field failures "$out")" = 0 ] || echo "  (failures: $out)"
+    stop_logshared
+    rm -rf "$work/nginx/body"/*
+    out=$(run nginx "http://127.0.0.1:$NPORT/api/v1/tickets" "$size" 1 "$conc" "$n" --no-verify)
+    printf '%-10s %-9s %5s %5s %9s %9s %8s\n' nginx "$((size >> 20))MiB" "$conc" "$n" \
+      "$(field MBps "$out")" "$(field rps "$out")" "$(hwm_mb $(nginx_pids))"
+    rm -rf "$work/nginx/body"/*
+  done
+done
+echo
+printf '%-22s %5s %6s %10s %8s\n' server conc reqs tickets/s RSS_MB
+for durable in 1 0; do
+  start_logshared "$durable"
+  out=$(run logshared "http://127.0.0.1:$LPORT/api/v1/tickets" 0 0 32 4000 --token "$TOKEN")
+  printf '%-22s %5s %6s %10s %8s\n' "logshared durable=$durable" 32 4000 "$(field rps "$out")" "$(hwm_mb "$LS_PID")"
+  committed=$(sqlite3 "$work/ls/data/logshare.db" 'SELECT count(*) FROM tickets' 2>/dev/null || echo '?')
+  echo "  committed tickets in the database: $committed"
+  stop_logshared
+done
+out=$(run nginx "http://127.0.0.1:$NPORT/api/v1/tickets" 0 0 32 4000 --no-verify)
+printf '%-22s %5s %6s %10s %8s\n' "nginx (body to file)" 32 4000 "$(field rps "$out")" "$(hwm_mb $(nginx_pids))"
