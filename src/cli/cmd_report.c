@@ -94,6 +94,21 @@ static int report_outcome(int rc, const logshare_report_result *res, int json)
     return CLI_EXIT_FAILURE;
 }
 
+/* After its own report went through, `report` also sends what waited in
+ * the outbox; say what became of each. */
+static void on_other_result(void *user, const logshare_report_result *r)
+{
+    cli_progress_end(user);
+    int st = logshare_report_result_status(r);
+    if (st == 0)
+        fprintf(stderr, "logshare: also sent earlier report %s -> ticket %s\n", logshare_report_result_outbox_id(r),
+                logshare_report_result_ticket_id(r));
+    else
+        fprintf(stderr, "logshare: earlier report %s still waiting (%s)\n", logshare_report_result_outbox_id(r),
+                logshare_report_result_error_message(r) ? logshare_report_result_error_message(r)
+                                                        : logshare_strerror(st));
+}
+
 int cmd_report(int argc, char **argv)
 {
     const char *dir = NULL, *server = NULL, *token_arg = NULL, *token_file = NULL, *desc = NULL;
@@ -211,6 +226,7 @@ int cmd_report(int argc, char **argv)
     logshare_share_options_set_max_files_per_request(opts, (size_t)max_files);
     cli_progress bar;
     cli_progress_install(opts, &bar, "uploading");
+    logshare_share_options_set_result_callback(opts, on_other_result, &bar);
     logshare_report_result *res = NULL;
     int rc = logshare_report_dir(dir, opts, &res);
     cli_progress_end(&bar);

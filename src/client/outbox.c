@@ -180,7 +180,7 @@ static int new_ids(char id[64], char key[33])
 }
 
 static int build_item(const char *tmp_dir, const char *id, const char *key, const share_fields *fields,
-                      const share_file_list *files, uint64_t total)
+                      const share_file_list *files, uint64_t total, int64_t not_before_us)
 {
     char *files_dir = path_join(tmp_dir, "files");
     if (!files_dir)
@@ -231,6 +231,7 @@ static int build_item(const char *tmp_dir, const char *id, const char *key, cons
     free(request);
     if (rc == 0) {
         outbox_state st = {0};
+        st.next_attempt_us = not_before_us;
         char *text = NULL;
         rc = outbox_json_state(&st, &text);
         char *p = rc ? NULL : path_join(tmp_dir, "state.json");
@@ -245,7 +246,7 @@ static int build_item(const char *tmp_dir, const char *id, const char *key, cons
 }
 
 int outbox_queue(const char *store_dir, const share_fields *fields, const share_file_list *files,
-                 uint64_t max_bytes, unsigned max_items, char **id_out)
+                 uint64_t max_bytes, unsigned max_items, int64_t not_before_us, char **id_out)
 {
     if (!store_dir || !fields || !files || !id_out)
         return LOGSHARE_EINVAL;
@@ -290,7 +291,7 @@ int outbox_queue(const char *store_dir, const share_fields *fields, const share_
         final = ls_buf_steal(&f);
     }
     if (rc == 0)
-        rc = build_item(tmp, id, key, fields, files, total);
+        rc = build_item(tmp, id, key, fields, files, total, not_before_us);
     if (rc == 0 && rename(tmp, final) != 0)
         rc = ls_fs_errno_to_error(errno);
     rc = rc ? rc : ls_fs_fsync_dir(dir);

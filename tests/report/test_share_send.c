@@ -165,7 +165,7 @@ static int setup(void **state)
     share_string_set(&fields.source, "report");
     share_fields_add_call_id(&fields, "call-a");
     share_fields_add_call_id(&fields, "call-b");
-    int rc = outbox_queue(f->dir, &fields, &files, 1 << 20, 8, &f->id);
+    int rc = outbox_queue(f->dir, &fields, &files, 1 << 20, 8, 0, &f->id);
     share_fields_clear(&fields);
     share_file_list_clear(&files);
     *state = f;
