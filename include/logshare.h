@@ -444,6 +444,15 @@ LOGSHARE_API int logshare_share_options_set_log_request_id(logshare_share_option
  * is queued or the archive written. */
 LOGSHARE_API int logshare_share_options_add_file(logshare_share_options *opts, const char *path,
                                                  const char *name);
+/* For requests other than a plain ticket (the survey work uses these):
+ * one more multipart text field (name of [a-z0-9_], not one of the
+ * ticket fields above; repeatable), and the endpoint the request is
+ * POSTed to, a path under /api/v1/ (NULL: /api/v1/tickets). The answer
+ * must be 2xx with an "id". Only /api/v1/tickets takes more files than
+ * one request holds. */
+LOGSHARE_API int logshare_share_options_add_form_field(logshare_share_options *opts, const char *name,
+                                                       const char *value);
+LOGSHARE_API int logshare_share_options_set_endpoint(logshare_share_options *opts, const char *path);
 /* Whether the store's support files are included (default 1). */
 LOGSHARE_API int logshare_share_options_set_include_logs(logshare_share_options *opts, int include);
 
@@ -572,9 +581,12 @@ LOGSHARE_API int logshare_flush_outbox(logshare *ls, const logshare_share_option
 LOGSHARE_API int logshare_outbox_flush_dir(const char *dir, const logshare_share_options *opts,
                                            unsigned flags, size_t *sent, size_t *left);
 
-/* Queues a ticket request without sending it (push uploads and surveys
- * use this; logshare_report is queue + send). *outbox_id (free with
- * logshare_string_free) names the item. */
+/* Queues a request without sending it (push uploads and surveys use
+ * this; logshare_report is queue + send): the support files (after a
+ * flush) unless opts says not to, the app's files, opts' fields. A
+ * background sender or logshare_flush_outbox sends it. *outbox_id (free
+ * with logshare_string_free) names the item. */
+LOGSHARE_API int logshare_outbox_add(logshare *ls, const logshare_share_options *opts, char **outbox_id);
 LOGSHARE_API int logshare_outbox_add_dir(const char *dir, const logshare_share_options *opts,
                                          char **outbox_id);
 

@@ -323,14 +323,23 @@ int outbox_send_item(const char *store_dir, const char *id, const logshare_share
     struct send_ctx c = {store_dir, item, opts, stop, res};
     if (rc == 0 && res)
         res->status = LOGSHARE_EQUEUED;
-    if (rc == 0 && !item->state.ticket_id) {
+    const char *endpoint = item ? share_fields_endpoint(&item->fields) : SHARE_TICKETS_ENDPOINT;
+    int batches_ok = strcmp(endpoint, SHARE_TICKETS_ENDPOINT) == 0;
+    if (rc == 0 && !batches_ok && files.count > opts->max_files_per_request) {
+        /* only tickets can take more files later; fail it clearly */
+        item->state.failed = 1;
+        share_string_set(&item->state.error_message, "more files than one request may carry");
+        share_string_set(&res->error_message, item->state.error_message);
+        res->status = LOGSHARE_ETOOLARGE;
+        outbox_save_state(item);
+    } else if (rc == 0 && !item->state.ticket_id) {
         size_t max = opts->max_files_per_request;
         for (size_t i = 0; rc == 0 && i < files.count && i < max; i++) {
             const share_file *f = &files.items[i];
             rc = share_file_list_add(&first, f->path, f->name, f->stream, f->size, f->first_us, f->last_us);
         }
         report_http_response resp;
-        int step = rc ? rc : http_step(&c, "/api/v1/tickets", &item->fields, &first, item->idempotency_key, &resp);
+        int step = rc ? rc : http_step(&c, endpoint, &item->fields, &first, item->idempotency_key, &resp);
         if (step < 0)
             rc = step;
         else if (step == 0 && files.count <= max) {

@@ -199,6 +199,20 @@ int logshare_report_dir(const char *dir, const logshare_share_options *opts, log
     return rc;
 }
 
+int logshare_outbox_add(logshare *ls, const logshare_share_options *opts, char **outbox_id)
+{
+    if (!ls || !opts || !outbox_id)
+        return LOGSHARE_EINVAL;
+    if (sodium_init() < 0)
+        return LOGSHARE_EINTERNAL;
+    logshare_support_file *sf = NULL;
+    size_t n = 0;
+    int rc = opts->include_logs ? logshare_get_support_files(ls, &sf, &n) : 0;
+    rc = rc ? rc : queue_common(share_store_dir(ls), sf, n, opts, 0, outbox_id);
+    logshare_support_files_free(sf, n);
+    return rc;
+}
+
 int logshare_outbox_add_dir(const char *dir, const logshare_share_options *opts, char **outbox_id)
 {
     if (!dir || !opts || !outbox_id)

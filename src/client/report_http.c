@@ -121,6 +121,8 @@ void *report_http_build_mime(void *easy, const share_fields *f, const share_file
     rc = rc ? rc : add_field(mime, "platform", f->platform);
     rc = rc ? rc : add_field(mime, "source", with_fields ? (f->source ? f->source : "report") : NULL);
     rc = rc ? rc : add_field(mime, "log_request_id", f->log_request_id);
+    for (size_t i = 0; rc == 0 && i < f->extra_count; i++)
+        rc = add_field(mime, f->extra_names[i], f->extra_values[i]);
     for (size_t i = 0; rc == 0 && i < files->count; i++) {
         const share_file *sf = &files->items[i];
         curl_mimepart *p = curl_mime_addpart(mime);

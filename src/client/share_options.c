@@ -219,3 +219,41 @@ int logshare_share_options_set_max_files_per_request(logshare_share_options *o, 
     o->max_files_per_request = max_files;
     return 0;
 }
+
+/* Names the SPEC gives the ticket fields: set through their own setters. */
+static int reserved_field(const char *name)
+{
+    static const char *const names[] = {"description", "call_id", "customer_name", "customer_email",
+                                        "app_version", "platform", "source", "log_request_id"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(name, names[i]) == 0)
+            return 1;
+    return 0;
+}
+
+int logshare_share_options_add_form_field(logshare_share_options *o, const char *name, const char *value)
+{
+    if (!o || !name || !value || !*name || strlen(name) > 64 || reserved_field(name))
+        return LOGSHARE_EINVAL;
+    for (const char *p = name; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
+            return LOGSHARE_EINVAL;
+    if (!text_ok(value, 1))
+        return LOGSHARE_EINVAL;
+    return share_fields_add_extra(&o->fields, name, value);
+}
+
+int logshare_share_options_set_endpoint(logshare_share_options *o, const char *path)
+{
+    if (!o)
+        return LOGSHARE_EINVAL;
+    if (path) {
+        if (strncmp(path, "/api/v1/", 8) != 0 || strlen(path) > 200)
+            return LOGSHARE_EINVAL;
+        for (const char *p = path; *p; p++)
+            if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                  *p == '/' || *p == '-' || *p == '_'))
+                return LOGSHARE_EINVAL;
+    }
+    return share_string_set(&o->fields.endpoint, path);
+}

@@ -362,6 +362,41 @@ static void a_canceled_upload_stays_pending(void **state)
     peer_release(&p);
 }
 
+static void other_endpoints_and_extra_fields_ride_the_outbox(void **state)
+{
+    struct fixture *f = *state;
+    /* queue a survey-shaped request through the public options */
+    logshare_share_options *q = logshare_share_options_new();
+    assert_int_equal(logshare_share_options_set_endpoint(q, "/api/v1/surveys"), 0);
+    assert_int_equal(logshare_share_options_set_endpoint(q, "http://evil/"), LOGSHARE_EINVAL);
+    assert_int_equal(logshare_share_options_add_form_field(q, "survey", "{\"call_id\":\"c9\"}"), 0);
+    assert_int_equal(logshare_share_options_add_form_field(q, "description", "x"), LOGSHARE_EINVAL);
+    assert_int_equal(logshare_share_options_add_form_field(q, "Bad-Name", "x"), LOGSHARE_EINVAL);
+    assert_int_equal(logshare_share_options_set_description(q, "survey with logs"), 0);
+    assert_int_equal(logshare_share_options_set_source(q, "survey"), 0);
+    assert_int_equal(logshare_share_options_set_include_logs(q, 0), 0);
+    char *id = NULL;
+    assert_int_equal(logshare_outbox_add_dir(f->dir, q, &id), 0);
+    logshare_share_options_free(q);
+
+    static const char *const script[] = {TICKET_201, NULL};
+    struct peer p;
+    peer_start(&p, script);
+    logshare_share_options *o = options_for(p.port, 1);
+    logshare_report_result *res = NULL;
+    assert_int_equal(outbox_send_item(f->dir, id, o, NULL, &res), 0);
+    peer_stop(&p);
+    assert_int_equal(logshare_report_result_status(res), 0);
+    const char *req = p.requests[0];
+    assert_true(strncmp(req, "POST /api/v1/surveys HTTP/1.1\r\n", 31) == 0);
+    assert_non_null(BODY_HAS("name=\"survey\"\r\n\r\n{\"call_id\":\"c9\"}\r\n"));
+    assert_non_null(BODY_HAS("name=\"source\"\r\n\r\nsurvey\r\n"));
+    logshare_report_result_free(res);
+    logshare_share_options_free(o);
+    logshare_string_free(id);
+    peer_release(&p);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -372,6 +407,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_4xx_is_not_retried_and_the_item_is_kept_failed, setup, teardown),
         cmocka_unit_test_setup_teardown(unreachable_server_keeps_the_item_for_later, setup, teardown),
         cmocka_unit_test_setup_teardown(a_canceled_upload_stays_pending, setup, teardown),
+        cmocka_unit_test_setup_teardown(other_endpoints_and_extra_fields_ride_the_outbox, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
