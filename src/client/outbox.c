@@ -367,6 +367,10 @@ int outbox_scan(const char *store_dir, outbox_item ***items_out, size_t *count_o
     char **names = NULL;
     size_t n = 0, cap = 0;
     int rc = 0;
+    char *lock_path = path_join(dir, ".lock");
+    int lock_fd = lock_path ? open(lock_path, O_RDWR | O_CLOEXEC) : -1;
+    int quiet = lock_fd >= 0 && flock(lock_fd, LOCK_EX | LOCK_NB) == 0;
+    free(lock_path);
     struct dirent *e;
     while (rc == 0 && (e = readdir(d))) {
         const char *name = e->d_name;
@@ -378,12 +382,13 @@ int outbox_scan(const char *store_dir, outbox_item ***items_out, size_t *count_o
             continue;
         }
         if (strncmp(name, ".tmp-", 5) == 0) {
-            /* An item whose writer died before the rename. Another
-             * process may be building it right now, so only clear those
-             * older than a minute. */
+            /* An item whose writer died before the rename. Queueing holds
+             * .lock, so only while nobody queues (we got the lock) is a
+             * .tmp surely abandoned; the age check guards against a
+             * file system that does not honour flock. */
             char *p = path_join(dir, name);
             struct stat st;
-            if (p && stat(p, &st) == 0 && st.st_mtime + 60 < time(NULL))
+            if (p && quiet && stat(p, &st) == 0 && st.st_mtime + 60 < time(NULL))
                 remove_tree(p);
             free(p);
             continue;
@@ -405,6 +410,8 @@ int outbox_scan(const char *store_dir, outbox_item ***items_out, size_t *count_o
             n++;
     }
     closedir(d);
+    if (lock_fd >= 0)
+        close(lock_fd);
     if (n)
         qsort(names, n, sizeof *names, cmp_names);
     outbox_item **items = n ? calloc(n, sizeof *items) : NULL;
