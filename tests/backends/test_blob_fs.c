@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -353,6 +354,40 @@ static void sigkill_keeps_committed_blobs_and_nothing_partial(void **state)
     assert_int_equal(put_pattern(f->bs, "t/k/partial", 10, 5), 0);
 }
 
+/* A write the file system refuses (here: the file size limit, as a full
+ * disk would) is reported, and the aborted upload leaves nothing. Run
+ * in a child so the limit stays there. */
+static void failed_write_reports_and_abort_cleans_up(void **state)
+{
+    struct fixture *f = *state;
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        signal(SIGXFSZ, SIG_IGN);
+        struct rlimit lim = {1 << 20, 1 << 20};
+        if (setrlimit(RLIMIT_FSIZE, &lim) != 0)
+            _exit(10);
+        struct blob_writer *w;
+        if (blob_store_put_open(f->bs, "t/full/blob", &w) != 0)
+            _exit(11);
+        static char chunk[256 * 1024];
+        int rc = 0;
+        for (int i = 0; i < 8 && rc == 0; i++)
+            rc = blob_writer_write(w, chunk, sizeof chunk);
+        blob_writer_abort(w);
+        _exit(rc == LOGSHARE_ETOOLARGE ? 0 : 12);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(tmpdir_count_files(f->blobs), 0);
+    struct blob_reader *r;
+    assert_int_equal(blob_store_get_open(f->bs, "t/full/blob", 0, BLOB_TO_END, &r, NULL),
+                     LOGSHARE_ENOENT);
+}
+
 struct writer_job {
     struct blob_store *bs;
     int thread;
@@ -435,6 +470,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(sigkill_keeps_committed_blobs_and_nothing_partial, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(failed_write_reports_and_abort_cleans_up, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

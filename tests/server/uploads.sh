@@ -47,6 +47,16 @@ bad=$(sqlite3 "$DATA/logshare.db" "SELECT blob_key||' '||sha256 FROM attachments
 [ -z "$bad" ] || fail "stored blobs do not match their SHA-256: $bad"
 pass "100 concurrent uploads"
 
+# --- one Idempotency-Key, five retries racing each other: one ticket ------------------
+# (the client sends different bytes per request, so only ids are compared)
+tickets=$(ticket_count); blobs=$(blob_files)
+"$UC" --url "$URL" --token "$TOK" --size 300000 --requests 5 --parallel 5 --idempotency-key race-1 --no-verify >"$TEST_TMP/race" \
+  || fail "racing idempotent uploads failed"
+assert_eq 1 "$(sort -u "$TEST_TMP/race" | wc -l)" "every racing retry answered the same ticket"
+assert_eq $((tickets + 1)) "$(ticket_count)" "one ticket from five racing retries"
+assert_eq $((blobs + 1)) "$(blob_files)" "the losers' blobs removed"
+pass "racing idempotent retries"
+
 # --- disconnect mid-upload -----------------------------------------------------------
 tickets=$(ticket_count); blobs=$(blob_files)
 "$UC" --url "$URL" --token "$TOK" --size 5000000 --files 3 --requests 8 --parallel 8 --abort-after 7000000 \

@@ -110,7 +110,8 @@ int api_tickets_patch_begin(http_request *req)
     return 0;
 }
 
-int api_tickets_patch_end(http_request *req)
+/* The update: one short transaction, run inline. */
+static int patch_finish(http_request *req)
 {
     struct api_app *app = req->app;
     struct patch_state *st = req->state;
@@ -175,3 +176,5 @@ void api_state_free(http_request *req, int ok)
     free(req->state);
     req->state = NULL;
 }
+
+int api_tickets_patch_end(http_request *req) { return patch_finish(req); }

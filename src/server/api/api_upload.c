@@ -383,7 +383,9 @@ static int check_fields(http_request *req, struct upload *u)
     return 0;
 }
 
-int api_upload_end(http_request *req)
+/* The blocking part of an upload: blobs made durable, then the
+ * transaction. Runs on a worker thread (http_defer). */
+static int upload_finish(http_request *req)
 {
     struct api_app *app = req->app;
     struct upload *u = req->state;
@@ -443,6 +445,16 @@ int api_upload_end(http_request *req)
     json_t *doc = api_ticket_json(req, out);
     ticket_free(out);
     return http_respond_json(req, 201, doc);
+}
+
+int api_upload_end(http_request *req)
+{
+    struct upload *u = req->state;
+    /* Only files make the commit slow (an fsync per blob); a ticket of
+     * fields alone is one short transaction, cheaper inline than handed
+     * to another thread, and fewer concurrent writers means less waiting
+     * on SQLite's write lock. */
+    return u->n_atts ? http_defer(req, upload_finish) : upload_finish(req);
 }
 
 void api_upload_cleanup(http_request *req, int ok)

@@ -24,6 +24,7 @@ typedef struct server_config {
     char *tls_key;
     char *trusted_proxies;    /* comma-separated addresses whose X-Forwarded-For we trust */
     int64_t threads;          /* 0 = one per core */
+    int64_t worker_threads;   /* pool for blocking work (fsync, commits); 0 = inline */
     int64_t shutdown_timeout_s;
     int64_t durable;          /* 1: fsync every commit (SQLite synchronous=FULL) */
     /* [limits] */

@@ -63,7 +63,8 @@ typedef struct http_route_ops {
 
 typedef struct http_route {
     const char *method;  /* "GET", "POST", ... */
-    const char *pattern; /* "/api/v1/tickets/{id}"; a {x} matches one non-empty segment */
+    const char *pattern; /* "/api/v1/tickets/{id}"; a {x} matches one non-empty segment,
+                            a final {*x} the rest of the path */
     const char *name;    /* for logs and metrics: "tickets_get" */
     unsigned flags;
     http_route_ops ops;
@@ -93,6 +94,12 @@ struct http_request {
     size_t body_len;
     void *state;         /* the handler's; freed in cleanup */
     void *app;           /* the application context given to http_server_new */
+    /* deferred work (http_defer); owned by the HTTP layer */
+    int (*work)(http_request *req);
+    int deferred;        /* the connection is suspended for work */
+    int in_worker;       /* work is running: responses are held, not queued */
+    struct MHD_Response *held_response;
+    http_request *next_job;
     char param_buf[512];
 };
 
@@ -115,6 +122,16 @@ void http_server_stop(struct http_server *s, int timeout_s);
 struct http_metrics *http_server_metrics(struct http_server *s);
 
 /* ---- inside handlers ----------------------------------------------- */
+
+/* Runs work(req) on one of the server's worker threads (worker_threads:
+ * a pool for blocking work such as fsync and database commits), so the
+ * HTTP threads, one per core, keep serving other connections meanwhile.
+ * Call only from a route's end op, as its last action, and return what
+ * it returns. The connection stays suspended (MHD_suspend_connection)
+ * until work returns; work answers with http_respond_* as usual and the
+ * answer is queued when the connection resumes. If work answers nothing,
+ * its error code is answered. */
+int http_defer(http_request *req, int (*work)(http_request *req));
 
 /* A request header (case-insensitive name) or NULL. Borrowed. */
 const char *http_header(http_request *req, const char *name);

@@ -58,6 +58,11 @@ int http_respond(http_request *req, unsigned status, struct MHD_Response *r)
     MHD_add_response_header(r, "X-Request-Id", req->id);
     if (http_server_stopping(req->server))
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+    if (req->in_worker) { /* queued by the HTTP thread once the connection resumes */
+        req->held_response = r;
+        req->status = status;
+        return 0;
+    }
     enum MHD_Result ok = MHD_queue_response(req->conn, status, r);
     MHD_destroy_response(r);
     if (ok != MHD_YES)

@@ -21,6 +21,17 @@ static int match_one(const char *pattern, const char *path, http_request *req)
         const char *send = strchr(s, '/');
         size_t plen = pend ? (size_t)(pend - p) : strlen(p);
         size_t slen = send ? (size_t)(send - s) : strlen(s);
+        if (p[0] == '{' && p[1] == '*') {
+            /* {*rest}: the rest of the path, one or more segments (static
+             * files of the dashboard); must be the pattern's last segment */
+            size_t rlen = strlen(s);
+            if (pend || rlen == 0 || np >= HTTP_MAX_PARAMS || used + rlen + 1 > sizeof req->param_buf)
+                return 0;
+            memcpy(req->param_buf + used, s, rlen + 1);
+            req->params[np++] = req->param_buf + used;
+            req->n_params = np;
+            return 1;
+        }
         if (p[0] == '{') {
             if (slen == 0 || np >= HTTP_MAX_PARAMS || used + slen + 1 > sizeof req->param_buf)
                 return 0;

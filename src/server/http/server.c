@@ -21,6 +21,10 @@
  * Aborted uploads: see watchdog_main for an MHD/epoll quirk we work
  * around so a client that disconnects mid-upload is noticed at once.
  *
+ * Blocking work (fsync of blobs, database commits) runs on a separate
+ * worker pool through http_defer: the connection is suspended meanwhile,
+ * so a slow disk never stalls the HTTP threads that serve everyone else.
+ *
  * Slow clients: MHD only has an inactivity timeout. A watchdog thread
  * closes (shutdown(2)) connections whose next request's headers did not
  * arrive within header_timeout_s, and, once stopping, idle keep-alive
@@ -81,6 +85,13 @@ struct http_server {
     pthread_mutex_t wd_lock;
     pthread_cond_t wd_cond;
     int wd_quit;
+    /* the worker pool for http_defer */
+    pthread_t *workers;
+    size_t n_workers;
+    pthread_mutex_t job_lock;
+    pthread_cond_t job_cond;
+    http_request *job_head, *job_tail;
+    int jobs_quit;
 };
 
 int http_server_stopping(const struct http_server *s)
@@ -410,6 +421,15 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         }
         return MHD_YES;
     }
+    if (req->deferred) { /* resumed after http_defer: queue what the work answered */
+        struct MHD_Response *r = req->held_response;
+        req->held_response = NULL;
+        if (r) {
+            MHD_queue_response(conn, req->status, r);
+            MHD_destroy_response(r);
+        }
+        return r ? MHD_YES : MHD_NO;
+    }
     struct conn_track *t = track_of(conn);
     if (t) {
         pthread_mutex_lock(&s->conn_lock);
@@ -425,6 +445,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         return MHD_YES;
     }
     int rc = req->route->ops.end ? req->route->ops.end(req) : LOGSHARE_EINTERNAL;
+    if (req->deferred)
+        return MHD_YES;
     if (!req->status)
         http_respond_error(req, rc ? rc : LOGSHARE_EINTERNAL, 0, "%s",
                            logshare_strerror(rc ? rc : LOGSHARE_EINTERNAL));
@@ -550,6 +572,65 @@ static void *watchdog_main(void *arg)
     return NULL;
 }
 
+/* ---- deferred work ------------------------------------------------- */
+
+int http_defer(http_request *req, int (*work)(http_request *req))
+{
+    struct http_server *s = req->server;
+    if (!s->n_workers)
+        return work(req); /* no pool: run inline */
+    req->work = work;
+    req->deferred = 1;
+    MHD_suspend_connection(req->conn);
+    pthread_mutex_lock(&s->job_lock);
+    req->next_job = NULL;
+    if (s->job_tail)
+        s->job_tail->next_job = req;
+    else
+        s->job_head = req;
+    s->job_tail = req;
+    pthread_cond_signal(&s->job_cond);
+    pthread_mutex_unlock(&s->job_lock);
+    return 0;
+}
+
+static void *worker_main(void *arg)
+{
+    struct http_server *s = arg;
+    for (;;) {
+        pthread_mutex_lock(&s->job_lock);
+        while (!s->job_head && !s->jobs_quit)
+            pthread_cond_wait(&s->job_cond, &s->job_lock);
+        http_request *req = s->job_head;
+        if (req) {
+            s->job_head = req->next_job;
+            if (!s->job_head)
+                s->job_tail = NULL;
+        }
+        pthread_mutex_unlock(&s->job_lock);
+        if (!req)
+            return NULL; /* quitting and the queue is empty */
+        req->in_worker = 1;
+        int rc = req->work(req);
+        if (!req->status)
+            http_respond_error(req, rc ? rc : LOGSHARE_EINTERNAL, 0, "%s",
+                               logshare_strerror(rc ? rc : LOGSHARE_EINTERNAL));
+        req->in_worker = 0;
+        MHD_resume_connection(req->conn);
+    }
+}
+
+static void workers_stop(struct http_server *s)
+{
+    pthread_mutex_lock(&s->job_lock);
+    s->jobs_quit = 1;
+    pthread_cond_broadcast(&s->job_cond);
+    pthread_mutex_unlock(&s->job_lock);
+    for (size_t i = 0; i < s->n_workers; i++)
+        pthread_join(s->workers[i], NULL);
+    s->n_workers = 0;
+}
+
 /* ---- start and stop ------------------------------------------------ */
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -574,8 +655,10 @@ static void server_free(struct http_server *s)
         pthread_mutex_unlock(&s->wd_lock);
         pthread_join(s->watchdog, NULL);
     }
+    workers_stop(s); /* finishes queued work, which resumes its connections */
     if (s->daemon)
         MHD_stop_daemon(s->daemon);
+    free(s->workers);
     if (s->listen_fd >= 0)
         close(s->listen_fd);
     ratelimit_free(s->rl_addr);
@@ -586,6 +669,8 @@ static void server_free(struct http_server *s)
     pthread_mutex_destroy(&s->conn_lock);
     pthread_mutex_destroy(&s->wd_lock);
     pthread_cond_destroy(&s->wd_cond);
+    pthread_mutex_destroy(&s->job_lock);
+    pthread_cond_destroy(&s->job_cond);
     free(s);
 }
 
@@ -605,6 +690,8 @@ int http_server_start(const server_config *cfg, int listen_fd, const http_route 
     pthread_mutex_init(&s->conn_lock, NULL);
     pthread_mutex_init(&s->wd_lock, NULL);
     pthread_cond_init(&s->wd_cond, NULL);
+    pthread_mutex_init(&s->job_lock, NULL);
+    pthread_cond_init(&s->job_cond, NULL);
     s->metrics = http_metrics_new();
     s->rl_addr = ratelimit_new((double)cfg->address_rate, (double)cfg->address_burst, 8192);
     s->rl_user = ratelimit_new((double)cfg->user_rate, (double)cfg->user_burst, 8192);
@@ -667,6 +754,13 @@ int http_server_start(const server_config *cfg, int listen_fd, const http_route 
     }
     if (pthread_create(&s->watchdog, NULL, watchdog_main, s) == 0)
         s->watchdog_running = 1;
+    size_t want = cfg->worker_threads > 0 ? (size_t)cfg->worker_threads : 0;
+    s->workers = calloc(want ? want : 1, sizeof *s->workers);
+    for (size_t i = 0; s->workers && i < want; i++) {
+        if (pthread_create(&s->workers[i], NULL, worker_main, s) != 0)
+            break;
+        s->n_workers++;
+    }
     *out = s;
     return 0;
 }

@@ -58,9 +58,17 @@ static void run_batch(struct sq_store *s, struct sq_pending *batch)
         rc = sq_exec(c, "BEGIN IMMEDIATE");
         if (rc == 0) {
             int64_t now = ls_time_now_us();
-            for (struct sq_pending *p = batch; p; p = p->next)
+            for (struct sq_pending *p = batch; p && rc == 0; p = p->next) {
                 run_one(c, p, now);
-            rc = sq_exec(c, "COMMIT");
+                /* Some errors (disk full, I/O, out of memory) make SQLite
+                 * roll back the WHOLE transaction, not just the savepoint:
+                 * then the tickets before this one are gone too, so the
+                 * batch fails as a whole. */
+                if (sqlite3_get_autocommit(c->db))
+                    rc = p->rc ? p->rc : LOGSHARE_EIO;
+            }
+            if (rc == 0)
+                rc = sq_exec(c, "COMMIT");
             if (rc != 0)
                 sq_exec(c, "ROLLBACK");
         }
