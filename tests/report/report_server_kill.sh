@@ -28,7 +28,7 @@ client=$!
 # wait until the upload is under way: the item is queued and the server
 # has accepted the connection; then kill the server mid-body
 for _ in $(seq 1 100); do
-  ls "$STORE/outbox" 2>/dev/null | grep -qv '^\.' && break
+  [ -n "$(ls "$STORE/outbox" 2>/dev/null | grep -v '^\.')" ] && break
   sleep 0.05
 done
 sleep 0.7
