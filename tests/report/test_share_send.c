@@ -397,6 +397,42 @@ static void other_endpoints_and_extra_fields_ride_the_outbox(void **state)
     peer_release(&p);
 }
 
+static void stopping_the_sender_aborts_the_upload_and_keeps_the_item(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const script[] = {TICKET_201, TICKET_201, NULL};
+    struct peer p;
+    peer_start(&p, script);
+    logshare_share_options *o = options_for(p.port, 3);
+    logshare_share_options_set_max_send_rate(o, 1000); /* ~4 s for this item */
+    logshare_outbox_sender *sender = NULL;
+    assert_int_equal(logshare_outbox_sender_start_dir(f->dir, o, &sender), 0);
+    struct timespec ts = {0, 400000000L};
+    nanosleep(&ts, NULL);
+    int64_t t0 = ls_time_now_us();
+    logshare_outbox_sender_stop(sender);
+    assert_true(ls_time_now_us() - t0 < 1500000); /* stop does not wait for the upload */
+    outbox_item *it = NULL;
+    assert_int_equal(outbox_load(f->dir, f->id, &it), 0);
+    assert_false(it->state.failed);
+    outbox_item_free(it);
+    /* a new sender at the next "open" delivers it */
+    logshare_share_options_set_max_send_rate(o, 0);
+    assert_int_equal(logshare_outbox_sender_start_dir(f->dir, o, &sender), 0);
+    int gone = 0;
+    for (int i = 0; i < 100 && !gone; i++) {
+        nanosleep(&(struct timespec){0, 50000000L}, NULL);
+        gone = outbox_load(f->dir, f->id, &it) == LOGSHARE_ENOENT;
+        if (!gone)
+            outbox_item_free(it);
+    }
+    logshare_outbox_sender_stop(sender);
+    peer_stop(&p);
+    assert_true(gone);
+    logshare_share_options_free(o);
+    peer_release(&p);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -408,6 +444,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(unreachable_server_keeps_the_item_for_later, setup, teardown),
         cmocka_unit_test_setup_teardown(a_canceled_upload_stays_pending, setup, teardown),
         cmocka_unit_test_setup_teardown(other_endpoints_and_extra_fields_ride_the_outbox, setup, teardown),
+        cmocka_unit_test_setup_teardown(stopping_the_sender_aborts_the_upload_and_keeps_the_item, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
