@@ -426,7 +426,9 @@ LOGSHARE_API logshare_share_options *logshare_share_options_new(void);
 LOGSHARE_API void logshare_share_options_free(logshare_share_options *opts);
 
 /* Ticket fields (SPEC.md, POST /api/v1/tickets). A report needs a
- * description; an export does not. */
+ * description (at most 32 KiB: LOGSHARE_ETOOLARGE); an export does not.
+ * Text with control characters other than newline and tab is refused
+ * (LOGSHARE_EINVAL); call ids and names are single lines. */
 LOGSHARE_API int logshare_share_options_set_description(logshare_share_options *opts, const char *text);
 /* Adds one call id (repeatable; duplicates are kept once). */
 LOGSHARE_API int logshare_share_options_add_call_id(logshare_share_options *opts, const char *call_id);

@@ -67,7 +67,7 @@ static const struct option long_opts[] = {
 };
 
 /* Prints what happened to one report; returns the exit status. */
-static int report_outcome(int rc, const logshare_report_result *res, int json)
+static int report_outcome(int rc, const logshare_report_result *res, int json, const char *dir)
 {
     const char *oid = logshare_report_result_outbox_id(res);
     if (rc == 0) {
@@ -90,7 +90,12 @@ static int report_outcome(int rc, const logshare_report_result *res, int json)
                   msg ? msg : logshare_strerror(rc), oid ? oid : "?");
         return CLI_EXIT_FAILURE;
     }
-    cli_error("report not made: %s", logshare_strerror(rc));
+    if (rc == LOGSHARE_ENOENT)
+        cli_error("report not made: no log store at %s, or a file named with --file is missing", dir);
+    else if (rc == LOGSHARE_ENOSPC)
+        cli_error("report not made: the outbox is full (see `logshare outbox --dir %s`)", dir);
+    else
+        cli_error("report not made: %s", logshare_strerror(rc));
     return CLI_EXIT_FAILURE;
 }
 
@@ -209,6 +214,10 @@ int cmd_report(int argc, char **argv)
         cli_error("report: bad --server '%s' (an http:// or https:// URL)", server);
         bad = 1;
     }
+    if (!bad && strlen(desc) > 32768) {
+        cli_error("report: --description is longer than 32 KiB");
+        bad = 1;
+    }
     if (!bad && (logshare_share_options_set_description(opts, desc) != 0 ||
                  logshare_share_options_set_customer(opts, cname, cmail) != 0 ||
                  logshare_share_options_set_app(opts, appv, platform) != 0)) {
@@ -230,7 +239,7 @@ int cmd_report(int argc, char **argv)
     logshare_report_result *res = NULL;
     int rc = logshare_report_dir(dir, opts, &res);
     cli_progress_end(&bar);
-    int exit_code = report_outcome(rc, res, json);
+    int exit_code = report_outcome(rc, res, json, dir);
     logshare_report_result_free(res);
     free(token);
     logshare_share_options_free(opts);

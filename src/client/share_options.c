@@ -69,10 +69,16 @@ static int text_ok(const char *s, int multiline)
     return 1;
 }
 
+/* Longest description we send: well under logshared's default 64 KiB
+ * per form field, so a long text fails here, clearly, not as a 413 later. */
+#define DESCRIPTION_MAX 32768
+
 int logshare_share_options_set_description(logshare_share_options *o, const char *text)
 {
     if (!o || (text && !text_ok(text, 1)))
         return LOGSHARE_EINVAL;
+    if (text && strlen(text) > DESCRIPTION_MAX)
+        return LOGSHARE_ETOOLARGE;
     return share_string_set(&o->fields.description, text);
 }
 
