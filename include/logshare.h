@@ -575,7 +575,9 @@ LOGSHARE_API int logshare_report_dir(const char *dir, const logshare_share_optio
  * retry time has come and that are not marked failed, or all with
  * LOGSHARE_OUTBOX_FORCE. opts gives the server and retry policy; its
  * result callback hears about every item tried. *sent and *left (may be
- * NULL) count items delivered and still waiting. Returns 0 even when
+ * NULL) count items delivered and still waiting. When an item gets no
+ * answer at all (server unreachable) the rest are not tried this time.
+ * Returns 0 even when
  * some items could not be sent (see *left); an error only when the
  * outbox could not be read or opts is incomplete. Blocks. */
 LOGSHARE_API int logshare_flush_outbox(logshare *ls, const logshare_share_options *opts, unsigned flags,

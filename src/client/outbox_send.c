@@ -374,13 +374,13 @@ int outbox_flush(const char *store_dir, const logshare_share_options *opts, unsi
     size_t count = 0;
     int rc = outbox_scan(store_dir, &items, &count);
     int64_t now = ls_time_now_us();
-    int canceled = 0;
+    int canceled = 0, unreachable = 0;
     for (size_t i = 0; rc == 0 && i < count; i++) {
         outbox_item *it = items[i];
         int due = (flags & OUTBOX_FLUSH_FORCE) ||
                   (!it->state.failed &&
                    ((flags & OUTBOX_FLUSH_IGNORE_SCHEDULE) || it->state.next_attempt_us <= now));
-        if (!due || canceled || (stop && *stop)) {
+        if (!due || canceled || unreachable || (stop && *stop)) {
             n_left++;
             continue;
         }
@@ -402,6 +402,10 @@ int outbox_flush(const char *store_dir, const logshare_share_options *opts, unsi
             n_left++;
         if (res->status == LOGSHARE_ECANCELED)
             canceled = 1;
+        /* no answer at all: the server is unreachable, and the next items
+         * would only wait out the same retries */
+        if (res->status == LOGSHARE_EQUEUED && res->http_status == 0)
+            unreachable = 1;
         if (opts->on_result)
             opts->on_result(opts->on_result_user, res);
         logshare_report_result_free(res);
