@@ -251,6 +251,20 @@ static int missing_files(const char *ticket_json, const share_file_list *all, si
 static int send_rest(struct send_ctx *c, const share_file_list *all)
 {
     size_t max = c->opts->max_files_per_request;
+    /* the id goes into a URL path: accept only what ticket ids look like */
+    const char *tid = c->item->state.ticket_id;
+    int tid_ok = *tid != '\0' && strlen(tid) <= 128;
+    for (const char *p = tid; tid_ok && *p; p++)
+        tid_ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' ||
+                 *p == '-';
+    if (!tid_ok) {
+        c->item->state.failed = 1;
+        share_string_set(&c->item->state.error_message, "the server gave an unusable ticket id");
+        share_string_set(&c->res->error_message, c->item->state.error_message);
+        c->res->status = LOGSHARE_EHTTP;
+        outbox_save_state(c->item);
+        return 0;
+    }
     ls_buf path = LS_BUF_INIT, add = LS_BUF_INIT;
     if (ls_buf_printf(&path, "/api/v1/tickets/%s", c->item->state.ticket_id) ||
         ls_buf_printf(&add, "/api/v1/tickets/%s/attachments", c->item->state.ticket_id)) {
