@@ -229,7 +229,9 @@ LOGSHARE_API int logshare_options_set_buffer_bytes(logshare_options *opts, size_
 /* Opens a store (opts borrowed). Starts the background writer and a new
  * file per stream. On success *out is the handle (free with
  * logshare_close). Errors: LOGSHARE_EINVAL (no dir, or neither a key
- * nor plaintext), LOGSHARE_EBUSY (another process has the store open),
+ * nor plaintext), LOGSHARE_EKEY (the public key given was malformed or
+ * unreadable, even if its setter's error was ignored), LOGSHARE_EBUSY
+ * (another process or handle has the store open),
  * LOGSHARE_ENOMEM. A directory that cannot be created or written, or a
  * full disk, does NOT fail the open: records are dropped and counted,
  * logshare_last_error() says why, and writing resumes when the
