@@ -78,33 +78,56 @@ run() { # label url size files parallel requests extra...
   "$UC" --url "$url" --size "$size" --files "$files" --parallel "$par" --requests "$n" --summary "$@"
 }
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $2"; }
+# The machine is shared: every measurement is taken REPS times, the two
+# servers alternating, and the median (by the given field) is reported.
+REPS=${REPS:-3}
+median() { # field outputs... -> the output with the median value of field
+  local f=$1; shift
+  printf '%s\n' "$@" | awk -v f="$f=" '{for(i=1;i<=NF;i++) if (index($i,f)==1) print substr($i,length(f)+1), $0}' |
+    sort -n | awk '{a[NR]=$0} END {print a[int((NR+1)/2)]}' | cut -d' ' -f2-
+}
 
 printf '%-10s %-9s %5s %5s %9s %9s %8s\n' server size conc reqs MB/s req/s RSS_MB
 for size in $((1 << 20)) $((16 << 20)); do
   for conc in 1 8 32; do
-    n=$(( size == (1 << 20) ? 240 : 48 )); [ "$conc" = 32 ] && [ "$size" = $((16 << 20)) ] && n=64
-    start_logshared 1
-    out=$(run logshared "http://127.0.0.1:$LPORT/api/v1/tickets" "$size" 1 "$conc" "$n" --token "$TOKEN")
+    n=$(( size == (1 << 20) ? 160 : 32 )); [ "$conc" = 32 ] && [ "$size" = $((16 << 20)) ] && n=64
+    ls_outs=(); ng_outs=(); ls_rss=0; ng_rss=0
+    for rep in $(seq "$REPS"); do
+      start_logshared 1
+      ls_outs+=("$(run logshared "http://127.0.0.1:$LPORT/api/v1/tickets" "$size" 1 "$conc" "$n" --token "$TOKEN")")
+      r=$(hwm_mb "$LS_PID"); [ "$r" -gt "$ls_rss" ] && ls_rss=$r
+      stop_logshared
+      rm -rf "$work/nginx/body"/*
+      ng_outs+=("$(run nginx "http://127.0.0.1:$NPORT/api/v1/tickets" "$size" 1 "$conc" "$n" --no-verify)")
+      r=$(hwm_mb $(nginx_pids)); [ "$r" -gt "$ng_rss" ] && ng_rss=$r
+      rm -rf "$work/nginx/body"/*
+    done
+    for o in "${ls_outs[@]}"; do [ "$(field failures "$o")" = 0 ] || echo "  (logshared failures: $o)"; done
+    out=$(median MBps "${ls_outs[@]}")
     printf '%-10s %-9s %5s %5s %9s %9s %8s\n' logshared "$((size >> 20))MiB" "$conc" "$n" \
-      "$(field MBps "$out")" "$(field rps "$out")" "$(hwm_mb "$LS_PID")"
-    [ "$(field failures "$out")" = 0 ] || echo "  (failures: $out)"
-    stop_logshared
-    rm -rf "$work/nginx/body"/*
-    out=$(run nginx "http://127.0.0.1:$NPORT/api/v1/tickets" "$size" 1 "$conc" "$n" --no-verify)
+      "$(field MBps "$out")" "$(field rps "$out")" "$ls_rss"
+    out=$(median MBps "${ng_outs[@]}")
     printf '%-10s %-9s %5s %5s %9s %9s %8s\n' nginx "$((size >> 20))MiB" "$conc" "$n" \
-      "$(field MBps "$out")" "$(field rps "$out")" "$(hwm_mb $(nginx_pids))"
-    rm -rf "$work/nginx/body"/*
+      "$(field MBps "$out")" "$(field rps "$out")" "$ng_rss"
   done
 done
 echo
 printf '%-22s %5s %6s %10s %8s\n' server conc reqs tickets/s RSS_MB
 for durable in 1 0; do
-  start_logshared "$durable"
-  out=$(run logshared "http://127.0.0.1:$LPORT/api/v1/tickets" 0 0 32 4000 --token "$TOKEN")
-  printf '%-22s %5s %6s %10s %8s\n' "logshared durable=$durable" 32 4000 "$(field rps "$out")" "$(hwm_mb "$LS_PID")"
-  committed=$(sqlite3 "$work/ls/data/logshare.db" 'SELECT count(*) FROM tickets' 2>/dev/null || echo '?')
-  echo "  committed tickets in the database: $committed"
-  stop_logshared
+  outs=(); rss=0
+  for rep in $(seq "$REPS"); do
+    start_logshared "$durable"
+    outs+=("$(run logshared "http://127.0.0.1:$LPORT/api/v1/tickets" 0 0 32 4000 --token "$TOKEN")")
+    r=$(hwm_mb "$LS_PID"); [ "$r" -gt "$rss" ] && rss=$r
+    committed=$(sqlite3 "$work/ls/data/logshare.db" 'SELECT count(*) FROM tickets' 2>/dev/null || echo '?')
+    [ "$committed" = 4000 ] || echo "  (only $committed of 4000 tickets in the database)"
+    stop_logshared
+  done
+  out=$(median rps "${outs[@]}")
+  printf '%-22s %5s %6s %10s %8s\n' "logshared durable=$durable" 32 4000 "$(field rps "$out")" "$rss"
 done
-out=$(run nginx "http://127.0.0.1:$NPORT/api/v1/tickets" 0 0 32 4000 --no-verify)
+outs=()
+for rep in $(seq "$REPS"); do outs+=("$(run nginx "http://127.0.0.1:$NPORT/api/v1/tickets" 0 0 32 4000 --no-verify)"); done
+out=$(median rps "${outs[@]}")
 printf '%-22s %5s %6s %10s %8s\n' "nginx (body to file)" 32 4000 "$(field rps "$out")" "$(hwm_mb $(nginx_pids))"
+echo "(median of $REPS runs each; RSS is the peak over the runs)"

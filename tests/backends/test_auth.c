@@ -775,6 +775,41 @@ static void token_command_prints_a_verifiable_token(void **state)
     free(secret_path);
     free(fresh);
 
+    /* The server's own secret file, issuer and audience, by flag and by
+     * the environment the server reads them from. */
+    char *mine = path_join(f->dir, "server-secret");
+    const char secret_text[] = "the server's configured shared secret, long enough\n";
+    assert_int_equal(ls_fs_write_atomic(mine, secret_text, strlen(secret_text), 0600), 0);
+    struct auth_config cfg = {
+        .data_dir = f->dir, .secret_file = mine, .issuer = "iss-1", .audience = "aud-1"};
+    struct auth *server = NULL;
+    assert_int_equal(auth_new(&cfg, &server), 0);
+    char *argv3[] = {"token", "--data-dir", f->dir,  "--user",     "carol", "--secret-file",
+                     mine,    "--issuer",   "iss-1", "--audience", "aud-1", NULL};
+    assert_int_equal(run_cli(logshared_cmd_token, argv3, NULL, out), 0);
+    assert_int_equal(ls_fs_read_file(out, 65536, &tok, &len), 0);
+    tok[len - 1] = '\0';
+    assert_null(verify(server, tok, f->now, &id));
+    assert_string_equal(id.user_id, "carol");
+    expect_refused(f->auth, tok, f->now, "bad signature"); /* not the data dir's secret */
+    free(tok);
+    setenv("LOGSHARE_AUTH_SECRET_FILE", mine, 1);
+    setenv("LOGSHARE_AUTH_ISSUER", "iss-1", 1);
+    setenv("LOGSHARE_AUTH_AUDIENCE", "aud-1", 1);
+    char *argv4[] = {"token", "--data-dir", f->dir, "--user", "dave", NULL};
+    int rc = run_cli(logshared_cmd_token, argv4, NULL, out);
+    unsetenv("LOGSHARE_AUTH_SECRET_FILE");
+    unsetenv("LOGSHARE_AUTH_ISSUER");
+    unsetenv("LOGSHARE_AUTH_AUDIENCE");
+    assert_int_equal(rc, 0);
+    assert_int_equal(ls_fs_read_file(out, 65536, &tok, &len), 0);
+    tok[len - 1] = '\0';
+    assert_null(verify(server, tok, f->now, &id));
+    assert_string_equal(id.user_id, "dave");
+    free(tok);
+    auth_free(server);
+    free(mine);
+
     char *usage[][12] = {
         {"token", "--data-dir", f->dir, NULL},
         {"token", "--user", "x", NULL},

@@ -62,16 +62,16 @@ assert_contains "$BODY" '"code":"rate_limited"' "429 body"
 grep -qi '^Retry-After: [1-9]' "$TEST_TMP/hdrs" || fail "429 without Retry-After"
 req GET /api/v1/tickets/tk_0123456789abcdef0123456789abcdef -H "Authorization: Bearer $(token dave)"
 expect 404 not_found "another user is not limited by carol's bucket"
-stop_server TERM
+stop_ok
 
 # --- per-address rate limit, and X-Forwarded-For only from trusted proxies ----------
 start_server "$DATA" --address-rate 1 --address-burst 3 --trusted-proxies 127.0.0.2
 for i in 1 2 3; do req GET /healthz; expect 200 "" "address burst $i"; done
 req GET /healthz; expect 429 rate_limited "address over its burst"
 req GET /healthz -H 'X-Forwarded-For: 10.9.9.9'; expect 429 rate_limited "XFF from an untrusted peer is ignored"
-stop_server TERM
+stop_ok
 start_server "$DATA" --address-rate 1 --address-burst 3 --trusted-proxies 127.0.0.1
 for i in 1 2 3 4; do req GET /healthz -H "X-Forwarded-For: 10.0.0.$i"; expect 200 "" "via trusted proxy, client $i"; done
 grep -q 'addr=10.0.0.4 ' "$TEST_TMP/server.log" || fail "log line lacks the forwarded client address"
-stop_server TERM
+stop_ok
 pass "rate limits"

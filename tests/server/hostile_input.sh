@@ -69,6 +69,8 @@ raw_post "$TEST_TMP/b"; expect 413 too_large "field over max_field_bytes"
 raw_post "$TEST_TMP/b"; expect 400 invalid_argument "header without colon"
 printf -- '--%s\r\nContent-Disposition: form-data; name="description"\r\n\r\n\xff\xfe\r\n--%s--\r\n' "$BND" "$BND" >"$TEST_TMP/b"
 raw_post "$TEST_TMP/b"; expect 400 invalid_argument "field not UTF-8"
+printf -- '--%s\r\nContent-Disposition: form-data; name="descr\x80\xff"\r\n\r\nx\r\n--%s--\r\n' "$BND" "$BND" >"$TEST_TMP/b"
+raw_post "$TEST_TMP/b"; expect 400 invalid_argument "field name not UTF-8 (quoted in the error message)"
 assert_eq "$tickets" "$(ticket_count)" "no ticket from malformed bodies"
 assert_eq "$blobs" "$(blob_files)" "no blob from malformed bodies"
 [ -z "$(find "$DATA/blobs" -name '.tmp-*' | head -1)" ] || fail "temporary blob files left behind"
@@ -98,5 +100,4 @@ sleep 0.3
 grep -q 'outcome=cut' "$TEST_TMP/server.log" || fail "cut not logged"
 req GET /healthz; expect 200 "" "healthy after the cut"
 pass "content length rules"
-stop_server TERM
-assert_eq 0 "$SERVER_EXIT" "clean exit"
+stop_ok

@@ -12,14 +12,14 @@ source "$LOGSHARE_SOURCE_DIR/tests/server/srvlib.sh"
 DATA=$TEST_TMP/data
 
 # --- connection cap, header timeout, slow body ------------------------------------
-start_server "$DATA" --max-connections-per-address 3 --header-timeout-s 1 \
+start_server "$DATA" --max-connections-per-address 3 --header-timeout-s 2 \
   --min-body-rate 200000 --min-body-rate-grace-s 1 --address-rate 0
 TOK=$(token alice)
 exec 4<>/dev/tcp/127.0.0.1/$SERVER_PORT 5<>/dev/tcp/127.0.0.1/$SERVER_PORT 6<>/dev/tcp/127.0.0.1/$SERVER_PORT
 sleep 0.2
 code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 "$SERVER_URL/healthz" || true)
 [ "$code" != 200 ] || fail "a 4th connection from one address was served with a cap of 3"
-# the three idle connections never sent headers: closed after ~1 s
+# the three idle connections never sent headers: closed after ~2 s
 start=$(date +%s%N)
 timeout 5 cat <&4 >/dev/null || fail "idle connection not closed by the header timeout"
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
@@ -46,8 +46,42 @@ grep -q 'body slower than' "$TEST_TMP/server.log" || fail "slow body not cut (cl
 [ -z "$(find "$DATA/blobs" -name '.tmp-*' | head -1)" ] || fail "slow body left a temporary blob"
 assert_eq 0 "$(ticket_count)" "no ticket from the slow body"
 req GET /metrics; assert_contains "$BODY" 'logshared_connections_cut_total{reason="slow_body"}' "cut counted"
-stop_server TERM
+stop_ok
 pass "connection cap, header timeout, slow body"
+
+# --- a body that stalls: the idle timeout closes it, nothing is left ---------------
+start_server "$DATA" --connection-timeout-s 1 --min-body-rate 0 --address-rate 0
+start=$(date +%s%N)
+( exec 9<>/dev/tcp/127.0.0.1/$SERVER_PORT
+  printf "POST /api/v1/tickets HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer $TOK\r\nContent-Type: multipart/form-data; boundary=$BND\r\nContent-Length: 100000\r\n\r\n" >&9
+  printf -- '--%s\r\nContent-Disposition: form-data; name="f"; filename="stall.bin"\r\n\r\nabc' "$BND" >&9
+  timeout 8 cat <&9 >/dev/null ) || true
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+[ "$ms" -lt 6000 ] || fail "stalled body not closed by the idle timeout (${ms} ms)"
+sleep 0.3
+grep -q 'outcome=timeout' "$TEST_TMP/server.log" || fail "idle timeout not logged"
+[ -z "$(find "$DATA/blobs" -name '.tmp-*' | head -1)" ] || fail "stalled upload left a temporary blob"
+stop_ok
+pass "idle timeout"
+
+# --- no arguments: 127.0.0.1:8080 and ./logshare-data ---------------------------------
+if ss -ltn | grep -q '127.0.0.1:8080 \|0.0.0.0:8080 \|\*:8080 \|\[::\]:8080 '; then
+  echo "skip - port 8080 is in use on this machine; defaults checked through --help only"
+else
+  mkdir -p "$TEST_TMP/cwd"
+  (cd "$TEST_TMP/cwd" && exec "$LOGSHARED_BIN") >"$TEST_TMP/default.log" 2>&1 &
+  dpid=$!
+  for i in $(seq 1 100); do curl -s -o /dev/null http://127.0.0.1:8080/healthz && break; kill -0 "$dpid" 2>/dev/null || break; sleep 0.05; done
+  if kill -0 "$dpid" 2>/dev/null; then
+    code=$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8080/healthz)
+    kill -TERM "$dpid"; wait "$dpid" || fail "default server did not exit 0"
+    assert_eq 200 "$code" "no-argument server answers on 127.0.0.1:8080"
+    [ -f "$TEST_TMP/cwd/logshare-data/logshare.db" ] || fail "no ./logshare-data/logshare.db"
+    pass "no-argument defaults"
+  else
+    echo "skip - something else took port 8080: $(tail -1 "$TEST_TMP/default.log")"
+  fi
+fi
 
 # --- TLS ------------------------------------------------------------------------------
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TEST_TMP/key.pem" -out "$TEST_TMP/cert.pem" \
@@ -61,7 +95,7 @@ code=$(curl -sS --cacert "$TEST_TMP/cert.pem" -o "$TEST_TMP/b" -w '%{http_code}'
 assert_eq 201 "$code" "ticket over HTTPS"
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$SERVER_PORT/healthz" || true)
 [ "$code" != 200 ] || fail "plain HTTP answered on the TLS port"
-stop_server TERM
+stop_ok
 assert_exit 2 "tls cert without key" -- "$LOGSHARED_BIN" --data-dir "$DATA" --tls-cert "$TEST_TMP/cert.pem"
 pass "TLS"
 
@@ -74,11 +108,11 @@ limit_seen() {
   expect 413 too_large "over max_json_bytes"; sed -n 's/.*limit of \([0-9]*\).*/\1/p' <<<"$BODY"
 }
 start_server "$DATA" --config "$TEST_TMP/ls.ini"
-assert_eq 100 "$(limit_seen)" "limit from the INI file"; stop_server TERM
+assert_eq 100 "$(limit_seen)" "limit from the INI file"; stop_ok
 LOGSHARE_LIMITS_MAX_JSON_BYTES=200 start_server "$DATA" --config "$TEST_TMP/ls.ini"
-assert_eq 200 "$(limit_seen)" "environment over the file"; stop_server TERM
+assert_eq 200 "$(limit_seen)" "environment over the file"; stop_ok
 LOGSHARE_LIMITS_MAX_JSON_BYTES=200 start_server "$DATA" --config "$TEST_TMP/ls.ini" --max-json-bytes 300
-assert_eq 300 "$(limit_seen)" "flag over the environment"; stop_server TERM
+assert_eq 300 "$(limit_seen)" "flag over the environment"; stop_ok
 printf '[limits]\nmax_jsn_bytes = 1\n' >"$TEST_TMP/bad.ini"
 assert_exit 2 "unknown INI key" -- "$LOGSHARED_BIN" --config "$TEST_TMP/bad.ini"
 assert_contains "$(cat "$TEST_TMP/err")" "unknown key" "message names the key"

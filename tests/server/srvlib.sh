@@ -41,3 +41,7 @@ jget() { node -e 'let d=JSON.parse(require("fs").readFileSync(0));for(const k of
 # blob_files: committed blobs on disk (temporary .tmp-* files excluded).
 blob_files() { find "$DATA/blobs" -type f ! -name '.tmp-*' 2>/dev/null | wc -l; }
 ticket_count() { sqlite3 "$DATA/logshare.db" 'SELECT count(*) FROM tickets'; }
+
+# stop_ok: SIGTERM the server and require exit 0 (under ASan a leak or a
+# sanitizer report makes it non-zero).
+stop_ok() { stop_server TERM; assert_eq 0 "$SERVER_EXIT" "logshared exit status after SIGTERM"; }

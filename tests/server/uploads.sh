@@ -72,8 +72,9 @@ pass "client disconnects leave nothing"
 # --- SIGTERM with an upload in flight: it finishes ------------------------------------
 "$UC" --url "$URL" --token "$TOK" --size 60000000 >"$TEST_TMP/late.out" 2>&1 &
 cpid=$!
-sleep 0.3
-stop_server TERM
+for i in $(seq 1 200); do   # in flight once its temporary blob exists
+  [ -n "$(find "$DATA/blobs" -name '.tmp-*' | head -1)" ] && break; sleep 0.02; done
+stop_ok
 wait "$cpid" || fail "upload in flight during SIGTERM failed: $(cat "$TEST_TMP/late.out")"
 assert_eq 0 "$SERVER_EXIT" "exit 0 after SIGTERM"
 pass "graceful shutdown lets the upload finish"
@@ -103,5 +104,5 @@ orphans=$(find "$DATA/blobs" -type f ! -name '.tmp-*' -printf '%P\n' | while rea
 [ -z "$orphans" ] || fail "orphan blobs after SIGKILL: $orphans"
 req GET "/api/v1/tickets?limit=500" -H "Authorization: Bearer $(token sam support)"; expect 200 "" "list after restart"
 "$UC" --url "$SERVER_URL/api/v1/tickets" --token "$TOK" --size 1000 >/dev/null || fail "upload after restart"
-stop_server TERM
+stop_ok
 pass "SIGKILL mid-upload: no half ticket, no orphan blob"

@@ -449,12 +449,11 @@ static int upload_finish(http_request *req)
 
 int api_upload_end(http_request *req)
 {
-    struct upload *u = req->state;
-    /* Only files make the commit slow (an fsync per blob); a ticket of
-     * fields alone is one short transaction, cheaper inline than handed
-     * to another thread, and fewer concurrent writers means less waiting
-     * on SQLite's write lock. */
-    return u->n_atts ? http_defer(req, upload_finish) : upload_finish(req);
+    /* The commit waits for the disk (an fsync per blob, one for the
+     * ticket store's group commit): off the HTTP threads it goes. Many
+     * commits waiting at once is also what lets the store put many
+     * tickets in one transaction. */
+    return http_defer(req, upload_finish);
 }
 
 void api_upload_cleanup(http_request *req, int ok)

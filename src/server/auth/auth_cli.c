@@ -33,16 +33,18 @@ static void cli_fail(const char *fmt, ...)
 
 static void token_usage(FILE *out)
 {
-    fprintf(out, "usage: logshared token --data-dir DIR --user ID [--role user|support|admin]\n"
-                 "                       [--ttl SECONDS] [--issuer ISS] [--audience AUD]\n\n"
-                 "Prints a bearer token (HS256 JWT) for user ID, signed with DIR/jwt-secret\n"
-                 "(created on first use).\n\n"
-                 "  --data-dir DIR     the server's data directory\n"
-                 "  --user ID          the token's subject (sub): the user id\n"
-                 "  --role ROLE        user (default), support or admin\n"
-                 "  --ttl SECONDS      lifetime (default 86400)\n"
-                 "  --issuer ISS       iss claim; set it when the server checks the issuer\n"
-                 "  --audience AUD     aud claim; set it when the server checks the audience\n");
+    fprintf(out,
+            "usage: logshared token --data-dir DIR --user ID [--role user|support|admin]\n"
+            "                       [--ttl SECONDS] [--issuer ISS] [--audience AUD]\n\n"
+            "Prints a bearer token (HS256 JWT) for user ID, signed with DIR/jwt-secret\n"
+            "(created on first use).\n\n"
+            "  --data-dir DIR     the server's data directory\n"
+            "  --user ID          the token's subject (sub): the user id\n"
+            "  --role ROLE        user (default), support or admin\n"
+            "  --ttl SECONDS      lifetime (default 86400)\n"
+            "  --issuer ISS       iss claim; set it when the server checks the issuer\n"
+            "  --audience AUD     aud claim; set it when the server checks the audience\n"
+            "  --secret-file FILE the HS256 secret, when the server's auth.secret_file is set\n");
 }
 
 /* argv[*i] is a flag that takes a value: returns it and advances, or
@@ -57,16 +59,19 @@ static const char *flag_value(int argc, char **argv, int *i)
 int logshared_cmd_token(int argc, char **argv)
 {
     const char *data_dir = NULL, *user = NULL, *role_name = "user", *ttl_text = NULL;
-    const char *issuer = NULL, *audience = NULL;
+    const char *issuer = getenv("LOGSHARE_AUTH_ISSUER");
+    const char *audience = getenv("LOGSHARE_AUTH_AUDIENCE");
+    const char *secret_file = getenv("LOGSHARE_AUTH_SECRET_FILE");
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        const char **slot = !strcmp(a, "--data-dir")   ? &data_dir
-                            : !strcmp(a, "--user")     ? &user
-                            : !strcmp(a, "--role")     ? &role_name
-                            : !strcmp(a, "--ttl")      ? &ttl_text
-                            : !strcmp(a, "--issuer")   ? &issuer
-                            : !strcmp(a, "--audience") ? &audience
-                                                       : NULL;
+        const char **slot = !strcmp(a, "--secret-file") ? &secret_file
+                            : !strcmp(a, "--data-dir")  ? &data_dir
+                            : !strcmp(a, "--user")      ? &user
+                            : !strcmp(a, "--role")      ? &role_name
+                            : !strcmp(a, "--ttl")       ? &ttl_text
+                            : !strcmp(a, "--issuer")    ? &issuer
+                            : !strcmp(a, "--audience")  ? &audience
+                                                        : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             token_usage(stdout);
             return 0;
@@ -107,7 +112,10 @@ int logshared_cmd_token(int argc, char **argv)
         cli_fail("token: cannot create %s: %s", data_dir, logshare_strerror(rc));
         return 1;
     }
-    struct auth_config cfg = {.data_dir = data_dir, .issuer = issuer, .audience = audience};
+    struct auth_config cfg = {.data_dir = data_dir,
+                              .issuer = issuer && *issuer ? issuer : NULL,
+                              .audience = audience && *audience ? audience : NULL,
+                              .secret_file = secret_file && *secret_file ? secret_file : NULL};
     struct auth *auth = NULL;
     if ((rc = auth_new(&cfg, &auth)) != 0) {
         cli_fail("token: cannot load the signing secret in %s: %s", data_dir,
@@ -138,8 +146,8 @@ static void user_usage(FILE *out)
             "  --role ROLE     the login's role: support or admin for agents\n"
             "  --data-dir DIR  the server's data directory\n"
             "  --database URL  the server's database when it is not the default SQLite file\n"
-            "                  (postgresql://..., or sqlite:PATH); default: the environment's\n"
-            "                  LOGSHARE_DATABASE_URL, as the server reads it\n",
+            "                  (postgresql://..., or sqlite:PATH); default:\n"
+            "                  $LOGSHARE_DATABASE_URL when set\n",
             MIN_PASSWORD_LEN);
 }
 
@@ -208,6 +216,8 @@ int logshared_cmd_user(int argc, char **argv)
     }
     const char *name = NULL, *role = NULL, *data_dir = NULL;
     const char *database_url = getenv("LOGSHARE_DATABASE_URL");
+    if (database_url && !*database_url)
+        database_url = NULL;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--role") || !strcmp(a, "--data-dir") || !strcmp(a, "--database")) {

@@ -8,8 +8,12 @@
  *
  *   logshared token --data-dir DIR --user ID [--role user|support|admin]
  *                   [--ttl SECONDS] [--issuer ISS] [--audience AUD]
+ *                   [--secret-file FILE]
  *       prints an HS256 JWT signed with <DIR>/jwt-secret (created if
- *       missing). Default role user, default ttl 86400.
+ *       missing) or FILE. Default role user, default ttl 86400. iss, aud
+ *       and the secret file default to LOGSHARE_AUTH_ISSUER,
+ *       LOGSHARE_AUTH_AUDIENCE and LOGSHARE_AUTH_SECRET_FILE (the
+ *       server's auth.* settings from the environment).
  *   logshared user add NAME --role ROLE --data-dir DIR [--database URL]
  *       creates a dashboard login in <DIR>/logshare.db (or the database
  *       URL, also from LOGSHARE_DATABASE_URL); the password is

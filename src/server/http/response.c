@@ -108,11 +108,21 @@ int http_respond_json(http_request *req, unsigned status, json_t *doc)
     return respond_text(req, status, with_nl, len + 1, "application/json", 0);
 }
 
+/* Messages may quote client bytes (a field name); JSON needs UTF-8, so
+ * anything that is not printable ASCII becomes '?'. */
+static void ascii_only(char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 32 || (unsigned char)*s > 126)
+            *s = '?';
+}
+
 static int respond_error_v(http_request *req, int err, unsigned status, int retry_after,
                            const char *fmt, va_list ap)
 {
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
+    ascii_only(msg);
     if (!status)
         status = http_status_for_error(err);
     size_t ml = strlen(msg);
@@ -124,6 +134,8 @@ static int respond_error_v(http_request *req, int err, unsigned status, int retr
                             msg);
     char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
     json_decref(doc);
+    if (!text) /* out of memory: a fixed body still tells the client what happened */
+        text = strdup("{\"error\":{\"code\":\"internal_error\",\"message\":\"out of memory\"}}");
     if (!text)
         return LOGSHARE_ENOMEM;
     size_t len = strlen(text);

@@ -5,10 +5,67 @@
 #ifndef LOGSHARED_SERVER_INTERNAL_H
 #define LOGSHARED_SERVER_INTERNAL_H
 
+#include <pthread.h>
+
 #include "http/http.h"
 #include "http/metrics.h"
+#include "http/ratelimit.h"
+
+#define MAX_PROXIES 16
+
+/* One per open connection (MHD_OPTION_NOTIFY_CONNECTION), in the
+ * server's list, fields guarded by conn_lock; the watchdog reads them. */
+struct conn_track {
+    int fd;
+    int in_request;
+    int body_done; /* the last call of the access handler came */
+    int closed_by_us;
+    int64_t idle_since_ns;
+    struct conn_track *prev, *next;
+};
+
+/* The server: owned by http_server_start's caller via http_server_stop. */
+struct http_server {
+    struct MHD_Daemon *daemon;
+    const server_config *cfg;
+    const http_route *routes;
+    size_t n_routes;
+    void *app;
+    struct http_metrics *metrics;
+    struct ratelimit *rl_addr, *rl_user;
+    char proxies[MAX_PROXIES][64];
+    size_t n_proxies;
+    char *tls_cert, *tls_key;
+    int listen_fd;
+    int stopping;
+    pthread_mutex_t conn_lock;
+    struct conn_track *conns;
+    pthread_t watchdog;
+    int watchdog_running;
+    pthread_mutex_t wd_lock;
+    pthread_cond_t wd_cond;
+    int wd_quit;
+    /* the worker pool for http_defer */
+    pthread_t *workers;
+    size_t n_workers;
+    pthread_mutex_t job_lock;
+    pthread_cond_t job_cond;
+    http_request *job_head, *job_tail;
+    int jobs_quit;
+};
 
 /* 1 once http_server_stop began: responses ask the client to close. */
 int http_server_stopping(const struct http_server *s);
+
+/* request.c: MHD's callbacks for one request, and what server.c shares. */
+enum MHD_Result http_on_access(void *cls, struct MHD_Connection *conn, const char *url,
+                               const char *method, const char *version, const char *upload_data,
+                               size_t *upload_data_size, void **req_cls);
+void http_on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                       enum MHD_RequestTerminationCode toe);
+/* The tracking record of a connection (NULL before it is tracked). */
+struct conn_track *http_track_of(struct MHD_Connection *conn);
+/* 1 when text is an IPv4 or IPv6 address. */
+int http_valid_ip(const char *text);
 
 #endif

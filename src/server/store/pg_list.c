@@ -41,8 +41,8 @@ int pg_list(struct ticket_store *ts, const struct ticket_filter *f, struct ticke
     if (rc == 0 && f->call_id) {
         params[n++] = f->call_id;
         rc = ls_buf_printf(&sql,
-                           " AND EXISTS (SELECT 1 FROM ticket_call_ids c"
-                           " WHERE c.ticket_id = t.id AND c.call_id = $%d)",
+                           " AND t.id IN (SELECT c.ticket_id FROM ticket_call_ids c"
+                           " WHERE c.call_id = $%d)",
                            n);
     }
     if (rc == 0 && like) {

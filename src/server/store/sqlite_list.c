@@ -13,7 +13,9 @@
 #include "ticket_store_impl.h"
 
 /* The list query is built from the filters present, so each can use its
- * index; it is prepared per call (not cached: its text varies). */
+ * index (a call id drives the search from ticket_call_ids, since a call
+ * names few tickets); it is prepared per call (not cached: its text
+ * varies). */
 int sq_list(struct ticket_store *ts, const struct ticket_filter *f, struct ticket_list *out)
 {
     struct sq_store *s = ts->state;
@@ -34,8 +36,8 @@ int sq_list(struct ticket_store *ts, const struct ticket_filter *f, struct ticke
         rc = rc ? rc : ls_buf_append_str(&sql, " AND t.status = ?2");
     if (f->call_id)
         rc = rc ? rc
-                : ls_buf_append_str(&sql, " AND EXISTS (SELECT 1 FROM ticket_call_ids c"
-                                          " WHERE c.ticket_id = t.id AND c.call_id = ?3)");
+                : ls_buf_append_str(&sql, " AND t.id IN (SELECT c.ticket_id FROM ticket_call_ids c"
+                                          " WHERE c.call_id = ?3)");
     if (like)
         rc = rc ? rc
                 : ls_buf_append_str(

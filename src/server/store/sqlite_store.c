@@ -11,12 +11,14 @@
  */
 #include "sqlite_store.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "logshare.h"
+#include "ls_fs.h"
 
 int sq_error(int sqlite_rc)
 {
@@ -235,11 +237,25 @@ int ticket_store_sqlite_open(const char *path, const struct ticket_store_sqlite_
     *out = NULL;
     if (!sqlite3_threadsafe())
         return LOGSHARE_EUNSUPPORTED;
-    /* Create the file ourselves so it is 0600 from its first byte. */
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0)
+    /* Create the file ourselves so it is 0600 from its first byte, and
+     * make its directory entry durable (SQLite syncs the directory for
+     * the WAL it creates, not for the main file). */
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+        close(fd);
+        char *dir = ls_fs_dirname(path);
+        int rc = dir ? ls_fs_fsync_dir(dir) : LOGSHARE_ENOMEM;
+        free(dir);
+        if (rc != 0)
+            return rc;
+    } else if (errno == EEXIST) {
+        fd = open(path, O_RDWR | O_CLOEXEC);
+        if (fd < 0)
+            return LOGSHARE_EUNAVAILABLE;
+        close(fd);
+    } else {
         return LOGSHARE_EUNAVAILABLE;
-    close(fd);
+    }
     struct sq_store *s = calloc(1, sizeof *s);
     if (!s || !(s->path = strdup(path))) {
         free(s);
