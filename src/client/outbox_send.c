@@ -393,7 +393,10 @@ int outbox_flush(const char *store_dir, const logshare_share_options *opts, unsi
         outbox_item *it = items[i];
         int due = (flags & OUTBOX_FLUSH_FORCE) ||
                   (!it->state.failed &&
-                   ((flags & OUTBOX_FLUSH_IGNORE_SCHEDULE) || it->state.next_attempt_us <= now));
+                   (it->state.next_attempt_us <= now ||
+                    /* ignoring the retry schedule, but not a fresh report's
+                     * reservation (never tried yet): its maker sends it */
+                    ((flags & OUTBOX_FLUSH_IGNORE_SCHEDULE) && it->state.attempts > 0)));
         if (!due || canceled || unreachable || (stop && *stop)) {
             n_left++;
             continue;
