@@ -433,6 +433,37 @@ static void stopping_the_sender_aborts_the_upload_and_keeps_the_item(void **stat
     peer_release(&p);
 }
 
+static void a_fresh_reports_reservation_is_left_to_its_maker(void **state)
+{
+    struct fixture *f = *state;
+    share_fields fields = {0};
+    share_string_set(&fields.description, "reserved");
+    char *id = NULL;
+    int64_t reserved_until = ls_time_now_us() + 60 * 1000000LL;
+    assert_int_equal(outbox_queue(f->dir, &fields, &(share_file_list){0}, 1 << 20, 8, reserved_until, &id), 0);
+    share_fields_clear(&fields);
+    static const char *const script[] = {TICKET_201, TICKET_201, NULL};
+    struct peer p;
+    peer_start(&p, script);
+    logshare_share_options *o = options_for(p.port, 1);
+    size_t sent = 0, left = 0;
+    /* the fixture's item is due; the reserved one is not taken */
+    assert_int_equal(outbox_flush(f->dir, o, OUTBOX_FLUSH_IGNORE_SCHEDULE, NULL, &sent, &left), 0);
+    assert_int_equal(sent, 1);
+    assert_int_equal(left, 1);
+    outbox_item *it = NULL;
+    assert_int_equal(outbox_load(f->dir, id, &it), 0);
+    outbox_item_free(it);
+    /* an explicit request sends it */
+    assert_int_equal(outbox_flush(f->dir, o, OUTBOX_FLUSH_FORCE, NULL, &sent, &left), 0);
+    peer_stop(&p);
+    assert_int_equal(sent, 1);
+    assert_int_equal(left, 0);
+    free(id);
+    logshare_share_options_free(o);
+    peer_release(&p);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -445,6 +476,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_canceled_upload_stays_pending, setup, teardown),
         cmocka_unit_test_setup_teardown(other_endpoints_and_extra_fields_ride_the_outbox, setup, teardown),
         cmocka_unit_test_setup_teardown(stopping_the_sender_aborts_the_upload_and_keeps_the_item, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_fresh_reports_reservation_is_left_to_its_maker, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
