@@ -35,6 +35,8 @@ static void usage(FILE *out)
             "  --ca-file PEM          trust these CA certificates instead of the system's\n"
             "  --max-files N          files per request, as the server's [limits] max_files (default 32)\n"
             "  --max-rate BYTES       cap the upload at BYTES per second (0: no cap)\n"
+            "  --outbox-max-bytes N   refuse to queue past N bytes in the outbox (default 64 MiB)\n"
+            "  --outbox-max-items N   ... or past N items (default 32)\n"
             "  --attempts N           tries before keeping it for later (default 4)\n"
             "  --json                 print the created ticket as JSON\n\n"
             "A progress bar is drawn on stderr when it is a terminal.\n"
@@ -42,7 +44,7 @@ static void usage(FILE *out)
 }
 
 enum { OPT_DIR = 1, OPT_SERVER, OPT_TOKEN, OPT_TOKEN_FILE, OPT_DESC, OPT_CALL, OPT_CNAME, OPT_CMAIL,
-       OPT_APPV, OPT_PLATFORM, OPT_FILE, OPT_NOLOGS, OPT_CA, OPT_ATTEMPTS, OPT_MAXRATE, OPT_MAXFILES, OPT_JSON, OPT_HELP };
+       OPT_APPV, OPT_PLATFORM, OPT_FILE, OPT_NOLOGS, OPT_CA, OPT_ATTEMPTS, OPT_MAXRATE, OPT_MAXFILES, OPT_OBBYTES, OPT_OBITEMS, OPT_JSON, OPT_HELP };
 
 static const struct option long_opts[] = {
     {"dir", required_argument, NULL, OPT_DIR},
@@ -61,6 +63,8 @@ static const struct option long_opts[] = {
     {"attempts", required_argument, NULL, OPT_ATTEMPTS},
     {"max-rate", required_argument, NULL, OPT_MAXRATE},
     {"max-files", required_argument, NULL, OPT_MAXFILES},
+    {"outbox-max-bytes", required_argument, NULL, OPT_OBBYTES},
+    {"outbox-max-items", required_argument, NULL, OPT_OBITEMS},
     {"json", no_argument, NULL, OPT_JSON},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
@@ -120,6 +124,8 @@ int cmd_report(int argc, char **argv)
     const char *cname = NULL, *cmail = NULL, *appv = NULL, *platform = NULL, *ca = NULL;
     unsigned long long max_rate = 0;
     long max_files = 32;
+    unsigned long long ob_bytes = 64ull << 20;
+    unsigned ob_items = 32;
     int json = 0, attempts = 4, bad = 0;
     logshare_share_options *opts = logshare_share_options_new();
     if (!opts) {
@@ -154,6 +160,20 @@ int cmd_report(int argc, char **argv)
             break;
         case OPT_NOLOGS: logshare_share_options_set_include_logs(opts, 0); break;
         case OPT_CA: ca = optarg; break;
+        case OPT_OBBYTES:
+        case OPT_OBITEMS: {
+            char *end;
+            unsigned long long n = strtoull(optarg, &end, 10);
+            if (*end || optarg[0] == '-' || n == 0 || (c == OPT_OBITEMS && n > 100000)) {
+                cli_error("report: --outbox-max-%s must be a positive number", c == OPT_OBBYTES ? "bytes" : "items");
+                bad = 1;
+            }
+            if (c == OPT_OBBYTES)
+                ob_bytes = n;
+            else
+                ob_items = (unsigned)n;
+            break;
+        }
         case OPT_MAXFILES: {
             char *end;
             long n = strtol(optarg, &end, 10);
@@ -233,6 +253,7 @@ int cmd_report(int argc, char **argv)
     logshare_share_options_set_retry(opts, attempts, 500, 30000);
     logshare_share_options_set_max_send_rate(opts, max_rate);
     logshare_share_options_set_max_files_per_request(opts, (size_t)max_files);
+    logshare_share_options_set_outbox_limits(opts, ob_bytes, ob_items);
     cli_progress bar;
     cli_progress_install(opts, &bar, "uploading");
     logshare_share_options_set_result_callback(opts, on_other_result, &bar);

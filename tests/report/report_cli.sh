@@ -69,6 +69,22 @@ assert_exit 0 "list" -- "$L" outbox --dir "$STORE"
 assert_contains "$(cat "$TEST_TMP/out")" "the outbox is empty" "removed"
 pass "outbox --remove drops one item"
 
+# --- outbox quota: the report that does not fit is refused, the queued ones stay
+assert_exit 75 "queue 1" -- "$L" report --dir "$STORE" --server "http://127.0.0.1:1" --token "$TOKEN" \
+  --description "quota 1" --attempts 1 --outbox-max-items 2
+assert_exit 75 "queue 2" -- "$L" report --dir "$STORE" --server "http://127.0.0.1:1" --token "$TOKEN" \
+  --description "quota 2" --attempts 1 --outbox-max-items 2
+assert_exit 1 "queue 3 past the quota" -- "$L" report --dir "$STORE" --server "http://127.0.0.1:1" --token "$TOKEN" \
+  --description "quota 3" --attempts 1 --outbox-max-items 2
+assert_contains "$(cat "$TEST_TMP/err")" "outbox is full" "quota refusal"
+bytes=$(du -sb "$STORE"/*.lslog | awk '{s+=$1} END {print s}')
+assert_exit 1 "past the byte quota" -- "$L" report --dir "$STORE" --server "http://127.0.0.1:1" --token "$TOKEN" \
+  --description "quota bytes" --attempts 1 --outbox-max-bytes "$((bytes * 2 + 100))"
+assert_exit 0 "list" -- "$L" outbox --dir "$STORE" --json
+assert_eq 2 "$(grep -c '"id"' "$TEST_TMP/out")" "the two queued reports, nothing else"
+assert_exit 0 "send them" -- "$L" outbox --dir "$STORE" --send --server "$SERVER_URL" --token "$TOKEN"
+pass "the outbox quota refuses a report that does not fit and keeps the rest"
+
 # --- the demo app: a call, a report, an export
 assert_exit 0 "demo app" -- "$DEMO" --dir "$TEST_TMP/demo" --public-key-file "$TEST_TMP/support.pub" \
   --server "$SERVER_URL" --token "$TOKEN" --run "call 1; report demo report; export $TEST_TMP/demo.zip; quit"
