@@ -229,7 +229,9 @@ LOGSHARE_API int logshare_options_set_buffer_bytes(logshare_options *opts, size_
 /* Opens a store (opts borrowed). Starts the background writer and a new
  * file per stream. On success *out is the handle (free with
  * logshare_close). Errors: LOGSHARE_EINVAL (no dir, or neither a key
- * nor plaintext), LOGSHARE_EBUSY (another process has the store open),
+ * nor plaintext), LOGSHARE_EKEY (the public key given was malformed or
+ * unreadable, even if its setter's error was ignored), LOGSHARE_EBUSY
+ * (another process or handle has the store open),
  * LOGSHARE_ENOMEM. A directory that cannot be created or written, or a
  * full disk, does NOT fail the open: records are dropped and counted,
  * logshare_last_error() says why, and writing resumes when the
@@ -426,7 +428,9 @@ LOGSHARE_API logshare_share_options *logshare_share_options_new(void);
 LOGSHARE_API void logshare_share_options_free(logshare_share_options *opts);
 
 /* Ticket fields (SPEC.md, POST /api/v1/tickets). A report needs a
- * description; an export does not. */
+ * description (at most 32 KiB: LOGSHARE_ETOOLARGE); an export does not.
+ * Text with control characters other than newline and tab is refused
+ * (LOGSHARE_EINVAL); call ids and names are single lines. */
 LOGSHARE_API int logshare_share_options_set_description(logshare_share_options *opts, const char *text);
 /* Adds one call id (repeatable; duplicates are kept once). */
 LOGSHARE_API int logshare_share_options_add_call_id(logshare_share_options *opts, const char *call_id);
@@ -444,6 +448,15 @@ LOGSHARE_API int logshare_share_options_set_log_request_id(logshare_share_option
  * is queued or the archive written. */
 LOGSHARE_API int logshare_share_options_add_file(logshare_share_options *opts, const char *path,
                                                  const char *name);
+/* For requests other than a plain ticket (the survey work uses these):
+ * one more multipart text field (name of [a-z0-9_], not one of the
+ * ticket fields above; repeatable), and the endpoint the request is
+ * POSTed to, a path under /api/v1/ (NULL: /api/v1/tickets). The answer
+ * must be 2xx with an "id". Only /api/v1/tickets takes more files than
+ * one request holds. */
+LOGSHARE_API int logshare_share_options_add_form_field(logshare_share_options *opts, const char *name,
+                                                       const char *value);
+LOGSHARE_API int logshare_share_options_set_endpoint(logshare_share_options *opts, const char *path);
 /* Whether the store's support files are included (default 1). */
 LOGSHARE_API int logshare_share_options_set_include_logs(logshare_share_options *opts, int include);
 
@@ -468,6 +481,11 @@ LOGSHARE_API int logshare_share_options_set_timeouts(logshare_share_options *opt
  * other 4xx are not. */
 LOGSHARE_API int logshare_share_options_set_retry(logshare_share_options *opts, int max_attempts,
                                                   long base_ms, long max_ms);
+/* The most files one request carries (default 32, logshared's default
+ * [limits] max_files; at least 2). A report with more files creates its
+ * ticket with the first batch and adds the rest in further requests,
+ * each file exactly once. */
+LOGSHARE_API int logshare_share_options_set_max_files_per_request(logshare_share_options *opts, size_t max_files);
 /* Caps the upload rate, in bytes per second (0, the default: no cap), so
  * a report sent during a call does not take the bandwidth the call
  * needs. */
@@ -559,7 +577,9 @@ LOGSHARE_API int logshare_report_dir(const char *dir, const logshare_share_optio
  * retry time has come and that are not marked failed, or all with
  * LOGSHARE_OUTBOX_FORCE. opts gives the server and retry policy; its
  * result callback hears about every item tried. *sent and *left (may be
- * NULL) count items delivered and still waiting. Returns 0 even when
+ * NULL) count items delivered and still waiting. When an item gets no
+ * answer at all (server unreachable) the rest are not tried this time.
+ * Returns 0 even when
  * some items could not be sent (see *left); an error only when the
  * outbox could not be read or opts is incomplete. Blocks. */
 LOGSHARE_API int logshare_flush_outbox(logshare *ls, const logshare_share_options *opts, unsigned flags,
@@ -567,9 +587,12 @@ LOGSHARE_API int logshare_flush_outbox(logshare *ls, const logshare_share_option
 LOGSHARE_API int logshare_outbox_flush_dir(const char *dir, const logshare_share_options *opts,
                                            unsigned flags, size_t *sent, size_t *left);
 
-/* Queues a ticket request without sending it (push uploads and surveys
- * use this; logshare_report is queue + send). *outbox_id (free with
- * logshare_string_free) names the item. */
+/* Queues a request without sending it (push uploads and surveys use
+ * this; logshare_report is queue + send): the support files (after a
+ * flush) unless opts says not to, the app's files, opts' fields. A
+ * background sender or logshare_flush_outbox sends it. *outbox_id (free
+ * with logshare_string_free) names the item. */
+LOGSHARE_API int logshare_outbox_add(logshare *ls, const logshare_share_options *opts, char **outbox_id);
 LOGSHARE_API int logshare_outbox_add_dir(const char *dir, const logshare_share_options *opts,
                                          char **outbox_id);
 

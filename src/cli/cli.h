@@ -24,6 +24,12 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* True when argv[i] is --help or -h anywhere in argv. */
 int cli_wants_help(int argc, char **argv);
 
+/* The log store's subcommands (cmd_keygen.c, cmd_log.c, cmd_files.c,
+ * cmd_decrypt.c). */
+int cmd_keygen(int argc, char **argv);
+int cmd_log(int argc, char **argv);
+int cmd_files(int argc, char **argv);
+int cmd_decrypt(int argc, char **argv);
 /* Subcommands: sharing (issue 5). */
 int cmd_export(int argc, char **argv);
 int cmd_report(int argc, char **argv);

@@ -27,14 +27,15 @@ static void usage(FILE *out)
             "  --server URL     logshared base URL\n"
             "  --token T        bearer token (or --token-file F, or $LOGSHARE_TOKEN)\n"
             "  --ca-file PEM    trust these CA certificates instead of the system's\n"
-            "  --max-rate BYTES  cap the upload at BYTES per second (0: no cap)\n"
+            "  --max-files N    files per request, as the server's [limits] max_files (default 32)\n"
+            "  --max-rate BYTES cap the upload at BYTES per second (0: no cap)\n"
             "  --attempts N     tries per item before keeping it for later (default 4)\n"
             "  --remove ID      delete one waiting item without sending it\n\n"
             "Exit: 0 done (after --send: nothing left), 1 failure or an item refused,\n"
             "2 usage, 75 some items are kept for later (server unreachable).\n");
 }
 
-enum { OPT_DIR = 1, OPT_JSON, OPT_SEND, OPT_SERVER, OPT_TOKEN, OPT_TOKEN_FILE, OPT_CA, OPT_ATTEMPTS, OPT_MAXRATE,
+enum { OPT_DIR = 1, OPT_JSON, OPT_SEND, OPT_SERVER, OPT_TOKEN, OPT_TOKEN_FILE, OPT_CA, OPT_ATTEMPTS, OPT_MAXRATE, OPT_MAXFILES,
        OPT_REMOVE, OPT_HELP };
 
 static const struct option long_opts[] = {
@@ -47,6 +48,7 @@ static const struct option long_opts[] = {
     {"ca-file", required_argument, NULL, OPT_CA},
     {"attempts", required_argument, NULL, OPT_ATTEMPTS},
     {"max-rate", required_argument, NULL, OPT_MAXRATE},
+    {"max-files", required_argument, NULL, OPT_MAXFILES},
     {"remove", required_argument, NULL, OPT_REMOVE},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
@@ -126,6 +128,7 @@ int cmd_outbox(int argc, char **argv)
 {
     const char *dir = NULL, *server = NULL, *token_arg = NULL, *token_file = NULL, *ca = NULL, *remove_id = NULL;
     unsigned long long max_rate = 0;
+    long max_files = 32;
     int json = 0, send = 0, attempts = 4, bad = 0;
     optind = 1;
     opterr = 0;
@@ -140,6 +143,16 @@ int cmd_outbox(int argc, char **argv)
         case OPT_TOKEN_FILE: token_file = optarg; break;
         case OPT_CA: ca = optarg; break;
         case OPT_REMOVE: remove_id = optarg; break;
+        case OPT_MAXFILES: {
+            char *end;
+            long n = strtol(optarg, &end, 10);
+            if (*end || n < 2 || n > 100000) {
+                cli_error("outbox: --max-files must be at least 2");
+                bad = 1;
+            }
+            max_files = n;
+            break;
+        }
         case OPT_MAXRATE: {
             char *end;
             unsigned long long n = strtoull(optarg, &end, 10);
@@ -219,6 +232,7 @@ int cmd_outbox(int argc, char **argv)
         logshare_share_options_set_ca_file(opts, ca);
         logshare_share_options_set_retry(opts, attempts, 500, 30000);
         logshare_share_options_set_max_send_rate(opts, max_rate);
+        logshare_share_options_set_max_files_per_request(opts, (size_t)max_files);
         logshare_share_options_set_result_callback(opts, on_result, &log);
         cli_progress_install(opts, &bar, "sending");
     }

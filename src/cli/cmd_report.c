@@ -33,7 +33,10 @@ static void usage(FILE *out)
             "  --file PATH            attach one more file (repeatable)\n"
             "  --no-logs              do not attach the store's log files\n"
             "  --ca-file PEM          trust these CA certificates instead of the system's\n"
-            "  --max-rate BYTES  cap the upload at BYTES per second (0: no cap)\n"
+            "  --max-files N          files per request, as the server's [limits] max_files (default 32)\n"
+            "  --max-rate BYTES       cap the upload at BYTES per second (0: no cap)\n"
+            "  --outbox-max-bytes N   refuse to queue past N bytes in the outbox (default 64 MiB)\n"
+            "  --outbox-max-items N   ... or past N items (default 32)\n"
             "  --attempts N           tries before keeping it for later (default 4)\n"
             "  --json                 print the created ticket as JSON\n\n"
             "A progress bar is drawn on stderr when it is a terminal.\n"
@@ -41,7 +44,7 @@ static void usage(FILE *out)
 }
 
 enum { OPT_DIR = 1, OPT_SERVER, OPT_TOKEN, OPT_TOKEN_FILE, OPT_DESC, OPT_CALL, OPT_CNAME, OPT_CMAIL,
-       OPT_APPV, OPT_PLATFORM, OPT_FILE, OPT_NOLOGS, OPT_CA, OPT_ATTEMPTS, OPT_MAXRATE, OPT_JSON, OPT_HELP };
+       OPT_APPV, OPT_PLATFORM, OPT_FILE, OPT_NOLOGS, OPT_CA, OPT_ATTEMPTS, OPT_MAXRATE, OPT_MAXFILES, OPT_OBBYTES, OPT_OBITEMS, OPT_JSON, OPT_HELP };
 
 static const struct option long_opts[] = {
     {"dir", required_argument, NULL, OPT_DIR},
@@ -59,13 +62,16 @@ static const struct option long_opts[] = {
     {"ca-file", required_argument, NULL, OPT_CA},
     {"attempts", required_argument, NULL, OPT_ATTEMPTS},
     {"max-rate", required_argument, NULL, OPT_MAXRATE},
+    {"max-files", required_argument, NULL, OPT_MAXFILES},
+    {"outbox-max-bytes", required_argument, NULL, OPT_OBBYTES},
+    {"outbox-max-items", required_argument, NULL, OPT_OBITEMS},
     {"json", no_argument, NULL, OPT_JSON},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
 
 /* Prints what happened to one report; returns the exit status. */
-static int report_outcome(int rc, const logshare_report_result *res, int json)
+static int report_outcome(int rc, const logshare_report_result *res, int json, const char *dir)
 {
     const char *oid = logshare_report_result_outbox_id(res);
     if (rc == 0) {
@@ -88,8 +94,28 @@ static int report_outcome(int rc, const logshare_report_result *res, int json)
                   msg ? msg : logshare_strerror(rc), oid ? oid : "?");
         return CLI_EXIT_FAILURE;
     }
-    cli_error("report not made: %s", logshare_strerror(rc));
+    if (rc == LOGSHARE_ENOENT)
+        cli_error("report not made: no log store at %s, or a file named with --file is missing", dir);
+    else if (rc == LOGSHARE_ENOSPC)
+        cli_error("report not made: the outbox is full (see `logshare outbox --dir %s`)", dir);
+    else
+        cli_error("report not made: %s", logshare_strerror(rc));
     return CLI_EXIT_FAILURE;
+}
+
+/* After its own report went through, `report` also sends what waited in
+ * the outbox; say what became of each. */
+static void on_other_result(void *user, const logshare_report_result *r)
+{
+    cli_progress_end(user);
+    int st = logshare_report_result_status(r);
+    if (st == 0)
+        fprintf(stderr, "logshare: also sent earlier report %s -> ticket %s\n", logshare_report_result_outbox_id(r),
+                logshare_report_result_ticket_id(r));
+    else
+        fprintf(stderr, "logshare: earlier report %s still waiting (%s)\n", logshare_report_result_outbox_id(r),
+                logshare_report_result_error_message(r) ? logshare_report_result_error_message(r)
+                                                        : logshare_strerror(st));
 }
 
 int cmd_report(int argc, char **argv)
@@ -97,6 +123,9 @@ int cmd_report(int argc, char **argv)
     const char *dir = NULL, *server = NULL, *token_arg = NULL, *token_file = NULL, *desc = NULL;
     const char *cname = NULL, *cmail = NULL, *appv = NULL, *platform = NULL, *ca = NULL;
     unsigned long long max_rate = 0;
+    long max_files = 32;
+    unsigned long long ob_bytes = 64ull << 20;
+    unsigned ob_items = 32;
     int json = 0, attempts = 4, bad = 0;
     logshare_share_options *opts = logshare_share_options_new();
     if (!opts) {
@@ -131,6 +160,30 @@ int cmd_report(int argc, char **argv)
             break;
         case OPT_NOLOGS: logshare_share_options_set_include_logs(opts, 0); break;
         case OPT_CA: ca = optarg; break;
+        case OPT_OBBYTES:
+        case OPT_OBITEMS: {
+            char *end;
+            unsigned long long n = strtoull(optarg, &end, 10);
+            if (*end || optarg[0] == '-' || n == 0 || (c == OPT_OBITEMS && n > 100000)) {
+                cli_error("report: --outbox-max-%s must be a positive number", c == OPT_OBBYTES ? "bytes" : "items");
+                bad = 1;
+            }
+            if (c == OPT_OBBYTES)
+                ob_bytes = n;
+            else
+                ob_items = (unsigned)n;
+            break;
+        }
+        case OPT_MAXFILES: {
+            char *end;
+            long n = strtol(optarg, &end, 10);
+            if (*end || n < 2 || n > 100000) {
+                cli_error("report: --max-files must be at least 2");
+                bad = 1;
+            }
+            max_files = n;
+            break;
+        }
         case OPT_MAXRATE: {
             char *end;
             unsigned long long n = strtoull(optarg, &end, 10);
@@ -181,6 +234,10 @@ int cmd_report(int argc, char **argv)
         cli_error("report: bad --server '%s' (an http:// or https:// URL)", server);
         bad = 1;
     }
+    if (!bad && strlen(desc) > 32768) {
+        cli_error("report: --description is longer than 32 KiB");
+        bad = 1;
+    }
     if (!bad && (logshare_share_options_set_description(opts, desc) != 0 ||
                  logshare_share_options_set_customer(opts, cname, cmail) != 0 ||
                  logshare_share_options_set_app(opts, appv, platform) != 0)) {
@@ -195,12 +252,15 @@ int cmd_report(int argc, char **argv)
     logshare_share_options_set_ca_file(opts, ca);
     logshare_share_options_set_retry(opts, attempts, 500, 30000);
     logshare_share_options_set_max_send_rate(opts, max_rate);
+    logshare_share_options_set_max_files_per_request(opts, (size_t)max_files);
+    logshare_share_options_set_outbox_limits(opts, ob_bytes, ob_items);
     cli_progress bar;
     cli_progress_install(opts, &bar, "uploading");
+    logshare_share_options_set_result_callback(opts, on_other_result, &bar);
     logshare_report_result *res = NULL;
     int rc = logshare_report_dir(dir, opts, &res);
     cli_progress_end(&bar);
-    int exit_code = report_outcome(rc, res, json);
+    int exit_code = report_outcome(rc, res, json, dir);
     logshare_report_result_free(res);
     free(token);
     logshare_share_options_free(opts);

@@ -109,7 +109,7 @@ static int configure_format(struct archive *a, logshare_export_format format)
     return LOGSHARE_EINVAL;
 }
 
-/* Opens every file of the list, dropping those that no longer exist
+/* Opens every file of the list, dropping log files that no longer exist
  * (removed by rotation between listing and now: they are not shippable
  * and the manifest must not claim them). fds[i] matches files->items[i]
  * after the call. */
@@ -122,7 +122,8 @@ static int open_all(share_file_list *files, int **fds_out)
     for (size_t i = 0; i < files->count; i++) {
         share_file *f = &files->items[i];
         int fd = open(f->path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0 && errno == ENOENT) {
+        /* a log file may have been rotated away; an app's file must exist */
+        if (fd < 0 && errno == ENOENT && strcmp(f->stream, "attachment") != 0) {
             free(f->path);
             free(f->name);
             free(f->stream);

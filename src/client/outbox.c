@@ -61,6 +61,7 @@ void outbox_item_free(outbox_item *item)
     share_file_list_clear(&item->files);
     free(item->state.error_code);
     free(item->state.error_message);
+    free(item->state.ticket_id);
     free(item);
 }
 
@@ -179,7 +180,7 @@ static int new_ids(char id[64], char key[33])
 }
 
 static int build_item(const char *tmp_dir, const char *id, const char *key, const share_fields *fields,
-                      const share_file_list *files, uint64_t total)
+                      const share_file_list *files, uint64_t total, int64_t not_before_us)
 {
     char *files_dir = path_join(tmp_dir, "files");
     if (!files_dir)
@@ -230,6 +231,7 @@ static int build_item(const char *tmp_dir, const char *id, const char *key, cons
     free(request);
     if (rc == 0) {
         outbox_state st = {0};
+        st.next_attempt_us = not_before_us;
         char *text = NULL;
         rc = outbox_json_state(&st, &text);
         char *p = rc ? NULL : path_join(tmp_dir, "state.json");
@@ -244,7 +246,7 @@ static int build_item(const char *tmp_dir, const char *id, const char *key, cons
 }
 
 int outbox_queue(const char *store_dir, const share_fields *fields, const share_file_list *files,
-                 uint64_t max_bytes, unsigned max_items, char **id_out)
+                 uint64_t max_bytes, unsigned max_items, int64_t not_before_us, char **id_out)
 {
     if (!store_dir || !fields || !files || !id_out)
         return LOGSHARE_EINVAL;
@@ -289,7 +291,7 @@ int outbox_queue(const char *store_dir, const share_fields *fields, const share_
         final = ls_buf_steal(&f);
     }
     if (rc == 0)
-        rc = build_item(tmp, id, key, fields, files, total);
+        rc = build_item(tmp, id, key, fields, files, total, not_before_us);
     if (rc == 0 && rename(tmp, final) != 0)
         rc = ls_fs_errno_to_error(errno);
     rc = rc ? rc : ls_fs_fsync_dir(dir);
@@ -365,6 +367,10 @@ int outbox_scan(const char *store_dir, outbox_item ***items_out, size_t *count_o
     char **names = NULL;
     size_t n = 0, cap = 0;
     int rc = 0;
+    char *lock_path = path_join(dir, ".lock");
+    int lock_fd = lock_path ? open(lock_path, O_RDWR | O_CLOEXEC) : -1;
+    int quiet = lock_fd >= 0 && flock(lock_fd, LOCK_EX | LOCK_NB) == 0;
+    free(lock_path);
     struct dirent *e;
     while (rc == 0 && (e = readdir(d))) {
         const char *name = e->d_name;
@@ -376,12 +382,13 @@ int outbox_scan(const char *store_dir, outbox_item ***items_out, size_t *count_o
             continue;
         }
         if (strncmp(name, ".tmp-", 5) == 0) {
-            /* An item whose writer died before the rename. Another
-             * process may be building it right now, so only clear those
-             * older than a minute. */
+            /* An item whose writer died before the rename. Queueing holds
+             * .lock, so only while nobody queues (we got the lock) is a
+             * .tmp surely abandoned; the age check guards against a
+             * file system that does not honour flock. */
             char *p = path_join(dir, name);
             struct stat st;
-            if (p && stat(p, &st) == 0 && st.st_mtime + 60 < time(NULL))
+            if (p && quiet && stat(p, &st) == 0 && st.st_mtime + 60 < time(NULL))
                 remove_tree(p);
             free(p);
             continue;
@@ -403,7 +410,10 @@ int outbox_scan(const char *store_dir, outbox_item ***items_out, size_t *count_o
             n++;
     }
     closedir(d);
-    qsort(names, n, sizeof *names, cmp_names);
+    if (lock_fd >= 0)
+        close(lock_fd);
+    if (n)
+        qsort(names, n, sizeof *names, cmp_names);
     outbox_item **items = n ? calloc(n, sizeof *items) : NULL;
     size_t got = 0;
     if (n && !items)

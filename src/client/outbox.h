@@ -34,6 +34,7 @@ typedef struct outbox_state {
     int failed;              /* a 4xx: not retried unless forced */
     int http_status;
     char *error_code, *error_message; /* owned */
+    char *ticket_id; /* set once a ticket exists but files remain to add; owned */
 } outbox_state;
 
 typedef struct outbox_item {
@@ -54,9 +55,12 @@ char *outbox_dir(const char *store_dir);
 
 /* Copies files (their first size bytes) and fields into a new item.
  * Refuses with LOGSHARE_ENOSPC when the outbox would exceed max_bytes or
- * max_items. On success *id_out (caller frees) names the item. */
+ * max_items. not_before_us (0: none) is the item's first due time for
+ * background senders: logshare_report sends its item itself right away
+ * and reserves it this way, so a sender does not race it for the lock.
+ * On success *id_out (caller frees) names the item. */
 int outbox_queue(const char *store_dir, const share_fields *fields, const share_file_list *files,
-                 uint64_t max_bytes, unsigned max_items, char **id_out);
+                 uint64_t max_bytes, unsigned max_items, int64_t not_before_us, char **id_out);
 
 /* Loads one item; LOGSHARE_ENOENT when it is not (or no longer) there. */
 int outbox_load(const char *store_dir, const char *id, outbox_item **item);

@@ -48,7 +48,16 @@ int outbox_json_request(const char *id, const char *key, int64_t created_us, uin
     rc = rc ? rc : put_str(fields, "platform", f->platform);
     rc = rc ? rc : put_str(fields, "source", f->source);
     rc = rc ? rc : put_str(fields, "log_request_id", f->log_request_id);
-    rc = rc ? rc : put_str(fields, "survey", f->survey_json);
+    rc = rc ? rc : put_str(root, "endpoint", f->endpoint);
+    if (rc == 0 && f->extra_count) {
+        json_t *extra = json_array();
+        rc = extra ? 0 : LOGSHARE_ENOMEM;
+        for (size_t i = 0; rc == 0 && i < f->extra_count; i++)
+            rc = json_array_append_new(extra, json_pack("[s,s]", f->extra_names[i], f->extra_values[i]))
+                     ? LOGSHARE_ENOMEM
+                     : 0;
+        rc = rc ? (json_decref(extra), rc) : put(fields, "extra", extra);
+    }
     rc = rc ? rc : put(root, "fields", json_incref(fields));
     for (size_t i = 0; rc == 0 && i < files->count; i++) {
         const share_file *sf = &files->items[i];
@@ -106,7 +115,17 @@ int outbox_json_parse_request(const char *text, outbox_item *item)
     rc = rc ? rc : get_str(fields, "platform", &f->platform);
     rc = rc ? rc : get_str(fields, "source", &f->source);
     rc = rc ? rc : get_str(fields, "log_request_id", &f->log_request_id);
-    rc = rc ? rc : get_str(fields, "survey", &f->survey_json);
+    rc = rc ? rc : get_str(root, "endpoint", &f->endpoint);
+    json_t *extra = json_object_get(fields, "extra");
+    size_t k;
+    json_t *pair;
+    json_array_foreach(extra, k, pair)
+    {
+        const char *n = json_string_value(json_array_get(pair, 0));
+        const char *v = json_string_value(json_array_get(pair, 1));
+        if (rc == 0)
+            rc = (n && v) ? share_fields_add_extra(f, n, v) : LOGSHARE_ECORRUPT;
+    }
     size_t i;
     json_t *v;
     json_array_foreach(calls, i, v)
@@ -153,6 +172,7 @@ int outbox_json_state(const outbox_state *st, char **out)
     rc = rc ? rc : put(root, "http_status", json_integer(st->http_status));
     rc = rc ? rc : put_str(root, "error_code", st->error_code);
     rc = rc ? rc : put_str(root, "error_message", st->error_message);
+    rc = rc ? rc : put_str(root, "ticket_id", st->ticket_id);
     if (rc) {
         json_decref(root);
         return rc;
@@ -175,6 +195,7 @@ int outbox_json_parse_state(const char *text, outbox_state *st)
     st->http_status = (int)json_integer_value(json_object_get(root, "http_status"));
     int rc = get_str(root, "error_code", &st->error_code);
     rc = rc ? rc : get_str(root, "error_message", &st->error_message);
+    rc = rc ? rc : get_str(root, "ticket_id", &st->ticket_id);
     json_decref(root);
     return rc;
 }

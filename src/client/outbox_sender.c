@@ -111,6 +111,7 @@ static logshare_share_options *options_copy(const logshare_share_options *src)
     o->backoff_max_ms = src->backoff_max_ms;
     o->include_logs = src->include_logs;
     o->outbox_max_bytes = src->outbox_max_bytes;
+    o->max_files_per_request = src->max_files_per_request;
     o->outbox_max_items = src->outbox_max_items;
     o->on_result = src->on_result;
     o->on_result_user = src->on_result_user;

@@ -108,8 +108,13 @@ int logshare_export_dir(const char *dir, const logshare_share_options *opts, con
     return rc;
 }
 
+/* How long a report's own item is reserved for the call that made it
+ * (see outbox_queue); after that a background sender may take it, in
+ * case the reporting process died. */
+#define REPORT_RESERVE_US (120 * 1000000LL)
+
 static int queue_common(const char *dir, const logshare_support_file *sf, size_t n,
-                        const logshare_share_options *opts, char **id)
+                        const logshare_share_options *opts, int64_t not_before_us, char **id)
 {
     share_file_list files = {0};
     share_fields fields = {0};
@@ -117,7 +122,8 @@ static int queue_common(const char *dir, const logshare_support_file *sf, size_t
     rc = rc ? rc : share_fields_copy(&fields, &opts->fields);
     if (rc == 0 && !fields.source)
         rc = share_string_set(&fields.source, "report");
-    rc = rc ? rc : outbox_queue(dir, &fields, &files, opts->outbox_max_bytes, opts->outbox_max_items, id);
+    rc = rc ? rc : outbox_queue(dir, &fields, &files, opts->outbox_max_bytes, opts->outbox_max_items,
+                                  not_before_us, id);
     share_fields_clear(&fields);
     share_file_list_clear(&files);
     return rc;
@@ -168,7 +174,7 @@ int logshare_report(logshare *ls, const logshare_share_options *opts, logshare_r
     size_t n = 0;
     char *id = NULL;
     rc = opts->include_logs ? logshare_get_support_files(ls, &sf, &n) : 0;
-    rc = rc ? rc : queue_common(dir, sf, n, opts, &id);
+    rc = rc ? rc : queue_common(dir, sf, n, opts, ls_time_now_us() + REPORT_RESERVE_US, &id);
     logshare_support_files_free(sf, n);
     rc = rc ? rc : send_common(dir, id, opts, result);
     free(id);
@@ -186,10 +192,24 @@ int logshare_report_dir(const char *dir, const logshare_share_options *opts, log
     rc = opts->include_logs ? logshare_list_support_files(dir, &sf, &n) : 0;
     if (rc == LOGSHARE_ENOENT && !opts->include_logs)
         rc = 0;
-    rc = rc ? rc : queue_common(dir, sf, n, opts, &id);
+    rc = rc ? rc : queue_common(dir, sf, n, opts, ls_time_now_us() + REPORT_RESERVE_US, &id);
     logshare_support_files_free(sf, n);
     rc = rc ? rc : send_common(dir, id, opts, result);
     free(id);
+    return rc;
+}
+
+int logshare_outbox_add(logshare *ls, const logshare_share_options *opts, char **outbox_id)
+{
+    if (!ls || !opts || !outbox_id)
+        return LOGSHARE_EINVAL;
+    if (sodium_init() < 0)
+        return LOGSHARE_EINTERNAL;
+    logshare_support_file *sf = NULL;
+    size_t n = 0;
+    int rc = opts->include_logs ? logshare_get_support_files(ls, &sf, &n) : 0;
+    rc = rc ? rc : queue_common(share_store_dir(ls), sf, n, opts, 0, outbox_id);
+    logshare_support_files_free(sf, n);
     return rc;
 }
 
@@ -202,7 +222,7 @@ int logshare_outbox_add_dir(const char *dir, const logshare_share_options *opts,
     logshare_support_file *sf = NULL;
     size_t n = 0;
     int rc = opts->include_logs ? logshare_list_support_files(dir, &sf, &n) : 0;
-    rc = rc ? rc : queue_common(dir, sf, n, opts, outbox_id);
+    rc = rc ? rc : queue_common(dir, sf, n, opts, 0, outbox_id);
     logshare_support_files_free(sf, n);
     return rc;
 }

@@ -108,22 +108,21 @@ void *report_http_build_mime(void *easy, const share_fields *f, const share_file
     curl_mime *mime = curl_mime_init(easy);
     if (!mime)
         return NULL;
-    int rc = 0;
-    if (f->survey_json) {
-        /* A survey (POST /api/v1/surveys): its JSON and the files only. */
-        rc = add_field(mime, "survey", f->survey_json);
-        goto files;
-    }
-    rc = add_field(mime, "description", f->description);
+    static const share_fields none = {0};
+    int with_fields = f != NULL; /* more attachments for a ticket carry no fields */
+    if (!f)
+        f = &none;
+    int rc = add_field(mime, "description", f->description);
     for (size_t i = 0; rc == 0 && i < f->call_id_count; i++)
         rc = add_field(mime, "call_id", f->call_ids[i]);
     rc = rc ? rc : add_field(mime, "customer_name", f->customer_name);
     rc = rc ? rc : add_field(mime, "customer_email", f->customer_email);
     rc = rc ? rc : add_field(mime, "app_version", f->app_version);
     rc = rc ? rc : add_field(mime, "platform", f->platform);
-    rc = rc ? rc : add_field(mime, "source", f->source ? f->source : "report");
+    rc = rc ? rc : add_field(mime, "source", with_fields ? (f->source ? f->source : "report") : NULL);
     rc = rc ? rc : add_field(mime, "log_request_id", f->log_request_id);
-files:
+    for (size_t i = 0; rc == 0 && i < f->extra_count; i++)
+        rc = add_field(mime, f->extra_names[i], f->extra_values[i]);
     for (size_t i = 0; rc == 0 && i < files->count; i++) {
         const share_file *sf = &files->items[i];
         curl_mimepart *p = curl_mime_addpart(mime);
@@ -139,7 +138,7 @@ files:
     return mime;
 }
 
-static char *tickets_url(const char *base, const char *path)
+static char *api_url(const char *base, const char *path)
 {
     size_t len = strlen(base);
     while (len > 0 && base[len - 1] == '/')
@@ -217,39 +216,40 @@ static int curl_to_error(CURLcode cc)
     }
 }
 
-int report_http_post(const logshare_share_options *o, const share_fields *f, const share_file_list *files,
-                     const char *key, report_http_response *r)
+int report_http_request(const logshare_share_options *o, const char *path, const share_fields *f,
+                        const share_file_list *files, const char *key, report_http_response *r)
 {
     memset(r, 0, sizeof *r);
     r->retry_after_ms = -1;
-    if (!o->server_url || !o->token || !key)
+    if (!o->server_url || !o->token || !path)
         return LOGSHARE_EINVAL;
     pthread_once(&curl_once, curl_init_once);
     CURL *easy = curl_easy_init();
-    char *url = tickets_url(o->server_url, f->survey_json ? "/api/v1/surveys" : "/api/v1/tickets");
+    char *url = api_url(o->server_url, path);
     struct curl_slist *headers = NULL;
     ls_buf auth = LS_BUF_INIT, idem = LS_BUF_INIT;
     struct http_ctx ctx = {LS_BUF_INIT, 0, -1, o, 0};
     curl_mime *mime = NULL;
     int rc = (easy && url) ? 0 : LOGSHARE_ENOMEM;
     if (rc == 0 && (ls_buf_printf(&auth, "Authorization: Bearer %s", o->token) ||
-                    ls_buf_printf(&idem, "Idempotency-Key: %s", key)))
+                    (key && ls_buf_printf(&idem, "Idempotency-Key: %s", key))))
         rc = LOGSHARE_ENOMEM;
-    if (rc == 0) {
-        struct curl_slist *h1 = curl_slist_append(NULL, auth.data);
-        struct curl_slist *h2 = h1 ? curl_slist_append(h1, idem.data) : NULL;
-        struct curl_slist *h3 = h2 ? curl_slist_append(h2, "Accept: application/json") : NULL;
-        headers = h3 ? h3 : h1;
-        if (!h3)
+    const char *lines[] = {auth.data, "Accept: application/json", key ? idem.data : NULL};
+    for (size_t i = 0; rc == 0 && i < sizeof lines / sizeof lines[0] && lines[i]; i++) {
+        struct curl_slist *grown = curl_slist_append(headers, lines[i]);
+        if (!grown)
             rc = LOGSHARE_ENOMEM;
+        else
+            headers = grown;
     }
-    if (rc == 0 && !(mime = report_http_build_mime(easy, f, files)))
+    if (rc == 0 && files && !(mime = report_http_build_mime(easy, f, files)))
         rc = LOGSHARE_ENOMEM;
     if (rc == 0) {
         curl_easy_setopt(easy, CURLOPT_URL, url);
         curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
         curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
-        curl_easy_setopt(easy, CURLOPT_MIMEPOST, mime);
+        if (mime) /* else a GET */
+            curl_easy_setopt(easy, CURLOPT_MIMEPOST, mime);
         curl_easy_setopt(easy, CURLOPT_USERAGENT, "liblogshare/" LOGSHARE_VERSION_STRING);
         curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);

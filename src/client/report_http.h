@@ -26,14 +26,16 @@ typedef struct report_http_response {
 
 void report_http_response_clear(report_http_response *r);
 
-/* Builds the multipart body (fields + every file as a part with its
- * name as filename, streamed from disk) and POSTs it to
- * <server>/api/v1/tickets with the bearer token and the Idempotency-Key.
- * Returns 0 when an answer was classified into *resp (look at
+/* One request: path ("/api/v1/tickets/ID/attachments") under the
+ * server URL; a multipart POST of fields (may be NULL: files only) and
+ * files, or a GET when files is NULL. key (may be NULL) goes in the
+ * Idempotency-Key header: for POST /api/v1/tickets, the multipart body
+ * is fields + every file as a part with its name as filename, streamed
+ * from disk. Returns 0 when an answer was classified into *resp (look at
  * resp->retry), or a negative code when the request could not even be
  * built (bad options, out of memory). */
-int report_http_post(const logshare_share_options *opts, const share_fields *fields,
-                     const share_file_list *files, const char *idempotency_key, report_http_response *resp);
+int report_http_request(const logshare_share_options *opts, const char *path, const share_fields *fields,
+                        const share_file_list *files, const char *key, report_http_response *resp);
 
 /* Builds the curl_mime for a request without sending it (the unit test
  * reads the encoded body back). Returns a curl_mime * as void * so this

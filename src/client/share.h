@@ -28,15 +28,22 @@ typedef struct share_fields {
     char *platform;
     char *source;         /* report, survey, push, share */
     char *log_request_id; /* set for push requests */
-    char *survey_json;    /* an end-of-call survey: the item is POSTed to
-                             /api/v1/surveys with this as the `survey` field
-                             (survey.c); NULL for a ticket */
+    /* The generic part, so other requests can ride the outbox (a survey
+     * is POST /api/v1/surveys with a "survey" field): the endpoint (NULL:
+     * /api/v1/tickets) and more form fields, name/value pairs. */
+    char *endpoint;
+    char **extra_names, **extra_values;
+    size_t extra_count;
 } share_fields;
 
 void share_fields_clear(share_fields *f);
 /* Deep copy; dst must be zeroed or cleared. 0 or LOGSHARE_ENOMEM. */
 int share_fields_copy(share_fields *dst, const share_fields *src);
 int share_fields_add_call_id(share_fields *f, const char *id);
+int share_fields_add_extra(share_fields *f, const char *name, const char *value);
+/* The endpoint a request goes to. */
+#define SHARE_TICKETS_ENDPOINT "/api/v1/tickets"
+const char *share_fields_endpoint(const share_fields *f);
 /* Replaces *slot with a copy of value (NULL clears). */
 int share_string_set(char **slot, const char *value);
 
@@ -85,6 +92,7 @@ struct logshare_share_options {
     long backoff_base_ms;
     long backoff_max_ms;
     int include_logs;
+    size_t max_files_per_request;
     uint64_t outbox_max_bytes;
     unsigned outbox_max_items;
     logshare_progress_fn progress;

@@ -40,7 +40,13 @@ void share_fields_clear(share_fields *f)
     free(f->platform);
     free(f->source);
     free(f->log_request_id);
-    free(f->survey_json);
+    free(f->endpoint);
+    for (size_t i = 0; i < f->extra_count; i++) {
+        free(f->extra_names[i]);
+        free(f->extra_values[i]);
+    }
+    free(f->extra_names);
+    free(f->extra_values);
     memset(f, 0, sizeof *f);
 }
 
@@ -59,6 +65,33 @@ int share_fields_add_call_id(share_fields *f, const char *id)
     return 0;
 }
 
+int share_fields_add_extra(share_fields *f, const char *name, const char *value)
+{
+    char **n = realloc(f->extra_names, (f->extra_count + 1) * sizeof *n);
+    if (!n)
+        return LOGSHARE_ENOMEM;
+    f->extra_names = n;
+    char **v = realloc(f->extra_values, (f->extra_count + 1) * sizeof *v);
+    if (!v)
+        return LOGSHARE_ENOMEM;
+    f->extra_values = v;
+    char *nc = strdup(name), *vc = strdup(value);
+    if (!nc || !vc) {
+        free(nc);
+        free(vc);
+        return LOGSHARE_ENOMEM;
+    }
+    f->extra_names[f->extra_count] = nc;
+    f->extra_values[f->extra_count] = vc;
+    f->extra_count++;
+    return 0;
+}
+
+const char *share_fields_endpoint(const share_fields *f)
+{
+    return f->endpoint ? f->endpoint : SHARE_TICKETS_ENDPOINT;
+}
+
 int share_fields_copy(share_fields *dst, const share_fields *src)
 {
     int rc = 0;
@@ -69,9 +102,11 @@ int share_fields_copy(share_fields *dst, const share_fields *src)
     rc = rc ? rc : share_string_set(&dst->platform, src->platform);
     rc = rc ? rc : share_string_set(&dst->source, src->source);
     rc = rc ? rc : share_string_set(&dst->log_request_id, src->log_request_id);
-    rc = rc ? rc : share_string_set(&dst->survey_json, src->survey_json);
+    rc = rc ? rc : share_string_set(&dst->endpoint, src->endpoint);
     for (size_t i = 0; rc == 0 && i < src->call_id_count; i++)
         rc = share_fields_add_call_id(dst, src->call_ids[i]);
+    for (size_t i = 0; rc == 0 && i < src->extra_count; i++)
+        rc = share_fields_add_extra(dst, src->extra_names[i], src->extra_values[i]);
     return rc;
 }
 

@@ -26,6 +26,7 @@ void share_options_defaults(logshare_share_options *o)
     o->backoff_base_ms = 500;
     o->backoff_max_ms = 30000;
     o->include_logs = 1;
+    o->max_files_per_request = 32; /* logshared's default [limits] max_files */
     o->outbox_max_bytes = OUTBOX_DEFAULT_MAX_BYTES;
     o->outbox_max_items = OUTBOX_DEFAULT_MAX_ITEMS;
 }
@@ -68,10 +69,16 @@ static int text_ok(const char *s, int multiline)
     return 1;
 }
 
+/* Longest description we send: well under logshared's default 64 KiB
+ * per form field, so a long text fails here, clearly, not as a 413 later. */
+#define DESCRIPTION_MAX 32768
+
 int logshare_share_options_set_description(logshare_share_options *o, const char *text)
 {
     if (!o || (text && !text_ok(text, 1)))
         return LOGSHARE_EINVAL;
+    if (text && strlen(text) > DESCRIPTION_MAX)
+        return LOGSHARE_ETOOLARGE;
     return share_string_set(&o->fields.description, text);
 }
 
@@ -209,4 +216,50 @@ int logshare_share_options_set_max_send_rate(logshare_share_options *o, uint64_t
         return LOGSHARE_EINVAL;
     o->max_send_rate = bytes_per_second;
     return 0;
+}
+
+int logshare_share_options_set_max_files_per_request(logshare_share_options *o, size_t max_files)
+{
+    if (!o || max_files < 2)
+        return LOGSHARE_EINVAL;
+    o->max_files_per_request = max_files;
+    return 0;
+}
+
+/* Names the SPEC gives the ticket fields: set through their own setters. */
+static int reserved_field(const char *name)
+{
+    static const char *const names[] = {"description", "call_id", "customer_name", "customer_email",
+                                        "app_version", "platform", "source", "log_request_id"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(name, names[i]) == 0)
+            return 1;
+    return 0;
+}
+
+int logshare_share_options_add_form_field(logshare_share_options *o, const char *name, const char *value)
+{
+    if (!o || !name || !value || !*name || strlen(name) > 64 || reserved_field(name))
+        return LOGSHARE_EINVAL;
+    for (const char *p = name; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
+            return LOGSHARE_EINVAL;
+    if (!text_ok(value, 1))
+        return LOGSHARE_EINVAL;
+    return share_fields_add_extra(&o->fields, name, value);
+}
+
+int logshare_share_options_set_endpoint(logshare_share_options *o, const char *path)
+{
+    if (!o)
+        return LOGSHARE_EINVAL;
+    if (path) {
+        if (strncmp(path, "/api/v1/", 8) != 0 || strlen(path) > 200)
+            return LOGSHARE_EINVAL;
+        for (const char *p = path; *p; p++)
+            if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                  *p == '/' || *p == '-' || *p == '_'))
+                return LOGSHARE_EINVAL;
+    }
+    return share_string_set(&o->fields.endpoint, path);
 }

@@ -227,7 +227,11 @@ int logshare_open(const logshare_options *o, logshare **out)
     if (!out)
         return LOGSHARE_EINVAL;
     *out = NULL;
-    if (!o || !o->dir || (!o->have_pk && !o->plaintext))
+    if (!o)
+        return LOGSHARE_EINVAL;
+    if (o->key_error)
+        return o->key_error;
+    if (!o->dir || (!o->have_pk && !o->plaintext))
         return LOGSHARE_EINVAL;
     if (sodium_init() < 0)
         return LOGSHARE_EINTERNAL;
@@ -387,4 +391,12 @@ void logshare_get_counts(const logshare *ls, uint64_t *written, uint64_t *buffer
 int logshare_last_error(const logshare *ls)
 {
     return ls ? atomic_load(&((logshare *)ls)->last_error) : LOGSHARE_EINVAL;
+}
+
+void store_test_hold_writer(logshare *ls, int hold)
+{
+    pthread_mutex_lock(&ls->lock);
+    ls->hold = hold;
+    pthread_cond_signal(&ls->wake);
+    pthread_mutex_unlock(&ls->lock);
 }

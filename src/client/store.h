@@ -30,6 +30,7 @@ struct logshare_options {
     int nstreams;
     int streams_set; /* the first add replaces the default */
     int have_pk;
+    int key_error; /* a public key was given but refused: open fails with it */
     unsigned char pk[crypto_box_PUBLICKEYBYTES];
     int plaintext;
     uint64_t max_file_bytes, max_total_bytes;
@@ -170,6 +171,7 @@ struct logshare {
     uint64_t flush_requested, flush_done;
     int flush_result;
     int stop;
+    int hold; /* tests: keep the writer from draining (store_test_hold_writer) */
     pthread_t writer;
     int writer_started;
 
@@ -205,5 +207,9 @@ void *store_writer_main(void *arg);
 /* Prepares the directory (mkdir, lock, scan, expire): 0, LOGSHARE_EBUSY,
  * or a file system error that the writer will retry. */
 int store_writer_prepare_dir(logshare *ls);
+
+/* For tests only: while held, the writer takes nothing from the rings,
+ * as if the disk were very slow; releasing wakes it. */
+void store_test_hold_writer(logshare *ls, int hold);
 
 #endif

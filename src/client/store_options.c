@@ -80,10 +80,14 @@ int logshare_options_set_public_key(logshare_options *o, const char *text)
         return LOGSHARE_EINVAL;
     unsigned char pk[crypto_box_PUBLICKEYBYTES];
     int rc = logfmt_public_key_parse(text, pk);
-    if (rc != 0)
+    if (rc != 0) {
+        o->key_error = rc;
+        o->have_pk = 0;
         return rc;
+    }
     memcpy(o->pk, pk, sizeof pk);
     o->have_pk = 1;
+    o->key_error = 0;
     o->plaintext = 0;
     return 0;
 }
@@ -97,6 +101,8 @@ int logshare_options_set_public_key_file(logshare_options *o, const char *path)
     int rc = ls_fs_read_file(path, 4096, &text, &len);
     if (rc == LOGSHARE_ETOOLARGE)
         rc = LOGSHARE_EKEY;
+    if (rc != 0)
+        o->key_error = rc;
     if (rc == 0)
         rc = logshare_options_set_public_key(o, text);
     free(text);
@@ -109,6 +115,7 @@ int logshare_options_set_plaintext(logshare_options *o, int on)
         return LOGSHARE_EINVAL;
     o->plaintext = on != 0;
     if (on) {
+        o->key_error = 0;
         o->have_pk = 0;
         sodium_memzero(o->pk, sizeof o->pk);
     }

@@ -408,6 +408,8 @@ void *store_writer_main(void *arg)
     int64_t next_expire = ls_time_mono_ns() + EXPIRE_EVERY_NS;
     for (;;) {
         pthread_mutex_lock(&ls->lock);
+        while (ls->hold && !ls->stop)
+            pthread_cond_wait(&ls->wake, &ls->lock);
         uint64_t req = ls->flush_requested;
         int stop = ls->stop;
         pthread_mutex_unlock(&ls->lock);

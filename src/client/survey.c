@@ -2,9 +2,9 @@
  * survey.c - logshare_submit_survey: an end-of-call survey sent through
  * the outbox (see the push/surveys section of logshare.h).
  *
- * A survey is an outbox item like a report: its share_fields carry the
- * survey JSON (survey_json), which makes report_http POST it to
- * /api/v1/surveys as the `survey` field instead of a ticket's fields.
+ * A survey is an outbox item like a report whose share_fields name the
+ * endpoint /api/v1/surveys and carry the survey JSON as the extra form
+ * field `survey` (the outbox's generic request, share.h).
  * Queuing first gives surveys the same guarantees as reports: durable
  * before the call returns, retried with the same Idempotency-Key, sent
  * once even when made offline. The JSON is only checked for shape here
@@ -47,7 +47,8 @@ static int survey_queue(const char *dir, const logshare_support_file *sf, size_t
     share_file_list files = {0};
     int rc = share_fields_copy(&fields, &opts->fields);
     rc = rc ? rc : share_string_set(&fields.source, "survey");
-    rc = rc ? rc : share_string_set(&fields.survey_json, compact);
+    rc = rc ? rc : share_string_set(&fields.endpoint, "/api/v1/surveys");
+    rc = rc ? rc : share_fields_add_extra(&fields, "survey", compact);
     for (size_t i = 0; with_files && opts->include_logs && rc == 0 && i < n; i++) {
         const char *slash = strrchr(sf[i].path, '/');
         rc = share_file_list_add(&files, sf[i].path, slash ? slash + 1 : sf[i].path, sf[i].stream,

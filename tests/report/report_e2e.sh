@@ -102,3 +102,15 @@ assert_contains "$(cat "$TEST_TMP/out")" '"status": "failed"' "refused item kept
 assert_exit 0 "send with a good token" -- "$L" outbox --dir "$STORE" --send --server "$SERVER_URL" --token "$TOKEN"
 assert_eq 1 "$(tickets_for_call call-refused-1)" "the refused report, resent with a good token"
 pass "a refused report is kept, marked failed, and can be resent"
+
+# --- 6. a later report also delivers the one that waited
+stop_server
+assert_exit 75 "report A offline" -- "$L" report --dir "$STORE" --server "http://127.0.0.1:$SERVER_PORT" \
+  --token "$TOKEN" --description "A" --call-id call-later-a --attempts 1
+start_server "$TEST_TMP/srv"
+assert_exit 0 "report B online" -- "$L" report --dir "$STORE" --server "$SERVER_URL" --token "$TOKEN" \
+  --description "B" --call-id call-later-b
+assert_contains "$(cat "$TEST_TMP/err")" "also sent earlier report" "report B says it sent A too"
+assert_eq 1 "$(tickets_for_call call-later-a)" "A delivered once by the later report"
+assert_eq 1 "$(tickets_for_call call-later-b)" "B delivered once"
+pass "a later report delivers the one that waited"

@@ -78,7 +78,7 @@ static void queued_item_is_a_byte_exact_snapshot_with_hashes(void **state)
     share_fields_add_call_id(&fields, "call-1");
     share_fields_add_call_id(&fields, "call-2");
     char *id = NULL;
-    assert_int_equal(outbox_queue(dir, &fields, &files, 1 << 20, 8, &id), 0);
+    assert_int_equal(outbox_queue(dir, &fields, &files, 1 << 20, 8, 0, &id), 0);
 
     /* the originals may now vanish (rotation) without harming the item */
     unlink(pa);
@@ -104,7 +104,7 @@ static void queued_item_is_a_byte_exact_snapshot_with_hashes(void **state)
 
     /* a second item gets its own key; ids sort oldest first */
     char *id2 = NULL;
-    assert_int_equal(outbox_queue(dir, &fields, &(share_file_list){0}, 1 << 20, 8, &id2), 0);
+    assert_int_equal(outbox_queue(dir, &fields, &(share_file_list){0}, 1 << 20, 8, 0, &id2), 0);
     outbox_item **items;
     size_t n;
     assert_int_equal(outbox_scan(dir, &items, &n), 0);
@@ -153,13 +153,13 @@ static void quota_refuses_new_items_and_keeps_old_ones(void **state)
     share_fields fields = {0};
     share_string_set(&fields.description, "d");
     char *id1 = NULL, *id2 = NULL, *id3 = NULL;
-    assert_int_equal(outbox_queue(dir, &fields, &files, 100000, 10, &id1), 0);
-    assert_int_equal(outbox_queue(dir, &fields, &files, 100000, 10, &id2), 0);
+    assert_int_equal(outbox_queue(dir, &fields, &files, 100000, 10, 0, &id1), 0);
+    assert_int_equal(outbox_queue(dir, &fields, &files, 100000, 10, 0, &id2), 0);
     /* a third would make 120000 bytes > 100000 */
-    assert_int_equal(outbox_queue(dir, &fields, &files, 100000, 10, &id3), LOGSHARE_ENOSPC);
+    assert_int_equal(outbox_queue(dir, &fields, &files, 100000, 10, 0, &id3), LOGSHARE_ENOSPC);
     assert_null(id3);
     /* the item count is a limit too */
-    assert_int_equal(outbox_queue(dir, &fields, &(share_file_list){0}, 1 << 30, 2, &id3), LOGSHARE_ENOSPC);
+    assert_int_equal(outbox_queue(dir, &fields, &(share_file_list){0}, 1 << 30, 2, 0, &id3), LOGSHARE_ENOSPC);
     outbox_item **items;
     size_t n;
     assert_int_equal(outbox_scan(dir, &items, &n), 0);
@@ -167,7 +167,7 @@ static void quota_refuses_new_items_and_keeps_old_ones(void **state)
     outbox_items_free(items, n);
     /* sending (removing) one makes room again */
     assert_int_equal(outbox_remove(dir, id1), 0);
-    assert_int_equal(outbox_queue(dir, &fields, &files, 100000, 10, &id3), 0);
+    assert_int_equal(outbox_queue(dir, &fields, &files, 100000, 10, 0, &id3), 0);
     share_fields_clear(&fields);
     share_file_list_clear(&files);
     free(p);
@@ -176,6 +176,15 @@ static void quota_refuses_new_items_and_keeps_old_ones(void **state)
     free(id3);
     rm_rf(dir);
     free(dir);
+}
+
+static size_t count_items(const char *dir)
+{
+    outbox_item **items;
+    size_t n = 0;
+    if (outbox_scan(dir, &items, &n) == 0)
+        outbox_items_free(items, n);
+    return n;
 }
 
 /* Every visible item must load and its files must match their hashes. */
@@ -221,13 +230,19 @@ static void kill_9_while_queueing_leaves_whole_items_or_none(void **state)
             share_string_set(&fields.description, "crash test");
             for (;;) {
                 char *id = NULL;
-                if (outbox_queue(dir, &fields, &files, 1ull << 40, 100000, &id) != 0)
+                if (outbox_queue(dir, &fields, &files, 1ull << 40, 100000, 0, &id) != 0)
                     _exit(3);
                 free(id);
             }
         }
-        /* kill at a different moment each round */
-        struct timespec ts = {0, (long)(1000000L + (long)randombytes_uniform(40000000))};
+        /* kill at a different moment each round; the last round waits
+         * long enough (even under sanitizers and slow fsync) for some
+         * items to be complete */
+        if (r == rounds - 1) {
+            for (int w = 0; w < 500 && count_items(dir) <= seen; w++)
+                nanosleep(&(struct timespec){0, 20000000L}, NULL);
+        }
+        struct timespec ts = {0, (long)(1000000L + (long)randombytes_uniform(60000000))};
         nanosleep(&ts, NULL);
         kill(pid, SIGKILL);
         int status;
@@ -268,7 +283,7 @@ static void a_corrupt_item_is_reported_not_guessed(void **state)
     share_fields fields = {0};
     share_string_set(&fields.description, "d");
     char *id = NULL;
-    assert_int_equal(outbox_queue(dir, &fields, &(share_file_list){0}, 1 << 20, 8, &id), 0);
+    assert_int_equal(outbox_queue(dir, &fields, &(share_file_list){0}, 1 << 20, 8, 0, &id), 0);
     char path[4096];
     snprintf(path, sizeof path, "%s/outbox/%s/request.json", dir, id);
     assert_int_equal(ls_fs_write_atomic(path, "{\"version\":1,", 13, 0600), 0);

@@ -115,6 +115,11 @@ static void peer_stop(struct peer *p)
     shutdown(p->fd, SHUT_RDWR);
     pthread_join(p->thread, NULL);
     close(p->fd);
+}
+
+/* The recorded requests stay readable after peer_stop, until this. */
+static void peer_release(struct peer *p)
+{
     for (int i = 0; i < MAX_REQ; i++)
         free(p->requests[i]);
 }
@@ -160,7 +165,7 @@ static int setup(void **state)
     share_string_set(&fields.source, "report");
     share_fields_add_call_id(&fields, "call-a");
     share_fields_add_call_id(&fields, "call-b");
-    int rc = outbox_queue(f->dir, &fields, &files, 1 << 20, 8, &f->id);
+    int rc = outbox_queue(f->dir, &fields, &files, 1 << 20, 8, 0, &f->id);
     share_fields_clear(&fields);
     share_file_list_clear(&files);
     *state = f;
@@ -229,6 +234,7 @@ static void request_carries_fields_files_token_and_key(void **state)
     assert_int_equal(outbox_load(f->dir, f->id, &it), LOGSHARE_ENOENT);
     logshare_report_result_free(res);
     logshare_share_options_free(o);
+    peer_release(&p);
 }
 
 static void server_errors_are_retried_with_the_same_idempotency_key(void **state)
@@ -257,6 +263,7 @@ static void server_errors_are_retried_with_the_same_idempotency_key(void **state
     assert_true(p.at_us[2] - p.at_us[1] >= 950000);
     logshare_report_result_free(res);
     logshare_share_options_free(o);
+    peer_release(&p);
 }
 
 static void a_4xx_is_not_retried_and_the_item_is_kept_failed(void **state)
@@ -290,6 +297,7 @@ static void a_4xx_is_not_retried_and_the_item_is_kept_failed(void **state)
     outbox_item_free(it);
     logshare_report_result_free(res);
     logshare_share_options_free(o);
+    peer_release(&p);
 }
 
 static void unreachable_server_keeps_the_item_for_later(void **state)
@@ -351,6 +359,109 @@ static void a_canceled_upload_stays_pending(void **state)
     assert_int_equal(logshare_report_result_status(res), 0);
     logshare_report_result_free(res);
     logshare_share_options_free(o);
+    peer_release(&p);
+}
+
+static void other_endpoints_and_extra_fields_ride_the_outbox(void **state)
+{
+    struct fixture *f = *state;
+    /* queue a survey-shaped request through the public options */
+    logshare_share_options *q = logshare_share_options_new();
+    assert_int_equal(logshare_share_options_set_endpoint(q, "/api/v1/surveys"), 0);
+    assert_int_equal(logshare_share_options_set_endpoint(q, "http://evil/"), LOGSHARE_EINVAL);
+    assert_int_equal(logshare_share_options_add_form_field(q, "survey", "{\"call_id\":\"c9\"}"), 0);
+    assert_int_equal(logshare_share_options_add_form_field(q, "description", "x"), LOGSHARE_EINVAL);
+    assert_int_equal(logshare_share_options_add_form_field(q, "Bad-Name", "x"), LOGSHARE_EINVAL);
+    assert_int_equal(logshare_share_options_set_description(q, "survey with logs"), 0);
+    assert_int_equal(logshare_share_options_set_source(q, "survey"), 0);
+    assert_int_equal(logshare_share_options_set_include_logs(q, 0), 0);
+    char *id = NULL;
+    assert_int_equal(logshare_outbox_add_dir(f->dir, q, &id), 0);
+    logshare_share_options_free(q);
+
+    static const char *const script[] = {TICKET_201, NULL};
+    struct peer p;
+    peer_start(&p, script);
+    logshare_share_options *o = options_for(p.port, 1);
+    logshare_report_result *res = NULL;
+    assert_int_equal(outbox_send_item(f->dir, id, o, NULL, &res), 0);
+    peer_stop(&p);
+    assert_int_equal(logshare_report_result_status(res), 0);
+    const char *req = p.requests[0];
+    assert_true(strncmp(req, "POST /api/v1/surveys HTTP/1.1\r\n", 31) == 0);
+    assert_non_null(BODY_HAS("name=\"survey\"\r\n\r\n{\"call_id\":\"c9\"}\r\n"));
+    assert_non_null(BODY_HAS("name=\"source\"\r\n\r\nsurvey\r\n"));
+    logshare_report_result_free(res);
+    logshare_share_options_free(o);
+    logshare_string_free(id);
+    peer_release(&p);
+}
+
+static void stopping_the_sender_aborts_the_upload_and_keeps_the_item(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const script[] = {TICKET_201, TICKET_201, NULL};
+    struct peer p;
+    peer_start(&p, script);
+    logshare_share_options *o = options_for(p.port, 3);
+    logshare_share_options_set_max_send_rate(o, 1000); /* ~4 s for this item */
+    logshare_outbox_sender *sender = NULL;
+    assert_int_equal(logshare_outbox_sender_start_dir(f->dir, o, &sender), 0);
+    struct timespec ts = {0, 400000000L};
+    nanosleep(&ts, NULL);
+    int64_t t0 = ls_time_now_us();
+    logshare_outbox_sender_stop(sender);
+    assert_true(ls_time_now_us() - t0 < 1500000); /* stop does not wait for the upload */
+    outbox_item *it = NULL;
+    assert_int_equal(outbox_load(f->dir, f->id, &it), 0);
+    assert_false(it->state.failed);
+    outbox_item_free(it);
+    /* a new sender at the next "open" delivers it */
+    logshare_share_options_set_max_send_rate(o, 0);
+    assert_int_equal(logshare_outbox_sender_start_dir(f->dir, o, &sender), 0);
+    int gone = 0;
+    for (int i = 0; i < 100 && !gone; i++) {
+        nanosleep(&(struct timespec){0, 50000000L}, NULL);
+        gone = outbox_load(f->dir, f->id, &it) == LOGSHARE_ENOENT;
+        if (!gone)
+            outbox_item_free(it);
+    }
+    logshare_outbox_sender_stop(sender);
+    peer_stop(&p);
+    assert_true(gone);
+    logshare_share_options_free(o);
+    peer_release(&p);
+}
+
+static void a_fresh_reports_reservation_is_left_to_its_maker(void **state)
+{
+    struct fixture *f = *state;
+    share_fields fields = {0};
+    share_string_set(&fields.description, "reserved");
+    char *id = NULL;
+    int64_t reserved_until = ls_time_now_us() + 60 * 1000000LL;
+    assert_int_equal(outbox_queue(f->dir, &fields, &(share_file_list){0}, 1 << 20, 8, reserved_until, &id), 0);
+    share_fields_clear(&fields);
+    static const char *const script[] = {TICKET_201, TICKET_201, NULL};
+    struct peer p;
+    peer_start(&p, script);
+    logshare_share_options *o = options_for(p.port, 1);
+    size_t sent = 0, left = 0;
+    /* the fixture's item is due; the reserved one is not taken */
+    assert_int_equal(outbox_flush(f->dir, o, OUTBOX_FLUSH_IGNORE_SCHEDULE, NULL, &sent, &left), 0);
+    assert_int_equal(sent, 1);
+    assert_int_equal(left, 1);
+    outbox_item *it = NULL;
+    assert_int_equal(outbox_load(f->dir, id, &it), 0);
+    outbox_item_free(it);
+    /* an explicit request sends it */
+    assert_int_equal(outbox_flush(f->dir, o, OUTBOX_FLUSH_FORCE, NULL, &sent, &left), 0);
+    peer_stop(&p);
+    assert_int_equal(sent, 1);
+    assert_int_equal(left, 0);
+    free(id);
+    logshare_share_options_free(o);
+    peer_release(&p);
 }
 
 int main(void)
@@ -363,6 +474,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_4xx_is_not_retried_and_the_item_is_kept_failed, setup, teardown),
         cmocka_unit_test_setup_teardown(unreachable_server_keeps_the_item_for_later, setup, teardown),
         cmocka_unit_test_setup_teardown(a_canceled_upload_stays_pending, setup, teardown),
+        cmocka_unit_test_setup_teardown(other_endpoints_and_extra_fields_ride_the_outbox, setup, teardown),
+        cmocka_unit_test_setup_teardown(stopping_the_sender_aborts_the_upload_and_keeps_the_item, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_fresh_reports_reservation_is_left_to_its_maker, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -36,6 +36,7 @@ struct survey_upload {
     char ticket_id[TICKET_ID_MAX];
     ls_buf json;        /* the survey JSON: the whole body, or the `survey` field */
     int in_survey_field;
+    int in_ignored_field;
     int have_survey_field;
     multipart_parser *mp;
     struct blob_writer *writer;
@@ -92,6 +93,12 @@ static int on_part_begin(void *ctx, const multipart_part *part)
     struct api_app *app = req->app;
     struct survey_upload *u = req->state;
     if (!part->filename) {
+        if (strcmp(part->name, "source") == 0) {
+            /* The client library's outbox names every request's source;
+             * on this endpoint it can only be "survey": read and drop. */
+            u->in_ignored_field = 1;
+            return 0;
+        }
         if (strcmp(part->name, "survey") != 0 || u->have_survey_field) {
             snprintf(req->fail_message, sizeof req->fail_message,
                      u->have_survey_field ? "field 'survey' given twice"
@@ -139,6 +146,8 @@ static int on_part_data(void *ctx, const char *data, size_t len)
 {
     http_request *req = ctx;
     struct survey_upload *u = req->state;
+    if (u->in_ignored_field)
+        return 0;
     if (u->in_survey_field)
         return ls_buf_append(&u->json, data, len);
     if (!EVP_DigestUpdate(u->sha, data, len))
@@ -156,6 +165,10 @@ static int on_part_end(void *ctx)
 {
     http_request *req = ctx;
     struct survey_upload *u = req->state;
+    if (u->in_ignored_field) {
+        u->in_ignored_field = 0;
+        return 0;
+    }
     if (u->in_survey_field) {
         u->in_survey_field = 0;
         /* Refuse a bad survey before its files are uploaded. */
@@ -219,7 +232,7 @@ int api_surveys_create_begin(http_request *req)
         return http_respond_error(req, LOGSHARE_EINVAL, 400,
                                   "multipart/form-data without a valid boundary");
     multipart_limits lim = {
-        .max_parts = (size_t)cfg->max_files + 1,
+        .max_parts = (size_t)cfg->max_files + 2,
         .max_files = (size_t)cfg->max_files,
         .max_header_bytes = (size_t)cfg->max_part_header_bytes,
         .max_field_bytes = (size_t)cfg->max_json_bytes,

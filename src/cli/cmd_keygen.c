@@ -1,0 +1,54 @@
+/*
+ * cmd_keygen.c - `logshare keygen --out PREFIX`: makes a support key
+ * pair. PREFIX.key is the secret (mode 0600; keep it with support),
+ * PREFIX.pub the public key apps encrypt their logs to. Prints the
+ * public key. Never overwrites an existing key.
+ */
+#include <getopt.h>
+#include <stdio.h>
+
+#include "cli.h"
+#include "logshare.h"
+
+static void keygen_usage(FILE *out)
+{
+    fprintf(out, "usage: logshare keygen --out PREFIX\n\n"
+                 "Writes a new support key pair: PREFIX.key (secret, mode 0600) and\n"
+                 "PREFIX.pub (public), and prints the public key. Apps encrypt their\n"
+                 "logs to the public key; only the secret key decrypts them.\n"
+                 "Refuses to overwrite existing files.\n\n"
+                 "  --out PREFIX   where to write the two files\n"
+                 "  -h, --help     this help\n");
+}
+
+int cmd_keygen(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"out", required_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    const char *prefix = NULL;
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o': prefix = optarg; break;
+        case 'h': keygen_usage(stdout); return CLI_EXIT_OK;
+        default:
+            cli_error("keygen: unknown or incomplete option '%s' (try --help)", argv[optind - 1]);
+            return CLI_EXIT_USAGE;
+        }
+    }
+    if (!prefix || optind != argc) {
+        cli_error("keygen: --out PREFIX is required, and nothing else (try --help)");
+        return CLI_EXIT_USAGE;
+    }
+    char *pub = NULL;
+    int rc = logshare_keygen_files(prefix, &pub);
+    if (rc != 0) {
+        cli_error("keygen: cannot write %s.key / %s.pub: %s", prefix, prefix, logshare_strerror(rc));
+        return CLI_EXIT_FAILURE;
+    }
+    fputs(pub, stdout);
+    logshare_string_free(pub);
+    return CLI_EXIT_OK;
+}

@@ -1,0 +1,168 @@
+/*
+ * cmd_log.c - `logshare log`: each line of stdin becomes one record in
+ * a log store, with the store's limits. The way shell scripts and tests
+ * drive the library's writer.
+ *
+ * Unlike an app, the CLI must not lose lines: it flushes before its
+ * ring could fill, so a drop only happens when the disk refuses the
+ * data, and then it says how many lines were lost and exits 1.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "logshare.h"
+
+#define LOG_BUFFER_BYTES (8u * 1024u * 1024u)
+
+static void log_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: logshare log --dir DIR [--stream S] [--level L]\n"
+            "                    (--public-key-file F | --plaintext)\n"
+            "                    [--max-file-bytes N] [--max-total-bytes N] [--max-age-days N]\n\n"
+            "Writes each line of stdin as one record to the log store in DIR.\n\n"
+            "  --dir DIR              the store's directory (created if missing)\n"
+            "  --stream S             stream name, [a-z0-9_-]{1,32} (default: main)\n"
+            "  --level L              trace, debug, info, warn, error or fatal (default: info)\n"
+            "  --public-key-file F    encrypt to this support public key (from keygen)\n"
+            "  --plaintext            do not encrypt (development only)\n"
+            "  --max-file-bytes N     start a new file at this size (default 4194304)\n"
+            "  --max-total-bytes N    keep all log files under this total (default 67108864)\n"
+            "  --max-age-days N       delete files older than N days (default 7)\n"
+            "  -h, --help             this help\n\n"
+            "Exit status: 0 all lines written, 1 failure (lines lost, bad key), 2 usage.\n");
+}
+
+static int parse_u64(const char *s, uint64_t *v)
+{
+    char *end;
+    if (!s || !*s || *s == '-')
+        return -1;
+    unsigned long long x = strtoull(s, &end, 10);
+    if (*end)
+        return -1;
+    *v = x;
+    return 0;
+}
+
+int cmd_log(int argc, char **argv)
+{
+    enum { O_DIR = 1, O_STREAM, O_LEVEL, O_PKF, O_PLAIN, O_MFB, O_MTB, O_AGE };
+    static const struct option opts[] = {
+        {"dir", required_argument, NULL, O_DIR},
+        {"stream", required_argument, NULL, O_STREAM},
+        {"level", required_argument, NULL, O_LEVEL},
+        {"public-key-file", required_argument, NULL, O_PKF},
+        {"plaintext", no_argument, NULL, O_PLAIN},
+        {"max-file-bytes", required_argument, NULL, O_MFB},
+        {"max-total-bytes", required_argument, NULL, O_MTB},
+        {"max-age-days", required_argument, NULL, O_AGE},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    const char *dir = NULL, *stream = NULL, *level_name = NULL, *pkf = NULL;
+    int plaintext = 0;
+    uint64_t mfb = 0, mtb = 0, age = 0;
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        int bad = 0;
+        switch (c) {
+        case O_DIR: dir = optarg; break;
+        case O_STREAM: stream = optarg; break;
+        case O_LEVEL: level_name = optarg; break;
+        case O_PKF: pkf = optarg; break;
+        case O_PLAIN: plaintext = 1; break;
+        case O_MFB: bad = parse_u64(optarg, &mfb) || mfb == 0; break;
+        case O_MTB: bad = parse_u64(optarg, &mtb) || mtb == 0; break;
+        case O_AGE: bad = parse_u64(optarg, &age) || age == 0 || age > 36500; break;
+        case 'h': log_usage(stdout); return CLI_EXIT_OK;
+        default:
+            cli_error("log: unknown or incomplete option '%s' (try --help)", argv[optind - 1]);
+            return CLI_EXIT_USAGE;
+        }
+        if (bad) {
+            cli_error("log: '%s' is not a valid positive number for %s", optarg, argv[optind - 2]);
+            return CLI_EXIT_USAGE;
+        }
+    }
+    if (optind != argc || !dir || (!pkf == !plaintext)) {
+        cli_error("log: --dir and exactly one of --public-key-file / --plaintext are required (try --help)");
+        return CLI_EXIT_USAGE;
+    }
+    logshare_level level = LOGSHARE_LEVEL_INFO;
+    if (level_name && logshare_level_parse(level_name, &level) != 0) {
+        cli_error("log: unknown level '%s' (trace, debug, info, warn, error, fatal)", level_name);
+        return CLI_EXIT_USAGE;
+    }
+    logshare_options *o = logshare_options_new();
+    if (!o) {
+        cli_error("log: out of memory");
+        return CLI_EXIT_FAILURE;
+    }
+    int rc = logshare_options_set_dir(o, dir);
+    const char *what = "--dir";
+    if (rc == 0 && stream && (rc = logshare_options_add_stream(o, stream)) != 0)
+        what = "--stream (1-32 of a-z 0-9 _ -)";
+    if (rc == 0 && (rc = logshare_options_set_min_level(o, LOGSHARE_LEVEL_TRACE)) != 0)
+        what = "--level";
+    if (rc == 0 && mfb && (rc = logshare_options_set_max_file_bytes(o, mfb)) != 0)
+        what = "--max-file-bytes (at least 32768)";
+    if (rc == 0 && mtb && (rc = logshare_options_set_max_total_bytes(o, mtb)) != 0)
+        what = "--max-total-bytes (at least 32768)";
+    if (rc == 0 && age && (rc = logshare_options_set_max_age_seconds(o, (int64_t)age * 86400)) != 0)
+        what = "--max-age-days";
+    if (rc == 0)
+        rc = logshare_options_set_buffer_bytes(o, LOG_BUFFER_BYTES);
+    if (rc != 0) {
+        logshare_options_free(o);
+        cli_error("log: bad %s: %s", what, logshare_strerror(rc));
+        return CLI_EXIT_USAGE;
+    }
+    if (plaintext)
+        rc = logshare_options_set_plaintext(o, 1);
+    else if ((rc = logshare_options_set_public_key_file(o, pkf)) != 0) {
+        logshare_options_free(o);
+        cli_error("log: cannot use public key %s: %s", pkf, logshare_strerror(rc));
+        return CLI_EXIT_FAILURE;
+    }
+    logshare *ls = NULL;
+    rc = logshare_open(o, &ls);
+    logshare_options_free(o);
+    if (rc != 0) {
+        cli_error("log: cannot open the store in %s: %s", dir, logshare_strerror(rc));
+        return CLI_EXIT_FAILURE;
+    }
+    char *line = NULL;
+    size_t cap = 0, since_flush = 0;
+    ssize_t n;
+    while ((n = getline(&line, &cap, stdin)) >= 0) {
+        if (n > 0 && line[n - 1] == '\n')
+            line[--n] = '\0';
+        if (n > 0 && line[n - 1] == '\r')
+            line[--n] = '\0';
+        logshare_log(ls, 0, level, "%s", line);
+        /* Never let the ring fill: a line takes at most ~4 KiB in it. */
+        since_flush += (size_t)n + 64;
+        if (since_flush > LOG_BUFFER_BYTES / 4) {
+            logshare_flush(ls, 0);
+            since_flush = 0;
+        }
+    }
+    free(line);
+    logshare_flush(ls, 0);
+    uint64_t written = 0, full = 0, failed = 0;
+    logshare_get_counts(ls, &written, &full, &failed);
+    int last = logshare_last_error(ls);
+    logshare_close(ls);
+    if (full || failed) {
+        cli_error("log: %llu lines were not written to %s: %s",
+                  (unsigned long long)(full + failed), dir,
+                  last ? logshare_strerror(last) : "buffer full");
+        return CLI_EXIT_FAILURE;
+    }
+    return CLI_EXIT_OK;
+}

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# store_cli.sh - the log store through the CLI, as SPEC.md describes it:
+# keygen, log, files, decrypt (text and JSON), torn tails, tampering,
+# wrong keys, usage errors, and the quota under repeated kill -9.
+source "$LOGSHARE_TEST_LIB/testlib.sh"
+L=$LOGSHARE_BIN
+cd "$TEST_TMP"
+
+# keygen: two files, the secret one private, never overwritten.
+assert_exit 0 "keygen" -- "$L" keygen --out k
+assert_contains "$(cat "$TEST_TMP/out")" "logshare-pk-1:" "keygen prints the public key"
+assert_eq "600" "$(stat -c %a k.key)" "secret key mode"
+assert_eq "$(cat k.pub)" "$(cat "$TEST_TMP/out")" "printed key is PREFIX.pub"
+assert_exit 1 "keygen refuses to overwrite" -- "$L" keygen --out k
+assert_exit 2 "keygen without --out" -- "$L" keygen
+assert_exit 0 "keygen --help" -- "$L" keygen --help
+"$L" keygen --out other >/dev/null
+pass "keygen"
+
+# log + files + decrypt round trip, two streams.
+seq 1 300 | sed 's/^/calling line /' | "$L" log --dir store --stream calling --public-key-file k.pub
+printf 'media one\nmedia two\n' | "$L" log --dir store --stream media --level warn --public-key-file k.pub
+"$L" files --dir store >files.txt
+assert_eq 2 "$(wc -l <files.txt)" "files lists one file per open"
+assert_contains "$(cat files.txt)" "calling" "files shows the stream"
+"$L" files --dir store --json >files.json
+node -e '
+const a = JSON.parse(require("fs").readFileSync("files.json", "utf8"));
+if (!(a.length === 2 && a[0].stream === "calling" && a[0].size > 0 && a[0].first_time.endsWith("Z")))
+  process.exit(1);' || fail "files --json: $(cat files.json)"
+"$L" decrypt --key k.key store/*.lslog >out.txt
+assert_eq 302 "$(wc -l <out.txt)" "decrypt prints every record"
+assert_contains "$(sed -n 1p out.txt)" " info calling calling line 1" "first record"
+assert_contains "$(cat out.txt)" " warn media media two" "level and stream"
+head -1 out.txt | grep -Eq '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z info calling calling line 1$' || fail "line format: $(head -1 out.txt)"
+"$L" decrypt --key k.key --json store/*.lslog >out.json
+node -e '
+const rows = require("fs").readFileSync("out.json", "utf8").trim().split("\n").map(JSON.parse);
+const keys = Object.keys(rows[0]).sort().join(",");
+if (rows.length !== 302 || keys !== "level,message,stream,time" || rows[0].message !== "calling line 1")
+  process.exit(1);' || fail "decrypt --json"
+pass "log, files, decrypt"
+
+# A foreign key, no key, a missing file: exit 1, nothing printed.
+assert_exit 1 "wrong key" -- "$L" decrypt --key other.key store/*.lslog
+assert_eq 0 "$(wc -c <"$TEST_TMP/out")" "nothing printed with the wrong key"
+assert_contains "$(cat "$TEST_TMP/err")" "key does not fit" "wrong key message"
+assert_exit 1 "no key" -- "$L" decrypt store/*.lslog
+assert_exit 1 "missing file" -- "$L" decrypt --key k.key nope.lslog
+assert_exit 1 "malformed public key" -- sh -c "echo hi | '$L' log --dir s2 --public-key-file k.key"
+assert_contains "$(cat "$TEST_TMP/err")" "key" "bad public key is named"
+pass "keys"
+
+# Torn tail: every complete record, a warning, exit 0.
+f=$(ls store/calling.*.lslog)
+size=$(stat -c %s "$f")
+head -c $((size - 30)) "$f" >torn.lslog
+assert_exit 0 "torn tail" -- "$L" decrypt --key k.key torn.lslog
+assert_contains "$(cat "$TEST_TMP/err")" "torn tail" "torn tail warning"
+# Tampered: one byte changed in the middle: exit 1, nothing from that frame on.
+cp "$f" bad.lslog
+mid=$((size / 2))
+byte=$(od -An -tu1 -j "$mid" -N1 bad.lslog | tr -d ' ')
+printf "\\$(printf %o $((byte ^ 64)))" | dd of=bad.lslog bs=1 seek="$mid" conv=notrunc status=none
+cmp -s "$f" bad.lslog && fail "the byte was not changed"
+assert_exit 1 "tampered" -- "$L" decrypt --key k.key bad.lslog
+assert_contains "$(cat "$TEST_TMP/err")" "failed authentication" "tamper message"
+pass "torn and tampered"
+
+# Plaintext mode: readable without a key.
+echo "dev only" | "$L" log --dir plain --plaintext
+assert_exit 0 "plaintext decrypt without key" -- "$L" decrypt plain/*.lslog
+assert_contains "$(cat "$TEST_TMP/out")" "info main dev only" "plaintext record"
+pass "plaintext"
+
+# Usage errors.
+assert_exit 2 "log without key choice" -- "$L" log --dir x
+assert_exit 2 "log with both" -- "$L" log --dir x --plaintext --public-key-file k.pub
+assert_exit 2 "bad level" -- "$L" log --dir x --plaintext --level loud
+assert_exit 2 "bad number" -- "$L" log --dir x --plaintext --max-file-bytes 12abc
+assert_exit 2 "bad stream" -- "$L" log --dir x --plaintext --stream 'A B'
+assert_exit 2 "decrypt without files" -- "$L" decrypt --key k.key
+assert_exit 2 "files without dir" -- "$L" files
+assert_exit 1 "files of a missing dir" -- "$L" files --dir nowhere
+for c in log files decrypt; do assert_exit 0 "$c --help" -- "$L" $c --help; done
+pass "usage"
+
+# The quota holds while the writer is killed over and over.
+max=$((96 * 1024))
+gen() { od -An -tx1 -w48 -v /dev/urandom | tr -d ' ' 2>/dev/null; }
+for i in $(seq 1 12); do
+  ( gen | "$L" log --dir kill --public-key-file k.pub --max-file-bytes 32768 --max-total-bytes $max ) &
+  sleep 0.$((RANDOM % 4 + 1))
+  pkill -KILL -P $! -x logshare 2>/dev/null || true
+  wait $! 2>/dev/null || true
+  total=$(find kill -maxdepth 1 -name '*.lslog' -printf '%s\n' | awk '{s+=$1} END {print s+0}')
+  [ "$total" -le "$max" ] || fail "quota: $total > $max after kill $i"
+done
+[ -n "$(ls kill/*.lslog)" ] || fail "no files after the kill loop"
+# Every file is readable: complete frames decrypt, torn tails only warn.
+assert_exit 0 "decrypt after kills" -- "$L" decrypt --key k.key kill/*.lslog
+[ "$(wc -l <"$TEST_TMP/out")" -gt 0 ] || fail "records survive kill -9"
+pass "quota under kill -9"

@@ -1,0 +1,317 @@
+/*
+ * test_store_limits.c - the store stays within its bounds and survives
+ * bad conditions: quota and rotation over many opens (the outbox left
+ * alone), maximum age, drops counted while the writer is held back, an
+ * unwritable directory and a full disk that turn into counted drops and
+ * recover when the condition goes away.
+ */
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+
+#include "ls_hex.h"
+#include "sodium.h"
+#include "store.h"
+#include "store_testutil.h"
+
+static void random_hex(char *out, size_t bytes)
+{
+    unsigned char b[128];
+    randombytes_buf(b, bytes);
+    ls_hex_encode(b, bytes, out);
+}
+
+static void quota_and_rotation_hold_over_many_opens(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("quota");
+    char *pub, *sec;
+    tu_keys(&pub, &sec);
+    const uint64_t max_total = 160 * 1024, max_file = 32 * 1024;
+    /* The outbox belongs to the sharing code: never counted or touched. */
+    char *outbox = tu_path(dir, "outbox");
+    assert_int_equal(mkdir(outbox, 0700), 0);
+    char *queued = tu_path(outbox, "report-1.json");
+    FILE *f = fopen(queued, "w");
+    for (int i = 0; i < 40000; i++)
+        fputs("queued report bytes\n", f);
+    fclose(f);
+    const char *streams[] = {"calling", "media", NULL};
+    uint64_t last_seq = 0;
+    int rotated = 0;
+    for (int open_no = 0; open_no < 25; open_no++) {
+        logshare_options *o = tu_options(dir, pub, streams);
+        assert_int_equal(logshare_options_set_max_total_bytes(o, max_total), 0);
+        assert_int_equal(logshare_options_set_max_file_bytes(o, max_file), 0);
+        logshare *ls = tu_open(o);
+        logshare_options_free(o);
+        for (int i = 0; i < 1500; i++) {
+            char hex[129];
+            random_hex(hex, 60); /* incompressible, so files really fill */
+            assert_int_equal(LOGSHARE_LOG(ls, i % 2, LOGSHARE_LEVEL_INFO, "open %d rec %d %s", open_no, i, hex), 0);
+            if (i % 300 == 299) {
+                assert_int_equal(logshare_flush(ls, 0), 0);
+                assert_true(tu_log_bytes(dir, NULL) <= max_total);
+            }
+        }
+        logshare_close(ls);
+        size_t n;
+        uint64_t total = tu_log_bytes(dir, &n);
+        assert_true(total <= max_total);
+        logshare_support_file *files;
+        assert_int_equal(logshare_list_support_files(dir, &files, &n), 0);
+        for (size_t i = 0; i < n; i++) {
+            assert_true(files[i].size <= max_file);
+            if (i)
+                assert_true(files[i].seq > files[i - 1].seq);
+        }
+        /* The newest files survive: oldest go first. */
+        assert_true(files[n - 1].seq > last_seq);
+        if (files[n - 1].seq - last_seq > 2)
+            rotated = 1;
+        last_seq = files[n - 1].seq;
+        logshare_support_files_free(files, n);
+    }
+    assert_true(rotated);
+    struct stat st;
+    assert_int_equal(stat(queued, &st), 0);
+    assert_int_equal(st.st_size, 40000 * 20);
+    int torn = 0;
+    size_t records = tu_read_dir(dir, sec, NULL, NULL, &torn);
+    assert_int_equal(torn, 0);
+    assert_true(records > 0);
+    free(queued);
+    free(outbox);
+    free(pub);
+    free(sec);
+    tu_rmrf(dir);
+    free(dir);
+}
+
+static void files_older_than_the_maximum_age_are_deleted(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("age");
+    logshare_options *o = tu_options(dir, NULL, NULL);
+    logshare *ls = tu_open(o);
+    assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "old news"), 0);
+    logshare_close(ls);
+    logshare_support_file *files;
+    size_t n;
+    assert_int_equal(logshare_list_support_files(dir, &files, &n), 0);
+    assert_int_equal(n, 1);
+    struct timeval tv[2];
+    gettimeofday(&tv[0], NULL);
+    tv[0].tv_sec -= 10 * 86400;
+    tv[1] = tv[0];
+    assert_int_equal(utimes(files[0].path, tv), 0);
+    char *old_path = strdup(files[0].path);
+    logshare_support_files_free(files, n);
+    assert_int_equal(logshare_options_set_max_age_seconds(o, 7 * 86400), 0);
+    ls = tu_open(o);
+    logshare_options_free(o);
+    assert_int_equal(access(old_path, F_OK), -1);
+    assert_int_equal(logshare_get_support_files(ls, &files, &n), 0);
+    assert_int_equal(n, 1); /* only this open's new file */
+    logshare_support_files_free(files, n);
+    logshare_close(ls);
+    free(old_path);
+    tu_rmrf(dir);
+    free(dir);
+}
+
+struct drop_check {
+    long records;
+    int note_before_after;
+    char note[256];
+    char prev[256];
+};
+
+static void drop_record(const logshare_record *rec, void *ctx)
+{
+    struct drop_check *c = ctx;
+    if (strcmp(rec->message, "after the hold") == 0 && strstr(c->prev, "records dropped")) {
+        c->note_before_after = 1;
+        snprintf(c->note, sizeof c->note, "%s", c->prev);
+    }
+    snprintf(c->prev, sizeof c->prev, "%s", rec->message);
+    c->records++;
+}
+
+static void records_are_dropped_and_counted_while_the_writer_is_held_back(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("drops");
+    logshare_options *o = tu_options(dir, NULL, NULL);
+    assert_int_equal(logshare_options_set_buffer_bytes(o, 65536), 0);
+    logshare *ls = tu_open(o);
+    logshare_options_free(o);
+    store_test_hold_writer(ls, 1);
+    long ok = 0, dropped = 0;
+    for (int i = 0; i < 10000; i++) {
+        int rc = LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "burst %d", i);
+        if (rc == 0)
+            ok++;
+        else if (rc == LOGSHARE_ENOSPC)
+            dropped++;
+        else
+            fail_msg("unexpected %d", rc);
+    }
+    assert_true(dropped > 0 && ok > 0);
+    uint64_t full;
+    logshare_get_counts(ls, NULL, &full, NULL);
+    assert_int_equal(full, (uint64_t)dropped);
+    store_test_hold_writer(ls, 0);
+    assert_int_equal(logshare_flush(ls, 0), 0);
+    assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "after the hold"), 0);
+    logshare_close(ls);
+    struct drop_check c;
+    memset(&c, 0, sizeof c);
+    tu_read_dir(dir, NULL, drop_record, &c, NULL);
+    assert_int_equal(c.records, ok + 2); /* + the note + "after" */
+    assert_true(c.note_before_after);
+    char want[128];
+    snprintf(want, sizeof want, "logshare: %ld records dropped because the logging thread's buffer was full", dropped);
+    assert_string_equal(c.note, want);
+    tu_rmrf(dir);
+    free(dir);
+}
+
+struct seen {
+    char msgs[32][256];
+    int n;
+};
+
+static void seen_record(const logshare_record *rec, void *ctx)
+{
+    struct seen *s = ctx;
+    if (s->n < 32)
+        snprintf(s->msgs[s->n], sizeof s->msgs[0], "%s", rec->message);
+    s->n++;
+}
+
+static void an_unwritable_directory_drops_and_counts_then_recovers(void **state)
+{
+    (void)state;
+    char *base = tu_tmpdir("unwritable");
+    char *blocker = tu_path(base, "blocker");
+    char *dir = tu_path(blocker, "store");
+    FILE *f = fopen(blocker, "w"); /* a file where a directory must go: works even as root */
+    fclose(f);
+    logshare_options *o = tu_options(dir, NULL, NULL);
+    logshare *ls = tu_open(o); /* opens anyway: logging must not fail the app */
+    logshare_options_free(o);
+    assert_int_not_equal(logshare_last_error(ls), 0);
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "lost %d", i), 0);
+    assert_int_not_equal(logshare_flush(ls, 0), 0);
+    uint64_t written, full, failed;
+    logshare_get_counts(ls, &written, &full, &failed);
+    assert_int_equal(failed, 10);
+    assert_int_equal(written, 0);
+    /* Listing a directory that does not exist says so. */
+    logshare_support_file *files;
+    size_t n;
+    assert_int_not_equal(logshare_get_support_files(ls, &files, &n), 0);
+    /* The condition goes away; the writer retries about once a second. */
+    assert_int_equal(unlink(blocker), 0);
+    usleep(1200 * 1000);
+    assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "back %d", 1), 0);
+    assert_int_equal(logshare_flush(ls, 0), 0);
+    assert_int_equal(logshare_last_error(ls), 0);
+    logshare_close(ls);
+    struct seen s;
+    memset(&s, 0, sizeof s);
+    tu_read_dir(dir, NULL, seen_record, &s, NULL);
+    assert_int_equal(s.n, 2);
+    assert_string_equal(s.msgs[0], "logshare: 10 records dropped because they could not be written to disk");
+    assert_string_equal(s.msgs[1], "back 1");
+    tu_rmrf(base);
+    free(dir);
+    free(blocker);
+    free(base);
+}
+
+/* Runs in a child (RLIMIT_FSIZE is per process): the file size limit
+ * plays the full disk. Returns the exit status for the parent. */
+static int full_disk_child(const char *dir)
+{
+    logshare_options *o = tu_options(dir, NULL, NULL);
+    logshare *ls = NULL;
+    if (logshare_open(o, &ls) != 0)
+        return 10;
+    logshare_options_free(o);
+    for (int i = 0; i < 5; i++)
+        LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "before %d", i);
+    if (logshare_flush(ls, 0) != 0)
+        return 11;
+    signal(SIGXFSZ, SIG_IGN);
+    logshare_support_file *files;
+    size_t n;
+    if (logshare_list_support_files(dir, &files, &n) != 0 || n != 1)
+        return 12;
+    struct rlimit rl = {(rlim_t)files[0].size + 100, RLIM_INFINITY};
+    logshare_support_files_free(files, n);
+    if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+        return 13;
+    for (int i = 0; i < 200; i++) {
+        char hex[129];
+        random_hex(hex, 60);
+        LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "full %d %s", i, hex);
+    }
+    if (logshare_flush(ls, 0) == 0 || logshare_last_error(ls) == 0)
+        return 14;
+    uint64_t failed;
+    logshare_get_counts(ls, NULL, NULL, &failed);
+    if (failed != 200)
+        return 15;
+    rl.rlim_cur = RLIM_INFINITY;
+    if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+        return 16;
+    LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "space is back");
+    if (logshare_flush(ls, 0) != 0 || logshare_last_error(ls) != 0)
+        return 17;
+    logshare_close(ls);
+    return 0;
+}
+
+static void a_full_disk_drops_and_counts_then_recovers_in_the_same_file(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("full");
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(full_disk_child(dir));
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    struct seen s;
+    memset(&s, 0, sizeof s);
+    int torn = 0;
+    tu_read_dir(dir, NULL, seen_record, &s, &torn);
+    assert_int_equal(torn, 0);
+    assert_int_equal(s.n, 7);
+    assert_string_equal(s.msgs[4], "before 4");
+    assert_string_equal(s.msgs[5], "logshare: 200 records dropped because they could not be written to disk");
+    assert_string_equal(s.msgs[6], "space is back");
+    size_t nfiles;
+    tu_log_bytes(dir, &nfiles);
+    assert_int_equal(nfiles, 1); /* the file was cut back and went on */
+    tu_rmrf(dir);
+    free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(quota_and_rotation_hold_over_many_opens),
+        cmocka_unit_test(files_older_than_the_maximum_age_are_deleted),
+        cmocka_unit_test(records_are_dropped_and_counted_while_the_writer_is_held_back),
+        cmocka_unit_test(an_unwritable_directory_drops_and_counts_then_recovers),
+        cmocka_unit_test(a_full_disk_drops_and_counts_then_recovers_in_the_same_file),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

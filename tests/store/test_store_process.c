@@ -1,0 +1,195 @@
+/*
+ * test_store_process.c - the store across process events: fork with
+ * records in flight (the child's inherited store is inert, the parent's
+ * file holds each record once), exit() with records in flight (they are
+ * written and the file is finished), _exit() (what was in memory is
+ * lost, the rest reads with a torn-tail warning), and logging threads
+ * that come and go.
+ */
+#include <pthread.h>
+#include <sys/wait.h>
+
+#include "store_testutil.h"
+
+struct count_check {
+    long n;
+    long bad;
+    char prefix[32];
+};
+
+static void count_record(const logshare_record *rec, void *ctx)
+{
+    struct count_check *c = ctx;
+    char want[64];
+    snprintf(want, sizeof want, "%s %ld", c->prefix, c->n);
+    if (strcmp(rec->message, want) != 0)
+        c->bad++;
+    c->n++;
+}
+
+static void a_forked_child_leaves_the_parents_store_alone(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("fork");
+    char *child_dir = tu_tmpdir("fork-child");
+    logshare_options *o = tu_options(dir, NULL, NULL);
+    logshare *ls = tu_open(o);
+    logshare_options_free(o);
+    for (long i = 0; i < 100; i++)
+        assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "rec %ld", i), 0);
+    /* Records are in flight (in the ring, or pending) at the fork. */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int ok = LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "from the child") == LOGSHARE_ECLOSED &&
+                 logshare_log(ls, 0, LOGSHARE_LEVEL_INFO, "eager child") == LOGSHARE_ECLOSED &&
+                 logshare_flush(ls, 0) == LOGSHARE_ECLOSED;
+        logshare_support_file *files;
+        size_t n;
+        ok = ok && logshare_get_support_files(ls, &files, &n) == LOGSHARE_ECLOSED;
+        logshare_close(ls); /* frees the child's copy only */
+        /* The child can have a store of its own. */
+        logshare_options *co = logshare_options_new();
+        logshare *cs = NULL;
+        logshare_options_set_dir(co, child_dir);
+        logshare_options_set_plaintext(co, 1);
+        ok = ok && logshare_open(co, &cs) == 0 &&
+             LOGSHARE_LOG(cs, 0, LOGSHARE_LEVEL_INFO, "child %d", 0) == 0;
+        logshare_options_free(co);
+        logshare_close(cs);
+        exit(ok ? 0 : 1); /* exit(), so atexit handlers run in the child */
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    for (long i = 100; i < 200; i++)
+        assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "rec %ld", i), 0);
+    logshare_close(ls);
+    struct count_check c = {0, 0, "rec"};
+    int torn = 0;
+    tu_read_dir(dir, NULL, count_record, &c, &torn);
+    assert_int_equal(torn, 0);
+    assert_int_equal(c.bad, 0);
+    assert_int_equal(c.n, 200); /* each once: the child wrote nothing */
+    struct count_check cc = {0, 0, "child"};
+    tu_read_dir(child_dir, NULL, count_record, &cc, &torn);
+    assert_int_equal(cc.n, 1);
+    tu_rmrf(dir);
+    tu_rmrf(child_dir);
+    free(dir);
+    free(child_dir);
+}
+
+static void exit_with_records_in_flight_writes_them_and_finishes_the_file(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("exit");
+    char *pub, *sec;
+    tu_keys(&pub, &sec);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        logshare_options *o = tu_options(dir, pub, NULL);
+        logshare *ls = tu_open(o);
+        logshare_options_free(o);
+        for (long i = 0; i < 5000; i++)
+            LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "rec %ld", i);
+        exit(0); /* no flush, no close */
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    struct count_check c = {0, 0, "rec"};
+    int torn = 0;
+    tu_read_dir(dir, sec, count_record, &c, &torn);
+    assert_int_equal(torn, 0); /* finished with a FINAL frame */
+    assert_int_equal(c.bad, 0);
+    assert_int_equal(c.n, 5000);
+    free(pub);
+    free(sec);
+    tu_rmrf(dir);
+    free(dir);
+}
+
+static void underscore_exit_loses_only_what_was_in_memory(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("uexit");
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        logshare_options *o = tu_options(dir, NULL, NULL);
+        logshare *ls = tu_open(o);
+        logshare_options_free(o);
+        for (long i = 0; i < 100; i++)
+            LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "rec %ld", i);
+        logshare_flush(ls, 0);
+        for (long i = 100; i < 200; i++)
+            LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "rec %ld", i);
+        _exit(0); /* like a crash: no atexit */
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    struct count_check c = {0, 0, "rec"};
+    int torn = 0;
+    tu_read_dir(dir, NULL, count_record, &c, &torn);
+    assert_int_equal(torn, 1);
+    assert_int_equal(c.bad, 0);
+    assert_true(c.n >= 100 && c.n <= 200);
+    tu_rmrf(dir);
+    free(dir);
+}
+
+struct churn {
+    logshare *ls;
+    int id;
+};
+
+static void *churn_thread(void *arg)
+{
+    struct churn *c = arg;
+    for (int i = 0; i < 100; i++)
+        LOGSHARE_LOG(c->ls, 0, LOGSHARE_LEVEL_INFO, "thread %d rec %d", c->id, i);
+    return NULL;
+}
+
+static void threads_that_come_and_go_lose_nothing(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("churn");
+    logshare_options *o = tu_options(dir, NULL, NULL);
+    logshare *ls = tu_open(o);
+    logshare_options_free(o);
+    int rounds = (int)tu_scale(40, 10);
+    for (int round = 0; round < rounds; round++) {
+        pthread_t th[4];
+        struct churn c[4];
+        for (int i = 0; i < 4; i++) {
+            c[i] = (struct churn){ls, round * 4 + i};
+            assert_int_equal(pthread_create(&th[i], NULL, churn_thread, &c[i]), 0);
+        }
+        for (int i = 0; i < 4; i++)
+            pthread_join(th[i], NULL);
+    }
+    assert_int_equal(logshare_flush(ls, 0), 0);
+    uint64_t written, full, failed;
+    logshare_get_counts(ls, &written, &full, &failed);
+    assert_int_equal(written, (uint64_t)rounds * 400);
+    assert_int_equal(full + failed, 0);
+    logshare_close(ls);
+    assert_int_equal(tu_read_dir(dir, NULL, NULL, NULL, NULL), (size_t)rounds * 400);
+    tu_rmrf(dir);
+    free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(a_forked_child_leaves_the_parents_store_alone),
+        cmocka_unit_test(exit_with_records_in_flight_writes_them_and_finishes_the_file),
+        cmocka_unit_test(underscore_exit_loses_only_what_was_in_memory),
+        cmocka_unit_test(threads_that_come_and_go_lose_nothing),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
