@@ -30,12 +30,6 @@ void store_log_forget_thread(void)
     tls_ring.ring = NULL;
 }
 
-static inline int64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static inline struct store_ring *thread_ring(logshare *ls)
 {
@@ -168,7 +162,7 @@ int logshare_vlog(logshare *ls, int stream, logshare_level level, const char *fm
     } else {
         len = (size_t)n;
     }
-    return log_text(ls, r, stream, level, now_us(), text, len);
+    return log_text(ls, r, stream, level, store_raw_time(ls), text, len);
 }
 
 int logshare_log(logshare *ls, int stream, logshare_level level, const char *fmt, ...)
@@ -240,7 +234,7 @@ int logshare_log_static(logshare *ls, int stream, logshare_level level, const ch
         atomic_fetch_add(&ls->write_failed, 1);
         return LOGSHARE_ENOMEM;
     }
-    int64_t t = now_us();
+    int64_t t = store_raw_time(ls);
     if (__builtin_expect(r->pending_drops != 0, 0) && ring_note_drops(ls, r, stream, t) != 0) {
         ring_drop(r);
         return LOGSHARE_ENOSPC;

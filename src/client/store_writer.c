@@ -250,7 +250,8 @@ static void writer_take(logshare *ls, const struct ring_rec *h)
         return;
     struct store_stream *st = &ls->streams[h->stream];
     int counts = h->kind != RING_DROPPED;
-    if (stream_ready(ls, st, h->time_us) != 0) {
+    int64_t t = store_time_us(ls, h->time_us);
+    if (stream_ready(ls, st, t) != 0) {
         if (counts) {
             st->lost_unnoted++;
             atomic_fetch_add(&ls->write_failed, 1);
@@ -260,7 +261,7 @@ static void writer_take(logshare *ls, const struct ring_rec *h)
     unsigned char body[RECORD_ENCODED_MAX];
     size_t n = 0;
     const unsigned char *payload = (const unsigned char *)(h + 1);
-    uint64_t delta = logfmt_zigzag(h->time_us - st->pending_prev_us);
+    uint64_t delta = logfmt_zigzag(t - st->pending_prev_us);
     if (h->kind == RING_BINARY) {
         const struct store_fmt_info *fi = h->aux < STORE_FMT_MAX ? ls->fmts.by_id[h->aux] : NULL;
         if (!fi)
@@ -306,7 +307,7 @@ static void writer_take(logshare *ls, const struct ring_rec *h)
         n += logfmt_put_varint(body + n, count);
         put_record(&st->pending, LOGFMT_REC_DROPPED, body, n);
     }
-    st->pending_prev_us = h->time_us;
+    st->pending_prev_us = t;
     if (counts)
         st->pending_records++;
     if (st->pending.len >= ls->frame_target)
@@ -414,6 +415,7 @@ void *store_writer_main(void *arg)
         int stop = ls->stop;
         pthread_mutex_unlock(&ls->lock);
 
+        store_time_refresh(ls, 0);
         size_t taken = writer_drain(ls);
         int64_t now = ls_time_mono_ns();
         int64_t wait_ns = IDLE_WAIT_NS;

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "logshare.h"
+#include "ls_time.h"
 #include "outbox.h"
 #include "outbox_send.h"
 #include "share.h"
@@ -60,7 +61,9 @@ static int survey_queue(const char *dir, const logshare_support_file *sf, size_t
     }
     rc = rc ? rc
             : outbox_queue(dir, &fields, &files, opts->outbox_max_bytes, opts->outbox_max_items,
-                           id);
+                           /* reserved for us for a minute: we send it right away, so
+                            * a background sender should not race us for its lock */
+                           ls_time_now_us() + 60 * 1000000LL, id);
     share_fields_clear(&fields);
     share_file_list_clear(&files);
     return rc;

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "api/dashboard.h"
 #include "auth.h"
 #include "auth_cli.h"
 #include "blob_store.h"
@@ -162,7 +163,7 @@ static int serve(server_config *cfg)
                 logshare_strerror(rc));
         return 1;
     }
-    struct api_app app = {cfg, NULL, NULL, NULL, NULL};
+    struct api_app app = {cfg, NULL, NULL, NULL, NULL, NULL};
     int status = 1;
     struct http_server *server = NULL;
     char path[4096];
@@ -200,6 +201,18 @@ static int serve(server_config *cfg)
     snprintf(push_path, sizeof push_path, "%s/%s", cfg->data_dir, PUSH_DB_FILENAME);
     if ((rc = start_push(cfg, push_path, &app.push)))
         goto out;
+    struct dashboard_config dcfg = {
+        .support_secret_key_file = cfg->dashboard_support_secret_key_file,
+        .session_idle_ttl_s = cfg->dashboard_session_idle_ttl_s,
+        .session_max_ttl_s = cfg->dashboard_session_max_ttl_s,
+        .secure_cookie = cfg->tls_cert || cfg->dashboard_secure_cookie,
+        .tmp_dir = cfg->data_dir,
+    };
+    if ((rc = dashboard_new(&dcfg, app.tickets, app.blobs, app.auth, &app.dashboard))) {
+        fprintf(stderr, "logshared: dashboard: %s%s\n", logshare_strerror(rc),
+                rc == LOGSHARE_EKEY ? " (dashboard.support_secret_key_file)" : "");
+        goto out;
+    }
     char bound[96];
     int fd = open_listen_socket(cfg->listen, bound, sizeof bound);
     if (fd < 0) {
@@ -240,6 +253,7 @@ out:
     push_service_close_streams(app.push);
     http_server_stop(server, 0);
     push_service_free(app.push);
+    dashboard_free(app.dashboard);
     auth_free(app.auth);
     ticket_store_destroy(app.tickets);
     blob_store_destroy(app.blobs);

@@ -59,7 +59,7 @@ static void rt_record(const logshare_record *rec, void *ctx)
 static void million_records_from_eight_threads_round_trip_in_order(void **state)
 {
     (void)state;
-    long total = tu_scale(1000000, 200000);
+    long total = 1000000; /* fast enough under ASan too (~2 s): never scaled */
     char *dir = tu_tmpdir("rt");
     char *pub, *sec;
     tu_keys(&pub, &sec);
@@ -290,7 +290,7 @@ static void support_files_are_flushed_and_carry_time_ranges(void **state)
     assert_string_equal(files[0].stream, "calling");
     assert_string_equal(files[1].stream, "media");
     assert_true(files[0].seq < files[1].seq);
-    assert_true(files[0].first_time_us >= t0);
+    assert_true(files[0].first_time_us >= t0 - 1000); /* cycle-counter time: within 1 ms */
     assert_true(files[0].last_time_us >= files[0].first_time_us + 20000);
     assert_int_equal(files[1].first_time_us, 0); /* nothing logged to media */
     struct stat st;

@@ -26,6 +26,7 @@ struct api_app {
     struct ticket_store *tickets;
     struct auth *auth;
     struct push_service *push; /* log requests and surveys (push/push_service.h) */
+    struct dashboard *dashboard; /* sessions, logins, log viewer (api/dashboard.h) */
 };
 
 /* The route table (static storage). */
@@ -33,7 +34,9 @@ const http_route *api_routes(size_t *n);
 
 /* Verifies the bearer token and charges the user's rate limit. 0 and
  * *id; otherwise the request has been answered (401 or 429) and the
- * error is returned. */
+ * error is returned. A request without an Authorization header may
+ * instead carry a dashboard session cookie (with the CSRF token on
+ * changes; see dashboard_session_identity in api/dashboard.h). */
 int api_authenticate(http_request *req, struct auth_identity *id);
 
 /* 1 for support and admin. */

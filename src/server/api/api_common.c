@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/dashboard.h"
 #include "logshare.h"
 #include "ls_time.h"
 
@@ -13,8 +14,14 @@ int api_authenticate(http_request *req, struct auth_identity *id)
 {
     struct api_app *app = req->app;
     const char *reason = NULL;
-    int rc = auth_verify_header(app->auth, http_header(req, MHD_HTTP_HEADER_AUTHORIZATION),
-                                ls_time_now_us() / 1000000, id, &reason);
+    const char *authorization = http_header(req, MHD_HTTP_HEADER_AUTHORIZATION);
+    /* The dashboard's browser has no bearer token: its session cookie
+     * stands in for one (issue 6). ENOENT means no cookie either. */
+    int rc = authorization ? LOGSHARE_ENOENT
+                           : dashboard_session_identity(app->dashboard, req, id, &reason);
+    if (rc == LOGSHARE_ENOENT)
+        rc = auth_verify_header(app->auth, authorization, ls_time_now_us() / 1000000, id,
+                                &reason);
     if (rc) {
         http_respond_error(req, LOGSHARE_EAUTH, 401, "%s",
                            reason ? reason : "missing or refused bearer token");

@@ -8,6 +8,7 @@
 #include "api/api.h"
 #include "log_requests_api.h"
 #include "surveys_api.h"
+#include "api/dashboard.h"
 
 #include <stddef.h>
 
@@ -44,6 +45,19 @@ static const http_route routes[] = {
      {api_surveys_create_begin, api_surveys_create_body, api_surveys_create_end,
       api_surveys_create_cleanup}},
     {"GET", "/api/v1/surveys/stats", "surveys_stats", 0, {api_surveys_stats, NULL, NULL, NULL}},
+    /* The support dashboard (api/dashboard.h). */
+    {"GET", "/", "dashboard_root", 0, {NULL, NULL, dashboard_root_get, NULL}},
+    {"GET", "/dashboard", "dashboard_root", 0, {NULL, NULL, dashboard_root_get, NULL}},
+    {"GET", "/dashboard/", "dashboard_index", 0, {NULL, NULL, dashboard_index_get, NULL}},
+    {"GET", "/dashboard/session", "dashboard_session", 0, {NULL, NULL, dashboard_session_get, NULL}},
+    {"POST", "/dashboard/login", "dashboard_login", HTTP_ROUTE_JSON_BODY,
+     {dashboard_login_begin, NULL, dashboard_login_end, NULL}},
+    {"POST", "/dashboard/logout", "dashboard_logout", HTTP_ROUTE_JSON_BODY,
+     {NULL, NULL, dashboard_logout_end, NULL}},
+    {"GET", "/dashboard/{file}", "dashboard_file", 0, {NULL, NULL, dashboard_file_get, NULL}},
+    {"GET", "/dashboard/{dir}/{file}", "dashboard_file", 0, {NULL, NULL, dashboard_file_get, NULL}},
+    {"GET", "/api/v1/tickets/{id}/attachments/{aid}/log", "attachments_log", 0,
+     {NULL, NULL, dashboard_log_get, NULL}},
 };
 
 const http_route *api_routes(size_t *n)

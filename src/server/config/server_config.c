@@ -99,6 +99,14 @@ static const struct key_def keys[] = {
       "open log-request streams per user"),
     I("push", "expiry_sweep_ms", push_expiry_sweep_ms, "1000",
       "how often overdue log requests are marked expired"),
+    S("dashboard", "support_secret_key_file", dashboard_support_secret_key_file, NULL,
+      "support secret key (logshare keygen's PREFIX.key): the log viewer decrypts with it"),
+    I("dashboard", "session_idle_ttl_s", dashboard_session_idle_ttl_s, "28800",
+      "a dashboard session ends after this long without use"),
+    I("dashboard", "session_max_ttl_s", dashboard_session_max_ttl_s, "86400",
+      "and at the latest this long after login"),
+    B("dashboard", "secure_cookie", dashboard_secure_cookie, "0",
+      "mark the session cookie Secure behind an HTTPS proxy (always on with tls_cert)"),
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])

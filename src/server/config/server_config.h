@@ -68,6 +68,11 @@ typedef struct server_config {
     int64_t push_max_streams;
     int64_t push_max_streams_per_user;
     int64_t push_expiry_sweep_ms;
+    /* [dashboard] */
+    char *dashboard_support_secret_key_file; /* decrypts attachments for the log viewer */
+    int64_t dashboard_session_idle_ttl_s;
+    int64_t dashboard_session_max_ttl_s;
+    int64_t dashboard_secure_cookie;         /* 1: Secure cookies even without tls_cert */
 } server_config;
 
 /* Fills the embedded defaults (every string allocated). 0 or ENOMEM. */

@@ -1,0 +1,50 @@
+/*
+ * dashboard_internal.h - what the dashboard_*.c files share: the
+ * dashboard's state and the response helpers that put the security
+ * headers (and cookies) on every answer. Not for use outside them.
+ */
+#ifndef LOGSHARED_DASHBOARD_INTERNAL_H
+#define LOGSHARED_DASHBOARD_INTERNAL_H
+
+#include <jansson.h>
+
+#include "dashboard.h"
+#include "dashboard_login_limit.h"
+#include "session.h"
+
+struct dashboard {
+    struct ticket_store *ts; /* borrowed */
+    struct blob_store *bs;   /* borrowed */
+    const struct auth *auth; /* borrowed */
+    struct session_store *sessions;
+    struct login_limit *login_limit;
+    char *secret_key;        /* support secret key text, or NULL */
+    char *tmp_dir;
+    int secure_cookie;
+    int64_t session_max_ttl_s;
+};
+
+/* Answers with doc (stolen) and the security headers; set_cookie (may be
+ * NULL) becomes a Set-Cookie header. */
+int dashboard_respond_json(http_request *req, unsigned status, json_t *doc, const char *set_cookie);
+/* Answers {"error":{"code","message"}} with the security headers. */
+int dashboard_respond_error(http_request *req, unsigned status, const char *code,
+                            const char *message);
+/* The same for a LOGSHARE_E* (status and code from the server's table). */
+int dashboard_respond_errno(http_request *req, int err, const char *message);
+
+/* Copies the session cookie's value into buf (cap bytes). 0, or
+ * LOGSHARE_ENOENT when there is no such cookie (or it does not fit). */
+int dashboard_cookie_token(http_request *req, char *buf, size_t cap);
+
+/* Who is calling: the session cookie (see dashboard_session_identity),
+ * else the bearer token, through the API's own authentication step (so
+ * rate limits apply alike). 0 and *id, or the request has been answered
+ * (401 or 429) and a negative error is returned; the caller just returns. */
+int dashboard_require_caller(struct dashboard *d, http_request *req, struct auth_identity *id);
+
+/* 1 when a state-changing request's Origin header (if present) names
+ * this server (its Host), else 0. */
+int dashboard_origin_ok(http_request *req);
+
+#endif

@@ -1,0 +1,157 @@
+/*
+ * dashboard_login.c - POST /dashboard/login, POST /dashboard/logout and
+ * GET /dashboard/session.
+ *
+ * Login order matters: the rate limit is charged before the password
+ * hash is computed (so a flood cannot burn the CPU on Argon2), and an
+ * unknown user name costs the same hash as a known one (so response
+ * times do not tell which names exist). Only support and admin logins
+ * open the dashboard. A new session is made on every login, never
+ * reused, so a session id planted before login is worthless.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "dashboard_internal.h"
+#include "logshare.h"
+#include "ls_time.h"
+#include "ticket_store.h"
+
+static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
+static char *dummy_hash;
+
+static void make_dummy_hash(void)
+{
+    auth_password_hash("logshare-timing-equaliser", &dummy_hash);
+}
+
+/* The Set-Cookie value; max_age 0 deletes the cookie. */
+static void format_cookie(const struct dashboard *d, const char *token, int64_t max_age,
+                          char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s=%s; Path=/; Max-Age=%lld; HttpOnly; SameSite=Strict%s",
+             DASHBOARD_COOKIE, token, (long long)max_age, d->secure_cookie ? "; Secure" : "");
+}
+
+static json_t *session_json(const struct session_info *info)
+{
+    char expires[40];
+    ls_time_format_rfc3339(info->expires_at * 1000000, 0, expires);
+    return json_pack("{s:s,s:s,s:s,s:s}", "user", info->user, "role", info->role, "csrf_token",
+                     info->csrf, "expires_at", expires);
+}
+
+static int json_content_type(http_request *req)
+{
+    const char *type = http_header(req, "Content-Type");
+    return type && strncasecmp(type, "application/json", 16) == 0;
+}
+
+int dashboard_login_begin(http_request *req)
+{
+    /* A cross-site HTML form can only send form encodings; requiring JSON
+     * (which needs a CORS preflight we never grant) stops login CSRF. */
+    if (!json_content_type(req))
+        return dashboard_respond_error(req, 415, "unsupported_media_type",
+                                       "send the login as application/json");
+    if (!dashboard_origin_ok(req))
+        return dashboard_respond_error(req, 403, "forbidden", "cross-origin login refused");
+    return 0;
+}
+
+int dashboard_login_end(http_request *req)
+{
+    struct dashboard *d = dashboard_of(req);
+    if (!d)
+        return dashboard_respond_error(req, 503, "unavailable", "the dashboard is not set up");
+    json_error_t jerr;
+    json_t *body = json_loadb(req->body ? req->body : "", req->body_len, 0, &jerr);
+    const char *user = NULL, *password = NULL;
+    if (!body || json_unpack(body, "{s:s,s:s}", "username", &user, "password", &password) != 0 ||
+        !*user || !*password || strlen(user) > SESSION_USER_MAX) {
+        json_decref(body);
+        return dashboard_respond_error(req, 400, "invalid_argument",
+                                       "username and password are required");
+    }
+    int retry = 0;
+    int64_t now_us = ls_time_now_us();
+    if (login_limit_take(d->login_limit, req->client_addr, user, now_us, &retry) != 0) {
+        json_decref(body);
+        return http_respond_rate_limited(req, retry);
+    }
+    struct ticket_user *u = NULL;
+    int rc = ticket_store_user_get(d->ts, user, &u);
+    if (rc != 0 && rc != LOGSHARE_ENOENT) {
+        json_decref(body);
+        return dashboard_respond_errno(req, rc, "the user database is unavailable");
+    }
+    int ok;
+    if (u) {
+        ok = auth_password_verify(u->password_hash, password) == 0;
+    } else {
+        pthread_once(&dummy_once, make_dummy_hash);
+        if (dummy_hash)
+            auth_password_verify(dummy_hash, password);
+        ok = 0;
+    }
+    enum auth_role role = AUTH_ROLE_USER;
+    if (ok && (auth_role_parse(u->role, &role) != 0 || role == AUTH_ROLE_USER))
+        ok = 0; /* a "user" account exists for the API, not for the dashboard */
+    if (!ok) {
+        ticket_user_free(u);
+        json_decref(body);
+        return dashboard_respond_error(req, 401, "unauthorized", "wrong user name or password");
+    }
+    login_limit_success(d->login_limit, user, now_us);
+    char token[SESSION_TOKEN_LEN + 1];
+    struct session_info info;
+    rc = session_create(d->sessions, u->name, auth_role_name(role), (int64_t)time(NULL), token,
+                        &info);
+    ticket_user_free(u);
+    json_decref(body);
+    if (rc != 0)
+        return dashboard_respond_errno(req, rc, "could not start a session");
+    snprintf(req->user_id, sizeof req->user_id, "%s", info.user);
+    char cookie[256];
+    format_cookie(d, token, d->session_max_ttl_s, cookie, sizeof cookie);
+    memset(token, 0, sizeof token);
+    return dashboard_respond_json(req, 200, session_json(&info), cookie);
+}
+
+int dashboard_logout_end(http_request *req)
+{
+    struct dashboard *d = dashboard_of(req);
+    if (!d)
+        return dashboard_respond_error(req, 503, "unavailable", "the dashboard is not set up");
+    const char *reason = NULL;
+    int rc = dashboard_session_identity(d, req, NULL, &reason);
+    if (rc == LOGSHARE_ENOENT)
+        return dashboard_respond_error(req, 401, "unauthorized", "not logged in");
+    if (rc != 0)
+        return dashboard_respond_error(req, 401, "unauthorized", reason);
+    char token[SESSION_TOKEN_LEN + 8];
+    if (dashboard_cookie_token(req, token, sizeof token) == 0)
+        session_revoke(d->sessions, token);
+    char cookie[256];
+    format_cookie(d, "", 0, cookie, sizeof cookie);
+    return dashboard_respond_json(req, 200, json_pack("{s:b}", "logged_out", 1), cookie);
+}
+
+int dashboard_session_get(http_request *req)
+{
+    struct dashboard *d = dashboard_of(req);
+    if (!d)
+        return dashboard_respond_error(req, 503, "unavailable", "the dashboard is not set up");
+    char token[SESSION_TOKEN_LEN + 8];
+    struct session_info info;
+    if (dashboard_cookie_token(req, token, sizeof token) != 0 ||
+        session_lookup(d->sessions, token, (int64_t)time(NULL), &info) != 0)
+        return dashboard_respond_error(req, 401, "unauthorized", "not logged in");
+    snprintf(req->user_id, sizeof req->user_id, "%s", info.user);
+    return dashboard_respond_json(req, 200, session_json(&info), NULL);
+}
+

@@ -1,0 +1,50 @@
+/*
+ * dashboard_login_limit.h - slows down password guessing on the
+ * dashboard's login.
+ *
+ * Two token buckets per attempt: one for the client address and one for
+ * the user name tried, so neither one address trying many names nor many
+ * addresses trying one name get far. Every attempt takes a token from
+ * both; a successful login refills the user name's bucket (an agent who
+ * mistyped twice is not punished afterwards). Checked before the
+ * password hash is computed, so a flood also cannot burn the CPU on
+ * Argon2.
+ *
+ * Memory is bounded: at most max_keys names and addresses are tracked;
+ * when full, the entry idle longest is reused (it has the most tokens
+ * back anyway).
+ *
+ * Thread safety: every call may be made from many threads at once.
+ */
+#ifndef LOGSHARED_DASHBOARD_LOGIN_LIMIT_H
+#define LOGSHARED_DASHBOARD_LOGIN_LIMIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct login_limit_config {
+    double per_user_burst;       /* 0: 5 attempts at once per user name */
+    double per_user_per_minute;  /* 0: 5 more a minute */
+    double per_addr_burst;       /* 0: 20 per address */
+    double per_addr_per_minute;  /* 0: 20 a minute */
+    size_t max_keys;             /* under 16: 4096 */
+};
+
+struct login_limit;
+
+/* cfg may be NULL for the defaults. *out: login_limit_free it. */
+int login_limit_new(const struct login_limit_config *cfg, struct login_limit **out);
+void login_limit_free(struct login_limit *l); /* NULL is a no-op */
+
+/* Takes one attempt for (addr, user) at now_us (monotonic or wall clock
+ * µs, as long as it is the same clock every call). 0 when allowed;
+ * LOGSHARE_ERATELIMIT with *retry_after_s (seconds until the next
+ * attempt may pass, at least 1) when either bucket is empty; nothing is
+ * taken from either bucket then. */
+int login_limit_take(struct login_limit *l, const char *addr, const char *user, int64_t now_us,
+                     int *retry_after_s);
+
+/* A login as user succeeded: its bucket is full again. */
+void login_limit_success(struct login_limit *l, const char *user, int64_t now_us);
+
+#endif

@@ -1,0 +1,85 @@
+/*
+ * session.h - dashboard sessions, kept on the server.
+ *
+ * An agent who logs in (POST /dashboard/login) gets a session: a random
+ * 256-bit token sent only as an HttpOnly cookie, and a separate random
+ * CSRF token the page sends back in X-CSRF-Token on every change. The
+ * server holds the state, so logout and expiry really revoke: a copied
+ * cookie stops working the moment the session is gone.
+ *
+ * Only a hash of each token is kept (BLAKE2b-256), so the table holds
+ * nothing a memory dump could replay, and lookups compare fixed-size
+ * digests in constant time.
+ *
+ * Expiry: idle_ttl_s after the last use, and never later than
+ * absolute_ttl_s after login. Sessions live in memory: a restart logs
+ * every agent out (they log in again); several servers behind one name
+ * need sticky routing for the dashboard.
+ *
+ * Thread safety: every call may be made from many threads at once (one
+ * mutex; every operation is O(1) on average).
+ *
+ * Errors: 0 or a negative LOGSHARE_E*: EAUTH (unknown, revoked or
+ * expired token), EINVAL, ENOMEM, EIO (no randomness).
+ */
+#ifndef LOGSHARED_SESSION_H
+#define LOGSHARED_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SESSION_TOKEN_LEN 64     /* hex digits of a session token */
+#define SESSION_CSRF_LEN 64      /* hex digits of a CSRF token */
+#define SESSION_USER_MAX 255     /* longest user name, bytes */
+#define SESSION_ROLE_MAX 15
+#define SESSION_DEFAULT_IDLE_TTL_S (8 * 3600)
+#define SESSION_DEFAULT_ABSOLUTE_TTL_S (24 * 3600)
+#define SESSION_DEFAULT_MAX 10000
+
+struct session_store_config {
+    int64_t idle_ttl_s;     /* 0: SESSION_DEFAULT_IDLE_TTL_S */
+    int64_t absolute_ttl_s; /* 0: SESSION_DEFAULT_ABSOLUTE_TTL_S */
+    size_t max_sessions;    /* 0: SESSION_DEFAULT_MAX; when full the oldest goes */
+};
+
+/* What a valid session says about its holder (a copy; the caller's). */
+struct session_info {
+    char user[SESSION_USER_MAX + 1];
+    char role[SESSION_ROLE_MAX + 1];
+    char csrf[SESSION_CSRF_LEN + 1];
+    int64_t created_at; /* unix seconds */
+    int64_t expires_at; /* unix seconds: the earlier of idle and absolute expiry */
+};
+
+struct session_store;
+
+/* cfg may be NULL for the defaults. *out is the caller's:
+ * session_store_free it. */
+int session_store_new(const struct session_store_config *cfg, struct session_store **out);
+/* Frees every session. NULL is a no-op. */
+void session_store_free(struct session_store *ss);
+
+/* Starts a session for user with role at now_s. token receives the
+ * cookie value (SESSION_TOKEN_LEN hex digits and a NUL); *info (may be
+ * NULL) the session, with its CSRF token. */
+int session_create(struct session_store *ss, const char *user, const char *role, int64_t now_s,
+                   char token[SESSION_TOKEN_LEN + 1], struct session_info *info);
+
+/* Finds the session of a cookie value at now_s and extends its idle
+ * expiry. 0 and *info, or LOGSHARE_EAUTH (malformed, unknown, revoked
+ * or expired; an expired session is removed). */
+int session_lookup(struct session_store *ss, const char *token, int64_t now_s,
+                   struct session_info *info);
+
+/* Ends the session of a cookie value. 0, or LOGSHARE_EAUTH if there was
+ * none. */
+int session_revoke(struct session_store *ss, const char *token);
+
+/* 1 when csrf_header matches the session's CSRF token (constant time),
+ * else 0. NULL header: 0. */
+int session_csrf_matches(const struct session_info *info, const char *csrf_header);
+
+/* Sessions held now (expired ones may still count until touched). */
+size_t session_count(struct session_store *ss);
+
+#endif

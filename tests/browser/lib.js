@@ -1,0 +1,137 @@
+// lib.js - helpers for the dashboard's browser tests, in the spirit of
+// tests/lib/testlib.sh: a scratch directory removed at exit, assertions
+// that say what failed, a real logshared on 127.0.0.1 with a free port
+// (started and stopped by the test), the CLIs, and Debian's chromium
+// driven headless by playwright-core (which never downloads a browser).
+'use strict';
+const { spawn, spawnSync } = require('child_process');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const crypto = require('crypto');
+
+const TEST_NAME = path.basename(process.argv[1], '.js');
+const TMP = fs.mkdtempSync(path.join(os.tmpdir(), `logshare-${TEST_NAME}-`));
+const servers = [];
+const cleanups = [];
+
+function env(name) {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set (run through ctest)`);
+  return v;
+}
+
+function fail(msg) {
+  const err = new Error(`FAIL (${TEST_NAME}): ${msg}`);
+  err.isTestFailure = true;
+  throw err;
+}
+function ok(what) { console.log(`ok - ${what}`); }
+function assert(cond, what) { if (!cond) fail(what); }
+function assertEq(want, got, what) {
+  if (want !== got) fail(`${what}: expected ${JSON.stringify(want)}, got ${JSON.stringify(got)}`);
+}
+function sha256(buf) { return crypto.createHash('sha256').update(buf).digest('hex'); }
+
+// run(bin, args, {input}) -> stdout (string); fails the test on a non-zero exit.
+function run(bin, args, opts = {}) {
+  const r = spawnSync(bin, args, { input: opts.input, encoding: 'utf8', env: { ...process.env, ...(opts.env || {}) } });
+  if (r.status !== 0) fail(`${path.basename(bin)} ${args.join(' ')}: exit ${r.status}: ${(r.stderr || '').slice(0, 500)}`);
+  return r.stdout;
+}
+
+// startServer(dataDir, extraArgs, extraEnv) -> {url, proc, log}
+async function startServer(dataDir, extraArgs = [], extraEnv = {}) {
+  const portFile = path.join(TMP, `port.${servers.length}`);
+  const logFile = path.join(TMP, `server.${servers.length}.log`);
+  const out = fs.openSync(logFile, 'a');
+  const proc = spawn(env('LOGSHARED_BIN'),
+    ['--listen', '127.0.0.1:0', '--data-dir', dataDir, '--port-file', portFile, ...extraArgs],
+    { stdio: ['ignore', out, out], env: { ...process.env, ...extraEnv } });
+  fs.closeSync(out);
+  let exited = null;
+  proc.on('exit', (code, sig) => { exited = { code, sig }; });
+  servers.push(proc);
+  // ASan builds start slower; allow 30 s.
+  for (let i = 0; i < 600; i++) {
+    if (exited) fail(`logshared exited at start (${JSON.stringify(exited)}): ${fs.readFileSync(logFile, 'utf8').slice(-800)}`);
+    if (fs.existsSync(portFile) && fs.readFileSync(portFile, 'utf8').trim()) break;
+    await sleep(50);
+  }
+  const port = fs.existsSync(portFile) ? fs.readFileSync(portFile, 'utf8').trim() : '';
+  if (!port) fail('logshared did not start within 30 s');
+  return { url: `http://127.0.0.1:${port}`, proc, log: logFile, exited: () => exited };
+}
+
+async function stopServer(server, signal = 'SIGTERM') {
+  if (server.exited()) return server.exited();
+  const done = new Promise((resolve) => server.proc.on('exit', (code, sig) => resolve({ code, sig })));
+  server.proc.kill(signal);
+  const t = setTimeout(() => server.proc.kill('SIGKILL'), 20000);
+  const r = await done;
+  clearTimeout(t);
+  return r;
+}
+
+function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
+
+// waitFor(fn, what, timeoutMs): polls fn until it returns a truthy value.
+async function waitFor(fn, what, timeoutMs = 10000) {
+  const end = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < end) {
+    try { last = await fn(); if (last) return last; } catch (e) { last = e; }
+    await sleep(100);
+  }
+  fail(`timed out waiting for ${what}${last instanceof Error ? ': ' + last.message : ''}`);
+}
+
+// Chromium from Debian, headless, with a fresh profile; nothing fetched
+// from the network but our server.
+async function launchBrowser() {
+  let chromium;
+  try {
+    ({ chromium } = require('playwright-core'));
+  } catch (e) {
+    console.error('SKIP: playwright-core is not installed in tests/browser (run scripts/bootstrap --test)');
+    process.exit(77);
+  }
+  const profile = fs.mkdtempSync(path.join(TMP, 'chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.LOGSHARE_CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    acceptDownloads: true,
+    viewport: { width: 1280, height: 800 },
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  cleanups.push(() => context.close().catch(() => {}));
+  return context;
+}
+
+// main(fn): runs the test, reports, cleans up, sets the exit status.
+function main(fn) {
+  const timer = setTimeout(() => { console.error(`FAIL (${TEST_NAME}): overall timeout`); finish(1); }, 170000);
+  let finished = false;
+  async function finish(code) {
+    if (finished) return;
+    finished = true;
+    clearTimeout(timer);
+    for (const c of cleanups.reverse()) { try { await c(); } catch (_) { /* best effort */ } }
+    for (const s of servers) { if (s.exitCode === null && s.signalCode === null) s.kill('SIGKILL'); }
+    if (code === 0 || !process.env.LOGSHARE_KEEP_TMP) fs.rmSync(TMP, { recursive: true, force: true });
+    else console.error(`kept ${TMP}`);
+    process.exit(code);
+  }
+  fn().then(() => finish(0), (e) => {
+    console.error(e.isTestFailure ? e.message : (e.stack || String(e)));
+    for (let i = 0; i < servers.length; i++) {
+      const log = path.join(TMP, `server.${i}.log`);
+      if (fs.existsSync(log)) console.error(`--- server log ${i} (tail) ---\n` + fs.readFileSync(log, 'utf8').slice(-2000));
+    }
+    finish(1);
+  });
+}
+
+module.exports = { TMP, env, fail, ok, assert, assertEq, sha256, run, startServer, stopServer, sleep, waitFor,
+  launchBrowser, main, cleanups };

@@ -1,0 +1,198 @@
+/*
+ * test_session.c - dashboard sessions and the login limiter, as the
+ * server uses them: revocation and expiry really end a session, tokens
+ * and CSRF tokens are checked exactly, and login attempts run out per
+ * user name and per address.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "dashboard_login_limit.h"
+#include "logshare.h"
+#include "session.h"
+
+static void session_lookup_returns_the_login(void **state)
+{
+    (void)state;
+    struct session_store *ss;
+    assert_int_equal(session_store_new(NULL, &ss), 0);
+    char token[SESSION_TOKEN_LEN + 1];
+    struct session_info made, found;
+    assert_int_equal(session_create(ss, "alice", "support", 1000, token, &made), 0);
+    assert_int_equal(strlen(token), SESSION_TOKEN_LEN);
+    assert_int_equal(session_lookup(ss, token, 1001, &found), 0);
+    assert_string_equal(found.user, "alice");
+    assert_string_equal(found.role, "support");
+    assert_string_equal(found.csrf, made.csrf);
+    assert_int_equal(strlen(found.csrf), SESSION_CSRF_LEN);
+    assert_string_not_equal(found.csrf, token);
+    session_store_free(ss);
+}
+
+static void revoked_session_is_gone(void **state)
+{
+    (void)state;
+    struct session_store *ss;
+    assert_int_equal(session_store_new(NULL, &ss), 0);
+    char token[SESSION_TOKEN_LEN + 1];
+    assert_int_equal(session_create(ss, "alice", "support", 1000, token, NULL), 0);
+    assert_int_equal(session_revoke(ss, token), 0);
+    assert_int_equal(session_lookup(ss, token, 1001, NULL), LOGSHARE_EAUTH);
+    assert_int_equal(session_revoke(ss, token), LOGSHARE_EAUTH);
+    assert_int_equal(session_count(ss), 0);
+    session_store_free(ss);
+}
+
+static void idle_and_absolute_expiry_end_sessions(void **state)
+{
+    (void)state;
+    struct session_store_config cfg = {.idle_ttl_s = 100, .absolute_ttl_s = 250};
+    struct session_store *ss;
+    assert_int_equal(session_store_new(&cfg, &ss), 0);
+    char token[SESSION_TOKEN_LEN + 1];
+    assert_int_equal(session_create(ss, "bob", "admin", 1000, token, NULL), 0);
+    /* Used every 90 s it stays alive, but never past 250 s after login. */
+    assert_int_equal(session_lookup(ss, token, 1090, NULL), 0);
+    assert_int_equal(session_lookup(ss, token, 1180, NULL), 0);
+    struct session_info info;
+    assert_int_equal(session_lookup(ss, token, 1240, &info), 0);
+    assert_int_equal(info.expires_at, 1250);
+    assert_int_equal(session_lookup(ss, token, 1250, NULL), LOGSHARE_EAUTH);
+    /* Idle: 100 s without use ends it. */
+    assert_int_equal(session_create(ss, "bob", "admin", 2000, token, NULL), 0);
+    assert_int_equal(session_lookup(ss, token, 2100, NULL), LOGSHARE_EAUTH);
+    assert_int_equal(session_count(ss), 0);
+    session_store_free(ss);
+}
+
+static void malformed_and_foreign_tokens_are_refused(void **state)
+{
+    (void)state;
+    struct session_store *ss;
+    assert_int_equal(session_store_new(NULL, &ss), 0);
+    char token[SESSION_TOKEN_LEN + 1];
+    assert_int_equal(session_create(ss, "alice", "support", 1000, token, NULL), 0);
+    char other[SESSION_TOKEN_LEN + 1];
+    memcpy(other, token, sizeof other);
+    other[10] = other[10] == 'a' ? 'b' : 'a';
+    assert_int_equal(session_lookup(ss, other, 1001, NULL), LOGSHARE_EAUTH);
+    assert_int_equal(session_lookup(ss, "", 1001, NULL), LOGSHARE_EAUTH);
+    assert_int_equal(session_lookup(ss, NULL, 1001, NULL), LOGSHARE_EAUTH);
+    char upper[SESSION_TOKEN_LEN + 2];
+    memcpy(upper, token, SESSION_TOKEN_LEN);
+    upper[SESSION_TOKEN_LEN] = '0';
+    upper[SESSION_TOKEN_LEN + 1] = '\0';
+    assert_int_equal(session_lookup(ss, upper, 1001, NULL), LOGSHARE_EAUTH);
+    memset(other, 'z', SESSION_TOKEN_LEN);
+    assert_int_equal(session_lookup(ss, other, 1001, NULL), LOGSHARE_EAUTH);
+    session_store_free(ss);
+}
+
+static void csrf_must_match_exactly(void **state)
+{
+    (void)state;
+    struct session_store *ss;
+    assert_int_equal(session_store_new(NULL, &ss), 0);
+    char token[SESSION_TOKEN_LEN + 1];
+    struct session_info info;
+    assert_int_equal(session_create(ss, "alice", "support", 1000, token, &info), 0);
+    assert_true(session_csrf_matches(&info, info.csrf));
+    assert_false(session_csrf_matches(&info, NULL));
+    assert_false(session_csrf_matches(&info, ""));
+    assert_false(session_csrf_matches(&info, token));
+    char wrong[SESSION_CSRF_LEN + 1];
+    memcpy(wrong, info.csrf, sizeof wrong);
+    wrong[SESSION_CSRF_LEN - 1] = wrong[SESSION_CSRF_LEN - 1] == '0' ? '1' : '0';
+    assert_false(session_csrf_matches(&info, wrong));
+    session_store_free(ss);
+}
+
+static void a_full_table_drops_the_oldest_session(void **state)
+{
+    (void)state;
+    struct session_store_config cfg = {.max_sessions = 3};
+    struct session_store *ss;
+    assert_int_equal(session_store_new(&cfg, &ss), 0);
+    char t[4][SESSION_TOKEN_LEN + 1];
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(session_create(ss, "u", "support", 1000 + i, t[i], NULL), 0);
+    assert_int_equal(session_count(ss), 3);
+    assert_int_equal(session_lookup(ss, t[0], 1010, NULL), LOGSHARE_EAUTH);
+    for (int i = 1; i < 4; i++)
+        assert_int_equal(session_lookup(ss, t[i], 1010, NULL), 0);
+    session_store_free(ss);
+}
+
+static void login_attempts_run_out_per_user_name(void **state)
+{
+    (void)state;
+    struct login_limit *l;
+    assert_int_equal(login_limit_new(NULL, &l), 0);
+    int retry = 0;
+    int64_t now = 5000000000;
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(login_limit_take(l, "10.0.0.1", "alice", now, &retry), 0);
+    assert_int_equal(login_limit_take(l, "10.0.0.2", "alice", now, &retry), LOGSHARE_ERATELIMIT);
+    assert_in_range(retry, 1, 12);
+    /* Another name from the same address is still allowed. */
+    assert_int_equal(login_limit_take(l, "10.0.0.1", "bob", now, &retry), 0);
+    /* 12 s later one more attempt for alice (5 a minute). */
+    assert_int_equal(login_limit_take(l, "10.0.0.3", "alice", now + 12000000, &retry), 0);
+    assert_int_equal(login_limit_take(l, "10.0.0.3", "alice", now + 12000000, &retry),
+                     LOGSHARE_ERATELIMIT);
+    login_limit_free(l);
+}
+
+static void login_attempts_run_out_per_address(void **state)
+{
+    (void)state;
+    struct login_limit *l;
+    assert_int_equal(login_limit_new(NULL, &l), 0);
+    int retry = 0;
+    char name[32];
+    for (int i = 0; i < 20; i++) {
+        snprintf(name, sizeof name, "user%d", i);
+        assert_int_equal(login_limit_take(l, "192.0.2.7", name, 1000, &retry), 0);
+    }
+    assert_int_equal(login_limit_take(l, "192.0.2.7", "fresh", 1000, &retry), LOGSHARE_ERATELIMIT);
+    assert_true(retry >= 1);
+    assert_int_equal(login_limit_take(l, "192.0.2.8", "fresh", 1000, &retry), 0);
+    login_limit_free(l);
+}
+
+static void success_refills_the_user_name(void **state)
+{
+    (void)state;
+    struct login_limit *l;
+    assert_int_equal(login_limit_new(NULL, &l), 0);
+    int retry;
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(login_limit_take(l, "10.0.0.1", "carol", 1000, &retry), 0);
+    login_limit_success(l, "carol", 1000);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(login_limit_take(l, "10.0.0.1", "carol", 1000, &retry), 0);
+    assert_int_equal(login_limit_take(l, "10.0.0.1", "carol", 1000, &retry), LOGSHARE_ERATELIMIT);
+    login_limit_free(l);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(session_lookup_returns_the_login),
+        cmocka_unit_test(revoked_session_is_gone),
+        cmocka_unit_test(idle_and_absolute_expiry_end_sessions),
+        cmocka_unit_test(malformed_and_foreign_tokens_are_refused),
+        cmocka_unit_test(csrf_must_match_exactly),
+        cmocka_unit_test(a_full_table_drops_the_oldest_session),
+        cmocka_unit_test(login_attempts_run_out_per_user_name),
+        cmocka_unit_test(login_attempts_run_out_per_address),
+        cmocka_unit_test(success_refills_the_user_name),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
