@@ -37,16 +37,17 @@
 
 static void print_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: logshared [--config FILE] [--listen HOST:PORT] [--data-dir DIR]\n"
-            "                 [--port-file FILE] [--tls-cert FILE --tls-key FILE] [--KEY VALUE]...\n"
-            "       logshared token --data-dir DIR --user ID [--role user|support|admin] [--ttl S]\n"
-            "       logshared user add NAME --role support --data-dir DIR   (password on stdin)\n"
-            "       logshared --version | --help\n\n"
-            "The logshare support backend. Every setting below can be given in the INI\n"
-            "file (--config FILE, [section] key = value), as LOGSHARE_<SECTION>_<KEY> in\n"
-            "the environment, or as a flag; flags win over the environment, which wins\n"
-            "over the file. Byte sizes take K, M and G suffixes.\n\n");
+    fprintf(
+        out,
+        "usage: logshared [--config FILE] [--listen HOST:PORT] [--data-dir DIR]\n"
+        "                 [--port-file FILE] [--tls-cert FILE --tls-key FILE] [--KEY VALUE]...\n"
+        "       logshared token --data-dir DIR --user ID [--role user|support|admin] [--ttl S]\n"
+        "       logshared user add NAME --role support --data-dir DIR   (password on stdin)\n"
+        "       logshared --version | --help\n\n"
+        "The logshare support backend. Every setting below can be given in the INI\n"
+        "file (--config FILE, [section] key = value), as LOGSHARE_<SECTION>_<KEY> in\n"
+        "the environment, or as a flag; flags win over the environment, which wins\n"
+        "over the file. Byte sizes take K, M and G suffixes.\n\n");
     server_config_print_keys(out);
 }
 
@@ -157,6 +158,14 @@ static int start_push(const server_config *cfg, const char *db_path, struct push
 
 static int serve(server_config *cfg)
 {
+    /* Signals go to sigwait below, never to a thread of the server or of
+     * a back end: blocked before any thread exists, so all inherit it. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
     int rc = ls_fs_mkdir_p(cfg->data_dir, 0700);
     if (rc) {
         fprintf(stderr, "logshared: cannot create data dir %s: %s\n", cfg->data_dir,
@@ -219,13 +228,6 @@ static int serve(server_config *cfg)
         fprintf(stderr, "logshared: cannot listen on %s: %s\n", cfg->listen, strerror(errno));
         goto out;
     }
-    /* Signals go to sigwait below, never to the server's threads. */
-    sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
     size_t n_routes;
     const http_route *routes = api_routes(&n_routes);
     if ((rc = http_server_start(cfg, fd, routes, n_routes, &app, &server)))
