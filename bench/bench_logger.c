@@ -82,7 +82,9 @@ static int run_fprintf(const char *path, long n, uint32_t *lat, double npt)
         clock_gettime(CLOCK_REALTIME, &ts);
         struct tm tm;
         gmtime_r(&ts.tv_sec, &tm);
-        fprintf(f, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ info call %s seq %d ssrc %u bitrate %d jitter %.3f codec %s\n",
+        fprintf(f,
+                "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ info call %s seq %d ssrc %u bitrate %d "
+                "jitter %.3f codec %s\n",
                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                 ts.tv_nsec / 1000, fl.call_id, fl.seq, fl.ssrc, fl.bitrate, fl.jitter_ms, fl.codec);
         uint64_t t1 = bench_ticks();
@@ -101,7 +103,8 @@ static int run_fprintf(const char *path, long n, uint32_t *lat, double npt)
 int main(int argc, char **argv)
 {
     if (argc < 4) {
-        fprintf(stderr, "usage: bench_logger logshare DIR N RING_BYTES PUBKEY_FILE | fprintf FILE N\n");
+        fprintf(stderr,
+                "usage: bench_logger logshare DIR N RING_BYTES PUBKEY_FILE | fprintf FILE N\n");
         return 2;
     }
     long n = atol(argv[3]);

@@ -69,7 +69,8 @@ static inline void bench_fields_init(void)
     for (int i = 0; i < BENCH_CALL_IDS; i++)
         snprintf(bench_call_ids[i], sizeof bench_call_ids[i], "%08x-%04x-4%03x-a%03x-%012llx",
                  (unsigned)rand(), (unsigned)rand() & 0xffff, (unsigned)rand() & 0xfff,
-                 (unsigned)rand() & 0xfff, ((unsigned long long)rand() * 7919u) & 0xffffffffffffull);
+                 (unsigned)rand() & 0xfff,
+                 ((unsigned long long)rand() * 7919u) & 0xffffffffffffull);
 }
 
 static inline struct bench_fields bench_fields_for(long i)
@@ -94,13 +95,14 @@ static int bench_cmp_u32(const void *a, const void *b)
 /* Prints "name p50 p99 p999 max records_per_s bytes dropped" with
  * latencies in ns. lat is sorted in place. */
 static inline void bench_report(const char *name, uint32_t *lat, long n, double ns_per_tick,
-                                double seconds, unsigned long long bytes, unsigned long long dropped)
+                                double seconds, unsigned long long bytes,
+                                unsigned long long dropped)
 {
     qsort(lat, (size_t)n, sizeof *lat, bench_cmp_u32);
 #define BENCH_PCT(p) ((double)lat[(size_t)((double)(n - 1) * (p))] * ns_per_tick)
     printf("%s %.0f %.0f %.0f %.0f %.0f %llu %llu\n", name, BENCH_PCT(0.50), BENCH_PCT(0.99),
-           BENCH_PCT(0.999), (double)lat[n - 1] * ns_per_tick, (double)(n - (long)dropped) / seconds,
-           bytes, dropped);
+           BENCH_PCT(0.999), (double)lat[n - 1] * ns_per_tick,
+           (double)(n - (long)dropped) / seconds, bytes, dropped);
 #undef BENCH_PCT
 }
 

@@ -417,7 +417,8 @@ int logshare_flush(logshare *ls, int timeout_ms)
     rc = 0;
     while (ls->flush_done < mine && rc == 0) {
         if (timeout_ms > 0)
-            rc = pthread_cond_timedwait(&ls->flushed, &ls->lock, &deadline) ? LOGSHARE_ETIMEDOUT : 0;
+            rc =
+                pthread_cond_timedwait(&ls->flushed, &ls->lock, &deadline) ? LOGSHARE_ETIMEDOUT : 0;
         else
             pthread_cond_wait(&ls->flushed, &ls->lock);
     }

@@ -65,8 +65,8 @@ struct store_fmt_table {
 /* The info for fmt, adding it on first sight (allocates then, once per
  * format). NULL when the table is full or out of memory. */
 const struct store_fmt_info *store_fmt_get(struct store_fmt_table *t, const char *fmt);
+/* The table's entries are freed with the store (store_free_memory). */
 void store_fmt_table_init(struct store_fmt_table *t);
-void store_fmt_table_destroy(struct store_fmt_table *t);
 
 /* ---- per-thread rings ---- */
 enum store_ring_kind { RING_PAD = 0, RING_TEXT = 1, RING_BINARY = 2, RING_DROPPED = 3 };
@@ -200,7 +200,7 @@ struct logshare {
     int use_tsc;
     uint64_t tsc0;
     int64_t mono0_ns;
-    uint64_t anchor_tsc;      /* writer-owned from here */
+    uint64_t anchor_tsc; /* writer-owned from here */
     int64_t anchor_wall_us;
     int64_t anchor_mono_ns;
     double us_per_tick;
@@ -230,7 +230,8 @@ static inline int64_t store_time_us(const logshare *ls, int64_t raw)
 {
     if (!ls->use_tsc)
         return raw;
-    return ls->anchor_wall_us + (int64_t)((double)(int64_t)((uint64_t)raw - ls->anchor_tsc) * ls->us_per_tick);
+    return ls->anchor_wall_us +
+           (int64_t)((double)(int64_t)((uint64_t)raw - ls->anchor_tsc) * ls->us_per_tick);
 }
 
 extern _Atomic unsigned store_fork_generation;
