@@ -94,7 +94,6 @@ T.main(async () => {
   const ticket = await created.json();
   await page.waitForSelector(`[data-ticket-id="${ticket.id}"]`, { timeout: 10000 });
   T.assert(await page.$(`tr.row-new[data-ticket-id="${ticket.id}"]`), 'the new ticket is marked as new');
-  await page.screenshot({ path: path.join(shots, 'dashboard-tickets.png') });
   T.ok('a ticket created through the API appears without a reload');
 
   // A few more tickets so the search has something to leave out.
@@ -107,6 +106,7 @@ T.main(async () => {
     T.assertEq(201, r.status, 'more tickets created');
   }
   await T.waitFor(async () => (await page.$$('[data-testid=ticket-row]')).length === 4, 'all four tickets listed');
+  await page.screenshot({ path: path.join(shots, 'dashboard-tickets.png') });
 
   // --- search by call id --------------------------------------------
   await page.selectOption('[data-testid=search-field]', 'call_id');
@@ -183,6 +183,22 @@ T.main(async () => {
     }
     T.assert(found, 'the error record is found with level=error');
     T.ok('log viewer filters by level');
+    // Paging and time filters, through the same endpoint the page uses.
+    const base = `/api/v1/tickets/${ticket.id}/attachments/${ticket.attachments.find((a) => a.name === logFiles[0]).id}/log`;
+    const getLog = (q) => page.evaluate(async (u) => (await fetch(u, { credentials: 'same-origin' })).json(), base + q);
+    const p1 = await getLog('?limit=15');
+    T.assertEq(15, p1.records.length, 'first page of 15');
+    T.assertEq(15, p1.next_offset, 'next_offset after the first page');
+    const p2 = await getLog('?limit=15&offset=15');
+    T.assertEq(15, p2.records[0].index, 'second page starts where the first ended');
+    T.assertEq('frame 15 rendered for call-other ok', p2.records[0].message, 'second page content');
+    const p3 = await getLog('?limit=15&offset=30');
+    T.assertEq(null, p3.next_offset, 'last page has no next_offset');
+    T.assertEq(0, (await getLog('?since=2999-01-01T00:00:00Z')).records.length, 'since in the future: nothing');
+    T.assertEq(0, (await getLog('?until=2000-01-01T00:00:00Z')).records.length, 'until in the past: nothing');
+    T.assertEq(40, (await getLog('?since=2000-01-01T00:00:00Z&stream=calling')).records.length, 'time and stream filters keep all');
+    T.assertEq(0, (await getLog('?stream=media')).records.length, 'another stream: nothing');
+    T.ok('log viewer pages and filters by time and stream');
   }
 
   // --- change the status and add a note ------------------------------

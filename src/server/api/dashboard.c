@@ -18,10 +18,9 @@
 
 /* The dashboard needs nothing but its own origin: no inline code, no
  * plugins, no framing (clickjacking), no <base> games, forms only to
- * ourselves. img-src allows data: for nothing user-controlled: only
- * the stylesheet's own icons could use it. */
+ * ourselves. */
 #define DASHBOARD_CSP                                                                      \
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "     \
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "           \
     "connect-src 'self'; font-src 'self'; manifest-src 'self'; form-action 'self'; "      \
     "frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 
