@@ -137,7 +137,8 @@ LOGSHARE_API int logshare_level_parse(const char *name, logshare_level *level);
  * that thread's first call), and one background writer per store drains
  * the rings, compresses, encrypts and writes. When a thread's ring is
  * full the record is dropped and counted, and the count is logged as a
- * record of its own as soon as there is room again.
+ * record of its own (in the stream of that thread's next record) as soon
+ * as there is room again.
  *
  * Fork: in a child process after fork(), a store inherited from the
  * parent is inert: logging calls return LOGSHARE_ECLOSED and write
@@ -249,7 +250,7 @@ LOGSHARE_API int logshare_stream_index(const logshare *ls, const char *name);
 
 /* Logs one record, formatting it now (any format string is fine). Safe
  * from any thread; never blocks; never allocates except at a thread's
- * first call on this store. Messages longer than 8000 bytes are cut and
+ * first call on this store. Messages longer than 4000 bytes are cut and
  * end with "...[truncated]". Returns 0 when queued, LOGSHARE_ENOSPC when
  * the thread's ring was full (dropped and counted), LOGSHARE_EINVAL for
  * a bad stream or level, LOGSHARE_ECLOSED after close/exit or in a

@@ -43,14 +43,62 @@ struct source {
     int have; /* rec holds the next record to print */
 };
 
+/* Length of the valid UTF-8 sequence at p (1-4), or 0 if invalid. */
+static size_t utf8_len(const unsigned char *p, size_t left)
+{
+    size_t n = p[0] < 0x80             ? 1
+               : (p[0] & 0xe0) == 0xc0 ? 2
+               : (p[0] & 0xf0) == 0xe0 ? 3
+               : (p[0] & 0xf8) == 0xf0 ? 4
+                                       : 0;
+    if (n == 0 || n > left || (n == 2 && p[0] < 0xc2))
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+    if ((n == 3 && p[0] == 0xe0 && p[1] < 0xa0) || (n == 3 && p[0] == 0xed && p[1] >= 0xa0) ||
+        (n == 4 && p[0] == 0xf0 && p[1] < 0x90) ||
+        (n == 4 && (p[0] > 0xf4 || (p[0] == 0xf4 && p[1] >= 0x90))))
+        return 0;
+    return n;
+}
+
+/* The message as a JSON string: bytes that are not UTF-8 (apps may log
+ * anything) become U+FFFD instead of making the record vanish. */
+static json_t *message_json(const char *msg, size_t len)
+{
+    json_t *s = json_stringn(msg, len);
+    if (s)
+        return s;
+    char *clean = malloc(len * 3 + 1);
+    if (!clean)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < len;) {
+        size_t n = utf8_len((const unsigned char *)msg + i, len - i);
+        if (n && !(n == 1 && msg[i] == '\0')) {
+            memcpy(clean + o, msg + i, n);
+            o += n;
+            i += n;
+        } else {
+            memcpy(clean + o, "\xef\xbf\xbd", 3);
+            o += 3;
+            i++;
+        }
+    }
+    s = json_stringn(clean, o);
+    free(clean);
+    return s;
+}
+
 static void print_record(const logshare_record *rec, int json)
 {
     char t[LS_TIME_RFC3339_LEN];
     ls_time_format_rfc3339(rec->time_us, 1, t);
     if (json) {
-        json_t *o = json_pack("{s:s, s:s, s:s, s:s%}", "time", t, "level",
+        json_t *o = json_pack("{s:s, s:s, s:s, s:o*}", "time", t, "level",
                               logshare_level_name(rec->level), "stream", rec->stream, "message",
-                              rec->message, rec->message_len);
+                              message_json(rec->message, rec->message_len));
         char *s = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
         if (s)
             puts(s);
@@ -84,8 +132,10 @@ static int source_advance(struct source *s)
     if (rc == 0)
         return 0;
     if (rc == LOGSHARE_ETRUNCATED) {
-        fprintf(stderr, "logshare: warning: %s: torn tail: the file ends before its final frame "
-                        "(crash while writing?); every complete record was printed\n", s->path);
+        fprintf(stderr,
+                "logshare: warning: %s: torn tail: the file ends before its final frame "
+                "(crash while writing?); every complete record was printed\n",
+                s->path);
         return 0;
     }
     cli_error("decrypt: %s: %s; nothing from that point on was printed", s->path,
@@ -106,9 +156,15 @@ int cmd_decrypt(int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'k': key_path = optarg; break;
-        case 'j': json = 1; break;
-        case 'h': decrypt_usage(stdout); return CLI_EXIT_OK;
+        case 'k':
+            key_path = optarg;
+            break;
+        case 'j':
+            json = 1;
+            break;
+        case 'h':
+            decrypt_usage(stdout);
+            return CLI_EXIT_OK;
         default:
             cli_error("decrypt: unknown or incomplete option '%s' (try --help)", argv[optind - 1]);
             return CLI_EXIT_USAGE;
@@ -139,8 +195,10 @@ int cmd_decrypt(int argc, char **argv)
         s->path = argv[optind + i];
         int rc = logshare_reader_open(s->path, key, &s->r);
         if (rc == LOGSHARE_ETRUNCATED) {
-            fprintf(stderr, "logshare: warning: %s: torn tail: the file ends inside its header; "
-                            "it holds no record\n", s->path);
+            fprintf(stderr,
+                    "logshare: warning: %s: torn tail: the file ends inside its header; "
+                    "it holds no record\n",
+                    s->path);
         } else if (rc == LOGSHARE_EKEY) {
             cli_error("decrypt: %s: %s", s->path,
                       key ? "the key does not fit this file (encrypted to another key, or "

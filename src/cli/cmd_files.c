@@ -42,9 +42,15 @@ int cmd_files(int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'd': dir = optarg; break;
-        case 'j': json = 1; break;
-        case 'h': files_usage(stdout); return CLI_EXIT_OK;
+        case 'd':
+            dir = optarg;
+            break;
+        case 'j':
+            json = 1;
+            break;
+        case 'h':
+            files_usage(stdout);
+            return CLI_EXIT_OK;
         default:
             cli_error("files: unknown or incomplete option '%s' (try --help)", argv[optind - 1]);
             return CLI_EXIT_USAGE;
@@ -78,10 +84,11 @@ int cmd_files(int argc, char **argv)
     } else {
         for (size_t i = 0; i < n; i++) {
             char a[LS_TIME_RFC3339_LEN], b[LS_TIME_RFC3339_LEN];
-            printf("%s\t%s\t%llu\t%s\t%s\n", files[i].path, files[i].stream,
-                   (unsigned long long)files[i].size,
-                   files[i].first_time_us ? ls_time_format_rfc3339(files[i].first_time_us, 1, a) : "-",
-                   files[i].last_time_us ? ls_time_format_rfc3339(files[i].last_time_us, 1, b) : "-");
+            printf(
+                "%s\t%s\t%llu\t%s\t%s\n", files[i].path, files[i].stream,
+                (unsigned long long)files[i].size,
+                files[i].first_time_us ? ls_time_format_rfc3339(files[i].first_time_us, 1, a) : "-",
+                files[i].last_time_us ? ls_time_format_rfc3339(files[i].last_time_us, 1, b) : "-");
         }
     }
     logshare_support_files_free(files, n);

@@ -23,16 +23,21 @@ static void keygen_usage(FILE *out)
 
 int cmd_keygen(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"out", required_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"out", required_argument, NULL, 'o'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     const char *prefix = NULL;
     int c;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'o': prefix = optarg; break;
-        case 'h': keygen_usage(stdout); return CLI_EXIT_OK;
+        case 'o':
+            prefix = optarg;
+            break;
+        case 'h':
+            keygen_usage(stdout);
+            return CLI_EXIT_OK;
         default:
             cli_error("keygen: unknown or incomplete option '%s' (try --help)", argv[optind - 1]);
             return CLI_EXIT_USAGE;
@@ -45,7 +50,8 @@ int cmd_keygen(int argc, char **argv)
     char *pub = NULL;
     int rc = logshare_keygen_files(prefix, &pub);
     if (rc != 0) {
-        cli_error("keygen: cannot write %s.key / %s.pub: %s", prefix, prefix, logshare_strerror(rc));
+        cli_error("keygen: cannot write %s.key / %s.pub: %s", prefix, prefix,
+                  logshare_strerror(rc));
         return CLI_EXIT_FAILURE;
     }
     fputs(pub, stdout);

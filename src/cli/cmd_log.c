@@ -51,17 +51,16 @@ static int parse_u64(const char *s, uint64_t *v)
 int cmd_log(int argc, char **argv)
 {
     enum { O_DIR = 1, O_STREAM, O_LEVEL, O_PKF, O_PLAIN, O_MFB, O_MTB, O_AGE };
-    static const struct option opts[] = {
-        {"dir", required_argument, NULL, O_DIR},
-        {"stream", required_argument, NULL, O_STREAM},
-        {"level", required_argument, NULL, O_LEVEL},
-        {"public-key-file", required_argument, NULL, O_PKF},
-        {"plaintext", no_argument, NULL, O_PLAIN},
-        {"max-file-bytes", required_argument, NULL, O_MFB},
-        {"max-total-bytes", required_argument, NULL, O_MTB},
-        {"max-age-days", required_argument, NULL, O_AGE},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"dir", required_argument, NULL, O_DIR},
+                                         {"stream", required_argument, NULL, O_STREAM},
+                                         {"level", required_argument, NULL, O_LEVEL},
+                                         {"public-key-file", required_argument, NULL, O_PKF},
+                                         {"plaintext", no_argument, NULL, O_PLAIN},
+                                         {"max-file-bytes", required_argument, NULL, O_MFB},
+                                         {"max-total-bytes", required_argument, NULL, O_MTB},
+                                         {"max-age-days", required_argument, NULL, O_AGE},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     const char *dir = NULL, *stream = NULL, *level_name = NULL, *pkf = NULL;
     int plaintext = 0;
     uint64_t mfb = 0, mtb = 0, age = 0;
@@ -71,15 +70,33 @@ int cmd_log(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         int bad = 0;
         switch (c) {
-        case O_DIR: dir = optarg; break;
-        case O_STREAM: stream = optarg; break;
-        case O_LEVEL: level_name = optarg; break;
-        case O_PKF: pkf = optarg; break;
-        case O_PLAIN: plaintext = 1; break;
-        case O_MFB: bad = parse_u64(optarg, &mfb) || mfb == 0; break;
-        case O_MTB: bad = parse_u64(optarg, &mtb) || mtb == 0; break;
-        case O_AGE: bad = parse_u64(optarg, &age) || age == 0 || age > 36500; break;
-        case 'h': log_usage(stdout); return CLI_EXIT_OK;
+        case O_DIR:
+            dir = optarg;
+            break;
+        case O_STREAM:
+            stream = optarg;
+            break;
+        case O_LEVEL:
+            level_name = optarg;
+            break;
+        case O_PKF:
+            pkf = optarg;
+            break;
+        case O_PLAIN:
+            plaintext = 1;
+            break;
+        case O_MFB:
+            bad = parse_u64(optarg, &mfb) || mfb == 0;
+            break;
+        case O_MTB:
+            bad = parse_u64(optarg, &mtb) || mtb == 0;
+            break;
+        case O_AGE:
+            bad = parse_u64(optarg, &age) || age == 0 || age > 36500;
+            break;
+        case 'h':
+            log_usage(stdout);
+            return CLI_EXIT_OK;
         default:
             cli_error("log: unknown or incomplete option '%s' (try --help)", argv[optind - 1]);
             return CLI_EXIT_USAGE;
@@ -90,7 +107,8 @@ int cmd_log(int argc, char **argv)
         }
     }
     if (optind != argc || !dir || (!pkf == !plaintext)) {
-        cli_error("log: --dir and exactly one of --public-key-file / --plaintext are required (try --help)");
+        cli_error("log: --dir and exactly one of --public-key-file / --plaintext are required (try "
+                  "--help)");
         return CLI_EXIT_USAGE;
     }
     logshare_level level = LOGSHARE_LEVEL_INFO;
@@ -159,7 +177,7 @@ int cmd_log(int argc, char **argv)
     int last = logshare_last_error(ls);
     logshare_close(ls);
     if (full || failed) {
-        cli_error("log: %llu lines were not written to %s: %s",
+        cli_error("log: %llu line(s) were not written to %s: %s",
                   (unsigned long long)(full + failed), dir,
                   last ? logshare_strerror(last) : "buffer full");
         return CLI_EXIT_FAILURE;

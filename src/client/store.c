@@ -12,6 +12,7 @@
  * frames, fsync, writer joined) so records logged before exit() are on
  * disk and the files read as complete.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -60,6 +61,64 @@ static void thread_exit(void *v)
 }
 
 static void store_finish(logshare *ls);
+
+static int64_t wall_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void store_time_init(logshare *ls)
+{
+    ls->use_tsc = 0;
+#if defined(__x86_64__)
+    char cs[32] = "";
+    FILE *f = fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource", "re");
+    if (f) {
+        if (!fgets(cs, sizeof cs, f))
+            cs[0] = '\0';
+        fclose(f);
+    }
+    if (strcmp(cs, "tsc\n") != 0)
+        return;
+    /* A first rate over 2 ms; the writer refines it over seconds. */
+    ls->tsc0 = __rdtsc();
+    ls->mono0_ns = ls_time_mono_ns();
+    struct timespec nap = {0, 2000000};
+    nanosleep(&nap, NULL);
+    uint64_t t1 = __rdtsc();
+    int64_t m1 = ls_time_mono_ns();
+    if (t1 <= ls->tsc0 || m1 <= ls->mono0_ns)
+        return;
+    ls->us_per_tick = (double)(m1 - ls->mono0_ns) / 1000.0 / (double)(t1 - ls->tsc0);
+    ls->anchor_tsc = __rdtsc();
+    ls->anchor_wall_us = wall_us();
+    ls->anchor_mono_ns = ls_time_mono_ns();
+    ls->use_tsc = 1;
+#endif
+}
+
+void store_time_refresh(logshare *ls, int force)
+{
+#if defined(__x86_64__)
+    if (!ls->use_tsc)
+        return;
+    int64_t m = ls_time_mono_ns();
+    if (!force && m - ls->anchor_mono_ns < 1000000000)
+        return;
+    uint64_t t = __rdtsc();
+    int64_t w = wall_us();
+    if (t > ls->tsc0 && m > ls->mono0_ns)
+        ls->us_per_tick = (double)(m - ls->mono0_ns) / 1000.0 / (double)(t - ls->tsc0);
+    ls->anchor_tsc = t;
+    ls->anchor_wall_us = w;
+    ls->anchor_mono_ns = m;
+#else
+    (void)ls;
+    (void)force;
+#endif
+}
 
 static void at_exit(void)
 {
@@ -259,6 +318,7 @@ int logshare_open(const logshare_options *o, logshare **out)
         ls->frame_target = 65536;
     if (ls->frame_target < 2048)
         ls->frame_target = 2048;
+    store_time_init(ls);
     store_fmt_table_init(&ls->fmts);
     pthread_mutex_init(&ls->rings_lock, NULL);
     pthread_mutex_init(&ls->lock, NULL);
@@ -357,7 +417,8 @@ int logshare_flush(logshare *ls, int timeout_ms)
     rc = 0;
     while (ls->flush_done < mine && rc == 0) {
         if (timeout_ms > 0)
-            rc = pthread_cond_timedwait(&ls->flushed, &ls->lock, &deadline) ? LOGSHARE_ETIMEDOUT : 0;
+            rc =
+                pthread_cond_timedwait(&ls->flushed, &ls->lock, &deadline) ? LOGSHARE_ETIMEDOUT : 0;
         else
             pthread_cond_wait(&ls->flushed, &ls->lock);
     }

@@ -28,15 +28,8 @@ void store_fmt_table_init(struct store_fmt_table *t)
     pthread_mutex_init(&t->lock, NULL);
 }
 
-void store_fmt_table_destroy(struct store_fmt_table *t)
-{
-    uint32_t n = atomic_load(&t->count);
-    for (uint32_t i = 0; i < n; i++)
-        free(t->by_id[i]);
-    pthread_mutex_destroy(&t->lock);
-}
-
-static const struct store_fmt_info *fmt_probe(struct store_fmt_table *t, const char *fmt, size_t *free_slot)
+static const struct store_fmt_info *fmt_probe(struct store_fmt_table *t, const char *fmt,
+                                              size_t *free_slot)
 {
     size_t i = fmt_hash(fmt);
     for (size_t n = 0; n < STORE_FMT_SLOTS; n++, i = (i + 1) & (STORE_FMT_SLOTS - 1)) {

@@ -30,13 +30,6 @@ void store_log_forget_thread(void)
     tls_ring.ring = NULL;
 }
 
-static inline int64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static inline struct store_ring *thread_ring(logshare *ls)
 {
     if (__builtin_expect(tls_ring.store_id == ls->id, 1))
@@ -74,10 +67,15 @@ static inline unsigned char *ring_reserve(struct store_ring *r, uint64_t n, uint
 static inline void ring_commit(logshare *ls, struct store_ring *r, uint64_t new_head)
 {
     atomic_store_explicit(&r->head, new_head, memory_order_release);
-    /* Wake a sleeping writer once the ring is an eighth full. */
-    if (__builtin_expect(new_head - r->cached_tail > r->cap / 8, 0) &&
-        atomic_load_explicit(&ls->writer_sleeping, memory_order_relaxed))
-        store_wake_writer(ls);
+    /* Wake a sleeping writer once the ring is an eighth full. The
+     * cached tail may be stale, so look at the real one first: else a
+     * ring drained long ago would wake the writer at every call. */
+    if (__builtin_expect(new_head - r->cached_tail > r->cap / 8, 0)) {
+        r->cached_tail = atomic_load_explicit(&r->tail, memory_order_acquire);
+        if (new_head - r->cached_tail > r->cap / 8 &&
+            atomic_load_explicit(&ls->writer_sleeping, memory_order_relaxed))
+            store_wake_writer(ls);
+    }
 }
 
 static void ring_drop(struct store_ring *r)
@@ -114,13 +112,14 @@ static inline int call_check(logshare *ls, int stream, logshare_level level)
     if ((int)level < ls->min_level)
         return 1;
     if (__builtin_expect(atomic_load_explicit(&ls->state, memory_order_relaxed) != STORE_OPEN, 0) ||
-        __builtin_expect(ls->fork_gen != atomic_load_explicit(&store_fork_generation, memory_order_relaxed), 0))
+        __builtin_expect(
+            ls->fork_gen != atomic_load_explicit(&store_fork_generation, memory_order_relaxed), 0))
         return LOGSHARE_ECLOSED;
     return 0;
 }
 
-static int log_text(logshare *ls, struct store_ring *r, int stream, logshare_level level,
-                    int64_t t, const char *text, size_t len)
+static int log_text(logshare *ls, struct store_ring *r, int stream, logshare_level level, int64_t t,
+                    const char *text, size_t len)
 {
     if (r->pending_drops && ring_note_drops(ls, r, stream, t) != 0) {
         ring_drop(r);
@@ -168,7 +167,7 @@ int logshare_vlog(logshare *ls, int stream, logshare_level level, const char *fm
     } else {
         len = (size_t)n;
     }
-    return log_text(ls, r, stream, level, now_us(), text, len);
+    return log_text(ls, r, stream, level, store_raw_time(ls), text, len);
 }
 
 int logshare_log(logshare *ls, int stream, logshare_level level, const char *fmt, ...)
@@ -201,22 +200,44 @@ int logshare_log_static(logshare *ls, int stream, logshare_level level, const ch
     unsigned nargs = fi->nargs;
     for (unsigned i = 0; i < nargs; i++) {
         switch (fi->kinds[i]) {
-        case LOGFMT_ARG_INT: slot[i] = (uint64_t)(int64_t)va_arg(ap, int); break;
-        case LOGFMT_ARG_UINT: slot[i] = va_arg(ap, unsigned); break;
-        case LOGFMT_ARG_LONG: slot[i] = (uint64_t)(int64_t)va_arg(ap, long); break;
-        case LOGFMT_ARG_ULONG: slot[i] = va_arg(ap, unsigned long); break;
-        case LOGFMT_ARG_LLONG: slot[i] = (uint64_t)va_arg(ap, long long); break;
-        case LOGFMT_ARG_ULLONG: slot[i] = va_arg(ap, unsigned long long); break;
-        case LOGFMT_ARG_SIZE: slot[i] = va_arg(ap, size_t); break;
-        case LOGFMT_ARG_PTRDIFF: slot[i] = (uint64_t)(int64_t)va_arg(ap, ptrdiff_t); break;
-        case LOGFMT_ARG_INTMAX: slot[i] = (uint64_t)va_arg(ap, intmax_t); break;
-        case LOGFMT_ARG_UINTMAX: slot[i] = va_arg(ap, uintmax_t); break;
+        case LOGFMT_ARG_INT:
+            slot[i] = (uint64_t)(int64_t)va_arg(ap, int);
+            break;
+        case LOGFMT_ARG_UINT:
+            slot[i] = va_arg(ap, unsigned);
+            break;
+        case LOGFMT_ARG_LONG:
+            slot[i] = (uint64_t)(int64_t)va_arg(ap, long);
+            break;
+        case LOGFMT_ARG_ULONG:
+            slot[i] = va_arg(ap, unsigned long);
+            break;
+        case LOGFMT_ARG_LLONG:
+            slot[i] = (uint64_t)va_arg(ap, long long);
+            break;
+        case LOGFMT_ARG_ULLONG:
+            slot[i] = va_arg(ap, unsigned long long);
+            break;
+        case LOGFMT_ARG_SIZE:
+            slot[i] = va_arg(ap, size_t);
+            break;
+        case LOGFMT_ARG_PTRDIFF:
+            slot[i] = (uint64_t)(int64_t)va_arg(ap, ptrdiff_t);
+            break;
+        case LOGFMT_ARG_INTMAX:
+            slot[i] = (uint64_t)va_arg(ap, intmax_t);
+            break;
+        case LOGFMT_ARG_UINTMAX:
+            slot[i] = va_arg(ap, uintmax_t);
+            break;
         case LOGFMT_ARG_DOUBLE: {
             double d = va_arg(ap, double);
             memcpy(&slot[i], &d, 8);
             break;
         }
-        case LOGFMT_ARG_PTR: slot[i] = (uint64_t)(uintptr_t)va_arg(ap, void *); break;
+        case LOGFMT_ARG_PTR:
+            slot[i] = (uint64_t)(uintptr_t)va_arg(ap, void *);
+            break;
         case LOGFMT_ARG_STR: {
             const char *s = va_arg(ap, const char *);
             strs[i] = s ? s : "(null)";
@@ -224,7 +245,9 @@ int logshare_log_static(logshare *ls, int stream, logshare_level level, const ch
             str_bytes += slot[i];
             break;
         }
-        default: slot[i] = 0; break;
+        default:
+            slot[i] = 0;
+            break;
         }
     }
     va_end(ap);
@@ -240,7 +263,7 @@ int logshare_log_static(logshare *ls, int stream, logshare_level level, const ch
         atomic_fetch_add(&ls->write_failed, 1);
         return LOGSHARE_ENOMEM;
     }
-    int64_t t = now_us();
+    int64_t t = store_raw_time(ls);
     if (__builtin_expect(r->pending_drops != 0, 0) && ring_note_drops(ls, r, stream, t) != 0) {
         ring_drop(r);
         return LOGSHARE_ENOSPC;

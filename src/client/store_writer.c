@@ -59,6 +59,14 @@ int store_writer_prepare_dir(logshare *ls)
     rc = store_dir_scan(&ls->dir);
     if (rc != 0)
         return rc;
+    /* A rescan (after a failure) must not forget which files are still
+     * being written: the quota would delete them. */
+    for (int i = 0; i < ls->nstreams; i++) {
+        struct store_file *f =
+            ls->streams[i].fd >= 0 ? store_dir_find(&ls->dir, ls->streams[i].seq) : NULL;
+        if (f)
+            f->current = 1;
+    }
     store_dir_expire(&ls->dir, ls_time_now_us() - ls->max_age_s * 1000000);
     ls->dir_ready = 1;
     return 0;
@@ -128,8 +136,8 @@ static int stream_write_frame(logshare *ls, struct store_stream *st, int final)
     logfmt_sealer saved = st->sealer;
     int64_t first = st->pending.len ? st->pending_first_us : 0;
     int64_t last = st->pending.len ? st->pending_prev_us : 0;
-    int rc = logfmt_seal_frame(&st->sealer, (const unsigned char *)st->pending.data, st->pending.len,
-                               first, last, final, &ls->scratch, &ls->frame_out);
+    int rc = logfmt_seal_frame(&st->sealer, (const unsigned char *)st->pending.data,
+                               st->pending.len, first, last, final, &ls->scratch, &ls->frame_out);
     if (rc == 0)
         rc = store_dir_make_room(&ls->dir, ls->frame_out.len, ls->max_total_bytes);
     if (rc == 0)
@@ -218,7 +226,8 @@ static int stream_ready(logshare *ls, struct store_stream *st, int64_t t)
 {
     if (st->pending.len)
         return 0;
-    uint64_t worst = logfmt_frame_bound(ls->frame_target + RECORD_ENCODED_MAX) + logfmt_frame_bound(0);
+    uint64_t worst =
+        logfmt_frame_bound(ls->frame_target + RECORD_ENCODED_MAX) + logfmt_frame_bound(0);
     if (st->fd >= 0 && st->size + worst > ls->max_file_bytes) {
         stream_finish(ls, st);
         store_dir_expire(&ls->dir, ls_time_now_us() - ls->max_age_s * 1000000);
@@ -250,7 +259,8 @@ static void writer_take(logshare *ls, const struct ring_rec *h)
         return;
     struct store_stream *st = &ls->streams[h->stream];
     int counts = h->kind != RING_DROPPED;
-    if (stream_ready(ls, st, h->time_us) != 0) {
+    int64_t t = store_time_us(ls, h->time_us);
+    if (stream_ready(ls, st, t) != 0) {
         if (counts) {
             st->lost_unnoted++;
             atomic_fetch_add(&ls->write_failed, 1);
@@ -260,7 +270,7 @@ static void writer_take(logshare *ls, const struct ring_rec *h)
     unsigned char body[RECORD_ENCODED_MAX];
     size_t n = 0;
     const unsigned char *payload = (const unsigned char *)(h + 1);
-    uint64_t delta = logfmt_zigzag(h->time_us - st->pending_prev_us);
+    uint64_t delta = logfmt_zigzag(t - st->pending_prev_us);
     if (h->kind == RING_BINARY) {
         const struct store_fmt_info *fi = h->aux < STORE_FMT_MAX ? ls->fmts.by_id[h->aux] : NULL;
         if (!fi)
@@ -281,9 +291,16 @@ static void writer_take(logshare *ls, const struct ring_rec *h)
             uint64_t v;
             memcpy(&v, payload + 8u * i, 8);
             switch (logfmt_arg_class_of(fi->kinds[i])) {
-            case LOGFMT_CLASS_SIGNED: n += logfmt_put_varint(body + n, logfmt_zigzag((int64_t)v)); break;
-            case LOGFMT_CLASS_UNSIGNED: n += logfmt_put_varint(body + n, v); break;
-            case LOGFMT_CLASS_DOUBLE: logfmt_put_u64(body + n, v); n += 8; break;
+            case LOGFMT_CLASS_SIGNED:
+                n += logfmt_put_varint(body + n, logfmt_zigzag((int64_t)v));
+                break;
+            case LOGFMT_CLASS_UNSIGNED:
+                n += logfmt_put_varint(body + n, v);
+                break;
+            case LOGFMT_CLASS_DOUBLE:
+                logfmt_put_u64(body + n, v);
+                n += 8;
+                break;
             case LOGFMT_CLASS_STRING:
                 n += logfmt_put_varint(body + n, v);
                 memcpy(body + n, strs, v);
@@ -306,7 +323,7 @@ static void writer_take(logshare *ls, const struct ring_rec *h)
         n += logfmt_put_varint(body + n, count);
         put_record(&st->pending, LOGFMT_REC_DROPPED, body, n);
     }
-    st->pending_prev_us = h->time_us;
+    st->pending_prev_us = t;
     if (counts)
         st->pending_records++;
     if (st->pending.len >= ls->frame_target)
@@ -366,14 +383,16 @@ static size_t writer_drain(logshare *ls)
         for (size_t i = 0; i < nc; i++) {
             struct drain_cursor *c = &cur[i];
             while (c->tail != c->head) {
-                const struct ring_rec *h = (const struct ring_rec *)(c->ring->buf + (c->tail & c->ring->mask));
+                const struct ring_rec *h =
+                    (const struct ring_rec *)(c->ring->buf + (c->tail & c->ring->mask));
                 if (h->kind != RING_PAD)
                     break;
                 c->tail += h->size;
             }
             if (c->tail == c->head)
                 continue;
-            const struct ring_rec *h = (const struct ring_rec *)(c->ring->buf + (c->tail & c->ring->mask));
+            const struct ring_rec *h =
+                (const struct ring_rec *)(c->ring->buf + (c->tail & c->ring->mask));
             if (!bh || h->time_us < bh->time_us) {
                 bh = h;
                 best = i;
@@ -414,6 +433,7 @@ void *store_writer_main(void *arg)
         int stop = ls->stop;
         pthread_mutex_unlock(&ls->lock);
 
+        store_time_refresh(ls, 0);
         size_t taken = writer_drain(ls);
         int64_t now = ls_time_mono_ns();
         int64_t wait_ns = IDLE_WAIT_NS;

@@ -25,7 +25,8 @@
 #define LOGFMT_FLAG_ZSTD 0x2u
 #define LOGFMT_STREAM_NAME_MAX 32
 #define LOGFMT_KEY_ID_LEN 8
-#define LOGFMT_SEALED_KEY_LEN (crypto_box_SEALBYTES + crypto_secretstream_xchacha20poly1305_KEYBYTES)
+#define LOGFMT_SEALED_KEY_LEN                                                                      \
+    (crypto_box_SEALBYTES + crypto_secretstream_xchacha20poly1305_KEYBYTES)
 #define LOGFMT_HEADER_HASH_LEN 16
 #define LOGFMT_HEADER_MAX 256
 #define LOGFMT_FRAME_HEADER_LEN 24
@@ -39,16 +40,13 @@
 
 /* Record types inside a payload: u8 type, varint body length, body. */
 enum logfmt_record_type {
-    LOGFMT_REC_FORMAT = 1,  /* varint id, format bytes */
-    LOGFMT_REC_TEXT = 2,    /* u8 level, zigzag time delta, text bytes */
-    LOGFMT_REC_BINARY = 3,  /* u8 level, zigzag time delta, varint format id, args */
-    LOGFMT_REC_DROPPED = 4  /* u8 reason, zigzag time delta, varint count */
+    LOGFMT_REC_FORMAT = 1, /* varint id, format bytes */
+    LOGFMT_REC_TEXT = 2,   /* u8 level, zigzag time delta, text bytes */
+    LOGFMT_REC_BINARY = 3, /* u8 level, zigzag time delta, varint format id, args */
+    LOGFMT_REC_DROPPED = 4 /* u8 reason, zigzag time delta, varint count */
 };
 
-enum logfmt_drop_reason {
-    LOGFMT_DROP_BUFFER_FULL = 1,
-    LOGFMT_DROP_WRITE_FAILED = 2
-};
+enum logfmt_drop_reason { LOGFMT_DROP_BUFFER_FULL = 1, LOGFMT_DROP_WRITE_FAILED = 2 };
 
 /* The parsed fixed part of a file header. */
 typedef struct logfmt_header {
@@ -80,13 +78,16 @@ typedef struct logfmt_frame_header {
     int64_t last_us;
 } logfmt_frame_header;
 
-void logfmt_frame_header_encode(const logfmt_frame_header *fh, unsigned char out[LOGFMT_FRAME_HEADER_LEN]);
+void logfmt_frame_header_encode(const logfmt_frame_header *fh,
+                                unsigned char out[LOGFMT_FRAME_HEADER_LEN]);
 /* 0, or LOGSHARE_ECORRUPT when the length and its complement disagree or
  * the length is over LOGFMT_FRAME_BODY_MAX. */
-int logfmt_frame_header_decode(const unsigned char in[LOGFMT_FRAME_HEADER_LEN], logfmt_frame_header *fh);
+int logfmt_frame_header_decode(const unsigned char in[LOGFMT_FRAME_HEADER_LEN],
+                               logfmt_frame_header *fh);
 
 /* The key id: the first 8 bytes of BLAKE2b-256 of the public key. */
-void logfmt_key_id(const unsigned char pk[crypto_box_PUBLICKEYBYTES], unsigned char id[LOGFMT_KEY_ID_LEN]);
+void logfmt_key_id(const unsigned char pk[crypto_box_PUBLICKEYBYTES],
+                   unsigned char id[LOGFMT_KEY_ID_LEN]);
 
 /* Key text ("logshare-pk-1:<base64>", "logshare-sk-1:<base64>"). The
  * parsers skip surrounding white space; LOGSHARE_EKEY when malformed. */
@@ -101,7 +102,8 @@ char *logfmt_secret_key_text(const unsigned char sk[crypto_box_SECRETKEYBYTES]);
  * header hash for the first frame) over frame header, tag and payload. */
 void logfmt_plain_mac(const unsigned char prev[LOGFMT_PLAIN_MAC_LEN],
                       const unsigned char fh[LOGFMT_FRAME_HEADER_LEN], unsigned char tag,
-                      const unsigned char *payload, size_t len, unsigned char out[LOGFMT_PLAIN_MAC_LEN]);
+                      const unsigned char *payload, size_t len,
+                      unsigned char out[LOGFMT_PLAIN_MAC_LEN]);
 
 /* Additional data of an encrypted frame: header hash then frame header. */
 #define LOGFMT_FRAME_AD_LEN (LOGFMT_HEADER_HASH_LEN + LOGFMT_FRAME_HEADER_LEN)

@@ -149,8 +149,9 @@ int logfmt_open_frame(logfmt_opener *o, const unsigned char *data, size_t len, s
         memcpy(ad, o->header_hash, LOGFMT_HEADER_HASH_LEN);
         memcpy(ad + LOGFMT_HEADER_HASH_LEN, data, LOGFMT_FRAME_HEADER_LEN);
         unsigned long long mlen = 0;
-        if (crypto_secretstream_xchacha20poly1305_pull(&o->ss, (unsigned char *)scratch->data, &mlen,
-                                                       &tag, body, fh->body_len, ad, sizeof ad) != 0)
+        if (crypto_secretstream_xchacha20poly1305_pull(&o->ss, (unsigned char *)scratch->data,
+                                                       &mlen, &tag, body, fh->body_len, ad,
+                                                       sizeof ad) != 0)
             return LOGSHARE_ECORRUPT;
         comp = (const unsigned char *)scratch->data;
         clen = (size_t)mlen;

@@ -109,7 +109,8 @@ int logfmt_header_decode(const unsigned char *data, size_t len, logfmt_header *h
     return 0;
 }
 
-void logfmt_frame_header_encode(const logfmt_frame_header *fh, unsigned char out[LOGFMT_FRAME_HEADER_LEN])
+void logfmt_frame_header_encode(const logfmt_frame_header *fh,
+                                unsigned char out[LOGFMT_FRAME_HEADER_LEN])
 {
     logfmt_put_u32(out, fh->body_len);
     logfmt_put_u32(out + 4, ~fh->body_len);
@@ -117,7 +118,8 @@ void logfmt_frame_header_encode(const logfmt_frame_header *fh, unsigned char out
     logfmt_put_u64(out + 16, (uint64_t)fh->last_us);
 }
 
-int logfmt_frame_header_decode(const unsigned char in[LOGFMT_FRAME_HEADER_LEN], logfmt_frame_header *fh)
+int logfmt_frame_header_decode(const unsigned char in[LOGFMT_FRAME_HEADER_LEN],
+                               logfmt_frame_header *fh)
 {
     /* The complement makes a changed length byte look like damage, not
      * like a torn tail that would be reported as a mere warning. */
@@ -129,7 +131,8 @@ int logfmt_frame_header_decode(const unsigned char in[LOGFMT_FRAME_HEADER_LEN], 
     return 0;
 }
 
-void logfmt_key_id(const unsigned char pk[crypto_box_PUBLICKEYBYTES], unsigned char id[LOGFMT_KEY_ID_LEN])
+void logfmt_key_id(const unsigned char pk[crypto_box_PUBLICKEYBYTES],
+                   unsigned char id[LOGFMT_KEY_ID_LEN])
 {
     unsigned char full[32];
     crypto_generichash(full, sizeof full, pk, crypto_box_PUBLICKEYBYTES, NULL, 0);
@@ -138,7 +141,8 @@ void logfmt_key_id(const unsigned char pk[crypto_box_PUBLICKEYBYTES], unsigned c
 
 void logfmt_plain_mac(const unsigned char prev[LOGFMT_PLAIN_MAC_LEN],
                       const unsigned char fh[LOGFMT_FRAME_HEADER_LEN], unsigned char tag,
-                      const unsigned char *payload, size_t len, unsigned char out[LOGFMT_PLAIN_MAC_LEN])
+                      const unsigned char *payload, size_t len,
+                      unsigned char out[LOGFMT_PLAIN_MAC_LEN])
 {
     crypto_generichash_state st;
     crypto_generichash_init(&st, prev, LOGFMT_PLAIN_MAC_LEN, LOGFMT_PLAIN_MAC_LEN);

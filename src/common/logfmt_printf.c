@@ -21,7 +21,7 @@ struct conv {
     const char *start; /* the '%' */
     size_t len;        /* through the conversion character */
     int width_star, prec_star;
-    char length[3];    /* "", "hh", "h", "l", "ll", "j", "z", "t" */
+    char length[3]; /* "", "hh", "h", "l", "ll", "j", "z", "t" */
     char conv;
 };
 
@@ -93,13 +93,24 @@ static int int_kind(const struct conv *c, int is_signed)
 static int value_kind(const struct conv *c)
 {
     switch (c->conv) {
-    case 'd': case 'i':
+    case 'd':
+    case 'i':
         return int_kind(c, 1);
-    case 'u': case 'o': case 'x': case 'X':
+    case 'u':
+    case 'o':
+    case 'x':
+    case 'X':
         return int_kind(c, 0);
     case 'c':
         return c->length[0] ? -1 : LOGFMT_ARG_INT;
-    case 'f': case 'F': case 'e': case 'E': case 'g': case 'G': case 'a': case 'A':
+    case 'f':
+    case 'F':
+    case 'e':
+    case 'E':
+    case 'g':
+    case 'G':
+    case 'a':
+    case 'A':
         return (c->length[0] == '\0' || strcmp(c->length, "l") == 0) ? LOGFMT_ARG_DOUBLE : -1;
     case 's':
         return c->length[0] ? -1 : LOGFMT_ARG_STR;
@@ -113,8 +124,11 @@ static int value_kind(const struct conv *c)
 enum logfmt_arg_class logfmt_arg_class_of(unsigned char kind)
 {
     switch (kind) {
-    case LOGFMT_ARG_INT: case LOGFMT_ARG_LONG: case LOGFMT_ARG_LLONG:
-    case LOGFMT_ARG_PTRDIFF: case LOGFMT_ARG_INTMAX:
+    case LOGFMT_ARG_INT:
+    case LOGFMT_ARG_LONG:
+    case LOGFMT_ARG_LLONG:
+    case LOGFMT_ARG_PTRDIFF:
+    case LOGFMT_ARG_INTMAX:
         return LOGFMT_CLASS_SIGNED;
     case LOGFMT_ARG_DOUBLE:
         return LOGFMT_CLASS_DOUBLE;
@@ -183,7 +197,8 @@ static int value_decode(unsigned char kind, const unsigned char **p, const unsig
         memcpy(&v->d, &raw, sizeof v->d);
         return 0;
     case LOGFMT_CLASS_STRING:
-        if (logfmt_get_varint(p, end, &raw) != 0 || raw > (uint64_t)(end - *p))
+        if (logfmt_get_varint(p, end, &raw) != 0 || raw > (uint64_t)(end - *p) ||
+            memchr(*p, '\0', (size_t)raw))
             return -1;
         v->s = *p;
         v->slen = (size_t)raw;
@@ -222,10 +237,10 @@ static int render_one(ls_buf *out, const struct conv *c, unsigned char kind, int
     char tmp[WIDTH_MAX * 2 + 64];
     char sbuf[WIDTH_MAX + 1];
     int n;
-#define EMIT(val)                                                                   \
-    (have_w && have_p ? snprintf(tmp, sizeof tmp, spec, w, pr, val)                 \
-     : have_w         ? snprintf(tmp, sizeof tmp, spec, w, val)                     \
-     : have_p         ? snprintf(tmp, sizeof tmp, spec, pr, val)                    \
+#define EMIT(val)                                                                                  \
+    (have_w && have_p ? snprintf(tmp, sizeof tmp, spec, w, pr, val)                                \
+     : have_w         ? snprintf(tmp, sizeof tmp, spec, w, val)                                    \
+     : have_p         ? snprintf(tmp, sizeof tmp, spec, pr, val)                                   \
                       : snprintf(tmp, sizeof tmp, spec, val))
     if (cls == LOGFMT_CLASS_STRING) {
         /* Strings can be long: copy them straight, applying precision
@@ -251,7 +266,12 @@ static int render_one(ls_buf *out, const struct conv *c, unsigned char kind, int
     if (n < 0)
         return -1;
     size_t len = (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1;
-    return ls_buf_append(out, tmp, len) == 0 ? 0 : LOGSHARE_ENOMEM;
+    /* %c of 0 prints a NUL; messages stay C strings, so leave it out. */
+    size_t kept = 0;
+    for (size_t i = 0; i < len; i++)
+        if (tmp[i] != '\0')
+            tmp[kept++] = tmp[i];
+    return ls_buf_append(out, tmp, kept) == 0 ? 0 : LOGSHARE_ENOMEM;
 }
 
 int logfmt_printf_render(const char *fmt, const unsigned char **args, const unsigned char *end,

@@ -39,7 +39,12 @@ enum logfmt_arg_kind {
 
 /* How an argument is stored in a file: zigzag varint, varint, 8-byte
  * IEEE double, or varint length + bytes. */
-enum logfmt_arg_class { LOGFMT_CLASS_SIGNED, LOGFMT_CLASS_UNSIGNED, LOGFMT_CLASS_DOUBLE, LOGFMT_CLASS_STRING };
+enum logfmt_arg_class {
+    LOGFMT_CLASS_SIGNED,
+    LOGFMT_CLASS_UNSIGNED,
+    LOGFMT_CLASS_DOUBLE,
+    LOGFMT_CLASS_STRING
+};
 
 enum logfmt_arg_class logfmt_arg_class_of(unsigned char kind);
 

@@ -212,8 +212,12 @@ static int frame_decode(logshare_reader *r, int64_t base_us)
         size_t off = r->text.len;
         int level = (int)level_or_reason;
         if (type == LOGFMT_REC_TEXT) {
-            if (level > LOGSHARE_LEVEL_FATAL || ls_buf_append(&r->text, b, (size_t)(bend - b)) != 0)
-                return level > LOGSHARE_LEVEL_FATAL ? LOGSHARE_ECORRUPT : LOGSHARE_ENOMEM;
+            /* No writer puts a NUL in a message (they come from printf):
+             * one here means the file was not made by liblogshare. */
+            if (level > LOGSHARE_LEVEL_FATAL || memchr(b, '\0', (size_t)(bend - b)))
+                return LOGSHARE_ECORRUPT;
+            if (ls_buf_append(&r->text, b, (size_t)(bend - b)) != 0)
+                return LOGSHARE_ENOMEM;
         } else if (type == LOGFMT_REC_BINARY) {
             if (level > LOGSHARE_LEVEL_FATAL || logfmt_get_varint(&b, bend, &v) != 0 ||
                 v >= r->nformats || !r->formats[v])
@@ -253,8 +257,8 @@ int logshare_reader_next(logshare_reader *r, logshare_record *rec)
         size_t used = 0;
         int final = 0;
         logfmt_frame_header fh;
-        int rc = logfmt_open_frame(&r->opener, r->data + r->pos, r->len - r->pos, &used, &final, &fh,
-                                   &r->scratch, &r->payload);
+        int rc = logfmt_open_frame(&r->opener, r->data + r->pos, r->len - r->pos, &used, &final,
+                                   &fh, &r->scratch, &r->payload);
         if (rc == 0)
             rc = frame_decode(r, fh.first_us);
         if (rc != 0) {

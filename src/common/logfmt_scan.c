@@ -49,7 +49,8 @@ int logfmt_scan_file(const char *path, logfmt_scan_result *out)
         unsigned char fhb[LOGFMT_FRAME_HEADER_LEN];
         while (off + LOGFMT_FRAME_HEADER_LEN <= out->size) {
             logfmt_frame_header fh;
-            if (read_at(fd, fhb, sizeof fhb, off) != 0 || logfmt_frame_header_decode(fhb, &fh) != 0 ||
+            if (read_at(fd, fhb, sizeof fhb, off) != 0 ||
+                logfmt_frame_header_decode(fhb, &fh) != 0 ||
                 off + LOGFMT_FRAME_HEADER_LEN + fh.body_len > out->size)
                 break;
             if (fh.first_us != 0) {

@@ -57,6 +57,9 @@ size=$(stat -c %s "$f")
 head -c $((size - 30)) "$f" >torn.lslog
 assert_exit 0 "torn tail" -- "$L" decrypt --key k.key torn.lslog
 assert_contains "$(cat "$TEST_TMP/err")" "torn tail" "torn tail warning"
+head -c 20 "$f" >hdr.lslog
+assert_exit 0 "cut inside the header" -- "$L" decrypt --key k.key hdr.lslog
+assert_contains "$(cat "$TEST_TMP/err")" "torn tail" "header-only torn tail warns"
 # Tampered: one byte changed in the middle: exit 1, nothing from that frame on.
 cp "$f" bad.lslog
 mid=$((size / 2))
@@ -71,6 +74,9 @@ pass "torn and tampered"
 echo "dev only" | "$L" log --dir plain --plaintext
 assert_exit 0 "plaintext decrypt without key" -- "$L" decrypt plain/*.lslog
 assert_contains "$(cat "$TEST_TMP/out")" "info main dev only" "plaintext record"
+printf 'bad \xff\xfe byte\n' | "$L" log --dir u8 --plaintext
+assert_exit 0 "non-UTF-8 message as JSON" -- "$L" decrypt --json u8/*.lslog
+assert_contains "$(cat "$TEST_TMP/out")" '"bad \uFFFD\uFFFD byte"' "invalid bytes shown as U+FFFD, record kept"
 pass "plaintext"
 
 # Usage errors.
@@ -97,6 +103,8 @@ for i in $(seq 1 12); do
   [ "$total" -le "$max" ] || fail "quota: $total > $max after kill $i"
 done
 [ -n "$(ls kill/*.lslog)" ] || fail "no files after the kill loop"
+# The quota really worked: the oldest files (seq 1, ...) are gone.
+[ ! -e kill/main.0000000001.lslog ] || fail "the quota never deleted anything"
 # Every file is readable: complete frames decrypt, torn tails only warn.
 assert_exit 0 "decrypt after kills" -- "$L" decrypt --key k.key kill/*.lslog
 [ "$(wc -l <"$TEST_TMP/out")" -gt 0 ] || fail "records survive kill -9"

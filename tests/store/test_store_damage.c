@@ -36,7 +36,9 @@ static void sample_make(struct sample *s, int encrypted)
     logshare_options_free(o);
     for (int b = 0; b < BATCHES; b++) {
         for (int i = 0; i < PER_BATCH; i++)
-            assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "record %d of call %s", b * PER_BATCH + i, "c-9"), 0);
+            assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "record %d of call %s",
+                                          b * PER_BATCH + i, "c-9"),
+                             0);
         assert_int_equal(logshare_flush(ls, 0), 0);
     }
     logshare_close(ls);
@@ -149,7 +151,8 @@ static void flip_everywhere(int encrypted)
             size_t n;
             int rc = read_buffer(copy, s.len, s.sec, &n);
             if (rc == 0 || rc == LOGSHARE_ETRUNCATED)
-                fail_msg("byte %zu bit %d changed: got %d (%zu records), not detected", at, bit, rc, n);
+                fail_msg("byte %zu bit %d changed: got %d (%zu records), not detected", at, bit, rc,
+                         n);
             /* Nothing from the bad frame on. */
             size_t frame_start = s.header_len;
             size_t limit = 0;
@@ -220,8 +223,9 @@ static void the_wrong_key_or_no_key_is_refused(void **state)
     assert_int_equal(read_buffer(s.data, s.len, pub2, &n), LOGSHARE_EKEY); /* a public key */
     assert_int_equal(n, 0);
     /* Not a log file at all. */
-    assert_int_equal(read_buffer((const unsigned char *)"hello, world, this is text", 26, s.sec, &n),
-                     LOGSHARE_EFORMAT);
+    assert_int_equal(
+        read_buffer((const unsigned char *)"hello, world, this is text", 26, s.sec, &n),
+        LOGSHARE_EFORMAT);
     free(pub2);
     free(sec2);
     sample_free(&s);
@@ -232,7 +236,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_file_cut_at_any_byte_is_a_torn_tail_with_every_complete_record),
         cmocka_unit_test(a_plaintext_file_cut_at_any_byte_is_a_torn_tail_too),
-        cmocka_unit_test(a_changed_byte_anywhere_is_detected_and_nothing_from_its_frame_is_returned),
+        cmocka_unit_test(
+            a_changed_byte_anywhere_is_detected_and_nothing_from_its_frame_is_returned),
         cmocka_unit_test(a_changed_byte_in_a_plaintext_file_is_detected_too),
         cmocka_unit_test(appended_or_reordered_frames_are_corrupt),
         cmocka_unit_test(the_wrong_key_or_no_key_is_refused),

@@ -49,7 +49,9 @@ static void quota_and_rotation_hold_over_many_opens(void **state)
         for (int i = 0; i < 1500; i++) {
             char hex[129];
             random_hex(hex, 60); /* incompressible, so files really fill */
-            assert_int_equal(LOGSHARE_LOG(ls, i % 2, LOGSHARE_LEVEL_INFO, "open %d rec %d %s", open_no, i, hex), 0);
+            assert_int_equal(
+                LOGSHARE_LOG(ls, i % 2, LOGSHARE_LEVEL_INFO, "open %d rec %d %s", open_no, i, hex),
+                0);
             if (i % 300 == 299) {
                 assert_int_equal(logshare_flush(ls, 0), 0);
                 assert_true(tu_log_bytes(dir, NULL) <= max_total);
@@ -172,7 +174,8 @@ static void records_are_dropped_and_counted_while_the_writer_is_held_back(void *
     assert_int_equal(c.records, ok + 2); /* + the note + "after" */
     assert_true(c.note_before_after);
     char want[128];
-    snprintf(want, sizeof want, "logshare: %ld records dropped because the logging thread's buffer was full", dropped);
+    snprintf(want, sizeof want,
+             "logshare: %ld records dropped because the logging thread's buffer was full", dropped);
     assert_string_equal(c.note, want);
     tu_rmrf(dir);
     free(dir);
@@ -225,7 +228,8 @@ static void an_unwritable_directory_drops_and_counts_then_recovers(void **state)
     memset(&s, 0, sizeof s);
     tu_read_dir(dir, NULL, seen_record, &s, NULL);
     assert_int_equal(s.n, 2);
-    assert_string_equal(s.msgs[0], "logshare: 10 records dropped because they could not be written to disk");
+    assert_string_equal(s.msgs[0],
+                        "logshare: 10 records dropped because they could not be written to disk");
     assert_string_equal(s.msgs[1], "back 1");
     tu_rmrf(base);
     free(dir);
@@ -295,7 +299,8 @@ static void a_full_disk_drops_and_counts_then_recovers_in_the_same_file(void **s
     assert_int_equal(torn, 0);
     assert_int_equal(s.n, 7);
     assert_string_equal(s.msgs[4], "before 4");
-    assert_string_equal(s.msgs[5], "logshare: 200 records dropped because they could not be written to disk");
+    assert_string_equal(s.msgs[5],
+                        "logshare: 200 records dropped because they could not be written to disk");
     assert_string_equal(s.msgs[6], "space is back");
     size_t nfiles;
     tu_log_bytes(dir, &nfiles);
