@@ -35,16 +35,17 @@
 
 static void print_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: logshared [--config FILE] [--listen HOST:PORT] [--data-dir DIR]\n"
-            "                 [--port-file FILE] [--tls-cert FILE --tls-key FILE] [--KEY VALUE]...\n"
-            "       logshared token --data-dir DIR --user ID [--role user|support|admin] [--ttl S]\n"
-            "       logshared user add NAME --role support --data-dir DIR   (password on stdin)\n"
-            "       logshared --version | --help\n\n"
-            "The logshare support backend. Every setting below can be given in the INI\n"
-            "file (--config FILE, [section] key = value), as LOGSHARE_<SECTION>_<KEY> in\n"
-            "the environment, or as a flag; flags win over the environment, which wins\n"
-            "over the file. Byte sizes take K, M and G suffixes.\n\n");
+    fprintf(
+        out,
+        "usage: logshared [--config FILE] [--listen HOST:PORT] [--data-dir DIR]\n"
+        "                 [--port-file FILE] [--tls-cert FILE --tls-key FILE] [--KEY VALUE]...\n"
+        "       logshared token --data-dir DIR --user ID [--role user|support|admin] [--ttl S]\n"
+        "       logshared user add NAME --role support --data-dir DIR   (password on stdin)\n"
+        "       logshared --version | --help\n\n"
+        "The logshare support backend. Every setting below can be given in the INI\n"
+        "file (--config FILE, [section] key = value), as LOGSHARE_<SECTION>_<KEY> in\n"
+        "the environment, or as a flag; flags win over the environment, which wins\n"
+        "over the file. Byte sizes take K, M and G suffixes.\n\n");
     server_config_print_keys(out);
 }
 
@@ -113,6 +114,14 @@ static int parse_algorithm(const char *s, enum auth_algorithm *alg)
 
 static int serve(server_config *cfg)
 {
+    /* Signals go to sigwait below, never to a thread of the server or of
+     * a back end: blocked before any thread exists, so all inherit it. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
     int rc = ls_fs_mkdir_p(cfg->data_dir, 0700);
     if (rc) {
         fprintf(stderr, "logshared: cannot create data dir %s: %s\n", cfg->data_dir,
@@ -124,7 +133,6 @@ static int serve(server_config *cfg)
     struct http_server *server = NULL;
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", cfg->data_dir, TICKET_STORE_SQLITE_FILENAME);
-    struct ticket_store_sqlite_options sopt = {0, 0, (int)cfg->durable};
     struct auth_config acfg = {0};
     acfg.data_dir = cfg->data_dir;
     acfg.secret_file = cfg->auth_secret_file;
@@ -139,10 +147,12 @@ static int serve(server_config *cfg)
         fprintf(stderr, "logshared: cannot open the blob store: %s\n", logshare_strerror(rc));
         goto out;
     }
-    if ((rc = ticket_store_sqlite_open(path, &sopt, &app.tickets)) ||
-        (rc = ticket_store_migrate(app.tickets, NULL))) {
-        fprintf(stderr, "logshared: cannot open the database %s: %s\n", path,
-                logshare_strerror(rc));
+    if ((rc = ticket_store_open_url(cfg->database_url, cfg->data_dir, (int)cfg->durable,
+                                    &app.tickets))) {
+        fprintf(stderr, "logshared: cannot open the ticket database %s: %s\n",
+                cfg->database_url ? "(database.url)" : path, logshare_strerror(rc));
+        if (rc == LOGSHARE_EINVAL)
+            status = 2; /* a setting is wrong: a usage error */
         goto out;
     }
     if ((rc = auth_new(&acfg, &app.auth))) {
@@ -155,13 +165,6 @@ static int serve(server_config *cfg)
         fprintf(stderr, "logshared: cannot listen on %s: %s\n", cfg->listen, strerror(errno));
         goto out;
     }
-    /* Signals go to sigwait below, never to the server's threads. */
-    sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
     size_t n_routes;
     const http_route *routes = api_routes(&n_routes);
     if ((rc = http_server_start(cfg, fd, routes, n_routes, &app, &server)))

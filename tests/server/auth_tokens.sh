@@ -14,6 +14,7 @@ try() { req GET /api/v1/tickets/tk_0123456789abcdef0123456789abcdef -H "Authoriz
 
 try "$GOOD"; expect 404 not_found "a good token gets past auth"
 try "garbage"; expect 401 unauthorized "garbage token"
+grep -qi '^WWW-Authenticate: Bearer' "$TEST_TMP/hdrs" || fail "401 without WWW-Authenticate: Bearer"
 try "$GOOD"x; expect 401 unauthorized "tampered signature"
 H='{"alg":"HS256","typ":"JWT"}'
 try "$(hs256_token "$SECRET" "$H" "{\"sub\":\"alice\",\"exp\":$((now - 3600)),\"iat\":$((now - 7200))}")"

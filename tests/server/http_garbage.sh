@@ -5,7 +5,7 @@
 source "$LOGSHARE_TEST_LIB/testlib.sh"
 source "$LOGSHARE_SOURCE_DIR/tests/server/srvlib.sh"
 DATA=$TEST_TMP/data
-start_server "$DATA" --address-rate 0 --user-rate 0 --header-timeout-s 3
+start_server "$DATA" --address-rate 0 --user-rate 0 --header-timeout-s 1
 rounds=200; [ "${LOGSHARE_SANITIZED:-0}" = 1 ] && rounds=120   # ASan: fewer of the same cases
 node "$LOGSHARE_SOURCE_DIR/tests/server/http_garbage.mjs" "$SERVER_PORT" "$(token alice)" "$rounds"
 req GET /healthz; expect 200 "" "healthy after the garbage"

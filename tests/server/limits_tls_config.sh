@@ -74,7 +74,7 @@ else
   for i in $(seq 1 100); do curl -s -o /dev/null http://127.0.0.1:8080/healthz && break; kill -0 "$dpid" 2>/dev/null || break; sleep 0.05; done
   if kill -0 "$dpid" 2>/dev/null; then
     code=$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8080/healthz)
-    kill -TERM "$dpid"; wait "$dpid" || fail "default server did not exit 0"
+    kill -INT "$dpid"; wait "$dpid" || fail "default server did not exit 0 on SIGINT"
     assert_eq 200 "$code" "no-argument server answers on 127.0.0.1:8080"
     [ -f "$TEST_TMP/cwd/logshare-data/logshare.db" ] || fail "no ./logshare-data/logshare.db"
     pass "no-argument defaults"

@@ -35,15 +35,18 @@ static void router_matches_literals_and_placeholders(void **state)
     http_request req;
     memset(&req, 0, sizeof req);
     const http_route *r = NULL;
-    assert_int_equal(router_match(routes, NROUTES, "GET", "/api/v1/tickets", &req, &r), ROUTER_FOUND);
-    assert_string_equal(r->name, "list");
-    assert_int_equal(router_match(routes, NROUTES, "GET", "/api/v1/tickets/tk_1/attachments/at_2", &req, &r),
+    assert_int_equal(router_match(routes, NROUTES, "GET", "/api/v1/tickets", &req, &r),
                      ROUTER_FOUND);
+    assert_string_equal(r->name, "list");
+    assert_int_equal(
+        router_match(routes, NROUTES, "GET", "/api/v1/tickets/tk_1/attachments/at_2", &req, &r),
+        ROUTER_FOUND);
     assert_string_equal(r->name, "att");
     assert_int_equal(req.n_params, 2);
     assert_string_equal(req.params[0], "tk_1");
     assert_string_equal(req.params[1], "at_2");
-    assert_int_equal(router_match(routes, NROUTES, "PATCH", "/api/v1/tickets/x", &req, &r), ROUTER_FOUND);
+    assert_int_equal(router_match(routes, NROUTES, "PATCH", "/api/v1/tickets/x", &req, &r),
+                     ROUTER_FOUND);
     assert_string_equal(r->name, "patch");
     assert_int_equal(router_match(routes, NROUTES, "GET", "/ui/js/app.js", &req, &r), ROUTER_FOUND);
     assert_string_equal(r->name, "static");
@@ -57,12 +60,17 @@ static void router_refuses_near_misses(void **state)
     http_request req;
     memset(&req, 0, sizeof req);
     const http_route *r = NULL;
-    assert_int_equal(router_match(routes, NROUTES, "DELETE", "/api/v1/tickets/x", &req, &r), ROUTER_NO_METHOD);
-    assert_int_equal(router_match(routes, NROUTES, "GET", "/api/v1/tickets/", &req, &r), ROUTER_NO_PATH);
-    assert_int_equal(router_match(routes, NROUTES, "GET", "/api/v1/tickets//attachments/a", &req, &r),
+    assert_int_equal(router_match(routes, NROUTES, "DELETE", "/api/v1/tickets/x", &req, &r),
+                     ROUTER_NO_METHOD);
+    assert_int_equal(router_match(routes, NROUTES, "GET", "/api/v1/tickets/", &req, &r),
                      ROUTER_NO_PATH);
-    assert_int_equal(router_match(routes, NROUTES, "GET", "/api/v1/ticketsX", &req, &r), ROUTER_NO_PATH);
-    assert_int_equal(router_match(routes, NROUTES, "GET", "/api/v1/tickets/a/b", &req, &r), ROUTER_NO_PATH);
+    assert_int_equal(
+        router_match(routes, NROUTES, "GET", "/api/v1/tickets//attachments/a", &req, &r),
+        ROUTER_NO_PATH);
+    assert_int_equal(router_match(routes, NROUTES, "GET", "/api/v1/ticketsX", &req, &r),
+                     ROUTER_NO_PATH);
+    assert_int_equal(router_match(routes, NROUTES, "GET", "/api/v1/tickets/a/b", &req, &r),
+                     ROUTER_NO_PATH);
     char longpath[2000] = "/api/v1/tickets/";
     memset(longpath + 16, 'a', 1500);
     assert_int_equal(router_match(routes, NROUTES, "GET", longpath, &req, &r), ROUTER_NO_PATH);
@@ -80,7 +88,8 @@ static void ratelimit_allows_burst_then_refills(void **state)
     assert_int_equal(ratelimit_take(rl, "a", t, &retry), LOGSHARE_ERATELIMIT);
     assert_int_equal(retry, 1);
     assert_int_equal(ratelimit_take(rl, "b", t, &retry), 0); /* buckets are per key */
-    assert_int_equal(ratelimit_take(rl, "a", t + 500000000LL, &retry), 0); /* 2/s: one back after 0.5 s */
+    assert_int_equal(ratelimit_take(rl, "a", t + 500000000LL, &retry),
+                     0); /* 2/s: one back after 0.5 s */
     assert_int_equal(ratelimit_take(rl, "a", t + 500000000LL, &retry), LOGSHARE_ERATELIMIT);
     ratelimit_free(rl);
     ratelimit_free(NULL);
@@ -148,10 +157,10 @@ static void utf8_validation(void **state)
 {
     (void)state;
     assert_true(api_utf8_valid("h\xc3\xa9llo \xf0\x9f\x9a\x80", 11));
-    assert_false(api_utf8_valid("\xc0\xaf", 2));         /* overlong */
-    assert_false(api_utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
-    assert_false(api_utf8_valid("a\0b", 3));             /* NUL */
-    assert_false(api_utf8_valid("\xe2\x82", 2));         /* truncated */
+    assert_false(api_utf8_valid("\xc0\xaf", 2));     /* overlong */
+    assert_false(api_utf8_valid("\xed\xa0\x80", 3)); /* surrogate */
+    assert_false(api_utf8_valid("a\0b", 3));         /* NUL */
+    assert_false(api_utf8_valid("\xe2\x82", 2));     /* truncated */
 }
 
 int main(void)

@@ -44,7 +44,7 @@ struct xfer {
     struct curl_slist *hdrs;
     char head[512], between[256], tail[128];
     size_t head_len, between_len, tail_len;
-    int seg;          /* 0 head, then per file: 1+2k data, 2+2k between/tail */
+    int seg; /* 0 head, then per file: 1+2k data, 2+2k between/tail */
     size_t seg_off;
     uint64_t file_off;
     uint64_t sent;
@@ -158,31 +158,37 @@ static void setup(struct xfer *x, const struct opts *o, int index)
     EVP_DigestInit_ex(x->sha, EVP_sha256(), NULL);
     const char *b = "----logshare-test-boundary-7MA4YWxkTrZu0gW";
     if (o->no_desc)
-        x->head_len = (size_t)snprintf(x->head, sizeof x->head,
-                                       "--%s\r\nContent-Disposition: form-data; name=\"call_id\"\r\n\r\n"
-                                       "call-%d\r\n--%s\r\nContent-Disposition: form-data; name=\"file\"; "
-                                       "filename=\"log-0.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n",
-                                       b, index, b);
+        x->head_len = (size_t)snprintf(
+            x->head, sizeof x->head,
+            "--%s\r\nContent-Disposition: form-data; name=\"call_id\"\r\n\r\n"
+            "call-%d\r\n--%s\r\nContent-Disposition: form-data; name=\"file\"; "
+            "filename=\"log-0.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n",
+            b, index, b);
     else
-        x->head_len = (size_t)snprintf(x->head, sizeof x->head,
-                                       "--%s\r\nContent-Disposition: form-data; name=\"description\"\r\n\r\n"
-                                       "upload %d\r\n--%s\r\nContent-Disposition: form-data; name=\"call_id\"\r\n\r\n"
-                                       "call-%d\r\n--%s\r\nContent-Disposition: form-data; name=\"file\"; "
-                                       "filename=\"log-0.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n",
-                                       b, index, b, index, b);
+        x->head_len = (size_t)snprintf(
+            x->head, sizeof x->head,
+            "--%s\r\nContent-Disposition: form-data; name=\"description\"\r\n\r\n"
+            "upload %d\r\n--%s\r\nContent-Disposition: form-data; name=\"call_id\"\r\n\r\n"
+            "call-%d\r\n--%s\r\nContent-Disposition: form-data; name=\"file\"; "
+            "filename=\"log-0.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n",
+            b, index, b, index, b);
     x->between_len = (size_t)snprintf(x->between, sizeof x->between,
                                       "\r\n--%s\r\nContent-Disposition: form-data; name=\"file\"; "
-                                      "filename=\"log-n.bin\"\r\n\r\n", b);
+                                      "filename=\"log-n.bin\"\r\n\r\n",
+                                      b);
     x->tail_len = (size_t)snprintf(x->tail, sizeof x->tail, "\r\n--%s--\r\n", b);
     if (o->files == 0) { /* fields only: the head without its file part header */
-        x->head_len = (size_t)snprintf(x->head, sizeof x->head,
-                                       "--%s\r\nContent-Disposition: form-data; name=\"description\"\r\n\r\n"
-                                       "small ticket %d\r\n--%s\r\nContent-Disposition: form-data; "
-                                       "name=\"call_id\"\r\n\r\ncall-%d\r\n--%s--\r\n", b, index, b, index, b);
+        x->head_len =
+            (size_t)snprintf(x->head, sizeof x->head,
+                             "--%s\r\nContent-Disposition: form-data; name=\"description\"\r\n\r\n"
+                             "small ticket %d\r\n--%s\r\nContent-Disposition: form-data; "
+                             "name=\"call_id\"\r\n\r\ncall-%d\r\n--%s--\r\n",
+                             b, index, b, index, b);
     }
-    uint64_t total = x->head_len + (o->files ? (uint64_t)o->files * o->size +
-                                                   (uint64_t)(o->files - 1) * x->between_len + x->tail_len
-                                             : 0);
+    uint64_t total =
+        x->head_len + (o->files ? (uint64_t)o->files * o->size +
+                                      (uint64_t)(o->files - 1) * x->between_len + x->tail_len
+                                : 0);
     x->h = curl_easy_init();
     char hdr[1024];
     snprintf(hdr, sizeof hdr, "Content-Type: multipart/form-data; boundary=%s", b);
@@ -279,19 +285,32 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--url") && v) o.url = argv[++i];
-        else if (!strcmp(a, "--token") && v) o.token = argv[++i];
-        else if (!strcmp(a, "--idempotency-key") && v) o.idem = argv[++i];
-        else if (!strcmp(a, "--size") && v) o.size = strtoull(argv[++i], NULL, 10);
-        else if (!strcmp(a, "--files") && v) o.files = atoi(argv[++i]);
-        else if (!strcmp(a, "--parallel") && v) o.parallel = atoi(argv[++i]);
-        else if (!strcmp(a, "--requests") && v) o.requests = atoi(argv[++i]);
-        else if (!strcmp(a, "--abort-after") && v) o.abort_after = strtoull(argv[++i], NULL, 10);
-        else if (!strcmp(a, "--expect") && v) o.expect = atol(argv[++i]);
-        else if (!strcmp(a, "--chunked")) o.chunked = 1;
-        else if (!strcmp(a, "--no-description")) o.no_desc = 1;
-        else if (!strcmp(a, "--summary")) o.summary = 1;
-        else if (!strcmp(a, "--no-verify")) o.no_verify = 1;
+        if (!strcmp(a, "--url") && v)
+            o.url = argv[++i];
+        else if (!strcmp(a, "--token") && v)
+            o.token = argv[++i];
+        else if (!strcmp(a, "--idempotency-key") && v)
+            o.idem = argv[++i];
+        else if (!strcmp(a, "--size") && v)
+            o.size = strtoull(argv[++i], NULL, 10);
+        else if (!strcmp(a, "--files") && v)
+            o.files = atoi(argv[++i]);
+        else if (!strcmp(a, "--parallel") && v)
+            o.parallel = atoi(argv[++i]);
+        else if (!strcmp(a, "--requests") && v)
+            o.requests = atoi(argv[++i]);
+        else if (!strcmp(a, "--abort-after") && v)
+            o.abort_after = strtoull(argv[++i], NULL, 10);
+        else if (!strcmp(a, "--expect") && v)
+            o.expect = atol(argv[++i]);
+        else if (!strcmp(a, "--chunked"))
+            o.chunked = 1;
+        else if (!strcmp(a, "--no-description"))
+            o.no_desc = 1;
+        else if (!strcmp(a, "--summary"))
+            o.summary = 1;
+        else if (!strcmp(a, "--no-verify"))
+            o.no_verify = 1;
         else {
             fprintf(stderr, "upload_client: bad argument '%s'\n", a);
             return 2;

@@ -77,7 +77,10 @@ static ssize_t read_block(void *cls, uint64_t pos, char *buf, size_t max)
     return got ? (ssize_t)got : MHD_CONTENT_READER_END_OF_STREAM;
 }
 
-static void close_reader(void *cls) { blob_reader_close(cls); }
+static void close_reader(void *cls)
+{
+    blob_reader_close(cls);
+}
 
 static void pct_encode(const char *s, char *out, size_t cap)
 {

@@ -50,7 +50,8 @@ int api_tickets_list(http_request *req)
     if (api_authenticate(req, &who))
         return 0;
     if (!api_is_support(&who))
-        return http_respond_error(req, LOGSHARE_EPERM, 403, "listing tickets needs the support role");
+        return http_respond_error(req, LOGSHARE_EPERM, 403,
+                                  "listing tickets needs the support role");
     struct ticket_filter f = {0};
     f.status = -1;
     f.call_id = http_query(req, "call_id");
@@ -103,7 +104,8 @@ int api_tickets_patch_begin(http_request *req)
     if (api_authenticate(req, &st->who))
         return 0;
     if (!api_is_support(&st->who))
-        return http_respond_error(req, LOGSHARE_EPERM, 403, "changing tickets needs the support role");
+        return http_respond_error(req, LOGSHARE_EPERM, 403,
+                                  "changing tickets needs the support role");
     const char *ct = http_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
     if (!ct || strncasecmp(ct, "application/json", 16) != 0)
         return http_respond_error(req, LOGSHARE_EUNSUPPORTED, 415, "expected application/json");
@@ -116,8 +118,8 @@ static int patch_finish(http_request *req)
     struct api_app *app = req->app;
     struct patch_state *st = req->state;
     json_error_t jerr;
-    json_t *doc = req->body ? json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr)
-                            : NULL;
+    json_t *doc =
+        req->body ? json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
     int rc = 0;
     if (!json_is_object(doc)) {
         rc = http_respond_error(req, LOGSHARE_EINVAL, 400, "body must be a JSON object%s%s",
@@ -177,4 +179,7 @@ void api_state_free(http_request *req, int ok)
     req->state = NULL;
 }
 
-int api_tickets_patch_end(http_request *req) { return patch_finish(req); }
+int api_tickets_patch_end(http_request *req)
+{
+    return patch_finish(req);
+}

@@ -32,12 +32,19 @@
 #define MAX_IDEMPOTENCY_KEY 255
 
 enum field_id {
-    F_DESCRIPTION, F_CALL_ID, F_CUSTOMER_NAME, F_CUSTOMER_EMAIL, F_APP_VERSION, F_PLATFORM,
-    F_SOURCE, F_LOG_REQUEST_ID, F_COUNT
+    F_DESCRIPTION,
+    F_CALL_ID,
+    F_CUSTOMER_NAME,
+    F_CUSTOMER_EMAIL,
+    F_APP_VERSION,
+    F_PLATFORM,
+    F_SOURCE,
+    F_LOG_REQUEST_ID,
+    F_COUNT
 };
-static const char *const field_names[F_COUNT] = {
-    "description", "call_id", "customer_name", "customer_email",
-    "app_version", "platform", "source", "log_request_id"};
+static const char *const field_names[F_COUNT] = {"description",    "call_id",       "customer_name",
+                                                 "customer_email", "app_version",   "platform",
+                                                 "source",         "log_request_id"};
 
 struct upload {
     int add_to_existing; /* POST .../attachments */
@@ -120,8 +127,8 @@ static int on_part_begin(void *ctx, const multipart_part *part)
         for (int i = 0; i < F_COUNT; i++)
             if (strcmp(part->name, field_names[i]) == 0) {
                 if (i != F_CALL_ID && u->fields[i]) {
-                    snprintf(req->fail_message, sizeof req->fail_message,
-                             "field '%s' given twice", field_names[i]);
+                    snprintf(req->fail_message, sizeof req->fail_message, "field '%s' given twice",
+                             field_names[i]);
                     return LOGSHARE_EINVAL;
                 }
                 u->cur_field = i;
@@ -355,8 +362,7 @@ int api_upload_body(http_request *req, const char *data, size_t len)
     struct upload *u = req->state;
     int rc = multipart_parser_feed(u->mp, data, len);
     if (rc && !req->fail_message[0])
-        snprintf(req->fail_message, sizeof req->fail_message, "%s",
-                 multipart_parser_error(u->mp));
+        snprintf(req->fail_message, sizeof req->fail_message, "%s", multipart_parser_error(u->mp));
     return rc;
 }
 

@@ -29,15 +29,26 @@ struct key_def {
     const char *help;
 };
 
-#define S(sec, name, field, def, help) {sec, name, KEY_STRING, offsetof(server_config, field), def, help}
-#define I(sec, name, field, def, help) {sec, name, KEY_INT, offsetof(server_config, field), def, help}
-#define B(sec, name, field, def, help) {sec, name, KEY_BOOL, offsetof(server_config, field), def, help}
+#define S(sec, name, field, def, help)                                                             \
+    {                                                                                              \
+        sec, name, KEY_STRING, offsetof(server_config, field), def, help                           \
+    }
+#define I(sec, name, field, def, help)                                                             \
+    {                                                                                              \
+        sec, name, KEY_INT, offsetof(server_config, field), def, help                              \
+    }
+#define B(sec, name, field, def, help)                                                             \
+    {                                                                                              \
+        sec, name, KEY_BOOL, offsetof(server_config, field), def, help                             \
+    }
 
 static const struct key_def keys[] = {
-    S("server", "listen", listen, "127.0.0.1:8080", "HOST:PORT to serve on; port 0 picks a free port"),
+    S("server", "listen", listen, "127.0.0.1:8080",
+      "HOST:PORT to serve on; port 0 picks a free port"),
     S("server", "data_dir", data_dir, "./logshare-data", "database, blobs and secrets"),
     S("server", "port_file", port_file, NULL, "write the bound port to this file once serving"),
-    S("server", "public_url", public_url, NULL, "base URL for links handed out (default from listen)"),
+    S("server", "public_url", public_url, NULL,
+      "base URL for links handed out (default from listen)"),
     S("server", "tls_cert", tls_cert, NULL, "PEM certificate: serve HTTPS (with tls_key)"),
     S("server", "tls_key", tls_key, NULL, "PEM private key for tls_cert"),
     S("server", "trusted_proxies", trusted_proxies, NULL,
@@ -47,7 +58,11 @@ static const struct key_def keys[] = {
       "threads for blocking work (fsync, database commits); 0 = on the HTTP threads"),
     I("server", "shutdown_timeout_s", shutdown_timeout_s, "10",
       "on SIGTERM/SIGINT, how long in-flight requests may take to finish"),
-    B("server", "durable", durable, "1", "fsync every database commit (0 trades power-loss safety for speed)"),
+    B("server", "durable", durable, "1",
+      "fsync every database commit (0 trades power-loss safety for speed)"),
+    S("database", "url", database_url, NULL,
+      "ticket database: unset = SQLite in data_dir; postgresql://... or host=... = PostgreSQL; "
+      "sqlite:PATH"),
     I("limits", "max_body_bytes", max_body_bytes, "2147483648", "largest request body"),
     I("limits", "max_file_bytes", max_file_bytes, "2147483648", "largest attached file"),
     I("limits", "max_files", max_files, "32", "files per request"),
@@ -65,15 +80,18 @@ static const struct key_def keys[] = {
       "a request's headers must arrive within this long of connecting or the previous response"),
     I("limits", "min_body_rate", min_body_rate, "1024",
       "bytes/s a body must average after the grace period, or it is cut"),
-    I("limits", "min_body_rate_grace_s", min_body_rate_grace_s, "10", "grace period for min_body_rate"),
+    I("limits", "min_body_rate_grace_s", min_body_rate_grace_s, "10",
+      "grace period for min_body_rate"),
     I("limits", "connection_memory_bytes", connection_memory_bytes, "131072",
       "per-connection buffer (bigger reads, more memory)"),
     I("rate", "user_rate", user_rate, "20", "requests per second per user (sustained)"),
     I("rate", "user_burst", user_burst, "100", "requests a user may burst"),
     I("rate", "address_rate", address_rate, "50", "requests per second per client address"),
     I("rate", "address_burst", address_burst, "200", "requests an address may burst"),
-    S("auth", "algorithm", auth_algorithm, "HS256", "JWT algorithm: HS256, RS256 or ES256 (pinned)"),
-    S("auth", "secret_file", auth_secret_file, NULL, "HS256 secret (default <data_dir>/jwt-secret)"),
+    S("auth", "algorithm", auth_algorithm, "HS256",
+      "JWT algorithm: HS256, RS256 or ES256 (pinned)"),
+    S("auth", "secret_file", auth_secret_file, NULL,
+      "HS256 secret (default <data_dir>/jwt-secret)"),
     S("auth", "public_key_file", auth_public_key_file, NULL, "PEM public key for RS256/ES256"),
     S("auth", "issuer", auth_issuer, NULL, "required \"iss\" claim (unchecked when unset)"),
     S("auth", "audience", auth_audience, NULL, "required \"aud\" claim (unchecked when unset)"),
@@ -326,9 +344,10 @@ void server_config_print_keys(FILE *out)
         for (char *p = flag; *p; p++)
             if (*p == '_')
                 *p = '-';
-        fprintf(out, "  --%s%s%-28s [%s] %s%s%s%s\n", !strcmp(keys[i].section, "auth") ? "auth-" : "",
-                "", flag, keys[i].section, keys[i].help, keys[i].def ? " (default " : "",
-                keys[i].def ? keys[i].def : "", keys[i].def ? ")" : "");
+        fprintf(out, "  --%s%s%-28s [%s] %s%s%s%s\n",
+                !strcmp(keys[i].section, "auth") ? "auth-" : "", "", flag, keys[i].section,
+                keys[i].help, keys[i].def ? " (default " : "", keys[i].def ? keys[i].def : "",
+                keys[i].def ? ")" : "");
     }
 }
 

@@ -16,17 +16,19 @@
 
 typedef struct server_config {
     /* [server] */
-    char *listen;             /* HOST:PORT, port 0 = a free port */
+    char *listen; /* HOST:PORT, port 0 = a free port */
     char *data_dir;
-    char *port_file;          /* written with the bound port once serving */
-    char *public_url;         /* base of links we hand out; default http(s)://listen */
+    char *port_file;  /* written with the bound port once serving */
+    char *public_url; /* base of links we hand out; default http(s)://listen */
     char *tls_cert;
     char *tls_key;
-    char *trusted_proxies;    /* comma-separated addresses whose X-Forwarded-For we trust */
-    int64_t threads;          /* 0 = one per core */
-    int64_t worker_threads;   /* pool for blocking work (fsync, commits); 0 = inline */
+    char *trusted_proxies;  /* comma-separated addresses whose X-Forwarded-For we trust */
+    int64_t threads;        /* 0 = one per core */
+    int64_t worker_threads; /* pool for blocking work (fsync, commits); 0 = inline */
     int64_t shutdown_timeout_s;
-    int64_t durable;          /* 1: fsync every commit (SQLite synchronous=FULL) */
+    int64_t durable; /* 1: fsync every commit (SQLite synchronous=FULL) */
+    /* [database] */
+    char *database_url; /* NULL: SQLite in data_dir; postgres://... PostgreSQL */
     /* [limits] */
     int64_t max_body_bytes;
     int64_t max_file_bytes;
@@ -39,7 +41,7 @@ typedef struct server_config {
     int64_t max_connections_per_address;
     int64_t connection_timeout_s;
     int64_t header_timeout_s;
-    int64_t min_body_rate;    /* bytes/s averaged over the body, after the grace period */
+    int64_t min_body_rate; /* bytes/s averaged over the body, after the grace period */
     int64_t min_body_rate_grace_s;
     int64_t connection_memory_bytes;
     /* [rate] token buckets: a sustained rate per second and a burst */
@@ -48,12 +50,12 @@ typedef struct server_config {
     int64_t address_rate;
     int64_t address_burst;
     /* [auth] */
-    char *auth_algorithm;     /* HS256, RS256, ES256 */
+    char *auth_algorithm; /* HS256, RS256, ES256 */
     char *auth_secret_file;
     char *auth_public_key_file;
     char *auth_issuer;
     char *auth_audience;
-    int64_t link_ttl_s;       /* default lifetime of signed download links */
+    int64_t link_ttl_s; /* default lifetime of signed download links */
     int64_t link_max_ttl_s;
 } server_config;
 

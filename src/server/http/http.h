@@ -51,8 +51,8 @@ typedef struct http_request http_request;
 #define HTTP_MAX_PARAMS 4
 
 /* Route flags. */
-#define HTTP_ROUTE_JSON_BODY 0x1  /* buffer a JSON body (max_json_bytes) before end */
-#define HTTP_ROUTE_UPLOAD 0x2     /* a streamed upload: limit max_body_bytes */
+#define HTTP_ROUTE_JSON_BODY 0x1 /* buffer a JSON body (max_json_bytes) before end */
+#define HTTP_ROUTE_UPLOAD 0x2    /* a streamed upload: limit max_body_bytes */
 
 typedef struct http_route_ops {
     int (*begin)(http_request *req);
@@ -76,9 +76,9 @@ struct http_request {
     const http_route *route;
     const char *method; /* borrowed from MHD, valid for the request */
     const char *path;
-    char id[33];        /* request id: X-Request-Id when sane, else random hex */
+    char id[33];          /* request id: X-Request-Id when sane, else random hex */
     char client_addr[64]; /* the peer, or X-Forwarded-For's client via a trusted proxy */
-    char user_id[256];  /* set by handlers once authenticated, for the log line */
+    char user_id[256];    /* set by handlers once authenticated, for the log line */
     const char *params[HTTP_MAX_PARAMS]; /* {x} values in pattern order, NUL-terminated */
     size_t n_params;
     int64_t start_ns;
@@ -86,18 +86,18 @@ struct http_request {
     uint64_t content_length; /* UINT64_MAX when not declared (chunked) */
     uint64_t bytes_in;
     uint64_t bytes_out;
-    unsigned status;     /* the status queued, 0 until one is */
-    int failed;          /* a LOGSHARE_E* the body handling hit (drain, then answer) */
+    unsigned status; /* the status queued, 0 until one is */
+    int failed;      /* a LOGSHARE_E* the body handling hit (drain, then answer) */
     char fail_message[200];
-    int cut;             /* the connection was cut on purpose (limit, slow body) */
-    char *body;          /* JSON routes: the buffered body, NUL-terminated */
+    int cut;    /* the connection was cut on purpose (limit, slow body) */
+    char *body; /* JSON routes: the buffered body, NUL-terminated */
     size_t body_len;
-    void *state;         /* the handler's; freed in cleanup */
-    void *app;           /* the application context given to http_server_new */
+    void *state; /* the handler's; freed in cleanup */
+    void *app;   /* the application context given to http_server_new */
     /* deferred work (http_defer); owned by the HTTP layer */
     int (*work)(http_request *req);
-    int deferred;        /* the connection is suspended for work */
-    int in_worker;       /* work is running: responses are held, not queued */
+    int deferred;  /* the connection is suspended for work */
+    int in_worker; /* work is running: responses are held, not queued */
     struct MHD_Response *held_response;
     http_request *next_job;
     char param_buf[512];

@@ -112,8 +112,9 @@ int http_metrics_render(struct http_metrics *m, ls_buf *o)
 {
     int rc = 0;
     pthread_mutex_lock(&m->lock);
-    rc |= ls_buf_append_str(o, "# HELP logshared_http_requests_total HTTP requests by route and status.\n"
-                               "# TYPE logshared_http_requests_total counter\n");
+    rc |= ls_buf_append_str(
+        o, "# HELP logshared_http_requests_total HTTP requests by route and status.\n"
+           "# TYPE logshared_http_requests_total counter\n");
     for (size_t i = 0; i < m->n_series; i++)
         rc |= ls_buf_printf(o, "logshared_http_requests_total{route=\"%s\",status=\"%u\"} %llu\n",
                             m->series[i].route, m->series[i].status,
@@ -131,8 +132,9 @@ int http_metrics_render(struct http_metrics *m, ls_buf *o)
                         (unsigned long long)__atomic_load_n(&m->bytes_received, __ATOMIC_RELAXED),
                         (unsigned long long)__atomic_load_n(&m->tickets_created, __ATOMIC_RELAXED),
                         (unsigned long long)__atomic_load_n(&m->rate_limited, __ATOMIC_RELAXED));
-    rc |= ls_buf_append_str(o, "# HELP logshared_connections_cut_total Connections closed by a limit.\n"
-                               "# TYPE logshared_connections_cut_total counter\n");
+    rc |= ls_buf_append_str(
+        o, "# HELP logshared_connections_cut_total Connections closed by a limit.\n"
+           "# TYPE logshared_connections_cut_total counter\n");
     for (size_t i = 0; i < MAX_CUT_REASONS && m->cut_reason[i]; i++)
         rc |= ls_buf_printf(o, "logshared_connections_cut_total{reason=\"%s\"} %llu\n",
                             m->cut_reason[i], (unsigned long long)m->cut_count[i]);
@@ -145,11 +147,12 @@ int http_metrics_render(struct http_metrics *m, ls_buf *o)
                             upload_buckets[b], (unsigned long long)cum);
     }
     cum += m->upload_bucket[NBUCKETS];
-    rc |= ls_buf_printf(o,
-                        "logshared_upload_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
-                        "logshared_upload_duration_seconds_sum %.6f\n"
-                        "logshared_upload_duration_seconds_count %llu\n",
-                        (unsigned long long)cum, m->upload_sum, (unsigned long long)m->upload_count);
+    rc |=
+        ls_buf_printf(o,
+                      "logshared_upload_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
+                      "logshared_upload_duration_seconds_sum %.6f\n"
+                      "logshared_upload_duration_seconds_count %llu\n",
+                      (unsigned long long)cum, m->upload_sum, (unsigned long long)m->upload_count);
     pthread_mutex_unlock(&m->lock);
     return rc ? LOGSHARE_ENOMEM : 0;
 }

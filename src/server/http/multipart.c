@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http/multipart_syntax.h"
 #include "logshare.h"
 
 enum mp_state {
@@ -76,90 +77,11 @@ static int fail(multipart_parser *p, int err, const char *fmt, ...)
     return p->err;
 }
 
-static int boundary_char_ok(unsigned char c)
-{
-    return isalnum(c) || strchr("'()+_,-./:=? ", c) != NULL;
-}
-
-static int boundary_ok(const char *b, size_t len)
-{
-    if (len < 1 || len > 70 || b[len - 1] == ' ')
-        return 0;
-    for (size_t i = 0; i < len; i++)
-        if (!boundary_char_ok((unsigned char)b[i]))
-            return 0;
-    return 1;
-}
-
-int multipart_boundary_from_content_type(const char *ct, char *out, size_t out_size)
-{
-    if (!ct)
-        return LOGSHARE_EUNSUPPORTED;
-    while (*ct == ' ' || *ct == '\t')
-        ct++;
-    static const char type[] = "multipart/form-data";
-    if (strncasecmp(ct, type, sizeof type - 1) != 0)
-        return LOGSHARE_EUNSUPPORTED;
-    const char *s = ct + sizeof type - 1;
-    if (*s && *s != ';' && *s != ' ' && *s != '\t')
-        return LOGSHARE_EUNSUPPORTED;
-    int found = 0;
-    while (*s) {
-        while (*s == ' ' || *s == '\t')
-            s++;
-        if (*s != ';')
-            return found ? 0 : LOGSHARE_EINVAL;
-        s++;
-        while (*s == ' ' || *s == '\t')
-            s++;
-        const char *name = s;
-        while (*s && *s != '=' && *s != ';')
-            s++;
-        size_t name_len = (size_t)(s - name);
-        while (name_len && (name[name_len - 1] == ' ' || name[name_len - 1] == '\t'))
-            name_len--;
-        if (*s != '=')
-            return LOGSHARE_EINVAL;
-        s++;
-        while (*s == ' ' || *s == '\t')
-            s++;
-        char val[80];
-        size_t vlen = 0;
-        if (*s == '"') {
-            s++;
-            while (*s && *s != '"') {
-                if (*s == '\\' && s[1])
-                    s++;
-                if (vlen + 1 >= sizeof val)
-                    return LOGSHARE_EINVAL;
-                val[vlen++] = *s++;
-            }
-            if (*s != '"')
-                return LOGSHARE_EINVAL;
-            s++;
-        } else {
-            while (*s && *s != ';' && *s != ' ' && *s != '\t') {
-                if (vlen + 1 >= sizeof val)
-                    return LOGSHARE_EINVAL;
-                val[vlen++] = *s++;
-            }
-        }
-        val[vlen] = '\0';
-        if (name_len == 8 && strncasecmp(name, "boundary", 8) == 0) {
-            if (found || !boundary_ok(val, vlen) || vlen + 1 > out_size)
-                return LOGSHARE_EINVAL;
-            memcpy(out, val, vlen + 1);
-            found = 1;
-        }
-    }
-    return found ? 0 : LOGSHARE_EINVAL;
-}
-
 multipart_parser *multipart_parser_new(const char *boundary, const multipart_limits *limits,
                                        const multipart_callbacks *callbacks, void *ctx)
 {
     size_t blen = boundary ? strlen(boundary) : 0;
-    if (!boundary_ok(boundary ? boundary : "", blen) || !callbacks)
+    if (!mp_boundary_ok(boundary ? boundary : "", blen) || !callbacks)
         return NULL;
     multipart_parser *p = calloc(1, sizeof *p);
     if (!p)
@@ -202,9 +124,15 @@ void multipart_parser_free(multipart_parser *p)
     free(p);
 }
 
-const char *multipart_parser_error(const multipart_parser *p) { return p->errmsg; }
+const char *multipart_parser_error(const multipart_parser *p)
+{
+    return p->errmsg;
+}
 
-uint64_t multipart_parser_bytes(const multipart_parser *p) { return p->total; }
+uint64_t multipart_parser_bytes(const multipart_parser *p)
+{
+    return p->total;
+}
 
 /* Hands part content to the caller, enforcing the per-part cap. */
 static int emit(multipart_parser *p, const char *data, size_t len)
@@ -222,70 +150,6 @@ static int emit(multipart_parser *p, const char *data, size_t len)
     if (rc)
         return fail(p, rc, "upload stopped: %s", logshare_strerror(rc));
     return 0;
-}
-
-static int is_token_char(unsigned char c)
-{
-    return c > 32 && c < 127 && !strchr("()<>@,;:\\\"/[]?={}", c);
-}
-
-/* Decodes a quoted-string body in place: backslash escapes of '"' and
- * '\', and the HTML form encoding %22 %0D %0A. Returns the new length. */
-static size_t unquote(char *s, size_t len)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] == '\\' && i + 1 < len && (s[i + 1] == '"' || s[i + 1] == '\\')) {
-            s[o++] = s[++i];
-        } else if (s[i] == '%' && i + 2 < len && s[i + 1] == '2' && s[i + 2] == '2') {
-            s[o++] = '"';
-            i += 2;
-        } else if (s[i] == '%' && i + 2 < len && s[i + 1] == '0' &&
-                   (s[i + 2] == 'D' || s[i + 2] == 'd' || s[i + 2] == 'A' || s[i + 2] == 'a')) {
-            s[o++] = (s[i + 2] == 'D' || s[i + 2] == 'd') ? '\r' : '\n';
-            i += 2;
-        } else {
-            s[o++] = s[i];
-        }
-    }
-    return o;
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* RFC 8187 ext-value: UTF-8'lang'percent-encoded. Decodes in place;
- * returns the new length or -1. */
-static long decode_ext_value(char *s, size_t len)
-{
-    if (len < 7 || strncasecmp(s, "UTF-8'", 6) != 0)
-        return -1;
-    char *q = memchr(s + 6, '\'', len - 6);
-    if (!q)
-        return -1;
-    size_t i = (size_t)(q - s) + 1, o = 0;
-    for (; i < len; i++) {
-        if (s[i] == '%') {
-            if (i + 2 >= len || hexval(s[i + 1]) < 0 || hexval(s[i + 2]) < 0)
-                return -1;
-            int byte = hexval(s[i + 1]) * 16 + hexval(s[i + 2]);
-            if (byte == 0)
-                return -1; /* a NUL would silently cut the name */
-            s[o++] = (char)byte;
-            i += 2;
-        } else {
-            s[o++] = s[i];
-        }
-    }
-    return (long)o;
 }
 
 /* Parses one Content-Disposition value (NUL-terminated, modified in
@@ -314,13 +178,14 @@ static int parse_disposition(multipart_parser *p, char *v, char **name, char **f
         while (*s == ' ' || *s == '\t')
             s++;
         char *pname = s;
-        while (is_token_char((unsigned char)*s))
+        while (mp_is_token_char((unsigned char)*s))
             s++;
         size_t pname_len = (size_t)(s - pname);
         while (*s == ' ' || *s == '\t')
             s++;
         if (pname_len == 0 || *s != '=')
-            return fail(p, LOGSHARE_EINVAL, "part %zu: bad Content-Disposition parameter", p->parts);
+            return fail(p, LOGSHARE_EINVAL, "part %zu: bad Content-Disposition parameter",
+                        p->parts);
         s++;
         while (*s == ' ' || *s == '\t')
             s++;
@@ -334,8 +199,9 @@ static int parse_disposition(multipart_parser *p, char *v, char **name, char **f
                 s++;
             }
             if (*s != '"')
-                return fail(p, LOGSHARE_EINVAL, "part %zu: unterminated quoted parameter", p->parts);
-            vlen = unquote(val, (size_t)(s - val));
+                return fail(p, LOGSHARE_EINVAL, "part %zu: unterminated quoted parameter",
+                            p->parts);
+            vlen = mp_unquote(val, (size_t)(s - val));
             s++; /* the decoded value is no longer than the quoted span */
         } else {
             val = s;
@@ -359,7 +225,7 @@ static int parse_disposition(multipart_parser *p, char *v, char **name, char **f
                 return fail(p, LOGSHARE_EINVAL, "part %zu: two filename parameters", p->parts);
             *filename = val;
         } else if (pname_len == 9 && strncasecmp(pname, "filename*", 9) == 0) {
-            long n = decode_ext_value(val, vlen);
+            long n = mp_decode_ext_value(val, vlen);
             if (n < 0 || ext_filename)
                 return fail(p, LOGSHARE_EINVAL, "part %zu: bad filename* parameter", p->parts);
             val[n] = '\0';
@@ -393,7 +259,7 @@ static int begin_part(multipart_parser *p)
         if (!colon || colon == line)
             return fail(p, LOGSHARE_EINVAL, "part %zu: header line without a name", p->parts);
         for (char *c = line; c < colon; c++)
-            if (!is_token_char((unsigned char)*c))
+            if (!mp_is_token_char((unsigned char)*c))
                 return fail(p, LOGSHARE_EINVAL, "part %zu: bad header name", p->parts);
         *colon = '\0';
         char *value = colon + 1;
@@ -582,8 +448,9 @@ int multipart_parser_finish(multipart_parser *p)
     if (p->state == MP_ERROR)
         return p->err;
     if (p->state != MP_EPILOGUE)
-        return fail(p, LOGSHARE_EINVAL, p->parts == 0 && p->state == MP_PREAMBLE
-                                            ? "no boundary found in the body"
-                                            : "body ends before the closing boundary");
+        return fail(p, LOGSHARE_EINVAL,
+                    p->parts == 0 && p->state == MP_PREAMBLE
+                        ? "no boundary found in the body"
+                        : "body ends before the closing boundary");
     return 0;
 }

@@ -29,11 +29,11 @@
 
 /* Caps; 0 in any field means "use the default" from multipart_limits_default. */
 typedef struct multipart_limits {
-    size_t max_parts;        /* parts of any kind */
-    size_t max_files;        /* parts with a filename */
-    size_t max_header_bytes; /* all header lines of one part together */
-    size_t max_field_bytes;  /* the value of one part without a filename */
-    uint64_t max_file_bytes; /* the content of one file part */
+    size_t max_parts;         /* parts of any kind */
+    size_t max_files;         /* parts with a filename */
+    size_t max_header_bytes;  /* all header lines of one part together */
+    size_t max_field_bytes;   /* the value of one part without a filename */
+    uint64_t max_file_bytes;  /* the content of one file part */
     uint64_t max_total_bytes; /* the whole body, preamble and epilogue included */
 } multipart_limits;
 

@@ -94,11 +94,14 @@ static int addr_to_text(const struct sockaddr *sa, char *out, size_t cap)
     if (!sa)
         return -1;
     if (sa->sa_family == AF_INET)
-        return inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out,
-                         (socklen_t)cap) ? 0 : -1;
+        return inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)cap)
+                   ? 0
+                   : -1;
     if (sa->sa_family == AF_INET6)
         return inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out,
-                         (socklen_t)cap) ? 0 : -1;
+                         (socklen_t)cap)
+                   ? 0
+                   : -1;
     return -1;
 }
 
@@ -142,7 +145,8 @@ static void resolve_client(http_request *req)
             item[--n] = '\0';
         if (!http_valid_ip(item))
             return; /* garbage: keep what we know for sure */
-        snprintf(req->client_addr, sizeof req->client_addr, "%.*s", (int)sizeof req->client_addr - 1, item);
+        snprintf(req->client_addr, sizeof req->client_addr, "%.*s",
+                 (int)sizeof req->client_addr - 1, item);
         if (!is_trusted_proxy(req->server, item) || !comma)
             return;
         *comma = '\0';
@@ -242,10 +246,11 @@ static int begin_request(http_request *req, const char *url)
         parse_u64(http_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH), &req->content_length))
         return http_respond_error(req, LOGSHARE_EINVAL, 400, "bad Content-Length");
 
-    enum router_result rr = router_match(s->routes, s->n_routes, req->method, url, req, &req->route);
+    enum router_result rr =
+        router_match(s->routes, s->n_routes, req->method, url, req, &req->route);
     if (rr == ROUTER_NO_PATH)
-        return http_respond_error(req, LOGSHARE_ENOENT, 404, "no such endpoint: %s %s",
-                                  req->method, url);
+        return http_respond_error(req, LOGSHARE_ENOENT, 404, "no such endpoint: %s %s", req->method,
+                                  url);
     if (rr == ROUTER_NO_METHOD)
         return http_respond_error(req, LOGSHARE_EUNSUPPORTED, 405, "method %s not allowed here",
                                   req->method);
@@ -256,10 +261,9 @@ static int begin_request(http_request *req, const char *url)
     else if (req->route->flags & HTTP_ROUTE_JSON_BODY)
         limit = (uint64_t)s->cfg->max_json_bytes;
     if (req->content_length != UINT64_MAX && req->content_length > limit)
-        return http_respond_error(req, LOGSHARE_ETOOLARGE, 413,
-                                  "request body of %llu bytes is over the limit of %llu",
-                                  (unsigned long long)req->content_length,
-                                  (unsigned long long)limit);
+        return http_respond_error(
+            req, LOGSHARE_ETOOLARGE, 413, "request body of %llu bytes is over the limit of %llu",
+            (unsigned long long)req->content_length, (unsigned long long)limit);
     return req->route->ops.begin ? req->route->ops.begin(req) : 0;
 }
 
@@ -273,7 +277,7 @@ static int body_piece(http_request *req, const char *data, size_t len)
         req->body_start_ns = now;
     req->bytes_in += len;
     http_metrics_bytes_received(s->metrics, len);
-    uint64_t limit = (rt && (rt->flags & HTTP_ROUTE_UPLOAD)) ? (uint64_t)s->cfg->max_body_bytes
+    uint64_t limit = (rt && (rt->flags & HTTP_ROUTE_UPLOAD))      ? (uint64_t)s->cfg->max_body_bytes
                      : (rt && (rt->flags & HTTP_ROUTE_JSON_BODY)) ? (uint64_t)s->cfg->max_json_bytes
                                                                   : 0;
     if (req->bytes_in > limit) {
@@ -313,15 +317,15 @@ static int body_piece(http_request *req, const char *data, size_t len)
     if (rc && !req->failed) {
         req->failed = rc;
         if (!req->fail_message[0])
-            snprintf(req->fail_message, sizeof req->fail_message, "%.*s", (int)sizeof req->fail_message - 1, logshare_strerror(rc));
+            snprintf(req->fail_message, sizeof req->fail_message, "%.*s",
+                     (int)sizeof req->fail_message - 1, logshare_strerror(rc));
     }
     return 0;
 }
 
 enum MHD_Result http_on_access(void *cls, struct MHD_Connection *conn, const char *url,
-                                 const char *method, const char *version,
-                                 const char *upload_data, size_t *upload_data_size,
-                                 void **req_cls)
+                               const char *method, const char *version, const char *upload_data,
+                               size_t *upload_data_size, void **req_cls)
 {
     (void)version;
     struct http_server *s = cls;
@@ -394,7 +398,7 @@ enum MHD_Result http_on_access(void *cls, struct MHD_Connection *conn, const cha
 }
 
 void http_on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
-                         enum MHD_RequestTerminationCode toe)
+                       enum MHD_RequestTerminationCode toe)
 {
     struct http_server *s = cls;
     http_request *req = *req_cls;
@@ -410,8 +414,8 @@ void http_on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     int ok = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && req->status && !req->failed;
     if (req->route && req->route->ops.cleanup)
         req->route->ops.cleanup(req, ok);
-    const char *outcome = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "done"
-                          : req->cut                                 ? "cut"
+    const char *outcome = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK      ? "done"
+                          : req->cut                                      ? "cut"
                           : toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? "timeout"
                           : toe == MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN ? "shutdown"
                           : toe == MHD_REQUEST_TERMINATED_CLIENT_ABORT    ? "client_abort"

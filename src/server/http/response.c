@@ -74,14 +74,15 @@ int http_respond(http_request *req, unsigned status, struct MHD_Response *r)
 static int respond_text(http_request *req, unsigned status, char *text, size_t len,
                         const char *type, int retry_after)
 {
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
     if (!r) {
         free(text);
         return LOGSHARE_ENOMEM;
     }
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (status == MHD_HTTP_UNAUTHORIZED) /* RFC 6750 section 3 */
+        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"logshare\"");
     if (retry_after > 0) {
         char v[16];
         snprintf(v, sizeof v, "%d", retry_after);
@@ -130,8 +131,8 @@ static int respond_error_v(http_request *req, int err, unsigned status, int retr
         ml = sizeof req->fail_message - 1;
     memcpy(req->fail_message, msg, ml);
     req->fail_message[ml] = '\0';
-    json_t *doc = json_pack("{s:{s:s,s:s}}", "error", "code", logshare_error_name(err), "message",
-                            msg);
+    json_t *doc =
+        json_pack("{s:{s:s,s:s}}", "error", "code", logshare_error_name(err), "message", msg);
     char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
     json_decref(doc);
     if (!text) /* out of memory: a fixed body still tells the client what happened */
@@ -157,8 +158,8 @@ static int respond_error_retry(http_request *req, int retry_after, const char *f
 {
     va_list ap;
     va_start(ap, fmt);
-    int rc = respond_error_v(req, LOGSHARE_ERATELIMIT, MHD_HTTP_TOO_MANY_REQUESTS, retry_after,
-                             fmt, ap);
+    int rc =
+        respond_error_v(req, LOGSHARE_ERATELIMIT, MHD_HTTP_TOO_MANY_REQUESTS, retry_after, fmt, ap);
     va_end(ap);
     return rc;
 }

@@ -25,7 +25,8 @@ static int match_one(const char *pattern, const char *path, http_request *req)
             /* {*rest}: the rest of the path, one or more segments (static
              * files of the dashboard); must be the pattern's last segment */
             size_t rlen = strlen(s);
-            if (pend || rlen == 0 || np >= HTTP_MAX_PARAMS || used + rlen + 1 > sizeof req->param_buf)
+            if (pend || rlen == 0 || np >= HTTP_MAX_PARAMS ||
+                used + rlen + 1 > sizeof req->param_buf)
                 return 0;
             memcpy(req->param_buf + used, s, rlen + 1);
             req->params[np++] = req->param_buf + used;

@@ -39,7 +39,10 @@ int http_server_stopping(const struct http_server *s)
     return __atomic_load_n(&s->stopping, __ATOMIC_RELAXED);
 }
 
-struct http_metrics *http_server_metrics(struct http_server *s) { return s->metrics; }
+struct http_metrics *http_server_metrics(struct http_server *s)
+{
+    return s->metrics;
+}
 
 /* ---- connection tracking and the watchdog -------------------------- */
 
@@ -265,7 +268,8 @@ int http_server_start(const server_config *cfg, int listen_fd, const http_route 
                 server_free(s);
                 return LOGSHARE_EINVAL;
             }
-            snprintf(s->proxies[s->n_proxies++], sizeof s->proxies[0], "%.*s", (int)sizeof s->proxies[0] - 1, tok);
+            snprintf(s->proxies[s->n_proxies++], sizeof s->proxies[0], "%.*s",
+                     (int)sizeof s->proxies[0] - 1, tok);
         }
     }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
@@ -284,7 +288,8 @@ int http_server_start(const server_config *cfg, int listen_fd, const http_route 
         flags |= MHD_USE_TLS;
     }
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    unsigned threads = cfg->threads > 0 ? (unsigned)cfg->threads : (unsigned)(cores > 0 ? cores : 1);
+    unsigned threads =
+        cfg->threads > 0 ? (unsigned)cfg->threads : (unsigned)(cores > 0 ? cores : 1);
     struct MHD_OptionItem tls_opts[] = {
         {cfg->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, s->tls_cert},
         {cfg->tls_cert ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, s->tls_key},
@@ -292,13 +297,13 @@ int http_server_start(const server_config *cfg, int listen_fd, const http_route 
     };
     s->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, http_on_access, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
-        MHD_OPTION_LISTEN_SOCKET, listen_fd,
-        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        (unsigned)cfg->max_connections_per_address, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)cfg->connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)cfg->connection_memory_bytes, MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, s,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+        MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_THREAD_POOL_SIZE, threads,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_connections_per_address,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->connection_timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->connection_memory_bytes,
+        MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
+        on_connection, s, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
     if (!s->daemon) {
         fprintf(stderr, "logshared: cannot start the HTTP daemon%s\n",
                 cfg->tls_cert ? " (check the TLS certificate and key)" : "");
