@@ -389,13 +389,386 @@ LOGSHARE_API void logshare_reader_close(logshare_reader *r);
 /* Sharing: export and report, the outbox                             */
 /* ------------------------------------------------------------------ */
 
-/* (declared with export and report) */
+/*
+ * Three ways logs leave the device (docs/integration.md shows each):
+ *  - logshare_export(): one archive (zip, or tar.zst) with the support
+ *    files and a manifest.json, for the app to hand to the user's share
+ *    sheet or mail (docs/export-format.md describes the archive).
+ *  - logshare_report(): a support ticket on a logshared server. The
+ *    report is first written durably to the store's outbox
+ *    (<store dir>/outbox/), then sent; it leaves the outbox only after
+ *    the server answered 201. A report that cannot be sent now stays
+ *    there and is sent later by logshare_flush_outbox(), exactly once:
+ *    its Idempotency-Key is made at queue time and reused on every
+ *    attempt, and the server returns the first ticket for a repeated key.
+ *  - The outbox is generic: push-request uploads and end-of-call surveys
+ *    queue there too (source "push" / "survey").
+ */
+
+/* Progress of an upload or export: bytes done and the total (0 while
+ * unknown). Called from the thread that runs the operation. Return 0 to
+ * go on, non-zero to cancel (the call then returns LOGSHARE_ECANCELED and
+ * a report stays in the outbox). */
+typedef int (*logshare_progress_fn)(void *user, uint64_t done, uint64_t total);
+
+/* The outcome of sending one report: a created ticket, or why not.
+ * Opaque; owned by whoever received it (logshare_report_result_free). */
+typedef struct logshare_report_result logshare_report_result;
+
+/* Called by logshare_flush_outbox() after each queued item it tried.
+ * result is borrowed for the call. */
+typedef void (*logshare_result_fn)(void *user, const logshare_report_result *result);
+
+/* Everything a report or an export carries, and how to reach the
+ * server. Opaque, with setters, so it can grow without breaking the ABI.
+ * Strings are copied. Every setter returns 0, LOGSHARE_EINVAL or
+ * LOGSHARE_ENOMEM. */
+typedef struct logshare_share_options logshare_share_options;
+
+LOGSHARE_API logshare_share_options *logshare_share_options_new(void);
+LOGSHARE_API void logshare_share_options_free(logshare_share_options *opts);
+
+/* Ticket fields (SPEC.md, POST /api/v1/tickets). A report needs a
+ * description (at most 32 KiB: LOGSHARE_ETOOLARGE); an export does not.
+ * Text with control characters other than newline and tab is refused
+ * (LOGSHARE_EINVAL); call ids and names are single lines. */
+LOGSHARE_API int logshare_share_options_set_description(logshare_share_options *opts, const char *text);
+/* Adds one call id (repeatable; duplicates are kept once). */
+LOGSHARE_API int logshare_share_options_add_call_id(logshare_share_options *opts, const char *call_id);
+LOGSHARE_API int logshare_share_options_set_customer(logshare_share_options *opts, const char *name,
+                                                     const char *email);
+/* The app's version and platform ("ios 17.2", "linux x86_64"). */
+LOGSHARE_API int logshare_share_options_set_app(logshare_share_options *opts, const char *app_version,
+                                                const char *platform);
+/* "report" (default), "survey", "push" or "share". */
+LOGSHARE_API int logshare_share_options_set_source(logshare_share_options *opts, const char *source);
+/* The push request this upload answers (source "push"). */
+LOGSHARE_API int logshare_share_options_set_log_request_id(logshare_share_options *opts, const char *id);
+/* Attaches one more file of the app's (a screenshot, a config), shipped
+ * under name (its base name when NULL). The file is read when the report
+ * is queued or the archive written. */
+LOGSHARE_API int logshare_share_options_add_file(logshare_share_options *opts, const char *path,
+                                                 const char *name);
+/* For requests other than a plain ticket (the survey work uses these):
+ * one more multipart text field (name of [a-z0-9_], not one of the
+ * ticket fields above; repeatable), and the endpoint the request is
+ * POSTed to, a path under /api/v1/ (NULL: /api/v1/tickets). The answer
+ * must be 2xx with an "id". Only /api/v1/tickets takes more files than
+ * one request holds. */
+LOGSHARE_API int logshare_share_options_add_form_field(logshare_share_options *opts, const char *name,
+                                                       const char *value);
+LOGSHARE_API int logshare_share_options_set_endpoint(logshare_share_options *opts, const char *path);
+/* Whether the store's support files are included (default 1). */
+LOGSHARE_API int logshare_share_options_set_include_logs(logshare_share_options *opts, int include);
+
+/* The server: base URL ("https://support.example.com") and bearer token.
+ * Both required to send. */
+LOGSHARE_API int logshare_share_options_set_server(logshare_share_options *opts, const char *url,
+                                                   const char *token);
+/* A PEM bundle of CA certificates to trust instead of the system's. TLS
+ * is always verified; there is no option to turn that off. */
+LOGSHARE_API int logshare_share_options_set_ca_file(logshare_share_options *opts, const char *path);
+/* connect_ms: time to connect (default 10000). An upload slower than
+ * low_speed_bytes per second for low_speed_seconds is aborted and retried
+ * (defaults 64 and 30). total_ms bounds one attempt (default 0: none, so
+ * big uploads on slow links may finish). */
+LOGSHARE_API int logshare_share_options_set_timeouts(logshare_share_options *opts, long connect_ms,
+                                                     long low_speed_bytes, long low_speed_seconds,
+                                                     long total_ms);
+/* Attempts per send (default 4) and the exponential backoff between them
+ * (base 500 ms, doubling, at most max_ms = 30000, with full jitter).
+ * Network errors, 5xx and 429 are retried (a Retry-After is honoured; one
+ * longer than max_ms ends the attempts and the item waits in the outbox);
+ * other 4xx are not. */
+LOGSHARE_API int logshare_share_options_set_retry(logshare_share_options *opts, int max_attempts,
+                                                  long base_ms, long max_ms);
+/* The most files one request carries (default 32, logshared's default
+ * [limits] max_files; at least 2). A report with more files creates its
+ * ticket with the first batch and adds the rest in further requests,
+ * each file exactly once. */
+LOGSHARE_API int logshare_share_options_set_max_files_per_request(logshare_share_options *opts, size_t max_files);
+/* Caps the upload rate, in bytes per second (0, the default: no cap), so
+ * a report sent during a call does not take the bandwidth the call
+ * needs. */
+LOGSHARE_API int logshare_share_options_set_max_send_rate(logshare_share_options *opts, uint64_t bytes_per_second);
+LOGSHARE_API int logshare_share_options_set_progress(logshare_share_options *opts,
+                                                     logshare_progress_fn fn, void *user);
+/* Called for every item logshare_flush_outbox() tries. */
+LOGSHARE_API int logshare_share_options_set_result_callback(logshare_share_options *opts,
+                                                            logshare_result_fn fn, void *user);
+
+/* Result accessors. Strings belong to the result; NULL when not set. */
+/* 0 sent, LOGSHARE_EQUEUED kept for a later try, or the error that made
+ * the item fail for good (LOGSHARE_EHTTP, LOGSHARE_EAUTH, ...). */
+LOGSHARE_API int logshare_report_result_status(const logshare_report_result *r);
+/* The created ticket's id, and the ticket JSON as the server sent it. */
+LOGSHARE_API const char *logshare_report_result_ticket_id(const logshare_report_result *r);
+LOGSHARE_API const char *logshare_report_result_ticket_json(const logshare_report_result *r);
+/* The outbox item that carried the report. */
+LOGSHARE_API const char *logshare_report_result_outbox_id(const logshare_report_result *r);
+/* The last HTTP status (0 when none was received). */
+LOGSHARE_API int logshare_report_result_http_status(const logshare_report_result *r);
+/* Why it was not sent: the server's error code and message, or the
+ * network error. */
+LOGSHARE_API const char *logshare_report_result_error_code(const logshare_report_result *r);
+LOGSHARE_API const char *logshare_report_result_error_message(const logshare_report_result *r);
+LOGSHARE_API void logshare_report_result_free(logshare_report_result *r);
+
+/* Outbox quota: at most max_bytes of queued files and max_items items
+ * (defaults 64 MiB, 32). A report that would go past it is refused with
+ * LOGSHARE_ENOSPC and nothing queued; nothing already queued is ever
+ * dropped to make room. */
+LOGSHARE_API int logshare_share_options_set_outbox_limits(logshare_share_options *opts, uint64_t max_bytes,
+                                                          unsigned max_items);
+
+/* ---- Export (direct sharing) ---- */
+
+typedef enum logshare_export_format {
+    LOGSHARE_EXPORT_ZIP = 0,     /* .zip, deflate: opens everywhere */
+    LOGSHARE_EXPORT_TAR_ZSTD = 1 /* .tar.zst (pax): smaller, for tools */
+} logshare_export_format;
+
+/* "zip" or "tar.zst" -> format. 0 or LOGSHARE_EINVAL. */
+LOGSHARE_API int logshare_export_format_parse(const char *name, logshare_export_format *format);
+
+/* Writes one archive at out_path (borrowed) holding the store's support
+ * files (after a flush, as logshare_get_support_files) plus the app's
+ * files from opts, and manifest.json: every file's name, stream, size,
+ * SHA-256 and record time range; call ids, description, app version,
+ * platform, creation time, library version. opts may be NULL. Streamed
+ * (memory does not grow with the logs); the file appears only when
+ * complete (written beside it, fsynced, renamed). The progress callback
+ * of opts sees bytes of log data written. */
+LOGSHARE_API int logshare_export(logshare *ls, const logshare_share_options *opts, const char *out_path,
+                                 logshare_export_format format);
+
+/* The same for a store directory that is not open in this process (the
+ * CLI, a crash reporter): files are taken as they are on disk. */
+LOGSHARE_API int logshare_export_dir(const char *dir, const logshare_share_options *opts, const char *out_path,
+                                     logshare_export_format format);
+
+/* ---- Report (a support ticket) ---- */
+
+/* Queues a report of the store's support files (and the app's files)
+ * with opts' fields in the outbox, then sends it to opts' server with
+ * retries. Needs a description and a server. Blocks while it sends:
+ * call it from a worker thread, not the UI thread.
+ * Returns 0 (ticket created), LOGSHARE_EQUEUED (not sent now, kept in
+ * the outbox: say so to the user; logshare_flush_outbox sends it later),
+ * LOGSHARE_ECANCELED (the progress callback said stop; kept, pending),
+ * a server refusal (LOGSHARE_EAUTH, LOGSHARE_ETOOLARGE, LOGSHARE_EHTTP;
+ * kept, marked failed, see the result's error message), or an error
+ * before anything was queued (LOGSHARE_EINVAL, LOGSHARE_ENOSPC: outbox
+ * full, LOGSHARE_EIO ...). When result is not NULL and the report was
+ * queued, *result describes the outcome (free it). */
+LOGSHARE_API int logshare_report(logshare *ls, const logshare_share_options *opts,
+                                 logshare_report_result **result);
+
+/* The same for a store directory not open in this process. */
+LOGSHARE_API int logshare_report_dir(const char *dir, const logshare_share_options *opts,
+                                     logshare_report_result **result);
+
+/* ---- The outbox ---- */
+
+/* Flag for the flush calls: also send items marked failed and items
+ * whose retry time has not come (the user asked explicitly). */
+#define LOGSHARE_OUTBOX_FORCE 1u
+
+/* Sends what waits in the store's outbox, oldest first: items whose
+ * retry time has come and that are not marked failed, or all with
+ * LOGSHARE_OUTBOX_FORCE. opts gives the server and retry policy; its
+ * result callback hears about every item tried. *sent and *left (may be
+ * NULL) count items delivered and still waiting. When an item gets no
+ * answer at all (server unreachable) the rest are not tried this time.
+ * Returns 0 even when
+ * some items could not be sent (see *left); an error only when the
+ * outbox could not be read or opts is incomplete. Blocks. */
+LOGSHARE_API int logshare_flush_outbox(logshare *ls, const logshare_share_options *opts, unsigned flags,
+                                       size_t *sent, size_t *left);
+LOGSHARE_API int logshare_outbox_flush_dir(const char *dir, const logshare_share_options *opts,
+                                           unsigned flags, size_t *sent, size_t *left);
+
+/* Queues a request without sending it (push uploads and surveys use
+ * this; logshare_report is queue + send): the support files (after a
+ * flush) unless opts says not to, the app's files, opts' fields. A
+ * background sender or logshare_flush_outbox sends it. *outbox_id (free
+ * with logshare_string_free) names the item. */
+LOGSHARE_API int logshare_outbox_add(logshare *ls, const logshare_share_options *opts, char **outbox_id);
+LOGSHARE_API int logshare_outbox_add_dir(const char *dir, const logshare_share_options *opts,
+                                         char **outbox_id);
+
+/* What waits in the outbox of store dir, as a JSON array (free with
+ * logshare_string_free), oldest first; each item has id, created_at,
+ * source, description, call_ids, bytes, files, attempts, status
+ * ("pending" or "failed"), http_status, next_attempt_at and error
+ * {code, message} when known. An empty or missing outbox gives "[]". */
+LOGSHARE_API int logshare_outbox_list_json(const char *dir, char **json);
+
+/* Deletes one queued item without sending it (the user changed their
+ * mind). LOGSHARE_ENOENT when it is not there. */
+LOGSHARE_API int logshare_outbox_remove(const char *dir, const char *outbox_id);
+
+/* ---- Sending the outbox in the background ---- */
+
+/* A background sender. Opaque; logshare_outbox_sender_stop frees it. */
+typedef struct logshare_outbox_sender logshare_outbox_sender;
+
+/* Starts a thread that sends the store's outbox now and then keeps
+ * sending whatever becomes due (retry times, reports queued later by
+ * this or another process), until stopped. This is "sent at the next
+ * open": call it right after logshare_open, once the app allows network
+ * use (user consent, Wi-Fi ...). opts is copied (server, token, retry
+ * policy, callbacks); the callbacks run on the sender's thread. Items
+ * marked failed are left for an explicit logshare_flush_outbox with
+ * LOGSHARE_OUTBOX_FORCE. The sender does not use ls after the call
+ * returns, so it may be stopped before or after logshare_close. */
+LOGSHARE_API int logshare_outbox_sender_start(logshare *ls, const logshare_share_options *opts,
+                                              logshare_outbox_sender **sender);
+LOGSHARE_API int logshare_outbox_sender_start_dir(const char *dir, const logshare_share_options *opts,
+                                                  logshare_outbox_sender **sender);
+
+/* Makes the sender look at the outbox now (e.g. the network came back). */
+LOGSHARE_API void logshare_outbox_sender_wake(logshare_outbox_sender *sender);
+
+/* Stops the sender: an upload in flight is aborted (its item stays
+ * queued, to be sent later), the thread is joined, memory freed. NULL is
+ * a no-op. */
+LOGSHARE_API void logshare_outbox_sender_stop(logshare_outbox_sender *sender);
 
 /* ------------------------------------------------------------------ */
 /* Push requests for logs, and end-of-call surveys                    */
 /* ------------------------------------------------------------------ */
 
-/* (declared with push requests and surveys) */
+/*
+ * Support can ask a user's devices for logs (a "log request", SPEC.md):
+ * the server pushes it over a server-sent-events stream
+ * (GET /api/v1/log-requests/stream). A watcher keeps that stream open,
+ * reconnects with backoff (resuming with Last-Event-ID, so nothing sent
+ * while it was away is missed), and hands each request to the app, which
+ * asks its user. "Yes" uploads the support files as a ticket with
+ * source "push" and the request's id, through the outbox (so an upload
+ * made offline is sent later, once); "no" tells the server the user
+ * declined. docs/push-and-surveys.md shows the whole flow.
+ */
+
+/* One request from support, as the watcher hands it to the app. Every
+ * string is borrowed for the duration of the callback. */
+typedef struct logshare_log_request {
+    const char *id;         /* "lr_..." */
+    const char *reason;     /* what support wrote: show it to the user */
+    const char *ticket_id;  /* the ticket support asks about, or NULL */
+    const char *created_at; /* RFC 3339 UTC */
+    const char *expires_at; /* RFC 3339 UTC: after it, an answer is refused */
+    const char *json;       /* the whole request as the server sent it */
+} logshare_log_request;
+
+/* The user's answer. */
+typedef enum logshare_consent {
+    LOGSHARE_CONSENT_IGNORE = 0,  /* no answer now; this watcher will not offer it again,
+                                     a new watcher will while it is pending */
+    LOGSHARE_CONSENT_UPLOAD = 1,  /* yes: upload the support files for it */
+    LOGSHARE_CONSENT_DECLINE = 2  /* no: tell support */
+} logshare_consent;
+
+/* Called on the thread running logshare_watch for each new request; may
+ * block (it asks the user). */
+typedef logshare_consent (*logshare_log_request_fn)(void *user,
+                                                    const logshare_log_request *request);
+
+/* What the watcher did, for the app's UI or logs. */
+typedef enum logshare_watch_event {
+    LOGSHARE_WATCH_CONNECTED = 0,    /* the stream is open */
+    LOGSHARE_WATCH_DISCONNECTED = 1, /* it dropped; status says why; detail: next try in ms */
+    LOGSHARE_WATCH_UPLOADED = 2,     /* detail: the ticket id */
+    LOGSHARE_WATCH_QUEUED = 3,       /* no server now: kept in the outbox; detail: outbox id */
+    LOGSHARE_WATCH_DECLINED = 4,     /* the server recorded the user's no */
+    LOGSHARE_WATCH_FAILED = 5        /* an upload or decline failed; status says why */
+} logshare_watch_event;
+
+/* request_id is NULL for connection events; detail may be NULL. Strings
+ * borrowed for the call. */
+typedef void (*logshare_watch_event_fn)(void *user, logshare_watch_event event,
+                                        const char *request_id, int status, const char *detail);
+
+/* A watcher. Opaque; logshare_watcher_free frees it. */
+typedef struct logshare_watcher logshare_watcher;
+
+/* A new watcher with defaults: reconnect after 1 s doubling to 60 s
+ * (plus jitter), and a stream silent for 60 s (no heartbeat) counts as
+ * dropped. Then set the options (server and token), a store or a
+ * directory, and the request callback. Returns NULL when out of memory. */
+LOGSHARE_API logshare_watcher *logshare_watcher_new(void);
+/* NULL is a no-op. Must not be called while logshare_watch runs. */
+LOGSHARE_API void logshare_watcher_free(logshare_watcher *w);
+
+/* Where uploads come from: an open store (borrowed: it must stay open
+ * while the watcher runs) or a store directory not open in this process
+ * (copied). The last call wins. */
+LOGSHARE_API int logshare_watcher_set_store(logshare_watcher *w, logshare *ls);
+LOGSHARE_API int logshare_watcher_set_dir(logshare_watcher *w, const char *dir);
+
+/* The server, token, CA file, ticket fields (app version, platform,
+ * customer, extra files) and retry policy used for the stream, uploads
+ * and declines (borrowed: it must stay valid and unchanged while
+ * logshare_watch runs). Uploads get source "push", the request's id and,
+ * unless opts has one, the description "Logs requested by support:
+ * <reason>". Required. */
+LOGSHARE_API int logshare_watcher_set_share_options(logshare_watcher *w,
+                                                    const logshare_share_options *opts);
+
+/* The consent callback. Required. */
+LOGSHARE_API int logshare_watcher_set_request_callback(logshare_watcher *w,
+                                                       logshare_log_request_fn fn, void *user);
+/* Optional progress notifications. */
+LOGSHARE_API int logshare_watcher_set_event_callback(logshare_watcher *w,
+                                                     logshare_watch_event_fn fn, void *user);
+/* Reconnect delays: first initial_ms (>= 10), doubling to max_ms. */
+LOGSHARE_API int logshare_watcher_set_reconnect(logshare_watcher *w, long initial_ms, long max_ms);
+/* A stream that brings no byte (not even a heartbeat) for this long is
+ * dropped and reopened (>= 1000 ms). */
+LOGSHARE_API int logshare_watcher_set_idle_timeout(logshare_watcher *w, long idle_ms);
+
+/* Runs the watcher on the calling thread until logshare_watcher_stop.
+ * Returns 0 after a stop, LOGSHARE_EAUTH when the server refuses the
+ * token (401/403: retrying would not help), LOGSHARE_EINVAL when a
+ * required setting is missing. Network errors and server errors are
+ * retried, never returned. */
+LOGSHARE_API int logshare_watch(logshare_watcher *w);
+
+/* Makes logshare_watch return soon (within about a second), from any
+ * thread (not from a signal handler). */
+LOGSHARE_API void logshare_watcher_stop(logshare_watcher *w);
+
+/* Tells the server the user declined request_id, outside a watcher (an
+ * app that asked later). opts gives the server and token. 0, or
+ * LOGSHARE_ECONFLICT (already answered or expired), LOGSHARE_EPERM (not
+ * this user's), LOGSHARE_ENOENT, LOGSHARE_EAUTH, LOGSHARE_ENETWORK. */
+LOGSHARE_API int logshare_decline_log_request(const logshare_share_options *opts,
+                                              const char *request_id);
+
+/*
+ * End-of-call survey (SPEC.md): survey_json is the JSON object of
+ * POST /api/v1/surveys: {"call_id", "overall"|"audio"|"video"|
+ * "screenshare": {"score", "scale"?, "issues"?}, "more_info"?,
+ * "report_issue"?}. It goes through the outbox like a report (queued
+ * durably, then sent, sent later when offline, once). With
+ * "report_issue": true the store's support files (unless
+ * logshare_share_options_set_include_logs(opts, 0)) and opts' extra
+ * files ride along, and the server makes a ticket (source "survey")
+ * linked to the survey; otherwise no file is sent. The server checks
+ * scores against their scales and issue names against their category;
+ * a refusal (LOGSHARE_EHTTP, error code "invalid") is final.
+ * Returns as logshare_report: 0 stored (the result's ticket id is the
+ * ticket's, or NULL when none was made; its ticket JSON is the server's
+ * answer with the survey id), LOGSHARE_EQUEUED, or an error.
+ * LOGSHARE_EINVAL when survey_json is not a JSON object with a call_id.
+ */
+LOGSHARE_API int logshare_submit_survey(logshare *ls, const logshare_share_options *opts,
+                                        const char *survey_json, logshare_report_result **result);
+/* The same for a store directory not open in this process. */
+LOGSHARE_API int logshare_submit_survey_dir(const char *dir, const logshare_share_options *opts,
+                                            const char *survey_json,
+                                            logshare_report_result **result);
 
 #ifdef __cplusplus
 }

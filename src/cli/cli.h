@@ -30,5 +30,10 @@ int cmd_keygen(int argc, char **argv);
 int cmd_log(int argc, char **argv);
 int cmd_files(int argc, char **argv);
 int cmd_decrypt(int argc, char **argv);
+/* Subcommands: sharing (issue 5). */
+int cmd_export(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_outbox(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
 
 #endif

@@ -19,6 +19,10 @@ static const struct cli_command commands[] = {
     {"log", cmd_log, "write each stdin line as a record to a log store"},
     {"files", cmd_files, "list the log files that belong in a support request"},
     {"decrypt", cmd_decrypt, "print the records of log files"},
+    {"export", cmd_export, "write one archive of a store's logs and a manifest"},
+    {"report", cmd_report, "create a support ticket with a store's logs"},
+    {"outbox", cmd_outbox, "list or send the reports waiting to be sent"},
+    {"watch", cmd_watch, "wait for support's log requests, ask, upload"},
     {NULL, NULL, NULL},
 };
 

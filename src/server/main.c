@@ -31,6 +31,7 @@
 #include "http/http.h"
 #include "logshare.h"
 #include "ls_fs.h"
+#include "push_service.h"
 #include "server_version.h"
 #include "ticket_store.h"
 
@@ -113,6 +114,48 @@ static int parse_algorithm(const char *s, enum auth_algorithm *alg)
     return 0;
 }
 
+/* Log requests and surveys: their tables in the same database file, the
+ * SSE hub and the webhook deliverer (push/push_service.h). */
+static int start_push(const server_config *cfg, const char *db_path, struct push_service **out)
+{
+    struct push_service_options po = {0};
+    po.db_path = db_path;
+    po.webhook_url = cfg->push_webhook_url;
+    po.webhook_timeout_ms = (int)cfg->push_webhook_timeout_ms;
+    po.webhook_backoff_initial_ms = (int)cfg->push_webhook_retry_initial_ms;
+    po.webhook_backoff_max_ms = (int)cfg->push_webhook_retry_max_ms;
+    po.webhook_max_attempts = (int)cfg->push_webhook_max_attempts;
+    po.sweep_interval_ms = (int)cfg->push_expiry_sweep_ms;
+    po.hub.heartbeat_ms = (int)cfg->push_stream_heartbeat_ms;
+    po.hub.max_streams = (size_t)cfg->push_max_streams;
+    po.hub.max_per_user = (size_t)cfg->push_max_streams_per_user;
+    char *secret = NULL;
+    size_t secret_len = 0;
+    int rc = 0;
+    if (cfg->push_webhook_url) {
+        char path[4096];
+        if (cfg->push_webhook_secret_file)
+            snprintf(path, sizeof path, "%s", cfg->push_webhook_secret_file);
+        else
+            snprintf(path, sizeof path, "%s/webhook-secret", cfg->data_dir);
+        if ((rc = auth_secret_load_or_create(path, &secret, &secret_len))) {
+            fprintf(stderr, "logshared: webhook secret %s: %s\n", path, logshare_strerror(rc));
+            return rc;
+        }
+        po.webhook_secret = (const unsigned char *)secret;
+        po.webhook_secret_len = secret_len;
+    }
+    rc = push_service_start(&po, out);
+    if (secret) {
+        memset(secret, 0, secret_len);
+        free(secret);
+    }
+    if (rc)
+        fprintf(stderr, "logshared: cannot start log requests and surveys: %s\n",
+                logshare_strerror(rc));
+    return rc;
+}
+
 static int serve(server_config *cfg)
 {
     /* Signals go to sigwait below, never to a thread of the server or of
@@ -129,7 +172,7 @@ static int serve(server_config *cfg)
                 logshare_strerror(rc));
         return 1;
     }
-    struct api_app app = {cfg, NULL, NULL, NULL, NULL};
+    struct api_app app = {cfg, NULL, NULL, NULL, NULL, NULL};
     int status = 1;
     struct http_server *server = NULL;
     char path[4096];
@@ -160,6 +203,13 @@ static int serve(server_config *cfg)
         fprintf(stderr, "logshared: auth configuration: %s\n", logshare_strerror(rc));
         goto out;
     }
+    /* The push tables have a SQLite file of their own: they never join
+     * tickets, and sharing logshare.db made their write lock contend with
+     * the ticket store's group commit. */
+    char push_path[4096];
+    snprintf(push_path, sizeof push_path, "%s/%s", cfg->data_dir, PUSH_DB_FILENAME);
+    if ((rc = start_push(cfg, push_path, &app.push)))
+        goto out;
     struct dashboard_config dcfg = {
         .support_secret_key_file = cfg->dashboard_support_secret_key_file,
         .session_idle_ttl_s = cfg->dashboard_session_idle_ttl_s,
@@ -194,12 +244,17 @@ static int serve(server_config *cfg)
     sigwait(&sigs, &sig);
     fprintf(stderr, "logshared: %s: finishing requests in flight (up to %lld s)\n",
             sig == SIGINT ? "SIGINT" : "SIGTERM", (long long)cfg->shutdown_timeout_s);
+    /* Streams never finish on their own: end them first, or the wait
+     * for requests in flight would always run to its timeout. */
+    push_service_close_streams(app.push);
     http_server_stop(server, (int)cfg->shutdown_timeout_s);
     server = NULL;
     status = 0;
     fprintf(stderr, "logshared: stopped\n");
 out:
+    push_service_close_streams(app.push);
     http_server_stop(server, 0);
+    push_service_free(app.push);
     dashboard_free(app.dashboard);
     auth_free(app.auth);
     ticket_store_destroy(app.tickets);

@@ -8,3 +8,5 @@ import './page-login.js';
 import './page-tickets.js';
 import './page-ticket.js';
 import './page-log.js';
+import './page-log-requests.js';
+import './page-surveys.js';

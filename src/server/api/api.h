@@ -18,11 +18,14 @@
 #include "ticket_store.h"
 
 /* Everything a handler needs; borrowed by the server for its lifetime. */
+struct push_service;
+
 struct api_app {
     const server_config *cfg;
     struct blob_store *blobs;
     struct ticket_store *tickets;
     struct auth *auth;
+    struct push_service *push; /* log requests and surveys (push/push_service.h) */
     struct dashboard *dashboard; /* sessions, logins, log viewer (api/dashboard.h) */
 };
 

@@ -6,6 +6,8 @@
  * dashboard) go here too.
  */
 #include "api/api.h"
+#include "log_requests_api.h"
+#include "surveys_api.h"
 #include "api/dashboard.h"
 
 #include <stddef.h>
@@ -41,11 +43,23 @@ static const http_route routes[] = {
      "attachments_get",
      0,
      {api_attachment_get, NULL, NULL, NULL}},
-    {"POST",
-     "/api/v1/tickets/{id}/attachments/{aid}/link",
-     "attachments_link",
-     HTTP_ROUTE_JSON_BODY,
-     {api_attachment_link_begin, NULL, api_attachment_link_end, api_state_free}},
+    {"POST", "/api/v1/tickets/{id}/attachments/{aid}/link", "attachments_link",
+     HTTP_ROUTE_JSON_BODY, {api_attachment_link_begin, NULL, api_attachment_link_end, api_state_free}},
+    /* log requests (push) and surveys: log_requests_api.h, surveys_api.h */
+    {"POST", "/api/v1/log-requests", "log_requests_create", HTTP_ROUTE_JSON_BODY,
+     {api_log_requests_create_begin, NULL, api_log_requests_create_end, api_state_free}},
+    {"GET", "/api/v1/log-requests", "log_requests_list", 0,
+     {api_log_requests_list, NULL, NULL, NULL}},
+    {"GET", "/api/v1/log-requests/stream", "log_requests_stream", 0,
+     {api_log_requests_stream, NULL, NULL, NULL}},
+    {"GET", "/api/v1/log-requests/{id}", "log_requests_get", 0,
+     {api_log_requests_get, NULL, NULL, NULL}},
+    {"POST", "/api/v1/log-requests/{id}/decline", "log_requests_decline", 0,
+     {api_log_requests_decline, NULL, NULL, NULL}},
+    {"POST", "/api/v1/surveys", "surveys_create", HTTP_ROUTE_UPLOAD,
+     {api_surveys_create_begin, api_surveys_create_body, api_surveys_create_end,
+      api_surveys_create_cleanup}},
+    {"GET", "/api/v1/surveys/stats", "surveys_stats", 0, {api_surveys_stats, NULL, NULL, NULL}},
     /* The support dashboard (api/dashboard.h). */
     {"GET", "/", "dashboard_root", 0, {NULL, NULL, dashboard_root_get, NULL}},
     {"GET", "/dashboard", "dashboard_root", 0, {NULL, NULL, dashboard_root_get, NULL}},

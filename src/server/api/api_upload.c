@@ -24,6 +24,7 @@
 #include "api/api.h"
 #include "http/metrics.h"
 #include "http/multipart.h"
+#include "log_requests_api.h"
 #include "logshare.h"
 #include "ls_buf.h"
 #include "ls_hex.h"
@@ -404,6 +405,11 @@ static int upload_finish(http_request *req)
         return http_respond_error(req, LOGSHARE_EINVAL, 400, "no file in the request");
     if (!u->add_to_existing && (check_fields(req, u) || req->status))
         return 0;
+    /* A ticket answering a log request must name one of the user's own;
+     * checked before anything is stored. */
+    if (!u->add_to_existing && u->fields[F_LOG_REQUEST_ID] &&
+        api_log_requests_check_for_ticket(req, u->who.user_id, u->fields[F_LOG_REQUEST_ID]))
+        return 0;
     if ((rc = commit_blobs(req, u)))
         return http_respond_error(req, rc, 0, "%s",
                                   req->fail_message[0] ? req->fail_message : logshare_strerror(rc));
@@ -438,6 +444,8 @@ static int upload_finish(http_request *req)
         return http_respond_error(req, LOGSHARE_EUNAVAILABLE, 503, "database: %s",
                                   logshare_strerror(rc));
     }
+    if (!u->add_to_existing && out->log_request_id)
+        api_log_requests_ticket_stored(req, u->who.user_id, out->log_request_id, out->id);
     if (replayed) {
         remove_blobs(app, u); /* the first request's ticket stands; ours never existed */
         u->committed = 1;     /* nothing left to undo */

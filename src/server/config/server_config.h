@@ -57,6 +57,17 @@ typedef struct server_config {
     char *auth_audience;
     int64_t link_ttl_s; /* default lifetime of signed download links */
     int64_t link_max_ttl_s;
+    /* [push] log requests (SSE, webhook) and surveys: docs/push-and-surveys.md */
+    char *push_webhook_url;          /* POST each new log request here; unset: no webhook */
+    char *push_webhook_secret_file;  /* HMAC key (default <data_dir>/webhook-secret) */
+    int64_t push_webhook_timeout_ms;
+    int64_t push_webhook_retry_initial_ms;
+    int64_t push_webhook_retry_max_ms;
+    int64_t push_webhook_max_attempts;
+    int64_t push_stream_heartbeat_ms;
+    int64_t push_max_streams;
+    int64_t push_max_streams_per_user;
+    int64_t push_expiry_sweep_ms;
     /* [dashboard] */
     char *dashboard_support_secret_key_file; /* decrypts attachments for the log viewer */
     int64_t dashboard_session_idle_ttl_s;

@@ -1,0 +1,119 @@
+/*
+ * cli_share.c - what `logshare export`, `report` and `outbox` share:
+ * reading the token without putting it on the command line, the
+ * terminal progress bar, and exit statuses (0 / 1 / 2 / 75).
+ */
+#include "cli_share.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+char *cli_share_token(const char *token, const char *token_file)
+{
+    if (token)
+        return strdup(token);
+    if (token_file) {
+        FILE *f = fopen(token_file, "r");
+        if (!f) {
+            cli_error("cannot read token file %s", token_file);
+            return NULL;
+        }
+        char buf[8192];
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+            buf[--n] = '\0';
+        if (n == 0) {
+            cli_error("token file %s is empty", token_file);
+            return NULL;
+        }
+        return strdup(buf);
+    }
+    const char *env = getenv("LOGSHARE_TOKEN");
+    if (env && *env)
+        return strdup(env);
+    cli_error("no token: give --token, --token-file or LOGSHARE_TOKEN");
+    return NULL;
+}
+
+static long long now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void human(double bytes, char *out, size_t len)
+{
+    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    int u = 0;
+    while (bytes >= 1024 && u < 4) {
+        bytes /= 1024;
+        u++;
+    }
+    snprintf(out, len, u ? "%.1f %s" : "%.0f %s", bytes, units[u]);
+}
+
+int cli_progress_cb(void *user, uint64_t done, uint64_t total)
+{
+    cli_progress *p = user;
+    long long now = now_ns();
+    if (!p->started_ns)
+        p->started_ns = now;
+    int finished = total > 0 && done >= total;
+    if (!finished && now - p->last_draw_ns < 100000000LL) /* 10 frames a second is plenty */
+        return 0;
+    if (finished && p->drawn == 2)
+        return 0;
+    p->last_draw_ns = now;
+    double secs = (double)(now - p->started_ns) / 1e9;
+    double rate = secs > 0.05 ? (double)done / secs : 0;
+    char d[32], t[32], r[32], left[32] = "";
+    human((double)done, d, sizeof d);
+    human((double)total, t, sizeof t);
+    human(rate, r, sizeof r);
+    if (rate > 0 && total > done) {
+        long s = (long)((double)(total - done) / rate);
+        snprintf(left, sizeof left, "  %ld:%02ld left", s / 60, s % 60);
+    }
+    char bar[21];
+    int fill = total ? (int)((double)done * 20 / (double)total) : 0;
+    for (int i = 0; i < 20; i++)
+        bar[i] = i < fill ? '#' : '.';
+    bar[20] = '\0';
+    fprintf(stderr, "\r%s [%s] %s / %s  %s/s%s\033[K", p->label, bar, d, t, r, left);
+    fflush(stderr);
+    p->drawn = finished ? 2 : 1;
+    return 0;
+}
+
+void cli_progress_end(cli_progress *p)
+{
+    if (p->drawn) {
+        fputc('\n', stderr);
+        p->drawn = 0;
+    }
+}
+
+void cli_progress_install(logshare_share_options *opts, cli_progress *p, const char *label)
+{
+    memset(p, 0, sizeof *p);
+    p->label = label;
+    if (isatty(STDERR_FILENO))
+        logshare_share_options_set_progress(opts, cli_progress_cb, p);
+}
+
+int cli_share_exit(int err)
+{
+    if (err == 0)
+        return CLI_EXIT_OK;
+    if (err == LOGSHARE_EQUEUED)
+        return CLI_EXIT_TEMPFAIL;
+    return CLI_EXIT_FAILURE;
+}

@@ -1,0 +1,32 @@
+/*
+ * cli_share.h - option parsing and output shared by `logshare export`,
+ * `report` and `outbox` (cli_share.c).
+ */
+#ifndef LOGSHARE_CLI_SHARE_H
+#define LOGSHARE_CLI_SHARE_H
+
+#include "logshare.h"
+
+/* Reads the token: --token wins, then --token-file, then $LOGSHARE_TOKEN.
+ * Returns a new string or NULL (and prints why). */
+char *cli_share_token(const char *token, const char *token_file);
+
+/* A progress bar on stderr (bytes, rate, time left), for
+ * logshare_share_options_set_progress. Only installed when stderr is a
+ * terminal: scripts and logs get no control characters. */
+typedef struct cli_progress {
+    const char *label;
+    long long started_ns, last_draw_ns;
+    int drawn;
+} cli_progress;
+
+int cli_progress_cb(void *user, uint64_t done, uint64_t total);
+/* Ends the bar's line if one was drawn. */
+void cli_progress_end(cli_progress *p);
+/* Installs the bar on opts when stderr is a terminal. */
+void cli_progress_install(logshare_share_options *opts, cli_progress *p, const char *label);
+
+/* Maps a report/outbox error to the CLI exit status. */
+int cli_share_exit(int err);
+
+#endif

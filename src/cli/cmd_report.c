@@ -1,0 +1,268 @@
+/*
+ * cmd_report.c - `logshare report`: creates a support ticket on a
+ * logshared server from a store directory's support files.
+ *
+ * The report is queued in <dir>/outbox first, then sent. Without a
+ * reachable server it stays there (exit 75) and a later `report`,
+ * `outbox --send` or the library's next open sends it, once.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cli_share.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: logshare report --dir DIR --server URL (--token T | --token-file F)\n"
+            "                       --description TEXT [--call-id ID]... [options]\n\n"
+            "Creates a support ticket with the store's log files and prints its id.\n"
+            "The report is kept in DIR/outbox until the server has it: without a\n"
+            "reachable server it stays there (exit 75) and is sent, once, by a later\n"
+            "report, `logshare outbox --send` or the app's next open.\n\n"
+            "  --dir DIR              the log store directory\n"
+            "  --server URL           logshared base URL (http:// or https://)\n"
+            "  --token T              bearer token (or --token-file F, or $LOGSHARE_TOKEN)\n"
+            "  --description TEXT     what went wrong (required)\n"
+            "  --call-id ID           a call the problem happened in (repeatable)\n"
+            "  --customer-name NAME   --customer-email EMAIL\n"
+            "  --app-version V        --platform P\n"
+            "  --file PATH            attach one more file (repeatable)\n"
+            "  --no-logs              do not attach the store's log files\n"
+            "  --ca-file PEM          trust these CA certificates instead of the system's\n"
+            "  --max-files N          files per request, as the server's [limits] max_files (default 32)\n"
+            "  --max-rate BYTES       cap the upload at BYTES per second (0: no cap)\n"
+            "  --outbox-max-bytes N   refuse to queue past N bytes in the outbox (default 64 MiB)\n"
+            "  --outbox-max-items N   ... or past N items (default 32)\n"
+            "  --attempts N           tries before keeping it for later (default 4)\n"
+            "  --json                 print the created ticket as JSON\n\n"
+            "A progress bar is drawn on stderr when it is a terminal.\n"
+            "Exit: 0 created, 1 refused or failed, 2 usage, 75 kept in the outbox for later.\n");
+}
+
+enum { OPT_DIR = 1, OPT_SERVER, OPT_TOKEN, OPT_TOKEN_FILE, OPT_DESC, OPT_CALL, OPT_CNAME, OPT_CMAIL,
+       OPT_APPV, OPT_PLATFORM, OPT_FILE, OPT_NOLOGS, OPT_CA, OPT_ATTEMPTS, OPT_MAXRATE, OPT_MAXFILES, OPT_OBBYTES, OPT_OBITEMS, OPT_JSON, OPT_HELP };
+
+static const struct option long_opts[] = {
+    {"dir", required_argument, NULL, OPT_DIR},
+    {"server", required_argument, NULL, OPT_SERVER},
+    {"token", required_argument, NULL, OPT_TOKEN},
+    {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
+    {"description", required_argument, NULL, OPT_DESC},
+    {"call-id", required_argument, NULL, OPT_CALL},
+    {"customer-name", required_argument, NULL, OPT_CNAME},
+    {"customer-email", required_argument, NULL, OPT_CMAIL},
+    {"app-version", required_argument, NULL, OPT_APPV},
+    {"platform", required_argument, NULL, OPT_PLATFORM},
+    {"file", required_argument, NULL, OPT_FILE},
+    {"no-logs", no_argument, NULL, OPT_NOLOGS},
+    {"ca-file", required_argument, NULL, OPT_CA},
+    {"attempts", required_argument, NULL, OPT_ATTEMPTS},
+    {"max-rate", required_argument, NULL, OPT_MAXRATE},
+    {"max-files", required_argument, NULL, OPT_MAXFILES},
+    {"outbox-max-bytes", required_argument, NULL, OPT_OBBYTES},
+    {"outbox-max-items", required_argument, NULL, OPT_OBITEMS},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+/* Prints what happened to one report; returns the exit status. */
+static int report_outcome(int rc, const logshare_report_result *res, int json, const char *dir)
+{
+    const char *oid = logshare_report_result_outbox_id(res);
+    if (rc == 0) {
+        if (json)
+            printf("%s\n", logshare_report_result_ticket_json(res));
+        else
+            printf("%s\n", logshare_report_result_ticket_id(res));
+        return CLI_EXIT_OK;
+    }
+    const char *msg = logshare_report_result_error_message(res);
+    if (rc == LOGSHARE_EQUEUED) {
+        cli_error("could not reach the server (%s); the report is kept in the outbox as %s and will be sent later",
+                  msg ? msg : "no answer", oid ? oid : "?");
+        return CLI_EXIT_TEMPFAIL;
+    }
+    if (res) {
+        const char *code = logshare_report_result_error_code(res);
+        cli_error("the server refused the report (HTTP %d, %s: %s); kept in the outbox as %s, marked failed",
+                  logshare_report_result_http_status(res), code ? code : logshare_error_name(rc),
+                  msg ? msg : logshare_strerror(rc), oid ? oid : "?");
+        return CLI_EXIT_FAILURE;
+    }
+    if (rc == LOGSHARE_ENOENT)
+        cli_error("report not made: no log store at %s, or a file named with --file is missing", dir);
+    else if (rc == LOGSHARE_ENOSPC)
+        cli_error("report not made: the outbox is full (see `logshare outbox --dir %s`)", dir);
+    else
+        cli_error("report not made: %s", logshare_strerror(rc));
+    return CLI_EXIT_FAILURE;
+}
+
+/* After its own report went through, `report` also sends what waited in
+ * the outbox; say what became of each. */
+static void on_other_result(void *user, const logshare_report_result *r)
+{
+    cli_progress_end(user);
+    int st = logshare_report_result_status(r);
+    if (st == 0)
+        fprintf(stderr, "logshare: also sent earlier report %s -> ticket %s\n", logshare_report_result_outbox_id(r),
+                logshare_report_result_ticket_id(r));
+    else
+        fprintf(stderr, "logshare: earlier report %s still waiting (%s)\n", logshare_report_result_outbox_id(r),
+                logshare_report_result_error_message(r) ? logshare_report_result_error_message(r)
+                                                        : logshare_strerror(st));
+}
+
+int cmd_report(int argc, char **argv)
+{
+    const char *dir = NULL, *server = NULL, *token_arg = NULL, *token_file = NULL, *desc = NULL;
+    const char *cname = NULL, *cmail = NULL, *appv = NULL, *platform = NULL, *ca = NULL;
+    unsigned long long max_rate = 0;
+    long max_files = 32;
+    unsigned long long ob_bytes = 64ull << 20;
+    unsigned ob_items = 32;
+    int json = 0, attempts = 4, bad = 0;
+    logshare_share_options *opts = logshare_share_options_new();
+    if (!opts) {
+        cli_error("out of memory");
+        return CLI_EXIT_FAILURE;
+    }
+    optind = 1;
+    opterr = 0;
+    int c;
+    while (!bad && (c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_DIR: dir = optarg; break;
+        case OPT_SERVER: server = optarg; break;
+        case OPT_TOKEN: token_arg = optarg; break;
+        case OPT_TOKEN_FILE: token_file = optarg; break;
+        case OPT_DESC: desc = optarg; break;
+        case OPT_CALL:
+            if (logshare_share_options_add_call_id(opts, optarg) != 0) {
+                cli_error("bad --call-id '%s'", optarg);
+                bad = 1;
+            }
+            break;
+        case OPT_CNAME: cname = optarg; break;
+        case OPT_CMAIL: cmail = optarg; break;
+        case OPT_APPV: appv = optarg; break;
+        case OPT_PLATFORM: platform = optarg; break;
+        case OPT_FILE:
+            if (logshare_share_options_add_file(opts, optarg, NULL) != 0) {
+                cli_error("bad --file '%s'", optarg);
+                bad = 1;
+            }
+            break;
+        case OPT_NOLOGS: logshare_share_options_set_include_logs(opts, 0); break;
+        case OPT_CA: ca = optarg; break;
+        case OPT_OBBYTES:
+        case OPT_OBITEMS: {
+            char *end;
+            unsigned long long n = strtoull(optarg, &end, 10);
+            if (*end || optarg[0] == '-' || n == 0 || (c == OPT_OBITEMS && n > 100000)) {
+                cli_error("report: --outbox-max-%s must be a positive number", c == OPT_OBBYTES ? "bytes" : "items");
+                bad = 1;
+            }
+            if (c == OPT_OBBYTES)
+                ob_bytes = n;
+            else
+                ob_items = (unsigned)n;
+            break;
+        }
+        case OPT_MAXFILES: {
+            char *end;
+            long n = strtol(optarg, &end, 10);
+            if (*end || n < 2 || n > 100000) {
+                cli_error("report: --max-files must be at least 2");
+                bad = 1;
+            }
+            max_files = n;
+            break;
+        }
+        case OPT_MAXRATE: {
+            char *end;
+            unsigned long long n = strtoull(optarg, &end, 10);
+            if (*end || optarg[0] == '-') {
+                cli_error("report: --max-rate takes bytes per second");
+                bad = 1;
+            }
+            max_rate = n;
+            break;
+        }
+        case OPT_ATTEMPTS: {
+            char *end;
+            long n = strtol(optarg, &end, 10);
+            if (*end || n < 1 || n > 100) {
+                cli_error("--attempts must be 1 to 100");
+                bad = 1;
+            }
+            attempts = (int)n;
+            break;
+        }
+        case OPT_JSON: json = 1; break;
+        case OPT_HELP:
+        case 'h':
+            usage(stdout);
+            logshare_share_options_free(opts);
+            return CLI_EXIT_OK;
+        default:
+            cli_error("report: unknown or incomplete option '%s' (try --help)", argv[optind - 1]);
+            bad = 1;
+        }
+    }
+    if (!bad && optind < argc) {
+        cli_error("report: unexpected argument '%s'", argv[optind]);
+        bad = 1;
+    }
+    if (!bad && (!dir || !server || !desc)) {
+        cli_error("report: --dir, --server and --description are required (try --help)");
+        bad = 1;
+    }
+    if (!bad && !*desc) {
+        cli_error("report: --description must not be empty");
+        bad = 1;
+    }
+    char *token = NULL;
+    if (!bad && !(token = cli_share_token(token_arg, token_file)))
+        bad = 1;
+    if (!bad && logshare_share_options_set_server(opts, server, token) != 0) {
+        cli_error("report: bad --server '%s' (an http:// or https:// URL)", server);
+        bad = 1;
+    }
+    if (!bad && strlen(desc) > 32768) {
+        cli_error("report: --description is longer than 32 KiB");
+        bad = 1;
+    }
+    if (!bad && (logshare_share_options_set_description(opts, desc) != 0 ||
+                 logshare_share_options_set_customer(opts, cname, cmail) != 0 ||
+                 logshare_share_options_set_app(opts, appv, platform) != 0)) {
+        cli_error("report: a text option holds control characters");
+        bad = 1;
+    }
+    if (bad) {
+        free(token);
+        logshare_share_options_free(opts);
+        return CLI_EXIT_USAGE;
+    }
+    logshare_share_options_set_ca_file(opts, ca);
+    logshare_share_options_set_retry(opts, attempts, 500, 30000);
+    logshare_share_options_set_max_send_rate(opts, max_rate);
+    logshare_share_options_set_max_files_per_request(opts, (size_t)max_files);
+    logshare_share_options_set_outbox_limits(opts, ob_bytes, ob_items);
+    cli_progress bar;
+    cli_progress_install(opts, &bar, "uploading");
+    logshare_share_options_set_result_callback(opts, on_other_result, &bar);
+    logshare_report_result *res = NULL;
+    int rc = logshare_report_dir(dir, opts, &res);
+    cli_progress_end(&bar);
+    int exit_code = report_outcome(rc, res, json, dir);
+    logshare_report_result_free(res);
+    free(token);
+    logshare_share_options_free(opts);
+    return exit_code;
+}

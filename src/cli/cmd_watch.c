@@ -1,0 +1,232 @@
+/*
+ * cmd_watch.c - `logshare watch`: waits for support's log requests for
+ * this user, asks for consent on the terminal (or takes --yes), and
+ * uploads the store's support files as a ticket answering the request,
+ * or tells the server the user declined. A thin shell over
+ * logshare_watch(): everything it does, an app can do with the library.
+ */
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "cli_share.h"
+#include "logshare.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: logshare watch --dir DIR --server URL (--token T | --token-file F) [--yes]\n"
+            "                      [options]\n\n"
+            "Waits for support's requests for logs (a stream from the server that\n"
+            "reconnects by itself) and, for each, asks on the terminal whether to upload\n"
+            "the store's log files. 'y' uploads them as a ticket linked to the request;\n"
+            "anything else declines it. With --yes every request is uploaded without\n"
+            "asking. Runs until interrupted (or --max-requests).\n\n"
+            "  --dir DIR              the log store directory\n"
+            "  --server URL           logshared base URL (http:// or https://)\n"
+            "  --token T              bearer token (or --token-file F, or $LOGSHARE_TOKEN)\n"
+            "  --yes                  upload without asking\n"
+            "  --max-requests N       exit 0 after answering N requests\n"
+            "  --app-version V        --platform P   (sent with each upload)\n"
+            "  --ca-file PEM          trust these CA certificates instead of the system's\n"
+            "  --reconnect-ms MS      first reconnect delay (default 1000; doubles to 60000)\n\n"
+            "Output: one line per request on stdout: 'request ID: REASON', then\n"
+            "'uploaded ID ticket TICKET', 'queued ID outbox ITEM' (no server now: sent\n"
+            "later), 'declined ID', or 'failed ID: WHY'. Connection news goes to stderr.\n"
+            "Exit: 0 interrupted or done, 1 the server refused the token, 2 usage.\n");
+}
+
+enum { OPT_DIR = 1, OPT_SERVER, OPT_TOKEN, OPT_TOKEN_FILE, OPT_YES, OPT_MAX, OPT_APPV,
+       OPT_PLATFORM, OPT_CA, OPT_RECONNECT, OPT_HELP };
+
+static const struct option long_opts[] = {
+    {"dir", required_argument, NULL, OPT_DIR},
+    {"server", required_argument, NULL, OPT_SERVER},
+    {"token", required_argument, NULL, OPT_TOKEN},
+    {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
+    {"yes", no_argument, NULL, OPT_YES},
+    {"max-requests", required_argument, NULL, OPT_MAX},
+    {"app-version", required_argument, NULL, OPT_APPV},
+    {"platform", required_argument, NULL, OPT_PLATFORM},
+    {"ca-file", required_argument, NULL, OPT_CA},
+    {"reconnect-ms", required_argument, NULL, OPT_RECONNECT},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+struct watch_cli {
+    logshare_watcher *w;
+    int yes;
+    long max_requests;
+    long answered;
+    volatile sig_atomic_t prompting;
+};
+
+static logshare_consent on_request(void *user, const logshare_log_request *r)
+{
+    struct watch_cli *c = user;
+    printf("request %s: %s\n", r->id, r->reason ? r->reason : "");
+    fflush(stdout);
+    logshare_consent answer = LOGSHARE_CONSENT_UPLOAD;
+    if (!c->yes) {
+        fprintf(stderr, "Support asks for this device's logs (request %s):\n  %s\n"
+                        "Upload them? [y/N] ",
+                r->id, r->reason ? r->reason : "");
+        fflush(stderr);
+        char line[64];
+        c->prompting = 1;
+        char *got = fgets(line, sizeof line, stdin);
+        c->prompting = 0;
+        if (!got) {
+            fprintf(stderr, "\n");
+            cli_error("no answer (end of input); request %s left unanswered", r->id);
+            logshare_watcher_stop(c->w);
+            return LOGSHARE_CONSENT_IGNORE;
+        }
+        answer = (line[0] == 'y' || line[0] == 'Y') ? LOGSHARE_CONSENT_UPLOAD
+                                                    : LOGSHARE_CONSENT_DECLINE;
+    }
+    return answer;
+}
+
+static void on_event(void *user, logshare_watch_event ev, const char *id, int status,
+                     const char *detail)
+{
+    struct watch_cli *c = user;
+    switch (ev) {
+    case LOGSHARE_WATCH_CONNECTED:
+        fprintf(stderr, "logshare: watching for log requests\n");
+        return;
+    case LOGSHARE_WATCH_DISCONNECTED:
+        fprintf(stderr, "logshare: stream closed: %s\n", detail ? detail : logshare_strerror(status));
+        return;
+    case LOGSHARE_WATCH_UPLOADED:
+        printf("uploaded %s ticket %s\n", id, detail ? detail : "");
+        break;
+    case LOGSHARE_WATCH_QUEUED:
+        printf("queued %s outbox %s\n", id, detail ? detail : "");
+        break;
+    case LOGSHARE_WATCH_DECLINED:
+        printf("declined %s\n", id);
+        break;
+    case LOGSHARE_WATCH_FAILED:
+        printf("failed %s: %s\n", id, detail ? detail : logshare_strerror(status));
+        break;
+    }
+    fflush(stdout);
+    if (c->max_requests > 0 && ++c->answered >= c->max_requests)
+        logshare_watcher_stop(c->w);
+}
+
+static struct watch_cli *signal_target;
+
+/* SIGINT/SIGTERM arrive here (blocked everywhere else), so stopping the
+ * watcher happens on a normal thread. A prompt blocked in fgets cannot
+ * be interrupted that way: then we leave at once. */
+static void *signal_main(void *arg)
+{
+    sigset_t *set = arg;
+    int sig;
+    sigwait(set, &sig);
+    if (signal_target->prompting) {
+        fputc('\n', stderr);
+        _exit(CLI_EXIT_OK);
+    }
+    logshare_watcher_stop(signal_target->w);
+    return NULL;
+}
+
+int cmd_watch(int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv)) {
+        usage(stdout);
+        return CLI_EXIT_OK;
+    }
+    const char *dir = NULL, *server = NULL, *token_arg = NULL, *token_file = NULL;
+    const char *appv = NULL, *platform = NULL, *ca = NULL;
+    struct watch_cli c = {0};
+    long reconnect_ms = 1000;
+    optind = 1;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
+        char *end;
+        switch (opt) {
+        case OPT_DIR: dir = optarg; break;
+        case OPT_SERVER: server = optarg; break;
+        case OPT_TOKEN: token_arg = optarg; break;
+        case OPT_TOKEN_FILE: token_file = optarg; break;
+        case OPT_YES: c.yes = 1; break;
+        case OPT_APPV: appv = optarg; break;
+        case OPT_PLATFORM: platform = optarg; break;
+        case OPT_CA: ca = optarg; break;
+        case OPT_MAX:
+            c.max_requests = strtol(optarg, &end, 10);
+            if (*end || c.max_requests < 1) {
+                cli_error("--max-requests wants a positive number");
+                return CLI_EXIT_USAGE;
+            }
+            break;
+        case OPT_RECONNECT:
+            reconnect_ms = strtol(optarg, &end, 10);
+            if (*end || reconnect_ms < 10 || reconnect_ms > 60000) {
+                cli_error("--reconnect-ms wants 10 to 60000");
+                return CLI_EXIT_USAGE;
+            }
+            break;
+        default:
+            cli_error("unknown option (try 'logshare watch --help')");
+            return CLI_EXIT_USAGE;
+        }
+    }
+    if (optind < argc || !dir || !server) {
+        cli_error("watch needs --dir and --server (try 'logshare watch --help')");
+        return CLI_EXIT_USAGE;
+    }
+    char *token = cli_share_token(token_arg, token_file);
+    if (!token)
+        return CLI_EXIT_USAGE;
+    logshare_share_options *opts = logshare_share_options_new();
+    c.w = logshare_watcher_new();
+    int rc = opts && c.w ? 0 : LOGSHARE_ENOMEM;
+    rc = rc ? rc : logshare_share_options_set_server(opts, server, token);
+    if (!rc && (appv || platform))
+        rc = logshare_share_options_set_app(opts, appv, platform);
+    if (!rc && ca)
+        rc = logshare_share_options_set_ca_file(opts, ca);
+    rc = rc ? rc : logshare_watcher_set_dir(c.w, dir);
+    rc = rc ? rc : logshare_watcher_set_share_options(c.w, opts);
+    rc = rc ? rc : logshare_watcher_set_request_callback(c.w, on_request, &c);
+    rc = rc ? rc : logshare_watcher_set_event_callback(c.w, on_event, &c);
+    rc = rc ? rc : logshare_watcher_set_reconnect(c.w, reconnect_ms, 60000);
+    int status = CLI_EXIT_FAILURE;
+    if (rc) {
+        cli_error("%s", rc == LOGSHARE_EINVAL ? "invalid --server, --token or option value"
+                                              : logshare_strerror(rc));
+        status = rc == LOGSHARE_EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE;
+    } else {
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGTERM);
+        pthread_sigmask(SIG_BLOCK, &set, NULL);
+        signal_target = &c;
+        pthread_t th;
+        pthread_create(&th, NULL, signal_main, &set);
+        pthread_detach(th);
+        rc = logshare_watch(c.w);
+        if (rc == LOGSHARE_EAUTH)
+            cli_error("the server refused the token");
+        else if (rc)
+            cli_error("%s", logshare_strerror(rc));
+        status = rc ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
+    }
+    logshare_watcher_free(c.w);
+    logshare_share_options_free(opts);
+    free(token);
+    return status;
+}

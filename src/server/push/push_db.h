@@ -1,0 +1,201 @@
+/*
+ * push_db.h - the tables behind support's log requests, end-of-call
+ * surveys and webhook deliveries.
+ *
+ * They live in a SQLite file of their own in the data dir
+ * (PUSH_DB_FILENAME), beside the ticket store's: these tables never
+ * join tickets inside one transaction, and a separate file keeps their
+ * writes (the expiry sweeper, webhook bookkeeping) from contending for
+ * the write lock with the ticket store's group commit. The schema is a
+ * list of numbered steps (push_db_schema.c) recorded in table
+ * push_schema_version, each in its own transaction, so it is safe to
+ * open the same file from a restarted server.
+ *
+ * One connection, one mutex: every call below may be made from any
+ * thread (API handlers, the SSE hub, the webhook deliverer, the
+ * sweeper). The calls are short; the mutex is never held across
+ * network I/O.
+ *
+ * Times are unix microseconds. Errors: 0 or a negative LOGSHARE_E*
+ * (ENOENT unknown id, EPERM not the caller's, ECONFLICT wrong state,
+ * EBUSY database locked past the busy timeout, EIO, ENOMEM).
+ * Ownership: arguments are borrowed; what comes back through an out
+ * parameter is the caller's, freed with the matching *_clear.
+ */
+#ifndef PUSH_DB_H
+#define PUSH_DB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "surveys_validate.h"
+
+struct push_db;
+
+#define PUSH_DB_FILENAME "push.db"
+
+/* Opens (creating with mode 0600) the database at path and brings the
+ * push tables to the newest schema. *out is the caller's. */
+int push_db_open(const char *path, struct push_db **out);
+/* Closes the connection and frees db. NULL is a no-op. */
+void push_db_close(struct push_db *db);
+/* The schema version reached by push_db_open. */
+int push_db_schema_version(struct push_db *db);
+
+/* ---- ids ----------------------------------------------------------- */
+
+/* "<prefix>_<12 hex ms since epoch><20 hex random>": sortable by time,
+ * not guessable; the same shape as ticket ids. out: PUSH_ID_MAX bytes. */
+#define PUSH_ID_MAX 48
+int push_id_new(const char *prefix, char out[PUSH_ID_MAX]);
+/* 1 when id has that shape (any prefix of 1..8 lowercase letters). */
+int push_id_valid(const char *id);
+
+/* ---- log requests -------------------------------------------------- */
+
+enum log_request_status {
+    LOG_REQUEST_PENDING = 0,
+    LOG_REQUEST_FULFILLED = 1,
+    LOG_REQUEST_DECLINED = 2,
+    LOG_REQUEST_EXPIRED = 3
+};
+/* "pending", "fulfilled", "declined", "expired". */
+const char *log_request_status_name(enum log_request_status s);
+/* 0 and *s, or LOGSHARE_EINVAL. */
+int log_request_status_parse(const char *name, enum log_request_status *s);
+
+#define LOG_REQUEST_DEFAULT_EXPIRES_S (24 * 3600)
+#define LOG_REQUEST_MAX_EXPIRES_S (30 * 24 * 3600)
+#define LOG_REQUEST_MAX_REASON 2000
+
+struct log_request {
+    int64_t seq; /* increasing; the SSE event id */
+    char id[PUSH_ID_MAX];
+    char *user_id;
+    char *reason;
+    char *ticket_id;  /* the ticket support asks about; may be NULL */
+    char *created_by; /* the support agent */
+    enum log_request_status status;
+    int64_t created_at;
+    int64_t expires_at;
+    int64_t updated_at;
+    char *fulfilled_ticket_id; /* the ticket that answered it; may be NULL */
+};
+void log_request_clear(struct log_request *r);
+
+struct log_request_list {
+    struct log_request *items;
+    size_t count;
+};
+void log_request_list_clear(struct log_request_list *l);
+
+/* What a new request carries (all borrowed). */
+struct log_request_new {
+    const char *user_id;
+    const char *reason;
+    const char *ticket_id; /* may be NULL */
+    const char *created_by;
+    int64_t expires_in_s;  /* 1..LOG_REQUEST_MAX_EXPIRES_S */
+};
+
+/* A webhook to notify about the new request; url NULL means none. The
+ * delivery row is written in the same transaction as the request, so a
+ * request never exists without its notification (or the reverse). */
+struct push_db_webhook {
+    const char *url;
+};
+
+/* Stores a new pending request (and its webhook delivery). *out gets
+ * the stored request. */
+int push_db_log_request_create(struct push_db *db, const struct log_request_new *in,
+                               const struct push_db_webhook *hook, int64_t now,
+                               struct log_request *out);
+
+/* Marks every pending request whose expiry has passed as expired.
+ * *count (may be NULL) gets how many changed. Lists and gets call it
+ * first, so the answer never shows a stale "pending". */
+int push_db_log_requests_expire(struct push_db *db, int64_t now, int *count);
+
+/* One request. ENOENT. */
+int push_db_log_request_get(struct push_db *db, const char *id, int64_t now,
+                            struct log_request *out);
+
+/* Requests, oldest first (by seq). user_id NULL: everyone's. status <0:
+ * any. Only requests with seq > after_seq. At most limit (1..1000). */
+int push_db_log_request_list(struct push_db *db, const char *user_id, int status,
+                             int64_t after_seq, size_t limit, int64_t now,
+                             struct log_request_list *out);
+
+/* The owner said no: pending -> declined. ENOENT unknown, EPERM not
+ * user_id's, ECONFLICT when no longer pending. *out (may be NULL) gets
+ * the request afterwards. */
+int push_db_log_request_decline(struct push_db *db, const char *id, const char *user_id,
+                                int64_t now, struct log_request *out);
+
+/* A ticket with log_request_id arrived from user_id. Checks first
+ * (push_db_log_request_check_owner) so the ticket API can refuse before
+ * it stores anything; then, after the ticket is committed, fulfil marks
+ * pending (or expired: the user said yes in time, the upload was late)
+ * -> fulfilled. A declined request stays declined (ECONFLICT). */
+int push_db_log_request_check_owner(struct push_db *db, const char *id, const char *user_id);
+int push_db_log_request_fulfil(struct push_db *db, const char *id, const char *user_id,
+                               const char *ticket_id, int64_t now, struct log_request *out);
+
+/* ---- surveys ------------------------------------------------------- */
+
+struct survey_record {
+    char id[PUSH_ID_MAX];
+    int64_t created_at;
+    char *ticket_id; /* may be NULL */
+    int replayed;    /* 1: the idempotency key was seen; this is the first survey */
+};
+void survey_record_clear(struct survey_record *r);
+
+/* Stores a validated survey from user_id, linked to ticket_id (may be
+ * NULL). idempotency_key (may be NULL): a retry with the same key by
+ * the same user stores nothing and returns the first survey. */
+int push_db_survey_insert(struct push_db *db, const char *user_id, const survey *s,
+                          const char *ticket_id, const char *idempotency_key, int64_t now,
+                          struct survey_record *out);
+
+/* Aggregates over surveys created in [since, until) (0: unbounded),
+ * bucketed for the time series by bucket_s seconds (3600 or 86400).
+ * *json is a new NUL-terminated JSON text (caller frees); its shape is
+ * in docs/push-and-surveys.md. */
+int push_db_survey_stats(struct push_db *db, int64_t since, int64_t until, int64_t bucket_s,
+                         char **json);
+
+/* ---- webhook deliveries -------------------------------------------- */
+
+enum webhook_delivery_status {
+    WEBHOOK_PENDING = 0,
+    WEBHOOK_DELIVERED = 1,
+    WEBHOOK_FAILED = 2 /* gave up after the maximum number of attempts */
+};
+
+struct webhook_delivery {
+    int64_t row;
+    char id[PUSH_ID_MAX]; /* sent as X-Logshare-Delivery: receivers dedupe on it */
+    char *event;          /* "log_request.created" */
+    char *url;
+    char *payload;        /* the JSON body, signed as is */
+    int attempts;
+    int64_t next_attempt_at;
+    enum webhook_delivery_status status;
+};
+void webhook_delivery_clear(struct webhook_delivery *d);
+
+/* The pending delivery due soonest. ENOENT when none is pending; *out
+ * then untouched. The caller compares next_attempt_at with now. */
+int push_db_delivery_next(struct push_db *db, struct webhook_delivery *out);
+
+/* Records an attempt: delivered, or failed with next_attempt_at (0
+ * gives up: status failed). http_status 0 when no answer came. */
+int push_db_delivery_record(struct push_db *db, int64_t row, int delivered, int http_status,
+                            const char *error, int64_t next_attempt_at, int64_t now);
+
+/* Counts by status (for /metrics and tests). */
+int push_db_delivery_counts(struct push_db *db, int64_t *pending, int64_t *delivered,
+                            int64_t *failed);
+
+#endif

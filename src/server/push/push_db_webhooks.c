@@ -1,0 +1,119 @@
+/*
+ * push_db_webhooks.c - the webhook_deliveries table: the durable queue
+ * the deliverer (webhook_deliverer.c) drains. A row is written in the
+ * same transaction as the event it announces, and leaves "pending" only
+ * when a receiver answered 2xx or the attempts ran out, so a crash or a
+ * restart never loses one; at worst a delivery is sent twice, which is
+ * why it carries an id receivers can dedupe on.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "logshare.h"
+#include "push_db_internal.h"
+
+void webhook_delivery_clear(struct webhook_delivery *d)
+{
+    if (!d)
+        return;
+    free(d->event);
+    free(d->url);
+    free(d->payload);
+    memset(d, 0, sizeof *d);
+}
+
+int push_db_delivery_next(struct push_db *db, struct webhook_delivery *out)
+{
+    pthread_mutex_lock(&db->lock);
+    sqlite3_stmt *st;
+    int rc = push_db_prepare(db,
+                             "SELECT row, id, event, url, payload, attempts, next_attempt_at"
+                             " FROM webhook_deliveries WHERE status = 'pending'"
+                             " ORDER BY next_attempt_at, row LIMIT 1",
+                             &st);
+    if (!rc) {
+        int s = sqlite3_step(st);
+        if (s == SQLITE_ROW) {
+            struct webhook_delivery d = {0};
+            int oom = 0;
+            d.row = sqlite3_column_int64(st, 0);
+            snprintf(d.id, sizeof d.id, "%s", (const char *)sqlite3_column_text(st, 1));
+            d.event = push_db_column_strdup(st, 2, &oom);
+            d.url = push_db_column_strdup(st, 3, &oom);
+            d.payload = push_db_column_strdup(st, 4, &oom);
+            d.attempts = sqlite3_column_int(st, 5);
+            d.next_attempt_at = sqlite3_column_int64(st, 6);
+            d.status = WEBHOOK_PENDING;
+            if (oom) {
+                webhook_delivery_clear(&d);
+                rc = LOGSHARE_ENOMEM;
+            } else {
+                *out = d;
+            }
+        } else {
+            rc = s == SQLITE_DONE ? LOGSHARE_ENOENT : push_db_error(s);
+        }
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&db->lock);
+    return rc;
+}
+
+int push_db_delivery_record(struct push_db *db, int64_t row, int delivered, int http_status,
+                            const char *error, int64_t next_attempt_at, int64_t now)
+{
+    const char *status = delivered ? "delivered" : next_attempt_at ? "pending" : "failed";
+    pthread_mutex_lock(&db->lock);
+    sqlite3_stmt *st;
+    int rc = push_db_prepare(db,
+                             "UPDATE webhook_deliveries SET status = ?1, attempts = attempts + 1,"
+                             " last_http_status = ?2, last_error = ?3, next_attempt_at = ?4,"
+                             " finished_at = CASE WHEN ?1 = 'pending' THEN NULL ELSE ?5 END"
+                             " WHERE row = ?6 AND status = 'pending'",
+                             &st);
+    if (!rc) {
+        push_db_bind_text(st, 1, status);
+        if (http_status)
+            sqlite3_bind_int(st, 2, http_status);
+        else
+            sqlite3_bind_null(st, 2);
+        push_db_bind_text(st, 3, error);
+        sqlite3_bind_int64(st, 4, next_attempt_at ? next_attempt_at : now);
+        sqlite3_bind_int64(st, 5, now);
+        sqlite3_bind_int64(st, 6, row);
+        rc = push_db_error(sqlite3_step(st));
+        sqlite3_finalize(st);
+        if (!rc && sqlite3_changes(db->conn) == 0)
+            rc = LOGSHARE_ENOENT;
+    }
+    pthread_mutex_unlock(&db->lock);
+    return rc;
+}
+
+int push_db_delivery_counts(struct push_db *db, int64_t *pending, int64_t *delivered,
+                            int64_t *failed)
+{
+    *pending = *delivered = *failed = 0;
+    pthread_mutex_lock(&db->lock);
+    sqlite3_stmt *st;
+    int rc = push_db_prepare(db, "SELECT status, COUNT(*) FROM webhook_deliveries GROUP BY status",
+                             &st);
+    if (!rc) {
+        int s;
+        while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+            const char *name = (const char *)sqlite3_column_text(st, 0);
+            int64_t n = sqlite3_column_int64(st, 1);
+            if (strcmp(name, "pending") == 0)
+                *pending = n;
+            else if (strcmp(name, "delivered") == 0)
+                *delivered = n;
+            else
+                *failed = n;
+        }
+        rc = push_db_error(s);
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&db->lock);
+    return rc;
+}

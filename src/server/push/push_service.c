@@ -1,0 +1,254 @@
+/*
+ * push_service.c - ties the push tables, the SSE hub and the background
+ * worker together (see push_service.h).
+ *
+ * The worker is one thread for the whole server: it sends the next due
+ * webhook (never more than one at a time: deliveries are rare and a
+ * receiver that is down should not be hammered), sleeps until the next
+ * one is due or it is kicked, and sweeps expired requests on the way.
+ * Because the queue is the database, a restart simply picks up where
+ * the last process stopped; a delivery in flight at a crash is sent
+ * again (receivers dedupe on X-Logshare-Delivery).
+ */
+#include "push_service.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log_request_json.h"
+#include "logshare.h"
+#include "ls_time.h"
+#include "webhook_deliverer.h"
+
+struct push_service {
+    struct push_db *db;
+    struct sse_hub *hub;
+    char *webhook_url;
+    unsigned char *secret;
+    size_t secret_len;
+    int timeout_ms, backoff_initial_ms, backoff_max_ms, max_attempts, sweep_ms;
+    pthread_t worker;
+    int worker_started;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int stop;
+    int kicked;
+};
+
+struct push_db *push_service_db(struct push_service *svc)
+{
+    return svc->db;
+}
+
+struct sse_hub *push_service_hub(struct push_service *svc)
+{
+    return svc->hub;
+}
+
+void push_service_kick(struct push_service *svc)
+{
+    pthread_mutex_lock(&svc->lock);
+    svc->kicked = 1;
+    pthread_cond_signal(&svc->cond);
+    pthread_mutex_unlock(&svc->lock);
+}
+
+/* Sleeps until due (monotonic ns), a kick or stop. */
+static void worker_wait(struct push_service *svc, int64_t due_ns)
+{
+    struct timespec ts = {(time_t)(due_ns / 1000000000), (long)(due_ns % 1000000000)};
+    pthread_mutex_lock(&svc->lock);
+    while (!svc->stop && !svc->kicked) {
+        if (pthread_cond_timedwait(&svc->cond, &svc->lock, &ts) != 0)
+            break;
+    }
+    svc->kicked = 0;
+    pthread_mutex_unlock(&svc->lock);
+}
+
+static int stopping(struct push_service *svc)
+{
+    pthread_mutex_lock(&svc->lock);
+    int s = svc->stop;
+    pthread_mutex_unlock(&svc->lock);
+    return s;
+}
+
+static void *worker_main(void *arg)
+{
+    struct push_service *svc = arg;
+    int64_t next_sweep = 0;
+    while (!stopping(svc)) {
+        int64_t mono = ls_time_mono_ns();
+        if (mono >= next_sweep) {
+            int n = 0;
+            push_db_log_requests_expire(svc->db, ls_time_now_us(), &n);
+            next_sweep = mono + (int64_t)svc->sweep_ms * 1000000;
+        }
+        int64_t wake_at = next_sweep;
+        struct webhook_delivery d;
+        int rc = push_db_delivery_next(svc->db, &d);
+        if (rc == 0) {
+            int64_t now = ls_time_now_us();
+            if (d.next_attempt_at <= now) {
+                int status;
+                char err[256];
+                int ok = webhook_deliver(&d, svc->secret, svc->secret_len, svc->timeout_ms,
+                                         &status, err, sizeof err);
+                int attempts = d.attempts + 1;
+                int64_t next = 0;
+                if (!ok && attempts < svc->max_attempts)
+                    next = ls_time_now_us() +
+                           webhook_backoff_us(attempts, svc->backoff_initial_ms,
+                                              svc->backoff_max_ms);
+                if (!ok)
+                    fprintf(stderr, "logshared: webhook %s attempt %d: %s%s\n", d.id, attempts,
+                            err, next ? "; will retry" : "; giving up");
+                push_db_delivery_record(svc->db, d.row, ok, status, ok ? NULL : err, next,
+                                        ls_time_now_us());
+                webhook_delivery_clear(&d);
+                continue; /* look for the next due one at once */
+            }
+            int64_t due = mono + (d.next_attempt_at - now) * 1000;
+            if (due < wake_at)
+                wake_at = due;
+            webhook_delivery_clear(&d);
+        }
+        worker_wait(svc, wake_at);
+    }
+    return NULL;
+}
+
+int push_service_start(const struct push_service_options *o, struct push_service **out)
+{
+    *out = NULL;
+    struct push_service *svc = calloc(1, sizeof *svc);
+    if (!svc)
+        return LOGSHARE_ENOMEM;
+    pthread_mutex_init(&svc->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&svc->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    svc->timeout_ms = o->webhook_timeout_ms > 0 ? o->webhook_timeout_ms : 10000;
+    svc->backoff_initial_ms = o->webhook_backoff_initial_ms > 0 ? o->webhook_backoff_initial_ms : 1000;
+    svc->backoff_max_ms = o->webhook_backoff_max_ms > 0 ? o->webhook_backoff_max_ms : 300000;
+    svc->max_attempts = o->webhook_max_attempts > 0 ? o->webhook_max_attempts : 20;
+    svc->sweep_ms = o->sweep_interval_ms > 0 ? o->sweep_interval_ms : 1000;
+    int rc = 0;
+    if (o->webhook_url && *o->webhook_url) {
+        if (!o->webhook_secret || o->webhook_secret_len == 0)
+            rc = LOGSHARE_EINVAL;
+        else if (!(svc->webhook_url = strdup(o->webhook_url)) ||
+                 !(svc->secret = malloc(o->webhook_secret_len)))
+            rc = LOGSHARE_ENOMEM;
+        else {
+            memcpy(svc->secret, o->webhook_secret, o->webhook_secret_len);
+            svc->secret_len = o->webhook_secret_len;
+        }
+    }
+    if (!rc)
+        rc = push_db_open(o->db_path, &svc->db);
+    if (!rc)
+        rc = sse_hub_new(&o->hub, &svc->hub);
+    if (!rc) {
+        if (pthread_create(&svc->worker, NULL, worker_main, svc) != 0)
+            rc = LOGSHARE_ENOMEM;
+        else
+            svc->worker_started = 1;
+    }
+    if (rc) {
+        push_service_free(svc);
+        return rc;
+    }
+    *out = svc;
+    return 0;
+}
+
+void push_service_close_streams(struct push_service *svc)
+{
+    if (svc && svc->hub)
+        sse_hub_shutdown(svc->hub, 2000);
+}
+
+void push_service_free(struct push_service *svc)
+{
+    if (!svc)
+        return;
+    if (svc->worker_started) {
+        pthread_mutex_lock(&svc->lock);
+        svc->stop = 1;
+        pthread_cond_signal(&svc->cond);
+        pthread_mutex_unlock(&svc->lock);
+        pthread_join(svc->worker, NULL);
+    }
+    sse_hub_free(svc->hub);
+    push_db_close(svc->db);
+    free(svc->webhook_url);
+    if (svc->secret)
+        memset(svc->secret, 0, svc->secret_len);
+    free(svc->secret);
+    pthread_cond_destroy(&svc->cond);
+    pthread_mutex_destroy(&svc->lock);
+    free(svc);
+}
+
+int push_service_create_request(struct push_service *svc, const struct log_request_new *in,
+                                struct log_request *out)
+{
+    struct push_db_webhook hook = {svc->webhook_url};
+    int rc = push_db_log_request_create(svc->db, in, &hook, ls_time_now_us(), out);
+    if (rc)
+        return rc;
+    char *data = log_request_json_text(out);
+    if (data) {
+        sse_hub_publish(svc->hub, out->user_id, out->seq, "log_request", data);
+        free(data);
+    }
+    /* A stream that missed this (no memory for the text) still gets it
+     * from the database on its next connect. */
+    if (svc->webhook_url)
+        push_service_kick(svc);
+    return 0;
+}
+
+int push_service_ticket_created(struct push_service *svc, const char *user_id,
+                                const char *log_request_id, const char *ticket_id)
+{
+    return push_db_log_request_fulfil(svc->db, log_request_id, user_id, ticket_id,
+                                      ls_time_now_us(), NULL);
+}
+
+int push_service_load_pending(void *ctx, const char *user_id, int64_t after_id, ls_buf *out,
+                              int64_t *max_id)
+{
+    struct push_service *svc = ctx;
+    *max_id = after_id;
+    int64_t after = after_id;
+    for (;;) {
+        struct log_request_list l;
+        int rc = push_db_log_request_list(svc->db, user_id, LOG_REQUEST_PENDING, after, 100,
+                                          ls_time_now_us(), &l);
+        if (rc)
+            return rc;
+        size_t n = l.count;
+        for (size_t i = 0; i < n && !rc; i++) {
+            char *data = log_request_json_text(&l.items[i]);
+            rc = data ? sse_hub_format_event(out, l.items[i].seq, "log_request", data)
+                      : LOGSHARE_ENOMEM;
+            free(data);
+            after = l.items[i].seq;
+        }
+        log_request_list_clear(&l);
+        if (rc)
+            return rc;
+        if (after > *max_id)
+            *max_id = after;
+        if (n < 100)
+            return 0;
+    }
+}

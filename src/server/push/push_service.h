@@ -1,0 +1,72 @@
+/*
+ * push_service.h - support's requests for logs, end to end on the
+ * server: the push tables (push_db.h), the SSE hub (sse_hub.h) and one
+ * background thread that delivers webhooks (webhook_deliverer.c) and
+ * expires overdue requests.
+ *
+ * Creating a request stores it (with its webhook delivery, in one
+ * transaction), then publishes it to the user's open streams, then
+ * wakes the deliverer. A ticket that names a log_request_id fulfils it
+ * (push_service_ticket_created), which the ticket API calls after its
+ * commit.
+ *
+ * Lifecycle: push_service_start after the data dir exists; before
+ * stopping the HTTP daemon, push_service_close_streams (MHD must not be
+ * stopped with suspended connections); after it, push_service_free.
+ */
+#ifndef PUSH_SERVICE_H
+#define PUSH_SERVICE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "push_db.h"
+#include "sse_hub.h"
+
+struct push_service;
+
+struct push_service_options {
+    const char *db_path;             /* <data_dir>/PUSH_DB_FILENAME */
+    const char *webhook_url;         /* NULL or "": no webhook */
+    const unsigned char *webhook_secret; /* HMAC key (borrowed during start) */
+    size_t webhook_secret_len;
+    int webhook_timeout_ms;          /* per attempt; 0: 10000 */
+    int webhook_backoff_initial_ms;  /* first retry delay; 0: 1000 */
+    int webhook_backoff_max_ms;      /* cap of the doubling delay; 0: 300000 */
+    int webhook_max_attempts;        /* then the delivery is marked failed; 0: 20 */
+    int sweep_interval_ms;           /* expiry sweep; 0: 1000 */
+    struct sse_hub_options hub;
+};
+
+int push_service_start(const struct push_service_options *opts, struct push_service **out);
+
+/* Ends every open stream; call before stopping the HTTP daemon. */
+void push_service_close_streams(struct push_service *svc);
+
+/* Stops the background thread, closes the database, frees svc. NULL is
+ * a no-op. */
+void push_service_free(struct push_service *svc);
+
+struct push_db *push_service_db(struct push_service *svc);
+struct sse_hub *push_service_hub(struct push_service *svc);
+
+/* Stores, publishes and queues the webhook of a new request. *out gets
+ * the stored request (caller clears it). */
+int push_service_create_request(struct push_service *svc, const struct log_request_new *in,
+                                struct log_request *out);
+
+/* The ticket API calls this after committing a ticket that carries
+ * log_request_id (from user_id). Fulfils the request; ECONFLICT when it
+ * was declined or already fulfilled (the ticket stands regardless). */
+int push_service_ticket_created(struct push_service *svc, const char *user_id,
+                                const char *log_request_id, const char *ticket_id);
+
+/* The starting events of a stream: the user's pending requests newer
+ * than after_id (an sse_hub_load_fn; ctx is the push_service). */
+int push_service_load_pending(void *ctx, const char *user_id, int64_t after_id, ls_buf *out,
+                              int64_t *max_id);
+
+/* Wakes the background thread (a new delivery is queued). */
+void push_service_kick(struct push_service *svc);
+
+#endif

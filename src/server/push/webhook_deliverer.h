@@ -1,0 +1,28 @@
+/*
+ * webhook_deliverer.h - one webhook POST and the retry schedule. The
+ * loop that drains the durable queue (push_db_delivery_next) lives in
+ * push_service.c; this file only knows HTTP and backoff.
+ */
+#ifndef WEBHOOK_DELIVERER_H
+#define WEBHOOK_DELIVERER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "push_db.h"
+
+/* POSTs d->payload to d->url with the signature headers of
+ * webhook_sign.h plus X-Logshare-Event and X-Logshare-Delivery. Returns
+ * 1 when the receiver answered 2xx, else 0 with *http_status (0: no
+ * answer) and a one-line reason in err. */
+int webhook_deliver(const struct webhook_delivery *d, const unsigned char *secret,
+                    size_t secret_len, int timeout_ms, int *http_status, char *err,
+                    size_t errlen);
+
+/* The delay before attempt number `attempts + 1` (attempts already
+ * made, >= 1): initial * 2^(attempts-1), capped at max, minus up to 20%
+ * random jitter so receivers coming back are not hit by every sender at
+ * the same instant. Microseconds. */
+int64_t webhook_backoff_us(int attempts, int initial_ms, int max_ms);
+
+#endif

@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# push_requests.sh - support's log requests against a real logshared:
+# a request reaches a connected stream within a second, a reconnecting
+# client gets what is pending (and, with Last-Event-ID, only what it
+# missed), decline and expiry, fulfilment by a ticket naming the
+# request, and one user can neither see nor answer another's request.
+source "$LOGSHARE_TEST_LIB/testlib.sh"
+
+start_server "$TEST_TMP/data" --stream-heartbeat-ms 500 --expiry-sweep-ms 200
+token() { "$LOGSHARED_BIN" token --data-dir "$TEST_TMP/data" --user "$1" ${2:+--role "$2"}; }
+ALICE=$(token alice)
+BOB=$(token bob)
+AGENT=$(token agent support)
+
+# api METHOD PATH TOKEN [JSON] -> body in $BODY, status in $STATUS
+api() {
+  local args=(-s -o "$TEST_TMP/body" -w '%{http_code}' -X "$1" -H "Authorization: Bearer $3")
+  [ $# -ge 4 ] && args+=(-H 'Content-Type: application/json' --data-binary "$4")
+  STATUS=$(curl "${args[@]}" "$SERVER_URL$2")
+  BODY=$(cat "$TEST_TMP/body")
+}
+jget() { node -e 'let d=JSON.parse(process.argv[1]);for(const k of process.argv[2].split("."))d=d?.[k];console.log(d===undefined?"":typeof d==="object"?JSON.stringify(d):d)' "$1" "$2"; }
+
+# wait_for FILE TEXT SECONDS: true once FILE contains TEXT.
+wait_for() {
+  local end=$((SECONDS + $3 + 1))
+  until grep -q -- "$2" "$1" 2>/dev/null; do
+    [ $SECONDS -ge $end ] && return 1
+    sleep 0.02
+  done
+}
+
+# --- only support creates; bad bodies are refused -------------------
+api POST /api/v1/log-requests "$ALICE" '{"user_id":"bob","reason":"x"}'
+assert_eq 403 "$STATUS" "a user cannot create log requests"
+api POST /api/v1/log-requests "$AGENT" '{"user_id":"alice"}'
+assert_eq 400 "$STATUS" "reason is required"
+api POST /api/v1/log-requests "$AGENT" '{"user_id":"alice","reason":"r","expires_in":0}'
+assert_eq 400 "$STATUS" "expires_in 0 refused"
+api POST /api/v1/log-requests "$AGENT" '{"user_id":"alice","reason":"r","colour":"red"}'
+assert_eq 400 "$STATUS" "unknown field refused"
+pass "creating needs support and a valid body"
+
+# --- a connected client hears a new request within a second ----------
+curl -sN -H "Authorization: Bearer $ALICE" "$SERVER_URL/api/v1/log-requests/stream" \
+  >"$TEST_TMP/stream1" 2>/dev/null &
+STREAM1=$!
+wait_for "$TEST_TMP/stream1" "retry:" 5 || fail "the stream did not open"
+t0=$(date +%s%N)
+api POST /api/v1/log-requests "$AGENT" '{"user_id":"alice","reason":"calls drop at 10:02","expires_in":600}'
+assert_eq 201 "$STATUS" "create"
+R1=$(jget "$BODY" id)
+assert_eq pending "$(jget "$BODY" status)" "a new request is pending"
+wait_for "$TEST_TMP/stream1" "$R1" 1 || fail "the request did not reach the stream within a second"
+t1=$(date +%s%N)
+[ $(((t1 - t0) / 1000000)) -le 1000 ] || fail "took $(((t1 - t0) / 1000000)) ms"
+grep -q '^event: log_request$' "$TEST_TMP/stream1" || fail "no 'event: log_request' line"
+ID1=$(grep '^id: ' "$TEST_TMP/stream1" | tail -1 | cut -d' ' -f2)
+pass "a connected stream got $R1 in $(((t1 - t0) / 1000000)) ms"
+# heartbeats keep flowing on an idle stream
+sleep 1.2
+grep -q '^:$' "$TEST_TMP/stream1" || fail "no heartbeat on an idle stream"
+kill "$STREAM1"; wait "$STREAM1" 2>/dev/null || true
+pass "heartbeats on an idle stream"
+
+# --- bob's stream hears nothing of alice's ----------------------------
+curl -sN -H "Authorization: Bearer $BOB" "$SERVER_URL/api/v1/log-requests/stream" \
+  >"$TEST_TMP/bobstream" 2>/dev/null &
+BOBSTREAM=$!
+
+# --- reconnecting: pending requests on connect, Last-Event-ID resumes --
+api POST /api/v1/log-requests "$AGENT" '{"user_id":"alice","reason":"second","expires_in":600}'
+R2=$(jget "$BODY" id)
+timeout 2 curl -sN -H "Authorization: Bearer $ALICE" "$SERVER_URL/api/v1/log-requests/stream" \
+  >"$TEST_TMP/stream2" 2>/dev/null || true
+grep -q "$R1" "$TEST_TMP/stream2" || fail "a new connection did not get pending $R1"
+grep -q "$R2" "$TEST_TMP/stream2" || fail "a new connection did not get pending $R2"
+timeout 2 curl -sN -H "Authorization: Bearer $ALICE" -H "Last-Event-ID: $ID1" \
+  "$SERVER_URL/api/v1/log-requests/stream" >"$TEST_TMP/stream3" 2>/dev/null || true
+grep -q "$R2" "$TEST_TMP/stream3" || fail "Last-Event-ID $ID1: the missed $R2 was not sent"
+! grep -q "$R1" "$TEST_TMP/stream3" || fail "Last-Event-ID $ID1: $R1 was sent again"
+pass "a reconnecting client gets pending requests, and only the missed ones with Last-Event-ID"
+
+# --- another user can neither see nor answer --------------------------
+api GET "/api/v1/log-requests/$R1" "$BOB"
+assert_eq 403 "$STATUS" "bob reads alice's request"
+api POST "/api/v1/log-requests/$R1/decline" "$BOB"
+assert_eq 403 "$STATUS" "bob declines alice's request"
+api GET "/api/v1/log-requests?user_id=alice" "$BOB"
+assert_eq 403 "$STATUS" "bob lists alice's requests"
+api GET /api/v1/log-requests "$BOB"
+assert_eq 200 "$STATUS" "bob lists his own"
+assert_eq '[]' "$(jget "$BODY" log_requests)" "bob sees none of alice's"
+api GET /api/v1/log-requests/lr_00000000000000000000000000000000 "$ALICE"
+assert_eq 404 "$STATUS" "unknown request"
+echo "bob's log" >"$TEST_TMP/boblog.txt"
+STATUS=$(curl -s -o "$TEST_TMP/body" -w '%{http_code}' -H "Authorization: Bearer $BOB" \
+  -F description=mine -F source=push -F "log_request_id=$R1" -F "f=@$TEST_TMP/boblog.txt" \
+  "$SERVER_URL/api/v1/tickets")
+assert_eq 403 "$STATUS" "bob answers alice's request with a ticket"
+api GET "/api/v1/log-requests/$R1" "$ALICE"
+assert_eq pending "$(jget "$BODY" status)" "alice's request untouched by bob"
+sleep 0.3
+! grep -q "lr_" "$TEST_TMP/bobstream" || fail "bob's stream got alice's requests"
+kill "$BOBSTREAM"; wait "$BOBSTREAM" 2>/dev/null || true
+pass "another user can neither see nor answer"
+
+# --- consent: a ticket naming the request fulfils it ------------------
+echo "alice's log line" >"$TEST_TMP/log.txt"
+STATUS=$(curl -s -o "$TEST_TMP/body" -w '%{http_code}' -H "Authorization: Bearer $ALICE" \
+  -F description="logs for support" -F source=push -F "log_request_id=$R1" \
+  -F "f=@$TEST_TMP/log.txt" "$SERVER_URL/api/v1/tickets")
+assert_eq 201 "$STATUS" "ticket for the request"
+TICKET=$(jget "$(cat "$TEST_TMP/body")" id)
+assert_eq "$R1" "$(jget "$(cat "$TEST_TMP/body")" log_request_id)" "the ticket names the request"
+api GET "/api/v1/log-requests/$R1" "$AGENT"
+assert_eq fulfilled "$(jget "$BODY" status)" "support sees it fulfilled"
+assert_eq "$TICKET" "$(jget "$BODY" fulfilled_ticket_id)" "linked to the ticket"
+pass "consent gives ticket $TICKET linked to $R1 (fulfilled)"
+
+# --- decline -----------------------------------------------------------
+api POST "/api/v1/log-requests/$R2/decline" "$AGENT"
+assert_eq 403 "$STATUS" "support cannot decline for the user"
+api POST "/api/v1/log-requests/$R2/decline" "$ALICE"
+assert_eq 200 "$STATUS" "decline"
+assert_eq declined "$(jget "$BODY" status)" "declined"
+api POST "/api/v1/log-requests/$R2/decline" "$ALICE"
+assert_eq 409 "$STATUS" "declining twice"
+api POST "/api/v1/log-requests/$R1/decline" "$ALICE"
+assert_eq 409 "$STATUS" "declining a fulfilled request"
+timeout 1 curl -sN -H "Authorization: Bearer $ALICE" "$SERVER_URL/api/v1/log-requests/stream" \
+  >"$TEST_TMP/stream4" 2>/dev/null || true
+! grep -q "lr_" "$TEST_TMP/stream4" || fail "answered requests are sent again on connect"
+pass "decline; answered requests are not offered again"
+
+# --- expiry ------------------------------------------------------------
+api POST /api/v1/log-requests "$AGENT" '{"user_id":"alice","reason":"brief","expires_in":1}'
+R3=$(jget "$BODY" id)
+sleep 1.5
+api GET "/api/v1/log-requests?status=expired" "$ALICE"
+assert_contains "$BODY" "$R3" "the overdue request is listed as expired"
+api POST "/api/v1/log-requests/$R3/decline" "$ALICE"
+assert_eq 409 "$STATUS" "an expired request cannot be declined"
+api GET "/api/v1/log-requests?status=pending" "$AGENT"
+assert_eq '[]' "$(jget "$BODY" log_requests)" "nothing left pending"
+pass "expiry"
+
+# --- support lists everyone's, with filters ----------------------------
+api GET "/api/v1/log-requests?user_id=alice&limit=2" "$AGENT"
+assert_eq 200 "$STATUS" "support lists"
+assert_eq 2 "$(jget "$BODY" log_requests.length)" "page of 2"
+AFTER=$(jget "$BODY" next_after)
+api GET "/api/v1/log-requests?user_id=alice&limit=2&after=$AFTER" "$AGENT"
+assert_eq "$R3" "$(jget "$BODY" log_requests.0.id)" "second page"
+api GET "/api/v1/log-requests?status=bogus" "$AGENT"
+assert_eq 400 "$STATUS" "bad status filter"
+pass "support lists with filters and paging"

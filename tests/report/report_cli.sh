@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# report_cli.sh - the sharing commands' surface: TLS is verified (a
+# self-signed server is refused until its CA is given), the progress bar
+# is drawn on a terminal only, usage errors exit 2 with one clear line,
+# `outbox --remove` drops an item, and the demo calling app reports and
+# exports through the library.
+source "$LOGSHARE_TEST_LIB/testlib.sh"
+HELPER="$LOGSHARE_BUILD_DIR/tests/report/share_helper"
+DEMO="$LOGSHARE_BUILD_DIR/examples/calling-app/logshare-calling-app"
+L="$LOGSHARE_BIN"
+
+"$HELPER" keygen "$TEST_TMP/support" || fail "keygen"
+STORE="$TEST_TMP/store"
+"$HELPER" write "$STORE" "$TEST_TMP/support.pub" 300 "$TEST_TMP/expected" || fail "writing records"
+
+# --- TLS: verified by default
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=127.0.0.1" \
+  -addext "subjectAltName=IP:127.0.0.1" -keyout "$TEST_TMP/tls.key" -out "$TEST_TMP/tls.crt" 2>/dev/null ||
+  fail "openssl could not make a certificate"
+start_server "$TEST_TMP/srv" --tls-cert "$TEST_TMP/tls.crt" --tls-key "$TEST_TMP/tls.key"
+HTTPS="https://127.0.0.1:$SERVER_PORT"
+TOKEN=$("$LOGSHARED_BIN" token --data-dir "$TEST_TMP/srv" --user alice)
+assert_exit 75 "self-signed server without its CA" -- "$L" report --dir "$STORE" --server "$HTTPS" --token "$TOKEN" \
+  --description "tls" --call-id call-tls-1 --attempts 1
+assert_contains "$(cat "$TEST_TMP/err")" "certificate" "the refusal names the certificate"
+assert_exit 0 "with --ca-file" -- "$L" outbox --dir "$STORE" --send --server "$HTTPS" --token "$TOKEN" \
+  --ca-file "$TEST_TMP/tls.crt"
+assert_contains "$(cat "$TEST_TMP/out")" "-> ticket tk_" "sent over verified TLS"
+stop_server
+pass "TLS is verified; a private CA is accepted only when given"
+
+start_server "$TEST_TMP/srv2"
+TOKEN=$("$LOGSHARED_BIN" token --data-dir "$TEST_TMP/srv2" --user alice)
+
+# --- progress bar: on a terminal only
+script -qec "'$L' report --dir '$STORE' --server '$SERVER_URL' --token '$TOKEN' --description tty --call-id call-tty-1" \
+  /dev/null >"$TEST_TMP/tty.out" 2>&1 || fail "report on a terminal: $(cat "$TEST_TMP/tty.out")"
+grep -q 'uploading \[' "$TEST_TMP/tty.out" || fail "no progress bar on a terminal: $(cat -v "$TEST_TMP/tty.out")"
+grep -q '/s' "$TEST_TMP/tty.out" || fail "the progress bar shows no rate"
+assert_exit 0 "report without a terminal" -- "$L" report --dir "$STORE" --server "$SERVER_URL" --token "$TOKEN" \
+  --description notty --call-id call-notty-1
+[ -s "$TEST_TMP/err" ] && fail "stderr is not a terminal but got: $(cat -v "$TEST_TMP/err")"
+assert_contains "$(cat "$TEST_TMP/out")" "tk_" "the ticket id printed"
+pass "progress bar on a terminal, none otherwise"
+
+# --- usage errors: exit 2, one line
+assert_exit 2 "no description" -- "$L" report --dir "$STORE" --server "$SERVER_URL" --token "$TOKEN"
+assert_eq 1 "$(wc -l <"$TEST_TMP/err")" "one error line"
+assert_exit 2 "bad server URL" -- "$L" report --dir "$STORE" --server "ftp://x" --token "$TOKEN" --description d
+assert_exit 2 "no token" -- env -u LOGSHARE_TOKEN "$L" report --dir "$STORE" --server "$SERVER_URL" --description d
+assert_exit 2 "unknown option" -- "$L" outbox --dir "$STORE" --bogus
+assert_exit 2 "--send without --server" -- "$L" outbox --dir "$STORE" --send
+assert_exit 0 "report --help" -- "$L" report --help
+assert_contains "$(cat "$TEST_TMP/out")" "--description" "report --help"
+assert_exit 0 "outbox --help" -- "$L" outbox --help
+echo "$TOKEN" >"$TEST_TMP/token"
+assert_exit 0 "--token-file" -- "$L" report --dir "$STORE" --server "$SERVER_URL" --token-file "$TEST_TMP/token" \
+  --description "token from a file" --no-logs --file "$TEST_TMP/expected"
+pass "usage errors exit 2 with one line; --help; --token-file"
+
+# --- outbox --remove
+assert_exit 75 "queue one" -- "$L" report --dir "$STORE" --server "http://127.0.0.1:1" --token "$TOKEN" \
+  --description "to be removed" --attempts 1
+item=$(ls "$STORE/outbox" | grep -v '^\.' | head -1)
+assert_exit 0 "remove" -- "$L" outbox --dir "$STORE" --remove "$item"
+assert_exit 1 "remove again" -- "$L" outbox --dir "$STORE" --remove "$item"
+assert_exit 2 "remove a path" -- "$L" outbox --dir "$STORE" --remove "../x"
+assert_exit 0 "list" -- "$L" outbox --dir "$STORE"
+assert_contains "$(cat "$TEST_TMP/out")" "the outbox is empty" "removed"
+pass "outbox --remove drops one item"
+
+# --- outbox quota: the report that does not fit is refused, the queued ones stay
+assert_exit 75 "queue 1" -- "$L" report --dir "$STORE" --server "http://127.0.0.1:1" --token "$TOKEN" \
+  --description "quota 1" --attempts 1 --outbox-max-items 2
+assert_exit 75 "queue 2" -- "$L" report --dir "$STORE" --server "http://127.0.0.1:1" --token "$TOKEN" \
+  --description "quota 2" --attempts 1 --outbox-max-items 2
+assert_exit 1 "queue 3 past the quota" -- "$L" report --dir "$STORE" --server "http://127.0.0.1:1" --token "$TOKEN" \
+  --description "quota 3" --attempts 1 --outbox-max-items 2
+assert_contains "$(cat "$TEST_TMP/err")" "outbox is full" "quota refusal"
+bytes=$(du -sb "$STORE"/*.lslog | awk '{s+=$1} END {print s}')
+assert_exit 1 "past the byte quota" -- "$L" report --dir "$STORE" --server "http://127.0.0.1:1" --token "$TOKEN" \
+  --description "quota bytes" --attempts 1 --outbox-max-bytes "$((bytes * 2 + 100))"
+assert_exit 0 "list" -- "$L" outbox --dir "$STORE" --json
+assert_eq 2 "$(grep -c '"id"' "$TEST_TMP/out")" "the two queued reports, nothing else"
+assert_exit 0 "send them" -- "$L" outbox --dir "$STORE" --send --server "$SERVER_URL" --token "$TOKEN"
+pass "the outbox quota refuses a report that does not fit and keeps the rest"
+
+# --- the demo app: a call, a report, an export
+assert_exit 0 "demo app" -- "$DEMO" --dir "$TEST_TMP/demo" --public-key-file "$TEST_TMP/support.pub" \
+  --server "$SERVER_URL" --token "$TOKEN" --run "call 1; report demo report; export $TEST_TMP/demo.zip; quit"
+assert_contains "$(cat "$TEST_TMP/out")" "ticket tk_" "demo report"
+unzip -l "$TEST_TMP/demo.zip" >"$TEST_TMP/demo.list" || fail "demo export does not list"
+grep -q "media\." "$TEST_TMP/demo.list" || fail "demo export lacks the media stream"
+"$HELPER" decrypt "$TEST_TMP/support.key" "$TEST_TMP"/demo/calling.*.lslog >"$TEST_TMP/demo.txt" 2>/dev/null ||
+  fail "demo logs do not decrypt"
+assert_contains "$(cat "$TEST_TMP/demo.txt")" "state=Connected" "demo call logged"
+pass "the demo calling app reports and exports"

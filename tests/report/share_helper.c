@@ -1,0 +1,204 @@
+/*
+ * share_helper.c - a small program the report tests drive, standing in
+ * for an app built on liblogshare (the real library, nothing faked):
+ *
+ *   share_helper keygen PREFIX
+ *   share_helper write DIR PUBFILE COUNT EXPECTED   logs COUNT records on
+ *       streams calling and media, closes, and writes what it logged to
+ *       EXPECTED, one "stream<TAB>level<TAB>message" line per record
+ *   share_helper decrypt KEYFILE FILE...   prints the records the same way
+ *   share_helper open-send DIR PUBFILE SERVER TOKEN SECONDS   opens the
+ *       store like an app at start-up, starts the outbox sender, waits
+ *       until the outbox is empty (exit 0) or SECONDS pass (exit 75)
+ *   share_helper json FILE KEY          prints a top-level string or number
+ *   share_helper attachments FILE       "id name sha256 size" per attachment of a ticket
+ *   share_helper manifest-sums FILE     "sha256  name" per file of a manifest (sha256sum -c input)
+ *   share_helper count FILE             the number of tickets in a list answer
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "logshare.h"
+
+static int open_store(const char *dir, const char *pub, logshare **ls)
+{
+    logshare_options *o = logshare_options_new();
+    int rc = logshare_options_set_dir(o, dir);
+    rc = rc ? rc : logshare_options_add_stream(o, "calling");
+    rc = rc ? rc : logshare_options_add_stream(o, "media");
+    rc = rc ? rc : logshare_options_set_public_key_file(o, pub);
+    rc = rc ? rc : logshare_options_set_min_level(o, LOGSHARE_LEVEL_TRACE);
+    rc = rc ? rc : logshare_options_set_buffer_bytes(o, 8u << 20);
+    rc = rc ? rc : logshare_open(o, ls);
+    logshare_options_free(o);
+    return rc;
+}
+
+static int cmd_write(const char *dir, const char *pub, long count, const char *expected)
+{
+    logshare *ls = NULL;
+    int rc = open_store(dir, pub, &ls);
+    if (rc) {
+        fprintf(stderr, "open: %s\n", logshare_strerror(rc));
+        return 1;
+    }
+    FILE *exp = fopen(expected, "a");
+    if (!exp)
+        return 1;
+    unsigned seed = (unsigned)getpid();
+    for (long i = 0; i < count; i++) {
+        int stream = (int)(i % 3 == 0);
+        logshare_level level = (logshare_level)(i % 5);
+        /* varied lengths, including a quote, a tab-free unicode text */
+        char msg[600];
+        int pad = (int)(rand_r(&seed) % 400);
+        snprintf(msg, sizeof msg, "%s record %ld pid %d \"q\" caf\xc3\xa9 %.*s", stream ? "media" : "calling", i,
+                 (int)getpid(), pad,
+                 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+        if (i % 500 == 499) /* pace like an app, so no record is dropped */
+            logshare_flush(ls, 0);
+        if ((rc = logshare_log(ls, stream, level, "%s", msg)) != 0) {
+            fprintf(stderr, "log: %s\n", logshare_strerror(rc));
+            return 1;
+        }
+        fprintf(exp, "%s\t%s\t%s\n", stream ? "media" : "calling", logshare_level_name(level), msg);
+    }
+    fclose(exp);
+    uint64_t written = 0, full = 0, failed = 0;
+    logshare_flush(ls, 0);
+    logshare_get_counts(ls, &written, &full, &failed);
+    logshare_close(ls);
+    if (full || failed) {
+        fprintf(stderr, "records lost: %llu full, %llu failed\n", (unsigned long long)full,
+                (unsigned long long)failed);
+        return 1;
+    }
+    return 0;
+}
+
+static int cmd_decrypt(const char *keyfile, int n, char **files)
+{
+    FILE *f = fopen(keyfile, "r");
+    if (!f)
+        return 1;
+    char key[4096];
+    size_t kl = fread(key, 1, sizeof key - 1, f);
+    fclose(f);
+    key[kl] = '\0';
+    int status = 0;
+    for (int i = 0; i < n; i++) {
+        logshare_reader *r = NULL;
+        int rc = logshare_reader_open(files[i], key, &r);
+        if (rc) {
+            fprintf(stderr, "%s: %s\n", files[i], logshare_strerror(rc));
+            return 1;
+        }
+        logshare_record rec;
+        while ((rc = logshare_reader_next(r, &rec)) == 1)
+            printf("%s\t%s\t%s\n", rec.stream, logshare_level_name(rec.level), rec.message);
+        if (rc == LOGSHARE_ETRUNCATED)
+            fprintf(stderr, "%s: torn tail\n", files[i]);
+        else if (rc < 0) {
+            fprintf(stderr, "%s: %s\n", files[i], logshare_strerror(rc));
+            status = 1;
+        }
+        logshare_reader_close(r);
+    }
+    return status;
+}
+
+static int cmd_open_send(const char *dir, const char *pub, const char *server, const char *token, int seconds)
+{
+    logshare *ls = NULL;
+    int rc = open_store(dir, pub, &ls);
+    if (rc) {
+        fprintf(stderr, "open: %s\n", logshare_strerror(rc));
+        return 1;
+    }
+    logshare_share_options *o = logshare_share_options_new();
+    logshare_share_options_set_server(o, server, token);
+    logshare_outbox_sender *s = NULL;
+    rc = logshare_outbox_sender_start(ls, o, &s);
+    logshare_share_options_free(o);
+    if (rc) {
+        fprintf(stderr, "sender: %s\n", logshare_strerror(rc));
+        return 1;
+    }
+    int status = 75;
+    for (int i = 0; i < seconds * 10; i++) {
+        char *json = NULL;
+        if (logshare_outbox_list_json(dir, &json) == 0 && strcmp(json, "[]") == 0) {
+            logshare_string_free(json);
+            status = 0;
+            break;
+        }
+        logshare_string_free(json);
+        struct timespec ts = {0, 100000000L};
+        nanosleep(&ts, NULL);
+    }
+    logshare_outbox_sender_stop(s);
+    logshare_close(ls);
+    return status;
+}
+
+static int cmd_json(const char *cmd, const char *file, const char *key)
+{
+    json_t *root = json_load_file(file, 0, NULL);
+    if (!root) {
+        fprintf(stderr, "%s: not JSON\n", file);
+        return 1;
+    }
+    size_t i;
+    json_t *v;
+    if (strcmp(cmd, "json") == 0) {
+        v = json_object_get(root, key);
+        if (json_is_string(v))
+            printf("%s\n", json_string_value(v));
+        else if (json_is_integer(v))
+            printf("%lld\n", (long long)json_integer_value(v));
+        else {
+            json_decref(root);
+            return 1;
+        }
+    } else if (strcmp(cmd, "attachments") == 0) {
+        json_array_foreach(json_object_get(root, "attachments"), i, v)
+            printf("%s %s %s %lld\n", json_string_value(json_object_get(v, "id")),
+                   json_string_value(json_object_get(v, "name")), json_string_value(json_object_get(v, "sha256")),
+                   (long long)json_integer_value(json_object_get(v, "size")));
+    } else if (strcmp(cmd, "manifest-sums") == 0) {
+        json_array_foreach(json_object_get(root, "files"), i, v)
+            printf("%s  %s\n", json_string_value(json_object_get(v, "sha256")),
+                   json_string_value(json_object_get(v, "name")));
+    } else if (strcmp(cmd, "count") == 0) {
+        printf("%zu\n", json_array_size(json_object_get(root, "tickets")));
+    }
+    json_decref(root);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 4 && strcmp(argv[1], "json") == 0)
+        return cmd_json(argv[1], argv[2], argv[3]);
+    if (argc == 3 && (strcmp(argv[1], "attachments") == 0 || strcmp(argv[1], "manifest-sums") == 0 ||
+                      strcmp(argv[1], "count") == 0))
+        return cmd_json(argv[1], argv[2], NULL);
+    if (argc == 3 && strcmp(argv[1], "keygen") == 0)
+        return logshare_keygen_files(argv[2], NULL) == 0 ? 0 : 1;
+    if (argc == 6 && strcmp(argv[1], "write") == 0)
+        return cmd_write(argv[2], argv[3], atol(argv[4]), argv[5]);
+    if (argc >= 4 && strcmp(argv[1], "decrypt") == 0)
+        return cmd_decrypt(argv[2], argc - 3, argv + 3);
+    if (argc == 7 && strcmp(argv[1], "open-send") == 0)
+        return cmd_open_send(argv[2], argv[3], argv[4], argv[5], atoi(argv[6]));
+    fprintf(stderr, "usage: see the comment at the top of share_helper.c\n");
+    return 2;
+}
