@@ -22,15 +22,17 @@ int main(void)
     return 0;
 }
 C
+# A sanitized build installs an instrumented library: the app must be too.
+san=""; [ "${LOGSHARE_SANITIZED:-0}" = 1 ] && san="-fsanitize=address,undefined"
 flags=$(PKG_CONFIG_PATH="$pcdir" pkg-config --cflags --libs logshare)
 libdir=$(PKG_CONFIG_PATH="$pcdir" pkg-config --variable=libdir logshare)
-cc -std=c17 -Wall -Werror "$TEST_TMP/app.c" $flags -Wl,-rpath,"$libdir" -o "$TEST_TMP/app-shared"
+cc -std=c17 -Wall -Werror $san "$TEST_TMP/app.c" $flags -Wl,-rpath,"$libdir" -o "$TEST_TMP/app-shared"
 assert_eq corrupt "$("$TEST_TMP/app-shared")" "program linked to the shared library"
 
 # Static: liblogshare.a, with its dependencies linked as shared libraries
 # (Debian ships few of curl's dependencies as static archives).
 private=$(PKG_CONFIG_PATH="$pcdir" pkg-config --print-requires-private logshare | awk '{print $1}')
-cc -std=c17 -Wall -Werror "$TEST_TMP/app.c" $(PKG_CONFIG_PATH="$pcdir" pkg-config --cflags logshare) \
+cc -std=c17 -Wall -Werror $san "$TEST_TMP/app.c" $(PKG_CONFIG_PATH="$pcdir" pkg-config --cflags logshare) \
    "$libdir/liblogshare.a" $(pkg-config --libs $private) -lpthread -o "$TEST_TMP/app-static"
 assert_eq corrupt "$("$TEST_TMP/app-static")" "program linked to the static library"
 pass "install and pkg-config"
