@@ -38,7 +38,7 @@ static void hostile_payload(ls_buf *b)
     int n = (int)rnd(12);
     for (int i = 0; i < n; i++) {
         size_t len = 0;
-        switch (rnd(4)) {
+        switch (rnd(5)) {
         case 0: { /* a format definition */
             const char *f = nasty_formats[rnd(sizeof nasty_formats / sizeof *nasty_formats)];
             len = logfmt_put_varint(body, rnd(4));
@@ -61,6 +61,16 @@ static void hostile_payload(ls_buf *b)
             size_t extra = rnd(100);
             randombytes_buf(body, extra);
             put(b, 2 + rnd(4), body, extra);
+            break;
+        }
+        case 3: { /* a well-formed text record, so whole frames decode often
+                   * enough that "records come out" is checked every run */
+            body[len++] = (unsigned char)rnd(LOGSHARE_LEVEL_FATAL + 1);
+            body[len++] = 0; /* zigzag time delta 0 */
+            size_t extra = 1 + rnd(60);
+            for (size_t k = 0; k < extra; k++)
+                body[len++] = (unsigned char)(' ' + rnd(95));
+            put(b, LOGFMT_REC_TEXT, body, len);
             break;
         }
         default: { /* raw garbage */
