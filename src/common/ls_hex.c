@@ -15,7 +15,7 @@ void ls_hex_encode(const unsigned char *data, size_t len, char *out)
     out[2 * len] = '\0';
 }
 
-static int hex_value(char c)
+int ls_hex_digit_value(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -31,7 +31,7 @@ int ls_hex_decode(const char *hex, unsigned char *out, size_t out_len)
     if (!hex || strlen(hex) != 2 * out_len)
         return LOGSHARE_EINVAL;
     for (size_t i = 0; i < out_len; i++) {
-        int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
+        int hi = ls_hex_digit_value(hex[2 * i]), lo = ls_hex_digit_value(hex[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return LOGSHARE_EINVAL;
         out[i] = (unsigned char)(hi << 4 | lo);

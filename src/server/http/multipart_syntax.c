@@ -9,6 +9,7 @@
 
 #include "http/multipart.h"
 #include "http/multipart_syntax.h"
+#include "ls_hex.h"
 #include "logshare.h"
 
 static int boundary_char_ok(unsigned char c)
@@ -117,17 +118,6 @@ size_t mp_unquote(char *s, size_t len)
     return o;
 }
 
-static int mp_hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* RFC 8187 ext-value: UTF-8'lang'percent-encoded. Decodes in place;
  * returns the new length or -1. */
 long mp_decode_ext_value(char *s, size_t len)
@@ -140,9 +130,9 @@ long mp_decode_ext_value(char *s, size_t len)
     size_t i = (size_t)(q - s) + 1, o = 0;
     for (; i < len; i++) {
         if (s[i] == '%') {
-            if (i + 2 >= len || mp_hexval(s[i + 1]) < 0 || mp_hexval(s[i + 2]) < 0)
+            if (i + 2 >= len || ls_hex_digit_value(s[i + 1]) < 0 || ls_hex_digit_value(s[i + 2]) < 0)
                 return -1;
-            int byte = mp_hexval(s[i + 1]) * 16 + mp_hexval(s[i + 2]);
+            int byte = ls_hex_digit_value(s[i + 1]) * 16 + ls_hex_digit_value(s[i + 2]);
             if (byte == 0)
                 return -1; /* a NUL would silently cut the name */
             s[o++] = (char)byte;
