@@ -45,8 +45,9 @@ static void sleep_ms(long ms)
 
 static void new_call_id(struct app *a, char out[40])
 {
-    snprintf(out, 40, "%08x-%04x-4%03x-a%03x-%08x%04x", (unsigned)rand_r(&a->seed), (unsigned)rand_r(&a->seed) & 0xffff,
-             (unsigned)rand_r(&a->seed) & 0xfff, (unsigned)rand_r(&a->seed) & 0xfff, (unsigned)rand_r(&a->seed),
+    snprintf(out, 40, "%08x-%04x-4%03x-a%03x-%08x%04x", (unsigned)rand_r(&a->seed),
+             (unsigned)rand_r(&a->seed) & 0xffff, (unsigned)rand_r(&a->seed) & 0xfff,
+             (unsigned)rand_r(&a->seed) & 0xfff, (unsigned)rand_r(&a->seed),
              (unsigned)rand_r(&a->seed) & 0xffff);
 }
 
@@ -60,40 +61,45 @@ static void simulate_call(struct app *a, int seconds)
     if (a->ncalls < 8)
         a->ncalls++;
     logshare *ls = a->ls;
-    LOGSHARE_LOG(ls, STREAM_CALLING, LOGSHARE_LEVEL_INFO, "call %s start direction=outgoing video=%s", id, "on");
+    LOGSHARE_LOG(ls, STREAM_CALLING, LOGSHARE_LEVEL_INFO,
+                 "call %s start direction=outgoing video=%s", id, "on");
     LOGSHARE_LOG(ls, STREAM_CALLING, LOGSHARE_LEVEL_DEBUG, "call %s state=Connecting", id);
     LOGSHARE_LOG(ls, STREAM_CALLING, LOGSHARE_LEVEL_DEBUG,
                  "ice gathering done candidates=%d (host=%d srflx=%d relay=%d)", 7, 3, 2, 2);
-    LOGSHARE_LOG(ls, STREAM_CALLING, LOGSHARE_LEVEL_INFO,
-                 "ice pair selected local=udp/192.168.1.%d:%d remote=relay/20.42.%d.%d:3478 rtt=%dms",
-                 20 + rand_r(&a->seed) % 200, 50000 + rand_r(&a->seed) % 10000, rand_r(&a->seed) % 255,
-                 rand_r(&a->seed) % 255, 30 + rand_r(&a->seed) % 60);
+    LOGSHARE_LOG(
+        ls, STREAM_CALLING, LOGSHARE_LEVEL_INFO,
+        "ice pair selected local=udp/192.168.1.%d:%d remote=relay/20.42.%d.%d:3478 rtt=%dms",
+        20 + rand_r(&a->seed) % 200, 50000 + rand_r(&a->seed) % 10000, rand_r(&a->seed) % 255,
+        rand_r(&a->seed) % 255, 30 + rand_r(&a->seed) % 60);
     LOGSHARE_LOG(ls, STREAM_CALLING, LOGSHARE_LEVEL_INFO, "call %s state=Connected after %dms", id,
                  400 + rand_r(&a->seed) % 900);
-    LOGSHARE_LOG(ls, STREAM_CALLING, LOGSHARE_LEVEL_INFO, "participant joined id=8:acs:%08x displayName=\"%s\"",
-                 (unsigned)rand_r(&a->seed), "Remote Participant");
+    LOGSHARE_LOG(ls, STREAM_CALLING, LOGSHARE_LEVEL_INFO,
+                 "participant joined id=8:acs:%08x displayName=\"%s\"", (unsigned)rand_r(&a->seed),
+                 "Remote Participant");
     printf("call %s: connected\n", id);
     fflush(stdout);
     for (int tick = 0; tick < seconds * 5; tick++) { /* media stats 5 times a second */
         double loss = (rand_r(&a->seed) % 100) / 40.0;
         int jitter = 2 + rand_r(&a->seed) % 12;
+        LOGSHARE_LOG(
+            ls, STREAM_MEDIA, LOGSHARE_LEVEL_DEBUG,
+            "audio send codec=opus/48000 bitrate=%.1fkbps rtt=%dms jitter=%dms loss=%.2f%%",
+            24.0 + (rand_r(&a->seed) % 160) / 10.0, 40 + rand_r(&a->seed) % 40, jitter, loss);
         LOGSHARE_LOG(ls, STREAM_MEDIA, LOGSHARE_LEVEL_DEBUG,
-                     "audio send codec=opus/48000 bitrate=%.1fkbps rtt=%dms jitter=%dms loss=%.2f%%",
-                     24.0 + (rand_r(&a->seed) % 160) / 10.0, 40 + rand_r(&a->seed) % 40, jitter, loss);
-        LOGSHARE_LOG(ls, STREAM_MEDIA, LOGSHARE_LEVEL_DEBUG,
-                     "audio recv codec=opus/48000 level=%d jitterBuffer=%dms concealed=%d", -20 - rand_r(&a->seed) % 30,
-                     40 + rand_r(&a->seed) % 80, rand_r(&a->seed) % 3);
+                     "audio recv codec=opus/48000 level=%d jitterBuffer=%dms concealed=%d",
+                     -20 - rand_r(&a->seed) % 30, 40 + rand_r(&a->seed) % 80, rand_r(&a->seed) % 3);
         if (tick % 5 == 0)
             LOGSHARE_LOG(ls, STREAM_MEDIA, LOGSHARE_LEVEL_INFO,
-                         "video recv %dx%d@%dfps bitrate=%dkbps freezes=%d codec=%s", 1280, 720, 30 - rand_r(&a->seed) % 6,
-                         900 + rand_r(&a->seed) % 700, 0, "H264");
+                         "video recv %dx%d@%dfps bitrate=%dkbps freezes=%d codec=%s", 1280, 720,
+                         30 - rand_r(&a->seed) % 6, 900 + rand_r(&a->seed) % 700, 0, "H264");
         if (loss > 2.2)
             LOGSHARE_LOG(ls, STREAM_MEDIA, LOGSHARE_LEVEL_WARN,
                          "audio recv packet loss %.2f%% above 2%%: enabling FEC", loss);
         sleep_ms(200);
     }
-    LOGSHARE_LOG(ls, STREAM_CALLING, LOGSHARE_LEVEL_INFO, "call %s state=Disconnected reason=%d (%s) duration=%ds",
-                 id, 0, "normal", seconds);
+    LOGSHARE_LOG(ls, STREAM_CALLING, LOGSHARE_LEVEL_INFO,
+                 "call %s state=Disconnected reason=%d (%s) duration=%ds", id, 0, "normal",
+                 seconds);
     printf("call %s: ended after %d s\n", id, seconds);
 }
 
@@ -118,7 +124,9 @@ static void cmd_report(struct app *a, const char *text)
                logshare_report_result_outbox_id(r));
     else
         printf("report: failed: %s%s%s\n", logshare_strerror(rc), r ? " - " : "",
-               r && logshare_report_result_error_message(r) ? logshare_report_result_error_message(r) : "");
+               r && logshare_report_result_error_message(r)
+                   ? logshare_report_result_error_message(r)
+                   : "");
     if (rc == LOGSHARE_EQUEUED)
         logshare_outbox_sender_wake(a->sender);
     logshare_report_result_free(r);
@@ -187,24 +195,40 @@ static void usage(FILE *out)
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"dir", required_argument, NULL, 'd'},       {"public-key-file", required_argument, NULL, 'k'},
-        {"plaintext", no_argument, NULL, 'p'},       {"server", required_argument, NULL, 's'},
-        {"token", required_argument, NULL, 't'},     {"run", required_argument, NULL, 'r'},
-        {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0},
+        {"dir", required_argument, NULL, 'd'},   {"public-key-file", required_argument, NULL, 'k'},
+        {"plaintext", no_argument, NULL, 'p'},   {"server", required_argument, NULL, 's'},
+        {"token", required_argument, NULL, 't'}, {"run", required_argument, NULL, 'r'},
+        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
     };
     struct app a = {0};
     const char *key = NULL, *script = NULL;
     int plaintext = 0, c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'd': a.dir = optarg; break;
-        case 'k': key = optarg; break;
-        case 'p': plaintext = 1; break;
-        case 's': a.server = optarg; break;
-        case 't': a.token = optarg; break;
-        case 'r': script = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'd':
+            a.dir = optarg;
+            break;
+        case 'k':
+            key = optarg;
+            break;
+        case 'p':
+            plaintext = 1;
+            break;
+        case 's':
+            a.server = optarg;
+            break;
+        case 't':
+            a.token = optarg;
+            break;
+        case 'r':
+            script = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (!a.dir || (!key && !plaintext) || (!a.server != !a.token)) {
@@ -219,11 +243,13 @@ int main(int argc, char **argv)
     logshare_options_add_stream(o, "calling");
     logshare_options_add_stream(o, "media");
     logshare_options_set_min_level(o, LOGSHARE_LEVEL_DEBUG);
-    int rc = plaintext ? logshare_options_set_plaintext(o, 1) : logshare_options_set_public_key_file(o, key);
+    int rc = plaintext ? logshare_options_set_plaintext(o, 1)
+                       : logshare_options_set_public_key_file(o, key);
     rc = rc ? rc : logshare_open(o, &a.ls);
     logshare_options_free(o);
     if (rc) {
-        fprintf(stderr, "logshare-calling-app: cannot open the log store: %s\n", logshare_strerror(rc));
+        fprintf(stderr, "logshare-calling-app: cannot open the log store: %s\n",
+                logshare_strerror(rc));
         return 1;
     }
 
@@ -234,7 +260,8 @@ int main(int argc, char **argv)
         logshare_outbox_sender_start(a.ls, so, &a.sender);
         logshare_share_options_free(so);
     }
-    LOGSHARE_LOG(a.ls, STREAM_CALLING, LOGSHARE_LEVEL_INFO, "demo app started, library %s", logshare_version());
+    LOGSHARE_LOG(a.ls, STREAM_CALLING, LOGSHARE_LEVEL_INFO, "demo app started, library %s",
+                 logshare_version());
 
     /* 3. the app's life */
     if (script) {

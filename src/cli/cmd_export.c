@@ -29,7 +29,17 @@ static void usage(FILE *out)
             "Exit: 0 written, 1 failed (nothing written), 2 usage.\n");
 }
 
-enum { OPT_DIR = 1, OPT_OUT, OPT_FORMAT, OPT_CALL, OPT_DESC, OPT_APPV, OPT_PLATFORM, OPT_FILE, OPT_HELP };
+enum {
+    OPT_DIR = 1,
+    OPT_OUT,
+    OPT_FORMAT,
+    OPT_CALL,
+    OPT_DESC,
+    OPT_APPV,
+    OPT_PLATFORM,
+    OPT_FILE,
+    OPT_HELP
+};
 
 static const struct option long_opts[] = {
     {"dir", required_argument, NULL, OPT_DIR},
@@ -52,7 +62,8 @@ static int ends_with(const char *s, const char *suffix)
 
 int cmd_export(int argc, char **argv)
 {
-    const char *dir = NULL, *out = NULL, *format_name = NULL, *desc = NULL, *appv = NULL, *platform = NULL;
+    const char *dir = NULL, *out = NULL, *format_name = NULL, *desc = NULL, *appv = NULL,
+               *platform = NULL;
     int bad = 0;
     logshare_share_options *opts = logshare_share_options_new();
     if (!opts) {
@@ -64,12 +75,24 @@ int cmd_export(int argc, char **argv)
     int c;
     while (!bad && (c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
         switch (c) {
-        case OPT_DIR: dir = optarg; break;
-        case OPT_OUT: out = optarg; break;
-        case OPT_FORMAT: format_name = optarg; break;
-        case OPT_DESC: desc = optarg; break;
-        case OPT_APPV: appv = optarg; break;
-        case OPT_PLATFORM: platform = optarg; break;
+        case OPT_DIR:
+            dir = optarg;
+            break;
+        case OPT_OUT:
+            out = optarg;
+            break;
+        case OPT_FORMAT:
+            format_name = optarg;
+            break;
+        case OPT_DESC:
+            desc = optarg;
+            break;
+        case OPT_APPV:
+            appv = optarg;
+            break;
+        case OPT_PLATFORM:
+            platform = optarg;
+            break;
         case OPT_CALL:
             if (logshare_share_options_add_call_id(opts, optarg) != 0) {
                 cli_error("export: bad --call-id '%s'", optarg);

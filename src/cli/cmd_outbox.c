@@ -14,29 +14,43 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: logshare outbox --dir DIR [--json]\n"
-            "       logshare outbox --dir DIR --send --server URL (--token T | --token-file F) [--json]\n"
-            "       logshare outbox --dir DIR --remove ID\n\n"
-            "Lists the reports and surveys waiting in DIR/outbox, oldest first;\n"
-            "--send sends every one of them now (also those marked failed), each once:\n"
-            "a report the server already has is not created twice.\n\n"
-            "  --dir DIR        the log store directory\n"
-            "  --json           list (or, with --send, the created tickets) as JSON\n"
-            "  --send           send now; needs --server and a token\n"
-            "  --server URL     logshared base URL\n"
-            "  --token T        bearer token (or --token-file F, or $LOGSHARE_TOKEN)\n"
-            "  --ca-file PEM    trust these CA certificates instead of the system's\n"
-            "  --max-files N    files per request, as the server's [limits] max_files (default 32)\n"
-            "  --max-rate BYTES cap the upload at BYTES per second (0: no cap)\n"
-            "  --attempts N     tries per item before keeping it for later (default 4)\n"
-            "  --remove ID      delete one waiting item without sending it\n\n"
-            "Exit: 0 done (after --send: nothing left), 1 failure or an item refused,\n"
-            "2 usage, 75 some items are kept for later (server unreachable).\n");
+    fprintf(
+        out,
+        "usage: logshare outbox --dir DIR [--json]\n"
+        "       logshare outbox --dir DIR --send --server URL (--token T | --token-file F) "
+        "[--json]\n"
+        "       logshare outbox --dir DIR --remove ID\n\n"
+        "Lists the reports and surveys waiting in DIR/outbox, oldest first;\n"
+        "--send sends every one of them now (also those marked failed), each once:\n"
+        "a report the server already has is not created twice.\n\n"
+        "  --dir DIR        the log store directory\n"
+        "  --json           list (or, with --send, the created tickets) as JSON\n"
+        "  --send           send now; needs --server and a token\n"
+        "  --server URL     logshared base URL\n"
+        "  --token T        bearer token (or --token-file F, or $LOGSHARE_TOKEN)\n"
+        "  --ca-file PEM    trust these CA certificates instead of the system's\n"
+        "  --max-files N    files per request, as the server's [limits] max_files (default 32)\n"
+        "  --max-rate BYTES cap the upload at BYTES per second (0: no cap)\n"
+        "  --attempts N     tries per item before keeping it for later (default 4)\n"
+        "  --remove ID      delete one waiting item without sending it\n\n"
+        "Exit: 0 done (after --send: nothing left), 1 failure or an item refused,\n"
+        "2 usage, 75 some items are kept for later (server unreachable).\n");
 }
 
-enum { OPT_DIR = 1, OPT_JSON, OPT_SEND, OPT_SERVER, OPT_TOKEN, OPT_TOKEN_FILE, OPT_CA, OPT_ATTEMPTS, OPT_MAXRATE, OPT_MAXFILES,
-       OPT_REMOVE, OPT_HELP };
+enum {
+    OPT_DIR = 1,
+    OPT_JSON,
+    OPT_SEND,
+    OPT_SERVER,
+    OPT_TOKEN,
+    OPT_TOKEN_FILE,
+    OPT_CA,
+    OPT_ATTEMPTS,
+    OPT_MAXRATE,
+    OPT_MAXFILES,
+    OPT_REMOVE,
+    OPT_HELP
+};
 
 static const struct option long_opts[] = {
     {"dir", required_argument, NULL, OPT_DIR},
@@ -74,16 +88,23 @@ static int print_list(const char *dir, int json)
     if (json_array_size(arr) == 0)
         printf("the outbox is empty\n");
     else
-        printf("%-33s %-8s %-7s %10s %8s  %s\n", "ID", "STATUS", "SOURCE", "BYTES", "ATTEMPTS", "DESCRIPTION / LAST ERROR");
+        printf("%-33s %-8s %-7s %10s %8s  %s\n", "ID", "STATUS", "SOURCE", "BYTES", "ATTEMPTS",
+               "DESCRIPTION / LAST ERROR");
     json_array_foreach(arr, i, it)
     {
-        const char *err = json_string_value(json_object_get(json_object_get(it, "error"), "message"));
-        printf("%-33s %-8s %-7s %10lld %8lld  %s%s%s\n", json_string_value(json_object_get(it, "id")),
+        const char *err =
+            json_string_value(json_object_get(json_object_get(it, "error"), "message"));
+        printf("%-33s %-8s %-7s %10lld %8lld  %s%s%s\n",
+               json_string_value(json_object_get(it, "id")),
                json_string_value(json_object_get(it, "status")),
-               json_string_value(json_object_get(it, "source")) ? json_string_value(json_object_get(it, "source")) : "-",
+               json_string_value(json_object_get(it, "source"))
+                   ? json_string_value(json_object_get(it, "source"))
+                   : "-",
                (long long)json_integer_value(json_object_get(it, "bytes")),
                (long long)json_integer_value(json_object_get(it, "attempts")),
-               json_string_value(json_object_get(it, "description")) ? json_string_value(json_object_get(it, "description")) : "",
+               json_string_value(json_object_get(it, "description"))
+                   ? json_string_value(json_object_get(it, "description"))
+                   : "",
                err ? " / " : "", err ? err : "");
     }
     json_decref(arr);
@@ -119,14 +140,16 @@ static void on_result(void *user, const logshare_report_result *r)
         log->refused++;
         cli_error("outbox: %s refused by the server (HTTP %d, %s: %s); marked failed", oid,
                   logshare_report_result_http_status(r),
-                  logshare_report_result_error_code(r) ? logshare_report_result_error_code(r) : logshare_error_name(st),
+                  logshare_report_result_error_code(r) ? logshare_report_result_error_code(r)
+                                                       : logshare_error_name(st),
                   msg ? msg : logshare_strerror(st));
     }
 }
 
 int cmd_outbox(int argc, char **argv)
 {
-    const char *dir = NULL, *server = NULL, *token_arg = NULL, *token_file = NULL, *ca = NULL, *remove_id = NULL;
+    const char *dir = NULL, *server = NULL, *token_arg = NULL, *token_file = NULL, *ca = NULL,
+               *remove_id = NULL;
     unsigned long long max_rate = 0;
     long max_files = 32;
     int json = 0, send = 0, attempts = 4, bad = 0;
@@ -135,14 +158,30 @@ int cmd_outbox(int argc, char **argv)
     int c;
     while (!bad && (c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
         switch (c) {
-        case OPT_DIR: dir = optarg; break;
-        case OPT_JSON: json = 1; break;
-        case OPT_SEND: send = 1; break;
-        case OPT_SERVER: server = optarg; break;
-        case OPT_TOKEN: token_arg = optarg; break;
-        case OPT_TOKEN_FILE: token_file = optarg; break;
-        case OPT_CA: ca = optarg; break;
-        case OPT_REMOVE: remove_id = optarg; break;
+        case OPT_DIR:
+            dir = optarg;
+            break;
+        case OPT_JSON:
+            json = 1;
+            break;
+        case OPT_SEND:
+            send = 1;
+            break;
+        case OPT_SERVER:
+            server = optarg;
+            break;
+        case OPT_TOKEN:
+            token_arg = optarg;
+            break;
+        case OPT_TOKEN_FILE:
+            token_file = optarg;
+            break;
+        case OPT_CA:
+            ca = optarg;
+            break;
+        case OPT_REMOVE:
+            remove_id = optarg;
+            break;
         case OPT_MAXFILES: {
             char *end;
             long n = strtol(optarg, &end, 10);
@@ -207,7 +246,8 @@ int cmd_outbox(int argc, char **argv)
     if (remove_id) {
         int rc = logshare_outbox_remove(dir, remove_id);
         if (rc) {
-            cli_error("outbox: cannot remove %s: %s", remove_id, rc == LOGSHARE_ENOENT ? "no such item" : logshare_strerror(rc));
+            cli_error("outbox: cannot remove %s: %s", remove_id,
+                      rc == LOGSHARE_ENOENT ? "no such item" : logshare_strerror(rc));
             return rc == LOGSHARE_EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE;
         }
         return CLI_EXIT_OK;

@@ -33,7 +33,8 @@ static void usage(FILE *out)
             "  --file PATH            attach one more file (repeatable)\n"
             "  --no-logs              do not attach the store's log files\n"
             "  --ca-file PEM          trust these CA certificates instead of the system's\n"
-            "  --max-files N          files per request, as the server's [limits] max_files (default 32)\n"
+            "  --max-files N          files per request, as the server's [limits] max_files "
+            "(default 32)\n"
             "  --max-rate BYTES       cap the upload at BYTES per second (0: no cap)\n"
             "  --outbox-max-bytes N   refuse to queue past N bytes in the outbox (default 64 MiB)\n"
             "  --outbox-max-items N   ... or past N items (default 32)\n"
@@ -43,8 +44,28 @@ static void usage(FILE *out)
             "Exit: 0 created, 1 refused or failed, 2 usage, 75 kept in the outbox for later.\n");
 }
 
-enum { OPT_DIR = 1, OPT_SERVER, OPT_TOKEN, OPT_TOKEN_FILE, OPT_DESC, OPT_CALL, OPT_CNAME, OPT_CMAIL,
-       OPT_APPV, OPT_PLATFORM, OPT_FILE, OPT_NOLOGS, OPT_CA, OPT_ATTEMPTS, OPT_MAXRATE, OPT_MAXFILES, OPT_OBBYTES, OPT_OBITEMS, OPT_JSON, OPT_HELP };
+enum {
+    OPT_DIR = 1,
+    OPT_SERVER,
+    OPT_TOKEN,
+    OPT_TOKEN_FILE,
+    OPT_DESC,
+    OPT_CALL,
+    OPT_CNAME,
+    OPT_CMAIL,
+    OPT_APPV,
+    OPT_PLATFORM,
+    OPT_FILE,
+    OPT_NOLOGS,
+    OPT_CA,
+    OPT_ATTEMPTS,
+    OPT_MAXRATE,
+    OPT_MAXFILES,
+    OPT_OBBYTES,
+    OPT_OBITEMS,
+    OPT_JSON,
+    OPT_HELP
+};
 
 static const struct option long_opts[] = {
     {"dir", required_argument, NULL, OPT_DIR},
@@ -83,19 +104,22 @@ static int report_outcome(int rc, const logshare_report_result *res, int json, c
     }
     const char *msg = logshare_report_result_error_message(res);
     if (rc == LOGSHARE_EQUEUED) {
-        cli_error("could not reach the server (%s); the report is kept in the outbox as %s and will be sent later",
+        cli_error("could not reach the server (%s); the report is kept in the outbox as %s and "
+                  "will be sent later",
                   msg ? msg : "no answer", oid ? oid : "?");
         return CLI_EXIT_TEMPFAIL;
     }
     if (res) {
         const char *code = logshare_report_result_error_code(res);
-        cli_error("the server refused the report (HTTP %d, %s: %s); kept in the outbox as %s, marked failed",
+        cli_error("the server refused the report (HTTP %d, %s: %s); kept in the outbox as %s, "
+                  "marked failed",
                   logshare_report_result_http_status(res), code ? code : logshare_error_name(rc),
                   msg ? msg : logshare_strerror(rc), oid ? oid : "?");
         return CLI_EXIT_FAILURE;
     }
     if (rc == LOGSHARE_ENOENT)
-        cli_error("report not made: no log store at %s, or a file named with --file is missing", dir);
+        cli_error("report not made: no log store at %s, or a file named with --file is missing",
+                  dir);
     else if (rc == LOGSHARE_ENOSPC)
         cli_error("report not made: the outbox is full (see `logshare outbox --dir %s`)", dir);
     else
@@ -110,10 +134,11 @@ static void on_other_result(void *user, const logshare_report_result *r)
     cli_progress_end(user);
     int st = logshare_report_result_status(r);
     if (st == 0)
-        fprintf(stderr, "logshare: also sent earlier report %s -> ticket %s\n", logshare_report_result_outbox_id(r),
-                logshare_report_result_ticket_id(r));
+        fprintf(stderr, "logshare: also sent earlier report %s -> ticket %s\n",
+                logshare_report_result_outbox_id(r), logshare_report_result_ticket_id(r));
     else
-        fprintf(stderr, "logshare: earlier report %s still waiting (%s)\n", logshare_report_result_outbox_id(r),
+        fprintf(stderr, "logshare: earlier report %s still waiting (%s)\n",
+                logshare_report_result_outbox_id(r),
                 logshare_report_result_error_message(r) ? logshare_report_result_error_message(r)
                                                         : logshare_strerror(st));
 }
@@ -137,35 +162,58 @@ int cmd_report(int argc, char **argv)
     int c;
     while (!bad && (c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
         switch (c) {
-        case OPT_DIR: dir = optarg; break;
-        case OPT_SERVER: server = optarg; break;
-        case OPT_TOKEN: token_arg = optarg; break;
-        case OPT_TOKEN_FILE: token_file = optarg; break;
-        case OPT_DESC: desc = optarg; break;
+        case OPT_DIR:
+            dir = optarg;
+            break;
+        case OPT_SERVER:
+            server = optarg;
+            break;
+        case OPT_TOKEN:
+            token_arg = optarg;
+            break;
+        case OPT_TOKEN_FILE:
+            token_file = optarg;
+            break;
+        case OPT_DESC:
+            desc = optarg;
+            break;
         case OPT_CALL:
             if (logshare_share_options_add_call_id(opts, optarg) != 0) {
                 cli_error("bad --call-id '%s'", optarg);
                 bad = 1;
             }
             break;
-        case OPT_CNAME: cname = optarg; break;
-        case OPT_CMAIL: cmail = optarg; break;
-        case OPT_APPV: appv = optarg; break;
-        case OPT_PLATFORM: platform = optarg; break;
+        case OPT_CNAME:
+            cname = optarg;
+            break;
+        case OPT_CMAIL:
+            cmail = optarg;
+            break;
+        case OPT_APPV:
+            appv = optarg;
+            break;
+        case OPT_PLATFORM:
+            platform = optarg;
+            break;
         case OPT_FILE:
             if (logshare_share_options_add_file(opts, optarg, NULL) != 0) {
                 cli_error("bad --file '%s'", optarg);
                 bad = 1;
             }
             break;
-        case OPT_NOLOGS: logshare_share_options_set_include_logs(opts, 0); break;
-        case OPT_CA: ca = optarg; break;
+        case OPT_NOLOGS:
+            logshare_share_options_set_include_logs(opts, 0);
+            break;
+        case OPT_CA:
+            ca = optarg;
+            break;
         case OPT_OBBYTES:
         case OPT_OBITEMS: {
             char *end;
             unsigned long long n = strtoull(optarg, &end, 10);
             if (*end || optarg[0] == '-' || n == 0 || (c == OPT_OBITEMS && n > 100000)) {
-                cli_error("report: --outbox-max-%s must be a positive number", c == OPT_OBBYTES ? "bytes" : "items");
+                cli_error("report: --outbox-max-%s must be a positive number",
+                          c == OPT_OBBYTES ? "bytes" : "items");
                 bad = 1;
             }
             if (c == OPT_OBBYTES)
@@ -204,7 +252,9 @@ int cmd_report(int argc, char **argv)
             attempts = (int)n;
             break;
         }
-        case OPT_JSON: json = 1; break;
+        case OPT_JSON:
+            json = 1;
+            break;
         case OPT_HELP:
         case 'h':
             usage(stdout);

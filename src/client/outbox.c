@@ -179,8 +179,9 @@ static int new_ids(char id[64], char key[33])
     return 0;
 }
 
-static int build_item(const char *tmp_dir, const char *id, const char *key, const share_fields *fields,
-                      const share_file_list *files, uint64_t total, int64_t not_before_us)
+static int build_item(const char *tmp_dir, const char *id, const char *key,
+                      const share_fields *fields, const share_file_list *files, uint64_t total,
+                      int64_t not_before_us)
 {
     char *files_dir = path_join(tmp_dir, "files");
     if (!files_dir)
@@ -189,7 +190,8 @@ static int build_item(const char *tmp_dir, const char *id, const char *key, cons
     share_file_list copied = {0};
     for (size_t i = 0; rc == 0 && i < files->count; i++) {
         const share_file *f = &files->items[i];
-        rc = share_file_list_add(&copied, f->path, f->name, f->stream, f->size, f->first_us, f->last_us);
+        rc = share_file_list_add(&copied, f->path, f->name, f->stream, f->size, f->first_us,
+                                 f->last_us);
         if (rc)
             break;
         share_file *c = &copied.items[copied.count - 1];
@@ -269,7 +271,8 @@ int outbox_queue(const char *store_dir, const share_fields *fields, const share_
     for (size_t i = 0; i < files->count; i++) {
         uint64_t size = files->items[i].size;
         struct stat st;
-        if (size == 0 && strcmp(files->items[i].stream, "attachment") == 0 && stat(files->items[i].path, &st) == 0)
+        if (size == 0 && strcmp(files->items[i].stream, "attachment") == 0 &&
+            stat(files->items[i].path, &st) == 0)
             size = (uint64_t)st.st_size;
         total += size;
     }
@@ -458,7 +461,8 @@ int outbox_remove(const char *store_dir, const char *id)
     char *dir = outbox_dir(store_dir);
     ls_buf from = LS_BUF_INIT, to = LS_BUF_INIT;
     int rc = dir ? 0 : LOGSHARE_ENOMEM;
-    if (rc == 0 && (ls_buf_printf(&from, "%s/%s", dir, id) || ls_buf_printf(&to, "%s/.del-%s", dir, id)))
+    if (rc == 0 &&
+        (ls_buf_printf(&from, "%s/%s", dir, id) || ls_buf_printf(&to, "%s/.del-%s", dir, id)))
         rc = LOGSHARE_ENOMEM;
     /* The rename is the commit point: once it is durable the item is gone
      * for every reader, even if the tree removal below is cut short. */

@@ -31,20 +31,20 @@ typedef struct outbox_state {
     int attempts;
     int64_t next_attempt_us; /* 0: as soon as possible */
     int64_t last_attempt_us;
-    int failed;              /* a 4xx: not retried unless forced */
+    int failed; /* a 4xx: not retried unless forced */
     int http_status;
     char *error_code, *error_message; /* owned */
-    char *ticket_id; /* set once a ticket exists but files remain to add; owned */
+    char *ticket_id;                  /* set once a ticket exists but files remain to add; owned */
 } outbox_state;
 
 typedef struct outbox_item {
     char *id;
-    char *dir;              /* <outbox>/<id> */
+    char *dir; /* <outbox>/<id> */
     char *idempotency_key;
     int64_t created_us;
-    uint64_t bytes;         /* sum of file sizes */
+    uint64_t bytes; /* sum of file sizes */
     share_fields fields;
-    share_file_list files;  /* paths point into <dir>/files/ */
+    share_file_list files; /* paths point into <dir>/files/ */
     outbox_state state;
 } outbox_item;
 

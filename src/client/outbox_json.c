@@ -31,7 +31,8 @@ static int dump(json_t *root, char **out)
 int outbox_json_request(const char *id, const char *key, int64_t created_us, uint64_t bytes,
                         const share_fields *f, const share_file_list *files, char **out)
 {
-    json_t *root = json_object(), *fields = json_object(), *calls = json_array(), *list = json_array();
+    json_t *root = json_object(), *fields = json_object(), *calls = json_array(),
+           *list = json_array();
     int rc = (root && fields && calls && list) ? 0 : LOGSHARE_ENOMEM;
     rc = rc ? rc : put(root, "version", json_integer(1));
     rc = rc ? rc : put_str(root, "id", id);
@@ -53,7 +54,8 @@ int outbox_json_request(const char *id, const char *key, int64_t created_us, uin
         json_t *extra = json_array();
         rc = extra ? 0 : LOGSHARE_ENOMEM;
         for (size_t i = 0; rc == 0 && i < f->extra_count; i++)
-            rc = json_array_append_new(extra, json_pack("[s,s]", f->extra_names[i], f->extra_values[i]))
+            rc = json_array_append_new(extra,
+                                       json_pack("[s,s]", f->extra_names[i], f->extra_values[i]))
                      ? LOGSHARE_ENOMEM
                      : 0;
         rc = rc ? (json_decref(extra), rc) : put(fields, "extra", extra);
@@ -61,9 +63,10 @@ int outbox_json_request(const char *id, const char *key, int64_t created_us, uin
     rc = rc ? rc : put(root, "fields", json_incref(fields));
     for (size_t i = 0; rc == 0 && i < files->count; i++) {
         const share_file *sf = &files->items[i];
-        json_t *o = json_pack("{s:s, s:s, s:I, s:s, s:I, s:I}", "name", sf->name, "stream", sf->stream, "size",
-                              (json_int_t)sf->size, "sha256", sf->sha256, "first_us", (json_int_t)sf->first_us,
-                              "last_us", (json_int_t)sf->last_us);
+        json_t *o =
+            json_pack("{s:s, s:s, s:I, s:s, s:I, s:I}", "name", sf->name, "stream", sf->stream,
+                      "size", (json_int_t)sf->size, "sha256", sf->sha256, "first_us",
+                      (json_int_t)sf->first_us, "last_us", (json_int_t)sf->last_us);
         rc = (o && json_array_append_new(list, o) == 0) ? 0 : LOGSHARE_ENOMEM;
     }
     rc = rc ? rc : put(root, "files", json_incref(list));
@@ -131,14 +134,16 @@ int outbox_json_parse_request(const char *text, outbox_item *item)
     json_array_foreach(calls, i, v)
     {
         if (rc == 0)
-            rc = json_is_string(v) ? share_fields_add_call_id(f, json_string_value(v)) : LOGSHARE_ECORRUPT;
+            rc = json_is_string(v) ? share_fields_add_call_id(f, json_string_value(v))
+                                   : LOGSHARE_ECORRUPT;
     }
     json_array_foreach(files, i, v)
     {
         const char *name = json_string_value(json_object_get(v, "name"));
         const char *stream = json_string_value(json_object_get(v, "stream"));
         const char *sha = json_string_value(json_object_get(v, "sha256"));
-        if (rc || !name || !stream || !sha || strlen(sha) != 64 || strchr(name, '/') || name[0] == '.') {
+        if (rc || !name || !stream || !sha || strlen(sha) != 64 || strchr(name, '/') ||
+            name[0] == '.') {
             rc = rc ? rc : LOGSHARE_ECORRUPT;
             continue;
         }

@@ -97,21 +97,25 @@ static int upload_list(const outbox_item *item, share_file_list *out)
     if (fd >= 0) {
         struct stat st;
         rc = fstat(fd, &st) == 0 ? 0 : LOGSHARE_EIO;
-        rc = rc ? rc : share_file_list_add(out, p.data, "manifest.json", "manifest", (uint64_t)st.st_size, 0, 0);
+        rc = rc ? rc
+                : share_file_list_add(out, p.data, "manifest.json", "manifest",
+                                      (uint64_t)st.st_size, 0, 0);
         rc = rc ? rc : share_sha256_fd(fd, (uint64_t)st.st_size, out->items[0].sha256);
         close(fd);
     }
     ls_buf_free(&p);
     for (size_t i = 0; rc == 0 && i < item->files.count; i++) {
         const share_file *f = &item->files.items[i];
-        rc = share_file_list_add(out, f->path, f->name, f->stream, f->size, f->first_us, f->last_us);
+        rc =
+            share_file_list_add(out, f->path, f->name, f->stream, f->size, f->first_us, f->last_us);
         if (rc == 0)
             memcpy(out->items[out->count - 1].sha256, f->sha256, sizeof f->sha256);
     }
     return rc;
 }
 
-static void record_outcome(outbox_item *item, logshare_report_result *res, const report_http_response *resp)
+static void record_outcome(outbox_item *item, logshare_report_result *res,
+                           const report_http_response *resp)
 {
     item->state.attempts++;
     item->state.last_attempt_us = ls_time_now_us();
@@ -154,8 +158,8 @@ struct send_ctx {
  * (*out holds the answer; the caller clears it), 1 when this send ends
  * here (res->status says why, state.json is saved), or a negative error
  * when the request could not be built. */
-static int http_step(struct send_ctx *c, const char *path, const share_fields *fields, const share_file_list *files,
-                     const char *key, report_http_response *out)
+static int http_step(struct send_ctx *c, const char *path, const share_fields *fields,
+                     const share_file_list *files, const char *key, report_http_response *out)
 {
     outbox_item *item = c->item;
     const logshare_share_options *opts = c->opts;
@@ -182,13 +186,14 @@ static int http_step(struct send_ctx *c, const char *path, const share_fields *f
         }
         int64_t wait = out->retry_after_ms >= 0
                            ? out->retry_after_ms
-                           : retry_backoff_ms(item->state.attempts, opts->backoff_base_ms, opts->backoff_max_ms,
-                                              retry_random01());
+                           : retry_backoff_ms(item->state.attempts, opts->backoff_base_ms,
+                                              opts->backoff_max_ms, retry_random01());
         item->state.next_attempt_us = ls_time_now_us() + wait * 1000;
         item->state.failed = 0;
         int save_rc = outbox_save_state(item);
         report_http_response_clear(out);
-        if (attempt >= opts->max_attempts || wait > opts->backoff_max_ms || (c->stop && *c->stop) || save_rc) {
+        if (attempt >= opts->max_attempts || wait > opts->backoff_max_ms || (c->stop && *c->stop) ||
+            save_rc) {
             c->res->status = LOGSHARE_EQUEUED;
             return 1;
         }
@@ -218,7 +223,8 @@ static void finish_sent(struct send_ctx *c, report_http_response *resp)
 
 /* The files of all not yet among the ticket's attachments (by SHA-256:
  * the server may rename a file, never change its bytes). */
-static int missing_files(const char *ticket_json, const share_file_list *all, size_t max, share_file_list *out)
+static int missing_files(const char *ticket_json, const share_file_list *all, size_t max,
+                         share_file_list *out)
 {
     json_t *root = json_loads(ticket_json, 0, NULL);
     json_t *atts = json_object_get(root, "attachments");
@@ -235,7 +241,8 @@ static int missing_files(const char *ticket_json, const share_file_list *all, si
                 present = 1;
         }
         if (!present)
-            rc = share_file_list_add(out, f->path, f->name, f->stream, f->size, f->first_us, f->last_us);
+            rc = share_file_list_add(out, f->path, f->name, f->stream, f->size, f->first_us,
+                                     f->last_us);
     }
     json_decref(root);
     return rc;
@@ -255,8 +262,8 @@ static int send_rest(struct send_ctx *c, const share_file_list *all)
     const char *tid = c->item->state.ticket_id;
     int tid_ok = *tid != '\0' && strlen(tid) <= 128;
     for (const char *p = tid; tid_ok && *p; p++)
-        tid_ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' ||
-                 *p == '-';
+        tid_ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                 *p == '_' || *p == '-';
     if (!tid_ok) {
         c->item->state.failed = 1;
         share_string_set(&c->item->state.error_message, "the server gave an unusable ticket id");
@@ -287,7 +294,8 @@ static int send_rest(struct send_ctx *c, const share_file_list *all)
             finish_sent(c, &got);
         } else if (rc == 0 && round >= rounds) {
             c->item->state.failed = 1;
-            share_string_set(&c->item->state.error_message, "the server does not keep the attachments sent");
+            share_string_set(&c->item->state.error_message,
+                             "the server does not keep the attachments sent");
             share_string_set(&c->res->error_message, c->item->state.error_message);
             c->res->status = LOGSHARE_EHTTP;
             outbox_save_state(c->item);
@@ -350,10 +358,12 @@ int outbox_send_item(const char *store_dir, const char *id, const logshare_share
         size_t max = opts->max_files_per_request;
         for (size_t i = 0; rc == 0 && i < files.count && i < max; i++) {
             const share_file *f = &files.items[i];
-            rc = share_file_list_add(&first, f->path, f->name, f->stream, f->size, f->first_us, f->last_us);
+            rc = share_file_list_add(&first, f->path, f->name, f->stream, f->size, f->first_us,
+                                     f->last_us);
         }
         report_http_response resp;
-        int step = rc ? rc : http_step(&c, endpoint, &item->fields, &first, item->idempotency_key, &resp);
+        int step =
+            rc ? rc : http_step(&c, endpoint, &item->fields, &first, item->idempotency_key, &resp);
         if (step < 0)
             rc = step;
         else if (step == 0 && files.count <= max) {
@@ -380,8 +390,8 @@ int outbox_send_item(const char *store_dir, const char *id, const logshare_share
     return 0;
 }
 
-int outbox_flush(const char *store_dir, const logshare_share_options *opts, unsigned flags, volatile int *stop,
-                 size_t *sent, size_t *left)
+int outbox_flush(const char *store_dir, const logshare_share_options *opts, unsigned flags,
+                 volatile int *stop, size_t *sent, size_t *left)
 {
     size_t n_sent = 0, n_left = 0;
     outbox_item **items = NULL;

@@ -92,7 +92,8 @@ static logshare_share_options *options_copy(const logshare_share_options *src)
     int rc = share_fields_copy(&o->fields, &src->fields);
     for (size_t i = 0; rc == 0 && i < src->extra_files.count; i++) {
         const share_file *f = &src->extra_files.items[i];
-        rc = share_file_list_add(&o->extra_files, f->path, f->name, f->stream, f->size, f->first_us, f->last_us);
+        rc = share_file_list_add(&o->extra_files, f->path, f->name, f->stream, f->size, f->first_us,
+                                 f->last_us);
     }
     rc = rc ? rc : share_string_set(&o->server_url, src->server_url);
     rc = rc ? rc : share_string_set(&o->token, src->token);
@@ -153,7 +154,8 @@ int logshare_outbox_sender_start_dir(const char *dir, const logshare_share_optio
     return 0;
 }
 
-int logshare_outbox_sender_start(logshare *ls, const logshare_share_options *opts, logshare_outbox_sender **out)
+int logshare_outbox_sender_start(logshare *ls, const logshare_share_options *opts,
+                                 logshare_outbox_sender **out)
 {
     if (!ls)
         return LOGSHARE_EINVAL;

@@ -40,8 +40,8 @@ static int collect_files(const logshare_support_file *sf, size_t n, const logsha
     int rc = 0;
     for (size_t i = 0; o->include_logs && rc == 0 && i < n; i++) {
         const char *slash = strrchr(sf[i].path, '/');
-        rc = share_file_list_add(out, sf[i].path, slash ? slash + 1 : sf[i].path, sf[i].stream, sf[i].size,
-                                 sf[i].first_time_us, sf[i].last_time_us);
+        rc = share_file_list_add(out, sf[i].path, slash ? slash + 1 : sf[i].path, sf[i].stream,
+                                 sf[i].size, sf[i].first_time_us, sf[i].last_time_us);
     }
     for (size_t i = 0; rc == 0 && i < o->extra_files.count; i++) {
         const share_file *f = &o->extra_files.items[i];
@@ -50,8 +50,9 @@ static int collect_files(const logshare_support_file *sf, size_t n, const logsha
     return rc;
 }
 
-static int export_common(const logshare_support_file *sf, size_t n, const logshare_share_options *opts,
-                         const char *out_path, logshare_export_format format)
+static int export_common(const logshare_support_file *sf, size_t n,
+                         const logshare_share_options *opts, const char *out_path,
+                         logshare_export_format format)
 {
     share_file_list files = {0};
     share_fields fields = {0};
@@ -59,7 +60,9 @@ static int export_common(const logshare_support_file *sf, size_t n, const logsha
     rc = rc ? rc : share_fields_copy(&fields, &opts->fields);
     if (rc == 0 && !fields.source)
         rc = share_string_set(&fields.source, "share");
-    rc = rc ? rc : export_write_archive(&fields, &files, out_path, format, opts->progress, opts->progress_user);
+    rc = rc ? rc
+            : export_write_archive(&fields, &files, out_path, format, opts->progress,
+                                   opts->progress_user);
     share_fields_clear(&fields);
     share_file_list_clear(&files);
     return rc;
@@ -122,8 +125,9 @@ static int queue_common(const char *dir, const logshare_support_file *sf, size_t
     rc = rc ? rc : share_fields_copy(&fields, &opts->fields);
     if (rc == 0 && !fields.source)
         rc = share_string_set(&fields.source, "report");
-    rc = rc ? rc : outbox_queue(dir, &fields, &files, opts->outbox_max_bytes, opts->outbox_max_items,
-                                  not_before_us, id);
+    rc = rc ? rc
+            : outbox_queue(dir, &fields, &files, opts->outbox_max_bytes, opts->outbox_max_items,
+                           not_before_us, id);
     share_fields_clear(&fields);
     share_file_list_clear(&files);
     return rc;
@@ -159,12 +163,14 @@ static int report_check(const logshare_share_options *opts, logshare_report_resu
 {
     if (result)
         *result = NULL;
-    if (!opts || !opts->server_url || !opts->token || !opts->fields.description || !*opts->fields.description)
+    if (!opts || !opts->server_url || !opts->token || !opts->fields.description ||
+        !*opts->fields.description)
         return LOGSHARE_EINVAL;
     return sodium_init() < 0 ? LOGSHARE_EINTERNAL : 0;
 }
 
-int logshare_report(logshare *ls, const logshare_share_options *opts, logshare_report_result **result)
+int logshare_report(logshare *ls, const logshare_share_options *opts,
+                    logshare_report_result **result)
 {
     int rc = report_check(opts, result);
     if (rc || !ls)
@@ -181,7 +187,8 @@ int logshare_report(logshare *ls, const logshare_share_options *opts, logshare_r
     return rc;
 }
 
-int logshare_report_dir(const char *dir, const logshare_share_options *opts, logshare_report_result **result)
+int logshare_report_dir(const char *dir, const logshare_share_options *opts,
+                        logshare_report_result **result)
 {
     int rc = report_check(opts, result);
     if (rc || !dir)
@@ -227,16 +234,16 @@ int logshare_outbox_add_dir(const char *dir, const logshare_share_options *opts,
     return rc;
 }
 
-int logshare_flush_outbox(logshare *ls, const logshare_share_options *opts, unsigned flags, size_t *sent,
-                          size_t *left)
+int logshare_flush_outbox(logshare *ls, const logshare_share_options *opts, unsigned flags,
+                          size_t *sent, size_t *left)
 {
     if (!ls)
         return LOGSHARE_EINVAL;
     return logshare_outbox_flush_dir(share_store_dir(ls), opts, flags, sent, left);
 }
 
-int logshare_outbox_flush_dir(const char *dir, const logshare_share_options *opts, unsigned flags, size_t *sent,
-                              size_t *left)
+int logshare_outbox_flush_dir(const char *dir, const logshare_share_options *opts, unsigned flags,
+                              size_t *sent, size_t *left)
 {
     if (!dir || !opts || !opts->server_url || !opts->token)
         return LOGSHARE_EINVAL;
@@ -259,20 +266,21 @@ static json_t *item_json(const outbox_item *it)
     json_t *calls = json_array();
     for (size_t i = 0; calls && i < it->fields.call_id_count; i++)
         json_array_append_new(calls, json_string(it->fields.call_ids[i]));
-    json_t *o = json_pack("{s:s, s:s, s:s?, s:s?, s:o, s:I, s:I, s:i, s:s, s:i}", "id", it->id, "created_at",
-                          ls_time_format_rfc3339(it->created_us, 0, buf), "source", it->fields.source,
-                          "description", it->fields.description, "call_ids", calls ? calls : json_array(),
-                          "bytes", (json_int_t)it->bytes, "files", (json_int_t)it->files.count, "attempts",
-                          it->state.attempts, "status", it->state.failed ? "failed" : "pending", "http_status",
-                          it->state.http_status);
+    json_t *o = json_pack(
+        "{s:s, s:s, s:s?, s:s?, s:o, s:I, s:I, s:i, s:s, s:i}", "id", it->id, "created_at",
+        ls_time_format_rfc3339(it->created_us, 0, buf), "source", it->fields.source, "description",
+        it->fields.description, "call_ids", calls ? calls : json_array(), "bytes",
+        (json_int_t)it->bytes, "files", (json_int_t)it->files.count, "attempts", it->state.attempts,
+        "status", it->state.failed ? "failed" : "pending", "http_status", it->state.http_status);
     if (!o)
         return NULL;
     if (it->state.next_attempt_us > 0 && !it->state.failed)
         json_object_set_new(o, "next_attempt_at",
                             json_string(ls_time_format_rfc3339(it->state.next_attempt_us, 0, buf)));
     if (it->state.error_code || it->state.error_message)
-        json_object_set_new(o, "error", json_pack("{s:s?, s:s?}", "code", it->state.error_code, "message",
-                                                  it->state.error_message));
+        json_object_set_new(o, "error",
+                            json_pack("{s:s?, s:s?}", "code", it->state.error_code, "message",
+                                      it->state.error_message));
     return o;
 }
 

@@ -80,13 +80,14 @@ static size_t on_header(char *data, size_t size, size_t n, void *user)
     return len;
 }
 
-static int on_progress(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+static int on_progress(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
 {
     (void)dltotal;
     (void)dlnow;
     struct http_ctx *c = user;
-    if (c->opts->progress &&
-        c->opts->progress(c->opts->progress_user, (uint64_t)ulnow, (uint64_t)(ultotal > 0 ? ultotal : 0)) != 0) {
+    if (c->opts->progress && c->opts->progress(c->opts->progress_user, (uint64_t)ulnow,
+                                               (uint64_t)(ultotal > 0 ? ultotal : 0)) != 0) {
         c->canceled = 1;
         return 1;
     }
@@ -98,7 +99,8 @@ static int add_field(curl_mime *mime, const char *name, const char *value)
     if (!value)
         return 0;
     curl_mimepart *p = curl_mime_addpart(mime);
-    if (!p || curl_mime_name(p, name) != CURLE_OK || curl_mime_data(p, value, CURL_ZERO_TERMINATED) != CURLE_OK)
+    if (!p || curl_mime_name(p, name) != CURLE_OK ||
+        curl_mime_data(p, value, CURL_ZERO_TERMINATED) != CURLE_OK)
         return LOGSHARE_ENOMEM;
     return 0;
 }
@@ -119,15 +121,18 @@ void *report_http_build_mime(void *easy, const share_fields *f, const share_file
     rc = rc ? rc : add_field(mime, "customer_email", f->customer_email);
     rc = rc ? rc : add_field(mime, "app_version", f->app_version);
     rc = rc ? rc : add_field(mime, "platform", f->platform);
-    rc = rc ? rc : add_field(mime, "source", with_fields ? (f->source ? f->source : "report") : NULL);
+    rc = rc ? rc
+            : add_field(mime, "source", with_fields ? (f->source ? f->source : "report") : NULL);
     rc = rc ? rc : add_field(mime, "log_request_id", f->log_request_id);
     for (size_t i = 0; rc == 0 && i < f->extra_count; i++)
         rc = add_field(mime, f->extra_names[i], f->extra_values[i]);
     for (size_t i = 0; rc == 0 && i < files->count; i++) {
         const share_file *sf = &files->items[i];
         curl_mimepart *p = curl_mime_addpart(mime);
-        const char *type = strcmp(sf->name, "manifest.json") == 0 ? "application/json" : "application/octet-stream";
-        if (!p || curl_mime_name(p, "file") != CURLE_OK || curl_mime_filedata(p, sf->path) != CURLE_OK ||
+        const char *type = strcmp(sf->name, "manifest.json") == 0 ? "application/json"
+                                                                  : "application/octet-stream";
+        if (!p || curl_mime_name(p, "file") != CURLE_OK ||
+            curl_mime_filedata(p, sf->path) != CURLE_OK ||
             curl_mime_filename(p, sf->name) != CURLE_OK || curl_mime_type(p, type) != CURLE_OK)
             rc = LOGSHARE_ENOMEM;
     }
@@ -304,11 +309,14 @@ int report_http_request(const logshare_share_options *o, const char *path, const
         } else {
             r->http_status = 0;
             r->error = ctx.too_big ? LOGSHARE_EHTTP : curl_to_error(cc);
-            r->retry = (r->error == LOGSHARE_ECANCELED || r->error == LOGSHARE_EINVAL) ? RETRY_NEVER : RETRY_AGAIN;
+            r->retry = (r->error == LOGSHARE_ECANCELED || r->error == LOGSHARE_EINVAL)
+                           ? RETRY_NEVER
+                           : RETRY_AGAIN;
             if (ctx.too_big)
                 r->retry = RETRY_NEVER;
             r->error_code = strdup(logshare_error_name(r->error));
-            r->error_message = strdup(ctx.too_big ? "response larger than 1 MiB" : curl_easy_strerror(cc));
+            r->error_message =
+                strdup(ctx.too_big ? "response larger than 1 MiB" : curl_easy_strerror(cc));
         }
     }
     curl_mime_free(mime);

@@ -14,14 +14,14 @@
 #include "share.h"
 
 typedef struct report_http_response {
-    int http_status;       /* 0 when no response arrived */
-    int error;             /* 0, or the LOGSHARE_E* the attempt came to */
-    retry_class retry;     /* what to do next */
+    int http_status;        /* 0 when no response arrived */
+    int error;              /* 0, or the LOGSHARE_E* the attempt came to */
+    retry_class retry;      /* what to do next */
     int64_t retry_after_ms; /* from Retry-After, -1 when absent */
-    char *body;            /* response body (NUL-terminated), owned */
-    char *ticket_id;       /* from a 201 body, owned */
-    char *error_code;      /* the server's error.code, or a curl error name, owned */
-    char *error_message;   /* the server's error.message, or curl's text, owned */
+    char *body;             /* response body (NUL-terminated), owned */
+    char *ticket_id;        /* from a 201 body, owned */
+    char *error_code;       /* the server's error.code, or a curl error name, owned */
+    char *error_message;    /* the server's error.message, or curl's text, owned */
 } report_http_response;
 
 void report_http_response_clear(report_http_response *r);
@@ -34,8 +34,9 @@ void report_http_response_clear(report_http_response *r);
  * from disk. Returns 0 when an answer was classified into *resp (look at
  * resp->retry), or a negative code when the request could not even be
  * built (bad options, out of memory). */
-int report_http_request(const logshare_share_options *opts, const char *path, const share_fields *fields,
-                        const share_file_list *files, const char *key, report_http_response *resp);
+int report_http_request(const logshare_share_options *opts, const char *path,
+                        const share_fields *fields, const share_file_list *files, const char *key,
+                        report_http_response *resp);
 
 /* Builds the curl_mime for a request without sending it (the unit test
  * reads the encoded body back). Returns a curl_mime * as void * so this

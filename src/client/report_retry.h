@@ -12,9 +12,9 @@
 
 /* What one HTTP attempt came to. */
 typedef enum retry_class {
-    RETRY_DONE = 0,    /* 2xx: the ticket exists */
-    RETRY_AGAIN = 1,   /* network error, timeout, 5xx, 429, 408: try later */
-    RETRY_NEVER = 2    /* any other 4xx (or a malformed 2xx): the same request will fail again */
+    RETRY_DONE = 0,  /* 2xx: the ticket exists */
+    RETRY_AGAIN = 1, /* network error, timeout, 5xx, 429, 408: try later */
+    RETRY_NEVER = 2  /* any other 4xx (or a malformed 2xx): the same request will fail again */
 } retry_class;
 
 /* http_status 0 means no response (network error). */

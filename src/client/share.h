@@ -49,12 +49,12 @@ int share_string_set(char **slot, const char *value);
 
 /* One file to ship. */
 typedef struct share_file {
-    char *path;   /* where it is read from; owned */
-    char *name;   /* name in the archive and the upload; owned, unique */
-    char *stream; /* log stream, or "attachment" for app files; owned */
-    uint64_t size; /* bytes shipped: a snapshot, the file may grow later */
+    char *path;                /* where it is read from; owned */
+    char *name;                /* name in the archive and the upload; owned, unique */
+    char *stream;              /* log stream, or "attachment" for app files; owned */
+    uint64_t size;             /* bytes shipped: a snapshot, the file may grow later */
     int64_t first_us, last_us; /* record time range, 0 when unknown */
-    char sha256[65]; /* lowercase hex once computed, else "" */
+    char sha256[65];           /* lowercase hex once computed, else "" */
 } share_file;
 
 typedef struct share_file_list {
@@ -65,8 +65,8 @@ typedef struct share_file_list {
 void share_file_list_clear(share_file_list *l);
 /* Appends a copy. The name is made unique within the list ("x", "x.1"..)
  * and reduced to a safe base name. */
-int share_file_list_add(share_file_list *l, const char *path, const char *name,
-                        const char *stream, uint64_t size, int64_t first_us, int64_t last_us);
+int share_file_list_add(share_file_list *l, const char *path, const char *name, const char *stream,
+                        uint64_t size, int64_t first_us, int64_t last_us);
 
 /* SHA-256 of the first size bytes of an open fd from offset 0, hex. A
  * file shorter than size gives LOGSHARE_ETRUNCATED. */

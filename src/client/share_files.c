@@ -140,8 +140,8 @@ static char *safe_name(const char *name)
         out[o++] = 'f', out[o++] = '_';
     for (size_t i = 0; i < len; i++) {
         char c = name[i];
-        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-                 c == '_' || c == '-';
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '.' || c == '_' || c == '-';
         out[o++] = ok ? c : '_';
     }
     out[o] = '\0';
@@ -246,8 +246,8 @@ static json_t *time_or_null(int64_t us)
     return json_string(ls_time_format_rfc3339(us, 1, buf));
 }
 
-int share_manifest_build(const share_fields *fields, const share_file_list *files, int64_t created_us,
-                         char **out)
+int share_manifest_build(const share_fields *fields, const share_file_list *files,
+                         int64_t created_us, char **out)
 {
     char when[LS_TIME_RFC3339_LEN];
     json_t *root = json_object();
@@ -259,20 +259,22 @@ int share_manifest_build(const share_fields *fields, const share_file_list *file
             rc = LOGSHARE_ENOMEM;
     for (size_t i = 0; rc == 0 && i < files->count; i++) {
         const share_file *f = &files->items[i];
-        json_t *o = json_pack("{s:s, s:s, s:I, s:s, s:o, s:o}", "name", f->name, "stream", f->stream, "size",
-                              (json_int_t)f->size, "sha256", f->sha256, "first_record_at",
-                              time_or_null(f->first_us), "last_record_at", time_or_null(f->last_us));
+        json_t *o =
+            json_pack("{s:s, s:s, s:I, s:s, s:o, s:o}", "name", f->name, "stream", f->stream,
+                      "size", (json_int_t)f->size, "sha256", f->sha256, "first_record_at",
+                      time_or_null(f->first_us), "last_record_at", time_or_null(f->last_us));
         if (!o || json_array_append_new(list, o) != 0)
             rc = LOGSHARE_ENOMEM;
     }
     if (rc == 0) {
-        rc = json_object_set_new(root, "format", json_string("logshare-export")) ||
-                     json_object_set_new(root, "format_version", json_integer(1)) ||
-                     json_object_set_new(root, "library_version", json_string(logshare_version())) ||
-                     json_object_set_new(root, "created_at",
-                                         json_string(ls_time_format_rfc3339(created_us, 1, when)))
-                 ? LOGSHARE_ENOMEM
-                 : 0;
+        rc =
+            json_object_set_new(root, "format", json_string("logshare-export")) ||
+                    json_object_set_new(root, "format_version", json_integer(1)) ||
+                    json_object_set_new(root, "library_version", json_string(logshare_version())) ||
+                    json_object_set_new(root, "created_at",
+                                        json_string(ls_time_format_rfc3339(created_us, 1, when)))
+                ? LOGSHARE_ENOMEM
+                : 0;
     }
     rc = rc ? rc : set_opt_string(root, "description", fields->description);
     if (rc == 0) {

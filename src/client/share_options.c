@@ -89,7 +89,8 @@ int logshare_share_options_add_call_id(logshare_share_options *o, const char *id
     return share_fields_add_call_id(&o->fields, id);
 }
 
-int logshare_share_options_set_customer(logshare_share_options *o, const char *name, const char *email)
+int logshare_share_options_set_customer(logshare_share_options *o, const char *name,
+                                        const char *email)
 {
     if (!o || (name && !text_ok(name, 0)) || (email && !text_ok(email, 0)))
         return LOGSHARE_EINVAL;
@@ -97,7 +98,8 @@ int logshare_share_options_set_customer(logshare_share_options *o, const char *n
     return rc ? rc : share_string_set(&o->fields.customer_email, email);
 }
 
-int logshare_share_options_set_app(logshare_share_options *o, const char *app_version, const char *platform)
+int logshare_share_options_set_app(logshare_share_options *o, const char *app_version,
+                                   const char *platform)
 {
     if (!o || (app_version && !text_ok(app_version, 0)) || (platform && !text_ok(platform, 0)))
         return LOGSHARE_EINVAL;
@@ -161,8 +163,8 @@ int logshare_share_options_set_ca_file(logshare_share_options *o, const char *pa
     return share_string_set(&o->ca_file, path);
 }
 
-int logshare_share_options_set_timeouts(logshare_share_options *o, long connect_ms, long low_speed_bytes,
-                                        long low_speed_seconds, long total_ms)
+int logshare_share_options_set_timeouts(logshare_share_options *o, long connect_ms,
+                                        long low_speed_bytes, long low_speed_seconds, long total_ms)
 {
     if (!o || connect_ms <= 0 || low_speed_bytes < 0 || low_speed_seconds < 0 || total_ms < 0)
         return LOGSHARE_EINVAL;
@@ -173,7 +175,8 @@ int logshare_share_options_set_timeouts(logshare_share_options *o, long connect_
     return 0;
 }
 
-int logshare_share_options_set_retry(logshare_share_options *o, int max_attempts, long base_ms, long max_ms)
+int logshare_share_options_set_retry(logshare_share_options *o, int max_attempts, long base_ms,
+                                     long max_ms)
 {
     if (!o || max_attempts < 1 || max_attempts > 100 || base_ms < 0 || max_ms < base_ms)
         return LOGSHARE_EINVAL;
@@ -183,7 +186,8 @@ int logshare_share_options_set_retry(logshare_share_options *o, int max_attempts
     return 0;
 }
 
-int logshare_share_options_set_progress(logshare_share_options *o, logshare_progress_fn fn, void *user)
+int logshare_share_options_set_progress(logshare_share_options *o, logshare_progress_fn fn,
+                                        void *user)
 {
     if (!o)
         return LOGSHARE_EINVAL;
@@ -192,7 +196,8 @@ int logshare_share_options_set_progress(logshare_share_options *o, logshare_prog
     return 0;
 }
 
-int logshare_share_options_set_result_callback(logshare_share_options *o, logshare_result_fn fn, void *user)
+int logshare_share_options_set_result_callback(logshare_share_options *o, logshare_result_fn fn,
+                                               void *user)
 {
     if (!o)
         return LOGSHARE_EINVAL;
@@ -201,7 +206,8 @@ int logshare_share_options_set_result_callback(logshare_share_options *o, logsha
     return 0;
 }
 
-int logshare_share_options_set_outbox_limits(logshare_share_options *o, uint64_t max_bytes, unsigned max_items)
+int logshare_share_options_set_outbox_limits(logshare_share_options *o, uint64_t max_bytes,
+                                             unsigned max_items)
 {
     if (!o || max_bytes == 0 || max_items == 0)
         return LOGSHARE_EINVAL;
@@ -229,15 +235,17 @@ int logshare_share_options_set_max_files_per_request(logshare_share_options *o, 
 /* Names the SPEC gives the ticket fields: set through their own setters. */
 static int reserved_field(const char *name)
 {
-    static const char *const names[] = {"description", "call_id", "customer_name", "customer_email",
-                                        "app_version", "platform", "source", "log_request_id"};
+    static const char *const names[] = {"description",    "call_id",       "customer_name",
+                                        "customer_email", "app_version",   "platform",
+                                        "source",         "log_request_id"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strcmp(name, names[i]) == 0)
             return 1;
     return 0;
 }
 
-int logshare_share_options_add_form_field(logshare_share_options *o, const char *name, const char *value)
+int logshare_share_options_add_form_field(logshare_share_options *o, const char *name,
+                                          const char *value)
 {
     if (!o || !name || !value || !*name || strlen(name) > 64 || reserved_field(name))
         return LOGSHARE_EINVAL;
@@ -257,8 +265,8 @@ int logshare_share_options_set_endpoint(logshare_share_options *o, const char *p
         if (strncmp(path, "/api/v1/", 8) != 0 || strlen(path) > 200)
             return LOGSHARE_EINVAL;
         for (const char *p = path; *p; p++)
-            if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-                  *p == '/' || *p == '-' || *p == '_'))
+            if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                  (*p >= '0' && *p <= '9') || *p == '/' || *p == '-' || *p == '_'))
                 return LOGSHARE_EINVAL;
     }
     return share_string_set(&o->fields.endpoint, path);

@@ -57,12 +57,16 @@ static int cmd_write(const char *dir, const char *pub, long count, const char *e
         /* varied lengths, including a quote, a tab-free unicode text */
         char msg[600];
         int pad = (int)(rand_r(&seed) % 400);
-        snprintf(msg, sizeof msg, "%s record %ld pid %d \"q\" caf\xc3\xa9 %.*s", stream ? "media" : "calling", i,
-                 (int)getpid(), pad,
-                 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-                 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-                 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-                 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+        snprintf(msg, sizeof msg, "%s record %ld pid %d \"q\" caf\xc3\xa9 %.*s",
+                 stream ? "media" : "calling", i, (int)getpid(), pad,
+                 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                 "xxxxxxxxxxxxxxxxx"
+                 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                 "xxxxxxxxxxxxxxxxx"
+                 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                 "xxxxxxxxxxxxxxxxx"
+                 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                 "xxxxxxxxxxxxxxxxx");
         if (i % 500 == 499) /* pace like an app, so no record is dropped */
             logshare_flush(ls, 0);
         if ((rc = logshare_log(ls, stream, level, "%s", msg)) != 0) {
@@ -115,7 +119,8 @@ static int cmd_decrypt(const char *keyfile, int n, char **files)
     return status;
 }
 
-static int cmd_open_send(const char *dir, const char *pub, const char *server, const char *token, int seconds)
+static int cmd_open_send(const char *dir, const char *pub, const char *server, const char *token,
+                         int seconds)
 {
     logshare *ls = NULL;
     int rc = open_store(dir, pub, &ls);
@@ -171,7 +176,8 @@ static int cmd_json(const char *cmd, const char *file, const char *key)
     } else if (strcmp(cmd, "attachments") == 0) {
         json_array_foreach(json_object_get(root, "attachments"), i, v)
             printf("%s %s %s %lld\n", json_string_value(json_object_get(v, "id")),
-                   json_string_value(json_object_get(v, "name")), json_string_value(json_object_get(v, "sha256")),
+                   json_string_value(json_object_get(v, "name")),
+                   json_string_value(json_object_get(v, "sha256")),
                    (long long)json_integer_value(json_object_get(v, "size")));
     } else if (strcmp(cmd, "manifest-sums") == 0) {
         json_array_foreach(json_object_get(root, "files"), i, v)
@@ -188,8 +194,8 @@ int main(int argc, char **argv)
 {
     if (argc == 4 && strcmp(argv[1], "json") == 0)
         return cmd_json(argv[1], argv[2], argv[3]);
-    if (argc == 3 && (strcmp(argv[1], "attachments") == 0 || strcmp(argv[1], "manifest-sums") == 0 ||
-                      strcmp(argv[1], "count") == 0))
+    if (argc == 3 && (strcmp(argv[1], "attachments") == 0 ||
+                      strcmp(argv[1], "manifest-sums") == 0 || strcmp(argv[1], "count") == 0))
         return cmd_json(argv[1], argv[2], NULL);
     if (argc == 3 && strcmp(argv[1], "keygen") == 0)
         return logshare_keygen_files(argv[2], NULL) == 0 ? 0 : 1;

@@ -74,8 +74,10 @@ static void check_export(logshare_export_format format, const char *suffix)
     assert_int_equal(ls_fs_write_atomic(p1, big, sizeof big, 0600), 0);
     assert_int_equal(ls_fs_write_atomic(p2, small, sizeof small, 0600), 0);
     share_file_list files = {0};
-    share_file_list_add(&files, p1, "calling.1.lslog", "calling", sizeof big, 1764045409000000, 1764045410000000);
-    share_file_list_add(&files, p2, "media.2.lslog", "media", 600, 0, 0); /* snapshot shorter than the file */
+    share_file_list_add(&files, p1, "calling.1.lslog", "calling", sizeof big, 1764045409000000,
+                        1764045410000000);
+    share_file_list_add(&files, p2, "media.2.lslog", "media", 600, 0,
+                        0); /* snapshot shorter than the file */
     share_fields fields = {0};
     share_string_set(&fields.description, "export test");
     share_string_set(&fields.app_version, "9.9");
@@ -98,8 +100,10 @@ static void check_export(logshare_export_format format, const char *suffix)
     assert_string_equal(json_string_value(json_object_get(m, "description")), "export test");
     assert_string_equal(json_string_value(json_object_get(m, "app_version")), "9.9");
     assert_string_equal(json_string_value(json_object_get(m, "platform")), "linux");
-    assert_string_equal(json_string_value(json_array_get(json_object_get(m, "call_ids"), 0)), "c-1");
-    assert_string_equal(json_string_value(json_object_get(m, "library_version")), logshare_version());
+    assert_string_equal(json_string_value(json_array_get(json_object_get(m, "call_ids"), 0)),
+                        "c-1");
+    assert_string_equal(json_string_value(json_object_get(m, "library_version")),
+                        logshare_version());
     assert_non_null(json_string_value(json_object_get(m, "created_at")));
     json_t *mf = json_object_get(m, "files");
     assert_int_equal(json_array_size(mf), 2);
@@ -113,9 +117,11 @@ static void check_export(logshare_export_format format, const char *suffix)
         ls_hex_encode(d, 32, hex);
         assert_string_equal(json_string_value(json_object_get(f, "sha256")), hex);
     }
-    assert_string_equal(json_string_value(json_object_get(json_array_get(mf, 0), "stream")), "calling");
-    assert_string_equal(json_string_value(json_object_get(json_array_get(mf, 0), "first_record_at")),
-                        "2025-11-25T04:36:49.000000Z");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(mf, 0), "stream")),
+                        "calling");
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(mf, 0), "first_record_at")),
+        "2025-11-25T04:36:49.000000Z");
     assert_true(json_is_null(json_object_get(json_array_get(mf, 1), "first_record_at")));
     json_decref(m);
     for (size_t i = 0; i < n; i++)
@@ -149,7 +155,8 @@ static void failed_export_leaves_no_file(void **state)
     snprintf(out, sizeof out, "%s/out.zip", dir);
     assert_int_equal(ls_fs_write_atomic(p, "abc", 3, 0600), 0);
     share_file_list files = {0};
-    share_file_list_add(&files, p, "short.lslog", "main", 100, 0, 0); /* claims more than there is */
+    share_file_list_add(&files, p, "short.lslog", "main", 100, 0,
+                        0); /* claims more than there is */
     share_fields fields = {0};
     assert_int_equal(export_write_archive(&fields, &files, out, LOGSHARE_EXPORT_ZIP, NULL, NULL),
                      LOGSHARE_ETRUNCATED);

@@ -71,7 +71,8 @@ static void queued_item_is_a_byte_exact_snapshot_with_hashes(void **state)
     char *pb = write_random(dir, "media.2.lslog", 5000, &b);
     share_file_list files = {0};
     /* the snapshot of b is its first 3000 bytes: the file grew after the listing */
-    assert_int_equal(share_file_list_add(&files, pa, "calling.1.lslog", "calling", 100000, 1, 2), 0);
+    assert_int_equal(share_file_list_add(&files, pa, "calling.1.lslog", "calling", 100000, 1, 2),
+                     0);
     assert_int_equal(share_file_list_add(&files, pb, "media.2.lslog", "media", 3000, 0, 0), 0);
     share_fields fields = {0};
     share_string_set(&fields.description, "no audio");
@@ -159,7 +160,8 @@ static void quota_refuses_new_items_and_keeps_old_ones(void **state)
     assert_int_equal(outbox_queue(dir, &fields, &files, 100000, 10, 0, &id3), LOGSHARE_ENOSPC);
     assert_null(id3);
     /* the item count is a limit too */
-    assert_int_equal(outbox_queue(dir, &fields, &(share_file_list){0}, 1 << 30, 2, 0, &id3), LOGSHARE_ENOSPC);
+    assert_int_equal(outbox_queue(dir, &fields, &(share_file_list){0}, 1 << 30, 2, 0, &id3),
+                     LOGSHARE_ENOSPC);
     outbox_item **items;
     size_t n;
     assert_int_equal(outbox_scan(dir, &items, &n), 0);

@@ -65,7 +65,8 @@ static void retry_after_seconds_and_http_dates_are_understood(void **state)
     assert_int_equal(retry_after_parse_ms("Wed, 21 Oct 2015 07:28:00 GMT", 1445412480 - 30), 30000);
     assert_int_equal(retry_after_parse_ms("Wed, 21 Oct 2015 07:28:00 GMT", 1445412480 + 30), 0);
     /* obsolete RFC 850 form, still to be accepted */
-    assert_int_equal(retry_after_parse_ms("Wednesday, 21-Oct-15 07:28:00 GMT", 1445412480 - 5), 5000);
+    assert_int_equal(retry_after_parse_ms("Wednesday, 21-Oct-15 07:28:00 GMT", 1445412480 - 5),
+                     5000);
     /* absurd values are clamped to a week */
     assert_int_equal(retry_after_parse_ms("99999999999", 0), 7LL * 24 * 3600 * 1000);
 }

@@ -194,8 +194,9 @@ static logshare_share_options *options_for(int port, int attempts)
     return o;
 }
 
-#define TICKET_201                                                                                         \
-    "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: 29\r\nConnection: close\r\n\r\n" \
+#define TICKET_201                                                                                 \
+    "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: 29\r\nConnection: " \
+    "close\r\n\r\n"                                                                                \
     "{\"id\":\"t-42\",\"status\":\"open\"}"
 
 static void request_carries_fields_files_token_and_key(void **state)
@@ -216,7 +217,8 @@ static void request_carries_fields_files_token_and_key(void **state)
     char h[256];
     assert_string_equal(header(req, "Authorization", h, sizeof h), "Bearer tok123");
     assert_int_equal(strlen(header(req, "Idempotency-Key", h, sizeof h)), 32);
-    assert_non_null(strstr(header(req, "Content-Type", h, sizeof h), "multipart/form-data; boundary="));
+    assert_non_null(
+        strstr(header(req, "Content-Type", h, sizeof h), "multipart/form-data; boundary="));
     assert_non_null(BODY_HAS("name=\"description\"\r\n\r\nline one\nline two\r\n"));
     assert_non_null(BODY_HAS("name=\"call_id\"\r\n\r\ncall-a\r\n"));
     assert_non_null(BODY_HAS("name=\"call_id\"\r\n\r\ncall-b\r\n"));
@@ -242,7 +244,8 @@ static void server_errors_are_retried_with_the_same_idempotency_key(void **state
     struct fixture *f = *state;
     static const char *const script[] = {
         "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-        "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: "
+        "close\r\n\r\n",
         TICKET_201, NULL};
     struct peer p;
     peer_start(&p, script);
@@ -270,7 +273,8 @@ static void a_4xx_is_not_retried_and_the_item_is_kept_failed(void **state)
 {
     struct fixture *f = *state;
     static const char *const script[] = {
-        "HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: 61\r\nConnection: close\r\n\r\n"
+        "HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: "
+        "61\r\nConnection: close\r\n\r\n"
         "{\"error\":{\"code\":\"unauthorized\",\"message\":\"token expired!!\"}}",
         NULL};
     struct peer p;
@@ -440,7 +444,8 @@ static void a_fresh_reports_reservation_is_left_to_its_maker(void **state)
     share_string_set(&fields.description, "reserved");
     char *id = NULL;
     int64_t reserved_until = ls_time_now_us() + 60 * 1000000LL;
-    assert_int_equal(outbox_queue(f->dir, &fields, &(share_file_list){0}, 1 << 20, 8, reserved_until, &id), 0);
+    assert_int_equal(
+        outbox_queue(f->dir, &fields, &(share_file_list){0}, 1 << 20, 8, reserved_until, &id), 0);
     share_fields_clear(&fields);
     static const char *const script[] = {TICKET_201, TICKET_201, NULL};
     struct peer p;
@@ -469,14 +474,21 @@ int main(void)
     if (sodium_init() < 0)
         return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(request_carries_fields_files_token_and_key, setup, teardown),
-        cmocka_unit_test_setup_teardown(server_errors_are_retried_with_the_same_idempotency_key, setup, teardown),
-        cmocka_unit_test_setup_teardown(a_4xx_is_not_retried_and_the_item_is_kept_failed, setup, teardown),
-        cmocka_unit_test_setup_teardown(unreachable_server_keeps_the_item_for_later, setup, teardown),
+        cmocka_unit_test_setup_teardown(request_carries_fields_files_token_and_key, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(server_errors_are_retried_with_the_same_idempotency_key,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(a_4xx_is_not_retried_and_the_item_is_kept_failed, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(unreachable_server_keeps_the_item_for_later, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(a_canceled_upload_stays_pending, setup, teardown),
-        cmocka_unit_test_setup_teardown(other_endpoints_and_extra_fields_ride_the_outbox, setup, teardown),
-        cmocka_unit_test_setup_teardown(stopping_the_sender_aborts_the_upload_and_keeps_the_item, setup, teardown),
-        cmocka_unit_test_setup_teardown(a_fresh_reports_reservation_is_left_to_its_maker, setup, teardown),
+        cmocka_unit_test_setup_teardown(other_endpoints_and_extra_fields_ride_the_outbox, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(stopping_the_sender_aborts_the_upload_and_keeps_the_item,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(a_fresh_reports_reservation_is_left_to_its_maker, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
