@@ -50,7 +50,15 @@ struct fs_writer {
     int dir_fd;
     char *tmp_name;   /* basename inside dir_fd */
     char *final_name; /* basename inside dir_fd */
+    uint64_t written;  /* bytes written so far */
+    uint64_t kicked;   /* bytes already handed to writeback */
 };
+
+/* How often a writer starts writeback of what it has written so far.
+ * Without it the kernel starts writing only at commit's fsync, so every
+ * upload pays for its whole file at the end; with it the disk works
+ * while the body is still arriving and fsync only waits for the tail. */
+#define FS_WRITEBACK_CHUNK (1u << 20)
 
 struct fs_reader {
     struct blob_reader base;
@@ -194,7 +202,18 @@ static int fs_write(struct blob_writer *bw, const void *data, size_t len)
     struct fs_writer *w = (struct fs_writer *)bw;
     if (w->fd < 0)
         return LOGSHARE_ECLOSED;
-    return ls_fs_write_all(w->fd, data, len);
+    int rc = ls_fs_write_all(w->fd, data, len);
+    if (rc != 0)
+        return rc;
+    w->written += len;
+    if (w->written - w->kicked >= FS_WRITEBACK_CHUNK) {
+        /* Asynchronous: starts writeback, does not wait. A failure here is
+         * harmless (fsync at commit still decides), so it is ignored. */
+        (void)sync_file_range(w->fd, (off64_t)w->kicked, (off64_t)(w->written - w->kicked),
+                              SYNC_FILE_RANGE_WRITE);
+        w->kicked = w->written;
+    }
+    return 0;
 }
 
 static void writer_free(struct fs_writer *w)
