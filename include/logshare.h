@@ -757,7 +757,7 @@ LOGSHARE_API int logshare_decline_log_request(const logshare_share_options *opts
  * files ride along, and the server makes a ticket (source "survey")
  * linked to the survey; otherwise no file is sent. The server checks
  * scores against their scales and issue names against their category;
- * a refusal (LOGSHARE_EHTTP, error code "invalid") is final.
+ * a refusal (LOGSHARE_EHTTP, error code "invalid_argument") is final.
  * Returns as logshare_report: 0 stored (the result's ticket id is the
  * ticket's, or NULL when none was made; its ticket JSON is the server's
  * answer with the survey id), LOGSHARE_EQUEUED, or an error.
