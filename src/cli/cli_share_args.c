@@ -1,6 +1,6 @@
 /*
- * cli_share_args.c - parsing and applying the server and transfer
- * options shared by `logshare report`, `outbox --send` and `watch` (see
+ * cli_share_args.c - parsing and applying the options shared by
+ * `logshare report`, `export`, `outbox --send` and `watch` (see
  * cli_share_args.h), so their limits and error lines stay the same in
  * every command.
  */
@@ -16,7 +16,8 @@ void cli_share_args_init(cli_share_args *a)
     *a = (cli_share_args){.attempts = 4, .max_rate = 0, .max_files = 32};
 }
 
-int cli_share_args_parse(cli_share_args *a, int opt, const char *arg, const char *cmd)
+int cli_share_args_parse(cli_share_args *a, logshare_share_options *opts, int opt,
+                         const char *arg, const char *cmd)
 {
     char *end;
     switch (opt) {
@@ -59,6 +60,27 @@ int cli_share_args_parse(cli_share_args *a, int opt, const char *arg, const char
         a->attempts = (int)n;
         return 1;
     }
+    case CLI_SHARE_OPT_CALL_ID:
+        if (logshare_share_options_add_call_id(opts, arg) != 0) {
+            cli_error("%s: bad --call-id '%s'", cmd, arg);
+            return -1;
+        }
+        return 1;
+    case CLI_SHARE_OPT_FILE:
+        if (logshare_share_options_add_file(opts, arg, NULL) != 0) {
+            cli_error("%s: bad --file '%s'", cmd, arg);
+            return -1;
+        }
+        return 1;
+    case CLI_SHARE_OPT_DESCRIPTION:
+        a->description = arg;
+        return 1;
+    case CLI_SHARE_OPT_APP_VERSION:
+        a->app_version = arg;
+        return 1;
+    case CLI_SHARE_OPT_PLATFORM:
+        a->platform = arg;
+        return 1;
     default:
         return 0;
     }
@@ -84,4 +106,12 @@ void cli_share_args_apply_transfer(const cli_share_args *a, logshare_share_optio
     logshare_share_options_set_retry(opts, a->attempts, 500, 30000);
     logshare_share_options_set_max_send_rate(opts, a->max_rate);
     logshare_share_options_set_max_files_per_request(opts, (size_t)a->max_files);
+}
+
+int cli_share_args_apply_content(const cli_share_args *a, logshare_share_options *opts)
+{
+    if (logshare_share_options_set_description(opts, a->description) != 0 ||
+        logshare_share_options_set_app(opts, a->app_version, a->platform) != 0)
+        return -1;
+    return 0;
 }

@@ -145,7 +145,7 @@ int cmd_outbox(int argc, char **argv)
     opterr = 0;
     int c;
     while (!bad && (c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
-        int shared = cli_share_args_parse(&sa, c, optarg, "outbox");
+        int shared = cli_share_args_parse(&sa, NULL, c, optarg, "outbox");
         if (shared) {
             bad = shared < 0;
             continue;

@@ -47,13 +47,8 @@ static void usage(FILE *out)
 
 enum {
     OPT_DIR = 1,
-    OPT_DESC,
-    OPT_CALL,
     OPT_CNAME,
     OPT_CMAIL,
-    OPT_APPV,
-    OPT_PLATFORM,
-    OPT_FILE,
     OPT_NOLOGS,
     OPT_OBBYTES,
     OPT_OBITEMS,
@@ -64,13 +59,9 @@ enum {
 static const struct option long_opts[] = {
     {"dir", required_argument, NULL, OPT_DIR},
     CLI_SHARE_OPTS_CONNECT,
-    {"description", required_argument, NULL, OPT_DESC},
-    {"call-id", required_argument, NULL, OPT_CALL},
+    CLI_SHARE_OPTS_CONTENT,
     {"customer-name", required_argument, NULL, OPT_CNAME},
     {"customer-email", required_argument, NULL, OPT_CMAIL},
-    {"app-version", required_argument, NULL, OPT_APPV},
-    {"platform", required_argument, NULL, OPT_PLATFORM},
-    {"file", required_argument, NULL, OPT_FILE},
     {"no-logs", no_argument, NULL, OPT_NOLOGS},
     CLI_SHARE_OPTS_TRANSFER,
     {"outbox-max-bytes", required_argument, NULL, OPT_OBBYTES},
@@ -134,8 +125,7 @@ static void on_other_result(void *user, const logshare_report_result *r)
 
 int cmd_report(int argc, char **argv)
 {
-    const char *dir = NULL, *desc = NULL;
-    const char *cname = NULL, *cmail = NULL, *appv = NULL, *platform = NULL;
+    const char *dir = NULL, *cname = NULL, *cmail = NULL;
     cli_share_args sa;
     cli_share_args_init(&sa);
     unsigned long long ob_bytes = 64ull << 20;
@@ -150,7 +140,7 @@ int cmd_report(int argc, char **argv)
     opterr = 0;
     int c;
     while (!bad && (c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
-        int shared = cli_share_args_parse(&sa, c, optarg, "report");
+        int shared = cli_share_args_parse(&sa, opts, c, optarg, "report");
         if (shared) {
             bad = shared < 0;
             continue;
@@ -159,32 +149,11 @@ int cmd_report(int argc, char **argv)
         case OPT_DIR:
             dir = optarg;
             break;
-        case OPT_DESC:
-            desc = optarg;
-            break;
-        case OPT_CALL:
-            if (logshare_share_options_add_call_id(opts, optarg) != 0) {
-                cli_error("bad --call-id '%s'", optarg);
-                bad = 1;
-            }
-            break;
         case OPT_CNAME:
             cname = optarg;
             break;
         case OPT_CMAIL:
             cmail = optarg;
-            break;
-        case OPT_APPV:
-            appv = optarg;
-            break;
-        case OPT_PLATFORM:
-            platform = optarg;
-            break;
-        case OPT_FILE:
-            if (logshare_share_options_add_file(opts, optarg, NULL) != 0) {
-                cli_error("bad --file '%s'", optarg);
-                bad = 1;
-            }
             break;
         case OPT_NOLOGS:
             logshare_share_options_set_include_logs(opts, 0);
@@ -221,24 +190,23 @@ int cmd_report(int argc, char **argv)
         cli_error("report: unexpected argument '%s'", argv[optind]);
         bad = 1;
     }
-    if (!bad && (!dir || !sa.server || !desc)) {
+    if (!bad && (!dir || !sa.server || !sa.description)) {
         cli_error("report: --dir, --server and --description are required (try --help)");
         bad = 1;
     }
-    if (!bad && !*desc) {
+    if (!bad && !*sa.description) {
         cli_error("report: --description must not be empty");
         bad = 1;
     }
     char *token = NULL;
     if (!bad && !(token = cli_share_args_connect(&sa, opts, "report")))
         bad = 1;
-    if (!bad && strlen(desc) > 32768) {
+    if (!bad && strlen(sa.description) > 32768) {
         cli_error("report: --description is longer than 32 KiB");
         bad = 1;
     }
-    if (!bad && (logshare_share_options_set_description(opts, desc) != 0 ||
-                 logshare_share_options_set_customer(opts, cname, cmail) != 0 ||
-                 logshare_share_options_set_app(opts, appv, platform) != 0)) {
+    if (!bad && (cli_share_args_apply_content(&sa, opts) != 0 ||
+                 logshare_share_options_set_customer(opts, cname, cmail) != 0)) {
         cli_error("report: a text option holds control characters");
         bad = 1;
     }

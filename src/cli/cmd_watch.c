@@ -154,7 +154,7 @@ int cmd_watch(int argc, char **argv)
     while ((opt = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
         char *end;
         /* Only the connection options are in long_opts: nothing here can fail. */
-        if (cli_share_args_parse(&sa, opt, optarg, "watch"))
+        if (cli_share_args_parse(&sa, NULL, opt, optarg, "watch"))
             continue;
         switch (opt) {
         case OPT_DIR: dir = optarg; break;
