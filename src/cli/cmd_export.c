@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "cli_share.h"
+#include "cli_share_args.h"
 
 static void usage(FILE *out)
 {
@@ -33,11 +33,6 @@ enum {
     OPT_DIR = 1,
     OPT_OUT,
     OPT_FORMAT,
-    OPT_CALL,
-    OPT_DESC,
-    OPT_APPV,
-    OPT_PLATFORM,
-    OPT_FILE,
     OPT_HELP
 };
 
@@ -45,11 +40,7 @@ static const struct option long_opts[] = {
     {"dir", required_argument, NULL, OPT_DIR},
     {"out", required_argument, NULL, OPT_OUT},
     {"format", required_argument, NULL, OPT_FORMAT},
-    {"call-id", required_argument, NULL, OPT_CALL},
-    {"description", required_argument, NULL, OPT_DESC},
-    {"app-version", required_argument, NULL, OPT_APPV},
-    {"platform", required_argument, NULL, OPT_PLATFORM},
-    {"file", required_argument, NULL, OPT_FILE},
+    CLI_SHARE_OPTS_CONTENT,
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -62,8 +53,9 @@ static int ends_with(const char *s, const char *suffix)
 
 int cmd_export(int argc, char **argv)
 {
-    const char *dir = NULL, *out = NULL, *format_name = NULL, *desc = NULL, *appv = NULL,
-               *platform = NULL;
+    const char *dir = NULL, *out = NULL, *format_name = NULL;
+    cli_share_args sa;
+    cli_share_args_init(&sa);
     int bad = 0;
     logshare_share_options *opts = logshare_share_options_new();
     if (!opts) {
@@ -74,6 +66,11 @@ int cmd_export(int argc, char **argv)
     opterr = 0;
     int c;
     while (!bad && (c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+        int shared = cli_share_args_parse(&sa, opts, c, optarg, "export");
+        if (shared) {
+            bad = shared < 0;
+            continue;
+        }
         switch (c) {
         case OPT_DIR:
             dir = optarg;
@@ -83,27 +80,6 @@ int cmd_export(int argc, char **argv)
             break;
         case OPT_FORMAT:
             format_name = optarg;
-            break;
-        case OPT_DESC:
-            desc = optarg;
-            break;
-        case OPT_APPV:
-            appv = optarg;
-            break;
-        case OPT_PLATFORM:
-            platform = optarg;
-            break;
-        case OPT_CALL:
-            if (logshare_share_options_add_call_id(opts, optarg) != 0) {
-                cli_error("export: bad --call-id '%s'", optarg);
-                bad = 1;
-            }
-            break;
-        case OPT_FILE:
-            if (logshare_share_options_add_file(opts, optarg, NULL) != 0) {
-                cli_error("export: bad --file '%s'", optarg);
-                bad = 1;
-            }
             break;
         case OPT_HELP:
         case 'h':
@@ -130,8 +106,7 @@ int cmd_export(int argc, char **argv)
     }
     if (!bad && !format_name && (ends_with(out, ".tar.zst") || ends_with(out, ".tzst")))
         format = LOGSHARE_EXPORT_TAR_ZSTD;
-    if (!bad && (logshare_share_options_set_description(opts, desc) != 0 ||
-                 logshare_share_options_set_app(opts, appv, platform) != 0)) {
+    if (!bad && cli_share_args_apply_content(&sa, opts) != 0) {
         cli_error("export: a text option holds control characters");
         bad = 1;
     }

@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "cli_share.h"
+#include "cli_share_args.h"
 
 static void usage(FILE *out)
 {
@@ -41,13 +42,6 @@ enum {
     OPT_DIR = 1,
     OPT_JSON,
     OPT_SEND,
-    OPT_SERVER,
-    OPT_TOKEN,
-    OPT_TOKEN_FILE,
-    OPT_CA,
-    OPT_ATTEMPTS,
-    OPT_MAXRATE,
-    OPT_MAXFILES,
     OPT_REMOVE,
     OPT_HELP
 };
@@ -56,13 +50,8 @@ static const struct option long_opts[] = {
     {"dir", required_argument, NULL, OPT_DIR},
     {"json", no_argument, NULL, OPT_JSON},
     {"send", no_argument, NULL, OPT_SEND},
-    {"server", required_argument, NULL, OPT_SERVER},
-    {"token", required_argument, NULL, OPT_TOKEN},
-    {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
-    {"ca-file", required_argument, NULL, OPT_CA},
-    {"attempts", required_argument, NULL, OPT_ATTEMPTS},
-    {"max-rate", required_argument, NULL, OPT_MAXRATE},
-    {"max-files", required_argument, NULL, OPT_MAXFILES},
+    CLI_SHARE_OPTS_CONNECT,
+    CLI_SHARE_OPTS_TRANSFER,
     {"remove", required_argument, NULL, OPT_REMOVE},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
@@ -148,15 +137,19 @@ static void on_result(void *user, const logshare_report_result *r)
 
 int cmd_outbox(int argc, char **argv)
 {
-    const char *dir = NULL, *server = NULL, *token_arg = NULL, *token_file = NULL, *ca = NULL,
-               *remove_id = NULL;
-    unsigned long long max_rate = 0;
-    long max_files = 32;
-    int json = 0, send = 0, attempts = 4, bad = 0;
+    const char *dir = NULL, *remove_id = NULL;
+    cli_share_args sa;
+    cli_share_args_init(&sa);
+    int json = 0, send = 0, bad = 0;
     optind = 1;
     opterr = 0;
     int c;
     while (!bad && (c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+        int shared = cli_share_args_parse(&sa, NULL, c, optarg, "outbox");
+        if (shared) {
+            bad = shared < 0;
+            continue;
+        }
         switch (c) {
         case OPT_DIR:
             dir = optarg;
@@ -167,51 +160,9 @@ int cmd_outbox(int argc, char **argv)
         case OPT_SEND:
             send = 1;
             break;
-        case OPT_SERVER:
-            server = optarg;
-            break;
-        case OPT_TOKEN:
-            token_arg = optarg;
-            break;
-        case OPT_TOKEN_FILE:
-            token_file = optarg;
-            break;
-        case OPT_CA:
-            ca = optarg;
-            break;
         case OPT_REMOVE:
             remove_id = optarg;
             break;
-        case OPT_MAXFILES: {
-            char *end;
-            long n = strtol(optarg, &end, 10);
-            if (*end || n < 2 || n > 100000) {
-                cli_error("outbox: --max-files must be at least 2");
-                bad = 1;
-            }
-            max_files = n;
-            break;
-        }
-        case OPT_MAXRATE: {
-            char *end;
-            unsigned long long n = strtoull(optarg, &end, 10);
-            if (*end || optarg[0] == '-') {
-                cli_error("outbox: --max-rate takes bytes per second");
-                bad = 1;
-            }
-            max_rate = n;
-            break;
-        }
-        case OPT_ATTEMPTS: {
-            char *end;
-            long n = strtol(optarg, &end, 10);
-            if (*end || n < 1 || n > 100) {
-                cli_error("outbox: --attempts must be 1 to 100");
-                bad = 1;
-            }
-            attempts = (int)n;
-            break;
-        }
         case OPT_HELP:
         case 'h':
             usage(stdout);
@@ -233,11 +184,11 @@ int cmd_outbox(int argc, char **argv)
         cli_error("outbox: --send and --remove do not go together");
         bad = 1;
     }
-    if (!bad && send && !server) {
+    if (!bad && send && !sa.server) {
         cli_error("outbox: --send needs --server");
         bad = 1;
     }
-    if (!bad && !send && (server || token_arg || token_file)) {
+    if (!bad && !send && (sa.server || sa.token || sa.token_file)) {
         cli_error("outbox: --server and --token only make sense with --send");
         bad = 1;
     }
@@ -255,31 +206,24 @@ int cmd_outbox(int argc, char **argv)
     if (!send)
         return print_list(dir, json);
 
-    char *token = cli_share_token(token_arg, token_file);
-    if (!token)
-        return CLI_EXIT_USAGE;
     logshare_share_options *opts = logshare_share_options_new();
-    cli_progress bar;
-    struct send_log log = {&bar, json, 0, 0};
-    int rc = opts ? 0 : LOGSHARE_ENOMEM;
-    if (rc == 0 && logshare_share_options_set_server(opts, server, token) != 0) {
-        cli_error("outbox: bad --server '%s' (an http:// or https:// URL)", server);
-        free(token);
+    if (!opts) {
+        cli_error("outbox: %s", logshare_strerror(LOGSHARE_ENOMEM));
+        return CLI_EXIT_FAILURE;
+    }
+    char *token = cli_share_args_connect(&sa, opts, "outbox");
+    if (!token) {
         logshare_share_options_free(opts);
         return CLI_EXIT_USAGE;
     }
-    if (rc == 0) {
-        logshare_share_options_set_ca_file(opts, ca);
-        logshare_share_options_set_retry(opts, attempts, 500, 30000);
-        logshare_share_options_set_max_send_rate(opts, max_rate);
-        logshare_share_options_set_max_files_per_request(opts, (size_t)max_files);
-        logshare_share_options_set_result_callback(opts, on_result, &log);
-        cli_progress_install(opts, &bar, "sending");
-    }
+    cli_progress bar;
+    struct send_log log = {&bar, json, 0, 0};
+    cli_share_args_apply_transfer(&sa, opts);
+    logshare_share_options_set_result_callback(opts, on_result, &log);
+    cli_progress_install(opts, &bar, "sending");
     size_t sent = 0, left = 0;
-    rc = rc ? rc : logshare_outbox_flush_dir(dir, opts, LOGSHARE_OUTBOX_FORCE, &sent, &left);
-    if (opts)
-        cli_progress_end(&bar);
+    int rc = logshare_outbox_flush_dir(dir, opts, LOGSHARE_OUTBOX_FORCE, &sent, &left);
+    cli_progress_end(&bar);
     free(token);
     logshare_share_options_free(opts);
     if (rc) {

@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "cli_share.h"
+#include "cli_share_args.h"
 
 static void usage(FILE *out)
 {
@@ -46,21 +47,9 @@ static void usage(FILE *out)
 
 enum {
     OPT_DIR = 1,
-    OPT_SERVER,
-    OPT_TOKEN,
-    OPT_TOKEN_FILE,
-    OPT_DESC,
-    OPT_CALL,
     OPT_CNAME,
     OPT_CMAIL,
-    OPT_APPV,
-    OPT_PLATFORM,
-    OPT_FILE,
     OPT_NOLOGS,
-    OPT_CA,
-    OPT_ATTEMPTS,
-    OPT_MAXRATE,
-    OPT_MAXFILES,
     OPT_OBBYTES,
     OPT_OBITEMS,
     OPT_JSON,
@@ -69,21 +58,12 @@ enum {
 
 static const struct option long_opts[] = {
     {"dir", required_argument, NULL, OPT_DIR},
-    {"server", required_argument, NULL, OPT_SERVER},
-    {"token", required_argument, NULL, OPT_TOKEN},
-    {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
-    {"description", required_argument, NULL, OPT_DESC},
-    {"call-id", required_argument, NULL, OPT_CALL},
+    CLI_SHARE_OPTS_CONNECT,
+    CLI_SHARE_OPTS_CONTENT,
     {"customer-name", required_argument, NULL, OPT_CNAME},
     {"customer-email", required_argument, NULL, OPT_CMAIL},
-    {"app-version", required_argument, NULL, OPT_APPV},
-    {"platform", required_argument, NULL, OPT_PLATFORM},
-    {"file", required_argument, NULL, OPT_FILE},
     {"no-logs", no_argument, NULL, OPT_NOLOGS},
-    {"ca-file", required_argument, NULL, OPT_CA},
-    {"attempts", required_argument, NULL, OPT_ATTEMPTS},
-    {"max-rate", required_argument, NULL, OPT_MAXRATE},
-    {"max-files", required_argument, NULL, OPT_MAXFILES},
+    CLI_SHARE_OPTS_TRANSFER,
     {"outbox-max-bytes", required_argument, NULL, OPT_OBBYTES},
     {"outbox-max-items", required_argument, NULL, OPT_OBITEMS},
     {"json", no_argument, NULL, OPT_JSON},
@@ -145,13 +125,12 @@ static void on_other_result(void *user, const logshare_report_result *r)
 
 int cmd_report(int argc, char **argv)
 {
-    const char *dir = NULL, *server = NULL, *token_arg = NULL, *token_file = NULL, *desc = NULL;
-    const char *cname = NULL, *cmail = NULL, *appv = NULL, *platform = NULL, *ca = NULL;
-    unsigned long long max_rate = 0;
-    long max_files = 32;
+    const char *dir = NULL, *cname = NULL, *cmail = NULL;
+    cli_share_args sa;
+    cli_share_args_init(&sa);
     unsigned long long ob_bytes = 64ull << 20;
     unsigned ob_items = 32;
-    int json = 0, attempts = 4, bad = 0;
+    int json = 0, bad = 0;
     logshare_share_options *opts = logshare_share_options_new();
     if (!opts) {
         cli_error("out of memory");
@@ -161,27 +140,14 @@ int cmd_report(int argc, char **argv)
     opterr = 0;
     int c;
     while (!bad && (c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+        int shared = cli_share_args_parse(&sa, opts, c, optarg, "report");
+        if (shared) {
+            bad = shared < 0;
+            continue;
+        }
         switch (c) {
         case OPT_DIR:
             dir = optarg;
-            break;
-        case OPT_SERVER:
-            server = optarg;
-            break;
-        case OPT_TOKEN:
-            token_arg = optarg;
-            break;
-        case OPT_TOKEN_FILE:
-            token_file = optarg;
-            break;
-        case OPT_DESC:
-            desc = optarg;
-            break;
-        case OPT_CALL:
-            if (logshare_share_options_add_call_id(opts, optarg) != 0) {
-                cli_error("bad --call-id '%s'", optarg);
-                bad = 1;
-            }
             break;
         case OPT_CNAME:
             cname = optarg;
@@ -189,23 +155,8 @@ int cmd_report(int argc, char **argv)
         case OPT_CMAIL:
             cmail = optarg;
             break;
-        case OPT_APPV:
-            appv = optarg;
-            break;
-        case OPT_PLATFORM:
-            platform = optarg;
-            break;
-        case OPT_FILE:
-            if (logshare_share_options_add_file(opts, optarg, NULL) != 0) {
-                cli_error("bad --file '%s'", optarg);
-                bad = 1;
-            }
-            break;
         case OPT_NOLOGS:
             logshare_share_options_set_include_logs(opts, 0);
-            break;
-        case OPT_CA:
-            ca = optarg;
             break;
         case OPT_OBBYTES:
         case OPT_OBITEMS: {
@@ -220,36 +171,6 @@ int cmd_report(int argc, char **argv)
                 ob_bytes = n;
             else
                 ob_items = (unsigned)n;
-            break;
-        }
-        case OPT_MAXFILES: {
-            char *end;
-            long n = strtol(optarg, &end, 10);
-            if (*end || n < 2 || n > 100000) {
-                cli_error("report: --max-files must be at least 2");
-                bad = 1;
-            }
-            max_files = n;
-            break;
-        }
-        case OPT_MAXRATE: {
-            char *end;
-            unsigned long long n = strtoull(optarg, &end, 10);
-            if (*end || optarg[0] == '-') {
-                cli_error("report: --max-rate takes bytes per second");
-                bad = 1;
-            }
-            max_rate = n;
-            break;
-        }
-        case OPT_ATTEMPTS: {
-            char *end;
-            long n = strtol(optarg, &end, 10);
-            if (*end || n < 1 || n > 100) {
-                cli_error("--attempts must be 1 to 100");
-                bad = 1;
-            }
-            attempts = (int)n;
             break;
         }
         case OPT_JSON:
@@ -269,28 +190,23 @@ int cmd_report(int argc, char **argv)
         cli_error("report: unexpected argument '%s'", argv[optind]);
         bad = 1;
     }
-    if (!bad && (!dir || !server || !desc)) {
+    if (!bad && (!dir || !sa.server || !sa.description)) {
         cli_error("report: --dir, --server and --description are required (try --help)");
         bad = 1;
     }
-    if (!bad && !*desc) {
+    if (!bad && !*sa.description) {
         cli_error("report: --description must not be empty");
         bad = 1;
     }
     char *token = NULL;
-    if (!bad && !(token = cli_share_token(token_arg, token_file)))
+    if (!bad && !(token = cli_share_args_connect(&sa, opts, "report")))
         bad = 1;
-    if (!bad && logshare_share_options_set_server(opts, server, token) != 0) {
-        cli_error("report: bad --server '%s' (an http:// or https:// URL)", server);
-        bad = 1;
-    }
-    if (!bad && strlen(desc) > 32768) {
+    if (!bad && strlen(sa.description) > 32768) {
         cli_error("report: --description is longer than 32 KiB");
         bad = 1;
     }
-    if (!bad && (logshare_share_options_set_description(opts, desc) != 0 ||
-                 logshare_share_options_set_customer(opts, cname, cmail) != 0 ||
-                 logshare_share_options_set_app(opts, appv, platform) != 0)) {
+    if (!bad && (cli_share_args_apply_content(&sa, opts) != 0 ||
+                 logshare_share_options_set_customer(opts, cname, cmail) != 0)) {
         cli_error("report: a text option holds control characters");
         bad = 1;
     }
@@ -299,10 +215,7 @@ int cmd_report(int argc, char **argv)
         logshare_share_options_free(opts);
         return CLI_EXIT_USAGE;
     }
-    logshare_share_options_set_ca_file(opts, ca);
-    logshare_share_options_set_retry(opts, attempts, 500, 30000);
-    logshare_share_options_set_max_send_rate(opts, max_rate);
-    logshare_share_options_set_max_files_per_request(opts, (size_t)max_files);
+    cli_share_args_apply_transfer(&sa, opts);
     logshare_share_options_set_outbox_limits(opts, ob_bytes, ob_items);
     cli_progress bar;
     cli_progress_install(opts, &bar, "uploading");

@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "cli_share.h"
+#include "cli_share_args.h"
 #include "logshare.h"
 
 static void usage(FILE *out)
@@ -41,19 +42,15 @@ static void usage(FILE *out)
             "Exit: 0 interrupted or done, 1 the server refused the token, 2 usage.\n");
 }
 
-enum { OPT_DIR = 1, OPT_SERVER, OPT_TOKEN, OPT_TOKEN_FILE, OPT_YES, OPT_MAX, OPT_APPV,
-       OPT_PLATFORM, OPT_CA, OPT_RECONNECT, OPT_HELP };
+enum { OPT_DIR = 1, OPT_YES, OPT_MAX, OPT_APPV, OPT_PLATFORM, OPT_RECONNECT, OPT_HELP };
 
 static const struct option long_opts[] = {
     {"dir", required_argument, NULL, OPT_DIR},
-    {"server", required_argument, NULL, OPT_SERVER},
-    {"token", required_argument, NULL, OPT_TOKEN},
-    {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
+    CLI_SHARE_OPTS_CONNECT,
     {"yes", no_argument, NULL, OPT_YES},
     {"max-requests", required_argument, NULL, OPT_MAX},
     {"app-version", required_argument, NULL, OPT_APPV},
     {"platform", required_argument, NULL, OPT_PLATFORM},
-    {"ca-file", required_argument, NULL, OPT_CA},
     {"reconnect-ms", required_argument, NULL, OPT_RECONNECT},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
@@ -147,23 +144,23 @@ int cmd_watch(int argc, char **argv)
         usage(stdout);
         return CLI_EXIT_OK;
     }
-    const char *dir = NULL, *server = NULL, *token_arg = NULL, *token_file = NULL;
-    const char *appv = NULL, *platform = NULL, *ca = NULL;
+    const char *dir = NULL, *appv = NULL, *platform = NULL;
+    cli_share_args sa;
+    cli_share_args_init(&sa);
     struct watch_cli c = {0};
     long reconnect_ms = 1000;
     optind = 1;
     int opt;
     while ((opt = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
         char *end;
+        /* Only the connection options are in long_opts: nothing here can fail. */
+        if (cli_share_args_parse(&sa, NULL, opt, optarg, "watch"))
+            continue;
         switch (opt) {
         case OPT_DIR: dir = optarg; break;
-        case OPT_SERVER: server = optarg; break;
-        case OPT_TOKEN: token_arg = optarg; break;
-        case OPT_TOKEN_FILE: token_file = optarg; break;
         case OPT_YES: c.yes = 1; break;
         case OPT_APPV: appv = optarg; break;
         case OPT_PLATFORM: platform = optarg; break;
-        case OPT_CA: ca = optarg; break;
         case OPT_MAX:
             c.max_requests = strtol(optarg, &end, 10);
             if (*end || c.max_requests < 1) {
@@ -183,21 +180,21 @@ int cmd_watch(int argc, char **argv)
             return CLI_EXIT_USAGE;
         }
     }
-    if (optind < argc || !dir || !server) {
+    if (optind < argc || !dir || !sa.server) {
         cli_error("watch needs --dir and --server (try 'logshare watch --help')");
         return CLI_EXIT_USAGE;
     }
-    char *token = cli_share_token(token_arg, token_file);
+    char *token = cli_share_token(sa.token, sa.token_file);
     if (!token)
         return CLI_EXIT_USAGE;
     logshare_share_options *opts = logshare_share_options_new();
     c.w = logshare_watcher_new();
     int rc = opts && c.w ? 0 : LOGSHARE_ENOMEM;
-    rc = rc ? rc : logshare_share_options_set_server(opts, server, token);
+    rc = rc ? rc : logshare_share_options_set_server(opts, sa.server, token);
     if (!rc && (appv || platform))
         rc = logshare_share_options_set_app(opts, appv, platform);
-    if (!rc && ca)
-        rc = logshare_share_options_set_ca_file(opts, ca);
+    if (!rc && sa.ca_file)
+        rc = logshare_share_options_set_ca_file(opts, sa.ca_file);
     rc = rc ? rc : logshare_watcher_set_dir(c.w, dir);
     rc = rc ? rc : logshare_watcher_set_share_options(c.w, opts);
     rc = rc ? rc : logshare_watcher_set_request_callback(c.w, on_request, &c);
