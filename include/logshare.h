@@ -627,7 +627,11 @@ LOGSHARE_API int logshare_outbox_sender_start(logshare *ls, const logshare_share
 LOGSHARE_API int logshare_outbox_sender_start_dir(const char *dir, const logshare_share_options *opts,
                                                   logshare_outbox_sender **sender);
 
-/* Makes the sender look at the outbox now (e.g. the network came back). */
+/* Makes the sender look at the outbox now (an item was just added with
+ * logshare_outbox_add, the network came back): it sends every pending
+ * item at once, also those waiting out a retry delay (items marked
+ * failed still wait for LOGSHARE_OUTBOX_FORCE). A wake that arrives while
+ * the sender is busy sending is not lost: it flushes again right after. */
 LOGSHARE_API void logshare_outbox_sender_wake(logshare_outbox_sender *sender);
 
 /* Stops the sender: an upload in flight is aborted (its item stays

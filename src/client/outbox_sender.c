@@ -33,6 +33,7 @@ struct logshare_outbox_sender {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     volatile int stop;
+    int woken; /* under lock: wake() was called since the last flush began */
 };
 
 static int sender_progress(void *user, uint64_t done, uint64_t total)
@@ -61,11 +62,14 @@ static int64_t next_wake_us(const char *dir)
 static void *sender_main(void *arg)
 {
     logshare_outbox_sender *s = arg;
+    unsigned flags = 0;
     while (!s->stop) {
-        outbox_flush(s->dir, s->opts, 0, &s->stop, NULL, NULL);
+        outbox_flush(s->dir, s->opts, flags, &s->stop, NULL, NULL);
         int64_t wake_us = next_wake_us(s->dir);
         pthread_mutex_lock(&s->lock);
-        while (!s->stop && ls_time_now_us() < wake_us) {
+        /* a wake() that came during the flush is still pending here: the
+         * flag, not the condition signal, carries it */
+        while (!s->stop && !s->woken && ls_time_now_us() < wake_us) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
             int64_t left = wake_us - ls_time_now_us();
@@ -79,6 +83,10 @@ static void *sender_main(void *arg)
             }
             pthread_cond_timedwait(&s->wake, &s->lock, &ts);
         }
+        /* woken: the app says now is a good time (new item, network back),
+         * so items waiting out a retry delay go too */
+        flags = s->woken ? OUTBOX_FLUSH_IGNORE_SCHEDULE : 0;
+        s->woken = 0;
         pthread_mutex_unlock(&s->lock);
     }
     return NULL;
@@ -167,6 +175,7 @@ void logshare_outbox_sender_wake(logshare_outbox_sender *s)
     if (!s)
         return;
     pthread_mutex_lock(&s->lock);
+    s->woken = 1;
     pthread_cond_signal(&s->wake);
     pthread_mutex_unlock(&s->lock);
 }

@@ -10,6 +10,11 @@
  *   share_helper open-send DIR PUBFILE SERVER TOKEN SECONDS   opens the
  *       store like an app at start-up, starts the outbox sender, waits
  *       until the outbox is empty (exit 0) or SECONDS pass (exit 75)
+ *   share_helper add-wake DIR PUBFILE SERVER TOKEN CALLID   opens the store,
+ *       starts the outbox sender, lets it go idle, then queues a report
+ *       with logshare_outbox_add and wakes the sender: exit 0 when the
+ *       outbox is empty within 2 s of the wake (prints the ms it took),
+ *       75 when not
  *   share_helper json FILE KEY          prints a top-level string or number
  *   share_helper attachments FILE       "id name sha256 size" per attachment of a ticket
  *   share_helper manifest-sums FILE     "sha256  name" per file of a manifest (sha256sum -c input)
@@ -154,6 +159,64 @@ static int cmd_open_send(const char *dir, const char *pub, const char *server, c
     return status;
 }
 
+static long elapsed_ms(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (long)(t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+static int cmd_add_wake(const char *dir, const char *pub, const char *server, const char *token,
+                        const char *call_id)
+{
+    logshare *ls = NULL;
+    int rc = open_store(dir, pub, &ls);
+    if (rc) {
+        fprintf(stderr, "open: %s\n", logshare_strerror(rc));
+        return 1;
+    }
+    logshare_share_options *o = logshare_share_options_new();
+    rc = logshare_share_options_set_server(o, server, token);
+    rc = rc ? rc : logshare_share_options_set_description(o, "queued, then woken");
+    rc = rc ? rc : logshare_share_options_add_call_id(o, call_id);
+    logshare_outbox_sender *s = NULL;
+    rc = rc ? rc : logshare_outbox_sender_start(ls, o, &s);
+    if (rc) {
+        fprintf(stderr, "sender: %s\n", logshare_strerror(rc));
+        return 1;
+    }
+    /* the sender's first flush (an empty outbox) is over: it sleeps until
+     * its next poll, far away */
+    struct timespec idle = {1, 0};
+    nanosleep(&idle, NULL);
+    char *id = NULL;
+    if ((rc = logshare_outbox_add(ls, o, &id)) != 0) {
+        fprintf(stderr, "add: %s\n", logshare_strerror(rc));
+        return 1;
+    }
+    logshare_string_free(id);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    logshare_outbox_sender_wake(s);
+    int status = 75;
+    while (elapsed_ms(&t0) < 2000) {
+        char *json = NULL;
+        if (logshare_outbox_list_json(dir, &json) == 0 && strcmp(json, "[]") == 0) {
+            logshare_string_free(json);
+            status = 0;
+            break;
+        }
+        logshare_string_free(json);
+        struct timespec ts = {0, 20000000L};
+        nanosleep(&ts, NULL);
+    }
+    printf("%ld\n", elapsed_ms(&t0));
+    logshare_outbox_sender_stop(s);
+    logshare_share_options_free(o);
+    logshare_close(ls);
+    return status;
+}
+
 static int cmd_json(const char *cmd, const char *file, const char *key)
 {
     json_t *root = json_load_file(file, 0, NULL);
@@ -205,6 +268,8 @@ int main(int argc, char **argv)
         return cmd_decrypt(argv[2], argc - 3, argv + 3);
     if (argc == 7 && strcmp(argv[1], "open-send") == 0)
         return cmd_open_send(argv[2], argv[3], argv[4], argv[5], atoi(argv[6]));
+    if (argc == 7 && strcmp(argv[1], "add-wake") == 0)
+        return cmd_add_wake(argv[2], argv[3], argv[4], argv[5], argv[6]);
     fprintf(stderr, "usage: see the comment at the top of share_helper.c\n");
     return 2;
 }
