@@ -87,7 +87,8 @@ typedef enum logshare_error {
     LOGSHARE_EUNAVAILABLE = -22, /* a backend is down */
     LOGSHARE_EUNSUPPORTED = -23, /* not supported by this build or server */
     LOGSHARE_ECANCELED = -24,   /* canceled by the caller */
-    LOGSHARE_EINTERNAL = -25    /* a bug: an invariant did not hold */
+    LOGSHARE_EINTERNAL = -25,   /* a bug: an invariant did not hold */
+    LOGSHARE_ETLS = -26         /* TLS failed: the server's certificate could not be verified */
 } logshare_error;
 
 /* A short English description of an error code ("torn tail: ..."). Never
@@ -557,7 +558,10 @@ LOGSHARE_API int logshare_export_dir(const char *dir, const logshare_share_optio
  * the outbox: say so to the user; logshare_flush_outbox sends it later),
  * LOGSHARE_ECANCELED (the progress callback said stop; kept, pending),
  * a server refusal (LOGSHARE_EAUTH, LOGSHARE_ETOOLARGE, LOGSHARE_EHTTP;
- * kept, marked failed, see the result's error message), or an error
+ * kept, marked failed, see the result's error message), a failure no
+ * retry can cure (LOGSHARE_ETLS: the server's certificate does not
+ * verify against the system CAs or opts' CA file; LOGSHARE_EINVAL: the
+ * server URL is malformed; kept, marked failed, not retried), or an error
  * before anything was queued (LOGSHARE_EINVAL, LOGSHARE_ENOSPC: outbox
  * full, LOGSHARE_EIO ...). When result is not NULL and the report was
  * queued, *result describes the outcome (free it). */

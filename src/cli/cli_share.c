@@ -109,6 +109,24 @@ void cli_progress_install(logshare_share_options *opts, cli_progress *p, const c
         logshare_share_options_set_progress(opts, cli_progress_cb, p);
 }
 
+void cli_share_report_failure(const logshare_report_result *r, int st, const char *what,
+                              const char *kept)
+{
+    const char *msg = logshare_report_result_error_message(r);
+    const char *code = logshare_report_result_error_code(r);
+    int http = logshare_report_result_http_status(r);
+    if (st == LOGSHARE_ETLS)
+        cli_error("%s: the server's TLS certificate could not be verified (%s); nothing was "
+                  "sent. If the server uses a private CA, give it with --ca-file. %s",
+                  what, msg ? msg : logshare_strerror(st), kept);
+    else if (http == 0)
+        cli_error("%s could not be sent (%s: %s); %s", what, code ? code : logshare_error_name(st),
+                  msg ? msg : logshare_strerror(st), kept);
+    else
+        cli_error("%s was refused by the server (HTTP %d, %s: %s); %s", what, http,
+                  code ? code : logshare_error_name(st), msg ? msg : logshare_strerror(st), kept);
+}
+
 int cli_share_exit(int err)
 {
     if (err == 0)

@@ -26,6 +26,14 @@ void cli_progress_end(cli_progress *p);
 /* Installs the bar on opts when stderr is a terminal. */
 void cli_progress_install(logshare_share_options *opts, cli_progress *p, const char *label);
 
+/* One line on stderr for an item the library gave up on for good
+ * (status st, neither sent nor kept for a retry): a certificate that
+ * does not verify, a bad server URL, or the server's refusal. what
+ * names the item ("the report", "outbox: 1795...-d4c5"); after it says
+ * where the item is kept. */
+void cli_share_report_failure(const logshare_report_result *r, int st, const char *what,
+                              const char *kept);
+
 /* Maps a report/outbox error to the CLI exit status. */
 int cli_share_exit(int err);
 

@@ -38,13 +38,7 @@ static void usage(FILE *out)
         "2 usage, 75 some items are kept for later (server unreachable).\n");
 }
 
-enum {
-    OPT_DIR = 1,
-    OPT_JSON,
-    OPT_SEND,
-    OPT_REMOVE,
-    OPT_HELP
-};
+enum { OPT_DIR = 1, OPT_JSON, OPT_SEND, OPT_REMOVE, OPT_HELP };
 
 static const struct option long_opts[] = {
     {"dir", required_argument, NULL, OPT_DIR},
@@ -127,11 +121,9 @@ static void on_result(void *user, const logshare_report_result *r)
         cli_error("outbox: %s kept for later (%s)", oid, msg ? msg : "not sent");
     } else {
         log->refused++;
-        cli_error("outbox: %s refused by the server (HTTP %d, %s: %s); marked failed", oid,
-                  logshare_report_result_http_status(r),
-                  logshare_report_result_error_code(r) ? logshare_report_result_error_code(r)
-                                                       : logshare_error_name(st),
-                  msg ? msg : logshare_strerror(st));
+        char what[160];
+        snprintf(what, sizeof what, "outbox: %s", oid ? oid : "?");
+        cli_share_report_failure(r, st, what, "marked failed");
     }
 }
 

@@ -90,11 +90,9 @@ static int report_outcome(int rc, const logshare_report_result *res, int json, c
         return CLI_EXIT_TEMPFAIL;
     }
     if (res) {
-        const char *code = logshare_report_result_error_code(res);
-        cli_error("the server refused the report (HTTP %d, %s: %s); kept in the outbox as %s, "
-                  "marked failed",
-                  logshare_report_result_http_status(res), code ? code : logshare_error_name(rc),
-                  msg ? msg : logshare_strerror(rc), oid ? oid : "?");
+        char kept[160];
+        snprintf(kept, sizeof kept, "kept in the outbox as %s, marked failed", oid ? oid : "?");
+        cli_share_report_failure(res, rc, "the report", kept);
         return CLI_EXIT_FAILURE;
     }
     if (rc == LOGSHARE_ENOENT)

@@ -202,6 +202,11 @@ static int status_to_error(int status)
     return LOGSHARE_EHTTP;
 }
 
+/* What a failed transfer means. Only the errors that another try
+ * could cure (no route, refused, reset, DNS down, timed out) are
+ * network errors, retried; a certificate that does not verify, a bad
+ * URL or a protocol libcurl lacks stay so on every try, and retrying
+ * them forever would only hide the cause from the user. */
 static int curl_to_error(CURLcode cc)
 {
     switch (cc) {
@@ -216,6 +221,21 @@ static int curl_to_error(CURLcode cc)
     case CURLE_URL_MALFORMAT:
     case CURLE_UNSUPPORTED_PROTOCOL:
         return LOGSHARE_EINVAL;
+    case CURLE_NOT_BUILT_IN:
+        return LOGSHARE_EUNSUPPORTED;
+    /* The handshake reached a server whose certificate does not verify
+     * against the CA bundle (or the --ca-file given), or the CA file
+     * itself is unusable. CURLE_SSL_CONNECT_ERROR is left out on
+     * purpose: a connection reset during the handshake gives it too,
+     * and that is a network error worth retrying. */
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+        return LOGSHARE_ETLS;
     default:
         return LOGSHARE_ENETWORK;
     }
@@ -235,6 +255,7 @@ int report_http_request(const logshare_share_options *o, const char *path, const
     ls_buf auth = LS_BUF_INIT, idem = LS_BUF_INIT;
     struct http_ctx ctx = {LS_BUF_INIT, 0, -1, o, 0};
     curl_mime *mime = NULL;
+    char errbuf[CURL_ERROR_SIZE] = "";
     int rc = (easy && url) ? 0 : LOGSHARE_ENOMEM;
     if (rc == 0 && (ls_buf_printf(&auth, "Authorization: Bearer %s", o->token) ||
                     (key && ls_buf_printf(&idem, "Idempotency-Key: %s", key))))
@@ -250,6 +271,7 @@ int report_http_request(const logshare_share_options *o, const char *path, const
     if (rc == 0 && files && !(mime = report_http_build_mime(easy, f, files)))
         rc = LOGSHARE_ENOMEM;
     if (rc == 0) {
+        curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
         curl_easy_setopt(easy, CURLOPT_URL, url);
         curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
         curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
@@ -309,14 +331,18 @@ int report_http_request(const logshare_share_options *o, const char *path, const
         } else {
             r->http_status = 0;
             r->error = ctx.too_big ? LOGSHARE_EHTTP : curl_to_error(cc);
-            r->retry = (r->error == LOGSHARE_ECANCELED || r->error == LOGSHARE_EINVAL)
-                           ? RETRY_NEVER
-                           : RETRY_AGAIN;
+            r->retry = (r->error == LOGSHARE_ENETWORK || r->error == LOGSHARE_ETIMEDOUT ||
+                        r->error == LOGSHARE_EIO || r->error == LOGSHARE_ENOMEM)
+                           ? RETRY_AGAIN
+                           : RETRY_NEVER;
             if (ctx.too_big)
                 r->retry = RETRY_NEVER;
             r->error_code = strdup(logshare_error_name(r->error));
-            r->error_message =
-                strdup(ctx.too_big ? "response larger than 1 MiB" : curl_easy_strerror(cc));
+            /* curl's own buffer names the cause ("SSL certificate
+             * problem: self-signed certificate"); its code text does not */
+            r->error_message = strdup(ctx.too_big ? "response larger than 1 MiB"
+                                      : errbuf[0] ? errbuf
+                                                  : curl_easy_strerror(cc));
         }
     }
     curl_mime_free(mime);

@@ -40,6 +40,7 @@ static const struct error_entry error_table[] = {
     {LOGSHARE_EUNSUPPORTED, "unsupported", "not supported"},
     {LOGSHARE_ECANCELED, "canceled", "canceled"},
     {LOGSHARE_EINTERNAL, "internal_error", "internal error"},
+    {LOGSHARE_ETLS, "tls_error", "TLS failed: the server's certificate could not be verified"},
 };
 
 static const struct error_entry *error_find(int err)

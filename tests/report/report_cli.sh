@@ -20,14 +20,36 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=127.0.0.1" \
 start_server "$TEST_TMP/srv" --tls-cert "$TEST_TMP/tls.crt" --tls-key "$TEST_TMP/tls.key"
 HTTPS="https://127.0.0.1:$SERVER_PORT"
 TOKEN=$("$LOGSHARED_BIN" token --data-dir "$TEST_TMP/srv" --user alice)
-assert_exit 75 "self-signed server without its CA" -- "$L" report --dir "$STORE" --server "$HTTPS" --token "$TOKEN" \
-  --description "tls" --call-id call-tls-1 --attempts 1
-assert_contains "$(cat "$TEST_TMP/err")" "certificate" "the refusal names the certificate"
+# a certificate that does not verify is not "network down": no retries
+# (--attempts 4 would take seconds), exit 1, a line that says so
+SECONDS=0
+assert_exit 1 "self-signed server without its CA" -- "$L" report --dir "$STORE" --server "$HTTPS" --token "$TOKEN" \
+  --description "tls" --call-id call-tls-1 --attempts 4
+[ "$SECONDS" -le 2 ] || fail "a certificate failure was retried (${SECONDS} s)"
+assert_contains "$(cat "$TEST_TMP/err")" "TLS certificate could not be verified" "the failure names the certificate"
+assert_contains "$(cat "$TEST_TMP/err")" "self-signed" "curl's reason is given"
+assert_contains "$(cat "$TEST_TMP/err")" "--ca-file" "the fix is named"
+[ "$(wc -l <"$TEST_TMP/err")" = 1 ] || fail "more than one line: $(cat "$TEST_TMP/err")"
+assert_exit 0 "outbox list" -- "$L" outbox --dir "$STORE" --json
+assert_contains "$(cat "$TEST_TMP/out")" '"code": "tls_error"' "the item keeps the TLS error"
+assert_contains "$(cat "$TEST_TMP/out")" '"attempts": 1' "tried once"
+assert_contains "$(cat "$TEST_TMP/out")" '"status": "failed"' "marked failed, not pending"
 assert_exit 0 "with --ca-file" -- "$L" outbox --dir "$STORE" --send --server "$HTTPS" --token "$TOKEN" \
   --ca-file "$TEST_TMP/tls.crt"
 assert_contains "$(cat "$TEST_TMP/out")" "-> ticket tk_" "sent over verified TLS"
 stop_server
 pass "TLS is verified; a private CA is accepted only when given"
+
+# --- other permanent errors are not retried either: a malformed URL
+assert_exit 1 "malformed server URL" -- "$L" report --dir "$STORE" --server "http://[::1" --token "$TOKEN" \
+  --description "bad url" --call-id call-badurl-1 --attempts 4
+assert_contains "$(cat "$TEST_TMP/err")" "could not be sent (invalid_argument" "bad URL named"
+assert_exit 0 "outbox list" -- "$L" outbox --dir "$STORE" --json
+assert_contains "$(cat "$TEST_TMP/out")" '"status": "failed"' "bad-URL item marked failed"
+item=$("$L" outbox --dir "$STORE" | awk '/bad url/ {print $1}')
+[ -n "$item" ] || fail "bad-URL item not listed"
+assert_exit 0 "remove it" -- "$L" outbox --dir "$STORE" --remove "$item"
+pass "a malformed URL fails at once, with its own message"
 
 start_server "$TEST_TMP/srv2"
 TOKEN=$("$LOGSHARED_BIN" token --data-dir "$TEST_TMP/srv2" --user alice)
