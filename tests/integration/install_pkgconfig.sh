@@ -35,4 +35,31 @@ private=$(PKG_CONFIG_PATH="$pcdir" pkg-config --print-requires-private logshare 
 cc -std=c17 -Wall -Werror $san "$TEST_TMP/app.c" $(PKG_CONFIG_PATH="$pcdir" pkg-config --cflags logshare) \
    "$libdir/liblogshare.a" $(pkg-config --libs $private) -lpthread -o "$TEST_TMP/app-static"
 assert_eq corrupt "$("$TEST_TMP/app-static")" "program linked to the static library"
-pass "install and pkg-config"
+
+# The archive exports the public API only, like the shared library: every
+# defined global symbol is logshare_*, so an app's own names cannot clash.
+leaked=$(nm -g --defined-only "$libdir/liblogshare.a" | awk 'NF == 3 && $3 !~ /^logshare_/ {print $3}')
+[ -z "$leaked" ] || fail "liblogshare.a defines non-logshare_ globals: $(echo $leaked | head -c 400)"
+[ -n "$(nm -g --defined-only "$libdir/liblogshare.a" | awk '$3 == "logshare_report"')" ] ||
+  fail "liblogshare.a lacks logshare_report"
+# an app with functions named like the library's internals links and runs
+cat > "$TEST_TMP/clash.c" <<'C'
+#include <logshare.h>
+#include <stdio.h>
+int outbox_queue(void) { return 1; }
+int retry_classify(void) { return 2; }
+int share_string_set(void) { return 3; }
+int ls_buf_free(void) { return 4; }
+int main(void)
+{
+    logshare_share_options *o = logshare_share_options_new(); /* pulls in the sharing code */
+    logshare_share_options_free(o);
+    printf("%d\n", outbox_queue() + retry_classify() + share_string_set() + ls_buf_free());
+    return 0;
+}
+C
+cc -std=c17 -Wall -Werror $san "$TEST_TMP/clash.c" $(PKG_CONFIG_PATH="$pcdir" pkg-config --cflags logshare) \
+   "$libdir/liblogshare.a" $(pkg-config --libs $private) -lpthread -o "$TEST_TMP/app-clash" 2>"$TEST_TMP/clash.err" ||
+  fail "an app with its own outbox_queue/ls_buf_free does not link: $(head -5 "$TEST_TMP/clash.err")"
+assert_eq 10 "$("$TEST_TMP/app-clash")" "the app's own functions are the ones called"
+pass "install and pkg-config; liblogshare.a exports logshare_* only"
