@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_share.h"
 #include "cli_share_args.h"
 
 static void usage(FILE *out)
@@ -26,23 +27,16 @@ static void usage(FILE *out)
             "  --description TEXT     what the logs are about\n"
             "  --app-version V        --platform P\n"
             "  --file PATH            add one more file (repeatable)\n\n"
+            "A progress bar (bytes, rate, time left) is drawn on stderr when it is a terminal.\n"
             "Exit: 0 written, 1 failed (nothing written), 2 usage.\n");
 }
 
-enum {
-    OPT_DIR = 1,
-    OPT_OUT,
-    OPT_FORMAT,
-    OPT_HELP
-};
+enum { OPT_DIR = 1, OPT_OUT, OPT_FORMAT, OPT_HELP };
 
 static const struct option long_opts[] = {
-    {"dir", required_argument, NULL, OPT_DIR},
-    {"out", required_argument, NULL, OPT_OUT},
-    {"format", required_argument, NULL, OPT_FORMAT},
-    CLI_SHARE_OPTS_CONTENT,
-    {"help", no_argument, NULL, OPT_HELP},
-    {NULL, 0, NULL, 0},
+    {"dir", required_argument, NULL, OPT_DIR},       {"out", required_argument, NULL, OPT_OUT},
+    {"format", required_argument, NULL, OPT_FORMAT}, CLI_SHARE_OPTS_CONTENT,
+    {"help", no_argument, NULL, OPT_HELP},           {NULL, 0, NULL, 0},
 };
 
 static int ends_with(const char *s, const char *suffix)
@@ -114,7 +108,10 @@ int cmd_export(int argc, char **argv)
         logshare_share_options_free(opts);
         return CLI_EXIT_USAGE;
     }
+    cli_progress bar; /* drawn only when stderr is a terminal, like report's */
+    cli_progress_install(opts, &bar, "exporting");
     int rc = logshare_export_dir(dir, opts, out, format);
+    cli_progress_end(&bar);
     logshare_share_options_free(opts);
     if (rc == LOGSHARE_ENOENT) {
         cli_error("export: no log store at %s, or a file named with --file is missing", dir);

@@ -63,7 +63,14 @@ assert_exit 0 "report without a terminal" -- "$L" report --dir "$STORE" --server
   --description notty --call-id call-notty-1
 [ -s "$TEST_TMP/err" ] && fail "stderr is not a terminal but got: $(cat -v "$TEST_TMP/err")"
 assert_contains "$(cat "$TEST_TMP/out")" "tk_" "the ticket id printed"
-pass "progress bar on a terminal, none otherwise"
+script -qec "'$L' export --dir '$STORE' --out '$TEST_TMP/tty.zip'" /dev/null >"$TEST_TMP/tty.out" 2>&1 ||
+  fail "export on a terminal: $(cat "$TEST_TMP/tty.out")"
+grep -q 'exporting \[####################\]' "$TEST_TMP/tty.out" ||
+  fail "no full export progress bar on a terminal: $(cat -v "$TEST_TMP/tty.out")"
+grep -q '/s' "$TEST_TMP/tty.out" || fail "the export progress bar shows no rate"
+assert_exit 0 "export without a terminal" -- "$L" export --dir "$STORE" --out "$TEST_TMP/notty.zip"
+[ -s "$TEST_TMP/err" ] && fail "export: stderr is not a terminal but got: $(cat -v "$TEST_TMP/err")"
+pass "progress bar on a terminal, none otherwise (report and export)"
 
 # --- usage errors: exit 2, one line
 assert_exit 2 "no description" -- "$L" report --dir "$STORE" --server "$SERVER_URL" --token "$TOKEN"
