@@ -643,6 +643,14 @@ LOGSHARE_API void logshare_outbox_sender_wake(logshare_outbox_sender *sender);
  * a no-op. */
 LOGSHARE_API void logshare_outbox_sender_stop(logshare_outbox_sender *sender);
 
+/* The same, for an app that quits: the sender first gets up to grace_ms
+ * to finish the pass over the outbox it is making (or, when it has not
+ * begun its first pass yet, that pass: a report left by an earlier run
+ * is sent even if the app quits right after start). Only then is what
+ * is still in flight aborted (and kept). Returns as soon as the sender
+ * is idle, so it costs nothing when nothing is being sent. */
+LOGSHARE_API void logshare_outbox_sender_stop_grace(logshare_outbox_sender *sender, unsigned grace_ms);
+
 /* ------------------------------------------------------------------ */
 /* Push requests for logs, and end-of-call surveys                    */
 /* ------------------------------------------------------------------ */

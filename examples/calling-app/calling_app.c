@@ -3,9 +3,11 @@
  * how an app or SDK wires the library (README.md here walks through it).
  *
  * It simulates calls: each call gets a call id, the `calling` stream
- * gets signalling events (state changes, ICE, participants) and the
- * `media` stream gets per-second quality statistics and the occasional
- * warning, at roughly the rate a real calling SDK logs. Like an app it
+ * gets signalling events (state changes, ICE, participants, spread over
+ * the call set-up as on a real network) and the `media` stream gets
+ * quality statistics five times a second (audio send and receive; video
+ * once a second) and the occasional warning, at roughly the rate a real
+ * calling SDK logs. Like an app it
  * offers "report an issue" (a ticket on logshared, kept in the outbox
  * when offline) and "export logs" (an archive for direct sharing), and
  * at start it sends what an earlier run left in the outbox.
@@ -37,10 +39,12 @@ struct app {
     unsigned seed;
 };
 
-static void sleep_ms(long ms)
+/* Sleeps ms milliseconds; returns ms. */
+static long sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
+    return ms;
 }
 
 static void new_call_id(struct app *a, char out[40])
@@ -61,18 +65,26 @@ static void simulate_call(struct app *a, int seconds)
     if (a->ncalls < 8)
         a->ncalls++;
     logshare *ls = a->ls;
+    /* the set-up takes time on a real network: the sleeps give each
+     * line the timestamp it would have (setup_ms adds them up) */
+    long setup_ms = 0;
     LOGSHARE_LOG(ls, STREAM_CALLING, LOGSHARE_LEVEL_INFO,
                  "call %s start direction=outgoing video=%s", id, "on");
+    setup_ms += sleep_ms(2 + rand_r(&a->seed) % 5);
     LOGSHARE_LOG(ls, STREAM_CALLING, LOGSHARE_LEVEL_DEBUG, "call %s state=Connecting", id);
+    setup_ms += sleep_ms(80 + rand_r(&a->seed) % 120); /* STUN and TURN round trips */
     LOGSHARE_LOG(ls, STREAM_CALLING, LOGSHARE_LEVEL_DEBUG,
                  "ice gathering done candidates=%d (host=%d srflx=%d relay=%d)", 7, 3, 2, 2);
+    setup_ms += sleep_ms(40 + rand_r(&a->seed) % 80); /* connectivity checks */
     LOGSHARE_LOG(
         ls, STREAM_CALLING, LOGSHARE_LEVEL_INFO,
         "ice pair selected local=udp/192.168.1.%d:%d remote=relay/20.42.%d.%d:3478 rtt=%dms",
         20 + rand_r(&a->seed) % 200, 50000 + rand_r(&a->seed) % 10000, rand_r(&a->seed) % 255,
         rand_r(&a->seed) % 255, 30 + rand_r(&a->seed) % 60);
-    LOGSHARE_LOG(ls, STREAM_CALLING, LOGSHARE_LEVEL_INFO, "call %s state=Connected after %dms", id,
-                 400 + rand_r(&a->seed) % 900);
+    setup_ms += sleep_ms(60 + rand_r(&a->seed) % 100); /* DTLS handshake */
+    LOGSHARE_LOG(ls, STREAM_CALLING, LOGSHARE_LEVEL_INFO, "call %s state=Connected after %ldms", id,
+                 setup_ms);
+    sleep_ms(20 + rand_r(&a->seed) % 60);
     LOGSHARE_LOG(ls, STREAM_CALLING, LOGSHARE_LEVEL_INFO,
                  "participant joined id=8:acs:%08x displayName=\"%s\"", (unsigned)rand_r(&a->seed),
                  "Remote Participant");
@@ -187,18 +199,25 @@ static int run_command(struct app *a, char *line)
 static void usage(FILE *out)
 {
     fprintf(out, "usage: logshare-calling-app --dir DIR (--public-key-file F | --plaintext)\n"
-                 "                            [--server URL --token T] [--run \"cmd; cmd\"]\n\n"
+                 "                            [--server URL --token T] [--run \"cmd; cmd\"]\n"
+                 "       logshare-calling-app --help | --version\n\n"
                  "A demo calling app on liblogshare. Commands (stdin, or --run separated by ';'):\n"
-                 "  call [SECONDS] | report TEXT | export FILE | outbox | quit\n");
+                 "  call [SECONDS] | report TEXT | export FILE | outbox | quit\n"
+                 "On quit it waits up to 5 s for a report it is sending to arrive.\n");
 }
 
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"dir", required_argument, NULL, 'd'},   {"public-key-file", required_argument, NULL, 'k'},
-        {"plaintext", no_argument, NULL, 'p'},   {"server", required_argument, NULL, 's'},
-        {"token", required_argument, NULL, 't'}, {"run", required_argument, NULL, 'r'},
-        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+        {"dir", required_argument, NULL, 'd'},
+        {"public-key-file", required_argument, NULL, 'k'},
+        {"plaintext", no_argument, NULL, 'p'},
+        {"server", required_argument, NULL, 's'},
+        {"token", required_argument, NULL, 't'},
+        {"run", required_argument, NULL, 'r'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
     };
     struct app a = {0};
     const char *key = NULL, *script = NULL;
@@ -225,6 +244,9 @@ int main(int argc, char **argv)
             break;
         case 'h':
             usage(stdout);
+            return 0;
+        case 'V':
+            printf("logshare-calling-app demo-1.0 (liblogshare %s)\n", logshare_version());
             return 0;
         default:
             usage(stderr);
@@ -280,8 +302,10 @@ int main(int argc, char **argv)
         }
     }
 
-    /* 4. shut down: stop sending (anything unsent stays queued), close */
-    logshare_outbox_sender_stop(a.sender);
+    /* 4. shut down: give a send under way (or the start-up pass over the
+     * outbox, when the app quits at once) up to 5 s to finish; whatever
+     * is still unsent then stays queued for the next run */
+    logshare_outbox_sender_stop_grace(a.sender, 5000);
     logshare_close(a.ls);
     return 0;
 }

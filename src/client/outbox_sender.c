@@ -8,7 +8,9 @@
  * sender only needs the store's directory and its own copy of the
  * options, so it never touches the store handle after start; stopping
  * it aborts an upload in flight (the item stays queued, nothing is
- * lost) and joins the thread.
+ * lost) and joins the thread, unless the app grants a grace period in
+ * which the flush under way (or the first one, if it has not begun) may
+ * finish.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -32,8 +34,11 @@ struct logshare_outbox_sender {
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t wake;
-    volatile int stop;
-    int woken; /* under lock: wake() was called since the last flush began */
+    volatile int stop; /* abort now, an upload in flight included */
+    int woken;         /* under lock: wake() was called since the last flush began */
+    int draining;      /* under lock: finish the flush under way, then end */
+    int done;          /* under lock: the thread has left its loop */
+    pthread_cond_t done_cv;
 };
 
 static int sender_progress(void *user, uint64_t done, uint64_t total)
@@ -69,7 +74,7 @@ static void *sender_main(void *arg)
         pthread_mutex_lock(&s->lock);
         /* a wake() that came during the flush is still pending here: the
          * flag, not the condition signal, carries it */
-        while (!s->stop && !s->woken && ls_time_now_us() < wake_us) {
+        while (!s->stop && !s->woken && !s->draining && ls_time_now_us() < wake_us) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
             int64_t left = wake_us - ls_time_now_us();
@@ -83,12 +88,20 @@ static void *sender_main(void *arg)
             }
             pthread_cond_timedwait(&s->wake, &s->lock, &ts);
         }
+        if (s->draining) { /* the flush that was due has been done */
+            pthread_mutex_unlock(&s->lock);
+            break;
+        }
         /* woken: the app says now is a good time (new item, network back),
          * so items waiting out a retry delay go too */
         flags = s->woken ? OUTBOX_FLUSH_IGNORE_SCHEDULE : 0;
         s->woken = 0;
         pthread_mutex_unlock(&s->lock);
     }
+    pthread_mutex_lock(&s->lock);
+    s->done = 1;
+    pthread_cond_broadcast(&s->done_cv);
+    pthread_mutex_unlock(&s->lock);
     return NULL;
 }
 
@@ -150,7 +163,9 @@ int logshare_outbox_sender_start_dir(const char *dir, const logshare_share_optio
     s->opts->progress_user = s;
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->wake, NULL);
+    pthread_cond_init(&s->done_cv, NULL);
     if (pthread_create(&s->thread, NULL, sender_main, s) != 0) {
+        pthread_cond_destroy(&s->done_cv);
         pthread_cond_destroy(&s->wake);
         pthread_mutex_destroy(&s->lock);
         free(s->dir);
@@ -180,18 +195,40 @@ void logshare_outbox_sender_wake(logshare_outbox_sender *s)
     pthread_mutex_unlock(&s->lock);
 }
 
-void logshare_outbox_sender_stop(logshare_outbox_sender *s)
+void logshare_outbox_sender_stop_grace(logshare_outbox_sender *s, unsigned grace_ms)
 {
     if (!s)
         return;
     pthread_mutex_lock(&s->lock);
+    s->draining = 1;
+    pthread_cond_signal(&s->wake);
+    if (grace_ms > 0) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += (time_t)(grace_ms / 1000);
+        until.tv_nsec += (long)(grace_ms % 1000) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        while (!s->done && pthread_cond_timedwait(&s->done_cv, &s->lock, &until) == 0)
+            ;
+    }
+    /* out of time (or none given): abort what is still in flight; the
+     * item stays queued */
     s->stop = 1;
     pthread_cond_signal(&s->wake);
     pthread_mutex_unlock(&s->lock);
     pthread_join(s->thread, NULL);
+    pthread_cond_destroy(&s->done_cv);
     pthread_cond_destroy(&s->wake);
     pthread_mutex_destroy(&s->lock);
     free(s->dir);
     logshare_share_options_free(s->opts);
     free(s);
+}
+
+void logshare_outbox_sender_stop(logshare_outbox_sender *s)
+{
+    logshare_outbox_sender_stop_grace(s, 0);
 }

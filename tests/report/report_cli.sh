@@ -123,4 +123,12 @@ grep -q "media\." "$TEST_TMP/demo.list" || fail "demo export lacks the media str
 "$HELPER" decrypt "$TEST_TMP/support.key" "$TEST_TMP"/demo/calling.*.lslog >"$TEST_TMP/demo.txt" 2>/dev/null ||
   fail "demo logs do not decrypt"
 assert_contains "$(cat "$TEST_TMP/demo.txt")" "state=Connected" "demo call logged"
+# the call set-up is spread over time as on a network: six lines, six times
+"$L" decrypt --key "$TEST_TMP/support.key" "$TEST_TMP"/demo/calling.*.lslog 2>/dev/null |
+  grep -E "start direction|state=Connecting|ice gathering|ice pair|state=Connected|participant joined" \
+  >"$TEST_TMP/setup.txt" || true
+assert_eq 6 "$(wc -l <"$TEST_TMP/setup.txt")" "call set-up lines"
+assert_eq 6 "$(cut -d' ' -f1 "$TEST_TMP/setup.txt" | sort -u | wc -l)" "distinct call set-up times"
+assert_exit 0 "demo --version" -- "$DEMO" --version
+assert_contains "$(cat "$TEST_TMP/out")" "liblogshare" "demo --version names the library"
 pass "the demo calling app reports and exports"

@@ -15,6 +15,10 @@
  *       with logshare_outbox_add and wakes the sender: exit 0 when the
  *       outbox is empty within 2 s of the wake (prints the ms it took),
  *       75 when not
+ *   share_helper open-quit DIR PUBFILE SERVER TOKEN GRACE_MS   an app that
+ *       opens the store, starts the outbox sender and quits at once with
+ *       logshare_outbox_sender_stop_grace: exit 0 when the outbox is then
+ *       empty, 75 when something is still queued
  *   share_helper json FILE KEY          prints a top-level string or number
  *   share_helper attachments FILE       "id name sha256 size" per attachment of a ticket
  *   share_helper manifest-sums FILE     "sha256  name" per file of a manifest (sha256sum -c input)
@@ -159,6 +163,32 @@ static int cmd_open_send(const char *dir, const char *pub, const char *server, c
     return status;
 }
 
+static int cmd_open_quit(const char *dir, const char *pub, const char *server, const char *token,
+                         unsigned grace_ms)
+{
+    logshare *ls = NULL;
+    int rc = open_store(dir, pub, &ls);
+    if (rc) {
+        fprintf(stderr, "open: %s\n", logshare_strerror(rc));
+        return 1;
+    }
+    logshare_share_options *o = logshare_share_options_new();
+    logshare_share_options_set_server(o, server, token);
+    logshare_outbox_sender *s = NULL;
+    rc = logshare_outbox_sender_start(ls, o, &s);
+    logshare_share_options_free(o);
+    if (rc) {
+        fprintf(stderr, "sender: %s\n", logshare_strerror(rc));
+        return 1;
+    }
+    logshare_outbox_sender_stop_grace(s, grace_ms);
+    logshare_close(ls);
+    char *json = NULL;
+    int status = logshare_outbox_list_json(dir, &json) == 0 && strcmp(json, "[]") == 0 ? 0 : 75;
+    logshare_string_free(json);
+    return status;
+}
+
 static long elapsed_ms(const struct timespec *t0)
 {
     struct timespec t1;
@@ -268,6 +298,8 @@ int main(int argc, char **argv)
         return cmd_decrypt(argv[2], argc - 3, argv + 3);
     if (argc == 7 && strcmp(argv[1], "open-send") == 0)
         return cmd_open_send(argv[2], argv[3], argv[4], argv[5], atoi(argv[6]));
+    if (argc == 7 && strcmp(argv[1], "open-quit") == 0)
+        return cmd_open_quit(argv[2], argv[3], argv[4], argv[5], (unsigned)atoi(argv[6]));
     if (argc == 7 && strcmp(argv[1], "add-wake") == 0)
         return cmd_add_wake(argv[2], argv[3], argv[4], argv[5], argv[6]);
     fprintf(stderr, "usage: see the comment at the top of share_helper.c\n");
