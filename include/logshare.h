@@ -476,8 +476,9 @@ LOGSHARE_API int logshare_share_options_set_ca_file(logshare_share_options *opts
 LOGSHARE_API int logshare_share_options_set_timeouts(logshare_share_options *opts, long connect_ms,
                                                      long low_speed_bytes, long low_speed_seconds,
                                                      long total_ms);
-/* Attempts per send (default 4) and the exponential backoff between them
- * (base 500 ms, doubling, at most max_ms = 30000, with full jitter).
+/* Attempts per send (default 4) and the exponential backoff between them:
+ * the n-th wait is random, uniform between base/2 and min(max_ms,
+ * base * 2^(n-1)) (base 500 ms, max_ms 30000 by default).
  * Network errors, 5xx and 429 are retried (a Retry-After is honoured; one
  * longer than max_ms ends the attempts and the item waits in the outbox);
  * other 4xx are not. */

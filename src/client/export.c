@@ -109,6 +109,18 @@ static int configure_format(struct archive *a, logshare_export_format format)
     return LOGSHARE_EINVAL;
 }
 
+/* Sets the zip compression of the entries that follow (libarchive
+ * allows it between entries only through these two calls); a no-op for
+ * tar.zst, where zstd covers the whole stream. */
+static int zip_method(struct archive *a, logshare_export_format format, int store)
+{
+    if (format != LOGSHARE_EXPORT_ZIP)
+        return 0;
+    int r = store ? archive_write_zip_set_compression_store(a)
+                  : archive_write_zip_set_compression_deflate(a);
+    return r == ARCHIVE_OK ? 0 : LOGSHARE_EUNSUPPORTED;
+}
+
 /* Opens every file of the list, dropping log files that no longer exist
  * (removed by rotation between listing and now: they are not shippable
  * and the manifest must not claim them). fds[i] matches files->items[i]
@@ -186,7 +198,12 @@ int export_write_archive(const share_fields *fields, share_file_list *files, con
     time_t now = (time_t)(ls_time_now_us() / 1000000);
     for (size_t i = 0; rc == 0 && i < files->count; i++) {
         share_file *f = &files->items[i];
-        rc = entry_header(a, f->name, f->size, now);
+        /* log files are compressed and encrypted already: deflating them
+         * again costs time (5x for a big export) and gains nothing. The
+         * app's own files may be text, so they are deflated. */
+        int is_log = strcmp(f->stream, "attachment") != 0;
+        rc = zip_method(a, format, is_log);
+        rc = rc ? rc : entry_header(a, f->name, f->size, now);
         rc = rc ? rc : copy_file(a, fds[i], f, &pr);
     }
     char *manifest = NULL;
@@ -194,7 +211,8 @@ int export_write_archive(const share_fields *fields, share_file_list *files, con
         rc = share_manifest_build(fields, files, ls_time_now_us(), &manifest);
     if (rc == 0) {
         size_t mlen = strlen(manifest);
-        rc = entry_header(a, "manifest.json", mlen, now);
+        rc = zip_method(a, format, 0);
+        rc = rc ? rc : entry_header(a, "manifest.json", mlen, now);
         rc = rc ? rc : write_data(a, manifest, mlen);
     }
     free(manifest);

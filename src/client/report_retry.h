@@ -21,8 +21,11 @@ typedef enum retry_class {
 retry_class retry_classify(int http_status);
 
 /* The wait before attempt number attempt+1 (attempt >= 1 attempts done):
- * "full jitter" exponential backoff, uniform in [0, min(max, base*2^(attempt-1))],
- * never below base/2 so a flapping server is not hammered. random01 in [0,1). */
+ * exponential backoff with jitter, uniform in [base/2, cap) where cap =
+ * min(max, base*2^(attempt-1)). Not "full jitter" (which starts at 0): the
+ * floor of base/2 keeps a flapping server from being hit again at once,
+ * while the spread still keeps many clients from retrying in step.
+ * random01 in [0,1). */
 int64_t retry_backoff_ms(int attempt, long base_ms, long max_ms, double random01);
 
 /* Parses a Retry-After header value: delta-seconds ("120") or an

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # export_tools.sh - `logshare export` archives opened by standard tools:
 # unzip and bsdtar unpack them, and every file matches the size and
-# SHA-256 its manifest.json gives; tar.zst too; a bad request writes
-# nothing.
+# SHA-256 its manifest.json gives; log files are stored (they are
+# compressed already), the manifest deflated; tar.zst too; a bad request
+# writes nothing.
 source "$LOGSHARE_TEST_LIB/testlib.sh"
 HELPER="$LOGSHARE_BUILD_DIR/tests/report/share_helper"
 L="$LOGSHARE_BIN"
@@ -26,6 +27,13 @@ check_unpacked() { # DIR WHAT
 assert_exit 0 "export zip" -- "$L" export --dir "$STORE" --out "$TEST_TMP/logs.zip" --call-id call-x-1 \
   --description "for the vendor" --file "$TEST_TMP/settings.txt"
 unzip -tq "$TEST_TMP/logs.zip" >/dev/null || fail "unzip -t"
+# log files are compressed and encrypted already: stored as they are;
+# the manifest (and the app's text file) deflated
+unzip -v "$TEST_TMP/logs.zip" >"$TEST_TMP/zipv" || fail "unzip -v"
+awk '$NF ~ /\.lslog$/ && $2 != "Stored" {bad = bad " " $NF} END {if (bad) {print bad; exit 1}}' "$TEST_TMP/zipv" ||
+  fail "log files deflated again: $(cat "$TEST_TMP/zipv")"
+[ "$(grep -c '\.lslog$' "$TEST_TMP/zipv")" -gt 0 ] || fail "no log files in the zip"
+grep -E 'Defl:[A-Z] .* manifest\.json$' "$TEST_TMP/zipv" >/dev/null || fail "manifest.json not deflated: $(cat "$TEST_TMP/zipv")"
 mkdir "$TEST_TMP/u" && (cd "$TEST_TMP/u" && unzip -q "$TEST_TMP/logs.zip") || fail "unzip"
 check_unpacked "$TEST_TMP/u" "unzip"
 mkdir "$TEST_TMP/b" && bsdtar -xf "$TEST_TMP/logs.zip" -C "$TEST_TMP/b" || fail "bsdtar zip"
