@@ -221,29 +221,34 @@ static void finish_sent(struct send_ctx *c, report_http_response *resp)
     outbox_remove(c->store_dir, c->item->id);
 }
 
-/* The files of all not yet among the ticket's attachments (by SHA-256:
- * the server may rename a file, never change its bytes). */
+/* The files of all not yet among the ticket's attachments, matched by
+ * SHA-256 (the server may rename a file, never change its bytes). Each
+ * attachment accounts for one file only: two files with the same bytes
+ * (an empty log of each stream, a file attached twice) need two
+ * attachments, as the manifest lists both. */
 static int missing_files(const char *ticket_json, const share_file_list *all, size_t max,
                          share_file_list *out)
 {
     json_t *root = json_loads(ticket_json, 0, NULL);
     json_t *atts = json_object_get(root, "attachments");
     int rc = json_is_array(atts) ? 0 : LOGSHARE_EHTTP;
+    size_t n_atts = rc == 0 ? json_array_size(atts) : 0;
+    unsigned char *used = calloc(n_atts ? n_atts : 1, 1);
+    if (rc == 0 && !used)
+        rc = LOGSHARE_ENOMEM;
     for (size_t i = 0; rc == 0 && i < all->count && out->count < max; i++) {
         const share_file *f = &all->items[i];
         int present = 0;
-        size_t j;
-        json_t *a;
-        json_array_foreach(atts, j, a)
-        {
-            const char *sha = json_string_value(json_object_get(a, "sha256"));
-            if (sha && strcmp(sha, f->sha256) == 0)
-                present = 1;
+        for (size_t j = 0; !present && j < n_atts; j++) {
+            const char *sha = json_string_value(json_object_get(json_array_get(atts, j), "sha256"));
+            if (!used[j] && sha && strcmp(sha, f->sha256) == 0)
+                used[j] = present = 1;
         }
         if (!present)
             rc = share_file_list_add(out, f->path, f->name, f->stream, f->size, f->first_us,
                                      f->last_us);
     }
+    free(used);
     json_decref(root);
     return rc;
 }

@@ -3,7 +3,8 @@
 # in one request (logshared --max-files 4) is delivered in batches: the
 # ticket is made with the first, the rest added to it, every file exactly
 # once with its bytes intact, even when the send is interrupted between
-# batches and resumed by another run.
+# batches and resumed by another run, and when several files hold the
+# same bytes.
 source "$LOGSHARE_TEST_LIB/testlib.sh"
 HELPER="$LOGSHARE_BUILD_DIR/tests/report/share_helper"
 L="$LOGSHARE_BIN"
@@ -21,12 +22,12 @@ start_server "$TEST_TMP/srv" --max-files 4
 TOKEN=$("$LOGSHARED_BIN" token --data-dir "$TEST_TMP/srv" --user alice)
 SUPPORT=$("$LOGSHARED_BIN" token --data-dir "$TEST_TMP/srv" --user agent --role support)
 
-check_ticket() { # CALL_ID WHAT
+check_ticket() { # CALL_ID WHAT [EXTRA_FILES]
   curl -sS -f -H "Authorization: Bearer $SUPPORT" "$SERVER_URL/api/v1/tickets?call_id=$1" >"$TEST_TMP/list.json"
   assert_eq 1 "$("$HELPER" count "$TEST_TMP/list.json")" "$2: one ticket"
   curl -sS -f -H "Authorization: Bearer $SUPPORT" "$SERVER_URL/api/v1/tickets/$TID" >"$TEST_TMP/ticket.json"
   "$HELPER" attachments "$TEST_TMP/ticket.json" >"$TEST_TMP/att"
-  assert_eq "$((nlogs + 1))" "$(wc -l <"$TEST_TMP/att")" "$2: every log file and the manifest, once each"
+  assert_eq "$((nlogs + 1 + ${3:-0}))" "$(wc -l <"$TEST_TMP/att")" "$2: every file and the manifest, once each"
   for f in "$STORE"/*.lslog; do
     sha=$(sha256sum "$f" | cut -d' ' -f1)
     grep -q " $sha " "$TEST_TMP/att" || fail "$2: $(basename "$f") missing or changed"
@@ -58,3 +59,16 @@ assert_exit 0 "resume" -- "$L" outbox --dir "$STORE" --send --server "$SERVER_UR
 assert_eq "$TID" "$("$HELPER" json "$TEST_TMP/out" id)" "resumed send names the same ticket"
 check_ticket call-many-2 "resumed"
 pass "an interrupted batched report resumes without sending a file twice"
+
+# 3. files with the same bytes (five copies: more than one batch holds)
+#    are each attached: the manifest lists every one of them
+for i in 1 2 3 4 5; do echo "same bytes" >"$TEST_TMP/copy$i.txt"; done
+files=(); for i in 1 2 3 4 5; do files+=(--file "$TEST_TMP/copy$i.txt"); done
+assert_exit 0 "report with identical files" -- "$L" report --dir "$STORE" --server "$SERVER_URL" --token "$TOKEN" \
+  --description "identical files" --call-id call-many-3 --max-files 4 "${files[@]}" --json
+TID=$("$HELPER" json "$TEST_TMP/out" id)
+check_ticket call-many-3 "identical files" 5
+sha=$(sha256sum "$TEST_TMP/copy1.txt" | cut -d' ' -f1)
+assert_eq 5 "$(grep -c " $sha " "$TEST_TMP/att")" "attachments holding the shared bytes"
+for i in 1 2 3 4 5; do grep -q " copy$i.txt " "$TEST_TMP/att" || fail "copy$i.txt not attached"; done
+pass "files with identical bytes are each attached, across batches"
