@@ -307,9 +307,13 @@ static int begin_request(http_request *req, const char *url)
     if (rr == ROUTER_NO_PATH)
         return http_respond_error(req, LOGSHARE_ENOENT, 404, "no such endpoint: %s %s", req->method,
                                   url);
-    if (rr == ROUTER_NO_METHOD)
-        return http_respond_error(req, LOGSHARE_EUNSUPPORTED, 405, "method %s not allowed here",
-                                  req->method);
+    if (rr == ROUTER_NO_METHOD) {
+        char allow[128];
+        router_allowed(s->routes, s->n_routes, url, req, allow, sizeof allow);
+        return http_respond_error_code(
+            req, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed", MHD_HTTP_HEADER_ALLOW, allow,
+            "method %s not allowed here (allowed: %s)", req->method, allow);
+    }
 
     uint64_t limit = 0;
     if (req->route->flags & HTTP_ROUTE_UPLOAD)
@@ -478,6 +482,8 @@ void http_on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                                                                           : "error";
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && !req->cut)
         req->status = req->status ? req->status : 0;
+    if (strcmp(req->method, "HEAD") == 0)
+        req->bytes_out = 0; /* libmicrohttpd sent the headers alone */
     log_request(req, outcome);
     http_metrics_request(s->metrics, req->route ? req->route->name : "unmatched",
                          toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? req->status : 0);
