@@ -93,6 +93,14 @@ req PATCH /api/v1/tickets/$T1 "${S[@]}" "${J[@]}" -d '{"status":"done"}'; expect
 req PATCH /api/v1/tickets/$T1 "${S[@]}" "${J[@]}" -d '{"status":'; expect 400 invalid_argument "bad JSON"
 req PATCH /api/v1/tickets/$T1 "${S[@]}" "${J[@]}" -d '{"owner":"x"}'; expect 400 invalid_argument "unknown key"
 req PATCH /api/v1/tickets/$T1 "${S[@]}" -d 'status=closed'; expect 415 unsupported "form body"
+req PATCH /api/v1/tickets/$T1 "${S[@]}" -H 'Content-Type: application/jsonx' -d '{"assignee":"x"}'
+expect 415 unsupported "a media type that only starts with application/json"
+req PATCH /api/v1/tickets/$T1 "${S[@]}" -H 'Content-Type: application/json-seq' -d '{"assignee":"x"}'
+expect 415 unsupported "application/json-seq"
+req PATCH /api/v1/tickets/$T1 "${S[@]}" -H 'Content-Type: Application/JSON ; charset=utf-8' -d '{"assignee":"sam"}'
+expect 200 "" "application/json with a parameter, any case"
+req POST /api/v1/log-requests "${S[@]}" -H 'Content-Type: application/jsonx' -d '{}'
+expect 415 unsupported "log request with application/jsonx"
 req PATCH /api/v1/tickets/tk_0123456789abcdef0123456789abcdef "${S[@]}" "${J[@]}" -d '{"status":"closed"}'; expect 404 not_found "patch unknown"
 req PATCH /api/v1/tickets/$T1 "${S[@]}" "${J[@]}" --data-binary "{\"note\":\"$(head -c 6000 /dev/zero | tr '\0' a)\"}"
 expect 413 too_large "JSON over max_json_bytes"

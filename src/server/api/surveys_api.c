@@ -34,7 +34,7 @@ struct survey_upload {
     int multipart;
     char idem_key[MAX_IDEMPOTENCY_KEY + 1];
     char ticket_id[TICKET_ID_MAX];
-    ls_buf json;        /* the survey JSON: the whole body, or the `survey` field */
+    ls_buf json; /* the survey JSON: the whole body, or the `survey` field */
     int in_survey_field;
     int in_ignored_field;
     int have_survey_field;
@@ -78,8 +78,8 @@ static int parse_survey(http_request *req, struct survey_upload *u)
     if (u->parsed_ok)
         return 0;
     char err[160];
-    int rc = surveys_parse(u->json.data ? u->json.data : "", u->json.len, &u->parsed, err,
-                           sizeof err);
+    int rc =
+        surveys_parse(u->json.data ? u->json.data : "", u->json.len, &u->parsed, err, sizeof err);
     if (rc == LOGSHARE_EINVAL)
         snprintf(req->fail_message, sizeof req->fail_message, "%s", err);
     if (!rc)
@@ -215,7 +215,7 @@ int api_surveys_create_begin(http_request *req)
         memcpy(u->idem_key, key, n + 1);
     }
     const char *ct = http_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
-    if (ct && strncasecmp(ct, "application/json", 16) == 0) {
+    if (api_media_type_is(ct, "application/json")) {
         if (req->content_length != UINT64_MAX &&
             req->content_length > (uint64_t)cfg->max_json_bytes)
             return http_respond_error(req, LOGSHARE_ETOOLARGE, 413,
@@ -261,8 +261,7 @@ int api_surveys_create_body(http_request *req, const char *data, size_t len)
     }
     int rc = multipart_parser_feed(u->mp, data, len);
     if (rc && !req->fail_message[0])
-        snprintf(req->fail_message, sizeof req->fail_message, "%s",
-                 multipart_parser_error(u->mp));
+        snprintf(req->fail_message, sizeof req->fail_message, "%s", multipart_parser_error(u->mp));
     return rc;
 }
 
@@ -286,8 +285,7 @@ static int create_ticket(http_request *req, struct survey_upload *u, struct tick
     const survey *s = &u->parsed;
     char desc[SURVEY_MAX_MORE_INFO + 300];
     if (s->more_info && *s->more_info)
-        snprintf(desc, sizeof desc, "End-of-call survey (call %s): %s", s->call_id,
-                 s->more_info);
+        snprintf(desc, sizeof desc, "End-of-call survey (call %s): %s", s->call_id, s->more_info);
     else
         snprintf(desc, sizeof desc, "End-of-call survey (call %s): issue reported", s->call_id);
     char *call_ids[1] = {s->call_id};
