@@ -126,6 +126,31 @@ static void config_sets_keys_by_every_spelling(void **state)
     assert_int_equal(server_config_set(&c, "max-files", "-1"), LOGSHARE_EINVAL);
     assert_int_equal(server_config_set(&c, "max-files", "3x"), LOGSHARE_EINVAL);
     assert_int_equal(server_config_set(&c, "nope", "1"), LOGSHARE_ENOENT);
+    /* size suffixes that would wrap past 63 bits are refused, the largest
+     * that fit are kept exactly */
+    assert_int_equal(server_config_set(&c, "max-body-bytes", "8589934591G"), 0);
+    assert_true(c.max_body_bytes == 8589934591LL << 30);
+    assert_int_equal(server_config_set(&c, "max-body-bytes", "8589934592G"), LOGSHARE_ETOOLARGE);
+    assert_int_equal(server_config_set(&c, "max-body-bytes", "17179869184g"), LOGSHARE_ETOOLARGE);
+    assert_int_equal(server_config_set(&c, "max-file-bytes", "9007199254740992k"),
+                     LOGSHARE_ETOOLARGE);
+    assert_int_equal(server_config_set(&c, "max-file-bytes", "8796093022208M"), LOGSHARE_ETOOLARGE);
+    assert_int_equal(server_config_set(&c, "max-file-bytes", "99999999999999999999"),
+                     LOGSHARE_ETOOLARGE);
+    assert_true(c.max_body_bytes == 8589934591LL << 30); /* unchanged by the refusals */
+    assert_int_equal(server_config_set(&c, "max-file-bytes", "-0"), LOGSHARE_EINVAL);
+    /* the message says why, through every source */
+    server_config big;
+    char err[256] = "";
+    char *argv[] = {"logshared", "--max-body-bytes", "16777216T"};
+    assert_int_equal(server_config_load(&big, 3, argv, 1, err, sizeof err), LOGSHARE_EINVAL);
+    assert_non_null(strstr(err, "bad value"));
+    server_config_clear(&big);
+    char *argv2[] = {"logshared", "--max-body-bytes", "8589934592G"};
+    assert_int_equal(server_config_load(&big, 3, argv2, 1, err, sizeof err), LOGSHARE_EINVAL);
+    assert_non_null(strstr(err, "too large"));
+    assert_non_null(strstr(err, "--max-body-bytes"));
+    server_config_clear(&big);
     server_config_clear(&c);
     server_config_clear(NULL);
 }
