@@ -25,6 +25,7 @@ assert_eq Ann "$(jget customer_name)" "customer_name"
 assert_eq report "$(jget source)" "source"
 assert_eq lr_1 "$(jget log_request_id)" "log_request_id"
 assert_eq "$sha1" "$(jget attachments.0.sha256)" "sha256 of the first file"
+assert_eq "$SERVER_URL/api/v1/tickets/$(jget id)/attachments/$(jget attachments.0.id)" "$(jget attachments.0.url)" "attachment url absolute"
 assert_eq 100000 "$(jget attachments.0.size)" "size of the first file"
 assert_eq text/plain "$(jget attachments.1.content_type)" "content type kept"
 AT1=$(jget attachments.0.id)
@@ -155,6 +156,9 @@ req POST "$U/link" "${B[@]}"; expect 403 permission_denied "link for another's"
 req POST "$U/link" "${A[@]}" "${J[@]}" -d '{"expires_in":999999999}'; expect 400 invalid_argument "too long a link"
 req POST "$U/link" "${A[@]}" "${J[@]}" -d '{"expires_in":60}'; expect 201 "" "mint link"
 LINK=$(jget url); assert_contains "$(jget expires_at)" Z "expires_at"
+# public_url unset: links are absolute, from listen and the bound port
+[[ "$LINK" == "$SERVER_URL/api/v1/tickets/$T1/attachments/$AT1?"* ]] || fail "signed link not absolute: $LINK"
+LINK=${LINK#"$SERVER_URL"}
 curl -sS -o "$TEST_TMP/dl2" -w '%{http_code}' "$SERVER_URL$LINK" >"$TEST_TMP/code"
 assert_eq 200 "$(cat "$TEST_TMP/code")" "download by link, no account"
 assert_eq "$sha1" "$(sha256sum "$TEST_TMP/dl2" | cut -c1-64)" "bytes by link"

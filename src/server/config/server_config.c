@@ -49,7 +49,8 @@ static const struct key_def keys[] = {
     S("server", "data_dir", data_dir, "./logshare-data", "database, blobs and secrets"),
     S("server", "port_file", port_file, NULL, "write the bound port to this file once serving"),
     S("server", "public_url", public_url, NULL,
-      "base URL for links handed out (default from listen)"),
+      "absolute base URL for links handed out; default http(s)://HOST:PORT from listen "
+      "and the bound port (the host name for a wildcard address)"),
     S("server", "tls_cert", tls_cert, NULL, "PEM certificate: serve HTTPS (with tls_key)"),
     S("server", "tls_key", tls_key, NULL, "PEM private key for tls_cert"),
     S("server", "trusted_proxies", trusted_proxies, NULL,

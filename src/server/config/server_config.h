@@ -19,7 +19,7 @@ typedef struct server_config {
     char *listen; /* HOST:PORT, port 0 = a free port */
     char *data_dir;
     char *port_file;  /* written with the bound port once serving */
-    char *public_url; /* base of links we hand out; default http(s)://listen */
+    char *public_url; /* base of links we hand out; main sets http(s)://listen when unset */
     char *tls_cert;
     char *tls_key;
     char *trusted_proxies;  /* comma-separated addresses whose X-Forwarded-For we trust */
