@@ -67,8 +67,8 @@ int api_log_requests_create_end(http_request *req)
 {
     struct create_state *st = req->state;
     json_error_t jerr;
-    json_t *doc =
-        req->body ? json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
+    json_t *doc = req->body ? json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr)
+                            : NULL;
     int rc;
     if (!json_is_object(doc)) {
         rc = http_respond_error(req, LOGSHARE_EINVAL, 400, "body must be a JSON object%s%s",
@@ -115,7 +115,8 @@ int api_log_requests_create_end(http_request *req)
     if (expires && !json_is_null(expires)) {
         if (!json_is_integer(expires) || json_integer_value(expires) < 1 ||
             json_integer_value(expires) > LOG_REQUEST_MAX_EXPIRES_S) {
-            rc = http_respond_error(req, LOGSHARE_EINVAL, 400, "expires_in must be 1 to %d seconds",
+            rc = http_respond_error(req, LOGSHARE_EINVAL, 400,
+                                    "expires_in must be 1 to %d seconds",
                                     LOG_REQUEST_MAX_EXPIRES_S);
             goto out;
         }
@@ -198,9 +199,9 @@ static int load_own(http_request *req, const struct auth_identity *who, int allo
                     struct log_request *r)
 {
     const char *id = req->params[0];
-    int rc = push_id_valid(id)
-                 ? push_db_log_request_get(push_service_db(push_of(req)), id, ls_time_now_us(), r)
-                 : LOGSHARE_ENOENT;
+    int rc = push_id_valid(id) ? push_db_log_request_get(push_service_db(push_of(req)), id,
+                                                         ls_time_now_us(), r)
+                               : LOGSHARE_ENOENT;
     if (rc == LOGSHARE_ENOENT) {
         http_respond_error(req, rc, 404, "no log request %.60s", id);
         return rc;
@@ -239,8 +240,8 @@ int api_log_requests_decline(http_request *req)
     if (load_own(req, &who, 0, &r))
         return 0;
     log_request_clear(&r);
-    int rc = push_db_log_request_decline(push_service_db(push_of(req)), req->params[0], who.user_id,
-                                         ls_time_now_us(), &r);
+    int rc = push_db_log_request_decline(push_service_db(push_of(req)), req->params[0],
+                                         who.user_id, ls_time_now_us(), &r);
     if (rc == LOGSHARE_ECONFLICT) {
         rc = http_respond_error(req, rc, 409, "the log request is already %s",
                                 log_request_status_name(r.status));
@@ -290,8 +291,8 @@ int api_log_requests_check_for_ticket(http_request *req, const char *user_id,
                                       const char *log_request_id)
 {
     int rc = push_id_valid(log_request_id)
-                 ? push_db_log_request_check_owner(push_service_db(push_of(req)), log_request_id,
-                                                   user_id)
+                 ? push_db_log_request_check_owner(push_service_db(push_of(req)),
+                                                   log_request_id, user_id)
                  : LOGSHARE_ENOENT;
     /* An id this server never issued (another deployment's, an app's own
      * label) is kept on the ticket as given and fulfils nothing; only
