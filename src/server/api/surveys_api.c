@@ -34,7 +34,7 @@ struct survey_upload {
     int multipart;
     char idem_key[MAX_IDEMPOTENCY_KEY + 1];
     char ticket_id[TICKET_ID_MAX];
-    ls_buf json; /* the survey JSON: the whole body, or the `survey` field */
+    ls_buf json;        /* the survey JSON: the whole body, or the `survey` field */
     int in_survey_field;
     int in_ignored_field;
     int have_survey_field;
@@ -78,8 +78,8 @@ static int parse_survey(http_request *req, struct survey_upload *u)
     if (u->parsed_ok)
         return 0;
     char err[160];
-    int rc =
-        surveys_parse(u->json.data ? u->json.data : "", u->json.len, &u->parsed, err, sizeof err);
+    int rc = surveys_parse(u->json.data ? u->json.data : "", u->json.len, &u->parsed, err,
+                           sizeof err);
     if (rc == LOGSHARE_EINVAL)
         snprintf(req->fail_message, sizeof req->fail_message, "%s", err);
     if (!rc)
@@ -261,7 +261,8 @@ int api_surveys_create_body(http_request *req, const char *data, size_t len)
     }
     int rc = multipart_parser_feed(u->mp, data, len);
     if (rc && !req->fail_message[0])
-        snprintf(req->fail_message, sizeof req->fail_message, "%s", multipart_parser_error(u->mp));
+        snprintf(req->fail_message, sizeof req->fail_message, "%s",
+                 multipart_parser_error(u->mp));
     return rc;
 }
 
@@ -285,7 +286,8 @@ static int create_ticket(http_request *req, struct survey_upload *u, struct tick
     const survey *s = &u->parsed;
     char desc[SURVEY_MAX_MORE_INFO + 300];
     if (s->more_info && *s->more_info)
-        snprintf(desc, sizeof desc, "End-of-call survey (call %s): %s", s->call_id, s->more_info);
+        snprintf(desc, sizeof desc, "End-of-call survey (call %s): %s", s->call_id,
+                 s->more_info);
     else
         snprintf(desc, sizeof desc, "End-of-call survey (call %s): issue reported", s->call_id);
     char *call_ids[1] = {s->call_id};
