@@ -101,6 +101,41 @@ static int open_listen_socket(const char *text, char *bound, size_t bound_cap)
     return fd;
 }
 
+/* public_url when none is configured: http(s)://HOST:PORT with the host
+ * as written in listen (a name stays a name) and the port actually
+ * bound (listen may say 0). A wildcard host (0.0.0.0, ::) names no one
+ * machine: the host name stands in for it. Links handed out are then
+ * absolute, as they must be to leave the API (a signed link is mailed
+ * to someone). A configured one loses its trailing slashes. Returns 0 or
+ * ENOMEM. */
+static int settle_public_url(server_config *cfg, const char *bound)
+{
+    if (cfg->public_url) {
+        size_t n = strlen(cfg->public_url);
+        while (n > 0 && cfg->public_url[n - 1] == '/')
+            cfg->public_url[--n] = '\0';
+        return 0;
+    }
+    char host[256];
+    const char *colon = strrchr(cfg->listen, ':');
+    size_t hl = colon ? (size_t)(colon - cfg->listen) : 0;
+    snprintf(host, sizeof host, "%.*s", (int)(hl < sizeof host ? hl : sizeof host - 1),
+             cfg->listen);
+    if (!host[0] || !strcmp(host, "0.0.0.0") || !strcmp(host, "::") || !strcmp(host, "[::]") ||
+        !strcmp(host, "*")) {
+        if (gethostname(host, sizeof host) != 0 || !host[0])
+            snprintf(host, sizeof host, "localhost");
+        host[sizeof host - 1] = '\0';
+    }
+    const char *port = strrchr(bound, ':');
+    int v6 = strchr(host, ':') && host[0] != '[';
+    char url[400];
+    snprintf(url, sizeof url, "%s://%s%s%s:%s", cfg->tls_cert ? "https" : "http", v6 ? "[" : "",
+             host, v6 ? "]" : "", port ? port + 1 : "0");
+    cfg->public_url = strdup(url);
+    return cfg->public_url ? 0 : LOGSHARE_ENOMEM;
+}
+
 static int parse_algorithm(const char *s, enum auth_algorithm *alg)
 {
     if (!s || !strcasecmp(s, "HS256"))
@@ -226,6 +261,10 @@ static int serve(server_config *cfg)
     int fd = open_listen_socket(cfg->listen, bound, sizeof bound);
     if (fd < 0) {
         fprintf(stderr, "logshared: cannot listen on %s: %s\n", cfg->listen, strerror(errno));
+        goto out;
+    }
+    if ((rc = settle_public_url(cfg, bound))) {
+        close(fd);
         goto out;
     }
     size_t n_routes;

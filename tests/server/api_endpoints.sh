@@ -25,6 +25,7 @@ assert_eq Ann "$(jget customer_name)" "customer_name"
 assert_eq report "$(jget source)" "source"
 assert_eq lr_1 "$(jget log_request_id)" "log_request_id"
 assert_eq "$sha1" "$(jget attachments.0.sha256)" "sha256 of the first file"
+assert_eq "$SERVER_URL/api/v1/tickets/$(jget id)/attachments/$(jget attachments.0.id)" "$(jget attachments.0.url)" "attachment url absolute"
 assert_eq 100000 "$(jget attachments.0.size)" "size of the first file"
 assert_eq text/plain "$(jget attachments.1.content_type)" "content type kept"
 AT1=$(jget attachments.0.id)
@@ -41,7 +42,13 @@ req POST /api/v1/tickets "${A[@]}" -H 'Content-Type: application/json' -d '{}'; 
 req POST /api/v1/tickets "${A[@]}" -H 'Content-Type: multipart/form-data' -d 'x'; expect 400 invalid_argument "no boundary"
 req POST /api/v1/tickets -F description=d;                       expect 401 unauthorized "no token"
 req GET /api/v1/tickets/$T1/nope "${A[@]}";                      expect 404 not_found "unknown route"
-req DELETE /api/v1/tickets/$T1 "${A[@]}";                        expect 405 "" "wrong method"
+req DELETE /api/v1/tickets/$T1 "${A[@]}";                        expect 405 method_not_allowed "wrong method"
+grep -qi '^Allow: GET, PATCH, HEAD' "$TEST_TMP/hdrs" || fail "405 without the right Allow header: $(cat "$TEST_TMP/hdrs")"
+grep -qi '^Content-Type: application/json' "$TEST_TMP/hdrs" || fail "405 not JSON"
+req PUT /api/v1/tickets "${A[@]}";                               expect 405 method_not_allowed "PUT on the collection"
+grep -qi '^Allow: POST, GET, HEAD' "$TEST_TMP/hdrs" || fail "405 on the collection: $(grep -i '^Allow' "$TEST_TMP/hdrs")"
+req POST /healthz;                                               expect 405 method_not_allowed "POST /healthz"
+grep -qi '^Allow: GET, HEAD' "$TEST_TMP/hdrs" || fail "405 on /healthz: $(grep -i '^Allow' "$TEST_TMP/hdrs")"
 pass "create errors"
 
 # --- get --------------------------------------------------------------
@@ -87,6 +94,14 @@ req PATCH /api/v1/tickets/$T1 "${S[@]}" "${J[@]}" -d '{"status":"done"}'; expect
 req PATCH /api/v1/tickets/$T1 "${S[@]}" "${J[@]}" -d '{"status":'; expect 400 invalid_argument "bad JSON"
 req PATCH /api/v1/tickets/$T1 "${S[@]}" "${J[@]}" -d '{"owner":"x"}'; expect 400 invalid_argument "unknown key"
 req PATCH /api/v1/tickets/$T1 "${S[@]}" -d 'status=closed'; expect 415 unsupported "form body"
+req PATCH /api/v1/tickets/$T1 "${S[@]}" -H 'Content-Type: application/jsonx' -d '{"assignee":"x"}'
+expect 415 unsupported "a media type that only starts with application/json"
+req PATCH /api/v1/tickets/$T1 "${S[@]}" -H 'Content-Type: application/json-seq' -d '{"assignee":"x"}'
+expect 415 unsupported "application/json-seq"
+req PATCH /api/v1/tickets/$T1 "${S[@]}" -H 'Content-Type: Application/JSON ; charset=utf-8' -d '{"assignee":"sam"}'
+expect 200 "" "application/json with a parameter, any case"
+req POST /api/v1/log-requests "${S[@]}" -H 'Content-Type: application/jsonx' -d '{}'
+expect 415 unsupported "log request with application/jsonx"
 req PATCH /api/v1/tickets/tk_0123456789abcdef0123456789abcdef "${S[@]}" "${J[@]}" -d '{"status":"closed"}'; expect 404 not_found "patch unknown"
 req PATCH /api/v1/tickets/$T1 "${S[@]}" "${J[@]}" --data-binary "{\"note\":\"$(head -c 6000 /dev/zero | tr '\0' a)\"}"
 expect 413 too_large "JSON over max_json_bytes"
@@ -112,8 +127,25 @@ assert_eq "$(head -c 20 "$TEST_TMP/f1" | tail -c 10 | od -An -tx1)" "$(od -An -t
 assert_contains "$(cat "$TEST_TMP/hdrs")" "Content-Range: bytes 10-19/100000" "Content-Range"
 req GET "$U" "${S[@]}" -H 'Range: bytes=-5'; expect 206 "" "suffix range"
 assert_eq "$(tail -c 5 "$TEST_TMP/f1" | od -An -tx1)" "$(od -An -tx1 "$TEST_TMP/body")" "suffix bytes"
-req GET "$U" "${S[@]}" -r 100000-; expect 416 "" "unsatisfiable range"
+req GET "$U" "${S[@]}" -r 100000-; expect 416 range_not_satisfiable "unsatisfiable range"
 assert_contains "$(cat "$TEST_TMP/hdrs")" "Content-Range: bytes */100000" "416 Content-Range"
+grep -qi '^Content-Type: application/json' "$TEST_TMP/hdrs" || fail "416 not JSON"
+# HEAD: GET's status and headers, no body
+head_req() { curl -sS -I -o /dev/null -D "$TEST_TMP/hdrs" -w '%{http_code}' "$@" >"$TEST_TMP/code" || echo 000 >"$TEST_TMP/code"
+             STATUS=$(cat "$TEST_TMP/code"); }
+head_req "${S[@]}" "$SERVER_URL$U"; assert_eq 200 "$STATUS" "HEAD on an attachment"
+grep -qi '^Content-Length: 100000' "$TEST_TMP/hdrs" || fail "HEAD attachment: no Content-Length 100000: $(cat "$TEST_TMP/hdrs")"
+grep -qi '^ETag: "'"$sha1"'"' "$TEST_TMP/hdrs" || fail "HEAD attachment: no ETag"
+head_req "${S[@]}" -r 10-19 "$SERVER_URL$U"; assert_eq 206 "$STATUS" "HEAD with a range"
+head_req "$SERVER_URL$U"; assert_eq 401 "$STATUS" "HEAD without a token"
+# over a raw connection: the answer to HEAD ends with its headers, no body
+# bytes follow (curl -I would not tell)
+raw_head() { exec 3<>/dev/tcp/127.0.0.1/$SERVER_PORT
+             printf 'HEAD %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n%s\r\n' "$1" "${2:-}" >&3
+             timeout 5 cat <&3 >"$TEST_TMP/raw" || true; exec 3<&-; }
+raw_head "$U" "Authorization: Bearer $SUP"$'\r\n'
+head -1 "$TEST_TMP/raw" | grep -q '^HTTP/1.1 200' || fail "raw HEAD on an attachment: $(head -1 "$TEST_TMP/raw")"
+assert_eq 0 "$(sed '1,/^\r$/d' "$TEST_TMP/raw" | wc -c)" "bytes after the headers of a HEAD answer"
 req GET "$U" "${B[@]}"; expect 403 permission_denied "download another's"
 req GET "$U"; expect 401 unauthorized "download without token"
 req GET /api/v1/tickets/$T1/attachments/at_0123456789abcdef0123456789abcdef "${A[@]}"; expect 404 not_found "unknown attachment"
@@ -124,6 +156,9 @@ req POST "$U/link" "${B[@]}"; expect 403 permission_denied "link for another's"
 req POST "$U/link" "${A[@]}" "${J[@]}" -d '{"expires_in":999999999}'; expect 400 invalid_argument "too long a link"
 req POST "$U/link" "${A[@]}" "${J[@]}" -d '{"expires_in":60}'; expect 201 "" "mint link"
 LINK=$(jget url); assert_contains "$(jget expires_at)" Z "expires_at"
+# public_url unset: links are absolute, from listen and the bound port
+[[ "$LINK" == "$SERVER_URL/api/v1/tickets/$T1/attachments/$AT1?"* ]] || fail "signed link not absolute: $LINK"
+LINK=${LINK#"$SERVER_URL"}
 curl -sS -o "$TEST_TMP/dl2" -w '%{http_code}' "$SERVER_URL$LINK" >"$TEST_TMP/code"
 assert_eq 200 "$(cat "$TEST_TMP/code")" "download by link, no account"
 assert_eq "$sha1" "$(sha256sum "$TEST_TMP/dl2" | cut -c1-64)" "bytes by link"
@@ -138,6 +173,12 @@ pass "signed links"
 # --- health, readiness, metrics ------------------------------------------------
 req GET /healthz; expect 200 "" healthz
 req GET /readyz; expect 200 "" readyz; assert_contains "$BODY" ready "readyz body"
+head_req "$SERVER_URL/healthz"; assert_eq 200 "$STATUS" "HEAD /healthz"
+raw_head /healthz; grep -q '^Content-Length: 16' "$TEST_TMP/raw" || fail "HEAD /healthz: GET's Content-Length"
+assert_eq 0 "$(sed '1,/^\r$/d' "$TEST_TMP/raw" | wc -c)" "bytes after the headers of HEAD /healthz"
+head_req "$SERVER_URL/readyz"; assert_eq 200 "$STATUS" "HEAD /readyz"
+grep -qi '^Content-Type: application/json' "$TEST_TMP/hdrs" || fail "HEAD /readyz headers"
+grep -q 'method=HEAD route=readyz .*status=200 bytes_in=0 bytes_out=0 ' "$TEST_TMP/server.log" || fail "HEAD not logged with its route"
 req GET /metrics; expect 200 "" metrics
 assert_contains "$BODY" 'logshared_http_requests_total{route="tickets_create",status="201"}' "requests by route"
 assert_contains "$BODY" 'logshared_tickets_created_total 7' "tickets created"

@@ -76,3 +76,43 @@ for i in 1 2 3 4; do req GET /healthz -H "X-Forwarded-For: 10.0.0.$i"; expect 20
 grep -q 'addr=10.0.0.4 ' "$TEST_TMP/server.log" || fail "log line lacks the forwarded client address"
 stop_ok
 pass "rate limits"
+
+# --- forged X-Forwarded-For through a trusted proxy ---------------------------------
+# Here curl plays the trusted proxy (127.0.0.1): each header below is what
+# a proxy forwards, the client's own claim on the left, the address the
+# proxy saw on the right. A client that varies its claim must still land
+# in one bucket: the real address's.
+MARK=$(wc -l <"$TEST_TMP/server.log")
+log_since() { tail -n +$((MARK + 1)) "$TEST_TMP/server.log"; }
+start_server "$DATA" --address-rate 1 --address-burst 3 --trusted-proxies 127.0.0.1
+# (a) the client pads its line so that a 1024-byte copy would end with an
+# address of its choice; the proxy appends the real one after it.
+pad() { local claim=$1 p=''; while [ $(( ${#p} + 9 + ${#claim} )) -le 1023 ]; do p+='1.1.1.1,'; done
+        while [ $(( ${#p} + ${#claim} )) -lt 1023 ]; do p+=' '; done; printf '%s%s' "$p" "$claim"; }
+for i in 1 2 3 4; do
+  xff="$(pad "10.6.6.$i"), 10.0.0.50"
+  [ "${#xff}" = 1034 ] || fail "the client's part must be 1023 bytes (${#xff})"
+  req GET /healthz -H "X-Forwarded-For: $xff"
+  if [ "$i" -le 3 ]; then expect 200 "" "padded XFF $i"; else expect 429 rate_limited "padded XFF cannot escape the real address's bucket"; fi
+done
+grep -q 'addr=10.0.0.50 ' "$TEST_TMP/server.log" || fail "log line lacks the real address behind a padded header"
+grep -q 'addr=10.6.6.' "$TEST_TMP/server.log" && fail "a padded header's forged address was believed"
+# (b) the proxy adds its own header line instead of appending: the client's
+# line comes first and must not be read alone.
+for i in 1 2 3 4; do
+  req GET /healthz -H "X-Forwarded-For: 10.7.7.$i" -H 'X-Forwarded-For: 10.0.0.60'
+  if [ "$i" -le 3 ]; then expect 200 "" "two XFF lines $i"; else expect 429 rate_limited "a client's own first XFF line cannot escape the limit"; fi
+done
+grep -q 'addr=10.0.0.60 ' "$TEST_TMP/server.log" || fail "log line lacks the address of the proxy's own XFF line"
+grep -q 'addr=10.7.7.' "$TEST_TMP/server.log" && fail "a client's first XFF line was believed"
+# a trusted hop in the middle is skipped; garbage or an oversized list
+# leaves the peer (never a cut-down list)
+req GET /healthz -H 'X-Forwarded-For: 10.8.8.8, 127.0.0.1'; expect 200 "" "trusted hop skipped"
+grep -q 'addr=10.8.8.8 ' "$TEST_TMP/server.log" || fail "trusted hop not skipped"
+req GET /healthz -H 'X-Forwarded-For: 10.8.8.9, bogus'; expect 200 "" "malformed XFF"
+req GET /healthz -H "X-Forwarded-For: $(printf '10.9.0.1, %.0s' $(seq 1000))10.9.0.2"; expect 200 "" "oversized XFF"
+grep -q 'addr=10.9.0.' "$TEST_TMP/server.log" && fail "an oversized XFF list was read"
+grep -q 'addr=10.8.8.9 ' "$TEST_TMP/server.log" && fail "an address left of garbage was believed"
+[ "$(log_since | grep -c 'route=healthz .*addr=127.0.0.1 ')" = 2 ] || fail "malformed/oversized XFF did not fall back to the peer"
+stop_ok
+pass "X-Forwarded-For cannot be forged through a trusted proxy"

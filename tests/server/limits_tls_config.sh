@@ -93,6 +93,8 @@ assert_eq 200 "$code" "healthz over HTTPS"
 code=$(curl -sS --cacert "$TEST_TMP/cert.pem" -o "$TEST_TMP/b" -w '%{http_code}' -H "Authorization: Bearer $TOK" \
        -F description=tls -F "f=@$TEST_TMP/cert.pem" "$HTTPS/api/v1/tickets")
 assert_eq 201 "$code" "ticket over HTTPS"
+BODY=$(cat "$TEST_TMP/b")
+[[ "$(jget attachments.0.url)" == "$HTTPS/api/v1/tickets/"* ]] || fail "attachment url over TLS not https from listen: $(jget attachments.0.url)"
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$SERVER_PORT/healthz" || true)
 [ "$code" != 200 ] || fail "plain HTTP answered on the TLS port"
 stop_ok
@@ -109,6 +111,12 @@ limit_seen() {
 }
 start_server "$DATA" --config "$TEST_TMP/ls.ini"
 assert_eq 100 "$(limit_seen)" "limit from the INI file"; stop_ok
+start_server "$DATA" --public-url 'https://logs.example.com/support/'
+req POST /api/v1/tickets -H "Authorization: Bearer $TOK" -F description=pub -F "f=@$TEST_TMP/ls.ini"
+expect 201 "" "ticket for public_url"
+assert_eq "https://logs.example.com/support/api/v1/tickets/$(jget id)/attachments/$(jget attachments.0.id)" \
+  "$(jget attachments.0.url)" "a configured public_url is the links' base (its trailing slash dropped)"
+stop_ok
 LOGSHARE_LIMITS_MAX_JSON_BYTES=200 start_server "$DATA" --config "$TEST_TMP/ls.ini"
 assert_eq 200 "$(limit_seen)" "environment over the file"; stop_ok
 LOGSHARE_LIMITS_MAX_JSON_BYTES=200 start_server "$DATA" --config "$TEST_TMP/ls.ini" --max-json-bytes 300

@@ -26,6 +26,7 @@ static const http_route routes[] = {
     {"PATCH", "/api/v1/tickets/{id}", "patch", 0, {0}},
     {"GET", "/api/v1/tickets/{id}/attachments/{aid}", "att", 0, {0}},
     {"GET", "/ui/{*file}", "static", 0, {0}},
+    {"GET", "/stream", "stream", HTTP_ROUTE_NO_HEAD, {0}},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
 
@@ -74,6 +75,35 @@ static void router_refuses_near_misses(void **state)
     char longpath[2000] = "/api/v1/tickets/";
     memset(longpath + 16, 'a', 1500);
     assert_int_equal(router_match(routes, NROUTES, "GET", longpath, &req, &r), ROUTER_NO_PATH);
+}
+
+static void router_answers_head_with_get_and_lists_allowed_methods(void **state)
+{
+    (void)state;
+    http_request req;
+    memset(&req, 0, sizeof req);
+    const http_route *r = NULL;
+    assert_int_equal(
+        router_match(routes, NROUTES, "HEAD", "/api/v1/tickets/tk_1/attachments/at_2", &req, &r),
+        ROUTER_FOUND);
+    assert_string_equal(r->name, "att");
+    assert_int_equal(req.n_params, 2);
+    assert_string_equal(req.params[0], "tk_1");
+    assert_string_equal(req.params[1], "at_2");
+    assert_int_equal(router_match(routes, NROUTES, "HEAD", "/api/v1/tickets/x", &req, &r),
+                     ROUTER_FOUND);
+    assert_string_equal(r->name, "get");
+    assert_string_equal(req.params[0], "x");
+    /* a stream does not answer HEAD */
+    assert_int_equal(router_match(routes, NROUTES, "HEAD", "/stream", &req, &r), ROUTER_NO_METHOD);
+    char allow[64];
+    router_allowed(routes, NROUTES, "/api/v1/tickets/x", &req, allow, sizeof allow);
+    assert_string_equal(allow, "GET, PATCH, HEAD");
+    router_allowed(routes, NROUTES, "/stream", &req, allow, sizeof allow);
+    assert_string_equal(allow, "GET");
+    router_allowed(routes, NROUTES, "/api/v1/tickets/x", &req, allow, 8);
+    assert_string_equal(allow, "GET"); /* what does not fit is left out */
+    assert_int_equal(req.n_params, 0);
 }
 
 static void ratelimit_allows_burst_then_refills(void **state)
@@ -126,6 +156,31 @@ static void config_sets_keys_by_every_spelling(void **state)
     assert_int_equal(server_config_set(&c, "max-files", "-1"), LOGSHARE_EINVAL);
     assert_int_equal(server_config_set(&c, "max-files", "3x"), LOGSHARE_EINVAL);
     assert_int_equal(server_config_set(&c, "nope", "1"), LOGSHARE_ENOENT);
+    /* size suffixes that would wrap past 63 bits are refused, the largest
+     * that fit are kept exactly */
+    assert_int_equal(server_config_set(&c, "max-body-bytes", "8589934591G"), 0);
+    assert_true(c.max_body_bytes == 8589934591LL << 30);
+    assert_int_equal(server_config_set(&c, "max-body-bytes", "8589934592G"), LOGSHARE_ETOOLARGE);
+    assert_int_equal(server_config_set(&c, "max-body-bytes", "17179869184g"), LOGSHARE_ETOOLARGE);
+    assert_int_equal(server_config_set(&c, "max-file-bytes", "9007199254740992k"),
+                     LOGSHARE_ETOOLARGE);
+    assert_int_equal(server_config_set(&c, "max-file-bytes", "8796093022208M"), LOGSHARE_ETOOLARGE);
+    assert_int_equal(server_config_set(&c, "max-file-bytes", "99999999999999999999"),
+                     LOGSHARE_ETOOLARGE);
+    assert_true(c.max_body_bytes == 8589934591LL << 30); /* unchanged by the refusals */
+    assert_int_equal(server_config_set(&c, "max-file-bytes", "-0"), LOGSHARE_EINVAL);
+    /* the message says why, through every source */
+    server_config big;
+    char err[256] = "";
+    char *argv[] = {"logshared", "--max-body-bytes", "16777216T"};
+    assert_int_equal(server_config_load(&big, 3, argv, 1, err, sizeof err), LOGSHARE_EINVAL);
+    assert_non_null(strstr(err, "bad value"));
+    server_config_clear(&big);
+    char *argv2[] = {"logshared", "--max-body-bytes", "8589934592G"};
+    assert_int_equal(server_config_load(&big, 3, argv2, 1, err, sizeof err), LOGSHARE_EINVAL);
+    assert_non_null(strstr(err, "too large"));
+    assert_non_null(strstr(err, "--max-body-bytes"));
+    server_config_clear(&big);
     server_config_clear(&c);
     server_config_clear(NULL);
 }
@@ -168,6 +223,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(router_matches_literals_and_placeholders),
         cmocka_unit_test(router_refuses_near_misses),
+        cmocka_unit_test(router_answers_head_with_get_and_lists_allowed_methods),
         cmocka_unit_test(ratelimit_allows_burst_then_refills),
         cmocka_unit_test(ratelimit_memory_is_bounded),
         cmocka_unit_test(config_sets_keys_by_every_spelling),

@@ -25,7 +25,7 @@ struct api_app {
     struct blob_store *blobs;
     struct ticket_store *tickets;
     struct auth *auth;
-    struct push_service *push; /* log requests and surveys (push/push_service.h) */
+    struct push_service *push;   /* log requests and surveys (push/push_service.h) */
     struct dashboard *dashboard; /* sessions, logins, log viewer (api/dashboard.h) */
 };
 
@@ -61,6 +61,11 @@ void api_filename_safe(const char *name, char *out, size_t cap, char *ascii, siz
 
 /* 1 when s is valid UTF-8 without NUL. */
 int api_utf8_valid(const char *s, size_t len);
+
+/* 1 when the Content-Type header value ct (may be NULL) is exactly the
+ * media type want (case-insensitive), alone or followed by parameters
+ * ("application/json; charset=utf-8"); "application/jsonx" is not. */
+int api_media_type_is(const char *ct, const char *want);
 
 /* ---- routes (defined in their files) ------------------------------- */
 

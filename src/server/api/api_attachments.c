@@ -147,10 +147,12 @@ int api_attachment_get(http_request *req)
     char cr[96];
     if (ranged < 0) {
         snprintf(cr, sizeof cr, "bytes */%" PRIu64, a->size);
+        uint64_t size = a->size;
         ticket_attachment_free(a);
-        struct MHD_Response *r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
-        return http_respond(req, MHD_HTTP_RANGE_NOT_SATISFIABLE, r);
+        return http_respond_error_code(req, MHD_HTTP_RANGE_NOT_SATISFIABLE, "range_not_satisfiable",
+                                       MHD_HTTP_HEADER_CONTENT_RANGE, cr,
+                                       "the range is outside the attachment's %" PRIu64 " bytes",
+                                       size);
     }
     struct blob_reader *reader = NULL;
     uint64_t total = 0;

@@ -4,6 +4,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api/api.h"
 #include "api/dashboard.h"
@@ -20,8 +21,7 @@ int api_authenticate(http_request *req, struct auth_identity *id)
     int rc = authorization ? LOGSHARE_ENOENT
                            : dashboard_session_identity(app->dashboard, req, id, &reason);
     if (rc == LOGSHARE_ENOENT)
-        rc = auth_verify_header(app->auth, authorization, ls_time_now_us() / 1000000, id,
-                                &reason);
+        rc = auth_verify_header(app->auth, authorization, ls_time_now_us() / 1000000, id, &reason);
     if (rc) {
         http_respond_error(req, LOGSHARE_EAUTH, 401, "%s",
                            reason ? reason : "missing or refused bearer token");
@@ -136,4 +136,19 @@ json_t *api_ticket_json(http_request *req, const struct ticket *t)
     }
     json_object_set_new(o, "attachments", atts);
     return o;
+}
+
+int api_media_type_is(const char *ct, const char *want)
+{
+    if (!ct)
+        return 0;
+    while (*ct == ' ' || *ct == '\t')
+        ct++;
+    size_t n = strlen(want);
+    if (strncasecmp(ct, want, n) != 0)
+        return 0;
+    ct += n;
+    while (*ct == ' ' || *ct == '\t')
+        ct++;
+    return *ct == '\0' || *ct == ';'; /* RFC 9110 8.3.1: parameters follow a ';' */
 }

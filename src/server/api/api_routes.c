@@ -50,7 +50,7 @@ static const http_route routes[] = {
      {api_log_requests_create_begin, NULL, api_log_requests_create_end, api_state_free}},
     {"GET", "/api/v1/log-requests", "log_requests_list", 0,
      {api_log_requests_list, NULL, NULL, NULL}},
-    {"GET", "/api/v1/log-requests/stream", "log_requests_stream", 0,
+    {"GET", "/api/v1/log-requests/stream", "log_requests_stream", HTTP_ROUTE_NO_HEAD,
      {api_log_requests_stream, NULL, NULL, NULL}},
     {"GET", "/api/v1/log-requests/{id}", "log_requests_get", 0,
      {api_log_requests_get, NULL, NULL, NULL}},

@@ -107,7 +107,7 @@ int api_tickets_patch_begin(http_request *req)
         return http_respond_error(req, LOGSHARE_EPERM, 403,
                                   "changing tickets needs the support role");
     const char *ct = http_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
-    if (!ct || strncasecmp(ct, "application/json", 16) != 0)
+    if (!api_media_type_is(ct, "application/json"))
         return http_respond_error(req, LOGSHARE_EUNSUPPORTED, 415, "expected application/json");
     return 0;
 }

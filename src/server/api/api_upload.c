@@ -125,6 +125,17 @@ static int on_part_begin(void *ctx, const multipart_part *part)
                      part->name);
             return LOGSHARE_EINVAL;
         }
+        /* max_fields counts text parts alone (the parser's part cap is
+         * fields + files together, so 90 call_ids would pass it): the
+         * fields read so far are the call ids and the single fields set */
+        size_t n_fields = u->n_call_ids;
+        for (int i = 0; i < F_COUNT; i++)
+            n_fields += u->fields[i] != NULL;
+        if (n_fields >= (size_t)app->cfg->max_fields) {
+            snprintf(req->fail_message, sizeof req->fail_message,
+                     "more than %lld form fields (max_fields)", (long long)app->cfg->max_fields);
+            return LOGSHARE_ETOOLARGE;
+        }
         for (int i = 0; i < F_COUNT; i++)
             if (strcmp(part->name, field_names[i]) == 0) {
                 if (i != F_CALL_ID && u->fields[i]) {

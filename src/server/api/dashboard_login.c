@@ -16,6 +16,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "api/api.h"
 #include "dashboard_internal.h"
 #include "logshare.h"
 #include "ls_time.h"
@@ -48,7 +49,7 @@ static json_t *session_json(const struct session_info *info)
 static int json_content_type(http_request *req)
 {
     const char *type = http_header(req, "Content-Type");
-    return type && strncasecmp(type, "application/json", 16) == 0;
+    return api_media_type_is(type, "application/json");
 }
 
 int dashboard_login_begin(http_request *req)

@@ -215,7 +215,7 @@ int api_surveys_create_begin(http_request *req)
         memcpy(u->idem_key, key, n + 1);
     }
     const char *ct = http_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
-    if (ct && strncasecmp(ct, "application/json", 16) == 0) {
+    if (api_media_type_is(ct, "application/json")) {
         if (req->content_length != UINT64_MAX &&
             req->content_length > (uint64_t)cfg->max_json_bytes)
             return http_respond_error(req, LOGSHARE_ETOOLARGE, 413,

@@ -8,6 +8,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +49,8 @@ static const struct key_def keys[] = {
     S("server", "data_dir", data_dir, "./logshare-data", "database, blobs and secrets"),
     S("server", "port_file", port_file, NULL, "write the bound port to this file once serving"),
     S("server", "public_url", public_url, NULL,
-      "base URL for links handed out (default from listen)"),
+      "absolute base URL for links handed out; default http(s)://HOST:PORT from listen "
+      "and the bound port (the host name for a wildcard address)"),
     S("server", "tls_cert", tls_cert, NULL, "PEM certificate: serve HTTPS (with tls_key)"),
     S("server", "tls_key", tls_key, NULL, "PEM private key for tls_cert"),
     S("server", "trusted_proxies", trusted_proxies, NULL,
@@ -157,19 +159,36 @@ static int set_value(server_config *c, const struct key_def *k, const char *valu
     char *end;
     errno = 0;
     long long v = strtoll(value, &end, 10);
-    if (errno || end == value || v < 0)
+    if (end == value || v < 0 || *value == '-')
         return LOGSHARE_EINVAL;
-    /* size suffixes make byte limits readable in INI files */
+    if (errno == ERANGE)
+        return LOGSHARE_ETOOLARGE;
+    if (errno)
+        return LOGSHARE_EINVAL;
+    /* size suffixes make byte limits readable in INI files; a shift past
+     * 63 bits would wrap to a small or negative limit, so it is refused */
+    int shift = 0;
     if (*end == 'k' || *end == 'K')
-        v <<= 10, end++;
+        shift = 10, end++;
     else if (*end == 'm' || *end == 'M')
-        v <<= 20, end++;
+        shift = 20, end++;
     else if (*end == 'g' || *end == 'G')
-        v <<= 30, end++;
+        shift = 30, end++;
     if (*end)
         return LOGSHARE_EINVAL;
+    if (v > (LLONG_MAX >> shift))
+        return LOGSHARE_ETOOLARGE;
+    v <<= shift;
     *(int64_t *)field = v;
     return 0;
+}
+
+/* What set_value's error means, for the messages of all three sources. */
+static const char *value_problem(int rc)
+{
+    return rc == LOGSHARE_ETOOLARGE
+               ? "value too large (at most 9223372036854775807, or 8589934591G)"
+               : "bad value";
 }
 
 static const struct key_def *find_key(const char *key)
@@ -273,8 +292,8 @@ static int load_ini(server_config *c, const char *path, char *err, size_t err_si
             rc = LOGSHARE_EINVAL;
             break;
         }
-        if (set_value(c, k, value)) {
-            snprintf(err, err_size, "%s:%d: bad value for %s", path, lineno, key);
+        if ((rc = set_value(c, k, value))) {
+            snprintf(err, err_size, "%s:%d: %s for %s", path, lineno, value_problem(rc), key);
             rc = LOGSHARE_EINVAL;
             break;
         }
@@ -291,8 +310,9 @@ static int load_env(server_config *c, char *err, size_t err_size)
         for (char *p = var; *p; p++)
             *p = (char)toupper((unsigned char)*p);
         const char *v = getenv(var);
-        if (v && set_value(c, &keys[i], v)) {
-            snprintf(err, err_size, "bad value in %s", var);
+        int rc = v ? set_value(c, &keys[i], v) : 0;
+        if (rc) {
+            snprintf(err, err_size, "%s in %s", value_problem(rc), var);
             return LOGSHARE_EINVAL;
         }
     }
@@ -346,7 +366,7 @@ int server_config_load(server_config *c, int argc, char **argv, int first, char 
             return LOGSHARE_EINVAL;
         }
         if (rc) {
-            snprintf(err, err_size, "bad value '%s' for --%s", value, name);
+            snprintf(err, err_size, "%s '%s' for --%s", value_problem(rc), value, name);
             return LOGSHARE_EINVAL;
         }
     }

@@ -19,7 +19,7 @@ typedef struct server_config {
     char *listen; /* HOST:PORT, port 0 = a free port */
     char *data_dir;
     char *port_file;  /* written with the bound port once serving */
-    char *public_url; /* base of links we hand out; default http(s)://listen */
+    char *public_url; /* base of links we hand out; main sets http(s)://listen when unset */
     char *tls_cert;
     char *tls_key;
     char *trusted_proxies;  /* comma-separated addresses whose X-Forwarded-For we trust */
@@ -58,8 +58,8 @@ typedef struct server_config {
     int64_t link_ttl_s; /* default lifetime of signed download links */
     int64_t link_max_ttl_s;
     /* [push] log requests (SSE, webhook) and surveys: docs/push-and-surveys.md */
-    char *push_webhook_url;          /* POST each new log request here; unset: no webhook */
-    char *push_webhook_secret_file;  /* HMAC key (default <data_dir>/webhook-secret) */
+    char *push_webhook_url;         /* POST each new log request here; unset: no webhook */
+    char *push_webhook_secret_file; /* HMAC key (default <data_dir>/webhook-secret) */
     int64_t push_webhook_timeout_ms;
     int64_t push_webhook_retry_initial_ms;
     int64_t push_webhook_retry_max_ms;
@@ -72,7 +72,7 @@ typedef struct server_config {
     char *dashboard_support_secret_key_file; /* decrypts attachments for the log viewer */
     int64_t dashboard_session_idle_ttl_s;
     int64_t dashboard_session_max_ttl_s;
-    int64_t dashboard_secure_cookie;         /* 1: Secure cookies even without tls_cert */
+    int64_t dashboard_secure_cookie; /* 1: Secure cookies even without tls_cert */
 } server_config;
 
 /* Fills the embedded defaults (every string allocated). 0 or ENOMEM. */
@@ -86,7 +86,8 @@ int server_config_load(server_config *c, int argc, char **argv, int first, char 
                        size_t err_size);
 
 /* Sets one key ("section.key" or the flag spelling "key-name") from
- * text. 0, LOGSHARE_ENOENT (unknown key) or LOGSHARE_EINVAL (bad value). */
+ * text. 0, LOGSHARE_ENOENT (unknown key), LOGSHARE_EINVAL (bad value) or
+ * LOGSHARE_ETOOLARGE (a number, with its k/M/G suffix, past INT64_MAX). */
 int server_config_set(server_config *c, const char *key, const char *value);
 
 /* Prints the key table (flag, env variable, default, meaning). */

@@ -53,6 +53,7 @@ typedef struct http_request http_request;
 /* Route flags. */
 #define HTTP_ROUTE_JSON_BODY 0x1 /* buffer a JSON body (max_json_bytes) before end */
 #define HTTP_ROUTE_UPLOAD 0x2    /* a streamed upload: limit max_body_bytes */
+#define HTTP_ROUTE_NO_HEAD 0x4   /* a GET route that does not answer HEAD (a stream) */
 
 typedef struct http_route_ops {
     int (*begin)(http_request *req);
@@ -148,6 +149,12 @@ int http_respond_json(http_request *req, unsigned status, json_t *doc);
  * and status from http_status_for_error(err) unless status != 0. */
 int http_respond_error(http_request *req, int err, unsigned status, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* The same shape for the answers whose code is not a LOGSHARE_E* name
+ * (405 "method_not_allowed", 416 "range_not_satisfiable"), with one
+ * extra header (header NULL for none): Allow, Content-Range. */
+int http_respond_error_code(http_request *req, unsigned status, const char *code,
+                            const char *header, const char *value, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
 /* 429 with Retry-After. */
 int http_respond_rate_limited(http_request *req, int retry_after_s);
 /* Answers with a prepared MHD response (the call destroys it). */

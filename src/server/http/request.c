@@ -119,9 +119,45 @@ int http_valid_ip(const char *text)
     return inet_pton(AF_INET, text, buf) == 1 || inet_pton(AF_INET6, text, buf) == 1;
 }
 
+/* X-Forwarded-For as the proxies sent it: every header line in order,
+ * joined with ",". A proxy may append its hop to the client's own line or
+ * add a line of its own, so only the whole list in order can be read from
+ * the right. */
+#define XFF_MAX_BYTES 8192 /* more than any honest proxy chain */
+
+struct xff_join {
+    char buf[XFF_MAX_BYTES + 1];
+    size_t len;
+    int oversized;
+};
+
+static enum MHD_Result join_xff(void *cls, enum MHD_ValueKind kind, const char *key,
+                                const char *value)
+{
+    (void)kind;
+    struct xff_join *j = cls;
+    if (strcasecmp(key, "X-Forwarded-For") != 0 || j->oversized)
+        return MHD_YES;
+    size_t n = value ? strlen(value) : 0;
+    size_t need = n + (j->len ? 1 : 0);
+    if (need > XFF_MAX_BYTES - j->len) {
+        j->oversized = 1; /* never cut: the right end is the part to trust */
+        return MHD_YES;
+    }
+    if (j->len)
+        j->buf[j->len++] = ',';
+    memcpy(j->buf + j->len, value ? value : "", n);
+    j->len += n;
+    j->buf[j->len] = '\0';
+    return MHD_YES;
+}
+
 /* The client address: the peer, unless the peer is a trusted proxy; then
  * the rightmost X-Forwarded-For entry that is not itself a trusted proxy
- * (entries further left are the client's own claims). */
+ * (entries further left are the client's own claims). A list too long or
+ * with an entry that is not an address (empty, a port, garbage) between
+ * the right end and the client leaves the peer: nothing in it can be
+ * trusted once it is known to be mangled. */
 static void resolve_client(http_request *req)
 {
     const union MHD_ConnectionInfo *ci =
@@ -130,27 +166,47 @@ static void resolve_client(http_request *req)
         snprintf(req->client_addr, sizeof req->client_addr, "unknown");
     if (!is_trusted_proxy(req->server, req->client_addr))
         return;
-    const char *xff = http_header(req, "X-Forwarded-For");
-    if (!xff)
+    struct xff_join *j = malloc(sizeof *j);
+    if (!j)
+        return; /* the peer it is */
+    j->len = 0;
+    j->oversized = 0;
+    j->buf[0] = '\0';
+    int n_lines = MHD_get_connection_values(req->conn, MHD_HEADER_KIND, join_xff, j);
+    if (n_lines <= 0 || j->oversized || j->len == 0) {
+        free(j);
         return;
-    char copy[1024];
-    snprintf(copy, sizeof copy, "%.*s", (int)sizeof copy - 1, xff);
-    for (;;) {
-        char *comma = strrchr(copy, ',');
-        char *item = comma ? comma + 1 : copy;
-        while (*item == ' ' || *item == '\t')
-            item++;
-        size_t n = strlen(item);
-        while (n && (item[n - 1] == ' ' || item[n - 1] == '\t'))
-            item[--n] = '\0';
-        if (!http_valid_ip(item))
-            return; /* garbage: keep what we know for sure */
-        snprintf(req->client_addr, sizeof req->client_addr, "%.*s",
-                 (int)sizeof req->client_addr - 1, item);
-        if (!is_trusted_proxy(req->server, item) || !comma)
-            return;
-        *comma = '\0';
     }
+    char client[sizeof req->client_addr];
+    client[0] = '\0';
+    char *end = j->buf + j->len;
+    for (;;) {
+        char *start = end;
+        while (start > j->buf && start[-1] != ',')
+            start--;
+        char *a = start, *b = end;
+        while (a < b && (*a == ' ' || *a == '\t'))
+            a++;
+        while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+            b--;
+        size_t n = (size_t)(b - a);
+        if (n == 0 || n >= sizeof client) {
+            client[0] = '\0'; /* malformed: fall back to the peer */
+            break;
+        }
+        memcpy(client, a, n);
+        client[n] = '\0';
+        if (!http_valid_ip(client)) {
+            client[0] = '\0';
+            break;
+        }
+        if (!is_trusted_proxy(req->server, client) || start == j->buf)
+            break;
+        end = start - 1; /* the comma before this entry */
+    }
+    free(j);
+    if (client[0])
+        memcpy(req->client_addr, client, strlen(client) + 1);
 }
 
 static void make_request_id(http_request *req)
@@ -251,9 +307,13 @@ static int begin_request(http_request *req, const char *url)
     if (rr == ROUTER_NO_PATH)
         return http_respond_error(req, LOGSHARE_ENOENT, 404, "no such endpoint: %s %s", req->method,
                                   url);
-    if (rr == ROUTER_NO_METHOD)
-        return http_respond_error(req, LOGSHARE_EUNSUPPORTED, 405, "method %s not allowed here",
-                                  req->method);
+    if (rr == ROUTER_NO_METHOD) {
+        char allow[128];
+        router_allowed(s->routes, s->n_routes, url, req, allow, sizeof allow);
+        return http_respond_error_code(
+            req, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed", MHD_HTTP_HEADER_ALLOW, allow,
+            "method %s not allowed here (allowed: %s)", req->method, allow);
+    }
 
     uint64_t limit = 0;
     if (req->route->flags & HTTP_ROUTE_UPLOAD)
@@ -422,6 +482,8 @@ void http_on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                                                                           : "error";
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && !req->cut)
         req->status = req->status ? req->status : 0;
+    if (strcmp(req->method, "HEAD") == 0)
+        req->bytes_out = 0; /* libmicrohttpd sent the headers alone */
     log_request(req, outcome);
     http_metrics_request(s->metrics, req->route ? req->route->name : "unmatched",
                          toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? req->status : 0);

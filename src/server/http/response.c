@@ -71,8 +71,14 @@ int http_respond(http_request *req, unsigned status, struct MHD_Response *r)
     return 0;
 }
 
+/* An extra header for an error response (Allow on a 405, Content-Range
+ * on a 416); name NULL for none. */
+struct extra_header {
+    const char *name, *value;
+};
+
 static int respond_text(http_request *req, unsigned status, char *text, size_t len,
-                        const char *type, int retry_after)
+                        const char *type, int retry_after, struct extra_header extra)
 {
     struct MHD_Response *r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
     if (!r) {
@@ -88,6 +94,8 @@ static int respond_text(http_request *req, unsigned status, char *text, size_t l
         snprintf(v, sizeof v, "%d", retry_after);
         MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, v);
     }
+    if (extra.name)
+        MHD_add_response_header(r, extra.name, extra.value);
     req->bytes_out = len;
     return http_respond(req, status, r);
 }
@@ -106,7 +114,8 @@ int http_respond_json(http_request *req, unsigned status, json_t *doc)
     }
     with_nl[len] = '\n';
     with_nl[len + 1] = '\0';
-    return respond_text(req, status, with_nl, len + 1, "application/json", 0);
+    return respond_text(req, status, with_nl, len + 1, "application/json", 0,
+                        (struct extra_header){NULL, NULL});
 }
 
 /* Messages may quote client bytes (a field name); JSON needs UTF-8, so
@@ -118,21 +127,18 @@ static void ascii_only(char *s)
             *s = '?';
 }
 
-static int respond_error_v(http_request *req, int err, unsigned status, int retry_after,
-                           const char *fmt, va_list ap)
+static int respond_error_v(http_request *req, const char *code, unsigned status, int retry_after,
+                           struct extra_header extra, const char *fmt, va_list ap)
 {
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
     ascii_only(msg);
-    if (!status)
-        status = http_status_for_error(err);
     size_t ml = strlen(msg);
     if (ml >= sizeof req->fail_message)
         ml = sizeof req->fail_message - 1;
     memcpy(req->fail_message, msg, ml);
     req->fail_message[ml] = '\0';
-    json_t *doc =
-        json_pack("{s:{s:s,s:s}}", "error", "code", logshare_error_name(err), "message", msg);
+    json_t *doc = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
     char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
     json_decref(doc);
     if (!text) /* out of memory: a fixed body still tells the client what happened */
@@ -140,14 +146,27 @@ static int respond_error_v(http_request *req, int err, unsigned status, int retr
     if (!text)
         return LOGSHARE_ENOMEM;
     size_t len = strlen(text);
-    return respond_text(req, status, text, len, "application/json", retry_after);
+    return respond_text(req, status, text, len, "application/json", retry_after, extra);
 }
 
 int http_respond_error(http_request *req, int err, unsigned status, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    int rc = respond_error_v(req, err, status, 0, fmt, ap);
+    int rc =
+        respond_error_v(req, logshare_error_name(err), status ? status : http_status_for_error(err),
+                        0, (struct extra_header){NULL, NULL}, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int http_respond_error_code(http_request *req, unsigned status, const char *code,
+                            const char *header, const char *value, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = respond_error_v(req, code, status, 0,
+                             (struct extra_header){header, header ? value : NULL}, fmt, ap);
     va_end(ap);
     return rc;
 }
@@ -159,7 +178,8 @@ static int respond_error_retry(http_request *req, int retry_after, const char *f
     va_list ap;
     va_start(ap, fmt);
     int rc =
-        respond_error_v(req, LOGSHARE_ERATELIMIT, MHD_HTTP_TOO_MANY_REQUESTS, retry_after, fmt, ap);
+        respond_error_v(req, logshare_error_name(LOGSHARE_ERATELIMIT), MHD_HTTP_TOO_MANY_REQUESTS,
+                        retry_after, (struct extra_header){NULL, NULL}, fmt, ap);
     va_end(ap);
     return rc;
 }

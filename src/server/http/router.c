@@ -3,6 +3,7 @@
  */
 #include "http/router.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* Matches one pattern; on success fills req's params. */
@@ -51,10 +52,20 @@ static int match_one(const char *pattern, const char *path, http_request *req)
     return 1;
 }
 
+/* HEAD is GET without the body (RFC 9110 9.3.2): a GET route answers it
+ * and libmicrohttpd leaves the body out. */
+static int method_fits(const http_route *rt, const char *method)
+{
+    return strcmp(rt->method, method) == 0 ||
+           (strcmp(method, "HEAD") == 0 && strcmp(rt->method, "GET") == 0 &&
+            !(rt->flags & HTTP_ROUTE_NO_HEAD));
+}
+
 enum router_result router_match(const http_route *routes, size_t n, const char *method,
                                 const char *path, http_request *req, const http_route **route)
 {
     int path_seen = 0;
+    const http_route *get = NULL;
     for (size_t i = 0; i < n; i++) {
         if (!match_one(routes[i].pattern, path, req))
             continue;
@@ -63,7 +74,40 @@ enum router_result router_match(const http_route *routes, size_t n, const char *
             *route = &routes[i];
             return ROUTER_FOUND;
         }
+        if (!get && method_fits(&routes[i], method))
+            get = &routes[i];
+    }
+    if (get) { /* HEAD with no HEAD route of its own: match the GET again for params */
+        match_one(get->pattern, path, req);
+        *route = get;
+        return ROUTER_FOUND;
     }
     req->n_params = 0;
     return path_seen ? ROUTER_NO_METHOD : ROUTER_NO_PATH;
+}
+
+void router_allowed(const http_route *routes, size_t n, const char *path, http_request *req,
+                    char *out, size_t cap)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    int get = 0, head = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!match_one(routes[i].pattern, path, req))
+            continue;
+        const char *m = routes[i].method;
+        get |= strcmp(m, "GET") == 0 && !(routes[i].flags & HTTP_ROUTE_NO_HEAD);
+        head |= strcmp(m, "HEAD") == 0;
+        size_t ml = strlen(m);
+        /* the same method twice (two patterns matching one path) is listed once */
+        int dup = 0;
+        for (const char *p = out; !dup && (p = strstr(p, m)) != NULL; p += ml)
+            dup = (p == out || p[-1] == ' ') && (p[ml] == ',' || p[ml] == '\0');
+        if (dup || used + ml + 3 > cap)
+            continue;
+        used += (size_t)snprintf(out + used, cap - used, "%s%s", used ? ", " : "", m);
+    }
+    if (get && !head && used + 7 < cap)
+        snprintf(out + used, cap - used, "%sHEAD", used ? ", " : "");
+    req->n_params = 0;
 }

@@ -77,7 +77,10 @@ int pg_list(struct ticket_store *ts, const struct ticket_filter *f, struct ticke
     if (rc == 0 && page > 0 && !(out->items = calloc(page, sizeof *out->items)))
         rc = LOGSHARE_ENOMEM;
     for (size_t i = 0; rc == 0 && i < page; i++) {
-        rc = pg_load_ticket(c, PQgetvalue(res, (int)i, 0), &out->items[i]);
+        /* a ticket gone since the ids were read (deleted in between) is
+         * left out: items stay dense, count says how many (the load
+         * sets its slot only on success) */
+        rc = pg_load_ticket(c, PQgetvalue(res, (int)i, 0), &out->items[out->count]);
         if (rc == LOGSHARE_ENOENT)
             rc = 0;
         else if (rc == 0)

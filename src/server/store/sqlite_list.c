@@ -106,8 +106,11 @@ int sq_list(struct ticket_store *ts, const struct ticket_filter *f, struct ticke
     if (rc == 0 && page > 0 && !(out->items = calloc(page, sizeof *out->items)))
         rc = LOGSHARE_ENOMEM;
     for (size_t i = 0; rc == 0 && i < page; i++) {
-        rc = sq_load_ticket(c, ids[i], &out->items[i]);
-        if (rc == LOGSHARE_ENOENT) /* deleted in between: nothing to show */
+        /* a ticket gone since the ids were read (deleted in between) is
+         * left out: items stay dense, count says how many (the load
+         * sets its slot only on success) */
+        rc = sq_load_ticket(c, ids[i], &out->items[out->count]);
+        if (rc == LOGSHARE_ENOENT)
             rc = 0;
         else if (rc == 0)
             out->count++;
