@@ -19,8 +19,9 @@ T.main(async () => {
   T.run(sbin, ['user', 'add', 'agent', '--role', 'support', '--data-dir', data], { input: PASSWORD + '\n' });
   const server = await T.startServer(data, []);
   const userToken = T.run(sbin, ['token', '--data-dir', data, '--user', 'customer-7']).trim();
-  const api = (method, p, body) => fetch(server.url + p, {
-    method, headers: { Authorization: 'Bearer ' + userToken, 'Content-Type': 'application/json' },
+  const supportToken = T.run(sbin, ['token', '--data-dir', data, '--user', 'lead', '--role', 'support']).trim();
+  const api = (method, p, body, token = userToken) => fetch(server.url + p, {
+    method, headers: { Authorization: 'Bearer ' + token, 'Content-Type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body) });
 
   const context = await T.launchBrowser();
@@ -59,6 +60,35 @@ T.main(async () => {
     (await page.textContent('[data-testid=lr-row] [data-testid=lr-status]')).trim() === 'declined',
   'the row to show declined');
   T.ok('the decline shows up without a reload');
+
+  // --- more than one page: newest first, paged ---------------------------
+  const longReason = 'A long reason that goes on: ' + 'the call dropped again and again, '.repeat(12) + 'THE END';
+  const created = [];
+  for (let i = 0; i < 55; i++) {
+    const r = await api('POST', '/api/v1/log-requests',
+      { user_id: 'customer-' + (i % 3), reason: i === 54 ? longReason : 'bulk request ' + i, expires_in: 3600 }, supportToken);
+    T.assertEq(201, r.status, 'bulk request created');
+    created.push((await r.json()).id);
+  }
+  const newest = created[created.length - 1];
+  await T.waitFor(async () => (await page.getAttribute('[data-testid=lr-row]', 'data-lr-id')) === newest,
+    'the newest request at the top of the first page');
+  T.assertEq(50, (await page.$$('[data-testid=lr-row]')).length, 'a page holds 50 requests');
+  const cell = `[data-lr-id="${newest}"] [data-testid=lr-reason-cell]`;
+  T.assertEq(longReason, await page.getAttribute(cell, 'title'), 'the cut reason has its full text as title');
+  const h1 = await page.$eval(cell, (e) => e.getBoundingClientRect().height);
+  await page.click(cell);
+  const h2 = await page.$eval(cell, (e) => e.getBoundingClientRect().height);
+  T.assert(h2 > h1 * 2, `a click unfolds the whole reason (${h1} -> ${h2} px)`);
+  T.assert(await page.isDisabled('[data-testid=lr-newer]'), 'no newer page on the first');
+  await page.click('[data-testid=lr-older]');
+  await T.waitFor(async () => (await page.$$('[data-testid=lr-row]')).length === 6, 'the second page with 6 requests');
+  const ids = await page.$$eval('[data-testid=lr-row]', (rs) => rs.map((r) => r.getAttribute('data-lr-id')));
+  T.assertEq(JSON.stringify([...created.slice(0, 5).reverse(), id]), JSON.stringify(ids), 'the second page holds the oldest, newest first');
+  T.assert(await page.isDisabled('[data-testid=lr-older]'), 'no older page after the last');
+  await page.click('[data-testid=lr-newer]');
+  await T.waitFor(async () => (await page.getAttribute('[data-testid=lr-row]', 'data-lr-id')) === newest, 'back on the first page');
+  T.ok('56 requests: the newest 50 first, the rest on the older page');
 
   // --- surveys ------------------------------------------------------------
   const surveys = [

@@ -155,3 +155,36 @@ assert_eq "$R3" "$(jget "$BODY" log_requests.0.id)" "second page"
 api GET "/api/v1/log-requests?status=bogus" "$AGENT"
 assert_eq 400 "$STATUS" "bad status filter"
 pass "support lists with filters and paging"
+
+# --- newest first, paged with a cursor (the dashboard's view) -----------
+CAROL=()
+for i in 1 2 3 4 5; do
+  api POST /api/v1/log-requests "$AGENT" "{\"user_id\":\"carol\",\"reason\":\"r$i\",\"expires_in\":600}"
+  CAROL+=("$(jget "$BODY" id)")
+done
+WANT="${CAROL[4]} ${CAROL[3]} ${CAROL[2]} ${CAROL[1]} ${CAROL[0]}"
+GOT=""
+Q="/api/v1/log-requests?user_id=carol&order=desc&limit=2"
+pages=0
+while :; do
+  api GET "$Q" "$AGENT"
+  assert_eq 200 "$STATUS" "order=desc page $Q: $BODY"
+  pages=$((pages + 1))
+  GOT="$GOT $(node -e 'console.log(JSON.parse(process.argv[1]).log_requests.map(r=>r.id).join(" "))' "$BODY")"
+  NEXT=$(jget "$BODY" next_before)
+  [ -n "$NEXT" ] && [ "$NEXT" != null ] || break
+  Q="/api/v1/log-requests?user_id=carol&order=desc&limit=2&before=$NEXT"
+  [ $pages -lt 10 ] || fail "paging does not end"
+done
+assert_eq "$WANT" "$(echo $GOT)" "newest first across $pages pages"
+assert_eq 3 "$pages" "5 requests in pages of 2"
+api GET "/api/v1/log-requests?order=desc&limit=1" "$AGENT"
+assert_eq "${CAROL[4]}" "$(jget "$BODY" log_requests.0.id)" "the first desc page starts with the newest of all"
+api GET "/api/v1/log-requests?order=sideways" "$AGENT"
+assert_eq 400 "$STATUS" "bad order"
+api GET "/api/v1/log-requests?order=desc&after=3" "$AGENT"
+assert_eq 400 "$STATUS" "after does not page order=desc"
+api GET "/api/v1/log-requests?order=desc&before=0" "$AGENT"
+assert_eq 400 "$STATUS" "before=0 refused"
+
+pass "order=desc lists newest first and pages with next_before"

@@ -125,6 +125,12 @@ int push_db_log_request_get(struct push_db *db, const char *id, int64_t now,
 int push_db_log_request_list(struct push_db *db, const char *user_id, int status,
                              int64_t after_seq, size_t limit, int64_t now,
                              struct log_request_list *out);
+/* The same, newest first (by seq, descending): only requests with seq <
+ * before_seq (0: from the newest). The next page's before_seq is the
+ * last item's seq. */
+int push_db_log_request_list_newest(struct push_db *db, const char *user_id, int status,
+                                    int64_t before_seq, size_t limit, int64_t now,
+                                    struct log_request_list *out);
 
 /* The owner said no: pending -> declined. ENOENT unknown, EPERM not
  * user_id's, ECONFLICT when no longer pending. *out (may be NULL) gets
