@@ -176,7 +176,8 @@ int push_db_survey_stats(struct push_db *db, int64_t since, int64_t until, int64
 enum webhook_delivery_status {
     WEBHOOK_PENDING = 0,
     WEBHOOK_DELIVERED = 1,
-    WEBHOOK_FAILED = 2 /* gave up after the maximum number of attempts */
+    WEBHOOK_FAILED = 2, /* gave up after the maximum number of attempts */
+    WEBHOOK_DROPPED = 3 /* its log request was answered or expired first */
 };
 
 struct webhook_delivery {
@@ -191,17 +192,20 @@ struct webhook_delivery {
 };
 void webhook_delivery_clear(struct webhook_delivery *d);
 
-/* The pending delivery due soonest. ENOENT when none is pending; *out
- * then untouched. The caller compares next_attempt_at with now. */
-int push_db_delivery_next(struct push_db *db, struct webhook_delivery *out);
+/* The pending delivery due soonest. First drops (status "dropped") the
+ * pending deliveries whose log request is no longer pending or is past
+ * its expires_at at now: they would wake a device for nothing. ENOENT
+ * when none is pending; *out then untouched. The caller compares
+ * next_attempt_at with now. */
+int push_db_delivery_next(struct push_db *db, int64_t now, struct webhook_delivery *out);
 
 /* Records an attempt: delivered, or failed with next_attempt_at (0
  * gives up: status failed). http_status 0 when no answer came. */
 int push_db_delivery_record(struct push_db *db, int64_t row, int delivered, int http_status,
                             const char *error, int64_t next_attempt_at, int64_t now);
 
-/* Counts by status (for /metrics and tests). */
+/* Counts by status (for /metrics and tests); dropped may be NULL. */
 int push_db_delivery_counts(struct push_db *db, int64_t *pending, int64_t *delivered,
-                            int64_t *failed);
+                            int64_t *failed, int64_t *dropped);
 
 #endif

@@ -139,8 +139,8 @@ static int insert_delivery_locked(struct push_db *db, const struct log_request *
     sqlite3_stmt *st;
     rc = push_db_prepare(db,
                          "INSERT INTO webhook_deliveries (id, event, url, payload, status,"
-                         " created_at, next_attempt_at) VALUES (?, 'log_request.created', ?, ?,"
-                         " 'pending', ?, ?)",
+                         " created_at, next_attempt_at, log_request_id) VALUES (?,"
+                         " 'log_request.created', ?, ?, 'pending', ?, ?, ?)",
                          &st);
     if (!rc) {
         push_db_bind_text(st, 1, did);
@@ -148,6 +148,7 @@ static int insert_delivery_locked(struct push_db *db, const struct log_request *
         push_db_bind_text(st, 3, payload);
         sqlite3_bind_int64(st, 4, now);
         sqlite3_bind_int64(st, 5, now);
+        push_db_bind_text(st, 6, r->id);
         rc = push_db_error(sqlite3_step(st));
         sqlite3_finalize(st);
     }

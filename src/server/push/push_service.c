@@ -6,6 +6,9 @@
  * webhook (never more than one at a time: deliveries are rare and a
  * receiver that is down should not be hammered), sleeps until the next
  * one is due or it is kicked, and sweeps expired requests on the way.
+ * A delivery is retried with capped backoff until it is answered, its
+ * request stops being pending (answered or expired: push_db drops it),
+ * or an optional attempt cap runs out.
  * Because the queue is the database, a restart simply picks up where
  * the last process stopped; a delivery in flight at a crash is sent
  * again (receivers dedupe on X-Logshare-Delivery).
@@ -90,23 +93,26 @@ static void *worker_main(void *arg)
         }
         int64_t wake_at = next_sweep;
         struct webhook_delivery d;
-        int rc = push_db_delivery_next(svc->db, &d);
+        int rc = push_db_delivery_next(svc->db, ls_time_now_us(), &d);
         if (rc == 0) {
             int64_t now = ls_time_now_us();
             if (d.next_attempt_at <= now) {
                 int status;
                 char err[256];
-                int ok = webhook_deliver(&d, svc->secret, svc->secret_len, svc->timeout_ms,
-                                         &status, err, sizeof err);
+                int ok = webhook_deliver(&d, svc->secret, svc->secret_len, svc->timeout_ms, &status,
+                                         err, sizeof err);
                 int attempts = d.attempts + 1;
                 int64_t next = 0;
-                if (!ok && attempts < svc->max_attempts)
-                    next = ls_time_now_us() +
-                           webhook_backoff_us(attempts, svc->backoff_initial_ms,
-                                              svc->backoff_max_ms);
+                /* No cap by default: a request may be answered until it
+                 * expires (up to 30 days), so its wake-up is retried as
+                 * long (every backoff_max_ms at most); push_db drops it
+                 * once the request is answered or expired. */
+                if (!ok && (svc->max_attempts == 0 || attempts < svc->max_attempts))
+                    next = ls_time_now_us() + webhook_backoff_us(attempts, svc->backoff_initial_ms,
+                                                                 svc->backoff_max_ms);
                 if (!ok)
-                    fprintf(stderr, "logshared: webhook %s attempt %d: %s%s\n", d.id, attempts,
-                            err, next ? "; will retry" : "; giving up");
+                    fprintf(stderr, "logshared: webhook %s attempt %d: %s%s\n", d.id, attempts, err,
+                            next ? "; will retry" : "; giving up");
                 push_db_delivery_record(svc->db, d.row, ok, status, ok ? NULL : err, next,
                                         ls_time_now_us());
                 webhook_delivery_clear(&d);
@@ -135,9 +141,10 @@ int push_service_start(const struct push_service_options *o, struct push_service
     pthread_cond_init(&svc->cond, &ca);
     pthread_condattr_destroy(&ca);
     svc->timeout_ms = o->webhook_timeout_ms > 0 ? o->webhook_timeout_ms : 10000;
-    svc->backoff_initial_ms = o->webhook_backoff_initial_ms > 0 ? o->webhook_backoff_initial_ms : 1000;
+    svc->backoff_initial_ms =
+        o->webhook_backoff_initial_ms > 0 ? o->webhook_backoff_initial_ms : 1000;
     svc->backoff_max_ms = o->webhook_backoff_max_ms > 0 ? o->webhook_backoff_max_ms : 300000;
-    svc->max_attempts = o->webhook_max_attempts > 0 ? o->webhook_max_attempts : 20;
+    svc->max_attempts = o->webhook_max_attempts > 0 ? o->webhook_max_attempts : 0;
     svc->sweep_ms = o->sweep_interval_ms > 0 ? o->sweep_interval_ms : 1000;
     int rc = 0;
     if (o->webhook_url && *o->webhook_url) {
@@ -219,8 +226,8 @@ int push_service_create_request(struct push_service *svc, const struct log_reque
 int push_service_ticket_created(struct push_service *svc, const char *user_id,
                                 const char *log_request_id, const char *ticket_id)
 {
-    return push_db_log_request_fulfil(svc->db, log_request_id, user_id, ticket_id,
-                                      ls_time_now_us(), NULL);
+    return push_db_log_request_fulfil(svc->db, log_request_id, user_id, ticket_id, ls_time_now_us(),
+                                      NULL);
 }
 
 int push_service_load_pending(void *ctx, const char *user_id, int64_t after_id, ls_buf *out,

@@ -33,7 +33,8 @@ struct push_service_options {
     int webhook_timeout_ms;          /* per attempt; 0: 10000 */
     int webhook_backoff_initial_ms;  /* first retry delay; 0: 1000 */
     int webhook_backoff_max_ms;      /* cap of the doubling delay; 0: 300000 */
-    int webhook_max_attempts;        /* then the delivery is marked failed; 0: 20 */
+    int webhook_max_attempts;        /* then the delivery is marked failed; 0: no cap,
+                                      * retried until its request is no longer pending */
     int sweep_interval_ms;           /* expiry sweep; 0: 1000 */
     struct sse_hub_options hub;
 };
