@@ -257,8 +257,7 @@ int api_log_requests_decline(http_request *req)
     if (load_own(req, &who, 0, &r))
         return 0;
     log_request_clear(&r);
-    int rc = push_db_log_request_decline(push_service_db(push_of(req)), req->params[0], who.user_id,
-                                         ls_time_now_us(), &r);
+    int rc = push_service_decline_request(push_of(req), req->params[0], who.user_id, &r);
     if (rc == LOGSHARE_ECONFLICT) {
         rc = http_respond_error(req, rc, 409, "the log request is already %s",
                                 log_request_status_name(r.status));
@@ -292,8 +291,7 @@ int api_log_requests_stream(http_request *req)
     }
     struct push_service *push = push_of(req);
     struct MHD_Response *resp;
-    int rc = sse_hub_subscribe(push_service_hub(push), req->conn, who.user_id, last_id,
-                               push_service_load_pending, push, &resp);
+    int rc = push_service_subscribe(push, req->conn, who.user_id, last_id, &resp);
     if (rc == LOGSHARE_ERATELIMIT)
         return http_respond_error(req, rc, 429, "too many open streams for this user");
     if (rc == LOGSHARE_EBUSY || rc == LOGSHARE_ECLOSED)

@@ -116,6 +116,13 @@ int push_db_log_request_create(struct push_db *db, const struct log_request_new 
  * first, so the answer never shows a stale "pending". */
 int push_db_log_requests_expire(struct push_db *db, int64_t now, int *count);
 
+/* The expired requests whose expires_at lies in (after, upto], oldest
+ * first: what the sweeper announces after expiring up to upto. A range
+ * of expiry times (not of the moment the status changed) so a request
+ * expired lazily by a list or get is announced all the same. */
+int push_db_log_requests_expired_between(struct push_db *db, int64_t after, int64_t upto,
+                                         struct log_request_list *out);
+
 /* One request. ENOENT. */
 int push_db_log_request_get(struct push_db *db, const char *id, int64_t now,
                             struct log_request *out);

@@ -286,6 +286,49 @@ int push_db_log_request_list_newest(struct push_db *db, const char *user_id, int
                       user_id, status, before_seq, limit, now, out);
 }
 
+int push_db_log_requests_expired_between(struct push_db *db, int64_t after, int64_t upto,
+                                         struct log_request_list *out)
+{
+    memset(out, 0, sizeof *out);
+    size_t cap = 0;
+    pthread_mutex_lock(&db->lock);
+    sqlite3_stmt *st;
+    int rc = push_db_prepare(db,
+                             "SELECT " COLUMNS " FROM log_requests WHERE status = 'expired'"
+                             " AND expires_at > ?1 AND expires_at <= ?2 ORDER BY seq",
+                             &st);
+    if (!rc) {
+        sqlite3_bind_int64(st, 1, after);
+        sqlite3_bind_int64(st, 2, upto);
+        while (!rc) {
+            int s = sqlite3_step(st);
+            if (s == SQLITE_DONE)
+                break;
+            if (s != SQLITE_ROW) {
+                rc = push_db_error(s);
+                break;
+            }
+            if (out->count == cap) {
+                size_t ncap = cap ? cap * 2 : 16;
+                struct log_request *n = realloc(out->items, ncap * sizeof *n);
+                if (!n) {
+                    rc = LOGSHARE_ENOMEM;
+                    break;
+                }
+                out->items = n;
+                cap = ncap;
+            }
+            if (!(rc = read_row(st, &out->items[out->count])))
+                out->count++;
+        }
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&db->lock);
+    if (rc)
+        log_request_list_clear(out);
+    return rc;
+}
+
 /* Moves id from one of the states in from_sql to new_status, for the
  * owner only. Returns ENOENT / EPERM / ECONFLICT as push_db.h says. */
 static int transition(struct push_db *db, const char *id, const char *user_id, const char *from_sql,

@@ -39,6 +39,12 @@ struct push_service {
     pthread_cond_t cond;
     int stop;
     int kicked;
+    /* Held across "change a request, publish it" and across a stream's
+     * "load, register" (lock order: pub_lock, then the db or hub lock),
+     * so events reach streams in seq order and none falls between a
+     * stream's initial load and its live part. */
+    pthread_mutex_t pub_lock;
+    int64_t expiry_announced_upto; /* expires_at up to which expiries were published */
 };
 
 struct push_db *push_service_db(struct push_service *svc)
@@ -80,6 +86,35 @@ static int stopping(struct push_service *svc)
     return s;
 }
 
+/* Tells a request's open streams that it is no longer pending, so the
+ * user's other devices stop asking (event log_request_update, no id).
+ * Called with pub_lock held. */
+static void publish_update(struct push_service *svc, const struct log_request *r)
+{
+    char *data = log_request_json_text(r);
+    if (data) {
+        sse_hub_publish(svc->hub, r->user_id, 0, "log_request_update", data);
+        free(data);
+    }
+}
+
+/* Expires overdue requests and announces every request whose expiry
+ * time passed since the last sweep (whoever flipped its status). */
+static void sweep(struct push_service *svc)
+{
+    pthread_mutex_lock(&svc->pub_lock);
+    int64_t now = ls_time_now_us();
+    struct log_request_list l;
+    if (push_db_log_requests_expire(svc->db, now, NULL) == 0 &&
+        push_db_log_requests_expired_between(svc->db, svc->expiry_announced_upto, now, &l) == 0) {
+        for (size_t i = 0; i < l.count; i++)
+            publish_update(svc, &l.items[i]);
+        log_request_list_clear(&l);
+        svc->expiry_announced_upto = now;
+    }
+    pthread_mutex_unlock(&svc->pub_lock);
+}
+
 static void *worker_main(void *arg)
 {
     struct push_service *svc = arg;
@@ -87,8 +122,7 @@ static void *worker_main(void *arg)
     while (!stopping(svc)) {
         int64_t mono = ls_time_mono_ns();
         if (mono >= next_sweep) {
-            int n = 0;
-            push_db_log_requests_expire(svc->db, ls_time_now_us(), &n);
+            sweep(svc);
             next_sweep = mono + (int64_t)svc->sweep_ms * 1000000;
         }
         int64_t wake_at = next_sweep;
@@ -135,6 +169,10 @@ int push_service_start(const struct push_service_options *o, struct push_service
     if (!svc)
         return LOGSHARE_ENOMEM;
     pthread_mutex_init(&svc->lock, NULL);
+    pthread_mutex_init(&svc->pub_lock, NULL);
+    /* Expiries from before this start are not announced: every stream
+     * opened from now on starts from the pending requests anyway. */
+    svc->expiry_announced_upto = ls_time_now_us();
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -201,6 +239,7 @@ void push_service_free(struct push_service *svc)
     free(svc->secret);
     pthread_cond_destroy(&svc->cond);
     pthread_mutex_destroy(&svc->lock);
+    pthread_mutex_destroy(&svc->pub_lock);
     free(svc);
 }
 
@@ -208,14 +247,18 @@ int push_service_create_request(struct push_service *svc, const struct log_reque
                                 struct log_request *out)
 {
     struct push_db_webhook hook = {svc->webhook_url};
+    pthread_mutex_lock(&svc->pub_lock);
     int rc = push_db_log_request_create(svc->db, in, &hook, ls_time_now_us(), out);
+    if (!rc) {
+        char *data = log_request_json_text(out);
+        if (data) {
+            sse_hub_publish(svc->hub, out->user_id, out->seq, "log_request", data);
+            free(data);
+        }
+    }
+    pthread_mutex_unlock(&svc->pub_lock);
     if (rc)
         return rc;
-    char *data = log_request_json_text(out);
-    if (data) {
-        sse_hub_publish(svc->hub, out->user_id, out->seq, "log_request", data);
-        free(data);
-    }
     /* A stream that missed this (no memory for the text) still gets it
      * from the database on its next connect. */
     if (svc->webhook_url)
@@ -223,11 +266,39 @@ int push_service_create_request(struct push_service *svc, const struct log_reque
     return 0;
 }
 
+int push_service_decline_request(struct push_service *svc, const char *id, const char *user_id,
+                                 struct log_request *out)
+{
+    pthread_mutex_lock(&svc->pub_lock);
+    int rc = push_db_log_request_decline(svc->db, id, user_id, ls_time_now_us(), out);
+    if (!rc)
+        publish_update(svc, out);
+    pthread_mutex_unlock(&svc->pub_lock);
+    return rc;
+}
+
 int push_service_ticket_created(struct push_service *svc, const char *user_id,
                                 const char *log_request_id, const char *ticket_id)
 {
-    return push_db_log_request_fulfil(svc->db, log_request_id, user_id, ticket_id, ls_time_now_us(),
-                                      NULL);
+    struct log_request r;
+    pthread_mutex_lock(&svc->pub_lock);
+    int rc = push_db_log_request_fulfil(svc->db, log_request_id, user_id, ticket_id,
+                                        ls_time_now_us(), &r);
+    if (!rc)
+        publish_update(svc, &r);
+    pthread_mutex_unlock(&svc->pub_lock);
+    log_request_clear(&r);
+    return rc;
+}
+
+int push_service_subscribe(struct push_service *svc, struct MHD_Connection *conn,
+                           const char *user_id, int64_t last_event_id, struct MHD_Response **resp)
+{
+    pthread_mutex_lock(&svc->pub_lock);
+    int rc = sse_hub_subscribe(svc->hub, conn, user_id, last_event_id, push_service_load_pending,
+                               svc, resp);
+    pthread_mutex_unlock(&svc->pub_lock);
+    return rc;
 }
 
 int push_service_load_pending(void *ctx, const char *user_id, int64_t after_id, ls_buf *out,
