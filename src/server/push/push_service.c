@@ -21,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fd_limit.h"
 #include "log_request_json.h"
 #include "logshare.h"
 #include "ls_time.h"
@@ -196,8 +197,22 @@ int push_service_start(const struct push_service_options *o, struct push_service
             svc->secret_len = o->webhook_secret_len;
         }
     }
-    if (!rc)
+    if (!rc) {
+        /* Thousands of idle streams need as many descriptors: take all
+         * the hard limit allows, and say so when even that is short of
+         * max_streams (connections past it would fail to be accepted). */
+        uint64_t before = 0, after = 0;
+        size_t want = o->hub.max_streams ? o->hub.max_streams : 10000;
+        if (fd_limit_raise(&before, &after) != 0)
+            fprintf(stderr, "level=warn msg=\"cannot raise the open file limit\" limit=%llu\n",
+                    (unsigned long long)before);
+        else if (after < (uint64_t)want + 64)
+            fprintf(stderr,
+                    "level=warn msg=\"open file limit below push.max_streams; raise the hard "
+                    "limit (LimitNOFILE=) or lower max_streams\" limit=%llu max_streams=%zu\n",
+                    (unsigned long long)after, want);
         rc = push_db_open(o->db_path, &svc->db);
+    }
     if (!rc)
         rc = sse_hub_new(&o->hub, &svc->hub);
     if (!rc) {
