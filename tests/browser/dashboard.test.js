@@ -20,6 +20,7 @@ const T = require('./lib');
 const PASSWORD = 'correct horse battery staple';
 const XSS_DESC = 'Calls drop after 30 s <script>window.__xss = "script"</script>' +
   '<img src=x onerror="window.__xss = \'img\'"> please help';
+const LONG_NAME = 'Bartholomew Maximilian Featherstonehaugh-Cholmondeley of Upper Wallop';
 const XSS_FILE = '<img src=x onerror="window.__xss=\'file\'">.bin';
 
 T.main(async () => {
@@ -101,12 +102,22 @@ T.main(async () => {
     const f2 = new FormData();
     f2.append('description', `Echo on the line, case ${i}`);
     f2.append('call_id', `call-unrelated-${i}`);
-    f2.append('customer_name', `Customer ${i}`);
+    f2.append('customer_name', i === 2 ? LONG_NAME : `Customer ${i}`);
     const r = await fetch(server.url + '/api/v1/tickets', { method: 'POST', headers: { Authorization: 'Bearer ' + userToken }, body: f2 });
     T.assertEq(201, r.status, 'more tickets created');
   }
   await T.waitFor(async () => (await page.$$('[data-testid=ticket-row]')).length === 4, 'all four tickets listed');
   await page.screenshot({ path: path.join(shots, 'dashboard-tickets.png') });
+  {
+    // A long customer name is cut (not the description) and readable on hover.
+    const cell = page.locator('[data-testid=ticket-row] td.customer', { hasText: 'Bartholomew' });
+    T.assertEq(LONG_NAME, await cell.getAttribute('title'), 'the customer cell has the full name as title');
+    const widths = await page.$$eval('[data-testid=ticket-row]', (rows) => rows.map((r) => [
+      r.querySelector('td.customer').getBoundingClientRect().width, r.querySelector('td.desc').getBoundingClientRect().width]));
+    T.assert(widths.every(([c, d]) => c <= 16 * 14 + 30 && d > c), 'customer capped, description wider: ' + JSON.stringify(widths));
+    T.assert(await page.getAttribute('[data-testid=ticket-row] td.desc', 'title'), 'the description cell has a title');
+    T.ok('long customer names are cut with a title; the description keeps its room');
+  }
 
   // --- search by call id --------------------------------------------
   await page.selectOption('[data-testid=search-field]', 'call_id');
@@ -133,6 +144,9 @@ T.main(async () => {
 
   // --- download an attachment and compare its bytes ------------------
   const row = page.locator('[data-testid=attachment-row]', { hasText: XSS_FILE });
+  T.assertEq('table-cell', await row.locator('td').last().evaluate((td) => getComputedStyle(td).display),
+    'the actions cell stays a table cell (its borders line up)');
+  T.assert(await row.locator('td div.actions [data-testid=attachment-download]').count() === 1, 'the buttons sit in div.actions');
   T.assertEq(T.sha256(attachment), await row.locator('[data-testid=attachment-sha256]').getAttribute('title'), 'SHA-256 shown');
   const [download] = await Promise.all([
     page.waitForEvent('download'),
@@ -199,6 +213,30 @@ T.main(async () => {
     T.assertEq(40, (await getLog('?since=2000-01-01T00:00:00Z&stream=calling')).records.length, 'time and stream filters keep all');
     T.assertEq(0, (await getLog('?stream=media')).records.length, 'another stream: nothing');
     T.ok('log viewer pages and filters by time and stream');
+  }
+
+  // --- 'Next' in a long log goes back to the top ----------------------
+  {
+    const bigDir = path.join(T.TMP, 'biglogs');
+    const many = [];
+    for (let i = 0; i < 260; i++) many.push(`record ${i} of a long log`);
+    T.run(bin, ['log', '--dir', bigDir, '--stream', 'calling', '--level', 'info',
+      '--public-key-file', path.join(T.TMP, 'support.pub')], { input: many.join('\n') + '\n' });
+    const bigFile = fs.readdirSync(bigDir).filter((f) => !f.startsWith('.')).sort()[0];
+    const f3 = new FormData();
+    f3.append('description', 'long log');
+    f3.append('file', new Blob([fs.readFileSync(path.join(bigDir, bigFile))]), bigFile);
+    const r3 = await fetch(server.url + '/api/v1/tickets', { method: 'POST', headers: { Authorization: 'Bearer ' + userToken }, body: f3 });
+    T.assertEq(201, r3.status, 'ticket with a long log');
+    const t3 = await r3.json();
+    await page.goto(`${server.url}/dashboard/#/tickets/${t3.id}/attachments/${t3.attachments[0].id}/log`);
+    await page.waitForSelector('[data-testid=log-line]');
+    await page.locator('[data-testid=log-next]').scrollIntoViewIfNeeded();
+    T.assert(await page.evaluate(() => window.scrollY) > 500, 'scrolled down to the pager');
+    await page.click('[data-testid=log-next]');
+    await T.waitFor(async () => (await page.textContent('[data-testid=log-records]')).includes('record 200 of'), 'the second log page');
+    await T.waitFor(async () => (await page.evaluate(() => window.scrollY)) === 0, 'the view back at the top after Next');
+    T.ok('Next in the log viewer scrolls back to the top');
   }
 
   // --- change the status and add a note ------------------------------

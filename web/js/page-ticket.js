@@ -173,11 +173,13 @@ function attachmentRow(ctx, t, a) {
       linkOut),
     h('td.num.nowrap', { title: String(a.size) + ' bytes' }, formatBytes(a.size)),
     h('td', null, h('code.hash', { title: sha, 'data-testid': 'attachment-sha256' }, sha.slice(0, 16) + (sha.length > 16 ? '…' : ''))),
-    h('td.actions', null,
+    // The flex box is a div inside the cell: a td with display:flex stops
+    // being a table cell and loses the row's borders.
+    h('td', null, h('div.actions', null,
       h('a.btn.btn-tiny', { href, download: a.name || 'attachment', 'data-testid': 'attachment-download' }, 'Download'),
       isLogFile(a) ? h('a.btn.btn-tiny.btn-logs', { href: '#/tickets/' + encodeURIComponent(t.id) + '/attachments/' +
         encodeURIComponent(a.id) + '/log', 'data-testid': 'attachment-logs' }, 'View logs') : null,
-      ttl, makeLink));
+      ttl, makeLink)));
 }
 
 registerPage({ id: 'ticket', title: 'Ticket', nav: false, path: /^\/tickets\/([^/]+)$/, render });
