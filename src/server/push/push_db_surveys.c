@@ -51,8 +51,7 @@ static int find_by_key_locked(struct push_db *db, const char *user_id, const cha
 }
 
 static int insert_rows_locked(struct push_db *db, const char *id, const char *user_id,
-                              const survey *s, const char *ticket_id, const char *key,
-                              int64_t now)
+                              const survey *s, const char *ticket_id, const char *key, int64_t now)
 {
     sqlite3_stmt *st;
     int rc = push_db_prepare(db,
@@ -76,8 +75,7 @@ static int insert_rows_locked(struct push_db *db, const char *id, const char *us
         if (!r->present)
             continue;
         const char *cat = surveys_category_name((survey_category)c);
-        if ((rc = push_db_prepare(db, "INSERT INTO survey_ratings VALUES (?,?,?,?,?,?,?,?)",
-                                  &st)))
+        if ((rc = push_db_prepare(db, "INSERT INTO survey_ratings VALUES (?,?,?,?,?,?,?,?)", &st)))
             break;
         push_db_bind_text(st, 1, id);
         push_db_bind_text(st, 2, cat);
@@ -192,12 +190,13 @@ static int stats_locked(struct push_db *db, int64_t since, int64_t until, int64_
     json_object_set_new(root, "categories", cats);
     for (int c = 0; c < SURVEY_CATEGORY_COUNT; c++)
         category_object(cats, surveys_category_name((survey_category)c));
-    if ((rc = push_db_prepare(db,
-                              "SELECT category, COUNT(*), SUM(is_low),"
-                              " AVG(CAST(score - scale_lower AS REAL) / (scale_upper - scale_lower))"
-                              " FROM survey_ratings WHERE created_at >= ?1 AND created_at < ?2"
-                              " GROUP BY category",
-                              &st)))
+    if ((rc =
+             push_db_prepare(db,
+                             "SELECT category, COUNT(*), SUM(is_low),"
+                             " AVG(CAST(score - scale_lower AS REAL) / (scale_upper - scale_lower))"
+                             " FROM survey_ratings WHERE created_at >= ?1 AND created_at < ?2"
+                             " GROUP BY category",
+                             &st)))
         return rc;
     bind_range(st, since, until);
     while ((s = sqlite3_step(st)) == SQLITE_ROW) {
@@ -214,7 +213,8 @@ static int stats_locked(struct push_db *db, int64_t since, int64_t until, int64_
 
     /* score distribution per category and scale */
     if ((rc = push_db_prepare(db,
-                              "SELECT category, scale_lower, scale_upper, score, COUNT(*)"
+                              "SELECT category, scale_lower, scale_upper, score, COUNT(*),"
+                              " SUM(is_low)"
                               " FROM survey_ratings WHERE created_at >= ?1 AND created_at < ?2"
                               " GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
                               &st)))
@@ -222,11 +222,12 @@ static int stats_locked(struct push_db *db, int64_t since, int64_t until, int64_
     bind_range(st, since, until);
     while ((s = sqlite3_step(st)) == SQLITE_ROW) {
         json_t *o = category_object(cats, (const char *)sqlite3_column_text(st, 0));
-        json_array_append_new(json_object_get(o, "distribution"),
-                              json_pack("{s:i, s:i, s:i, s:I}", "lower", sqlite3_column_int(st, 1),
-                                        "upper", sqlite3_column_int(st, 2), "score",
-                                        sqlite3_column_int(st, 3), "count",
-                                        (json_int_t)sqlite3_column_int64(st, 4)));
+        json_array_append_new(
+            json_object_get(o, "distribution"),
+            json_pack("{s:i, s:i, s:i, s:I, s:I}", "lower", sqlite3_column_int(st, 1), "upper",
+                      sqlite3_column_int(st, 2), "score", sqlite3_column_int(st, 3), "count",
+                      (json_int_t)sqlite3_column_int64(st, 4), "low",
+                      (json_int_t)sqlite3_column_int64(st, 5)));
     }
     sqlite3_finalize(st);
     if ((rc = push_db_error(s)))
@@ -244,9 +245,9 @@ static int stats_locked(struct push_db *db, int64_t since, int64_t until, int64_
     bind_range(st, since, until);
     while ((s = sqlite3_step(st)) == SQLITE_ROW)
         json_array_append_new(issues, json_pack("{s:s, s:s, s:I}", "category",
-                                                (const char *)sqlite3_column_text(st, 0),
-                                                "issue", (const char *)sqlite3_column_text(st, 1),
-                                                "count", (json_int_t)sqlite3_column_int64(st, 2)));
+                                                (const char *)sqlite3_column_text(st, 0), "issue",
+                                                (const char *)sqlite3_column_text(st, 1), "count",
+                                                (json_int_t)sqlite3_column_int64(st, 2)));
     sqlite3_finalize(st);
     if ((rc = push_db_error(s)))
         return rc;
@@ -271,8 +272,8 @@ static int stats_locked(struct push_db *db, int64_t since, int64_t until, int64_
         if (!cur || b != cur_bucket) {
             char when[LS_TIME_RFC3339_LEN];
             cur = json_pack("{s:s, s:i, s:i, s:f, s:{}}", "start",
-                            ls_time_format_rfc3339(b * bucket_s * 1000000, 0, when), "ratings",
-                            0, "low", 0, "low_share", 0.0, "by_category");
+                            ls_time_format_rfc3339(b * bucket_s * 1000000, 0, when), "ratings", 0,
+                            "low", 0, "low_share", 0.0, "by_category");
             json_array_append_new(timeline, cur);
             cur_bucket = b;
         }
@@ -281,10 +282,9 @@ static int stats_locked(struct push_db *db, int64_t since, int64_t until, int64_
         json_object_set_new(cur, "ratings", json_integer(tn));
         json_object_set_new(cur, "low", json_integer(tl));
         json_object_set_new(cur, "low_share", json_real((double)tl / (double)tn));
-        json_object_set_new(json_object_get(cur, "by_category"),
-                            (const char *)sqlite3_column_text(st, 1),
-                            json_pack("{s:I, s:I}", "ratings", (json_int_t)n, "low",
-                                      (json_int_t)low));
+        json_object_set_new(
+            json_object_get(cur, "by_category"), (const char *)sqlite3_column_text(st, 1),
+            json_pack("{s:I, s:I}", "ratings", (json_int_t)n, "low", (json_int_t)low));
     }
     sqlite3_finalize(st);
     return push_db_error(s);
