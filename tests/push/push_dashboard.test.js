@@ -143,6 +143,45 @@ T.main(async () => {
   await page.screenshot({ path: path.join(shots, 'dashboard-surveys.png'), fullPage: true });
   T.ok('the Surveys page charts what was submitted');
 
+  // --- a survey's ticket: scores and issues on the ticket page; links -------
+  const form = new FormData();
+  form.append('survey', JSON.stringify({ call_id: 'c9', overall: { score: 1 },
+    audio: { score: 2, issues: ['Echo', 'LowVolume'] }, more_info: 'they could not hear me', report_issue: true }));
+  form.append('file', new Blob(['a log line\n']), 'app.log');
+  const made = await fetch(server.url + '/api/v1/surveys', { method: 'POST', headers: { Authorization: 'Bearer ' + userToken }, body: form });
+  T.assertEq(201, made.status, 'survey with report_issue stored');
+  const sv = await made.json();
+  T.assertEq(sv.id, sv.ticket.survey_id, 'the new ticket names its survey');
+  await page.goto(`${server.url}/dashboard/#/tickets/${sv.ticket.id}`);
+  await page.waitForSelector('[data-testid=survey-id]');
+  T.assertEq(sv.id, (await page.textContent('[data-testid=survey-id]')).trim(), 'the ticket page shows the survey');
+  T.assertEq('1 on 1–5low', (await page.textContent('[data-testid=survey-score-overall]')).trim(), 'overall score, marked low');
+  T.assertEq('audio: Echo, LowVolume', (await page.textContent('[data-testid=survey-issues]')).trim(), 'reported issues');
+  T.assert((await page.textContent('[data-testid=ticket-description]')).includes('Scores: overall 1/5 (low), audio 2/5 (low)'),
+    'the description sums up the scores');
+  await page.screenshot({ path: path.join(shots, 'dashboard-survey-ticket.png'), fullPage: true });
+  await page.click('[data-testid=ask-for-logs]');
+  await page.waitForSelector('[data-testid=lr-form]');
+  T.assertEq('customer-7', await page.inputValue('[data-testid=lr-user]'), 'the user is filled in');
+  T.assertEq(sv.ticket.id, await page.inputValue('[data-testid=lr-ticket]'), 'the ticket is filled in');
+  await page.fill('[data-testid=lr-reason]', 'About your survey: may we see the logs?');
+  await page.click('[data-testid=lr-create]');
+  await T.waitFor(async () => (await page.textContent('[data-testid=lr-row] td.desc')).startsWith('About your survey'), 'the new request listed first');
+  const askedId = await page.getAttribute('[data-testid=lr-row]', 'data-lr-id');
+  // the user answers with a ticket; its page links back to the request
+  const reply = new FormData();
+  reply.append('description', 'here are my logs');
+  reply.append('source', 'push');
+  reply.append('log_request_id', askedId);
+  reply.append('file', new Blob(['log\n']), 'push.log');
+  const answered = await fetch(server.url + '/api/v1/tickets', { method: 'POST', headers: { Authorization: 'Bearer ' + userToken }, body: reply });
+  T.assertEq(201, answered.status, 'the answer ticket');
+  await page.goto(`${server.url}/dashboard/#/tickets/${(await answered.json()).id}`);
+  await page.click('[data-testid=ticket-log-request]');
+  await page.waitForSelector('[data-testid=lr-detail-reason]');
+  T.assertEq('About your survey: may we see the logs?', await page.textContent('[data-testid=lr-detail-reason]'), 'the linked request in full');
+  T.ok("a survey's ticket shows its scores and issues; 'Ask this user for logs' and the Log request link work");
+
   T.assertEq('[]', JSON.stringify(problems), 'no page errors or CSP violations');
   T.ok('no page errors');
 });

@@ -51,10 +51,27 @@ function render(main, ctx) {
   const prev = h('button.btn', { type: 'button', 'data-testid': 'lr-newer' }, '← Newer');
   const next = h('button.btn', { type: 'button', 'data-testid': 'lr-older' }, 'Older →');
   const pageInfo = h('span.muted', { 'data-testid': 'lr-page' });
+  // ?id=lr_...: that request in full above the list (the ticket page links here).
+  const detail = h('div', { 'data-testid': 'lr-detail' });
+  const focusId = ctx.query.get('id');
+  if (focusId) {
+    api.get('/api/v1/log-requests/' + encodeURIComponent(focusId)).then((r) => {
+      replace(detail, h('section.panel', null, h('h2', null, 'Log request ', h('span.ticket-id', null, r.id)),
+        h('dl.facts', null,
+          h('dt', null, 'User'), h('dd', null, r.user_id),
+          h('dt', null, 'Status'), h('dd', null, stateBadge(r.status)),
+          h('dt', null, 'Reason'), h('dd', null, h('p.description', { 'data-testid': 'lr-detail-reason' }, r.reason)),
+          h('dt', null, 'Asked by'), h('dd', null, r.created_by || ''),
+          h('dt', null, 'Created'), h('dd', null, formatTime(r.created_at)),
+          h('dt', null, 'Expires'), h('dd', null, formatTime(r.expires_at)),
+          r.ticket_id ? [h('dt', null, 'About ticket'), h('dd', null, ticketLink(r.ticket_id))] : null,
+          r.fulfilled_ticket_id ? [h('dt', null, 'Answered by'), h('dd', null, ticketLink(r.fulfilled_ticket_id))] : null)));
+    }, (e) => replace(detail, h('div.panel.error-panel', { role: 'alert' }, 'Log request ' + focusId + ': ' + e.message)));
+  }
   replace(main,
     h('div.page-head', null, h('h1', null, 'Log requests'),
       h('span.live', { title: 'Refreshes by itself' }, h('span.live-dot'), 'Live')),
-    form, errorBox,
+    detail, form, errorBox,
     h('div.toolbar', null, statusSel),
     h('div.table-wrap', null, h('table.tickets', null,
       h('thead', null, h('tr', null, ['Created', 'User', 'Reason', 'Status', 'Expires', 'Ticket', 'Answer']

@@ -178,6 +178,13 @@ int push_db_survey_insert(struct push_db *db, const char *user_id, const survey 
 int push_db_survey_stats(struct push_db *db, int64_t since, int64_t until, int64_t bucket_s,
                          char **json);
 
+/* The surveys linked to ticket_id (normally one: the survey that
+ * created it), oldest first, as a new JSON array text (caller frees):
+ * [{"id","user_id","call_id","more_info","report_issue","created_at",
+ * "ticket_id","ratings":{category:{score,lower,upper,low_threshold,
+ * low}},"issues":{category:[issue,...]}}]. [] when none. */
+int push_db_surveys_for_ticket(struct push_db *db, const char *ticket_id, char **json);
+
 /* ---- webhook deliveries -------------------------------------------- */
 
 enum webhook_delivery_status {
