@@ -10,7 +10,9 @@
 // viewer shows the decrypted records with the call id highlighted and
 // filters by level; the status changes and a note is added; logout
 // revokes the session on the server. Screenshots of the main pages go to
-// $LOGSHARE_BUILD_DIR/dashboard-screenshots (copied to docs/ by hand).
+// $LOGSHARE_BUILD_DIR/dashboard-screenshots (copied to docs/ by hand;
+// tests/push/push_dashboard.test.js adds the Log requests and Surveys
+// pages).
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -61,7 +63,7 @@ T.main(async () => {
   // --- log in -------------------------------------------------------
   await page.goto(server.url + '/');
   await page.waitForSelector('[data-testid=login-user]');
-  await page.screenshot({ path: path.join(shots, 'dashboard-login.png') });
+  await page.screenshot({ animations: 'disabled', path: path.join(shots, 'dashboard-login.png') });
   await page.fill('[data-testid=login-user]', 'agent');
   await page.fill('[data-testid=login-password]', 'wrong password');
   await page.click('[data-testid=login-submit]');
@@ -107,7 +109,7 @@ T.main(async () => {
     T.assertEq(201, r.status, 'more tickets created');
   }
   await T.waitFor(async () => (await page.$$('[data-testid=ticket-row]')).length === 4, 'all four tickets listed');
-  await page.screenshot({ path: path.join(shots, 'dashboard-tickets.png') });
+  await page.screenshot({ animations: 'disabled', path: path.join(shots, 'dashboard-tickets.png') });
   {
     // A long customer name is cut (not the description) and readable on hover.
     const cell = page.locator('[data-testid=ticket-row] td.customer', { hasText: 'Bartholomew' });
@@ -139,7 +141,7 @@ T.main(async () => {
     'no elements made from user text');
   T.assertEq('Dana Example', await page.textContent('[data-testid=customer-name]'), 'customer shown');
   T.assert((await page.textContent('[data-testid=call-ids]')).includes(callId), 'call ids shown');
-  await page.screenshot({ path: path.join(shots, 'dashboard-ticket.png'), fullPage: true });
+  await page.screenshot({ animations: 'disabled', path: path.join(shots, 'dashboard-ticket.png'), fullPage: true });
   T.ok('ticket page shows customer data, call ids and description as text');
 
   // --- download an attachment and compare its bytes ------------------
@@ -175,7 +177,7 @@ T.main(async () => {
   T.assert(text.includes('frame 1 rendered for call-other ok'), 'decrypted records shown');
   const hits = await page.$$eval('[data-testid=log-records] mark.callid-hit', (els) => els.map((e) => e.textContent));
   T.assert(hits.length >= 4 && hits.every((h) => h === callId), 'call id highlighted in the log: ' + JSON.stringify(hits) + ' in ' + text.slice(0, 300));
-  await page.screenshot({ path: path.join(shots, 'dashboard-logs.png'), fullPage: false });
+  await page.screenshot({ animations: 'disabled', path: path.join(shots, 'dashboard-logs.png'), fullPage: false });
   await page.fill('[data-testid=log-search]', 'FRAME 17 ');
   await page.click('[data-testid=log-apply]');
   await T.waitFor(async () => {

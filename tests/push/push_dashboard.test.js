@@ -95,7 +95,7 @@ T.main(async () => {
   await T.waitFor(async () => (await page.getAttribute('[data-testid=lr-row]', 'data-lr-id')) === newest, 'back on the first page');
   await page.click(cell); // fold the long reason again
   await page.fill('[data-testid=lr-user]', 'customer-7');
-  await page.screenshot({ path: path.join(shots, 'dashboard-log-requests.png') });
+  await page.screenshot({ animations: 'disabled', path: path.join(shots, 'dashboard-log-requests.png') });
   T.ok('56 requests: the newest 50 first, the rest on the older page');
 
   // --- surveys ------------------------------------------------------------
@@ -140,7 +140,7 @@ T.main(async () => {
   await page.fill('[data-testid=sv-until]', today);
   await page.click('[data-testid=sv-apply]');
   await T.waitFor(async () => ((await page.textContent('[data-testid=sv-body]')) || '').startsWith('4 surveys'), 'today holds all 4');
-  await page.screenshot({ path: path.join(shots, 'dashboard-surveys.png'), fullPage: true });
+  await page.screenshot({ animations: 'disabled', path: path.join(shots, 'dashboard-surveys.png'), fullPage: true });
   T.ok('the Surveys page charts what was submitted');
 
   // --- a survey's ticket: scores and issues on the ticket page; links -------
@@ -159,7 +159,7 @@ T.main(async () => {
   T.assertEq('audio: Echo, LowVolume', (await page.textContent('[data-testid=survey-issues]')).trim(), 'reported issues');
   T.assert((await page.textContent('[data-testid=ticket-description]')).includes('Scores: overall 1/5 (low), audio 2/5 (low)'),
     'the description sums up the scores');
-  await page.screenshot({ path: path.join(shots, 'dashboard-survey-ticket.png'), fullPage: true });
+  await page.screenshot({ animations: 'disabled', path: path.join(shots, 'dashboard-survey-ticket.png'), fullPage: true });
   await page.click('[data-testid=ask-for-logs]');
   await page.waitForSelector('[data-testid=lr-form]');
   T.assertEq('customer-7', await page.inputValue('[data-testid=lr-user]'), 'the user is filled in');
