@@ -121,6 +121,28 @@ T.main(async () => {
     T.ok('long customer names are cut with a title; the description keeps its room');
   }
 
+  // --- status filter and text search, through the page's controls ----
+  {
+    const rowIds = async () => page.$$eval('[data-testid=ticket-row]', (rs) => rs.map((r) => r.getAttribute('data-ticket-id')));
+    const descOf = async () => page.$$eval('[data-testid=ticket-row] td.desc', (ds) => ds.map((d) => d.textContent));
+    const closedId = await page.getAttribute('[data-testid=ticket-row]:has-text("case 0")', 'data-ticket-id');
+    const closed = await fetch(`${server.url}/api/v1/tickets/${closedId}`, { method: 'PATCH',
+      headers: { Authorization: 'Bearer ' + supportToken, 'Content-Type': 'application/json' }, body: JSON.stringify({ status: 'closed' }) });
+    T.assertEq(200, closed.status, 'a ticket closed through the API');
+    await page.selectOption('[data-testid=status-filter]', 'closed');
+    await T.waitFor(async () => JSON.stringify(await rowIds()) === JSON.stringify([closedId]), 'only the closed ticket listed');
+    await page.selectOption('[data-testid=status-filter]', 'open');
+    await T.waitFor(async () => { const ids = await rowIds(); return ids.length === 3 && !ids.includes(closedId); }, 'the three open tickets listed');
+    await page.selectOption('[data-testid=status-filter]', '');
+    await page.selectOption('[data-testid=search-field]', 'q');
+    await page.fill('[data-testid=search-text]', 'CASE 1');
+    await page.click('[data-testid=search-submit]');
+    await T.waitFor(async () => JSON.stringify(await descOf()) === JSON.stringify(['Echo on the line, case 1']), 'text search finds one ticket');
+    await page.click('text=Clear');
+    await T.waitFor(async () => (await rowIds()).length === 4, 'Clear lists all four again');
+    T.ok('status filter and text search through the page');
+  }
+
   // --- search by call id --------------------------------------------
   await page.selectOption('[data-testid=search-field]', 'call_id');
   await page.fill('[data-testid=search-text]', callId);
