@@ -10,7 +10,9 @@
 // viewer shows the decrypted records with the call id highlighted and
 // filters by level; the status changes and a note is added; logout
 // revokes the session on the server. Screenshots of the main pages go to
-// $LOGSHARE_BUILD_DIR/dashboard-screenshots (copied to docs/ by hand).
+// $LOGSHARE_BUILD_DIR/dashboard-screenshots (copied to docs/ by hand;
+// tests/push/push_dashboard.test.js adds the Log requests and Surveys
+// pages).
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -20,6 +22,7 @@ const T = require('./lib');
 const PASSWORD = 'correct horse battery staple';
 const XSS_DESC = 'Calls drop after 30 s <script>window.__xss = "script"</script>' +
   '<img src=x onerror="window.__xss = \'img\'"> please help';
+const LONG_NAME = 'Bartholomew Maximilian Featherstonehaugh-Cholmondeley of Upper Wallop';
 const XSS_FILE = '<img src=x onerror="window.__xss=\'file\'">.bin';
 
 T.main(async () => {
@@ -60,7 +63,7 @@ T.main(async () => {
   // --- log in -------------------------------------------------------
   await page.goto(server.url + '/');
   await page.waitForSelector('[data-testid=login-user]');
-  await page.screenshot({ path: path.join(shots, 'dashboard-login.png') });
+  await page.screenshot({ animations: 'disabled', path: path.join(shots, 'dashboard-login.png') });
   await page.fill('[data-testid=login-user]', 'agent');
   await page.fill('[data-testid=login-password]', 'wrong password');
   await page.click('[data-testid=login-submit]');
@@ -101,12 +104,44 @@ T.main(async () => {
     const f2 = new FormData();
     f2.append('description', `Echo on the line, case ${i}`);
     f2.append('call_id', `call-unrelated-${i}`);
-    f2.append('customer_name', `Customer ${i}`);
+    f2.append('customer_name', i === 2 ? LONG_NAME : `Customer ${i}`);
     const r = await fetch(server.url + '/api/v1/tickets', { method: 'POST', headers: { Authorization: 'Bearer ' + userToken }, body: f2 });
     T.assertEq(201, r.status, 'more tickets created');
   }
   await T.waitFor(async () => (await page.$$('[data-testid=ticket-row]')).length === 4, 'all four tickets listed');
-  await page.screenshot({ path: path.join(shots, 'dashboard-tickets.png') });
+  await page.screenshot({ animations: 'disabled', path: path.join(shots, 'dashboard-tickets.png') });
+  {
+    // A long customer name is cut (not the description) and readable on hover.
+    const cell = page.locator('[data-testid=ticket-row] td.customer', { hasText: 'Bartholomew' });
+    T.assertEq(LONG_NAME, await cell.getAttribute('title'), 'the customer cell has the full name as title');
+    const widths = await page.$$eval('[data-testid=ticket-row]', (rows) => rows.map((r) => [
+      r.querySelector('td.customer').getBoundingClientRect().width, r.querySelector('td.desc').getBoundingClientRect().width]));
+    T.assert(widths.every(([c, d]) => c <= 16 * 14 + 30 && d > c), 'customer capped, description wider: ' + JSON.stringify(widths));
+    T.assert(await page.getAttribute('[data-testid=ticket-row] td.desc', 'title'), 'the description cell has a title');
+    T.ok('long customer names are cut with a title; the description keeps its room');
+  }
+
+  // --- status filter and text search, through the page's controls ----
+  {
+    const rowIds = async () => page.$$eval('[data-testid=ticket-row]', (rs) => rs.map((r) => r.getAttribute('data-ticket-id')));
+    const descOf = async () => page.$$eval('[data-testid=ticket-row] td.desc', (ds) => ds.map((d) => d.textContent));
+    const closedId = await page.getAttribute('[data-testid=ticket-row]:has-text("case 0")', 'data-ticket-id');
+    const closed = await fetch(`${server.url}/api/v1/tickets/${closedId}`, { method: 'PATCH',
+      headers: { Authorization: 'Bearer ' + supportToken, 'Content-Type': 'application/json' }, body: JSON.stringify({ status: 'closed' }) });
+    T.assertEq(200, closed.status, 'a ticket closed through the API');
+    await page.selectOption('[data-testid=status-filter]', 'closed');
+    await T.waitFor(async () => JSON.stringify(await rowIds()) === JSON.stringify([closedId]), 'only the closed ticket listed');
+    await page.selectOption('[data-testid=status-filter]', 'open');
+    await T.waitFor(async () => { const ids = await rowIds(); return ids.length === 3 && !ids.includes(closedId); }, 'the three open tickets listed');
+    await page.selectOption('[data-testid=status-filter]', '');
+    await page.selectOption('[data-testid=search-field]', 'q');
+    await page.fill('[data-testid=search-text]', 'CASE 1');
+    await page.click('[data-testid=search-submit]');
+    await T.waitFor(async () => JSON.stringify(await descOf()) === JSON.stringify(['Echo on the line, case 1']), 'text search finds one ticket');
+    await page.click('text=Clear');
+    await T.waitFor(async () => (await rowIds()).length === 4, 'Clear lists all four again');
+    T.ok('status filter and text search through the page');
+  }
 
   // --- search by call id --------------------------------------------
   await page.selectOption('[data-testid=search-field]', 'call_id');
@@ -128,11 +163,14 @@ T.main(async () => {
     'no elements made from user text');
   T.assertEq('Dana Example', await page.textContent('[data-testid=customer-name]'), 'customer shown');
   T.assert((await page.textContent('[data-testid=call-ids]')).includes(callId), 'call ids shown');
-  await page.screenshot({ path: path.join(shots, 'dashboard-ticket.png'), fullPage: true });
+  await page.screenshot({ animations: 'disabled', path: path.join(shots, 'dashboard-ticket.png'), fullPage: true });
   T.ok('ticket page shows customer data, call ids and description as text');
 
   // --- download an attachment and compare its bytes ------------------
   const row = page.locator('[data-testid=attachment-row]', { hasText: XSS_FILE });
+  T.assertEq('table-cell', await row.locator('td').last().evaluate((td) => getComputedStyle(td).display),
+    'the actions cell stays a table cell (its borders line up)');
+  T.assert(await row.locator('td div.actions [data-testid=attachment-download]').count() === 1, 'the buttons sit in div.actions');
   T.assertEq(T.sha256(attachment), await row.locator('[data-testid=attachment-sha256]').getAttribute('title'), 'SHA-256 shown');
   const [download] = await Promise.all([
     page.waitForEvent('download'),
@@ -161,7 +199,7 @@ T.main(async () => {
   T.assert(text.includes('frame 1 rendered for call-other ok'), 'decrypted records shown');
   const hits = await page.$$eval('[data-testid=log-records] mark.callid-hit', (els) => els.map((e) => e.textContent));
   T.assert(hits.length >= 4 && hits.every((h) => h === callId), 'call id highlighted in the log: ' + JSON.stringify(hits) + ' in ' + text.slice(0, 300));
-  await page.screenshot({ path: path.join(shots, 'dashboard-logs.png'), fullPage: false });
+  await page.screenshot({ animations: 'disabled', path: path.join(shots, 'dashboard-logs.png'), fullPage: false });
   await page.fill('[data-testid=log-search]', 'FRAME 17 ');
   await page.click('[data-testid=log-apply]');
   await T.waitFor(async () => {
@@ -199,6 +237,30 @@ T.main(async () => {
     T.assertEq(40, (await getLog('?since=2000-01-01T00:00:00Z&stream=calling')).records.length, 'time and stream filters keep all');
     T.assertEq(0, (await getLog('?stream=media')).records.length, 'another stream: nothing');
     T.ok('log viewer pages and filters by time and stream');
+  }
+
+  // --- 'Next' in a long log goes back to the top ----------------------
+  {
+    const bigDir = path.join(T.TMP, 'biglogs');
+    const many = [];
+    for (let i = 0; i < 260; i++) many.push(`record ${i} of a long log`);
+    T.run(bin, ['log', '--dir', bigDir, '--stream', 'calling', '--level', 'info',
+      '--public-key-file', path.join(T.TMP, 'support.pub')], { input: many.join('\n') + '\n' });
+    const bigFile = fs.readdirSync(bigDir).filter((f) => !f.startsWith('.')).sort()[0];
+    const f3 = new FormData();
+    f3.append('description', 'long log');
+    f3.append('file', new Blob([fs.readFileSync(path.join(bigDir, bigFile))]), bigFile);
+    const r3 = await fetch(server.url + '/api/v1/tickets', { method: 'POST', headers: { Authorization: 'Bearer ' + userToken }, body: f3 });
+    T.assertEq(201, r3.status, 'ticket with a long log');
+    const t3 = await r3.json();
+    await page.goto(`${server.url}/dashboard/#/tickets/${t3.id}/attachments/${t3.attachments[0].id}/log`);
+    await page.waitForSelector('[data-testid=log-line]');
+    await page.locator('[data-testid=log-next]').scrollIntoViewIfNeeded();
+    T.assert(await page.evaluate(() => window.scrollY) > 500, 'scrolled down to the pager');
+    await page.click('[data-testid=log-next]');
+    await T.waitFor(async () => (await page.textContent('[data-testid=log-records]')).includes('record 200 of'), 'the second log page');
+    await T.waitFor(async () => (await page.evaluate(() => window.scrollY)) === 0, 'the view back at the top after Next');
+    T.ok('Next in the log viewer scrolls back to the top');
   }
 
   // --- change the status and add a note ------------------------------

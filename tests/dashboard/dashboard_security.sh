@@ -95,6 +95,35 @@ assert_eq 200 "$(patch -H "X-CSRF-Token: $csrf")" "PATCH with the CSRF token"
 assert_contains "$(cat "$TEST_TMP/patch.json")" '"status":"closed"' "the change was made"
 pass "changes with the session cookie need the CSRF token and this origin"
 
+# The same for every other change the dashboard makes: a signed link, a
+# log request, and an upload (multipart) with the cookie.
+printf 'attached bytes\n' >"$TEST_TMP/att.txt"
+created=$(curl -s -H "Authorization: Bearer $user_token" -F 'description=with a file' \
+  -F "file=@$TEST_TMP/att.txt" "$SERVER_URL/api/v1/tickets")
+tid2=$(printf '%s' "$created" | sed -n 's/.*"id":"\(tk_[0-9a-f]*\)".*/\1/p')
+aid2=$(printf '%s' "$created" | grep -o '"id":"at_[0-9a-f]*"' | head -1 | cut -d'"' -f4)
+[ -n "$tid2" ] && [ -n "$aid2" ] || fail "ticket with a file: $created"
+cpost() { # cpost PATH BODY [curl args] -> status (JSON body, session cookie)
+  local p=$1 b=$2; shift 2
+  curl -s -o "$TEST_TMP/cpost.json" -w '%{http_code}' -b "$jar" -X POST -H 'Content-Type: application/json' "$@" \
+    --data "$b" "$SERVER_URL$p"
+}
+link="/api/v1/tickets/$tid2/attachments/$aid2/link"
+assert_eq 401 "$(cpost "$link" '{"expires_in":60}')" "signed link with the cookie and no CSRF token"
+assert_eq 401 "$(cpost "$link" '{"expires_in":60}' -H "X-CSRF-Token: ${csrf%?}$other")" "signed link with a wrong token"
+assert_eq 201 "$(cpost "$link" '{"expires_in":60}' -H "X-CSRF-Token: $csrf")" "signed link with the token"
+lr='{"user_id":"customer-7","reason":"csrf test"}'
+assert_eq 401 "$(cpost /api/v1/log-requests "$lr")" "log request with the cookie and no CSRF token"
+assert_eq 401 "$(cpost /api/v1/log-requests "$lr" -H "X-CSRF-Token: $csrf" -H 'Origin: http://evil.example')" "log request from another origin"
+assert_contains "$(curl -s -H "Authorization: Bearer $user_token" "$SERVER_URL/api/v1/log-requests")" '"log_requests":[]' "refused log requests stored nothing"
+assert_eq 201 "$(cpost /api/v1/log-requests "$lr" -H "X-CSRF-Token: $csrf")" "log request with the token"
+upload() { curl -s -o "$TEST_TMP/up.json" -w '%{http_code}' -b "$jar" "$@" -F 'description=cookie upload' \
+  -F "file=@$TEST_TMP/att.txt" "$SERVER_URL/api/v1/tickets"; }
+assert_eq 401 "$(upload)" "a multipart upload with the cookie and no CSRF token"
+assert_eq 401 "$(upload -H "X-CSRF-Token: ${csrf%?}$other")" "a multipart upload with a wrong token"
+assert_eq 401 "$(upload -H "X-CSRF-Token: $csrf" -H 'Origin: http://evil.example')" "a multipart upload from another origin"
+pass "signed links, log requests and cookie uploads need the CSRF token and this origin"
+
 # --- log viewer: users refused; no key explained ---------------------------
 code=$(curl -s -o "$TEST_TMP/log.json" -w '%{http_code}' -H "Authorization: Bearer $user_token" \
   "$SERVER_URL/api/v1/tickets/$tid/attachments/at_0123456789ab0123456789abcdef0123/log")
@@ -168,3 +197,18 @@ assert_eq 400 "$code" "limit over 1000"
 leftovers=$(find "$data" -name '.dashboard-log-*' | wc -l)
 assert_eq 0 "$leftovers" "no temporary copies left in the data dir"
 pass "log viewer: foreign keys and non-log files get clear errors; nothing left behind"
+
+# --- under TLS the session cookie is Secure ---------------------------------
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TEST_TMP/tls.key" -out "$TEST_TMP/tls.pem" \
+  -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null
+start_server "$data" --tls-cert "$TEST_TMP/tls.pem" --tls-key "$TEST_TMP/tls.key"
+code=$(curl -s --cacert "$TEST_TMP/tls.pem" -o /dev/null -D "$TEST_TMP/tls.h" -w '%{http_code}' \
+  -H 'Content-Type: application/json' --data '{"username":"agent","password":"a long enough password"}' \
+  "https://127.0.0.1:$SERVER_PORT/dashboard/login")
+assert_eq 200 "$code" "login over HTTPS"
+cookie=$(header Set-Cookie "$TEST_TMP/tls.h")
+assert_contains "$cookie" "logshare_session=" "session cookie over HTTPS"
+case "$cookie" in *"; Secure"*) ;; *) fail "the cookie over HTTPS is not Secure: $cookie" ;; esac
+assert_contains "$cookie" "HttpOnly" "still HttpOnly"
+assert_contains "$cookie" "SameSite=Strict" "still SameSite=Strict"
+pass "under TLS the session cookie is Secure"

@@ -2,21 +2,27 @@
 # push_idle_streams.sh - 2,000 idle log-request streams on one logshared
 # (1,000 under sanitizers, which double every allocation's cost): flat
 # memory and threads, no busy loop, and a request still reaches every
-# stream within a second. The connection caps and rate limits are raised
-# for the test; the file descriptor limit of this shell (inherited by
-# the server) too.
+# stream within a second. The total connection cap is the default (it
+# must hold this many), and the server starts with a soft file
+# descriptor limit of 512: it has to raise it to the hard limit itself.
+# The per-address cap (every stream comes from 127.0.0.1), the per-user
+# stream cap and the rate limits are raised for the test.
 source "$LOGSHARE_TEST_LIB/testlib.sh"
 
 COUNT=2000
 [ "${LOGSHARE_SANITIZED:-0}" = 1 ] && COUNT=1000
-ulimit -n $((COUNT * 2 + 256)) 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-[ "$(ulimit -n)" -ge $((COUNT + 100)) ] || fail "cannot raise the fd limit to $((COUNT + 100))"
-
-start_server "$TEST_TMP/data" --max-connections $((COUNT + 100)) \
-  --max-connections-per-address $((COUNT + 100)) --max-streams $((COUNT + 10)) \
+[ "$(ulimit -Hn)" = unlimited ] || [ "$(ulimit -Hn)" -ge $((COUNT * 2 + 256)) ] ||
+  fail "the hard fd limit $(ulimit -Hn) is below $((COUNT * 2 + 256))"
+ulimit -Sn 512
+start_server "$TEST_TMP/data" --max-connections-per-address $((COUNT + 100)) --max-streams $((COUNT + 10)) \
   --max-streams-per-user $((COUNT + 10)) --user-rate 100000 --user-burst 100000 \
   --address-rate 100000 --address-burst 100000 --stream-heartbeat-ms 700 \
   --connection-memory-bytes 16384
+# the load generator (a child of this shell) needs COUNT sockets itself
+ulimit -Sn $((COUNT * 2 + 256))
+read -r _ _ _ SOFT HARD _ < <(grep '^Max open files' "/proc/$SERVER_PID/limits")
+assert_eq "$HARD" "$SOFT" "the server raised its soft fd limit to the hard one"
+pass "the server raised its soft fd limit from 512 to $SOFT"
 USER_TOKEN=$("$LOGSHARED_BIN" token --data-dir "$TEST_TMP/data" --user loaduser)
 SUPPORT=$("$LOGSHARED_BIN" token --data-dir "$TEST_TMP/data" --user agent --role support)
 LOAD="$LOGSHARE_BUILD_DIR/tests/push/sse_idle_load"

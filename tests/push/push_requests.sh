@@ -155,3 +155,99 @@ assert_eq "$R3" "$(jget "$BODY" log_requests.0.id)" "second page"
 api GET "/api/v1/log-requests?status=bogus" "$AGENT"
 assert_eq 400 "$STATUS" "bad status filter"
 pass "support lists with filters and paging"
+
+# --- newest first, paged with a cursor (the dashboard's view) -----------
+CAROL=()
+for i in 1 2 3 4 5; do
+  api POST /api/v1/log-requests "$AGENT" "{\"user_id\":\"carol\",\"reason\":\"r$i\",\"expires_in\":600}"
+  CAROL+=("$(jget "$BODY" id)")
+done
+WANT="${CAROL[4]} ${CAROL[3]} ${CAROL[2]} ${CAROL[1]} ${CAROL[0]}"
+GOT=""
+Q="/api/v1/log-requests?user_id=carol&order=desc&limit=2"
+pages=0
+while :; do
+  api GET "$Q" "$AGENT"
+  assert_eq 200 "$STATUS" "order=desc page $Q: $BODY"
+  pages=$((pages + 1))
+  GOT="$GOT $(node -e 'console.log(JSON.parse(process.argv[1]).log_requests.map(r=>r.id).join(" "))' "$BODY")"
+  NEXT=$(jget "$BODY" next_before)
+  [ -n "$NEXT" ] && [ "$NEXT" != null ] || break
+  Q="/api/v1/log-requests?user_id=carol&order=desc&limit=2&before=$NEXT"
+  [ $pages -lt 10 ] || fail "paging does not end"
+done
+assert_eq "$WANT" "$(echo $GOT)" "newest first across $pages pages"
+assert_eq 3 "$pages" "5 requests in pages of 2"
+api GET "/api/v1/log-requests?order=desc&limit=1" "$AGENT"
+assert_eq "${CAROL[4]}" "$(jget "$BODY" log_requests.0.id)" "the first desc page starts with the newest of all"
+api GET "/api/v1/log-requests?order=sideways" "$AGENT"
+assert_eq 400 "$STATUS" "bad order"
+api GET "/api/v1/log-requests?order=desc&after=3" "$AGENT"
+assert_eq 400 "$STATUS" "after does not page order=desc"
+api GET "/api/v1/log-requests?order=desc&before=0" "$AGENT"
+assert_eq 400 "$STATUS" "before=0 refused"
+
+pass "order=desc lists newest first and pages with next_before"
+
+# --- simultaneous creates reach a stream in id order -----------------------
+DAVE=$(token dave)
+curl -sN -H "Authorization: Bearer $DAVE" "$SERVER_URL/api/v1/log-requests/stream" \
+  >"$TEST_TMP/dave" 2>/dev/null &
+DAVESTREAM=$!
+wait_for "$TEST_TMP/dave" "retry:" 5 || fail "dave's stream did not open"
+PIDS=()
+for i in $(seq 30); do
+  curl -s -o /dev/null -H "Authorization: Bearer $AGENT" -H 'Content-Type: application/json' \
+    -d "{\"user_id\":\"dave\",\"reason\":\"burst $i\",\"expires_in\":600}" \
+    "$SERVER_URL/api/v1/log-requests" &
+  PIDS+=($!)
+done
+wait "${PIDS[@]}"
+end=$((SECONDS + 5))
+until [ "$(grep -c '^event: log_request$' "$TEST_TMP/dave")" -ge 30 ]; do
+  [ $SECONDS -lt $end ] || fail "dave's stream got $(grep -c '^event: log_request$' "$TEST_TMP/dave") of 30"
+  sleep 0.05
+done
+grep '^id: ' "$TEST_TMP/dave" | cut -d' ' -f2 >"$TEST_TMP/dave.ids"
+sort -n -c "$TEST_TMP/dave.ids" 2>/dev/null || fail "events out of id order: $(tr '\n' ' ' <"$TEST_TMP/dave.ids")"
+assert_eq 30 "$(sort -u "$TEST_TMP/dave.ids" | wc -l)" "30 distinct events"
+LAST=$(tail -1 "$TEST_TMP/dave.ids")
+timeout 1 curl -sN -H "Authorization: Bearer $DAVE" -H "Last-Event-ID: $LAST" \
+  "$SERVER_URL/api/v1/log-requests/stream" >"$TEST_TMP/dave2" 2>/dev/null || true
+! grep -q '^event: log_request$' "$TEST_TMP/dave2" || fail "resuming after the highest id sent something again"
+pass "30 simultaneous creates reached the stream in id order; resuming after the last misses nothing"
+kill "$DAVESTREAM"; wait "$DAVESTREAM" 2>/dev/null || true
+
+# --- answers and expiries are announced (log_request_update) ---------------
+ERIN=$(token erin)
+curl -sN -H "Authorization: Bearer $ERIN" "$SERVER_URL/api/v1/log-requests/stream" \
+  >"$TEST_TMP/erin" 2>/dev/null &
+ERINSTREAM=$!
+wait_for "$TEST_TMP/erin" "retry:" 5 || fail "erin's stream did not open"
+curl -sN -H "Authorization: Bearer $BOB" "$SERVER_URL/api/v1/log-requests/stream" \
+  >"$TEST_TMP/bob2" 2>/dev/null &
+BOBSTREAM=$!
+api POST /api/v1/log-requests "$AGENT" '{"user_id":"erin","reason":"to decline","expires_in":600}'
+E1=$(jget "$BODY" id)
+api POST /api/v1/log-requests "$AGENT" '{"user_id":"erin","reason":"to expire","expires_in":1}'
+E2=$(jget "$BODY" id)
+api POST /api/v1/log-requests "$AGENT" '{"user_id":"erin","reason":"to fulfil","expires_in":600}'
+E3=$(jget "$BODY" id)
+api POST "/api/v1/log-requests/$E1/decline" "$ERIN"
+assert_eq 200 "$STATUS" "erin declines"
+STATUS=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $ERIN" \
+  -F description="logs" -F source=push -F "log_request_id=$E3" -F "f=@$TEST_TMP/log.txt" \
+  "$SERVER_URL/api/v1/tickets")
+assert_eq 201 "$STATUS" "erin answers E3 with a ticket"
+upd() { grep -A1 '^event: log_request_update$' "$TEST_TMP/erin" | grep '^data: ' | grep "\"$1\"" | grep -q "\"status\":\"$2\""; }
+end=$((SECONDS + 5))
+until upd "$E1" declined && upd "$E3" fulfilled && upd "$E2" expired; do
+  [ $SECONDS -lt $end ] || fail "missing updates; erin's stream: $(grep -A1 update "$TEST_TMP/erin")"
+  sleep 0.05
+done
+! grep -B1 '^event: log_request_update$' "$TEST_TMP/erin" | grep -q '^id: ' ||
+  fail "an update carried an id (it would move Last-Event-ID)"
+sleep 0.3
+! grep -q "log_request_update" "$TEST_TMP/bob2" || fail "bob's stream got erin's updates"
+kill "$ERINSTREAM" "$BOBSTREAM"; wait "$ERINSTREAM" "$BOBSTREAM" 2>/dev/null || true
+pass "declined, fulfilled and expired are announced to the owner's streams only, without ids"

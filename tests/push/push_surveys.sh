@@ -89,6 +89,33 @@ assert_contains "$(jget "$T" description)" "could not hear them" "ticket descrip
 assert_contains "$(jget "$T" attachments)" ".lslog" "a log file is attached"
 ALL+=("$RI")
 pass "a survey with report_issue from the library made ticket $TICKET with the logs"
+# the description sums up the scores and issues; the survey is found by ticket
+assert_contains "$(jget "$T" description)" "Scores: audio 1/5 (low)" "scores in the description"
+assert_contains "$(jget "$T" description)" "Issues: audio: NoRemoteAudio" "issues in the description"
+STATUS=$(curl -s -o "$TEST_TMP/body" -w '%{http_code}' -H "Authorization: Bearer $AGENT" \
+  "$SERVER_URL/api/v1/surveys?ticket_id=$TICKET")
+assert_eq 200 "$STATUS" "surveys by ticket"
+SV=$(cat "$TEST_TMP/body")
+assert_eq 1 "$(jget "$SV" surveys.length)" "one survey made the ticket"
+assert_eq c9 "$(jget "$SV" surveys.0.call_id)" "its call id"
+assert_eq 1 "$(jget "$SV" surveys.0.ratings.audio.score)" "its audio score"
+assert_eq true "$(jget "$SV" surveys.0.ratings.audio.low)" "marked low"
+assert_eq '["NoRemoteAudio"]' "$(jget "$SV" surveys.0.issues.audio)" "its issues"
+assert_eq "$(jget "$OUT" id)" "$(jget "$SV" surveys.0.id)" "the same survey id"
+STATUS=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $ALICE" \
+  "$SERVER_URL/api/v1/surveys?ticket_id=$TICKET")
+assert_eq 403 "$STATUS" "a user cannot read surveys by ticket"
+STATUS=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $AGENT" "$SERVER_URL/api/v1/surveys")
+assert_eq 400 "$STATUS" "ticket_id is required"
+# the create answer's ticket names the survey
+STATUS=$(curl -s -o "$TEST_TMP/body" -w '%{http_code}' -H "Authorization: Bearer $ALICE" \
+  -F 'survey={"call_id":"c11","video":{"score":2,"issues":["Freezes","LowQuality"]},"report_issue":true}' \
+  -F "f=@$TEST_TMP/shot.png" "$SERVER_URL/api/v1/surveys")
+assert_eq 201 "$STATUS" "multipart survey with report_issue"
+assert_eq "$(jget "$(cat "$TEST_TMP/body")" id)" "$(jget "$(cat "$TEST_TMP/body")" ticket.survey_id)" "ticket.survey_id"
+assert_contains "$(jget "$(cat "$TEST_TMP/body")" ticket.description)" "Issues: video: " "issues of the multipart survey"
+ALL+=('{"call_id":"c11","video":{"score":2,"issues":["Freezes","LowQuality"]},"report_issue":true}')
+pass "the survey's ticket sums up scores and issues; GET /api/v1/surveys?ticket_id= finds the survey"
 if "$HELPER" survey "$STORE" "$SERVER_URL" "$ALICE" '{"call_id":"c10","overall":{"score":9}}' 2>"$TEST_TMP/err"; then
   fail "an out-of-scale survey from the library was accepted"
 fi

@@ -80,6 +80,23 @@ wait "$W4" || fail "watcher exit $?"
 assert_contains "$(cat "$TEST_TMP/w4.out")" "uploaded $R4 ticket" "uploaded after reconnect"
 pass "the watcher reconnected after a server restart and answered $R4"
 
+# --- log_request_update events (the answer, echoed) do not disturb it ----
+"$LOGSHARE_BIN" watch --dir "$STORE" --server "$SERVER_URL" --token "$ALICE" --yes \
+  --max-requests 2 >"$TEST_TMP/w5.out" 2>"$TEST_TMP/w5.err" &
+W5=$!
+wait_for "$TEST_TMP/w5.err" "watching" 10 || fail "the watcher did not connect"
+R5=$(jget "$(create "fifth")" id)
+wait_for "$TEST_TMP/w5.out" "uploaded $R5" 10 || fail "R5 not uploaded: $(cat "$TEST_TMP/w5.err")"
+for _ in $(seq 100); do [ "$(jget "$(get "$R5")" status)" = fulfilled ] && break; sleep 0.05; done
+sleep 0.3 # the update for R5 reaches the watcher's stream
+R6=$(jget "$(create "sixth")" id)
+for _ in $(seq 200); do kill -0 "$W5" 2>/dev/null || break; sleep 0.05; done
+kill -0 "$W5" 2>/dev/null && { kill "$W5"; fail "the watcher did not answer $R6"; }
+wait "$W5" || fail "watcher exit $?: $(cat "$TEST_TMP/w5.err")"
+assert_eq 2 "$(grep -c '^uploaded ' "$TEST_TMP/w5.out")" "two uploads, nothing asked twice"
+assert_eq 1 "$(grep -c "request $R5" "$TEST_TMP/w5.out")" "R5 shown once despite its update event"
+pass "the watcher ignores the update event for its own answer"
+
 # --- a refused token ends the watch with exit 1 -------------------------
 assert_exit 1 "a bad token" -- "$LOGSHARE_BIN" watch --dir "$STORE" --server "$SERVER_URL" \
   --token not-a-token --yes

@@ -56,3 +56,38 @@ DUPS=$(grep '^200 ' "$TEST_TMP/hooks.log" | cut -d' ' -f2 | sort | uniq -d)
 assert_eq "" "$DUPS" "deliveries answered 200 more than once"
 pass "retried after 503s; every signature valid; nothing delivered twice"
 kill "$RECV"; wait "$RECV" || true
+
+# --- retries outlast the old 20-attempt cap; answered requests are dropped
+# A fresh server with fast retries (20..40 ms) and the default attempt cap
+# (none): the receiver stays down for well over 20 attempts, then comes up.
+stop_server
+DATA2="$TEST_TMP/data2"
+mkdir -p "$DATA2"
+start_server "$DATA2" --webhook-url "http://127.0.0.1:$RPORT/hook" \
+  --webhook-secret-file "$TEST_TMP/secret" --webhook-retry-initial-ms 20 \
+  --webhook-retry-max-ms 40 --webhook-timeout-ms 2000
+AGENT=$("$LOGSHARED_BIN" token --data-dir "$DATA2" --user agent --role support)
+U6=$("$LOGSHARED_BIN" token --data-dir "$DATA2" --user u6)
+LIVE=$(create u5)
+ANSWERED=$(create u6)
+assert_eq 200 "$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $U6" \
+  "$SERVER_URL/api/v1/log-requests/$ANSWERED/decline")" "u6 declines before any delivery got through"
+deadline=$((SECONDS + 30))
+until grep -Eq "attempt (2[5-9]|[3-9][0-9]|[0-9]{3,})" "$TEST_TMP/server.log"; do
+  [ $SECONDS -lt $deadline ] || fail "no 25th attempt; log: $(tail -5 "$TEST_TMP/server.log")"
+  sleep 0.1
+done
+! grep -q "giving up" "$TEST_TMP/server.log" || fail "a delivery was given up"
+pass "still retrying after 25 attempts (the old cap was 20)"
+"$RECEIVER" "$RPORT" "$TEST_TMP/secret" "$TEST_TMP/hooks2.log" 0 &
+RECV=$!
+deadline=$((SECONDS + 20))
+until grep -q "^200 .* sig_ok $LIVE\$" "$TEST_TMP/hooks2.log" 2>/dev/null; do
+  [ $SECONDS -lt $deadline ] || fail "the live request was not delivered: $(cat "$TEST_TMP/hooks2.log" 2>/dev/null)"
+  sleep 0.1
+done
+sleep 0.5
+! grep -q "$ANSWERED" "$TEST_TMP/hooks2.log" || fail "the declined request's wake-up was delivered"
+assert_eq 1 "$(grep -c . "$TEST_TMP/hooks2.log")" "exactly one delivery reached the receiver"
+pass "the live request delivered once the receiver came up; the declined one dropped"
+kill "$RECV"; wait "$RECV" || true

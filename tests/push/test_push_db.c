@@ -172,16 +172,15 @@ static void webhook_deliveries_are_queued_with_the_request_and_survive_reopen(vo
 {
     struct fixture *f = *state;
     struct log_request r;
-    create(f, "alice", 60, 1000 * SEC, "http://127.0.0.1:9/hook", &r);
+    create(f, "alice", 3600, 1000 * SEC, "http://127.0.0.1:9/hook", &r);
     struct webhook_delivery d;
-    assert_int_equal(push_db_delivery_next(f->db, &d), 0);
+    assert_int_equal(push_db_delivery_next(f->db, 1500 * SEC, &d), 0);
     assert_string_equal(d.url, "http://127.0.0.1:9/hook");
     assert_string_equal(d.event, "log_request.created");
     json_t *body = json_loads(d.payload, 0, NULL);
     assert_non_null(body);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(body, "log_request"),
-                                                          "id")),
-                        r.id);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(body, "log_request"), "id")), r.id);
     assert_string_equal(json_string_value(json_object_get(body, "delivery_id")), d.id);
     json_decref(body);
     /* a failed attempt keeps it pending, due later */
@@ -191,26 +190,54 @@ static void webhook_deliveries_are_queued_with_the_request_and_survive_reopen(vo
     webhook_delivery_clear(&d);
     push_db_close(f->db);
     assert_int_equal(push_db_open(f->path, &f->db), 0);
-    assert_int_equal(push_db_delivery_next(f->db, &d), 0);
+    assert_int_equal(push_db_delivery_next(f->db, 1500 * SEC, &d), 0);
     assert_int_equal(d.row, row);
     assert_int_equal(d.attempts, 1);
     assert_int_equal(d.next_attempt_at, 2000 * SEC);
     assert_int_equal(push_db_delivery_record(f->db, d.row, 1, 200, NULL, 0, 2001 * SEC), 0);
     webhook_delivery_clear(&d);
-    assert_int_equal(push_db_delivery_next(f->db, &d), LOGSHARE_ENOENT);
+    assert_int_equal(push_db_delivery_next(f->db, 1500 * SEC, &d), LOGSHARE_ENOENT);
     int64_t p, ok, failed;
-    assert_int_equal(push_db_delivery_counts(f->db, &p, &ok, &failed), 0);
+    assert_int_equal(push_db_delivery_counts(f->db, &p, &ok, &failed, NULL), 0);
     assert_int_equal(p, 0);
     assert_int_equal(ok, 1);
     assert_int_equal(failed, 0);
     log_request_clear(&r);
 }
 
+static void deliveries_of_answered_or_expired_requests_are_dropped(void **state)
+{
+    struct fixture *f = *state;
+    struct log_request a, b, c;
+    create(f, "alice", 60, 1000 * SEC, "http://127.0.0.1:9/hook", &a);
+    create(f, "bob", 60, 1000 * SEC, "http://127.0.0.1:9/hook", &b);
+    create(f, "carol", 600, 1000 * SEC, "http://127.0.0.1:9/hook", &c);
+    struct log_request out;
+    assert_int_equal(push_db_log_request_decline(f->db, a.id, "alice", 1001 * SEC, &out), 0);
+    log_request_clear(&out);
+    /* at 1070 s: alice's was declined, bob's expired; carol's is due */
+    struct webhook_delivery d;
+    assert_int_equal(push_db_delivery_next(f->db, 1070 * SEC, &d), 0);
+    json_t *body = json_loads(d.payload, 0, NULL);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(body, "log_request"), "id")), c.id);
+    json_decref(body);
+    int64_t p, ok, failed, dropped;
+    assert_int_equal(push_db_delivery_counts(f->db, &p, &ok, &failed, &dropped), 0);
+    assert_int_equal(p, 1);
+    assert_int_equal(dropped, 2);
+    assert_int_equal(failed, 0);
+    webhook_delivery_clear(&d);
+    log_request_clear(&a);
+    log_request_clear(&b);
+    log_request_clear(&c);
+}
+
 static void reopening_keeps_the_schema_version(void **state)
 {
     struct fixture *f = *state;
     int v = push_db_schema_version(f->db);
-    assert_true(v >= 3);
+    assert_true(v >= 4);
     push_db_close(f->db);
     assert_int_equal(push_db_open(f->path, &f->db), 0);
     assert_int_equal(push_db_schema_version(f->db), v);
@@ -306,11 +333,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(only_the_owner_declines_and_only_once, setup, teardown),
         cmocka_unit_test_setup_teardown(a_ticket_fulfils_even_after_expiry_but_not_twice, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(lists_filter_by_user_status_and_sequence, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(lists_filter_by_user_status_and_sequence, setup, teardown),
         cmocka_unit_test_setup_teardown(bad_new_requests_store_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(
             webhook_deliveries_are_queued_with_the_request_and_survive_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(deliveries_of_answered_or_expired_requests_are_dropped,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(reopening_keeps_the_schema_version, setup, teardown),
         cmocka_unit_test_setup_teardown(surveys_are_idempotent_and_stats_equal_the_input, setup,
                                         teardown),

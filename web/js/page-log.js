@@ -64,8 +64,11 @@ async function render(main, ctx) {
 
   form.addEventListener('submit', (ev) => { ev.preventDefault(); state.offsets = [0]; load(); });
   level.addEventListener('change', () => { state.offsets = [0]; load(); });
-  next.addEventListener('click', () => { if (state.next !== null) { state.offsets.push(state.next); load(); } });
-  prev.addEventListener('click', () => { if (state.offsets.length > 1) { state.offsets.pop(); load(); } });
+  // A new page starts at its first record: back to the top (the pager
+  // sits under the last line).
+  const toTop = () => window.scrollTo(0, 0);
+  next.addEventListener('click', () => { if (state.next !== null) { state.offsets.push(state.next); load().then(toTop); } });
+  prev.addEventListener('click', () => { if (state.offsets.length > 1) { state.offsets.pop(); load().then(toTop); } });
 
   function line(r) {
     const lvl = String(r.level || '').toLowerCase();

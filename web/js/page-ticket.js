@@ -60,13 +60,42 @@ function draw(main, ctx, t) {
             field('App version', t.app_version),
             field('Platform', t.platform),
             field('Source', t.source, 'ticket-source'),
-            field('Log request', t.log_request_id),
-            t.tracker_url ? [h('dt', null, 'Tracker'), h('dd', null, h('a', { href: t.tracker_url, rel: 'noopener noreferrer', target: '_blank' }, t.tracker_url))] : null)),
+            t.log_request_id ? [h('dt', null, 'Log request'), h('dd', null, h('a', {
+              href: '#/log-requests?id=' + encodeURIComponent(t.log_request_id), 'data-testid': 'ticket-log-request' },
+            t.log_request_id))] : null,
+            t.tracker_url ? [h('dt', null, 'Tracker'), h('dd', null, h('a', { href: t.tracker_url, rel: 'noopener noreferrer', target: '_blank' }, t.tracker_url))] : null),
+          t.user_id ? h('a.btn.btn-tiny.ask-logs', { 'data-testid': 'ask-for-logs', title: 'Ask ' + t.user_id + '\'s app for logs about this ticket',
+            href: '#/log-requests?' + new URLSearchParams({ user_id: t.user_id, ticket_id: t.id }) }, 'Ask this user for logs') : null),
+        t.source === 'survey' ? surveyPanel(t) : null,
         h('section.panel', null, h('h2', null, 'Call ids'),
           (t.call_ids || []).length
             ? h('ul.callid-list', { 'data-testid': 'call-ids' }, t.call_ids.map((c) => h('li', null, h('code.callid', null, c),
               h('button.btn.btn-tiny', { type: 'button', title: 'Copy', onclick: () => copy(ctx, c) }, 'Copy'))))
             : h('p.muted', null, 'No call ids.')))));
+}
+
+// The end-of-call survey that created this ticket: its scores (low ones
+// marked) and reported issues, loaded after the page is drawn.
+function surveyPanel(t) {
+  const box = h('div', { 'data-testid': 'ticket-survey' }, h('p.muted', null, 'Loading the survey…'));
+  api.get('/api/v1/surveys' + api.query({ ticket_id: t.id })).then((res) => {
+    const sv = (res.surveys || [])[0];
+    if (!sv) { replace(box, h('p.muted', null, 'No survey is linked to this ticket.')); return; }
+    const order = ['overall', 'audio', 'video', 'screenshare'];
+    const rank = (c) => (order.indexOf(c) + 1) || order.length + 1;
+    const ratings = Object.entries(sv.ratings || {}).sort((a, b) => rank(a[0]) - rank(b[0]));
+    const issues = Object.entries(sv.issues || {});
+    replace(box,
+      h('dl.facts', null,
+        h('dt', null, 'Survey'), h('dd', null, h('a', { href: '#/surveys', 'data-testid': 'survey-id', title: 'Survey statistics' }, sv.id)),
+        h('dt', null, 'Submitted'), h('dd', null, formatTime(sv.created_at)),
+        ratings.map(([cat, r]) => [h('dt', null, cat),
+          h('dd', { 'data-testid': 'survey-score-' + cat }, `${r.score} on ${r.lower}–${r.upper}`,
+            r.low ? h('span.badge.badge-open.badge-low', null, 'low') : null)]),
+        issues.length ? [h('dt', null, 'Issues'), h('dd', { 'data-testid': 'survey-issues' },
+          issues.map(([cat, list]) => h('div', null, cat + ': ' + list.join(', '))))] : null));
+  }, (e) => replace(box, h('p.muted', null, 'The survey could not be loaded: ' + e.message)));
+  return h('section.panel', null, h('h2', null, 'Survey'), box);
 }
 
 function copy(ctx, text) {
@@ -173,11 +202,13 @@ function attachmentRow(ctx, t, a) {
       linkOut),
     h('td.num.nowrap', { title: String(a.size) + ' bytes' }, formatBytes(a.size)),
     h('td', null, h('code.hash', { title: sha, 'data-testid': 'attachment-sha256' }, sha.slice(0, 16) + (sha.length > 16 ? '…' : ''))),
-    h('td.actions', null,
+    // The flex box is a div inside the cell: a td with display:flex stops
+    // being a table cell and loses the row's borders.
+    h('td', null, h('div.actions', null,
       h('a.btn.btn-tiny', { href, download: a.name || 'attachment', 'data-testid': 'attachment-download' }, 'Download'),
       isLogFile(a) ? h('a.btn.btn-tiny.btn-logs', { href: '#/tickets/' + encodeURIComponent(t.id) + '/attachments/' +
         encodeURIComponent(a.id) + '/log', 'data-testid': 'attachment-logs' }, 'View logs') : null,
-      ttl, makeLink));
+      ttl, makeLink)));
 }
 
 registerPage({ id: 'ticket', title: 'Ticket', nav: false, path: /^\/tickets\/([^/]+)$/, render });

@@ -76,8 +76,9 @@ function render(main, ctx) {
       'data-testid': 'ticket-row' },
       h('td.nowrap', { title: formatTime(t.created_at) }, relativeTime(t.created_at)),
       h('td', null, statusBadge(t.status)),
-      h('td.customer', null, h('a', { href }, customerLine(t) || '(no customer data)')),
-      h('td.desc', null, t.description || ''),
+      // Both cells are cut to one line (dashboard.css); the title shows them whole.
+      h('td.customer', { title: customerLine(t) || null }, h('a', { href }, customerLine(t) || '(no customer data)')),
+      h('td.desc', { title: t.description || null }, t.description || ''),
       h('td.callids', null, (t.call_ids || []).map((c) => h('code.callid', null, c))),
       h('td.num', null, String((t.attachments || []).length || t.attachment_count || 0)),
       h('td', null, t.source || ''),

@@ -60,6 +60,7 @@ static const http_route routes[] = {
      {api_surveys_create_begin, api_surveys_create_body, api_surveys_create_end,
       api_surveys_create_cleanup}},
     {"GET", "/api/v1/surveys/stats", "surveys_stats", 0, {api_surveys_stats, NULL, NULL, NULL}},
+    {"GET", "/api/v1/surveys", "surveys_list", 0, {api_surveys_list, NULL, NULL, NULL}},
     /* The support dashboard (api/dashboard.h). */
     {"GET", "/", "dashboard_root", 0, {NULL, NULL, dashboard_root_get, NULL}},
     {"GET", "/dashboard", "dashboard_root", 0, {NULL, NULL, dashboard_root_get, NULL}},

@@ -67,8 +67,8 @@ int api_log_requests_create_end(http_request *req)
 {
     struct create_state *st = req->state;
     json_error_t jerr;
-    json_t *doc = req->body ? json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr)
-                            : NULL;
+    json_t *doc =
+        req->body ? json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
     int rc;
     if (!json_is_object(doc)) {
         rc = http_respond_error(req, LOGSHARE_EINVAL, 400, "body must be a JSON object%s%s",
@@ -115,8 +115,7 @@ int api_log_requests_create_end(http_request *req)
     if (expires && !json_is_null(expires)) {
         if (!json_is_integer(expires) || json_integer_value(expires) < 1 ||
             json_integer_value(expires) > LOG_REQUEST_MAX_EXPIRES_S) {
-            rc = http_respond_error(req, LOGSHARE_EINVAL, 400,
-                                    "expires_in must be 1 to %d seconds",
+            rc = http_respond_error(req, LOGSHARE_EINVAL, 400, "expires_in must be 1 to %d seconds",
                                     LOG_REQUEST_MAX_EXPIRES_S);
             goto out;
         }
@@ -160,25 +159,43 @@ int api_log_requests_list(http_request *req)
                                       "status must be pending, fulfilled, declined or expired");
         status = (int)ls;
     }
+    /* order=asc (default): oldest first, paged with after=next_after.
+     * order=desc: newest first, paged with before=next_before, so the
+     * dashboard can show the newest requests however many there are. */
+    const char *order = http_query(req, "order");
+    int desc = 0;
+    if (order && strcmp(order, "desc") == 0)
+        desc = 1;
+    else if (order && strcmp(order, "asc") != 0)
+        return http_respond_error(req, LOGSHARE_EINVAL, 400, "order must be asc or desc");
     long limit = 100;
-    long long after = 0;
+    long long cursor = 0;
     const char *l = http_query(req, "limit");
     const char *a = http_query(req, "after");
+    const char *bq = http_query(req, "before");
     char *end;
     if (l) {
         limit = strtol(l, &end, 10);
         if (*end || end == l || limit < 1 || limit > 1000)
             return http_respond_error(req, LOGSHARE_EINVAL, 400, "limit must be 1 to 1000");
     }
-    if (a) {
-        after = strtoll(a, &end, 10);
-        if (*end || end == a || after < 0)
-            return http_respond_error(req, LOGSHARE_EINVAL, 400,
-                                      "after must be a next_after value from a previous page");
+    if ((a && desc) || (bq && !desc))
+        return http_respond_error(req, LOGSHARE_EINVAL, 400,
+                                  "after pages order=asc, before pages order=desc");
+    const char *c = desc ? bq : a;
+    if (c) {
+        cursor = strtoll(c, &end, 10);
+        if (*end || end == c || cursor < (desc ? 1 : 0))
+            return http_respond_error(
+                req, LOGSHARE_EINVAL, 400, "%s must be a %s value from a previous page",
+                desc ? "before" : "after", desc ? "next_before" : "next_after");
     }
     struct log_request_list list;
-    int rc = push_db_log_request_list(push_service_db(push_of(req)), user, status, after,
-                                      (size_t)limit, ls_time_now_us(), &list);
+    struct push_db *db = push_service_db(push_of(req));
+    int rc = desc ? push_db_log_request_list_newest(db, user, status, cursor, (size_t)limit,
+                                                    ls_time_now_us(), &list)
+                  : push_db_log_request_list(db, user, status, cursor, (size_t)limit,
+                                             ls_time_now_us(), &list);
     if (rc)
         return store_failed(req, rc);
     json_t *items = json_array();
@@ -186,7 +203,7 @@ int api_log_requests_list(http_request *req)
         json_array_append_new(items, log_request_json(&list.items[i]));
     json_t *doc = json_object();
     json_object_set_new(doc, "log_requests", items);
-    json_object_set_new(doc, "next_after",
+    json_object_set_new(doc, desc ? "next_before" : "next_after",
                         list.count == (size_t)limit
                             ? json_integer((json_int_t)list.items[list.count - 1].seq)
                             : json_null());
@@ -199,9 +216,9 @@ static int load_own(http_request *req, const struct auth_identity *who, int allo
                     struct log_request *r)
 {
     const char *id = req->params[0];
-    int rc = push_id_valid(id) ? push_db_log_request_get(push_service_db(push_of(req)), id,
-                                                         ls_time_now_us(), r)
-                               : LOGSHARE_ENOENT;
+    int rc = push_id_valid(id)
+                 ? push_db_log_request_get(push_service_db(push_of(req)), id, ls_time_now_us(), r)
+                 : LOGSHARE_ENOENT;
     if (rc == LOGSHARE_ENOENT) {
         http_respond_error(req, rc, 404, "no log request %.60s", id);
         return rc;
@@ -240,8 +257,7 @@ int api_log_requests_decline(http_request *req)
     if (load_own(req, &who, 0, &r))
         return 0;
     log_request_clear(&r);
-    int rc = push_db_log_request_decline(push_service_db(push_of(req)), req->params[0],
-                                         who.user_id, ls_time_now_us(), &r);
+    int rc = push_service_decline_request(push_of(req), req->params[0], who.user_id, &r);
     if (rc == LOGSHARE_ECONFLICT) {
         rc = http_respond_error(req, rc, 409, "the log request is already %s",
                                 log_request_status_name(r.status));
@@ -275,8 +291,7 @@ int api_log_requests_stream(http_request *req)
     }
     struct push_service *push = push_of(req);
     struct MHD_Response *resp;
-    int rc = sse_hub_subscribe(push_service_hub(push), req->conn, who.user_id, last_id,
-                               push_service_load_pending, push, &resp);
+    int rc = push_service_subscribe(push, req->conn, who.user_id, last_id, &resp);
     if (rc == LOGSHARE_ERATELIMIT)
         return http_respond_error(req, rc, 429, "too many open streams for this user");
     if (rc == LOGSHARE_EBUSY || rc == LOGSHARE_ECLOSED)
@@ -291,8 +306,8 @@ int api_log_requests_check_for_ticket(http_request *req, const char *user_id,
                                       const char *log_request_id)
 {
     int rc = push_id_valid(log_request_id)
-                 ? push_db_log_request_check_owner(push_service_db(push_of(req)),
-                                                   log_request_id, user_id)
+                 ? push_db_log_request_check_owner(push_service_db(push_of(req)), log_request_id,
+                                                   user_id)
                  : LOGSHARE_ENOENT;
     /* An id this server never issued (another deployment's, an app's own
      * label) is kept on the ticket as given and fulfils nothing; only

@@ -34,7 +34,7 @@ struct survey_upload {
     int multipart;
     char idem_key[MAX_IDEMPOTENCY_KEY + 1];
     char ticket_id[TICKET_ID_MAX];
-    ls_buf json;        /* the survey JSON: the whole body, or the `survey` field */
+    ls_buf json; /* the survey JSON: the whole body, or the `survey` field */
     int in_survey_field;
     int in_ignored_field;
     int have_survey_field;
@@ -78,8 +78,8 @@ static int parse_survey(http_request *req, struct survey_upload *u)
     if (u->parsed_ok)
         return 0;
     char err[160];
-    int rc = surveys_parse(u->json.data ? u->json.data : "", u->json.len, &u->parsed, err,
-                           sizeof err);
+    int rc =
+        surveys_parse(u->json.data ? u->json.data : "", u->json.len, &u->parsed, err, sizeof err);
     if (rc == LOGSHARE_EINVAL)
         snprintf(req->fail_message, sizeof req->fail_message, "%s", err);
     if (!rc)
@@ -261,8 +261,7 @@ int api_surveys_create_body(http_request *req, const char *data, size_t len)
     }
     int rc = multipart_parser_feed(u->mp, data, len);
     if (rc && !req->fail_message[0])
-        snprintf(req->fail_message, sizeof req->fail_message, "%s",
-                 multipart_parser_error(u->mp));
+        snprintf(req->fail_message, sizeof req->fail_message, "%s", multipart_parser_error(u->mp));
     return rc;
 }
 
@@ -279,22 +278,65 @@ static json_t *survey_json(const struct survey_record *rec, const survey *s)
     return o;
 }
 
+/* The ticket's description: what the user said, then a summary of the
+ * scores and issues, so an agent reading the ticket (or its tracker
+ * copy) sees the survey without opening it:
+ *   End-of-call survey (call c1): <more_info | issue reported>
+ *   Scores: overall 1/5 (low), audio 2/5 (low)
+ *   Issues: audio: Echo, LowVolume */
+static int survey_description(const survey *s, ls_buf *out)
+{
+    int rc = ls_buf_printf(out, "End-of-call survey (call %s): %s", s->call_id,
+                           s->more_info && *s->more_info ? s->more_info : "issue reported");
+    const char *sep = "\nScores: ";
+    for (int c = 0; !rc && c < SURVEY_CATEGORY_COUNT; c++) {
+        const survey_rating *r = &s->ratings[c];
+        if (!r->present)
+            continue;
+        rc =
+            ls_buf_printf(out, "%s%s %d", sep, surveys_category_name((survey_category)c), r->score);
+        if (!rc && r->lower == SURVEY_DEFAULT_LOWER)
+            rc = ls_buf_printf(out, "/%d", r->upper);
+        else if (!rc)
+            rc = ls_buf_printf(out, " (%d..%d)", r->lower, r->upper);
+        if (!rc && surveys_rating_is_low(r))
+            rc = ls_buf_printf(out, " (low)");
+        sep = ", ";
+    }
+    sep = "\nIssues: ";
+    for (int c = 0; !rc && c < SURVEY_CATEGORY_COUNT; c++) {
+        const survey_rating *r = &s->ratings[c];
+        if (!r->present || !r->issues)
+            continue;
+        size_t n;
+        const char *const *names = surveys_issue_names((survey_category)c, &n);
+        rc = ls_buf_printf(out, "%s%s:", sep, surveys_category_name((survey_category)c));
+        const char *isep = " ";
+        for (size_t i = 0; !rc && i < n; i++)
+            if (r->issues & (1u << i)) {
+                rc = ls_buf_printf(out, "%s%s", isep, names[i]);
+                isep = ", ";
+            }
+        sep = "; ";
+    }
+    return rc;
+}
+
 /* Creates the survey's ticket from the committed blobs. */
 static int create_ticket(http_request *req, struct survey_upload *u, struct ticket **out)
 {
     struct api_app *app = req->app;
     const survey *s = &u->parsed;
-    char desc[SURVEY_MAX_MORE_INFO + 300];
-    if (s->more_info && *s->more_info)
-        snprintf(desc, sizeof desc, "End-of-call survey (call %s): %s", s->call_id,
-                 s->more_info);
-    else
-        snprintf(desc, sizeof desc, "End-of-call survey (call %s): issue reported", s->call_id);
+    ls_buf desc = LS_BUF_INIT;
+    if (survey_description(s, &desc)) {
+        ls_buf_free(&desc);
+        return LOGSHARE_ENOMEM;
+    }
     char *call_ids[1] = {s->call_id};
     struct ticket t = {0};
     t.id = u->ticket_id;
     t.user_id = u->who.user_id;
-    t.description = desc;
+    t.description = desc.data;
     t.call_ids = call_ids;
     t.n_call_ids = 1;
     t.source = "survey";
@@ -304,6 +346,7 @@ static int create_ticket(http_request *req, struct survey_upload *u, struct tick
     snprintf(key, sizeof key, "survey:%s", u->idem_key);
     int replayed = 0;
     int rc = ticket_store_create(app->tickets, &t, u->idem_key[0] ? key : NULL, out, &replayed);
+    ls_buf_free(&desc);
     if (rc)
         return rc;
     if (replayed)
@@ -351,7 +394,10 @@ int api_surveys_create_end(http_request *req)
     json_t *doc = survey_json(&rec, &u->parsed);
     if (rec.replayed && rec.ticket_id && !ticket)
         ticket_store_get(app->tickets, rec.ticket_id, &ticket);
-    json_object_set_new(doc, "ticket", ticket ? api_ticket_json(req, ticket) : json_null());
+    json_t *tj = ticket ? api_ticket_json(req, ticket) : json_null();
+    if (ticket && tj)
+        json_object_set_new(tj, "survey_id", json_string(rec.id));
+    json_object_set_new(doc, "ticket", tj);
     if (ignored)
         json_object_set_new(doc, "attachments_ignored", json_integer((json_int_t)ignored));
     ticket_free(ticket);
@@ -413,5 +459,32 @@ int api_surveys_stats(http_request *req)
     free(text);
     if (!doc)
         return http_respond_error(req, LOGSHARE_ENOMEM, 500, "out of memory");
+    return http_respond_json(req, 200, doc);
+}
+
+int api_surveys_list(http_request *req)
+{
+    struct api_app *app = req->app;
+    struct auth_identity who;
+    if (api_authenticate(req, &who))
+        return 0;
+    if (!api_is_support(&who))
+        return http_respond_error(req, LOGSHARE_EPERM, 403,
+                                  "reading surveys needs the support role");
+    const char *ticket = http_query(req, "ticket_id");
+    if (!ticket || !ticket_id_valid(ticket))
+        return http_respond_error(req, LOGSHARE_EINVAL, 400,
+                                  "ticket_id is required: the ticket a survey created");
+    char *text = NULL;
+    int rc = push_db_surveys_for_ticket(push_service_db(app->push), ticket, &text);
+    if (rc)
+        return http_respond_error(req, LOGSHARE_EUNAVAILABLE, 503, "database: %s",
+                                  logshare_strerror(rc));
+    json_t *list = json_loads(text, 0, NULL);
+    free(text);
+    if (!list)
+        return http_respond_error(req, LOGSHARE_ENOMEM, 500, "out of memory");
+    json_t *doc = json_object();
+    json_object_set_new(doc, "surveys", list);
     return http_respond_json(req, 200, doc);
 }

@@ -23,5 +23,8 @@ int api_surveys_create_body(http_request *req, const char *data, size_t len);
 int api_surveys_create_end(http_request *req);
 void api_surveys_create_cleanup(http_request *req, int ok);
 int api_surveys_stats(http_request *req);
+/* GET /api/v1/surveys?ticket_id=: the surveys linked to a ticket, with
+ * their scores and issues (support only). */
+int api_surveys_list(http_request *req);
 
 #endif

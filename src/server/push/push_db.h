@@ -116,6 +116,13 @@ int push_db_log_request_create(struct push_db *db, const struct log_request_new 
  * first, so the answer never shows a stale "pending". */
 int push_db_log_requests_expire(struct push_db *db, int64_t now, int *count);
 
+/* The expired requests whose expires_at lies in (after, upto], oldest
+ * first: what the sweeper announces after expiring up to upto. A range
+ * of expiry times (not of the moment the status changed) so a request
+ * expired lazily by a list or get is announced all the same. */
+int push_db_log_requests_expired_between(struct push_db *db, int64_t after, int64_t upto,
+                                         struct log_request_list *out);
+
 /* One request. ENOENT. */
 int push_db_log_request_get(struct push_db *db, const char *id, int64_t now,
                             struct log_request *out);
@@ -125,6 +132,12 @@ int push_db_log_request_get(struct push_db *db, const char *id, int64_t now,
 int push_db_log_request_list(struct push_db *db, const char *user_id, int status,
                              int64_t after_seq, size_t limit, int64_t now,
                              struct log_request_list *out);
+/* The same, newest first (by seq, descending): only requests with seq <
+ * before_seq (0: from the newest). The next page's before_seq is the
+ * last item's seq. */
+int push_db_log_request_list_newest(struct push_db *db, const char *user_id, int status,
+                                    int64_t before_seq, size_t limit, int64_t now,
+                                    struct log_request_list *out);
 
 /* The owner said no: pending -> declined. ENOENT unknown, EPERM not
  * user_id's, ECONFLICT when no longer pending. *out (may be NULL) gets
@@ -165,12 +178,20 @@ int push_db_survey_insert(struct push_db *db, const char *user_id, const survey 
 int push_db_survey_stats(struct push_db *db, int64_t since, int64_t until, int64_t bucket_s,
                          char **json);
 
+/* The surveys linked to ticket_id (normally one: the survey that
+ * created it), oldest first, as a new JSON array text (caller frees):
+ * [{"id","user_id","call_id","more_info","report_issue","created_at",
+ * "ticket_id","ratings":{category:{score,lower,upper,low_threshold,
+ * low}},"issues":{category:[issue,...]}}]. [] when none. */
+int push_db_surveys_for_ticket(struct push_db *db, const char *ticket_id, char **json);
+
 /* ---- webhook deliveries -------------------------------------------- */
 
 enum webhook_delivery_status {
     WEBHOOK_PENDING = 0,
     WEBHOOK_DELIVERED = 1,
-    WEBHOOK_FAILED = 2 /* gave up after the maximum number of attempts */
+    WEBHOOK_FAILED = 2, /* gave up after the maximum number of attempts */
+    WEBHOOK_DROPPED = 3 /* its log request was answered or expired first */
 };
 
 struct webhook_delivery {
@@ -185,17 +206,20 @@ struct webhook_delivery {
 };
 void webhook_delivery_clear(struct webhook_delivery *d);
 
-/* The pending delivery due soonest. ENOENT when none is pending; *out
- * then untouched. The caller compares next_attempt_at with now. */
-int push_db_delivery_next(struct push_db *db, struct webhook_delivery *out);
+/* The pending delivery due soonest. First drops (status "dropped") the
+ * pending deliveries whose log request is no longer pending or is past
+ * its expires_at at now: they would wake a device for nothing. ENOENT
+ * when none is pending; *out then untouched. The caller compares
+ * next_attempt_at with now. */
+int push_db_delivery_next(struct push_db *db, int64_t now, struct webhook_delivery *out);
 
 /* Records an attempt: delivered, or failed with next_attempt_at (0
  * gives up: status failed). http_status 0 when no answer came. */
 int push_db_delivery_record(struct push_db *db, int64_t row, int delivered, int http_status,
                             const char *error, int64_t next_attempt_at, int64_t now);
 
-/* Counts by status (for /metrics and tests). */
+/* Counts by status (for /metrics and tests); dropped may be NULL. */
 int push_db_delivery_counts(struct push_db *db, int64_t *pending, int64_t *delivered,
-                            int64_t *failed);
+                            int64_t *failed, int64_t *dropped);
 
 #endif

@@ -52,8 +52,8 @@ void log_request_list_clear(struct log_request_list *l)
     memset(l, 0, sizeof *l);
 }
 
-#define COLUMNS                                                                                \
-    "seq, id, user_id, reason, ticket_id, created_by, status, created_at, expires_at, "         \
+#define COLUMNS                                                                                    \
+    "seq, id, user_id, reason, ticket_id, created_by, status, created_at, expires_at, "            \
     "updated_at, fulfilled_ticket_id"
 
 static int read_row(sqlite3_stmt *st, struct log_request *r)
@@ -114,8 +114,8 @@ static int get_locked(struct push_db *db, const char *id, struct log_request *ou
     return rc;
 }
 
-static int insert_delivery_locked(struct push_db *db, const struct log_request *r,
-                                  const char *url, int64_t now)
+static int insert_delivery_locked(struct push_db *db, const struct log_request *r, const char *url,
+                                  int64_t now)
 {
     char did[PUSH_ID_MAX];
     int rc = push_id_new("wh", did);
@@ -139,8 +139,8 @@ static int insert_delivery_locked(struct push_db *db, const struct log_request *
     sqlite3_stmt *st;
     rc = push_db_prepare(db,
                          "INSERT INTO webhook_deliveries (id, event, url, payload, status,"
-                         " created_at, next_attempt_at) VALUES (?, 'log_request.created', ?, ?,"
-                         " 'pending', ?, ?)",
+                         " created_at, next_attempt_at, log_request_id) VALUES (?,"
+                         " 'log_request.created', ?, ?, 'pending', ?, ?, ?)",
                          &st);
     if (!rc) {
         push_db_bind_text(st, 1, did);
@@ -148,6 +148,7 @@ static int insert_delivery_locked(struct push_db *db, const struct log_request *
         push_db_bind_text(st, 3, payload);
         sqlite3_bind_int64(st, 4, now);
         sqlite3_bind_int64(st, 5, now);
+        push_db_bind_text(st, 6, r->id);
         rc = push_db_error(sqlite3_step(st));
         sqlite3_finalize(st);
     }
@@ -160,8 +161,8 @@ int push_db_log_request_create(struct push_db *db, const struct log_request_new 
                                struct log_request *out)
 {
     memset(out, 0, sizeof *out);
-    if (!in->user_id || !*in->user_id || !in->reason || !in->created_by ||
-        in->expires_in_s < 1 || in->expires_in_s > LOG_REQUEST_MAX_EXPIRES_S)
+    if (!in->user_id || !*in->user_id || !in->reason || !in->created_by || in->expires_in_s < 1 ||
+        in->expires_in_s > LOG_REQUEST_MAX_EXPIRES_S)
         return LOGSHARE_EINVAL;
     char id[PUSH_ID_MAX];
     int rc = push_id_new("lr", id);
@@ -223,28 +224,24 @@ int push_db_log_request_get(struct push_db *db, const char *id, int64_t now,
     return rc;
 }
 
-int push_db_log_request_list(struct push_db *db, const char *user_id, int status,
-                             int64_t after_seq, size_t limit, int64_t now,
-                             struct log_request_list *out)
+/* The two list orders share everything but their SQL: ?1 is the cursor
+ * (after_seq ascending, before_seq descending, 0 = from the start). */
+static int list_query(struct push_db *db, const char *sql, const char *user_id, int status,
+                      int64_t cursor, size_t limit, int64_t now, struct log_request_list *out)
 {
     memset(out, 0, sizeof *out);
-    if (limit < 1 || limit > 1000)
+    if (limit < 1 || limit > 1000 || cursor < 0)
         return LOGSHARE_EINVAL;
     pthread_mutex_lock(&db->lock);
     int rc = expire_locked(db, now, NULL);
     sqlite3_stmt *st = NULL;
     if (!rc)
-        rc = push_db_prepare(db,
-                             "SELECT " COLUMNS " FROM log_requests WHERE seq > ?1"
-                             " AND (?2 IS NULL OR user_id = ?2) AND (?3 IS NULL OR status = ?3)"
-                             " ORDER BY seq LIMIT ?4",
-                             &st);
+        rc = push_db_prepare(db, sql, &st);
     if (!rc) {
-        sqlite3_bind_int64(st, 1, after_seq);
+        sqlite3_bind_int64(st, 1, cursor);
         push_db_bind_text(st, 2, user_id);
-        push_db_bind_text(st, 3,
-                          status >= 0 ? log_request_status_name((enum log_request_status)status)
-                                      : NULL);
+        push_db_bind_text(
+            st, 3, status >= 0 ? log_request_status_name((enum log_request_status)status) : NULL);
         sqlite3_bind_int64(st, 4, (sqlite3_int64)limit);
         out->items = calloc(limit, sizeof *out->items);
         if (!out->items)
@@ -268,11 +265,75 @@ int push_db_log_request_list(struct push_db *db, const char *user_id, int status
     return rc;
 }
 
+int push_db_log_request_list(struct push_db *db, const char *user_id, int status, int64_t after_seq,
+                             size_t limit, int64_t now, struct log_request_list *out)
+{
+    return list_query(db,
+                      "SELECT " COLUMNS " FROM log_requests WHERE seq > ?1"
+                      " AND (?2 IS NULL OR user_id = ?2) AND (?3 IS NULL OR status = ?3)"
+                      " ORDER BY seq LIMIT ?4",
+                      user_id, status, after_seq, limit, now, out);
+}
+
+int push_db_log_request_list_newest(struct push_db *db, const char *user_id, int status,
+                                    int64_t before_seq, size_t limit, int64_t now,
+                                    struct log_request_list *out)
+{
+    return list_query(db,
+                      "SELECT " COLUMNS " FROM log_requests WHERE (?1 = 0 OR seq < ?1)"
+                      " AND (?2 IS NULL OR user_id = ?2) AND (?3 IS NULL OR status = ?3)"
+                      " ORDER BY seq DESC LIMIT ?4",
+                      user_id, status, before_seq, limit, now, out);
+}
+
+int push_db_log_requests_expired_between(struct push_db *db, int64_t after, int64_t upto,
+                                         struct log_request_list *out)
+{
+    memset(out, 0, sizeof *out);
+    size_t cap = 0;
+    pthread_mutex_lock(&db->lock);
+    sqlite3_stmt *st;
+    int rc = push_db_prepare(db,
+                             "SELECT " COLUMNS " FROM log_requests WHERE status = 'expired'"
+                             " AND expires_at > ?1 AND expires_at <= ?2 ORDER BY seq",
+                             &st);
+    if (!rc) {
+        sqlite3_bind_int64(st, 1, after);
+        sqlite3_bind_int64(st, 2, upto);
+        while (!rc) {
+            int s = sqlite3_step(st);
+            if (s == SQLITE_DONE)
+                break;
+            if (s != SQLITE_ROW) {
+                rc = push_db_error(s);
+                break;
+            }
+            if (out->count == cap) {
+                size_t ncap = cap ? cap * 2 : 16;
+                struct log_request *n = realloc(out->items, ncap * sizeof *n);
+                if (!n) {
+                    rc = LOGSHARE_ENOMEM;
+                    break;
+                }
+                out->items = n;
+                cap = ncap;
+            }
+            if (!(rc = read_row(st, &out->items[out->count])))
+                out->count++;
+        }
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&db->lock);
+    if (rc)
+        log_request_list_clear(out);
+    return rc;
+}
+
 /* Moves id from one of the states in from_sql to new_status, for the
  * owner only. Returns ENOENT / EPERM / ECONFLICT as push_db.h says. */
-static int transition(struct push_db *db, const char *id, const char *user_id,
-                      const char *from_sql, const char *new_status, const char *ticket_id,
-                      int64_t now, struct log_request *out)
+static int transition(struct push_db *db, const char *id, const char *user_id, const char *from_sql,
+                      const char *new_status, const char *ticket_id, int64_t now,
+                      struct log_request *out)
 {
     struct log_request cur;
     pthread_mutex_lock(&db->lock);
@@ -340,6 +401,5 @@ int push_db_log_request_fulfil(struct push_db *db, const char *id, const char *u
 {
     if (out)
         memset(out, 0, sizeof *out);
-    return transition(db, id, user_id, "'pending','expired'", "fulfilled", ticket_id, now,
-                      out);
+    return transition(db, id, user_id, "'pending','expired'", "fulfilled", ticket_id, now, out);
 }

@@ -76,6 +76,32 @@ static const char *const steps[] = {
     "  issue TEXT NOT NULL,"
     "  created_at INTEGER NOT NULL,"
     "  PRIMARY KEY (survey_id, category, issue));",
+
+    /* 4: a delivery names the request it announces, so the deliverer can
+     * drop it once the request is answered or expired (status 'dropped')
+     * and retry a live one for as long as the request can be answered.
+     * SQLite cannot widen a CHECK in place: the table is rebuilt, the
+     * request id of existing rows read from their payload. */
+    "CREATE TABLE webhook_deliveries_v4 ("
+    "  row INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  id TEXT NOT NULL UNIQUE,"
+    "  event TEXT NOT NULL,"
+    "  url TEXT NOT NULL,"
+    "  payload TEXT NOT NULL,"
+    "  status TEXT NOT NULL CHECK (status IN ('pending','delivered','failed','dropped')),"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  created_at INTEGER NOT NULL,"
+    "  next_attempt_at INTEGER NOT NULL,"
+    "  last_http_status INTEGER,"
+    "  last_error TEXT,"
+    "  finished_at INTEGER,"
+    "  log_request_id TEXT);"
+    "INSERT INTO webhook_deliveries_v4 SELECT row, id, event, url, payload, status, attempts,"
+    "  created_at, next_attempt_at, last_http_status, last_error, finished_at,"
+    "  json_extract(payload, '$.log_request.id') FROM webhook_deliveries;"
+    "DROP TABLE webhook_deliveries;"
+    "ALTER TABLE webhook_deliveries_v4 RENAME TO webhook_deliveries;"
+    "CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_at);",
 };
 
 #define STEP_COUNT ((int)(sizeof steps / sizeof steps[0]))
@@ -83,8 +109,7 @@ static const char *const steps[] = {
 static int current_version(struct push_db *db, int *version)
 {
     sqlite3_stmt *st;
-    int rc = push_db_prepare(db, "SELECT COALESCE(MAX(version), 0) FROM push_schema_version",
-                             &st);
+    int rc = push_db_prepare(db, "SELECT COALESCE(MAX(version), 0) FROM push_schema_version", &st);
     if (rc)
         return rc;
     rc = sqlite3_step(st);
@@ -119,8 +144,9 @@ int push_db_migrate(struct push_db *db)
         if ((rc = push_db_exec(db, steps[version])))
             goto rollback;
         sqlite3_stmt *st;
-        if ((rc = push_db_prepare(db, "INSERT INTO push_schema_version VALUES (?, "
-                                      "CAST(strftime('%s','now') AS INTEGER) * 1000000)",
+        if ((rc = push_db_prepare(db,
+                                  "INSERT INTO push_schema_version VALUES (?, "
+                                  "CAST(strftime('%s','now') AS INTEGER) * 1000000)",
                                   &st)))
             goto rollback;
         sqlite3_bind_int(st, 1, version + 1);

@@ -51,8 +51,7 @@ static int find_by_key_locked(struct push_db *db, const char *user_id, const cha
 }
 
 static int insert_rows_locked(struct push_db *db, const char *id, const char *user_id,
-                              const survey *s, const char *ticket_id, const char *key,
-                              int64_t now)
+                              const survey *s, const char *ticket_id, const char *key, int64_t now)
 {
     sqlite3_stmt *st;
     int rc = push_db_prepare(db,
@@ -76,8 +75,7 @@ static int insert_rows_locked(struct push_db *db, const char *id, const char *us
         if (!r->present)
             continue;
         const char *cat = surveys_category_name((survey_category)c);
-        if ((rc = push_db_prepare(db, "INSERT INTO survey_ratings VALUES (?,?,?,?,?,?,?,?)",
-                                  &st)))
+        if ((rc = push_db_prepare(db, "INSERT INTO survey_ratings VALUES (?,?,?,?,?,?,?,?)", &st)))
             break;
         push_db_bind_text(st, 1, id);
         push_db_bind_text(st, 2, cat);
@@ -192,12 +190,13 @@ static int stats_locked(struct push_db *db, int64_t since, int64_t until, int64_
     json_object_set_new(root, "categories", cats);
     for (int c = 0; c < SURVEY_CATEGORY_COUNT; c++)
         category_object(cats, surveys_category_name((survey_category)c));
-    if ((rc = push_db_prepare(db,
-                              "SELECT category, COUNT(*), SUM(is_low),"
-                              " AVG(CAST(score - scale_lower AS REAL) / (scale_upper - scale_lower))"
-                              " FROM survey_ratings WHERE created_at >= ?1 AND created_at < ?2"
-                              " GROUP BY category",
-                              &st)))
+    if ((rc =
+             push_db_prepare(db,
+                             "SELECT category, COUNT(*), SUM(is_low),"
+                             " AVG(CAST(score - scale_lower AS REAL) / (scale_upper - scale_lower))"
+                             " FROM survey_ratings WHERE created_at >= ?1 AND created_at < ?2"
+                             " GROUP BY category",
+                             &st)))
         return rc;
     bind_range(st, since, until);
     while ((s = sqlite3_step(st)) == SQLITE_ROW) {
@@ -214,7 +213,8 @@ static int stats_locked(struct push_db *db, int64_t since, int64_t until, int64_
 
     /* score distribution per category and scale */
     if ((rc = push_db_prepare(db,
-                              "SELECT category, scale_lower, scale_upper, score, COUNT(*)"
+                              "SELECT category, scale_lower, scale_upper, score, COUNT(*),"
+                              " SUM(is_low)"
                               " FROM survey_ratings WHERE created_at >= ?1 AND created_at < ?2"
                               " GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
                               &st)))
@@ -222,11 +222,12 @@ static int stats_locked(struct push_db *db, int64_t since, int64_t until, int64_
     bind_range(st, since, until);
     while ((s = sqlite3_step(st)) == SQLITE_ROW) {
         json_t *o = category_object(cats, (const char *)sqlite3_column_text(st, 0));
-        json_array_append_new(json_object_get(o, "distribution"),
-                              json_pack("{s:i, s:i, s:i, s:I}", "lower", sqlite3_column_int(st, 1),
-                                        "upper", sqlite3_column_int(st, 2), "score",
-                                        sqlite3_column_int(st, 3), "count",
-                                        (json_int_t)sqlite3_column_int64(st, 4)));
+        json_array_append_new(
+            json_object_get(o, "distribution"),
+            json_pack("{s:i, s:i, s:i, s:I, s:I}", "lower", sqlite3_column_int(st, 1), "upper",
+                      sqlite3_column_int(st, 2), "score", sqlite3_column_int(st, 3), "count",
+                      (json_int_t)sqlite3_column_int64(st, 4), "low",
+                      (json_int_t)sqlite3_column_int64(st, 5)));
     }
     sqlite3_finalize(st);
     if ((rc = push_db_error(s)))
@@ -244,9 +245,9 @@ static int stats_locked(struct push_db *db, int64_t since, int64_t until, int64_
     bind_range(st, since, until);
     while ((s = sqlite3_step(st)) == SQLITE_ROW)
         json_array_append_new(issues, json_pack("{s:s, s:s, s:I}", "category",
-                                                (const char *)sqlite3_column_text(st, 0),
-                                                "issue", (const char *)sqlite3_column_text(st, 1),
-                                                "count", (json_int_t)sqlite3_column_int64(st, 2)));
+                                                (const char *)sqlite3_column_text(st, 0), "issue",
+                                                (const char *)sqlite3_column_text(st, 1), "count",
+                                                (json_int_t)sqlite3_column_int64(st, 2)));
     sqlite3_finalize(st);
     if ((rc = push_db_error(s)))
         return rc;
@@ -271,8 +272,8 @@ static int stats_locked(struct push_db *db, int64_t since, int64_t until, int64_
         if (!cur || b != cur_bucket) {
             char when[LS_TIME_RFC3339_LEN];
             cur = json_pack("{s:s, s:i, s:i, s:f, s:{}}", "start",
-                            ls_time_format_rfc3339(b * bucket_s * 1000000, 0, when), "ratings",
-                            0, "low", 0, "low_share", 0.0, "by_category");
+                            ls_time_format_rfc3339(b * bucket_s * 1000000, 0, when), "ratings", 0,
+                            "low", 0, "low_share", 0.0, "by_category");
             json_array_append_new(timeline, cur);
             cur_bucket = b;
         }
@@ -281,10 +282,9 @@ static int stats_locked(struct push_db *db, int64_t since, int64_t until, int64_
         json_object_set_new(cur, "ratings", json_integer(tn));
         json_object_set_new(cur, "low", json_integer(tl));
         json_object_set_new(cur, "low_share", json_real((double)tl / (double)tn));
-        json_object_set_new(json_object_get(cur, "by_category"),
-                            (const char *)sqlite3_column_text(st, 1),
-                            json_pack("{s:I, s:I}", "ratings", (json_int_t)n, "low",
-                                      (json_int_t)low));
+        json_object_set_new(
+            json_object_get(cur, "by_category"), (const char *)sqlite3_column_text(st, 1),
+            json_pack("{s:I, s:I}", "ratings", (json_int_t)n, "low", (json_int_t)low));
     }
     sqlite3_finalize(st);
     return push_db_error(s);
@@ -311,5 +311,94 @@ int push_db_survey_stats(struct push_db *db, int64_t since, int64_t until, int64
     if (!rc && !(*json = json_dumps(root, JSON_COMPACT)))
         rc = LOGSHARE_ENOMEM;
     json_decref(root);
+    return rc;
+}
+
+/* Appends the ratings and issues of survey id to o (lock held). */
+static int survey_details_locked(struct push_db *db, const char *id, json_t *o)
+{
+    json_t *ratings = json_object(), *issues = json_object();
+    json_object_set_new(o, "ratings", ratings);
+    json_object_set_new(o, "issues", issues);
+    sqlite3_stmt *st;
+    int rc = push_db_prepare(db,
+                             "SELECT category, score, scale_lower, scale_upper, low_threshold,"
+                             " is_low FROM survey_ratings WHERE survey_id = ?",
+                             &st);
+    if (rc)
+        return rc;
+    push_db_bind_text(st, 1, id);
+    int s;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW)
+        json_object_set_new(ratings, (const char *)sqlite3_column_text(st, 0),
+                            json_pack("{s:i, s:i, s:i, s:i, s:b}", "score",
+                                      sqlite3_column_int(st, 1), "lower", sqlite3_column_int(st, 2),
+                                      "upper", sqlite3_column_int(st, 3), "low_threshold",
+                                      sqlite3_column_int(st, 4), "low", sqlite3_column_int(st, 5)));
+    sqlite3_finalize(st);
+    if ((rc = push_db_error(s)))
+        return rc;
+    if ((rc = push_db_prepare(db,
+                              "SELECT category, issue FROM survey_issues WHERE survey_id = ?"
+                              " ORDER BY category, issue",
+                              &st)))
+        return rc;
+    push_db_bind_text(st, 1, id);
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *cat = (const char *)sqlite3_column_text(st, 0);
+        json_t *list = json_object_get(issues, cat);
+        if (!list) {
+            list = json_array();
+            json_object_set_new(issues, cat, list);
+        }
+        json_array_append_new(list, json_string((const char *)sqlite3_column_text(st, 1)));
+    }
+    sqlite3_finalize(st);
+    return push_db_error(s);
+}
+
+int push_db_surveys_for_ticket(struct push_db *db, const char *ticket_id, char **json)
+{
+    *json = NULL;
+    json_t *list = json_array();
+    if (!list)
+        return LOGSHARE_ENOMEM;
+    pthread_mutex_lock(&db->lock);
+    sqlite3_stmt *st;
+    int rc = push_db_prepare(db,
+                             "SELECT id, user_id, call_id, more_info, report_issue, created_at"
+                             " FROM surveys WHERE ticket_id = ? ORDER BY seq",
+                             &st);
+    if (!rc) {
+        push_db_bind_text(st, 1, ticket_id);
+        int s;
+        while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+            char when[LS_TIME_RFC3339_LEN];
+            const char *more = (const char *)sqlite3_column_text(st, 3);
+            json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:b, s:s, s:s}", "id",
+                                  (const char *)sqlite3_column_text(st, 0), "user_id",
+                                  (const char *)sqlite3_column_text(st, 1), "call_id",
+                                  (const char *)sqlite3_column_text(st, 2), "more_info",
+                                  more ? json_string(more) : json_null(), "report_issue",
+                                  sqlite3_column_int(st, 4), "created_at",
+                                  ls_time_format_rfc3339(sqlite3_column_int64(st, 5), 0, when),
+                                  "ticket_id", ticket_id);
+            if (!o) {
+                s = SQLITE_NOMEM;
+                break;
+            }
+            json_array_append_new(list, o);
+        }
+        sqlite3_finalize(st);
+        rc = s == SQLITE_NOMEM ? LOGSHARE_ENOMEM : push_db_error(s);
+    }
+    for (size_t i = 0; !rc && i < json_array_size(list); i++) {
+        json_t *o = json_array_get(list, i);
+        rc = survey_details_locked(db, json_string_value(json_object_get(o, "id")), o);
+    }
+    pthread_mutex_unlock(&db->lock);
+    if (!rc && !(*json = json_dumps(list, JSON_COMPACT)))
+        rc = LOGSHARE_ENOMEM;
+    json_decref(list);
     return rc;
 }

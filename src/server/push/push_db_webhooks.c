@@ -2,9 +2,11 @@
  * push_db_webhooks.c - the webhook_deliveries table: the durable queue
  * the deliverer (webhook_deliverer.c) drains. A row is written in the
  * same transaction as the event it announces, and leaves "pending" only
- * when a receiver answered 2xx or the attempts ran out, so a crash or a
- * restart never loses one; at worst a delivery is sent twice, which is
- * why it carries an id receivers can dedupe on.
+ * when a receiver answered 2xx, the attempts ran out (when capped), or
+ * the log request it announces is no longer pending ("dropped": nobody
+ * needs to be woken for a request that was answered or expired), so a
+ * crash or a restart never loses one; at worst a delivery is sent twice,
+ * which is why it carries an id receivers can dedupe on.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,11 +25,34 @@ void webhook_delivery_clear(struct webhook_delivery *d)
     memset(d, 0, sizeof *d);
 }
 
-int push_db_delivery_next(struct push_db *db, struct webhook_delivery *out)
+/* Drops the pending deliveries whose request was answered or is past
+ * its expiry (checked against now, not the sweeper's last run). */
+static int drop_stale_locked(struct push_db *db, int64_t now)
+{
+    sqlite3_stmt *st;
+    int rc = push_db_prepare(
+        db,
+        "UPDATE webhook_deliveries SET status = 'dropped', finished_at = ?1,"
+        " last_error = 'the log request is no longer pending'"
+        " WHERE status = 'pending' AND log_request_id IS NOT NULL AND EXISTS ("
+        "  SELECT 1 FROM log_requests r WHERE r.id = webhook_deliveries.log_request_id"
+        "  AND (r.status <> 'pending' OR r.expires_at <= ?1))",
+        &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, now);
+    rc = push_db_error(sqlite3_step(st));
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int push_db_delivery_next(struct push_db *db, int64_t now, struct webhook_delivery *out)
 {
     pthread_mutex_lock(&db->lock);
     sqlite3_stmt *st;
-    int rc = push_db_prepare(db,
+    int rc = drop_stale_locked(db, now);
+    if (!rc)
+        rc = push_db_prepare(db,
                              "SELECT row, id, event, url, payload, attempts, next_attempt_at"
                              " FROM webhook_deliveries WHERE status = 'pending'"
                              " ORDER BY next_attempt_at, row LIMIT 1",
@@ -92,13 +117,15 @@ int push_db_delivery_record(struct push_db *db, int64_t row, int delivered, int 
 }
 
 int push_db_delivery_counts(struct push_db *db, int64_t *pending, int64_t *delivered,
-                            int64_t *failed)
+                            int64_t *failed, int64_t *dropped)
 {
     *pending = *delivered = *failed = 0;
+    if (dropped)
+        *dropped = 0;
     pthread_mutex_lock(&db->lock);
     sqlite3_stmt *st;
-    int rc = push_db_prepare(db, "SELECT status, COUNT(*) FROM webhook_deliveries GROUP BY status",
-                             &st);
+    int rc =
+        push_db_prepare(db, "SELECT status, COUNT(*) FROM webhook_deliveries GROUP BY status", &st);
     if (!rc) {
         int s;
         while ((s = sqlite3_step(st)) == SQLITE_ROW) {
@@ -108,7 +135,10 @@ int push_db_delivery_counts(struct push_db *db, int64_t *pending, int64_t *deliv
                 *pending = n;
             else if (strcmp(name, "delivered") == 0)
                 *delivered = n;
-            else
+            else if (strcmp(name, "dropped") == 0) {
+                if (dropped)
+                    *dropped = n;
+            } else
                 *failed = n;
         }
         rc = push_db_error(s);

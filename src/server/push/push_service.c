@@ -6,6 +6,9 @@
  * webhook (never more than one at a time: deliveries are rare and a
  * receiver that is down should not be hammered), sleeps until the next
  * one is due or it is kicked, and sweeps expired requests on the way.
+ * A delivery is retried with capped backoff until it is answered, its
+ * request stops being pending (answered or expired: push_db drops it),
+ * or an optional attempt cap runs out.
  * Because the queue is the database, a restart simply picks up where
  * the last process stopped; a delivery in flight at a crash is sent
  * again (receivers dedupe on X-Logshare-Delivery).
@@ -18,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fd_limit.h"
 #include "log_request_json.h"
 #include "logshare.h"
 #include "ls_time.h"
@@ -36,6 +40,12 @@ struct push_service {
     pthread_cond_t cond;
     int stop;
     int kicked;
+    /* Held across "change a request, publish it" and across a stream's
+     * "load, register" (lock order: pub_lock, then the db or hub lock),
+     * so events reach streams in seq order and none falls between a
+     * stream's initial load and its live part. */
+    pthread_mutex_t pub_lock;
+    int64_t expiry_announced_upto; /* expires_at up to which expiries were published */
 };
 
 struct push_db *push_service_db(struct push_service *svc)
@@ -77,6 +87,35 @@ static int stopping(struct push_service *svc)
     return s;
 }
 
+/* Tells a request's open streams that it is no longer pending, so the
+ * user's other devices stop asking (event log_request_update, no id).
+ * Called with pub_lock held. */
+static void publish_update(struct push_service *svc, const struct log_request *r)
+{
+    char *data = log_request_json_text(r);
+    if (data) {
+        sse_hub_publish(svc->hub, r->user_id, 0, "log_request_update", data);
+        free(data);
+    }
+}
+
+/* Expires overdue requests and announces every request whose expiry
+ * time passed since the last sweep (whoever flipped its status). */
+static void sweep(struct push_service *svc)
+{
+    pthread_mutex_lock(&svc->pub_lock);
+    int64_t now = ls_time_now_us();
+    struct log_request_list l;
+    if (push_db_log_requests_expire(svc->db, now, NULL) == 0 &&
+        push_db_log_requests_expired_between(svc->db, svc->expiry_announced_upto, now, &l) == 0) {
+        for (size_t i = 0; i < l.count; i++)
+            publish_update(svc, &l.items[i]);
+        log_request_list_clear(&l);
+        svc->expiry_announced_upto = now;
+    }
+    pthread_mutex_unlock(&svc->pub_lock);
+}
+
 static void *worker_main(void *arg)
 {
     struct push_service *svc = arg;
@@ -84,29 +123,31 @@ static void *worker_main(void *arg)
     while (!stopping(svc)) {
         int64_t mono = ls_time_mono_ns();
         if (mono >= next_sweep) {
-            int n = 0;
-            push_db_log_requests_expire(svc->db, ls_time_now_us(), &n);
+            sweep(svc);
             next_sweep = mono + (int64_t)svc->sweep_ms * 1000000;
         }
         int64_t wake_at = next_sweep;
         struct webhook_delivery d;
-        int rc = push_db_delivery_next(svc->db, &d);
+        int rc = push_db_delivery_next(svc->db, ls_time_now_us(), &d);
         if (rc == 0) {
             int64_t now = ls_time_now_us();
             if (d.next_attempt_at <= now) {
                 int status;
                 char err[256];
-                int ok = webhook_deliver(&d, svc->secret, svc->secret_len, svc->timeout_ms,
-                                         &status, err, sizeof err);
+                int ok = webhook_deliver(&d, svc->secret, svc->secret_len, svc->timeout_ms, &status,
+                                         err, sizeof err);
                 int attempts = d.attempts + 1;
                 int64_t next = 0;
-                if (!ok && attempts < svc->max_attempts)
-                    next = ls_time_now_us() +
-                           webhook_backoff_us(attempts, svc->backoff_initial_ms,
-                                              svc->backoff_max_ms);
+                /* No cap by default: a request may be answered until it
+                 * expires (up to 30 days), so its wake-up is retried as
+                 * long (every backoff_max_ms at most); push_db drops it
+                 * once the request is answered or expired. */
+                if (!ok && (svc->max_attempts == 0 || attempts < svc->max_attempts))
+                    next = ls_time_now_us() + webhook_backoff_us(attempts, svc->backoff_initial_ms,
+                                                                 svc->backoff_max_ms);
                 if (!ok)
-                    fprintf(stderr, "logshared: webhook %s attempt %d: %s%s\n", d.id, attempts,
-                            err, next ? "; will retry" : "; giving up");
+                    fprintf(stderr, "logshared: webhook %s attempt %d: %s%s\n", d.id, attempts, err,
+                            next ? "; will retry" : "; giving up");
                 push_db_delivery_record(svc->db, d.row, ok, status, ok ? NULL : err, next,
                                         ls_time_now_us());
                 webhook_delivery_clear(&d);
@@ -129,15 +170,20 @@ int push_service_start(const struct push_service_options *o, struct push_service
     if (!svc)
         return LOGSHARE_ENOMEM;
     pthread_mutex_init(&svc->lock, NULL);
+    pthread_mutex_init(&svc->pub_lock, NULL);
+    /* Expiries from before this start are not announced: every stream
+     * opened from now on starts from the pending requests anyway. */
+    svc->expiry_announced_upto = ls_time_now_us();
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&svc->cond, &ca);
     pthread_condattr_destroy(&ca);
     svc->timeout_ms = o->webhook_timeout_ms > 0 ? o->webhook_timeout_ms : 10000;
-    svc->backoff_initial_ms = o->webhook_backoff_initial_ms > 0 ? o->webhook_backoff_initial_ms : 1000;
+    svc->backoff_initial_ms =
+        o->webhook_backoff_initial_ms > 0 ? o->webhook_backoff_initial_ms : 1000;
     svc->backoff_max_ms = o->webhook_backoff_max_ms > 0 ? o->webhook_backoff_max_ms : 300000;
-    svc->max_attempts = o->webhook_max_attempts > 0 ? o->webhook_max_attempts : 20;
+    svc->max_attempts = o->webhook_max_attempts > 0 ? o->webhook_max_attempts : 0;
     svc->sweep_ms = o->sweep_interval_ms > 0 ? o->sweep_interval_ms : 1000;
     int rc = 0;
     if (o->webhook_url && *o->webhook_url) {
@@ -151,8 +197,22 @@ int push_service_start(const struct push_service_options *o, struct push_service
             svc->secret_len = o->webhook_secret_len;
         }
     }
-    if (!rc)
+    if (!rc) {
+        /* Thousands of idle streams need as many descriptors: take all
+         * the hard limit allows, and say so when even that is short of
+         * max_streams (connections past it would fail to be accepted). */
+        uint64_t before = 0, after = 0;
+        size_t want = o->hub.max_streams ? o->hub.max_streams : 10000;
+        if (fd_limit_raise(&before, &after) != 0)
+            fprintf(stderr, "level=warn msg=\"cannot raise the open file limit\" limit=%llu\n",
+                    (unsigned long long)before);
+        else if (after < (uint64_t)want + 64)
+            fprintf(stderr,
+                    "level=warn msg=\"open file limit below push.max_streams; raise the hard "
+                    "limit (LimitNOFILE=) or lower max_streams\" limit=%llu max_streams=%zu\n",
+                    (unsigned long long)after, want);
         rc = push_db_open(o->db_path, &svc->db);
+    }
     if (!rc)
         rc = sse_hub_new(&o->hub, &svc->hub);
     if (!rc) {
@@ -194,6 +254,7 @@ void push_service_free(struct push_service *svc)
     free(svc->secret);
     pthread_cond_destroy(&svc->cond);
     pthread_mutex_destroy(&svc->lock);
+    pthread_mutex_destroy(&svc->pub_lock);
     free(svc);
 }
 
@@ -201,14 +262,18 @@ int push_service_create_request(struct push_service *svc, const struct log_reque
                                 struct log_request *out)
 {
     struct push_db_webhook hook = {svc->webhook_url};
+    pthread_mutex_lock(&svc->pub_lock);
     int rc = push_db_log_request_create(svc->db, in, &hook, ls_time_now_us(), out);
+    if (!rc) {
+        char *data = log_request_json_text(out);
+        if (data) {
+            sse_hub_publish(svc->hub, out->user_id, out->seq, "log_request", data);
+            free(data);
+        }
+    }
+    pthread_mutex_unlock(&svc->pub_lock);
     if (rc)
         return rc;
-    char *data = log_request_json_text(out);
-    if (data) {
-        sse_hub_publish(svc->hub, out->user_id, out->seq, "log_request", data);
-        free(data);
-    }
     /* A stream that missed this (no memory for the text) still gets it
      * from the database on its next connect. */
     if (svc->webhook_url)
@@ -216,11 +281,39 @@ int push_service_create_request(struct push_service *svc, const struct log_reque
     return 0;
 }
 
+int push_service_decline_request(struct push_service *svc, const char *id, const char *user_id,
+                                 struct log_request *out)
+{
+    pthread_mutex_lock(&svc->pub_lock);
+    int rc = push_db_log_request_decline(svc->db, id, user_id, ls_time_now_us(), out);
+    if (!rc)
+        publish_update(svc, out);
+    pthread_mutex_unlock(&svc->pub_lock);
+    return rc;
+}
+
 int push_service_ticket_created(struct push_service *svc, const char *user_id,
                                 const char *log_request_id, const char *ticket_id)
 {
-    return push_db_log_request_fulfil(svc->db, log_request_id, user_id, ticket_id,
-                                      ls_time_now_us(), NULL);
+    struct log_request r;
+    pthread_mutex_lock(&svc->pub_lock);
+    int rc = push_db_log_request_fulfil(svc->db, log_request_id, user_id, ticket_id,
+                                        ls_time_now_us(), &r);
+    if (!rc)
+        publish_update(svc, &r);
+    pthread_mutex_unlock(&svc->pub_lock);
+    log_request_clear(&r);
+    return rc;
+}
+
+int push_service_subscribe(struct push_service *svc, struct MHD_Connection *conn,
+                           const char *user_id, int64_t last_event_id, struct MHD_Response **resp)
+{
+    pthread_mutex_lock(&svc->pub_lock);
+    int rc = sse_hub_subscribe(svc->hub, conn, user_id, last_event_id, push_service_load_pending,
+                               svc, resp);
+    pthread_mutex_unlock(&svc->pub_lock);
+    return rc;
 }
 
 int push_service_load_pending(void *ctx, const char *user_id, int64_t after_id, ls_buf *out,

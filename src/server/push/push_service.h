@@ -6,7 +6,9 @@
  *
  * Creating a request stores it (with its webhook delivery, in one
  * transaction), then publishes it to the user's open streams, then
- * wakes the deliverer. A ticket that names a log_request_id fulfils it
+ * wakes the deliverer. Answers (decline, a fulfilling ticket) and
+ * expiries (found by the background sweep) are published as
+ * log_request_update events, so the user's other devices stop asking. A ticket that names a log_request_id fulfils it
  * (push_service_ticket_created), which the ticket API calls after its
  * commit.
  *
@@ -33,7 +35,8 @@ struct push_service_options {
     int webhook_timeout_ms;          /* per attempt; 0: 10000 */
     int webhook_backoff_initial_ms;  /* first retry delay; 0: 1000 */
     int webhook_backoff_max_ms;      /* cap of the doubling delay; 0: 300000 */
-    int webhook_max_attempts;        /* then the delivery is marked failed; 0: 20 */
+    int webhook_max_attempts;        /* then the delivery is marked failed; 0: no cap,
+                                      * retried until its request is no longer pending */
     int sweep_interval_ms;           /* expiry sweep; 0: 1000 */
     struct sse_hub_options hub;
 };
@@ -55,11 +58,27 @@ struct sse_hub *push_service_hub(struct push_service *svc);
 int push_service_create_request(struct push_service *svc, const struct log_request_new *in,
                                 struct log_request *out);
 
+/* The owner declines: push_db_log_request_decline (same errors, *out
+ * the request afterwards), then a log_request_update event to the
+ * user's streams so their other devices stop asking. */
+int push_service_decline_request(struct push_service *svc, const char *id, const char *user_id,
+                                 struct log_request *out);
+
 /* The ticket API calls this after committing a ticket that carries
- * log_request_id (from user_id). Fulfils the request; ECONFLICT when it
- * was declined or already fulfilled (the ticket stands regardless). */
+ * log_request_id (from user_id). Fulfils the request (and publishes a
+ * log_request_update); ECONFLICT when it was declined or already
+ * fulfilled (the ticket stands regardless). */
 int push_service_ticket_created(struct push_service *svc, const char *user_id,
                                 const char *log_request_id, const char *ticket_id);
+
+/* A new stream of user_id's requests: sse_hub_subscribe with
+ * push_service_load_pending, serialized with publishes so the initial
+ * load and the live events neither overlap nor leave a gap, and the
+ * live events come in seq order (so a reconnect with Last-Event-ID
+ * never skips a lower, still pending id). */
+int push_service_subscribe(struct push_service *svc, struct MHD_Connection *conn,
+                           const char *user_id, int64_t last_event_id,
+                           struct MHD_Response **resp);
 
 /* The starting events of a stream: the user's pending requests newer
  * than after_id (an sse_hub_load_fn; ctx is the push_service). */

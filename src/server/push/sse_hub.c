@@ -236,6 +236,10 @@ int sse_hub_format_event(ls_buf *out, int64_t id, const char *event, const char 
 {
     if (strchr(data, '\n') || strchr(data, '\r') || strchr(event, '\n'))
         return LOGSHARE_EINVAL;
+    /* Without an id line the client's Last-Event-ID stays as it was
+     * (HTML SSE processing model), which is what update events need. */
+    if (id <= 0)
+        return ls_buf_printf(out, "event: %s\ndata: %s\n\n", event, data);
     return ls_buf_printf(out, "id: %lld\nevent: %s\ndata: %s\n\n", (long long)id, event, data);
 }
 
@@ -246,6 +250,17 @@ static size_t user_count_locked(struct sse_hub *hub, const char *user_id, unsign
         if (strcmp(s->user_id, user_id) == 0)
             n++;
     return n;
+}
+
+static int admit_locked(struct sse_hub *hub, const char *user_id, unsigned bucket)
+{
+    if (hub->closed)
+        return LOGSHARE_ECLOSED;
+    if (hub->count >= hub->max_streams)
+        return LOGSHARE_EBUSY;
+    if (user_count_locked(hub, user_id, bucket) >= hub->max_per_user)
+        return LOGSHARE_ERATELIMIT;
+    return 0;
 }
 
 int sse_hub_subscribe(struct sse_hub *hub, struct MHD_Connection *conn, const char *user_id,
@@ -263,20 +278,23 @@ int sse_hub_subscribe(struct sse_hub *hub, struct MHD_Connection *conn, const ch
     s->bucket = hash_user(user_id);
     s->skip_upto = last_event_id;
     int rc = ls_buf_printf(&s->out, "retry: %d\n\n", hub->retry_ms);
+    /* Refuse early (before the load's database work) when full... */
     pthread_mutex_lock(&hub->lock);
-    if (!rc && hub->closed)
-        rc = LOGSHARE_ECLOSED;
-    else if (!rc && hub->count >= hub->max_streams)
-        rc = LOGSHARE_EBUSY;
-    else if (!rc && user_count_locked(hub, user_id, s->bucket) >= hub->max_per_user)
-        rc = LOGSHARE_ERATELIMIT;
-    /* The load runs under the lock, so a publish either happens before
-     * it (and the load sees the row) or after it (and is queued here). */
+    if (!rc)
+        rc = admit_locked(hub, user_id, s->bucket);
+    pthread_mutex_unlock(&hub->lock);
+    /* ...then load without the hub lock: a database query must not stall
+     * every publish, heartbeat and stream read of the server. The caller
+     * (push_service) serializes loads with publishes on its own lock, so
+     * no event can fall between this load and the registration below. */
     if (!rc && load)
         rc = load(load_ctx, user_id, last_event_id, &s->out, &s->skip_upto);
+    pthread_mutex_lock(&hub->lock);
+    if (!rc)
+        rc = admit_locked(hub, user_id, s->bucket); /* again: others came in meanwhile */
     if (!rc) {
-        *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, s,
-                                                  stream_free);
+        *resp =
+            MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, s, stream_free);
         if (!*resp)
             rc = LOGSHARE_ENOMEM;
     }
@@ -315,7 +333,7 @@ int sse_hub_publish(struct sse_hub *hub, const char *user_id, int64_t id, const 
     unsigned bucket = hash_user(user_id);
     pthread_mutex_lock(&hub->lock);
     for (struct sse_stream *s = hub->buckets[bucket]; s; s = s->u_next) {
-        if (s->closing || strcmp(s->user_id, user_id) != 0 || id <= s->skip_upto)
+        if (s->closing || strcmp(s->user_id, user_id) != 0 || (id > 0 && id <= s->skip_upto))
             continue;
         queue_bytes(s, ev.data, ev.len);
         n++;

@@ -19,9 +19,15 @@
  *
  * Event ids are the log requests' seq numbers, so a client that
  * reconnects with Last-Event-ID gets what it missed (the caller loads
- * it from the database in the on_connect callback, under the hub lock,
- * so no event can fall between that load and the live stream; events
- * already in the load are not sent twice).
+ * it from the database in the load callback; events already in the
+ * load are not sent twice). The load runs without the hub lock, so a
+ * slow query never stalls other streams; the caller must serialize its
+ * loads with its publishes (push_service does, with one lock held
+ * across "change the database, publish" and across "load, register"),
+ * or an event could fall between a load and the live stream, or be
+ * published out of id order. Events published with id 0 carry no id
+ * line (updates to a request already sent): they leave the client's
+ * Last-Event-ID alone and are never skipped.
  *
  * Before MHD_stop_daemon, call sse_hub_shutdown: MHD must not be stopped
  * with suspended connections.
@@ -54,8 +60,9 @@ void sse_hub_free(struct sse_hub *hub);
 
 /* Fills out (borrowed, append only) with the events a new stream starts
  * with and returns the highest event id it holds (or after_id when it
- * adds none). Runs under the hub lock: keep it short, and do not call
- * back into the hub. Returns 0 or an error (the stream is refused). */
+ * adds none). Runs on the subscribing thread without the hub lock; it
+ * may not call back into the hub. Returns 0 or an error (the stream is
+ * refused). */
 typedef int (*sse_hub_load_fn)(void *ctx, const char *user_id, int64_t after_id, ls_buf *out,
                                int64_t *max_id);
 
@@ -69,12 +76,14 @@ int sse_hub_subscribe(struct sse_hub *hub, struct MHD_Connection *conn, const ch
                       int64_t last_event_id, sse_hub_load_fn load, void *load_ctx,
                       struct MHD_Response **resp);
 
-/* Formats one event ("id:", "event:", "data:" lines; data must not hold
- * a newline — JSON from json_dumps does not). Appends to out. */
+/* Formats one event ("id:", "event:", "data:" lines; no "id:" line when
+ * id <= 0; data must not hold a newline — JSON from json_dumps does
+ * not). Appends to out. */
 int sse_hub_format_event(ls_buf *out, int64_t id, const char *event, const char *data);
 
-/* Sends an event to every stream of user_id, now. Returns how many
- * streams it was queued on (>= 0) or an error. */
+/* Sends an event to every stream of user_id, now (id 0: an event
+ * without an id, see above). Returns how many streams it was queued on
+ * (>= 0) or an error. */
 int sse_hub_publish(struct sse_hub *hub, const char *user_id, int64_t id, const char *event,
                     const char *data);
 
