@@ -53,6 +53,7 @@ struct store_fmt_info {
     uint8_t supported; /* 0: format at the call instead */
     uint8_t nargs;
     unsigned char kinds[LOGFMT_MAX_ARGS];
+    short str_prec[LOGFMT_MAX_ARGS]; /* strings: how far the call may read (logfmt_printf.h) */
 };
 
 struct store_fmt_table {

@@ -241,7 +241,12 @@ int logshare_log_static(logshare *ls, int stream, logshare_level level, const ch
         case LOGFMT_ARG_STR: {
             const char *s = va_arg(ap, const char *);
             strs[i] = s ? s : "(null)";
-            slot[i] = strlen(strs[i]);
+            /* With a precision the argument may be an array with no NUL
+             * ("%.*s" of a buffer and its length): read no further. */
+            int prec = fi->str_prec[i];
+            if (prec == LOGFMT_PREC_STAR && i > 0)
+                prec = (int)(int64_t)slot[i - 1]; /* negative: as if none */
+            slot[i] = prec >= 0 ? strnlen(strs[i], (size_t)prec) : strlen(strs[i]);
             str_bytes += slot[i];
             break;
         }

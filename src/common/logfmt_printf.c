@@ -21,7 +21,10 @@ struct conv {
     const char *start; /* the '%' */
     size_t len;        /* through the conversion character */
     int width_star, prec_star;
-    char length[3]; /* "", "hh", "h", "l", "ll", "j", "z", "t" */
+    int have_width, have_prec; /* a fixed width or precision in the text */
+    int width, prec;           /* their values (not for '*') */
+    int left;                  /* the '-' flag */
+    char length[3];            /* "", "hh", "h", "l", "ll", "j", "z", "t" */
     char conv;
 };
 
@@ -31,18 +34,23 @@ static int conv_scan(const char *pct, struct conv *c)
     const char *p = pct + 1;
     memset(c, 0, sizeof *c);
     c->start = pct;
-    while (*p && strchr("-+ #0'", *p))
+    while (*p && strchr("-+ #0'", *p)) {
+        if (*p == '-')
+            c->left = 1;
         p++;
+    }
     if (*p == '*') {
         c->width_star = 1;
         p++;
     } else {
         long w = 0;
+        c->have_width = *p >= '0' && *p <= '9';
         while (*p >= '0' && *p <= '9') {
             w = w * 10 + (*p++ - '0');
             if (w > WIDTH_MAX)
                 return -1;
         }
+        c->width = (int)w;
     }
     if (*p == '.') {
         p++;
@@ -51,11 +59,13 @@ static int conv_scan(const char *pct, struct conv *c)
             p++;
         } else {
             long w = 0;
+            c->have_prec = 1; /* "%.s" is precision 0 */
             while (*p >= '0' && *p <= '9') {
                 w = w * 10 + (*p++ - '0');
                 if (w > WIDTH_MAX)
                     return -1;
             }
+            c->prec = (int)w;
         }
     }
     size_t ln = 0;
@@ -139,7 +149,8 @@ enum logfmt_arg_class logfmt_arg_class_of(unsigned char kind)
     }
 }
 
-int logfmt_printf_parse(const char *fmt, unsigned char kinds[LOGFMT_MAX_ARGS], unsigned *nargs)
+int logfmt_printf_parse(const char *fmt, unsigned char kinds[LOGFMT_MAX_ARGS], unsigned *nargs,
+                        short *str_prec)
 {
     unsigned n = 0;
     if (strlen(fmt) > LOGFMT_FORMAT_MAX)
@@ -161,6 +172,10 @@ int logfmt_printf_parse(const char *fmt, unsigned char kinds[LOGFMT_MAX_ARGS], u
             kinds[n++] = LOGFMT_ARG_INT;
         if (c.prec_star)
             kinds[n++] = LOGFMT_ARG_INT;
+        if (str_prec)
+            str_prec[n] = (short)(c.prec_star   ? LOGFMT_PREC_STAR
+                                  : c.have_prec ? c.prec
+                                                : LOGFMT_PREC_NONE);
         kinds[n++] = (unsigned char)k;
         p += c.len - 1;
     }

@@ -4,6 +4,7 @@
  * files, levels, and the support file list with its time ranges.
  */
 #include <pthread.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "store_testutil.h"
@@ -206,6 +207,42 @@ static void deferred_formatting_matches_printf(void **state)
     free(dir);
 }
 
+/* "%.*s" and "%.5s" may be given an array with no NUL: the call must
+ * read no further than the precision. The bytes end right before a
+ * page that cannot be read, so one byte too many is a SIGSEGV. */
+static void precision_strings_are_read_only_up_to_the_precision(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("prec");
+    logshare_options *o = tu_options(dir, NULL, NULL);
+    logshare *ls = tu_open(o);
+    logshare_options_free(o);
+    long page = sysconf(_SC_PAGESIZE);
+    char *map =
+        mmap(NULL, (size_t)page * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(map != MAP_FAILED);
+    assert_int_equal(mprotect(map + page, (size_t)page, PROT_NONE), 0);
+    char *buf = map + page - 8;
+    memcpy(buf, "ABCDEFGH", 8); /* no NUL before the guard page */
+    assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "star [%.*s]", 8, buf), 0);
+    assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "fixed [%.5s]", buf + 3), 0);
+    assert_int_equal(
+        LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "both [%4.*s] [%.8s]", 2, buf + 6, buf), 0);
+    assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "negative [%.*s]", -1, "whole"), 0);
+    logshare_close(ls);
+    struct collect c;
+    memset(&c, 0, sizeof c);
+    tu_read_dir(dir, NULL, collect_record, &c, NULL);
+    assert_int_equal(c.n, 4);
+    assert_string_equal(c.msgs[0], "star [ABCDEFGH]");
+    assert_string_equal(c.msgs[1], "fixed [DEFGH]");
+    assert_string_equal(c.msgs[2], "both [  GH] [ABCDEFGH]");
+    assert_string_equal(c.msgs[3], "negative [whole]");
+    munmap(map, (size_t)page * 2);
+    tu_rmrf(dir);
+    free(dir);
+}
+
 static void long_messages_are_cut_visibly(void **state)
 {
     (void)state;
@@ -350,6 +387,7 @@ int main(void)
         cmocka_unit_test(million_records_from_eight_threads_round_trip_in_order),
         cmocka_unit_test(plaintext_files_read_back_without_a_key),
         cmocka_unit_test(deferred_formatting_matches_printf),
+        cmocka_unit_test(precision_strings_are_read_only_up_to_the_precision),
         cmocka_unit_test(long_messages_are_cut_visibly),
         cmocka_unit_test(records_below_the_minimum_level_are_discarded),
         cmocka_unit_test(support_files_are_flushed_and_carry_time_ranges),
