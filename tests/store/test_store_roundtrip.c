@@ -243,6 +243,52 @@ static void precision_strings_are_read_only_up_to_the_precision(void **state)
     free(dir);
 }
 
+/* A width or precision on a long string pads or cuts as printf does,
+ * with no hidden limit (it used to stop at 1024 characters). */
+static void long_strings_keep_their_width_and_precision(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("longfmt");
+    logshare_options *o = tu_options(dir, NULL, NULL);
+    logshare *ls = tu_open(o);
+    logshare_options_free(o);
+    char *big = malloc(3001);
+    for (int i = 0; i < 3000; i++)
+        big[i] = (char)('a' + i % 26);
+    big[3000] = '\0';
+    char want[5][4000];
+    int n = 0;
+#define BOTH(...)                                                                                  \
+    do {                                                                                           \
+        snprintf(want[n++], sizeof want[0], __VA_ARGS__);                                          \
+        assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, __VA_ARGS__), 0);                \
+    } while (0)
+    BOTH("[%-6s]", big);
+    BOTH("[%10s]", big);
+    BOTH("[%.*s]", 2500, big);
+    BOTH("[%*s]", 3500, "x");
+    BOTH("[%-*.*s]", -3200, 2100, big);
+#undef BOTH
+    logshare_close(ls);
+    logshare_support_file *files;
+    size_t nf;
+    assert_int_equal(logshare_list_support_files(dir, &files, &nf), 0);
+    logshare_reader *r;
+    assert_int_equal(logshare_reader_open(files[0].path, NULL, &r), 0);
+    logshare_record rec;
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(logshare_reader_next(r, &rec), 1);
+        assert_int_equal(rec.message_len, strlen(want[i]));
+        assert_string_equal(rec.message, want[i]);
+    }
+    assert_int_equal(logshare_reader_next(r, &rec), 0);
+    logshare_reader_close(r);
+    logshare_support_files_free(files, nf);
+    free(big);
+    tu_rmrf(dir);
+    free(dir);
+}
+
 static void long_messages_are_cut_visibly(void **state)
 {
     (void)state;
@@ -388,6 +434,7 @@ int main(void)
         cmocka_unit_test(plaintext_files_read_back_without_a_key),
         cmocka_unit_test(deferred_formatting_matches_printf),
         cmocka_unit_test(precision_strings_are_read_only_up_to_the_precision),
+        cmocka_unit_test(long_strings_keep_their_width_and_precision),
         cmocka_unit_test(long_messages_are_cut_visibly),
         cmocka_unit_test(records_below_the_minimum_level_are_discarded),
         cmocka_unit_test(support_files_are_flushed_and_carry_time_ranges),
