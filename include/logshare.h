@@ -194,7 +194,9 @@ LOGSHARE_API int logshare_options_add_stream(logshare_options *opts, const char 
 
 /* The support public key files are encrypted to, as the text that
  * `logshare keygen` writes to PREFIX.pub (borrowed; parsed now).
- * LOGSHARE_EKEY when it is not such a key. Clears plaintext mode. */
+ * LOGSHARE_EKEY when it is not such a key, or is well-formed but no
+ * file could be sealed to it (an all-zero or other low-order point).
+ * Clears plaintext mode. */
 LOGSHARE_API int logshare_options_set_public_key(logshare_options *opts, const char *text);
 
 /* Same, reading the key from a file. LOGSHARE_ENOENT / LOGSHARE_EPERM /

@@ -49,6 +49,12 @@ assert_exit 1 "no key" -- "$L" decrypt store/*.lslog
 assert_exit 1 "missing file" -- "$L" decrypt --key k.key nope.lslog
 assert_exit 1 "malformed public key" -- sh -c "echo hi | '$L' log --dir s2 --public-key-file k.key"
 assert_contains "$(cat "$TEST_TMP/err")" "key" "bad public key is named"
+# Well-formed but a low-order point (all zeros): refused at open, not
+# accepted and then every record lost.
+echo "logshare-pk-1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=" >zero.pub
+assert_exit 1 "all-zero public key" -- sh -c "echo hi | '$L' log --dir s3 --public-key-file zero.pub"
+assert_contains "$(cat "$TEST_TMP/err")" "key" "all-zero public key is named"
+[ -z "$(ls s3/*.lslog 2>/dev/null)" ] || fail "a store was opened with an all-zero key"
 pass "keys"
 
 # Torn tail: every complete record, a warning, exit 0.

@@ -413,6 +413,12 @@ static void bad_options_are_refused_with_named_errors(void **state)
     assert_int_equal(logshare_options_set_public_key(o, "logshare-pk-1:not base64!"),
                      LOGSHARE_EKEY);
     assert_int_equal(logshare_open(o, &ls), LOGSHARE_EKEY);
+    /* Well-formed but unusable: a low-order point no seal accepts. */
+    assert_int_equal(logshare_options_set_public_key(
+                         o, "logshare-pk-1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"),
+                     LOGSHARE_EKEY);
+    assert_int_equal(logshare_open(o, &ls), LOGSHARE_EKEY);
+    assert_null(ls);
     char *pub, *sec;
     tu_keys(&pub, &sec);
     /* A secret key where the public one belongs is refused, not used. */
