@@ -136,9 +136,10 @@ LOGSHARE_API int logshare_level_parse(const char *name, logshare_level *level);
  * copies its record into its own preallocated ring buffer (allocated at
  * that thread's first call), and one background writer per store drains
  * the rings, compresses, encrypts and writes. When a thread's ring is
- * full the record is dropped and counted, and the count is logged as a
- * record of its own (in the stream of that thread's next record) as soon
- * as there is room again.
+ * full the record is dropped and counted, and the writer itself writes
+ * the count as a record of its own in the dropped records' stream the
+ * next time it drains (within ~100 ms once it keeps up, and at flush and
+ * close), whether or not that thread ever logs again.
  *
  * Fork: in a child process after fork(), a store inherited from the
  * parent is inert: logging calls return LOGSHARE_ECLOSED and write

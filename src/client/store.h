@@ -70,7 +70,7 @@ const struct store_fmt_info *store_fmt_get(struct store_fmt_table *t, const char
 void store_fmt_table_init(struct store_fmt_table *t);
 
 /* ---- per-thread rings ---- */
-enum store_ring_kind { RING_PAD = 0, RING_TEXT = 1, RING_BINARY = 2, RING_DROPPED = 3 };
+enum store_ring_kind { RING_PAD = 0, RING_TEXT = 1, RING_BINARY = 2 };
 
 /* Every ring record starts with this; size is a multiple of 8. */
 struct ring_rec {
@@ -84,9 +84,13 @@ struct ring_rec {
 struct store_ring {
     _Alignas(64) _Atomic uint64_t head; /* producer */
     uint64_t cached_tail;               /* producer's view of tail */
-    uint64_t pending_drops;             /* producer: dropped, not yet noted in the ring */
     _Atomic uint64_t dropped;           /* producer adds; anyone reads */
-    _Alignas(64) _Atomic uint64_t tail; /* writer */
+    /* The same drops by stream: the writer compares them with noted[]
+     * and writes the difference as a DROPPED record by itself, so a
+     * count reaches the file even if the thread never logs again. */
+    _Atomic uint64_t dropped_by_stream[LOGSHARE_MAX_STREAMS];
+    _Alignas(64) _Atomic uint64_t tail;   /* writer */
+    uint64_t noted[LOGSHARE_MAX_STREAMS]; /* writer: drops already handed to a stream */
     _Alignas(64) unsigned char *buf;
     uint64_t cap, mask;
     _Atomic int abandoned; /* the thread exited: free once drained */
@@ -141,6 +145,7 @@ struct store_stream {
     uint64_t pending_records;
     int64_t pending_first_us, pending_prev_us;
     int64_t pending_since_ns;
+    uint64_t full_unnoted; /* buffer-full drops taken from the rings, not yet noted */
     uint64_t lost_unnoted; /* records lost to write failures, not yet noted */
     uint64_t lost_noted_in_pending;
     int64_t retry_at_ns;

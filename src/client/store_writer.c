@@ -258,13 +258,10 @@ static void writer_take(logshare *ls, const struct ring_rec *h)
     if (h->stream >= ls->nstreams)
         return;
     struct store_stream *st = &ls->streams[h->stream];
-    int counts = h->kind != RING_DROPPED;
     int64_t t = store_time_us(ls, h->time_us);
     if (stream_ready(ls, st, t) != 0) {
-        if (counts) {
-            st->lost_unnoted++;
-            atomic_fetch_add(&ls->write_failed, 1);
-        }
+        st->lost_unnoted++;
+        atomic_fetch_add(&ls->write_failed, 1);
         return;
     }
     unsigned char body[RECORD_ENCODED_MAX];
@@ -310,33 +307,70 @@ static void writer_take(logshare *ls, const struct ring_rec *h)
             }
         }
         put_record(&st->pending, LOGFMT_REC_BINARY, body, n);
-    } else if (h->kind == RING_TEXT) {
+    } else {
         body[n++] = h->level;
         n += logfmt_put_varint(body + n, delta);
         memcpy(body + n, payload, h->aux);
         put_record(&st->pending, LOGFMT_REC_TEXT, body, n + h->aux);
-    } else {
-        uint64_t count;
-        memcpy(&count, payload, 8);
-        body[n++] = LOGFMT_DROP_BUFFER_FULL;
-        n += logfmt_put_varint(body + n, delta);
-        n += logfmt_put_varint(body + n, count);
-        put_record(&st->pending, LOGFMT_REC_DROPPED, body, n);
     }
     st->pending_prev_us = t;
-    if (counts)
-        st->pending_records++;
+    st->pending_records++;
     if (st->pending.len >= ls->frame_target)
         stream_commit(ls, st, 0);
 }
 
-/* Frees rings whose thread has exited, once they are empty. */
+/* Writes down what was lost since the last note without waiting for a
+ * record to carry it: the rings' buffer-full drops (the difference
+ * between each ring's counters and what was already taken) and records
+ * lost to write failures. Called after every drain, so also at flush
+ * and close; a note that cannot be written yet (no file) waits for the
+ * next pass. The note goes after the records of the same drain and
+ * takes the time it was noticed. */
+static void writer_note_drops(logshare *ls)
+{
+    pthread_mutex_lock(&ls->rings_lock);
+    for (size_t i = 0; i < ls->nrings; i++) {
+        struct store_ring *r = ls->rings[i];
+        for (int s = 0; s < ls->nstreams; s++) {
+            uint64_t d = atomic_load_explicit(&r->dropped_by_stream[s], memory_order_relaxed);
+            ls->streams[s].full_unnoted += d - r->noted[s];
+            r->noted[s] = d;
+        }
+    }
+    pthread_mutex_unlock(&ls->rings_lock);
+    int64_t t = -1;
+    for (int s = 0; s < ls->nstreams; s++) {
+        struct store_stream *st = &ls->streams[s];
+        int lost = st->lost_unnoted > st->lost_noted_in_pending;
+        if (!st->full_unnoted && !lost)
+            continue;
+        if (t < 0)
+            t = store_time_us(ls, store_raw_time(ls));
+        /* Starting a frame notes write-failure losses by itself. */
+        if (stream_ready(ls, st, t) != 0 || !st->full_unnoted)
+            continue;
+        unsigned char body[24];
+        size_t n = 0;
+        body[n++] = LOGFMT_DROP_BUFFER_FULL;
+        n += logfmt_put_varint(body + n, logfmt_zigzag(t - st->pending_prev_us));
+        n += logfmt_put_varint(body + n, st->full_unnoted);
+        put_record(&st->pending, LOGFMT_REC_DROPPED, body, n);
+        st->pending_prev_us = t;
+        st->full_unnoted = 0;
+    }
+}
+
+/* Frees rings whose thread has exited, once they are empty and their
+ * drops have been taken (writer_note_drops). */
 static void rings_reap(logshare *ls)
 {
     pthread_mutex_lock(&ls->rings_lock);
     for (size_t i = 0; i < ls->nrings;) {
         struct store_ring *r = ls->rings[i];
-        if (atomic_load(&r->abandoned) && atomic_load(&r->head) == atomic_load(&r->tail)) {
+        int noted = 1;
+        for (int s = 0; s < ls->nstreams; s++)
+            noted &= atomic_load(&r->dropped_by_stream[s]) == r->noted[s];
+        if (atomic_load(&r->abandoned) && atomic_load(&r->head) == atomic_load(&r->tail) && noted) {
             ls->retired_dropped += atomic_load(&r->dropped);
             store_ring_free(r);
             ls->rings[i] = ls->rings[--ls->nrings];
@@ -408,6 +442,7 @@ static size_t writer_drain(logshare *ls)
     }
     for (size_t i = 0; i < nc; i++)
         atomic_store_explicit(&cur[i].ring->tail, cur[i].tail, memory_order_release);
+    writer_note_drops(ls);
     return taken;
 }
 

@@ -5,6 +5,7 @@
  * unwritable directory and a full disk that turn into counted drops and
  * recover when the condition goes away.
  */
+#include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/time.h>
@@ -186,6 +187,80 @@ struct seen {
     int n;
 };
 
+static void seen_record(const logshare_record *rec, void *ctx);
+
+/* The count reaches the file although the thread that dropped never
+ * logs again: the writer notes it when it next drains (here at close),
+ * not the next call of the same thread. Two threads, two streams: each
+ * stream gets its own exact count. */
+struct burst {
+    logshare *ls;
+    int stream;
+    long ok, dropped;
+};
+
+static void *burst_thread(void *arg)
+{
+    struct burst *b = arg;
+    for (int i = 0; i < 10000; i++) {
+        int rc = LOGSHARE_LOG(b->ls, b->stream, LOGSHARE_LEVEL_INFO, "burst %d", i);
+        if (rc == 0)
+            b->ok++;
+        else if (rc == LOGSHARE_ENOSPC)
+            b->dropped++;
+    }
+    return NULL;
+}
+
+static void drop_counts_reach_the_file_with_no_later_record(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("dropnote");
+    const char *streams[] = {"calling", "media", NULL};
+    logshare_options *o = tu_options(dir, NULL, streams);
+    assert_int_equal(logshare_options_set_buffer_bytes(o, 65536), 0);
+    logshare *ls = tu_open(o);
+    logshare_options_free(o);
+    store_test_hold_writer(ls, 1);
+    struct burst b[2] = {{ls, 0, 0, 0}, {ls, 1, 0, 0}};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, burst_thread, &b[i]), 0);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+    assert_true(b[0].dropped > 0 && b[1].dropped > 0);
+    store_test_hold_writer(ls, 0);
+    logshare_close(ls); /* no record after the drops */
+    logshare_support_file *files;
+    size_t nf;
+    assert_int_equal(logshare_list_support_files(dir, &files, &nf), 0);
+    assert_int_equal(nf, 2);
+    for (size_t f = 0; f < nf; f++) {
+        struct seen s;
+        memset(&s, 0, sizeof s);
+        logshare_reader *r;
+        assert_int_equal(logshare_reader_open(files[f].path, NULL, &r), 0);
+        logshare_record rec;
+        char last[256] = "";
+        long n = 0;
+        while (logshare_reader_next(r, &rec) == 1) {
+            snprintf(last, sizeof last, "%s", rec.message);
+            n++;
+        }
+        logshare_reader_close(r);
+        int i = strcmp(files[f].stream, "calling") == 0 ? 0 : 1;
+        assert_int_equal(n, b[i].ok + 1);
+        char want[128];
+        snprintf(want, sizeof want,
+                 "logshare: %ld records dropped because the logging thread's buffer was full",
+                 b[i].dropped);
+        assert_string_equal(last, want);
+    }
+    logshare_support_files_free(files, nf);
+    tu_rmrf(dir);
+    free(dir);
+}
+
 static void seen_record(const logshare_record *rec, void *ctx)
 {
     struct seen *s = ctx;
@@ -220,6 +295,15 @@ static void an_unwritable_directory_drops_and_counts_then_recovers(void **state)
     /* The condition goes away; the writer retries about once a second. */
     assert_int_equal(unlink(blocker), 0);
     usleep(1200 * 1000);
+    /* The loss is noted by the writer, without waiting for a record. */
+    assert_int_equal(logshare_flush(ls, 0), 0);
+    struct seen early;
+    memset(&early, 0, sizeof early);
+    int torn_now; /* the file is still being written: no final frame yet */
+    tu_read_dir(dir, NULL, seen_record, &early, &torn_now);
+    assert_int_equal(early.n, 1);
+    assert_string_equal(early.msgs[0],
+                        "logshare: 10 records dropped because they could not be written to disk");
     assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "back %d", 1), 0);
     assert_int_equal(logshare_flush(ls, 0), 0);
     assert_int_equal(logshare_last_error(ls), 0);
@@ -315,6 +399,7 @@ int main(void)
         cmocka_unit_test(quota_and_rotation_hold_over_many_opens),
         cmocka_unit_test(files_older_than_the_maximum_age_are_deleted),
         cmocka_unit_test(records_are_dropped_and_counted_while_the_writer_is_held_back),
+        cmocka_unit_test(drop_counts_reach_the_file_with_no_later_record),
         cmocka_unit_test(an_unwritable_directory_drops_and_counts_then_recovers),
         cmocka_unit_test(a_full_disk_drops_and_counts_then_recovers_in_the_same_file),
     };
