@@ -297,7 +297,13 @@ LOGSHARE_API void logshare_get_counts(const logshare *ls, uint64_t *written,
                                       uint64_t *buffer_full, uint64_t *write_failed);
 
 /* The last error the writer met (a negative LOGSHARE_E* code), or 0 if
- * the last write succeeded. Cleared when writing works again. */
+ * the last write succeeded. Cleared when writing works again.
+ * LOGSHARE_ENOENT when the store directory (or a file being written)
+ * was removed while open: the writer checks at every flush and about
+ * once a second, counts the records it still held as write_failed,
+ * makes the directory, its lock and new files again, and goes on;
+ * records written to the removed files since the last check are lost
+ * with them. */
 LOGSHARE_API int logshare_last_error(const logshare *ls);
 
 /* One log file that belongs in a support request. */

@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 #include <zstd.h>
 #if defined(__x86_64__)
@@ -194,6 +195,8 @@ struct logshare {
     size_t drain_cap;
     int lock_fd;
     int dir_ready;
+    dev_t dir_dev; /* the directory locked and scanned: a removed or */
+    ino_t dir_ino; /* replaced one is noticed (store_writer.c) */
 
     _Atomic uint64_t written, write_failed;
     _Atomic int last_error;

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ls_fs.h"
@@ -25,6 +26,7 @@
 #define IDLE_WAIT_NS (100 * 1000000LL)
 #define RETRY_NS (1000 * 1000000LL)
 #define EXPIRE_EVERY_NS (60 * 1000000000LL)
+#define CHECK_EVERY_NS (1000 * 1000000LL)
 #define PUBLISH_EVERY 512
 /* One record's encoding at most: a format definition plus the record. */
 #define RECORD_ENCODED_MAX (LOGFMT_FORMAT_MAX + 16 + 4096 + 24 * 11 + 64)
@@ -56,6 +58,11 @@ int store_writer_prepare_dir(logshare *ls)
         }
         ls->lock_fd = fd;
     }
+    struct stat ds;
+    if (stat(ls->dir.dir, &ds) != 0)
+        return ls_fs_errno_to_error(errno);
+    ls->dir_dev = ds.st_dev;
+    ls->dir_ino = ds.st_ino;
     rc = store_dir_scan(&ls->dir);
     if (rc != 0)
         return rc;
@@ -360,6 +367,58 @@ static void writer_note_drops(logshare *ls)
     }
 }
 
+/* Notices a store directory (or a file in it) removed or replaced while
+ * open: writes would still succeed, into files nobody can ever read, and
+ * flush would report success. Then the pending records are counted as
+ * lost, the error is kept (LOGSHARE_ENOENT), and the directory, lock and
+ * files are made anew so logging goes on. Records already written to the
+ * removed files since the last check (at most ~1 s) are gone with them. */
+static void writer_check_files(logshare *ls)
+{
+    if (!ls->dir_ready)
+        return;
+    struct stat sb;
+    int dir_gone = stat(ls->dir.dir, &sb) != 0 || sb.st_dev != ls->dir_dev ||
+                   sb.st_ino != ls->dir_ino ||
+                   (ls->lock_fd >= 0 && fstat(ls->lock_fd, &sb) == 0 && sb.st_nlink == 0);
+    int reopen[LOGSHARE_MAX_STREAMS] = {0}, any = dir_gone;
+    for (int i = 0; i < ls->nstreams; i++) {
+        struct store_stream *st = &ls->streams[i];
+        if (st->fd < 0 || (!dir_gone && (fstat(st->fd, &sb) != 0 || sb.st_nlink != 0)))
+            continue;
+        st->lost_unnoted += st->pending_records;
+        atomic_fetch_add(&ls->write_failed, st->pending_records);
+        ls_buf_reset(&st->pending);
+        st->pending_records = 0;
+        st->lost_noted_in_pending = 0;
+        close(st->fd);
+        st->fd = -1;
+        file_entry_update(ls, st->seq, 0, 0);
+        memset(st->emitted, 0, sizeof st->emitted);
+        reopen[i] = any = 1;
+    }
+    if (!any)
+        return;
+    set_error(ls, LOGSHARE_ENOENT);
+    ls->dir_ready = 0; /* rescan (and recreate) before the next file */
+    if (dir_gone && ls->lock_fd >= 0) {
+        /* The lock lived in the removed directory: take it again in the
+         * new one, or another process could open it too. */
+        close(ls->lock_fd);
+        ls->lock_fd = -1;
+    }
+    int64_t now = ls_time_mono_ns();
+    for (int i = 0; i < ls->nstreams; i++) {
+        if (!reopen[i])
+            continue;
+        int rc = store_writer_open_file(ls, &ls->streams[i]);
+        if (rc != 0) {
+            set_error(ls, rc);
+            ls->streams[i].retry_at_ns = now + RETRY_NS;
+        }
+    }
+}
+
 /* Frees rings whose thread has exited, once they are empty and their
  * drops have been taken (writer_note_drops). */
 static void rings_reap(logshare *ls)
@@ -460,6 +519,7 @@ void *store_writer_main(void *arg)
 {
     logshare *ls = arg;
     int64_t next_expire = ls_time_mono_ns() + EXPIRE_EVERY_NS;
+    int64_t next_check = ls_time_mono_ns() + CHECK_EVERY_NS;
     for (;;) {
         pthread_mutex_lock(&ls->lock);
         while (ls->hold && !ls->stop)
@@ -487,6 +547,10 @@ void *store_writer_main(void *arg)
             next_expire = now + EXPIRE_EVERY_NS;
         }
         rings_reap(ls);
+        if (now >= next_check || stop || req != ls->flush_done) {
+            writer_check_files(ls);
+            next_check = now + CHECK_EVERY_NS;
+        }
         if (stop || req != ls->flush_done) {
             if (stop) {
                 writer_drain(ls); /* whatever came in since */

@@ -321,6 +321,63 @@ static void an_unwritable_directory_drops_and_counts_then_recovers(void **state)
     free(base);
 }
 
+/* The store directory removed under a running store: the writer
+ * notices (at flush, or within about a second), reports it, counts what
+ * it could not keep, makes the directory, lock and files anew, and
+ * logging goes on there. */
+static void a_removed_directory_is_reported_and_made_again(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("removed");
+    logshare_options *o = tu_options(dir, NULL, NULL);
+    logshare *ls = tu_open(o);
+    logshare_options_free(o);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "before %d", i), 0);
+    assert_int_equal(logshare_flush(ls, 0), 0);
+    tu_rmrf(dir);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "into the void %d", i), 0);
+    assert_int_equal(logshare_flush(ls, 0), LOGSHARE_ENOENT);
+    assert_int_equal(logshare_last_error(ls), LOGSHARE_ENOENT);
+    uint64_t written, failed;
+    logshare_get_counts(ls, &written, NULL, &failed);
+    assert_int_equal(written, 5);
+    assert_int_equal(failed, 3);
+    /* The directory is back, locked again. */
+    struct stat sb;
+    assert_int_equal(stat(dir, &sb), 0);
+    o = tu_options(dir, NULL, NULL);
+    logshare *other = NULL;
+    assert_int_equal(logshare_open(o, &other), LOGSHARE_EBUSY);
+    logshare_options_free(o);
+    assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "after %d", 1), 0);
+    assert_int_equal(logshare_flush(ls, 0), 0);
+    assert_int_equal(logshare_last_error(ls), 0);
+    struct seen s;
+    memset(&s, 0, sizeof s);
+    int torn = 0; /* still being written: no final frame yet */
+    tu_read_dir(dir, NULL, seen_record, &s, &torn);
+    assert_int_equal(s.n, 2);
+    assert_string_equal(s.msgs[0],
+                        "logshare: 3 records dropped because they could not be written to disk");
+    assert_string_equal(s.msgs[1], "after 1");
+    /* Without a flush, the once-a-second check finds it too. */
+    tu_rmrf(dir);
+    usleep(1500 * 1000);
+    assert_int_equal(logshare_last_error(ls), LOGSHARE_ENOENT);
+    assert_int_equal(stat(dir, &sb), 0);
+    assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "after %d", 2), 0);
+    logshare_close(ls);
+    memset(&s, 0, sizeof s);
+    tu_read_dir(dir, NULL, seen_record, &s, &torn);
+    assert_int_equal(torn, 0);
+    assert_int_equal(s.n, 1);
+    assert_string_equal(s.msgs[0], "after 2");
+    tu_rmrf(dir);
+    free(dir);
+}
+
 /* Runs in a child (RLIMIT_FSIZE is per process): the file size limit
  * plays the full disk. Returns the exit status for the parent. */
 static int full_disk_child(const char *dir)
@@ -402,6 +459,7 @@ int main(void)
         cmocka_unit_test(drop_counts_reach_the_file_with_no_later_record),
         cmocka_unit_test(an_unwritable_directory_drops_and_counts_then_recovers),
         cmocka_unit_test(a_full_disk_drops_and_counts_then_recovers_in_the_same_file),
+        cmocka_unit_test(a_removed_directory_is_reported_and_made_again),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
