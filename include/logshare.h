@@ -145,7 +145,9 @@ LOGSHARE_API int logshare_level_parse(const char *name, logshare_level *level);
  * parent is inert: logging calls return LOGSHARE_ECLOSED and write
  * nothing, logshare_flush and logshare_get_support_files return
  * LOGSHARE_ECLOSED, and logshare_close only frees the child's memory.
- * The parent's files are never touched by the child.
+ * The parent's files are never touched by the child: it closes its
+ * copies of the store's descriptors (the lock included) at the fork, so
+ * a child that lives on does not keep the parent from reopening.
  *
  * Exit: if the process calls exit() with a store still open, an atexit
  * handler drains what was logged before, finishes each file cleanly and

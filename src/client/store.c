@@ -6,7 +6,9 @@
  * Fork: a pthread_atfork child handler bumps store_fork_generation; a
  * store remembers the generation it was opened in, so in a child every
  * call sees the mismatch with one load and does nothing (the writer
- * thread does not exist there, and the files are the parent's).
+ * thread does not exist there, and the files are the parent's). The
+ * child closes its copies of the stores' descriptors at once, lock
+ * included, so a long-lived child never holds the parent's store.
  *
  * Exit: an atexit handler finishes every live store (drain, FINAL
  * frames, fsync, writer joined) so records logged before exit() are on
@@ -145,6 +147,20 @@ static void fork_parent(void)
 static void fork_child(void)
 {
     atomic_fetch_add(&store_fork_generation, 1);
+    /* The child must not keep the parent's files open: a flock belongs
+     * to the open file, so a child that lives on would keep the store
+     * locked after the parent closes it, and the parent could not open
+     * it again. The child never writes them anyway. */
+    for (logshare *s = registry_head; s; s = s->next_live) {
+        if (s->lock_fd >= 0)
+            close(s->lock_fd);
+        s->lock_fd = -1;
+        for (int i = 0; i < s->nstreams; i++) {
+            if (s->streams[i].fd >= 0)
+                close(s->streams[i].fd);
+            s->streams[i].fd = -1;
+        }
+    }
     pthread_mutex_unlock(&registry_lock);
 }
 

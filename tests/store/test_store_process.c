@@ -81,6 +81,47 @@ static void a_forked_child_leaves_the_parents_store_alone(void **state)
     free(child_dir);
 }
 
+/* A child that lives on must not keep the store locked: the parent
+ * closes and opens it again while the child sleeps. */
+static void a_living_child_does_not_keep_the_store_locked(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("forklock");
+    logshare_options *o = tu_options(dir, NULL, NULL);
+    logshare *ls = tu_open(o);
+    assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "rec %ld", 0L), 0);
+    int pipefd[2];
+    assert_int_equal(pipe(pipefd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(pipefd[1]);
+        char b;
+        ssize_t r = read(pipefd[0], &b, 1); /* until the parent is done */
+        (void)r;
+        _exit(0);
+    }
+    close(pipefd[0]);
+    logshare_close(ls);
+    ls = NULL;
+    int rc = logshare_open(o, &ls);
+    close(pipefd[1]);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_int_equal(rc, 0);
+    assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "rec %ld", 1L), 0);
+    logshare_close(ls);
+    logshare_options_free(o);
+    struct count_check c = {0, 0, "rec"};
+    int torn = 0;
+    tu_read_dir(dir, NULL, count_record, &c, &torn);
+    assert_int_equal(torn, 0);
+    assert_int_equal(c.bad, 0);
+    assert_int_equal(c.n, 2);
+    tu_rmrf(dir);
+    free(dir);
+}
+
 static void exit_with_records_in_flight_writes_them_and_finishes_the_file(void **state)
 {
     (void)state;
@@ -187,6 +228,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_forked_child_leaves_the_parents_store_alone),
+        cmocka_unit_test(a_living_child_does_not_keep_the_store_locked),
         cmocka_unit_test(exit_with_records_in_flight_writes_them_and_finishes_the_file),
         cmocka_unit_test(underscore_exit_loses_only_what_was_in_memory),
         cmocka_unit_test(threads_that_come_and_go_lose_nothing),
