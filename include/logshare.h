@@ -372,7 +372,8 @@ typedef struct logshare_record {
  * read), LOGSHARE_EFORMAT (not a log file, or an unknown version),
  * LOGSHARE_EKEY (encrypted but no key given, a malformed key, or a key
  * for another public key), LOGSHARE_ECORRUPT (the header was altered),
- * LOGSHARE_ETRUNCATED (the file ends inside its header). */
+ * LOGSHARE_ETRUNCATED (the file ends inside its header, or zero bytes
+ * replace its end from there on). */
 LOGSHARE_API int logshare_reader_open(const char *path, const char *secret_key_text,
                                       logshare_reader **out);
 
@@ -383,7 +384,9 @@ LOGSHARE_API int logshare_reader_open_buffer(const void *data, size_t len,
 /* The next record in file order. Returns 1 and fills *rec; 0 at the
  * clean end of a completely written file; LOGSHARE_ETRUNCATED when the
  * file ends early (a torn tail: every complete record came before; warn,
- * it is not an attack by itself); LOGSHARE_ECORRUPT when a frame fails
+ * it is not an attack by itself), also when its end was zero-filled by a
+ * power loss (zeros from a frame boundary, or 16 or more from inside the
+ * last frame, to the end; see docs/log-format.md); LOGSHARE_ECORRUPT when a frame fails
  * authentication (tampered or damaged: nothing from that frame on is
  * returned). After a negative return every later call returns it too. */
 LOGSHARE_API int logshare_reader_next(logshare_reader *r, logshare_record *rec);
