@@ -89,6 +89,19 @@ assert_contains "$(cat "$TEST_TMP/out")" "info main dev only" "plaintext record"
 printf 'bad \xff\xfe byte\n' | "$L" log --dir u8 --plaintext
 assert_exit 0 "non-UTF-8 message as JSON" -- "$L" decrypt --json u8/*.lslog
 assert_contains "$(cat "$TEST_TMP/out")" '"bad \uFFFD\uFFFD byte"' "invalid bytes shown as U+FFFD, record kept"
+# Control characters from a log never reach the terminal raw.
+printf 'red \033[31mALERT\033[0m bell\a back\b del\177 tab\there csi \302\233x\n' | "$L" log --dir ctl --plaintext
+assert_exit 0 "decrypt with control characters" -- "$L" decrypt ctl/*.lslog
+LC_ALL=C grep -q "$(printf '[\001-\010\013-\037\177]')" "$TEST_TMP/out" && fail "raw control characters printed: $(od -c "$TEST_TMP/out" | head)"
+assert_contains "$(cat "$TEST_TMP/out")" 'red \x1b[31mALERT\x1b[0m bell\x07 back\x08 del\x7f' "controls escaped as \\xNN"
+assert_contains "$(cat "$TEST_TMP/out")" "$(printf 'tab\there')" "tab kept"
+assert_contains "$(cat "$TEST_TMP/out")" 'csi \xc2\x9bx' "UTF-8 C1 control escaped"
+assert_exit 0 "decrypt --json with control characters" -- "$L" decrypt --json ctl/*.lslog
+assert_contains "$(cat "$TEST_TMP/out")" 'red \u001B[31mALERT' "JSON escapes them too"
+LC_ALL=C grep -q "$(printf '[\001-\037\177]')" "$TEST_TMP/out" && fail "raw control characters in JSON"
+assert_contains "$(cat "$TEST_TMP/out")" 'del\u007F tab\there csi \u009Bx' "JSON escapes DEL and C1"
+node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+if (!r.message.includes("del\x7f tab\there")) process.exit(1);' "$TEST_TMP/out" || fail "JSON message round-trips"
 pass "plaintext"
 
 # Usage errors.
