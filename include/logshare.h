@@ -318,11 +318,20 @@ typedef struct logshare_support_file {
     int64_t last_time_us;  /* last record's time; 0 if none yet */
 } logshare_support_file;
 
-/* Flushes (as logshare_flush with no timeout), then lists every log file
- * of the store, oldest first (by seq). On success *files is a new array
+/* Flushes (as logshare_flush with no timeout) and finishes every file
+ * being written (a final frame, fsync, closed), then lists every log
+ * file of the store, oldest first (by seq). So every file returned is
+ * complete and reads with no torn-tail warning (unless an earlier crash
+ * left it torn); each stream starts a new file at its next record, and
+ * files started while the call runs are left for the next one. Each call
+ * thus ends the current files: calling it often makes more, smaller
+ * files (the quota still holds). On success *files is a new array
  * of *count entries (possibly 0, then *files may be NULL); free it with
  * logshare_support_files_free. Times come from the files' authenticated
- * frame headers, so the key is not needed. */
+ * frame headers, so the key is not needed. Errors: LOGSHARE_EINVAL,
+ * LOGSHARE_ECLOSED, LOGSHARE_ENOMEM, or the directory's read error
+ * (LOGSHARE_ENOENT, ...); a write error of the flush is not one (see
+ * logshare_last_error): what reached the disk is listed. */
 LOGSHARE_API int logshare_get_support_files(logshare *ls, logshare_support_file **files,
                                             size_t *count);
 

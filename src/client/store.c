@@ -415,6 +415,11 @@ static int store_usable(const logshare *ls)
 
 int logshare_flush(logshare *ls, int timeout_ms)
 {
+    return store_flush(ls, timeout_ms, 0, NULL);
+}
+
+int store_flush(logshare *ls, int timeout_ms, int rotate, uint64_t *next_seq)
+{
     int rc = store_usable(ls);
     if (rc != 0)
         return rc;
@@ -428,6 +433,8 @@ int logshare_flush(logshare *ls, int timeout_ms)
     }
     pthread_mutex_lock(&ls->lock);
     uint64_t mine = ++ls->flush_requested;
+    if (rotate)
+        ls->rotate_requested = 1; /* taken with this request, under the lock */
     atomic_store(&ls->writer_sleeping, 0);
     pthread_cond_signal(&ls->wake);
     rc = 0;
@@ -438,8 +445,11 @@ int logshare_flush(logshare *ls, int timeout_ms)
         else
             pthread_cond_wait(&ls->flushed, &ls->lock);
     }
-    if (ls->flush_done >= mine)
+    if (ls->flush_done >= mine) {
         rc = ls->flush_result;
+        if (next_seq)
+            *next_seq = ls->rotated_next_seq;
+    }
     pthread_mutex_unlock(&ls->lock);
     return rc;
 }

@@ -181,6 +181,9 @@ struct logshare {
     _Atomic int writer_sleeping;
     uint64_t flush_requested, flush_done;
     int flush_result;
+    int rotate_requested;      /* with a flush: finish every file (store_flush) */
+    uint64_t rotated_next_seq; /* after a rotation: files from this seq on were
+                                * started since, and may still be written */
     int stop;
     int hold; /* tests: keep the writer from draining (store_test_hold_writer) */
     pthread_t writer;
@@ -247,6 +250,12 @@ extern _Atomic unsigned store_fork_generation;
 /* The calling thread's ring for ls, made on first use. NULL on ENOMEM. */
 struct store_ring *store_thread_ring_slow(logshare *ls);
 void store_wake_writer(logshare *ls);
+/* Flushes as logshare_flush (timeout_ms 0: no limit); with rotate, the
+ * writer also finishes every current file (final frame, fsync, closed;
+ * the next record of a stream starts a new file), and *next_seq is then
+ * the first seq a file started after that can have: every file below it
+ * is complete. */
+int store_flush(logshare *ls, int timeout_ms, int rotate, uint64_t *next_seq);
 
 /* store_log.c: forgets the calling thread's cached ring (thread exit). */
 void store_log_forget_thread(void);

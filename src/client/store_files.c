@@ -85,12 +85,35 @@ int logshare_get_support_files(logshare *ls, logshare_support_file **files, size
         return LOGSHARE_EINVAL;
     *files = NULL;
     *count = 0;
-    int rc = logshare_flush(ls, 0);
+    uint64_t next_seq = UINT64_MAX;
+    int rc = store_flush(ls, 0, 1, &next_seq);
     if (rc == LOGSHARE_ECLOSED || rc == LOGSHARE_EINVAL)
         return rc;
     /* A write error is reported by logshare_last_error; what did reach
      * the disk is still worth listing. */
-    return logshare_list_support_files(ls->dir.dir, files, count);
+    logshare_support_file *all = NULL;
+    size_t n = 0;
+    rc = logshare_list_support_files(ls->dir.dir, &all, &n);
+    if (rc != 0)
+        return rc;
+    /* Files started since the rotation (records logged meanwhile) are
+     * still being written: they belong to the next request. */
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (all[i].seq >= next_seq) {
+            free(all[i].path);
+            free(all[i].stream);
+        } else {
+            all[kept++] = all[i];
+        }
+    }
+    if (kept == 0) {
+        free(all);
+        all = NULL;
+    }
+    *files = all;
+    *count = kept;
+    return 0;
 }
 
 void logshare_string_free(char *s)

@@ -515,6 +515,21 @@ static void writer_sync_all(logshare *ls)
     }
 }
 
+/* Finishes every current file for logshare_get_support_files: a file
+ * still being written has no final frame, and would read as torn. Each
+ * stream starts a new file at its next record (not now: asked often,
+ * this would otherwise leave a trail of empty files). */
+static void writer_rotate(logshare *ls)
+{
+    for (int i = 0; i < ls->nstreams; i++) {
+        struct store_stream *st = &ls->streams[i];
+        if (st->fd >= 0)
+            stream_finish(ls, st);
+    }
+    if (ls->dir_ready)
+        ls_fs_fsync_dir(ls->dir.dir);
+}
+
 void *store_writer_main(void *arg)
 {
     logshare *ls = arg;
@@ -525,6 +540,8 @@ void *store_writer_main(void *arg)
         while (ls->hold && !ls->stop)
             pthread_cond_wait(&ls->wake, &ls->lock);
         uint64_t req = ls->flush_requested;
+        int rotate = ls->rotate_requested;
+        ls->rotate_requested = 0;
         int stop = ls->stop;
         pthread_mutex_unlock(&ls->lock);
 
@@ -560,8 +577,12 @@ void *store_writer_main(void *arg)
                     ls_fs_fsync_dir(ls->dir.dir);
             } else {
                 writer_sync_all(ls);
+                if (rotate)
+                    writer_rotate(ls);
             }
             pthread_mutex_lock(&ls->lock);
+            if (rotate)
+                ls->rotated_next_seq = ls->dir.next_seq;
             ls->flush_done = req;
             ls->flush_result = atomic_load(&ls->last_error);
             pthread_cond_broadcast(&ls->flushed);

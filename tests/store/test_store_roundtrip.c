@@ -397,6 +397,72 @@ static void support_files_are_flushed_and_carry_time_ranges(void **state)
     free(dir);
 }
 
+/* Reads a whole file; the number of records, failing on anything but a
+ * clean end (a torn tail included). */
+static long read_complete_file(const char *path, const char *sec)
+{
+    logshare_reader *r = NULL;
+    assert_int_equal(logshare_reader_open(path, sec, &r), 0);
+    logshare_record rec;
+    long n = 0;
+    int rc;
+    while ((rc = logshare_reader_next(r, &rec)) == 1)
+        n++;
+    assert_int_equal(rc, 0); /* not LOGSHARE_ETRUNCATED: the file is finished */
+    logshare_reader_close(r);
+    return n;
+}
+
+/* The files handed out for a support request are complete: the ones
+ * being written are finished first, so none reads as a torn tail, and
+ * logging goes on into new files. */
+static void support_files_are_complete_and_logging_goes_on(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("complete");
+    char *pub, *sec;
+    tu_keys(&pub, &sec);
+    const char *streams[] = {"calling", "media", NULL};
+    logshare_options *o = tu_options(dir, pub, streams);
+    logshare *ls = tu_open(o);
+    logshare_options_free(o);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "first %d", i), 0);
+    logshare_support_file *files = NULL;
+    size_t n = 0;
+    assert_int_equal(logshare_get_support_files(ls, &files, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(read_complete_file(files[0].path, sec), 3);
+    assert_int_equal(read_complete_file(files[1].path, sec), 0);
+    uint64_t first_seq = files[0].seq;
+    logshare_support_files_free(files, n);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "second %d", i), 0);
+    assert_int_equal(logshare_get_support_files(ls, &files, &n), 0);
+    assert_int_equal(n, 3); /* the new calling file; media had nothing new */
+    long total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += read_complete_file(files[i].path, sec);
+    assert_int_equal(total, 5);
+    assert_string_equal(files[2].stream, "calling");
+    assert_true(files[2].seq > first_seq);
+    assert_int_equal(read_complete_file(files[2].path, sec), 2);
+    logshare_support_files_free(files, n);
+    assert_int_equal(LOGSHARE_LOG(ls, 1, LOGSHARE_LEVEL_INFO, "third %d", 0), 0);
+    logshare_close(ls);
+    struct collect c;
+    memset(&c, 0, sizeof c);
+    int torn = 0;
+    tu_read_dir(dir, sec, collect_record, &c, &torn);
+    assert_int_equal(torn, 0);
+    assert_int_equal(c.n, 6);
+    assert_string_equal(c.msgs[5], "third 0");
+    free(pub);
+    free(sec);
+    tu_rmrf(dir);
+    free(dir);
+}
+
 static void bad_options_are_refused_with_named_errors(void **state)
 {
     (void)state;
@@ -444,6 +510,7 @@ int main(void)
         cmocka_unit_test(long_messages_are_cut_visibly),
         cmocka_unit_test(records_below_the_minimum_level_are_discarded),
         cmocka_unit_test(support_files_are_flushed_and_carry_time_ranges),
+        cmocka_unit_test(support_files_are_complete_and_logging_goes_on),
         cmocka_unit_test(bad_options_are_refused_with_named_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
