@@ -203,7 +203,9 @@ LOGSHARE_API int logshare_options_add_stream(logshare_options *opts, const char 
 LOGSHARE_API int logshare_options_set_public_key(logshare_options *opts, const char *text);
 
 /* Same, reading the key from a file. LOGSHARE_ENOENT / LOGSHARE_EPERM /
- * LOGSHARE_EIO when it cannot be read, LOGSHARE_EKEY when malformed. */
+ * LOGSHARE_EIO when it cannot be read, LOGSHARE_EINVAL when path is a
+ * directory, LOGSHARE_EKEY when malformed or refused (as above) or
+ * larger than 4 KiB. */
 LOGSHARE_API int logshare_options_set_public_key_file(logshare_options *opts, const char *path);
 
 /* Development only: when on is nonzero, files are compressed but not
@@ -217,10 +219,12 @@ LOGSHARE_API int logshare_options_set_plaintext(logshare_options *opts, int on);
 LOGSHARE_API int logshare_options_set_max_file_bytes(logshare_options *opts, uint64_t bytes);
 
 /* Total size of all log files of all streams (the outbox excluded);
- * oldest files are deleted first to stay under it (>= 32768). */
+ * oldest files are deleted first to stay under it (>= 32768).
+ * LOGSHARE_EINVAL below that or for a NULL opts. */
 LOGSHARE_API int logshare_options_set_max_total_bytes(logshare_options *opts, uint64_t bytes);
 
-/* Files whose last write is older than this are deleted (> 0). */
+/* Files whose last write is older than this are deleted (> 0).
+ * LOGSHARE_EINVAL for 0, a negative value or a NULL opts. */
 LOGSHARE_API int logshare_options_set_max_age_seconds(logshare_options *opts, int64_t seconds);
 
 /* Records below this level are discarded at the call (not counted as
@@ -229,16 +233,20 @@ LOGSHARE_API int logshare_options_set_min_level(logshare_options *opts, logshare
 
 /* Size of each logging thread's ring buffer, in bytes (65536 to 1 GiB,
  * rounded up to a power of two). A bigger ring absorbs longer bursts
- * before records are dropped. */
+ * before records are dropped. LOGSHARE_EINVAL outside that range or for
+ * a NULL opts. */
 LOGSHARE_API int logshare_options_set_buffer_bytes(logshare_options *opts, size_t bytes);
 
 /* Opens a store (opts borrowed). Starts the background writer and a new
  * file per stream. On success *out is the handle (free with
  * logshare_close). Errors: LOGSHARE_EINVAL (no dir, or neither a key
  * nor plaintext), LOGSHARE_EKEY (the public key given was malformed or
- * unreadable, even if its setter's error was ignored), LOGSHARE_EBUSY
+ * refused, even if its setter's error was ignored), LOGSHARE_EBUSY
  * (another process or handle has the store open),
- * LOGSHARE_ENOMEM. A directory that cannot be created or written, or a
+ * LOGSHARE_ENOMEM, and the setters' errors for a key file that could
+ * not be read (LOGSHARE_ENOENT, LOGSHARE_EPERM, LOGSHARE_EIO,
+ * LOGSHARE_EINVAL: not LOGSHARE_EKEY, the key was never seen), even if
+ * the setter's error was ignored. A directory that cannot be created or written, or a
  * full disk, does NOT fail the open: records are dropped and counted,
  * logshare_last_error() says why, and writing resumes when the
  * directory becomes writable again (checked about once a second). */
@@ -259,7 +267,9 @@ LOGSHARE_API int logshare_stream_index(const logshare *ls, const char *name);
  * end with "...[truncated]". Returns 0 when queued, LOGSHARE_ENOSPC when
  * the thread's ring was full (dropped and counted), LOGSHARE_EINVAL for
  * a bad stream or level, LOGSHARE_ECLOSED after close/exit or in a
- * forked child. A record below the minimum level returns 0. */
+ * forked child, LOGSHARE_ENOMEM when the thread's first call cannot
+ * allocate its ring (the record is counted as write_failed). A record
+ * below the minimum level returns 0. */
 LOGSHARE_API int logshare_log(logshare *ls, int stream, logshare_level level, const char *fmt, ...)
     LOGSHARE_PRINTF(4, 5);
 LOGSHARE_API int logshare_vlog(logshare *ls, int stream, logshare_level level, const char *fmt,
@@ -272,7 +282,11 @@ LOGSHARE_API int logshare_vlog(logshare *ls, int stream, logshare_level level, c
  * away while the store is open): the library remembers it by address.
  * Use it through LOGSHARE_LOG, which refuses anything but a literal at
  * compile time. Conversions with no portable binary form (%n, %ls, %lc,
- * %Lf) make the call fall back to formatting now. */
+ * %Lf) make the call fall back to formatting now. The first call with a
+ * given format takes a lock and allocates (once per format and store;
+ * later calls take no lock); past 4096 formats per store, calls fall back
+ * to formatting now. "%.*s" and "%.Ns" read at most that many bytes, so
+ * an array without a NUL is fine. Returns as logshare_log. */
 LOGSHARE_API int logshare_log_static(logshare *ls, int stream, logshare_level level,
                                      const char *fmt, ...) LOGSHARE_PRINTF(4, 5);
 
@@ -286,7 +300,7 @@ LOGSHARE_API int logshare_log_static(logshare *ls, int stream, logshare_level le
 
 /* Waits until everything logged before the call (by any thread) is
  * written to the current files and fsynced, or until timeout_ms passes
- * (0 waits as long as it takes). This is the one call that waits.
+ * (0 or a negative value waits as long as it takes). This is the one call that waits.
  * Returns 0, LOGSHARE_ETIMEDOUT, LOGSHARE_ECLOSED, or the writer's last
  * write error (records it could not write were dropped and counted). */
 LOGSHARE_API int logshare_flush(logshare *ls, int timeout_ms);
@@ -347,12 +361,19 @@ LOGSHARE_API void logshare_support_files_free(logshare_support_file *files, size
 /* Makes a new support key pair, as text: *public_key_text (e.g.
  * "logshare-pk-1:<base64>") goes to apps, *secret_key_text
  * ("logshare-sk-1:<base64>") stays with support. Both end with "\n" and
- * are new strings freed with logshare_string_free. */
+ * are new strings freed with logshare_string_free. LOGSHARE_EINVAL for
+ * a NULL out pointer, LOGSHARE_ENOMEM, LOGSHARE_EINTERNAL if libsodium
+ * cannot start; on error both outs are NULL. */
 LOGSHARE_API int logshare_keygen(char **public_key_text, char **secret_key_text);
 
 /* Writes a new key pair as `logshare keygen --out PREFIX` does:
  * PREFIX.key (secret, mode 0600) and PREFIX.pub, both durably. Refuses to
- * overwrite (LOGSHARE_EEXIST). If public_key_text is not NULL it receives
+ * overwrite (LOGSHARE_EEXIST), also against another process creating
+ * them at the same moment (one of the two wins the pair; a PREFIX.key
+ * left without its .pub is removed again). LOGSHARE_EINVAL for a NULL
+ * or empty prefix (or a directory in the way), LOGSHARE_ENOENT /
+ * LOGSHARE_EPERM / LOGSHARE_ENOSPC / LOGSHARE_EIO from the file system,
+ * LOGSHARE_ENOMEM. If public_key_text is not NULL it receives
  * the public key text (free with logshare_string_free). */
 LOGSHARE_API int logshare_keygen_files(const char *prefix, char **public_key_text);
 

@@ -322,7 +322,7 @@ int logshare_open(const logshare_options *o, logshare **out)
     memcpy(ls->pk, o->pk, sizeof ls->pk);
     ls->max_total_bytes = o->max_total_bytes;
     ls->max_file_bytes = o->max_file_bytes;
-    if (ls->max_file_bytes * (uint64_t)ls->nstreams > ls->max_total_bytes)
+    if (ls->max_file_bytes > ls->max_total_bytes / (uint64_t)ls->nstreams) /* no overflow */
         ls->max_file_bytes = ls->max_total_bytes / (uint64_t)ls->nstreams;
     ls->max_age_s = o->max_age_s;
     size_t rb = 65536;

@@ -124,6 +124,39 @@ static void files_older_than_the_maximum_age_are_deleted(void **state)
     free(dir);
 }
 
+/* A huge max_file_bytes is lowered to what the quota can hold per
+ * stream (the product with the stream count used to overflow and leave
+ * it huge: the file never rotated and the quota refused its writes).
+ * Also: a negative flush timeout waits as long as it takes. */
+static void a_huge_file_size_is_lowered_to_fit_the_quota(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("hugefile");
+    const char *streams[] = {"calling", "media", NULL};
+    logshare_options *o = tu_options(dir, NULL, streams);
+    assert_int_equal(logshare_options_set_max_total_bytes(o, 96 * 1024), 0);
+    assert_int_equal(logshare_options_set_max_file_bytes(o, (1ull << 63) + 4096), 0);
+    logshare *ls = tu_open(o);
+    logshare_options_free(o);
+    for (int i = 0; i < 3000; i++) {
+        char hex[129];
+        random_hex(hex, 60);
+        assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "rec %d %s", i, hex), 0);
+        if (i % 200 == 199)
+            assert_int_equal(logshare_flush(ls, -1), 0);
+    }
+    assert_int_equal(logshare_flush(ls, -1), 0);
+    uint64_t failed;
+    logshare_get_counts(ls, NULL, NULL, &failed);
+    assert_int_equal(failed, 0);
+    logshare_close(ls);
+    size_t nfiles;
+    assert_true(tu_log_bytes(dir, &nfiles) <= 96 * 1024);
+    assert_true(nfiles > 2); /* rotated */
+    tu_rmrf(dir);
+    free(dir);
+}
+
 struct drop_check {
     long records;
     int note_before_after;
@@ -455,6 +488,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(quota_and_rotation_hold_over_many_opens),
         cmocka_unit_test(files_older_than_the_maximum_age_are_deleted),
+        cmocka_unit_test(a_huge_file_size_is_lowered_to_fit_the_quota),
         cmocka_unit_test(records_are_dropped_and_counted_while_the_writer_is_held_back),
         cmocka_unit_test(drop_counts_reach_the_file_with_no_later_record),
         cmocka_unit_test(an_unwritable_directory_drops_and_counts_then_recovers),
