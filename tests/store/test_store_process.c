@@ -92,18 +92,28 @@ static void a_living_child_does_not_keep_the_store_locked(void **state)
     logshare_options *o = tu_options(dir, NULL, NULL);
     logshare *ls = tu_open(o);
     assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "rec %ld", 0L), 0);
-    int pipefd[2];
+    int pipefd[2], ready[2];
     assert_int_equal(pipe(pipefd), 0);
+    assert_int_equal(pipe(ready), 0);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
         close(pipefd[1]);
-        char b;
-        ssize_t r = read(pipefd[0], &b, 1); /* until the parent is done */
+        close(ready[0]);
+        /* fork() has returned here, so the atfork handler has run: the
+         * window before it (the child not yet scheduled) is not what
+         * this test is about. */
+        char b = 1;
+        ssize_t r = write(ready[1], &b, 1);
+        r = read(pipefd[0], &b, 1); /* until the parent is done */
         (void)r;
         _exit(0);
     }
     close(pipefd[0]);
+    close(ready[1]);
+    char b;
+    assert_int_equal(read(ready[0], &b, 1), 1);
+    close(ready[0]);
     logshare_close(ls);
     ls = NULL;
     int rc = logshare_open(o, &ls);
