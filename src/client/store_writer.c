@@ -399,7 +399,6 @@ static void writer_check_files(logshare *ls)
     }
     if (!any)
         return;
-    set_error(ls, LOGSHARE_ENOENT);
     ls->dir_ready = 0; /* rescan (and recreate) before the next file */
     if (dir_gone && ls->lock_fd >= 0) {
         /* The lock lived in the removed directory: take it again in the
@@ -408,15 +407,18 @@ static void writer_check_files(logshare *ls)
         ls->lock_fd = -1;
     }
     int64_t now = ls_time_mono_ns();
+    int err = LOGSHARE_ENOENT; /* unless making it again failed: then why */
     for (int i = 0; i < ls->nstreams; i++) {
         if (!reopen[i])
             continue;
         int rc = store_writer_open_file(ls, &ls->streams[i]);
         if (rc != 0) {
-            set_error(ls, rc);
+            err = err == LOGSHARE_ENOENT ? rc : err;
             ls->streams[i].retry_at_ns = now + RETRY_NS;
         }
     }
+    /* Set last, so whoever sees it finds the new directory in place. */
+    set_error(ls, err);
 }
 
 /* Frees rings whose thread has exited, once they are empty and their
