@@ -137,15 +137,18 @@ LOGSHARE_API int logshare_level_parse(const char *name, logshare_level *level);
  * copies its record into its own preallocated ring buffer (allocated at
  * that thread's first call), and one background writer per store drains
  * the rings, compresses, encrypts and writes. When a thread's ring is
- * full the record is dropped and counted, and the count is logged as a
- * record of its own (in the stream of that thread's next record) as soon
- * as there is room again.
+ * full the record is dropped and counted, and the writer itself writes
+ * the count as a record of its own in the dropped records' stream the
+ * next time it drains (within ~100 ms once it keeps up, and at flush and
+ * close), whether or not that thread ever logs again.
  *
  * Fork: in a child process after fork(), a store inherited from the
  * parent is inert: logging calls return LOGSHARE_ECLOSED and write
  * nothing, logshare_flush and logshare_get_support_files return
  * LOGSHARE_ECLOSED, and logshare_close only frees the child's memory.
- * The parent's files are never touched by the child.
+ * The parent's files are never touched by the child: it closes its
+ * copies of the store's descriptors (the lock included) at the fork, so
+ * a child that lives on does not keep the parent from reopening.
  *
  * Exit: if the process calls exit() with a store still open, an atexit
  * handler drains what was logged before, finishes each file cleanly and
@@ -195,11 +198,15 @@ LOGSHARE_API int logshare_options_add_stream(logshare_options *opts, const char 
 
 /* The support public key files are encrypted to, as the text that
  * `logshare keygen` writes to PREFIX.pub (borrowed; parsed now).
- * LOGSHARE_EKEY when it is not such a key. Clears plaintext mode. */
+ * LOGSHARE_EKEY when it is not such a key, or is well-formed but no
+ * file could be sealed to it (an all-zero or other low-order point).
+ * Clears plaintext mode. */
 LOGSHARE_API int logshare_options_set_public_key(logshare_options *opts, const char *text);
 
 /* Same, reading the key from a file. LOGSHARE_ENOENT / LOGSHARE_EPERM /
- * LOGSHARE_EIO when it cannot be read, LOGSHARE_EKEY when malformed. */
+ * LOGSHARE_EIO when it cannot be read, LOGSHARE_EINVAL when path is a
+ * directory, LOGSHARE_EKEY when malformed or refused (as above) or
+ * larger than 4 KiB. */
 LOGSHARE_API int logshare_options_set_public_key_file(logshare_options *opts, const char *path);
 
 /* Development only: when on is nonzero, files are compressed but not
@@ -213,10 +220,12 @@ LOGSHARE_API int logshare_options_set_plaintext(logshare_options *opts, int on);
 LOGSHARE_API int logshare_options_set_max_file_bytes(logshare_options *opts, uint64_t bytes);
 
 /* Total size of all log files of all streams (the outbox excluded);
- * oldest files are deleted first to stay under it (>= 32768). */
+ * oldest files are deleted first to stay under it (>= 32768).
+ * LOGSHARE_EINVAL below that or for a NULL opts. */
 LOGSHARE_API int logshare_options_set_max_total_bytes(logshare_options *opts, uint64_t bytes);
 
-/* Files whose last write is older than this are deleted (> 0). */
+/* Files whose last write is older than this are deleted (> 0).
+ * LOGSHARE_EINVAL for 0, a negative value or a NULL opts. */
 LOGSHARE_API int logshare_options_set_max_age_seconds(logshare_options *opts, int64_t seconds);
 
 /* Records below this level are discarded at the call (not counted as
@@ -225,16 +234,20 @@ LOGSHARE_API int logshare_options_set_min_level(logshare_options *opts, logshare
 
 /* Size of each logging thread's ring buffer, in bytes (65536 to 1 GiB,
  * rounded up to a power of two). A bigger ring absorbs longer bursts
- * before records are dropped. */
+ * before records are dropped. LOGSHARE_EINVAL outside that range or for
+ * a NULL opts. */
 LOGSHARE_API int logshare_options_set_buffer_bytes(logshare_options *opts, size_t bytes);
 
 /* Opens a store (opts borrowed). Starts the background writer and a new
  * file per stream. On success *out is the handle (free with
  * logshare_close). Errors: LOGSHARE_EINVAL (no dir, or neither a key
  * nor plaintext), LOGSHARE_EKEY (the public key given was malformed or
- * unreadable, even if its setter's error was ignored), LOGSHARE_EBUSY
+ * refused, even if its setter's error was ignored), LOGSHARE_EBUSY
  * (another process or handle has the store open),
- * LOGSHARE_ENOMEM. A directory that cannot be created or written, or a
+ * LOGSHARE_ENOMEM, and the setters' errors for a key file that could
+ * not be read (LOGSHARE_ENOENT, LOGSHARE_EPERM, LOGSHARE_EIO,
+ * LOGSHARE_EINVAL: not LOGSHARE_EKEY, the key was never seen), even if
+ * the setter's error was ignored. A directory that cannot be created or written, or a
  * full disk, does NOT fail the open: records are dropped and counted,
  * logshare_last_error() says why, and writing resumes when the
  * directory becomes writable again (checked about once a second). */
@@ -255,7 +268,9 @@ LOGSHARE_API int logshare_stream_index(const logshare *ls, const char *name);
  * end with "...[truncated]". Returns 0 when queued, LOGSHARE_ENOSPC when
  * the thread's ring was full (dropped and counted), LOGSHARE_EINVAL for
  * a bad stream or level, LOGSHARE_ECLOSED after close/exit or in a
- * forked child. A record below the minimum level returns 0. */
+ * forked child, LOGSHARE_ENOMEM when the thread's first call cannot
+ * allocate its ring (the record is counted as write_failed). A record
+ * below the minimum level returns 0. */
 LOGSHARE_API int logshare_log(logshare *ls, int stream, logshare_level level, const char *fmt, ...)
     LOGSHARE_PRINTF(4, 5);
 LOGSHARE_API int logshare_vlog(logshare *ls, int stream, logshare_level level, const char *fmt,
@@ -268,7 +283,11 @@ LOGSHARE_API int logshare_vlog(logshare *ls, int stream, logshare_level level, c
  * away while the store is open): the library remembers it by address.
  * Use it through LOGSHARE_LOG, which refuses anything but a literal at
  * compile time. Conversions with no portable binary form (%n, %ls, %lc,
- * %Lf) make the call fall back to formatting now. */
+ * %Lf) make the call fall back to formatting now. The first call with a
+ * given format takes a lock and allocates (once per format and store;
+ * later calls take no lock); past 4096 formats per store, calls fall back
+ * to formatting now. "%.*s" and "%.Ns" read at most that many bytes, so
+ * an array without a NUL is fine. Returns as logshare_log. */
 LOGSHARE_API int logshare_log_static(logshare *ls, int stream, logshare_level level,
                                      const char *fmt, ...) LOGSHARE_PRINTF(4, 5);
 
@@ -282,7 +301,7 @@ LOGSHARE_API int logshare_log_static(logshare *ls, int stream, logshare_level le
 
 /* Waits until everything logged before the call (by any thread) is
  * written to the current files and fsynced, or until timeout_ms passes
- * (0 waits as long as it takes). This is the one call that waits.
+ * (0 or a negative value waits as long as it takes). This is the one call that waits.
  * Returns 0, LOGSHARE_ETIMEDOUT, LOGSHARE_ECLOSED, or the writer's last
  * write error (records it could not write were dropped and counted). */
 LOGSHARE_API int logshare_flush(logshare *ls, int timeout_ms);
@@ -295,7 +314,13 @@ LOGSHARE_API void logshare_get_counts(const logshare *ls, uint64_t *written,
                                       uint64_t *buffer_full, uint64_t *write_failed);
 
 /* The last error the writer met (a negative LOGSHARE_E* code), or 0 if
- * the last write succeeded. Cleared when writing works again. */
+ * the last write succeeded. Cleared when writing works again.
+ * LOGSHARE_ENOENT when the store directory (or a file being written)
+ * was removed while open: the writer checks at every flush and about
+ * once a second, counts the records it still held as write_failed,
+ * makes the directory, its lock and new files again, and goes on;
+ * records written to the removed files since the last check are lost
+ * with them. */
 LOGSHARE_API int logshare_last_error(const logshare *ls);
 
 /* One log file that belongs in a support request. */
@@ -308,11 +333,20 @@ typedef struct logshare_support_file {
     int64_t last_time_us;  /* last record's time; 0 if none yet */
 } logshare_support_file;
 
-/* Flushes (as logshare_flush with no timeout), then lists every log file
- * of the store, oldest first (by seq). On success *files is a new array
+/* Flushes (as logshare_flush with no timeout) and finishes every file
+ * being written (a final frame, fsync, closed), then lists every log
+ * file of the store, oldest first (by seq). So every file returned is
+ * complete and reads with no torn-tail warning (unless an earlier crash
+ * left it torn); each stream starts a new file at its next record, and
+ * files started while the call runs are left for the next one. Each call
+ * thus ends the current files: calling it often makes more, smaller
+ * files (the quota still holds). On success *files is a new array
  * of *count entries (possibly 0, then *files may be NULL); free it with
  * logshare_support_files_free. Times come from the files' authenticated
- * frame headers, so the key is not needed. */
+ * frame headers, so the key is not needed. Errors: LOGSHARE_EINVAL,
+ * LOGSHARE_ECLOSED, LOGSHARE_ENOMEM, or the directory's read error
+ * (LOGSHARE_ENOENT, ...); a write error of the flush is not one (see
+ * logshare_last_error): what reached the disk is listed. */
 LOGSHARE_API int logshare_get_support_files(logshare *ls, logshare_support_file **files,
                                             size_t *count);
 
@@ -328,12 +362,19 @@ LOGSHARE_API void logshare_support_files_free(logshare_support_file *files, size
 /* Makes a new support key pair, as text: *public_key_text (e.g.
  * "logshare-pk-1:<base64>") goes to apps, *secret_key_text
  * ("logshare-sk-1:<base64>") stays with support. Both end with "\n" and
- * are new strings freed with logshare_string_free. */
+ * are new strings freed with logshare_string_free. LOGSHARE_EINVAL for
+ * a NULL out pointer, LOGSHARE_ENOMEM, LOGSHARE_EINTERNAL if libsodium
+ * cannot start; on error both outs are NULL. */
 LOGSHARE_API int logshare_keygen(char **public_key_text, char **secret_key_text);
 
 /* Writes a new key pair as `logshare keygen --out PREFIX` does:
  * PREFIX.key (secret, mode 0600) and PREFIX.pub, both durably. Refuses to
- * overwrite (LOGSHARE_EEXIST). If public_key_text is not NULL it receives
+ * overwrite (LOGSHARE_EEXIST), also against another process creating
+ * them at the same moment (one of the two wins the pair; a PREFIX.key
+ * left without its .pub is removed again). LOGSHARE_EINVAL for a NULL
+ * or empty prefix (or a directory in the way), LOGSHARE_ENOENT /
+ * LOGSHARE_EPERM / LOGSHARE_ENOSPC / LOGSHARE_EIO from the file system,
+ * LOGSHARE_ENOMEM. If public_key_text is not NULL it receives
  * the public key text (free with logshare_string_free). */
 LOGSHARE_API int logshare_keygen_files(const char *prefix, char **public_key_text);
 
@@ -362,7 +403,8 @@ typedef struct logshare_record {
  * read), LOGSHARE_EFORMAT (not a log file, or an unknown version),
  * LOGSHARE_EKEY (encrypted but no key given, a malformed key, or a key
  * for another public key), LOGSHARE_ECORRUPT (the header was altered),
- * LOGSHARE_ETRUNCATED (the file ends inside its header). */
+ * LOGSHARE_ETRUNCATED (the file ends inside its header, or zero bytes
+ * replace its end from there on). */
 LOGSHARE_API int logshare_reader_open(const char *path, const char *secret_key_text,
                                       logshare_reader **out);
 
@@ -373,7 +415,9 @@ LOGSHARE_API int logshare_reader_open_buffer(const void *data, size_t len,
 /* The next record in file order. Returns 1 and fills *rec; 0 at the
  * clean end of a completely written file; LOGSHARE_ETRUNCATED when the
  * file ends early (a torn tail: every complete record came before; warn,
- * it is not an attack by itself); LOGSHARE_ECORRUPT when a frame fails
+ * it is not an attack by itself), also when its end was zero-filled by a
+ * power loss (zeros from a frame boundary, or 16 or more from inside the
+ * last frame, to the end; see docs/log-format.md); LOGSHARE_ECORRUPT when a frame fails
  * authentication (tampered or damaged: nothing from that frame on is
  * returned). After a negative return every later call returns it too. */
 LOGSHARE_API int logshare_reader_next(logshare_reader *r, logshare_record *rec);

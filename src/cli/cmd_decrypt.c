@@ -25,7 +25,9 @@ static void decrypt_usage(FILE *out)
     fprintf(out, "usage: logshare decrypt --key F [--json] FILE...\n\n"
                  "Prints the records of log files in time order, one a line:\n"
                  "time (RFC 3339 UTC), level, stream, message. Newlines and carriage\n"
-                 "returns inside a message are shown as \\n and \\r.\n\n"
+                 "returns inside a message are shown as \\n and \\r, other control\n"
+                 "characters (but tab) as \\xNN, so a log cannot drive the terminal;\n"
+                 "JSON escapes them as \\uNNNN.\n\n"
                  "  --key F     the secret key (PREFIX.key from keygen); may be left out\n"
                  "              when every file is plaintext\n"
                  "  --json      one JSON object a line: {time, level, stream, message}\n"
@@ -100,20 +102,40 @@ static void print_record(const logshare_record *rec, int json)
                               logshare_level_name(rec->level), "stream", rec->stream, "message",
                               message_json(rec->message, rec->message_len));
         char *s = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+        /* The encoder escapes every control character but DEL, which
+         * is valid JSON but no more welcome on a terminal; a raw 0x7f
+         * can only be inside a string here. */
+        for (const char *p = s; p && *p; p++) {
+            if (*p == 0x7f)
+                fputs("\\u007F", stdout);
+            else
+                putchar(*p);
+        }
         if (s)
-            puts(s);
+            putchar('\n');
         free(s);
         json_decref(o);
         return;
     }
     printf("%s %s %s ", t, logshare_level_name(rec->level), rec->stream);
+    /* Logs come from the device: a message must not drive the reader's
+     * terminal (escape sequences, bells, backspaces rewriting the
+     * line). Control characters other than tab are shown as \xNN,
+     * including C1 controls in UTF-8 (U+0080-U+009F: U+009B is a CSI to
+     * some terminals). */
+    const unsigned char *m = (const unsigned char *)rec->message;
     for (size_t i = 0; i < rec->message_len; i++) {
-        char ch = rec->message[i];
+        unsigned char ch = m[i];
         if (ch == '\n')
             fputs("\\n", stdout);
         else if (ch == '\r')
             fputs("\\r", stdout);
-        else
+        else if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+            printf("\\x%02x", ch);
+        else if (ch == 0xc2 && i + 1 < rec->message_len && m[i + 1] >= 0x80 && m[i + 1] <= 0x9f) {
+            printf("\\x%02x\\x%02x", ch, m[i + 1]);
+            i++;
+        } else
             putchar(ch);
     }
     putchar('\n');

@@ -43,7 +43,7 @@ int cmd_keygen(int argc, char **argv)
             return CLI_EXIT_USAGE;
         }
     }
-    if (!prefix || optind != argc) {
+    if (!prefix || !*prefix || optind != argc) {
         cli_error("keygen: --out PREFIX is required, and nothing else (try --help)");
         return CLI_EXIT_USAGE;
     }

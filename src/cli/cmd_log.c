@@ -7,6 +7,7 @@
  * ring could fill, so a drop only happens when the disk refuses the
  * data, and then it says how many lines were lost and exits 1.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,19 +32,30 @@ static void log_usage(FILE *out)
             "  --plaintext            do not encrypt (development only)\n"
             "  --max-file-bytes N     start a new file at this size (default 4194304)\n"
             "  --max-total-bytes N    keep all log files under this total (default 67108864)\n"
-            "  --max-age-days N       delete files older than N days (default 7)\n"
+            "  --max-age-days N       delete files older than N days (default 7, at most 36500)\n"
             "  -h, --help             this help\n\n"
             "Exit status: 0 all lines written, 1 failure (lines lost, bad key), 2 usage.\n");
 }
 
-static int parse_u64(const char *s, uint64_t *v)
+/* A count for option opt: decimal digits only (no sign, space or
+ * prefix: strtoull would take " 5", "+5" and "-5"), from min to max.
+ * 0, or -1 after saying what is wrong. */
+static int parse_count(const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *v)
 {
-    char *end;
-    if (!s || !*s || *s == '-')
+    if (!*s || strspn(s, "0123456789") != strlen(s)) {
+        cli_error("log: '%s' is not a valid positive number for %s", s, opt);
         return -1;
-    unsigned long long x = strtoull(s, &end, 10);
-    if (*end)
+    }
+    errno = 0;
+    unsigned long long x = strtoull(s, NULL, 10);
+    if (errno == ERANGE || x > max) {
+        cli_error("log: %s %s is too large (at most %llu)", opt, s, (unsigned long long)max);
         return -1;
+    }
+    if (x < min) {
+        cli_error("log: %s %s is too small (at least %llu)", opt, s, (unsigned long long)min);
+        return -1;
+    }
     *v = x;
     return 0;
 }
@@ -86,13 +98,13 @@ int cmd_log(int argc, char **argv)
             plaintext = 1;
             break;
         case O_MFB:
-            bad = parse_u64(optarg, &mfb) || mfb == 0;
+            bad = parse_count("--max-file-bytes", optarg, 32768, UINT64_MAX, &mfb);
             break;
         case O_MTB:
-            bad = parse_u64(optarg, &mtb) || mtb == 0;
+            bad = parse_count("--max-total-bytes", optarg, 32768, UINT64_MAX, &mtb);
             break;
         case O_AGE:
-            bad = parse_u64(optarg, &age) || age == 0 || age > 36500;
+            bad = parse_count("--max-age-days", optarg, 1, 36500, &age);
             break;
         case 'h':
             log_usage(stdout);
@@ -101,10 +113,8 @@ int cmd_log(int argc, char **argv)
             cli_error("log: unknown or incomplete option '%s' (try --help)", argv[optind - 1]);
             return CLI_EXIT_USAGE;
         }
-        if (bad) {
-            cli_error("log: '%s' is not a valid positive number for %s", optarg, argv[optind - 2]);
+        if (bad)
             return CLI_EXIT_USAGE;
-        }
     }
     if (optind != argc || !dir || (!pkf == !plaintext)) {
         cli_error("log: --dir and exactly one of --public-key-file / --plaintext are required (try "

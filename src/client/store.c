@@ -6,7 +6,9 @@
  * Fork: a pthread_atfork child handler bumps store_fork_generation; a
  * store remembers the generation it was opened in, so in a child every
  * call sees the mismatch with one load and does nothing (the writer
- * thread does not exist there, and the files are the parent's).
+ * thread does not exist there, and the files are the parent's). The
+ * child closes its copies of the stores' descriptors at once, lock
+ * included, so a long-lived child never holds the parent's store.
  *
  * Exit: an atexit handler finishes every live store (drain, FINAL
  * frames, fsync, writer joined) so records logged before exit() are on
@@ -145,6 +147,20 @@ static void fork_parent(void)
 static void fork_child(void)
 {
     atomic_fetch_add(&store_fork_generation, 1);
+    /* The child must not keep the parent's files open: a flock belongs
+     * to the open file, so a child that lives on would keep the store
+     * locked after the parent closes it, and the parent could not open
+     * it again. The child never writes them anyway. */
+    for (logshare *s = registry_head; s; s = s->next_live) {
+        if (s->lock_fd >= 0)
+            close(s->lock_fd);
+        s->lock_fd = -1;
+        for (int i = 0; i < s->nstreams; i++) {
+            if (s->streams[i].fd >= 0)
+                close(s->streams[i].fd);
+            s->streams[i].fd = -1;
+        }
+    }
     pthread_mutex_unlock(&registry_lock);
 }
 
@@ -306,7 +322,7 @@ int logshare_open(const logshare_options *o, logshare **out)
     memcpy(ls->pk, o->pk, sizeof ls->pk);
     ls->max_total_bytes = o->max_total_bytes;
     ls->max_file_bytes = o->max_file_bytes;
-    if (ls->max_file_bytes * (uint64_t)ls->nstreams > ls->max_total_bytes)
+    if (ls->max_file_bytes > ls->max_total_bytes / (uint64_t)ls->nstreams) /* no overflow */
         ls->max_file_bytes = ls->max_total_bytes / (uint64_t)ls->nstreams;
     ls->max_age_s = o->max_age_s;
     size_t rb = 65536;
@@ -399,6 +415,11 @@ static int store_usable(const logshare *ls)
 
 int logshare_flush(logshare *ls, int timeout_ms)
 {
+    return store_flush(ls, timeout_ms, 0, NULL);
+}
+
+int store_flush(logshare *ls, int timeout_ms, int rotate, uint64_t *next_seq)
+{
     int rc = store_usable(ls);
     if (rc != 0)
         return rc;
@@ -412,6 +433,8 @@ int logshare_flush(logshare *ls, int timeout_ms)
     }
     pthread_mutex_lock(&ls->lock);
     uint64_t mine = ++ls->flush_requested;
+    if (rotate)
+        ls->rotate_requested = 1; /* taken with this request, under the lock */
     atomic_store(&ls->writer_sleeping, 0);
     pthread_cond_signal(&ls->wake);
     rc = 0;
@@ -422,8 +445,11 @@ int logshare_flush(logshare *ls, int timeout_ms)
         else
             pthread_cond_wait(&ls->flushed, &ls->lock);
     }
-    if (ls->flush_done >= mine)
+    if (ls->flush_done >= mine) {
         rc = ls->flush_result;
+        if (next_seq)
+            *next_seq = ls->rotated_next_seq;
+    }
     pthread_mutex_unlock(&ls->lock);
     return rc;
 }

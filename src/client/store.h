@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 #include <zstd.h>
 #if defined(__x86_64__)
@@ -53,6 +54,7 @@ struct store_fmt_info {
     uint8_t supported; /* 0: format at the call instead */
     uint8_t nargs;
     unsigned char kinds[LOGFMT_MAX_ARGS];
+    short str_prec[LOGFMT_MAX_ARGS]; /* strings: how far the call may read (logfmt_printf.h) */
 };
 
 struct store_fmt_table {
@@ -69,7 +71,7 @@ const struct store_fmt_info *store_fmt_get(struct store_fmt_table *t, const char
 void store_fmt_table_init(struct store_fmt_table *t);
 
 /* ---- per-thread rings ---- */
-enum store_ring_kind { RING_PAD = 0, RING_TEXT = 1, RING_BINARY = 2, RING_DROPPED = 3 };
+enum store_ring_kind { RING_PAD = 0, RING_TEXT = 1, RING_BINARY = 2 };
 
 /* Every ring record starts with this; size is a multiple of 8. */
 struct ring_rec {
@@ -83,9 +85,13 @@ struct ring_rec {
 struct store_ring {
     _Alignas(64) _Atomic uint64_t head; /* producer */
     uint64_t cached_tail;               /* producer's view of tail */
-    uint64_t pending_drops;             /* producer: dropped, not yet noted in the ring */
     _Atomic uint64_t dropped;           /* producer adds; anyone reads */
-    _Alignas(64) _Atomic uint64_t tail; /* writer */
+    /* The same drops by stream: the writer compares them with noted[]
+     * and writes the difference as a DROPPED record by itself, so a
+     * count reaches the file even if the thread never logs again. */
+    _Atomic uint64_t dropped_by_stream[LOGSHARE_MAX_STREAMS];
+    _Alignas(64) _Atomic uint64_t tail;   /* writer */
+    uint64_t noted[LOGSHARE_MAX_STREAMS]; /* writer: drops already handed to a stream */
     _Alignas(64) unsigned char *buf;
     uint64_t cap, mask;
     _Atomic int abandoned; /* the thread exited: free once drained */
@@ -140,6 +146,7 @@ struct store_stream {
     uint64_t pending_records;
     int64_t pending_first_us, pending_prev_us;
     int64_t pending_since_ns;
+    uint64_t full_unnoted; /* buffer-full drops taken from the rings, not yet noted */
     uint64_t lost_unnoted; /* records lost to write failures, not yet noted */
     uint64_t lost_noted_in_pending;
     int64_t retry_at_ns;
@@ -174,6 +181,9 @@ struct logshare {
     _Atomic int writer_sleeping;
     uint64_t flush_requested, flush_done;
     int flush_result;
+    int rotate_requested;      /* with a flush: finish every file (store_flush) */
+    uint64_t rotated_next_seq; /* after a rotation: files from this seq on were
+                                * started since, and may still be written */
     int stop;
     int hold; /* tests: keep the writer from draining (store_test_hold_writer) */
     pthread_t writer;
@@ -188,6 +198,8 @@ struct logshare {
     size_t drain_cap;
     int lock_fd;
     int dir_ready;
+    dev_t dir_dev; /* the directory locked and scanned: a removed or */
+    ino_t dir_ino; /* replaced one is noticed (store_writer.c) */
 
     _Atomic uint64_t written, write_failed;
     _Atomic int last_error;
@@ -238,6 +250,12 @@ extern _Atomic unsigned store_fork_generation;
 /* The calling thread's ring for ls, made on first use. NULL on ENOMEM. */
 struct store_ring *store_thread_ring_slow(logshare *ls);
 void store_wake_writer(logshare *ls);
+/* Flushes as logshare_flush (timeout_ms 0: no limit); with rotate, the
+ * writer also finishes every current file (final frame, fsync, closed;
+ * the next record of a stream starts a new file), and *next_seq is then
+ * the first seq a file started after that can have: every file below it
+ * is complete. */
+int store_flush(logshare *ls, int timeout_ms, int rotate, uint64_t *next_seq);
 
 /* store_log.c: forgets the calling thread's cached ring (thread exit). */
 void store_log_forget_thread(void);

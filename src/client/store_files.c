@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "logfmt_scan.h"
 #include "ls_fs.h"
@@ -85,12 +86,35 @@ int logshare_get_support_files(logshare *ls, logshare_support_file **files, size
         return LOGSHARE_EINVAL;
     *files = NULL;
     *count = 0;
-    int rc = logshare_flush(ls, 0);
+    uint64_t next_seq = UINT64_MAX;
+    int rc = store_flush(ls, 0, 1, &next_seq);
     if (rc == LOGSHARE_ECLOSED || rc == LOGSHARE_EINVAL)
         return rc;
     /* A write error is reported by logshare_last_error; what did reach
      * the disk is still worth listing. */
-    return logshare_list_support_files(ls->dir.dir, files, count);
+    logshare_support_file *all = NULL;
+    size_t n = 0;
+    rc = logshare_list_support_files(ls->dir.dir, &all, &n);
+    if (rc != 0)
+        return rc;
+    /* Files started since the rotation (records logged meanwhile) are
+     * still being written: they belong to the next request. */
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (all[i].seq >= next_seq) {
+            free(all[i].path);
+            free(all[i].stream);
+        } else {
+            all[kept++] = all[i];
+        }
+    }
+    if (kept == 0) {
+        free(all);
+        all = NULL;
+    }
+    *files = all;
+    *count = kept;
+    return 0;
 }
 
 void logshare_string_free(char *s)
@@ -128,6 +152,40 @@ static char *path_with(const char *prefix, const char *suffix)
     return p;
 }
 
+/* Creates path with data, durably, failing with LOGSHARE_EEXIST if it
+ * exists, even if another process creates it at the same moment: the
+ * data goes to a private temporary file first, and link() puts it in
+ * place only if the name is free (rename would replace). */
+static int write_new_file(const char *path, const char *data, mode_t mode)
+{
+    char *tmp = path_with(path, ".tmp-XXXXXX");
+    if (!tmp)
+        return LOGSHARE_ENOMEM;
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        int rc = ls_fs_errno_to_error(errno);
+        free(tmp);
+        return rc;
+    }
+    int rc = fchmod(fd, mode) == 0 ? 0 : ls_fs_errno_to_error(errno);
+    if (rc == 0)
+        rc = ls_fs_write_all(fd, data, strlen(data));
+    if (rc == 0 && fsync(fd) != 0)
+        rc = ls_fs_errno_to_error(errno);
+    if (close(fd) != 0 && rc == 0)
+        rc = ls_fs_errno_to_error(errno);
+    if (rc == 0 && link(tmp, path) != 0)
+        rc = ls_fs_errno_to_error(errno);
+    unlink(tmp);
+    if (rc == 0) {
+        char *dir = ls_fs_dirname(path);
+        rc = dir ? ls_fs_fsync_dir(dir) : LOGSHARE_ENOMEM;
+        free(dir);
+    }
+    free(tmp);
+    return rc;
+}
+
 int logshare_keygen_files(const char *prefix, char **public_key_text)
 {
     if (public_key_text)
@@ -138,15 +196,18 @@ int logshare_keygen_files(const char *prefix, char **public_key_text)
     char *pub = NULL, *sec = NULL;
     int rc = (!kp || !pp) ? LOGSHARE_ENOMEM : 0;
     struct stat st;
+    /* Only a quick refusal: write_new_file is what never overwrites. */
     if (rc == 0 && (lstat(kp, &st) == 0 || lstat(pp, &st) == 0))
         rc = LOGSHARE_EEXIST;
     if (rc == 0)
         rc = logshare_keygen(&pub, &sec);
-    /* The secret first: a public key with no secret would be a trap. */
+    /* The secret first: a public key with no secret would be a trap.
+     * Whoever creates PREFIX.key owns the pair; if PREFIX.pub is taken
+     * meanwhile, the secret is removed again (it was ours). */
     if (rc == 0)
-        rc = ls_fs_write_atomic(kp, sec, strlen(sec), 0600);
-    if (rc == 0)
-        rc = ls_fs_write_atomic(pp, pub, strlen(pub), 0644);
+        rc = write_new_file(kp, sec, 0600);
+    if (rc == 0 && (rc = write_new_file(pp, pub, 0644)) != 0)
+        unlink(kp);
     if (rc == 0 && public_key_text) {
         *public_key_text = pub;
         pub = NULL;

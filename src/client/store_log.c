@@ -5,9 +5,10 @@
  * ring (one thread-local compare), takes the time, and copies the
  * record into the ring with no lock, no system call and no allocation
  * (except a thread's very first call, which makes its ring). When the
- * ring is full the record is dropped and counted; the next record that
- * fits is preceded by a DROPPED record with the count, so the gap shows
- * where it happened in that thread's sequence.
+ * ring is full the record is dropped and counted (per stream); the
+ * writer notices the count when it next drains and writes it to the
+ * file as a DROPPED record itself, so the count is on disk even if the
+ * thread never logs again.
  */
 #include <stdio.h>
 #include <string.h>
@@ -78,31 +79,10 @@ static inline void ring_commit(logshare *ls, struct store_ring *r, uint64_t new_
     }
 }
 
-static void ring_drop(struct store_ring *r)
+static void ring_drop(struct store_ring *r, int stream)
 {
-    r->pending_drops++;
     atomic_fetch_add_explicit(&r->dropped, 1, memory_order_relaxed);
-}
-
-/* Writes the DROPPED note for earlier drops. 0 when written, -1 when
- * there is still no room (the new record is then dropped too). */
-static int ring_note_drops(logshare *ls, struct store_ring *r, int stream, int64_t t)
-{
-    uint64_t nh;
-    unsigned char *p = ring_reserve(r, sizeof(struct ring_rec) + 8, &nh);
-    if (!p)
-        return -1;
-    struct ring_rec *h = (struct ring_rec *)p;
-    h->size = sizeof(struct ring_rec) + 8;
-    h->kind = RING_DROPPED;
-    h->level = LOGSHARE_LEVEL_WARN;
-    h->stream = (uint8_t)stream;
-    h->nargs = 0;
-    h->time_us = t;
-    memcpy(p + sizeof *h, &r->pending_drops, 8);
-    r->pending_drops = 0;
-    ring_commit(ls, r, nh);
-    return 0;
+    atomic_fetch_add_explicit(&r->dropped_by_stream[stream], 1, memory_order_relaxed);
 }
 
 static inline int call_check(logshare *ls, int stream, logshare_level level)
@@ -121,14 +101,10 @@ static inline int call_check(logshare *ls, int stream, logshare_level level)
 static int log_text(logshare *ls, struct store_ring *r, int stream, logshare_level level, int64_t t,
                     const char *text, size_t len)
 {
-    if (r->pending_drops && ring_note_drops(ls, r, stream, t) != 0) {
-        ring_drop(r);
-        return LOGSHARE_ENOSPC;
-    }
     uint64_t size = (sizeof(struct ring_rec) + len + 7) & ~(uint64_t)7, nh;
     unsigned char *p = ring_reserve(r, size, &nh);
     if (!p) {
-        ring_drop(r);
+        ring_drop(r, stream);
         return LOGSHARE_ENOSPC;
     }
     struct ring_rec *h = (struct ring_rec *)p;
@@ -241,7 +217,12 @@ int logshare_log_static(logshare *ls, int stream, logshare_level level, const ch
         case LOGFMT_ARG_STR: {
             const char *s = va_arg(ap, const char *);
             strs[i] = s ? s : "(null)";
-            slot[i] = strlen(strs[i]);
+            /* With a precision the argument may be an array with no NUL
+             * ("%.*s" of a buffer and its length): read no further. */
+            int prec = fi->str_prec[i];
+            if (prec == LOGFMT_PREC_STAR && i > 0)
+                prec = (int)(int64_t)slot[i - 1]; /* negative: as if none */
+            slot[i] = prec >= 0 ? strnlen(strs[i], (size_t)prec) : strlen(strs[i]);
             str_bytes += slot[i];
             break;
         }
@@ -264,14 +245,10 @@ int logshare_log_static(logshare *ls, int stream, logshare_level level, const ch
         return LOGSHARE_ENOMEM;
     }
     int64_t t = store_raw_time(ls);
-    if (__builtin_expect(r->pending_drops != 0, 0) && ring_note_drops(ls, r, stream, t) != 0) {
-        ring_drop(r);
-        return LOGSHARE_ENOSPC;
-    }
     uint64_t size = (sizeof(struct ring_rec) + nargs * 8u + str_bytes + 7) & ~(uint64_t)7, nh;
     unsigned char *p = ring_reserve(r, size, &nh);
     if (__builtin_expect(!p, 0)) {
-        ring_drop(r);
+        ring_drop(r, stream);
         return LOGSHARE_ENOSPC;
     }
     struct ring_rec *h = (struct ring_rec *)p;

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ls_fs.h"
@@ -25,6 +26,7 @@
 #define IDLE_WAIT_NS (100 * 1000000LL)
 #define RETRY_NS (1000 * 1000000LL)
 #define EXPIRE_EVERY_NS (60 * 1000000000LL)
+#define CHECK_EVERY_NS (1000 * 1000000LL)
 #define PUBLISH_EVERY 512
 /* One record's encoding at most: a format definition plus the record. */
 #define RECORD_ENCODED_MAX (LOGFMT_FORMAT_MAX + 16 + 4096 + 24 * 11 + 64)
@@ -56,6 +58,11 @@ int store_writer_prepare_dir(logshare *ls)
         }
         ls->lock_fd = fd;
     }
+    struct stat ds;
+    if (stat(ls->dir.dir, &ds) != 0)
+        return ls_fs_errno_to_error(errno);
+    ls->dir_dev = ds.st_dev;
+    ls->dir_ino = ds.st_ino;
     rc = store_dir_scan(&ls->dir);
     if (rc != 0)
         return rc;
@@ -258,13 +265,10 @@ static void writer_take(logshare *ls, const struct ring_rec *h)
     if (h->stream >= ls->nstreams)
         return;
     struct store_stream *st = &ls->streams[h->stream];
-    int counts = h->kind != RING_DROPPED;
     int64_t t = store_time_us(ls, h->time_us);
     if (stream_ready(ls, st, t) != 0) {
-        if (counts) {
-            st->lost_unnoted++;
-            atomic_fetch_add(&ls->write_failed, 1);
-        }
+        st->lost_unnoted++;
+        atomic_fetch_add(&ls->write_failed, 1);
         return;
     }
     unsigned char body[RECORD_ENCODED_MAX];
@@ -310,33 +314,124 @@ static void writer_take(logshare *ls, const struct ring_rec *h)
             }
         }
         put_record(&st->pending, LOGFMT_REC_BINARY, body, n);
-    } else if (h->kind == RING_TEXT) {
+    } else {
         body[n++] = h->level;
         n += logfmt_put_varint(body + n, delta);
         memcpy(body + n, payload, h->aux);
         put_record(&st->pending, LOGFMT_REC_TEXT, body, n + h->aux);
-    } else {
-        uint64_t count;
-        memcpy(&count, payload, 8);
-        body[n++] = LOGFMT_DROP_BUFFER_FULL;
-        n += logfmt_put_varint(body + n, delta);
-        n += logfmt_put_varint(body + n, count);
-        put_record(&st->pending, LOGFMT_REC_DROPPED, body, n);
     }
     st->pending_prev_us = t;
-    if (counts)
-        st->pending_records++;
+    st->pending_records++;
     if (st->pending.len >= ls->frame_target)
         stream_commit(ls, st, 0);
 }
 
-/* Frees rings whose thread has exited, once they are empty. */
+/* Writes down what was lost since the last note without waiting for a
+ * record to carry it: the rings' buffer-full drops (the difference
+ * between each ring's counters and what was already taken) and records
+ * lost to write failures. Called after every drain, so also at flush
+ * and close; a note that cannot be written yet (no file) waits for the
+ * next pass. The note goes after the records of the same drain and
+ * takes the time it was noticed. */
+static void writer_note_drops(logshare *ls)
+{
+    pthread_mutex_lock(&ls->rings_lock);
+    for (size_t i = 0; i < ls->nrings; i++) {
+        struct store_ring *r = ls->rings[i];
+        for (int s = 0; s < ls->nstreams; s++) {
+            uint64_t d = atomic_load_explicit(&r->dropped_by_stream[s], memory_order_relaxed);
+            ls->streams[s].full_unnoted += d - r->noted[s];
+            r->noted[s] = d;
+        }
+    }
+    pthread_mutex_unlock(&ls->rings_lock);
+    int64_t t = -1;
+    for (int s = 0; s < ls->nstreams; s++) {
+        struct store_stream *st = &ls->streams[s];
+        int lost = st->lost_unnoted > st->lost_noted_in_pending;
+        if (!st->full_unnoted && !lost)
+            continue;
+        if (t < 0)
+            t = store_time_us(ls, store_raw_time(ls));
+        /* Starting a frame notes write-failure losses by itself. */
+        if (stream_ready(ls, st, t) != 0 || !st->full_unnoted)
+            continue;
+        unsigned char body[24];
+        size_t n = 0;
+        body[n++] = LOGFMT_DROP_BUFFER_FULL;
+        n += logfmt_put_varint(body + n, logfmt_zigzag(t - st->pending_prev_us));
+        n += logfmt_put_varint(body + n, st->full_unnoted);
+        put_record(&st->pending, LOGFMT_REC_DROPPED, body, n);
+        st->pending_prev_us = t;
+        st->full_unnoted = 0;
+    }
+}
+
+/* Notices a store directory (or a file in it) removed or replaced while
+ * open: writes would still succeed, into files nobody can ever read, and
+ * flush would report success. Then the pending records are counted as
+ * lost, the error is kept (LOGSHARE_ENOENT), and the directory, lock and
+ * files are made anew so logging goes on. Records already written to the
+ * removed files since the last check (at most ~1 s) are gone with them. */
+static void writer_check_files(logshare *ls)
+{
+    if (!ls->dir_ready)
+        return;
+    struct stat sb;
+    int dir_gone = stat(ls->dir.dir, &sb) != 0 || sb.st_dev != ls->dir_dev ||
+                   sb.st_ino != ls->dir_ino ||
+                   (ls->lock_fd >= 0 && fstat(ls->lock_fd, &sb) == 0 && sb.st_nlink == 0);
+    int reopen[LOGSHARE_MAX_STREAMS] = {0}, any = dir_gone;
+    for (int i = 0; i < ls->nstreams; i++) {
+        struct store_stream *st = &ls->streams[i];
+        if (st->fd < 0 || (!dir_gone && (fstat(st->fd, &sb) != 0 || sb.st_nlink != 0)))
+            continue;
+        st->lost_unnoted += st->pending_records;
+        atomic_fetch_add(&ls->write_failed, st->pending_records);
+        ls_buf_reset(&st->pending);
+        st->pending_records = 0;
+        st->lost_noted_in_pending = 0;
+        close(st->fd);
+        st->fd = -1;
+        file_entry_update(ls, st->seq, 0, 0);
+        memset(st->emitted, 0, sizeof st->emitted);
+        reopen[i] = any = 1;
+    }
+    if (!any)
+        return;
+    ls->dir_ready = 0; /* rescan (and recreate) before the next file */
+    if (dir_gone && ls->lock_fd >= 0) {
+        /* The lock lived in the removed directory: take it again in the
+         * new one, or another process could open it too. */
+        close(ls->lock_fd);
+        ls->lock_fd = -1;
+    }
+    int64_t now = ls_time_mono_ns();
+    int err = LOGSHARE_ENOENT; /* unless making it again failed: then why */
+    for (int i = 0; i < ls->nstreams; i++) {
+        if (!reopen[i])
+            continue;
+        int rc = store_writer_open_file(ls, &ls->streams[i]);
+        if (rc != 0) {
+            err = err == LOGSHARE_ENOENT ? rc : err;
+            ls->streams[i].retry_at_ns = now + RETRY_NS;
+        }
+    }
+    /* Set last, so whoever sees it finds the new directory in place. */
+    set_error(ls, err);
+}
+
+/* Frees rings whose thread has exited, once they are empty and their
+ * drops have been taken (writer_note_drops). */
 static void rings_reap(logshare *ls)
 {
     pthread_mutex_lock(&ls->rings_lock);
     for (size_t i = 0; i < ls->nrings;) {
         struct store_ring *r = ls->rings[i];
-        if (atomic_load(&r->abandoned) && atomic_load(&r->head) == atomic_load(&r->tail)) {
+        int noted = 1;
+        for (int s = 0; s < ls->nstreams; s++)
+            noted &= atomic_load(&r->dropped_by_stream[s]) == r->noted[s];
+        if (atomic_load(&r->abandoned) && atomic_load(&r->head) == atomic_load(&r->tail) && noted) {
             ls->retired_dropped += atomic_load(&r->dropped);
             store_ring_free(r);
             ls->rings[i] = ls->rings[--ls->nrings];
@@ -408,6 +503,7 @@ static size_t writer_drain(logshare *ls)
     }
     for (size_t i = 0; i < nc; i++)
         atomic_store_explicit(&cur[i].ring->tail, cur[i].tail, memory_order_release);
+    writer_note_drops(ls);
     return taken;
 }
 
@@ -421,15 +517,33 @@ static void writer_sync_all(logshare *ls)
     }
 }
 
+/* Finishes every current file for logshare_get_support_files: a file
+ * still being written has no final frame, and would read as torn. Each
+ * stream starts a new file at its next record (not now: asked often,
+ * this would otherwise leave a trail of empty files). */
+static void writer_rotate(logshare *ls)
+{
+    for (int i = 0; i < ls->nstreams; i++) {
+        struct store_stream *st = &ls->streams[i];
+        if (st->fd >= 0)
+            stream_finish(ls, st);
+    }
+    if (ls->dir_ready)
+        ls_fs_fsync_dir(ls->dir.dir);
+}
+
 void *store_writer_main(void *arg)
 {
     logshare *ls = arg;
     int64_t next_expire = ls_time_mono_ns() + EXPIRE_EVERY_NS;
+    int64_t next_check = ls_time_mono_ns() + CHECK_EVERY_NS;
     for (;;) {
         pthread_mutex_lock(&ls->lock);
         while (ls->hold && !ls->stop)
             pthread_cond_wait(&ls->wake, &ls->lock);
         uint64_t req = ls->flush_requested;
+        int rotate = ls->rotate_requested;
+        ls->rotate_requested = 0;
         int stop = ls->stop;
         pthread_mutex_unlock(&ls->lock);
 
@@ -452,6 +566,10 @@ void *store_writer_main(void *arg)
             next_expire = now + EXPIRE_EVERY_NS;
         }
         rings_reap(ls);
+        if (now >= next_check || stop || req != ls->flush_done) {
+            writer_check_files(ls);
+            next_check = now + CHECK_EVERY_NS;
+        }
         if (stop || req != ls->flush_done) {
             if (stop) {
                 writer_drain(ls); /* whatever came in since */
@@ -461,8 +579,12 @@ void *store_writer_main(void *arg)
                     ls_fs_fsync_dir(ls->dir.dir);
             } else {
                 writer_sync_all(ls);
+                if (rotate)
+                    writer_rotate(ls);
             }
             pthread_mutex_lock(&ls->lock);
+            if (rotate)
+                ls->rotated_next_seq = ls->dir.next_seq;
             ls->flush_done = req;
             ls->flush_result = atomic_load(&ls->last_error);
             pthread_cond_broadcast(&ls->flushed);

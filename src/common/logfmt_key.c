@@ -39,7 +39,18 @@ static int key_parse(const char *text, const char *prefix, unsigned char out[32]
 
 int logfmt_public_key_parse(const char *text, unsigned char pk[crypto_box_PUBLICKEYBYTES])
 {
-    return key_parse(text, PK_PREFIX, pk);
+    int rc = key_parse(text, PK_PREFIX, pk);
+    if (rc != 0)
+        return rc;
+    /* Well-formed is not enough: a low-order point (all zeros, say)
+     * makes every seal fail, so a store would open and then lose every
+     * record. Sealing one byte is the test libsodium itself applies. */
+    unsigned char m = 0, c[crypto_box_SEALBYTES + 1];
+    if (sodium_init() < 0 || crypto_box_seal(c, &m, 1, pk) != 0) {
+        sodium_memzero(pk, crypto_box_PUBLICKEYBYTES);
+        return LOGSHARE_EKEY;
+    }
+    return 0;
 }
 
 int logfmt_secret_key_parse(const char *text, unsigned char sk[crypto_box_SECRETKEYBYTES],

@@ -15,13 +15,19 @@
 #include "logshare.h"
 
 #define WIDTH_MAX 1024
+/* The widest padding a %s gets: a record's text is at most ~4 KiB at
+ * the call, and a hostile width must not make a reader allocate much. */
+#define STRING_PAD_MAX 4096
 
 /* One conversion specification, as found in a format. */
 struct conv {
     const char *start; /* the '%' */
     size_t len;        /* through the conversion character */
     int width_star, prec_star;
-    char length[3]; /* "", "hh", "h", "l", "ll", "j", "z", "t" */
+    int have_width, have_prec; /* a fixed width or precision in the text */
+    int width, prec;           /* their values (not for '*') */
+    int left;                  /* the '-' flag */
+    char length[3];            /* "", "hh", "h", "l", "ll", "j", "z", "t" */
     char conv;
 };
 
@@ -31,18 +37,23 @@ static int conv_scan(const char *pct, struct conv *c)
     const char *p = pct + 1;
     memset(c, 0, sizeof *c);
     c->start = pct;
-    while (*p && strchr("-+ #0'", *p))
+    while (*p && strchr("-+ #0'", *p)) {
+        if (*p == '-')
+            c->left = 1;
         p++;
+    }
     if (*p == '*') {
         c->width_star = 1;
         p++;
     } else {
         long w = 0;
+        c->have_width = *p >= '0' && *p <= '9';
         while (*p >= '0' && *p <= '9') {
             w = w * 10 + (*p++ - '0');
             if (w > WIDTH_MAX)
                 return -1;
         }
+        c->width = (int)w;
     }
     if (*p == '.') {
         p++;
@@ -51,11 +62,13 @@ static int conv_scan(const char *pct, struct conv *c)
             p++;
         } else {
             long w = 0;
+            c->have_prec = 1; /* "%.s" is precision 0 */
             while (*p >= '0' && *p <= '9') {
                 w = w * 10 + (*p++ - '0');
                 if (w > WIDTH_MAX)
                     return -1;
             }
+            c->prec = (int)w;
         }
     }
     size_t ln = 0;
@@ -139,7 +152,8 @@ enum logfmt_arg_class logfmt_arg_class_of(unsigned char kind)
     }
 }
 
-int logfmt_printf_parse(const char *fmt, unsigned char kinds[LOGFMT_MAX_ARGS], unsigned *nargs)
+int logfmt_printf_parse(const char *fmt, unsigned char kinds[LOGFMT_MAX_ARGS], unsigned *nargs,
+                        short *str_prec)
 {
     unsigned n = 0;
     if (strlen(fmt) > LOGFMT_FORMAT_MAX)
@@ -161,6 +175,10 @@ int logfmt_printf_parse(const char *fmt, unsigned char kinds[LOGFMT_MAX_ARGS], u
             kinds[n++] = LOGFMT_ARG_INT;
         if (c.prec_star)
             kinds[n++] = LOGFMT_ARG_INT;
+        if (str_prec)
+            str_prec[n] = (short)(c.prec_star   ? LOGFMT_PREC_STAR
+                                  : c.have_prec ? c.prec
+                                                : LOGFMT_PREC_NONE);
         kinds[n++] = (unsigned char)k;
         p += c.len - 1;
     }
@@ -235,23 +253,13 @@ static int render_one(ls_buf *out, const struct conv *c, unsigned char kind, int
     spec[sl + 1] = '\0';
 
     char tmp[WIDTH_MAX * 2 + 64];
-    char sbuf[WIDTH_MAX + 1];
     int n;
 #define EMIT(val)                                                                                  \
     (have_w && have_p ? snprintf(tmp, sizeof tmp, spec, w, pr, val)                                \
      : have_w         ? snprintf(tmp, sizeof tmp, spec, w, val)                                    \
      : have_p         ? snprintf(tmp, sizeof tmp, spec, pr, val)                                   \
                       : snprintf(tmp, sizeof tmp, spec, val))
-    if (cls == LOGFMT_CLASS_STRING) {
-        /* Strings can be long: copy them straight, applying precision
-         * and width ourselves only when asked for (rare). */
-        if (!have_w && !have_p && head == 1)
-            return ls_buf_append(out, v->s, v->slen) == 0 ? 0 : LOGSHARE_ENOMEM;
-        size_t take = v->slen < WIDTH_MAX ? v->slen : WIDTH_MAX;
-        memcpy(sbuf, v->s, take);
-        sbuf[take] = '\0';
-        n = EMIT((const char *)sbuf);
-    } else if (kind == LOGFMT_ARG_PTR) {
+    if (kind == LOGFMT_ARG_PTR) {
         n = EMIT((void *)(uintptr_t)v->u);
     } else if (cls == LOGFMT_CLASS_DOUBLE) {
         n = EMIT(v->d);
@@ -272,6 +280,41 @@ static int render_one(ls_buf *out, const struct conv *c, unsigned char kind, int
         if (tmp[i] != '\0')
             tmp[kept++] = tmp[i];
     return ls_buf_append(out, tmp, kept) == 0 ? 0 : LOGSHARE_ENOMEM;
+}
+
+/* Formats a %s conversion here rather than through snprintf: a stored
+ * string can be longer than any fixed buffer, and cutting it silently
+ * would lie. w and pr are the '*' values (raw: a negative width means
+ * '-', a negative precision means none). The stored bytes are already
+ * no longer than the call's precision; it is applied again for files
+ * written by someone else. */
+static int render_string(ls_buf *out, const struct conv *c, int64_t w, int64_t pr,
+                         const struct value *v)
+{
+    int left = c->left;
+    int64_t width = c->width_star ? w : c->have_width ? c->width : 0;
+    if (width < 0) {
+        left = 1;
+        width = width == INT64_MIN ? STRING_PAD_MAX : -width;
+    }
+    if (width > STRING_PAD_MAX)
+        width = STRING_PAD_MAX;
+    int64_t prec = c->prec_star ? pr : c->have_prec ? c->prec : -1;
+    size_t take = prec >= 0 && (uint64_t)prec < v->slen ? (size_t)prec : v->slen;
+    size_t pad = (uint64_t)width > take ? (size_t)width - take : 0;
+    static const char spaces[64] =
+        "                                                                ";
+    if (!left)
+        for (size_t k = 0; k < pad; k += sizeof spaces)
+            if (ls_buf_append(out, spaces, pad - k < sizeof spaces ? pad - k : sizeof spaces) != 0)
+                return LOGSHARE_ENOMEM;
+    if (ls_buf_append(out, v->s, take) != 0)
+        return LOGSHARE_ENOMEM;
+    if (left)
+        for (size_t k = 0; k < pad; k += sizeof spaces)
+            if (ls_buf_append(out, spaces, pad - k < sizeof spaces ? pad - k : sizeof spaces) != 0)
+                return LOGSHARE_ENOMEM;
+    return 0;
 }
 
 int logfmt_printf_render(const char *fmt, const unsigned char **args, const unsigned char *end,
@@ -303,8 +346,10 @@ int logfmt_printf_render(const char *fmt, const unsigned char **args, const unsi
             return -1;
         if (value_decode((unsigned char)kind, args, end, &v) != 0)
             return -1;
-        int rc = render_one(out, &c, (unsigned char)kind, c.width_star, clamp_width(wv.i),
-                            c.prec_star, clamp_width(pv.i), &v);
+        int rc = kind == LOGFMT_ARG_STR
+                     ? render_string(out, &c, wv.i, pv.i, &v)
+                     : render_one(out, &c, (unsigned char)kind, c.width_star, clamp_width(wv.i),
+                                  c.prec_star, clamp_width(pv.i), &v);
         if (rc != 0)
             return rc;
         p += c.len - 1;

@@ -48,10 +48,19 @@ enum logfmt_arg_class {
 
 enum logfmt_arg_class logfmt_arg_class_of(unsigned char kind);
 
+/* The precision of a %s argument, as logfmt_printf_parse reports it. */
+#define LOGFMT_PREC_NONE (-1) /* read the string to its NUL */
+#define LOGFMT_PREC_STAR (-2) /* the int argument just before it */
+
 /* Fills kinds[0..*nargs) with the argument kinds fmt consumes, in order.
+ * When str_prec is not NULL, str_prec[i] is the precision of argument i
+ * if it is a string (a count >= 0, LOGFMT_PREC_NONE or LOGFMT_PREC_STAR;
+ * undefined for other kinds): "%.*s" and "%.5s" may be given arrays
+ * without a NUL, so the call must measure them with strnlen.
  * 0, or LOGSHARE_EUNSUPPORTED (see above; also formats longer than
  * LOGFMT_FORMAT_MAX or with widths over 1024). */
-int logfmt_printf_parse(const char *fmt, unsigned char kinds[LOGFMT_MAX_ARGS], unsigned *nargs);
+int logfmt_printf_parse(const char *fmt, unsigned char kinds[LOGFMT_MAX_ARGS], unsigned *nargs,
+                        short *str_prec);
 
 /* Appends fmt formatted with the arguments encoded at *args (file
  * encoding, advanced past them) to out. 0, -1 when the arguments are

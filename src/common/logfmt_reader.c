@@ -40,7 +40,33 @@ struct logshare_reader {
     size_t nformats;
     int error; /* sticky negative code, or 0 */
     int final_seen;
+    size_t zero_tail; /* where the run of zero bytes that ends the file starts (len: none) */
 };
+
+/* A power loss can leave a file's tail zero-filled (the size reached
+ * the disk, the data did not). That is a torn tail, not tampering, when
+ * the zeros start at a frame boundary, or inside the last frame and run
+ * longer than any MAC (a genuine frame never ends in 16 zero bytes). A
+ * forger gains nothing: zeroing a tail hides no more than cutting the
+ * file there, which is reported the same way. */
+#define ZERO_TAIL_MIN 16
+
+static int zero_tail_torn(const logshare_reader *r, size_t frame_start)
+{
+    if (r->zero_tail == r->len || r->zero_tail < frame_start)
+        return 0;
+    if (r->zero_tail == frame_start)
+        return 1;
+    if (r->len - r->zero_tail < ZERO_TAIL_MIN)
+        return 0;
+    /* The zeros must begin inside this frame, not after a whole one. */
+    logfmt_frame_header fh;
+    if (r->len - frame_start >= LOGFMT_FRAME_HEADER_LEN &&
+        logfmt_frame_header_decode(r->data + frame_start, &fh) == 0 &&
+        frame_start + LOGFMT_FRAME_HEADER_LEN + fh.body_len <= r->zero_tail)
+        return 0;
+    return 1;
+}
 
 void logshare_reader_close(logshare_reader *r)
 {
@@ -69,7 +95,19 @@ static int reader_start(unsigned char *data, size_t len, const char *secret_key_
     }
     r->data = data;
     r->len = len;
+    r->zero_tail = len;
+    while (r->zero_tail > 0 && data[r->zero_tail - 1] == 0)
+        r->zero_tail--;
     int rc = logfmt_header_decode(data, len, &r->header);
+    /* Zeros from inside the header on: the file was created, then the
+     * power went before its first block reached the disk. (A header
+     * ends in its hash, so never in ZERO_TAIL_MIN zero bytes.) */
+    size_t z = r->zero_tail;
+    if (rc != 0 && rc != LOGSHARE_ETRUNCATED && z < len &&
+        memcmp(data, LOGFMT_MAGIC, z < LOGFMT_MAGIC_LEN ? z : LOGFMT_MAGIC_LEN) == 0 &&
+        (z <= LOGFMT_MAGIC_LEN || len - z >= ZERO_TAIL_MIN) &&
+        (z < 16 || z < logfmt_get_u32(data + 12)))
+        rc = LOGSHARE_ETRUNCATED;
     if (rc == 0) {
         unsigned char sk[crypto_box_SECRETKEYBYTES], pk[crypto_box_PUBLICKEYBYTES];
         int have_key = 0;
@@ -147,7 +185,7 @@ static int format_define(logshare_reader *r, uint64_t id, const unsigned char *p
     s[n] = '\0';
     unsigned char kinds[LOGFMT_MAX_ARGS];
     unsigned nargs;
-    if (logfmt_printf_parse(s, kinds, &nargs) != 0) {
+    if (logfmt_printf_parse(s, kinds, &nargs, NULL) != 0) {
         free(s);
         return LOGSHARE_ECORRUPT;
     }
@@ -263,6 +301,8 @@ int logshare_reader_next(logshare_reader *r, logshare_record *rec)
             rc = frame_decode(r, fh.first_us);
         if (rc != 0) {
             r->nrecs = r->next = 0;
+            if (rc != LOGSHARE_ENOMEM && zero_tail_torn(r, r->pos))
+                rc = LOGSHARE_ETRUNCATED;
             return r->error = rc;
         }
         r->pos += used;

@@ -34,6 +34,7 @@ int ls_fs_errno_to_error(int errnum)
         return LOGSHARE_EPERM;
     case EINVAL:
     case ENAMETOOLONG:
+    case EISDIR: /* a directory named where a file belongs: a bad path, not a failing disk */
         return LOGSHARE_EINVAL;
     case EFBIG:
         return LOGSHARE_ETOOLARGE;

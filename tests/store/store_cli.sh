@@ -13,6 +13,21 @@ assert_eq "600" "$(stat -c %a k.key)" "secret key mode"
 assert_eq "$(cat k.pub)" "$(cat "$TEST_TMP/out")" "printed key is PREFIX.pub"
 assert_exit 1 "keygen refuses to overwrite" -- "$L" keygen --out k
 assert_exit 2 "keygen without --out" -- "$L" keygen
+assert_exit 2 "keygen --out ''" -- "$L" keygen --out ""
+# Two keygens at the same moment: one wins, nothing is overwritten, and
+# the pair on disk is the winner's (its public key fits its secret key).
+for i in 1 2 3 4 5 6 7 8; do
+  "$L" keygen --out race$i >race$i.a 2>/dev/null & pa=$!
+  "$L" keygen --out race$i >race$i.b 2>/dev/null & pb=$!
+  ra=0; wait $pa || ra=$?; rb=0; wait $pb || rb=$?
+  [ $((ra + rb)) -eq 1 ] || fail "race $i: exits $ra and $rb, want exactly one success"
+  if [ $ra -eq 0 ]; then w=race$i.a; else w=race$i.b; fi
+  assert_eq "$(cat "$w")" "$(cat race$i.pub)" "race $i: PREFIX.pub is the winner's"
+done
+for i in 1 2 3 4 5 6 7 8; do
+  echo "race $i" | "$L" log --dir racelog$i --public-key-file race$i.pub
+  assert_exit 0 "race $i: the key pair fits" -- "$L" decrypt --key race$i.key racelog$i/*.lslog
+done
 assert_exit 0 "keygen --help" -- "$L" keygen --help
 "$L" keygen --out other >/dev/null
 pass "keygen"
@@ -49,6 +64,19 @@ assert_exit 1 "no key" -- "$L" decrypt store/*.lslog
 assert_exit 1 "missing file" -- "$L" decrypt --key k.key nope.lslog
 assert_exit 1 "malformed public key" -- sh -c "echo hi | '$L' log --dir s2 --public-key-file k.key"
 assert_contains "$(cat "$TEST_TMP/err")" "key" "bad public key is named"
+# Well-formed but a low-order point (all zeros): refused at open, not
+# accepted and then every record lost.
+echo "logshare-pk-1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=" >zero.pub
+assert_exit 1 "all-zero public key" -- sh -c "echo hi | '$L' log --dir s3 --public-key-file zero.pub"
+assert_contains "$(cat "$TEST_TMP/err")" "key" "all-zero public key is named"
+[ -z "$(ls s3/*.lslog 2>/dev/null)" ] || fail "a store was opened with an all-zero key"
+# A directory where a key file belongs: named as a bad argument, not as
+# a failing disk.
+mkdir -p keydir
+assert_exit 1 "public key file is a directory" -- sh -c "echo hi | '$L' log --dir s4 --public-key-file keydir"
+assert_contains "$(cat "$TEST_TMP/err")" "invalid argument" "directory as key file"
+assert_exit 1 "secret key file is a directory" -- "$L" decrypt --key keydir store/*.lslog
+assert_contains "$(cat "$TEST_TMP/err")" "invalid argument" "directory as secret key"
 pass "keys"
 
 # Torn tail: every complete record, a warning, exit 0.
@@ -60,6 +88,12 @@ assert_contains "$(cat "$TEST_TMP/err")" "torn tail" "torn tail warning"
 head -c 20 "$f" >hdr.lslog
 assert_exit 0 "cut inside the header" -- "$L" decrypt --key k.key hdr.lslog
 assert_contains "$(cat "$TEST_TMP/err")" "torn tail" "header-only torn tail warns"
+# A zero-filled tail (a power loss on some file systems): torn, not tampered.
+{ head -c $((size - 30)) "$f"; head -c 4096 /dev/zero; } >zeros.lslog
+assert_exit 0 "zero-filled tail" -- "$L" decrypt --key k.key zeros.lslog
+assert_contains "$(cat "$TEST_TMP/err")" "torn tail" "zero-filled tail warns as torn"
+"$L" decrypt --key k.key torn.lslog 2>/dev/null >torn.txt
+assert_eq "$(cat torn.txt)" "$(cat "$TEST_TMP/out")" "zero-filled tail prints the complete records"
 # Tampered: one byte changed in the middle: exit 1, nothing from that frame on.
 cp "$f" bad.lslog
 mid=$((size / 2))
@@ -77,6 +111,19 @@ assert_contains "$(cat "$TEST_TMP/out")" "info main dev only" "plaintext record"
 printf 'bad \xff\xfe byte\n' | "$L" log --dir u8 --plaintext
 assert_exit 0 "non-UTF-8 message as JSON" -- "$L" decrypt --json u8/*.lslog
 assert_contains "$(cat "$TEST_TMP/out")" '"bad \uFFFD\uFFFD byte"' "invalid bytes shown as U+FFFD, record kept"
+# Control characters from a log never reach the terminal raw.
+printf 'red \033[31mALERT\033[0m bell\a back\b del\177 tab\there csi \302\233x\n' | "$L" log --dir ctl --plaintext
+assert_exit 0 "decrypt with control characters" -- "$L" decrypt ctl/*.lslog
+LC_ALL=C grep -q "$(printf '[\001-\010\013-\037\177]')" "$TEST_TMP/out" && fail "raw control characters printed: $(od -c "$TEST_TMP/out" | head)"
+assert_contains "$(cat "$TEST_TMP/out")" 'red \x1b[31mALERT\x1b[0m bell\x07 back\x08 del\x7f' "controls escaped as \\xNN"
+assert_contains "$(cat "$TEST_TMP/out")" "$(printf 'tab\there')" "tab kept"
+assert_contains "$(cat "$TEST_TMP/out")" 'csi \xc2\x9bx' "UTF-8 C1 control escaped"
+assert_exit 0 "decrypt --json with control characters" -- "$L" decrypt --json ctl/*.lslog
+assert_contains "$(cat "$TEST_TMP/out")" 'red \u001B[31mALERT' "JSON escapes them too"
+LC_ALL=C grep -q "$(printf '[\001-\037\177]')" "$TEST_TMP/out" && fail "raw control characters in JSON"
+assert_contains "$(cat "$TEST_TMP/out")" 'del\u007F tab\there csi \u009Bx' "JSON escapes DEL and C1"
+node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+if (!r.message.includes("del\x7f tab\there")) process.exit(1);' "$TEST_TMP/out" || fail "JSON message round-trips"
 pass "plaintext"
 
 # Usage errors.
@@ -84,6 +131,16 @@ assert_exit 2 "log without key choice" -- "$L" log --dir x
 assert_exit 2 "log with both" -- "$L" log --dir x --plaintext --public-key-file k.pub
 assert_exit 2 "bad level" -- "$L" log --dir x --plaintext --level loud
 assert_exit 2 "bad number" -- "$L" log --dir x --plaintext --max-file-bytes 12abc
+for v in " 40000" "+40000" "-40000" "0x9000" ""; do
+  assert_exit 2 "number '$v'" -- "$L" log --dir x --plaintext --max-file-bytes "$v"
+done
+assert_exit 2 "overflowing number" -- "$L" log --dir x --plaintext --max-total-bytes 99999999999999999999999
+assert_contains "$(cat "$TEST_TMP/err")" "at most 18446744073709551615" "the limit is named"
+assert_exit 2 "too many days" -- "$L" log --dir x --plaintext --max-age-days 36501
+assert_contains "$(cat "$TEST_TMP/err")" "at most 36500" "the day limit is named"
+assert_exit 2 "too small" -- "$L" log --dir x --plaintext --max-file-bytes 100
+assert_contains "$(cat "$TEST_TMP/err")" "at least 32768" "the minimum is named"
+[ ! -e x ] || fail "a store was made by a refused command"
 assert_exit 2 "bad stream" -- "$L" log --dir x --plaintext --stream 'A B'
 assert_exit 2 "decrypt without files" -- "$L" decrypt --key k.key
 assert_exit 2 "files without dir" -- "$L" files

@@ -139,6 +139,45 @@ static void a_plaintext_file_cut_at_any_byte_is_a_torn_tail_too(void **state)
     cut_everywhere(0);
 }
 
+/* A power loss can leave the end of a file zero-filled: the size made
+ * it to disk, the data did not. Cut anywhere and fill with zeros (a run
+ * longer than a MAC, or any run at a frame boundary): a torn tail with
+ * every complete record, not tampering. */
+static void zero_fill_everywhere(int encrypted)
+{
+    struct sample s;
+    sample_make(&s, encrypted);
+    static const size_t fills[] = {16, 100, 4096};
+    unsigned char *copy = calloc(1, s.len + 4096);
+    for (size_t cut = 0; cut < s.len; cut++) {
+        int boundary = cut == s.header_len;
+        for (size_t i = 0; i < s.nframes; i++)
+            boundary |= cut == s.frame_end[i];
+        for (size_t f = 0; f < sizeof fills / sizeof *fills + 2; f++) {
+            size_t fill = f < 3 ? fills[f] : f == 3 ? 1 : 30;
+            if (f >= 3 && !boundary)
+                continue; /* short runs only where a frame begins */
+            memcpy(copy, s.data, cut);
+            memset(copy + cut, 0, fill);
+            size_t n;
+            int rc = read_buffer(copy, cut + fill, s.sec, &n);
+            if (rc != LOGSHARE_ETRUNCATED)
+                fail_msg("cut at %zu of %zu, %zu zeros: got %d, want a torn tail", cut, s.len, fill,
+                         rc);
+            assert_int_equal(n, records_before(&s, cut));
+        }
+    }
+    free(copy);
+    sample_free(&s);
+}
+
+static void a_zero_filled_tail_is_a_torn_tail_not_tampering(void **state)
+{
+    (void)state;
+    zero_fill_everywhere(1);
+    zero_fill_everywhere(0);
+}
+
 static void flip_everywhere(int encrypted)
 {
     struct sample s;
@@ -236,6 +275,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_file_cut_at_any_byte_is_a_torn_tail_with_every_complete_record),
         cmocka_unit_test(a_plaintext_file_cut_at_any_byte_is_a_torn_tail_too),
+        cmocka_unit_test(a_zero_filled_tail_is_a_torn_tail_not_tampering),
         cmocka_unit_test(
             a_changed_byte_anywhere_is_detected_and_nothing_from_its_frame_is_returned),
         cmocka_unit_test(a_changed_byte_in_a_plaintext_file_is_detected_too),

@@ -5,6 +5,7 @@
  * unwritable directory and a full disk that turn into counted drops and
  * recover when the condition goes away.
  */
+#include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/time.h>
@@ -123,6 +124,39 @@ static void files_older_than_the_maximum_age_are_deleted(void **state)
     free(dir);
 }
 
+/* A huge max_file_bytes is lowered to what the quota can hold per
+ * stream (the product with the stream count used to overflow and leave
+ * it huge: the file never rotated and the quota refused its writes).
+ * Also: a negative flush timeout waits as long as it takes. */
+static void a_huge_file_size_is_lowered_to_fit_the_quota(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("hugefile");
+    const char *streams[] = {"calling", "media", NULL};
+    logshare_options *o = tu_options(dir, NULL, streams);
+    assert_int_equal(logshare_options_set_max_total_bytes(o, 96 * 1024), 0);
+    assert_int_equal(logshare_options_set_max_file_bytes(o, (1ull << 63) + 4096), 0);
+    logshare *ls = tu_open(o);
+    logshare_options_free(o);
+    for (int i = 0; i < 3000; i++) {
+        char hex[129];
+        random_hex(hex, 60);
+        assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "rec %d %s", i, hex), 0);
+        if (i % 200 == 199)
+            assert_int_equal(logshare_flush(ls, -1), 0);
+    }
+    assert_int_equal(logshare_flush(ls, -1), 0);
+    uint64_t failed;
+    logshare_get_counts(ls, NULL, NULL, &failed);
+    assert_int_equal(failed, 0);
+    logshare_close(ls);
+    size_t nfiles;
+    assert_true(tu_log_bytes(dir, &nfiles) <= 96 * 1024);
+    assert_true(nfiles > 2); /* rotated */
+    tu_rmrf(dir);
+    free(dir);
+}
+
 struct drop_check {
     long records;
     int note_before_after;
@@ -186,6 +220,80 @@ struct seen {
     int n;
 };
 
+static void seen_record(const logshare_record *rec, void *ctx);
+
+/* The count reaches the file although the thread that dropped never
+ * logs again: the writer notes it when it next drains (here at close),
+ * not the next call of the same thread. Two threads, two streams: each
+ * stream gets its own exact count. */
+struct burst {
+    logshare *ls;
+    int stream;
+    long ok, dropped;
+};
+
+static void *burst_thread(void *arg)
+{
+    struct burst *b = arg;
+    for (int i = 0; i < 10000; i++) {
+        int rc = LOGSHARE_LOG(b->ls, b->stream, LOGSHARE_LEVEL_INFO, "burst %d", i);
+        if (rc == 0)
+            b->ok++;
+        else if (rc == LOGSHARE_ENOSPC)
+            b->dropped++;
+    }
+    return NULL;
+}
+
+static void drop_counts_reach_the_file_with_no_later_record(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("dropnote");
+    const char *streams[] = {"calling", "media", NULL};
+    logshare_options *o = tu_options(dir, NULL, streams);
+    assert_int_equal(logshare_options_set_buffer_bytes(o, 65536), 0);
+    logshare *ls = tu_open(o);
+    logshare_options_free(o);
+    store_test_hold_writer(ls, 1);
+    struct burst b[2] = {{ls, 0, 0, 0}, {ls, 1, 0, 0}};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, burst_thread, &b[i]), 0);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+    assert_true(b[0].dropped > 0 && b[1].dropped > 0);
+    store_test_hold_writer(ls, 0);
+    logshare_close(ls); /* no record after the drops */
+    logshare_support_file *files;
+    size_t nf;
+    assert_int_equal(logshare_list_support_files(dir, &files, &nf), 0);
+    assert_int_equal(nf, 2);
+    for (size_t f = 0; f < nf; f++) {
+        struct seen s;
+        memset(&s, 0, sizeof s);
+        logshare_reader *r;
+        assert_int_equal(logshare_reader_open(files[f].path, NULL, &r), 0);
+        logshare_record rec;
+        char last[256] = "";
+        long n = 0;
+        while (logshare_reader_next(r, &rec) == 1) {
+            snprintf(last, sizeof last, "%s", rec.message);
+            n++;
+        }
+        logshare_reader_close(r);
+        int i = strcmp(files[f].stream, "calling") == 0 ? 0 : 1;
+        assert_int_equal(n, b[i].ok + 1);
+        char want[128];
+        snprintf(want, sizeof want,
+                 "logshare: %ld records dropped because the logging thread's buffer was full",
+                 b[i].dropped);
+        assert_string_equal(last, want);
+    }
+    logshare_support_files_free(files, nf);
+    tu_rmrf(dir);
+    free(dir);
+}
+
 static void seen_record(const logshare_record *rec, void *ctx)
 {
     struct seen *s = ctx;
@@ -220,6 +328,15 @@ static void an_unwritable_directory_drops_and_counts_then_recovers(void **state)
     /* The condition goes away; the writer retries about once a second. */
     assert_int_equal(unlink(blocker), 0);
     usleep(1200 * 1000);
+    /* The loss is noted by the writer, without waiting for a record. */
+    assert_int_equal(logshare_flush(ls, 0), 0);
+    struct seen early;
+    memset(&early, 0, sizeof early);
+    int torn_now; /* the file is still being written: no final frame yet */
+    tu_read_dir(dir, NULL, seen_record, &early, &torn_now);
+    assert_int_equal(early.n, 1);
+    assert_string_equal(early.msgs[0],
+                        "logshare: 10 records dropped because they could not be written to disk");
     assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "back %d", 1), 0);
     assert_int_equal(logshare_flush(ls, 0), 0);
     assert_int_equal(logshare_last_error(ls), 0);
@@ -235,6 +352,64 @@ static void an_unwritable_directory_drops_and_counts_then_recovers(void **state)
     free(dir);
     free(blocker);
     free(base);
+}
+
+/* The store directory removed under a running store: the writer
+ * notices (at flush, or within about a second), reports it, counts what
+ * it could not keep, makes the directory, lock and files anew, and
+ * logging goes on there. */
+static void a_removed_directory_is_reported_and_made_again(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("removed");
+    logshare_options *o = tu_options(dir, NULL, NULL);
+    logshare *ls = tu_open(o);
+    logshare_options_free(o);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "before %d", i), 0);
+    assert_int_equal(logshare_flush(ls, 0), 0);
+    tu_rmrf(dir);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "into the void %d", i), 0);
+    assert_int_equal(logshare_flush(ls, 0), LOGSHARE_ENOENT);
+    assert_int_equal(logshare_last_error(ls), LOGSHARE_ENOENT);
+    uint64_t written, failed;
+    logshare_get_counts(ls, &written, NULL, &failed);
+    assert_int_equal(written, 5);
+    assert_int_equal(failed, 3);
+    /* The directory is back, locked again. */
+    struct stat sb;
+    assert_int_equal(stat(dir, &sb), 0);
+    o = tu_options(dir, NULL, NULL);
+    logshare *other = NULL;
+    assert_int_equal(logshare_open(o, &other), LOGSHARE_EBUSY);
+    logshare_options_free(o);
+    assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "after %d", 1), 0);
+    assert_int_equal(logshare_flush(ls, 0), 0);
+    assert_int_equal(logshare_last_error(ls), 0);
+    struct seen s;
+    memset(&s, 0, sizeof s);
+    int torn = 0; /* still being written: no final frame yet */
+    tu_read_dir(dir, NULL, seen_record, &s, &torn);
+    assert_int_equal(s.n, 2);
+    assert_string_equal(s.msgs[0],
+                        "logshare: 3 records dropped because they could not be written to disk");
+    assert_string_equal(s.msgs[1], "after 1");
+    /* Without a flush, the once-a-second check finds it too. */
+    tu_rmrf(dir);
+    for (int i = 0; i < 100 && logshare_last_error(ls) != LOGSHARE_ENOENT; i++)
+        usleep(100 * 1000); /* about a second; up to 10 on a loaded machine */
+    assert_int_equal(logshare_last_error(ls), LOGSHARE_ENOENT);
+    assert_int_equal(stat(dir, &sb), 0);
+    assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "after %d", 2), 0);
+    logshare_close(ls);
+    memset(&s, 0, sizeof s);
+    tu_read_dir(dir, NULL, seen_record, &s, &torn);
+    assert_int_equal(torn, 0);
+    assert_int_equal(s.n, 1);
+    assert_string_equal(s.msgs[0], "after 2");
+    tu_rmrf(dir);
+    free(dir);
 }
 
 /* Runs in a child (RLIMIT_FSIZE is per process): the file size limit
@@ -314,9 +489,12 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(quota_and_rotation_hold_over_many_opens),
         cmocka_unit_test(files_older_than_the_maximum_age_are_deleted),
+        cmocka_unit_test(a_huge_file_size_is_lowered_to_fit_the_quota),
         cmocka_unit_test(records_are_dropped_and_counted_while_the_writer_is_held_back),
+        cmocka_unit_test(drop_counts_reach_the_file_with_no_later_record),
         cmocka_unit_test(an_unwritable_directory_drops_and_counts_then_recovers),
         cmocka_unit_test(a_full_disk_drops_and_counts_then_recovers_in_the_same_file),
+        cmocka_unit_test(a_removed_directory_is_reported_and_made_again),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

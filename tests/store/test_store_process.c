@@ -3,10 +3,12 @@
  * records in flight (the child's inherited store is inert, the parent's
  * file holds each record once), exit() with records in flight (they are
  * written and the file is finished), _exit() (what was in memory is
- * lost, the rest reads with a torn-tail warning), and logging threads
+ * lost, the rest reads with a torn-tail warning), kill -9 over several
+ * opens (every record a flush confirmed is there), and logging threads
  * that come and go.
  */
 #include <pthread.h>
+#include <signal.h>
 #include <sys/wait.h>
 
 #include "store_testutil.h"
@@ -81,6 +83,57 @@ static void a_forked_child_leaves_the_parents_store_alone(void **state)
     free(child_dir);
 }
 
+/* A child that lives on must not keep the store locked: the parent
+ * closes and opens it again while the child sleeps. */
+static void a_living_child_does_not_keep_the_store_locked(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("forklock");
+    logshare_options *o = tu_options(dir, NULL, NULL);
+    logshare *ls = tu_open(o);
+    assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "rec %ld", 0L), 0);
+    int pipefd[2], ready[2];
+    assert_int_equal(pipe(pipefd), 0);
+    assert_int_equal(pipe(ready), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(pipefd[1]);
+        close(ready[0]);
+        /* fork() has returned here, so the atfork handler has run: the
+         * window before it (the child not yet scheduled) is not what
+         * this test is about. */
+        char b = 1;
+        ssize_t r = write(ready[1], &b, 1);
+        r = read(pipefd[0], &b, 1); /* until the parent is done */
+        (void)r;
+        _exit(0);
+    }
+    close(pipefd[0]);
+    close(ready[1]);
+    char b;
+    assert_int_equal(read(ready[0], &b, 1), 1);
+    close(ready[0]);
+    logshare_close(ls);
+    ls = NULL;
+    int rc = logshare_open(o, &ls);
+    close(pipefd[1]);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_int_equal(rc, 0);
+    assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "rec %ld", 1L), 0);
+    logshare_close(ls);
+    logshare_options_free(o);
+    struct count_check c = {0, 0, "rec"};
+    int torn = 0;
+    tu_read_dir(dir, NULL, count_record, &c, &torn);
+    assert_int_equal(torn, 0);
+    assert_int_equal(c.bad, 0);
+    assert_int_equal(c.n, 2);
+    tu_rmrf(dir);
+    free(dir);
+}
+
 static void exit_with_records_in_flight_writes_them_and_finishes_the_file(void **state)
 {
     (void)state;
@@ -106,6 +159,99 @@ static void exit_with_records_in_flight_writes_them_and_finishes_the_file(void *
     assert_int_equal(torn, 0); /* finished with a FINAL frame */
     assert_int_equal(c.bad, 0);
     assert_int_equal(c.n, 5000);
+    free(pub);
+    free(sec);
+    tu_rmrf(dir);
+    free(dir);
+}
+
+/* kill -9 at a random moment, over several opens of one store with
+ * rotation: every record a flush confirmed before the kill is there,
+ * in order; after it, at most what was still in memory is missing. */
+#define KILL_ROUNDS 6
+
+struct kill_check {
+    long next[KILL_ROUNDS];
+    long bad;
+};
+
+static void kill_record(const logshare_record *rec, void *ctx)
+{
+    struct kill_check *k = ctx;
+    int round;
+    long i;
+    if (sscanf(rec->message, "round %d rec %ld", &round, &i) != 2 || round < 0 ||
+        round >= KILL_ROUNDS || i != k->next[round]) {
+        k->bad++;
+        return;
+    }
+    k->next[round] = i + 1;
+}
+
+static void kill_child(const char *dir, const char *pub, int round, int fd)
+{
+    logshare_options *o = tu_options(dir, pub, NULL);
+    logshare_options_set_max_file_bytes(o, 32768);
+    logshare_options_set_max_total_bytes(o, 64u << 20);
+    logshare *ls = NULL;
+    if (logshare_open(o, &ls) != 0)
+        _exit(1);
+    logshare_options_free(o);
+    for (long i = 0;; i++) {
+        if (LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "round %d rec %ld", round, i) != 0)
+            _exit(2);
+        if (i % 50 == 49) {
+            if (logshare_flush(ls, 0) != 0)
+                _exit(3);
+            long done = i + 1; /* every record up to here is on disk */
+            if (write(fd, &done, sizeof done) != (ssize_t)sizeof done)
+                _exit(4);
+        }
+    }
+}
+
+static void kill_minus_nine_keeps_every_flushed_record(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("kill9");
+    char *pub, *sec;
+    tu_keys(&pub, &sec);
+    long flushed[KILL_ROUNDS];
+    for (int round = 0; round < KILL_ROUNDS; round++) {
+        int p[2];
+        assert_int_equal(pipe(p), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            close(p[0]);
+            kill_child(dir, pub, round, p[1]);
+        }
+        close(p[1]);
+        long want = 300 + (long)(random() % 2000), got = 0, v;
+        while (got < want && read(p[0], &v, sizeof v) == (ssize_t)sizeof v)
+            got = v;
+        /* A little more logging in flight, then the kill. */
+        usleep((useconds_t)(random() % 3000));
+        assert_int_equal(kill(pid, SIGKILL), 0);
+        while (read(p[0], &v, sizeof v) == (ssize_t)sizeof v)
+            got = v; /* confirmations sent before it died */
+        close(p[0]);
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+        assert_true(got >= want);
+        flushed[round] = got;
+    }
+    struct kill_check k;
+    memset(&k, 0, sizeof k);
+    int torn = 0;
+    tu_read_dir(dir, sec, kill_record, &k, &torn);
+    assert_int_equal(k.bad, 0);
+    assert_true(torn >= 1);
+    for (int round = 0; round < KILL_ROUNDS; round++)
+        if (k.next[round] < flushed[round])
+            fail_msg("round %d: %ld records read, %ld were flushed before the kill", round,
+                     k.next[round], flushed[round]);
     free(pub);
     free(sec);
     tu_rmrf(dir);
@@ -187,8 +333,10 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_forked_child_leaves_the_parents_store_alone),
+        cmocka_unit_test(a_living_child_does_not_keep_the_store_locked),
         cmocka_unit_test(exit_with_records_in_flight_writes_them_and_finishes_the_file),
         cmocka_unit_test(underscore_exit_loses_only_what_was_in_memory),
+        cmocka_unit_test(kill_minus_nine_keeps_every_flushed_record),
         cmocka_unit_test(threads_that_come_and_go_lose_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,6 +4,7 @@
  * files, levels, and the support file list with its time ranges.
  */
 #include <pthread.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "store_testutil.h"
@@ -206,6 +207,88 @@ static void deferred_formatting_matches_printf(void **state)
     free(dir);
 }
 
+/* "%.*s" and "%.5s" may be given an array with no NUL: the call must
+ * read no further than the precision. The bytes end right before a
+ * page that cannot be read, so one byte too many is a SIGSEGV. */
+static void precision_strings_are_read_only_up_to_the_precision(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("prec");
+    logshare_options *o = tu_options(dir, NULL, NULL);
+    logshare *ls = tu_open(o);
+    logshare_options_free(o);
+    long page = sysconf(_SC_PAGESIZE);
+    char *map =
+        mmap(NULL, (size_t)page * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(map != MAP_FAILED);
+    assert_int_equal(mprotect(map + page, (size_t)page, PROT_NONE), 0);
+    char *buf = map + page - 8;
+    memcpy(buf, "ABCDEFGH", 8); /* no NUL before the guard page */
+    assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "star [%.*s]", 8, buf), 0);
+    assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "fixed [%.5s]", buf + 3), 0);
+    assert_int_equal(
+        LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "both [%4.*s] [%.8s]", 2, buf + 6, buf), 0);
+    assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "negative [%.*s]", -1, "whole"), 0);
+    logshare_close(ls);
+    struct collect c;
+    memset(&c, 0, sizeof c);
+    tu_read_dir(dir, NULL, collect_record, &c, NULL);
+    assert_int_equal(c.n, 4);
+    assert_string_equal(c.msgs[0], "star [ABCDEFGH]");
+    assert_string_equal(c.msgs[1], "fixed [DEFGH]");
+    assert_string_equal(c.msgs[2], "both [  GH] [ABCDEFGH]");
+    assert_string_equal(c.msgs[3], "negative [whole]");
+    munmap(map, (size_t)page * 2);
+    tu_rmrf(dir);
+    free(dir);
+}
+
+/* A width or precision on a long string pads or cuts as printf does,
+ * with no hidden limit (it used to stop at 1024 characters). */
+static void long_strings_keep_their_width_and_precision(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("longfmt");
+    logshare_options *o = tu_options(dir, NULL, NULL);
+    logshare *ls = tu_open(o);
+    logshare_options_free(o);
+    char *big = malloc(3001);
+    for (int i = 0; i < 3000; i++)
+        big[i] = (char)('a' + i % 26);
+    big[3000] = '\0';
+    char want[5][4000];
+    int n = 0;
+#define BOTH(...)                                                                                  \
+    do {                                                                                           \
+        snprintf(want[n++], sizeof want[0], __VA_ARGS__);                                          \
+        assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, __VA_ARGS__), 0);                \
+    } while (0)
+    BOTH("[%-6s]", big);
+    BOTH("[%10s]", big);
+    BOTH("[%.*s]", 2500, big);
+    BOTH("[%*s]", 3500, "x");
+    BOTH("[%-*.*s]", -3200, 2100, big);
+#undef BOTH
+    logshare_close(ls);
+    logshare_support_file *files;
+    size_t nf;
+    assert_int_equal(logshare_list_support_files(dir, &files, &nf), 0);
+    logshare_reader *r;
+    assert_int_equal(logshare_reader_open(files[0].path, NULL, &r), 0);
+    logshare_record rec;
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(logshare_reader_next(r, &rec), 1);
+        assert_int_equal(rec.message_len, strlen(want[i]));
+        assert_string_equal(rec.message, want[i]);
+    }
+    assert_int_equal(logshare_reader_next(r, &rec), 0);
+    logshare_reader_close(r);
+    logshare_support_files_free(files, nf);
+    free(big);
+    tu_rmrf(dir);
+    free(dir);
+}
+
 static void long_messages_are_cut_visibly(void **state)
 {
     (void)state;
@@ -314,6 +397,72 @@ static void support_files_are_flushed_and_carry_time_ranges(void **state)
     free(dir);
 }
 
+/* Reads a whole file; the number of records, failing on anything but a
+ * clean end (a torn tail included). */
+static long read_complete_file(const char *path, const char *sec)
+{
+    logshare_reader *r = NULL;
+    assert_int_equal(logshare_reader_open(path, sec, &r), 0);
+    logshare_record rec;
+    long n = 0;
+    int rc;
+    while ((rc = logshare_reader_next(r, &rec)) == 1)
+        n++;
+    assert_int_equal(rc, 0); /* not LOGSHARE_ETRUNCATED: the file is finished */
+    logshare_reader_close(r);
+    return n;
+}
+
+/* The files handed out for a support request are complete: the ones
+ * being written are finished first, so none reads as a torn tail, and
+ * logging goes on into new files. */
+static void support_files_are_complete_and_logging_goes_on(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("complete");
+    char *pub, *sec;
+    tu_keys(&pub, &sec);
+    const char *streams[] = {"calling", "media", NULL};
+    logshare_options *o = tu_options(dir, pub, streams);
+    logshare *ls = tu_open(o);
+    logshare_options_free(o);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "first %d", i), 0);
+    logshare_support_file *files = NULL;
+    size_t n = 0;
+    assert_int_equal(logshare_get_support_files(ls, &files, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(read_complete_file(files[0].path, sec), 3);
+    assert_int_equal(read_complete_file(files[1].path, sec), 0);
+    uint64_t first_seq = files[0].seq;
+    logshare_support_files_free(files, n);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "second %d", i), 0);
+    assert_int_equal(logshare_get_support_files(ls, &files, &n), 0);
+    assert_int_equal(n, 3); /* the new calling file; media had nothing new */
+    long total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += read_complete_file(files[i].path, sec);
+    assert_int_equal(total, 5);
+    assert_string_equal(files[2].stream, "calling");
+    assert_true(files[2].seq > first_seq);
+    assert_int_equal(read_complete_file(files[2].path, sec), 2);
+    logshare_support_files_free(files, n);
+    assert_int_equal(LOGSHARE_LOG(ls, 1, LOGSHARE_LEVEL_INFO, "third %d", 0), 0);
+    logshare_close(ls);
+    struct collect c;
+    memset(&c, 0, sizeof c);
+    int torn = 0;
+    tu_read_dir(dir, sec, collect_record, &c, &torn);
+    assert_int_equal(torn, 0);
+    assert_int_equal(c.n, 6);
+    assert_string_equal(c.msgs[5], "third 0");
+    free(pub);
+    free(sec);
+    tu_rmrf(dir);
+    free(dir);
+}
+
 static void bad_options_are_refused_with_named_errors(void **state)
 {
     (void)state;
@@ -330,6 +479,12 @@ static void bad_options_are_refused_with_named_errors(void **state)
     assert_int_equal(logshare_options_set_public_key(o, "logshare-pk-1:not base64!"),
                      LOGSHARE_EKEY);
     assert_int_equal(logshare_open(o, &ls), LOGSHARE_EKEY);
+    /* Well-formed but unusable: a low-order point no seal accepts. */
+    assert_int_equal(logshare_options_set_public_key(
+                         o, "logshare-pk-1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"),
+                     LOGSHARE_EKEY);
+    assert_int_equal(logshare_open(o, &ls), LOGSHARE_EKEY);
+    assert_null(ls);
     char *pub, *sec;
     tu_keys(&pub, &sec);
     /* A secret key where the public one belongs is refused, not used. */
@@ -350,9 +505,12 @@ int main(void)
         cmocka_unit_test(million_records_from_eight_threads_round_trip_in_order),
         cmocka_unit_test(plaintext_files_read_back_without_a_key),
         cmocka_unit_test(deferred_formatting_matches_printf),
+        cmocka_unit_test(precision_strings_are_read_only_up_to_the_precision),
+        cmocka_unit_test(long_strings_keep_their_width_and_precision),
         cmocka_unit_test(long_messages_are_cut_visibly),
         cmocka_unit_test(records_below_the_minimum_level_are_discarded),
         cmocka_unit_test(support_files_are_flushed_and_carry_time_ranges),
+        cmocka_unit_test(support_files_are_complete_and_logging_goes_on),
         cmocka_unit_test(bad_options_are_refused_with_named_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
