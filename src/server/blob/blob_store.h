@@ -1,7 +1,7 @@
 /*
  * blob_store.h - where logshared keeps attachment bytes.
  *
- * A blob store maps a key ("t/<ticket_id>/<attachment_id>") to an
+ * A blob store maps a key ("a/<YYYYMMDD>/<attachment_id>") to an
  * immutable byte string. It is a struct of function pointers plus an
  * opaque state, like sentry-native's transports: the local directory
  * (blob_fs_*, below) is the first implementation; Azure Blob Storage and
@@ -100,9 +100,16 @@ struct blob_reader {
  * "../x", "/abs", "a//b", ".tmp", "a/./b", NUL-free only by construction. */
 int blob_key_valid(const char *key);
 
-/* Writes the key of an attachment, "t/<ticket_id>/<attachment_id>", into
- * buf (cap bytes). LOGSHARE_EINVAL when an id is not a valid key segment
- * or the result does not fit. */
+/* Writes the key of an attachment, "a/<YYYYMMDD>/<attachment_id>", into
+ * buf (cap bytes); the day (UTC) is the one in the attachment id's time
+ * stamp (ticket_store.h, Ids), so the key is the same whenever it is
+ * computed and blobs of one day share a directory (one directory fsync
+ * covers many commits, no directory is made per upload). ticket_id is
+ * checked but no longer part of the key; keys of the old layout
+ * "t/<ticket_id>/<attachment_id>" stay readable, since every attachment
+ * row stores its key. LOGSHARE_EINVAL when an id is not a valid key
+ * segment, the attachment id carries no time, or the result does not
+ * fit. */
 int blob_key_for_attachment(const char *ticket_id, const char *attachment_id, char *buf,
                             size_t cap);
 
@@ -162,11 +169,19 @@ void blob_store_destroy(struct blob_store *bs);
 
 /* Opens (creating it with mode 0700 if needed) a directory store at
  * <data_dir>/blobs. A key maps to the path <data_dir>/blobs/<key>;
- * uploads in progress are hidden temporary files ".tmp-*" in the target
- * directory, which open removes when they were left untouched for over
- * an hour (a crash mid-upload; live uploads touch theirs on every
- * write, so several servers may share one directory). *out is the
- * caller's: blob_store_destroy it. */
+ * uploads in progress are hidden temporary files ".tmp-*" in
+ * <data_dir>/blobs/.incoming (put_open creates nothing else: no
+ * directory, no fsync, so it is cheap on an HTTP thread), which open
+ * removes when they were left untouched for over an hour (a crash
+ * mid-upload; live uploads touch theirs on every write, so several
+ * servers may share one directory). A key's directory is created by the
+ * first commit into it; concurrent commits into one directory share its
+ * fsync (blob_fs_dirs.h). *out is the caller's: blob_store_destroy it. */
 int blob_fs_open(const char *data_dir, struct blob_store **out);
+
+/* For tests and diagnostics: directory fsyncs the store has issued, and
+ * commits that were made durable by another commit's directory fsync.
+ * LOGSHARE_EINVAL when bs is not a directory store. */
+int blob_fs_stats(struct blob_store *bs, uint64_t *dir_fsyncs, uint64_t *shared_fsyncs);
 
 #endif
