@@ -210,27 +210,29 @@ static int rename_noreplace(int from_dir, const char *from, int to_dir, const ch
     return 0;
 }
 
-/* Runs on a worker thread. The order is fdatasync, rename, shared
- * directory fsync: when it returns, the bytes and the entry naming them
- * are both on disk. */
+/* Runs on a worker thread. The order is rename, fdatasync, shared
+ * directory fsync; when it returns, the bytes and the entry naming them
+ * are both on disk.
+ *
+ * Renaming BEFORE the data is synced is safe here because a blob is
+ * only ever reached through the attachment row that names its key, and
+ * that row is committed only after this returns 0: a crash between the
+ * rename and the syncs leaves at worst an orphan file under a key no
+ * row names (as a crash between blob commit and ticket commit always
+ * could), never a ticket pointing at unsynced bytes. A failure after the
+ * rename unlinks the final name again. What it buys: the file's fsync
+ * writes its directory entry along with its data (ext4 syncs a new
+ * file's parent directory without a journal, and commits the rename in
+ * the same journal transaction with one), so the directory fsync that
+ * follows finds little or nothing left to write. Done the other way
+ * round, the file's fsync would write the staging directory's entry,
+ * which nobody needs, and the directory fsync would write the rest. */
 static int fs_commit(struct blob_writer *bw)
 {
     struct fs_writer *w = (struct fs_writer *)bw;
     struct fs_store *s = w->store;
     struct blob_fs_dir *d = NULL;
-    int rc = 0;
-    if (w->fd < 0) {
-        rc = LOGSHARE_ECLOSED;
-    } else if (fdatasync(w->fd) != 0) {
-        rc = err_from_errno();
-    } else {
-        int fd = w->fd;
-        w->fd = -1;
-        if (close(fd) != 0)
-            rc = err_from_errno();
-    }
-    if (rc == 0)
-        rc = blob_fs_dirs_get(s->dirs, w->dir, 1, &d);
+    int rc = w->fd < 0 ? LOGSHARE_ECLOSED : blob_fs_dirs_get(s->dirs, w->dir, 1, &d);
     if (rc == 0 &&
         rename_noreplace(s->staging_fd, w->tmp_name, blob_fs_dir_fd(d), w->final_name) != 0)
         rc = err_from_errno();
@@ -240,7 +242,15 @@ static int fs_commit(struct blob_writer *bw)
         writer_free(w);
         return rc;
     }
-    if ((rc = blob_fs_dir_sync(s->dirs, d)) != 0) {
+    int fd = w->fd;
+    w->fd = -1;
+    if (fdatasync(fd) != 0)
+        rc = err_from_errno();
+    if (close(fd) != 0 && rc == 0)
+        rc = err_from_errno();
+    if (rc == 0)
+        rc = blob_fs_dir_sync(s->dirs, d);
+    if (rc != 0) {
         /* The blob is in place but not durable: take it back, so a
          * failed commit leaves nothing behind either. */
         unlinkat(blob_fs_dir_fd(d), w->final_name, 0);
