@@ -76,8 +76,12 @@ struct fs_writer {
 /* How often a writer starts writeback of what it has written so far.
  * Without it the kernel starts writing only at commit's fsync, so every
  * upload pays for its whole file at the end; with it the disk works
- * while the body is still arriving and fsync only waits for the tail. */
-#define FS_WRITEBACK_CHUNK (1u << 20)
+ * while the body is still arriving and fsync only waits for the tail.
+ * 256 KiB rather than 1 MiB: a 1 MiB file then has three quarters on
+ * their way before its body ends (measured at concurrency 1: the blob's
+ * fdatasync took ~100 us instead of ~250 us longer than SQLite's WAL
+ * fdatasync of a few pages), and larger files lose nothing. */
+#define FS_WRITEBACK_CHUNK (256u << 10)
 
 struct fs_reader {
     struct blob_reader base;
