@@ -649,6 +649,29 @@ static void concurrent_commits_share_directory_fsyncs(void **state)
     assert_true(fsyncs < GROUP_THREADS * GROUP_BLOBS);
 }
 
+/* blob_writer_end (the "no more bytes" hint) changes nothing a caller
+ * can see: the blob still commits whole, or aborts to nothing. */
+static void end_hint_then_commit_or_abort(void **state)
+{
+    struct fixture *f = *state;
+    static unsigned char buf[300 * 1024 + 7];
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = pattern(21, i);
+    struct blob_writer *w, *cut;
+    assert_int_equal(blob_store_put_open(f->bs, "a/20251123/at_end", &w), 0);
+    assert_int_equal(blob_writer_write(w, buf, sizeof buf), 0);
+    blob_writer_end(w);
+    blob_writer_end(w); /* twice is harmless */
+    assert_int_equal(blob_writer_commit(w), 0);
+    expect_range(f->bs, "a/20251123/at_end", 21, 0, BLOB_TO_END, sizeof buf, sizeof buf);
+    assert_int_equal(blob_store_put_open(f->bs, "a/20251123/at_cut", &cut), 0);
+    assert_int_equal(blob_writer_write(cut, buf, sizeof buf), 0);
+    blob_writer_end(cut);
+    blob_writer_abort(cut);
+    blob_writer_end(NULL);
+    assert_int_equal(tmpdir_count_files(f->blobs), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -672,6 +695,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(old_layout_blobs_stay_readable_and_removable, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(concurrent_commits_share_directory_fsyncs, setup, teardown),
+        cmocka_unit_test_setup_teardown(end_hint_then_commit_or_abort, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -189,6 +189,19 @@ static int fs_write(struct blob_writer *bw, const void *data, size_t len)
     return 0;
 }
 
+/* The body part has ended; commit follows after the request is handed to
+ * a worker (a few hundred microseconds): start writing the tail now
+ * instead of at commit's fdatasync. */
+static void fs_end(struct blob_writer *bw)
+{
+    struct fs_writer *w = (struct fs_writer *)bw;
+    if (w->fd >= 0 && w->written > w->kicked) {
+        (void)sync_file_range(w->fd, (off64_t)w->kicked, (off64_t)(w->written - w->kicked),
+                              SYNC_FILE_RANGE_WRITE);
+        w->kicked = w->written;
+    }
+}
+
 static void writer_free(struct fs_writer *w)
 {
     if (w->fd >= 0)
@@ -390,6 +403,7 @@ static const struct blob_store_ops fs_ops = {
     .name = "fs",
     .put_open = fs_put_open,
     .write = fs_write,
+    .end = fs_end,
     .commit = fs_commit,
     .abort = fs_abort,
     .get_open = fs_get_open,

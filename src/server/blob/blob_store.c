@@ -110,6 +110,12 @@ int blob_writer_write(struct blob_writer *w, const void *data, size_t len)
     return rc;
 }
 
+void blob_writer_end(struct blob_writer *w)
+{
+    if (w && w->ops->end)
+        w->ops->end(w);
+}
+
 int blob_writer_commit(struct blob_writer *w)
 {
     if (!w)

@@ -12,6 +12,7 @@
  *   struct blob_writer *w;
  *   blob_store_put_open(bs, key, &w);        // nothing visible yet
  *   blob_writer_write(w, chunk, n);          // ...streamed, never whole
+ *   blob_writer_end(w);                      // optional: no more bytes
  *   blob_writer_commit(w);  or  blob_writer_abort(w);
  *
  * commit returns only once the blob is durable (PITFALLS, Durability: for
@@ -67,6 +68,8 @@ struct blob_store_ops {
     const char *name; /* "fs", later "azure", "s3" */
     int (*put_open)(struct blob_store *bs, const char *key, struct blob_writer **out);
     int (*write)(struct blob_writer *w, const void *data, size_t len);
+    /* Optional (NULL: nothing to do): the last byte has been written. */
+    void (*end)(struct blob_writer *w);
     int (*commit)(struct blob_writer *w);
     void (*abort)(struct blob_writer *w);
     int (*get_open)(struct blob_store *bs, const char *key, uint64_t offset, uint64_t length,
@@ -122,6 +125,13 @@ int blob_store_put_open(struct blob_store *bs, const char *key, struct blob_writ
 /* Appends len bytes (borrowed). On error the writer is still open and
  * must be aborted. */
 int blob_writer_write(struct blob_writer *w, const void *data, size_t len);
+
+/* A hint that every byte has been written: the store may start making
+ * them durable now, without waiting (the directory store starts
+ * writeback of the file's tail), so commit, which may come a little
+ * later from another thread, has less to wait for. Changes nothing
+ * else: commit or abort must still follow. NULL is a no-op. */
+void blob_writer_end(struct blob_writer *w);
 
 /* Makes the blob durable and visible under its key, then frees w (also
  * on failure, in which case nothing is left behind). */
