@@ -16,9 +16,10 @@
  *   blob_writer_commit(w);  or  blob_writer_abort(w);
  *
  * commit returns only once the blob is durable (PITFALLS, Durability: for
- * the directory store that is data fsynced, renamed into place, directory
- * fsynced), so the ticket transaction that references it may commit
- * next. abort removes every partial byte. Either call frees the writer;
+ * the directory store the file is renamed into place, its data fsynced
+ * and its directory fsynced, all before commit returns; blob_fs.c says
+ * why renaming first is safe), so the ticket transaction that
+ * references it may commit next. abort removes every partial byte. Either call frees the writer;
  * after open succeeded exactly one of them must be called. A writer that
  * fails a write stays open: the caller still calls abort.
  *
