@@ -87,10 +87,19 @@ median() { # field outputs... -> the output with the median value of field
     sort -n | awk '{a[NR]=$0} END {print a[int((NR+1)/2)]}' | cut -d' ' -f2-
 }
 
+# The machine may be shared: say how busy it was, so the figures can be
+# read for what they are (load average; I/O pressure where available).
+machine_load() {
+  echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)" \
+    "$( [ -r /proc/pressure/io ] && sed -n 's/^some avg10=\([^ ]*\) avg60=\([^ ]*\).*/io pressure (some) avg10=\1 avg60=\2/p' /proc/pressure/io)"
+}
+echo "start: $(date -u '+%F %T UTC'), $(machine_load)"
 printf '%-10s %-9s %5s %5s %9s %9s %8s\n' server size conc reqs MB/s req/s RSS_MB
 for size in $((1 << 20)) $((16 << 20)); do
   for conc in 1 8 32; do
-    n=$(( size == (1 << 20) ? 160 : 32 )); [ "$conc" = 32 ] && [ "$size" = $((16 << 20)) ] && n=64
+    # about a second per run: shorter runs were dominated by noise from
+    # the other users of this machine
+    n=$(( size == (1 << 20) ? 480 : 48 )); [ "$conc" = 32 ] && [ "$size" = $((16 << 20)) ] && n=96
     ls_outs=(); ng_outs=(); ls_rss=0; ng_rss=0
     for rep in $(seq "$REPS"); do
       start_logshared 1
@@ -131,3 +140,4 @@ for rep in $(seq "$REPS"); do outs+=("$(run nginx "http://127.0.0.1:$NPORT/api/v
 out=$(median rps "${outs[@]}")
 printf '%-22s %5s %6s %10s %8s\n' "nginx (body to file)" 32 4000 "$(field rps "$out")" "$(hwm_mb $(nginx_pids))"
 echo "(median of $REPS runs each; RSS is the peak over the runs)"
+echo "end: $(date -u '+%F %T UTC'), $(machine_load)"

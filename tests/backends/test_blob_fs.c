@@ -239,11 +239,28 @@ static void attachment_keys_are_built_safely(void **state)
 {
     (void)state;
     char key[BLOB_KEY_MAX + 1];
-    assert_int_equal(blob_key_for_attachment("tk_01", "at_02", key, sizeof key), 0);
-    assert_string_equal(key, "t/tk_01/at_02");
-    assert_int_equal(blob_key_for_attachment("..", "at_02", key, sizeof key), LOGSHARE_EINVAL);
-    assert_int_equal(blob_key_for_attachment("tk/x", "at", key, sizeof key), LOGSHARE_EINVAL);
-    assert_int_equal(blob_key_for_attachment("tk", "at", key, 6), LOGSHARE_EINVAL);
+    /* The day directory is the UTC day of the id's milliseconds:
+     * 0x019ab2c3d4e5 ms is 2025-11-23 22:09:29 UTC. */
+    const char *at = "at_019ab2c3d4e5f0011223344556677889";
+    assert_int_equal(blob_key_for_attachment("tk_01", at, key, sizeof key), 0);
+    assert_string_equal(key, "a/20251123/at_019ab2c3d4e5f0011223344556677889");
+    /* ...the same whenever it is computed (upload start and commit). */
+    char again[BLOB_KEY_MAX + 1];
+    assert_int_equal(blob_key_for_attachment("tk_01", at, again, sizeof again), 0);
+    assert_string_equal(key, again);
+    /* 0x000000000000 ms: the epoch's day. */
+    assert_int_equal(blob_key_for_attachment("tk", "at_000000000000ff", key, sizeof key), 0);
+    assert_string_equal(key, "a/19700101/at_000000000000ff");
+    assert_int_equal(blob_key_for_attachment("..", at, key, sizeof key), LOGSHARE_EINVAL);
+    assert_int_equal(blob_key_for_attachment("tk/x", at, key, sizeof key), LOGSHARE_EINVAL);
+    assert_int_equal(blob_key_for_attachment("tk", "at/019ab2c3d4e5f0", key, sizeof key),
+                     LOGSHARE_EINVAL);
+    /* No time in the id: no day to file it under. */
+    assert_int_equal(blob_key_for_attachment("tk", "at_02", key, sizeof key), LOGSHARE_EINVAL);
+    assert_int_equal(blob_key_for_attachment("tk", "at_zzzzzzzzzzzz", key, sizeof key),
+                     LOGSHARE_EINVAL);
+    assert_int_equal(blob_key_for_attachment("tk", "..", key, sizeof key), LOGSHARE_EINVAL);
+    assert_int_equal(blob_key_for_attachment("tk", at, key, 20), LOGSHARE_EINVAL);
 }
 
 static void remove_deletes_committed_blobs_only(void **state)
@@ -278,7 +295,7 @@ static void stale_temporaries_are_swept_on_open(void **state)
     assert_int_equal(blob_store_put_open(f->bs, "t/s/stale", &stale), 0);
     assert_int_equal(blob_store_put_open(f->bs, "t/s/live", &live), 0);
     assert_int_equal(blob_writer_write(live, "abc", 3), 0);
-    char *sdir = path_join(f->blobs, "t/s");
+    char *sdir = path_join(f->blobs, ".incoming");
     DIR *d = opendir(sdir);
     assert_non_null(d);
     struct dirent *e;
@@ -332,7 +349,7 @@ static void sigkill_keeps_committed_blobs_and_nothing_partial(void **state)
     assert_int_equal(blob_store_get_open(f->bs, "t/k/partial", 0, BLOB_TO_END, &r, NULL),
                      LOGSHARE_ENOENT);
     assert_int_equal(tmpdir_count_files(f->blobs), 2); /* the blob and the orphan temporary */
-    char *kdir = path_join(f->blobs, "t/k");
+    char *kdir = path_join(f->blobs, ".incoming");
     DIR *d = opendir(kdir);
     assert_non_null(d);
     struct dirent *e;
@@ -452,6 +469,209 @@ static void concurrent_writers_store_every_blob_intact(void **state)
     assert_int_equal(tmpdir_count_files(f->blobs), committed);
 }
 
+/* Directories under dir (dir itself not counted), and how many of them
+ * are empty. */
+static int count_dirs(const char *dir, int *empty)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    int n = 0, entries = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        entries++;
+        char *p = path_join(dir, e->d_name);
+        struct stat st;
+        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
+            int sub_entries = 0;
+            DIR *sd = opendir(p);
+            for (struct dirent *se; sd && (se = readdir(sd));)
+                sub_entries += strcmp(se->d_name, ".") != 0 && strcmp(se->d_name, "..") != 0;
+            if (sd)
+                closedir(sd);
+            if (sub_entries == 0)
+                (*empty)++;
+            n += 1 + count_dirs(p, empty);
+        }
+        free(p);
+    }
+    closedir(d);
+    return n;
+}
+
+static int path_exists(const char *dir, const char *name)
+{
+    char *p = path_join(dir, name);
+    struct stat st;
+    int ok = lstat(p, &st) == 0;
+    free(p);
+    return ok;
+}
+
+/* The upload path (put_open, on an HTTP thread) makes no directory: the
+ * temporary file goes to .incoming, and the day directory appears with
+ * the first commit. An aborted upload therefore leaves no directory. */
+static void uploads_make_no_directory_until_commit(void **state)
+{
+    struct fixture *f = *state;
+    char key[BLOB_KEY_MAX + 1], other[BLOB_KEY_MAX + 1];
+    assert_int_equal(
+        blob_key_for_attachment("tk_1", "at_019ab2c3d4e5f0011223344556677889", key, sizeof key), 0);
+    assert_int_equal(blob_key_for_attachment("tk_1", "at_019a000000000f0011223344556677889", other,
+                                             sizeof other),
+                     0);
+    struct blob_writer *w, *cut;
+    assert_int_equal(blob_store_put_open(f->bs, key, &w), 0);
+    assert_int_equal(blob_store_put_open(f->bs, other, &cut), 0);
+    assert_int_equal(blob_writer_write(w, "hello", 5), 0);
+    assert_int_equal(blob_writer_write(cut, "half", 4), 0);
+    assert_false(path_exists(f->blobs, "a"));
+    int empty = 0;
+    assert_int_equal(count_dirs(f->blobs, &empty), 1); /* .incoming only */
+    blob_writer_abort(cut);
+    assert_int_equal(blob_writer_commit(w), 0);
+    assert_true(path_exists(f->blobs, "a/20251123/at_019ab2c3d4e5f0011223344556677889"));
+    empty = 0;
+    assert_int_equal(count_dirs(f->blobs, &empty), 3); /* .incoming, a, a/20251123 */
+    assert_int_equal(empty, 1);                        /* .incoming, nothing in flight */
+    assert_int_equal(tmpdir_count_files(f->blobs), 1);
+    struct blob_reader *r;
+    uint64_t total = 0;
+    assert_int_equal(blob_store_get_open(f->bs, key, 0, BLOB_TO_END, &r, &total), 0);
+    assert_int_equal(total, 5);
+    blob_reader_close(r);
+    assert_int_equal(blob_store_get_open(f->bs, other, 0, BLOB_TO_END, &r, NULL), LOGSHARE_ENOENT);
+}
+
+/* A data dir written by the old layout (a directory per ticket) keeps
+ * working: its blobs read back by their stored keys, and removing the
+ * last blob of a ticket removes the ticket's directory too. */
+static void old_layout_blobs_stay_readable_and_removable(void **state)
+{
+    struct fixture *f = *state;
+    char *t = path_join(f->blobs, "t");
+    char *tk = path_join(t, "tk_old");
+    char *blob = path_join(tk, "at_old");
+    assert_int_equal(mkdir(t, 0700), 0);
+    assert_int_equal(mkdir(tk, 0700), 0);
+    FILE *fp = fopen(blob, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite("old bytes", 1, 9, fp), 9);
+    assert_int_equal(fclose(fp), 0);
+    struct blob_reader *r;
+    uint64_t total = 0;
+    assert_int_equal(blob_store_get_open(f->bs, "t/tk_old/at_old", 4, BLOB_TO_END, &r, &total), 0);
+    char buf[16];
+    size_t got = 0;
+    assert_int_equal(blob_reader_read(r, buf, sizeof buf, &got), 0);
+    assert_int_equal(got, 5);
+    assert_memory_equal(buf, "bytes", 5);
+    blob_reader_close(r);
+    assert_int_equal(total, 9);
+    assert_int_equal(blob_store_remove(f->bs, "t/tk_old/at_old"), 0);
+    assert_false(path_exists(f->blobs, "t/tk_old"));
+    assert_true(path_exists(f->blobs, "t"));
+    free(blob);
+    free(tk);
+    free(t);
+}
+
+enum { GROUP_THREADS = 16, GROUP_BLOBS = 20 };
+
+struct group_job {
+    struct blob_store *bs;
+    pthread_barrier_t *start;
+    int thread;
+    int failures;
+};
+
+/* Every thread writes its blobs, then all commit at the same moment. */
+static void *group_thread(void *arg)
+{
+    struct group_job *j = arg;
+    struct blob_writer *w[GROUP_BLOBS];
+    for (int i = 0; i < GROUP_BLOBS; i++) {
+        char key[64], data[64];
+        snprintf(key, sizeof key, "a/20251123/at_%02d_%02d", j->thread, i);
+        int n = snprintf(data, sizeof data, "blob %d of thread %d", i, j->thread);
+        if (blob_store_put_open(j->bs, key, &w[i]) != 0 ||
+            blob_writer_write(w[i], data, (size_t)n) != 0)
+            j->failures++;
+    }
+    pthread_barrier_wait(j->start);
+    for (int i = 0; i < GROUP_BLOBS; i++)
+        if (w[i] && blob_writer_commit(w[i]) != 0)
+            j->failures++;
+    return NULL;
+}
+
+/* Many threads committing into one directory at once: every blob is
+ * there and reads back, every commit was covered by exactly one
+ * directory fsync that started after its rename (its own or a shared
+ * one), and sharing happened, so there were fewer fsyncs than commits. */
+static void concurrent_commits_share_directory_fsyncs(void **state)
+{
+    struct fixture *f = *state;
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, GROUP_THREADS);
+    pthread_t th[GROUP_THREADS];
+    struct group_job jobs[GROUP_THREADS];
+    for (int t = 0; t < GROUP_THREADS; t++) {
+        jobs[t] = (struct group_job){f->bs, &start, t, 0};
+        assert_int_equal(pthread_create(&th[t], NULL, group_thread, &jobs[t]), 0);
+    }
+    for (int t = 0; t < GROUP_THREADS; t++) {
+        pthread_join(th[t], NULL);
+        assert_int_equal(jobs[t].failures, 0);
+    }
+    pthread_barrier_destroy(&start);
+    for (int t = 0; t < GROUP_THREADS; t++)
+        for (int i = 0; i < GROUP_BLOBS; i++) {
+            char key[64], want[64], buf[64];
+            snprintf(key, sizeof key, "a/20251123/at_%02d_%02d", t, i);
+            int n = snprintf(want, sizeof want, "blob %d of thread %d", i, t);
+            struct blob_reader *r;
+            uint64_t total = 0;
+            size_t got = 0;
+            assert_int_equal(blob_store_get_open(f->bs, key, 0, BLOB_TO_END, &r, &total), 0);
+            assert_int_equal(blob_reader_read(r, buf, sizeof buf, &got), 0);
+            blob_reader_close(r);
+            assert_int_equal(got, (size_t)n);
+            assert_memory_equal(buf, want, got);
+        }
+    assert_int_equal(tmpdir_count_files(f->blobs), GROUP_THREADS * GROUP_BLOBS);
+    uint64_t fsyncs = 0, shared = 0;
+    assert_int_equal(blob_fs_stats(f->bs, &fsyncs, &shared), 0);
+    assert_int_equal(fsyncs + shared, GROUP_THREADS * GROUP_BLOBS);
+    assert_true(shared > 0);
+    assert_true(fsyncs < GROUP_THREADS * GROUP_BLOBS);
+}
+
+/* blob_writer_end (the "no more bytes" hint) changes nothing a caller
+ * can see: the blob still commits whole, or aborts to nothing. */
+static void end_hint_then_commit_or_abort(void **state)
+{
+    struct fixture *f = *state;
+    static unsigned char buf[300 * 1024 + 7];
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = pattern(21, i);
+    struct blob_writer *w, *cut;
+    assert_int_equal(blob_store_put_open(f->bs, "a/20251123/at_end", &w), 0);
+    assert_int_equal(blob_writer_write(w, buf, sizeof buf), 0);
+    blob_writer_end(w);
+    blob_writer_end(w); /* twice is harmless */
+    assert_int_equal(blob_writer_commit(w), 0);
+    expect_range(f->bs, "a/20251123/at_end", 21, 0, BLOB_TO_END, sizeof buf, sizeof buf);
+    assert_int_equal(blob_store_put_open(f->bs, "a/20251123/at_cut", &cut), 0);
+    assert_int_equal(blob_writer_write(cut, buf, sizeof buf), 0);
+    blob_writer_end(cut);
+    blob_writer_abort(cut);
+    blob_writer_end(NULL);
+    assert_int_equal(tmpdir_count_files(f->blobs), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -471,6 +691,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(sigkill_keeps_committed_blobs_and_nothing_partial, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(failed_write_reports_and_abort_cleans_up, setup, teardown),
+        cmocka_unit_test_setup_teardown(uploads_make_no_directory_until_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(old_layout_blobs_stay_readable_and_removable, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(concurrent_commits_share_directory_fsyncs, setup, teardown),
+        cmocka_unit_test_setup_teardown(end_hint_then_commit_or_abort, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

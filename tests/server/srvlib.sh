@@ -38,8 +38,17 @@ expect() {
 }
 jget() { node -e 'let d=JSON.parse(require("fs").readFileSync(0));for(const k of process.argv[1].split("."))d=d?.[k];console.log(typeof d==="object"?JSON.stringify(d):d)' "$1" <<<"$BODY"; }
 
-# blob_files: committed blobs on disk (temporary .tmp-* files excluded).
-blob_files() { find "$DATA/blobs" -type f ! -name '.tmp-*' 2>/dev/null | wc -l; }
+# blob_empty_dirs: directories under blobs/ with nothing in them, except
+# the store's staging directory .incoming (empty whenever no upload is in
+# flight). A failed or aborted upload must not leave one behind.
+blob_empty_dirs() {
+  find "$DATA/blobs" -mindepth 1 -type d -empty ! -path "$DATA/blobs/.incoming" 2>/dev/null | wc -l
+}
+# blob_files: committed blobs on disk (temporary .tmp-* files excluded)
+# plus empty directories, so "nothing left behind" checks cover both.
+blob_files() {
+  echo $(( $(find "$DATA/blobs" -type f ! -name '.tmp-*' 2>/dev/null | wc -l) + $(blob_empty_dirs) ))
+}
 ticket_count() { sqlite3 "$DATA/logshare.db" 'SELECT count(*) FROM tickets'; }
 
 # stop_ok: SIGTERM the server and require exit 0 (under ASan a leak or a

@@ -64,10 +64,22 @@ tickets=$(ticket_count); blobs=$(blob_files)
 sleep 0.5
 assert_eq "$tickets" "$(ticket_count)" "no ticket from aborted uploads"
 assert_eq "$blobs" "$(blob_files)" "no blob from aborted uploads"
+assert_eq 0 "$(blob_empty_dirs)" "aborted uploads left no empty directory under blobs/"
 [ -z "$(find "$DATA/blobs" -name '.tmp-*' | head -1)" ] || fail "aborted uploads left temporary files"
 grep -q 'outcome=client_abort\|outcome=error' "$TEST_TMP/server.log" || fail "aborts not logged"
 req GET /healthz; expect 200 "" "healthy after aborts"
 pass "client disconnects leave nothing"
+
+# --- a refused upload (a file but no description) leaves nothing either ---------------
+tickets=$(ticket_count); blobs=$(blob_files)
+head -c 200000 /dev/urandom >"$TEST_TMP/f.bin"
+req POST /api/v1/tickets -H "Authorization: Bearer $TOK" -F "platform=linux" -F "f=@$TEST_TMP/f.bin"
+expect 400 invalid_argument "upload without a description"
+assert_eq "$tickets" "$(ticket_count)" "no ticket from the refused upload"
+assert_eq "$blobs" "$(blob_files)" "no blob from the refused upload"
+assert_eq 0 "$(blob_empty_dirs)" "the refused upload left no empty directory under blobs/"
+[ -z "$(find "$DATA/blobs" -name '.tmp-*' | head -1)" ] || fail "the refused upload left a temporary file"
+pass "a refused upload leaves nothing"
 
 # --- SIGTERM with an upload in flight: it finishes ------------------------------------
 "$UC" --url "$URL" --token "$TOK" --size 60000000 >"$TEST_TMP/late.out" 2>&1 &

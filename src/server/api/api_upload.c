@@ -240,6 +240,7 @@ static int on_part_end(void *ctx)
         return LOGSHARE_EINTERNAL;
     ls_hex_encode(md, mdlen, a->sha256);
     a->size = u->writer->bytes_written;
+    blob_writer_end(u->writer);            /* its tail starts for the disk now */
     u->writers[u->n_atts - 1] = u->writer; /* committed in commit_blobs */
     u->writer = NULL;
     u->cur_field = -2;

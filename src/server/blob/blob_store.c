@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "logshare.h"
 
@@ -43,12 +44,40 @@ int blob_key_valid(const char *key)
     return !at_segment_start;
 }
 
+/* The UTC day, "YYYYMMDD", of an id "<prefix>_<12 hex digits of
+ * milliseconds since 1970>..." (ticket_store.h). 0, or -1 when the id
+ * carries no such time. */
+static int day_of_id(const char *id, char day[9])
+{
+    const char *us = strchr(id, '_');
+    if (!us)
+        return -1;
+    uint64_t ms = 0;
+    for (int i = 1; i <= 12; i++) {
+        char c = us[i];
+        int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (v < 0)
+            return -1;
+        ms = ms << 4 | (uint64_t)v;
+    }
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    if (!gmtime_r(&t, &tm) || tm.tm_year + 1900 > 9999)
+        return -1;
+    /* strftime: the year is known to be four digits, which snprintf's
+     * truncation check cannot see. */
+    return strftime(day, 9, "%Y%m%d", &tm) == 8 ? 0 : -1;
+}
+
 int blob_key_for_attachment(const char *ticket_id, const char *attachment_id, char *buf, size_t cap)
 {
-    if (!ticket_id || !attachment_id || !buf || strchr(ticket_id, '/') ||
-        strchr(attachment_id, '/'))
+    char day[9];
+    /* The ticket id is not in the key any more, but a caller passing one
+     * that could not have been a key segment has a bug worth reporting. */
+    if (!ticket_id || !attachment_id || !buf || !blob_key_valid(ticket_id) ||
+        strchr(ticket_id, '/') || strchr(attachment_id, '/') || day_of_id(attachment_id, day) != 0)
         return LOGSHARE_EINVAL;
-    int n = snprintf(buf, cap, "t/%s/%s", ticket_id, attachment_id);
+    int n = snprintf(buf, cap, "a/%s/%s", day, attachment_id);
     if (n < 0 || (size_t)n >= cap || !blob_key_valid(buf))
         return LOGSHARE_EINVAL;
     return 0;
@@ -79,6 +108,12 @@ int blob_writer_write(struct blob_writer *w, const void *data, size_t len)
     if (rc == 0)
         w->bytes_written += len;
     return rc;
+}
+
+void blob_writer_end(struct blob_writer *w)
+{
+    if (w && w->ops->end)
+        w->ops->end(w);
 }
 
 int blob_writer_commit(struct blob_writer *w)

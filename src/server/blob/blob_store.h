@@ -1,7 +1,7 @@
 /*
  * blob_store.h - where logshared keeps attachment bytes.
  *
- * A blob store maps a key ("t/<ticket_id>/<attachment_id>") to an
+ * A blob store maps a key ("a/<YYYYMMDD>/<attachment_id>") to an
  * immutable byte string. It is a struct of function pointers plus an
  * opaque state, like sentry-native's transports: the local directory
  * (blob_fs_*, below) is the first implementation; Azure Blob Storage and
@@ -12,12 +12,14 @@
  *   struct blob_writer *w;
  *   blob_store_put_open(bs, key, &w);        // nothing visible yet
  *   blob_writer_write(w, chunk, n);          // ...streamed, never whole
+ *   blob_writer_end(w);                      // optional: no more bytes
  *   blob_writer_commit(w);  or  blob_writer_abort(w);
  *
  * commit returns only once the blob is durable (PITFALLS, Durability: for
- * the directory store that is data fsynced, renamed into place, directory
- * fsynced), so the ticket transaction that references it may commit
- * next. abort removes every partial byte. Either call frees the writer;
+ * the directory store the file is renamed into place, its data fsynced
+ * and its directory fsynced, all before commit returns; blob_fs.c says
+ * why renaming first is safe), so the ticket transaction that
+ * references it may commit next. abort removes every partial byte. Either call frees the writer;
  * after open succeeded exactly one of them must be called. A writer that
  * fails a write stays open: the caller still calls abort.
  *
@@ -67,6 +69,8 @@ struct blob_store_ops {
     const char *name; /* "fs", later "azure", "s3" */
     int (*put_open)(struct blob_store *bs, const char *key, struct blob_writer **out);
     int (*write)(struct blob_writer *w, const void *data, size_t len);
+    /* Optional (NULL: nothing to do): the last byte has been written. */
+    void (*end)(struct blob_writer *w);
     int (*commit)(struct blob_writer *w);
     void (*abort)(struct blob_writer *w);
     int (*get_open)(struct blob_store *bs, const char *key, uint64_t offset, uint64_t length,
@@ -100,9 +104,16 @@ struct blob_reader {
  * "../x", "/abs", "a//b", ".tmp", "a/./b", NUL-free only by construction. */
 int blob_key_valid(const char *key);
 
-/* Writes the key of an attachment, "t/<ticket_id>/<attachment_id>", into
- * buf (cap bytes). LOGSHARE_EINVAL when an id is not a valid key segment
- * or the result does not fit. */
+/* Writes the key of an attachment, "a/<YYYYMMDD>/<attachment_id>", into
+ * buf (cap bytes); the day (UTC) is the one in the attachment id's time
+ * stamp (ticket_store.h, Ids), so the key is the same whenever it is
+ * computed and blobs of one day share a directory (one directory fsync
+ * covers many commits, no directory is made per upload). ticket_id is
+ * checked but no longer part of the key; keys of the old layout
+ * "t/<ticket_id>/<attachment_id>" stay readable, since every attachment
+ * row stores its key. LOGSHARE_EINVAL when an id is not a valid key
+ * segment, the attachment id carries no time, or the result does not
+ * fit. */
 int blob_key_for_attachment(const char *ticket_id, const char *attachment_id, char *buf,
                             size_t cap);
 
@@ -115,6 +126,13 @@ int blob_store_put_open(struct blob_store *bs, const char *key, struct blob_writ
 /* Appends len bytes (borrowed). On error the writer is still open and
  * must be aborted. */
 int blob_writer_write(struct blob_writer *w, const void *data, size_t len);
+
+/* A hint that every byte has been written: the store may start making
+ * them durable now, without waiting (the directory store starts
+ * writeback of the file's tail), so commit, which may come a little
+ * later from another thread, has less to wait for. Changes nothing
+ * else: commit or abort must still follow. NULL is a no-op. */
+void blob_writer_end(struct blob_writer *w);
 
 /* Makes the blob durable and visible under its key, then frees w (also
  * on failure, in which case nothing is left behind). */
@@ -162,11 +180,19 @@ void blob_store_destroy(struct blob_store *bs);
 
 /* Opens (creating it with mode 0700 if needed) a directory store at
  * <data_dir>/blobs. A key maps to the path <data_dir>/blobs/<key>;
- * uploads in progress are hidden temporary files ".tmp-*" in the target
- * directory, which open removes when they were left untouched for over
- * an hour (a crash mid-upload; live uploads touch theirs on every
- * write, so several servers may share one directory). *out is the
- * caller's: blob_store_destroy it. */
+ * uploads in progress are hidden temporary files ".tmp-*" in
+ * <data_dir>/blobs/.incoming (put_open creates nothing else: no
+ * directory, no fsync, so it is cheap on an HTTP thread), which open
+ * removes when they were left untouched for over an hour (a crash
+ * mid-upload; live uploads touch theirs on every write, so several
+ * servers may share one directory). A key's directory is created by the
+ * first commit into it; concurrent commits into one directory share its
+ * fsync (blob_fs_dirs.h). *out is the caller's: blob_store_destroy it. */
 int blob_fs_open(const char *data_dir, struct blob_store **out);
+
+/* For tests and diagnostics: directory fsyncs the store has issued, and
+ * commits that were made durable by another commit's directory fsync.
+ * LOGSHARE_EINVAL when bs is not a directory store. */
+int blob_fs_stats(struct blob_store *bs, uint64_t *dir_fsyncs, uint64_t *shared_fsyncs);
 
 #endif

@@ -1,0 +1,266 @@
+/*
+ * blob_fs_dirs.c - open target directories of the directory blob store,
+ * created once and fsynced in groups (the protocol is in blob_fs_dirs.h).
+ *
+ * One mutex guards the cache and every directory's counters; it is held
+ * for list walks and counter updates only, except while a directory is
+ * created (mkdir + parent fsync, once per directory and day), which is
+ * rare and never happens on an HTTP thread (commits run on the worker
+ * pool).
+ */
+#include "blob_fs_dirs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "logshare.h"
+#include "ls_fs.h"
+
+/* Unreferenced directories kept open: today, yesterday and a few more. */
+#define DIRS_KEEP 8
+
+struct blob_fs_dir {
+    struct blob_fs_dir *next;
+    char *path;
+    int fd;
+    unsigned refs;
+    int evicted;      /* out of the list: closed when refs drops to 0 */
+    uint64_t renamed; /* tickets handed out, one per completed rename */
+    uint64_t synced;  /* every ticket <= synced is durable */
+    int syncing;      /* an fsync is running */
+    int failed_rc;    /* an fsync failed: tickets > synced never will be */
+    pthread_cond_t done;
+};
+
+struct blob_fs_dirs {
+    int root_fd;
+    pthread_mutex_t lock;
+    struct blob_fs_dir *head; /* most recently used first */
+    uint64_t fsyncs, shared;
+};
+
+int blob_fs_dirs_new(int root_fd, struct blob_fs_dirs **out)
+{
+    struct blob_fs_dirs *ds = calloc(1, sizeof *ds);
+    if (!ds)
+        return LOGSHARE_ENOMEM;
+    ds->root_fd = root_fd;
+    pthread_mutex_init(&ds->lock, NULL);
+    *out = ds;
+    return 0;
+}
+
+static void dir_free(struct blob_fs_dir *d)
+{
+    close(d->fd);
+    pthread_cond_destroy(&d->done);
+    free(d->path);
+    free(d);
+}
+
+void blob_fs_dirs_free(struct blob_fs_dirs *ds)
+{
+    if (!ds)
+        return;
+    while (ds->head) {
+        struct blob_fs_dir *d = ds->head;
+        ds->head = d->next;
+        dir_free(d);
+    }
+    pthread_mutex_destroy(&ds->lock);
+    free(ds);
+}
+
+static void unlink_from_list(struct blob_fs_dirs *ds, struct blob_fs_dir *d)
+{
+    for (struct blob_fs_dir **p = &ds->head; *p; p = &(*p)->next)
+        if (*p == d) {
+            *p = d->next;
+            break;
+        }
+    d->next = NULL;
+    d->evicted = 1;
+}
+
+/* Creates every missing directory of path, fsyncing the parent of each
+ * one created, so a directory is durable before anyone renames into it.
+ * Called with the lock held: no other thread can see it half made. */
+static int make_dirs(int root_fd, const char *path)
+{
+    char *p = strdup(path);
+    if (!p)
+        return LOGSHARE_ENOMEM;
+    int rc = 0;
+    for (char *c = p;; c++) {
+        if (*c != '/' && *c != '\0')
+            continue;
+        char saved = *c;
+        *c = '\0';
+        if (mkdirat(root_fd, p, 0700) == 0) {
+            char *slash = strrchr(p, '/');
+            int pfd;
+            if (slash) {
+                *slash = '\0';
+                pfd = openat(root_fd, p, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+                *slash = '/';
+            } else {
+                pfd = dup(root_fd);
+            }
+            if (pfd < 0 || fsync(pfd) != 0)
+                rc = ls_fs_errno_to_error(errno);
+            if (pfd >= 0)
+                close(pfd);
+        } else if (errno != EEXIST) {
+            rc = ls_fs_errno_to_error(errno);
+        }
+        *c = saved;
+        if (rc != 0 || saved == '\0')
+            break;
+    }
+    free(p);
+    return rc;
+}
+
+/* Drops the least recently used unreferenced directories beyond
+ * DIRS_KEEP. Lock held. */
+static void trim(struct blob_fs_dirs *ds)
+{
+    unsigned n = 0;
+    struct blob_fs_dir **p = &ds->head;
+    while (*p) {
+        struct blob_fs_dir *d = *p;
+        if (++n > DIRS_KEEP && d->refs == 0) {
+            *p = d->next;
+            dir_free(d);
+            continue;
+        }
+        p = &d->next;
+    }
+}
+
+int blob_fs_dirs_get(struct blob_fs_dirs *ds, const char *path, int create,
+                     struct blob_fs_dir **out)
+{
+    int rc = 0;
+    pthread_mutex_lock(&ds->lock);
+    struct blob_fs_dir *d = NULL, **p;
+    for (p = &ds->head; *p; p = &(*p)->next)
+        if (strcmp((*p)->path, path) == 0) {
+            d = *p;
+            *p = d->next; /* moved to the front below */
+            break;
+        }
+    if (!d) {
+        if (create && *path)
+            rc = make_dirs(ds->root_fd, path);
+        d = rc ? NULL : calloc(1, sizeof *d);
+        if (!rc && !d)
+            rc = LOGSHARE_ENOMEM;
+        if (d) {
+            d->fd = *path
+                        ? openat(ds->root_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)
+                        : dup(ds->root_fd);
+            d->path = strdup(path);
+            if (d->fd < 0 || !d->path) {
+                rc = d->fd < 0 ? ls_fs_errno_to_error(errno) : LOGSHARE_ENOMEM;
+                if (d->fd >= 0)
+                    close(d->fd);
+                free(d->path);
+                free(d);
+                d = NULL;
+            } else {
+                pthread_cond_init(&d->done, NULL);
+            }
+        }
+    }
+    if (d) {
+        d->refs++;
+        d->next = ds->head;
+        ds->head = d;
+        trim(ds);
+    }
+    pthread_mutex_unlock(&ds->lock);
+    *out = d;
+    return rc;
+}
+
+int blob_fs_dir_fd(const struct blob_fs_dir *d)
+{
+    return d->fd;
+}
+
+int blob_fs_dir_sync(struct blob_fs_dirs *ds, struct blob_fs_dir *d)
+{
+    int rc;
+    pthread_mutex_lock(&ds->lock);
+    uint64_t mine = ++d->renamed;
+    int waited_for_other = 0;
+    for (;;) {
+        if (d->failed_rc && mine > d->synced) {
+            rc = d->failed_rc;
+            break;
+        }
+        if (d->synced >= mine) {
+            rc = 0;
+            if (waited_for_other)
+                ds->shared++;
+            break;
+        }
+        if (d->syncing) {
+            waited_for_other = 1;
+            pthread_cond_wait(&d->done, &ds->lock);
+            continue;
+        }
+        /* Become the syncer for every rename counted so far. */
+        d->syncing = 1;
+        waited_for_other = 0;
+        uint64_t start = d->renamed;
+        ds->fsyncs++;
+        pthread_mutex_unlock(&ds->lock);
+        int r = fsync(d->fd) == 0 ? 0 : ls_fs_errno_to_error(errno);
+        pthread_mutex_lock(&ds->lock);
+        d->syncing = 0;
+        if (r == 0) {
+            d->synced = start;
+        } else {
+            d->failed_rc = r;
+            if (!d->evicted)
+                unlink_from_list(ds, d);
+        }
+        pthread_cond_broadcast(&d->done);
+    }
+    pthread_mutex_unlock(&ds->lock);
+    return rc;
+}
+
+void blob_fs_dirs_remove_if_empty(struct blob_fs_dirs *ds, struct blob_fs_dir *d)
+{
+    pthread_mutex_lock(&ds->lock);
+    if (!d->evicted && *d->path && unlinkat(ds->root_fd, d->path, AT_REMOVEDIR) == 0)
+        unlink_from_list(ds, d);
+    pthread_mutex_unlock(&ds->lock);
+}
+
+void blob_fs_dirs_put(struct blob_fs_dirs *ds, struct blob_fs_dir *d)
+{
+    if (!d)
+        return;
+    pthread_mutex_lock(&ds->lock);
+    int free_it = --d->refs == 0 && d->evicted;
+    pthread_mutex_unlock(&ds->lock);
+    if (free_it)
+        dir_free(d);
+}
+
+void blob_fs_dirs_stats(struct blob_fs_dirs *ds, uint64_t *fsyncs, uint64_t *shared)
+{
+    pthread_mutex_lock(&ds->lock);
+    *fsyncs = ds->fsyncs;
+    *shared = ds->shared;
+    pthread_mutex_unlock(&ds->lock);
+}
