@@ -87,6 +87,16 @@ assert_eq c9 "$(jget "$T" call_ids.0)" "ticket call id"
 assert_contains "$(jget "$T" description)" "could not hear them" "ticket description"
 [ "$(jget "$T" attachments.length)" -ge 1 ] || fail "the survey's ticket has no log files: $T"
 assert_contains "$(jget "$T" attachments)" ".lslog" "a log file is attached"
+# the ticket names its survey, fetched by id and in the list
+assert_eq "$(jget "$OUT" id)" "$(jget "$T" survey_id)" "GET /api/v1/tickets/{id} has survey_id"
+L=$(curl -s -H "Authorization: Bearer $AGENT" "$SERVER_URL/api/v1/tickets?call_id=c9")
+assert_eq "$TICKET" "$(jget "$L" tickets.0.id)" "the list finds the survey's ticket"
+assert_eq "$(jget "$OUT" id)" "$(jget "$L" tickets.0.survey_id)" "the list's ticket has survey_id"
+# a ticket no survey made has survey_id null, even one that says source=survey
+PLAIN=$(curl -s -H "Authorization: Bearer $ALICE" -F description=plain -F source=survey \
+  -F "f=@$TEST_TMP/shot.png" "$SERVER_URL/api/v1/tickets")
+assert_eq survey "$(jget "$PLAIN" source)" "a ticket posted with source=survey"
+assert_eq null "$(jget "$PLAIN" survey_id)" "no survey made it"
 ALL+=("$RI")
 pass "a survey with report_issue from the library made ticket $TICKET with the logs"
 # the description sums up the scores and issues; the survey is found by ticket

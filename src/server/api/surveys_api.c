@@ -394,10 +394,8 @@ int api_surveys_create_end(http_request *req)
     json_t *doc = survey_json(&rec, &u->parsed);
     if (rec.replayed && rec.ticket_id && !ticket)
         ticket_store_get(app->tickets, rec.ticket_id, &ticket);
-    json_t *tj = ticket ? api_ticket_json(req, ticket) : json_null();
-    if (ticket && tj)
-        json_object_set_new(tj, "survey_id", json_string(rec.id));
-    json_object_set_new(doc, "ticket", tj);
+    /* The survey is stored: the ticket's JSON finds it (survey_id). */
+    json_object_set_new(doc, "ticket", ticket ? api_ticket_json(req, ticket) : json_null());
     if (ignored)
         json_object_set_new(doc, "attachments_ignored", json_integer((json_int_t)ignored));
     ticket_free(ticket);
