@@ -41,6 +41,17 @@ int api_is_support(const struct auth_identity *id)
     return id->role == AUTH_ROLE_SUPPORT || id->role == AUTH_ROLE_ADMIN;
 }
 
+int api_require_support(http_request *req, struct auth_identity *who, const char *what)
+{
+    int rc = api_authenticate(req, who);
+    if (rc)
+        return rc;
+    if (api_is_support(who))
+        return 0;
+    http_respond_error(req, LOGSHARE_EPERM, 403, "%s needs the support role", what);
+    return LOGSHARE_EPERM;
+}
+
 int api_utf8_valid(const char *s, size_t len)
 {
     const unsigned char *p = (const unsigned char *)s, *end = p + len;

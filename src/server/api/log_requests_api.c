@@ -41,11 +41,8 @@ int api_log_requests_create_begin(http_request *req)
     if (!st)
         return LOGSHARE_ENOMEM;
     req->state = st;
-    if (api_authenticate(req, &st->who))
+    if (api_require_support(req, &st->who, "creating log requests"))
         return 0;
-    if (!api_is_support(&st->who))
-        return http_respond_error(req, LOGSHARE_EPERM, 403,
-                                  "creating log requests needs the support role");
     const char *ct = http_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
     if (!api_media_type_is(ct, "application/json"))
         return http_respond_error(req, LOGSHARE_EUNSUPPORTED, 415, "expected application/json");

@@ -435,10 +435,8 @@ int api_surveys_stats(http_request *req)
 {
     struct api_app *app = req->app;
     struct auth_identity who;
-    if (api_authenticate(req, &who))
+    if (api_require_support(req, &who, "reading survey stats"))
         return 0;
-    if (!api_is_support(&who))
-        return http_respond_error(req, LOGSHARE_EPERM, 403, "survey stats need the support role");
     int64_t since, until;
     if (parse_time_param(req, "since", &since) || parse_time_param(req, "until", &until))
         return 0;
@@ -464,11 +462,8 @@ int api_surveys_list(http_request *req)
 {
     struct api_app *app = req->app;
     struct auth_identity who;
-    if (api_authenticate(req, &who))
+    if (api_require_support(req, &who, "reading surveys"))
         return 0;
-    if (!api_is_support(&who))
-        return http_respond_error(req, LOGSHARE_EPERM, 403,
-                                  "reading surveys needs the support role");
     const char *ticket = http_query(req, "ticket_id");
     if (!ticket || !ticket_id_valid(ticket))
         return http_respond_error(req, LOGSHARE_EINVAL, 400,
