@@ -215,30 +215,36 @@ int push_db_log_request_get(struct push_db *db, const char *id, int64_t now,
     return rc;
 }
 
-/* Appends every row st yields to out (grown as needed). On an error
- * out keeps the rows read so far: the caller clears it. */
+/* Every row st yields into the empty list out (grown as needed), then
+ * finalizes st. On an error out is cleared. */
 static int read_rows(sqlite3_stmt *st, struct log_request_list *out)
 {
-    size_t cap = out->count;
+    size_t cap = 0;
+    int rc = 0;
     for (;;) {
         int s = sqlite3_step(st);
-        if (s == SQLITE_DONE)
-            return 0;
-        if (s != SQLITE_ROW)
-            return push_db_error(s);
+        if (s != SQLITE_ROW) {
+            rc = s == SQLITE_DONE ? 0 : push_db_error(s);
+            break;
+        }
         if (out->count == cap) {
             size_t ncap = cap ? cap * 2 : 16;
             struct log_request *n = realloc(out->items, ncap * sizeof *n);
-            if (!n)
-                return LOGSHARE_ENOMEM;
+            if (!n) {
+                rc = LOGSHARE_ENOMEM;
+                break;
+            }
             out->items = n;
             cap = ncap;
         }
-        int rc = read_row(st, &out->items[out->count]);
-        if (rc)
-            return rc;
+        if ((rc = read_row(st, &out->items[out->count])))
+            break;
         out->count++;
     }
+    sqlite3_finalize(st);
+    if (rc)
+        log_request_list_clear(out);
+    return rc;
 }
 
 /* The two list orders share everything but their SQL: ?1 is the cursor
@@ -261,11 +267,8 @@ static int list_query(struct push_db *db, const char *sql, const char *user_id, 
             st, 3, status >= 0 ? log_request_status_name((enum log_request_status)status) : NULL);
         sqlite3_bind_int64(st, 4, (sqlite3_int64)limit);
         rc = read_rows(st, out);
-        sqlite3_finalize(st);
     }
     pthread_mutex_unlock(&db->lock);
-    if (rc)
-        log_request_list_clear(out);
     return rc;
 }
 
@@ -304,11 +307,8 @@ int push_db_log_requests_expired_between(struct push_db *db, int64_t after, int6
         sqlite3_bind_int64(st, 1, after);
         sqlite3_bind_int64(st, 2, upto);
         rc = read_rows(st, out);
-        sqlite3_finalize(st);
     }
     pthread_mutex_unlock(&db->lock);
-    if (rc)
-        log_request_list_clear(out);
     return rc;
 }
 
