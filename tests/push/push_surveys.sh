@@ -39,6 +39,13 @@ assert_eq 400 "$STATUS" "no call_id"
 assert_eq 0 "$(jget "$(stats)" total)" "nothing stored by refused surveys"
 STATUS=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $ALICE" "$SERVER_URL/api/v1/surveys/stats")
 assert_eq 403 "$STATUS" "stats need support"
+assert_contains "$(curl -s -H "Authorization: Bearer $ALICE" "$SERVER_URL/api/v1/surveys/stats")" \
+  "reading survey stats needs the support role" "the 403 says why"
+STATUS=$(curl -s -o "$TEST_TMP/body" -w '%{http_code}' -H "Authorization: Bearer $AGENT" "$SERVER_URL/api/v1/surveys/stats?bucket=week")
+assert_eq 400 "$STATUS" "a bucket neither day nor hour"
+assert_contains "$(cat "$TEST_TMP/body")" "bucket must be day or hour" "the 400 says which buckets"
+assert_eq 86400 "$(jget "$(curl -s -H "Authorization: Bearer $AGENT" "$SERVER_URL/api/v1/surveys/stats?bucket=day")" bucket_seconds)" "bucket=day"
+assert_eq 3600 "$(jget "$(curl -s -H "Authorization: Bearer $AGENT" "$SERVER_URL/api/v1/surveys/stats?bucket=hour")" bucket_seconds)" "bucket=hour"
 STATUS=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $ALICE" -H 'Content-Type: text/plain' \
   --data-binary x "$SERVER_URL/api/v1/surveys")
 assert_eq 415 "$STATUS" "wrong content type"

@@ -52,6 +52,18 @@ int api_require_support(http_request *req, struct auth_identity *who, const char
     return LOGSHARE_EPERM;
 }
 
+int api_query_choice(http_request *req, const char *name, const char *first, const char *second,
+                     int *is_second)
+{
+    const char *v = http_query(req, name);
+    *is_second = v && strcmp(v, second) == 0;
+    if (v && !*is_second && strcmp(v, first) != 0) {
+        http_respond_error(req, LOGSHARE_EINVAL, 400, "%s must be %s or %s", name, first, second);
+        return LOGSHARE_EINVAL;
+    }
+    return 0;
+}
+
 int api_utf8_valid(const char *s, size_t len)
 {
     const unsigned char *p = (const unsigned char *)s, *end = p + len;

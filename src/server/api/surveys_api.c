@@ -431,6 +431,20 @@ static int parse_time_param(http_request *req, const char *name, int64_t *out)
     return 0;
 }
 
+/* The JSON text a push_db query made (rc its result; text is freed) as a
+ * document, or NULL once the request is answered: 503 when the database
+ * failed, 500 when memory ran out. */
+static json_t *db_json(http_request *req, int rc, char *text)
+{
+    json_t *doc = rc ? NULL : json_loads(text, 0, NULL);
+    free(text);
+    if (rc)
+        http_respond_error(req, LOGSHARE_EUNAVAILABLE, 503, "database: %s", logshare_strerror(rc));
+    else if (!doc)
+        http_respond_error(req, LOGSHARE_ENOMEM, 500, "out of memory");
+    return doc;
+}
+
 int api_surveys_stats(http_request *req)
 {
     struct api_app *app = req->app;
@@ -440,22 +454,14 @@ int api_surveys_stats(http_request *req)
     int64_t since, until;
     if (parse_time_param(req, "since", &since) || parse_time_param(req, "until", &until))
         return 0;
-    const char *bucket = http_query(req, "bucket");
-    int64_t bucket_s = 86400;
-    if (bucket && strcmp(bucket, "hour") == 0)
-        bucket_s = 3600;
-    else if (bucket && strcmp(bucket, "day") != 0)
-        return http_respond_error(req, LOGSHARE_EINVAL, 400, "bucket must be hour or day");
+    int hourly;
+    if (api_query_choice(req, "bucket", "day", "hour", &hourly))
+        return 0;
     char *text = NULL;
-    int rc = push_db_survey_stats(push_service_db(app->push), since, until, bucket_s, &text);
-    if (rc)
-        return http_respond_error(req, LOGSHARE_EUNAVAILABLE, 503, "database: %s",
-                                  logshare_strerror(rc));
-    json_t *doc = json_loads(text, 0, NULL);
-    free(text);
-    if (!doc)
-        return http_respond_error(req, LOGSHARE_ENOMEM, 500, "out of memory");
-    return http_respond_json(req, 200, doc);
+    int rc = push_db_survey_stats(push_service_db(app->push), since, until, hourly ? 3600 : 86400,
+                                  &text);
+    json_t *doc = db_json(req, rc, text);
+    return doc ? http_respond_json(req, 200, doc) : 0;
 }
 
 int api_surveys_list(http_request *req)
@@ -470,13 +476,9 @@ int api_surveys_list(http_request *req)
                                   "ticket_id is required: the ticket a survey created");
     char *text = NULL;
     int rc = push_db_surveys_for_ticket(push_service_db(app->push), ticket, &text);
-    if (rc)
-        return http_respond_error(req, LOGSHARE_EUNAVAILABLE, 503, "database: %s",
-                                  logshare_strerror(rc));
-    json_t *list = json_loads(text, 0, NULL);
-    free(text);
+    json_t *list = db_json(req, rc, text);
     if (!list)
-        return http_respond_error(req, LOGSHARE_ENOMEM, 500, "out of memory");
+        return 0;
     json_t *doc = json_object();
     json_object_set_new(doc, "surveys", list);
     return http_respond_json(req, 200, doc);
