@@ -161,19 +161,6 @@ static void full_messages_free(struct full_messages *f)
         free(f->msg[i]);
 }
 
-/* A fresh directory (*dir, caller frees) with a plaintext store of the
- * default stream open on it; min_level < 0 keeps the default level. */
-static logshare *open_plain(const char *name, int min_level, char **dir)
-{
-    *dir = tu_tmpdir(name);
-    logshare_options *o = tu_options(*dir, NULL, NULL);
-    if (min_level >= 0)
-        assert_int_equal(logshare_options_set_min_level(o, (logshare_level)min_level), 0);
-    logshare *ls = tu_open(o);
-    logshare_options_free(o);
-    return ls;
-}
-
 /* A fresh directory with an encrypted store of streams "calling" and
  * "media" open on it; *pub and *sec are its keys (caller frees all). */
 static logshare *open_two_streams(const char *name, char **dir, char **pub, char **sec)
@@ -199,7 +186,7 @@ static void plaintext_files_read_back_without_a_key(void **state)
 {
     (void)state;
     char *dir;
-    logshare *ls = open_plain("plain", -1, &dir);
+    logshare *ls = tu_open_plain("plain", -1, &dir);
     assert_int_equal(logshare_stream_index(ls, LOGSHARE_DEFAULT_STREAM), 0);
     assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_WARN, "plain %d", 1), 0);
     assert_int_equal(logshare_log(ls, 0, LOGSHARE_LEVEL_ERROR, "eager %s", "two"), 0);
@@ -226,7 +213,7 @@ static void deferred_formatting_matches_printf(void **state)
 {
     (void)state;
     char *dir;
-    logshare *ls = open_plain("fmt", LOGSHARE_LEVEL_TRACE, &dir);
+    logshare *ls = tu_open_plain("fmt", LOGSHARE_LEVEL_TRACE, &dir);
     char want[16][256];
     int n = 0;
     int x = -42;
@@ -267,7 +254,7 @@ static void precision_strings_are_read_only_up_to_the_precision(void **state)
 {
     (void)state;
     char *dir;
-    logshare *ls = open_plain("prec", -1, &dir);
+    logshare *ls = tu_open_plain("prec", -1, &dir);
     long page = sysconf(_SC_PAGESIZE);
     char *map =
         mmap(NULL, (size_t)page * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -299,7 +286,7 @@ static void long_strings_keep_their_width_and_precision(void **state)
 {
     (void)state;
     char *dir;
-    logshare *ls = open_plain("longfmt", -1, &dir);
+    logshare *ls = tu_open_plain("longfmt", -1, &dir);
     char *big = malloc(3001);
     for (int i = 0; i < 3000; i++)
         big[i] = (char)('a' + i % 26);
@@ -331,7 +318,7 @@ static void long_messages_are_cut_visibly(void **state)
 {
     (void)state;
     char *dir;
-    logshare *ls = open_plain("long", -1, &dir);
+    logshare *ls = tu_open_plain("long", -1, &dir);
     char *big = malloc(10001);
     memset(big, 'a', 10000);
     big[10000] = '\0';
@@ -355,7 +342,7 @@ static void records_below_the_minimum_level_are_discarded(void **state)
 {
     (void)state;
     char *dir;
-    logshare *ls = open_plain("level", LOGSHARE_LEVEL_WARN, &dir);
+    logshare *ls = tu_open_plain("level", LOGSHARE_LEVEL_WARN, &dir);
     assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_DEBUG, "hidden %d", 1), 0);
     assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_ERROR, "shown %d", 2), 0);
     assert_int_equal(LOGSHARE_LOG(ls, 1, LOGSHARE_LEVEL_ERROR, "no such stream"), LOGSHARE_EINVAL);
