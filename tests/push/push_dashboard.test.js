@@ -160,6 +160,20 @@ T.main(async () => {
   T.assert((await page.textContent('[data-testid=ticket-description]')).includes('Scores: overall 1/5 (low), audio 2/5 (low)'),
     'the description sums up the scores');
   await page.screenshot({ animations: 'disabled', path: path.join(shots, 'dashboard-survey-ticket.png'), fullPage: true });
+  // a ticket that only says source=survey names no survey: nothing to load
+  const fake = new FormData();
+  fake.append('description', 'not from a survey');
+  fake.append('source', 'survey');
+  fake.append('file', new Blob(['x\n']), 'x.log');
+  const posted = await fetch(server.url + '/api/v1/tickets', { method: 'POST', headers: { Authorization: 'Bearer ' + userToken }, body: fake });
+  T.assertEq(201, posted.status, 'a ticket posted with source=survey');
+  const fakeTicket = await posted.json();
+  T.assertEq(null, fakeTicket.survey_id, 'it has no survey_id');
+  await page.goto(`${server.url}/dashboard/#/tickets/${fakeTicket.id}`);
+  await T.waitFor(async () => ((await page.textContent('[data-testid=ticket-survey]').catch(() => '')) || '').includes('No survey is linked'),
+    'the ticket page says no survey is linked');
+  await page.goto(`${server.url}/dashboard/#/tickets/${sv.ticket.id}`);
+  await page.waitForSelector('[data-testid=ask-for-logs]');
   await page.click('[data-testid=ask-for-logs]');
   await page.waitForSelector('[data-testid=lr-form]');
   T.assertEq('customer-7', await page.inputValue('[data-testid=lr-user]'), 'the user is filled in');

@@ -39,6 +39,13 @@ assert_eq 400 "$STATUS" "no call_id"
 assert_eq 0 "$(jget "$(stats)" total)" "nothing stored by refused surveys"
 STATUS=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $ALICE" "$SERVER_URL/api/v1/surveys/stats")
 assert_eq 403 "$STATUS" "stats need support"
+assert_contains "$(curl -s -H "Authorization: Bearer $ALICE" "$SERVER_URL/api/v1/surveys/stats")" \
+  "reading survey stats needs the support role" "the 403 says why"
+STATUS=$(curl -s -o "$TEST_TMP/body" -w '%{http_code}' -H "Authorization: Bearer $AGENT" "$SERVER_URL/api/v1/surveys/stats?bucket=week")
+assert_eq 400 "$STATUS" "a bucket neither day nor hour"
+assert_contains "$(cat "$TEST_TMP/body")" "bucket must be day or hour" "the 400 says which buckets"
+assert_eq 86400 "$(jget "$(curl -s -H "Authorization: Bearer $AGENT" "$SERVER_URL/api/v1/surveys/stats?bucket=day")" bucket_seconds)" "bucket=day"
+assert_eq 3600 "$(jget "$(curl -s -H "Authorization: Bearer $AGENT" "$SERVER_URL/api/v1/surveys/stats?bucket=hour")" bucket_seconds)" "bucket=hour"
 STATUS=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $ALICE" -H 'Content-Type: text/plain' \
   --data-binary x "$SERVER_URL/api/v1/surveys")
 assert_eq 415 "$STATUS" "wrong content type"
@@ -87,6 +94,16 @@ assert_eq c9 "$(jget "$T" call_ids.0)" "ticket call id"
 assert_contains "$(jget "$T" description)" "could not hear them" "ticket description"
 [ "$(jget "$T" attachments.length)" -ge 1 ] || fail "the survey's ticket has no log files: $T"
 assert_contains "$(jget "$T" attachments)" ".lslog" "a log file is attached"
+# the ticket names its survey, fetched by id and in the list
+assert_eq "$(jget "$OUT" id)" "$(jget "$T" survey_id)" "GET /api/v1/tickets/{id} has survey_id"
+L=$(curl -s -H "Authorization: Bearer $AGENT" "$SERVER_URL/api/v1/tickets?call_id=c9")
+assert_eq "$TICKET" "$(jget "$L" tickets.0.id)" "the list finds the survey's ticket"
+assert_eq "$(jget "$OUT" id)" "$(jget "$L" tickets.0.survey_id)" "the list's ticket has survey_id"
+# a ticket no survey made has survey_id null, even one that says source=survey
+PLAIN=$(curl -s -H "Authorization: Bearer $ALICE" -F description=plain -F source=survey \
+  -F "f=@$TEST_TMP/shot.png" "$SERVER_URL/api/v1/tickets")
+assert_eq survey "$(jget "$PLAIN" source)" "a ticket posted with source=survey"
+assert_eq null "$(jget "$PLAIN" survey_id)" "no survey made it"
 ALL+=("$RI")
 pass "a survey with report_issue from the library made ticket $TICKET with the logs"
 # the description sums up the scores and issues; the survey is found by ticket

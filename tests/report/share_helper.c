@@ -128,33 +128,51 @@ static int cmd_decrypt(const char *keyfile, int n, char **files)
     return status;
 }
 
-static int cmd_open_send(const char *dir, const char *pub, const char *server, const char *token,
-                         int seconds)
+/* Opens the store in dir and starts its outbox sender towards server.
+ * 0, or 1 after saying why on stderr (nothing is left open). */
+static int open_with_sender(const char *dir, const char *pub, const char *server, const char *token,
+                            logshare **ls, logshare_outbox_sender **s)
 {
-    logshare *ls = NULL;
-    int rc = open_store(dir, pub, &ls);
+    int rc = open_store(dir, pub, ls);
     if (rc) {
         fprintf(stderr, "open: %s\n", logshare_strerror(rc));
         return 1;
     }
     logshare_share_options *o = logshare_share_options_new();
     logshare_share_options_set_server(o, server, token);
-    logshare_outbox_sender *s = NULL;
-    rc = logshare_outbox_sender_start(ls, o, &s);
+    rc = logshare_outbox_sender_start(*ls, o, s);
     logshare_share_options_free(o);
     if (rc) {
         fprintf(stderr, "sender: %s\n", logshare_strerror(rc));
+        logshare_close(*ls);
+        *ls = NULL;
         return 1;
     }
+    return 0;
+}
+
+/* 1 when the outbox in dir holds nothing. */
+static int outbox_empty(const char *dir)
+{
+    char *json = NULL;
+    int empty = logshare_outbox_list_json(dir, &json) == 0 && strcmp(json, "[]") == 0;
+    logshare_string_free(json);
+    return empty;
+}
+
+static int cmd_open_send(const char *dir, const char *pub, const char *server, const char *token,
+                         int seconds)
+{
+    logshare *ls = NULL;
+    logshare_outbox_sender *s = NULL;
+    if (open_with_sender(dir, pub, server, token, &ls, &s))
+        return 1;
     int status = 75;
     for (int i = 0; i < seconds * 10; i++) {
-        char *json = NULL;
-        if (logshare_outbox_list_json(dir, &json) == 0 && strcmp(json, "[]") == 0) {
-            logshare_string_free(json);
+        if (outbox_empty(dir)) {
             status = 0;
             break;
         }
-        logshare_string_free(json);
         struct timespec ts = {0, 100000000L};
         nanosleep(&ts, NULL);
     }
@@ -167,26 +185,12 @@ static int cmd_open_quit(const char *dir, const char *pub, const char *server, c
                          unsigned grace_ms)
 {
     logshare *ls = NULL;
-    int rc = open_store(dir, pub, &ls);
-    if (rc) {
-        fprintf(stderr, "open: %s\n", logshare_strerror(rc));
-        return 1;
-    }
-    logshare_share_options *o = logshare_share_options_new();
-    logshare_share_options_set_server(o, server, token);
     logshare_outbox_sender *s = NULL;
-    rc = logshare_outbox_sender_start(ls, o, &s);
-    logshare_share_options_free(o);
-    if (rc) {
-        fprintf(stderr, "sender: %s\n", logshare_strerror(rc));
+    if (open_with_sender(dir, pub, server, token, &ls, &s))
         return 1;
-    }
     logshare_outbox_sender_stop_grace(s, grace_ms);
     logshare_close(ls);
-    char *json = NULL;
-    int status = logshare_outbox_list_json(dir, &json) == 0 && strcmp(json, "[]") == 0 ? 0 : 75;
-    logshare_string_free(json);
-    return status;
+    return outbox_empty(dir) ? 0 : 75;
 }
 
 static long elapsed_ms(const struct timespec *t0)

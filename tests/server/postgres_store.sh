@@ -30,6 +30,16 @@ printf 'pg attachment\n' >"$TEST_TMP/f"
 req POST /api/v1/tickets -H "Authorization: Bearer $TOK" -F description='on postgres' -F call_id=pg-1 -F "f=@$TEST_TMP/f"
 expect 201 "" "create on PostgreSQL"; T=$(jget id)
 [ ! -e "$DATA/logshare.db" ] || fail "a SQLite database was created although database.url is set"
+# a survey's ticket lives in PostgreSQL, the survey in push.db: the ticket names it
+req POST /api/v1/surveys -H "Authorization: Bearer $TOK" -F "f=@$TEST_TMP/f" \
+  -F 'survey={"call_id":"pg-sv","overall":{"score":1},"report_issue":true}'
+expect 201 "" "survey with report_issue on PostgreSQL"; SV=$(jget id); ST=$(jget ticket_id)
+req GET "/api/v1/tickets/$ST" -H "Authorization: Bearer $SUP"; expect 200 "" "the survey's ticket"
+assert_eq "$SV" "$(jget survey_id)" "survey_id of a PostgreSQL ticket"
+req GET '/api/v1/tickets?call_id=pg-sv' -H "Authorization: Bearer $SUP"; expect 200 "" "list the survey's ticket"
+assert_eq "$SV" "$(jget tickets.0.survey_id)" "survey_id in the PostgreSQL list"
+req GET "/api/v1/tickets/$T" -H "Authorization: Bearer $TOK"; expect 200 "" "a report ticket"
+assert_eq null "$(jget survey_id)" "a report ticket has no survey_id"
 stop_ok
 # a second server, another blob dir is not shared here, so it reads metadata only
 start_server "$DATA" --database-url "$URL"

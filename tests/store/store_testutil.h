@@ -83,6 +83,19 @@ static inline logshare *tu_open(logshare_options *o)
     return ls;
 }
 
+/* A fresh directory (*dir, caller frees) with a plaintext store of the
+ * default stream open on it; min_level < 0 keeps the default level. */
+static inline logshare *tu_open_plain(const char *name, int min_level, char **dir)
+{
+    *dir = tu_tmpdir(name);
+    logshare_options *o = tu_options(*dir, NULL, NULL);
+    if (min_level >= 0)
+        assert_int_equal(logshare_options_set_min_level(o, (logshare_level)min_level), 0);
+    logshare *ls = tu_open(o);
+    logshare_options_free(o);
+    return ls;
+}
+
 /* Every record of every log file in dir, in file (seq) order then
  * record order, as one callback each. Returns the sum of the per-file
  * outcomes: counts files that ended with a torn tail in *torn, and fails

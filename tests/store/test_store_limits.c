@@ -361,10 +361,8 @@ static void an_unwritable_directory_drops_and_counts_then_recovers(void **state)
 static void a_removed_directory_is_reported_and_made_again(void **state)
 {
     (void)state;
-    char *dir = tu_tmpdir("removed");
-    logshare_options *o = tu_options(dir, NULL, NULL);
-    logshare *ls = tu_open(o);
-    logshare_options_free(o);
+    char *dir;
+    logshare *ls = tu_open_plain("removed", -1, &dir);
     for (int i = 0; i < 5; i++)
         assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "before %d", i), 0);
     assert_int_equal(logshare_flush(ls, 0), 0);
@@ -380,7 +378,7 @@ static void a_removed_directory_is_reported_and_made_again(void **state)
     /* The directory is back, locked again. */
     struct stat sb;
     assert_int_equal(stat(dir, &sb), 0);
-    o = tu_options(dir, NULL, NULL);
+    logshare_options *o = tu_options(dir, NULL, NULL);
     logshare *other = NULL;
     assert_int_equal(logshare_open(o, &other), LOGSHARE_EBUSY);
     logshare_options_free(o);

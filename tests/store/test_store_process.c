@@ -29,6 +29,19 @@ static void count_record(const logshare_record *rec, void *ctx)
     c->n++;
 }
 
+/* Checks that dir (decrypted with sec, NULL for plaintext) holds
+ * exactly "<prefix> 0" .. "<prefix> <n-1>" in order, no torn tail. */
+static void expect_numbered(const char *dir, const char *sec, const char *prefix, long n)
+{
+    struct count_check c = {0, 0, ""};
+    snprintf(c.prefix, sizeof c.prefix, "%s", prefix);
+    int torn = 0;
+    tu_read_dir(dir, sec, count_record, &c, &torn);
+    assert_int_equal(torn, 0);
+    assert_int_equal(c.bad, 0);
+    assert_int_equal(c.n, n);
+}
+
 static void a_forked_child_leaves_the_parents_store_alone(void **state)
 {
     (void)state;
@@ -68,15 +81,8 @@ static void a_forked_child_leaves_the_parents_store_alone(void **state)
     for (long i = 100; i < 200; i++)
         assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "rec %ld", i), 0);
     logshare_close(ls);
-    struct count_check c = {0, 0, "rec"};
-    int torn = 0;
-    tu_read_dir(dir, NULL, count_record, &c, &torn);
-    assert_int_equal(torn, 0);
-    assert_int_equal(c.bad, 0);
-    assert_int_equal(c.n, 200); /* each once: the child wrote nothing */
-    struct count_check cc = {0, 0, "child"};
-    tu_read_dir(child_dir, NULL, count_record, &cc, &torn);
-    assert_int_equal(cc.n, 1);
+    expect_numbered(dir, NULL, "rec", 200); /* each once: the child wrote nothing */
+    expect_numbered(child_dir, NULL, "child", 1);
     tu_rmrf(dir);
     tu_rmrf(child_dir);
     free(dir);
@@ -124,12 +130,7 @@ static void a_living_child_does_not_keep_the_store_locked(void **state)
     assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "rec %ld", 1L), 0);
     logshare_close(ls);
     logshare_options_free(o);
-    struct count_check c = {0, 0, "rec"};
-    int torn = 0;
-    tu_read_dir(dir, NULL, count_record, &c, &torn);
-    assert_int_equal(torn, 0);
-    assert_int_equal(c.bad, 0);
-    assert_int_equal(c.n, 2);
+    expect_numbered(dir, NULL, "rec", 2);
     tu_rmrf(dir);
     free(dir);
 }
@@ -153,12 +154,7 @@ static void exit_with_records_in_flight_writes_them_and_finishes_the_file(void *
     int status;
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    struct count_check c = {0, 0, "rec"};
-    int torn = 0;
-    tu_read_dir(dir, sec, count_record, &c, &torn);
-    assert_int_equal(torn, 0); /* finished with a FINAL frame */
-    assert_int_equal(c.bad, 0);
-    assert_int_equal(c.n, 5000);
+    expect_numbered(dir, sec, "rec", 5000); /* no torn tail: finished with a FINAL frame */
     free(pub);
     free(sec);
     tu_rmrf(dir);
@@ -303,10 +299,8 @@ static void *churn_thread(void *arg)
 static void threads_that_come_and_go_lose_nothing(void **state)
 {
     (void)state;
-    char *dir = tu_tmpdir("churn");
-    logshare_options *o = tu_options(dir, NULL, NULL);
-    logshare *ls = tu_open(o);
-    logshare_options_free(o);
+    char *dir;
+    logshare *ls = tu_open_plain("churn", -1, &dir);
     int rounds = (int)tu_scale(40, 10);
     for (int round = 0; round < rounds; round++) {
         pthread_t th[4];

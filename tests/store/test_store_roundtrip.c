@@ -130,20 +130,69 @@ static void collect_record(const logshare_record *rec, void *ctx)
     c->n++;
 }
 
+/* Every record in dir (decrypted with sec, NULL for plaintext) into a
+ * fresh *c; torn (may be NULL) as tu_read_dir. */
+static void collect_dir(const char *dir, const char *sec, struct collect *c, int *torn)
+{
+    memset(c, 0, sizeof *c);
+    tu_read_dir(dir, sec, collect_record, c, torn);
+}
+
+/* Whole messages (collect keeps 255 bytes of each), new copies. */
+struct full_messages {
+    char *msg[8];
+    size_t len[8];
+    int n;
+};
+
+static void full_record(const logshare_record *rec, void *ctx)
+{
+    struct full_messages *f = ctx;
+    if (f->n < 8) {
+        f->msg[f->n] = strdup(rec->message);
+        f->len[f->n] = rec->message_len;
+    }
+    f->n++;
+}
+
+static void full_messages_free(struct full_messages *f)
+{
+    for (int i = 0; i < f->n && i < 8; i++)
+        free(f->msg[i]);
+}
+
+/* A fresh directory with an encrypted store of streams "calling" and
+ * "media" open on it; *pub and *sec are its keys (caller frees all). */
+static logshare *open_two_streams(const char *name, char **dir, char **pub, char **sec)
+{
+    *dir = tu_tmpdir(name);
+    tu_keys(pub, sec);
+    const char *streams[] = {"calling", "media", NULL};
+    logshare_options *o = tu_options(*dir, *pub, streams);
+    logshare *ls = tu_open(o);
+    logshare_options_free(o);
+    return ls;
+}
+
+/* Logs one record at level with the format and arguments given, and
+ * keeps what snprintf makes of them in want[n++] (locals of the test). */
+#define LOG_AND_WANT(level, ...)                                                                   \
+    do {                                                                                           \
+        snprintf(want[n++], sizeof want[0], __VA_ARGS__);                                          \
+        assert_int_equal(LOGSHARE_LOG(ls, 0, level, __VA_ARGS__), 0);                              \
+    } while (0)
+
 static void plaintext_files_read_back_without_a_key(void **state)
 {
     (void)state;
-    char *dir = tu_tmpdir("plain");
-    logshare_options *o = tu_options(dir, NULL, NULL);
-    logshare *ls = tu_open(o);
-    logshare_options_free(o);
+    char *dir;
+    logshare *ls = tu_open_plain("plain", -1, &dir);
     assert_int_equal(logshare_stream_index(ls, LOGSHARE_DEFAULT_STREAM), 0);
     assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_WARN, "plain %d", 1), 0);
     assert_int_equal(logshare_log(ls, 0, LOGSHARE_LEVEL_ERROR, "eager %s", "two"), 0);
     logshare_close(ls);
     struct collect c;
-    memset(&c, 0, sizeof c);
-    tu_read_dir(dir, NULL, collect_record, &c, NULL);
+    collect_dir(dir, NULL, &c, NULL);
     assert_int_equal(c.n, 2);
     assert_string_equal(c.msgs[0], "plain 1");
     assert_int_equal(c.levels[0], LOGSHARE_LEVEL_WARN);
@@ -152,8 +201,7 @@ static void plaintext_files_read_back_without_a_key(void **state)
     /* A key given anyway does not hurt a plaintext file. */
     char *pub, *sec;
     tu_keys(&pub, &sec);
-    memset(&c, 0, sizeof c);
-    tu_read_dir(dir, sec, collect_record, &c, NULL);
+    collect_dir(dir, sec, &c, NULL);
     assert_int_equal(c.n, 2);
     free(pub);
     free(sec);
@@ -164,11 +212,8 @@ static void plaintext_files_read_back_without_a_key(void **state)
 static void deferred_formatting_matches_printf(void **state)
 {
     (void)state;
-    char *dir = tu_tmpdir("fmt");
-    logshare_options *o = tu_options(dir, NULL, NULL);
-    assert_int_equal(logshare_options_set_min_level(o, LOGSHARE_LEVEL_TRACE), 0);
-    logshare *ls = tu_open(o);
-    logshare_options_free(o);
+    char *dir;
+    logshare *ls = tu_open_plain("fmt", LOGSHARE_LEVEL_TRACE, &dir);
     char want[16][256];
     int n = 0;
     int x = -42;
@@ -176,11 +221,7 @@ static void deferred_formatting_matches_printf(void **state)
     size_t sz = 123456789;
     double d = 3.14159265358979;
     const char *nul = getenv("LOGSHARE_TEST_SURELY_UNSET"); /* NULL, unseen by the compiler */
-#define BOTH(...)                                                                                  \
-    do {                                                                                           \
-        snprintf(want[n++], sizeof want[0], __VA_ARGS__);                                          \
-        assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_TRACE, __VA_ARGS__), 0);               \
-    } while (0)
+#define BOTH(...) LOG_AND_WANT(LOGSHARE_LEVEL_TRACE, __VA_ARGS__)
     BOTH("ints %d %i %u %x %X %o|%5d|%-5d|%05d", x, x, 7u, 255u, 255u, 8u, 12, 12, 12);
     BOTH("longs %ld %lu %lld %llu %zu %zd %td %jd", -5L, 5UL, -6LL, big, sz, (ssize_t)-7,
          (ptrdiff_t)-8, (intmax_t)-9);
@@ -198,8 +239,7 @@ static void deferred_formatting_matches_printf(void **state)
      * compiler's checker, so only through a format it cannot see. */
     logshare_close(ls);
     struct collect c;
-    memset(&c, 0, sizeof c);
-    tu_read_dir(dir, NULL, collect_record, &c, NULL);
+    collect_dir(dir, NULL, &c, NULL);
     assert_int_equal(c.n, n);
     for (int i = 0; i < n; i++)
         assert_string_equal(c.msgs[i], want[i]);
@@ -213,10 +253,8 @@ static void deferred_formatting_matches_printf(void **state)
 static void precision_strings_are_read_only_up_to_the_precision(void **state)
 {
     (void)state;
-    char *dir = tu_tmpdir("prec");
-    logshare_options *o = tu_options(dir, NULL, NULL);
-    logshare *ls = tu_open(o);
-    logshare_options_free(o);
+    char *dir;
+    logshare *ls = tu_open_plain("prec", -1, &dir);
     long page = sysconf(_SC_PAGESIZE);
     char *map =
         mmap(NULL, (size_t)page * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -231,8 +269,7 @@ static void precision_strings_are_read_only_up_to_the_precision(void **state)
     assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "negative [%.*s]", -1, "whole"), 0);
     logshare_close(ls);
     struct collect c;
-    memset(&c, 0, sizeof c);
-    tu_read_dir(dir, NULL, collect_record, &c, NULL);
+    collect_dir(dir, NULL, &c, NULL);
     assert_int_equal(c.n, 4);
     assert_string_equal(c.msgs[0], "star [ABCDEFGH]");
     assert_string_equal(c.msgs[1], "fixed [DEFGH]");
@@ -248,21 +285,15 @@ static void precision_strings_are_read_only_up_to_the_precision(void **state)
 static void long_strings_keep_their_width_and_precision(void **state)
 {
     (void)state;
-    char *dir = tu_tmpdir("longfmt");
-    logshare_options *o = tu_options(dir, NULL, NULL);
-    logshare *ls = tu_open(o);
-    logshare_options_free(o);
+    char *dir;
+    logshare *ls = tu_open_plain("longfmt", -1, &dir);
     char *big = malloc(3001);
     for (int i = 0; i < 3000; i++)
         big[i] = (char)('a' + i % 26);
     big[3000] = '\0';
     char want[5][4000];
     int n = 0;
-#define BOTH(...)                                                                                  \
-    do {                                                                                           \
-        snprintf(want[n++], sizeof want[0], __VA_ARGS__);                                          \
-        assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, __VA_ARGS__), 0);                \
-    } while (0)
+#define BOTH(...) LOG_AND_WANT(LOGSHARE_LEVEL_INFO, __VA_ARGS__)
     BOTH("[%-6s]", big);
     BOTH("[%10s]", big);
     BOTH("[%.*s]", 2500, big);
@@ -270,20 +301,14 @@ static void long_strings_keep_their_width_and_precision(void **state)
     BOTH("[%-*.*s]", -3200, 2100, big);
 #undef BOTH
     logshare_close(ls);
-    logshare_support_file *files;
-    size_t nf;
-    assert_int_equal(logshare_list_support_files(dir, &files, &nf), 0);
-    logshare_reader *r;
-    assert_int_equal(logshare_reader_open(files[0].path, NULL, &r), 0);
-    logshare_record rec;
+    struct full_messages f = {0};
+    tu_read_dir(dir, NULL, full_record, &f, NULL);
+    assert_int_equal(f.n, n);
     for (int i = 0; i < n; i++) {
-        assert_int_equal(logshare_reader_next(r, &rec), 1);
-        assert_int_equal(rec.message_len, strlen(want[i]));
-        assert_string_equal(rec.message, want[i]);
+        assert_int_equal(f.len[i], strlen(want[i]));
+        assert_string_equal(f.msg[i], want[i]);
     }
-    assert_int_equal(logshare_reader_next(r, &rec), 0);
-    logshare_reader_close(r);
-    logshare_support_files_free(files, nf);
+    full_messages_free(&f);
     free(big);
     tu_rmrf(dir);
     free(dir);
@@ -292,35 +317,22 @@ static void long_strings_keep_their_width_and_precision(void **state)
 static void long_messages_are_cut_visibly(void **state)
 {
     (void)state;
-    char *dir = tu_tmpdir("long");
-    logshare_options *o = tu_options(dir, NULL, NULL);
-    logshare *ls = tu_open(o);
-    logshare_options_free(o);
+    char *dir;
+    logshare *ls = tu_open_plain("long", -1, &dir);
     char *big = malloc(10001);
     memset(big, 'a', 10000);
     big[10000] = '\0';
     assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "deferred %s", big), 0);
     assert_int_equal(logshare_log(ls, 0, LOGSHARE_LEVEL_INFO, "eager %s", big), 0);
     logshare_close(ls);
-    struct collect c;
-    memset(&c, 0, sizeof c);
-    size_t n = tu_read_dir(dir, NULL, collect_record, &c, NULL);
-    assert_int_equal(n, 2);
-    /* collect keeps 255 bytes; check the whole length through a reader. */
-    logshare_support_file *files;
-    size_t nf;
-    assert_int_equal(logshare_list_support_files(dir, &files, &nf), 0);
-    logshare_reader *r;
-    assert_int_equal(logshare_reader_open(files[0].path, NULL, &r), 0);
-    logshare_record rec;
+    struct full_messages f = {0};
+    tu_read_dir(dir, NULL, full_record, &f, NULL);
+    assert_int_equal(f.n, 2);
     for (int i = 0; i < 2; i++) {
-        assert_int_equal(logshare_reader_next(r, &rec), 1);
-        assert_true(rec.message_len < 4100 && rec.message_len > 3900);
-        assert_non_null(strstr(rec.message, "...[truncated]"));
+        assert_true(f.len[i] < 4100 && f.len[i] > 3900);
+        assert_non_null(strstr(f.msg[i], "...[truncated]"));
     }
-    assert_int_equal(logshare_reader_next(r, &rec), 0);
-    logshare_reader_close(r);
-    logshare_support_files_free(files, nf);
+    full_messages_free(&f);
     free(big);
     tu_rmrf(dir);
     free(dir);
@@ -329,11 +341,8 @@ static void long_messages_are_cut_visibly(void **state)
 static void records_below_the_minimum_level_are_discarded(void **state)
 {
     (void)state;
-    char *dir = tu_tmpdir("level");
-    logshare_options *o = tu_options(dir, NULL, NULL);
-    assert_int_equal(logshare_options_set_min_level(o, LOGSHARE_LEVEL_WARN), 0);
-    logshare *ls = tu_open(o);
-    logshare_options_free(o);
+    char *dir;
+    logshare *ls = tu_open_plain("level", LOGSHARE_LEVEL_WARN, &dir);
     assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_DEBUG, "hidden %d", 1), 0);
     assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_ERROR, "shown %d", 2), 0);
     assert_int_equal(LOGSHARE_LOG(ls, 1, LOGSHARE_LEVEL_ERROR, "no such stream"), LOGSHARE_EINVAL);
@@ -343,8 +352,7 @@ static void records_below_the_minimum_level_are_discarded(void **state)
     assert_int_equal(full, 0);
     logshare_close(ls);
     struct collect c;
-    memset(&c, 0, sizeof c);
-    tu_read_dir(dir, NULL, collect_record, &c, NULL);
+    collect_dir(dir, NULL, &c, NULL);
     assert_int_equal(c.n, 1);
     assert_string_equal(c.msgs[0], "shown 2");
     tu_rmrf(dir);
@@ -354,13 +362,8 @@ static void records_below_the_minimum_level_are_discarded(void **state)
 static void support_files_are_flushed_and_carry_time_ranges(void **state)
 {
     (void)state;
-    char *dir = tu_tmpdir("support");
-    char *pub, *sec;
-    tu_keys(&pub, &sec);
-    const char *streams[] = {"calling", "media", NULL};
-    logshare_options *o = tu_options(dir, pub, streams);
-    logshare *ls = tu_open(o);
-    logshare_options_free(o);
+    char *dir, *pub, *sec;
+    logshare *ls = open_two_streams("support", &dir, &pub, &sec);
     struct timespec before;
     clock_gettime(CLOCK_REALTIME, &before);
     int64_t t0 = (int64_t)before.tv_sec * 1000000 + before.tv_nsec / 1000;
@@ -384,7 +387,8 @@ static void support_files_are_flushed_and_carry_time_ranges(void **state)
     logshare_support_files_free(files, n);
     logshare_support_files_free(NULL, 0);
     /* A second handle on the same directory is refused. */
-    o = tu_options(dir, pub, streams);
+    const char *streams[] = {"calling", "media", NULL};
+    logshare_options *o = tu_options(dir, pub, streams);
     logshare *other = NULL;
     assert_int_equal(logshare_open(o, &other), LOGSHARE_EBUSY);
     assert_null(other);
@@ -419,13 +423,8 @@ static long read_complete_file(const char *path, const char *sec)
 static void support_files_are_complete_and_logging_goes_on(void **state)
 {
     (void)state;
-    char *dir = tu_tmpdir("complete");
-    char *pub, *sec;
-    tu_keys(&pub, &sec);
-    const char *streams[] = {"calling", "media", NULL};
-    logshare_options *o = tu_options(dir, pub, streams);
-    logshare *ls = tu_open(o);
-    logshare_options_free(o);
+    char *dir, *pub, *sec;
+    logshare *ls = open_two_streams("complete", &dir, &pub, &sec);
     for (int i = 0; i < 3; i++)
         assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "first %d", i), 0);
     logshare_support_file *files = NULL;
@@ -451,9 +450,8 @@ static void support_files_are_complete_and_logging_goes_on(void **state)
     assert_int_equal(LOGSHARE_LOG(ls, 1, LOGSHARE_LEVEL_INFO, "third %d", 0), 0);
     logshare_close(ls);
     struct collect c;
-    memset(&c, 0, sizeof c);
     int torn = 0;
-    tu_read_dir(dir, sec, collect_record, &c, &torn);
+    collect_dir(dir, sec, &c, &torn);
     assert_int_equal(torn, 0);
     assert_int_equal(c.n, 6);
     assert_string_equal(c.msgs[5], "third 0");

@@ -74,13 +74,17 @@ function draw(main, ctx, t) {
             : h('p.muted', null, 'No call ids.')))));
 }
 
-// The end-of-call survey that created this ticket: its scores (low ones
-// marked) and reported issues, loaded after the page is drawn.
+// The end-of-call survey that created this ticket (t.survey_id): its
+// scores (low ones marked) and reported issues, loaded after the page is
+// drawn. A ticket that only says source=survey has no survey_id: nothing
+// to load.
 function surveyPanel(t) {
-  const box = h('div', { 'data-testid': 'ticket-survey' }, h('p.muted', null, 'Loading the survey…'));
+  const none = () => h('p.muted', null, 'No survey is linked to this ticket.');
+  const box = h('div', { 'data-testid': 'ticket-survey' }, t.survey_id ? h('p.muted', null, 'Loading the survey…') : none());
+  if (!t.survey_id) return h('section.panel', null, h('h2', null, 'Survey'), box);
   api.get('/api/v1/surveys' + api.query({ ticket_id: t.id })).then((res) => {
-    const sv = (res.surveys || [])[0];
-    if (!sv) { replace(box, h('p.muted', null, 'No survey is linked to this ticket.')); return; }
+    const sv = (res.surveys || []).find((s) => s.id === t.survey_id);
+    if (!sv) { replace(box, none()); return; }
     const order = ['overall', 'audio', 'video', 'screenshare'];
     const rank = (c) => (order.indexOf(c) + 1) || order.length + 1;
     const ratings = Object.entries(sv.ratings || {}).sort((a, b) => rank(a[0]) - rank(b[0]));

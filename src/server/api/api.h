@@ -42,6 +42,18 @@ int api_authenticate(http_request *req, struct auth_identity *id);
 /* 1 for support and admin. */
 int api_is_support(const struct auth_identity *id);
 
+/* api_authenticate, then the support role: 0 when *who is support or
+ * admin. Otherwise the request has been answered (401, 429, or 403
+ * "<what> needs the support role") and an error is returned; the
+ * handler returns 0 at once. */
+int api_require_support(http_request *req, struct auth_identity *who, const char *what);
+
+/* A query parameter with two values: *second 0 when it is absent or
+ * first, 1 when it is second. Anything else is answered 400 "<name>
+ * must be <first> or <second>" and an error is returned. */
+int api_query_choice(http_request *req, const char *name, const char *first, const char *second,
+                     int *is_second);
+
 /* The ticket as JSON (SPEC "A ticket in JSON"). New reference. */
 json_t *api_ticket_json(http_request *req, const struct ticket *t);
 

@@ -10,6 +10,7 @@
 #include "api/dashboard.h"
 #include "logshare.h"
 #include "ls_time.h"
+#include "push_service.h"
 
 int api_authenticate(http_request *req, struct auth_identity *id)
 {
@@ -38,6 +39,29 @@ int api_authenticate(http_request *req, struct auth_identity *id)
 int api_is_support(const struct auth_identity *id)
 {
     return id->role == AUTH_ROLE_SUPPORT || id->role == AUTH_ROLE_ADMIN;
+}
+
+int api_require_support(http_request *req, struct auth_identity *who, const char *what)
+{
+    int rc = api_authenticate(req, who);
+    if (rc)
+        return rc;
+    if (api_is_support(who))
+        return 0;
+    http_respond_error(req, LOGSHARE_EPERM, 403, "%s needs the support role", what);
+    return LOGSHARE_EPERM;
+}
+
+int api_query_choice(http_request *req, const char *name, const char *first, const char *second,
+                     int *is_second)
+{
+    const char *v = http_query(req, name);
+    *is_second = v && strcmp(v, second) == 0;
+    if (v && !*is_second && strcmp(v, first) != 0) {
+        http_respond_error(req, LOGSHARE_EINVAL, 400, "%s must be %s or %s", name, first, second);
+        return LOGSHARE_EINVAL;
+    }
+    return 0;
 }
 
 int api_utf8_valid(const char *s, size_t len)
@@ -86,6 +110,20 @@ static json_t *time_json(int64_t us)
     return json_string(ls_time_format_rfc3339(us, 0, buf));
 }
 
+/* The survey that created t, from the push database: the survey row
+ * names its ticket (the ticket is committed first), so the ticket stores
+ * need no column for it, in SQLite or PostgreSQL alike. Only tickets
+ * with source "survey" are looked up; null for the others, and when the
+ * lookup fails, because the ticket itself is still worth answering. */
+static json_t *survey_id_json(struct api_app *app, const struct ticket *t)
+{
+    char id[PUSH_ID_MAX];
+    if (!app->push || !t->source || strcmp(t->source, "survey") != 0 ||
+        push_db_survey_id_for_ticket(push_service_db(app->push), t->id, id))
+        return json_null();
+    return json_string(id);
+}
+
 json_t *api_ticket_json(http_request *req, const struct ticket *t)
 {
     struct api_app *app = req->app;
@@ -106,6 +144,7 @@ json_t *api_ticket_json(http_request *req, const struct ticket *t)
     set_str(o, "platform", t->platform);
     set_str(o, "source", t->source);
     set_str(o, "log_request_id", t->log_request_id);
+    json_object_set_new(o, "survey_id", survey_id_json(app, t));
     set_str(o, "assignee", t->assignee);
     if (t->tracker_url)
         set_str(o, "tracker_url", t->tracker_url);

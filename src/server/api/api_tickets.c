@@ -47,11 +47,8 @@ int api_tickets_list(http_request *req)
 {
     struct api_app *app = req->app;
     struct auth_identity who;
-    if (api_authenticate(req, &who))
+    if (api_require_support(req, &who, "listing tickets"))
         return 0;
-    if (!api_is_support(&who))
-        return http_respond_error(req, LOGSHARE_EPERM, 403,
-                                  "listing tickets needs the support role");
     struct ticket_filter f = {0};
     f.status = -1;
     f.call_id = http_query(req, "call_id");
@@ -101,11 +98,8 @@ int api_tickets_patch_begin(http_request *req)
     if (!st)
         return LOGSHARE_ENOMEM;
     req->state = st;
-    if (api_authenticate(req, &st->who))
+    if (api_require_support(req, &st->who, "changing tickets"))
         return 0;
-    if (!api_is_support(&st->who))
-        return http_respond_error(req, LOGSHARE_EPERM, 403,
-                                  "changing tickets needs the support role");
     const char *ct = http_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
     if (!api_media_type_is(ct, "application/json"))
         return http_respond_error(req, LOGSHARE_EUNSUPPORTED, 415, "expected application/json");

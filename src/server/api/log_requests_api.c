@@ -41,11 +41,8 @@ int api_log_requests_create_begin(http_request *req)
     if (!st)
         return LOGSHARE_ENOMEM;
     req->state = st;
-    if (api_authenticate(req, &st->who))
+    if (api_require_support(req, &st->who, "creating log requests"))
         return 0;
-    if (!api_is_support(&st->who))
-        return http_respond_error(req, LOGSHARE_EPERM, 403,
-                                  "creating log requests needs the support role");
     const char *ct = http_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
     if (!api_media_type_is(ct, "application/json"))
         return http_respond_error(req, LOGSHARE_EUNSUPPORTED, 415, "expected application/json");
@@ -162,12 +159,9 @@ int api_log_requests_list(http_request *req)
     /* order=asc (default): oldest first, paged with after=next_after.
      * order=desc: newest first, paged with before=next_before, so the
      * dashboard can show the newest requests however many there are. */
-    const char *order = http_query(req, "order");
-    int desc = 0;
-    if (order && strcmp(order, "desc") == 0)
-        desc = 1;
-    else if (order && strcmp(order, "asc") != 0)
-        return http_respond_error(req, LOGSHARE_EINVAL, 400, "order must be asc or desc");
+    int desc;
+    if (api_query_choice(req, "order", "asc", "desc", &desc))
+        return 0;
     long limit = 100;
     long long cursor = 0;
     const char *l = http_query(req, "limit");

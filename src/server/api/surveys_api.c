@@ -394,10 +394,8 @@ int api_surveys_create_end(http_request *req)
     json_t *doc = survey_json(&rec, &u->parsed);
     if (rec.replayed && rec.ticket_id && !ticket)
         ticket_store_get(app->tickets, rec.ticket_id, &ticket);
-    json_t *tj = ticket ? api_ticket_json(req, ticket) : json_null();
-    if (ticket && tj)
-        json_object_set_new(tj, "survey_id", json_string(rec.id));
-    json_object_set_new(doc, "ticket", tj);
+    /* The survey is stored: the ticket's JSON finds it (survey_id). */
+    json_object_set_new(doc, "ticket", ticket ? api_ticket_json(req, ticket) : json_null());
     if (ignored)
         json_object_set_new(doc, "attachments_ignored", json_integer((json_int_t)ignored));
     ticket_free(ticket);
@@ -433,57 +431,54 @@ static int parse_time_param(http_request *req, const char *name, int64_t *out)
     return 0;
 }
 
+/* The JSON text a push_db query made (rc its result; text is freed) as a
+ * document, or NULL once the request is answered: 503 when the database
+ * failed, 500 when memory ran out. */
+static json_t *db_json(http_request *req, int rc, char *text)
+{
+    json_t *doc = rc ? NULL : json_loads(text, 0, NULL);
+    free(text);
+    if (rc)
+        http_respond_error(req, LOGSHARE_EUNAVAILABLE, 503, "database: %s", logshare_strerror(rc));
+    else if (!doc)
+        http_respond_error(req, LOGSHARE_ENOMEM, 500, "out of memory");
+    return doc;
+}
+
 int api_surveys_stats(http_request *req)
 {
     struct api_app *app = req->app;
     struct auth_identity who;
-    if (api_authenticate(req, &who))
+    if (api_require_support(req, &who, "reading survey stats"))
         return 0;
-    if (!api_is_support(&who))
-        return http_respond_error(req, LOGSHARE_EPERM, 403, "survey stats need the support role");
     int64_t since, until;
     if (parse_time_param(req, "since", &since) || parse_time_param(req, "until", &until))
         return 0;
-    const char *bucket = http_query(req, "bucket");
-    int64_t bucket_s = 86400;
-    if (bucket && strcmp(bucket, "hour") == 0)
-        bucket_s = 3600;
-    else if (bucket && strcmp(bucket, "day") != 0)
-        return http_respond_error(req, LOGSHARE_EINVAL, 400, "bucket must be hour or day");
+    int hourly;
+    if (api_query_choice(req, "bucket", "day", "hour", &hourly))
+        return 0;
     char *text = NULL;
-    int rc = push_db_survey_stats(push_service_db(app->push), since, until, bucket_s, &text);
-    if (rc)
-        return http_respond_error(req, LOGSHARE_EUNAVAILABLE, 503, "database: %s",
-                                  logshare_strerror(rc));
-    json_t *doc = json_loads(text, 0, NULL);
-    free(text);
-    if (!doc)
-        return http_respond_error(req, LOGSHARE_ENOMEM, 500, "out of memory");
-    return http_respond_json(req, 200, doc);
+    int rc = push_db_survey_stats(push_service_db(app->push), since, until, hourly ? 3600 : 86400,
+                                  &text);
+    json_t *doc = db_json(req, rc, text);
+    return doc ? http_respond_json(req, 200, doc) : 0;
 }
 
 int api_surveys_list(http_request *req)
 {
     struct api_app *app = req->app;
     struct auth_identity who;
-    if (api_authenticate(req, &who))
+    if (api_require_support(req, &who, "reading surveys"))
         return 0;
-    if (!api_is_support(&who))
-        return http_respond_error(req, LOGSHARE_EPERM, 403,
-                                  "reading surveys needs the support role");
     const char *ticket = http_query(req, "ticket_id");
     if (!ticket || !ticket_id_valid(ticket))
         return http_respond_error(req, LOGSHARE_EINVAL, 400,
                                   "ticket_id is required: the ticket a survey created");
     char *text = NULL;
     int rc = push_db_surveys_for_ticket(push_service_db(app->push), ticket, &text);
-    if (rc)
-        return http_respond_error(req, LOGSHARE_EUNAVAILABLE, 503, "database: %s",
-                                  logshare_strerror(rc));
-    json_t *list = json_loads(text, 0, NULL);
-    free(text);
+    json_t *list = db_json(req, rc, text);
     if (!list)
-        return http_respond_error(req, LOGSHARE_ENOMEM, 500, "out of memory");
+        return 0;
     json_t *doc = json_object();
     json_object_set_new(doc, "surveys", list);
     return http_respond_json(req, 200, doc);

@@ -55,6 +55,20 @@ int push_db_exec(struct push_db *db, const char *sql)
     return rc == SQLITE_OK ? 0 : push_db_error(rc);
 }
 
+int push_db_exec_at(struct push_db *db, const char *sql, int64_t t, int *changes)
+{
+    sqlite3_stmt *st;
+    int rc = push_db_prepare(db, sql, &st);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, t);
+    rc = push_db_error(sqlite3_step(st));
+    sqlite3_finalize(st);
+    if (!rc && changes)
+        *changes = sqlite3_changes(db->conn);
+    return rc;
+}
+
 int push_db_bind_text(sqlite3_stmt *st, int idx, const char *s)
 {
     int rc = s ? sqlite3_bind_text(st, idx, s, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, idx);
@@ -85,9 +99,8 @@ int push_db_open(const char *path, struct push_db **out)
     if (!db)
         return LOGSHARE_ENOMEM;
     pthread_mutex_init(&db->lock, NULL);
-    int rc = sqlite3_open_v2(path, &db->conn,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                             NULL);
+    int rc = sqlite3_open_v2(
+        path, &db->conn, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL);
     if (rc != SQLITE_OK) {
         rc = push_db_error(rc);
         push_db_close(db);

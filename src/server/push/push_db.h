@@ -95,7 +95,7 @@ struct log_request_new {
     const char *reason;
     const char *ticket_id; /* may be NULL */
     const char *created_by;
-    int64_t expires_in_s;  /* 1..LOG_REQUEST_MAX_EXPIRES_S */
+    int64_t expires_in_s; /* 1..LOG_REQUEST_MAX_EXPIRES_S */
 };
 
 /* A webhook to notify about the new request; url NULL means none. The
@@ -129,9 +129,8 @@ int push_db_log_request_get(struct push_db *db, const char *id, int64_t now,
 
 /* Requests, oldest first (by seq). user_id NULL: everyone's. status <0:
  * any. Only requests with seq > after_seq. At most limit (1..1000). */
-int push_db_log_request_list(struct push_db *db, const char *user_id, int status,
-                             int64_t after_seq, size_t limit, int64_t now,
-                             struct log_request_list *out);
+int push_db_log_request_list(struct push_db *db, const char *user_id, int status, int64_t after_seq,
+                             size_t limit, int64_t now, struct log_request_list *out);
 /* The same, newest first (by seq, descending): only requests with seq <
  * before_seq (0: from the newest). The next page's before_seq is the
  * last item's seq. */
@@ -185,6 +184,11 @@ int push_db_survey_stats(struct push_db *db, int64_t since, int64_t until, int64
  * low}},"issues":{category:[issue,...]}}]. [] when none. */
 int push_db_surveys_for_ticket(struct push_db *db, const char *ticket_id, char **json);
 
+/* The id of the survey that created ticket_id (the oldest linked to it)
+ * into out: 0, LOGSHARE_ENOENT when no survey names it, or a database
+ * error. One indexed lookup: the ticket JSON carries it (survey_id). */
+int push_db_survey_id_for_ticket(struct push_db *db, const char *ticket_id, char out[PUSH_ID_MAX]);
+
 /* ---- webhook deliveries -------------------------------------------- */
 
 enum webhook_delivery_status {
@@ -199,7 +203,7 @@ struct webhook_delivery {
     char id[PUSH_ID_MAX]; /* sent as X-Logshare-Delivery: receivers dedupe on it */
     char *event;          /* "log_request.created" */
     char *url;
-    char *payload;        /* the JSON body, signed as is */
+    char *payload; /* the JSON body, signed as is */
     int attempts;
     int64_t next_attempt_at;
     enum webhook_delivery_status status;

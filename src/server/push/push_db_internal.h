@@ -25,6 +25,10 @@ int push_db_prepare(struct push_db *db, const char *sql, sqlite3_stmt **st);
 /* Runs sql with no parameters and no rows (lock held). */
 int push_db_exec(struct push_db *db, const char *sql);
 
+/* Runs one UPDATE or DELETE whose only parameter, ?1, is the time t
+ * (lock held); *changes (may be NULL) gets the rows it changed. */
+int push_db_exec_at(struct push_db *db, const char *sql, int64_t t, int *changes);
+
 /* Binds text, or NULL when s is NULL. */
 int push_db_bind_text(sqlite3_stmt *st, int idx, const char *s);
 

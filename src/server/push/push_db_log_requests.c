@@ -83,19 +83,10 @@ static int read_row(sqlite3_stmt *st, struct log_request *r)
 
 static int expire_locked(struct push_db *db, int64_t now, int *count)
 {
-    sqlite3_stmt *st;
-    int rc = push_db_prepare(db,
-                             "UPDATE log_requests SET status = 'expired', updated_at = ?1"
-                             " WHERE status = 'pending' AND expires_at <= ?1",
-                             &st);
-    if (rc)
-        return rc;
-    sqlite3_bind_int64(st, 1, now);
-    rc = push_db_error(sqlite3_step(st));
-    sqlite3_finalize(st);
-    if (!rc && count)
-        *count = sqlite3_changes(db->conn);
-    return rc;
+    return push_db_exec_at(db,
+                           "UPDATE log_requests SET status = 'expired', updated_at = ?1"
+                           " WHERE status = 'pending' AND expires_at <= ?1",
+                           now, count);
 }
 
 static int get_locked(struct push_db *db, const char *id, struct log_request *out)
@@ -224,6 +215,38 @@ int push_db_log_request_get(struct push_db *db, const char *id, int64_t now,
     return rc;
 }
 
+/* Every row st yields into the empty list out (grown as needed), then
+ * finalizes st. On an error out is cleared. */
+static int read_rows(sqlite3_stmt *st, struct log_request_list *out)
+{
+    size_t cap = 0;
+    int rc = 0;
+    for (;;) {
+        int s = sqlite3_step(st);
+        if (s != SQLITE_ROW) {
+            rc = s == SQLITE_DONE ? 0 : push_db_error(s);
+            break;
+        }
+        if (out->count == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            struct log_request *n = realloc(out->items, ncap * sizeof *n);
+            if (!n) {
+                rc = LOGSHARE_ENOMEM;
+                break;
+            }
+            out->items = n;
+            cap = ncap;
+        }
+        if ((rc = read_row(st, &out->items[out->count])))
+            break;
+        out->count++;
+    }
+    sqlite3_finalize(st);
+    if (rc)
+        log_request_list_clear(out);
+    return rc;
+}
+
 /* The two list orders share everything but their SQL: ?1 is the cursor
  * (after_seq ascending, before_seq descending, 0 = from the start). */
 static int list_query(struct push_db *db, const char *sql, const char *user_id, int status,
@@ -243,25 +266,9 @@ static int list_query(struct push_db *db, const char *sql, const char *user_id, 
         push_db_bind_text(
             st, 3, status >= 0 ? log_request_status_name((enum log_request_status)status) : NULL);
         sqlite3_bind_int64(st, 4, (sqlite3_int64)limit);
-        out->items = calloc(limit, sizeof *out->items);
-        if (!out->items)
-            rc = LOGSHARE_ENOMEM;
-        while (!rc) {
-            int s = sqlite3_step(st);
-            if (s == SQLITE_DONE)
-                break;
-            if (s != SQLITE_ROW) {
-                rc = push_db_error(s);
-                break;
-            }
-            if (!(rc = read_row(st, &out->items[out->count])))
-                out->count++;
-        }
-        sqlite3_finalize(st);
+        rc = read_rows(st, out);
     }
     pthread_mutex_unlock(&db->lock);
-    if (rc)
-        log_request_list_clear(out);
     return rc;
 }
 
@@ -290,7 +297,6 @@ int push_db_log_requests_expired_between(struct push_db *db, int64_t after, int6
                                          struct log_request_list *out)
 {
     memset(out, 0, sizeof *out);
-    size_t cap = 0;
     pthread_mutex_lock(&db->lock);
     sqlite3_stmt *st;
     int rc = push_db_prepare(db,
@@ -300,32 +306,9 @@ int push_db_log_requests_expired_between(struct push_db *db, int64_t after, int6
     if (!rc) {
         sqlite3_bind_int64(st, 1, after);
         sqlite3_bind_int64(st, 2, upto);
-        while (!rc) {
-            int s = sqlite3_step(st);
-            if (s == SQLITE_DONE)
-                break;
-            if (s != SQLITE_ROW) {
-                rc = push_db_error(s);
-                break;
-            }
-            if (out->count == cap) {
-                size_t ncap = cap ? cap * 2 : 16;
-                struct log_request *n = realloc(out->items, ncap * sizeof *n);
-                if (!n) {
-                    rc = LOGSHARE_ENOMEM;
-                    break;
-                }
-                out->items = n;
-                cap = ncap;
-            }
-            if (!(rc = read_row(st, &out->items[out->count])))
-                out->count++;
-        }
-        sqlite3_finalize(st);
+        rc = read_rows(st, out);
     }
     pthread_mutex_unlock(&db->lock);
-    if (rc)
-        log_request_list_clear(out);
     return rc;
 }
 

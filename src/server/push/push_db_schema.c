@@ -102,6 +102,10 @@ static const char *const steps[] = {
     "DROP TABLE webhook_deliveries;"
     "ALTER TABLE webhook_deliveries_v4 RENAME TO webhook_deliveries;"
     "CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_at);",
+
+    /* 5: every ticket made by a survey names it (survey_id in the ticket
+     * JSON), looked up per ticket, also for each one in a list. */
+    "CREATE INDEX surveys_by_ticket ON surveys (ticket_id);",
 };
 
 #define STEP_COUNT ((int)(sizeof steps / sizeof steps[0]))

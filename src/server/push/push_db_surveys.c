@@ -402,3 +402,23 @@ int push_db_surveys_for_ticket(struct push_db *db, const char *ticket_id, char *
     json_decref(list);
     return rc;
 }
+
+int push_db_survey_id_for_ticket(struct push_db *db, const char *ticket_id, char out[PUSH_ID_MAX])
+{
+    out[0] = '\0';
+    pthread_mutex_lock(&db->lock);
+    sqlite3_stmt *st;
+    int rc =
+        push_db_prepare(db, "SELECT id FROM surveys WHERE ticket_id = ? ORDER BY seq LIMIT 1", &st);
+    if (!rc) {
+        push_db_bind_text(st, 1, ticket_id);
+        int s = sqlite3_step(st);
+        if (s == SQLITE_ROW)
+            snprintf(out, PUSH_ID_MAX, "%s", (const char *)sqlite3_column_text(st, 0));
+        else
+            rc = s == SQLITE_DONE ? LOGSHARE_ENOENT : push_db_error(s);
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&db->lock);
+    return rc;
+}

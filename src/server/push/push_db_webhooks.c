@@ -29,21 +29,14 @@ void webhook_delivery_clear(struct webhook_delivery *d)
  * its expiry (checked against now, not the sweeper's last run). */
 static int drop_stale_locked(struct push_db *db, int64_t now)
 {
-    sqlite3_stmt *st;
-    int rc = push_db_prepare(
+    return push_db_exec_at(
         db,
         "UPDATE webhook_deliveries SET status = 'dropped', finished_at = ?1,"
         " last_error = 'the log request is no longer pending'"
         " WHERE status = 'pending' AND log_request_id IS NOT NULL AND EXISTS ("
         "  SELECT 1 FROM log_requests r WHERE r.id = webhook_deliveries.log_request_id"
         "  AND (r.status <> 'pending' OR r.expires_at <= ?1))",
-        &st);
-    if (rc)
-        return rc;
-    sqlite3_bind_int64(st, 1, now);
-    rc = push_db_error(sqlite3_step(st));
-    sqlite3_finalize(st);
-    return rc;
+        now, NULL);
 }
 
 int push_db_delivery_next(struct push_db *db, int64_t now, struct webhook_delivery *out)
