@@ -6,9 +6,11 @@
  *
  * We bind the listen socket ourselves and hand it to libmicrohttpd, so
  * port 0 works and --port-file can report the port actually bound.
- * SIGTERM / SIGINT: stop accepting, let requests in flight finish for
- * up to shutdown_timeout_s, exit 0. The signals are blocked in every
- * thread and taken with sigwait() here, so no handler races the server.
+ * Once serving, the orphan sweep (orphan_sweep.h) runs on its own thread.
+ * SIGTERM / SIGINT: stop the sweep, stop accepting, let requests in
+ * flight finish for up to shutdown_timeout_s, exit 0. The signals are
+ * blocked in every thread and taken with sigwait() here, so no handler
+ * races the server.
  */
 #include <arpa/inet.h>
 #include <errno.h>
