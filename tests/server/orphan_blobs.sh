@@ -94,13 +94,15 @@ stop_ok
 [ -f "$DATA/blobs/$ORPHAN_NEW" ] && [ -f "$DATA/blobs/$KEY" ] || fail "blobs removed against an empty database"
 pass "a database that references no blob removes nothing"
 
-# --- SIGTERM stops it promptly -------------------------------------------------------
+# --- SIGTERM right after start, with a sweep of 3000 blobs started -------------------
+# (on this machine the sweep often finishes first; that it stops before
+# its next blob when asked is checked in test_orphan_sweep)
 for i in $(seq 1 3000); do printf x >"$DATA/blobs/a/20200102/at_$(printf '016f6b8b4c00%020d' "$i")"; done
 touch -d '2 hours ago' "$DATA"/blobs/a/20200102/*
 start_server "$DATA" --orphan-grace-s 600
 t0=$(date +%s%N)
 stop_ok
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-echo "SIGTERM to exit with a sweep running: $ms ms"
-[ "$ms" -lt 5000 ] || fail "SIGTERM took $ms ms with a sweep running"
-pass "SIGTERM during the sweep: exit 0, promptly"
+echo "SIGTERM to exit with a sweep started: $ms ms"
+[ "$ms" -lt 5000 ] || fail "SIGTERM took $ms ms with a sweep started"
+pass "SIGTERM right after start: exit 0, promptly"
