@@ -6,9 +6,11 @@
  *
  * We bind the listen socket ourselves and hand it to libmicrohttpd, so
  * port 0 works and --port-file can report the port actually bound.
- * SIGTERM / SIGINT: stop accepting, let requests in flight finish for
- * up to shutdown_timeout_s, exit 0. The signals are blocked in every
- * thread and taken with sigwait() here, so no handler races the server.
+ * Once serving, the orphan sweep (orphan_sweep.h) runs on its own thread.
+ * SIGTERM / SIGINT: stop the sweep, stop accepting, let requests in
+ * flight finish for up to shutdown_timeout_s, exit 0. The signals are
+ * blocked in every thread and taken with sigwait() here, so no handler
+ * races the server.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -31,6 +33,7 @@
 #include "http/http.h"
 #include "logshare.h"
 #include "ls_fs.h"
+#include "orphan_sweep.h"
 #include "push_service.h"
 #include "server_version.h"
 #include "ticket_store.h"
@@ -210,6 +213,7 @@ static int serve(server_config *cfg)
     struct api_app app = {cfg, NULL, NULL, NULL, NULL, NULL};
     int status = 1;
     struct http_server *server = NULL;
+    struct orphan_sweep *sweep = NULL;
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", cfg->data_dir, TICKET_STORE_SQLITE_FILENAME);
     struct auth_config acfg = {0};
@@ -279,10 +283,16 @@ static int serve(server_config *cfg)
         int n = snprintf(text, sizeof text, "%s\n", colon + 1);
         ls_fs_write_atomic(cfg->port_file, text, (size_t)n, 0644);
     }
+    /* After serving began: the sweep may take long on a big blob
+     * directory and must delay neither requests nor readiness. */
+    if ((rc = orphan_sweep_start(app.blobs, app.tickets, cfg->blob_orphan_grace_s, &sweep)))
+        fprintf(stderr, "logshared: cannot start the orphan sweep: %s\n", logshare_strerror(rc));
     int sig = 0;
     sigwait(&sigs, &sig);
     fprintf(stderr, "logshared: %s: finishing requests in flight (up to %lld s)\n",
             sig == SIGINT ? "SIGINT" : "SIGTERM", (long long)cfg->shutdown_timeout_s);
+    orphan_sweep_stop(sweep); /* before its next blob */
+    sweep = NULL;
     /* Streams never finish on their own: end them first, or the wait
      * for requests in flight would always run to its timeout. */
     push_service_close_streams(app.push);
@@ -291,6 +301,7 @@ static int serve(server_config *cfg)
     status = 0;
     fprintf(stderr, "logshared: stopped\n");
 out:
+    orphan_sweep_stop(sweep);
     push_service_close_streams(app.push);
     http_server_stop(server, 0);
     push_service_free(app.push);

@@ -672,6 +672,163 @@ static void end_hint_then_commit_or_abort(void **state)
     assert_int_equal(tmpdir_count_files(f->blobs), 1);
 }
 
+/* ---- listing ------------------------------------------------------- */
+
+#define LIST_MAX 16
+
+struct listed {
+    size_t n;
+    char *keys[LIST_MAX];
+    int64_t mtimes[LIST_MAX];
+    uint64_t sizes[LIST_MAX];
+    struct blob_store *remove_from; /* non-NULL: remove each blob as it is listed */
+    int stop_with;                  /* non-zero: return it from the first call */
+};
+
+static int collect(void *arg, const char *key, int64_t mtime, uint64_t size)
+{
+    struct listed *l = arg;
+    assert_true(l->n < LIST_MAX);
+    l->keys[l->n] = strdup(key);
+    l->mtimes[l->n] = mtime;
+    l->sizes[l->n] = size;
+    l->n++;
+    if (l->remove_from)
+        assert_int_equal(blob_store_remove(l->remove_from, key), 0);
+    return l->stop_with;
+}
+
+static ssize_t listed_index(const struct listed *l, const char *key)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->keys[i], key) == 0)
+            return (ssize_t)i;
+    return -1;
+}
+
+static void listed_clear(struct listed *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->keys[i]);
+    memset(l, 0, sizeof *l);
+}
+
+/* Plants a file of the old layout by hand, as an old server left it,
+ * with its modification time set to mtime. */
+static void plant_file(const char *blobs, const char *key, const char *bytes, time_t mtime)
+{
+    char *p = path_join(blobs, key);
+    for (char *slash = strchr(p + strlen(blobs) + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+        *slash = '\0';
+        mkdir(p, 0700);
+        *slash = '/';
+    }
+    FILE *fp = fopen(p, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(bytes, 1, strlen(bytes), fp), strlen(bytes));
+    assert_int_equal(fclose(fp), 0);
+    struct timespec ts[2] = {{mtime, 0}, {mtime, 0}};
+    assert_int_equal(utimensat(AT_FDCWD, p, ts, 0), 0);
+    free(p);
+}
+
+/* Both layouts are listed with their times and sizes; uploads in
+ * progress, temporary files and anything no key could name are not. */
+static void list_shows_committed_blobs_of_both_layouts(void **state)
+{
+    struct fixture *f = *state;
+    time_t before = time(NULL);
+    assert_int_equal(put_pattern(f->bs, "a/20260101/at_one", 1, 1000), 0);
+    assert_int_equal(put_pattern(f->bs, "a/20260102/at_two", 2, 0), 0);
+    plant_file(f->blobs, "t/tk_old/at_old", "old bytes", 1000000000);
+    plant_file(f->blobs, "a/20260101/.hidden", "x", 1000000000);
+    plant_file(f->blobs, "a/20260101/bad name", "x", 1000000000);
+    struct blob_writer *live;
+    assert_int_equal(blob_store_put_open(f->bs, "a/20260101/at_live", &live), 0);
+    assert_int_equal(blob_writer_write(live, "partial", 7), 0);
+
+    struct listed l = {0};
+    assert_int_equal(blob_store_list(f->bs, collect, &l), 0);
+    assert_int_equal(l.n, 3);
+    ssize_t one = listed_index(&l, "a/20260101/at_one");
+    ssize_t two = listed_index(&l, "a/20260102/at_two");
+    ssize_t old = listed_index(&l, "t/tk_old/at_old");
+    assert_true(one >= 0 && two >= 0 && old >= 0);
+    assert_int_equal(l.sizes[one], 1000);
+    assert_int_equal(l.sizes[two], 0);
+    assert_int_equal(l.sizes[old], 9);
+    assert_int_equal(l.mtimes[old], 1000000000);
+    assert_true(l.mtimes[one] >= before && l.mtimes[one] <= time(NULL));
+    listed_clear(&l);
+
+    assert_int_equal(blob_writer_commit(live), 0);
+    assert_int_equal(blob_store_list(f->bs, collect, &l), 0);
+    assert_int_equal(l.n, 4);
+    assert_true(listed_index(&l, "a/20260101/at_live") >= 0);
+    listed_clear(&l);
+
+    assert_int_equal(blob_store_list(NULL, collect, &l), LOGSHARE_EINVAL);
+    assert_int_equal(blob_store_list(f->bs, NULL, &l), LOGSHARE_EINVAL);
+}
+
+/* A blob's time is its commit's, however long ago its bytes were
+ * written: the orphan sweep's age check depends on it. */
+static void commit_sets_the_modification_time(void **state)
+{
+    struct fixture *f = *state;
+    struct blob_writer *w;
+    assert_int_equal(blob_store_put_open(f->bs, "a/20260101/at_slow", &w), 0);
+    assert_int_equal(blob_writer_write(w, "slow bytes", 10), 0);
+    /* As if the body had ended a day ago: age the temporary file. */
+    char *incoming = path_join(f->blobs, ".incoming");
+    DIR *d = opendir(incoming);
+    assert_non_null(d);
+    int aged = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (e->d_name[0] == '.' && e->d_name[1] == 't') {
+            char *p = path_join(incoming, e->d_name);
+            struct timespec ts[2] = {{time(NULL) - 86400, 0}, {time(NULL) - 86400, 0}};
+            assert_int_equal(utimensat(AT_FDCWD, p, ts, 0), 0);
+            free(p);
+            aged++;
+        }
+    }
+    closedir(d);
+    free(incoming);
+    assert_int_equal(aged, 1);
+    time_t before = time(NULL);
+    assert_int_equal(blob_writer_commit(w), 0);
+    struct listed l = {0};
+    assert_int_equal(blob_store_list(f->bs, collect, &l), 0);
+    assert_int_equal(l.n, 1);
+    assert_true(l.mtimes[0] >= before);
+    listed_clear(&l);
+}
+
+/* The visitor may remove what it is given (the sweep does), and a
+ * non-zero answer ends the listing with that value. */
+static void list_visitor_may_remove_and_stop(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(put_pattern(f->bs, "a/20260101/at_a", 1, 10), 0);
+    assert_int_equal(put_pattern(f->bs, "a/20260101/at_b", 2, 10), 0);
+    assert_int_equal(put_pattern(f->bs, "a/20260103/at_c", 3, 10), 0);
+    plant_file(f->blobs, "t/tk_old/at_old", "old", 1000000000);
+
+    struct listed l = {.stop_with = 7};
+    assert_int_equal(blob_store_list(f->bs, collect, &l), 7);
+    assert_int_equal(l.n, 1);
+    listed_clear(&l);
+
+    l.remove_from = f->bs;
+    assert_int_equal(blob_store_list(f->bs, collect, &l), 0);
+    assert_int_equal(l.n, 4);
+    listed_clear(&l);
+    assert_int_equal(blob_store_list(f->bs, collect, &l), 0);
+    assert_int_equal(l.n, 0);
+    assert_false(path_exists(f->blobs, "t/tk_old"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -696,6 +853,10 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(concurrent_commits_share_directory_fsyncs, setup, teardown),
         cmocka_unit_test_setup_teardown(end_hint_then_commit_or_abort, setup, teardown),
+        cmocka_unit_test_setup_teardown(list_shows_committed_blobs_of_both_layouts, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(commit_sets_the_modification_time, setup, teardown),
+        cmocka_unit_test_setup_teardown(list_visitor_may_remove_and_stop, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

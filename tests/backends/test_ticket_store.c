@@ -641,6 +641,49 @@ static void more_attachments_join_an_existing_ticket(void **state)
     assert_int_equal(count_rows(f->db, "attachments"), 3);
 }
 
+/* The orphan sweep asks whether any attachment row names a blob key:
+ * exact keys of created tickets and of added attachments are, keys of a
+ * failed transaction, prefixes and patterns are not. */
+static void blob_keys_are_referenced_only_by_stored_attachments(void **state)
+{
+    struct fixture *f = *state;
+    struct draft d;
+    draft_init(&d, "u", "d", NULL, 2);
+    ticket_free(create(f->ts, &d, NULL, NULL));
+    struct draft more;
+    draft_init(&more, "u", "x", NULL, 1);
+    assert_int_equal(ticket_store_add_attachments(f->ts, d.id, more.atts, 1, NULL), 0);
+    int referenced = -1;
+    assert_int_equal(ticket_store_blob_referenced(f->ts, d.keys[0], &referenced), 0);
+    assert_int_equal(referenced, 1);
+    assert_int_equal(ticket_store_blob_referenced(f->ts, d.keys[1], &referenced), 0);
+    assert_int_equal(referenced, 1);
+    assert_int_equal(ticket_store_blob_referenced(f->ts, more.keys[0], &referenced), 0);
+    assert_int_equal(referenced, 1);
+
+    /* A create that fails (its ticket id is taken) references nothing. */
+    struct draft clash;
+    draft_init(&clash, "u", "x", NULL, 1);
+    strcpy(clash.id, d.id);
+    assert_int_equal(ticket_store_create(f->ts, &clash.t, NULL, NULL, NULL), LOGSHARE_EEXIST);
+    assert_int_equal(ticket_store_blob_referenced(f->ts, clash.keys[0], &referenced), 0);
+    assert_int_equal(referenced, 0);
+
+    char prefix[128];
+    snprintf(prefix, sizeof prefix, "t/%s", d.id);
+    assert_int_equal(ticket_store_blob_referenced(f->ts, prefix, &referenced), 0);
+    assert_int_equal(referenced, 0);
+    assert_int_equal(ticket_store_blob_referenced(f->ts, "t/%", &referenced), 0);
+    assert_int_equal(referenced, 0);
+    assert_int_equal(ticket_store_blob_referenced(f->ts, "a/20260101/at_none", &referenced), 0);
+    assert_int_equal(referenced, 0);
+
+    assert_int_equal(ticket_store_blob_referenced(f->ts, "", &referenced), LOGSHARE_EINVAL);
+    assert_int_equal(ticket_store_blob_referenced(f->ts, NULL, &referenced), LOGSHARE_EINVAL);
+    assert_int_equal(ticket_store_blob_referenced(f->ts, d.keys[0], NULL), LOGSHARE_EINVAL);
+    assert_int_equal(ticket_store_blob_referenced(NULL, d.keys[0], &referenced), LOGSHARE_EINVAL);
+}
+
 static void migrations_run_once_and_reopen_is_idempotent(void **state)
 {
     struct fixture *f = *state;
@@ -777,6 +820,7 @@ int main(void)
         T(list_skips_vanished_tickets_without_holes),
         T(updates_change_status_assignee_and_append_notes),
         T(more_attachments_join_an_existing_ticket),
+        T(blob_keys_are_referenced_only_by_stored_attachments),
         T(migrations_run_once_and_reopen_is_idempotent),
         T(a_bad_database_fails_cleanly),
         T(created_ticket_survives_sigkill),

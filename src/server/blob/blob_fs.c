@@ -28,6 +28,7 @@
  */
 #include "blob_store.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -255,6 +256,12 @@ static int fs_commit(struct blob_writer *bw)
     struct fs_store *s = w->store;
     struct blob_fs_dir *d = NULL;
     int rc = w->fd < 0 ? LOGSHARE_ECLOSED : blob_fs_dirs_get(s->dirs, w->dir, 1, &d);
+    /* The modification time becomes the commit's, before the blob can be
+     * seen under its key: the orphan sweep removes only blobs older than
+     * its grace period, and the bytes of a request's first file may have
+     * arrived long before the request commits it. */
+    if (rc == 0 && futimens(w->fd, NULL) != 0)
+        rc = err_from_errno();
     if (rc == 0 &&
         rename_noreplace(s->staging_fd, w->tmp_name, blob_fs_dir_fd(d), w->final_name) != 0)
         rc = err_from_errno();
@@ -376,6 +383,71 @@ static int fs_remove(struct blob_store *bs, const char *key)
     return rc;
 }
 
+/* Directories nest at most this deep under the root (keys of both
+ * layouts have three segments); deeper ones are not walked. */
+#define FS_LIST_MAX_DEPTH 8
+
+/* Lists the regular files under fd (which it takes over) whose path,
+ * key[0..len) plus their name, is a valid key. Entries starting with
+ * '.' are skipped: ".", "..", the staging directory and temporary files
+ * are never blobs, and no key can name them. */
+static int list_walk(int fd, char *key, size_t len, int depth, blob_list_fn fn, void *arg)
+{
+    DIR *dir = fdopendir(fd);
+    if (!dir) {
+        int rc = err_from_errno();
+        close(fd);
+        return rc;
+    }
+    int rc = 0;
+    while (rc == 0) {
+        errno = 0;
+        struct dirent *e = readdir(dir);
+        if (!e) {
+            if (errno)
+                rc = err_from_errno();
+            break;
+        }
+        size_t n = strlen(e->d_name);
+        size_t at = len ? len + 1 : 0;
+        if (e->d_name[0] == '.' || at + n > BLOB_KEY_MAX)
+            continue;
+        if (len)
+            key[len] = '/';
+        memcpy(key + at, e->d_name, n + 1);
+        struct stat st;
+        if (fstatat(dirfd(dir), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            if (errno != ENOENT) /* gone meanwhile (removed by fn, say): not an error */
+                rc = err_from_errno();
+        } else if (S_ISDIR(st.st_mode) && depth < FS_LIST_MAX_DEPTH) {
+            int sub =
+                openat(dirfd(dir), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (sub >= 0)
+                rc = list_walk(sub, key, at + n, depth + 1, fn, arg);
+            else if (errno != ENOENT)
+                rc = err_from_errno();
+        } else if (S_ISREG(st.st_mode) && blob_key_valid(key)) {
+            rc = fn(arg, key, (int64_t)st.st_mtime, (uint64_t)st.st_size);
+        }
+        key[len] = '\0';
+    }
+    closedir(dir);
+    return rc;
+}
+
+/* Walks the whole tree rather than the two layouts by name, so blobs of
+ * the old layout (t/<ticket>/<attachment>) and of the new one
+ * (a/<day>/<attachment>) are both listed, and any future one too. */
+static int fs_list(struct blob_store *bs, blob_list_fn fn, void *arg)
+{
+    struct fs_store *s = bs->state;
+    char key[BLOB_KEY_MAX + 1] = "";
+    int fd = openat(s->root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return err_from_errno();
+    return list_walk(fd, key, 0, 1, fn, arg);
+}
+
 static int fs_check(struct blob_store *bs)
 {
     struct fs_store *s = bs->state;
@@ -411,6 +483,7 @@ static const struct blob_store_ops fs_ops = {
     .close = fs_close,
     .remove = fs_remove,
     .check = fs_check,
+    .list = fs_list,
     .signed_url = NULL,
     .destroy = fs_destroy,
 };

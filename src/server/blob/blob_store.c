@@ -170,6 +170,15 @@ int blob_store_remove(struct blob_store *bs, const char *key)
     return bs->ops->remove(bs, key);
 }
 
+int blob_store_list(struct blob_store *bs, blob_list_fn fn, void *arg)
+{
+    if (!bs || !fn)
+        return LOGSHARE_EINVAL;
+    if (!bs->ops->list)
+        return LOGSHARE_EUNSUPPORTED;
+    return bs->ops->list(bs, fn, arg);
+}
+
 int blob_store_check(struct blob_store *bs)
 {
     if (!bs)

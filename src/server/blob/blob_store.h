@@ -61,6 +61,13 @@ struct blob_store;
 struct blob_writer;
 struct blob_reader;
 
+/* Called by blob_store_list for each committed blob: its key (borrowed,
+ * valid during the call only), its modification time (unix seconds: the
+ * time it was committed, see blob_writer_commit) and its size. Returns 0
+ * to go on; anything else stops the listing, which returns that value.
+ * It may blob_store_remove the blob it was given. */
+typedef int (*blob_list_fn)(void *arg, const char *key, int64_t mtime_unix_s, uint64_t size);
+
 /* The operations a blob store implements. Implementations allocate
  * their writers and readers with struct blob_writer / blob_reader as the
  * FIRST member of their own struct, so the generic wrappers below can
@@ -79,6 +86,8 @@ struct blob_store_ops {
     void (*close)(struct blob_reader *r);
     int (*remove)(struct blob_store *bs, const char *key);
     int (*check)(struct blob_store *bs);
+    /* Optional (NULL means unsupported). */
+    int (*list)(struct blob_store *bs, blob_list_fn fn, void *arg);
     /* Optional (NULL means unsupported). */
     int (*signed_url)(struct blob_store *bs, const char *key, int64_t expires_unix_s, char **url);
     void (*destroy)(struct blob_store *bs);
@@ -135,7 +144,11 @@ int blob_writer_write(struct blob_writer *w, const void *data, size_t len);
 void blob_writer_end(struct blob_writer *w);
 
 /* Makes the blob durable and visible under its key, then frees w (also
- * on failure, in which case nothing is left behind). */
+ * on failure, in which case nothing is left behind). The blob's
+ * modification time (blob_store_list) is the time of its commit, not of
+ * its last write: a blob committed now is never older than the moment
+ * its commit began, however long ago its bytes arrived; the orphan sweep
+ * (orphan_sweep.h) relies on it. */
 int blob_writer_commit(struct blob_writer *w);
 
 /* Discards everything written and frees w. NULL is a no-op. */
@@ -161,6 +174,14 @@ void blob_reader_close(struct blob_reader *r);
 
 /* Deletes a committed blob (durably). LOGSHARE_ENOENT if there is none. */
 int blob_store_remove(struct blob_store *bs, const char *key);
+
+/* Calls fn for every committed blob, in no particular order, until fn
+ * returns non-zero (that value is returned). Uploads in progress are
+ * not listed. Blobs committed or removed while the listing runs may or
+ * may not be seen; every other blob is seen exactly once. 0 after the
+ * last blob; LOGSHARE_EIO and the like when the store cannot be read;
+ * LOGSHARE_EUNSUPPORTED for stores without it. */
+int blob_store_list(struct blob_store *bs, blob_list_fn fn, void *arg);
 
 /* Readiness for /readyz: 0 when blobs can be written now. */
 int blob_store_check(struct blob_store *bs);

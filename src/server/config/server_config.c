@@ -65,6 +65,9 @@ static const struct key_def keys[] = {
     S("database", "url", database_url, NULL,
       "ticket database: unset = SQLite in data_dir; postgresql://... or host=... = PostgreSQL; "
       "sqlite:PATH"),
+    I("blob", "orphan_grace_s", blob_orphan_grace_s, "3600",
+      "at startup, remove in the background committed blobs no ticket references that are "
+      "older than this (a crash between blob and ticket commit leaves them); 0 = never"),
     I("limits", "max_body_bytes", max_body_bytes, "2147483648", "largest request body"),
     I("limits", "max_file_bytes", max_file_bytes, "2147483648", "largest attached file"),
     I("limits", "max_files", max_files, "32", "files per request"),

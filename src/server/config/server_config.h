@@ -29,6 +29,8 @@ typedef struct server_config {
     int64_t durable; /* 1: fsync every commit (SQLite synchronous=FULL) */
     /* [database] */
     char *database_url; /* NULL: SQLite in data_dir; postgres://... PostgreSQL */
+    /* [blob] */
+    int64_t blob_orphan_grace_s; /* startup sweep of unreferenced blobs older than this; 0 off */
     /* [limits] */
     int64_t max_body_bytes;
     int64_t max_file_bytes;

@@ -303,6 +303,7 @@ static const struct ticket_store_ops pg_ops = {
     .update = pg_update,
     .add_attachments = pg_add_attachments,
     .get_attachment = pg_get_attachment,
+    .blob_referenced = pg_blob_referenced,
     .user_create = pg_user_create,
     .user_get = pg_user_get,
     .check = pg_check,

@@ -62,6 +62,7 @@ int pg_update(struct ticket_store *ts, const char *id, const struct ticket_updat
               struct ticket **out);
 int pg_add_attachments(struct ticket_store *ts, const char *ticket_id,
                        const struct ticket_attachment *a, size_t n, struct ticket **out);
+int pg_blob_referenced(struct ticket_store *ts, const char *blob_key, int *referenced);
 int pg_get_attachment(struct ticket_store *ts, const char *ticket_id, const char *attachment_id,
                       struct ticket_attachment **out);
 int pg_user_create(struct ticket_store *ts, const char *name, const char *role,

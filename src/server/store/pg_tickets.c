@@ -380,6 +380,22 @@ int pg_get_attachment(struct ticket_store *ts, const char *ticket_id, const char
     return rc;
 }
 
+int pg_blob_referenced(struct ticket_store *ts, const char *blob_key, int *referenced)
+{
+    struct pg_store *s = ts->state;
+    struct pg_conn *c;
+    int rc = pg_acquire(s, &c);
+    if (rc != 0)
+        return rc;
+    const char *p[] = {blob_key};
+    PGresult *res = pg_query(c, "SELECT 1 FROM attachments WHERE blob_key = $1 LIMIT 1", 1, p, &rc);
+    if (rc == 0 && PQntuples(res) > 0)
+        *referenced = 1;
+    PQclear(res);
+    pg_release(s, c);
+    return rc;
+}
+
 int pg_user_create(struct ticket_store *ts, const char *name, const char *role,
                    const char *password_hash)
 {

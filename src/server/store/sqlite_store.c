@@ -223,6 +223,7 @@ static const struct ticket_store_ops sq_ops = {
     .update = sq_update,
     .add_attachments = sq_add_attachments,
     .get_attachment = sq_get_attachment,
+    .blob_referenced = sq_blob_referenced,
     .user_create = sq_user_create,
     .user_get = sq_user_get,
     .check = sq_check,

@@ -94,6 +94,7 @@ int sq_add_attachments(struct ticket_store *ts, const char *ticket_id,
                        const struct ticket_attachment *a, size_t n, struct ticket **out);
 int sq_get_attachment(struct ticket_store *ts, const char *ticket_id, const char *attachment_id,
                       struct ticket_attachment **out);
+int sq_blob_referenced(struct ticket_store *ts, const char *blob_key, int *referenced);
 int sq_user_create(struct ticket_store *ts, const char *name, const char *role,
                    const char *password_hash);
 int sq_user_get(struct ticket_store *ts, const char *name, struct ticket_user **out);

@@ -29,6 +29,7 @@ static const char SQL_GET_ATTACHMENTS[] =
     "SELECT " ATTACHMENT_COLUMNS " FROM attachments WHERE ticket_id = ?1 ORDER BY rowid";
 static const char SQL_GET_ATTACHMENT[] =
     "SELECT " ATTACHMENT_COLUMNS " FROM attachments WHERE id = ?1 AND ticket_id = ?2";
+static const char SQL_BLOB_REFERENCED[] = "SELECT 1 FROM attachments WHERE blob_key = ?1 LIMIT 1";
 static const char SQL_INSERT_TICKET[] =
     "INSERT INTO tickets (" TICKET_COLUMNS ")"
     " VALUES (?1, 0, ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, NULL, NULL)";
@@ -398,6 +399,27 @@ int sq_get_attachment(struct ticket_store *ts, const char *ticket_id, const char
         } else {
             rc = r == SQLITE_DONE ? LOGSHARE_ENOENT : sq_error(r);
         }
+        sqlite3_reset(st);
+    }
+    sq_release(s, c);
+    return rc;
+}
+
+int sq_blob_referenced(struct ticket_store *ts, const char *blob_key, int *referenced)
+{
+    struct sq_store *s = ts->state;
+    struct sq_conn *c;
+    int rc = sq_acquire(s, &c);
+    if (rc != 0)
+        return rc;
+    sqlite3_stmt *st = sq_prepare(c, SQL_BLOB_REFERENCED, &rc);
+    if (st) {
+        sq_bind_text(st, 1, blob_key);
+        int r = sqlite3_step(st);
+        if (r == SQLITE_ROW)
+            *referenced = 1;
+        else if (r != SQLITE_DONE)
+            rc = sq_error(r);
         sqlite3_reset(st);
     }
     sq_release(s, c);

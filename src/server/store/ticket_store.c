@@ -262,6 +262,15 @@ int ticket_store_get_attachment(struct ticket_store *ts, const char *ticket_id,
     return ts->ops->get_attachment(ts, ticket_id, attachment_id, out);
 }
 
+int ticket_store_blob_referenced(struct ticket_store *ts, const char *blob_key, int *referenced)
+{
+    if (referenced)
+        *referenced = 0;
+    if (!ts || !blob_key || !*blob_key || !referenced)
+        return LOGSHARE_EINVAL;
+    return ts->ops->blob_referenced(ts, blob_key, referenced);
+}
+
 int ticket_store_user_create(struct ticket_store *ts, const char *name, const char *role,
                              const char *password_hash)
 {

@@ -184,6 +184,7 @@ struct ticket_store_ops {
                            const struct ticket_attachment *a, size_t n, struct ticket **out);
     int (*get_attachment)(struct ticket_store *ts, const char *ticket_id, const char *attachment_id,
                           struct ticket_attachment **out);
+    int (*blob_referenced)(struct ticket_store *ts, const char *blob_key, int *referenced);
     int (*user_create)(struct ticket_store *ts, const char *name, const char *role,
                        const char *password_hash);
     int (*user_get)(struct ticket_store *ts, const char *name, struct ticket_user **out);
@@ -242,6 +243,12 @@ int ticket_store_add_attachments(struct ticket_store *ts, const char *ticket_id,
 /* One attachment of one ticket (both ids must match). ENOENT. */
 int ticket_store_get_attachment(struct ticket_store *ts, const char *ticket_id,
                                 const char *attachment_id, struct ticket_attachment **out);
+
+/* Sets *referenced to 1 when an attachment row (of any ticket) names
+ * blob_key as where its bytes are, else to 0. The orphan sweep asks it
+ * before removing a blob (orphan_sweep.h). One indexed lookup (blob_key
+ * is UNIQUE). EINVAL for an empty key. */
+int ticket_store_blob_referenced(struct ticket_store *ts, const char *blob_key, int *referenced);
 
 /* Adds a dashboard login. EEXIST if the name is taken. */
 int ticket_store_user_create(struct ticket_store *ts, const char *name, const char *role,
