@@ -72,6 +72,9 @@ ALL=("${SURVEYS[@]}" "${SURVEYS[1]}")
 
 # --- files without report_issue are not kept --------------------------------
 echo "screenshot" >"$TEST_TMP/shot.png"
+# every file under blobs/, committed or temporary: neither kind may stay
+blob_count() { find "$DATA/blobs" -type f | wc -l; }
+BLOBS=$(blob_count)
 STATUS=$(curl -s -o "$TEST_TMP/body" -w '%{http_code}' -H "Authorization: Bearer $ALICE" \
   -F 'survey={"call_id":"c7","overall":{"score":3}}' -F "f=@$TEST_TMP/shot.png" "$SERVER_URL/api/v1/surveys")
 assert_eq 201 "$STATUS" "multipart survey without report_issue"
@@ -81,6 +84,7 @@ ALL+=('{"call_id":"c7","overall":{"score":3}}')
 STATUS=$(curl -s -o "$TEST_TMP/body" -w '%{http_code}' -H "Authorization: Bearer $ALICE" \
   -F 'survey={"call_id":"c8","overall":{"score":0}}' -F "f=@$TEST_TMP/shot.png" "$SERVER_URL/api/v1/surveys")
 assert_eq 400 "$STATUS" "a multipart survey out of scale"
+assert_eq "$BLOBS" "$(blob_count)" "neither survey left a file under blobs/"
 pass "files without report_issue are dropped; a bad multipart survey is refused"
 
 # --- the library: report_issue with the store's logs -> a ticket -------------

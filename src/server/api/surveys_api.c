@@ -3,12 +3,17 @@
  * (see surveys_api.h).
  *
  * A multipart survey streams its files straight into the blob store, as
- * a ticket upload does (each blob durable when its part ends), because
- * "report an issue" attaches the logs. Nothing is half-stored: if the
- * survey is refused, or the request fails or is cut, cleanup removes
- * every blob written; the ticket (when there is one) is committed before
- * the survey that names it, and a retry with the same Idempotency-Key
- * finds both again instead of storing them twice.
+ * a ticket upload does, because "report an issue" attaches the logs. As
+ * there, the blobs stay uncommitted (temporary) until the whole body has
+ * parsed and the survey checked out; then, on a worker thread, every blob
+ * is committed and right after it the ticket, so the window in which a
+ * crash leaves a committed blob without its ticket is a few fsyncs (the
+ * startup orphan sweep relies on that). Files of a survey without
+ * report_issue are never committed. Nothing is half-stored: if the
+ * survey is refused, or the request fails or is cut, cleanup aborts or
+ * removes every blob written; the ticket (when there is one) is committed
+ * before the survey that names it, and a retry with the same
+ * Idempotency-Key finds both again instead of storing them twice.
  */
 #include "surveys_api.h"
 
@@ -42,8 +47,10 @@ struct survey_upload {
     struct blob_writer *writer;
     EVP_MD_CTX *sha;
     struct ticket_attachment *atts;
+    struct blob_writer **writers; /* per attachment: open until commit_blobs */
     size_t n_atts;
-    int committed; /* a ticket references the blobs: never remove them */
+    size_t n_committed; /* atts[0..n_committed) are durable blobs */
+    int committed;      /* a ticket references the blobs: never remove them */
     survey parsed;
     int parsed_ok;
 };
@@ -55,21 +62,50 @@ static void upload_free(struct survey_upload *u)
     ls_buf_free(&u->json);
     multipart_parser_free(u->mp);
     EVP_MD_CTX_free(u->sha);
-    for (size_t i = 0; i < u->n_atts; i++)
+    for (size_t i = 0; i < u->n_atts; i++) {
+        blob_writer_abort(u->writers[i]);
         ticket_attachment_clear(&u->atts[i]);
+    }
     free(u->atts);
+    free(u->writers);
     surveys_clear(&u->parsed);
     free(u);
 }
 
+/* Removes the blobs this survey committed (refused, failed, or replayed). */
 static void remove_blobs(struct api_app *app, struct survey_upload *u)
 {
-    for (size_t i = 0; i < u->n_atts; i++)
-        if (u->atts[i].blob_key) {
+    for (size_t i = 0; i < u->n_committed; i++)
+        if (u->atts[i].blob_key)
             blob_store_remove(app->blobs, u->atts[i].blob_key);
-            free(u->atts[i].blob_key);
-            u->atts[i].blob_key = NULL;
+    u->n_committed = 0;
+}
+
+/* Drops the files that were written but not committed. */
+static void abort_writers(struct survey_upload *u)
+{
+    for (size_t i = 0; i < u->n_atts; i++) {
+        blob_writer_abort(u->writers[i]);
+        u->writers[i] = NULL;
+    }
+}
+
+/* Makes every blob durable, in order; cleanup removes the committed ones
+ * if anything after fails. */
+static int commit_blobs(http_request *req, struct survey_upload *u)
+{
+    while (u->n_committed < u->n_atts) {
+        struct blob_writer *w = u->writers[u->n_committed];
+        u->writers[u->n_committed] = NULL;
+        int rc = blob_writer_commit(w);
+        if (rc) {
+            snprintf(req->fail_message, sizeof req->fail_message, "blob store: %s",
+                     logshare_strerror(rc));
+            return LOGSHARE_EUNAVAILABLE;
         }
+        u->n_committed++;
+    }
+    return 0;
 }
 
 /* Parses u->json into u->parsed; on refusal fills req->fail_message. */
@@ -115,6 +151,11 @@ static int on_part_begin(void *ctx, const multipart_part *part)
     if (!na)
         return LOGSHARE_ENOMEM;
     u->atts = na;
+    struct blob_writer **nw = realloc(u->writers, (u->n_atts + 1) * sizeof *nw);
+    if (!nw)
+        return LOGSHARE_ENOMEM;
+    u->writers = nw;
+    u->writers[u->n_atts] = NULL;
     struct ticket_attachment *a = &u->atts[u->n_atts];
     memset(a, 0, sizeof *a);
     u->n_atts++;
@@ -136,7 +177,7 @@ static int on_part_begin(void *ctx, const multipart_part *part)
                  logshare_strerror(rc));
         return LOGSHARE_EUNAVAILABLE;
     }
-    a->blob_key = strdup(key); /* set now: cleanup removes it if anything fails */
+    a->blob_key = strdup(key);
     if (!a->blob_key || !EVP_DigestInit_ex(u->sha, EVP_sha256(), NULL))
         return LOGSHARE_ENOMEM;
     return 0;
@@ -181,12 +222,9 @@ static int on_part_end(void *ctx)
         return LOGSHARE_EINTERNAL;
     ls_hex_encode(md, mdlen, a->sha256);
     a->size = u->writer->bytes_written;
-    struct blob_writer *w = u->writer;
+    blob_writer_end(u->writer);            /* its tail starts for the disk now */
+    u->writers[u->n_atts - 1] = u->writer; /* committed in commit_blobs */
     u->writer = NULL;
-    if (blob_writer_commit(w)) {
-        snprintf(req->fail_message, sizeof req->fail_message, "blob store: cannot commit");
-        return LOGSHARE_EUNAVAILABLE;
-    }
     return 0;
 }
 
@@ -322,7 +360,7 @@ static int survey_description(const survey *s, ls_buf *out)
     return rc;
 }
 
-/* Creates the survey's ticket from the committed blobs. */
+/* Creates the survey's ticket from the blobs (committed by the caller). */
 static int create_ticket(http_request *req, struct survey_upload *u, struct ticket **out)
 {
     struct api_app *app = req->app;
@@ -355,7 +393,9 @@ static int create_ticket(http_request *req, struct survey_upload *u, struct tick
     return 0;
 }
 
-int api_surveys_create_end(http_request *req)
+/* Everything after the body: check, commit blobs and ticket, store the
+ * survey. Runs on a worker thread (http_defer): it waits for the disk. */
+static int survey_finish(http_request *req)
 {
     struct api_app *app = req->app;
     struct survey_upload *u = req->state;
@@ -376,12 +416,14 @@ int api_surveys_create_end(http_request *req)
     struct ticket *ticket = NULL;
     size_t ignored = 0;
     if (u->parsed.report_issue && u->n_atts > 0) {
+        if ((rc = commit_blobs(req, u)))
+            return http_respond_error(req, rc, 503, "%s", req->fail_message);
         if ((rc = create_ticket(req, u, &ticket)))
             return http_respond_error(req, LOGSHARE_EUNAVAILABLE, 503, "database: %s",
                                       logshare_strerror(rc));
     } else {
         ignored = u->n_atts; /* files without report_issue are not kept */
-        remove_blobs(app, u);
+        abort_writers(u);
     }
     struct survey_record rec;
     rc = push_db_survey_insert(db, u->who.user_id, &u->parsed, ticket ? ticket->id : NULL,
@@ -401,6 +443,11 @@ int api_surveys_create_end(http_request *req)
     ticket_free(ticket);
     survey_record_clear(&rec);
     return http_respond_json(req, 201, doc);
+}
+
+int api_surveys_create_end(http_request *req)
+{
+    return http_defer(req, survey_finish);
 }
 
 void api_surveys_create_cleanup(http_request *req, int ok)
