@@ -63,32 +63,32 @@ LOGSHARE_API const char *logshare_version(void);
  * appended. */
 typedef enum logshare_error {
     LOGSHARE_OK = 0,
-    LOGSHARE_EINVAL = -1,       /* an argument or input is invalid */
-    LOGSHARE_ENOMEM = -2,       /* out of memory */
-    LOGSHARE_EIO = -3,          /* a read, write or fsync failed */
-    LOGSHARE_ENOENT = -4,       /* no such file, record or object */
-    LOGSHARE_EEXIST = -5,       /* it already exists */
-    LOGSHARE_EKEY = -6,         /* a key is malformed or does not fit */
-    LOGSHARE_ECORRUPT = -7,     /* data failed authentication: tampered or foreign */
-    LOGSHARE_ETRUNCATED = -8,   /* a file ends mid-frame or before its final frame (torn tail) */
-    LOGSHARE_EFORMAT = -9,      /* unknown file format or version */
-    LOGSHARE_ENOSPC = -10,      /* the disk or a quota is full */
-    LOGSHARE_EPERM = -11,       /* permission denied (file system or server) */
-    LOGSHARE_ENETWORK = -12,    /* the server could not be reached */
-    LOGSHARE_ETIMEDOUT = -13,   /* an operation took longer than allowed */
-    LOGSHARE_EHTTP = -14,       /* the server answered with an error */
-    LOGSHARE_EAUTH = -15,       /* no token, or the token was refused */
-    LOGSHARE_ETOOLARGE = -16,   /* more than a configured limit */
-    LOGSHARE_ECLOSED = -17,     /* the handle is closing or closed */
-    LOGSHARE_EQUEUED = -18,     /* not sent now; kept in the outbox for later */
-    LOGSHARE_EBUSY = -19,       /* the resource is in use; try again */
-    LOGSHARE_ECONFLICT = -20,   /* the request conflicts with the current state */
-    LOGSHARE_ERATELIMIT = -21,  /* too many requests; try again later */
+    LOGSHARE_EINVAL = -1,        /* an argument or input is invalid */
+    LOGSHARE_ENOMEM = -2,        /* out of memory */
+    LOGSHARE_EIO = -3,           /* a read, write or fsync failed */
+    LOGSHARE_ENOENT = -4,        /* no such file, record or object */
+    LOGSHARE_EEXIST = -5,        /* it already exists */
+    LOGSHARE_EKEY = -6,          /* a key is malformed or does not fit */
+    LOGSHARE_ECORRUPT = -7,      /* data failed authentication: tampered or foreign */
+    LOGSHARE_ETRUNCATED = -8,    /* a file ends mid-frame or before its final frame (torn tail) */
+    LOGSHARE_EFORMAT = -9,       /* unknown file format or version */
+    LOGSHARE_ENOSPC = -10,       /* the disk or a quota is full */
+    LOGSHARE_EPERM = -11,        /* permission denied (file system or server) */
+    LOGSHARE_ENETWORK = -12,     /* the server could not be reached */
+    LOGSHARE_ETIMEDOUT = -13,    /* an operation took longer than allowed */
+    LOGSHARE_EHTTP = -14,        /* the server answered with an error */
+    LOGSHARE_EAUTH = -15,        /* no token, or the token was refused */
+    LOGSHARE_ETOOLARGE = -16,    /* more than a configured limit */
+    LOGSHARE_ECLOSED = -17,      /* the handle is closing or closed */
+    LOGSHARE_EQUEUED = -18,      /* not sent now; kept in the outbox for later */
+    LOGSHARE_EBUSY = -19,        /* the resource is in use; try again */
+    LOGSHARE_ECONFLICT = -20,    /* the request conflicts with the current state */
+    LOGSHARE_ERATELIMIT = -21,   /* too many requests; try again later */
     LOGSHARE_EUNAVAILABLE = -22, /* a backend is down */
     LOGSHARE_EUNSUPPORTED = -23, /* not supported by this build or server */
-    LOGSHARE_ECANCELED = -24,   /* canceled by the caller */
-    LOGSHARE_EINTERNAL = -25,   /* a bug: an invariant did not hold */
-    LOGSHARE_ETLS = -26         /* TLS failed: the server's certificate could not be verified */
+    LOGSHARE_ECANCELED = -24,    /* canceled by the caller */
+    LOGSHARE_EINTERNAL = -25,    /* a bug: an invariant did not hold */
+    LOGSHARE_ETLS = -26          /* TLS failed: the server's certificate could not be verified */
 } logshare_error;
 
 /* A short English description of an error code ("torn tail: ..."). Never
@@ -295,8 +295,8 @@ LOGSHARE_API int logshare_log_static(logshare *ls, int stream, logshare_level le
  * way to log. The format must be a string literal. */
 #define LOGSHARE__FIRST_(first, ...) first
 #define LOGSHARE__FIRST(...) LOGSHARE__FIRST_(__VA_ARGS__, 0)
-#define LOGSHARE_LOG(ls, stream, level, ...)                                  \
-    ((void)sizeof("" LOGSHARE__FIRST(__VA_ARGS__)),                           \
+#define LOGSHARE_LOG(ls, stream, level, ...)                                                       \
+    ((void)sizeof("" LOGSHARE__FIRST(__VA_ARGS__)),                                                \
      logshare_log_static((ls), (stream), (level), __VA_ARGS__))
 
 /* Waits until everything logged before the call (by any thread) is
@@ -310,8 +310,8 @@ LOGSHARE_API int logshare_flush(logshare *ls, int timeout_ms);
  * calling thread's ring was full; write_failed: records lost because the
  * disk refused them (full, read-only, removed directory); written:
  * records on disk. Any out pointer may be NULL. */
-LOGSHARE_API void logshare_get_counts(const logshare *ls, uint64_t *written,
-                                      uint64_t *buffer_full, uint64_t *write_failed);
+LOGSHARE_API void logshare_get_counts(const logshare *ls, uint64_t *written, uint64_t *buffer_full,
+                                      uint64_t *write_failed);
 
 /* The last error the writer met (a negative LOGSHARE_E* code), or 0 if
  * the last write succeeded. Cleared when writing works again.
@@ -389,12 +389,12 @@ typedef struct logshare_reader logshare_reader;
 /* One record, as logshare_reader_next returns it. The strings belong to
  * the reader and stay valid until the next call on it. */
 typedef struct logshare_record {
-    int64_t time_us;      /* µs since the epoch, UTC */
+    int64_t time_us; /* µs since the epoch, UTC */
     logshare_level level;
-    const char *stream;   /* the file's stream */
-    const char *message;  /* formatted text, NUL-terminated */
+    const char *stream;  /* the file's stream */
+    const char *message; /* formatted text, NUL-terminated */
     size_t message_len;
-    uint64_t file_seq;    /* the file's sequence number */
+    uint64_t file_seq; /* the file's sequence number */
 } logshare_record;
 
 /* Opens a log file for reading. secret_key_text is the content of a
@@ -424,8 +424,8 @@ LOGSHARE_API int logshare_reader_next(logshare_reader *r, logshare_record *rec);
 
 /* The file's stream name and sequence number, and its creation time
  * (µs). Pointers owned by the reader. Any out pointer may be NULL. */
-LOGSHARE_API void logshare_reader_info(const logshare_reader *r, const char **stream,
-                                       uint64_t *seq, int64_t *created_us);
+LOGSHARE_API void logshare_reader_info(const logshare_reader *r, const char **stream, uint64_t *seq,
+                                       int64_t *created_us);
 
 /* Frees a reader. NULL is a no-op. */
 LOGSHARE_API void logshare_reader_close(logshare_reader *r);
@@ -477,18 +477,22 @@ LOGSHARE_API void logshare_share_options_free(logshare_share_options *opts);
  * description (at most 32 KiB: LOGSHARE_ETOOLARGE); an export does not.
  * Text with control characters other than newline and tab is refused
  * (LOGSHARE_EINVAL); call ids and names are single lines. */
-LOGSHARE_API int logshare_share_options_set_description(logshare_share_options *opts, const char *text);
+LOGSHARE_API int logshare_share_options_set_description(logshare_share_options *opts,
+                                                        const char *text);
 /* Adds one call id (repeatable; duplicates are kept once). */
-LOGSHARE_API int logshare_share_options_add_call_id(logshare_share_options *opts, const char *call_id);
+LOGSHARE_API int logshare_share_options_add_call_id(logshare_share_options *opts,
+                                                    const char *call_id);
 LOGSHARE_API int logshare_share_options_set_customer(logshare_share_options *opts, const char *name,
                                                      const char *email);
 /* The app's version and platform ("ios 17.2", "linux x86_64"). */
-LOGSHARE_API int logshare_share_options_set_app(logshare_share_options *opts, const char *app_version,
-                                                const char *platform);
+LOGSHARE_API int logshare_share_options_set_app(logshare_share_options *opts,
+                                                const char *app_version, const char *platform);
 /* "report" (default), "survey", "push" or "share". */
-LOGSHARE_API int logshare_share_options_set_source(logshare_share_options *opts, const char *source);
+LOGSHARE_API int logshare_share_options_set_source(logshare_share_options *opts,
+                                                   const char *source);
 /* The push request this upload answers (source "push"). */
-LOGSHARE_API int logshare_share_options_set_log_request_id(logshare_share_options *opts, const char *id);
+LOGSHARE_API int logshare_share_options_set_log_request_id(logshare_share_options *opts,
+                                                           const char *id);
 /* Attaches one more file of the app's (a screenshot, a config), shipped
  * under name (its base name when NULL). The file is read when the report
  * is queued or the archive written. */
@@ -500,9 +504,10 @@ LOGSHARE_API int logshare_share_options_add_file(logshare_share_options *opts, c
  * POSTed to, a path under /api/v1/ (NULL: /api/v1/tickets). The answer
  * must be 2xx with an "id". Only /api/v1/tickets takes more files than
  * one request holds. */
-LOGSHARE_API int logshare_share_options_add_form_field(logshare_share_options *opts, const char *name,
-                                                       const char *value);
-LOGSHARE_API int logshare_share_options_set_endpoint(logshare_share_options *opts, const char *path);
+LOGSHARE_API int logshare_share_options_add_form_field(logshare_share_options *opts,
+                                                       const char *name, const char *value);
+LOGSHARE_API int logshare_share_options_set_endpoint(logshare_share_options *opts,
+                                                     const char *path);
 /* Whether the store's support files are included (default 1). */
 LOGSHARE_API int logshare_share_options_set_include_logs(logshare_share_options *opts, int include);
 
@@ -532,11 +537,13 @@ LOGSHARE_API int logshare_share_options_set_retry(logshare_share_options *opts, 
  * [limits] max_files; at least 2). A report with more files creates its
  * ticket with the first batch and adds the rest in further requests,
  * each file exactly once. */
-LOGSHARE_API int logshare_share_options_set_max_files_per_request(logshare_share_options *opts, size_t max_files);
+LOGSHARE_API int logshare_share_options_set_max_files_per_request(logshare_share_options *opts,
+                                                                  size_t max_files);
 /* Caps the upload rate, in bytes per second (0, the default: no cap), so
  * a report sent during a call does not take the bandwidth the call
  * needs. */
-LOGSHARE_API int logshare_share_options_set_max_send_rate(logshare_share_options *opts, uint64_t bytes_per_second);
+LOGSHARE_API int logshare_share_options_set_max_send_rate(logshare_share_options *opts,
+                                                          uint64_t bytes_per_second);
 LOGSHARE_API int logshare_share_options_set_progress(logshare_share_options *opts,
                                                      logshare_progress_fn fn, void *user);
 /* Called for every item logshare_flush_outbox() tries. */
@@ -564,8 +571,8 @@ LOGSHARE_API void logshare_report_result_free(logshare_report_result *r);
  * (defaults 64 MiB, 32). A report that would go past it is refused with
  * LOGSHARE_ENOSPC and nothing queued; nothing already queued is ever
  * dropped to make room. */
-LOGSHARE_API int logshare_share_options_set_outbox_limits(logshare_share_options *opts, uint64_t max_bytes,
-                                                          unsigned max_items);
+LOGSHARE_API int logshare_share_options_set_outbox_limits(logshare_share_options *opts,
+                                                          uint64_t max_bytes, unsigned max_items);
 
 /* ---- Export (direct sharing) ---- */
 
@@ -585,13 +592,13 @@ LOGSHARE_API int logshare_export_format_parse(const char *name, logshare_export_
  * (memory does not grow with the logs); the file appears only when
  * complete (written beside it, fsynced, renamed). The progress callback
  * of opts sees bytes of log data written. */
-LOGSHARE_API int logshare_export(logshare *ls, const logshare_share_options *opts, const char *out_path,
-                                 logshare_export_format format);
+LOGSHARE_API int logshare_export(logshare *ls, const logshare_share_options *opts,
+                                 const char *out_path, logshare_export_format format);
 
 /* The same for a store directory that is not open in this process (the
  * CLI, a crash reporter): files are taken as they are on disk. */
-LOGSHARE_API int logshare_export_dir(const char *dir, const logshare_share_options *opts, const char *out_path,
-                                     logshare_export_format format);
+LOGSHARE_API int logshare_export_dir(const char *dir, const logshare_share_options *opts,
+                                     const char *out_path, logshare_export_format format);
 
 /* ---- Report (a support ticket) ---- */
 
@@ -632,8 +639,8 @@ LOGSHARE_API int logshare_report_dir(const char *dir, const logshare_share_optio
  * Returns 0 even when
  * some items could not be sent (see *left); an error only when the
  * outbox could not be read or opts is incomplete. Blocks. */
-LOGSHARE_API int logshare_flush_outbox(logshare *ls, const logshare_share_options *opts, unsigned flags,
-                                       size_t *sent, size_t *left);
+LOGSHARE_API int logshare_flush_outbox(logshare *ls, const logshare_share_options *opts,
+                                       unsigned flags, size_t *sent, size_t *left);
 LOGSHARE_API int logshare_outbox_flush_dir(const char *dir, const logshare_share_options *opts,
                                            unsigned flags, size_t *sent, size_t *left);
 
@@ -642,7 +649,8 @@ LOGSHARE_API int logshare_outbox_flush_dir(const char *dir, const logshare_share
  * flush) unless opts says not to, the app's files, opts' fields. A
  * background sender or logshare_flush_outbox sends it. *outbox_id (free
  * with logshare_string_free) names the item. */
-LOGSHARE_API int logshare_outbox_add(logshare *ls, const logshare_share_options *opts, char **outbox_id);
+LOGSHARE_API int logshare_outbox_add(logshare *ls, const logshare_share_options *opts,
+                                     char **outbox_id);
 LOGSHARE_API int logshare_outbox_add_dir(const char *dir, const logshare_share_options *opts,
                                          char **outbox_id);
 
@@ -673,7 +681,8 @@ typedef struct logshare_outbox_sender logshare_outbox_sender;
  * returns, so it may be stopped before or after logshare_close. */
 LOGSHARE_API int logshare_outbox_sender_start(logshare *ls, const logshare_share_options *opts,
                                               logshare_outbox_sender **sender);
-LOGSHARE_API int logshare_outbox_sender_start_dir(const char *dir, const logshare_share_options *opts,
+LOGSHARE_API int logshare_outbox_sender_start_dir(const char *dir,
+                                                  const logshare_share_options *opts,
                                                   logshare_outbox_sender **sender);
 
 /* Makes the sender look at the outbox now (an item was just added with
@@ -694,7 +703,8 @@ LOGSHARE_API void logshare_outbox_sender_stop(logshare_outbox_sender *sender);
  * is sent even if the app quits right after start). Only then is what
  * is still in flight aborted (and kept). Returns as soon as the sender
  * is idle, so it costs nothing when nothing is being sent. */
-LOGSHARE_API void logshare_outbox_sender_stop_grace(logshare_outbox_sender *sender, unsigned grace_ms);
+LOGSHARE_API void logshare_outbox_sender_stop_grace(logshare_outbox_sender *sender,
+                                                    unsigned grace_ms);
 
 /* ------------------------------------------------------------------ */
 /* Push requests for logs, and end-of-call surveys                    */
@@ -725,10 +735,10 @@ typedef struct logshare_log_request {
 
 /* The user's answer. */
 typedef enum logshare_consent {
-    LOGSHARE_CONSENT_IGNORE = 0,  /* no answer now; this watcher will not offer it again,
-                                     a new watcher will while it is pending */
-    LOGSHARE_CONSENT_UPLOAD = 1,  /* yes: upload the support files for it */
-    LOGSHARE_CONSENT_DECLINE = 2  /* no: tell support */
+    LOGSHARE_CONSENT_IGNORE = 0, /* no answer now; this watcher will not offer it again,
+                                    a new watcher will while it is pending */
+    LOGSHARE_CONSENT_UPLOAD = 1, /* yes: upload the support files for it */
+    LOGSHARE_CONSENT_DECLINE = 2 /* no: tell support */
 } logshare_consent;
 
 /* Called on the thread running logshare_watch for each new request; may

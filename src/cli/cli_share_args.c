@@ -16,8 +16,8 @@ void cli_share_args_init(cli_share_args *a)
     *a = (cli_share_args){.attempts = 4, .max_rate = 0, .max_files = 32};
 }
 
-int cli_share_args_parse(cli_share_args *a, logshare_share_options *opts, int opt,
-                         const char *arg, const char *cmd)
+int cli_share_args_parse(cli_share_args *a, logshare_share_options *opts, int opt, const char *arg,
+                         const char *cmd)
 {
     char *end;
     switch (opt) {
@@ -86,8 +86,7 @@ int cli_share_args_parse(cli_share_args *a, logshare_share_options *opts, int op
     }
 }
 
-char *cli_share_args_connect(const cli_share_args *a, logshare_share_options *opts,
-                             const char *cmd)
+char *cli_share_args_connect(const cli_share_args *a, logshare_share_options *opts, const char *cmd)
 {
     char *token = cli_share_token(a->token, a->token_file);
     if (!token)

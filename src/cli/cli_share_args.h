@@ -38,13 +38,17 @@ enum {
     {"server", required_argument, NULL, CLI_SHARE_OPT_SERVER},                                     \
         {"token", required_argument, NULL, CLI_SHARE_OPT_TOKEN},                                   \
         {"token-file", required_argument, NULL, CLI_SHARE_OPT_TOKEN_FILE},                         \
-        {"ca-file", required_argument, NULL, CLI_SHARE_OPT_CA}
+    {                                                                                              \
+        "ca-file", required_argument, NULL, CLI_SHARE_OPT_CA                                       \
+    }
 
 /* --attempts, --max-rate, --max-files */
 #define CLI_SHARE_OPTS_TRANSFER                                                                    \
     {"attempts", required_argument, NULL, CLI_SHARE_OPT_ATTEMPTS},                                 \
         {"max-rate", required_argument, NULL, CLI_SHARE_OPT_MAX_RATE},                             \
-        {"max-files", required_argument, NULL, CLI_SHARE_OPT_MAX_FILES}
+    {                                                                                              \
+        "max-files", required_argument, NULL, CLI_SHARE_OPT_MAX_FILES                              \
+    }
 
 /* --call-id, --file (both repeatable, put on the options at once),
  * --description, --app-version, --platform */
@@ -53,7 +57,9 @@ enum {
         {"file", required_argument, NULL, CLI_SHARE_OPT_FILE},                                     \
         {"description", required_argument, NULL, CLI_SHARE_OPT_DESCRIPTION},                       \
         {"app-version", required_argument, NULL, CLI_SHARE_OPT_APP_VERSION},                       \
-        {"platform", required_argument, NULL, CLI_SHARE_OPT_PLATFORM}
+    {                                                                                              \
+        "platform", required_argument, NULL, CLI_SHARE_OPT_PLATFORM                                \
+    }
 
 /* What was given; the strings point into argv (nothing is owned). */
 typedef struct cli_share_args {
@@ -73,8 +79,8 @@ void cli_share_args_init(cli_share_args *a);
  * one of the shared options and its value is good, 0 when it is not a
  * shared option (the caller handles it), -1 when the value is bad (a
  * one-line error naming `cmd` was printed: exit 2). */
-int cli_share_args_parse(cli_share_args *a, logshare_share_options *opts, int opt,
-                         const char *arg, const char *cmd);
+int cli_share_args_parse(cli_share_args *a, logshare_share_options *opts, int opt, const char *arg,
+                         const char *cmd);
 
 /* Reads the token (cli_share_token) and sets the server on opts. Returns
  * the token (caller frees; opts keeps no pointer to it being freed

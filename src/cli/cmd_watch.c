@@ -71,8 +71,9 @@ static logshare_consent on_request(void *user, const logshare_log_request *r)
     fflush(stdout);
     logshare_consent answer = LOGSHARE_CONSENT_UPLOAD;
     if (!c->yes) {
-        fprintf(stderr, "Support asks for this device's logs (request %s):\n  %s\n"
-                        "Upload them? [y/N] ",
+        fprintf(stderr,
+                "Support asks for this device's logs (request %s):\n  %s\n"
+                "Upload them? [y/N] ",
                 r->id, r->reason ? r->reason : "");
         fflush(stderr);
         char line[64];
@@ -85,8 +86,8 @@ static logshare_consent on_request(void *user, const logshare_log_request *r)
             logshare_watcher_stop(c->w);
             return LOGSHARE_CONSENT_IGNORE;
         }
-        answer = (line[0] == 'y' || line[0] == 'Y') ? LOGSHARE_CONSENT_UPLOAD
-                                                    : LOGSHARE_CONSENT_DECLINE;
+        answer =
+            (line[0] == 'y' || line[0] == 'Y') ? LOGSHARE_CONSENT_UPLOAD : LOGSHARE_CONSENT_DECLINE;
     }
     return answer;
 }
@@ -100,7 +101,8 @@ static void on_event(void *user, logshare_watch_event ev, const char *id, int st
         fprintf(stderr, "logshare: watching for log requests\n");
         return;
     case LOGSHARE_WATCH_DISCONNECTED:
-        fprintf(stderr, "logshare: stream closed: %s\n", detail ? detail : logshare_strerror(status));
+        fprintf(stderr, "logshare: stream closed: %s\n",
+                detail ? detail : logshare_strerror(status));
         return;
     case LOGSHARE_WATCH_UPLOADED:
         printf("uploaded %s ticket %s\n", id, detail ? detail : "");
@@ -157,10 +159,18 @@ int cmd_watch(int argc, char **argv)
         if (cli_share_args_parse(&sa, NULL, opt, optarg, "watch"))
             continue;
         switch (opt) {
-        case OPT_DIR: dir = optarg; break;
-        case OPT_YES: c.yes = 1; break;
-        case OPT_APPV: appv = optarg; break;
-        case OPT_PLATFORM: platform = optarg; break;
+        case OPT_DIR:
+            dir = optarg;
+            break;
+        case OPT_YES:
+            c.yes = 1;
+            break;
+        case OPT_APPV:
+            appv = optarg;
+            break;
+        case OPT_PLATFORM:
+            platform = optarg;
+            break;
         case OPT_MAX:
             c.max_requests = strtol(optarg, &end, 10);
             if (*end || c.max_requests < 1) {

@@ -105,7 +105,8 @@ static int survey_submit(const char *dir, logshare *ls, const logshare_share_opt
     logshare_support_file *sf = NULL;
     size_t n = 0;
     if (report_issue && opts->include_logs) {
-        rc = ls ? logshare_get_support_files(ls, &sf, &n) : logshare_list_support_files(dir, &sf, &n);
+        rc = ls ? logshare_get_support_files(ls, &sf, &n)
+                : logshare_list_support_files(dir, &sf, &n);
         if (rc == LOGSHARE_ENOENT && !ls)
             rc = 0; /* no log files yet: the survey still goes */
     }

@@ -120,8 +120,7 @@ int logshare_watcher_set_request_callback(logshare_watcher *w, logshare_log_requ
     return 0;
 }
 
-int logshare_watcher_set_event_callback(logshare_watcher *w, logshare_watch_event_fn fn,
-                                        void *user)
+int logshare_watcher_set_event_callback(logshare_watcher *w, logshare_watch_event_fn fn, void *user)
 {
     if (!w)
         return LOGSHARE_EINVAL;

@@ -17,8 +17,7 @@
 
 /* Called for each complete event; strings borrowed for the call. A
  * non-zero return stops the parser and is returned by watch_sse_feed. */
-typedef int (*watch_sse_event_fn)(void *user, const char *event, const char *id,
-                                  const char *data);
+typedef int (*watch_sse_event_fn)(void *user, const char *event, const char *id, const char *data);
 
 /* Lines or events longer than this make feed fail (LOGSHARE_ETOOLARGE):
  * a server that never ends a line must not eat the app's memory. */

@@ -16,7 +16,10 @@ typedef struct ls_buf {
     size_t cap;
 } ls_buf;
 
-#define LS_BUF_INIT {NULL, 0, 0}
+#define LS_BUF_INIT                                                                                \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 /* Ensures room for extra more bytes plus the NUL. 0 or LOGSHARE_ENOMEM. */
 int ls_buf_reserve(ls_buf *b, size_t extra);

@@ -39,9 +39,8 @@ char *ls_time_format_rfc3339(int64_t unix_us, int with_micros, char *buf)
         return buf;
     }
     if (with_micros)
-        snprintf(buf, LS_TIME_RFC3339_LEN, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ",
-                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                 (int)micros);
+        snprintf(buf, LS_TIME_RFC3339_LEN, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)micros);
     else
         snprintf(buf, LS_TIME_RFC3339_LEN, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);

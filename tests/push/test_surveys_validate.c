@@ -262,8 +262,9 @@ static void malformed_bodies_are_refused_with_a_reason(void **state)
                    "report_issue must be true or false");
 
     char big[SURVEY_MAX_MORE_INFO + 200];
-    int n = snprintf(big, sizeof big, "{\"call_id\":\"c\",\"overall\":{\"score\":3},"
-                                      "\"more_info\":\"");
+    int n = snprintf(big, sizeof big,
+                     "{\"call_id\":\"c\",\"overall\":{\"score\":3},"
+                     "\"more_info\":\"");
     memset(big + n, 'x', SURVEY_MAX_MORE_INFO + 1);
     strcpy(big + n + SURVEY_MAX_MORE_INFO + 1, "\"}");
     expect_refused(big, "more_info must be at most");

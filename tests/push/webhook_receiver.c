@@ -65,15 +65,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                  webhook_verify((const unsigned char *)secret, secret_len, t,
                                 b->data ? b->data : "", b->len, sig);
         json_t *doc = json_loadb(b->data ? b->data : "", b->len, 0, NULL);
-        const char *lr = json_string_value(
-            json_object_get(json_object_get(doc, "log_request"), "id"));
+        const char *lr =
+            json_string_value(json_object_get(json_object_get(doc, "log_request"), "id"));
         status = seen++ < fail_first ? 503 : 200;
         fprintf(log_file, "%u %s %s %s %s\n", status, id ? id : "-", ev ? ev : "-",
                 ok ? "sig_ok" : "sig_bad", lr ? lr : "-");
         fflush(log_file);
         json_decref(doc);
     }
-    struct MHD_Response *r = MHD_create_response_from_buffer(2, (void *)"{}", MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(2, (void *)"{}", MHD_RESPMEM_PERSISTENT);
     enum MHD_Result ret = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);
     return ret;
@@ -117,10 +118,10 @@ int main(int argc, char **argv)
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    struct MHD_Daemon *d = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR,
-        &a, MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
-        MHD_OPTION_END);
+    struct MHD_Daemon *d =
+        MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, on_request, NULL,
+                         MHD_OPTION_SOCK_ADDR, &a, MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL,
+                         MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
     if (!d || !log_file) {
         fprintf(stderr, "cannot listen on port %s\n", argv[1]);
         return 1;

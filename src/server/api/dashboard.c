@@ -19,9 +19,9 @@
 /* The dashboard needs nothing but its own origin: no inline code, no
  * plugins, no framing (clickjacking), no <base> games, forms only to
  * ourselves. */
-#define DASHBOARD_CSP                                                                      \
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "           \
-    "connect-src 'self'; font-src 'self'; manifest-src 'self'; form-action 'self'; "      \
+#define DASHBOARD_CSP                                                                              \
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "                    \
+    "connect-src 'self'; font-src 'self'; manifest-src 'self'; form-action 'self'; "               \
     "frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 
 void dashboard_add_security_headers(struct MHD_Response *r)

@@ -48,10 +48,10 @@ struct dashboard_config {
     /* The support secret key (a PREFIX.key of `logshare keygen`); NULL:
      * the log viewer answers key_not_configured. Read once at start. */
     const char *support_secret_key_file;
-    int64_t session_idle_ttl_s;  /* 0: 8 hours */
-    int64_t session_max_ttl_s;   /* 0: 24 hours */
-    int secure_cookie;           /* 1: cookies get Secure (TLS, or https behind a proxy) */
-    const char *tmp_dir;         /* where blobs are copied to be decrypted (the data dir) */
+    int64_t session_idle_ttl_s; /* 0: 8 hours */
+    int64_t session_max_ttl_s;  /* 0: 24 hours */
+    int secure_cookie;          /* 1: cookies get Secure (TLS, or https behind a proxy) */
+    const char *tmp_dir;        /* where blobs are copied to be decrypted (the data dir) */
 };
 
 /* Everything borrowed. LOGSHARE_EKEY when the key file is unreadable or

@@ -18,7 +18,7 @@ struct dashboard {
     const struct auth *auth; /* borrowed */
     struct session_store *sessions;
     struct login_limit *login_limit;
-    char *secret_key;        /* support secret key text, or NULL */
+    char *secret_key; /* support secret key text, or NULL */
     char *tmp_dir;
     int secure_cookie;
     int64_t session_max_ttl_s;

@@ -77,7 +77,8 @@ static int parse_query(http_request *req, struct log_query *lq, const char **wha
     if (level && *level) {
         logshare_level l;
         if (logshare_level_parse(level, &l) != 0)
-            return *what = "level must be trace, debug, info, warn, error or fatal", LOGSHARE_EINVAL;
+            return *what = "level must be trace, debug, info, warn, error or fatal",
+                   LOGSHARE_EINVAL;
         lq->min_level = (int)l;
     }
     const char *s = http_query(req, "stream");
@@ -148,8 +149,8 @@ static int open_error(http_request *req, int rc)
         return dashboard_respond_error(req, 422, "bad_format",
                                        "this attachment is not a logshare log file");
     case LOGSHARE_ECORRUPT:
-        return dashboard_respond_error(req, 422, "corrupt",
-                                       "the file's header failed authentication (tampered or damaged)");
+        return dashboard_respond_error(
+            req, 422, "corrupt", "the file's header failed authentication (tampered or damaged)");
     case LOGSHARE_ETRUNCATED:
         return dashboard_respond_error(req, 422, "truncated", "the file ends inside its header");
     default:
@@ -182,7 +183,8 @@ int dashboard_log_get(http_request *req)
     struct ticket_attachment *att = NULL;
     rc = ticket_store_get_attachment(d->ts, tid, aid, &att);
     if (rc != 0)
-        return dashboard_respond_errno(req, rc, rc == LOGSHARE_ENOENT ? "no such attachment" : NULL);
+        return dashboard_respond_errno(req, rc,
+                                       rc == LOGSHARE_ENOENT ? "no such attachment" : NULL);
 
     char path[4096];
     rc = copy_blob_to_tmp(d->bs, att->blob_key, d->tmp_dir, path, sizeof path);
@@ -229,10 +231,10 @@ int dashboard_log_get(http_request *req)
                             (json_int_t)lq.offset, "stream", file_stream, "torn_tail", torn,
                             "corrupt", corrupt, "scanned_to", (json_int_t)index);
     if (doc)
-        json_object_set_new(doc, "next_offset", more ? json_integer((json_int_t)index) : json_null());
+        json_object_set_new(doc, "next_offset",
+                            more ? json_integer((json_int_t)index) : json_null());
     logshare_reader_close(r);
     unlink(path);
     ticket_attachment_free(att);
     return dashboard_respond_json(req, 200, doc, NULL);
 }
-

@@ -31,11 +31,11 @@ static void make_dummy_hash(void)
 }
 
 /* The Set-Cookie value; max_age 0 deletes the cookie. */
-static void format_cookie(const struct dashboard *d, const char *token, int64_t max_age,
-                          char *buf, size_t cap)
+static void format_cookie(const struct dashboard *d, const char *token, int64_t max_age, char *buf,
+                          size_t cap)
 {
-    snprintf(buf, cap, "%s=%s; Path=/; Max-Age=%lld; HttpOnly; SameSite=Strict%s",
-             DASHBOARD_COOKIE, token, (long long)max_age, d->secure_cookie ? "; Secure" : "");
+    snprintf(buf, cap, "%s=%s; Path=/; Max-Age=%lld; HttpOnly; SameSite=Strict%s", DASHBOARD_COOKIE,
+             token, (long long)max_age, d->secure_cookie ? "; Secure" : "");
 }
 
 static json_t *session_json(const struct session_info *info)
@@ -155,4 +155,3 @@ int dashboard_session_get(http_request *req)
     snprintf(req->user_id, sizeof req->user_id, "%s", info.user);
     return dashboard_respond_json(req, 200, session_json(&info), NULL);
 }
-

@@ -61,8 +61,8 @@ void login_limit_free(struct login_limit *l)
 /* The bucket for key, refilled up to now; a new or reused one is full.
  * Keys longer than KEY_MAX are cut: two names sharing 150 bytes share a
  * bucket, which only makes the limit stricter for them. */
-static struct bucket *bucket_for(struct login_limit *l, char kind, const char *value,
-                                 double burst, double rate, int64_t now_us)
+static struct bucket *bucket_for(struct login_limit *l, char kind, const char *value, double burst,
+                                 double rate, int64_t now_us)
 {
     char key[KEY_MAX];
     key[0] = kind;

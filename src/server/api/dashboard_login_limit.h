@@ -23,11 +23,11 @@
 #include <stdint.h>
 
 struct login_limit_config {
-    double per_user_burst;       /* 0: 5 attempts at once per user name */
-    double per_user_per_minute;  /* 0: 5 more a minute */
-    double per_addr_burst;       /* 0: 20 per address */
-    double per_addr_per_minute;  /* 0: 20 a minute */
-    size_t max_keys;             /* under 16: 4096 */
+    double per_user_burst;      /* 0: 5 attempts at once per user name */
+    double per_user_per_minute; /* 0: 5 more a minute */
+    double per_addr_burst;      /* 0: 20 per address */
+    double per_addr_per_minute; /* 0: 20 a minute */
+    size_t max_keys;            /* under 16: 4096 */
 };
 
 struct login_limit;

@@ -14,8 +14,8 @@
 static int redirect_to_dashboard(http_request *req)
 {
     static const char body[] = "See /dashboard/\n";
-    struct MHD_Response *r = MHD_create_response_from_buffer(sizeof body - 1, (void *)body,
-                                                             MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(sizeof body - 1, (void *)body, MHD_RESPMEM_PERSISTENT);
     if (!r)
         return http_respond_error(req, LOGSHARE_ENOMEM, 500, "out of memory");
     MHD_add_response_header(r, "Location", "/dashboard/");
@@ -32,9 +32,9 @@ static int serve_asset(http_request *req, const char *rel)
     const char *inm = http_header(req, "If-None-Match");
     int not_modified = inm && strcmp(inm, a->etag) == 0;
     struct MHD_Response *r =
-        not_modified ? MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT)
-                     : MHD_create_response_from_buffer(a->size, (void *)a->data,
-                                                       MHD_RESPMEM_PERSISTENT);
+        not_modified
+            ? MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT)
+            : MHD_create_response_from_buffer(a->size, (void *)a->data, MHD_RESPMEM_PERSISTENT);
     if (!r)
         return http_respond_error(req, LOGSHARE_ENOMEM, 500, "out of memory");
     if (!not_modified)
@@ -45,9 +45,15 @@ static int serve_asset(http_request *req, const char *rel)
     return http_respond(req, not_modified ? 304 : 200, r);
 }
 
-int dashboard_root_get(http_request *req) { return redirect_to_dashboard(req); }
+int dashboard_root_get(http_request *req)
+{
+    return redirect_to_dashboard(req);
+}
 
-int dashboard_index_get(http_request *req) { return serve_asset(req, "/index.html"); }
+int dashboard_index_get(http_request *req)
+{
+    return serve_asset(req, "/index.html");
+}
 
 /* /dashboard/{file} and /dashboard/{dir}/{file}: the router has checked
  * that each parameter is one non-empty segment. */
@@ -61,4 +67,3 @@ int dashboard_file_get(http_request *req)
         return dashboard_respond_error(req, 404, "not_found", "no such dashboard file");
     return serve_asset(req, rel);
 }
-

@@ -10,11 +10,11 @@
 #include <stddef.h>
 
 struct dashboard_asset {
-    const char *path;         /* "/index.html", "/js/app.js": relative to web/ */
+    const char *path; /* "/index.html", "/js/app.js": relative to web/ */
     const unsigned char *data;
     size_t size;
     const char *content_type;
-    const char *etag;         /* quoted, from the file's SHA-256 */
+    const char *etag; /* quoted, from the file's SHA-256 */
 };
 
 extern const struct dashboard_asset dashboard_assets[];

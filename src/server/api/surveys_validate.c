@@ -14,22 +14,21 @@
 #include "logshare.h"
 
 static const char *const category_names[SURVEY_CATEGORY_COUNT] = {"overall", "audio", "video",
-                                                                   "screenshare"};
+                                                                  "screenshare"};
 
 /* SPEC.md, "Survey issue names, per category (as in ACS's calling SDK)". */
 static const char *const overall_issues[] = {"CallCannotJoin", "CallCannotInvite", "HadToRejoin",
                                              "CallEndedUnexpectedly", "OtherIssues"};
 static const char *const audio_issues[] = {
-    "NoLocalAudio",  "NoRemoteAudio",           "Echo",
-    "AudioNoise",    "LowVolume",               "AudioStoppedUnexpectedly",
-    "DistortedSpeech", "AudioInterruption",     "OtherIssues"};
-static const char *const video_issues[] = {"NoVideoReceived",     "NoVideoSent",
-                                           "LowQuality",          "Freezes",
-                                           "StoppedUnexpectedly", "DarkVideoReceived",
-                                           "AudioVideoOutOfSync", "OtherIssues"};
+    "NoLocalAudio",    "NoRemoteAudio",     "Echo",
+    "AudioNoise",      "LowVolume",         "AudioStoppedUnexpectedly",
+    "DistortedSpeech", "AudioInterruption", "OtherIssues"};
+static const char *const video_issues[] = {
+    "NoVideoReceived",     "NoVideoSent",       "LowQuality",          "Freezes",
+    "StoppedUnexpectedly", "DarkVideoReceived", "AudioVideoOutOfSync", "OtherIssues"};
 static const char *const screenshare_issues[] = {
-    "NoContentLocal",      "NoContentRemote", "CannotPresent", "LowQuality", "Freezes",
-    "StoppedUnexpectedly", "LargeDelay",      "OtherIssues"};
+    "NoContentLocal", "NoContentRemote",     "CannotPresent", "LowQuality",
+    "Freezes",        "StoppedUnexpectedly", "LargeDelay",    "OtherIssues"};
 
 #define COUNT_OF(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -93,7 +92,8 @@ void surveys_clear(survey *s)
     memset(s, 0, sizeof *s);
 }
 
-static int refuse(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int refuse(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static int refuse(char *err, size_t errlen, const char *fmt, ...)
 {
     if (errlen > 0) {
@@ -123,8 +123,7 @@ static int get_int(json_t *obj, const char *key, const char *where, int *value, 
     return 0;
 }
 
-static int parse_scale(json_t *scale, const char *where, survey_rating *r, char *err,
-                       size_t errlen)
+static int parse_scale(json_t *scale, const char *where, survey_rating *r, char *err, size_t errlen)
 {
     if (!json_is_object(scale))
         return refuse(err, errlen, "%s.scale must be an object", where);
@@ -229,8 +228,8 @@ static int parse_object(json_t *root, survey *out, char *err, size_t errlen)
     json_t *v;
     json_object_foreach(root, key, v)
     {
-        if (surveys_category_parse(key) < 0 && strcmp(key, "call_id") &&
-            strcmp(key, "more_info") && strcmp(key, "report_issue"))
+        if (surveys_category_parse(key) < 0 && strcmp(key, "call_id") && strcmp(key, "more_info") &&
+            strcmp(key, "report_issue"))
             return refuse(err, errlen, "unknown field '%.64s'", key);
     }
     json_t *call_id = json_object_get(root, "call_id");
@@ -251,8 +250,9 @@ static int parse_object(json_t *root, survey *out, char *err, size_t errlen)
         any = 1;
     }
     if (!any)
-        return refuse(err, errlen, "a survey needs at least one of overall, audio, video, "
-                                   "screenshare");
+        return refuse(err, errlen,
+                      "a survey needs at least one of overall, audio, video, "
+                      "screenshare");
     json_t *more = json_object_get(root, "more_info");
     if (more && !json_is_null(more)) {
         if (!json_is_string(more))

@@ -28,9 +28,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SESSION_TOKEN_LEN 64     /* hex digits of a session token */
-#define SESSION_CSRF_LEN 64      /* hex digits of a CSRF token */
-#define SESSION_USER_MAX 255     /* longest user name, bytes */
+#define SESSION_TOKEN_LEN 64 /* hex digits of a session token */
+#define SESSION_CSRF_LEN 64  /* hex digits of a CSRF token */
+#define SESSION_USER_MAX 255 /* longest user name, bytes */
 #define SESSION_ROLE_MAX 15
 #define SESSION_DEFAULT_IDLE_TTL_S (8 * 3600)
 #define SESSION_DEFAULT_ABSOLUTE_TTL_S (24 * 3600)

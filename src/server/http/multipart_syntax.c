@@ -130,7 +130,8 @@ long mp_decode_ext_value(char *s, size_t len)
     size_t i = (size_t)(q - s) + 1, o = 0;
     for (; i < len; i++) {
         if (s[i] == '%') {
-            if (i + 2 >= len || ls_hex_digit_value(s[i + 1]) < 0 || ls_hex_digit_value(s[i + 2]) < 0)
+            if (i + 2 >= len || ls_hex_digit_value(s[i + 1]) < 0 ||
+                ls_hex_digit_value(s[i + 2]) < 0)
                 return -1;
             int byte = ls_hex_digit_value(s[i + 1]) * 16 + ls_hex_digit_value(s[i + 2]);
             if (byte == 0)

@@ -8,8 +8,8 @@
  * transaction), then publishes it to the user's open streams, then
  * wakes the deliverer. Answers (decline, a fulfilling ticket) and
  * expiries (found by the background sweep) are published as
- * log_request_update events, so the user's other devices stop asking. A ticket that names a log_request_id fulfils it
- * (push_service_ticket_created), which the ticket API calls after its
+ * log_request_update events, so the user's other devices stop asking. A ticket that names a
+ * log_request_id fulfils it (push_service_ticket_created), which the ticket API calls after its
  * commit.
  *
  * Lifecycle: push_service_start after the data dir exists; before
@@ -28,16 +28,16 @@
 struct push_service;
 
 struct push_service_options {
-    const char *db_path;             /* <data_dir>/PUSH_DB_FILENAME */
-    const char *webhook_url;         /* NULL or "": no webhook */
+    const char *db_path;                 /* <data_dir>/PUSH_DB_FILENAME */
+    const char *webhook_url;             /* NULL or "": no webhook */
     const unsigned char *webhook_secret; /* HMAC key (borrowed during start) */
     size_t webhook_secret_len;
-    int webhook_timeout_ms;          /* per attempt; 0: 10000 */
-    int webhook_backoff_initial_ms;  /* first retry delay; 0: 1000 */
-    int webhook_backoff_max_ms;      /* cap of the doubling delay; 0: 300000 */
-    int webhook_max_attempts;        /* then the delivery is marked failed; 0: no cap,
-                                      * retried until its request is no longer pending */
-    int sweep_interval_ms;           /* expiry sweep; 0: 1000 */
+    int webhook_timeout_ms;         /* per attempt; 0: 10000 */
+    int webhook_backoff_initial_ms; /* first retry delay; 0: 1000 */
+    int webhook_backoff_max_ms;     /* cap of the doubling delay; 0: 300000 */
+    int webhook_max_attempts;       /* then the delivery is marked failed; 0: no cap,
+                                     * retried until its request is no longer pending */
+    int sweep_interval_ms;          /* expiry sweep; 0: 1000 */
     struct sse_hub_options hub;
 };
 
@@ -77,8 +77,7 @@ int push_service_ticket_created(struct push_service *svc, const char *user_id,
  * live events come in seq order (so a reconnect with Last-Event-ID
  * never skips a lower, still pending id). */
 int push_service_subscribe(struct push_service *svc, struct MHD_Connection *conn,
-                           const char *user_id, int64_t last_event_id,
-                           struct MHD_Response **resp);
+                           const char *user_id, int64_t last_event_id, struct MHD_Response **resp);
 
 /* The starting events of a stream: the user's pending requests newer
  * than after_id (an sse_hub_load_fn; ctx is the push_service). */

@@ -47,10 +47,10 @@ struct MHD_Response;
 struct sse_hub;
 
 struct sse_hub_options {
-    int heartbeat_ms;     /* a comment line this often; 0: 15000 */
-    int retry_ms;         /* "retry:" advice sent first; 0: 3000 */
-    size_t max_streams;   /* over it subscribe says EBUSY; 0: 10000 */
-    size_t max_per_user;  /* over it subscribe says ERATELIMIT; 0: 16 */
+    int heartbeat_ms;    /* a comment line this often; 0: 15000 */
+    int retry_ms;        /* "retry:" advice sent first; 0: 3000 */
+    size_t max_streams;  /* over it subscribe says EBUSY; 0: 10000 */
+    size_t max_per_user; /* over it subscribe says ERATELIMIT; 0: 16 */
 };
 
 int sse_hub_new(const struct sse_hub_options *opts, struct sse_hub **out);

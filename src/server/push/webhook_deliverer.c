@@ -21,8 +21,7 @@ static size_t discard(char *ptr, size_t size, size_t n, void *ud)
 }
 
 int webhook_deliver(const struct webhook_delivery *d, const unsigned char *secret,
-                    size_t secret_len, int timeout_ms, int *http_status, char *err,
-                    size_t errlen)
+                    size_t secret_len, int timeout_ms, int *http_status, char *err, size_t errlen)
 {
     *http_status = 0;
     err[0] = '\0';
@@ -90,6 +89,7 @@ int64_t webhook_backoff_us(int attempts, int initial_ms, int max_ms)
         delay = max_ms;
     int64_t jitter = delay / 5;
     if (jitter > 0)
-        delay -= (int64_t)randombytes_uniform((uint32_t)(jitter > UINT32_MAX ? UINT32_MAX : jitter));
+        delay -=
+            (int64_t)randombytes_uniform((uint32_t)(jitter > UINT32_MAX ? UINT32_MAX : jitter));
     return delay * 1000;
 }

@@ -16,8 +16,7 @@
  * 1 when the receiver answered 2xx, else 0 with *http_status (0: no
  * answer) and a one-line reason in err. */
 int webhook_deliver(const struct webhook_delivery *d, const unsigned char *secret,
-                    size_t secret_len, int timeout_ms, int *http_status, char *err,
-                    size_t errlen);
+                    size_t secret_len, int timeout_ms, int *http_status, char *err, size_t errlen);
 
 /* The delay before attempt number `attempts + 1` (attempts already
  * made, >= 1): initial * 2^(attempts-1), capped at max, minus up to 20%
