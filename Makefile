@@ -9,7 +9,7 @@ CTEST_ARGS ?=
 # Tests that start servers use free ports, so they can run in parallel.
 CTEST      = ctest --output-on-failure --timeout 600 -j$(JOBS) $(CTEST_ARGS)
 
-.PHONY: all build run test test-asan bench format install clean bootstrap
+.PHONY: all build run test test-asan bench format format-check install clean bootstrap
 
 all: build
 
@@ -51,6 +51,10 @@ bench:
 
 format:
 	find include src tests bench fuzz examples -name '*.[ch]' -print0 | xargs -0 clang-format -i
+
+# Fails, naming the files, when any C source differs from clang-format's output.
+format-check:
+	find include src tests bench fuzz examples -name '*.[ch]' -print0 | xargs -0 clang-format --dry-run -Werror
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
