@@ -100,11 +100,26 @@ static int run_fprintf(const char *path, long n, uint32_t *lat, double npt)
     return 0;
 }
 
+/* The timer alone: two reads with nothing between, so the figures of the
+ * loggers can be read net of what measuring them costs. */
+static int run_timer(long n, uint32_t *lat, double npt)
+{
+    uint64_t start = bench_mono_ns();
+    for (long i = 0; i < n; i++) {
+        uint64_t t0 = bench_ticks();
+        uint64_t t1 = bench_ticks();
+        lat[i] = (uint32_t)(t1 - t0);
+    }
+    double secs = (double)(bench_mono_ns() - start) / 1e9;
+    bench_report("timer-alone", lat, n, npt, secs, 0, 0);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 4) {
-        fprintf(stderr,
-                "usage: bench_logger logshare DIR N RING_BYTES PUBKEY_FILE | fprintf FILE N\n");
+        fprintf(stderr, "usage: bench_logger logshare DIR N RING_BYTES PUBKEY_FILE | fprintf FILE "
+                        "N | timer - N\n");
         return 2;
     }
     long n = atol(argv[3]);
@@ -117,6 +132,8 @@ int main(int argc, char **argv)
     int rc;
     if (strcmp(argv[1], "logshare") == 0 && argc == 6)
         rc = run_logshare(argv[2], n, (size_t)atoll(argv[4]), argv[5], lat, npt);
+    else if (strcmp(argv[1], "timer") == 0)
+        rc = run_timer(n, lat, npt);
     else if (strcmp(argv[1], "fprintf") == 0)
         rc = run_fprintf(argv[2], n, lat, npt);
     else
