@@ -1,8 +1,9 @@
 // lib.js - helpers for the dashboard's browser tests, in the spirit of
 // tests/lib/testlib.sh: a scratch directory removed at exit, assertions
 // that say what failed, a real logshared on 127.0.0.1 with a free port
-// (started and stopped by the test), the CLIs, and Debian's chromium
-// driven headless by playwright-core (which never downloads a browser).
+// (started and stopped by the test), the CLIs, Debian's chromium driven
+// headless by playwright-core and Debian's firefox-esr driven headless by
+// puppeteer-core over WebDriver BiDi (neither downloads a browser).
 'use strict';
 const { spawn, spawnSync } = require('child_process');
 const fs = require('fs');
@@ -109,6 +110,41 @@ async function launchBrowser() {
   return context;
 }
 
+// Firefox ESR from Debian, headless, with a fresh profile, driven by
+// puppeteer-core over WebDriver BiDi, which Firefox speaks itself: no
+// geckodriver, no patched browser build, nothing downloaded. Playwright
+// cannot do this (it needs its own patched Firefox). puppeteer-core writes
+// prefs into the profile that turn off updates, telemetry and other
+// background fetches, so the browser talks only to our server.
+async function launchFirefox() {
+  let puppeteer;
+  try {
+    puppeteer = require('puppeteer-core');
+  } catch (e) {
+    console.error('SKIP: puppeteer-core is not installed in tests/browser (run scripts/bootstrap --test)');
+    process.exit(77);
+  }
+  const executablePath = process.env.LOGSHARE_FIREFOX || '/usr/bin/firefox-esr';
+  if (!fs.existsSync(executablePath)) {
+    console.error(`SKIP: ${executablePath} is missing (run scripts/bootstrap --test, which installs firefox-esr)`);
+    process.exit(77);
+  }
+  const profile = fs.mkdtempSync(path.join(TMP, 'firefox-'));
+  const browser = await puppeteer.launch({
+    browser: 'firefox',
+    protocol: 'webDriverBiDi',
+    executablePath,
+    headless: true,
+    userDataDir: profile,
+    defaultViewport: { width: 1280, height: 800 },
+    // Firefox's own start-up can be slow on a loaded machine (and under
+    // make test-asan, where the server shares the cores); 60 s, not 30.
+    timeout: 60000,
+  });
+  cleanups.push(() => browser.close().catch(() => {}));
+  return browser;
+}
+
 // main(fn): runs the test, reports, cleans up, sets the exit status.
 function main(fn) {
   const timer = setTimeout(() => { console.error(`FAIL (${TEST_NAME}): overall timeout`); finish(1); }, 170000);
@@ -134,4 +170,4 @@ function main(fn) {
 }
 
 module.exports = { TMP, env, fail, ok, assert, assertEq, sha256, run, startServer, stopServer, sleep, waitFor,
-  launchBrowser, main, cleanups };
+  launchBrowser, launchFirefox, main, cleanups };

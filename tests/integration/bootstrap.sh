@@ -38,6 +38,7 @@ run "$TEST_TMP/test.log" installed 0 --test >/dev/null || fail "bootstrap --test
 assert_eq 1 "$(wc -l <"$TEST_TMP/test.log")" "dpkg-query calls for --test"
 assert_contains "$(cat "$TEST_TMP/test.log")" "clang-format" "--test asks for clang-format"
 assert_contains "$(cat "$TEST_TMP/test.log")" "chromium" "--test asks for the browser"
+assert_contains "$(cat "$TEST_TMP/test.log")" "firefox-esr" "--test asks for the second browser"
 case "$(cat "$TEST_TMP/test.log")" in *nginx*|*spdlog*) fail "--test asks for benchmark peers" ;; esac
 run "$TEST_TMP/bench.log" installed 0 --bench >/dev/null || fail "bootstrap --bench with everything installed"
 assert_contains "$(cat "$TEST_TMP/bench.log")" "nginx-light" "--bench asks for nginx"
