@@ -173,4 +173,12 @@ static inline uint64_t logfmt_get_u64(const unsigned char *p)
     return v;
 }
 
+/* logshare_reader_open on an open descriptor (borrowed: the caller
+ * closes it; the reader keeps no reference). Files of 16 MiB or more are
+ * mapped rather than read, so only the pages a reader reaches are ever
+ * in memory; used by the server's log viewer on blob files. Errors as
+ * logshare_reader_open. */
+struct logshare_reader;
+int logfmt_reader_open_fd(int fd, const char *secret_key_text, struct logshare_reader **out);
+
 #endif

@@ -8,9 +8,14 @@
  * way contributes nothing: "nothing from the bad frame on is printed as
  * if it were a record". Errors are sticky.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "logfmt.h"
 #include "logfmt_frame.h"
@@ -19,7 +24,13 @@
 #include "ls_buf.h"
 #include "ls_fs.h"
 
-#define READER_FILE_MAX (1024u * 1024u * 1024u)
+/* Files at least this large are mapped, not read into memory: the
+ * server's log viewer pages through uploads of hundreds of MB, and a
+ * mapping costs only the pages read (clean, so the kernel may drop them).
+ * Smaller files, which include a store's own (4 MiB by default), are
+ * read whole: a live store's writer may cut a failed write off its
+ * current file, and a mapping past a file's new end would fault. */
+#define READER_MAP_MIN (16u * 1024u * 1024u)
 #define READER_FORMAT_IDS_MAX 65536u
 
 struct reader_record {
@@ -30,6 +41,7 @@ struct reader_record {
 
 struct logshare_reader {
     unsigned char *data;
+    int mapped; /* data is a mapping of len bytes, not malloc'ed */
     size_t len, pos;
     logfmt_header header;
     logfmt_opener opener;
@@ -53,9 +65,11 @@ struct logshare_reader {
 
 static int zero_tail_torn(const logshare_reader *r, size_t frame_start)
 {
-    if (r->zero_tail == r->len || r->zero_tail < frame_start)
+    if (r->zero_tail == r->len)
         return 0;
-    if (r->zero_tail == frame_start)
+    /* Zeros from the frame boundary on (the run may begin earlier, in
+     * the last bytes of the frame before, which decoded whole). */
+    if (r->zero_tail <= frame_start)
         return 1;
     if (r->len - r->zero_tail < ZERO_TAIL_MIN)
         return 0;
@@ -72,7 +86,10 @@ void logshare_reader_close(logshare_reader *r)
 {
     if (!r)
         return;
-    free(r->data);
+    if (r->mapped)
+        munmap(r->data, r->len);
+    else
+        free(r->data);
     ls_buf_free(&r->scratch);
     ls_buf_free(&r->payload);
     ls_buf_free(&r->text);
@@ -83,17 +100,21 @@ void logshare_reader_close(logshare_reader *r)
     free(r);
 }
 
-/* Takes ownership of data. */
-static int reader_start(unsigned char *data, size_t len, const char *secret_key_text,
+/* Takes ownership of data (a mapping of len bytes when mapped). */
+static int reader_start(unsigned char *data, size_t len, int mapped, const char *secret_key_text,
                         logshare_reader **out)
 {
     *out = NULL;
     logshare_reader *r = calloc(1, sizeof *r);
     if (!r) {
-        free(data);
+        if (mapped)
+            munmap(data, len);
+        else
+            free(data);
         return LOGSHARE_ENOMEM;
     }
     r->data = data;
+    r->mapped = mapped;
     r->len = len;
     r->zero_tail = len;
     while (r->zero_tail > 0 && data[r->zero_tail - 1] == 0)
@@ -139,19 +160,58 @@ int logshare_reader_open_buffer(const void *data, size_t len, const char *secret
         return LOGSHARE_ENOMEM;
     if (len)
         memcpy(copy, data, len);
-    return reader_start(copy, len, secret_key_text, out);
+    return reader_start(copy, len, 0, secret_key_text, out);
+}
+
+int logfmt_reader_open_fd(int fd, const char *secret_key_text, logshare_reader **out)
+{
+    if (fd < 0 || !out)
+        return LOGSHARE_EINVAL;
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return ls_fs_errno_to_error(errno);
+    if (!S_ISREG(st.st_mode))
+        return S_ISDIR(st.st_mode) ? LOGSHARE_EINVAL : LOGSHARE_EFORMAT;
+    if ((uint64_t)st.st_size >= READER_MAP_MIN && (uint64_t)st.st_size <= SIZE_MAX) {
+        size_t len = (size_t)st.st_size;
+        void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (map == MAP_FAILED)
+            return ls_fs_errno_to_error(errno);
+        (void)madvise(map, len, MADV_SEQUENTIAL);
+        return reader_start(map, len, 1, secret_key_text, out);
+    }
+    /* Read what the file holds now; a file growing meanwhile is read as
+     * it was (a torn tail at worst, reported as such). */
+    size_t len = (size_t)st.st_size, used = 0;
+    unsigned char *data = malloc(len ? len : 1);
+    if (!data)
+        return LOGSHARE_ENOMEM;
+    while (used < len) {
+        ssize_t n = pread(fd, data + used, len - used, (off_t)used);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int rc = ls_fs_errno_to_error(errno);
+            free(data);
+            return rc;
+        }
+        if (n == 0)
+            break; /* cut meanwhile: read what is there */
+        used += (size_t)n;
+    }
+    return reader_start(data, used, 0, secret_key_text, out);
 }
 
 int logshare_reader_open(const char *path, const char *secret_key_text, logshare_reader **out)
 {
     if (!path || !out)
         return LOGSHARE_EINVAL;
-    char *data = NULL;
-    size_t len = 0;
-    int rc = ls_fs_read_file(path, READER_FILE_MAX, &data, &len);
-    if (rc != 0)
-        return rc;
-    return reader_start((unsigned char *)data, len, secret_key_text, out);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return ls_fs_errno_to_error(errno);
+    int rc = logfmt_reader_open_fd(fd, secret_key_text, out);
+    close(fd);
+    return rc;
 }
 
 void logshare_reader_info(const logshare_reader *r, const char **stream, uint64_t *seq,

@@ -157,6 +157,13 @@ static void zero_fill_everywhere(int encrypted)
             size_t fill = f < 3 ? fills[f] : f == 3 ? 1 : 30;
             if (f >= 3 && !boundary)
                 continue; /* short runs only where a frame begins */
+            /* Where the original bytes after the cut are zeros too, the
+             * fill restores them: the file is intact up to there. */
+            size_t same = cut;
+            while (same < s.len && same < cut + fill && s.data[same] == 0)
+                same++;
+            if (same == s.len)
+                continue; /* the whole file restored, zeros appended */
             memcpy(copy, s.data, cut);
             memset(copy + cut, 0, fill);
             size_t n;
@@ -164,7 +171,7 @@ static void zero_fill_everywhere(int encrypted)
             if (rc != LOGSHARE_ETRUNCATED)
                 fail_msg("cut at %zu of %zu, %zu zeros: got %d, want a torn tail", cut, s.len, fill,
                          rc);
-            assert_int_equal(n, records_before(&s, cut));
+            assert_int_equal(n, records_before(&s, same));
         }
     }
     free(copy);

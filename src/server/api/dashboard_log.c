@@ -10,9 +10,12 @@
  * "offset", "next_offset" (null at the end), "scanned_to", "stream",
  * "torn_tail", "corrupt"}.
  *
- * Never whole in memory: the blob is streamed into a private temporary
- * file (the reader takes a path), and the reader walks it record by
- * record; only the page being answered is kept. A request stops after
+ * Never whole in memory: the directory store hands over the blob's file
+ * itself (blob_store_open_fd), which the reader maps when it is large
+ * (logfmt_reader_open_fd), so a page costs the pages of the file it
+ * decodes; stores without local files stream the blob into a private
+ * temporary file first. The reader walks it record by record; only the
+ * page being answered is kept. A request stops after
  * SCAN_BUDGET records or PAGE_BYTES of messages, answering a shorter page
  * with next_offset where it stopped, so one request's cost is bounded
  * however selective the filter. Log files are encrypted streams without
@@ -29,6 +32,7 @@
 
 #include "blob_store.h"
 #include "dashboard_internal.h"
+#include "logfmt.h"
 #include "logshare.h"
 #include "ls_fs.h"
 #include "ls_time.h"
@@ -186,16 +190,26 @@ int dashboard_log_get(http_request *req)
         return dashboard_respond_errno(req, rc,
                                        rc == LOGSHARE_ENOENT ? "no such attachment" : NULL);
 
-    char path[4096];
-    rc = copy_blob_to_tmp(d->bs, att->blob_key, d->tmp_dir, path, sizeof path);
-    if (rc != 0) {
+    char path[4096] = "";
+    logshare_reader *r = NULL;
+    int fd = -1;
+    rc = blob_store_open_fd(d->bs, att->blob_key, &fd);
+    if (rc == 0) {
+        rc = logfmt_reader_open_fd(fd, d->secret_key, &r);
+        close(fd);
+    } else if (rc == LOGSHARE_EUNSUPPORTED) {
+        rc = copy_blob_to_tmp(d->bs, att->blob_key, d->tmp_dir, path, sizeof path);
+        if (rc != 0) {
+            ticket_attachment_free(att);
+            return dashboard_respond_errno(req, rc, "the attachment could not be read");
+        }
+        rc = logshare_reader_open(path, d->secret_key, &r);
+        unlink(path); /* the reader holds what it needs */
+    } else {
         ticket_attachment_free(att);
         return dashboard_respond_errno(req, rc, "the attachment could not be read");
     }
-    logshare_reader *r = NULL;
-    rc = logshare_reader_open(path, d->secret_key, &r);
     if (rc != 0) {
-        unlink(path);
         ticket_attachment_free(att);
         return open_error(req, rc);
     }
@@ -234,7 +248,6 @@ int dashboard_log_get(http_request *req)
         json_object_set_new(doc, "next_offset",
                             more ? json_integer((json_int_t)index) : json_null());
     logshare_reader_close(r);
-    unlink(path);
     ticket_attachment_free(att);
     return dashboard_respond_json(req, 200, doc, NULL);
 }

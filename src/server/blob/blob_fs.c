@@ -325,6 +325,22 @@ static int fs_get_open(struct blob_store *bs, const char *key, uint64_t offset, 
     return 0;
 }
 
+static int fs_open_fd(struct blob_store *bs, const char *key, int *out)
+{
+    struct fs_store *s = bs->state;
+    int fd = openat(s->root_fd, key, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return err_from_errno();
+    struct stat st;
+    int rc = fstat(fd, &st) != 0 ? err_from_errno() : S_ISREG(st.st_mode) ? 0 : LOGSHARE_ENOENT;
+    if (rc != 0) {
+        close(fd);
+        return rc;
+    }
+    *out = fd;
+    return 0;
+}
+
 static int fs_read(struct blob_reader *br, void *buf, size_t cap, size_t *got)
 {
     struct fs_reader *r = (struct fs_reader *)br;
@@ -484,6 +500,7 @@ static const struct blob_store_ops fs_ops = {
     .remove = fs_remove,
     .check = fs_check,
     .list = fs_list,
+    .open_fd = fs_open_fd,
     .signed_url = NULL,
     .destroy = fs_destroy,
 };

@@ -186,6 +186,18 @@ int blob_store_check(struct blob_store *bs)
     return bs->ops->check(bs);
 }
 
+int blob_store_open_fd(struct blob_store *bs, const char *key, int *fd)
+{
+    if (!bs || !fd)
+        return LOGSHARE_EINVAL;
+    *fd = -1;
+    if (!blob_key_valid(key))
+        return LOGSHARE_EINVAL;
+    if (!bs->ops->open_fd)
+        return LOGSHARE_EUNSUPPORTED;
+    return bs->ops->open_fd(bs, key, fd);
+}
+
 int blob_store_signed_url(struct blob_store *bs, const char *key, int64_t expires_unix_s,
                           char **url)
 {

@@ -89,6 +89,8 @@ struct blob_store_ops {
     /* Optional (NULL means unsupported). */
     int (*list)(struct blob_store *bs, blob_list_fn fn, void *arg);
     /* Optional (NULL means unsupported). */
+    int (*open_fd)(struct blob_store *bs, const char *key, int *fd);
+    /* Optional (NULL means unsupported). */
     int (*signed_url)(struct blob_store *bs, const char *key, int64_t expires_unix_s, char **url);
     void (*destroy)(struct blob_store *bs);
 };
@@ -185,6 +187,14 @@ int blob_store_list(struct blob_store *bs, blob_list_fn fn, void *arg);
 
 /* Readiness for /readyz: 0 when blobs can be written now. */
 int blob_store_check(struct blob_store *bs);
+
+/* A read-only descriptor of a committed blob, for stores whose blobs are
+ * local files (the directory store): a reader that wants random access
+ * or a mapping (the dashboard's log viewer) then needs no copy. *fd
+ * belongs to the caller. LOGSHARE_EUNSUPPORTED for stores without local
+ * files (the caller streams with blob_store_get_open instead),
+ * LOGSHARE_ENOENT, LOGSHARE_EINVAL for a bad key. */
+int blob_store_open_fd(struct blob_store *bs, const char *key, int *fd);
 
 /* A URL that lets someone without an account download the blob until
  * expires_unix_s (cloud stores' SAS / presigned URLs). *url is the
