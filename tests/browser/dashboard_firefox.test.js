@@ -30,21 +30,9 @@ const SLOW = process.env.LOGSHARE_SANITIZED === '1' ? 3 : 1;
 
 T.main(async () => {
   const started = Date.now();
-  const bin = T.env('LOGSHARE_BIN');
-  const sbin = T.env('LOGSHARED_BIN');
-  const shots = path.join(process.env.LOGSHARE_BUILD_DIR || T.TMP, 'dashboard-screenshots');
-  fs.mkdirSync(shots, { recursive: true });
-  const data = path.join(T.TMP, 'data');
-
   // A support login, a support key pair, and a customer's encrypted log.
-  T.run(sbin, ['user', 'add', 'agent', '--role', 'support', '--data-dir', data], { input: PASSWORD + '\n' });
-  T.run(bin, ['keygen', '--out', path.join(T.TMP, 'support')]);
-  const callId = 'call-' + crypto.randomBytes(6).toString('hex');
-  const logDir = path.join(T.TMP, 'applogs');
-  const lines = [];
-  for (let i = 0; i < 30; i++) lines.push(`packet ${i} sent on ${i % 10 === 0 ? callId : 'call-other'} ok`);
-  T.run(bin, ['log', '--dir', logDir, '--stream', 'calling', '--level', 'info',
-    '--public-key-file', path.join(T.TMP, 'support.pub')], { input: lines.join('\n') + '\n' });
+  const { sbin, shots, data, callId, logDir } =
+    T.prepareDashboard(PASSWORD, 30, (i, call) => `packet ${i} sent on ${call} ok`);
   const logFiles = fs.readdirSync(logDir).filter((f) => !f.startsWith('.')).sort();
   T.assert(logFiles.length >= 1, 'logshare log wrote a file');
 

@@ -169,5 +169,26 @@ function main(fn) {
   });
 }
 
+// The common start of the dashboard tests: a support login "agent" with
+// password, a support key pair (TMP/support.key, .pub), and a customer's
+// encrypted log of count lines, line(i, callIdOrOther) each, in which
+// every tenth names the returned call id.
+function prepareDashboard(password, count, line) {
+  const bin = env('LOGSHARE_BIN');
+  const sbin = env('LOGSHARED_BIN');
+  const shots = path.join(process.env.LOGSHARE_BUILD_DIR || TMP, 'dashboard-screenshots');
+  fs.mkdirSync(shots, { recursive: true });
+  const data = path.join(TMP, 'data');
+  run(sbin, ['user', 'add', 'agent', '--role', 'support', '--data-dir', data], { input: password + '\n' });
+  run(bin, ['keygen', '--out', path.join(TMP, 'support')]);
+  const callId = 'call-' + crypto.randomBytes(6).toString('hex');
+  const logDir = path.join(TMP, 'applogs');
+  const lines = [];
+  for (let i = 0; i < count; i++) lines.push(line(i, i % 10 === 0 ? callId : 'call-other'));
+  run(bin, ['log', '--dir', logDir, '--stream', 'calling', '--level', 'info',
+    '--public-key-file', path.join(TMP, 'support.pub')], { input: lines.join('\n') + '\n' });
+  return { bin, sbin, shots, data, callId, logDir };
+}
+
 module.exports = { TMP, env, fail, ok, assert, assertEq, sha256, run, startServer, stopServer, sleep, waitFor,
-  launchBrowser, launchFirefox, main, cleanups };
+  launchBrowser, launchFirefox, main, cleanups, prepareDashboard };
