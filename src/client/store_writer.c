@@ -215,15 +215,21 @@ static void put_record(ls_buf *b, unsigned type, const unsigned char *body, size
     ls_buf_append(b, body, len);
 }
 
-static void note_lost(struct store_stream *st, int64_t t)
+/* Appends a DROPPED record (why: LOGFMT_DROP_*, count records) at time t. */
+static void put_drop_note(struct store_stream *st, int why, uint64_t count, int64_t t)
 {
     unsigned char body[24];
     size_t n = 0;
-    body[n++] = LOGFMT_DROP_WRITE_FAILED;
+    body[n++] = (unsigned char)why;
     n += logfmt_put_varint(body + n, logfmt_zigzag(t - st->pending_prev_us));
-    n += logfmt_put_varint(body + n, st->lost_unnoted);
+    n += logfmt_put_varint(body + n, count);
     put_record(&st->pending, LOGFMT_REC_DROPPED, body, n);
     st->pending_prev_us = t;
+}
+
+static void note_lost(struct store_stream *st, int64_t t)
+{
+    put_drop_note(st, LOGFMT_DROP_WRITE_FAILED, st->lost_unnoted, t);
     st->lost_noted_in_pending = st->lost_unnoted;
 }
 
@@ -356,13 +362,7 @@ static void writer_note_drops(logshare *ls)
         /* Starting a frame notes write-failure losses by itself. */
         if (stream_ready(ls, st, t) != 0 || !st->full_unnoted)
             continue;
-        unsigned char body[24];
-        size_t n = 0;
-        body[n++] = LOGFMT_DROP_BUFFER_FULL;
-        n += logfmt_put_varint(body + n, logfmt_zigzag(t - st->pending_prev_us));
-        n += logfmt_put_varint(body + n, st->full_unnoted);
-        put_record(&st->pending, LOGFMT_REC_DROPPED, body, n);
-        st->pending_prev_us = t;
+        put_drop_note(st, LOGFMT_DROP_BUFFER_FULL, st->full_unnoted, t);
         st->full_unnoted = 0;
     }
 }
