@@ -282,7 +282,8 @@ LOGSHARE_API int logshare_vlog(logshare *ls, int stream, logshare_level level, c
  * MUST be a string literal (or other storage that never changes or goes
  * away while the store is open): the library remembers it by address.
  * Use it through LOGSHARE_LOG, which refuses anything but a literal at
- * compile time. Conversions with no portable binary form (%n, %ls, %lc,
+ * compile time (and, in C11 with GCC or Clang, calls logshare_log_args
+ * instead, falling back to this function). Conversions with no portable binary form (%n, %ls, %lc,
  * %Lf) make the call fall back to formatting now. The first call with a
  * given format takes a lock and allocates (once per format and store;
  * later calls take no lock); past 4096 formats per store, calls fall back
@@ -291,13 +292,165 @@ LOGSHARE_API int logshare_vlog(logshare *ls, int stream, logshare_level level, c
 LOGSHARE_API int logshare_log_static(logshare *ls, int stream, logshare_level level,
                                      const char *fmt, ...) LOGSHARE_PRINTF(4, 5);
 
+/* The call LOGSHARE_LOG makes in C11 and later with GCC or Clang: the
+ * arguments come already widened to 64 bits each (integers sign- or
+ * zero-extended by their own type, float and double as the bits of a
+ * double, pointers and strings as their address), so nothing is read
+ * through va_arg on the caller's thread. nargs must be the number of
+ * arguments after fmt, args an array of that many (NULL when 0); fmt
+ * has the same lifetime rule as for logshare_log_static. Returns as
+ * logshare_log_static, or LOGSHARE_FORMAT_AT_CALL when the record
+ * cannot be stored raw (a conversion with no binary form, more than
+ * 4096 bytes of strings, too many formats, an argument count that does
+ * not match the format): the caller must then make the same call
+ * through logshare_log_static, which formats it at once. Not meant to
+ * be called by hand; LOGSHARE_LOG does all of this. */
+LOGSHARE_API int logshare_log_args(logshare *ls, int stream, logshare_level level, const char *fmt,
+                                   const uint64_t *args, unsigned nargs);
+#define LOGSHARE_FORMAT_AT_CALL 1
+
 /* LOGSHARE_LOG(ls, stream, level, "format", args...): the recommended
- * way to log. The format must be a string literal. */
+ * way to log. The format must be a string literal. Every argument is
+ * evaluated exactly once. In C11 or later with GCC or Clang it widens
+ * the arguments at the call site and calls logshare_log_args (no va_arg
+ * on the hot path); elsewhere (C++, other compilers, more than 24
+ * arguments) it calls logshare_log_static. Both store the same record. */
 #define LOGSHARE__FIRST_(first, ...) first
 #define LOGSHARE__FIRST(...) LOGSHARE__FIRST_(__VA_ARGS__, 0)
-#define LOGSHARE_LOG(ls, stream, level, ...)                                                       \
+#define LOGSHARE__STATIC(ls, stream, level, ...)                                                   \
     ((void)sizeof("" LOGSHARE__FIRST(__VA_ARGS__)),                                                \
      logshare_log_static((ls), (stream), (level), __VA_ARGS__))
+#if !defined(__cplusplus) && defined(__GNUC__) && defined(__STDC_VERSION__) &&                     \
+    __STDC_VERSION__ >= 201112L
+static inline uint64_t logshare__arg_s(long long v)
+{
+    return (uint64_t)v;
+}
+static inline uint64_t logshare__arg_u(unsigned long long v)
+{
+    return (uint64_t)v;
+}
+static inline uint64_t logshare__arg_f(double v)
+{
+    union {
+        double d;
+        uint64_t u;
+    } x;
+    x.d = v;
+    return x.u;
+}
+static inline uint64_t logshare__arg_ld(long double v)
+{
+    (void)v; /* %Lf has no binary form: logshare_log_static formats it */
+    return 0;
+}
+static inline uint64_t logshare__arg_p(const volatile void *v)
+{
+    return (uint64_t)(uintptr_t)v;
+}
+/* One argument widened by its own type ("+ 0" decays arrays and
+ * promotes bit-fields, _Bool and char). */
+#define LOGSHARE__ARG(x)                                                                           \
+    _Generic((x) + 0, int                                                                          \
+             : logshare__arg_s, unsigned int                                                       \
+             : logshare__arg_u, long                                                               \
+             : logshare__arg_s, unsigned long                                                      \
+             : logshare__arg_u, long long                                                          \
+             : logshare__arg_s, unsigned long long                                                 \
+             : logshare__arg_u, float                                                              \
+             : logshare__arg_f, double                                                             \
+             : logshare__arg_f, long double                                                        \
+             : logshare__arg_ld, default                                                           \
+             : logshare__arg_p)(x)
+#define LOGSHARE__CAT_(a, b) a##b
+#define LOGSHARE__CAT(a, b) LOGSHARE__CAT_(a, b)
+/* How many arguments follow the format: 0 to 24, or X for more. */
+#define LOGSHARE__NARGS(...)                                                                       \
+    LOGSHARE__NARGS_(__VA_ARGS__, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,   \
+                     X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, 24, 23, 22, 21, 20, 19, \
+                     18, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, ~)
+#define LOGSHARE__NARGS_(_1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16,    \
+                         _17, _18, _19, _20, _21, _22, _23, _24, _25, _26, _27, _28, _29, _30,     \
+                         _31, _32, _33, _34, _35, _36, _37, _38, _39, _40, _41, _42, _43, _44,     \
+                         _45, _46, _47, _48, _49, _50, _51, _52, _53, _54, _55, _56, _57, _58,     \
+                         _59, _60, _61, _62, _63, _64, n, ...)                                     \
+    n
+/* LOGSHARE__EACHn(m, a1..an) is m(n, a1) m(n - 1, a2) ... m(1, an). */
+#define LOGSHARE__EACH1(m, a) m(1, a)
+#define LOGSHARE__EACH2(m, a, ...) m(2, a) LOGSHARE__EACH1(m, __VA_ARGS__)
+#define LOGSHARE__EACH3(m, a, ...) m(3, a) LOGSHARE__EACH2(m, __VA_ARGS__)
+#define LOGSHARE__EACH4(m, a, ...) m(4, a) LOGSHARE__EACH3(m, __VA_ARGS__)
+#define LOGSHARE__EACH5(m, a, ...) m(5, a) LOGSHARE__EACH4(m, __VA_ARGS__)
+#define LOGSHARE__EACH6(m, a, ...) m(6, a) LOGSHARE__EACH5(m, __VA_ARGS__)
+#define LOGSHARE__EACH7(m, a, ...) m(7, a) LOGSHARE__EACH6(m, __VA_ARGS__)
+#define LOGSHARE__EACH8(m, a, ...) m(8, a) LOGSHARE__EACH7(m, __VA_ARGS__)
+#define LOGSHARE__EACH9(m, a, ...) m(9, a) LOGSHARE__EACH8(m, __VA_ARGS__)
+#define LOGSHARE__EACH10(m, a, ...) m(10, a) LOGSHARE__EACH9(m, __VA_ARGS__)
+#define LOGSHARE__EACH11(m, a, ...) m(11, a) LOGSHARE__EACH10(m, __VA_ARGS__)
+#define LOGSHARE__EACH12(m, a, ...) m(12, a) LOGSHARE__EACH11(m, __VA_ARGS__)
+#define LOGSHARE__EACH13(m, a, ...) m(13, a) LOGSHARE__EACH12(m, __VA_ARGS__)
+#define LOGSHARE__EACH14(m, a, ...) m(14, a) LOGSHARE__EACH13(m, __VA_ARGS__)
+#define LOGSHARE__EACH15(m, a, ...) m(15, a) LOGSHARE__EACH14(m, __VA_ARGS__)
+#define LOGSHARE__EACH16(m, a, ...) m(16, a) LOGSHARE__EACH15(m, __VA_ARGS__)
+#define LOGSHARE__EACH17(m, a, ...) m(17, a) LOGSHARE__EACH16(m, __VA_ARGS__)
+#define LOGSHARE__EACH18(m, a, ...) m(18, a) LOGSHARE__EACH17(m, __VA_ARGS__)
+#define LOGSHARE__EACH19(m, a, ...) m(19, a) LOGSHARE__EACH18(m, __VA_ARGS__)
+#define LOGSHARE__EACH20(m, a, ...) m(20, a) LOGSHARE__EACH19(m, __VA_ARGS__)
+#define LOGSHARE__EACH21(m, a, ...) m(21, a) LOGSHARE__EACH20(m, __VA_ARGS__)
+#define LOGSHARE__EACH22(m, a, ...) m(22, a) LOGSHARE__EACH21(m, __VA_ARGS__)
+#define LOGSHARE__EACH23(m, a, ...) m(23, a) LOGSHARE__EACH22(m, __VA_ARGS__)
+#define LOGSHARE__EACH24(m, a, ...) m(24, a) LOGSHARE__EACH23(m, __VA_ARGS__)
+#define LOGSHARE__DECL(k, a) __typeof__((a) + 0) logshare__v##k = (a);
+#define LOGSHARE__SLOT(k, a) LOGSHARE__ARG(logshare__v##k),
+#define LOGSHARE__PASS(k, a) , logshare__v##k
+#define LOGSHARE__SKIP1(n, m, fmt, ...) LOGSHARE__CAT(LOGSHARE__EACH, n)(m, __VA_ARGS__)
+#define LOGSHARE__FAST(n, ls, stream, level, ...)                                                  \
+    __extension__({                                                                                \
+        (void)sizeof("" LOGSHARE__FIRST(__VA_ARGS__));                                             \
+        logshare *logshare__ls = (ls);                                                             \
+        int logshare__st = (stream);                                                               \
+        logshare_level logshare__lv = (level);                                                     \
+        LOGSHARE__SKIP1(n, LOGSHARE__DECL, __VA_ARGS__)                                            \
+        const uint64_t logshare__a[] = {LOGSHARE__SKIP1(n, LOGSHARE__SLOT, __VA_ARGS__)};          \
+        int logshare__rc = logshare_log_args(logshare__ls, logshare__st, logshare__lv,             \
+                                             LOGSHARE__FIRST(__VA_ARGS__), logshare__a, n);        \
+        if (__builtin_expect(logshare__rc == LOGSHARE_FORMAT_AT_CALL, 0))                          \
+            logshare__rc = logshare_log_static(                                                    \
+                logshare__ls, logshare__st, logshare__lv,                                          \
+                LOGSHARE__FIRST(__VA_ARGS__) LOGSHARE__SKIP1(n, LOGSHARE__PASS, __VA_ARGS__));     \
+        logshare__rc;                                                                              \
+    })
+#define LOGSHARE__LOG0(ls, stream, level, ...) LOGSHARE__STATIC(ls, stream, level, __VA_ARGS__)
+#define LOGSHARE__LOG1(...) LOGSHARE__FAST(1, __VA_ARGS__)
+#define LOGSHARE__LOG2(...) LOGSHARE__FAST(2, __VA_ARGS__)
+#define LOGSHARE__LOG3(...) LOGSHARE__FAST(3, __VA_ARGS__)
+#define LOGSHARE__LOG4(...) LOGSHARE__FAST(4, __VA_ARGS__)
+#define LOGSHARE__LOG5(...) LOGSHARE__FAST(5, __VA_ARGS__)
+#define LOGSHARE__LOG6(...) LOGSHARE__FAST(6, __VA_ARGS__)
+#define LOGSHARE__LOG7(...) LOGSHARE__FAST(7, __VA_ARGS__)
+#define LOGSHARE__LOG8(...) LOGSHARE__FAST(8, __VA_ARGS__)
+#define LOGSHARE__LOG9(...) LOGSHARE__FAST(9, __VA_ARGS__)
+#define LOGSHARE__LOG10(...) LOGSHARE__FAST(10, __VA_ARGS__)
+#define LOGSHARE__LOG11(...) LOGSHARE__FAST(11, __VA_ARGS__)
+#define LOGSHARE__LOG12(...) LOGSHARE__FAST(12, __VA_ARGS__)
+#define LOGSHARE__LOG13(...) LOGSHARE__FAST(13, __VA_ARGS__)
+#define LOGSHARE__LOG14(...) LOGSHARE__FAST(14, __VA_ARGS__)
+#define LOGSHARE__LOG15(...) LOGSHARE__FAST(15, __VA_ARGS__)
+#define LOGSHARE__LOG16(...) LOGSHARE__FAST(16, __VA_ARGS__)
+#define LOGSHARE__LOG17(...) LOGSHARE__FAST(17, __VA_ARGS__)
+#define LOGSHARE__LOG18(...) LOGSHARE__FAST(18, __VA_ARGS__)
+#define LOGSHARE__LOG19(...) LOGSHARE__FAST(19, __VA_ARGS__)
+#define LOGSHARE__LOG20(...) LOGSHARE__FAST(20, __VA_ARGS__)
+#define LOGSHARE__LOG21(...) LOGSHARE__FAST(21, __VA_ARGS__)
+#define LOGSHARE__LOG22(...) LOGSHARE__FAST(22, __VA_ARGS__)
+#define LOGSHARE__LOG23(...) LOGSHARE__FAST(23, __VA_ARGS__)
+#define LOGSHARE__LOG24(...) LOGSHARE__FAST(24, __VA_ARGS__)
+#define LOGSHARE__LOGX(ls, stream, level, ...) LOGSHARE__STATIC(ls, stream, level, __VA_ARGS__)
+#define LOGSHARE_LOG(ls, stream, level, ...)                                                       \
+    LOGSHARE__CAT(LOGSHARE__LOG, LOGSHARE__NARGS(__VA_ARGS__))(ls, stream, level, __VA_ARGS__)
+#else
+#define LOGSHARE_LOG(ls, stream, level, ...) LOGSHARE__STATIC(ls, stream, level, __VA_ARGS__)
+#endif
 
 /* Waits until everything logged before the call (by any thread) is
  * written to the current files and fsynced, or until timeout_ms passes

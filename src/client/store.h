@@ -55,6 +55,8 @@ struct store_fmt_info {
     uint8_t nargs;
     unsigned char kinds[LOGFMT_MAX_ARGS];
     short str_prec[LOGFMT_MAX_ARGS]; /* strings: how far the call may read (logfmt_printf.h) */
+    uint8_t nstrs;                   /* how many of the arguments are strings */
+    uint8_t str_at[LOGFMT_MAX_ARGS]; /* their positions, in order */
 };
 
 struct store_fmt_table {
@@ -67,6 +69,26 @@ struct store_fmt_table {
 /* The info for fmt, adding it on first sight (allocates then, once per
  * format). NULL when the table is full or out of memory. */
 const struct store_fmt_info *store_fmt_get(struct store_fmt_table *t, const char *fmt);
+
+static inline size_t store_fmt_hash(const char *fmt)
+{
+    uint64_t x = (uint64_t)(uintptr_t)fmt;
+    x ^= x >> 29;
+    x *= 0x9E3779B97F4A7C15ull;
+    return (size_t)(x >> 40) & (STORE_FMT_SLOTS - 1);
+}
+
+/* store_fmt_get with its common case (the format sits in its home
+ * slot) inlined into the logging call. */
+static inline const struct store_fmt_info *store_fmt_lookup(struct store_fmt_table *t,
+                                                            const char *fmt)
+{
+    const struct store_fmt_info *info =
+        atomic_load_explicit(&t->slots[store_fmt_hash(fmt)], memory_order_acquire);
+    if (__builtin_expect(info && info->fmt == fmt, 1))
+        return info;
+    return store_fmt_get(t, fmt);
+}
 /* The table's entries are freed with the store (store_free_memory). */
 void store_fmt_table_init(struct store_fmt_table *t);
 
@@ -83,8 +105,12 @@ struct ring_rec {
 };
 
 struct store_ring {
-    _Alignas(64) _Atomic uint64_t head; /* producer */
+    /* The calling thread's own line, which no other thread touches: the
+     * writer reading head would otherwise turn every call's first loads
+     * into misses while it drains. */
+    _Alignas(64) uint64_t prod_head;    /* the producer's copy of head */
     uint64_t cached_tail;               /* producer's view of tail */
+    _Alignas(64) _Atomic uint64_t head; /* producer publishes; writer reads */
     _Atomic uint64_t dropped;           /* producer adds; anyone reads */
     /* The same drops by stream: the writer compares them with noted[]
      * and writes the difference as a DROPPED record by itself, so a

@@ -14,14 +14,6 @@
 
 #include "store.h"
 
-static size_t fmt_hash(const char *fmt)
-{
-    uint64_t x = (uint64_t)(uintptr_t)fmt;
-    x ^= x >> 29;
-    x *= 0x9E3779B97F4A7C15ull;
-    return (size_t)(x >> 40) & (STORE_FMT_SLOTS - 1);
-}
-
 void store_fmt_table_init(struct store_fmt_table *t)
 {
     memset(t, 0, sizeof *t);
@@ -31,7 +23,7 @@ void store_fmt_table_init(struct store_fmt_table *t)
 static const struct store_fmt_info *fmt_probe(struct store_fmt_table *t, const char *fmt,
                                               size_t *free_slot)
 {
-    size_t i = fmt_hash(fmt);
+    size_t i = store_fmt_hash(fmt);
     for (size_t n = 0; n < STORE_FMT_SLOTS; n++, i = (i + 1) & (STORE_FMT_SLOTS - 1)) {
         struct store_fmt_info *info = atomic_load_explicit(&t->slots[i], memory_order_acquire);
         if (!info) {
@@ -62,6 +54,9 @@ const struct store_fmt_info *store_fmt_get(struct store_fmt_table *t, const char
             info->id = id;
             info->supported = logfmt_printf_parse(fmt, info->kinds, &nargs, info->str_prec) == 0;
             info->nargs = (uint8_t)nargs;
+            for (unsigned i = 0; info->supported && i < nargs; i++)
+                if (info->kinds[i] == LOGFMT_ARG_STR)
+                    info->str_at[info->nstrs++] = (uint8_t)i;
             t->by_id[id] = info;
             atomic_store(&t->count, id + 1);
             atomic_store_explicit(&t->slots[slot], info, memory_order_release);

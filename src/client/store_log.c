@@ -16,11 +16,18 @@
 
 #include "store.h"
 
+#if defined(__x86_64__) && defined(__SSE2__) && !defined(__SANITIZE_ADDRESS__)
+#include <emmintrin.h>
+#define HAVE_SSE2_STRLEN 1
+#endif
+
 #define TEXT_MAX 4000
 #define TRUNC_MARK "...[truncated]"
 #define BINARY_BYTES_MAX 4096
 
-static _Thread_local struct {
+/* initial-exec: the library's one TLS word is then a plain %fs load
+ * even in the shared library (no __tls_get_addr on every call). */
+static _Thread_local __attribute__((tls_model("initial-exec"))) struct {
     uint64_t store_id;
     struct store_ring *ring;
 } tls_ring;
@@ -46,7 +53,7 @@ static inline struct store_ring *thread_ring(logshare *ls)
 /* Reserves n bytes (a multiple of 8). NULL when full. */
 static inline unsigned char *ring_reserve(struct store_ring *r, uint64_t n, uint64_t *new_head)
 {
-    uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+    uint64_t head = r->prod_head;
     uint64_t pos = head & r->mask;
     uint64_t contig = r->cap - pos;
     uint64_t need = n <= contig ? n : contig + n;
@@ -67,6 +74,7 @@ static inline unsigned char *ring_reserve(struct store_ring *r, uint64_t n, uint
 
 static inline void ring_commit(logshare *ls, struct store_ring *r, uint64_t new_head)
 {
+    r->prod_head = new_head;
     atomic_store_explicit(&r->head, new_head, memory_order_release);
     /* Wake a sleeping writer once the ring is an eighth full. The
      * cached tail may be stale, so look at the real one first: else a
@@ -87,12 +95,56 @@ static inline void ring_commit(logshare *ls, struct store_ring *r, uint64_t new_
 #if defined(__GNUC__) && !defined(__clang__)
 __attribute__((optimize("no-tree-loop-distribute-patterns")))
 #endif
-static inline unsigned char *
+static inline __attribute__((always_inline)) unsigned char *
 copy_slots(unsigned char *q, const uint64_t *slot, unsigned nargs)
 {
     for (unsigned i = 0; i < nargs; i++, q += 8)
         memcpy(q, &slot[i], 8);
     return q;
+}
+
+/* Copies a short string argument with a few overlapping word moves.
+ * Strings in log calls are mostly ids and names well under 64 bytes,
+ * where a call into memcpy costs more than the copy. */
+static inline unsigned char *copy_str(unsigned char *q, const char *s, size_t n)
+{
+    if (n >= 16 && n <= 64) {
+        unsigned char a[16], b[16];
+        if (n <= 32) {
+            memcpy(a, s, 16);
+            memcpy(b, s + n - 16, 16);
+            memcpy(q, a, 16);
+            memcpy(q + n - 16, b, 16);
+        } else {
+            unsigned char c[16], d[16];
+            memcpy(a, s, 16);
+            memcpy(b, s + 16, 16);
+            memcpy(c, s + n - 32, 16);
+            memcpy(d, s + n - 16, 16);
+            memcpy(q, a, 16);
+            memcpy(q + 16, b, 16);
+            memcpy(q + n - 32, c, 16);
+            memcpy(q + n - 16, d, 16);
+        }
+    } else if (n >= 8 && n < 16) {
+        uint64_t a, b;
+        memcpy(&a, s, 8);
+        memcpy(&b, s + n - 8, 8);
+        memcpy(q, &a, 8);
+        memcpy(q + n - 8, &b, 8);
+    } else if (n >= 4 && n < 8) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + n - 4, 4);
+        memcpy(q, &a, 4);
+        memcpy(q + n - 4, &b, 4);
+    } else if (n < 4) {
+        for (size_t i = 0; i < n; i++)
+            q[i] = (unsigned char)s[i];
+    } else {
+        memcpy(q, s, n);
+    }
+    return q + n;
 }
 
 static void ring_drop(struct store_ring *r, int stream)
@@ -171,12 +223,112 @@ int logshare_log(logshare *ls, int stream, logshare_level level, const char *fmt
     return rc;
 }
 
+/* Reserves and fills a BINARY record. slot holds the call's arguments
+ * widened to 64 bits (what sits at string positions does not matter:
+ * their lengths are written there); strs and lens are the strings, in
+ * order, and str_bytes their total. */
+static inline __attribute__((always_inline)) int
+put_binary(logshare *ls, int64_t t, int stream, logshare_level level,
+           const struct store_fmt_info *fi, const uint64_t *slot, const char *const *strs,
+           const uint64_t *lens, uint64_t str_bytes)
+{
+    struct store_ring *r = thread_ring(ls);
+    if (__builtin_expect(!r, 0)) {
+        atomic_fetch_add(&ls->write_failed, 1);
+        return LOGSHARE_ENOMEM;
+    }
+    unsigned nargs = fi->nargs;
+    uint64_t size = (sizeof(struct ring_rec) + nargs * 8u + str_bytes + 7) & ~(uint64_t)7, nh;
+    unsigned char *p = ring_reserve(r, size, &nh);
+    if (__builtin_expect(!p, 0)) {
+        ring_drop(r, stream);
+        return LOGSHARE_ENOSPC;
+    }
+    struct ring_rec *h = (struct ring_rec *)p;
+    h->size = (uint32_t)size;
+    h->kind = RING_BINARY;
+    h->level = (uint8_t)level;
+    h->stream = (uint8_t)stream;
+    h->nargs = (uint8_t)nargs;
+    h->time_us = t;
+    h->aux = fi->id;
+    unsigned char *args = p + sizeof *h;
+    unsigned char *q = copy_slots(args, slot, nargs);
+    for (unsigned k = 0; k < fi->nstrs; k++) {
+        memcpy(args + 8u * fi->str_at[k], &lens[k], 8);
+        q = copy_str(q, strs[k], lens[k]);
+    }
+    ring_commit(ls, r, nh);
+    return 0;
+}
+
+/* strlen for the short strings log calls pass, without a call into
+ * libc: 16-byte aligned loads, which never cross a page, so reading a
+ * little before and after the string is safe (libc's own strlen does
+ * the same; AddressSanitizer would call it an overflow, so sanitized
+ * builds use strlen). */
+static inline size_t arg_strlen(const char *s)
+{
+#ifdef HAVE_SSE2_STRLEN
+    uintptr_t off = (uintptr_t)s & 15;
+    const __m128i *p = (const __m128i *)((uintptr_t)s - off);
+    const __m128i zero = _mm_setzero_si128();
+    unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_load_si128(p), zero)) >> off;
+    if (m)
+        return (size_t)__builtin_ctz(m);
+    for (;;) {
+        p++;
+        m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_load_si128(p), zero));
+        if (m)
+            return (size_t)((const char *)p - s) + (size_t)__builtin_ctz(m);
+    }
+#else
+    return strlen(s);
+#endif
+}
+
+/* The bytes of string argument i the call may read: with a precision
+ * the argument may be an array with no NUL ("%.*s" of a buffer and its
+ * length), so read no further. prev is argument i - 1 (a '*'). */
+static inline uint64_t str_len(const struct store_fmt_info *fi, unsigned i, const char *s,
+                               uint64_t prev)
+{
+    int prec = fi->str_prec[i];
+    if (prec == LOGFMT_PREC_STAR && i > 0)
+        prec = (int)(int64_t)prev; /* negative: as if none */
+    return prec >= 0 ? strnlen(s, (size_t)prec) : arg_strlen(s);
+}
+
+int logshare_log_args(logshare *ls, int stream, logshare_level level, const char *fmt,
+                      const uint64_t *args, unsigned nargs)
+{
+    int rc = call_check(ls, stream, level);
+    if (__builtin_expect(rc != 0 || !fmt || (nargs && !args), 0))
+        return rc > 0 ? 0 : rc ? rc : LOGSHARE_EINVAL;
+    int64_t t = store_raw_time(ls);
+    const struct store_fmt_info *fi = store_fmt_lookup(&ls->fmts, fmt);
+    if (__builtin_expect(!fi || !fi->supported || fi->nargs != nargs, 0))
+        return LOGSHARE_FORMAT_AT_CALL;
+    const char *strs[LOGFMT_MAX_ARGS];
+    uint64_t lens[LOGFMT_MAX_ARGS], str_bytes = 0;
+    for (unsigned k = 0; k < fi->nstrs; k++) {
+        unsigned i = fi->str_at[k];
+        const char *s = (const char *)(uintptr_t)args[i];
+        strs[k] = s ? s : "(null)";
+        lens[k] = str_len(fi, i, strs[k], i > 0 ? args[i - 1] : 0);
+        str_bytes += lens[k];
+    }
+    if (__builtin_expect(str_bytes > BINARY_BYTES_MAX, 0))
+        return LOGSHARE_FORMAT_AT_CALL; /* too long to keep raw: formatted, cut visibly */
+    return put_binary(ls, t, stream, level, fi, args, strs, lens, str_bytes);
+}
+
 int logshare_log_static(logshare *ls, int stream, logshare_level level, const char *fmt, ...)
 {
     int rc = call_check(ls, stream, level);
     if (__builtin_expect(rc != 0 || !fmt, 0))
         return rc > 0 ? 0 : rc ? rc : LOGSHARE_EINVAL;
-    const struct store_fmt_info *fi = store_fmt_get(&ls->fmts, fmt);
+    const struct store_fmt_info *fi = store_fmt_lookup(&ls->fmts, fmt);
     va_list ap;
     va_start(ap, fmt);
     if (__builtin_expect(!fi || !fi->supported, 0)) {
@@ -188,8 +340,8 @@ int logshare_log_static(logshare *ls, int stream, logshare_level level, const ch
      * the record's size is known before reserving. */
     uint64_t slot[LOGFMT_MAX_ARGS];
     const char *strs[LOGFMT_MAX_ARGS];
-    uint64_t str_bytes = 0;
-    unsigned nargs = fi->nargs;
+    uint64_t lens[LOGFMT_MAX_ARGS], str_bytes = 0;
+    unsigned nargs = fi->nargs, k = 0;
     for (unsigned i = 0; i < nargs; i++) {
         switch (fi->kinds[i]) {
         case LOGFMT_ARG_INT:
@@ -232,14 +384,10 @@ int logshare_log_static(logshare *ls, int stream, logshare_level level, const ch
             break;
         case LOGFMT_ARG_STR: {
             const char *s = va_arg(ap, const char *);
-            strs[i] = s ? s : "(null)";
-            /* With a precision the argument may be an array with no NUL
-             * ("%.*s" of a buffer and its length): read no further. */
-            int prec = fi->str_prec[i];
-            if (prec == LOGFMT_PREC_STAR && i > 0)
-                prec = (int)(int64_t)slot[i - 1]; /* negative: as if none */
-            slot[i] = prec >= 0 ? strnlen(strs[i], (size_t)prec) : strlen(strs[i]);
-            str_bytes += slot[i];
+            strs[k] = s ? s : "(null)";
+            lens[k] = str_len(fi, i, strs[k], i > 0 ? slot[i - 1] : 0);
+            str_bytes += lens[k++];
+            slot[i] = 0;
             break;
         }
         default:
@@ -255,35 +403,5 @@ int logshare_log_static(logshare *ls, int stream, logshare_level level, const ch
         va_end(ap);
         return rc;
     }
-    struct store_ring *r = thread_ring(ls);
-    if (__builtin_expect(!r, 0)) {
-        atomic_fetch_add(&ls->write_failed, 1);
-        return LOGSHARE_ENOMEM;
-    }
-    int64_t t = store_raw_time(ls);
-    uint64_t size = (sizeof(struct ring_rec) + nargs * 8u + str_bytes + 7) & ~(uint64_t)7, nh;
-    unsigned char *p = ring_reserve(r, size, &nh);
-    if (__builtin_expect(!p, 0)) {
-        ring_drop(r, stream);
-        return LOGSHARE_ENOSPC;
-    }
-    struct ring_rec *h = (struct ring_rec *)p;
-    h->size = (uint32_t)size;
-    h->kind = RING_BINARY;
-    h->level = (uint8_t)level;
-    h->stream = (uint8_t)stream;
-    h->nargs = (uint8_t)nargs;
-    h->time_us = t;
-    h->aux = fi->id;
-    unsigned char *q = copy_slots(p + sizeof *h, slot, nargs);
-    if (str_bytes) {
-        for (unsigned i = 0; i < nargs; i++) {
-            if (fi->kinds[i] == LOGFMT_ARG_STR) {
-                memcpy(q, strs[i], slot[i]);
-                q += slot[i];
-            }
-        }
-    }
-    ring_commit(ls, r, nh);
-    return 0;
+    return put_binary(ls, store_raw_time(ls), stream, level, fi, slot, strs, lens, str_bytes);
 }

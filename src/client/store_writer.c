@@ -300,6 +300,9 @@ static void writer_take(logshare *ls, const struct ring_rec *h)
         for (unsigned i = 0; i < h->nargs; i++) {
             uint64_t v;
             memcpy(&v, payload + 8u * i, 8);
+            /* LOGSHARE_LOG widened it by the argument's type, not the
+             * conversion's (logshare_log_args). */
+            v = logfmt_arg_narrow(fi->kinds[i], v);
             switch (logfmt_arg_class_of(fi->kinds[i])) {
             case LOGFMT_CLASS_SIGNED:
                 n += logfmt_put_varint(body + n, logfmt_zigzag((int64_t)v));

@@ -152,6 +152,26 @@ enum logfmt_arg_class logfmt_arg_class_of(unsigned char kind)
     }
 }
 
+uint64_t logfmt_arg_narrow(unsigned char kind, uint64_t v)
+{
+    switch (kind) {
+    case LOGFMT_ARG_INT:
+        return (uint64_t)(int64_t)(int)v;
+    case LOGFMT_ARG_UINT:
+        return (unsigned)v;
+    case LOGFMT_ARG_LONG:
+    case LOGFMT_ARG_PTRDIFF:
+        return (uint64_t)(int64_t)(long)v;
+    case LOGFMT_ARG_ULONG:
+    case LOGFMT_ARG_SIZE:
+        return (unsigned long)v;
+    case LOGFMT_ARG_PTR:
+        return (uintptr_t)v;
+    default:
+        return v;
+    }
+}
+
 int logfmt_printf_parse(const char *fmt, unsigned char kinds[LOGFMT_MAX_ARGS], unsigned *nargs,
                         short *str_prec)
 {

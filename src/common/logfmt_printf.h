@@ -48,6 +48,11 @@ enum logfmt_arg_class {
 
 enum logfmt_arg_class logfmt_arg_class_of(unsigned char kind);
 
+/* v, an argument widened to 64 bits by its own C type, cut to the type
+ * the conversion reads, as printf would: an unsigned 4294967295 given
+ * to %d is -1, an int -1 given to %u is 4294967295. */
+uint64_t logfmt_arg_narrow(unsigned char kind, uint64_t v);
+
 /* The precision of a %s argument, as logfmt_printf_parse reports it. */
 #define LOGFMT_PREC_NONE (-1) /* read the string to its NUL */
 #define LOGFMT_PREC_STAR (-2) /* the int argument just before it */

@@ -247,6 +247,146 @@ static void deferred_formatting_matches_printf(void **state)
     free(dir);
 }
 
+/* LOGSHARE_LOG widens each argument by its own C type at the call site
+ * (logshare_log_args); what is read back must still be what printf
+ * makes of the same call, whatever the type: promoted small types,
+ * bit-fields, arrays, float, signedness that differs from the
+ * conversion's, conversions with no binary form, and more arguments
+ * than the fast path takes. Every argument is evaluated once. */
+struct bits {
+    unsigned u3 : 3;
+    int s5 : 5;
+};
+enum colour { RED, GREEN = 7 };
+
+static void call_site_arguments_match_printf(void **state)
+{
+    (void)state;
+    char *dir;
+    logshare *ls = tu_open_plain("args", LOGSHARE_LEVEL_TRACE, &dir);
+    char want[16][256];
+    int n = 0;
+    char ch = 'q';
+    signed char sc = -7;
+    unsigned char uc = 200;
+    short sh = -300;
+    unsigned short us = 65000;
+    _Bool yes = 1;
+    struct bits b = {5, -3};
+    enum colour col = GREEN;
+    float f = 2.5f;
+    char arr[8] = "array";
+    const char *const_str = "const";
+    unsigned all_ones = 4294967295u;
+    int minus_one = -1;
+    int seen = 0;
+    long double ld = 1.25L;
+    int *ptr = NULL;
+#define BOTH(...) LOG_AND_WANT(LOGSHARE_LEVEL_TRACE, __VA_ARGS__)
+    BOTH("small %c %d %u %hd %hu %d %d %d", ch, sc, uc, sh, us, yes, b.u3, b.s5);
+    BOTH("enum %d float %.2f array %s const %s", col, f, arr, const_str);
+    BOTH("mixed %d %u %x %hhd", (int)all_ones, (unsigned)minus_one, (unsigned)minus_one, (char)-1);
+    BOTH("long double %.2Lf and %d", ld, 3);
+    BOTH("pointer %p", (void *)ptr);
+    BOTH("%d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d", 1, 2, 3, 4, 5,
+         6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24);
+    BOTH("%d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d", 1, 2, 3, 4,
+         5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25);
+#undef BOTH
+    /* Signedness unlike the conversion's (what -Wformat lets through
+     * without -Wformat-signedness): printf reads the conversion's type. */
+    assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_TRACE, "as int %d", all_ones), 0);
+    snprintf(want[n++], sizeof want[0], "as int -1");
+    assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_TRACE, "as unsigned %u", minus_one), 0);
+    snprintf(want[n++], sizeof want[0], "as unsigned 4294967295");
+    /* Evaluated once, also on the path that formats at the call. */
+    assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_TRACE, "once %d", ++seen), 0);
+    snprintf(want[n++], sizeof want[0], "once 1");
+    assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_TRACE, "once more %.1Lf %d", ld, ++seen),
+                     0);
+    snprintf(want[n++], sizeof want[0], "once more 1.2 2");
+    assert_int_equal(seen, 2);
+    /* Called by hand: an argument count that does not match the format
+     * is sent back to be formatted at the call, never read past. */
+    uint64_t one = 5;
+    assert_int_equal(logshare_log_args(ls, 0, LOGSHARE_LEVEL_TRACE, "two %d %d", &one, 1),
+                     LOGSHARE_FORMAT_AT_CALL);
+    assert_int_equal(logshare_log_args(ls, 0, LOGSHARE_LEVEL_TRACE, "none", NULL, 0), 0);
+    snprintf(want[n++], sizeof want[0], "none");
+    assert_int_equal(logshare_log_args(ls, 0, LOGSHARE_LEVEL_TRACE, "%d", NULL, 1),
+                     LOGSHARE_EINVAL);
+    logshare_close(ls);
+    struct collect c;
+    collect_dir(dir, NULL, &c, NULL);
+    assert_int_equal(c.n, n);
+    for (int i = 0; i < n; i++)
+        assert_string_equal(c.msgs[i], want[i]);
+    tu_rmrf(dir);
+    free(dir);
+}
+
+/* Compares every record read back with want[], in order. */
+struct compare_all {
+    char (*want)[128];
+    int n, seen, bad;
+};
+
+static void compare_record(const logshare_record *rec, void *ctx)
+{
+    struct compare_all *k = ctx;
+    if (k->seen >= k->n || strcmp(rec->message, k->want[k->seen]) != 0) {
+        if (k->bad++ < 5)
+            fprintf(stderr, "record %d: got \"%s\", want \"%s\"\n", k->seen, rec->message,
+                    k->seen < k->n ? k->want[k->seen] : "(none)");
+    }
+    k->seen++;
+}
+
+/* Strings of every length from 0 to 100 at every alignment, and ones
+ * that end on the last byte of a page followed by one that cannot be
+ * read: the call measures and copies them without libc and must
+ * neither miss a byte nor read past the page. */
+static void strings_of_every_length_and_alignment_round_trip(void **state)
+{
+    (void)state;
+    char *dir;
+    logshare *ls = tu_open_plain("strlen", -1, &dir);
+    long page = sysconf(_SC_PAGESIZE);
+    char *map =
+        mmap(NULL, (size_t)page * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(map != MAP_FAILED);
+    assert_int_equal(mprotect(map + page, (size_t)page, PROT_NONE), 0);
+    static char want[101 * 16 + 40][128];
+    int n = 0;
+    char src[160];
+    for (int i = 0; i < (int)sizeof src; i++)
+        src[i] = (char)('a' + i % 26);
+    for (int len = 0; len <= 100; len++) {
+        for (int align = 0; align < 16; align++) {
+            char *s = map + 64 + align;
+            memcpy(s, src + len % 7, (size_t)len);
+            s[len] = '\0';
+            assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "<%s>", s), 0);
+            snprintf(want[n++], sizeof want[0], "<%s>", s);
+        }
+    }
+    for (int len = 0; len < 40; len++) {
+        char *s = map + page - 1 - len;
+        memcpy(s, src, (size_t)len);
+        s[len] = '\0';
+        assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "<%s>", s), 0);
+        snprintf(want[n++], sizeof want[0], "<%s>", s);
+    }
+    logshare_close(ls);
+    munmap(map, (size_t)page * 2);
+    struct compare_all k = {want, n, 0, 0};
+    tu_read_dir(dir, NULL, compare_record, &k, NULL);
+    assert_int_equal(k.seen, n);
+    assert_int_equal(k.bad, 0);
+    tu_rmrf(dir);
+    free(dir);
+}
+
 /* "%.*s" and "%.5s" may be given an array with no NUL: the call must
  * read no further than the precision. The bytes end right before a
  * page that cannot be read, so one byte too many is a SIGSEGV. */
@@ -503,6 +643,8 @@ int main(void)
         cmocka_unit_test(million_records_from_eight_threads_round_trip_in_order),
         cmocka_unit_test(plaintext_files_read_back_without_a_key),
         cmocka_unit_test(deferred_formatting_matches_printf),
+        cmocka_unit_test(call_site_arguments_match_printf),
+        cmocka_unit_test(strings_of_every_length_and_alignment_round_trip),
         cmocka_unit_test(precision_strings_are_read_only_up_to_the_precision),
         cmocka_unit_test(long_strings_keep_their_width_and_precision),
         cmocka_unit_test(long_messages_are_cut_visibly),
