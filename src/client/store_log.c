@@ -287,6 +287,16 @@ static inline size_t arg_strlen(const char *s)
 #endif
 }
 
+/* What printf (glibc) prints for a NULL %s: "(null)", or nothing when
+ * a precision under 6 would cut it. */
+static const char *null_text(const struct store_fmt_info *fi, unsigned i, uint64_t prev)
+{
+    int prec = fi->str_prec[i];
+    if (prec == LOGFMT_PREC_STAR && i > 0)
+        prec = (int)(int64_t)prev;
+    return prec >= 0 && prec < 6 ? "" : "(null)";
+}
+
 /* The bytes of string argument i the call may read: with a precision
  * the argument may be an array with no NUL ("%.*s" of a buffer and its
  * length), so read no further. prev is argument i - 1 (a '*'). */
@@ -314,8 +324,9 @@ int logshare_log_args(logshare *ls, int stream, logshare_level level, const char
     for (unsigned k = 0; k < fi->nstrs; k++) {
         unsigned i = fi->str_at[k];
         const char *s = (const char *)(uintptr_t)args[i];
-        strs[k] = s ? s : "(null)";
-        lens[k] = str_len(fi, i, strs[k], i > 0 ? args[i - 1] : 0);
+        uint64_t prev = i > 0 ? args[i - 1] : 0;
+        strs[k] = s ? s : null_text(fi, i, prev);
+        lens[k] = str_len(fi, i, strs[k], prev);
         str_bytes += lens[k];
     }
     if (__builtin_expect(str_bytes > BINARY_BYTES_MAX, 0))
@@ -384,8 +395,9 @@ int logshare_log_static(logshare *ls, int stream, logshare_level level, const ch
             break;
         case LOGFMT_ARG_STR: {
             const char *s = va_arg(ap, const char *);
-            strs[k] = s ? s : "(null)";
-            lens[k] = str_len(fi, i, strs[k], i > 0 ? slot[i - 1] : 0);
+            uint64_t prev = i > 0 ? slot[i - 1] : 0;
+            strs[k] = s ? s : null_text(fi, i, prev);
+            lens[k] = str_len(fi, i, strs[k], prev);
             str_bytes += lens[k++];
             slot[i] = 0;
             break;
