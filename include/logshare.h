@@ -303,10 +303,13 @@ LOGSHARE_API int logshare_log_static(logshare *ls, int stream, logshare_level le
  * cannot be stored raw (a conversion with no binary form, more than
  * 4096 bytes of strings, too many formats, an argument count that does
  * not match the format): the caller must then make the same call
- * through logshare_log_static, which formats it at once. Not meant to
- * be called by hand; LOGSHARE_LOG does all of this. */
+ * through logshare_log_static, which formats it at once. strmask has
+ * bit i set when args[i] is a char pointer (0 is always correct, only
+ * slower): when the format takes exactly those arguments as strings,
+ * they are measured without waiting for the format's lookup. Not meant
+ * to be called by hand; LOGSHARE_LOG does all of this. */
 LOGSHARE_API int logshare_log_args(logshare *ls, int stream, logshare_level level, const char *fmt,
-                                   const uint64_t *args, unsigned nargs);
+                                   const uint64_t *args, unsigned nargs, uint32_t strmask);
 #define LOGSHARE_FORMAT_AT_CALL 1
 
 /* LOGSHARE_LOG(ls, stream, level, "format", args...): the recommended
@@ -375,35 +378,40 @@ static inline uint64_t logshare__arg_p(const volatile void *v)
                          _45, _46, _47, _48, _49, _50, _51, _52, _53, _54, _55, _56, _57, _58,     \
                          _59, _60, _61, _62, _63, _64, n, ...)                                     \
     n
-/* LOGSHARE__EACHn(m, a1..an) is m(n, a1) m(n - 1, a2) ... m(1, an). */
-#define LOGSHARE__EACH1(m, a) m(1, a)
-#define LOGSHARE__EACH2(m, a, ...) m(2, a) LOGSHARE__EACH1(m, __VA_ARGS__)
-#define LOGSHARE__EACH3(m, a, ...) m(3, a) LOGSHARE__EACH2(m, __VA_ARGS__)
-#define LOGSHARE__EACH4(m, a, ...) m(4, a) LOGSHARE__EACH3(m, __VA_ARGS__)
-#define LOGSHARE__EACH5(m, a, ...) m(5, a) LOGSHARE__EACH4(m, __VA_ARGS__)
-#define LOGSHARE__EACH6(m, a, ...) m(6, a) LOGSHARE__EACH5(m, __VA_ARGS__)
-#define LOGSHARE__EACH7(m, a, ...) m(7, a) LOGSHARE__EACH6(m, __VA_ARGS__)
-#define LOGSHARE__EACH8(m, a, ...) m(8, a) LOGSHARE__EACH7(m, __VA_ARGS__)
-#define LOGSHARE__EACH9(m, a, ...) m(9, a) LOGSHARE__EACH8(m, __VA_ARGS__)
-#define LOGSHARE__EACH10(m, a, ...) m(10, a) LOGSHARE__EACH9(m, __VA_ARGS__)
-#define LOGSHARE__EACH11(m, a, ...) m(11, a) LOGSHARE__EACH10(m, __VA_ARGS__)
-#define LOGSHARE__EACH12(m, a, ...) m(12, a) LOGSHARE__EACH11(m, __VA_ARGS__)
-#define LOGSHARE__EACH13(m, a, ...) m(13, a) LOGSHARE__EACH12(m, __VA_ARGS__)
-#define LOGSHARE__EACH14(m, a, ...) m(14, a) LOGSHARE__EACH13(m, __VA_ARGS__)
-#define LOGSHARE__EACH15(m, a, ...) m(15, a) LOGSHARE__EACH14(m, __VA_ARGS__)
-#define LOGSHARE__EACH16(m, a, ...) m(16, a) LOGSHARE__EACH15(m, __VA_ARGS__)
-#define LOGSHARE__EACH17(m, a, ...) m(17, a) LOGSHARE__EACH16(m, __VA_ARGS__)
-#define LOGSHARE__EACH18(m, a, ...) m(18, a) LOGSHARE__EACH17(m, __VA_ARGS__)
-#define LOGSHARE__EACH19(m, a, ...) m(19, a) LOGSHARE__EACH18(m, __VA_ARGS__)
-#define LOGSHARE__EACH20(m, a, ...) m(20, a) LOGSHARE__EACH19(m, __VA_ARGS__)
-#define LOGSHARE__EACH21(m, a, ...) m(21, a) LOGSHARE__EACH20(m, __VA_ARGS__)
-#define LOGSHARE__EACH22(m, a, ...) m(22, a) LOGSHARE__EACH21(m, __VA_ARGS__)
-#define LOGSHARE__EACH23(m, a, ...) m(23, a) LOGSHARE__EACH22(m, __VA_ARGS__)
-#define LOGSHARE__EACH24(m, a, ...) m(24, a) LOGSHARE__EACH23(m, __VA_ARGS__)
-#define LOGSHARE__DECL(k, a) __typeof__((a) + 0) logshare__v##k = (a);
-#define LOGSHARE__SLOT(k, a) LOGSHARE__ARG(logshare__v##k),
-#define LOGSHARE__PASS(k, a) , logshare__v##k
-#define LOGSHARE__SKIP1(n, m, fmt, ...) LOGSHARE__CAT(LOGSHARE__EACH, n)(m, __VA_ARGS__)
+/* LOGSHARE__EACHk(m, n, a1..ak) is m(n, k, a1) m(n, k - 1, a2) ... m(n, 1, ak):
+ * argument a_j is at index n - k of the call. */
+#define LOGSHARE__EACH1(m, n, a) m(n, 1, a)
+#define LOGSHARE__EACH2(m, n, a, ...) m(n, 2, a) LOGSHARE__EACH1(m, n, __VA_ARGS__)
+#define LOGSHARE__EACH3(m, n, a, ...) m(n, 3, a) LOGSHARE__EACH2(m, n, __VA_ARGS__)
+#define LOGSHARE__EACH4(m, n, a, ...) m(n, 4, a) LOGSHARE__EACH3(m, n, __VA_ARGS__)
+#define LOGSHARE__EACH5(m, n, a, ...) m(n, 5, a) LOGSHARE__EACH4(m, n, __VA_ARGS__)
+#define LOGSHARE__EACH6(m, n, a, ...) m(n, 6, a) LOGSHARE__EACH5(m, n, __VA_ARGS__)
+#define LOGSHARE__EACH7(m, n, a, ...) m(n, 7, a) LOGSHARE__EACH6(m, n, __VA_ARGS__)
+#define LOGSHARE__EACH8(m, n, a, ...) m(n, 8, a) LOGSHARE__EACH7(m, n, __VA_ARGS__)
+#define LOGSHARE__EACH9(m, n, a, ...) m(n, 9, a) LOGSHARE__EACH8(m, n, __VA_ARGS__)
+#define LOGSHARE__EACH10(m, n, a, ...) m(n, 10, a) LOGSHARE__EACH9(m, n, __VA_ARGS__)
+#define LOGSHARE__EACH11(m, n, a, ...) m(n, 11, a) LOGSHARE__EACH10(m, n, __VA_ARGS__)
+#define LOGSHARE__EACH12(m, n, a, ...) m(n, 12, a) LOGSHARE__EACH11(m, n, __VA_ARGS__)
+#define LOGSHARE__EACH13(m, n, a, ...) m(n, 13, a) LOGSHARE__EACH12(m, n, __VA_ARGS__)
+#define LOGSHARE__EACH14(m, n, a, ...) m(n, 14, a) LOGSHARE__EACH13(m, n, __VA_ARGS__)
+#define LOGSHARE__EACH15(m, n, a, ...) m(n, 15, a) LOGSHARE__EACH14(m, n, __VA_ARGS__)
+#define LOGSHARE__EACH16(m, n, a, ...) m(n, 16, a) LOGSHARE__EACH15(m, n, __VA_ARGS__)
+#define LOGSHARE__EACH17(m, n, a, ...) m(n, 17, a) LOGSHARE__EACH16(m, n, __VA_ARGS__)
+#define LOGSHARE__EACH18(m, n, a, ...) m(n, 18, a) LOGSHARE__EACH17(m, n, __VA_ARGS__)
+#define LOGSHARE__EACH19(m, n, a, ...) m(n, 19, a) LOGSHARE__EACH18(m, n, __VA_ARGS__)
+#define LOGSHARE__EACH20(m, n, a, ...) m(n, 20, a) LOGSHARE__EACH19(m, n, __VA_ARGS__)
+#define LOGSHARE__EACH21(m, n, a, ...) m(n, 21, a) LOGSHARE__EACH20(m, n, __VA_ARGS__)
+#define LOGSHARE__EACH22(m, n, a, ...) m(n, 22, a) LOGSHARE__EACH21(m, n, __VA_ARGS__)
+#define LOGSHARE__EACH23(m, n, a, ...) m(n, 23, a) LOGSHARE__EACH22(m, n, __VA_ARGS__)
+#define LOGSHARE__EACH24(m, n, a, ...) m(n, 24, a) LOGSHARE__EACH23(m, n, __VA_ARGS__)
+#define LOGSHARE__DECL(n, k, a) __typeof__((a) + 0) logshare__v##k = (a);
+#define LOGSHARE__SLOT(n, k, a) LOGSHARE__ARG(logshare__v##k),
+#define LOGSHARE__PASS(n, k, a) , logshare__v##k
+/* Bit (index) set for a char pointer: the library may measure it at
+ * once, before it has looked the format up. */
+#define LOGSHARE__STRBIT(n, k, a)                                                                  \
+    | (_Generic((logshare__v##k), char * : 1u, const char * : 1u, default : 0u) << ((n) - (k)))
+#define LOGSHARE__SKIP1(n, m, fmt, ...) LOGSHARE__CAT(LOGSHARE__EACH, n)(m, n, __VA_ARGS__)
 #define LOGSHARE__FAST(n, ls, stream, level, ...)                                                  \
     __extension__({                                                                                \
         (void)sizeof("" LOGSHARE__FIRST(__VA_ARGS__));                                             \
@@ -412,8 +420,9 @@ static inline uint64_t logshare__arg_p(const volatile void *v)
         logshare_level logshare__lv = (level);                                                     \
         LOGSHARE__SKIP1(n, LOGSHARE__DECL, __VA_ARGS__)                                            \
         const uint64_t logshare__a[] = {LOGSHARE__SKIP1(n, LOGSHARE__SLOT, __VA_ARGS__)};          \
-        int logshare__rc = logshare_log_args(logshare__ls, logshare__st, logshare__lv,             \
-                                             LOGSHARE__FIRST(__VA_ARGS__), logshare__a, n);        \
+        int logshare__rc = logshare_log_args(                                                      \
+            logshare__ls, logshare__st, logshare__lv, LOGSHARE__FIRST(__VA_ARGS__), logshare__a,   \
+            n, 0u LOGSHARE__SKIP1(n, LOGSHARE__STRBIT, __VA_ARGS__));                              \
         if (__builtin_expect(logshare__rc == LOGSHARE_FORMAT_AT_CALL, 0))                          \
             logshare__rc = logshare_log_static(                                                    \
                 logshare__ls, logshare__st, logshare__lv,                                          \

@@ -56,6 +56,8 @@ struct store_fmt_info {
     unsigned char kinds[LOGFMT_MAX_ARGS];
     short str_prec[LOGFMT_MAX_ARGS]; /* strings: how far the call may read (logfmt_printf.h) */
     uint8_t nstrs;                   /* how many of the arguments are strings */
+    uint8_t strs_unbounded;          /* none of them has a precision */
+    uint32_t strmask;                /* bit i: argument i is a string */
     uint8_t str_at[LOGFMT_MAX_ARGS]; /* their positions, in order */
 };
 

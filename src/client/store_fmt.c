@@ -54,9 +54,15 @@ const struct store_fmt_info *store_fmt_get(struct store_fmt_table *t, const char
             info->id = id;
             info->supported = logfmt_printf_parse(fmt, info->kinds, &nargs, info->str_prec) == 0;
             info->nargs = (uint8_t)nargs;
-            for (unsigned i = 0; info->supported && i < nargs; i++)
-                if (info->kinds[i] == LOGFMT_ARG_STR)
+            info->strs_unbounded = 1;
+            for (unsigned i = 0; info->supported && i < nargs; i++) {
+                if (info->kinds[i] == LOGFMT_ARG_STR) {
                     info->str_at[info->nstrs++] = (uint8_t)i;
+                    info->strmask |= 1u << i;
+                    if (info->str_prec[i] != LOGFMT_PREC_NONE)
+                        info->strs_unbounded = 0;
+                }
+            }
             t->by_id[id] = info;
             atomic_store(&t->count, id + 1);
             atomic_store_explicit(&t->slots[slot], info, memory_order_release);

@@ -87,20 +87,36 @@ static inline void ring_commit(logshare *ls, struct store_ring *r, uint64_t new_
     }
 }
 
-/* Copies the argument slots one word at a time. A memcpy of nargs * 8
+/* Copies the argument slots, 16 bytes per store. A memcpy of nargs * 8
  * bytes compiles to `rep movsq` (or a call), whose start-up cost was a
- * quarter of the whole call in a profile; a few plain 8-byte stores are
- * what this size wants. GCC would turn the loop back into a memcpy, so
- * that pattern is switched off here. */
+ * quarter of the whole call in a profile; a few plain stores are what
+ * this size wants. GCC would turn the loop back into a memcpy, so that
+ * pattern is switched off here. */
 #if defined(__GNUC__) && !defined(__clang__)
 __attribute__((optimize("no-tree-loop-distribute-patterns")))
 #endif
 static inline __attribute__((always_inline)) unsigned char *
 copy_slots(unsigned char *q, const uint64_t *slot, unsigned nargs)
 {
-    for (unsigned i = 0; i < nargs; i++, q += 8)
+    unsigned i = 0;
+    for (; i + 4 <= nargs; i += 4, q += 32) {
+        memcpy(q, &slot[i], 16);
+        memcpy(q + 16, &slot[i + 2], 16);
+    }
+    switch (nargs - i) {
+    case 3:
+        memcpy(q + 16, &slot[i + 2], 8);
+        /* fall through */
+    case 2:
+        memcpy(q, &slot[i], 16);
+        break;
+    case 1:
         memcpy(q, &slot[i], 8);
-    return q;
+        break;
+    default:
+        break;
+    }
+    return q + 8u * (nargs - i);
 }
 
 /* Copies a short string argument with a few overlapping word moves.
@@ -229,15 +245,16 @@ int logshare_log(logshare *ls, int stream, logshare_level level, const char *fmt
  * order, and str_bytes their total. */
 static inline __attribute__((always_inline)) int
 put_binary(logshare *ls, int64_t t, int stream, logshare_level level,
-           const struct store_fmt_info *fi, const uint64_t *slot, const char *const *strs,
-           const uint64_t *lens, uint64_t str_bytes)
+           const struct store_fmt_info *fi, unsigned nargs, const uint64_t *slot,
+           const char *const *strs, const uint64_t *lens, uint64_t str_bytes)
 {
     struct store_ring *r = thread_ring(ls);
     if (__builtin_expect(!r, 0)) {
         atomic_fetch_add(&ls->write_failed, 1);
         return LOGSHARE_ENOMEM;
     }
-    unsigned nargs = fi->nargs;
+    /* nargs is the caller's (equal to fi->nargs): the record's size
+     * then does not wait for the format lookup's loads. */
     uint64_t size = (sizeof(struct ring_rec) + nargs * 8u + str_bytes + 7) & ~(uint64_t)7, nh;
     unsigned char *p = ring_reserve(r, size, &nh);
     if (__builtin_expect(!p, 0)) {
@@ -254,9 +271,16 @@ put_binary(logshare *ls, int64_t t, int stream, logshare_level level,
     h->aux = fi->id;
     unsigned char *args = p + sizeof *h;
     unsigned char *q = copy_slots(args, slot, nargs);
-    for (unsigned k = 0; k < fi->nstrs; k++) {
-        memcpy(args + 8u * fi->str_at[k], &lens[k], 8);
-        q = copy_str(q, strs[k], lens[k]);
+    /* Locals, because stores through q may alias *fi as far as the
+     * compiler knows, which would reload them after every copy. */
+    const unsigned nstrs = fi->nstrs;
+    const uint8_t *const at = fi->str_at;
+    for (unsigned k = 0; k < nstrs; k++) {
+        const uint64_t len = lens[k];
+        const char *const s = strs[k];
+        const unsigned pos = at[k];
+        memcpy(args + 8u * pos, &len, 8);
+        q = copy_str(q, s, len);
     }
     ring_commit(ls, r, nh);
     return 0;
@@ -310,7 +334,7 @@ static inline uint64_t str_len(const struct store_fmt_info *fi, unsigned i, cons
 }
 
 int logshare_log_args(logshare *ls, int stream, logshare_level level, const char *fmt,
-                      const uint64_t *args, unsigned nargs)
+                      const uint64_t *args, unsigned nargs, uint32_t strmask)
 {
     int rc = call_check(ls, stream, level);
     if (__builtin_expect(rc != 0 || !fmt || (nargs && !args), 0))
@@ -321,17 +345,32 @@ int logshare_log_args(logshare *ls, int stream, logshare_level level, const char
         return LOGSHARE_FORMAT_AT_CALL;
     const char *strs[LOGFMT_MAX_ARGS];
     uint64_t lens[LOGFMT_MAX_ARGS], str_bytes = 0;
-    for (unsigned k = 0; k < fi->nstrs; k++) {
-        unsigned i = fi->str_at[k];
-        const char *s = (const char *)(uintptr_t)args[i];
-        uint64_t prev = i > 0 ? args[i - 1] : 0;
-        strs[k] = s ? s : null_text(fi, i, prev);
-        lens[k] = str_len(fi, i, strs[k], prev);
-        str_bytes += lens[k];
+    /* The positions come from the caller's strmask, not from fi: then
+     * the strings are measured while the format lookup is still in
+     * flight (the check below is a predicted branch, not a data
+     * dependency). Only done once the format agrees, since a char
+     * pointer given to %p need not point at a string. */
+    if (__builtin_expect(fi->strs_unbounded && fi->strmask == strmask, 1)) {
+        unsigned k = 0;
+        for (uint32_t m = strmask; m; m &= m - 1, k++) {
+            const char *s = (const char *)(uintptr_t)args[__builtin_ctz(m)];
+            strs[k] = s ? s : "(null)";
+            lens[k] = arg_strlen(strs[k]);
+            str_bytes += lens[k];
+        }
+    } else {
+        for (unsigned k = 0; k < fi->nstrs; k++) {
+            unsigned i = fi->str_at[k];
+            const char *s = (const char *)(uintptr_t)args[i];
+            uint64_t prev = i > 0 ? args[i - 1] : 0;
+            strs[k] = s ? s : null_text(fi, i, prev);
+            lens[k] = str_len(fi, i, strs[k], prev);
+            str_bytes += lens[k];
+        }
     }
     if (__builtin_expect(str_bytes > BINARY_BYTES_MAX, 0))
         return LOGSHARE_FORMAT_AT_CALL; /* too long to keep raw: formatted, cut visibly */
-    return put_binary(ls, t, stream, level, fi, args, strs, lens, str_bytes);
+    return put_binary(ls, t, stream, level, fi, nargs, args, strs, lens, str_bytes);
 }
 
 int logshare_log_static(logshare *ls, int stream, logshare_level level, const char *fmt, ...)
@@ -415,5 +454,6 @@ int logshare_log_static(logshare *ls, int stream, logshare_level level, const ch
         va_end(ap);
         return rc;
     }
-    return put_binary(ls, store_raw_time(ls), stream, level, fi, slot, strs, lens, str_bytes);
+    return put_binary(ls, store_raw_time(ls), stream, level, fi, nargs, slot, strs, lens,
+                      str_bytes);
 }

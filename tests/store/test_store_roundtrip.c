@@ -313,11 +313,21 @@ static void call_site_arguments_match_printf(void **state)
     /* Called by hand: an argument count that does not match the format
      * is sent back to be formatted at the call, never read past. */
     uint64_t one = 5;
-    assert_int_equal(logshare_log_args(ls, 0, LOGSHARE_LEVEL_TRACE, "two %d %d", &one, 1),
+    assert_int_equal(logshare_log_args(ls, 0, LOGSHARE_LEVEL_TRACE, "two %d %d", &one, 1, 0),
                      LOGSHARE_FORMAT_AT_CALL);
-    assert_int_equal(logshare_log_args(ls, 0, LOGSHARE_LEVEL_TRACE, "none", NULL, 0), 0);
+    assert_int_equal(logshare_log_args(ls, 0, LOGSHARE_LEVEL_TRACE, "none", NULL, 0, 0), 0);
     snprintf(want[n++], sizeof want[0], "none");
-    assert_int_equal(logshare_log_args(ls, 0, LOGSHARE_LEVEL_TRACE, "%d", NULL, 1),
+    /* A strmask that calls a %p argument a string is not believed: the
+     * pointer (which points nowhere) is never read. */
+    uint64_t wild = 0x1234;
+    assert_int_equal(logshare_log_args(ls, 0, LOGSHARE_LEVEL_TRACE, "wild %p", &wild, 1, 1u), 0);
+    snprintf(want[n++], sizeof want[0], "wild %p", (void *)0x1234);
+    /* And one that misses a string only costs speed. */
+    const char *str = "named";
+    uint64_t named = (uint64_t)(uintptr_t)str;
+    assert_int_equal(logshare_log_args(ls, 0, LOGSHARE_LEVEL_TRACE, "str %s", &named, 1, 0), 0);
+    snprintf(want[n++], sizeof want[0], "str named");
+    assert_int_equal(logshare_log_args(ls, 0, LOGSHARE_LEVEL_TRACE, "%d", NULL, 1, 0),
                      LOGSHARE_EINVAL);
     logshare_close(ls);
     struct collect c;
