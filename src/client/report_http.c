@@ -202,14 +202,9 @@ static int status_to_error(int status)
     return LOGSHARE_EHTTP;
 }
 
-/* What a failed transfer means. Only the errors that another try
- * could cure (no route, refused, reset, DNS down, timed out) are
- * network errors, retried; a certificate that does not verify, a bad
- * URL or a protocol libcurl lacks stay so on every try, and retrying
- * them forever would only hide the cause from the user. */
-static int curl_to_error(CURLcode cc)
+int report_http_curl_error(int code)
 {
-    switch (cc) {
+    switch ((CURLcode)code) {
     case CURLE_OPERATION_TIMEDOUT:
         return LOGSHARE_ETIMEDOUT;
     case CURLE_ABORTED_BY_CALLBACK:
@@ -330,7 +325,7 @@ int report_http_request(const logshare_share_options *o, const char *path, const
             }
         } else {
             r->http_status = 0;
-            r->error = ctx.too_big ? LOGSHARE_EHTTP : curl_to_error(cc);
+            r->error = ctx.too_big ? LOGSHARE_EHTTP : report_http_curl_error(cc);
             r->retry = (r->error == LOGSHARE_ENETWORK || r->error == LOGSHARE_ETIMEDOUT ||
                         r->error == LOGSHARE_EIO || r->error == LOGSHARE_ENOMEM)
                            ? RETRY_AGAIN

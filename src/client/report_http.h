@@ -38,6 +38,16 @@ int report_http_request(const logshare_share_options *opts, const char *path,
                         const share_fields *fields, const share_file_list *files, const char *key,
                         report_http_response *resp);
 
+/* What a failed transfer (a CURLcode, passed as int so this header
+ * does not need curl.h) means, as a LOGSHARE_E* code; report, outbox
+ * and the watcher share it. Only the errors that another try could cure
+ * (no route, refused, reset, DNS down, timed out) are network errors,
+ * retried; a certificate that does not verify (LOGSHARE_ETLS), a bad
+ * URL (LOGSHARE_EINVAL) or a protocol libcurl lacks
+ * (LOGSHARE_EUNSUPPORTED) stay so on every try, and retrying them
+ * forever would only hide the cause from the user. */
+int report_http_curl_error(int code);
+
 /* Builds the curl_mime for a request without sending it (the unit test
  * reads the encoded body back). Returns a curl_mime * as void * so this
  * header does not need curl.h; NULL on failure. easy is a CURL *. */
