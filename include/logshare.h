@@ -911,7 +911,9 @@ typedef logshare_consent (*logshare_log_request_fn)(void *user,
 /* What the watcher did, for the app's UI or logs. */
 typedef enum logshare_watch_event {
     LOGSHARE_WATCH_CONNECTED = 0,    /* the stream is open */
-    LOGSHARE_WATCH_DISCONNECTED = 1, /* it dropped; status says why; detail: next try in ms */
+    LOGSHARE_WATCH_DISCONNECTED = 1, /* it dropped; status says why; detail: curl's or the
+                                        server's reason and the next try in ms, or only the
+                                        reason when the watch ends (see logshare_watch) */
     LOGSHARE_WATCH_UPLOADED = 2,     /* detail: the ticket id */
     LOGSHARE_WATCH_QUEUED = 3,       /* no server now: kept in the outbox; detail: outbox id */
     LOGSHARE_WATCH_DECLINED = 4,     /* the server recorded the user's no */
@@ -962,10 +964,16 @@ LOGSHARE_API int logshare_watcher_set_reconnect(logshare_watcher *w, long initia
 LOGSHARE_API int logshare_watcher_set_idle_timeout(logshare_watcher *w, long idle_ms);
 
 /* Runs the watcher on the calling thread until logshare_watcher_stop.
- * Returns 0 after a stop, LOGSHARE_EAUTH when the server refuses the
- * token (401/403: retrying would not help), LOGSHARE_EINVAL when a
- * required setting is missing. Network errors and server errors are
- * retried, never returned. */
+ * Returns 0 after a stop, or ends at once (after a
+ * LOGSHARE_WATCH_DISCONNECTED event with the same status and the reason
+ * as detail) on an error no retry would cure: LOGSHARE_EAUTH when the
+ * server refuses the token (401/403), LOGSHARE_ETLS when its
+ * certificate does not verify (give its CA with
+ * logshare_share_options_set_ca_file), LOGSHARE_EINVAL for a malformed
+ * server URL (or, without an event, a required setting missing),
+ * LOGSHARE_EUNSUPPORTED when this libcurl lacks what the URL needs.
+ * Network errors, timeouts and server errors (5xx) are retried, never
+ * returned. */
 LOGSHARE_API int logshare_watch(logshare_watcher *w);
 
 /* Makes logshare_watch return soon (within about a second), from any
@@ -975,7 +983,11 @@ LOGSHARE_API void logshare_watcher_stop(logshare_watcher *w);
 /* Tells the server the user declined request_id, outside a watcher (an
  * app that asked later). opts gives the server and token. 0, or
  * LOGSHARE_ECONFLICT (already answered or expired), LOGSHARE_EPERM (not
- * this user's), LOGSHARE_ENOENT, LOGSHARE_EAUTH, LOGSHARE_ENETWORK. */
+ * this user's), LOGSHARE_ENOENT, LOGSHARE_EAUTH, LOGSHARE_EHTTP (another
+ * status); when no answer came, as for a report: LOGSHARE_ETLS (the
+ * certificate does not verify), LOGSHARE_EINVAL (malformed URL),
+ * LOGSHARE_EUNSUPPORTED, LOGSHARE_ETIMEDOUT or LOGSHARE_ENETWORK (worth
+ * another try). */
 LOGSHARE_API int logshare_decline_log_request(const logshare_share_options *opts,
                                               const char *request_id);
 

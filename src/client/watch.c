@@ -9,7 +9,10 @@
  * the socket). After a drop the watcher waits (exponential backoff with
  * jitter, or the server's `retry:` advice when longer) and reconnects
  * with Last-Event-ID, which makes the server send only what was missed.
- * A 401/403 ends the watch: the token will not get better by retrying.
+ * Errors no retry can cure end the watch: a 401/403 (the token will not
+ * get better), a certificate that does not verify, a URL or protocol
+ * libcurl cannot use (report_http_curl_error tells them apart, as for
+ * report and outbox).
  *
  * Uploads reuse the report path (logshare_report / _dir) with a shallow
  * copy of the app's share options whose fields say source "push" and
@@ -28,6 +31,7 @@
 #include "logshare.h"
 #include "ls_buf.h"
 #include "ls_time.h"
+#include "report_http.h"
 #include "share.h"
 #include "watch_sse.h"
 
@@ -224,7 +228,7 @@ int logshare_decline_log_request(const logshare_share_options *opts, const char 
         long status = 0;
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
         if (cc != CURLE_OK)
-            rc = LOGSHARE_ENETWORK;
+            rc = report_http_curl_error(cc);
         else if (status == 200)
             rc = 0;
         else if (status == 401)
@@ -359,7 +363,9 @@ static void curl_init_once(void)
 }
 
 /* One stream until it ends. Returns 0 (it was open and then dropped or
- * was stopped), LOGSHARE_EAUTH, or another error (never connected). */
+ * was stopped), LOGSHARE_EAUTH, LOGSHARE_EHTTP (another status), or
+ * what report_http_curl_error makes of a transfer that got no answer;
+ * why gets the reason in words (curl's own text when it has one). */
 static int connect_once(logshare_watcher *w, char *why, size_t why_len)
 {
     pthread_once(&curl_once, curl_init_once);
@@ -401,7 +407,12 @@ static int connect_once(logshare_watcher *w, char *why, size_t why_len)
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     if (w->opts->ca_file)
         curl_easy_setopt(c, CURLOPT_CAINFO, w->opts->ca_file);
+    char errbuf[CURL_ERROR_SIZE] = "";
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
     CURLcode cc = curl_easy_perform(c);
+    /* errbuf says which certificate problem; curl_easy_strerror only
+     * names the class. */
+    const char *curl_why = errbuf[0] ? errbuf : curl_easy_strerror(cc);
     int rc = 0;
     if (w->http_status == 401 || w->http_status == 403) {
         snprintf(why, why_len, "the server refused the token (HTTP %ld)", w->http_status);
@@ -410,11 +421,10 @@ static int connect_once(logshare_watcher *w, char *why, size_t why_len)
         if (w->http_status)
             snprintf(why, why_len, "HTTP %ld", w->http_status);
         else
-            snprintf(why, why_len, "%s", curl_easy_strerror(cc));
-        rc = w->http_status ? LOGSHARE_EHTTP : LOGSHARE_ENETWORK;
+            snprintf(why, why_len, "%s", curl_why);
+        rc = w->http_status ? LOGSHARE_EHTTP : report_http_curl_error(cc);
     } else {
-        snprintf(why, why_len, "%s",
-                 cc == CURLE_OK ? "the server ended the stream" : curl_easy_strerror(cc));
+        snprintf(why, why_len, "%s", cc == CURLE_OK ? "the server ended the stream" : curl_why);
     }
     curl_slist_free_all(h);
     ls_buf_free(&auth);
@@ -422,6 +432,13 @@ static int connect_once(logshare_watcher *w, char *why, size_t why_len)
     curl_easy_cleanup(c);
     free(url);
     return rc;
+}
+
+/* Errors another connection would meet again just the same. */
+static int permanent(int rc)
+{
+    return rc == LOGSHARE_EAUTH || rc == LOGSHARE_ETLS || rc == LOGSHARE_EINVAL ||
+           rc == LOGSHARE_EUNSUPPORTED;
 }
 
 /* Sleeps up to ms, returning early on stop. */
@@ -449,7 +466,7 @@ int logshare_watch(logshare_watcher *w)
         int rc = connect_once(w, why, sizeof why);
         if (stopped(w))
             break;
-        if (rc == LOGSHARE_EAUTH) {
+        if (permanent(rc)) {
             emit(w, LOGSHARE_WATCH_DISCONNECTED, NULL, rc, why);
             return rc;
         }
