@@ -1,7 +1,8 @@
 /*
  * cli_share.c - what `logshare export`, `report` and `outbox` share:
  * reading the token without putting it on the command line, the
- * terminal progress bar, and exit statuses (0 / 1 / 2 / 75).
+ * terminal progress bar, failure lines and exit statuses (0 / 1 / 2 /
+ * 75); `watch` uses the token and the TLS line.
  */
 #include "cli_share.h"
 
@@ -109,6 +110,13 @@ void cli_progress_install(logshare_share_options *opts, cli_progress *p, const c
         logshare_share_options_set_progress(opts, cli_progress_cb, p);
 }
 
+void cli_share_tls_failure(const char *what, const char *reason, const char *kept)
+{
+    cli_error("%s: the server's TLS certificate could not be verified (%s); nothing was "
+              "sent. If the server uses a private CA, give it with --ca-file.%s%s",
+              what, reason, kept && *kept ? " " : "", kept ? kept : "");
+}
+
 void cli_share_report_failure(const logshare_report_result *r, int st, const char *what,
                               const char *kept)
 {
@@ -116,9 +124,7 @@ void cli_share_report_failure(const logshare_report_result *r, int st, const cha
     const char *code = logshare_report_result_error_code(r);
     int http = logshare_report_result_http_status(r);
     if (st == LOGSHARE_ETLS)
-        cli_error("%s: the server's TLS certificate could not be verified (%s); nothing was "
-                  "sent. If the server uses a private CA, give it with --ca-file. %s",
-                  what, msg ? msg : logshare_strerror(st), kept);
+        cli_share_tls_failure(what, msg ? msg : logshare_strerror(st), kept);
     else if (http == 0)
         cli_error("%s could not be sent (%s: %s); %s", what, code ? code : logshare_error_name(st),
                   msg ? msg : logshare_strerror(st), kept);

@@ -1,6 +1,6 @@
 /*
  * cli_share.h - option parsing and output shared by `logshare export`,
- * `report` and `outbox` (cli_share.c).
+ * `report`, `outbox` and `watch` (cli_share.c).
  */
 #ifndef LOGSHARE_CLI_SHARE_H
 #define LOGSHARE_CLI_SHARE_H
@@ -25,6 +25,12 @@ int cli_progress_cb(void *user, uint64_t done, uint64_t total);
 void cli_progress_end(cli_progress *p);
 /* Installs the bar on opts when stderr is a terminal. */
 void cli_progress_install(logshare_share_options *opts, cli_progress *p, const char *label);
+
+/* The one line on stderr for a server whose certificate does not verify
+ * (LOGSHARE_ETLS): reason is curl's text, e.g. "self-signed
+ * certificate"; it names --ca-file as the fix. kept (may be NULL or "")
+ * is appended, as in cli_share_report_failure. */
+void cli_share_tls_failure(const char *what, const char *reason, const char *kept);
 
 /* One line on stderr for an item the library gave up on for good
  * (status st, neither sent nor kept for a retry): a certificate that

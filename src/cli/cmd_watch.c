@@ -39,7 +39,8 @@ static void usage(FILE *out)
             "Output: one line per request on stdout: 'request ID: REASON', then\n"
             "'uploaded ID ticket TICKET', 'queued ID outbox ITEM' (no server now: sent\n"
             "later), 'declined ID', or 'failed ID: WHY'. Connection news goes to stderr.\n"
-            "Exit: 0 interrupted or done, 1 the server refused the token, 2 usage.\n");
+            "Exit: 0 interrupted or done, 1 the server refused the token, its TLS\n"
+            "certificate did not verify (see --ca-file) or the URL cannot be used, 2 usage.\n");
 }
 
 enum { OPT_DIR = 1, OPT_YES, OPT_MAX, OPT_APPV, OPT_PLATFORM, OPT_RECONNECT, OPT_HELP };
@@ -62,7 +63,17 @@ struct watch_cli {
     long max_requests;
     long answered;
     volatile sig_atomic_t prompting;
+    char end_why[256]; /* the reason the watch ended, for the last line */
 };
+
+/* The statuses logshare_watch ends with (logshare.h): their
+ * disconnect is reported once, as the command's last line, not as a
+ * "stream closed" that suggests a reconnect. */
+static int ends_watch(int status)
+{
+    return status == LOGSHARE_EAUTH || status == LOGSHARE_ETLS || status == LOGSHARE_EINVAL ||
+           status == LOGSHARE_EUNSUPPORTED;
+}
 
 static logshare_consent on_request(void *user, const logshare_log_request *r)
 {
@@ -101,6 +112,11 @@ static void on_event(void *user, logshare_watch_event ev, const char *id, int st
         fprintf(stderr, "logshare: watching for log requests\n");
         return;
     case LOGSHARE_WATCH_DISCONNECTED:
+        if (ends_watch(status)) {
+            snprintf(c->end_why, sizeof c->end_why, "%s",
+                     detail ? detail : logshare_strerror(status));
+            return;
+        }
         fprintf(stderr, "logshare: stream closed: %s\n",
                 detail ? detail : logshare_strerror(status));
         return;
@@ -226,10 +242,15 @@ int cmd_watch(int argc, char **argv)
         pthread_create(&th, NULL, signal_main, &set);
         pthread_detach(th);
         rc = logshare_watch(c.w);
-        if (rc == LOGSHARE_EAUTH)
-            cli_error("the server refused the token");
+        const char *why = c.end_why[0] ? c.end_why : logshare_strerror(rc);
+        if (rc == LOGSHARE_ETLS)
+            cli_share_tls_failure("watch", why, NULL);
+        else if (rc == LOGSHARE_EAUTH)
+            cli_error("watch: %s", why);
+        else if (rc == LOGSHARE_EINVAL || rc == LOGSHARE_EUNSUPPORTED)
+            cli_error("watch: cannot use --server %s (%s)", sa.server, why);
         else if (rc)
-            cli_error("%s", logshare_strerror(rc));
+            cli_error("watch: %s", logshare_strerror(rc));
         status = rc ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
     }
     logshare_watcher_free(c.w);

@@ -3,7 +3,9 @@
 # real logshared: --yes uploads the store's files as a ticket linked to
 # the request (fulfilled); without --yes the terminal question is asked
 # on stdin and "n" declines; a watcher started after the request gets it
-# on connect, and one that loses the server reconnects by itself.
+# on connect, and one that loses the server reconnects by itself. Errors
+# no retry can cure end it at once: a refused token, a server certificate
+# that does not verify (until --ca-file names its CA), a malformed URL.
 source "$LOGSHARE_TEST_LIB/testlib.sh"
 
 HELPER="$LOGSHARE_BUILD_DIR/tests/push/push_helper"
@@ -102,3 +104,39 @@ assert_exit 1 "a bad token" -- "$LOGSHARE_BIN" watch --dir "$STORE" --server "$S
   --token not-a-token --yes
 assert_contains "$(cat "$TEST_TMP/err")" "refused the token" "says why"
 pass "a refused token exits 1"
+
+# --- a certificate that does not verify ends the watch, no retries -----
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=127.0.0.1" \
+  -addext "subjectAltName=IP:127.0.0.1" -keyout "$TEST_TMP/tls.key" -out "$TEST_TMP/tls.crt" 2>/dev/null ||
+  fail "openssl could not make a certificate"
+start_server "$TEST_TMP/tls-data" --tls-cert "$TEST_TMP/tls.crt" --tls-key "$TEST_TMP/tls.key" \
+  --stream-heartbeat-ms 1000
+HTTPS="https://127.0.0.1:$SERVER_PORT"
+TLS_ALICE=$("$LOGSHARED_BIN" token --data-dir "$TEST_TMP/tls-data" --user alice)
+ms() { date +%s%3N; }
+# timeout: before the fix the watcher retried forever (exit 124 here)
+T0=$(ms)
+assert_exit 1 "self-signed server without its CA" -- timeout 10 "$LOGSHARE_BIN" watch --dir "$STORE" \
+  --server "$HTTPS" --token "$TLS_ALICE" --yes --reconnect-ms 100
+[ $(($(ms) - T0)) -le 2000 ] || fail "a certificate failure took $(($(ms) - T0)) ms: retried?"
+assert_contains "$(cat "$TEST_TMP/err")" "TLS certificate could not be verified" "the failure names the certificate"
+assert_contains "$(cat "$TEST_TMP/err")" "self-signed" "curl's reason is given"
+assert_contains "$(cat "$TEST_TMP/err")" "--ca-file" "the fix is named"
+[ "$(wc -l <"$TEST_TMP/err")" = 1 ] || fail "more than one line: $(cat "$TEST_TMP/err")"
+"$LOGSHARE_BIN" watch --dir "$STORE" --server "$HTTPS" --token "$TLS_ALICE" --yes \
+  --ca-file "$TEST_TMP/tls.crt" >"$TEST_TMP/w7.out" 2>"$TEST_TMP/w7.err" &
+W7=$!
+wait_for "$TEST_TMP/w7.err" "watching" 10 || { kill "$W7"; fail "no connection with --ca-file: $(cat "$TEST_TMP/w7.err")"; }
+kill -TERM "$W7"
+wait "$W7" || fail "watch --ca-file exit $? after SIGTERM: $(cat "$TEST_TMP/w7.err")"
+stop_server
+pass "an unverified certificate exits 1 at once naming --ca-file; with --ca-file it connects"
+
+# --- a malformed URL is not "network down" either ------------------------
+T0=$(ms)
+assert_exit 1 "malformed server URL" -- timeout 10 "$LOGSHARE_BIN" watch --dir "$STORE" \
+  --server "http://[::1" --token "$ALICE" --yes --reconnect-ms 100
+[ $(($(ms) - T0)) -le 2000 ] || fail "a malformed URL took $(($(ms) - T0)) ms: retried?"
+assert_contains "$(cat "$TEST_TMP/err")" "cannot use --server http://[::1" "the URL is named"
+[ "$(wc -l <"$TEST_TMP/err")" = 1 ] || fail "more than one line: $(cat "$TEST_TMP/err")"
+pass "a malformed server URL exits 1 at once"
