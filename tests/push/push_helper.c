@@ -8,6 +8,10 @@
  *                                     logshare_submit_survey_dir; prints
  *                                     the server's answer; exit 0 stored,
  *                                     75 queued, 1 refused or failed
+ *   push_helper decline SERVER TOKEN ID [CA_FILE]
+ *                                     logshare_decline_log_request;
+ *                                     prints the result's error name
+ *                                     ("ok" for 0); exit 0
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,12 +54,27 @@ static int survey(const char *dir, const char *server, const char *token, const 
     return rc == 0 ? 0 : rc == LOGSHARE_EQUEUED ? 75 : 1;
 }
 
+static int decline(const char *server, const char *token, const char *id, const char *ca)
+{
+    logshare_share_options *o = logshare_share_options_new();
+    int rc = logshare_share_options_set_server(o, server, token);
+    if (!rc && ca)
+        rc = logshare_share_options_set_ca_file(o, ca);
+    rc = rc ? rc : logshare_decline_log_request(o, id);
+    printf("%s\n", rc ? logshare_error_name(rc) : "ok");
+    logshare_share_options_free(o);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 4 && strcmp(argv[1], "write") == 0)
         return write_store(argv[2], atoi(argv[3]));
     if (argc == 6 && strcmp(argv[1], "survey") == 0)
         return survey(argv[2], argv[3], argv[4], argv[5]);
-    fprintf(stderr, "usage: push_helper write DIR COUNT | survey DIR SERVER TOKEN JSON\n");
+    if ((argc == 5 || argc == 6) && strcmp(argv[1], "decline") == 0)
+        return decline(argv[2], argv[3], argv[4], argc == 6 ? argv[5] : NULL);
+    fprintf(stderr, "usage: push_helper write DIR COUNT | survey DIR SERVER TOKEN JSON |\n"
+                    "       decline SERVER TOKEN ID [CA_FILE]\n");
     return 2;
 }

@@ -129,8 +129,13 @@ W7=$!
 wait_for "$TEST_TMP/w7.err" "watching" 10 || { kill "$W7"; fail "no connection with --ca-file: $(cat "$TEST_TMP/w7.err")"; }
 kill -TERM "$W7"
 wait "$W7" || fail "watch --ca-file exit $? after SIGTERM: $(cat "$TEST_TMP/w7.err")"
+# the decline POST tells the certificate apart too (an unknown id: the
+# server's 404 proves the TLS handshake passed with the CA)
+assert_eq tls_error "$("$HELPER" decline "$HTTPS" "$TLS_ALICE" lr_nosuch)" "decline without the CA"
+assert_eq not_found "$("$HELPER" decline "$HTTPS" "$TLS_ALICE" lr_nosuch "$TEST_TMP/tls.crt")" \
+  "decline with the CA"
 stop_server
-pass "an unverified certificate exits 1 at once naming --ca-file; with --ca-file it connects"
+pass "an unverified certificate exits 1 at once naming --ca-file; with --ca-file it connects; decline says tls_error"
 
 # --- a malformed URL is not "network down" either ------------------------
 T0=$(ms)
