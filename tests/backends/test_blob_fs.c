@@ -585,7 +585,14 @@ struct group_job {
     pthread_barrier_t *start;
     int thread;
     int failures;
+    int two_days; /* odd threads commit into a second directory */
 };
+
+static void group_key(char *key, size_t cap, int thread, int i, int two_days)
+{
+    snprintf(key, cap, "a/%s/at_%02d_%02d", two_days && thread % 2 ? "20251124" : "20251123",
+             thread, i);
+}
 
 /* Every thread writes its blobs, then all commit at the same moment. */
 static void *group_thread(void *arg)
@@ -594,7 +601,7 @@ static void *group_thread(void *arg)
     struct blob_writer *w[GROUP_BLOBS];
     for (int i = 0; i < GROUP_BLOBS; i++) {
         char key[64], data[64];
-        snprintf(key, sizeof key, "a/20251123/at_%02d_%02d", j->thread, i);
+        group_key(key, sizeof key, j->thread, i, j->two_days);
         int n = snprintf(data, sizeof data, "blob %d of thread %d", i, j->thread);
         if (blob_store_put_open(j->bs, key, &w[i]) != 0 ||
             blob_writer_write(w[i], data, (size_t)n) != 0)
@@ -607,19 +614,20 @@ static void *group_thread(void *arg)
     return NULL;
 }
 
-/* Many threads committing into one directory at once: every blob is
- * there and reads back, every commit was covered by exactly one
- * directory fsync that started after its rename (its own or a shared
- * one), and sharing happened, so there were fewer fsyncs than commits. */
-static void concurrent_commits_share_directory_fsyncs(void **state)
+/* Many threads committing at once (into one directory, or into two, as
+ * at a day boundary, where only one at a time can be handed to the
+ * store's syncer thread and the other commits sync theirs themselves):
+ * every blob is there and reads back, every commit was covered by
+ * exactly one directory fsync that started after its rename, and sharing
+ * happened, so there were fewer fsyncs than commits. */
+static void run_group(struct fixture *f, int two_days)
 {
-    struct fixture *f = *state;
     pthread_barrier_t start;
     pthread_barrier_init(&start, NULL, GROUP_THREADS);
     pthread_t th[GROUP_THREADS];
     struct group_job jobs[GROUP_THREADS];
     for (int t = 0; t < GROUP_THREADS; t++) {
-        jobs[t] = (struct group_job){f->bs, &start, t, 0};
+        jobs[t] = (struct group_job){f->bs, &start, t, 0, two_days};
         assert_int_equal(pthread_create(&th[t], NULL, group_thread, &jobs[t]), 0);
     }
     for (int t = 0; t < GROUP_THREADS; t++) {
@@ -630,7 +638,7 @@ static void concurrent_commits_share_directory_fsyncs(void **state)
     for (int t = 0; t < GROUP_THREADS; t++)
         for (int i = 0; i < GROUP_BLOBS; i++) {
             char key[64], want[64], buf[64];
-            snprintf(key, sizeof key, "a/20251123/at_%02d_%02d", t, i);
+            group_key(key, sizeof key, t, i, two_days);
             int n = snprintf(want, sizeof want, "blob %d of thread %d", i, t);
             struct blob_reader *r;
             uint64_t total = 0;
@@ -647,6 +655,46 @@ static void concurrent_commits_share_directory_fsyncs(void **state)
     assert_int_equal(fsyncs + shared, GROUP_THREADS * GROUP_BLOBS);
     assert_true(shared > 0);
     assert_true(fsyncs < GROUP_THREADS * GROUP_BLOBS);
+}
+
+static void concurrent_commits_share_directory_fsyncs(void **state)
+{
+    run_group(*state, 0);
+}
+
+static void concurrent_commits_into_two_directories(void **state)
+{
+    run_group(*state, 1);
+}
+
+/* One commit alone: one directory fsync (the syncer thread's or its
+ * own), covering just it; and a store closed straight after a commit
+ * stops its syncer cleanly (ASan/LSan: no leak, no use after free). */
+static void lone_commit_costs_one_directory_fsync(void **state)
+{
+    struct fixture *f = *state;
+    struct blob_writer *w;
+    assert_int_equal(blob_store_put_open(f->bs, "a/20251123/at_lone", &w), 0);
+    assert_int_equal(blob_writer_write(w, "alone", 5), 0);
+    assert_int_equal(blob_writer_commit(w), 0);
+    uint64_t fsyncs = 0, shared = 0;
+    assert_int_equal(blob_fs_stats(f->bs, &fsyncs, &shared), 0);
+    assert_int_equal(fsyncs, 1);
+    assert_int_equal(shared, 0);
+    assert_true(path_exists(f->blobs, "a/20251123/at_lone"));
+    assert_int_equal(blob_store_remove(f->bs, "a/20251123/at_lone"), 0);
+    assert_int_equal(blob_fs_stats(f->bs, &fsyncs, &shared), 0);
+    assert_int_equal(fsyncs, 2); /* the unlink's */
+    for (int i = 0; i < 20; i++) {
+        struct blob_store *bs;
+        assert_int_equal(blob_fs_open(f->dir, &bs), 0);
+        char key[64];
+        snprintf(key, sizeof key, "a/20251125/at_%02d", i);
+        assert_int_equal(blob_store_put_open(bs, key, &w), 0);
+        assert_int_equal(blob_writer_write(w, "x", 1), 0);
+        assert_int_equal(blob_writer_commit(w), 0);
+        blob_store_destroy(bs);
+    }
 }
 
 /* blob_writer_end (the "no more bytes" hint) changes nothing a caller
@@ -852,6 +900,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(old_layout_blobs_stay_readable_and_removable, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(concurrent_commits_share_directory_fsyncs, setup, teardown),
+        cmocka_unit_test_setup_teardown(concurrent_commits_into_two_directories, setup, teardown),
+        cmocka_unit_test_setup_teardown(lone_commit_costs_one_directory_fsync, setup, teardown),
         cmocka_unit_test_setup_teardown(end_hint_then_commit_or_abort, setup, teardown),
         cmocka_unit_test_setup_teardown(list_shows_committed_blobs_of_both_layouts, setup,
                                         teardown),

@@ -178,6 +178,87 @@ static void created_ticket_reads_back_with_everything(void **state)
     ticket_free(NULL);
 }
 
+static void assert_same_string(const char *a, const char *b)
+{
+    if (!a || !b)
+        assert_ptr_equal(a, b);
+    else
+        assert_string_equal(a, b);
+}
+
+/* Every member, so an answer built without reading the database back
+ * cannot drift from what the database holds. */
+static void assert_tickets_equal(const struct ticket *a, const struct ticket *b)
+{
+    assert_same_string(a->id, b->id);
+    assert_int_equal(a->status, b->status);
+    assert_int_equal(a->created_at, b->created_at);
+    assert_int_equal(a->updated_at, b->updated_at);
+    assert_same_string(a->user_id, b->user_id);
+    assert_same_string(a->description, b->description);
+    assert_int_equal(a->n_call_ids, b->n_call_ids);
+    for (size_t i = 0; i < a->n_call_ids; i++)
+        assert_same_string(a->call_ids[i], b->call_ids[i]);
+    assert_same_string(a->customer_name, b->customer_name);
+    assert_same_string(a->customer_email, b->customer_email);
+    assert_same_string(a->app_version, b->app_version);
+    assert_same_string(a->platform, b->platform);
+    assert_same_string(a->source, b->source);
+    assert_same_string(a->log_request_id, b->log_request_id);
+    assert_same_string(a->assignee, b->assignee);
+    assert_same_string(a->tracker_url, b->tracker_url);
+    assert_int_equal(a->n_notes, b->n_notes);
+    for (size_t i = 0; i < a->n_notes; i++) {
+        assert_same_string(a->notes[i].author, b->notes[i].author);
+        assert_same_string(a->notes[i].text, b->notes[i].text);
+        assert_int_equal(a->notes[i].created_at, b->notes[i].created_at);
+    }
+    assert_int_equal(a->n_attachments, b->n_attachments);
+    for (size_t i = 0; i < a->n_attachments; i++) {
+        const struct ticket_attachment *x = &a->attachments[i], *y = &b->attachments[i];
+        assert_same_string(x->id, y->id);
+        assert_same_string(x->ticket_id, y->ticket_id);
+        assert_same_string(x->name, y->name);
+        assert_int_equal(x->size, y->size);
+        assert_string_equal(x->sha256, y->sha256);
+        assert_same_string(x->content_type, y->content_type);
+        assert_same_string(x->blob_key, y->blob_key);
+        assert_int_equal(x->created_at, y->created_at);
+    }
+}
+
+/* create answers with the ticket as stored: the same as a later get,
+ * including what the store fills in (status, times, the attachments'
+ * ticket id) and what it ignores on input (notes, assignee). */
+static void create_answers_with_what_get_reads(void **state)
+{
+    struct fixture *f = *state;
+    for (int variant = 0; variant < 3; variant++) {
+        struct draft d;
+        draft_init(&d, "user-1", "answered as stored", variant == 1 ? NULL : "call-xyz",
+                   variant == 2 ? 0 : 2);
+        struct ticket_note note = {(char *)"someone", (char *)"ignored on create", 42};
+        if (variant == 0) {
+            d.t.notes = &note;
+            d.t.n_notes = 1;
+            d.t.assignee = (char *)"ignored too";
+            d.t.status = TICKET_STATUS_CLOSED;
+            d.t.log_request_id = (char *)"lr_whatever";
+            d.atts[1].created_at = 1234567; /* given: kept; the other: the commit's */
+        }
+        if (variant == 1)
+            d.t.created_at = 1700000000000000; /* given: kept */
+        struct ticket *made = create(f->ts, &d, variant == 2 ? "answer-key" : NULL, NULL);
+        struct ticket *got = NULL;
+        assert_int_equal(ticket_store_get(f->ts, d.id, &got), 0);
+        assert_tickets_equal(made, got);
+        if (variant == 1)
+            assert_int_equal(made->created_at, 1700000000000000);
+        ticket_free(got);
+        ticket_free(made);
+    }
+}
+
 static void unknown_ids_are_not_found(void **state)
 {
     struct fixture *f = *state;
@@ -808,6 +889,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(ids_sort_by_time_and_are_unique),
         T(created_ticket_reads_back_with_everything),
+        T(create_answers_with_what_get_reads),
         T(unknown_ids_are_not_found),
         T(invalid_tickets_are_refused),
         T(failed_create_leaves_nothing),

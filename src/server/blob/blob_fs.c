@@ -233,9 +233,12 @@ static int rename_noreplace(int from_dir, const char *from, int to_dir, const ch
     return 0;
 }
 
-/* Runs on a worker thread. The order is rename, fdatasync, shared
- * directory fsync; when it returns, the bytes and the entry naming them
- * are both on disk.
+/* Runs on a worker thread. The order is rename, then the file's
+ * fdatasync and the shared directory fsync at the same time (the
+ * directory goes to blob_fs_dirs' syncer thread while this one syncs the
+ * file: they are independent writes, and serially the directory fsync
+ * added ~0.1 ms to every commit at concurrency 1); when it returns, the
+ * bytes and the entry naming them are both on disk.
  *
  * Renaming BEFORE the data is synced is safe here because a blob is
  * only ever reached through the attachment row that names its key, and
@@ -273,12 +276,13 @@ static int fs_commit(struct blob_writer *bw)
     }
     int fd = w->fd;
     w->fd = -1;
+    uint64_t dir_ticket = blob_fs_dir_sync_start(s->dirs, d);
     if (fdatasync(fd) != 0)
         rc = err_from_errno();
     if (close(fd) != 0 && rc == 0)
         rc = err_from_errno();
     if (rc == 0)
-        rc = blob_fs_dir_sync(s->dirs, d);
+        rc = blob_fs_dir_sync_wait(s->dirs, d, dir_ticket);
     if (rc != 0) {
         /* The blob is in place but not durable: take it back, so a
          * failed commit leaves nothing behind either. */

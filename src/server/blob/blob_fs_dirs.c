@@ -7,6 +7,16 @@
  * created (mkdir + parent fsync, once per directory and day), which is
  * rare and never happens on an HTTP thread (commits run on the worker
  * pool).
+ *
+ * The syncer thread: a commit renames, then needs both its file's
+ * fdatasync and a directory fsync that started after the rename. They
+ * are independent writes (different inodes and blocks; no journal orders
+ * them), so blob_fs_dir_sync_start hands the directory to this thread
+ * and the commit syncs its file meanwhile; blob_fs_dir_sync_wait then
+ * finds the directory fsync done or running. One directory is handed
+ * over at a time: a commit whose directory the thread is not taking
+ * (another one is queued: only at a day boundary) syncs it itself in
+ * _wait, as it did before the thread existed.
  */
 #include "blob_fs_dirs.h"
 
@@ -42,7 +52,15 @@ struct blob_fs_dirs {
     pthread_mutex_t lock;
     struct blob_fs_dir *head; /* most recently used first */
     uint64_t fsyncs, shared;
+    /* the syncer thread (see the top of this file) */
+    pthread_t syncer;
+    int syncer_running;
+    int syncer_quit;
+    struct blob_fs_dir *handed; /* a reference, for the syncer to fsync */
+    pthread_cond_t syncer_wake;
 };
+
+static void *syncer_main(void *arg);
 
 int blob_fs_dirs_new(int root_fd, struct blob_fs_dirs **out)
 {
@@ -51,6 +69,11 @@ int blob_fs_dirs_new(int root_fd, struct blob_fs_dirs **out)
         return LOGSHARE_ENOMEM;
     ds->root_fd = root_fd;
     pthread_mutex_init(&ds->lock, NULL);
+    pthread_cond_init(&ds->syncer_wake, NULL);
+    /* Without the thread every commit syncs its directory itself after
+     * its file, as _wait does for a directory not handed over: slower,
+     * still correct. */
+    ds->syncer_running = pthread_create(&ds->syncer, NULL, syncer_main, ds) == 0;
     *out = ds;
     return 0;
 }
@@ -67,6 +90,14 @@ void blob_fs_dirs_free(struct blob_fs_dirs *ds)
 {
     if (!ds)
         return;
+    if (ds->syncer_running) {
+        pthread_mutex_lock(&ds->lock);
+        ds->syncer_quit = 1;
+        pthread_cond_signal(&ds->syncer_wake);
+        pthread_mutex_unlock(&ds->lock);
+        pthread_join(ds->syncer, NULL);
+    }
+    pthread_cond_destroy(&ds->syncer_wake);
     while (ds->head) {
         struct blob_fs_dir *d = ds->head;
         ds->head = d->next;
@@ -194,12 +225,84 @@ int blob_fs_dir_fd(const struct blob_fs_dir *d)
     return d->fd;
 }
 
-int blob_fs_dir_sync(struct blob_fs_dirs *ds, struct blob_fs_dir *d)
+/* Runs one directory fsync covering every rename counted so far. Lock
+ * held on entry and on return (released during the fsync); callers make
+ * sure no fsync of d is running and some rename is not yet covered
+ * (d->synced < d->renamed). */
+static void run_fsync(struct blob_fs_dirs *ds, struct blob_fs_dir *d)
+{
+    d->syncing = 1;
+    uint64_t start = d->renamed;
+    ds->fsyncs++;
+    pthread_mutex_unlock(&ds->lock);
+    int r = fsync(d->fd) == 0 ? 0 : ls_fs_errno_to_error(errno);
+    pthread_mutex_lock(&ds->lock);
+    d->syncing = 0;
+    if (r == 0) {
+        ds->shared += start - d->synced - 1; /* start > synced: see the callers */
+        d->synced = start;
+    } else {
+        d->failed_rc = r;
+        if (!d->evicted)
+            unlink_from_list(ds, d);
+    }
+    pthread_cond_broadcast(&d->done);
+}
+
+/* Drops a reference with the lock held; 1 when d must now be freed
+ * (after unlocking). */
+static int unref_locked(struct blob_fs_dir *d)
+{
+    return --d->refs == 0 && d->evicted;
+}
+
+static void *syncer_main(void *arg)
+{
+    struct blob_fs_dirs *ds = arg;
+    pthread_mutex_lock(&ds->lock);
+    for (;;) {
+        while (!ds->handed && !ds->syncer_quit)
+            pthread_cond_wait(&ds->syncer_wake, &ds->lock);
+        struct blob_fs_dir *d = ds->handed;
+        ds->handed = NULL;
+        if (!d)
+            break; /* quitting, nothing handed over */
+        /* A running fsync may have started before the newest rename: the
+         * commits it does not cover wait for the next one, so start that
+         * as soon as it ends rather than leave it to them. */
+        while (d->syncing)
+            pthread_cond_wait(&d->done, &ds->lock);
+        if (!d->failed_rc && d->synced < d->renamed)
+            run_fsync(ds, d);
+        else /* covered or failed meanwhile: whoever waits for us, look again */
+            pthread_cond_broadcast(&d->done);
+        if (unref_locked(d)) {
+            pthread_mutex_unlock(&ds->lock);
+            dir_free(d);
+            pthread_mutex_lock(&ds->lock);
+        }
+    }
+    pthread_mutex_unlock(&ds->lock);
+    return NULL;
+}
+
+uint64_t blob_fs_dir_sync_start(struct blob_fs_dirs *ds, struct blob_fs_dir *d)
+{
+    pthread_mutex_lock(&ds->lock);
+    uint64_t mine = ++d->renamed;
+    if (ds->syncer_running && !ds->syncer_quit && !ds->handed) {
+        d->refs++;
+        ds->handed = d;
+        pthread_cond_signal(&ds->syncer_wake);
+    }
+    pthread_mutex_unlock(&ds->lock);
+    return mine;
+}
+
+int blob_fs_dir_sync_wait(struct blob_fs_dirs *ds, struct blob_fs_dir *d, uint64_t mine)
 {
     int rc;
     pthread_mutex_lock(&ds->lock);
-    uint64_t mine = ++d->renamed;
-    int waited_for_other = 0;
     for (;;) {
         if (d->failed_rc && mine > d->synced) {
             rc = d->failed_rc;
@@ -207,35 +310,23 @@ int blob_fs_dir_sync(struct blob_fs_dirs *ds, struct blob_fs_dir *d)
         }
         if (d->synced >= mine) {
             rc = 0;
-            if (waited_for_other)
-                ds->shared++;
             break;
         }
-        if (d->syncing) {
-            waited_for_other = 1;
+        /* running, or handed to the syncer, which starts one at once */
+        if (d->syncing || ds->handed == d) {
             pthread_cond_wait(&d->done, &ds->lock);
             continue;
         }
         /* Become the syncer for every rename counted so far. */
-        d->syncing = 1;
-        waited_for_other = 0;
-        uint64_t start = d->renamed;
-        ds->fsyncs++;
-        pthread_mutex_unlock(&ds->lock);
-        int r = fsync(d->fd) == 0 ? 0 : ls_fs_errno_to_error(errno);
-        pthread_mutex_lock(&ds->lock);
-        d->syncing = 0;
-        if (r == 0) {
-            d->synced = start;
-        } else {
-            d->failed_rc = r;
-            if (!d->evicted)
-                unlink_from_list(ds, d);
-        }
-        pthread_cond_broadcast(&d->done);
+        run_fsync(ds, d);
     }
     pthread_mutex_unlock(&ds->lock);
     return rc;
+}
+
+int blob_fs_dir_sync(struct blob_fs_dirs *ds, struct blob_fs_dir *d)
+{
+    return blob_fs_dir_sync_wait(ds, d, blob_fs_dir_sync_start(ds, d));
 }
 
 void blob_fs_dirs_remove_if_empty(struct blob_fs_dirs *ds, struct blob_fs_dir *d)
@@ -251,7 +342,7 @@ void blob_fs_dirs_put(struct blob_fs_dirs *ds, struct blob_fs_dir *d)
     if (!d)
         return;
     pthread_mutex_lock(&ds->lock);
-    int free_it = --d->refs == 0 && d->evicted;
+    int free_it = unref_locked(d);
     pthread_mutex_unlock(&ds->lock);
     if (free_it)
         dir_free(d);

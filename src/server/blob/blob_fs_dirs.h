@@ -13,7 +13,9 @@
  * the ticket count at the start of the last completed fsync; a commit
  * whose ticket is covered returns without its own fsync, otherwise it
  * waits for the running one or becomes the syncer. N concurrent commits
- * into one directory cost 1 or 2 fsyncs instead of N.
+ * into one directory cost 1 or 2 fsyncs instead of N. A syncer thread
+ * starts the fsync as soon as a commit has renamed
+ * (blob_fs_dir_sync_start), so it runs while the commit syncs its file.
  *
  * A failed directory fsync poisons that cache entry (after fsyncgate, a
  * later successful fsync proves nothing about the entries it dropped):
@@ -53,6 +55,15 @@ int blob_fs_dir_fd(const struct blob_fs_dir *d);
  * error of the fsync that should have covered it. */
 int blob_fs_dir_sync(struct blob_fs_dirs *ds, struct blob_fs_dir *d);
 
+/* The same in two halves, so the caller can sync its file meanwhile:
+ * _start counts the rename and hands d to the store's syncer thread,
+ * which fsyncs it at once; _wait (with what _start returned) returns as
+ * blob_fs_dir_sync does, running the fsync itself if no one else has.
+ * A caller that gives up after _start (its file failed to sync) may skip
+ * _wait: the fsync then covers nothing anyone waits for, harmlessly. */
+uint64_t blob_fs_dir_sync_start(struct blob_fs_dirs *ds, struct blob_fs_dir *d);
+int blob_fs_dir_sync_wait(struct blob_fs_dirs *ds, struct blob_fs_dir *d, uint64_t ticket);
+
 /* Removes d from the disk if it is empty, and from the cache, so a later
  * get creates it afresh. A commit already holding d then fails rather
  * than rename into a deleted directory. For the old per-ticket layout. */
@@ -61,8 +72,8 @@ void blob_fs_dirs_remove_if_empty(struct blob_fs_dirs *ds, struct blob_fs_dir *d
 /* Gives back a reference from blob_fs_dirs_get. NULL is a no-op. */
 void blob_fs_dirs_put(struct blob_fs_dirs *ds, struct blob_fs_dir *d);
 
-/* Statistics for tests: directory fsyncs issued, and commits that found
- * their rename already covered by someone else's fsync. */
+/* Statistics for tests: directory fsyncs issued, and renames an fsync
+ * covered besides the first (fsyncs + shared = renames made durable). */
 void blob_fs_dirs_stats(struct blob_fs_dirs *ds, uint64_t *fsyncs, uint64_t *shared);
 
 #endif

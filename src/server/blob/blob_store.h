@@ -222,7 +222,8 @@ void blob_store_destroy(struct blob_store *bs);
 int blob_fs_open(const char *data_dir, struct blob_store **out);
 
 /* For tests and diagnostics: directory fsyncs the store has issued, and
- * commits that were made durable by another commit's directory fsync.
+ * commits that an fsync made durable besides the first it covered (so
+ * the two add up to the commits made durable).
  * LOGSHARE_EINVAL when bs is not a directory store. */
 int blob_fs_stats(struct blob_store *bs, uint64_t *dir_fsyncs, uint64_t *shared_fsyncs);
 

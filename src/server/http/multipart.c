@@ -2,12 +2,14 @@
  * multipart.c - the streaming multipart/form-data parser (see multipart.h).
  *
  * Design: a byte-driven state machine. The part body is scanned for the
- * delimiter "\r\n--" + boundary with memchr for '\r' and a running match
- * length. Because RFC 2046 boundary characters never include CR, a failed
- * partial match can only restart at 0 (or at 1 on a new '\r'), so no
- * KMP table is needed and the held-back bytes are always a prefix of the
- * delimiter itself: they are re-emitted from the delimiter, never copied.
- * Part headers are the only thing buffered, capped by max_header_bytes.
+ * delimiter "\r\n--" + boundary: first for a CR LF pair (16 bytes at a
+ * time with SSE2 where available: random file bytes have a CR every 256
+ * bytes but a CR LF only every 64 KiB, so a memchr for CR stopped ~4,000
+ * times per MiB), then with a running match length. Because RFC 2046 boundary characters never
+ * include CR, a failed partial match can only restart at 0 (or at 1 on a new '\r'), so no KMP table
+ * is needed and the held-back bytes are always a prefix of the delimiter itself: they are
+ * re-emitted from the delimiter, never copied. Part headers are the only thing buffered, capped by
+ * max_header_bytes.
  */
 #include "http/multipart.h"
 
@@ -17,6 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "http/multipart_syntax.h"
 #include "logshare.h"
@@ -295,6 +300,35 @@ static int begin_part(multipart_parser *p)
     return 0;
 }
 
+/* Where in p[0..n) the first CR is that may begin a delimiter: one
+ * followed by LF, or one in the last byte (the next chunk may bring the
+ * LF); n when there is none. Every byte before it is content. */
+static size_t find_crlf(const char *p, size_t n)
+{
+    size_t i = 0;
+#ifdef __SSE2__
+    const __m128i cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n');
+    for (; i + 17 <= n; i += 16) {
+        __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+        __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(p + i + 1));
+        unsigned m = (unsigned)_mm_movemask_epi8(
+            _mm_and_si128(_mm_cmpeq_epi8(a, cr), _mm_cmpeq_epi8(b, lf)));
+        if (m)
+            return i + (size_t)__builtin_ctz(m);
+    }
+#endif
+    while (i < n) {
+        const char *c = memchr(p + i, '\r', n - i);
+        if (!c)
+            return n;
+        size_t k = (size_t)(c - p);
+        if (k + 1 == n || p[k + 1] == '\n')
+            return k;
+        i = k + 1;
+    }
+    return n;
+}
+
 /* Scans for the delimiter; in MP_BODY the bytes before it are content.
  * Returns how many bytes of data were consumed. On entry, p->match bytes
  * of the delimiter were matched in earlier chunks and held back (not yet
@@ -306,12 +340,11 @@ static size_t scan_delimiter(multipart_parser *p, const char *data, size_t len)
     size_t i = 0, run = 0; /* data[run..) is content not yet emitted */
     while (i < len) {
         if (p->match == 0) {
-            const char *cr = memchr(data + i, '\r', len - i);
-            if (!cr) {
-                i = len;
+            /* a CR not followed by LF cannot begin the delimiter */
+            i += find_crlf(data + i, len - i);
+            if (i >= len)
                 break;
-            }
-            i = (size_t)(cr - data) + 1;
+            i++;
             p->match = 1;
             continue;
         }

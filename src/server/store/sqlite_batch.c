@@ -17,6 +17,8 @@
  * in one batch still make one ticket.
  */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "logshare.h"
 #include "ls_time.h"
@@ -26,6 +28,7 @@
 
 static void run_one(struct sq_conn *c, struct sq_pending *p, int64_t now)
 {
+    p->now = now;
     p->rc = sq_exec(c, "SAVEPOINT one_ticket");
     if (p->rc != 0)
         return;
@@ -119,6 +122,43 @@ static void create_queued(struct sq_store *s, struct sq_pending *p)
     pthread_mutex_unlock(&s->batch_lock);
 }
 
+/* The ticket as sq_insert_ticket stored it, built from what was
+ * inserted rather than read back: a new ticket is open, unassigned and
+ * without notes, its times (and those of attachments without one) the
+ * batch's. Reading it back cost a connection and four queries after the
+ * commit, on every upload's path to its answer. */
+static int stored_ticket(const struct sq_pending *p, struct ticket **out)
+{
+    int rc = ticket_copy(p->t, out);
+    if (rc != 0)
+        return rc;
+    struct ticket *t = *out;
+    t->status = TICKET_STATUS_OPEN;
+    t->created_at = t->updated_at = p->t->created_at ? p->t->created_at : p->now;
+    free(t->assignee);
+    free(t->tracker_url);
+    t->assignee = t->tracker_url = NULL;
+    for (size_t i = 0; i < t->n_notes; i++) {
+        free(t->notes[i].author);
+        free(t->notes[i].text);
+    }
+    free(t->notes);
+    t->notes = NULL;
+    t->n_notes = 0;
+    for (size_t i = 0; i < t->n_attachments; i++) {
+        struct ticket_attachment *a = &t->attachments[i];
+        free(a->ticket_id);
+        if (!(a->ticket_id = strdup(t->id))) {
+            ticket_free(t);
+            *out = NULL;
+            return LOGSHARE_ENOMEM;
+        }
+        if (!a->created_at)
+            a->created_at = p->now;
+    }
+    return 0;
+}
+
 int sq_create(struct ticket_store *ts, const struct ticket *t, const char *idempotency_key,
               struct ticket **out, int *replayed)
 {
@@ -127,7 +167,11 @@ int sq_create(struct ticket_store *ts, const struct ticket *t, const char *idemp
     create_queued(s, &p);
     if (p.rc != 0)
         return p.rc;
-    if (out) {
+    if (out && !p.replayed) {
+        int rc = stored_ticket(&p, out);
+        if (rc != 0)
+            return rc;
+    } else if (out) { /* the first request's ticket: only the database has it */
         struct sq_conn *c;
         int rc = sq_acquire(s, &c);
         if (rc != 0)

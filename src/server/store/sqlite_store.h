@@ -34,6 +34,7 @@ struct sq_pending {
     int rc;
     int replayed;
     char stored_id[TICKET_ID_MAX]; /* the ticket to answer with */
+    int64_t now;                   /* the batch's time: what "0 means now" became */
     int done;
     struct sq_pending *next;
 };

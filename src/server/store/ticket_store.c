@@ -127,6 +127,70 @@ void ticket_free(struct ticket *t)
     free(t);
 }
 
+/* strdup that keeps NULL and notes a failure in *failed. */
+static char *dup_or_null(const char *s, int *failed)
+{
+    if (!s)
+        return NULL;
+    char *c = strdup(s);
+    if (!c)
+        *failed = 1;
+    return c;
+}
+
+int ticket_copy(const struct ticket *t, struct ticket **out)
+{
+    *out = NULL;
+    struct ticket *c = calloc(1, sizeof *c);
+    if (!c)
+        return LOGSHARE_ENOMEM;
+    int failed = 0;
+    c->id = dup_or_null(t->id, &failed);
+    c->status = t->status;
+    c->created_at = t->created_at;
+    c->updated_at = t->updated_at;
+    c->user_id = dup_or_null(t->user_id, &failed);
+    c->description = dup_or_null(t->description, &failed);
+    c->customer_name = dup_or_null(t->customer_name, &failed);
+    c->customer_email = dup_or_null(t->customer_email, &failed);
+    c->app_version = dup_or_null(t->app_version, &failed);
+    c->platform = dup_or_null(t->platform, &failed);
+    c->source = dup_or_null(t->source, &failed);
+    c->log_request_id = dup_or_null(t->log_request_id, &failed);
+    c->assignee = dup_or_null(t->assignee, &failed);
+    c->tracker_url = dup_or_null(t->tracker_url, &failed);
+    if (t->n_call_ids && (c->call_ids = calloc(t->n_call_ids, sizeof *c->call_ids)))
+        for (; c->n_call_ids < t->n_call_ids; c->n_call_ids++)
+            c->call_ids[c->n_call_ids] = dup_or_null(t->call_ids[c->n_call_ids], &failed);
+    if (t->n_notes && (c->notes = calloc(t->n_notes, sizeof *c->notes)))
+        for (; c->n_notes < t->n_notes; c->n_notes++) {
+            const struct ticket_note *n = &t->notes[c->n_notes];
+            c->notes[c->n_notes].author = dup_or_null(n->author, &failed);
+            c->notes[c->n_notes].text = dup_or_null(n->text, &failed);
+            c->notes[c->n_notes].created_at = n->created_at;
+        }
+    if (t->n_attachments && (c->attachments = calloc(t->n_attachments, sizeof *c->attachments)))
+        for (; c->n_attachments < t->n_attachments; c->n_attachments++) {
+            const struct ticket_attachment *a = &t->attachments[c->n_attachments];
+            struct ticket_attachment *b = &c->attachments[c->n_attachments];
+            b->id = dup_or_null(a->id, &failed);
+            b->ticket_id = dup_or_null(a->ticket_id, &failed);
+            b->name = dup_or_null(a->name, &failed);
+            b->size = a->size;
+            memcpy(b->sha256, a->sha256, sizeof b->sha256);
+            b->content_type = dup_or_null(a->content_type, &failed);
+            b->blob_key = dup_or_null(a->blob_key, &failed);
+            b->created_at = a->created_at;
+        }
+    if (failed || c->n_call_ids != t->n_call_ids || c->n_notes != t->n_notes ||
+        c->n_attachments != t->n_attachments) {
+        ticket_free(c);
+        return LOGSHARE_ENOMEM;
+    }
+    *out = c;
+    return 0;
+}
+
 void ticket_list_clear(struct ticket_list *l)
 {
     if (!l)

@@ -121,6 +121,9 @@ void ticket_clear(struct ticket *t);
 void ticket_free(struct ticket *t);
 void ticket_attachment_clear(struct ticket_attachment *a);
 void ticket_attachment_free(struct ticket_attachment *a);
+/* A deep copy of t (every string, call id, note and attachment), for the
+ * caller to ticket_free: 0, or LOGSHARE_ENOMEM with *out NULL. */
+int ticket_copy(const struct ticket *t, struct ticket **out);
 
 /* A page of tickets, newest first. */
 struct ticket_list {
