@@ -182,24 +182,35 @@ static inline int call_check(logshare *ls, int stream, logshare_level level)
     return 0;
 }
 
+/* Reserves size bytes and writes the record's header. NULL, with the
+ * drop counted, when the ring is full. */
+static inline __attribute__((always_inline)) struct ring_rec *
+rec_begin(struct store_ring *r, uint64_t size, uint64_t *new_head, uint8_t kind, int stream,
+          logshare_level level, uint8_t nargs, uint32_t aux, int64_t t)
+{
+    struct ring_rec *h = (struct ring_rec *)ring_reserve(r, size, new_head);
+    if (__builtin_expect(!h, 0)) {
+        ring_drop(r, stream);
+        return NULL;
+    }
+    h->size = (uint32_t)size;
+    h->kind = kind;
+    h->level = (uint8_t)level;
+    h->stream = (uint8_t)stream;
+    h->nargs = nargs;
+    h->time_us = t;
+    h->aux = aux;
+    return h;
+}
+
 static int log_text(logshare *ls, struct store_ring *r, int stream, logshare_level level, int64_t t,
                     const char *text, size_t len)
 {
     uint64_t size = (sizeof(struct ring_rec) + len + 7) & ~(uint64_t)7, nh;
-    unsigned char *p = ring_reserve(r, size, &nh);
-    if (!p) {
-        ring_drop(r, stream);
+    struct ring_rec *h = rec_begin(r, size, &nh, RING_TEXT, stream, level, 0, (uint32_t)len, t);
+    if (!h)
         return LOGSHARE_ENOSPC;
-    }
-    struct ring_rec *h = (struct ring_rec *)p;
-    h->size = (uint32_t)size;
-    h->kind = RING_TEXT;
-    h->level = (uint8_t)level;
-    h->stream = (uint8_t)stream;
-    h->nargs = 0;
-    h->time_us = t;
-    h->aux = (uint32_t)len;
-    memcpy(p + sizeof *h, text, len);
+    memcpy(h + 1, text, len);
     ring_commit(ls, r, nh);
     return 0;
 }
@@ -256,20 +267,11 @@ put_binary(logshare *ls, int64_t t, int stream, logshare_level level,
     /* nargs is the caller's (equal to fi->nargs): the record's size
      * then does not wait for the format lookup's loads. */
     uint64_t size = (sizeof(struct ring_rec) + nargs * 8u + str_bytes + 7) & ~(uint64_t)7, nh;
-    unsigned char *p = ring_reserve(r, size, &nh);
-    if (__builtin_expect(!p, 0)) {
-        ring_drop(r, stream);
+    struct ring_rec *h =
+        rec_begin(r, size, &nh, RING_BINARY, stream, level, (uint8_t)nargs, fi->id, t);
+    if (__builtin_expect(!h, 0))
         return LOGSHARE_ENOSPC;
-    }
-    struct ring_rec *h = (struct ring_rec *)p;
-    h->size = (uint32_t)size;
-    h->kind = RING_BINARY;
-    h->level = (uint8_t)level;
-    h->stream = (uint8_t)stream;
-    h->nargs = (uint8_t)nargs;
-    h->time_us = t;
-    h->aux = fi->id;
-    unsigned char *args = p + sizeof *h;
+    unsigned char *args = (unsigned char *)(h + 1);
     unsigned char *q = copy_slots(args, slot, nargs);
     /* Locals, because stores through q may alias *fi as far as the
      * compiler knows, which would reload them after every copy. */

@@ -174,6 +174,20 @@ static logshare *open_two_streams(const char *name, char **dir, char **pub, char
     return ls;
 }
 
+/* Closes ls, reads its plaintext directory back and checks that the
+ * messages are want[0..n), in order; then removes and frees dir. */
+static void close_and_expect(logshare *ls, char *dir, char want[][256], int n)
+{
+    logshare_close(ls);
+    struct collect c;
+    collect_dir(dir, NULL, &c, NULL);
+    assert_int_equal(c.n, n);
+    for (int i = 0; i < n; i++)
+        assert_string_equal(c.msgs[i], want[i]);
+    tu_rmrf(dir);
+    free(dir);
+}
+
 /* Logs one record at level with the format and arguments given, and
  * keeps what snprintf makes of them in want[n++] (locals of the test). */
 #define LOG_AND_WANT(level, ...)                                                                   \
@@ -241,14 +255,7 @@ static void deferred_formatting_matches_printf(void **state)
     snprintf(want[n++], sizeof want[0], "cut [] [] [(null)]");
     /* %n has no binary form: formatted at the call... and refused by the
      * compiler's checker, so only through a format it cannot see. */
-    logshare_close(ls);
-    struct collect c;
-    collect_dir(dir, NULL, &c, NULL);
-    assert_int_equal(c.n, n);
-    for (int i = 0; i < n; i++)
-        assert_string_equal(c.msgs[i], want[i]);
-    tu_rmrf(dir);
-    free(dir);
+    close_and_expect(ls, dir, want, n);
 }
 
 /* LOGSHARE_LOG widens each argument by its own C type at the call site
@@ -329,14 +336,7 @@ static void call_site_arguments_match_printf(void **state)
     snprintf(want[n++], sizeof want[0], "str named");
     assert_int_equal(logshare_log_args(ls, 0, LOGSHARE_LEVEL_TRACE, "%d", NULL, 1, 0),
                      LOGSHARE_EINVAL);
-    logshare_close(ls);
-    struct collect c;
-    collect_dir(dir, NULL, &c, NULL);
-    assert_int_equal(c.n, n);
-    for (int i = 0; i < n; i++)
-        assert_string_equal(c.msgs[i], want[i]);
-    tu_rmrf(dir);
-    free(dir);
+    close_and_expect(ls, dir, want, n);
 }
 
 /* Compares every record read back with want[], in order. */
