@@ -9,7 +9,9 @@
 #    most bursts to one thread, for the life of the connections;
 #  - max_connections and max_connections_per_address refuse the
 #    connection over the limit, and serve again once one is closed;
-#  - the log line carries the peer's address.
+#  - the log line carries the peer's address;
+#  - out of file descriptors (EMFILE), the accept thread backs off
+#    instead of spinning, logs once, and serves again once some are free.
 source "$LOGSHARE_TEST_LIB/testlib.sh"
 source "$LOGSHARE_SOURCE_DIR/tests/server/srvlib.sh"
 DATA=$TEST_TMP/data
@@ -75,3 +77,22 @@ close_conns 3
 served || fail "not served again once the connections are gone (cap 3)"
 stop_ok
 pass "max_connections_per_address holds"
+
+# --- out of file descriptors: back off, log once, serve again ----------------------
+start_server "$DATA" --threads 2 --max-connections-per-address 100 --address-rate 0
+open_fds=$(ls /proc/$SERVER_PID/fd | wc -l)
+prlimit --pid "$SERVER_PID" --nofile=$((open_fds + 4)):$((open_fds + 4))
+idle_conns 8 # 4 accepted, the other 4 wait in the backlog
+acc=$(grep -l '^ls-accept$' /proc/$SERVER_PID/task/*/comm | head -1)
+[ -n "$acc" ] || fail "no ls-accept thread"
+acc_stat=${acc%/comm}/stat
+ticks() { awk '{print $14 + $15}' "$acc_stat"; }
+t0=$(ticks); sleep 1; t1=$(ticks)
+[ $((t1 - t0)) -lt 20 ] || fail "the accept thread used $((t1 - t0)) ticks in 1 s out of descriptors: spinning"
+n=$(grep -c 'cannot accept connections, retrying' "$TEST_TMP/server.log" || true)
+assert_eq 1 "$n" "'cannot accept connections' log lines during one episode"
+assert_contains "$(grep 'cannot accept' "$TEST_TMP/server.log")" "Too many open files" "the error logged"
+close_conns 8
+served || fail "not served again once descriptors were free"
+stop_ok
+pass "out of descriptors: the accept thread backs off, logs once and recovers"
