@@ -63,12 +63,14 @@ static void *acceptor_main(void *arg)
     while (!__atomic_load_n(&a->quit, __ATOMIC_ACQUIRE)) {
         struct pollfd p[2] = {{a->wake_fd, POLLIN, 0}, {a->listen_fd, POLLIN, 0}};
         /* while backing off, only the wake-up fd (and the timeout) */
-        if (poll(p, backoff ? 1 : 2, backoff ? BACKOFF_MS : -1) < 0 && errno != EINTR)
-            backoff = 1;
-        else
-            backoff = 0;
+        if (poll(p, backoff ? 1 : 2, backoff ? BACKOFF_MS : -1) < 0) {
+            if (errno != EINTR)
+                usleep(BACKOFF_MS * 1000); /* poll itself failed (ENOMEM): no spinning */
+            continue;
+        }
         if (p[0].revents)
             break;
+        backoff = 0;
         while (!backoff && !__atomic_load_n(&a->quit, __ATOMIC_ACQUIRE)) {
             struct sockaddr_storage addr;
             socklen_t len = sizeof addr;
