@@ -4,8 +4,9 @@
  * and the serve loop. With no arguments it serves on 127.0.0.1:8080 with
  * data in ./logshare-data.
  *
- * We bind the listen socket ourselves and hand it to libmicrohttpd, so
- * port 0 works and --port-file can report the port actually bound.
+ * We bind the listen socket ourselves and hand it to the HTTP layer
+ * (whose accept thread feeds libmicrohttpd, http/acceptor.h), so port 0
+ * works and --port-file can report the port actually bound.
  * Once serving, the orphan sweep (orphan_sweep.h) runs on its own thread.
  * SIGTERM / SIGINT: stop the sweep, stop accepting, let requests in
  * flight finish for up to shutdown_timeout_s, exit 0. The signals are

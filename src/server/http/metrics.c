@@ -13,6 +13,7 @@
 
 #define MAX_SERIES 256
 #define MAX_CUT_REASONS 8
+#define MAX_THREADS 256 /* threads beyond share the last slot */
 
 static const double upload_buckets[] = {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300};
 #define NBUCKETS (sizeof upload_buckets / sizeof upload_buckets[0])
@@ -35,7 +36,13 @@ struct http_metrics {
     uint64_t upload_count;
     const char *cut_reason[MAX_CUT_REASONS];
     uint64_t cut_count[MAX_CUT_REASONS];
+    unsigned n_threads;
+    uint64_t thread_requests[MAX_THREADS];
 };
+
+/* The calling thread's slot, with the metrics it was numbered for. */
+static _Thread_local const struct http_metrics *tl_owner;
+static _Thread_local unsigned tl_slot;
 
 struct http_metrics *http_metrics_new(void)
 {
@@ -108,6 +115,16 @@ void http_metrics_cut(struct http_metrics *m, const char *reason)
     pthread_mutex_unlock(&m->lock);
 }
 
+void http_metrics_thread_request(struct http_metrics *m)
+{
+    if (tl_owner != m) {
+        unsigned n = __atomic_fetch_add(&m->n_threads, 1, __ATOMIC_RELAXED);
+        tl_slot = n < MAX_THREADS ? n : MAX_THREADS - 1;
+        tl_owner = m;
+    }
+    __atomic_add_fetch(&m->thread_requests[tl_slot], 1, __ATOMIC_RELAXED);
+}
+
 int http_metrics_render(struct http_metrics *m, ls_buf *o)
 {
     int rc = 0;
@@ -153,6 +170,14 @@ int http_metrics_render(struct http_metrics *m, ls_buf *o)
                       "logshared_upload_duration_seconds_sum %.6f\n"
                       "logshared_upload_duration_seconds_count %llu\n",
                       (unsigned long long)cum, m->upload_sum, (unsigned long long)m->upload_count);
+    rc |= ls_buf_append_str(
+        o, "# HELP logshared_http_thread_requests_total Requests begun by each HTTP thread.\n"
+           "# TYPE logshared_http_thread_requests_total counter\n");
+    unsigned n = __atomic_load_n(&m->n_threads, __ATOMIC_RELAXED);
+    for (unsigned i = 0; i < n && i < MAX_THREADS; i++)
+        rc |= ls_buf_printf(
+            o, "logshared_http_thread_requests_total{thread=\"%u\"} %llu\n", i,
+            (unsigned long long)__atomic_load_n(&m->thread_requests[i], __ATOMIC_RELAXED));
     pthread_mutex_unlock(&m->lock);
     return rc ? LOGSHARE_ENOMEM : 0;
 }

@@ -402,6 +402,7 @@ enum MHD_Result http_on_access(void *cls, struct MHD_Connection *conn, const cha
         req->path = url;
         req->start_ns = ls_time_mono_ns();
         make_request_id(req);
+        http_metrics_thread_request(s->metrics);
         struct conn_track *t = http_track_of(conn);
         if (t) {
             pthread_mutex_lock(&s->conn_lock);

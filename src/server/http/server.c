@@ -1,8 +1,10 @@
 /*
  * server.c - the libmicrohttpd daemon: start (epoll, a thread pool sized
- * to the cores, our own listen socket, TLS), graceful stop, connection
- * tracking with the watchdog, and the worker pool behind http_defer.
- * The life of one request is in request.c.
+ * to the cores, TLS), graceful stop, connection tracking with the
+ * watchdog, and the worker pool behind http_defer. The daemon has no
+ * listen socket: our accept thread (acceptor.c) hands it connections,
+ * which MHD spreads over its pool. The life of one request is in
+ * request.c.
  *
  * Blocking work (fsync of blobs, database commits) runs on a separate
  * worker pool through http_defer: the connection is suspended meanwhile,
@@ -213,6 +215,8 @@ static void server_free(struct http_server *s)
         pthread_mutex_unlock(&s->wd_lock);
         pthread_join(s->watchdog, NULL);
     }
+    http_acceptor_destroy(s->acceptor); /* before the daemon it feeds */
+    s->acceptor = NULL;
     workers_stop(s); /* finishes queued work, which resumes its connections */
     if (s->daemon)
         MHD_stop_daemon(s->daemon);
@@ -272,8 +276,11 @@ int http_server_start(const server_config *cfg, int listen_fd, const http_route 
                      (int)sizeof s->proxies[0] - 1, tok);
         }
     }
+    /* MHD_USE_NO_LISTEN_SOCKET: see acceptor.h. Despite what
+     * microhttpd.h says, 0.9.75 keeps the thread pool with it, and
+     * MHD_add_connection needs MHD_USE_ITC to wake the chosen worker. */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ITC | MHD_USE_ERROR_LOG;
+                     MHD_USE_ITC | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ERROR_LOG;
     if (cfg->tls_cert) {
         size_t len;
         int rc = ls_fs_read_file(cfg->tls_cert, 1 << 20, &s->tls_cert, &len);
@@ -297,19 +304,16 @@ int http_server_start(const server_config *cfg, int listen_fd, const http_route 
     };
     s->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, http_on_access, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
-        MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_THREAD_POOL_SIZE, threads,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_connections_per_address,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->connection_timeout_s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->connection_memory_bytes,
-        MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
-        on_connection, s, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)cfg->max_connections_per_address, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)cfg->connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)cfg->connection_memory_bytes, MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, s,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
     if (!s->daemon) {
         fprintf(stderr, "logshared: cannot start the HTTP daemon%s\n",
                 cfg->tls_cert ? " (check the TLS certificate and key)" : "");
-        s->listen_fd = -1; /* MHD closes nothing it did not start with; we close below */
-        close(listen_fd);
-        server_free(s);
+        server_free(s); /* closes listen_fd */
         return LOGSHARE_EIO;
     }
     if (pthread_create(&s->watchdog, NULL, watchdog_main, s) == 0)
@@ -321,6 +325,14 @@ int http_server_start(const server_config *cfg, int listen_fd, const http_route 
             break;
         s->n_workers++;
     }
+    /* Last: the first connection finds the watchdog and workers running. */
+    s->listen_fd = -1; /* the acceptor's from here on, even if it fails */
+    int rc = http_acceptor_create(listen_fd, s->daemon, &s->acceptor);
+    if (rc) {
+        fprintf(stderr, "logshared: cannot start the accept thread: %s\n", logshare_strerror(rc));
+        server_free(s);
+        return rc;
+    }
     *out = s;
     return 0;
 }
@@ -330,11 +342,11 @@ void http_server_stop(struct http_server *s, int timeout_s)
     if (!s)
         return;
     __atomic_store_n(&s->stopping, 1, __ATOMIC_RELAXED);
-    MHD_socket fd = MHD_quiesce_daemon(s->daemon);
-    if (fd != MHD_INVALID_SOCKET) {
-        close(fd);
-        s->listen_fd = -1;
-    }
+    /* Stop accepting and close the listen socket: new clients are refused
+     * at once (MHD_quiesce_daemon has nothing to do without a listen
+     * socket in MHD). Connections already handed over finish below. */
+    http_acceptor_destroy(s->acceptor);
+    s->acceptor = NULL;
     int64_t deadline = ls_time_mono_ns() + (int64_t)timeout_s * 1000000000LL;
     while (ls_time_mono_ns() < deadline) {
         const union MHD_DaemonInfo *di =

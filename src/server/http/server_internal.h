@@ -7,6 +7,7 @@
 
 #include <pthread.h>
 
+#include "http/acceptor.h"
 #include "http/http.h"
 #include "http/metrics.h"
 #include "http/ratelimit.h"
@@ -36,7 +37,8 @@ struct http_server {
     char proxies[MAX_PROXIES][64];
     size_t n_proxies;
     char *tls_cert, *tls_key;
-    int listen_fd;
+    int listen_fd; /* ours until the acceptor takes it, then -1 */
+    struct http_acceptor *acceptor;
     int stopping;
     pthread_mutex_t conn_lock;
     struct conn_track *conns;
