@@ -28,6 +28,13 @@ function fail(msg) {
   throw err;
 }
 function ok(what) { console.log(`ok - ${what}`); }
+// skip(msg): the test cannot run here (exit 77 for ctest). Thrown, not
+// exited, so main() still stops the servers the test started.
+function skip(msg) {
+  const err = new Error(`SKIP: ${msg}`);
+  err.isSkip = true;
+  throw err;
+}
 function assert(cond, what) { if (!cond) fail(what); }
 function assertEq(want, got, what) {
   if (want !== got) fail(`${what}: expected ${JSON.stringify(want)}, got ${JSON.stringify(got)}`);
@@ -94,8 +101,7 @@ async function launchBrowser() {
   try {
     ({ chromium } = require('playwright-core'));
   } catch (e) {
-    console.error('SKIP: playwright-core is not installed in tests/browser (run scripts/bootstrap --test)');
-    process.exit(77);
+    skip('playwright-core is not installed in tests/browser (run scripts/bootstrap --test)');
   }
   const profile = fs.mkdtempSync(path.join(TMP, 'chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
@@ -121,13 +127,11 @@ async function launchFirefox() {
   try {
     puppeteer = require('puppeteer-core');
   } catch (e) {
-    console.error('SKIP: puppeteer-core is not installed in tests/browser (run scripts/bootstrap --test)');
-    process.exit(77);
+    skip('puppeteer-core is not installed in tests/browser (run scripts/bootstrap --test)');
   }
   const executablePath = process.env.LOGSHARE_FIREFOX || '/usr/bin/firefox-esr';
   if (!fs.existsSync(executablePath)) {
-    console.error(`SKIP: ${executablePath} is missing (run scripts/bootstrap --test, which installs firefox-esr)`);
-    process.exit(77);
+    skip(`${executablePath} is missing (run scripts/bootstrap --test, which installs firefox-esr)`);
   }
   const profile = fs.mkdtempSync(path.join(TMP, 'firefox-'));
   const browser = await puppeteer.launch({
@@ -160,6 +164,11 @@ function main(fn) {
     process.exit(code);
   }
   fn().then(() => finish(0), (e) => {
+    if (e.isSkip) {
+      console.error(e.message);
+      finish(77);
+      return;
+    }
     console.error(e.isTestFailure ? e.message : (e.stack || String(e)));
     for (let i = 0; i < servers.length; i++) {
       const log = path.join(TMP, `server.${i}.log`);
