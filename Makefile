@@ -50,11 +50,12 @@ bench:
 	bench/run-all $(BUILD)
 
 format:
-	find include src tests bench fuzz examples -name '*.[ch]' -print0 | xargs -0 clang-format -i
+	find include src tests bench fuzz examples -name node_modules -prune -o -name '*.[ch]' -print0 | xargs -0 clang-format -i
 
-# Fails, naming the files, when any C source differs from clang-format's output.
+# Fails, naming the files, when any C source differs from clang-format's output
+# (npm's node_modules, which the browser tests install, are not ours).
 format-check:
-	find include src tests bench fuzz examples -name '*.[ch]' -print0 | xargs -0 clang-format --dry-run -Werror
+	find include src tests bench fuzz examples -name node_modules -prune -o -name '*.[ch]' -print0 | xargs -0 clang-format --dry-run -Werror
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
