@@ -414,8 +414,7 @@ static inline uint64_t logshare__arg_p(const volatile void *v)
 #define LOGSHARE__SKIP1(n, m, fmt, ...) LOGSHARE__CAT(LOGSHARE__EACH, n)(m, n, __VA_ARGS__)
 #define LOGSHARE__FAST(n, ls, stream, level, ...)                                                  \
     __extension__({                                                                                \
-        (void)sizeof("" LOGSHARE__FIRST(__VA_ARGS__));                                             \
-        logshare *logshare__ls = (ls);                                                             \
+        logshare *logshare__ls = ((void)sizeof("" LOGSHARE__FIRST(__VA_ARGS__)), (ls));            \
         int logshare__st = (stream);                                                               \
         logshare_level logshare__lv = (level);                                                     \
         LOGSHARE__SKIP1(n, LOGSHARE__DECL, __VA_ARGS__)                                            \
