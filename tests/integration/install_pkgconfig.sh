@@ -62,4 +62,50 @@ cc -std=c17 -Wall -Werror $san "$TEST_TMP/clash.c" $(PKG_CONFIG_PATH="$pcdir" pk
    "$libdir/liblogshare.a" $(pkg-config --libs $private) -lpthread -o "$TEST_TMP/app-clash" 2>"$TEST_TMP/clash.err" ||
   fail "an app with its own outbox_queue/ls_buf_free does not link: $(head -5 "$TEST_TMP/clash.err")"
 assert_eq 10 "$("$TEST_TMP/app-clash")" "the app's own functions are the ones called"
-pass "install and pkg-config; liblogshare.a exports logshare_* only"
+# LOGSHARE_LOG in an app built with strict warnings, in C11 (arguments
+# widened at the call site) and C99 (the va_arg path), and in C++ when a
+# compiler is there: it builds without a warning and every record is kept.
+cat > "$TEST_TMP/logapp.c" <<'C'
+#include <logshare.h>
+#include <stdio.h>
+#include <stdlib.h>
+struct bits { unsigned u : 3; };
+int main(int argc, char **argv)
+{
+    logshare_options *o = logshare_options_new();
+    logshare *ls = NULL;
+    char call[16] = "call-1";
+    struct bits b = {5};
+    float f = 1.5f;
+    unsigned long long big = 18446744073709551615ull;
+    int rc = 0, i;
+    if (argc < 2 || !o || logshare_options_set_dir(o, argv[1]) != 0 ||
+        logshare_options_set_plaintext(o, 1) != 0 || logshare_open(o, &ls) != 0)
+        return 1;
+    logshare_options_free(o);
+    for (i = 0; i < 100; i++) {
+        rc |= LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "call %s seq %d bits %u f %.1f big %llu %p",
+                           call, i, b.u, (double)f, big, (void *)call);
+        rc |= LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "no arguments");
+    }
+    logshare_close(ls);
+    printf("%d\n", rc);
+    return rc;
+}
+C
+strict="-Wall -Wextra -Wpedantic -Wshadow -Wdeclaration-after-statement -Wstrict-prototypes -Werror"
+for std in c11 c99; do
+  cc -std=$std $strict $san "$TEST_TMP/logapp.c" $flags -Wl,-rpath,"$libdir" -o "$TEST_TMP/logapp-$std" \
+    2>"$TEST_TMP/logapp.err" || fail "LOGSHARE_LOG does not build with -std=$std and strict warnings: $(head -5 "$TEST_TMP/logapp.err")"
+  mkdir -p "$TEST_TMP/logs-$std"
+  assert_eq 0 "$("$TEST_TMP/logapp-$std" "$TEST_TMP/logs-$std")" "every LOGSHARE_LOG call succeeds (-std=$std)"
+  n=$("$LOGSHARE_BIN" decrypt "$TEST_TMP/logs-$std"/*.lslog 2>/dev/null | grep -c 'call call-1 seq .* bits 5 f 1.5 big 18446744073709551615 0x')
+  assert_eq 100 "$n" "the records read back as printf would print them (-std=$std)"
+done
+if command -v c++ >/dev/null; then
+  cp "$TEST_TMP/logapp.c" "$TEST_TMP/logapp.cpp"
+  c++ -std=c++17 -Wall -Wextra -Wpedantic -Werror $san "$TEST_TMP/logapp.cpp" $flags -Wl,-rpath,"$libdir" \
+    -o "$TEST_TMP/logapp-cxx" 2>"$TEST_TMP/logapp.err" ||
+    fail "LOGSHARE_LOG does not build as C++: $(head -5 "$TEST_TMP/logapp.err")"
+fi
+pass "install and pkg-config; liblogshare.a exports logshare_* only; LOGSHARE_LOG builds clean in C11, C99 and C++"
