@@ -283,8 +283,9 @@ LOGSHARE_API int logshare_vlog(logshare *ls, int stream, logshare_level level, c
  * away while the store is open): the library remembers it by address.
  * Use it through LOGSHARE_LOG, which refuses anything but a literal at
  * compile time (and, in C11 with GCC or Clang, calls logshare_log_args
- * instead, falling back to this function). Conversions with no portable binary form (%n, %ls, %lc,
- * %Lf) make the call fall back to formatting now. The first call with a
+ * instead, falling back to this function). Conversions with no portable
+ * binary form (%n, %ls, %lc, %Lf) make the call fall back to formatting
+ * now. The first call with a
  * given format takes a lock and allocates (once per format and store;
  * later calls take no lock); past 4096 formats per store, calls fall back
  * to formatting now. "%.*s" and "%.Ns" read at most that many bytes, so

@@ -16,7 +16,15 @@
 
 #include "store.h"
 
-#if defined(__x86_64__) && defined(__SSE2__) && !defined(__SANITIZE_ADDRESS__)
+/* arg_strlen reads whole aligned words around a string, which
+ * AddressSanitizer (GCC's or Clang's) would report. */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define STORE_LOG_ASAN 1
+#endif
+#endif
+#if defined(__x86_64__) && defined(__SSE2__) && !defined(__SANITIZE_ADDRESS__) &&                  \
+    !defined(STORE_LOG_ASAN)
 #include <emmintrin.h>
 #define HAVE_SSE2_STRLEN 1
 #endif
@@ -313,25 +321,28 @@ static inline size_t arg_strlen(const char *s)
 #endif
 }
 
-/* What printf (glibc) prints for a NULL %s: "(null)", or nothing when
- * a precision under 6 would cut it. */
-static const char *null_text(const struct store_fmt_info *fi, unsigned i, uint64_t prev)
-{
-    int prec = fi->str_prec[i];
-    if (prec == LOGFMT_PREC_STAR && i > 0)
-        prec = (int)(int64_t)prev;
-    return prec >= 0 && prec < 6 ? "" : "(null)";
-}
-
-/* The bytes of string argument i the call may read: with a precision
- * the argument may be an array with no NUL ("%.*s" of a buffer and its
- * length), so read no further. prev is argument i - 1 (a '*'). */
-static inline uint64_t str_len(const struct store_fmt_info *fi, unsigned i, const char *s,
-                               uint64_t prev)
+/* The precision of string argument i: a count, or negative for none.
+ * prev is argument i - 1 (the value of a '*'). */
+static inline int str_prec(const struct store_fmt_info *fi, unsigned i, uint64_t prev)
 {
     int prec = fi->str_prec[i];
     if (prec == LOGFMT_PREC_STAR && i > 0)
         prec = (int)(int64_t)prev; /* negative: as if none */
+    return prec;
+}
+
+/* What printf (glibc) prints for a NULL %s: "(null)", or nothing when
+ * a precision under 6 would cut it. */
+static const char *null_text(int prec)
+{
+    return prec >= 0 && prec < 6 ? "" : "(null)";
+}
+
+/* The bytes of a string argument the call may read: with a precision
+ * the argument may be an array with no NUL ("%.*s" of a buffer and its
+ * length), so read no further. */
+static inline uint64_t str_len(const char *s, int prec)
+{
     return prec >= 0 ? strnlen(s, (size_t)prec) : arg_strlen(s);
 }
 
@@ -364,9 +375,9 @@ int logshare_log_args(logshare *ls, int stream, logshare_level level, const char
         for (unsigned k = 0; k < fi->nstrs; k++) {
             unsigned i = fi->str_at[k];
             const char *s = (const char *)(uintptr_t)args[i];
-            uint64_t prev = i > 0 ? args[i - 1] : 0;
-            strs[k] = s ? s : null_text(fi, i, prev);
-            lens[k] = str_len(fi, i, strs[k], prev);
+            int prec = str_prec(fi, i, i > 0 ? args[i - 1] : 0);
+            strs[k] = s ? s : null_text(prec);
+            lens[k] = str_len(strs[k], prec);
             str_bytes += lens[k];
         }
     }
@@ -436,9 +447,9 @@ int logshare_log_static(logshare *ls, int stream, logshare_level level, const ch
             break;
         case LOGFMT_ARG_STR: {
             const char *s = va_arg(ap, const char *);
-            uint64_t prev = i > 0 ? slot[i - 1] : 0;
-            strs[k] = s ? s : null_text(fi, i, prev);
-            lens[k] = str_len(fi, i, strs[k], prev);
+            int prec = str_prec(fi, i, i > 0 ? slot[i - 1] : 0);
+            strs[k] = s ? s : null_text(prec);
+            lens[k] = str_len(strs[k], prec);
             str_bytes += lens[k++];
             slot[i] = 0;
             break;

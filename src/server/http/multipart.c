@@ -5,11 +5,12 @@
  * delimiter "\r\n--" + boundary: first for a CR LF pair (16 bytes at a
  * time with SSE2 where available: random file bytes have a CR every 256
  * bytes but a CR LF only every 64 KiB, so a memchr for CR stopped ~4,000
- * times per MiB), then with a running match length. Because RFC 2046 boundary characters never
- * include CR, a failed partial match can only restart at 0 (or at 1 on a new '\r'), so no KMP table
- * is needed and the held-back bytes are always a prefix of the delimiter itself: they are
- * re-emitted from the delimiter, never copied. Part headers are the only thing buffered, capped by
- * max_header_bytes.
+ * times per MiB), then with a running match length. Because RFC 2046
+ * boundary characters never include CR, a failed partial match can only
+ * restart at 0 (or at 1 on a new '\r'), so no KMP table is needed and
+ * the held-back bytes are always a prefix of the delimiter itself: they
+ * are re-emitted from the delimiter, never copied. Part headers are the
+ * only thing buffered, capped by max_header_bytes.
  */
 #include "http/multipart.h"
 
