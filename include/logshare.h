@@ -479,10 +479,10 @@ LOGSHARE_API void logshare_get_counts(const logshare *ls, uint64_t *written, uin
  * the last write succeeded. Cleared when writing works again.
  * LOGSHARE_ENOENT when the store directory (or a file being written)
  * was removed while open: the writer checks at every flush and about
- * once a second, counts the records it still held as write_failed,
- * makes the directory, its lock and new files again, and goes on;
- * records written to the removed files since the last check are lost
- * with them. */
+ * once a second, and after every frame it writes (a frame that went
+ * into an unlinked file is counted as write_failed, not written), counts
+ * the records it still held as write_failed, makes the directory, its
+ * lock and new files again, and goes on. */
 LOGSHARE_API int logshare_last_error(const logshare *ls);
 
 /* One log file that belongs in a support request. */

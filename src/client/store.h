@@ -226,8 +226,9 @@ struct logshare {
     size_t drain_cap;
     int lock_fd;
     int dir_ready;
-    dev_t dir_dev; /* the directory locked and scanned: a removed or */
-    ino_t dir_ino; /* replaced one is noticed (store_writer.c) */
+    dev_t dir_dev;       /* the directory locked and scanned: a removed or */
+    ino_t dir_ino;       /* replaced one is noticed (store_writer.c) */
+    int check_files_now; /* a frame went into an unlinked file: look now */
 
     _Atomic uint64_t written, write_failed;
     _Atomic int last_error;

@@ -149,6 +149,15 @@ static int stream_write_frame(logshare *ls, struct store_stream *st, int final)
         rc = store_dir_make_room(&ls->dir, ls->frame_out.len, ls->max_total_bytes);
     if (rc == 0)
         rc = ls_fs_write_all(st->fd, ls->frame_out.data, ls->frame_out.len);
+    struct stat sb;
+    if (rc == 0 && fstat(st->fd, &sb) == 0 && sb.st_nlink == 0) {
+        /* The file was unlinked (its directory removed): the write went
+         * into a file nobody can ever read, so it is a failed write, and
+         * the writer looks for the directory now rather than at its next
+         * check, up to a second of records later. */
+        rc = LOGSHARE_ENOENT;
+        ls->check_files_now = 1;
+    }
     if (rc != 0) {
         st->sealer = saved;
         /* Cut back to the last good frame; if even that fails, the file
@@ -374,8 +383,9 @@ static void writer_note_drops(logshare *ls)
  * open: writes would still succeed, into files nobody can ever read, and
  * flush would report success. Then the pending records are counted as
  * lost, the error is kept (LOGSHARE_ENOENT), and the directory, lock and
- * files are made anew so logging goes on. Records already written to the
- * removed files since the last check (at most ~1 s) are gone with them. */
+ * files are made anew so logging goes on. A frame written into a file
+ * already unlinked is counted as lost where it is written
+ * (stream_write_frame), which also has the writer run this at once. */
 static void writer_check_files(logshare *ls)
 {
     if (!ls->dir_ready)
@@ -569,7 +579,8 @@ void *store_writer_main(void *arg)
             next_expire = now + EXPIRE_EVERY_NS;
         }
         rings_reap(ls);
-        if (now >= next_check || stop || req != ls->flush_done) {
+        if (now >= next_check || stop || req != ls->flush_done || ls->check_files_now) {
+            ls->check_files_now = 0;
             writer_check_files(ls);
             next_check = now + CHECK_EVERY_NS;
         }

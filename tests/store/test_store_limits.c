@@ -410,6 +410,43 @@ static void a_removed_directory_is_reported_and_made_again(void **state)
     free(dir);
 }
 
+/* Records the writer writes by itself (its frame timer, no flush) after
+ * the directory was removed go into a file nobody can read: they are
+ * counted as lost, not as written, and the count reaches the new file. */
+static void records_written_into_a_removed_directory_are_counted(void **state)
+{
+    (void)state;
+    char *dir;
+    logshare *ls = tu_open_plain("removed-timer", -1, &dir);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "before %d", i), 0);
+    assert_int_equal(logshare_flush(ls, 0), 0);
+    tu_rmrf(dir);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "into the void %d", i), 0);
+    uint64_t written = 0, failed = 0;
+    for (int i = 0; i < 200 && written + failed < 8; i++) {
+        usleep(50 * 1000); /* the frame timer is 250 ms; up to 10 s on a loaded machine */
+        logshare_get_counts(ls, &written, NULL, &failed);
+    }
+    assert_int_equal(written, 5);
+    assert_int_equal(failed, 3);
+    for (int i = 0; i < 200 && logshare_last_error(ls) != LOGSHARE_ENOENT; i++)
+        usleep(50 * 1000);
+    assert_int_equal(logshare_last_error(ls), LOGSHARE_ENOENT);
+    assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "after %d", 1), 0);
+    logshare_close(ls);
+    struct seen s;
+    memset(&s, 0, sizeof s);
+    tu_read_dir(dir, NULL, seen_record, &s, NULL);
+    assert_int_equal(s.n, 2);
+    assert_string_equal(s.msgs[0],
+                        "logshare: 3 records dropped because they could not be written to disk");
+    assert_string_equal(s.msgs[1], "after 1");
+    tu_rmrf(dir);
+    free(dir);
+}
+
 /* Runs in a child (RLIMIT_FSIZE is per process): the file size limit
  * plays the full disk. Returns the exit status for the parent. */
 static int full_disk_child(const char *dir)
@@ -493,6 +530,7 @@ int main(void)
         cmocka_unit_test(an_unwritable_directory_drops_and_counts_then_recovers),
         cmocka_unit_test(a_full_disk_drops_and_counts_then_recovers_in_the_same_file),
         cmocka_unit_test(a_removed_directory_is_reported_and_made_again),
+        cmocka_unit_test(records_written_into_a_removed_directory_are_counted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
