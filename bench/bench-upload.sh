@@ -4,7 +4,9 @@
 # Measures, in the same run on this machine, logshared and nginx (Debian
 # nginx-light) storing request bodies to files:
 #  - uploads of one 1 MiB or 16 MiB file per request at concurrency 1, 8
-#    and 32: MB/s, requests/s and the server's peak RSS;
+#    and 32: MB/s, requests/s, the server's peak RSS, the CPU time the
+#    server and the client (on the same cores) spent per request, and how
+#    many MB the disk wrote during the run;
 #  - small tickets without files at concurrency 32: tickets/s.
 # logshared stores each file durably (fsync, rename, directory fsync) and
 # commits the ticket to SQLite before answering 201; it is measured with
@@ -73,10 +75,26 @@ start_logshared() { # durable
 }
 stop_logshared() { kill "$LS_PID"; wait "$LS_PID" || true; }
 
-run() { # label url size files parallel requests extra...
-  local label=$1 url=$2 size=$3 files=$4 par=$5 n=$6; shift 6
-  "$UC" --url "$url" --size "$size" --files "$files" --parallel "$par" --requests "$n" --summary "$@"
+# CPU seconds (user + system) the given processes have used so far.
+HZ=$(getconf CLK_TCK)
+cpu_s() { local t=0 v p; for p in "$@"; do v=$(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0); t=$((t + v)); done; awk -v t="$t" -v hz="$HZ" 'BEGIN {printf "%.2f", t / hz}'; }
+# Bytes written to the block device that holds $work so far (-1 when it
+# has none, e.g. tmpfs): what reached the disk during a run, as opposed to
+# what only reached the page cache.
+DISK=$(basename "$(df --output=source "$work" | tail -1)")
+disk_bytes() { awk -v d="$DISK" '$3 == d {print $10 * 512; found = 1} END {if (!found) print -1}' /proc/diskstats; }
+# One client run against a server; its summary line gets the server's CPU
+# seconds during the run (srv_cpu_s=) next to the client's own (cpu_s=),
+# and the MB the disk wrote meanwhile (disk_mb=).
+run() { # "server pids" url size files parallel requests extra...
+  local pids=$1 url=$2 size=$3 files=$4 par=$5 n=$6; shift 6
+  local c0 d0 out; c0=$(cpu_s $pids); d0=$(disk_bytes)
+  out=$("$UC" --url "$url" --size "$size" --files "$files" --parallel "$par" --requests "$n" --summary "$@")
+  echo "$out srv_cpu_s=$(awk -v a="$c0" -v b="$(cpu_s $pids)" 'BEGIN {printf "%.2f", b - a}')" \
+    "disk_mb=$(awk -v a="$d0" -v b="$(disk_bytes)" 'BEGIN {if (a < 0) print "?"; else printf "%.0f", (b - a) / 1e6}')"
 }
+# milliseconds of CPU per request: per_req SECONDS REQUESTS
+per_req() { awk -v s="$1" -v n="$2" 'BEGIN {printf "%.2f", s * 1000 / n}'; }
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $2"; }
 # The machine is shared: every measurement is taken REPS times, the two
 # servers alternating, and the median (by the given field) is reported.
@@ -94,7 +112,8 @@ machine_load() {
     "$( [ -r /proc/pressure/io ] && sed -n 's/^some avg10=\([^ ]*\) avg60=\([^ ]*\).*/io pressure (some) avg10=\1 avg60=\2/p' /proc/pressure/io)"
 }
 echo "start: $(date -u '+%F %T UTC'), $(machine_load)"
-printf '%-10s %-9s %5s %5s %9s %9s %8s\n' server size conc reqs MB/s req/s RSS_MB
+printf '%-10s %-9s %5s %5s %9s %9s %8s %10s %10s %8s\n' server size conc reqs MB/s req/s RSS_MB \
+  srv_ms/req cli_ms/req disk_MB
 for size in $((1 << 20)) $((16 << 20)); do
   for conc in 1 8 32; do
     # about a second per run: shorter runs were dominated by noise from
@@ -103,21 +122,25 @@ for size in $((1 << 20)) $((16 << 20)); do
     ls_outs=(); ng_outs=(); ls_rss=0; ng_rss=0
     for rep in $(seq "$REPS"); do
       start_logshared 1
-      ls_outs+=("$(run logshared "http://127.0.0.1:$LPORT/api/v1/tickets" "$size" 1 "$conc" "$n" --token "$TOKEN")")
+      ls_outs+=("$(run "$LS_PID" "http://127.0.0.1:$LPORT/api/v1/tickets" "$size" 1 "$conc" "$n" --token "$TOKEN")")
       r=$(hwm_mb "$LS_PID"); [ "$r" -gt "$ls_rss" ] && ls_rss=$r
       stop_logshared
       rm -rf "$work/nginx/body"/*
-      ng_outs+=("$(run nginx "http://127.0.0.1:$NPORT/api/v1/tickets" "$size" 1 "$conc" "$n" --no-verify)")
+      ng_outs+=("$(run "$(nginx_pids)" "http://127.0.0.1:$NPORT/api/v1/tickets" "$size" 1 "$conc" "$n" --no-verify)")
       r=$(hwm_mb $(nginx_pids)); [ "$r" -gt "$ng_rss" ] && ng_rss=$r
       rm -rf "$work/nginx/body"/*
     done
     for o in "${ls_outs[@]}"; do [ "$(field failures "$o")" = 0 ] || echo "  (logshared failures: $o)"; done
     out=$(median MBps "${ls_outs[@]}")
-    printf '%-10s %-9s %5s %5s %9s %9s %8s\n' logshared "$((size >> 20))MiB" "$conc" "$n" \
-      "$(field MBps "$out")" "$(field rps "$out")" "$ls_rss"
+    printf '%-10s %-9s %5s %5s %9s %9s %8s %10s %10s %8s\n' logshared "$((size >> 20))MiB" "$conc" "$n" \
+      "$(field MBps "$out")" "$(field rps "$out")" "$ls_rss" \
+      "$(per_req "$(field srv_cpu_s "$out")" "$n")" "$(per_req "$(field cpu_s "$out")" "$n")" \
+      "$(field disk_mb "$out")"
     out=$(median MBps "${ng_outs[@]}")
-    printf '%-10s %-9s %5s %5s %9s %9s %8s\n' nginx "$((size >> 20))MiB" "$conc" "$n" \
-      "$(field MBps "$out")" "$(field rps "$out")" "$ng_rss"
+    printf '%-10s %-9s %5s %5s %9s %9s %8s %10s %10s %8s\n' nginx "$((size >> 20))MiB" "$conc" "$n" \
+      "$(field MBps "$out")" "$(field rps "$out")" "$ng_rss" \
+      "$(per_req "$(field srv_cpu_s "$out")" "$n")" "$(per_req "$(field cpu_s "$out")" "$n")" \
+      "$(field disk_mb "$out")"
   done
 done
 echo
@@ -126,7 +149,7 @@ for durable in 1 0; do
   outs=(); rss=0
   for rep in $(seq "$REPS"); do
     start_logshared "$durable"
-    outs+=("$(run logshared "http://127.0.0.1:$LPORT/api/v1/tickets" 0 0 32 4000 --token "$TOKEN")")
+    outs+=("$(run "$LS_PID" "http://127.0.0.1:$LPORT/api/v1/tickets" 0 0 32 4000 --token "$TOKEN")")
     r=$(hwm_mb "$LS_PID"); [ "$r" -gt "$rss" ] && rss=$r
     committed=$(sqlite3 "$work/ls/data/logshare.db" 'SELECT count(*) FROM tickets' 2>/dev/null || echo '?')
     [ "$committed" = 4000 ] || echo "  (only $committed of 4000 tickets in the database)"
@@ -136,7 +159,7 @@ for durable in 1 0; do
   printf '%-22s %5s %6s %10s %8s\n' "logshared durable=$durable" 32 4000 "$(field rps "$out")" "$rss"
 done
 outs=()
-for rep in $(seq "$REPS"); do outs+=("$(run nginx "http://127.0.0.1:$NPORT/api/v1/tickets" 0 0 32 4000 --no-verify)"); done
+for rep in $(seq "$REPS"); do outs+=("$(run "$(nginx_pids)" "http://127.0.0.1:$NPORT/api/v1/tickets" 0 0 32 4000 --no-verify)"); done
 out=$(median rps "${outs[@]}")
 printf '%-22s %5s %6s %10s %8s\n' "nginx (body to file)" 32 4000 "$(field rps "$out")" "$(hwm_mb $(nginx_pids))"
 echo "(median of $REPS runs each; RSS is the peak over the runs)"
