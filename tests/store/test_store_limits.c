@@ -222,6 +222,22 @@ struct seen {
 
 static void seen_record(const logshare_record *rec, void *ctx);
 
+/* Reads dir and expects exactly two records: the note of `lost` records
+ * that could not be written, then `next`. torn may be NULL (a torn file
+ * is then an error). */
+static void expect_lost_note_then(const char *dir, int lost, const char *next, int *torn)
+{
+    struct seen s;
+    memset(&s, 0, sizeof s);
+    tu_read_dir(dir, NULL, seen_record, &s, torn);
+    char note[128];
+    snprintf(note, sizeof note,
+             "logshare: %d records dropped because they could not be written to disk", lost);
+    assert_int_equal(s.n, 2);
+    assert_string_equal(s.msgs[0], note);
+    assert_string_equal(s.msgs[1], next);
+}
+
 /* The count reaches the file although the thread that dropped never
  * logs again: the writer notes it when it next drains (here at close),
  * not the next call of the same thread. Two threads, two streams: each
@@ -341,17 +357,26 @@ static void an_unwritable_directory_drops_and_counts_then_recovers(void **state)
     assert_int_equal(logshare_flush(ls, 0), 0);
     assert_int_equal(logshare_last_error(ls), 0);
     logshare_close(ls);
-    struct seen s;
-    memset(&s, 0, sizeof s);
-    tu_read_dir(dir, NULL, seen_record, &s, NULL);
-    assert_int_equal(s.n, 2);
-    assert_string_equal(s.msgs[0],
-                        "logshare: 10 records dropped because they could not be written to disk");
-    assert_string_equal(s.msgs[1], "back 1");
+    expect_lost_note_then(dir, 10, "back 1", NULL);
     tu_rmrf(base);
     free(dir);
     free(blocker);
     free(base);
+}
+
+/* Opens a plaintext store, logs 5 records and flushes them, removes the
+ * store directory, and logs 3 more: what the writer must now count as
+ * lost. */
+static logshare *log_then_remove_dir(const char *name, char **dir)
+{
+    logshare *ls = tu_open_plain(name, -1, dir);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "before %d", i), 0);
+    assert_int_equal(logshare_flush(ls, 0), 0);
+    tu_rmrf(*dir);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "into the void %d", i), 0);
+    return ls;
 }
 
 /* The store directory removed under a running store: the writer
@@ -362,13 +387,7 @@ static void a_removed_directory_is_reported_and_made_again(void **state)
 {
     (void)state;
     char *dir;
-    logshare *ls = tu_open_plain("removed", -1, &dir);
-    for (int i = 0; i < 5; i++)
-        assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "before %d", i), 0);
-    assert_int_equal(logshare_flush(ls, 0), 0);
-    tu_rmrf(dir);
-    for (int i = 0; i < 3; i++)
-        assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "into the void %d", i), 0);
+    logshare *ls = log_then_remove_dir("removed", &dir);
     assert_int_equal(logshare_flush(ls, 0), LOGSHARE_ENOENT);
     assert_int_equal(logshare_last_error(ls), LOGSHARE_ENOENT);
     uint64_t written, failed;
@@ -385,14 +404,8 @@ static void a_removed_directory_is_reported_and_made_again(void **state)
     assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "after %d", 1), 0);
     assert_int_equal(logshare_flush(ls, 0), 0);
     assert_int_equal(logshare_last_error(ls), 0);
-    struct seen s;
-    memset(&s, 0, sizeof s);
     int torn = 0; /* still being written: no final frame yet */
-    tu_read_dir(dir, NULL, seen_record, &s, &torn);
-    assert_int_equal(s.n, 2);
-    assert_string_equal(s.msgs[0],
-                        "logshare: 3 records dropped because they could not be written to disk");
-    assert_string_equal(s.msgs[1], "after 1");
+    expect_lost_note_then(dir, 3, "after 1", &torn);
     /* Without a flush, the once-a-second check finds it too. */
     tu_rmrf(dir);
     for (int i = 0; i < 100 && logshare_last_error(ls) != LOGSHARE_ENOENT; i++)
@@ -401,6 +414,7 @@ static void a_removed_directory_is_reported_and_made_again(void **state)
     assert_int_equal(stat(dir, &sb), 0);
     assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "after %d", 2), 0);
     logshare_close(ls);
+    struct seen s;
     memset(&s, 0, sizeof s);
     tu_read_dir(dir, NULL, seen_record, &s, &torn);
     assert_int_equal(torn, 0);
@@ -417,13 +431,7 @@ static void records_written_into_a_removed_directory_are_counted(void **state)
 {
     (void)state;
     char *dir;
-    logshare *ls = tu_open_plain("removed-timer", -1, &dir);
-    for (int i = 0; i < 5; i++)
-        assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "before %d", i), 0);
-    assert_int_equal(logshare_flush(ls, 0), 0);
-    tu_rmrf(dir);
-    for (int i = 0; i < 3; i++)
-        assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "into the void %d", i), 0);
+    logshare *ls = log_then_remove_dir("removed-timer", &dir);
     uint64_t written = 0, failed = 0;
     for (int i = 0; i < 200 && written + failed < 8; i++) {
         usleep(50 * 1000); /* the frame timer is 250 ms; up to 10 s on a loaded machine */
@@ -436,13 +444,7 @@ static void records_written_into_a_removed_directory_are_counted(void **state)
     assert_int_equal(logshare_last_error(ls), LOGSHARE_ENOENT);
     assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "after %d", 1), 0);
     logshare_close(ls);
-    struct seen s;
-    memset(&s, 0, sizeof s);
-    tu_read_dir(dir, NULL, seen_record, &s, NULL);
-    assert_int_equal(s.n, 2);
-    assert_string_equal(s.msgs[0],
-                        "logshare: 3 records dropped because they could not be written to disk");
-    assert_string_equal(s.msgs[1], "after 1");
+    expect_lost_note_then(dir, 3, "after 1", NULL);
     tu_rmrf(dir);
     free(dir);
 }
