@@ -561,8 +561,12 @@ typedef struct logshare_record {
 
 /* Opens a log file for reading. secret_key_text is the content of a
  * PREFIX.key file (borrowed); NULL reads plaintext files only. The
- * header is checked now. Errors: LOGSHARE_ENOENT/EPERM/EIO (cannot
- * read), LOGSHARE_EFORMAT (not a log file, or an unknown version),
+ * header is checked now. path may also name a pipe or device
+ * (/dev/stdin), which is read to its end first (at most 1 GiB). A file
+ * cut while it is read (by a live store, or anyone) reads as a torn
+ * tail. Errors: LOGSHARE_ENOENT/EPERM/EIO (cannot read), LOGSHARE_EINVAL
+ * (a directory), LOGSHARE_ETOOLARGE (a pipe of over 1 GiB),
+ * LOGSHARE_EFORMAT (not a log file, or an unknown version),
  * LOGSHARE_EKEY (encrypted but no key given, a malformed key, or a key
  * for another public key), LOGSHARE_ECORRUPT (the header was altered),
  * LOGSHARE_ETRUNCATED (the file ends inside its header, or zero bytes

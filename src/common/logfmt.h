@@ -174,10 +174,11 @@ static inline uint64_t logfmt_get_u64(const unsigned char *p)
 }
 
 /* logshare_reader_open on an open descriptor (borrowed: the caller
- * closes it; the reader keeps no reference). Files of 16 MiB or more are
- * mapped rather than read, so only the pages a reader reaches are ever
- * in memory; used by the server's log viewer on blob files. Errors as
- * logshare_reader_open. */
+ * closes it; the reader keeps its own duplicate when it needs one).
+ * Files of 16 MiB or more are read through a 2 MiB window rather than
+ * whole, so a reader's memory does not grow with the file; used by the
+ * server's log viewer on blob files. A pipe or device is read to its end
+ * (LOGSHARE_ETOOLARGE past 1 GiB). Errors as logshare_reader_open. */
 struct logshare_reader;
 int logfmt_reader_open_fd(int fd, const char *secret_key_text, struct logshare_reader **out);
 

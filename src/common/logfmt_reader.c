@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,13 +23,18 @@
 #include "ls_buf.h"
 #include "ls_fs.h"
 
-/* Files at least this large are mapped, not read into memory: the
- * server's log viewer pages through uploads of hundreds of MB, and a
- * mapping costs only the pages read (clean, so the kernel may drop them).
- * Smaller files, which include a store's own (4 MiB by default), are
- * read whole: a live store's writer may cut a failed write off its
- * current file, and a mapping past a file's new end would fault. */
-#define READER_MAP_MIN (16u * 1024u * 1024u)
+/* Files at least this large are read through a window, not whole: the
+ * server's log viewer pages through uploads of hundreds of MB. Not a
+ * mapping: a file cut while mapped (a live store's writer cuts a failed
+ * write off its current file; anyone may truncate a file) faults with
+ * SIGBUS, where a read just comes up short, which is a torn tail. */
+#define READER_WINDOW_MIN_FILE (16u * 1024u * 1024u)
+/* The window holds the largest frame whole, with room to spare so a
+ * refill moves on by about a MiB. */
+#define READER_WINDOW_BYTES (2u * 1024u * 1024u + 2u * LOGFMT_FRAME_HEADER_LEN)
+#define READER_FRAME_SPAN (LOGFMT_FRAME_HEADER_LEN + LOGFMT_FRAME_BODY_MAX + 64u)
+/* A pipe or device is read whole, up to this much. */
+#define READER_STREAM_MAX ((size_t)1 << 30)
 #define READER_FORMAT_IDS_MAX 65536u
 
 struct reader_record {
@@ -40,9 +44,12 @@ struct reader_record {
 };
 
 struct logshare_reader {
+    /* The file's bytes [win_off, win_off + win_len), malloc'ed: the whole
+     * file (fd -1), or a window read from fd as the reader moves on. */
     unsigned char *data;
-    int mapped; /* data is a mapping of len bytes, not malloc'ed */
-    size_t len, pos;
+    int fd;
+    size_t win_off, win_len;
+    size_t len, pos; /* len: the file's size (smaller if it was cut meanwhile) */
     logfmt_header header;
     logfmt_opener opener;
     ls_buf scratch, payload, text;
@@ -63,7 +70,69 @@ struct logshare_reader {
  * file there, which is reported the same way. */
 #define ZERO_TAIL_MIN 16
 
-static int zero_tail_torn(const logshare_reader *r, size_t frame_start)
+/* Points *p at the file's bytes from off on, with *avail of them (at
+ * least min(want, what the file has from off) unless reading failed or
+ * the file was cut, which shortens r->len). */
+static int reader_at(logshare_reader *r, size_t off, size_t want, const unsigned char **p,
+                     size_t *avail)
+{
+    if (off > r->len)
+        off = r->len;
+    if (want > r->len - off)
+        want = r->len - off;
+    if (r->fd >= 0 && (off < r->win_off || off + want > r->win_off + r->win_len)) {
+        size_t n = r->len - off < READER_WINDOW_BYTES ? r->len - off : READER_WINDOW_BYTES;
+        size_t got = 0;
+        while (got < n) {
+            ssize_t k = pread(r->fd, r->data + got, n - got, (off_t)(off + got));
+            if (k < 0 && errno == EINTR)
+                continue;
+            if (k < 0)
+                return ls_fs_errno_to_error(errno);
+            if (k == 0) { /* cut meanwhile: it ends here now */
+                r->len = off + got;
+                if (r->zero_tail > r->len)
+                    r->zero_tail = r->len;
+                break;
+            }
+            got += (size_t)k;
+        }
+        r->win_off = off;
+        r->win_len = got;
+    }
+    *p = r->data + (off - r->win_off);
+    *avail = r->win_off + r->win_len - off;
+    return 0;
+}
+
+/* Where the run of zero bytes that ends the file starts (r->len: none). */
+static int find_zero_tail(logshare_reader *r)
+{
+    size_t end = r->len;
+    while (end > 0) {
+        size_t start = end > READER_WINDOW_BYTES ? end - READER_WINDOW_BYTES : 0;
+        const unsigned char *p;
+        size_t avail;
+        int rc = reader_at(r, start, end - start, &p, &avail);
+        if (rc != 0)
+            return rc;
+        if (end > r->len) /* cut meanwhile */
+            end = r->len;
+        if (avail > end - start)
+            avail = end - start;
+        while (avail > 0 && p[avail - 1] == 0)
+            avail--;
+        if (avail > 0 || start == 0) {
+            r->zero_tail = start + avail;
+            return 0;
+        }
+        end = start;
+    }
+    r->zero_tail = 0;
+    return 0;
+}
+
+static int zero_tail_torn(logshare_reader *r, size_t frame_start)
 {
     if (r->zero_tail == r->len)
         return 0;
@@ -75,8 +144,10 @@ static int zero_tail_torn(const logshare_reader *r, size_t frame_start)
         return 0;
     /* The zeros must begin inside this frame, not after a whole one. */
     logfmt_frame_header fh;
-    if (r->len - frame_start >= LOGFMT_FRAME_HEADER_LEN &&
-        logfmt_frame_header_decode(r->data + frame_start, &fh) == 0 &&
+    const unsigned char *p;
+    size_t avail;
+    if (reader_at(r, frame_start, LOGFMT_FRAME_HEADER_LEN, &p, &avail) == 0 &&
+        avail >= LOGFMT_FRAME_HEADER_LEN && logfmt_frame_header_decode(p, &fh) == 0 &&
         frame_start + LOGFMT_FRAME_HEADER_LEN + fh.body_len <= r->zero_tail)
         return 0;
     return 1;
@@ -86,10 +157,9 @@ void logshare_reader_close(logshare_reader *r)
 {
     if (!r)
         return;
-    if (r->mapped)
-        munmap(r->data, r->len);
-    else
-        free(r->data);
+    if (r->fd >= 0)
+        close(r->fd);
+    free(r->data);
     ls_buf_free(&r->scratch);
     ls_buf_free(&r->payload);
     ls_buf_free(&r->text);
@@ -100,34 +170,44 @@ void logshare_reader_close(logshare_reader *r)
     free(r);
 }
 
-/* Takes ownership of data (a mapping of len bytes when mapped). */
-static int reader_start(unsigned char *data, size_t len, int mapped, const char *secret_key_text,
+/* Takes ownership of data and fd: data is the whole file of len bytes
+ * (fd -1), or an empty window buffer of READER_WINDOW_BYTES over fd, a
+ * file of len bytes. */
+static int reader_start(unsigned char *data, size_t len, int fd, const char *secret_key_text,
                         logshare_reader **out)
 {
     *out = NULL;
     logshare_reader *r = calloc(1, sizeof *r);
     if (!r) {
-        if (mapped)
-            munmap(data, len);
-        else
-            free(data);
+        free(data);
+        if (fd >= 0)
+            close(fd);
         return LOGSHARE_ENOMEM;
     }
     r->data = data;
-    r->mapped = mapped;
+    r->fd = fd;
     r->len = len;
+    r->win_len = fd >= 0 ? 0 : len;
     r->zero_tail = len;
-    while (r->zero_tail > 0 && data[r->zero_tail - 1] == 0)
-        r->zero_tail--;
-    int rc = logfmt_header_decode(data, len, &r->header);
+    const unsigned char *head = NULL;
+    size_t hlen = 0;
+    int rc = find_zero_tail(r);
+    if (rc == 0)
+        rc = reader_at(r, 0, LOGFMT_HEADER_MAX, &head, &hlen);
+    if (rc != 0) {
+        logshare_reader_close(r);
+        return rc;
+    }
+    len = r->len; /* cut meanwhile, perhaps */
+    rc = logfmt_header_decode(head, hlen, &r->header);
     /* Zeros from inside the header on: the file was created, then the
      * power went before its first block reached the disk. (A header
      * ends in its hash, so never in ZERO_TAIL_MIN zero bytes.) */
     size_t z = r->zero_tail;
     if (rc != 0 && rc != LOGSHARE_ETRUNCATED && z < len &&
-        memcmp(data, LOGFMT_MAGIC, z < LOGFMT_MAGIC_LEN ? z : LOGFMT_MAGIC_LEN) == 0 &&
+        memcmp(head, LOGFMT_MAGIC, z < LOGFMT_MAGIC_LEN ? z : LOGFMT_MAGIC_LEN) == 0 &&
         (z <= LOGFMT_MAGIC_LEN || len - z >= ZERO_TAIL_MIN) &&
-        (z < 16 || z < logfmt_get_u32(data + 12)))
+        (z < 16 || z < logfmt_get_u32(head + 12)))
         rc = LOGSHARE_ETRUNCATED;
     if (rc == 0) {
         unsigned char sk[crypto_box_SECRETKEYBYTES], pk[crypto_box_PUBLICKEYBYTES];
@@ -160,7 +240,39 @@ int logshare_reader_open_buffer(const void *data, size_t len, const char *secret
         return LOGSHARE_ENOMEM;
     if (len)
         memcpy(copy, data, len);
-    return reader_start(copy, len, 0, secret_key_text, out);
+    return reader_start(copy, len, -1, secret_key_text, out);
+}
+
+/* A pipe, socket or device: read to its end (up to READER_STREAM_MAX). */
+static int read_stream(int fd, const char *secret_key_text, logshare_reader **out)
+{
+    ls_buf b = LS_BUF_INIT;
+    for (;;) {
+        if (b.len >= READER_STREAM_MAX) {
+            ls_buf_free(&b);
+            return LOGSHARE_ETOOLARGE;
+        }
+        if (ls_buf_reserve(&b, 64 * 1024) != 0) {
+            ls_buf_free(&b);
+            return LOGSHARE_ENOMEM;
+        }
+        ssize_t n = read(fd, b.data + b.len, 64 * 1024);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int rc = ls_fs_errno_to_error(errno);
+            ls_buf_free(&b);
+            return rc;
+        }
+        if (n == 0)
+            break;
+        b.len += (size_t)n;
+    }
+    size_t len = b.len;
+    unsigned char *data = (unsigned char *)ls_buf_steal(&b);
+    if (!data && !(data = malloc(1)))
+        return LOGSHARE_ENOMEM;
+    return reader_start(data, len, -1, secret_key_text, out);
 }
 
 int logfmt_reader_open_fd(int fd, const char *secret_key_text, logshare_reader **out)
@@ -170,15 +282,21 @@ int logfmt_reader_open_fd(int fd, const char *secret_key_text, logshare_reader *
     struct stat st;
     if (fstat(fd, &st) != 0)
         return ls_fs_errno_to_error(errno);
+    if (S_ISDIR(st.st_mode))
+        return LOGSHARE_EINVAL;
     if (!S_ISREG(st.st_mode))
-        return S_ISDIR(st.st_mode) ? LOGSHARE_EINVAL : LOGSHARE_EFORMAT;
-    if ((uint64_t)st.st_size >= READER_MAP_MIN && (uint64_t)st.st_size <= SIZE_MAX) {
-        size_t len = (size_t)st.st_size;
-        void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (map == MAP_FAILED)
+        return read_stream(fd, secret_key_text, out);
+    if ((uint64_t)st.st_size >= READER_WINDOW_MIN_FILE && (uint64_t)st.st_size <= SIZE_MAX) {
+        int own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+        if (own < 0)
             return ls_fs_errno_to_error(errno);
-        (void)madvise(map, len, MADV_SEQUENTIAL);
-        return reader_start(map, len, 1, secret_key_text, out);
+        unsigned char *win = malloc(READER_WINDOW_BYTES);
+        if (!win) {
+            close(own);
+            return LOGSHARE_ENOMEM;
+        }
+        (void)posix_fadvise(own, 0, 0, POSIX_FADV_SEQUENTIAL);
+        return reader_start(win, (size_t)st.st_size, own, secret_key_text, out);
     }
     /* Read what the file holds now; a file growing meanwhile is read as
      * it was (a torn tail at worst, reported as such). */
@@ -199,7 +317,7 @@ int logfmt_reader_open_fd(int fd, const char *secret_key_text, logshare_reader *
             break; /* cut meanwhile: read what is there */
         used += (size_t)n;
     }
-    return reader_start(data, used, 0, secret_key_text, out);
+    return reader_start(data, used, -1, secret_key_text, out);
 }
 
 int logshare_reader_open(const char *path, const char *secret_key_text, logshare_reader **out)
@@ -355,8 +473,14 @@ int logshare_reader_next(logshare_reader *r, logshare_record *rec)
         size_t used = 0;
         int final = 0;
         logfmt_frame_header fh;
-        int rc = logfmt_open_frame(&r->opener, r->data + r->pos, r->len - r->pos, &used, &final,
-                                   &fh, &r->scratch, &r->payload);
+        const unsigned char *p;
+        size_t avail;
+        int rc = reader_at(r, r->pos, READER_FRAME_SPAN, &p, &avail);
+        if (rc != 0)
+            return r->error = rc;
+        if (r->pos == r->len) /* cut meanwhile */
+            return r->error = LOGSHARE_ETRUNCATED;
+        rc = logfmt_open_frame(&r->opener, p, avail, &used, &final, &fh, &r->scratch, &r->payload);
         if (rc == 0)
             rc = frame_decode(r, fh.first_us);
         if (rc != 0) {

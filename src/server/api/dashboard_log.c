@@ -11,9 +11,9 @@
  * "torn_tail", "corrupt"}.
  *
  * Never whole in memory: the directory store hands over the blob's file
- * itself (blob_store_open_fd), which the reader maps when it is large
- * (logfmt_reader_open_fd), so a page costs the pages of the file it
- * decodes; stores without local files stream the blob into a private
+ * itself (blob_store_open_fd), which the reader reads through a window
+ * when it is large (logfmt_reader_open_fd), so a page costs a window's
+ * memory whatever the file's size; stores without local files stream the blob into a private
  * temporary file first. The reader walks it record by record; only the
  * page being answered is kept. A request stops after
  * SCAN_BUDGET records or PAGE_BYTES of messages, answering a shorter page
