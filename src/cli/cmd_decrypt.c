@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "logshare.h"
@@ -25,9 +26,10 @@ static void decrypt_usage(FILE *out)
     fprintf(out, "usage: logshare decrypt --key F [--json] FILE...\n\n"
                  "Prints the records of log files in time order, one a line:\n"
                  "time (RFC 3339 UTC), level, stream, message. Newlines and carriage\n"
-                 "returns inside a message are shown as \\n and \\r, other control\n"
-                 "characters (but tab) as \\xNN, so a log cannot drive the terminal;\n"
-                 "JSON escapes them as \\uNNNN.\n\n"
+                 "returns inside a message are shown as \\n and \\r, a backslash as \\\\,\n"
+                 "other control characters (but tab) and bytes that are not UTF-8 as\n"
+                 "\\xNN, so a log cannot drive the terminal; JSON escapes them as\n"
+                 "\\uNNNN (bytes that are not UTF-8 become U+FFFD).\n\n"
                  "  --key F     the secret key (PREFIX.key from keygen); may be left out\n"
                  "              when every file is plaintext\n"
                  "  --json      one JSON object a line: {time, level, stream, message}\n"
@@ -122,21 +124,27 @@ static void print_record(const logshare_record *rec, int json)
      * terminal (escape sequences, bells, backspaces rewriting the
      * line). Control characters other than tab are shown as \xNN,
      * including C1 controls in UTF-8 (U+0080-U+009F: U+009B is a CSI to
-     * some terminals). */
+     * some terminals) and bytes that are not UTF-8 (a raw 0x9b is a CSI
+     * to 8-bit terminals). A backslash is shown doubled, so that every
+     * escape reads one way: a message cannot pass a "\n" it typed for a
+     * line break. */
     const unsigned char *m = (const unsigned char *)rec->message;
-    for (size_t i = 0; i < rec->message_len; i++) {
+    for (size_t i = 0; i < rec->message_len;) {
         unsigned char ch = m[i];
+        size_t n = utf8_len(m + i, rec->message_len - i);
         if (ch == '\n')
             fputs("\\n", stdout);
         else if (ch == '\r')
             fputs("\\r", stdout);
-        else if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+        else if (ch == '\\')
+            fputs("\\\\", stdout);
+        else if ((ch < 0x20 && ch != '\t') || ch == 0x7f || n == 0)
             printf("\\x%02x", ch);
-        else if (ch == 0xc2 && i + 1 < rec->message_len && m[i + 1] >= 0x80 && m[i + 1] <= 0x9f) {
+        else if (ch == 0xc2 && m[i + 1] <= 0x9f)
             printf("\\x%02x\\x%02x", ch, m[i + 1]);
-            i++;
-        } else
-            putchar(ch);
+        else
+            fwrite(m + i, 1, n, stdout);
+        i += n ? n : 1;
     }
     putchar('\n');
 }
@@ -228,7 +236,12 @@ int cmd_decrypt(int argc, char **argv)
                           : "the file is encrypted: give the secret key with --key");
             failed = 1;
         } else if (rc != 0) {
-            cli_error("decrypt: %s: %s", s->path, logshare_strerror(rc));
+            struct stat st;
+            if (rc == LOGSHARE_EINVAL && stat(s->path, &st) == 0 && S_ISDIR(st.st_mode))
+                cli_error("decrypt: %s: is a directory (give its log files: %s/*.lslog)", s->path,
+                          s->path);
+            else
+                cli_error("decrypt: %s: %s", s->path, logshare_strerror(rc));
             failed = 1;
         } else {
             failed |= source_advance(s);

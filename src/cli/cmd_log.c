@@ -12,11 +12,32 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "logshare.h"
 
 #define LOG_BUFFER_BYTES (8u * 1024u * 1024u)
+
+/* line (n bytes, NULs inside) with each NUL as U+FFFD; NUL-terminated,
+ * caller frees. */
+static char *nul_replaced(const char *line, size_t n)
+{
+    char *out = malloc(n * 3 + 1);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (line[i]) {
+            out[o++] = line[i];
+        } else {
+            memcpy(out + o, "\xef\xbf\xbd", 3);
+            o += 3;
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
 
 static void log_usage(FILE *out)
 {
@@ -24,7 +45,8 @@ static void log_usage(FILE *out)
             "usage: logshare log --dir DIR [--stream S] [--level L]\n"
             "                    (--public-key-file F | --plaintext)\n"
             "                    [--max-file-bytes N] [--max-total-bytes N] [--max-age-days N]\n\n"
-            "Writes each line of stdin as one record to the log store in DIR.\n\n"
+            "Writes each line of stdin as one record to the log store in DIR (a NUL\n"
+            "byte in a line is kept as U+FFFD, with a warning).\n\n"
             "  --dir DIR              the store's directory (created if missing)\n"
             "  --stream S             stream name, [a-z0-9_-]{1,32} (default: main)\n"
             "  --level L              trace, debug, info, warn, error or fatal (default: info)\n"
@@ -116,7 +138,12 @@ int cmd_log(int argc, char **argv)
         if (bad)
             return CLI_EXIT_USAGE;
     }
-    if (optind != argc || !dir || (!pkf == !plaintext)) {
+    if (optind != argc) {
+        cli_error("log: unexpected argument '%s' (the lines to log come from standard input)",
+                  argv[optind]);
+        return CLI_EXIT_USAGE;
+    }
+    if (!dir || (!pkf == !plaintext)) {
         cli_error("log: --dir and exactly one of --public-key-file / --plaintext are required (try "
                   "--help)");
         return CLI_EXIT_USAGE;
@@ -125,6 +152,13 @@ int cmd_log(int argc, char **argv)
     if (level_name && logshare_level_parse(level_name, &level) != 0) {
         cli_error("log: unknown level '%s' (trace, debug, info, warn, error, fatal)", level_name);
         return CLI_EXIT_USAGE;
+    }
+    /* The library takes a path that is not a directory (yet) and counts
+     * every line as lost; here that is a mistake to name at once. */
+    struct stat st;
+    if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode)) {
+        cli_error("log: %s is not a directory", dir);
+        return CLI_EXIT_FAILURE;
     }
     logshare_options *o = logshare_options_new();
     if (!o) {
@@ -166,13 +200,28 @@ int cmd_log(int argc, char **argv)
     }
     char *line = NULL;
     size_t cap = 0, since_flush = 0;
+    uint64_t with_nul = 0;
     ssize_t n;
     while ((n = getline(&line, &cap, stdin)) >= 0) {
         if (n > 0 && line[n - 1] == '\n')
             line[--n] = '\0';
         if (n > 0 && line[n - 1] == '\r')
             line[--n] = '\0';
-        logshare_log(ls, 0, level, "%s", line);
+        if (memchr(line, '\0', (size_t)n)) {
+            /* A record is a C string: the rest of the line would vanish
+             * at the NUL. Each becomes U+FFFD, as decrypt shows bytes that
+             * are not text. */
+            char *clean = nul_replaced(line, (size_t)n);
+            if (!clean) {
+                cli_error("log: out of memory");
+                break;
+            }
+            logshare_log(ls, 0, level, "%s", clean);
+            free(clean);
+            with_nul++;
+        } else {
+            logshare_log(ls, 0, level, "%s", line);
+        }
         /* Never let the ring fill: a line takes at most ~4 KiB in it. */
         since_flush += (size_t)n + 64;
         if (since_flush > LOG_BUFFER_BYTES / 4) {
@@ -186,6 +235,9 @@ int cmd_log(int argc, char **argv)
     logshare_get_counts(ls, &written, &full, &failed);
     int last = logshare_last_error(ls);
     logshare_close(ls);
+    if (with_nul)
+        fprintf(stderr, "logshare: warning: %llu line(s) held NUL bytes, logged as U+FFFD\n",
+                (unsigned long long)with_nul);
     if (full || failed) {
         cli_error("log: %llu line(s) were not written to %s: %s",
                   (unsigned long long)(full + failed), dir,

@@ -125,6 +125,28 @@ assert_contains "$(cat "$TEST_TMP/out")" 'del\u007F tab\there csi \u009Bx' "JSON
 node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
 if (!r.message.includes("del\x7f tab\there")) process.exit(1);' "$TEST_TMP/out" || fail "JSON message round-trips"
 pass "plaintext"
+# A backslash and bytes that are not UTF-8 are escaped too, so every
+# escape reads one way and a raw 0x9b (CSI to 8-bit terminals) never
+# reaches the terminal.
+printf 'typed \\n here raw \233[31m end\n' | "$L" log --dir bs --plaintext
+assert_exit 0 "decrypt with a backslash and a raw C1 byte" -- "$L" decrypt bs/*.lslog
+assert_contains "$(cat "$TEST_TMP/out")" 'typed \\n here raw \x9b[31m end' "backslash doubled, raw byte as \\xNN"
+LC_ALL=C grep -q "$(printf '\233')" "$TEST_TMP/out" && fail "raw 0x9b printed"
+# A NUL inside a line: the rest of the line is kept (U+FFFD), with a warning.
+printf 'before\0after\n' | "$L" log --dir nul --plaintext 2>nul.err
+assert_contains "$(cat nul.err)" "NUL" "NUL warned about"
+assert_exit 0 "decrypt a line with a NUL" -- "$L" decrypt nul/*.lslog
+assert_contains "$(cat "$TEST_TMP/out")" "$(printf 'before\357\277\275after')" "the line after the NUL is kept"
+# From a pipe; a directory; a file given as --dir; an extra argument.
+cat plain/*.lslog | "$L" decrypt /dev/stdin >piped.txt || fail "decrypt /dev/stdin"
+assert_contains "$(cat piped.txt)" "info main dev only" "a log read from a pipe"
+assert_exit 1 "decrypt a directory" -- "$L" decrypt plain
+assert_contains "$(cat "$TEST_TMP/err")" "is a directory" "a directory is named as such"
+touch afile
+assert_exit 1 "log into a regular file" -- sh -c "echo x | '$L' log --dir afile --plaintext"
+assert_contains "$(cat "$TEST_TMP/err")" "not a directory" "a file as --dir is named as such"
+assert_exit 2 "log with an extra argument" -- sh -c "echo x | '$L' log --dir ex --plaintext extra"
+assert_contains "$(cat "$TEST_TMP/err")" "unexpected argument 'extra'" "the extra argument is named"
 
 # Usage errors.
 assert_exit 2 "log without key choice" -- "$L" log --dir x
