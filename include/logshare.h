@@ -224,7 +224,8 @@ LOGSHARE_API int logshare_options_set_max_file_bytes(logshare_options *opts, uin
  * LOGSHARE_EINVAL below that or for a NULL opts. */
 LOGSHARE_API int logshare_options_set_max_total_bytes(logshare_options *opts, uint64_t bytes);
 
-/* Files whose last write is older than this are deleted (> 0).
+/* Files whose last write is older than this are deleted (> 0; an age
+ * beyond the Unix epoch, up to INT64_MAX, deletes nothing for age).
  * LOGSHARE_EINVAL for 0, a negative value or a NULL opts. */
 LOGSHARE_API int logshare_options_set_max_age_seconds(logshare_options *opts, int64_t seconds);
 

@@ -36,6 +36,17 @@ static void set_error(logshare *ls, int rc)
     atomic_store(&ls->last_error, rc);
 }
 
+/* Files last written before this are past the maximum age. Saturates:
+ * a maximum age of centuries (INT64_MAX seconds is allowed) would
+ * overflow to a cutoff in the future, and every file would expire. */
+static int64_t store_age_cutoff_us(const logshare *ls)
+{
+    int64_t now = ls_time_now_us();
+    if (ls->max_age_s > now / 1000000)
+        return INT64_MIN;
+    return now - ls->max_age_s * 1000000;
+}
+
 int store_writer_prepare_dir(logshare *ls)
 {
     int rc = ls_fs_mkdir_p(ls->dir.dir, 0700);
@@ -74,7 +85,7 @@ int store_writer_prepare_dir(logshare *ls)
         if (f)
             f->current = 1;
     }
-    store_dir_expire(&ls->dir, ls_time_now_us() - ls->max_age_s * 1000000);
+    store_dir_expire(&ls->dir, store_age_cutoff_us(ls));
     ls->dir_ready = 1;
     return 0;
 }
@@ -252,7 +263,7 @@ static int stream_ready(logshare *ls, struct store_stream *st, int64_t t)
         logfmt_frame_bound(ls->frame_target + RECORD_ENCODED_MAX) + logfmt_frame_bound(0);
     if (st->fd >= 0 && st->size + worst > ls->max_file_bytes) {
         stream_finish(ls, st);
-        store_dir_expire(&ls->dir, ls_time_now_us() - ls->max_age_s * 1000000);
+        store_dir_expire(&ls->dir, store_age_cutoff_us(ls));
     }
     int64_t now = ls_time_mono_ns();
     if (st->fd < 0) {
@@ -575,7 +586,7 @@ void *store_writer_main(void *arg)
                 wait_ns = due - now;
         }
         if (now >= next_expire && ls->dir_ready) {
-            store_dir_expire(&ls->dir, ls_time_now_us() - ls->max_age_s * 1000000);
+            store_dir_expire(&ls->dir, store_age_cutoff_us(ls));
             next_expire = now + EXPIRE_EVERY_NS;
         }
         rings_reap(ls);

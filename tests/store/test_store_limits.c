@@ -124,6 +124,29 @@ static void files_older_than_the_maximum_age_are_deleted(void **state)
     free(dir);
 }
 
+/* The largest maximum age the setter takes means "never": files of
+ * earlier opens stay (the cutoff overflowed into the future and every
+ * file not being written was deleted at open). */
+static void a_maximum_age_of_centuries_deletes_nothing(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("age-max");
+    logshare_options *o = tu_options(dir, NULL, NULL);
+    const int64_t ages[] = {INT64_MAX, INT64_MAX / 1000000 + 1, 9223372036854LL};
+    for (size_t i = 0; i < sizeof ages / sizeof ages[0]; i++) {
+        assert_int_equal(logshare_options_set_max_age_seconds(o, ages[i]), 0);
+        logshare *ls = tu_open(o);
+        assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "open %d", (int)i), 0);
+        logshare_close(ls);
+    }
+    logshare_options_free(o);
+    size_t n;
+    tu_log_bytes(dir, &n);
+    assert_int_equal(n, 3); /* one file per open, none deleted */
+    tu_rmrf(dir);
+    free(dir);
+}
+
 /* A huge max_file_bytes is lowered to what the quota can hold per
  * stream (the product with the stream count used to overflow and leave
  * it huge: the file never rotated and the quota refused its writes).
@@ -526,6 +549,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(quota_and_rotation_hold_over_many_opens),
         cmocka_unit_test(files_older_than_the_maximum_age_are_deleted),
+        cmocka_unit_test(a_maximum_age_of_centuries_deletes_nothing),
         cmocka_unit_test(a_huge_file_size_is_lowered_to_fit_the_quota),
         cmocka_unit_test(records_are_dropped_and_counted_while_the_writer_is_held_back),
         cmocka_unit_test(drop_counts_reach_the_file_with_no_later_record),
