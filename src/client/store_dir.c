@@ -46,7 +46,10 @@ int store_dir_parse_name(const char *name, char stream[LOGFMT_STREAM_NAME_MAX + 
         v = v * 10 + (uint64_t)(*d++ - '0');
         digits++;
     }
-    if (digits == 0 || strcmp(d, ".lslog") != 0)
+    /* Only the names store_dir_file_path makes (%010 digits): another
+     * spelling of the same number ("main.00000000001") would be taken
+     * for that file, listed twice, and never counted or deleted. */
+    if (digits < 10 || (digits > 10 && dot[1] == '0') || strcmp(d, ".lslog") != 0)
         return 0;
     memcpy(stream, name, (size_t)(dot - name));
     stream[dot - name] = '\0';

@@ -147,6 +147,34 @@ static void a_maximum_age_of_centuries_deletes_nothing(void **state)
     free(dir);
 }
 
+/* Only the names the store makes are its files: another spelling of a
+ * sequence number is not taken for (and listed as) the store's own. */
+static void files_with_other_names_are_not_the_stores(void **state)
+{
+    (void)state;
+    char *dir;
+    logshare *ls = tu_open_plain("names", -1, &dir);
+    assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "mine"), 0);
+    logshare_close(ls);
+    const char *foreign[] = {"main.00000000001.lslog", "main.1.lslog", "main.000000001.lslog"};
+    for (size_t i = 0; i < sizeof foreign / sizeof foreign[0]; i++) {
+        char *p = tu_path(dir, foreign[i]);
+        FILE *f = fopen(p, "w");
+        assert_non_null(f);
+        fputs("not a log", f);
+        fclose(f);
+        free(p);
+    }
+    logshare_support_file *files;
+    size_t n;
+    assert_int_equal(logshare_list_support_files(dir, &files, &n), 0);
+    assert_int_equal(n, 1);
+    assert_non_null(strstr(files[0].path, "/main.0000000001.lslog"));
+    logshare_support_files_free(files, n);
+    tu_rmrf(dir);
+    free(dir);
+}
+
 /* A huge max_file_bytes is lowered to what the quota can hold per
  * stream (the product with the stream count used to overflow and leave
  * it huge: the file never rotated and the quota refused its writes).
@@ -550,6 +578,7 @@ int main(void)
         cmocka_unit_test(quota_and_rotation_hold_over_many_opens),
         cmocka_unit_test(files_older_than_the_maximum_age_are_deleted),
         cmocka_unit_test(a_maximum_age_of_centuries_deletes_nothing),
+        cmocka_unit_test(files_with_other_names_are_not_the_stores),
         cmocka_unit_test(a_huge_file_size_is_lowered_to_fit_the_quota),
         cmocka_unit_test(records_are_dropped_and_counted_while_the_writer_is_held_back),
         cmocka_unit_test(drop_counts_reach_the_file_with_no_later_record),
