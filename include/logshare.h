@@ -257,10 +257,13 @@ LOGSHARE_API int logshare_open(const logshare_options *opts, logshare **out);
 /* Writes everything logged before the call, finishes each file with a
  * final frame (so readers know it is complete), fsyncs, stops the writer
  * and frees the store. Call it only after every other thread has made
- * its last logging call on this handle. NULL is a no-op. */
+ * its last logging call on this handle: once it returns the handle is
+ * gone, and any use of it (a logging call, a second close) is undefined
+ * behaviour, not LOGSHARE_ECLOSED. NULL is a no-op. */
 LOGSHARE_API void logshare_close(logshare *ls);
 
-/* The number of the stream called name, or LOGSHARE_ENOENT. */
+/* The number of the stream called name, LOGSHARE_ENOENT if there is
+ * none, LOGSHARE_EINVAL for a NULL ls or name. */
 LOGSHARE_API int logshare_stream_index(const logshare *ls, const char *name);
 
 /* Logs one record, formatting it now (any format string is fine). Safe
@@ -268,8 +271,8 @@ LOGSHARE_API int logshare_stream_index(const logshare *ls, const char *name);
  * first call on this store. Messages longer than 4000 bytes are cut and
  * end with "...[truncated]". Returns 0 when queued, LOGSHARE_ENOSPC when
  * the thread's ring was full (dropped and counted), LOGSHARE_EINVAL for
- * a bad stream or level, LOGSHARE_ECLOSED after close/exit or in a
- * forked child, LOGSHARE_ENOMEM when the thread's first call cannot
+ * a bad stream or level, LOGSHARE_ECLOSED while logshare_close runs,
+ * after exit() or in a forked child, LOGSHARE_ENOMEM when the thread's first call cannot
  * allocate its ring (the record is counted as write_failed). A record
  * below the minimum level returns 0. */
 LOGSHARE_API int logshare_log(logshare *ls, int stream, logshare_level level, const char *fmt, ...)
