@@ -5,7 +5,9 @@
  * public key. Never overwrites an existing key.
  */
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "cli.h"
 #include "logshare.h"
@@ -45,6 +47,20 @@ int cmd_keygen(int argc, char **argv)
     }
     if (!prefix || !*prefix || optind != argc) {
         cli_error("keygen: --out PREFIX is required, and nothing else (try --help)");
+        return CLI_EXIT_USAGE;
+    }
+    /* PREFIX names files, not a directory: "keys/" would make the
+     * hidden keys/.key and keys/.pub. */
+    size_t plen = strlen(prefix);
+    if (prefix[plen - 1] == '/') {
+        cli_error("keygen: --out %s ends in '/': give a file name prefix, e.g. %ssupport", prefix,
+                  prefix);
+        return CLI_EXIT_USAGE;
+    }
+    const char *base = strrchr(prefix, '/');
+    base = base ? base + 1 : prefix;
+    if (plen + 4 >= PATH_MAX || strlen(base) + 4 > NAME_MAX) {
+        cli_error("keygen: --out %.40s...: the file names would be too long", prefix);
         return CLI_EXIT_USAGE;
     }
     char *pub = NULL;

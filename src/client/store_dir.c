@@ -24,10 +24,11 @@
 
 char *store_dir_file_path(const char *dir, const char *stream, uint64_t seq)
 {
-    size_t n = strlen(dir) + strlen(stream) + 40;
+    size_t dl = strlen(dir), n = dl + strlen(stream) + 40;
     char *p = malloc(n);
-    if (p)
-        snprintf(p, n, "%s/%s.%010" PRIu64 ".lslog", dir, stream, seq);
+    if (p) /* "dir/" as given by the user: no "dir//name" */
+        snprintf(p, n, "%s%s%s.%010" PRIu64 ".lslog", dir, dl && dir[dl - 1] == '/' ? "" : "/",
+                 stream, seq);
     return p;
 }
 

@@ -14,6 +14,12 @@ assert_eq "$(cat k.pub)" "$(cat "$TEST_TMP/out")" "printed key is PREFIX.pub"
 assert_exit 1 "keygen refuses to overwrite" -- "$L" keygen --out k
 assert_exit 2 "keygen without --out" -- "$L" keygen
 assert_exit 2 "keygen --out ''" -- "$L" keygen --out ""
+mkdir -p kd
+assert_exit 2 "keygen --out DIR/" -- "$L" keygen --out kd/
+assert_contains "$(cat "$TEST_TMP/err")" "ends in '/'" "a directory prefix is refused"
+[ -e kd/.key ] && fail "keygen --out kd/ wrote kd/.key"
+assert_exit 2 "keygen with a too long name" -- "$L" keygen --out "$(printf 'x%.0s' $(seq 300))"
+assert_contains "$(cat "$TEST_TMP/err")" "too long" "a too long name is named"
 # Two keygens at the same moment: one wins, nothing is overwritten, and
 # the pair on disk is the winner's (its public key fits its secret key).
 for i in 1 2 3 4 5 6 7 8; do
@@ -38,6 +44,7 @@ printf 'media one\nmedia two\n' | "$L" log --dir store --stream media --level wa
 "$L" files --dir store >files.txt
 assert_eq 2 "$(wc -l <files.txt)" "files lists one file per open"
 assert_contains "$(cat files.txt)" "calling" "files shows the stream"
+"$L" files --dir store/ | grep -q '//' && fail "files --dir DIR/ prints DIR//NAME"
 "$L" files --dir store --json >files.json
 node -e '
 const a = JSON.parse(require("fs").readFileSync("files.json", "utf8"));
