@@ -635,6 +635,8 @@ static enum MHD_Result first_call(http_request *req, const char *url)
     if (rc && !req->status)
         http_respond_error(req, rc, 0, "%s", logshare_strerror(rc));
     req->in_begin = 0;
+    if (rc && !req->status)
+        return MHD_NO; /* no answer could be made (out of memory): close */
     int has_body = request_has_body(req);
     if (!req->status) {
         if (has_body)
