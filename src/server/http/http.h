@@ -7,7 +7,9 @@
  *   begin(req)            headers are in; nothing of the body read yet.
  *                         Authenticate, check limits, and either answer
  *                         now (http_respond_*: a 401/413/429 before the
- *                         body) or return 0 to receive the body.
+ *                         body) or return 0 to receive the body. (An
+ *                         answer to a request without a body goes out
+ *                         after MHD's last call: keep-alive.)
  *   body(req, data, len)  each piece of the body as it arrives (never the
  *                         whole body). An error return puts the request in
  *                         "failed" state: the rest of the body is drained
@@ -22,12 +24,14 @@
  * max_json_bytes) into req->body before end; routes without a body flag
  * refuse a body with 413 unless they have a body op.
  *
- * Limits the layer applies before any handler runs: duplicate
- * Content-Length (400), Content-Length over the route's limit (413 before
- * the body is read), per-address token bucket (429 + Retry-After), and
- * while the body arrives: a chunked body crossing the limit is CUT (the
- * connection is closed without a response, PITFALLS), a body slower than
- * min_body_rate after the grace period is cut too.
+ * Limits the layer applies before any handler runs: %00 in the request
+ * target (400), Transfer-Encoding other than exactly chunked (501/400,
+ * then close), duplicate Content-Length (400), Content-Length over the
+ * route's limit (413 before the body is read), per-address token bucket
+ * (429 + Retry-After), and while the body arrives: a chunked body
+ * crossing the limit is CUT (the connection is closed without a
+ * response, PITFALLS), a body slower than min_body_rate after the grace
+ * period (from the end of the headers) is cut too, data or not.
  *
  * Threads: handlers run on the daemon's worker threads (a pool sized to
  * the cores, epoll). One request is only ever handled by one thread at a
@@ -46,6 +50,7 @@
 
 struct http_server;
 struct http_metrics;
+struct conn_track;
 typedef struct http_request http_request;
 
 #define HTTP_MAX_PARAMS 4
@@ -97,9 +102,13 @@ struct http_request {
     void *app;   /* the application context given to http_server_new */
     /* deferred work (http_defer); owned by the HTTP layer */
     int (*work)(http_request *req);
-    int deferred;  /* the connection is suspended for work */
-    int in_worker; /* work is running: responses are held, not queued */
+    int deferred;    /* the connection is suspended for work */
+    int in_worker;   /* work is running: responses are held, not queued */
+    int in_begin;    /* the first call (headers): responses are held, not queued */
+    int close_after; /* the answer asks the client to close (framing not trusted) */
     struct MHD_Response *held_response;
+    struct conn_track *track; /* the connection's (server_internal.h), or NULL */
+    const char *route_name;   /* for logs and metrics when route is NULL (405, 429) */
     http_request *next_job;
     char param_buf[512];
 };

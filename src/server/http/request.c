@@ -8,15 +8,21 @@
  * MHD calls the access handler first with the headers, then once per
  * piece of body, then once with *upload_data_size == 0. A response can be
  * queued only on the first or the last of these (PITFALLS), so:
- *  - everything decidable from the headers (route, Content-Length limit,
- *    duplicate Content-Length, rate limits, auth) is answered on the
- *    first call, before any body byte is read;
+ *  - everything decidable from the headers (route, Transfer-Encoding,
+ *    Content-Length limit, duplicate Content-Length, rate limits, auth,
+ *    a %00 in the target) is decided on the first call. The answer is
+ *    queued then only when the request declares a body (refused before
+ *    it is read; MHD closes the connection after such an answer);
+ *    without a body it is held for the last call, where MHD keeps the
+ *    connection alive;
  *  - a body error (malformed multipart, a file over the limit) marks the
  *    request failed; the rest of the body is drained (bounded by the
  *    body limit) and the error is answered on the last call;
  *  - a chunked body that crosses the body limit, or a body slower than
  *    min_body_rate, is cut: return MHD_NO, the connection closes with no
- *    status. The log line says status=0 and why.
+ *    status. The log line says status=0 and why. A body that stops
+ *    arriving is cut by the watchdog (server.c), which shuts the socket
+ *    down; the completed callback then logs it as cut.
  * The completed callback runs for every request, finished or not, and
  * is where cleanup (abort partial uploads), the log line and metrics
  * happen.
@@ -87,6 +93,126 @@ static int parse_u64(const char *s, uint64_t *out)
     }
     *out = v;
     return 0;
+}
+
+/* Transfer-Encoding, every header line in order joined with ",". */
+#define TE_MAX_BYTES 256 /* "chunked" with room for a few codings */
+
+struct te_join {
+    char buf[TE_MAX_BYTES + 1];
+    size_t len;
+    int lines;
+    int oversized;
+};
+
+static enum MHD_Result join_te(void *cls, enum MHD_ValueKind kind, const char *key,
+                               const char *value)
+{
+    (void)kind;
+    struct te_join *j = cls;
+    if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) != 0)
+        return MHD_YES;
+    j->lines++;
+    size_t n = value ? strlen(value) : 0;
+    if (j->oversized || n + 1 > TE_MAX_BYTES - j->len) {
+        j->oversized = 1;
+        return MHD_YES;
+    }
+    if (j->len)
+        j->buf[j->len++] = ',';
+    memcpy(j->buf + j->len, value ? value : "", n);
+    j->len += n;
+    j->buf[j->len] = '\0';
+    return MHD_YES;
+}
+
+static int is_ows(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* libmicrohttpd 0.9.75 decodes a body as chunked only when the one
+ * Transfer-Encoding value is "chunked" (any case); with anything else it
+ * waits for a body it cannot frame and the client hangs. So everything
+ * else is refused from the headers (RFC 9112 6.1, 6.3), and the
+ * connection closed after the answer: the body's framing is unknown.
+ * 400 when chunked is not the final coding, is applied twice or has
+ * parameters; 501 for a coding we do not implement (gzip, ...). */
+static int check_transfer_encoding(http_request *req)
+{
+    struct te_join j = {.len = 0};
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, join_te, &j);
+    if (!j.lines)
+        return 0;
+    if (j.lines == 1 && strcasecmp(j.buf, "chunked") == 0)
+        return 0;
+    req->close_after = 1;
+    if (j.oversized)
+        return http_respond_error(req, LOGSHARE_EINVAL, 400, "Transfer-Encoding too long");
+    size_t n = 0, n_chunked = 0;
+    int last_chunked = 0;
+    char unknown[64] = "";
+    for (char *e = j.buf; e;) {
+        char *comma = strchr(e, ',');
+        char *end = comma ? comma : e + strlen(e);
+        char *next = comma ? comma + 1 : NULL;
+        while (e < end && is_ows(*e))
+            e++;
+        char *name_end = e;
+        while (name_end < end && *name_end != ';')
+            name_end++;
+        while (name_end > e && is_ows(name_end[-1]))
+            name_end--;
+        size_t len = (size_t)(name_end - e);
+        if (e < end) { /* empty list elements are allowed and mean nothing */
+            n++;
+            last_chunked = len == 7 && strncasecmp(e, "chunked", 7) == 0;
+            n_chunked += (size_t)last_chunked;
+            if (!last_chunked && !unknown[0])
+                snprintf(unknown, sizeof unknown, "%.*s", (int)(len < 40 ? len : 40), e);
+        }
+        e = next;
+    }
+    if (n == 0)
+        return http_respond_error(req, LOGSHARE_EINVAL, 400, "empty Transfer-Encoding");
+    if (n_chunked && !last_chunked)
+        return http_respond_error(req, LOGSHARE_EINVAL, 400,
+                                  "Transfer-Encoding: chunked must be the final coding");
+    if (unknown[0])
+        return http_respond_error(req, LOGSHARE_EUNSUPPORTED, 501,
+                                  "transfer coding '%s' is not supported (only chunked)", unknown);
+    return http_respond_error(req, LOGSHARE_EINVAL, 400,
+                              "Transfer-Encoding must be exactly 'chunked' (once, no parameters)");
+}
+
+/* Whether the request declares a body. A request without one can be
+ * answered on the last call of the access handler, which keeps the
+ * connection alive; with one, an answer from the headers must go out at
+ * once (the body is not read) and the connection closes. Anything
+ * unclear (two Content-Length lines, "00") counts as a body. */
+struct body_scan {
+    int n_length;
+    int has_body;
+};
+
+static enum MHD_Result scan_body_headers(void *cls, enum MHD_ValueKind kind, const char *key,
+                                         const char *value)
+{
+    (void)kind;
+    struct body_scan *b = cls;
+    if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+        b->has_body = 1;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0 &&
+        (++b->n_length > 1 || !value || strcmp(value, "0") != 0))
+        b->has_body = 1;
+    return MHD_YES;
+}
+
+static int request_has_body(http_request *req)
+{
+    struct body_scan b = {0, 0};
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, scan_body_headers, &b);
+    return b.has_body;
 }
 
 static int addr_to_text(const struct sockaddr *sa, char *out, size_t cap)
@@ -239,6 +365,20 @@ struct conn_track *http_track_of(struct MHD_Connection *conn)
     return ci ? ci->socket_context : NULL;
 }
 
+size_t http_unescape_target(void *cls, struct MHD_Connection *conn, char *s)
+{
+    (void)cls;
+    for (const char *p = s; (p = strchr(p, '%')) != NULL; p++) {
+        if (p[1] == '0' && p[2] == '0') {
+            struct conn_track *t = http_track_of(conn);
+            if (t)
+                t->nul_in_target = 1;
+            break;
+        }
+    }
+    return MHD_http_unescape(s);
+}
+
 /* ---- the log line -------------------------------------------------- */
 
 /* Copies s into out with anything not plainly printable %-escaped, so a
@@ -275,20 +415,43 @@ static void log_request(http_request *req, const char *outcome)
     fprintf(stderr,
             "ts=%s level=info msg=request id=%s method=%s route=%s path=%s status=%u "
             "bytes_in=%llu bytes_out=%llu duration_ms=%.2f addr=%s user=%s outcome=%s%s\n",
-            ts, req->id, req->method, req->route ? req->route->name : "-", path, req->status,
+            ts, req->id, req->method, req->route_name ? req->route_name : "-", path, req->status,
             (unsigned long long)req->bytes_in, (unsigned long long)req->bytes_out, ms,
             req->client_addr, user, outcome, err);
 }
 
 /* ---- request lifecycle --------------------------------------------- */
 
-static int begin_request(http_request *req, const char *url)
+/* The route for the request, looked up before any refusal so that a
+ * 429 or 405 is counted under the route the path names. */
+static enum router_result find_route(http_request *req, const char *url, const http_route **route)
+{
+    struct http_server *s = req->server;
+    enum router_result rr = router_match(s->routes, s->n_routes, req->method, url, req, route);
+    const http_route *owner = rr == ROUTER_FOUND ? *route
+                              : rr == ROUTER_NO_METHOD
+                                  ? router_path_owner(s->routes, s->n_routes, url, req)
+                                  : NULL;
+    req->route_name = owner ? owner->name : NULL;
+    return rr;
+}
+
+static int begin_request(http_request *req, const char *url, int nul_in_target)
 {
     struct http_server *s = req->server;
     resolve_client(req);
+    const http_route *route = NULL;
+    /* a %00 cut the path short: what is left must not name a route */
+    enum router_result rr = nul_in_target ? ROUTER_NO_PATH : find_route(req, url, &route);
     int retry = 0;
     if (ratelimit_take(s->rl_addr, req->client_addr, ls_time_mono_ns(), &retry))
         return http_respond_rate_limited(req, retry);
+    if (nul_in_target)
+        return http_respond_error(req, LOGSHARE_EINVAL, 400,
+                                  "the request target contains %%00 (a NUL byte)");
+    int rc = check_transfer_encoding(req);
+    if (rc || req->status)
+        return rc;
 
     struct header_count hc = {MHD_HTTP_HEADER_CONTENT_LENGTH, 0, 0};
     MHD_get_connection_values(req->conn, MHD_HEADER_KIND, count_header, &hc);
@@ -302,8 +465,6 @@ static int begin_request(http_request *req, const char *url)
         parse_u64(http_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH), &req->content_length))
         return http_respond_error(req, LOGSHARE_EINVAL, 400, "bad Content-Length");
 
-    enum router_result rr =
-        router_match(s->routes, s->n_routes, req->method, url, req, &req->route);
     if (rr == ROUTER_NO_PATH)
         return http_respond_error(req, LOGSHARE_ENOENT, 404, "no such endpoint: %s %s", req->method,
                                   url);
@@ -314,6 +475,7 @@ static int begin_request(http_request *req, const char *url)
             req, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed", MHD_HTTP_HEADER_ALLOW, allow,
             "method %s not allowed here (allowed: %s)", req->method, allow);
     }
+    req->route = route;
 
     uint64_t limit = 0;
     if (req->route->flags & HTTP_ROUTE_UPLOAD)
@@ -325,6 +487,48 @@ static int begin_request(http_request *req, const char *url)
             req, LOGSHARE_ETOOLARGE, 413, "request body of %llu bytes is over the limit of %llu",
             (unsigned long long)req->content_length, (unsigned long long)limit);
     return req->route->ops.begin ? req->route->ops.begin(req) : 0;
+}
+
+/* ---- the body's rate (min_body_rate) -------------------------------- */
+
+/* From the end of the headers, when a body is to be read: the watchdog
+ * measures it from then on, data or not. */
+static void body_watch_start(http_request *req)
+{
+    int64_t now = ls_time_mono_ns();
+    req->body_start_ns = now;
+    struct conn_track *t = req->track;
+    if (!t)
+        return;
+    pthread_mutex_lock(&req->server->conn_lock);
+    t->body_watch = 1;
+    t->body_start_ns = now;
+    t->body_bytes = 0;
+    pthread_mutex_unlock(&req->server->conn_lock);
+}
+
+/* Tells the watchdog how much body came (stop: and to watch no more, the
+ * body is complete or being cut here). Returns 1 when the watchdog has
+ * already cut the connection for its rate. */
+static int body_watch_update(http_request *req, int stop)
+{
+    struct conn_track *t = req->track;
+    if (!t)
+        return 0;
+    pthread_mutex_lock(&req->server->conn_lock);
+    t->body_bytes = req->bytes_in;
+    if (stop)
+        t->body_watch = 0;
+    int slow = t->slow_cut;
+    pthread_mutex_unlock(&req->server->conn_lock);
+    return slow;
+}
+
+static void set_slow_message(http_request *req)
+{
+    snprintf(req->fail_message, sizeof req->fail_message,
+             "body slower than %lld bytes/s: connection cut",
+             (long long)req->server->cfg->min_body_rate);
 }
 
 /* Returns 0 to go on, or -1 to cut the connection. */
@@ -340,7 +544,12 @@ static int body_piece(http_request *req, const char *data, size_t len)
     uint64_t limit = (rt && (rt->flags & HTTP_ROUTE_UPLOAD))      ? (uint64_t)s->cfg->max_body_bytes
                      : (rt && (rt->flags & HTTP_ROUTE_JSON_BODY)) ? (uint64_t)s->cfg->max_json_bytes
                                                                   : 0;
+    if (body_watch_update(req, 0)) {
+        set_slow_message(req); /* the watchdog cut it and counted it */
+        return -1;
+    }
     if (req->bytes_in > limit) {
+        body_watch_update(req, 1);
         snprintf(req->fail_message, sizeof req->fail_message,
                  "body over the limit of %llu bytes: connection cut", (unsigned long long)limit);
         http_metrics_cut(s->metrics, "body_limit");
@@ -349,8 +558,8 @@ static int body_piece(http_request *req, const char *data, size_t len)
     double elapsed = (double)(now - req->body_start_ns) / 1e9;
     if (s->cfg->min_body_rate > 0 && elapsed > (double)s->cfg->min_body_rate_grace_s &&
         (double)req->bytes_in < (double)s->cfg->min_body_rate * elapsed) {
-        snprintf(req->fail_message, sizeof req->fail_message,
-                 "body slower than %lld bytes/s: connection cut", (long long)s->cfg->min_body_rate);
+        body_watch_update(req, 1);
+        set_slow_message(req);
         http_metrics_cut(s->metrics, "slow_body");
         return -1;
     }
@@ -383,6 +592,62 @@ static int body_piece(http_request *req, const char *data, size_t len)
     return 0;
 }
 
+/* Queues the response held since the first call or a worker's answer. */
+static enum MHD_Result queue_held(http_request *req)
+{
+    struct MHD_Response *r = req->held_response;
+    req->held_response = NULL;
+    if (!r)
+        return MHD_NO;
+    enum MHD_Result ok = MHD_queue_response(req->conn, req->status, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
+static void track_request_start(http_request *req)
+{
+    struct conn_track *t = req->track;
+    if (!t)
+        return;
+    pthread_mutex_lock(&req->server->conn_lock);
+    t->in_request = 1;
+    t->body_done = 0;
+    t->body_watch = 0;
+    t->slow_cut = 0;
+    pthread_mutex_unlock(&req->server->conn_lock);
+}
+
+/* The first call: headers only. libmicrohttpd's convention is to answer
+ * on the last call (*upload_data_size == 0); a response queued now makes
+ * it skip the body and close the connection. So an answer from the
+ * headers is held for the last call when the request has no body (keep-
+ * alive for GET, HEAD, DELETE), and queued now only to refuse a body
+ * before reading it (401, 413, 429 on an upload: those close). */
+static enum MHD_Result first_call(http_request *req, const char *url)
+{
+    struct conn_track *t = req->track;
+    int nul = t && t->nul_in_target;
+    if (t)
+        t->nul_in_target = 0;
+    track_request_start(req);
+    req->in_begin = 1;
+    int rc = begin_request(req, url, nul);
+    if (rc && !req->status)
+        http_respond_error(req, rc, 0, "%s", logshare_strerror(rc));
+    req->in_begin = 0;
+    if (rc && !req->status)
+        return MHD_NO; /* no answer could be made (out of memory): close */
+    int has_body = request_has_body(req);
+    if (!req->status) {
+        if (has_body)
+            body_watch_start(req);
+        return MHD_YES;
+    }
+    if (!has_body && !req->close_after)
+        return MHD_YES; /* queued on the last call */
+    return queue_held(req);
+}
+
 enum MHD_Result http_on_access(void *cls, struct MHD_Connection *conn, const char *url,
                                const char *method, const char *version, const char *upload_data,
                                size_t *upload_data_size, void **req_cls)
@@ -401,19 +666,10 @@ enum MHD_Result http_on_access(void *cls, struct MHD_Connection *conn, const cha
         req->method = method;
         req->path = url;
         req->start_ns = ls_time_mono_ns();
+        req->track = http_track_of(conn);
         make_request_id(req);
         http_metrics_thread_request(s->metrics);
-        struct conn_track *t = http_track_of(conn);
-        if (t) {
-            pthread_mutex_lock(&s->conn_lock);
-            t->in_request = 1;
-            t->body_done = 0;
-            pthread_mutex_unlock(&s->conn_lock);
-        }
-        int rc = begin_request(req, url);
-        if (rc && !req->status && http_respond_error(req, rc, 0, "%s", logshare_strerror(rc)))
-            return MHD_NO;
-        return MHD_YES;
+        return first_call(req, url);
     }
     if (*upload_data_size) {
         size_t len = *upload_data_size;
@@ -424,21 +680,17 @@ enum MHD_Result http_on_access(void *cls, struct MHD_Connection *conn, const cha
         }
         return MHD_YES;
     }
-    if (req->deferred) { /* resumed after http_defer: queue what the work answered */
-        struct MHD_Response *r = req->held_response;
-        req->held_response = NULL;
-        if (r) {
-            MHD_queue_response(conn, req->status, r);
-            MHD_destroy_response(r);
-        }
-        return r ? MHD_YES : MHD_NO;
-    }
-    struct conn_track *t = http_track_of(conn);
+    if (req->deferred) /* resumed after http_defer: queue what the work answered */
+        return queue_held(req);
+    struct conn_track *t = req->track;
     if (t) {
         pthread_mutex_lock(&s->conn_lock);
         t->body_done = 1;
+        t->body_watch = 0;
         pthread_mutex_unlock(&s->conn_lock);
     }
+    if (req->held_response) /* answered from the headers, no body */
+        return queue_held(req);
     if (req->status)
         return MHD_YES;
     if (req->failed) {
@@ -464,14 +716,27 @@ void http_on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     struct http_server *s = cls;
     http_request *req = *req_cls;
     struct conn_track *t = http_track_of(conn);
+    int slow_cut = 0;
     if (t) {
         pthread_mutex_lock(&s->conn_lock);
         t->in_request = 0;
         t->idle_since_ns = ls_time_mono_ns();
+        slow_cut = t->slow_cut;
+        t->slow_cut = 0;
+        t->body_watch = 0;
         pthread_mutex_unlock(&s->conn_lock);
+        t->nul_in_target = 0;
     }
     if (!req)
         return;
+    if (req->held_response) { /* never queued: the connection ended first */
+        MHD_destroy_response(req->held_response);
+        req->held_response = NULL;
+    }
+    if (slow_cut && toe != MHD_REQUEST_TERMINATED_COMPLETED_OK) {
+        req->cut = 1; /* the watchdog's (server.c): a body that stopped coming */
+        set_slow_message(req);
+    }
     int ok = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && req->status && !req->failed;
     if (req->route && req->route->ops.cleanup)
         req->route->ops.cleanup(req, ok);
@@ -486,7 +751,7 @@ void http_on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     if (strcmp(req->method, "HEAD") == 0)
         req->bytes_out = 0; /* libmicrohttpd sent the headers alone */
     log_request(req, outcome);
-    http_metrics_request(s->metrics, req->route ? req->route->name : "unmatched",
+    http_metrics_request(s->metrics, req->route_name ? req->route_name : "unmatched",
                          toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? req->status : 0);
     free(req->body);
     free(req);

@@ -56,9 +56,12 @@ int http_respond(http_request *req, unsigned status, struct MHD_Response *r)
         return LOGSHARE_EINTERNAL;
     }
     MHD_add_response_header(r, "X-Request-Id", req->id);
-    if (http_server_stopping(req->server))
+    if (http_server_stopping(req->server) || req->close_after)
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
-    if (req->in_worker) { /* queued by the HTTP thread once the connection resumes */
+    /* Held, not queued: in a worker, the HTTP thread queues it once the
+     * connection resumes; on the first call of the access handler,
+     * request.c queues it then or on the last call (keep-alive). */
+    if (req->in_worker || req->in_begin) {
         req->held_response = r;
         req->status = status;
         return 0;

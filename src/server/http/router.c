@@ -86,6 +86,17 @@ enum router_result router_match(const http_route *routes, size_t n, const char *
     return path_seen ? ROUTER_NO_METHOD : ROUTER_NO_PATH;
 }
 
+const http_route *router_path_owner(const http_route *routes, size_t n, const char *path,
+                                    http_request *req)
+{
+    const http_route *owner = NULL;
+    for (size_t i = 0; i < n && !owner; i++)
+        if (match_one(routes[i].pattern, path, req))
+            owner = &routes[i];
+    req->n_params = 0;
+    return owner;
+}
+
 void router_allowed(const http_route *routes, size_t n, const char *path, http_request *req,
                     char *out, size_t cap)
 {

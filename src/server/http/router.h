@@ -19,6 +19,11 @@ enum router_result { ROUTER_FOUND, ROUTER_NO_PATH, ROUTER_NO_METHOD };
 enum router_result router_match(const http_route *routes, size_t n, const char *method,
                                 const char *path, http_request *req, const http_route **route);
 
+/* The first route whose pattern matches path, whatever its method, or
+ * NULL: names a 405 in logs and metrics. Leaves req's params cleared. */
+const http_route *router_path_owner(const http_route *routes, size_t n, const char *path,
+                                    http_request *req);
+
 /* The methods some route takes for path, for a 405's Allow header:
  * "GET, PATCH, HEAD" (HEAD wherever GET is, since a GET route answers
  * HEAD). Written into out (cap bytes, NUL-terminated, methods that do

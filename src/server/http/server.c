@@ -15,8 +15,9 @@
  *
  * Slow clients: MHD only has an inactivity timeout. A watchdog thread
  * closes (shutdown(2)) connections whose next request's headers did not
- * arrive within header_timeout_s, and, once stopping, idle keep-alive
- * connections at once. shutdown() leaves the descriptor to MHD, so the
+ * arrive within header_timeout_s, requests whose body comes slower than
+ * min_body_rate (even when none comes at all), and, once stopping, idle
+ * keep-alive connections at once. shutdown() leaves the descriptor to MHD, so the
  * watchdog can never close a reused fd.
  */
 #include <errno.h>
@@ -84,6 +85,15 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     }
 }
 
+/* min_body_rate after min_body_rate_grace_s, counted from the end of the
+ * headers; request.c makes the same check as each piece arrives. */
+static int body_too_slow(const server_config *cfg, const struct conn_track *t, int64_t now)
+{
+    double elapsed = (double)(now - t->body_start_ns) / 1e9;
+    return cfg->min_body_rate > 0 && elapsed > (double)cfg->min_body_rate_grace_s &&
+           (double)t->body_bytes < (double)cfg->min_body_rate * elapsed;
+}
+
 static void *watchdog_main(void *arg)
 {
     struct http_server *s = arg;
@@ -104,6 +114,18 @@ static void *watchdog_main(void *arg)
         for (struct conn_track *t = s->conns; t; t = t->next) {
             if (t->closed_by_us || t->fd < 0)
                 continue;
+            if (t->in_request && t->body_watch && !t->body_done && body_too_slow(s->cfg, t, now)) {
+                /* MHD calls us only when data arrives: a body that stopped
+                 * coming is never measured there. Shutting the socket down
+                 * makes MHD abort the request (cleanup removes partial
+                 * blobs; request.c logs it as cut). */
+                shutdown(t->fd, SHUT_RDWR);
+                t->closed_by_us = 1;
+                t->slow_cut = 1;
+                t->body_watch = 0;
+                http_metrics_cut(s->metrics, "slow_body");
+                continue;
+            }
             if (t->in_request) {
                 /* MHD 0.9.75 with epoll misses a FIN that arrives together
                  * with the last bytes of a body (it takes a short read as
@@ -309,7 +331,8 @@ int http_server_start(const server_config *cfg, int listen_fd, const http_route 
         (unsigned)cfg->max_connections_per_address, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)cfg->connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)cfg->connection_memory_bytes, MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, s,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_UNESCAPE_CALLBACK,
+        http_unescape_target, s, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
     if (!s->daemon) {
         fprintf(stderr, "logshared: cannot start the HTTP daemon%s\n",
                 cfg->tls_cert ? " (check the TLS certificate and key)" : "");

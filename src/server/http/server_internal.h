@@ -22,6 +22,18 @@ struct conn_track {
     int body_done; /* the last call of the access handler came */
     int closed_by_us;
     int64_t idle_since_ns;
+    /* The body of the request in flight, for min_body_rate: MHD calls us
+     * only when data arrives, so a body that stops arriving is measured
+     * by the watchdog. body_watch is 1 from the end of the headers (when
+     * a body is expected) until the body is complete or the request is
+     * answered early. */
+    int body_watch;
+    int64_t body_start_ns;
+    uint64_t body_bytes;
+    int slow_cut; /* the watchdog cut this request's body for its rate */
+    /* The request line had %00 (MHD's unescaping would hide it). Only
+     * the connection's own MHD thread touches it: no lock. */
+    int nul_in_target;
     struct conn_track *prev, *next;
 };
 
@@ -65,6 +77,9 @@ enum MHD_Result http_on_access(void *cls, struct MHD_Connection *conn, const cha
                                size_t *upload_data_size, void **req_cls);
 void http_on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                        enum MHD_RequestTerminationCode toe);
+/* MHD_OPTION_UNESCAPE_CALLBACK: MHD's own unescaping, noting a %00 in
+ * the connection's track first (a NUL would cut the path short). */
+size_t http_unescape_target(void *cls, struct MHD_Connection *conn, char *s);
 /* The tracking record of a connection (NULL before it is tracked). */
 struct conn_track *http_track_of(struct MHD_Connection *conn);
 /* 1 when text is an IPv4 or IPv6 address. */
