@@ -10,7 +10,8 @@
 #  - INI files: a leading UTF-8 BOM is accepted, a key given twice is
 #    refused with file:line;
 #  - unknown LOGSHARE_<SECTION>_* variables are warned about, other
-#    LOGSHARE_* variables (LOGSHARE_TOKEN, the CLI's) are not.
+#    LOGSHARE_* variables (LOGSHARE_TOKEN, the CLI's) are not;
+#  - `logshared token` refuses a subject the server would refuse.
 source "$LOGSHARE_TEST_LIB/testlib.sh"
 source "$LOGSHARE_SOURCE_DIR/tests/server/srvlib.sh"
 DATA=$TEST_TMP/data
@@ -88,3 +89,18 @@ assert_contains "$log" "warning: ignoring LOGSHARE_SERVER_LISTN: not a setting" 
 assert_contains "$log" "warning: ignoring LOGSHARE_limits_max_files: not a setting" "lower-case variable"
 assert_eq 2 "$(grep -c 'warning: ignoring' <<<"$log")" "no warning for LOGSHARE_TOKEN, LOGSHARE_DATABASE or a real setting"
 pass "unknown LOGSHARE_<SECTION>_ variables warned about"
+
+# --- logshared token: the server's subject rule ---------------------------------------
+for bad in $'a\nb' $'tab\there' $'del\x7f' "$(printf 'x%.0s' $(seq 256))"; do
+  assert_exit 2 "token for a bad subject" -- "$LOGSHARED_BIN" token --data-dir "$DATA" --user "$bad"
+  assert_contains "$(cat "$TEST_TMP/err")" "token: --user must" "message names --user"
+  assert_eq "" "$(cat "$TEST_TMP/out")" "no token printed"
+done
+assert_exit 2 "token for invalid UTF-8" -- "$LOGSHARED_BIN" token --data-dir "$DATA" --user $'\xff'
+assert_exit 0 "token for a unicode subject" -- "$LOGSHARED_BIN" token --data-dir "$DATA" --user 'zoë'
+TOK=$(cat "$TEST_TMP/out")
+start_server "$DATA"
+req GET /api/v1/tickets/tk_0123456789abcdef0123456789abcdef -H "Authorization: Bearer $TOK"
+expect 404 not_found "the server takes the token the command printed"
+stop_ok
+pass "logshared token applies the server's subject rule"
