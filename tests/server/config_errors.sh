@@ -17,8 +17,14 @@ source "$LOGSHARE_SOURCE_DIR/tests/server/srvlib.sh"
 DATA=$TEST_TMP/data
 
 # refused CODE WHAT NEEDLE -- logshared args...: exit CODE and NEEDLE in
-# the one line on stderr. timeout: the old code served these, forever.
+# the one line on stderr. timeout: the old code served these, forever
+# (on a free port: args may override it, the environment and files not,
+# so their listen cases call refused_as_is).
 refused() {
+  local code=$1 what=$2 needle=$3; shift 4
+  refused_as_is "$code" "$what" "$needle" -- --listen 127.0.0.1:0 "$@"
+}
+refused_as_is() {
   local code=$1 what=$2 needle=$3; shift 4
   assert_exit "$code" "$what" -- timeout 10 "$LOGSHARED_BIN" --data-dir "$DATA" "$@"
   assert_contains "$(cat "$TEST_TMP/err")" "$needle" "$what: message"
@@ -31,10 +37,10 @@ for bad in 127.0.0.1:99999 127.0.0.1:65536 127.0.0.1:-1 nonsense 127.0.0.1:4x 12
   refused 2 "--listen '$bad'" "expected HOST:PORT, PORT 0 to 65535" -- --listen "$bad"
   assert_contains "$(cat "$TEST_TMP/err")" "logshared: --listen '$bad': " "the message names the flag"
 done
-LOGSHARE_SERVER_LISTEN=127.0.0.1:131072 refused 2 "listen from the environment" \
+LOGSHARE_SERVER_LISTEN=127.0.0.1:131072 refused_as_is 2 "listen from the environment" \
   "LOGSHARE_SERVER_LISTEN='127.0.0.1:131072': expected HOST:PORT" --
 printf '[server]\nlisten = 127.0.0.1:70000\n' >"$TEST_TMP/listen.ini"
-refused 2 "listen from the INI file" "listen.ini:2: server.listen = '127.0.0.1:70000': expected HOST:PORT" \
+refused_as_is 2 "listen from the INI file" "listen.ini:2: server.listen = '127.0.0.1:70000': expected HOST:PORT" \
   -- --config "$TEST_TMP/listen.ini"
 refused 2 "a host that does not resolve" "(server.listen): host 'nosuch.invalid' does not resolve" \
   -- --listen nosuch.invalid:0
@@ -74,7 +80,7 @@ req PATCH /api/v1/tickets/tk_0123456789abcdef0123456789abcdef -H "Authorization:
 expect 413 too_large "max_json_bytes from a file with a BOM"
 stop_ok
 printf '[server]\nlisten = 127.0.0.1:0\n\n[limits]\nmax_files = 3\n[server]\n listen = 127.0.0.1:1 \n' >"$TEST_TMP/dup.ini"
-refused 2 "a key given twice" "dup.ini:7: server.listen is given twice (first on line 2)" -- --config "$TEST_TMP/dup.ini"
+refused_as_is 2 "a key given twice" "dup.ini:7: server.listen is given twice (first on line 2)" -- --config "$TEST_TMP/dup.ini"
 printf '[limits]\nmax_files = 3\nmax_files = 4\n' >"$TEST_TMP/dup2.ini"
 refused 2 "a key given twice in a row" "dup2.ini:3: limits.max_files is given twice (first on line 2)" -- --config "$TEST_TMP/dup2.ini"
 pass "INI: BOM accepted, a key given twice refused"
