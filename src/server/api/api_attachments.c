@@ -104,6 +104,11 @@ int api_attachment_get(http_request *req)
 {
     struct api_app *app = req->app;
     const char *tid = req->params[0], *aid = req->params[1];
+    /* before the link is verified: a second sig or expires would leave
+     * it open which of the two was checked */
+    static const char *const params[] = {AUTH_LINK_PARAM_EXPIRES, AUTH_LINK_PARAM_SIG, NULL};
+    if (api_query_check(req, params))
+        return 0;
     const char *expires = http_query(req, AUTH_LINK_PARAM_EXPIRES);
     const char *sig = http_query(req, AUTH_LINK_PARAM_SIG);
     struct auth_identity who;

@@ -49,6 +49,10 @@ int api_tickets_list(http_request *req)
     struct auth_identity who;
     if (api_require_support(req, &who, "listing tickets"))
         return 0;
+    static const char *const params[] = {"call_id", "user_id", "status", "q",
+                                         "limit",   "cursor",  NULL};
+    if (api_query_check(req, params))
+        return 0;
     struct ticket_filter f = {0};
     f.status = -1;
     f.call_id = http_query(req, "call_id");

@@ -139,6 +139,10 @@ int api_log_requests_list(http_request *req)
     struct auth_identity who;
     if (api_authenticate(req, &who))
         return 0;
+    static const char *const params[] = {"user_id", "status", "order", "limit",
+                                         "after",   "before", NULL};
+    if (api_query_check(req, params))
+        return 0;
     int support = api_is_support(&who);
     const char *user = http_query(req, "user_id");
     if (!support) {
@@ -269,6 +273,9 @@ int api_log_requests_stream(http_request *req)
 {
     struct auth_identity who;
     if (api_authenticate(req, &who))
+        return 0;
+    static const char *const params[] = {"last_event_id", NULL};
+    if (api_query_check(req, params))
         return 0;
     /* Last-Event-ID is what EventSource sends on reconnect; the query
      * parameter is for clients that cannot set headers. */
