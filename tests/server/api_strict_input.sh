@@ -5,7 +5,10 @@
 #    unfiltered), one given twice (?limit=1&limit=2), a NUL byte
 #    (?q=Call%00zzz searched "Call"), on every endpoint that takes
 #    parameters, signed download links included (their own expires and
-#    sig still work).
+#    sig still work);
+#  - PATCH: an unknown key is named as such whatever its value; JSON
+#    that does not parse is described in plain words, not in jansson's
+#    ("JSON_ALLOW_NUL").
 source "$LOGSHARE_TEST_LIB/testlib.sh"
 source "$LOGSHARE_SOURCE_DIR/tests/server/srvlib.sh"
 DATA=$TEST_TMP/data
@@ -59,5 +62,25 @@ bad_query "$LPATH&expires=1" "query parameter 'expires' is given twice" "a secon
 bad_query "$LPATH&utm=x" "unknown query parameter 'utm' (expires, sig)" "an extra parameter on a link"
 bad_query "/api/v1/tickets/$TID/attachments/$AID?x=1" "unknown query parameter 'x'" "extra parameter with a token" "${AU[@]}"
 pass "signed links: their own parameters work, repeated and unknown ones refused"
+
+# --- PATCH bodies ----------------------------------------------------------------------
+patch() { req PATCH "/api/v1/tickets/$TID" "${AS[@]}" -H 'Content-Type: application/json' --data-binary "$1"; }
+patch '{"foo":1}'; expect 400 invalid_argument "unknown key with a number"
+assert_contains "$BODY" "unknown field 'foo' (status, assignee, note)" "the key is named unknown"
+patch '{"status":"closed","foo":[1]}'; expect 400 invalid_argument "unknown key after a known one"
+assert_contains "$BODY" "unknown field 'foo'" "named unknown"
+patch '{"note":"a\u0000b"}'; expect 400 invalid_argument "NUL in a JSON string"
+assert_contains "$BODY" "body is not valid JSON: a NUL character" "plain words for \\u0000"
+case "$BODY" in *JSON_ALLOW_NUL*) fail "jansson's flag name in the answer: $BODY" ;; esac
+patch '{"note":'; expect 400 invalid_argument "truncated JSON"
+assert_contains "$BODY" "body is not valid JSON: premature end of input at line 1, column 8" "where it ends"
+patch '{"note":"x","note":"y"}'; expect 400 invalid_argument "a key twice"
+assert_contains "$BODY" "a key given twice" "duplicate key in plain words"
+patch '[1]'; expect 400 invalid_argument "not an object"; assert_contains "$BODY" "body must be a JSON object" "says so"
+req POST /api/v1/log-requests "${AS[@]}" -H 'Content-Type: application/json' --data-binary '{"user_id":"alice",'
+expect 400 invalid_argument "log request: truncated JSON"
+assert_contains "$BODY" "body is not valid JSON: premature end of input" "log requests use the same words"
+patch '{"note":"still works"}'; expect 200 "" "a good PATCH"
+pass "PATCH: unknown keys named first, JSON errors in plain words"
 
 stop_ok

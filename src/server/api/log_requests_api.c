@@ -67,9 +67,15 @@ int api_log_requests_create_end(http_request *req)
     json_t *doc =
         req->body ? json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
     int rc;
+    if (!doc) {
+        char why[160] = "empty";
+        if (req->body)
+            api_json_error_describe(&jerr, why, sizeof why);
+        rc = http_respond_error(req, LOGSHARE_EINVAL, 400, "body is not valid JSON: %s", why);
+        goto out;
+    }
     if (!json_is_object(doc)) {
-        rc = http_respond_error(req, LOGSHARE_EINVAL, 400, "body must be a JSON object%s%s",
-                                doc ? "" : ": ", doc ? "" : (req->body ? jerr.text : "empty"));
+        rc = http_respond_error(req, LOGSHARE_EINVAL, 400, "body must be a JSON object");
         goto out;
     }
     const char *key;
