@@ -8,7 +8,8 @@
 #    sig still work);
 #  - PATCH: an unknown key is named as such whatever its value; JSON
 #    that does not parse is described in plain words, not in jansson's
-#    ("JSON_ALLOW_NUL").
+#    ("JSON_ALLOW_NUL");
+#  - POST .../link with a body that is not JSON: 415 (it was 400).
 source "$LOGSHARE_TEST_LIB/testlib.sh"
 source "$LOGSHARE_SOURCE_DIR/tests/server/srvlib.sh"
 DATA=$TEST_TMP/data
@@ -83,4 +84,14 @@ assert_contains "$BODY" "body is not valid JSON: premature end of input" "log re
 patch '{"note":"still works"}'; expect 200 "" "a good PATCH"
 pass "PATCH: unknown keys named first, JSON errors in plain words"
 
+# --- POST .../link with a body that is not JSON ---------------------------------------
+req POST "/api/v1/tickets/$TID/attachments/$AID/link" "${AU[@]}" -H 'Content-Type: text/plain' -d '{"expires_in":60}'
+expect 415 unsupported "link: text/plain body"
+req POST "/api/v1/tickets/$TID/attachments/$AID/link" "${AU[@]}" -d '{"expires_in":60}'
+expect 415 unsupported "link: form-encoded body (curl -d's default)"
+req POST "/api/v1/tickets/$TID/attachments/$AID/link" "${AU[@]}" -H 'Content-Type: application/json' -d '{"expires_in":60}'
+expect 201 "" "link: JSON body"
+req POST "/api/v1/tickets/$TID/attachments/$AID/link" "${AU[@]}" -H 'Content-Type: text/plain' -H 'Content-Length: 0'
+expect 201 "" "link: no body, whatever the Content-Type"
+pass "link: a body that is not JSON is 415"
 stop_ok

@@ -210,6 +210,13 @@ int api_attachment_link_begin(http_request *req)
     req->state = st;
     if (api_authenticate(req, &st->who))
         return 0;
+    /* The body is optional, but one that is there must be JSON
+     * (docs/api.md "Conventions"): answered 415 from the headers. */
+    int has_body = (req->content_length != UINT64_MAX && req->content_length > 0) ||
+                   http_header(req, MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
+    if (has_body &&
+        !api_media_type_is(http_header(req, MHD_HTTP_HEADER_CONTENT_TYPE), "application/json"))
+        return http_respond_error(req, LOGSHARE_EUNSUPPORTED, 415, "expected application/json");
     return 0;
 }
 
