@@ -95,3 +95,16 @@ req POST "/api/v1/tickets/$TID/attachments/$AID/link" "${AU[@]}" -H 'Content-Typ
 expect 201 "" "link: no body, whatever the Content-Type"
 pass "link: a body that is not JSON is 415"
 stop_ok
+
+# --- documented behaviour: an Idempotency-Key replay answers the ticket as it is now --
+start_server "$DATA" --address-rate 0 --user-rate 0
+req POST /api/v1/tickets "${AU[@]}" -H 'Idempotency-Key: replay-1' -F description='First'
+expect 201 "" "first upload"; RID=$(jget id)
+req PATCH "/api/v1/tickets/$RID" "${AS[@]}" -H 'Content-Type: application/json' --data-binary '{"status":"closed","note":"fixed"}'
+expect 200 "" "closed by support"
+req POST /api/v1/tickets "${AU[@]}" -H 'Idempotency-Key: replay-1' -F description='Retry' -F "f=@$TEST_TMP/a.log"
+expect 201 "" "the replay"
+assert_eq "$RID closed fixed First 0" "$(jget id) $(jget status) $(jget notes.0.text) $(jget description) $(jget attachments.length)" \
+  "the replay answers the first ticket as it is now (docs/api.md), not the retry's fields"
+stop_ok
+pass "Idempotency-Key replay: the current ticket"
