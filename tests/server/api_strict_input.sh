@@ -35,7 +35,8 @@ bad_query '/api/v1/tickets?status=open&status=closed' "query parameter 'status' 
 bad_query '/api/v1/tickets?q=Call%00zzz' "query parameter 'q' contains a NUL byte" "NUL in a value" "${AS[@]}"
 bad_query '/api/v1/tickets?q%00x=Call' "contains a NUL byte" "NUL in a name" "${AS[@]}"
 bad_query '/api/v1/tickets?%FF%01=1' "unknown query parameter '??'" "a name that is not text, quoted safely" "${AS[@]}"
-req GET '/api/v1/tickets?call_id=c-1&status=open&limit=5&q=call' "${AS[@]}"; expect 200 "" "known parameters"
+bad_query '/api/v1/tickets?=c-1' "unknown query parameter ''" "a value without a name" "${AS[@]}"
+req GET '/api/v1/tickets?&call_id=c-1&&status=open&limit=5&q=call&' "${AS[@]}"; expect 200 "" "known parameters (empty pieces skipped)"
 assert_eq "[\"$TID\"]" "$(node -e 'console.log(JSON.stringify(JSON.parse(process.argv[1]).tickets.map(t=>t.id)))' "$BODY")" \
   "the filter still filters"
 pass "GET /api/v1/tickets: unknown, repeated and NUL parameters refused"

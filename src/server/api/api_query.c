@@ -51,6 +51,10 @@ static enum MHD_Result scan_one(void *cls, enum MHD_ValueKind kind, const char *
 {
     (void)kind;
     struct query_scan *q = cls;
+    /* "?&limit=1" and "a=1&&b=2": an empty piece names nothing, and
+     * URL parsers (WHATWG URLSearchParams) skip it too */
+    if (key_size == 0 && value_size == 0)
+        return MHD_YES;
     char name[48];
     quote_name(key ? key : "", key ? key_size : 0, name, sizeof name);
     if (!key || strlen(key) != key_size) {
