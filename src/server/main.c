@@ -56,8 +56,8 @@ static void print_usage(FILE *out)
 }
 
 /* Binds HOST:PORT ("[v6]:port" for IPv6; the form was checked when the
- * settings were read). Returns the fd; or -1 with errno when the bind or
- * listen failed, -2 with why filled when the host does not resolve. */
+ * settings were read). Returns the fd; or, with why filled, -1 when the
+ * bind or listen failed and -2 when the host does not resolve. */
 static int open_listen_socket(const char *text, char *bound, size_t bound_cap, char *why,
                               size_t why_cap)
 {

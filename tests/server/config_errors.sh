@@ -63,6 +63,7 @@ done
 printf '[server]\npublic_url = not a url\n' >"$TEST_TMP/pub.ini"
 refused 2 "public_url from the INI file" "pub.ini:2: server.public_url = 'not a url'" -- --config "$TEST_TMP/pub.ini"
 refused 2 "--webhook-url" "--webhook-url 'mailto:x@y': expected an http:// or https:// URL" -- --webhook-url mailto:x@y
+refused 2 "an empty data dir" "--data-dir '': must not be empty" -- --data-dir ''
 refused 2 "database url scheme" "--url 'nosuchscheme://x': expected postgresql://" -- --url nosuchscheme://x
 LOGSHARE_DATABASE_URL=sqlite: refused 2 "sqlite: without a path" "LOGSHARE_DATABASE_URL='sqlite:': expected sqlite:PATH" --
 refused 2 "unknown algorithm" "--auth-algorithm 'PS512': expected HS256, RS256 or ES256" -- --auth-algorithm PS512
