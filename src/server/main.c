@@ -55,13 +55,18 @@ static void print_usage(FILE *out)
     server_config_print_keys(out);
 }
 
-/* Binds HOST:PORT ("[v6]:port" for IPv6). Returns the fd or -1. */
-static int open_listen_socket(const char *text, char *bound, size_t bound_cap)
+/* Binds HOST:PORT ("[v6]:port" for IPv6; the form was checked when the
+ * settings were read). Returns the fd; or, with why filled, -1 when the
+ * bind or listen failed and -2 when the host does not resolve. */
+static int open_listen_socket(const char *text, char *bound, size_t bound_cap, char *why,
+                              size_t why_cap)
 {
     char host[256];
     const char *colon = strrchr(text, ':');
-    if (!colon || colon == text || (size_t)(colon - text) >= sizeof host)
-        return -1;
+    if (!colon || colon == text || (size_t)(colon - text) >= sizeof host) {
+        snprintf(why, why_cap, "expected HOST:PORT");
+        return -2;
+    }
     memcpy(host, text, (size_t)(colon - text));
     host[colon - text] = '\0';
     char *h = host;
@@ -73,8 +78,13 @@ static int open_listen_socket(const char *text, char *bound, size_t bound_cap)
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    if (getaddrinfo(h, colon + 1, &hints, &res) != 0 || !res)
-        return -1;
+    int gai = getaddrinfo(h, colon + 1, &hints, &res);
+    if (gai != 0 || !res) {
+        /* getaddrinfo does not set errno: strerror(errno) said "Success" */
+        snprintf(why, why_cap, "host '%.200s' does not resolve: %s", h,
+                 gai ? gai_strerror(gai) : "no address");
+        return -2;
+    }
     int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
     if (fd >= 0)
@@ -84,7 +94,7 @@ static int open_listen_socket(const char *text, char *bound, size_t bound_cap)
         if (fd >= 0)
             close(fd);
         freeaddrinfo(res);
-        errno = e;
+        snprintf(why, why_cap, "%s", strerror(e));
         return -1;
     }
     freeaddrinfo(res);
@@ -151,6 +161,30 @@ static int parse_algorithm(const char *s, enum auth_algorithm *alg)
     else
         return -1;
     return 0;
+}
+
+/* Why auth_new failed, naming the setting behind it. A configured key
+ * or secret file that is missing or not a key is a usage error (exit
+ * 2), like any other bad setting; a failure in the data dir is not. */
+static void report_auth_error(const struct auth_config *acfg, int rc, int *status)
+{
+    const char *file =
+        acfg->algorithm != AUTH_ALG_HS256 ? acfg->public_key_file : acfg->secret_file;
+    const char *key =
+        acfg->algorithm != AUTH_ALG_HS256 ? "auth.public_key_file" : "auth.secret_file";
+    if (!file) {
+        fprintf(stderr, "logshared: cannot load the secrets in data dir %s: %s\n", acfg->data_dir,
+                logshare_strerror(rc));
+        return;
+    }
+    const char *expected = acfg->algorithm == AUTH_ALG_RS256   ? "an RSA public key in PEM"
+                           : acfg->algorithm == AUTH_ALG_ES256 ? "an EC P-256 public key in PEM"
+                                                               : "a secret of 32 bytes or more";
+    fprintf(stderr, "logshared: %s %s: %s (expected %s)\n", key, file, logshare_strerror(rc),
+            expected);
+    if (rc == LOGSHARE_ENOENT || rc == LOGSHARE_EKEY || rc == LOGSHARE_EINVAL ||
+        rc == LOGSHARE_EPERM || rc == LOGSHARE_EFORMAT)
+        *status = 2;
 }
 
 /* Log requests and surveys: their tables in the same database file, the
@@ -240,7 +274,7 @@ static int serve(server_config *cfg)
         goto out;
     }
     if ((rc = auth_new(&acfg, &app.auth))) {
-        fprintf(stderr, "logshared: auth configuration: %s\n", logshare_strerror(rc));
+        report_auth_error(&acfg, rc, &status);
         goto out;
     }
     /* The push tables have a SQLite file of their own: they never join
@@ -262,10 +296,12 @@ static int serve(server_config *cfg)
                 rc == LOGSHARE_EKEY ? " (dashboard.support_secret_key_file)" : "");
         goto out;
     }
-    char bound[96];
-    int fd = open_listen_socket(cfg->listen, bound, sizeof bound);
+    char bound[96], why[512];
+    int fd = open_listen_socket(cfg->listen, bound, sizeof bound, why, sizeof why);
     if (fd < 0) {
-        fprintf(stderr, "logshared: cannot listen on %s: %s\n", cfg->listen, strerror(errno));
+        fprintf(stderr, "logshared: cannot listen on %s (server.listen): %s\n", cfg->listen, why);
+        if (fd == -2)
+            status = 2; /* a name that resolves nowhere is a setting to fix */
         goto out;
     }
     if ((rc = settle_public_url(cfg, bound))) {
@@ -330,7 +366,8 @@ int main(int argc, char **argv)
         }
     }
     server_config cfg;
-    char err[512] = "";
+    char err[768] = "";
+    server_config_warn_env(NULL, stderr);
     int rc = server_config_load(&cfg, argc, argv, 1, err, sizeof err);
     if (rc) {
         fprintf(stderr, "logshared: %s\n", err[0] ? err : logshare_strerror(rc));

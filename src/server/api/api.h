@@ -54,6 +54,22 @@ int api_require_support(http_request *req, struct auth_identity *who, const char
 int api_query_choice(http_request *req, const char *name, const char *first, const char *second,
                      int *is_second);
 
+/* Query strings are read strictly (api_query.c): names is the
+ * NULL-terminated list of the parameters the endpoint takes (at most
+ * API_QUERY_MAX_NAMES), each at most once. 0 when the query keeps to
+ * it; otherwise LOGSHARE_EINVAL with a message naming the parameter
+ * (unknown, given twice, or with a NUL byte) in msg. */
+#define API_QUERY_MAX_NAMES 16
+int api_query_problem(http_request *req, const char *const *names, char *msg, size_t cap);
+/* Same, answering 400 invalid_argument itself; the handler returns 0
+ * at once when it fails. */
+int api_query_check(http_request *req, const char *const *names);
+
+/* A JSON body jansson refused, described for a client: where and what,
+ * in plain words (jansson's own text names its flags, such as
+ * "JSON_ALLOW_NUL"). */
+void api_json_error_describe(const json_error_t *e, char *out, size_t cap);
+
 /* The ticket as JSON (SPEC "A ticket in JSON"). New reference. */
 json_t *api_ticket_json(http_request *req, const struct ticket *t);
 

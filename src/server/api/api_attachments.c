@@ -104,6 +104,11 @@ int api_attachment_get(http_request *req)
 {
     struct api_app *app = req->app;
     const char *tid = req->params[0], *aid = req->params[1];
+    /* before the link is verified: a second sig or expires would leave
+     * it open which of the two was checked */
+    static const char *const params[] = {AUTH_LINK_PARAM_EXPIRES, AUTH_LINK_PARAM_SIG, NULL};
+    if (api_query_check(req, params))
+        return 0;
     const char *expires = http_query(req, AUTH_LINK_PARAM_EXPIRES);
     const char *sig = http_query(req, AUTH_LINK_PARAM_SIG);
     struct auth_identity who;
@@ -205,6 +210,13 @@ int api_attachment_link_begin(http_request *req)
     req->state = st;
     if (api_authenticate(req, &st->who))
         return 0;
+    /* The body is optional, but one that is there must be JSON
+     * (docs/api.md "Conventions"): answered 415 from the headers. */
+    int has_body = (req->content_length != UINT64_MAX && req->content_length > 0) ||
+                   http_header(req, MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
+    if (has_body &&
+        !api_media_type_is(http_header(req, MHD_HTTP_HEADER_CONTENT_TYPE), "application/json"))
+        return http_respond_error(req, LOGSHARE_EUNSUPPORTED, 415, "expected application/json");
     return 0;
 }
 

@@ -191,3 +191,36 @@ int api_media_type_is(const char *ct, const char *want)
         ct++;
     return *ct == '\0' || *ct == ';'; /* RFC 9110 8.3.1: parameters follow a ';' */
 }
+
+void api_json_error_describe(const json_error_t *e, char *out, size_t cap)
+{
+    const char *what;
+    switch (json_error_code(e)) {
+    case json_error_invalid_utf8:
+        what = "invalid UTF-8";
+        break;
+    case json_error_premature_end_of_input:
+        what = "premature end of input";
+        break;
+    case json_error_end_of_input_expected:
+        what = "more text after the JSON value";
+        break;
+    case json_error_null_character:
+    case json_error_null_byte_in_key:
+        what = "a NUL character (\\u0000 is not allowed)";
+        break;
+    case json_error_duplicate_key:
+        what = "a key given twice";
+        break;
+    case json_error_numeric_overflow:
+        what = "a number out of range";
+        break;
+    case json_error_stack_overflow:
+        what = "nested too deeply";
+        break;
+    default:
+        what = "invalid syntax";
+        break;
+    }
+    snprintf(out, cap, "%s at line %d, column %d (byte %d)", what, e->line, e->column, e->position);
+}

@@ -49,6 +49,10 @@ int api_tickets_list(http_request *req)
     struct auth_identity who;
     if (api_require_support(req, &who, "listing tickets"))
         return 0;
+    static const char *const params[] = {"call_id", "user_id", "status", "q",
+                                         "limit",   "cursor",  NULL};
+    if (api_query_check(req, params))
+        return 0;
     struct ticket_filter f = {0};
     f.status = -1;
     f.call_id = http_query(req, "call_id");
@@ -115,9 +119,15 @@ static int patch_finish(http_request *req)
     json_t *doc =
         req->body ? json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
     int rc = 0;
+    if (!doc) {
+        char why[160] = "empty";
+        if (req->body)
+            api_json_error_describe(&jerr, why, sizeof why);
+        rc = http_respond_error(req, LOGSHARE_EINVAL, 400, "body is not valid JSON: %s", why);
+        goto out;
+    }
     if (!json_is_object(doc)) {
-        rc = http_respond_error(req, LOGSHARE_EINVAL, 400, "body must be a JSON object%s%s",
-                                doc ? "" : ": ", doc ? "" : (req->body ? jerr.text : "empty"));
+        rc = http_respond_error(req, LOGSHARE_EINVAL, 400, "body must be a JSON object");
         goto out;
     }
     struct ticket_update u = TICKET_UPDATE_INIT;
@@ -125,6 +135,12 @@ static int patch_finish(http_request *req)
     json_t *v;
     json_object_foreach(doc, key, v)
     {
+        /* the name first: {"foo": 1} is an unknown field, not a bad type */
+        if (strcmp(key, "status") && strcmp(key, "assignee") && strcmp(key, "note")) {
+            rc = http_respond_error(req, LOGSHARE_EINVAL, 400,
+                                    "unknown field '%.40s' (status, assignee, note)", key);
+            goto out;
+        }
         if (!json_is_string(v) && !(json_is_null(v) && strcmp(key, "assignee") == 0)) {
             rc = http_respond_error(req, LOGSHARE_EINVAL, 400, "'%.40s' must be a string", key);
             goto out;
@@ -139,17 +155,13 @@ static int patch_finish(http_request *req)
             u.status = (int)s;
         } else if (strcmp(key, "assignee") == 0) {
             u.assignee = json_is_null(v) ? "" : json_string_value(v);
-        } else if (strcmp(key, "note") == 0) {
+        } else {
             u.note = json_string_value(v);
             u.note_author = st->who.user_id;
             if (!*u.note) {
                 rc = http_respond_error(req, LOGSHARE_EINVAL, 400, "note is empty");
                 goto out;
             }
-        } else {
-            rc = http_respond_error(req, LOGSHARE_EINVAL, 400,
-                                    "unknown field '%.40s' (status, assignee, note)", key);
-            goto out;
         }
     }
     const char *id = req->params[0];

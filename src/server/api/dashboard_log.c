@@ -30,6 +30,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/api.h"
 #include "blob_store.h"
 #include "dashboard_internal.h"
 #include "logfmt.h"
@@ -64,8 +65,13 @@ static int parse_u64(const char *text, uint64_t max, uint64_t *out)
     return 0;
 }
 
-static int parse_query(http_request *req, struct log_query *lq, const char **what)
+static int parse_query(http_request *req, struct log_query *lq, const char **what, char *msg,
+                       size_t cap)
 {
+    static const char *const params[] = {"offset", "limit",  "since", "until",
+                                         "level",  "stream", "q",     NULL};
+    if (api_query_problem(req, params, msg, cap))
+        return *what = msg, LOGSHARE_EINVAL;
     memset(lq, 0, sizeof *lq);
     lq->limit = DEFAULT_LIMIT;
     lq->min_level = -1;
@@ -178,7 +184,8 @@ int dashboard_log_get(http_request *req)
         return dashboard_respond_error(req, 404, "not_found", "no such attachment");
     struct log_query lq;
     const char *what = NULL;
-    if (parse_query(req, &lq, &what) != 0)
+    char msg[400];
+    if (parse_query(req, &lq, &what, msg, sizeof msg) != 0)
         return dashboard_respond_error(req, 400, "invalid_argument", what);
     if (!d->secret_key)
         return dashboard_respond_error(req, 409, "key_not_configured",

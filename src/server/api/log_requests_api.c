@@ -67,9 +67,15 @@ int api_log_requests_create_end(http_request *req)
     json_t *doc =
         req->body ? json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
     int rc;
+    if (!doc) {
+        char why[160] = "empty";
+        if (req->body)
+            api_json_error_describe(&jerr, why, sizeof why);
+        rc = http_respond_error(req, LOGSHARE_EINVAL, 400, "body is not valid JSON: %s", why);
+        goto out;
+    }
     if (!json_is_object(doc)) {
-        rc = http_respond_error(req, LOGSHARE_EINVAL, 400, "body must be a JSON object%s%s",
-                                doc ? "" : ": ", doc ? "" : (req->body ? jerr.text : "empty"));
+        rc = http_respond_error(req, LOGSHARE_EINVAL, 400, "body must be a JSON object");
         goto out;
     }
     const char *key;
@@ -138,6 +144,10 @@ int api_log_requests_list(http_request *req)
 {
     struct auth_identity who;
     if (api_authenticate(req, &who))
+        return 0;
+    static const char *const params[] = {"user_id", "status", "order", "limit",
+                                         "after",   "before", NULL};
+    if (api_query_check(req, params))
         return 0;
     int support = api_is_support(&who);
     const char *user = http_query(req, "user_id");
@@ -269,6 +279,9 @@ int api_log_requests_stream(http_request *req)
 {
     struct auth_identity who;
     if (api_authenticate(req, &who))
+        return 0;
+    static const char *const params[] = {"last_event_id", NULL};
+    if (api_query_check(req, params))
         return 0;
     /* Last-Event-ID is what EventSource sends on reconnect; the query
      * parameter is for clients that cannot set headers. */

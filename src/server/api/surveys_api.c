@@ -498,6 +498,9 @@ int api_surveys_stats(http_request *req)
     struct auth_identity who;
     if (api_require_support(req, &who, "reading survey stats"))
         return 0;
+    static const char *const params[] = {"since", "until", "bucket", NULL};
+    if (api_query_check(req, params))
+        return 0;
     int64_t since, until;
     if (parse_time_param(req, "since", &since) || parse_time_param(req, "until", &until))
         return 0;
@@ -516,6 +519,9 @@ int api_surveys_list(http_request *req)
     struct api_app *app = req->app;
     struct auth_identity who;
     if (api_require_support(req, &who, "reading surveys"))
+        return 0;
+    static const char *const params[] = {"ticket_id", NULL};
+    if (api_query_check(req, params))
         return 0;
     const char *ticket = http_query(req, "ticket_id");
     if (!ticket || !ticket_id_valid(ticket))

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/api.h"
 #include "logshare.h"
 
 static const char *const category_names[SURVEY_CATEGORY_COUNT] = {"overall", "audio", "video",
@@ -282,9 +283,11 @@ int surveys_parse(const char *json, size_t len, survey *out, char *err, size_t e
         err[0] = '\0';
     json_error_t jerr;
     json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root)
-        return refuse(err, errlen, "the survey is not valid JSON: %s (line %d)", jerr.text,
-                      jerr.line);
+    if (!root) {
+        char why[160];
+        api_json_error_describe(&jerr, why, sizeof why);
+        return refuse(err, errlen, "the survey is not valid JSON: %s", why);
+    }
     int rc = parse_object(root, out, err, errlen);
     json_decref(root);
     if (rc)

@@ -293,11 +293,8 @@ static const char *check_claims(const struct auth *a, json_t *claims, int64_t no
         return "token has no subject";
     const char *s = json_string_value(sub);
     size_t slen = json_string_length(sub);
-    if (slen == 0 || slen > AUTH_USER_ID_MAX || strlen(s) != slen)
+    if (auth_user_id_problem(s, slen))
         return "bad subject";
-    for (size_t i = 0; i < slen; i++)
-        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-            return "bad subject";
     enum auth_role role = AUTH_ROLE_USER;
     json_t *jrole = json_object_get(claims, "role");
     if (jrole && (!json_is_string(jrole) || auth_role_parse(json_string_value(jrole), &role) != 0))
@@ -396,10 +393,25 @@ int auth_verify_header(const struct auth *a, const char *authorization, int64_t 
     return auth_verify_token(a, token, now_s, id, reason);
 }
 
+const char *auth_user_id_problem(const char *user_id, size_t len)
+{
+    if (len == 0 || len > AUTH_USER_ID_MAX)
+        return "must be 1 to 255 bytes";
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)user_id[i];
+        if (c == 0)
+            return "must not contain a NUL byte";
+        if (c < 0x20 || c == 0x7f)
+            return "must not contain control characters (tab, newline, ...)";
+    }
+    return NULL;
+}
+
 int auth_issue_token(const struct auth *a, const char *user_id, enum auth_role role, int64_t now_s,
                      int64_t ttl_s, char **token)
 {
-    if (!a || !user_id || !*user_id || strlen(user_id) > AUTH_USER_ID_MAX || !token || ttl_s <= 0 ||
+    /* a token its own server would refuse ("bad subject") helps no one */
+    if (!a || !user_id || auth_user_id_problem(user_id, strlen(user_id)) || !token || ttl_s <= 0 ||
         (int)role < 0 || role > AUTH_ROLE_ADMIN)
         return LOGSHARE_EINVAL;
     *token = NULL;

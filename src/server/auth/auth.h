@@ -101,8 +101,17 @@ int auth_verify_token(const struct auth *a, const char *token, int64_t now_s,
 int auth_verify_header(const struct auth *a, const char *authorization, int64_t now_s,
                        struct auth_identity *id, const char **reason);
 
+/* The rule for a token's subject (a user id), the same for tokens
+ * verified and issued: 1 to AUTH_USER_ID_MAX bytes, no NUL and no
+ * control characters (they would forge lines in logs and break the
+ * JSON and headers the id is put in). NULL when user_id (len bytes) is
+ * acceptable, else what is wrong, for a message. UTF-8 is checked by
+ * the JSON layer. */
+const char *auth_user_id_problem(const char *user_id, size_t len);
+
 /* Issues an HS256 token for user_id with role, valid from now_s for
- * ttl_s seconds, with the configured iss / aud. Only for an HS256
+ * ttl_s seconds, with the configured iss / aud. user_id must pass
+ * auth_user_id_problem (LOGSHARE_EINVAL otherwise). Only for an HS256
  * configuration (LOGSHARE_EUNSUPPORTED otherwise: with a public key the
  * private half is elsewhere). *token is the caller's to free. */
 int auth_issue_token(const struct auth *a, const char *user_id, enum auth_role role, int64_t now_s,

@@ -5,6 +5,7 @@
  */
 #include "auth_cli.h"
 
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +40,8 @@ static void token_usage(FILE *out)
             "Prints a bearer token (HS256 JWT) for user ID, signed with DIR/jwt-secret\n"
             "(created on first use).\n\n"
             "  --data-dir DIR     the server's data directory\n"
-            "  --user ID          the token's subject (sub): the user id\n"
+            "  --user ID          the token's subject (sub): the user id, 1 to 255 bytes of\n"
+            "                     UTF-8 without control characters (what the server takes)\n"
             "  --role ROLE        user (default), support or admin\n"
             "  --ttl SECONDS      lifetime (default 86400)\n"
             "  --issuer ISS       iss claim; set it when the server checks the issuer\n"
@@ -103,8 +105,14 @@ int logshared_cmd_token(int argc, char **argv)
             return 2;
         }
     }
-    if (!*user || strlen(user) > AUTH_USER_ID_MAX) {
-        cli_fail("token: --user must be 1 to %d bytes", AUTH_USER_ID_MAX);
+    /* the server's rule for "sub": a token it would refuse is no token */
+    const char *bad = auth_user_id_problem(user, strlen(user));
+    json_t *as_json = bad ? NULL : json_string(user);
+    if (!bad && !as_json)
+        bad = "must be UTF-8 text";
+    json_decref(as_json);
+    if (bad) {
+        cli_fail("token: --user %s (the server refuses such a subject)", bad);
         return 2;
     }
     int rc = ls_fs_mkdir_p(data_dir, 0700);

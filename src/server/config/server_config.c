@@ -6,6 +6,7 @@
  */
 #include "config/server_config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -21,6 +22,12 @@ extern char **environ;
 
 enum key_type { KEY_STRING, KEY_INT, KEY_BOOL };
 
+/* A string key's own rule: NULL when value is acceptable, else what the
+ * value should look like, for the one-line message. Checked when the
+ * value is read, so a bad setting stops the server before it opens
+ * anything and the message names where the value came from. */
+typedef const char *(*value_check)(const char *value);
+
 struct key_def {
     const char *section;
     const char *name;
@@ -28,29 +35,43 @@ struct key_def {
     size_t offset;
     const char *def; /* NULL: unset */
     const char *help;
+    value_check check; /* strings only; NULL: any text */
 };
+
+static const char *check_listen(const char *v);
+static const char *check_not_empty(const char *v);
+static const char *check_public_url(const char *v);
+static const char *check_webhook_url(const char *v);
+static const char *check_database_url(const char *v);
+static const char *check_algorithm(const char *v);
 
 #define S(sec, name, field, def, help)                                                             \
     {                                                                                              \
-        sec, name, KEY_STRING, offsetof(server_config, field), def, help                           \
+        sec, name, KEY_STRING, offsetof(server_config, field), def, help, NULL                     \
+    }
+#define SC(sec, name, field, def, check, help)                                                     \
+    {                                                                                              \
+        sec, name, KEY_STRING, offsetof(server_config, field), def, help, check                    \
     }
 #define I(sec, name, field, def, help)                                                             \
     {                                                                                              \
-        sec, name, KEY_INT, offsetof(server_config, field), def, help                              \
+        sec, name, KEY_INT, offsetof(server_config, field), def, help, NULL                        \
     }
 #define B(sec, name, field, def, help)                                                             \
     {                                                                                              \
-        sec, name, KEY_BOOL, offsetof(server_config, field), def, help                             \
+        sec, name, KEY_BOOL, offsetof(server_config, field), def, help, NULL                       \
     }
 
 static const struct key_def keys[] = {
-    S("server", "listen", listen, "127.0.0.1:8080",
-      "HOST:PORT to serve on; port 0 picks a free port"),
-    S("server", "data_dir", data_dir, "./logshare-data", "database, blobs and secrets"),
+    SC("server", "listen", listen, "127.0.0.1:8080", check_listen,
+       "HOST:PORT to serve on ([ADDRESS]:PORT for IPv6); port 0 picks a free port"),
+    SC("server", "data_dir", data_dir, "./logshare-data", check_not_empty,
+       "database, blobs and secrets"),
     S("server", "port_file", port_file, NULL, "write the bound port to this file once serving"),
-    S("server", "public_url", public_url, NULL,
-      "absolute base URL for links handed out; default http(s)://HOST:PORT from listen "
-      "and the bound port (the host name for a wildcard address)"),
+    SC("server", "public_url", public_url, NULL, check_public_url,
+       "absolute http:// or https:// base URL for links handed out; default http(s)://HOST:PORT "
+       "from listen "
+       "and the bound port (the host name for a wildcard address)"),
     S("server", "tls_cert", tls_cert, NULL, "PEM certificate: serve HTTPS (with tls_key)"),
     S("server", "tls_key", tls_key, NULL, "PEM private key for tls_cert"),
     S("server", "trusted_proxies", trusted_proxies, NULL,
@@ -62,9 +83,9 @@ static const struct key_def keys[] = {
       "on SIGTERM/SIGINT, how long in-flight requests may take to finish"),
     B("server", "durable", durable, "1",
       "fsync every database commit (0 trades power-loss safety for speed)"),
-    S("database", "url", database_url, NULL,
-      "ticket database: unset = SQLite in data_dir; postgresql://... or host=... = PostgreSQL; "
-      "sqlite:PATH"),
+    SC("database", "url", database_url, NULL, check_database_url,
+       "ticket database: unset = SQLite in data_dir; postgresql://... or host=... = PostgreSQL; "
+       "sqlite:PATH"),
     I("blob", "orphan_grace_s", blob_orphan_grace_s, "3600",
       "at startup, remove in the background committed blobs no ticket references that are "
       "older than this (a crash between blob and ticket commit leaves them); 0 = never"),
@@ -94,8 +115,8 @@ static const struct key_def keys[] = {
     I("rate", "user_burst", user_burst, "100", "requests a user may burst"),
     I("rate", "address_rate", address_rate, "50", "requests per second per client address"),
     I("rate", "address_burst", address_burst, "200", "requests an address may burst"),
-    S("auth", "algorithm", auth_algorithm, "HS256",
-      "JWT algorithm: HS256, RS256 or ES256 (pinned)"),
+    SC("auth", "algorithm", auth_algorithm, "HS256", check_algorithm,
+       "JWT algorithm: HS256, RS256 or ES256 (pinned)"),
     S("auth", "secret_file", auth_secret_file, NULL,
       "HS256 secret (default <data_dir>/jwt-secret)"),
     S("auth", "public_key_file", auth_public_key_file, NULL, "PEM public key for RS256/ES256"),
@@ -103,8 +124,8 @@ static const struct key_def keys[] = {
     S("auth", "audience", auth_audience, NULL, "required \"aud\" claim (unchecked when unset)"),
     I("auth", "link_ttl_s", link_ttl_s, "3600", "default lifetime of signed download links"),
     I("auth", "link_max_ttl_s", link_max_ttl_s, "604800", "longest lifetime a link may ask for"),
-    S("push", "webhook_url", push_webhook_url, NULL,
-      "POST every new log request here, signed (the app's push provider); unset: none"),
+    SC("push", "webhook_url", push_webhook_url, NULL, check_webhook_url,
+       "POST every new log request here, signed (the app's push provider); unset: none"),
     S("push", "webhook_secret_file", push_webhook_secret_file, NULL,
       "HMAC-SHA256 key for webhook signatures (default <data_dir>/webhook-secret, generated)"),
     I("push", "webhook_timeout_ms", push_webhook_timeout_ms, "10000", "one webhook attempt"),
@@ -133,10 +154,147 @@ static const struct key_def keys[] = {
 
 #define NKEYS (sizeof keys / sizeof keys[0])
 
-static int set_value(server_config *c, const struct key_def *k, const char *value)
+#define LISTEN_FORM "expected HOST:PORT, PORT 0 to 65535 (0: a free port), IPv6 as [ADDRESS]:PORT"
+
+/* "0" to "65535", decimal digits only (strtol would take "-1", " 1"
+ * and "4x", and getaddrinfo wraps 99999 to 34463). */
+static int port_valid(const char *p, size_t n)
+{
+    if (n == 0 || n > 5)
+        return 0;
+    unsigned long v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return 0;
+        v = v * 10 + (unsigned long)(p[i] - '0');
+    }
+    return v <= 65535;
+}
+
+static int has_space_or_control(const char *v)
+{
+    for (; *v; v++)
+        if ((unsigned char)*v <= ' ' || *v == 0x7f)
+            return 1;
+    return 0;
+}
+
+static const char *check_listen(const char *v)
+{
+    if (has_space_or_control(v))
+        return LISTEN_FORM;
+    const char *colon;
+    if (v[0] == '[') {
+        const char *close = strchr(v, ']');
+        char addr[INET6_ADDRSTRLEN + 1];
+        struct in6_addr a6;
+        size_t n = close ? (size_t)(close - v - 1) : 0;
+        if (!close || n == 0 || n >= sizeof addr)
+            return LISTEN_FORM;
+        memcpy(addr, v + 1, n);
+        addr[n] = '\0';
+        if (inet_pton(AF_INET6, addr, &a6) != 1)
+            return "not an IPv6 address in the brackets; " LISTEN_FORM;
+        if (close[1] != ':')
+            return LISTEN_FORM;
+        colon = close + 1;
+    } else {
+        colon = strrchr(v, ':');
+        if (!colon || colon == v)
+            return LISTEN_FORM;
+        if (memchr(v, ':', (size_t)(colon - v)))
+            return "an IPv6 address goes in brackets; " LISTEN_FORM;
+    }
+    return port_valid(colon + 1, strlen(colon + 1)) ? NULL : LISTEN_FORM;
+}
+
+static const char *check_not_empty(const char *v)
+{
+    return *v ? NULL : "must not be empty";
+}
+
+/* http(s)://HOST[:PORT][/PATH...]: the links we hand out and the
+ * webhook we call are absolute HTTP URLs; anything else (a typo, a
+ * relative path, ftp://) would only show up later as broken links. */
+static const char *check_http_url(const char *v)
+{
+    static const char form[] = "expected an http:// or https:// URL with a host";
+    if (!*v)
+        return NULL; /* unset */
+    const char *rest = !strncasecmp(v, "http://", 7)    ? v + 7
+                       : !strncasecmp(v, "https://", 8) ? v + 8
+                                                        : NULL;
+    if (!rest || has_space_or_control(v))
+        return form;
+    size_t auth_len = strcspn(rest, "/?#");
+    const char *at = memchr(rest, '@', auth_len);
+    const char *host = at ? at + 1 : rest;
+    size_t host_len = auth_len - (size_t)(host - rest);
+    const char *port = NULL;
+    if (host_len && host[0] == '[') {
+        const char *close = memchr(host, ']', host_len);
+        if (!close || close == host + 1)
+            return form;
+        if (close + 1 < host + host_len) {
+            if (close[1] != ':')
+                return form;
+            port = close + 2;
+        }
+    } else {
+        port = memchr(host, ':', host_len);
+        if (port == host)
+            return form;
+        if (port)
+            port++;
+    }
+    if (host_len == 0 || (port && !port_valid(port, (size_t)(host + host_len - port))))
+        return form;
+    return NULL;
+}
+
+static const char *check_public_url(const char *v)
+{
+    const char *why = check_http_url(v);
+    if (!why && strpbrk(v, "?#"))
+        why = "expected an http:// or https:// URL without a query or fragment (paths are "
+              "appended to it)";
+    return why;
+}
+
+static const char *check_webhook_url(const char *v)
+{
+    return check_http_url(v);
+}
+
+/* The forms ticket_store_open_url takes (store/ticket_store.c); checked
+ * here too so that a typo is a usage error naming the setting rather
+ * than "cannot open the ticket database". */
+static const char *check_database_url(const char *v)
+{
+    if (!*v || !strncmp(v, "postgres://", 11) || !strncmp(v, "postgresql://", 13) || strchr(v, '='))
+        return NULL;
+    if (!strncmp(v, "sqlite:", 7))
+        return v[7] ? NULL : "expected sqlite:PATH with a file name";
+    return "expected postgresql://..., a PostgreSQL conninfo (host=... dbname=...) or "
+           "sqlite:PATH";
+}
+
+static const char *check_algorithm(const char *v)
+{
+    if (!*v || !strcasecmp(v, "HS256") || !strcasecmp(v, "RS256") || !strcasecmp(v, "ES256"))
+        return NULL;
+    return "expected HS256, RS256 or ES256";
+}
+
+/* Sets k from text. On LOGSHARE_EINVAL, *why (when the key has a rule
+ * of its own) says what was expected; NULL for a plain bad value. */
+static int set_value(server_config *c, const struct key_def *k, const char *value, const char **why)
 {
     void *field = (char *)c + k->offset;
+    *why = NULL;
     if (k->type == KEY_STRING) {
+        if (k->check && (*why = k->check(value)))
+            return LOGSHARE_EINVAL;
         char *copy = NULL;
         if (value && *value) {
             copy = strdup(value);
@@ -188,8 +346,10 @@ static int set_value(server_config *c, const struct key_def *k, const char *valu
 }
 
 /* What set_value's error means, for the messages of all three sources. */
-static const char *value_problem(int rc)
+static const char *value_problem(int rc, const char *why)
 {
+    if (why)
+        return why;
     return rc == LOGSHARE_ETOOLARGE
                ? "value too large (at most 9223372036854775807, or 8589934591G)"
                : "bad value";
@@ -216,17 +376,19 @@ static const struct key_def *find_key(const char *key)
 int server_config_set(server_config *c, const char *key, const char *value)
 {
     const struct key_def *k = find_key(key);
+    const char *why;
     if (!k)
         return LOGSHARE_ENOENT;
-    return set_value(c, k, value);
+    return set_value(c, k, value, &why);
 }
 
 int server_config_defaults(server_config *c)
 {
     memset(c, 0, sizeof *c);
     for (size_t i = 0; i < NKEYS; i++) {
+        const char *why;
         if (keys[i].def) {
-            int rc = set_value(c, &keys[i], keys[i].def);
+            int rc = set_value(c, &keys[i], keys[i].def, &why);
             if (rc)
                 return rc;
         }
@@ -244,6 +406,8 @@ static char *trim(char *s)
     return s;
 }
 
+#define UTF8_BOM "\xEF\xBB\xBF"
+
 static int load_ini(server_config *c, const char *path, char *err, size_t err_size)
 {
     char *text;
@@ -253,10 +417,15 @@ static int load_ini(server_config *c, const char *path, char *err, size_t err_si
         snprintf(err, err_size, "cannot read config %s: %s", path, logshare_strerror(rc));
         return LOGSHARE_EINVAL;
     }
+    /* Windows editors start UTF-8 files with a byte order mark. */
+    char *start = len >= 3 && !memcmp(text, UTF8_BOM, 3) ? text + 3 : text;
+    /* The line each key was set on: a key given twice would otherwise
+     * silently keep the last value, whichever of the two was meant. */
+    int set_on[NKEYS] = {0};
     char section[64] = "";
     int lineno = 0;
     rc = 0;
-    for (char *line = text, *next; line && *line; line = next) {
+    for (char *line = start, *next; line && *line; line = next) {
         next = strchr(line, '\n');
         if (next)
             *next++ = '\0';
@@ -296,8 +465,18 @@ static int load_ini(server_config *c, const char *path, char *err, size_t err_si
             rc = LOGSHARE_EINVAL;
             break;
         }
-        if ((rc = set_value(c, k, value))) {
-            snprintf(err, err_size, "%s:%d: %s for %s", path, lineno, value_problem(rc), key);
+        size_t ki = (size_t)(k - keys);
+        if (set_on[ki]) {
+            snprintf(err, err_size, "%s:%d: %s is given twice (first on line %d)", path, lineno,
+                     key, set_on[ki]);
+            rc = LOGSHARE_EINVAL;
+            break;
+        }
+        set_on[ki] = lineno;
+        const char *why;
+        if ((rc = set_value(c, k, value, &why))) {
+            snprintf(err, err_size, "%s:%d: %s = '%.200s': %s", path, lineno, key, value,
+                     value_problem(rc, why));
             rc = LOGSHARE_EINVAL;
             break;
         }
@@ -306,19 +485,84 @@ static int load_ini(server_config *c, const char *path, char *err, size_t err_si
     return rc;
 }
 
+/* LOGSHARE_<SECTION>_<KEY> of keys[i], upper case. */
+static void env_name(size_t i, char *var, size_t cap)
+{
+    snprintf(var, cap, "LOGSHARE_%s_%s", keys[i].section, keys[i].name);
+    for (char *p = var; *p; p++)
+        *p = (char)toupper((unsigned char)*p);
+}
+
 static int load_env(server_config *c, char *err, size_t err_size)
 {
     for (size_t i = 0; i < NKEYS; i++) {
         char var[128];
-        snprintf(var, sizeof var, "LOGSHARE_%s_%s", keys[i].section, keys[i].name);
-        for (char *p = var; *p; p++)
-            *p = (char)toupper((unsigned char)*p);
+        env_name(i, var, sizeof var);
         const char *v = getenv(var);
-        int rc = v ? set_value(c, &keys[i], v) : 0;
+        const char *why = NULL;
+        int rc = v ? set_value(c, &keys[i], v, &why) : 0;
         if (rc) {
-            snprintf(err, err_size, "%s in %s", value_problem(rc), var);
+            snprintf(err, err_size, "%s='%.200s': %s", var, v, value_problem(rc, why));
             return LOGSHARE_EINVAL;
         }
+    }
+    return 0;
+}
+
+/* 1 when name (up to '=') is LOGSHARE_<SECTION>_... for one of our
+ * sections, in any case: the shape of a server setting. Other LOGSHARE_
+ * variables (LOGSHARE_TOKEN for the CLI, LOGSHARE_CONFIG) are not. */
+static int env_looks_like_setting(const char *name, size_t n)
+{
+    if (n < 9 || strncasecmp(name, "LOGSHARE_", 9) != 0)
+        return 0;
+    for (size_t i = 0; i < NKEYS; i++) {
+        size_t sl = strlen(keys[i].section);
+        if (n > 9 + sl + 1 && !strncasecmp(name + 9, keys[i].section, sl) && name[9 + sl] == '_')
+            return 1;
+    }
+    return 0;
+}
+
+void server_config_warn_env(char **envp, FILE *out)
+{
+    for (char **e = envp ? envp : environ; e && *e; e++) {
+        const char *eq = strchr(*e, '=');
+        size_t n = eq ? (size_t)(eq - *e) : strlen(*e);
+        if (!env_looks_like_setting(*e, n))
+            continue;
+        int known = 0;
+        for (size_t i = 0; i < NKEYS && !known; i++) {
+            char var[128];
+            env_name(i, var, sizeof var);
+            known = strlen(var) == n && !memcmp(var, *e, n);
+        }
+        if (!known)
+            fprintf(out,
+                    "logshared: warning: ignoring %.*s: not a setting (the environment names "
+                    "settings LOGSHARE_<SECTION>_<KEY> in upper case; see --help)\n",
+                    (int)(n > 200 ? 200 : n), *e);
+    }
+}
+
+/* Settings that are each fine alone but not together. */
+static int check_combinations(const server_config *c, char *err, size_t err_size)
+{
+    if ((c->tls_cert == NULL) != (c->tls_key == NULL)) {
+        snprintf(err, err_size, "--tls-cert and --tls-key go together");
+        return LOGSHARE_EINVAL;
+    }
+    if (c->max_files < 1 || c->max_fields < 1 || c->max_body_bytes < 1 || c->max_file_bytes < 1) {
+        snprintf(err, err_size, "limits must be at least 1");
+        return LOGSHARE_EINVAL;
+    }
+    if (c->auth_algorithm && strcasecmp(c->auth_algorithm, "HS256") != 0 &&
+        !c->auth_public_key_file) {
+        snprintf(err, err_size,
+                 "auth.algorithm %s needs auth.public_key_file (--auth-public-key-file FILE, "
+                 "LOGSHARE_AUTH_PUBLIC_KEY_FILE): the PEM public key tokens are checked with",
+                 c->auth_algorithm);
+        return LOGSHARE_EINVAL;
     }
     return 0;
 }
@@ -364,27 +608,19 @@ int server_config_load(server_config *c, int argc, char **argv, int first, char 
         }
         if (!strcmp(name, "config"))
             continue;
-        rc = server_config_set(c, name, value);
-        if (rc == LOGSHARE_ENOENT) {
+        const struct key_def *k = find_key(name);
+        const char *why = NULL;
+        if (!k) {
             snprintf(err, err_size, "unknown option '--%s' (try --help)", name);
             return LOGSHARE_EINVAL;
         }
-        if (rc) {
-            snprintf(err, err_size, "%s '%s' for --%s", value_problem(rc), value, name);
+        if ((rc = set_value(c, k, value, &why))) {
+            snprintf(err, err_size, "--%s '%.200s': %s", name, value, value_problem(rc, why));
             return LOGSHARE_EINVAL;
         }
     }
-    if ((c->tls_cert == NULL) != (c->tls_key == NULL)) {
-        snprintf(err, err_size, "--tls-cert and --tls-key go together");
-        return LOGSHARE_EINVAL;
-    }
-    if (c->max_files < 1 || c->max_fields < 1 || c->max_body_bytes < 1 || c->max_file_bytes < 1) {
-        snprintf(err, err_size, "limits must be at least 1");
-        return LOGSHARE_EINVAL;
-    }
-    return 0;
+    return check_combinations(c, err, err_size);
 }
-
 void server_config_print_keys(FILE *out)
 {
     fprintf(out, "Settings (INI [section] key, env LOGSHARE_<SECTION>_<KEY>, flag --key-name):\n");

@@ -16,7 +16,7 @@
 
 typedef struct server_config {
     /* [server] */
-    char *listen; /* HOST:PORT, port 0 = a free port */
+    char *listen; /* HOST:PORT or [IPv6]:PORT, port 0..65535 (0 = a free port); checked */
     char *data_dir;
     char *port_file;  /* written with the bound port once serving */
     char *public_url; /* base of links we hand out; main sets http(s)://listen when unset */
@@ -81,9 +81,12 @@ typedef struct server_config {
 int server_config_defaults(server_config *c);
 
 /* Loads, in order: defaults, the INI file named by --config (or
- * LOGSHARE_CONFIG), the environment (envp style array, NULL for
- * `environ`), then the flags in argv[first..argc). On a usage problem
- * returns LOGSHARE_EINVAL with a one-line message in err (err_size). */
+ * LOGSHARE_CONFIG), the environment, then the flags in
+ * argv[first..argc). Values with a form of their own (listen, URLs, the
+ * algorithm) are checked as they are read, and settings that need each
+ * other at the end. On a usage problem returns LOGSHARE_EINVAL with a
+ * one-line message in err (err_size) naming the setting (as the file
+ * line, variable or flag it came from) and what is expected. */
 int server_config_load(server_config *c, int argc, char **argv, int first, char *err,
                        size_t err_size);
 
@@ -91,6 +94,13 @@ int server_config_load(server_config *c, int argc, char **argv, int first, char 
  * text. 0, LOGSHARE_ENOENT (unknown key), LOGSHARE_EINVAL (bad value) or
  * LOGSHARE_ETOOLARGE (a number, with its k/M/G suffix, past INT64_MAX). */
 int server_config_set(server_config *c, const char *key, const char *value);
+
+/* Prints one warning line to out for each variable in envp (NULL for
+ * `environ`) that has the shape of a setting, LOGSHARE_<SECTION>_...
+ * with SECTION one of the key table's sections (any case), but names
+ * none: a typo would otherwise be ignored in silence. Other LOGSHARE_*
+ * variables (LOGSHARE_TOKEN, meant for the CLI) are left alone. */
+void server_config_warn_env(char **envp, FILE *out);
 
 /* Prints the key table (flag, env variable, default, meaning). */
 void server_config_print_keys(FILE *out);
