@@ -108,7 +108,7 @@ static const struct key_def keys[] = {
     I("limits", "min_body_rate", min_body_rate, "1024",
       "bytes/s a body must average after the grace period, or it is cut"),
     I("limits", "min_body_rate_grace_s", min_body_rate_grace_s, "10",
-      "grace period for min_body_rate"),
+      "grace period for min_body_rate, from the end of the headers"),
     I("limits", "connection_memory_bytes", connection_memory_bytes, "131072",
       "per-connection buffer (bigger reads, more memory)"),
     I("rate", "user_rate", user_rate, "20", "requests per second per user (sustained)"),
