@@ -35,6 +35,14 @@ for name in '../../../etc/passwd' '..\..\windows\system32' "$long.log" 'ünïcö
   case "$fn" in */*|*\\*|.*|"") fail "unsafe download name '$fn' from '${name:0:40}'" ;; esac
   [ "${#fn}" -le 200 ] || fail "download name not shortened: ${#fn} bytes"
 done
+# A form's file input left empty (filename="", no bytes) is no attachment
+# and leaves no blob; an empty name with bytes is stored as "unnamed".
+{ part_head description; printf 'empty input\r\n--%s\r\nContent-Disposition: form-data; name="f"; filename=""\r\nContent-Type: application/octet-stream\r\n\r\n\r\n--%s\r\nContent-Disposition: form-data; name="g"; filename=""\r\n\r\nbytes\r\n--%s--\r\n' "$BND" "$BND" "$BND"; } >"$TEST_TMP/b"
+raw_post "$TEST_TMP/b"; expect 201 "" "an empty file input"
+assert_eq 1 "$(jget attachments.length)" "the empty file input is no attachment"
+assert_eq unnamed "$(jget attachments.0.name)" "an empty name with bytes is 'unnamed'"
+assert_eq 5 "$(jget attachments.0.size)" "its bytes"
+[ -z "$(find "$DATA/blobs" -name '.tmp-*' | head -1)" ] || fail "the empty file input left a temporary blob"
 # NUL in a file name: refused as malformed, nothing stored
 { part_head description; printf 'nul\r\n--%s\r\nContent-Disposition: form-data; name="f"; filename="a\0b.txt"\r\n\r\nx\r\n--%s--\r\n' "$BND" "$BND"; } >"$TEST_TMP/b"
 before=$(ticket_count)

@@ -54,7 +54,8 @@ struct upload {
     char idem_key[MAX_IDEMPOTENCY_KEY + 1];
     multipart_parser *mp;
     /* the part being read */
-    int cur_field; /* enum field_id, -1 for a file, -2 for none */
+    int cur_field;   /* enum field_id, -1 for a file, -2 for none */
+    int cur_unnamed; /* the current file part came with filename="" */
     ls_buf value;
     struct blob_writer *writer;
     EVP_MD_CTX *sha;
@@ -167,7 +168,11 @@ static int on_part_begin(void *ctx, const multipart_part *part)
     if (rc)
         return rc;
     a->id = strdup(aid);
-    a->name = api_filename_preserve(part->filename);
+    /* A browser form's file input left empty sends filename="" and no
+     * bytes: that part is dropped at its end (on_part_end). An empty name
+     * with content is kept under a name that says so. */
+    u->cur_unnamed = part->filename[0] == '\0';
+    a->name = u->cur_unnamed ? strdup("unnamed") : api_filename_preserve(part->filename);
     const char *ct = part->content_type;
     a->content_type = strdup(ct && content_type_ok(ct) ? ct : "application/octet-stream");
     if (!a->id || !a->name || !a->content_type)
@@ -234,6 +239,14 @@ static int on_part_end(void *ctx)
         return 0;
     }
     struct ticket_attachment *a = &u->atts[u->n_atts - 1];
+    if (u->cur_unnamed && u->writer->bytes_written == 0) { /* an empty file input */
+        blob_writer_abort(u->writer);
+        u->writer = NULL;
+        ticket_attachment_clear(a);
+        u->n_atts--;
+        u->cur_field = -2;
+        return 0;
+    }
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
     if (!EVP_DigestFinal_ex(u->sha, md, &mdlen))
