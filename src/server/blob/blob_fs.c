@@ -468,6 +468,12 @@ static int fs_list(struct blob_store *bs, blob_list_fn fn, void *arg)
     return list_walk(fd, key, 0, 1, fn, arg);
 }
 
+/* Free space below which the store is not ready: 16 MiB, or a
+ * twentieth of a smaller file system. With a few KiB left every upload,
+ * even one without files (the database needs pages too), failed while
+ * /readyz still said ready. */
+#define FS_READY_RESERVE (16u << 20)
+
 static int fs_check(struct blob_store *bs)
 {
     struct fs_store *s = bs->state;
@@ -476,7 +482,10 @@ static int fs_check(struct blob_store *bs)
         return err_from_errno();
     if (fstatvfs(s->root_fd, &vfs) != 0)
         return err_from_errno();
-    if (vfs.f_bavail == 0)
+    uint64_t unit = vfs.f_frsize ? vfs.f_frsize : vfs.f_bsize;
+    uint64_t size = (uint64_t)vfs.f_blocks * unit, free_bytes = (uint64_t)vfs.f_bavail * unit;
+    uint64_t reserve = size / 20 < FS_READY_RESERVE ? size / 20 : FS_READY_RESERVE;
+    if (vfs.f_bavail == 0 || free_bytes < reserve)
         return LOGSHARE_ENOSPC;
     return 0;
 }
