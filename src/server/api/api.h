@@ -69,6 +69,10 @@ int api_query_check(http_request *req, const char *const *names);
  * in plain words (jansson's own text names its flags, such as
  * "JSON_ALLOW_NUL"). */
 void api_json_error_describe(const json_error_t *e, char *out, size_t cap);
+/* The request's body as a JSON object (new reference), duplicate keys
+ * refused. NULL when it is empty, not JSON or not an object: then 400
+ * invalid_argument is answered and *rc is what the handler returns. */
+json_t *api_json_object_body(http_request *req, int *rc);
 
 /* The ticket as JSON (SPEC "A ticket in JSON"). New reference. */
 json_t *api_ticket_json(http_request *req, const struct ticket *t);

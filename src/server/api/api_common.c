@@ -224,3 +224,23 @@ void api_json_error_describe(const json_error_t *e, char *out, size_t cap)
     }
     snprintf(out, cap, "%s at line %d, column %d (byte %d)", what, e->line, e->column, e->position);
 }
+
+json_t *api_json_object_body(http_request *req, int *rc)
+{
+    json_error_t jerr;
+    json_t *doc =
+        req->body ? json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
+    if (!doc) {
+        char why[160] = "empty";
+        if (req->body)
+            api_json_error_describe(&jerr, why, sizeof why);
+        *rc = http_respond_error(req, LOGSHARE_EINVAL, 400, "body is not valid JSON: %s", why);
+        return NULL;
+    }
+    if (!json_is_object(doc)) {
+        json_decref(doc);
+        *rc = http_respond_error(req, LOGSHARE_EINVAL, 400, "body must be a JSON object");
+        return NULL;
+    }
+    return doc;
+}

@@ -115,21 +115,10 @@ static int patch_finish(http_request *req)
 {
     struct api_app *app = req->app;
     struct patch_state *st = req->state;
-    json_error_t jerr;
-    json_t *doc =
-        req->body ? json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
     int rc = 0;
-    if (!doc) {
-        char why[160] = "empty";
-        if (req->body)
-            api_json_error_describe(&jerr, why, sizeof why);
-        rc = http_respond_error(req, LOGSHARE_EINVAL, 400, "body is not valid JSON: %s", why);
+    json_t *doc = api_json_object_body(req, &rc);
+    if (!doc)
         goto out;
-    }
-    if (!json_is_object(doc)) {
-        rc = http_respond_error(req, LOGSHARE_EINVAL, 400, "body must be a JSON object");
-        goto out;
-    }
     struct ticket_update u = TICKET_UPDATE_INIT;
     const char *key;
     json_t *v;

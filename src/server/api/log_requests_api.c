@@ -63,21 +63,10 @@ static int printable_text(const char *s, size_t max)
 int api_log_requests_create_end(http_request *req)
 {
     struct create_state *st = req->state;
-    json_error_t jerr;
-    json_t *doc =
-        req->body ? json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
-    int rc;
-    if (!doc) {
-        char why[160] = "empty";
-        if (req->body)
-            api_json_error_describe(&jerr, why, sizeof why);
-        rc = http_respond_error(req, LOGSHARE_EINVAL, 400, "body is not valid JSON: %s", why);
+    int rc = 0;
+    json_t *doc = api_json_object_body(req, &rc);
+    if (!doc)
         goto out;
-    }
-    if (!json_is_object(doc)) {
-        rc = http_respond_error(req, LOGSHARE_EINVAL, 400, "body must be a JSON object");
-        goto out;
-    }
     const char *key;
     json_t *v;
     json_object_foreach(doc, key, v)

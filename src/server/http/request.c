@@ -63,24 +63,6 @@ int http_rate_limit_user(http_request *req, const char *user_id, int *retry_afte
     return ratelimit_take(req->server->rl_user, user_id, ls_time_mono_ns(), retry_after_s);
 }
 
-struct header_count {
-    const char *name;
-    int n;
-    int chunked;
-};
-
-static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
-                                    const char *value)
-{
-    (void)kind;
-    struct header_count *hc = cls;
-    if (strcasecmp(key, hc->name) == 0)
-        hc->n++;
-    if (strcasecmp(key, "Transfer-Encoding") == 0 && value && strcasestr(value, "chunked"))
-        hc->chunked = 1;
-    return MHD_YES;
-}
-
 static int parse_u64(const char *s, uint64_t *out)
 {
     if (!s || !*s)
@@ -95,35 +77,51 @@ static int parse_u64(const char *s, uint64_t *out)
     return 0;
 }
 
-/* Transfer-Encoding, every header line in order joined with ",". */
+/* The headers that frame a body, from one pass over them. */
 #define TE_MAX_BYTES 256 /* "chunked" with room for a few codings */
 
-struct te_join {
-    char buf[TE_MAX_BYTES + 1];
-    size_t len;
-    int lines;
-    int oversized;
+struct framing {
+    int cl_lines;              /* Content-Length header lines */
+    const char *cl_value;      /* the first one's value */
+    int te_lines;              /* Transfer-Encoding header lines */
+    int te_oversized;          /* their values did not fit in te */
+    int te_has_chunked;        /* "chunked" appears in one of them */
+    char te[TE_MAX_BYTES + 1]; /* every Transfer-Encoding value, in order, joined with "," */
+    size_t te_len;
 };
 
-static enum MHD_Result join_te(void *cls, enum MHD_ValueKind kind, const char *key,
-                               const char *value)
+static enum MHD_Result scan_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
 {
     (void)kind;
-    struct te_join *j = cls;
-    if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) != 0)
-        return MHD_YES;
-    j->lines++;
-    size_t n = value ? strlen(value) : 0;
-    if (j->oversized || n + 1 > TE_MAX_BYTES - j->len) {
-        j->oversized = 1;
+    struct framing *f = cls;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+        if (f->cl_lines++ == 0)
+            f->cl_value = value;
         return MHD_YES;
     }
-    if (j->len)
-        j->buf[j->len++] = ',';
-    memcpy(j->buf + j->len, value ? value : "", n);
-    j->len += n;
-    j->buf[j->len] = '\0';
+    if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) != 0)
+        return MHD_YES;
+    f->te_lines++;
+    if (value && strcasestr(value, "chunked"))
+        f->te_has_chunked = 1;
+    size_t n = value ? strlen(value) : 0;
+    if (f->te_oversized || n + 1 > TE_MAX_BYTES - f->te_len) {
+        f->te_oversized = 1;
+        return MHD_YES;
+    }
+    if (f->te_len)
+        f->te[f->te_len++] = ',';
+    memcpy(f->te + f->te_len, value ? value : "", n);
+    f->te_len += n;
+    f->te[f->te_len] = '\0';
     return MHD_YES;
+}
+
+static void framing_scan(http_request *req, struct framing *f)
+{
+    memset(f, 0, sizeof *f);
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, scan_framing, f);
 }
 
 static int is_ows(char c)
@@ -138,21 +136,19 @@ static int is_ows(char c)
  * connection closed after the answer: the body's framing is unknown.
  * 400 when chunked is not the final coding, is applied twice or has
  * parameters; 501 for a coding we do not implement (gzip, ...). */
-static int check_transfer_encoding(http_request *req)
+static int check_transfer_encoding(http_request *req, struct framing *f)
 {
-    struct te_join j = {.len = 0};
-    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, join_te, &j);
-    if (!j.lines)
+    if (!f->te_lines)
         return 0;
-    if (j.lines == 1 && strcasecmp(j.buf, "chunked") == 0)
+    if (f->te_lines == 1 && strcasecmp(f->te, "chunked") == 0)
         return 0;
     req->close_after = 1;
-    if (j.oversized)
+    if (f->te_oversized)
         return http_respond_error(req, LOGSHARE_EINVAL, 400, "Transfer-Encoding too long");
     size_t n = 0, n_chunked = 0;
     int last_chunked = 0;
     char unknown[64] = "";
-    for (char *e = j.buf; e;) {
+    for (char *e = f->te; e;) {
         char *comma = strchr(e, ',');
         char *end = comma ? comma : e + strlen(e);
         char *next = comma ? comma + 1 : NULL;
@@ -190,29 +186,12 @@ static int check_transfer_encoding(http_request *req)
  * connection alive; with one, an answer from the headers must go out at
  * once (the body is not read) and the connection closes. Anything
  * unclear (two Content-Length lines, "00") counts as a body. */
-struct body_scan {
-    int n_length;
-    int has_body;
-};
-
-static enum MHD_Result scan_body_headers(void *cls, enum MHD_ValueKind kind, const char *key,
-                                         const char *value)
-{
-    (void)kind;
-    struct body_scan *b = cls;
-    if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
-        b->has_body = 1;
-    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0 &&
-        (++b->n_length > 1 || !value || strcmp(value, "0") != 0))
-        b->has_body = 1;
-    return MHD_YES;
-}
-
 static int request_has_body(http_request *req)
 {
-    struct body_scan b = {0, 0};
-    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, scan_body_headers, &b);
-    return b.has_body;
+    struct framing f;
+    framing_scan(req, &f);
+    return f.te_lines > 0 || f.cl_lines > 1 ||
+           (f.cl_lines == 1 && (!f.cl_value || strcmp(f.cl_value, "0") != 0));
 }
 
 static int addr_to_text(const struct sockaddr *sa, char *out, size_t cap)
@@ -449,20 +428,18 @@ static int begin_request(http_request *req, const char *url, int nul_in_target)
     if (nul_in_target)
         return http_respond_error(req, LOGSHARE_EINVAL, 400,
                                   "the request target contains %%00 (a NUL byte)");
-    int rc = check_transfer_encoding(req);
+    struct framing f;
+    framing_scan(req, &f);
+    int rc = check_transfer_encoding(req, &f);
     if (rc || req->status)
         return rc;
-
-    struct header_count hc = {MHD_HTTP_HEADER_CONTENT_LENGTH, 0, 0};
-    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, count_header, &hc);
-    if (hc.n > 1)
+    if (f.cl_lines > 1)
         return http_respond_error(req, LOGSHARE_EINVAL, 400, "more than one Content-Length header");
-    if (hc.n == 1 && hc.chunked)
+    if (f.cl_lines == 1 && f.te_has_chunked)
         return http_respond_error(req, LOGSHARE_EINVAL, 400,
                                   "both Content-Length and Transfer-Encoding: chunked");
     req->content_length = UINT64_MAX;
-    if (hc.n == 1 &&
-        parse_u64(http_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH), &req->content_length))
+    if (f.cl_lines == 1 && parse_u64(f.cl_value, &req->content_length))
         return http_respond_error(req, LOGSHARE_EINVAL, 400, "bad Content-Length");
 
     if (rr == ROUTER_NO_PATH)
