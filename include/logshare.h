@@ -266,15 +266,18 @@ LOGSHARE_API void logshare_close(logshare *ls);
  * none, LOGSHARE_EINVAL for a NULL ls or name. */
 LOGSHARE_API int logshare_stream_index(const logshare *ls, const char *name);
 
-/* Logs one record, formatting it now (any format string is fine). Safe
- * from any thread; never blocks; never allocates except at a thread's
- * first call on this store. Messages longer than 4000 bytes are cut and
- * end with "...[truncated]". Returns 0 when queued, LOGSHARE_ENOSPC when
- * the thread's ring was full (dropped and counted), LOGSHARE_EINVAL for
- * a bad stream or level, LOGSHARE_ECLOSED while logshare_close runs,
- * after exit() or in a forked child, LOGSHARE_ENOMEM when the thread's first call cannot
- * allocate its ring (the record is counted as write_failed). A record
- * below the minimum level returns 0. */
+/* Logs one record, formatting it now (any format string is fine; a %c
+ * of 0 adds nothing). Safe from any thread, but not from a signal
+ * handler (no logging call is async-signal-safe: a handler interrupting
+ * a call on the same thread would corrupt that thread's ring); never
+ * blocks; never allocates except at a thread's first call on this
+ * store. Messages longer than 4000 bytes are cut and end with
+ * "...[truncated]". Returns 0 when queued, LOGSHARE_ENOSPC when the
+ * thread's ring was full (dropped and counted), LOGSHARE_EINVAL for a
+ * bad stream or level, LOGSHARE_ECLOSED after exit() or in a forked
+ * child, LOGSHARE_ENOMEM when the thread's first call cannot allocate
+ * its ring (the record is counted as write_failed). A record below the
+ * minimum level returns 0. */
 LOGSHARE_API int logshare_log(logshare *ls, int stream, logshare_level level, const char *fmt, ...)
     LOGSHARE_PRINTF(4, 5);
 LOGSHARE_API int logshare_vlog(logshare *ls, int stream, logshare_level level, const char *fmt,
@@ -409,7 +412,10 @@ static inline uint64_t logshare__arg_p(const volatile void *v)
 #define LOGSHARE__EACH22(m, n, a, ...) m(n, 22, a) LOGSHARE__EACH21(m, n, __VA_ARGS__)
 #define LOGSHARE__EACH23(m, n, a, ...) m(n, 23, a) LOGSHARE__EACH22(m, n, __VA_ARGS__)
 #define LOGSHARE__EACH24(m, n, a, ...) m(n, 24, a) LOGSHARE__EACH23(m, n, __VA_ARGS__)
-#define LOGSHARE__DECL(n, k, a) __typeof__((a) + 0) logshare__v##k = (a);
+/* The argument's type after the conversions a call would apply: arrays
+ * decay, small integers and bit-fields promote. Not "(a) + 0": with NULL
+ * that is arithmetic on a null pointer, which clang warns about. */
+#define LOGSHARE__DECL(n, k, a) __typeof__(0 ? (a) : (a)) logshare__v##k = (a);
 #define LOGSHARE__SLOT(n, k, a) LOGSHARE__ARG(logshare__v##k),
 #define LOGSHARE__PASS(n, k, a) , logshare__v##k
 /* Bit (index) set for a char pointer: the library may measure it at
@@ -491,12 +497,16 @@ LOGSHARE_API int logshare_last_error(const logshare *ls);
 
 /* One log file that belongs in a support request. */
 typedef struct logshare_support_file {
-    char *path;            /* absolute or as given by dir; owned by the array */
-    char *stream;          /* stream name; owned by the array */
-    uint64_t size;         /* bytes on disk */
-    uint64_t seq;          /* file sequence number: orders files across streams */
-    int64_t first_time_us; /* first record's time, µs since the epoch; 0 if none yet */
-    int64_t last_time_us;  /* last record's time; 0 if none yet */
+    char *path;    /* absolute or as given by dir; owned by the array */
+    char *stream;  /* stream name; owned by the array */
+    uint64_t size; /* bytes on disk */
+    uint64_t seq;  /* file sequence number: orders files across streams */
+    /* The times of the file's first and last records in file order, µs
+     * since the epoch; 0 if none yet. Records of different threads can
+     * reach a file a few milliseconds out of time order, so a record's
+     * time may fall that much outside [first, last]. */
+    int64_t first_time_us;
+    int64_t last_time_us;
 } logshare_support_file;
 
 /* Flushes (as logshare_flush with no timeout) and finishes every file

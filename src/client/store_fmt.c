@@ -52,7 +52,8 @@ const struct store_fmt_info *store_fmt_get(struct store_fmt_table *t, const char
             unsigned nargs = 0;
             info->fmt = fmt;
             info->id = id;
-            info->supported = logfmt_printf_parse(fmt, info->kinds, &nargs, info->str_prec) == 0;
+            info->supported =
+                logfmt_printf_parse(fmt, info->kinds, &nargs, info->str_prec, &info->starmask) == 0;
             info->nargs = (uint8_t)nargs;
             info->strs_unbounded = 1;
             for (unsigned i = 0; info->supported && i < nargs; i++) {

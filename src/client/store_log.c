@@ -246,6 +246,18 @@ int logshare_vlog(logshare *ls, int stream, logshare_level level, const char *fm
     } else {
         len = (size_t)n;
     }
+    /* %c of 0 (or %lc of L'\0') puts a NUL inside the text. A record is
+     * a C string and readers take a NUL inside one for damage (the whole
+     * frame would be refused): it renders as nothing, as in the binary
+     * form. */
+    char *nul = memchr(text, '\0', len);
+    if (__builtin_expect(nul != NULL, 0)) {
+        size_t o = (size_t)(nul - text);
+        for (size_t i = o; i < len; i++)
+            if (text[i])
+                text[o++] = text[i];
+        len = o;
+    }
     return log_text(ls, r, stream, level, store_raw_time(ls), text, len);
 }
 
@@ -346,6 +358,19 @@ static inline uint64_t str_len(const char *s, int prec)
     return prec >= 0 ? strnlen(s, (size_t)prec) : arg_strlen(s);
 }
 
+/* A '*' width or precision the file form cannot hold (it keeps at most
+ * LOGFMT_WIDTH_MAX): such a call is formatted now, so that it reads back
+ * as printf prints it. */
+static int stars_too_wide(uint32_t mask, const uint64_t *slot)
+{
+    for (; mask; mask &= mask - 1) {
+        int v = (int)(int64_t)slot[__builtin_ctz(mask)];
+        if (v > LOGFMT_WIDTH_MAX || v < -LOGFMT_WIDTH_MAX)
+            return 1;
+    }
+    return 0;
+}
+
 int logshare_log_args(logshare *ls, int stream, logshare_level level, const char *fmt,
                       const uint64_t *args, unsigned nargs, uint32_t strmask)
 {
@@ -355,6 +380,8 @@ int logshare_log_args(logshare *ls, int stream, logshare_level level, const char
     int64_t t = store_raw_time(ls);
     const struct store_fmt_info *fi = store_fmt_lookup(&ls->fmts, fmt);
     if (__builtin_expect(!fi || !fi->supported || fi->nargs != nargs, 0))
+        return LOGSHARE_FORMAT_AT_CALL;
+    if (__builtin_expect(fi->starmask != 0, 0) && stars_too_wide(fi->starmask, args))
         return LOGSHARE_FORMAT_AT_CALL;
     const char *strs[LOGFMT_MAX_ARGS];
     uint64_t lens[LOGFMT_MAX_ARGS], str_bytes = 0;
@@ -460,8 +487,10 @@ int logshare_log_static(logshare *ls, int stream, logshare_level level, const ch
         }
     }
     va_end(ap);
-    if (__builtin_expect(str_bytes > BINARY_BYTES_MAX, 0)) {
-        /* Too long to keep raw: format now, which cuts it visibly. */
+    if (__builtin_expect(str_bytes > BINARY_BYTES_MAX, 0) ||
+        __builtin_expect(fi->starmask != 0 && stars_too_wide(fi->starmask, slot), 0)) {
+        /* Too long to keep raw: format now, which cuts it visibly; or a
+         * '*' the file form cannot hold. */
         va_start(ap, fmt);
         rc = logshare_vlog(ls, stream, level, fmt, ap);
         va_end(ap);

@@ -14,7 +14,7 @@
 #include "logfmt_printf.h"
 #include "logshare.h"
 
-#define WIDTH_MAX 1024
+#define WIDTH_MAX LOGFMT_WIDTH_MAX
 /* The widest padding a %s gets: a record's text is at most ~4 KiB at
  * the call, and a hostile width must not make a reader allocate much. */
 #define STRING_PAD_MAX 4096
@@ -173,9 +173,10 @@ uint64_t logfmt_arg_narrow(unsigned char kind, uint64_t v)
 }
 
 int logfmt_printf_parse(const char *fmt, unsigned char kinds[LOGFMT_MAX_ARGS], unsigned *nargs,
-                        short *str_prec)
+                        short *str_prec, uint32_t *star_mask)
 {
     unsigned n = 0;
+    uint32_t stars = 0;
     if (strlen(fmt) > LOGFMT_FORMAT_MAX)
         return LOGSHARE_EUNSUPPORTED;
     for (const char *p = fmt; *p; p++) {
@@ -191,10 +192,14 @@ int logfmt_printf_parse(const char *fmt, unsigned char kinds[LOGFMT_MAX_ARGS], u
         int k = value_kind(&c);
         if (k < 0 || n + (unsigned)c.width_star + (unsigned)c.prec_star + 1 > LOGFMT_MAX_ARGS)
             return LOGSHARE_EUNSUPPORTED;
-        if (c.width_star)
+        if (c.width_star) {
+            stars |= 1u << n;
             kinds[n++] = LOGFMT_ARG_INT;
-        if (c.prec_star)
+        }
+        if (c.prec_star) {
+            stars |= 1u << n;
             kinds[n++] = LOGFMT_ARG_INT;
+        }
         if (str_prec)
             str_prec[n] = (short)(c.prec_star   ? LOGFMT_PREC_STAR
                                   : c.have_prec ? c.prec
@@ -203,6 +208,8 @@ int logfmt_printf_parse(const char *fmt, unsigned char kinds[LOGFMT_MAX_ARGS], u
         p += c.len - 1;
     }
     *nargs = n;
+    if (star_mask)
+        *star_mask = stars;
     return 0;
 }
 

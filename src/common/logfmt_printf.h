@@ -13,6 +13,7 @@
 #define LOGFMT_PRINTF_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "ls_buf.h"
 
@@ -61,11 +62,15 @@ uint64_t logfmt_arg_narrow(unsigned char kind, uint64_t v);
  * When str_prec is not NULL, str_prec[i] is the precision of argument i
  * if it is a string (a count >= 0, LOGFMT_PREC_NONE or LOGFMT_PREC_STAR;
  * undefined for other kinds): "%.*s" and "%.5s" may be given arrays
- * without a NUL, so the call must measure them with strnlen.
+ * without a NUL, so the call must measure them with strnlen. When
+ * star_mask is not NULL, bit i is set when argument i is a '*' width or
+ * precision: the file form holds at most LOGFMT_WIDTH_MAX, so a call
+ * with a larger one must be formatted at the call.
  * 0, or LOGSHARE_EUNSUPPORTED (see above; also formats longer than
- * LOGFMT_FORMAT_MAX or with widths over 1024). */
+ * LOGFMT_FORMAT_MAX or with widths over LOGFMT_WIDTH_MAX). */
+#define LOGFMT_WIDTH_MAX 1024
 int logfmt_printf_parse(const char *fmt, unsigned char kinds[LOGFMT_MAX_ARGS], unsigned *nargs,
-                        short *str_prec);
+                        short *str_prec, uint32_t *star_mask);
 
 /* Appends fmt formatted with the arguments encoded at *args (file
  * encoding, advanced past them) to out. 0, -1 when the arguments are

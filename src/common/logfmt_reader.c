@@ -363,7 +363,7 @@ static int format_define(logshare_reader *r, uint64_t id, const unsigned char *p
     s[n] = '\0';
     unsigned char kinds[LOGFMT_MAX_ARGS];
     unsigned nargs;
-    if (logfmt_printf_parse(s, kinds, &nargs, NULL) != 0) {
+    if (logfmt_printf_parse(s, kinds, &nargs, NULL, NULL) != 0) {
         free(s);
         return LOGSHARE_ECORRUPT;
     }

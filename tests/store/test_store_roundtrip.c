@@ -7,6 +7,8 @@
 #include <sys/mman.h>
 #include <time.h>
 
+#include <wchar.h>
+
 #include "store_testutil.h"
 
 #define THREADS 8
@@ -468,6 +470,45 @@ static void long_strings_keep_their_width_and_precision(void **state)
     free(dir);
 }
 
+/* A '*' width or precision over what the binary form holds (1024) is
+ * formatted at the call, so it still reads back as printf prints it (it
+ * was cut to 1024); a %c of 0 in a call formatted at once renders as
+ * nothing instead of putting a NUL in the record (which made readers
+ * refuse the frame, and with it the rest of the file). */
+static void wide_stars_and_nul_characters_read_back_as_printf_prints_them(void **state)
+{
+    (void)state;
+    char *dir;
+    logshare *ls = tu_open_plain("stars", -1, &dir);
+    char want[9][4000];
+    int n = 0;
+#define BOTH(...) LOG_AND_WANT(LOGSHARE_LEVEL_INFO, __VA_ARGS__)
+    BOTH("[%*d]", 2000, 1);
+    BOTH("[%.*f]", 1100, 1.0);
+    BOTH("[%-*d|%*.*e]", -1500, 7, 5, 1030, 2.5);
+    BOTH("[%*d]", 1024, 3); /* at the limit: still the binary form */
+#undef BOTH
+    snprintf(want[n++], sizeof want[0], "[%*d]", 3000, 4);
+    assert_int_equal(logshare_log_static(ls, 0, LOGSHARE_LEVEL_INFO, "[%*d]", 3000, 4), 0);
+    assert_int_equal(logshare_log(ls, 0, LOGSHARE_LEVEL_INFO, "x%cy", 0), 0);
+    snprintf(want[n++], sizeof want[0], "xy");
+    assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "x%cy %ls", 0, L"w"), 0);
+    snprintf(want[n++], sizeof want[0], "xy w");
+    assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "after"), 0);
+    snprintf(want[n++], sizeof want[0], "after");
+    logshare_close(ls);
+    struct full_messages f = {0};
+    tu_read_dir(dir, NULL, full_record, &f, NULL);
+    assert_int_equal(f.n, n);
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(f.len[i], strlen(want[i]));
+        assert_string_equal(f.msg[i], want[i]);
+    }
+    full_messages_free(&f);
+    tu_rmrf(dir);
+    free(dir);
+}
+
 static void long_messages_are_cut_visibly(void **state)
 {
     (void)state;
@@ -661,6 +702,7 @@ int main(void)
         cmocka_unit_test(strings_of_every_length_and_alignment_round_trip),
         cmocka_unit_test(precision_strings_are_read_only_up_to_the_precision),
         cmocka_unit_test(long_strings_keep_their_width_and_precision),
+        cmocka_unit_test(wide_stars_and_nul_characters_read_back_as_printf_prints_them),
         cmocka_unit_test(long_messages_are_cut_visibly),
         cmocka_unit_test(records_below_the_minimum_level_are_discarded),
         cmocka_unit_test(support_files_are_flushed_and_carry_time_ranges),
