@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api/api.h"
 #include "http/metrics.h"
@@ -67,6 +68,9 @@ struct upload {
     struct blob_writer **writers;   /* per attachment: open until commit_blobs */
     size_t n_atts;
     int committed; /* the database has it: never remove the blobs now */
+    /* An Idempotency-Key retry of a request that already made its ticket:
+     * the body is read and dropped, then this ticket is the answer. */
+    struct ticket *replay;
 };
 
 static void upload_free(struct upload *u)
@@ -87,6 +91,7 @@ static void upload_free(struct upload *u)
     }
     free(u->atts);
     free(u->writers);
+    ticket_free(u->replay);
     free(u);
 }
 
@@ -111,6 +116,15 @@ static int content_type_ok(const char *ct)
             return 0;
     }
     return slash == 1 && ct[0] != '/' && ct[n - 1] != '/';
+}
+
+/* A blob store failure is the server's, never the client's: 503, which
+ * clients retry. (A read-only or unwritable store gave EPERM, a 403, on
+ * which the client library gives a report up for good.) */
+static int blob_failure(http_request *req, int rc)
+{
+    snprintf(req->fail_message, sizeof req->fail_message, "blob store: %s", logshare_strerror(rc));
+    return LOGSHARE_EUNAVAILABLE;
 }
 
 static int on_part_begin(void *ctx, const multipart_part *part)
@@ -184,9 +198,7 @@ static int on_part_begin(void *ctx, const multipart_part *part)
     rc = blob_store_put_open(app->blobs, key, &u->writer);
     if (rc) {
         u->writer = NULL;
-        snprintf(req->fail_message, sizeof req->fail_message, "blob store: %s",
-                 logshare_strerror(rc));
-        return rc == LOGSHARE_EIO || rc == LOGSHARE_ENOSPC ? LOGSHARE_EUNAVAILABLE : rc;
+        return blob_failure(req, rc);
     }
     if (!EVP_DigestInit_ex(u->sha, EVP_sha256(), NULL))
         return LOGSHARE_EINTERNAL;
@@ -203,10 +215,7 @@ static int on_part_data(void *ctx, const char *data, size_t len)
     if (!EVP_DigestUpdate(u->sha, data, len))
         return LOGSHARE_EINTERNAL;
     int rc = blob_writer_write(u->writer, data, len);
-    if (rc)
-        snprintf(req->fail_message, sizeof req->fail_message, "blob store: %s",
-                 logshare_strerror(rc));
-    return rc == LOGSHARE_EIO || rc == LOGSHARE_ENOSPC ? LOGSHARE_EUNAVAILABLE : rc;
+    return rc ? blob_failure(req, rc) : 0;
 }
 
 static int on_part_end(void *ctx)
@@ -280,9 +289,7 @@ static int commit_blobs(http_request *req, struct upload *u)
         if (rc) {
             free(a->blob_key); /* nothing was left under it */
             a->blob_key = NULL;
-            snprintf(req->fail_message, sizeof req->fail_message, "blob store: %s",
-                     logshare_strerror(rc));
-            return LOGSHARE_EUNAVAILABLE;
+            return blob_failure(req, rc);
         }
     }
     return 0;
@@ -338,14 +345,19 @@ int api_tickets_create_begin(http_request *req)
             return http_respond_error(req, LOGSHARE_EINVAL, 400,
                                       "Idempotency-Key must be 1 to 255 visible ASCII characters");
         memcpy(u->idem_key, key, n + 1);
-        /* a retry of a request that already made its ticket is answered
-         * before its body is read */
-        struct ticket *first = NULL;
-        int rc = ticket_store_find_idempotent(app->tickets, u->who.user_id, key, &first);
+        /* A retry of a request that already made its ticket is answered
+         * with that ticket. A client waiting on Expect: 100-continue gets
+         * it at once and never sends its body. Any other is answered
+         * after its body, which is dropped as it comes: answered from the
+         * headers, the connection would close with the body unread, and
+         * the kernel's reset can throw the answer away before the client
+         * reads it. */
+        int rc = ticket_store_find_idempotent(app->tickets, u->who.user_id, key, &u->replay);
         if (rc == 0) {
-            json_t *doc = api_ticket_json(req, first);
-            ticket_free(first);
-            return http_respond_json(req, 201, doc);
+            const char *expect = http_header(req, "Expect");
+            if (expect && strcasecmp(expect, "100-continue") == 0)
+                return http_respond_json(req, 201, api_ticket_json(req, u->replay));
+            return 0;
         }
         if (rc != LOGSHARE_ENOENT)
             return http_respond_error(req, LOGSHARE_EUNAVAILABLE, 503, "database: %s",
@@ -386,6 +398,8 @@ int api_tickets_add_attachments_begin(http_request *req)
 int api_upload_body(http_request *req, const char *data, size_t len)
 {
     struct upload *u = req->state;
+    if (u->replay)
+        return 0;
     int rc = multipart_parser_feed(u->mp, data, len);
     if (rc && !req->fail_message[0])
         snprintf(req->fail_message, sizeof req->fail_message, "%s", multipart_parser_error(u->mp));
@@ -488,6 +502,9 @@ static int upload_finish(http_request *req)
 
 int api_upload_end(http_request *req)
 {
+    struct upload *u = req->state;
+    if (u->replay)
+        return http_respond_json(req, 201, api_ticket_json(req, u->replay));
     /* The commit waits for the disk (an fsync per blob, one for the
      * ticket store's group commit): off the HTTP threads it goes. Many
      * commits waiting at once is also what lets the store put many
