@@ -66,6 +66,36 @@ int pg_command(struct pg_conn *c, const char *sql)
     return rc;
 }
 
+int pg_commit(struct pg_conn *c)
+{
+    /* Nothing can have reached the server: it rolls back a transaction
+     * whose connection is gone. */
+    if (PQstatus(c->db) != CONNECTION_OK)
+        return LOGSHARE_EUNAVAILABLE;
+    if (!PQsendQuery(c->db, "COMMIT")) /* some of it may have been sent */
+        return TICKET_STORE_EUNKNOWN;
+    /* Results one by one: a CommandComplete for COMMIT means committed,
+     * even when the connection breaks before ReadyForQuery (PQexec
+     * would return that later error instead). */
+    int committed = 0, rc = 0;
+    PGresult *res;
+    while ((res = PQgetResult(c->db)) != NULL) {
+        if (PQresultStatus(res) == PGRES_COMMAND_OK && !strcmp(PQcmdStatus(res), "COMMIT"))
+            committed = 1;
+        else if (rc == 0 && PQresultStatus(res) != PGRES_COMMAND_OK)
+            rc = PQresultErrorField(res, PG_DIAG_SQLSTATE) ? pg_error(c, res) : -1;
+        PQclear(res);
+    }
+    if (committed)
+        return 0;
+    /* The server refused it and is still there: rolled back. Otherwise
+     * (no answer, the connection lost, the backend terminated while
+     * committing) it may have committed. */
+    if (rc != 0 && rc != -1 && PQstatus(c->db) == CONNECTION_OK)
+        return rc;
+    return TICKET_STORE_EUNKNOWN;
+}
+
 char *pg_dup(const PGresult *res, int row, int col, int *rc)
 {
     if (PQgetisnull(res, row, col))
