@@ -77,22 +77,25 @@ int pg_commit(struct pg_conn *c)
     /* Results one by one: a CommandComplete for COMMIT means committed,
      * even when the connection breaks before ReadyForQuery (PQexec
      * would return that later error instead). */
-    int committed = 0, rc = 0;
+    int committed = 0, refused = 0;
     PGresult *res;
     while ((res = PQgetResult(c->db)) != NULL) {
-        if (PQresultStatus(res) == PGRES_COMMAND_OK && !strcmp(PQcmdStatus(res), "COMMIT"))
+        ExecStatusType st = PQresultStatus(res);
+        if (st == PGRES_COMMAND_OK && !strcmp(PQcmdStatus(res), "COMMIT"))
             committed = 1;
-        else if (rc == 0 && PQresultStatus(res) != PGRES_COMMAND_OK)
-            rc = PQresultErrorField(res, PG_DIAG_SQLSTATE) ? pg_error(c, res) : -1;
+        else if (st == PGRES_COMMAND_OK) /* "ROLLBACK": the transaction had failed */
+            refused = LOGSHARE_EIO;
+        else if (!refused && PQresultErrorField(res, PG_DIAG_SQLSTATE))
+            refused = pg_error(c, res);
         PQclear(res);
     }
     if (committed)
         return 0;
-    /* The server refused it and is still there: rolled back. Otherwise
-     * (no answer, the connection lost, the backend terminated while
-     * committing) it may have committed. */
-    if (rc != 0 && rc != -1 && PQstatus(c->db) == CONNECTION_OK)
-        return rc;
+    /* The server answered with a refusal and is still there: rolled
+     * back. Otherwise (no answer, the connection lost, the backend
+     * terminated while committing) it may have committed. */
+    if (refused && PQstatus(c->db) == CONNECTION_OK)
+        return refused;
     return TICKET_STORE_EUNKNOWN;
 }
 
