@@ -722,6 +722,55 @@ static void more_attachments_join_an_existing_ticket(void **state)
     assert_int_equal(count_rows(f->db, "attachments"), 3);
 }
 
+/* PostgreSQL only: a deferred trigger makes COMMIT itself fail. When
+ * the server refuses the COMMIT and stays connected, the transaction
+ * rolled back: a plain error. When the connection is lost during the
+ * COMMIT (here the backend terminates itself), the outcome is unknown to
+ * the store, which must say so: the caller then keeps the blobs. */
+static void a_commit_that_loses_its_connection_has_an_unknown_outcome(void **state)
+{
+    struct fixture *f = *state;
+    if (strcmp(f->ts->ops->name, "postgres") != 0)
+        skip();
+    struct draft first;
+    draft_init(&first, "u", "before the trigger", NULL, 0);
+    ticket_free(create(f->ts, &first, NULL, NULL));
+    backend_exec(f->db, "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS"
+                        " $$ BEGIN RAISE EXCEPTION 'refused at commit'; END $$;"
+                        "CREATE CONSTRAINT TRIGGER at_commit AFTER INSERT ON attachments"
+                        " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse()");
+    struct draft d;
+    draft_init(&d, "u", "refused", NULL, 1);
+    struct ticket *out = NULL;
+    int rc = ticket_store_create(f->ts, &d.t, "k-refused", &out, NULL);
+    assert_int_not_equal(rc, 0);
+    assert_int_not_equal(rc, TICKET_STORE_EUNKNOWN);
+    assert_null(out);
+
+    backend_exec(f->db, "CREATE OR REPLACE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS"
+                        " $$ BEGIN PERFORM pg_terminate_backend(pg_backend_pid());"
+                        " PERFORM pg_sleep(10); RETURN NULL; END $$");
+    draft_init(&d, "u", "lost", NULL, 1);
+    assert_int_equal(ticket_store_create(f->ts, &d.t, "k-lost", &out, NULL), TICKET_STORE_EUNKNOWN);
+    assert_null(out);
+    struct draft more;
+    draft_init(&more, "u", "x", NULL, 1);
+    assert_int_equal(ticket_store_add_attachments(f->ts, first.id, more.atts, 1, &out),
+                     TICKET_STORE_EUNKNOWN);
+    assert_null(out);
+    /* Terminated before its commit record: nothing was written here. */
+    assert_int_equal(count_rows(f->db, "tickets"), 1);
+    assert_int_equal(count_rows(f->db, "attachments"), 0);
+
+    /* The pool reconnects and the next upload lands. */
+    backend_exec(f->db, "DROP TRIGGER at_commit ON attachments");
+    draft_init(&d, "u", "after", NULL, 1);
+    ticket_free(create(f->ts, &d, "k-lost", NULL));
+    assert_int_equal(ticket_store_add_attachments(f->ts, first.id, more.atts, 1, &out), 0);
+    assert_int_equal(out->n_attachments, 1);
+    ticket_free(out);
+}
+
 /* The orphan sweep asks whether any attachment row names a blob key:
  * exact keys of created tickets and of added attachments are, keys of a
  * failed transaction, prefixes and patterns are not. */
@@ -902,6 +951,7 @@ int main(void)
         T(list_skips_vanished_tickets_without_holes),
         T(updates_change_status_assignee_and_append_notes),
         T(more_attachments_join_an_existing_ticket),
+        T(a_commit_that_loses_its_connection_has_an_unknown_outcome),
         T(blob_keys_are_referenced_only_by_stored_attachments),
         T(migrations_run_once_and_reopen_is_idempotent),
         T(a_bad_database_fails_cleanly),

@@ -429,6 +429,22 @@ static int check_fields(http_request *req, struct upload *u)
     return 0;
 }
 
+/* The database lost the COMMIT's answer: the rows may exist, so the
+ * blobs they would name stay (if the rows do not, the orphan sweep
+ * removes them) and the client learns to retry with its key. */
+static int upload_outcome_unknown(http_request *req, struct upload *u)
+{
+    u->committed = 1;
+    if (u->add_to_existing)
+        return http_respond_error(req, LOGSHARE_EUNAVAILABLE, 503,
+                                  "database: connection lost while committing; the attachments"
+                                  " may have been added: check the ticket before retrying");
+    return http_respond_error(req, LOGSHARE_EUNAVAILABLE, 503,
+                              "database: connection lost while committing; the ticket may have"
+                              " been created: retry with the same Idempotency-Key%s",
+                              u->idem_key[0] ? "" : " (this request had none)");
+}
+
 /* The blocking part of an upload: blobs made durable, then the
  * transaction. Runs on a worker thread (http_defer). */
 static int upload_finish(http_request *req)
@@ -472,6 +488,8 @@ static int upload_finish(http_request *req)
         rc = ticket_store_create(app->tickets, &t, u->idem_key[0] ? u->idem_key : NULL, &out,
                                  &replayed);
     }
+    if (rc == TICKET_STORE_EUNKNOWN)
+        return upload_outcome_unknown(req, u);
     if (rc) {
         ticket_free(out);
         if (rc == LOGSHARE_ENOENT)

@@ -66,6 +66,39 @@ int pg_command(struct pg_conn *c, const char *sql)
     return rc;
 }
 
+int pg_commit(struct pg_conn *c)
+{
+    /* Nothing can have reached the server: it rolls back a transaction
+     * whose connection is gone. */
+    if (PQstatus(c->db) != CONNECTION_OK)
+        return LOGSHARE_EUNAVAILABLE;
+    if (!PQsendQuery(c->db, "COMMIT")) /* some of it may have been sent */
+        return TICKET_STORE_EUNKNOWN;
+    /* Results one by one: a CommandComplete for COMMIT means committed,
+     * even when the connection breaks before ReadyForQuery (PQexec
+     * would return that later error instead). */
+    int committed = 0, refused = 0;
+    PGresult *res;
+    while ((res = PQgetResult(c->db)) != NULL) {
+        ExecStatusType st = PQresultStatus(res);
+        if (st == PGRES_COMMAND_OK && !strcmp(PQcmdStatus(res), "COMMIT"))
+            committed = 1;
+        else if (st == PGRES_COMMAND_OK) /* "ROLLBACK": the transaction had failed */
+            refused = LOGSHARE_EIO;
+        else if (!refused && PQresultErrorField(res, PG_DIAG_SQLSTATE))
+            refused = pg_error(c, res);
+        PQclear(res);
+    }
+    if (committed)
+        return 0;
+    /* The server answered with a refusal and is still there: rolled
+     * back. Otherwise (no answer, the connection lost, the backend
+     * terminated while committing) it may have committed. */
+    if (refused && PQstatus(c->db) == CONNECTION_OK)
+        return refused;
+    return TICKET_STORE_EUNKNOWN;
+}
+
 char *pg_dup(const PGresult *res, int row, int col, int *rc)
 {
     if (PQgetisnull(res, row, col))

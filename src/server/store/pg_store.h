@@ -38,6 +38,10 @@ void pg_release(struct pg_store *s, struct pg_conn *c);
 PGresult *pg_query(struct pg_conn *c, const char *sql, int n, const char *const *params, int *rc);
 /* Runs sql without parameters or rows. */
 int pg_command(struct pg_conn *c, const char *sql);
+/* COMMITs the open transaction: 0 once the server said COMMIT, its
+ * error when it refused (rolled back), TICKET_STORE_EUNKNOWN when the
+ * connection broke with the COMMIT sent and no answer back. */
+int pg_commit(struct pg_conn *c);
 /* The LOGSHARE_E* for a failed result (SQLSTATE based). */
 int pg_error(struct pg_conn *c, const PGresult *res);
 /* True when res failed on a unique violation of the named constraint. */

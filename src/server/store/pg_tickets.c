@@ -16,6 +16,7 @@
 #include "logshare.h"
 #include "ls_time.h"
 #include "pg_store.h"
+#include "ticket_store_impl.h"
 
 #define TICKET_COLUMNS                                                                             \
     "id, status, created_at, updated_at, user_id, description, customer_name,"                     \
@@ -205,10 +206,12 @@ static int insert_ticket(struct pg_conn *c, const struct ticket *t, const char *
     return rc;
 }
 
+/* COMMIT on success, ROLLBACK on failure; returns the first error
+ * (TICKET_STORE_EUNKNOWN: see pg_commit). */
 static int finish(struct pg_conn *c, int rc)
 {
     if (rc == 0)
-        return pg_command(c, "COMMIT");
+        return pg_commit(c);
     pg_command(c, "ROLLBACK");
     return rc;
 }
@@ -223,6 +226,7 @@ int pg_create(struct ticket_store *ts, const struct ticket *t, const char *idemp
         return rc;
     char first[TICKET_ID_MAX] = "";
     int is_replay = 0, key_taken = 0;
+    int64_t now = ls_time_now_us();
     if ((rc = pg_command(c, "BEGIN")) == 0) {
         if (idempotency_key) {
             rc = find_idempotent_id(c, t->user_id, idempotency_key, first);
@@ -232,16 +236,21 @@ int pg_create(struct ticket_store *ts, const struct ticket *t, const char *idemp
                 rc = 0;
         }
         if (rc == 0 && !is_replay)
-            rc = insert_ticket(c, t, idempotency_key, ls_time_now_us(), &key_taken);
+            rc = insert_ticket(c, t, idempotency_key, now, &key_taken);
         rc = finish(c, rc);
     }
+    if (rc == TICKET_STORE_EUNKNOWN && is_replay)
+        rc = LOGSHARE_EUNAVAILABLE; /* it only read: nothing of t can be stored */
     if (rc != 0 && key_taken) {
         /* A concurrent retry committed first: answer with its ticket. */
         rc = find_idempotent_id(c, t->user_id, idempotency_key, first);
         is_replay = rc == 0;
     }
+    /* A new ticket is answered from what was inserted: a read after the
+     * COMMIT could fail, and that must not undo an upload whose rows
+     * are committed. Only a replay's ticket is read. */
     if (rc == 0 && out)
-        rc = pg_load_ticket(c, is_replay ? first : t->id, out);
+        rc = is_replay ? pg_load_ticket(c, first, out) : ticket_stored_copy(t, now, out);
     pg_release(s, c);
     if (rc == 0 && replayed)
         *replayed = is_replay;
@@ -319,6 +328,8 @@ int pg_update(struct ticket_store *ts, const char *id, const struct ticket_updat
         }
         rc = finish(c, rc);
     }
+    if (rc == TICKET_STORE_EUNKNOWN) /* for create and add_attachments only */
+        rc = LOGSHARE_EUNAVAILABLE;
     if (rc == 0 && out)
         rc = pg_load_ticket(c, id, out);
     pg_release(s, c);
@@ -343,10 +354,17 @@ int pg_add_attachments(struct ticket_store *ts, const char *ticket_id,
         const char *p[] = {ticket_id, nowbuf};
         if (rc == 0)
             PQclear(pg_query(c, "UPDATE tickets SET updated_at = $2 WHERE id = $1", 2, p, &rc));
+        /* The answer is read inside the transaction: once COMMIT has
+         * succeeded nothing may fail, or the caller would remove the
+         * blobs the committed rows name. */
+        if (rc == 0 && out)
+            rc = pg_load_ticket(c, ticket_id, out);
         rc = finish(c, rc);
     }
-    if (rc == 0 && out)
-        rc = pg_load_ticket(c, ticket_id, out);
+    if (rc != 0 && out) {
+        ticket_free(*out);
+        *out = NULL;
+    }
     pg_release(s, c);
     return rc;
 }

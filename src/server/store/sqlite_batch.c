@@ -8,7 +8,9 @@
  * ONE transaction, each ticket inside its own SAVEPOINT, and commits
  * once: one fsync for the batch. A ticket that fails (duplicate id, a
  * constraint) is rolled back to its savepoint alone; if the COMMIT
- * fails, every ticket of the batch fails and none is visible. Every
+ * fails, every ticket of the batch fails and none is visible, or, when
+ * the failure may have written it (sq_commit), every ticket of the batch
+ * gets TICKET_STORE_EUNKNOWN. Every
  * caller returns only after the commit that holds its ticket returned,
  * so "created" still means durable.
  *
@@ -23,6 +25,7 @@
 #include "logshare.h"
 #include "ls_time.h"
 #include "sqlite_store.h"
+#include "ticket_store_impl.h"
 
 #define SQ_BATCH_MAX 128
 
@@ -71,8 +74,8 @@ static void run_batch(struct sq_store *s, struct sq_pending *batch)
                     rc = p->rc ? p->rc : LOGSHARE_EIO;
             }
             if (rc == 0)
-                rc = sq_exec(c, "COMMIT");
-            if (rc != 0)
+                rc = sq_commit(c);
+            else
                 sq_exec(c, "ROLLBACK");
         }
         sq_release(s, c);
@@ -122,43 +125,6 @@ static void create_queued(struct sq_store *s, struct sq_pending *p)
     pthread_mutex_unlock(&s->batch_lock);
 }
 
-/* The ticket as sq_insert_ticket stored it, built from what was
- * inserted rather than read back: a new ticket is open, unassigned and
- * without notes, its times (and those of attachments without one) the
- * batch's. Reading it back cost a connection and four queries after the
- * commit, on every upload's path to its answer. */
-static int stored_ticket(const struct sq_pending *p, struct ticket **out)
-{
-    int rc = ticket_copy(p->t, out);
-    if (rc != 0)
-        return rc;
-    struct ticket *t = *out;
-    t->status = TICKET_STATUS_OPEN;
-    t->created_at = t->updated_at = p->t->created_at ? p->t->created_at : p->now;
-    free(t->assignee);
-    free(t->tracker_url);
-    t->assignee = t->tracker_url = NULL;
-    for (size_t i = 0; i < t->n_notes; i++) {
-        free(t->notes[i].author);
-        free(t->notes[i].text);
-    }
-    free(t->notes);
-    t->notes = NULL;
-    t->n_notes = 0;
-    for (size_t i = 0; i < t->n_attachments; i++) {
-        struct ticket_attachment *a = &t->attachments[i];
-        free(a->ticket_id);
-        if (!(a->ticket_id = strdup(t->id))) {
-            ticket_free(t);
-            *out = NULL;
-            return LOGSHARE_ENOMEM;
-        }
-        if (!a->created_at)
-            a->created_at = p->now;
-    }
-    return 0;
-}
-
 int sq_create(struct ticket_store *ts, const struct ticket *t, const char *idempotency_key,
               struct ticket **out, int *replayed)
 {
@@ -168,7 +134,7 @@ int sq_create(struct ticket_store *ts, const struct ticket *t, const char *idemp
     if (p.rc != 0)
         return p.rc;
     if (out && !p.replayed) {
-        int rc = stored_ticket(&p, out);
+        int rc = ticket_stored_copy(p.t, p.now, out);
         if (rc != 0)
             return rc;
     } else if (out) { /* the first request's ticket: only the database has it */

@@ -61,6 +61,22 @@ int sq_exec(struct sq_conn *c, const char *sql)
     return sq_error(sqlite3_exec(c->db, sql, NULL, NULL, NULL));
 }
 
+int sq_commit(struct sq_conn *c)
+{
+    int rc = sq_exec(c, "COMMIT");
+    if (rc == 0)
+        return 0;
+    /* Still in the transaction (busy, locked): nothing was written. */
+    if (!sqlite3_get_autocommit(c->db)) {
+        sq_exec(c, "ROLLBACK");
+        return rc;
+    }
+    /* SQLite ended the transaction itself (an I/O error, a full disk):
+     * the commit frame may already be in the WAL, which the next
+     * recovery would replay. */
+    return TICKET_STORE_EUNKNOWN;
+}
+
 int sq_bind_text(sqlite3_stmt *st, int idx, const char *text)
 {
     if (!text)

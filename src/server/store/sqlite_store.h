@@ -70,6 +70,11 @@ int sq_error(int sqlite_rc);
 /* Runs SQL text without results. */
 int sq_exec(struct sq_conn *c, const char *sql);
 
+/* COMMITs the open transaction: 0, or the error with the transaction
+ * rolled back, or TICKET_STORE_EUNKNOWN when the COMMIT failed in a way
+ * that may have written it. */
+int sq_commit(struct sq_conn *c);
+
 /* Binds a string or NULL. */
 int sq_bind_text(sqlite3_stmt *st, int idx, const char *text);
 /* A copy of a text column, NULL for SQL NULL; sets *rc on ENOMEM. */

@@ -262,11 +262,12 @@ int sq_insert_ticket(struct sq_conn *c, const struct ticket *t, const char *idem
     return rc;
 }
 
-/* COMMIT on success, ROLLBACK on failure; returns the first error. */
+/* COMMIT on success, ROLLBACK on failure; returns the first error
+ * (TICKET_STORE_EUNKNOWN: see sq_commit). */
 static int finish(struct sq_conn *c, int rc)
 {
     if (rc == 0)
-        return sq_exec(c, "COMMIT");
+        return sq_commit(c);
     sq_exec(c, "ROLLBACK");
     return rc;
 }
@@ -342,6 +343,8 @@ int sq_update(struct ticket_store *ts, const char *id, const struct ticket_updat
         }
         rc = finish(c, rc);
     }
+    if (rc == TICKET_STORE_EUNKNOWN) /* for create and add_attachments only */
+        rc = LOGSHARE_EUNAVAILABLE;
     if (rc == 0 && out)
         rc = sq_load_ticket(c, id, out);
     sq_release(s, c);
@@ -367,10 +370,17 @@ int sq_add_attachments(struct ticket_store *ts, const char *ticket_id,
             sqlite3_bind_int64(st, 2, now);
             rc = step_done(st);
         }
+        /* The answer is read inside the transaction: once COMMIT has
+         * succeeded nothing may fail, or the caller would remove the
+         * blobs the committed rows name. */
+        if (rc == 0 && out)
+            rc = sq_load_ticket(c, ticket_id, out);
         rc = finish(c, rc);
     }
-    if (rc == 0 && out)
-        rc = sq_load_ticket(c, ticket_id, out);
+    if (rc != 0 && out) {
+        ticket_free(*out);
+        *out = NULL;
+    }
     sq_release(s, c);
     return rc;
 }

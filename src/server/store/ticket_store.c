@@ -404,6 +404,38 @@ int ticket_store_open_url(const char *database_url, const char *data_dir, int du
 
 /* ---- helpers for back ends (ticket_store_impl.h) ------------------- */
 
+int ticket_stored_copy(const struct ticket *t, int64_t now, struct ticket **out)
+{
+    int rc = ticket_copy(t, out);
+    if (rc != 0)
+        return rc;
+    struct ticket *c = *out;
+    c->status = TICKET_STATUS_OPEN;
+    c->created_at = c->updated_at = t->created_at ? t->created_at : now;
+    free(c->assignee);
+    free(c->tracker_url);
+    c->assignee = c->tracker_url = NULL;
+    for (size_t i = 0; i < c->n_notes; i++) {
+        free(c->notes[i].author);
+        free(c->notes[i].text);
+    }
+    free(c->notes);
+    c->notes = NULL;
+    c->n_notes = 0;
+    for (size_t i = 0; i < c->n_attachments; i++) {
+        struct ticket_attachment *a = &c->attachments[i];
+        free(a->ticket_id);
+        if (!(a->ticket_id = strdup(c->id))) {
+            ticket_free(c);
+            *out = NULL;
+            return LOGSHARE_ENOMEM;
+        }
+        if (!a->created_at)
+            a->created_at = now;
+    }
+    return 0;
+}
+
 int ticket_cursor_encode(int64_t created_at, const char *id, char **out)
 {
     size_t len = 24 + strlen(id) + 1;

@@ -34,13 +34,24 @@
  * attachment or user), EEXIST (an id or user name already taken), EBUSY
  * (the database stayed locked past the busy timeout), EUNAVAILABLE (the
  * database server is unreachable), EIO, ENOMEM, EFORMAT (the database's
- * schema is newer than this program).
+ * schema is newer than this program), and TICKET_STORE_EUNKNOWN below.
  */
 #ifndef LOGSHARED_TICKET_STORE_H
 #define LOGSHARED_TICKET_STORE_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+/* create and add_attachments only: the COMMIT was sent but its outcome
+ * is unknown (the connection to the database broke during it, or the
+ * database failed it in a way that may still have written it). The
+ * rows may or may not exist: the caller must keep every blob they name
+ * (an orphan sweep removes those of a transaction that did not commit)
+ * and tell the client to retry with the same idempotency key. Not a
+ * LOGSHARE_E* code: it never leaves the server. A failure after a
+ * successful COMMIT is never reported: the answer is built from what was
+ * written. */
+#define TICKET_STORE_EUNKNOWN (-100)
 
 /* ---- ids ----------------------------------------------------------- */
 
@@ -214,7 +225,9 @@ int ticket_store_migrate(struct ticket_store *ts, int *schema_version);
  * idempotency_key may be NULL. On success *out (may be NULL) is the
  * stored ticket, and *replayed (may be NULL) is 1 when the (user_id,
  * idempotency_key) pair existed and *out is that first ticket (nothing
- * of t was stored), else 0. EEXIST if t->id or an attachment id is taken. */
+ * of t was stored), else 0. EEXIST if t->id or an attachment id is taken.
+ * TICKET_STORE_EUNKNOWN when the COMMIT's outcome is unknown (t may be
+ * stored: keep its blobs). */
 int ticket_store_create(struct ticket_store *ts, const struct ticket *t,
                         const char *idempotency_key, struct ticket **out, int *replayed);
 
@@ -239,7 +252,8 @@ int ticket_store_update(struct ticket_store *ts, const char *id, const struct ti
 
 /* Links n more attachments (borrowed; their blobs already durable) to an
  * existing ticket in one transaction. *out (may be NULL) is the ticket
- * afterwards. ENOENT, EEXIST. */
+ * afterwards (read inside the transaction). ENOENT, EEXIST,
+ * TICKET_STORE_EUNKNOWN (as for create). */
 int ticket_store_add_attachments(struct ticket_store *ts, const char *ticket_id,
                                  const struct ticket_attachment *a, size_t n, struct ticket **out);
 

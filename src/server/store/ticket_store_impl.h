@@ -16,6 +16,13 @@ int ticket_cursor_encode(int64_t created_at, const char *id, char **out);
 /* LOGSHARE_EINVAL for anything ticket_cursor_encode did not make. */
 int ticket_cursor_decode(const char *cursor, int64_t *created_at, char id[TICKET_ID_MAX]);
 
+/* The ticket as a back end's create stored t, built from what was
+ * inserted rather than read back after the COMMIT (which costs queries
+ * and can fail once the data is safe): open, unassigned, without notes,
+ * its times (and those of attachments without one) now. *out is the
+ * caller's: 0, or LOGSHARE_ENOMEM with *out NULL. */
+int ticket_stored_copy(const struct ticket *t, int64_t now, struct ticket **out);
+
 /* "%<q with % _ \ escaped by \>%" for LIKE ... ESCAPE '\'. Caller frees. */
 char *ticket_like_pattern(const char *q);
 

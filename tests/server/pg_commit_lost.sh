@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# logshared on PostgreSQL through a proxy (pg_cut_proxy.py) that cuts the
+# database connection at COMMIT. Once COMMIT is sent the upload's blobs
+# must stay: when the answer is lost the outcome is unknown (503 saying
+# the ticket may exist; a retry with the same Idempotency-Key gets it,
+# its files downloadable); when the answer came and only the connection
+# broke afterwards, the ticket was created (201).
+source "$LOGSHARE_TEST_LIB/testlib.sh"
+source "$LOGSHARE_SOURCE_DIR/tests/server/srvlib.sh"
+bindir=
+for d in /usr/lib/postgresql/17/bin /usr/lib/postgresql/16/bin /usr/lib/postgresql/15/bin; do
+  [ -x "$d/initdb" ] && { bindir=$d; break; }; done
+[ -n "$bindir" ] || { echo "skip - PostgreSQL not installed"; exit 0; }
+as=()
+if [ "$(id -u)" = 0 ]; then
+  id postgres >/dev/null 2>&1 || { echo "skip - root without a postgres user"; exit 0; }
+  as=(runuser -u postgres --)
+  chmod 0755 "$TEST_TMP"
+fi
+PG=$TEST_TMP/pg; mkdir -p "$PG"; [ "${#as[@]}" -gt 0 ] && chown postgres "$PG"
+port=$((20000 + RANDOM % 30000)); while ss -ltn | grep -q ":$port "; do port=$((port + 1)); done
+"${as[@]}" "$bindir/initdb" -D "$PG/data" -A trust -U postgres >/dev/null
+"${as[@]}" "$bindir/pg_ctl" -D "$PG/data" -o "-p $port -k $PG -c listen_addresses=''" -l "$PG/log" -w start >/dev/null
+python3 "$LOGSHARE_SOURCE_DIR/tests/server/pg_cut_proxy.py" "$TEST_TMP/proxy.port" \
+  "$PG/.s.PGSQL.$port" "$TEST_TMP/arm" 2>"$TEST_TMP/proxy.log" &
+PROXY=$!
+trap 'kill $PROXY 2>/dev/null || true; "${as[@]}" "$bindir/pg_ctl" -D "$PG/data" -m immediate stop >/dev/null 2>&1 || true; _cleanup' EXIT
+"${as[@]}" "$bindir/createdb" -h "$PG" -p "$port" -U postgres logshare
+for i in $(seq 1 100); do [ -s "$TEST_TMP/proxy.port" ] && break; sleep 0.05; done
+[ -s "$TEST_TMP/proxy.port" ] || fail "the proxy did not start: $(cat "$TEST_TMP/proxy.log")"
+URL="host=127.0.0.1 port=$(cat "$TEST_TMP/proxy.port") dbname=logshare user=postgres sslmode=disable gssencmode=disable"
+sql() { psql -h "$PG" -p "$port" -U postgres -d logshare -Atc "$1"; }
+# arm MODE: the next COMMIT through the proxy is cut (pg_cut_proxy.py)
+arm() { echo "$1" >"$TEST_TMP/arm"; }
+fired() { [ ! -e "$TEST_TMP/arm" ] || fail "$1: the proxy saw no COMMIT"; }
+
+DATA=$TEST_TMP/data
+start_server "$DATA" --database-url "$URL"
+TOK=$(token alice); SUP=$(token sam support)
+head -c 200000 /dev/urandom >"$TEST_TMP/f1"; head -c 3000 /dev/urandom >"$TEST_TMP/f2"
+# download_ok TICKET_ID WHAT: every attachment of the ticket in BODY is
+# there and has the bytes of f1 or f2 (by size)
+download_ok() {
+  local n i aid size
+  n=$(jget attachments.length)
+  [ "$n" -gt 0 ] || fail "$2: no attachments"
+  for i in $(seq 0 $((n - 1))); do
+    aid=$(jget "attachments.$i.id"); size=$(jget "attachments.$i.size")
+    local st
+    st=$(curl -sS -o "$TEST_TMP/dl" -w '%{http_code}' -H "Authorization: Bearer $SUP" \
+         "$SERVER_URL/api/v1/tickets/$1/attachments/$aid")
+    assert_eq 200 "$st" "$2: download of attachment $i"
+    local want=$TEST_TMP/f1; [ "$size" = 3000 ] && want=$TEST_TMP/f2
+    cmp -s "$want" "$TEST_TMP/dl" || fail "$2: attachment $i has other bytes"
+  done
+}
+
+# 1. The COMMIT's answer is lost: 503, the blobs stay, the retry gets the ticket.
+arm drop
+req POST /api/v1/tickets -H "Authorization: Bearer $TOK" -H 'Idempotency-Key: k-drop' \
+  -F description=drop -F "a=@$TEST_TMP/f1" -F "b=@$TEST_TMP/f2"
+fired "create, answer lost"
+expect 503 unavailable "create whose COMMIT answer was lost"
+assert_eq 1 "$(sql 'SELECT count(*) FROM tickets')" "the ticket was committed"
+assert_eq 2 "$(blob_files)" "both blobs kept after an unknown outcome"
+assert_contains "$BODY" "may have been created" "503 says the outcome is unknown"
+assert_contains "$BODY" "same Idempotency-Key" "503 says how to retry"
+req POST /api/v1/tickets -H "Authorization: Bearer $TOK" -H 'Idempotency-Key: k-drop' \
+  -F description=drop -F "a=@$TEST_TMP/f1" -F "b=@$TEST_TMP/f2"
+expect 201 "" "retry with the same key"
+T1=$(jget id)
+assert_eq "$(sql 'SELECT id FROM tickets')" "$T1" "the retry answers with the committed ticket"
+download_ok "$T1" "after a lost COMMIT answer"
+assert_eq 2 "$(blob_files)" "the retry's own blobs were removed, the first ones kept"
+
+# 2. The answer came, then the connection broke: the ticket was created.
+arm after
+req POST /api/v1/tickets -H "Authorization: Bearer $TOK" -H 'Idempotency-Key: k-after' \
+  -F description=after -F "a=@$TEST_TMP/f1"
+fired "create, connection lost after COMMIT"
+expect 201 "" "create whose connection broke after COMMIT"
+T2=$(jget id)
+assert_eq after "$(jget description)" "answered from what was inserted"
+req GET "/api/v1/tickets/$T2" -H "Authorization: Bearer $SUP"; expect 200 "" "the ticket"
+download_ok "$T2" "after a connection lost behind COMMIT"
+
+# 3. Adding attachments, answer lost: 503, the attachment was added and is there.
+arm drop
+req POST "/api/v1/tickets/$T2/attachments" -H "Authorization: Bearer $TOK" -F "c=@$TEST_TMP/f2"
+fired "add attachments, answer lost"
+expect 503 unavailable "add attachments whose COMMIT answer was lost"
+assert_contains "$BODY" "may have been added" "503 says the outcome is unknown"
+req GET "/api/v1/tickets/$T2" -H "Authorization: Bearer $SUP"; expect 200 "" "the ticket"
+assert_eq 2 "$(jget attachments.length)" "the attachment was committed"
+download_ok "$T2" "attachments after a lost COMMIT answer"
+
+# 4. Same, with the answer received: 201 and the ticket with both files.
+arm after
+req POST "/api/v1/tickets/$T2/attachments" -H "Authorization: Bearer $TOK" -F "d=@$TEST_TMP/f1"
+fired "add attachments, connection lost after COMMIT"
+expect 201 "" "add attachments whose connection broke after COMMIT"
+assert_eq 3 "$(jget attachments.length)" "the answer holds every attachment"
+download_ok "$T2" "attachments after a connection lost behind COMMIT"
+
+# The connections were re-established: a plain request works.
+req POST /api/v1/tickets -H "Authorization: Bearer $TOK" -F description=later -F "a=@$TEST_TMP/f2"
+expect 201 "" "create after the cuts"
+stop_ok
+pass "PostgreSQL connection lost at COMMIT keeps the upload's blobs"
