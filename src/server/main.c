@@ -7,8 +7,10 @@
  * We bind the listen socket ourselves and hand it to the HTTP layer
  * (whose accept thread feeds libmicrohttpd, http/acceptor.h), so port 0
  * works and --port-file can report the port actually bound.
- * Once serving, the orphan sweep (orphan_sweep.h) runs on its own thread.
- * SIGTERM / SIGINT: stop the sweep, stop accepting, let requests in
+ * Once serving, the orphan sweep (orphan_sweep.h) runs on its own thread,
+ * at once and then every blob.sweep_interval_s.
+ * SIGTERM / SIGINT: stop the sweep (also while it waits for its next
+ * pass), stop accepting, let requests in
  * flight finish for up to shutdown_timeout_s, exit 0. The signals are
  * blocked in every thread and taken with sigwait() here, so no handler
  * races the server.
@@ -322,13 +324,16 @@ static int serve(server_config *cfg)
     }
     /* After serving began: the sweep may take long on a big blob
      * directory and must delay neither requests nor readiness. */
-    if ((rc = orphan_sweep_start(app.blobs, app.tickets, cfg->blob_orphan_grace_s, &sweep)))
+    struct orphan_sweep_options so = {.grace_s = cfg->blob_orphan_grace_s,
+                                      .interval_s = cfg->blob_sweep_interval_s,
+                                      .stale_upload_s = BLOB_STALE_UPLOAD_S};
+    if ((rc = orphan_sweep_start(app.blobs, app.tickets, &so, &sweep)))
         fprintf(stderr, "logshared: cannot start the orphan sweep: %s\n", logshare_strerror(rc));
     int sig = 0;
     sigwait(&sigs, &sig);
     fprintf(stderr, "logshared: %s: finishing requests in flight (up to %lld s)\n",
             sig == SIGINT ? "SIGINT" : "SIGTERM", (long long)cfg->shutdown_timeout_s);
-    orphan_sweep_stop(sweep); /* before its next blob */
+    orphan_sweep_stop(sweep); /* before its next blob, or woken from its wait */
     sweep = NULL;
     /* Streams never finish on their own: end them first, or the wait
      * for requests in flight would always run to its timeout. */

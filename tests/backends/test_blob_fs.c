@@ -287,39 +287,113 @@ static void readiness_and_signed_urls(void **state)
     assert_string_equal(f->bs->ops->name, "fs");
 }
 
-static void stale_temporaries_are_swept_on_open(void **state)
+/* Sets the modification time of every ".tmp-<prefix>..." file in the
+ * staging directory to ago_s seconds ago; returns how many there were. */
+static int age_staged(struct fixture *f, const char *prefix, time_t ago_s)
 {
-    struct fixture *f = *state;
-    /* One upload left over from a crash two hours ago, one live now. */
-    struct blob_writer *stale, *live;
-    assert_int_equal(blob_store_put_open(f->bs, "t/s/stale", &stale), 0);
-    assert_int_equal(blob_store_put_open(f->bs, "t/s/live", &live), 0);
-    assert_int_equal(blob_writer_write(live, "abc", 3), 0);
     char *sdir = path_join(f->blobs, ".incoming");
     DIR *d = opendir(sdir);
     assert_non_null(d);
+    char want[64];
+    snprintf(want, sizeof want, ".tmp-%s", prefix);
     struct dirent *e;
     int aged = 0;
     while ((e = readdir(d))) {
-        if (strncmp(e->d_name, ".tmp-stale", 10) == 0) {
+        if (strncmp(e->d_name, want, strlen(want)) == 0) {
             char *p = path_join(sdir, e->d_name);
-            struct timespec ts[2] = {{time(NULL) - 7200, 0}, {time(NULL) - 7200, 0}};
+            struct timespec ts[2] = {{time(NULL) - ago_s, 0}, {time(NULL) - ago_s, 0}};
             assert_int_equal(utimensat(AT_FDCWD, p, ts, 0), 0);
             free(p);
             aged++;
         }
     }
     closedir(d);
-    assert_int_equal(aged, 1);
+    free(sdir);
+    return aged;
+}
+
+/* A temporary file as a crashed upload leaves it: no writer holds it. */
+static void plant_crashed(struct fixture *f, const char *name, size_t size)
+{
+    char *sdir = path_join(f->blobs, ".incoming");
+    char *p = path_join(sdir, name);
+    int fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    assert_true(fd >= 0);
+    char *buf = calloc(1, size);
+    assert_int_equal(write(fd, buf, size), (ssize_t)size);
+    close(fd);
+    free(buf);
+    free(p);
+    free(sdir);
+}
+
+/* Appends bytes [from, to) of pattern seed to w. */
+static void write_pattern(struct blob_writer *w, unsigned seed, uint64_t from, uint64_t to)
+{
+    unsigned char b[64];
+    assert_true(to - from <= sizeof b);
+    for (uint64_t i = from; i < to; i++)
+        b[i - from] = pattern(seed, i);
+    assert_int_equal(blob_writer_write(w, b, (size_t)(to - from)), 0);
+}
+
+/* Open removes a crash's stale leftovers, but not the file of an upload
+ * that is still open, however long it has been untouched: a request's
+ * first file waits, untouched and uncommitted, while its later files
+ * arrive (before the writer's lock, open removed it after an hour). */
+static void stale_temporaries_are_swept_on_open(void **state)
+{
+    struct fixture *f = *state;
+    struct blob_writer *stalled, *live;
+    assert_int_equal(blob_store_put_open(f->bs, "t/s/stalled", &stalled), 0);
+    write_pattern(stalled, 7, 0, 3);
+    assert_int_equal(blob_store_put_open(f->bs, "t/s/live", &live), 0);
+    assert_int_equal(blob_writer_write(live, "abc", 3), 0);
+    plant_crashed(f, ".tmp-crashed-0123456789abcdef", 1000);
+    assert_int_equal(age_staged(f, "crashed", 7200), 1);
+    assert_int_equal(age_staged(f, "stalled", 7200), 1);
     struct blob_store *again;
     assert_int_equal(blob_fs_open(f->dir, &again), 0);
-    assert_int_equal(tmpdir_count_files(f->blobs), 1); /* only the live one */
+    assert_int_equal(tmpdir_count_files(f->blobs), 2); /* the stalled and the live one */
     blob_store_destroy(again);
     assert_int_equal(blob_writer_commit(live), 0);
-    /* The crashed writer's handle still closes cleanly. */
-    blob_writer_abort(stale);
-    assert_int_equal(tmpdir_count_files(f->blobs), 1);
-    free(sdir);
+    write_pattern(stalled, 7, 3, 6);
+    assert_int_equal(blob_writer_commit(stalled), 0);
+    expect_range(f->bs, "t/s/stalled", 7, 0, BLOB_TO_END, 6, 6);
+    assert_int_equal(tmpdir_count_files(f->blobs), 2);
+}
+
+/* blob_store_sweep_uploads, as the server runs it periodically: the
+ * stale leftover goes (and is counted with its size), a fresh one and a
+ * stalled upload's file stay, and a stop request ends it at once. */
+static void sweep_uploads_removes_only_what_no_upload_holds(void **state)
+{
+    struct fixture *f = *state;
+    struct blob_writer *stalled;
+    assert_int_equal(blob_store_put_open(f->bs, "t/s/stalled", &stalled), 0);
+    write_pattern(stalled, 7, 0, 3);
+    plant_crashed(f, ".tmp-crashed-0123456789abcdef", 5000);
+    plant_crashed(f, ".tmp-fresh-0123456789abcdef", 10);
+    assert_int_equal(age_staged(f, "crashed", 7200), 1);
+    assert_int_equal(age_staged(f, "stalled", 7200), 1);
+    struct blob_upload_sweep r;
+    atomic_int stop;
+    atomic_init(&stop, 1);
+    assert_int_equal(blob_store_sweep_uploads(f->bs, time(NULL) - BLOB_STALE_UPLOAD_S, &stop, &r),
+                     0);
+    assert_int_equal(r.stopped, 1);
+    assert_int_equal(r.removed, 0);
+    assert_int_equal(tmpdir_count_files(f->blobs), 3);
+    assert_int_equal(blob_store_sweep_uploads(f->bs, time(NULL) - BLOB_STALE_UPLOAD_S, NULL, &r),
+                     0);
+    assert_int_equal(r.removed, 1);
+    assert_int_equal(r.bytes, 5000);
+    assert_int_equal(r.stopped, 0);
+    assert_int_equal(tmpdir_count_files(f->blobs), 2);
+    assert_int_equal(blob_writer_commit(stalled), 0);
+    expect_range(f->bs, "t/s/stalled", 7, 0, BLOB_TO_END, 3, 3);
+    assert_int_equal(blob_store_sweep_uploads(NULL, 0, NULL, &r), LOGSHARE_EINVAL);
+    assert_int_equal(blob_store_sweep_uploads(f->bs, 0, NULL, NULL), LOGSHARE_EINVAL);
 }
 
 /* A process killed right after commit returned has its blob; one killed
@@ -891,6 +965,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(remove_deletes_committed_blobs_only, setup, teardown),
         cmocka_unit_test_setup_teardown(readiness_and_signed_urls, setup, teardown),
         cmocka_unit_test_setup_teardown(stale_temporaries_are_swept_on_open, setup, teardown),
+        cmocka_unit_test_setup_teardown(sweep_uploads_removes_only_what_no_upload_holds, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(concurrent_writers_store_every_blob_intact, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(sigkill_keeps_committed_blobs_and_nothing_partial, setup,

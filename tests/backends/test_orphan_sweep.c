@@ -166,13 +166,30 @@ static void a_stop_request_ends_it_before_the_next_blob(void **state)
     assert_int_equal(r.stopped, 1);
     assert_int_equal(r.checked, 0);
     assert_int_equal(r.removed, 0);
-    /* The thread version: started and stopped at once, joins cleanly. */
+    /* The thread version: started and stopped at once, joins cleanly;
+     * also once its first pass is over and it waits an hour for the
+     * next: the stop wakes it. */
     struct orphan_sweep *s = NULL;
-    assert_int_equal(orphan_sweep_start(f->bs, f->ts, 3600, &s), 0);
+    struct orphan_sweep_options o = {.grace_s = 3600, .interval_s = 3600, .stale_upload_s = 3600};
+    assert_int_equal(orphan_sweep_start(f->bs, f->ts, &o, &s), 0);
     assert_non_null(s);
     orphan_sweep_stop(s);
-    assert_int_equal(orphan_sweep_start(f->bs, f->ts, 0, &s), 0);
-    assert_null(s); /* 0: disabled */
+    assert_int_equal(orphan_sweep_start(f->bs, f->ts, &o, &s), 0);
+    usleep(300 * 1000);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    orphan_sweep_stop(s);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_true(t1.tv_sec - t0.tv_sec < 2);
+    /* No orphans and no periodic pass: nothing to start (blob_fs_open
+     * swept the uploads); no orphans but a period: stale uploads. */
+    o = (struct orphan_sweep_options){.grace_s = 0, .interval_s = 0, .stale_upload_s = 3600};
+    assert_int_equal(orphan_sweep_start(f->bs, f->ts, &o, &s), 0);
+    assert_null(s);
+    o.interval_s = 60;
+    assert_int_equal(orphan_sweep_start(f->bs, f->ts, &o, &s), 0);
+    assert_non_null(s);
+    orphan_sweep_stop(s);
 }
 
 static void bad_arguments_are_refused(void **state)
@@ -184,7 +201,11 @@ static void bad_arguments_are_refused(void **state)
     assert_int_equal(orphan_sweep_run(NULL, f->ts, 10, time(NULL), NULL, &r), LOGSHARE_EINVAL);
     assert_int_equal(orphan_sweep_run(f->bs, NULL, 10, time(NULL), NULL, &r), LOGSHARE_EINVAL);
     struct orphan_sweep *s;
-    assert_int_equal(orphan_sweep_start(f->bs, f->ts, -1, &s), LOGSHARE_EINVAL);
+    struct orphan_sweep_options o = {.grace_s = -1, .interval_s = 60, .stale_upload_s = 60};
+    assert_int_equal(orphan_sweep_start(f->bs, f->ts, &o, &s), LOGSHARE_EINVAL);
+    o = (struct orphan_sweep_options){.grace_s = 60, .interval_s = -1, .stale_upload_s = 60};
+    assert_int_equal(orphan_sweep_start(f->bs, f->ts, &o, &s), LOGSHARE_EINVAL);
+    assert_int_equal(orphan_sweep_start(f->bs, f->ts, NULL, &s), LOGSHARE_EINVAL);
 }
 
 int main(void)

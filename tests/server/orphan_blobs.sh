@@ -8,6 +8,7 @@
 # the referenced blob and its ticket still download, and an orphan
 # younger than the grace period stays. 0 disables the sweep; a database
 # that references no blob at all (the wrong database.url) removes nothing.
+# The passes while serving ([blob] sweep_interval_s): sweep_periodic.sh.
 source "$LOGSHARE_TEST_LIB/testlib.sh"
 source "$LOGSHARE_SOURCE_DIR/tests/server/srvlib.sh"
 DATA=$TEST_TMP/data

@@ -20,7 +20,17 @@
  * directory work happens in commit, on a worker thread. The cross-
  * directory rename needs no extra fsync: the inode's data is already
  * synced and only the new entry must be durable; a stale entry left in
- * .incoming by a crash is a ".tmp-" name that open sweeps.
+ * .incoming by a crash is a ".tmp-" name that open and
+ * blob_store_sweep_uploads remove.
+ *
+ * Why a writer holds a shared flock on its temporary file: its
+ * modification time alone cannot tell a live upload from a dead one.
+ * A request's earlier files stay untouched, open and uncommitted while
+ * its later files arrive, which at limits.min_body_rate may take days.
+ * The lock dies with the process that held it, so "nobody holds it" is
+ * exactly "its upload is gone", in this server or in another sharing the
+ * directory. The age check stays, for file systems without working
+ * flock (the lock call's failure is then ignored, as before the lock).
  *
  * Every path is resolved relative to the root directory's descriptor
  * with *at() calls and O_NOFOLLOW, after the key passed blob_key_valid,
@@ -35,6 +45,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -46,8 +57,6 @@
 #include "ls_hex.h"
 #include "blob_fs_dirs.h"
 
-/* Temporary files older than this, untouched, are leftovers of a crash. */
-#define BLOB_FS_STALE_TMP_S 3600
 #define BLOB_FS_TMP_PREFIX ".tmp-"
 /* Uploads in progress, in one directory no key can name (keys never
  * start a segment with '.'). */
@@ -159,6 +168,9 @@ static int fs_put_open(struct blob_store *bs, const char *key, struct blob_write
         rc = err_from_errno();
         goto fail;
     }
+    /* Never waits: the sweep asks for this file's lock only once it is
+     * stale, and a file created just now is not. */
+    (void)flock(w->fd, LOCK_SH | LOCK_NB);
     w->store = s;
     *out = &w->base;
     return 0;
@@ -490,6 +502,68 @@ static int fs_check(struct blob_store *bs)
     return 0;
 }
 
+static int is_tmp_name(const char *name)
+{
+    return strncmp(name, BLOB_FS_TMP_PREFIX, strlen(BLOB_FS_TMP_PREFIX)) == 0;
+}
+
+/* Removes name (in dirfd) if it is a regular file modified before
+ * older_than that no writer holds. The exclusive lock is held from the
+ * check to the unlink, so no writer can hold the file in between (a
+ * writer's own lock is taken when its file is new, never stale). */
+static void sweep_one(int dirfd, const char *name, int64_t older_than,
+                      struct blob_upload_sweep *res)
+{
+    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return; /* gone meanwhile (committed, aborted, another sweep) */
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (int64_t)st.st_mtime < older_than &&
+        (flock(fd, LOCK_EX | LOCK_NB) == 0 || errno != EWOULDBLOCK) &&
+        unlinkat(dirfd, name, 0) == 0) {
+        res->removed++;
+        res->bytes += (uint64_t)st.st_size;
+    }
+    close(fd);
+}
+
+/* The removals are not fsynced: one a crash undoes is removed again by
+ * the next sweep. */
+static int fs_sweep_uploads(struct blob_store *bs, int64_t older_than, const atomic_int *stop,
+                            struct blob_upload_sweep *res)
+{
+    struct fs_store *s = bs->state;
+    /* A description of its own: the directory's read position is not
+     * shared with staging_fd or another sweep. */
+    int fd = openat(s->staging_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return err_from_errno();
+    DIR *dir = fdopendir(fd);
+    if (!dir) {
+        int rc = err_from_errno();
+        close(fd);
+        return rc;
+    }
+    int rc = 0;
+    for (;;) {
+        if (stop && atomic_load(stop)) {
+            res->stopped = 1;
+            break;
+        }
+        errno = 0;
+        struct dirent *e = readdir(dir);
+        if (!e) {
+            if (errno)
+                rc = err_from_errno();
+            break;
+        }
+        if (is_tmp_name(e->d_name))
+            sweep_one(dirfd(dir), e->d_name, older_than, res);
+    }
+    closedir(dir);
+    return rc;
+}
+
 static void fs_destroy(struct blob_store *bs)
 {
     struct fs_store *s = bs->state;
@@ -513,6 +587,7 @@ static const struct blob_store_ops fs_ops = {
     .remove = fs_remove,
     .check = fs_check,
     .list = fs_list,
+    .sweep_uploads = fs_sweep_uploads,
     .open_fd = fs_open_fd,
     .signed_url = NULL,
     .destroy = fs_destroy,
@@ -527,14 +602,17 @@ int blob_fs_stats(struct blob_store *bs, uint64_t *dir_fsyncs, uint64_t *shared_
     return 0;
 }
 
-/* nftw has no user pointer; the threshold is recomputed per entry. */
-static int sweep_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+/* Temporary files outside the staging directory, which versions before
+ * it wrote next to their blobs; no writer holds those any more. nftw has
+ * no user pointer; the threshold is recomputed per entry. */
+static int sweep_legacy_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
     const char *base = path + ftw->base;
-    if (type == FTW_F && strncmp(base, BLOB_FS_TMP_PREFIX, strlen(BLOB_FS_TMP_PREFIX)) == 0 &&
-        st->st_mtime < time(NULL) - BLOB_FS_STALE_TMP_S)
+    if (type == FTW_D && ftw->level == 1 && strcmp(base, BLOB_FS_STAGING) == 0)
+        return FTW_SKIP_SUBTREE; /* fs_sweep_uploads' */
+    if (type == FTW_F && is_tmp_name(base) && st->st_mtime < time(NULL) - BLOB_STALE_UPLOAD_S)
         unlink(path);
-    return 0;
+    return FTW_CONTINUE;
 }
 
 int blob_fs_open(const char *data_dir, struct blob_store **out)
@@ -577,9 +655,11 @@ int blob_fs_open(const char *data_dir, struct blob_store **out)
     }
     if ((rc = blob_fs_dirs_new(s->root_fd, &s->dirs)) != 0)
         goto fail;
-    nftw(s->root, sweep_entry, 16, FTW_PHYS);
     s->base.ops = &fs_ops;
     s->base.state = s;
+    struct blob_upload_sweep ignored;
+    fs_sweep_uploads(&s->base, (int64_t)time(NULL) - BLOB_STALE_UPLOAD_S, NULL, &ignored);
+    nftw(s->root, sweep_legacy_entry, 16, FTW_PHYS | FTW_ACTIONRETVAL);
     *out = &s->base;
     return 0;
 fail:

@@ -179,6 +179,19 @@ int blob_store_list(struct blob_store *bs, blob_list_fn fn, void *arg)
     return bs->ops->list(bs, fn, arg);
 }
 
+int blob_store_sweep_uploads(struct blob_store *bs, int64_t older_than_unix_s,
+                             const atomic_int *stop, struct blob_upload_sweep *res)
+{
+    if (!res)
+        return LOGSHARE_EINVAL;
+    memset(res, 0, sizeof *res);
+    if (!bs)
+        return LOGSHARE_EINVAL;
+    if (!bs->ops->sweep_uploads)
+        return 0;
+    return bs->ops->sweep_uploads(bs, older_than_unix_s, stop, res);
+}
+
 int blob_store_check(struct blob_store *bs)
 {
     if (!bs)

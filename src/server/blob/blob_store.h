@@ -48,6 +48,7 @@
 #ifndef LOGSHARED_BLOB_STORE_H
 #define LOGSHARED_BLOB_STORE_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -56,6 +57,12 @@
 #define BLOB_TO_END UINT64_MAX
 /* Subdirectory of the data dir that the directory store uses. */
 #define BLOB_FS_DIRNAME "blobs"
+/* An upload's temporary file untouched this long, that no writer holds,
+ * is a crash's leftover (blob_store_sweep_uploads). Far above any pause
+ * a live upload may take (limits.connection_timeout_s, 60 s by default),
+ * although the writer's lock already protects a live one however long
+ * it pauses. */
+#define BLOB_STALE_UPLOAD_S 3600
 
 struct blob_store;
 struct blob_writer;
@@ -67,6 +74,13 @@ struct blob_reader;
  * to go on; anything else stops the listing, which returns that value.
  * It may blob_store_remove the blob it was given. */
 typedef int (*blob_list_fn)(void *arg, const char *key, int64_t mtime_unix_s, uint64_t size);
+
+/* What blob_store_sweep_uploads removed. */
+struct blob_upload_sweep {
+    size_t removed; /* temporary files */
+    uint64_t bytes; /* their sizes, summed */
+    int stopped;    /* 1: *stop was set before the end */
+};
 
 /* The operations a blob store implements. Implementations allocate
  * their writers and readers with struct blob_writer / blob_reader as the
@@ -88,6 +102,9 @@ struct blob_store_ops {
     int (*check)(struct blob_store *bs);
     /* Optional (NULL means unsupported). */
     int (*list)(struct blob_store *bs, blob_list_fn fn, void *arg);
+    /* Optional (NULL: the store leaves no partial uploads behind). */
+    int (*sweep_uploads)(struct blob_store *bs, int64_t older_than_unix_s, const atomic_int *stop,
+                         struct blob_upload_sweep *res);
     /* Optional (NULL means unsupported). */
     int (*open_fd)(struct blob_store *bs, const char *key, int *fd);
     /* Optional (NULL means unsupported). */
@@ -185,6 +202,17 @@ int blob_store_remove(struct blob_store *bs, const char *key);
  * LOGSHARE_EUNSUPPORTED for stores without it. */
 int blob_store_list(struct blob_store *bs, blob_list_fn fn, void *arg);
 
+/* Removes what uploads a crash interrupted left behind: their partial
+ * bytes, which no writer holds any more (in this process or in another
+ * sharing the store) and which nobody touched since before
+ * older_than_unix_s. A live upload is never affected, however long it
+ * pauses. stop (may be NULL) is read before each file. res (required)
+ * counts what was removed; 0 also for stores without partial uploads
+ * (no op), else the error that ended the sweep. Safe to run while
+ * uploads go on, and in several processes at once. */
+int blob_store_sweep_uploads(struct blob_store *bs, int64_t older_than_unix_s,
+                             const atomic_int *stop, struct blob_upload_sweep *res);
+
 /* Readiness for /readyz: 0 when blobs can be written now. */
 int blob_store_check(struct blob_store *bs);
 
@@ -213,10 +241,12 @@ void blob_store_destroy(struct blob_store *bs);
  * <data_dir>/blobs. A key maps to the path <data_dir>/blobs/<key>;
  * uploads in progress are hidden temporary files ".tmp-*" in
  * <data_dir>/blobs/.incoming (put_open creates nothing else: no
- * directory, no fsync, so it is cheap on an HTTP thread), which open
- * removes when they were left untouched for over an hour (a crash
- * mid-upload; live uploads touch theirs on every write, so several
- * servers may share one directory). A key's directory is created by the
+ * directory, no fsync, so it is cheap on an HTTP thread). Each writer
+ * holds a shared flock on its file until commit or abort; a file nobody
+ * holds and untouched for BLOB_STALE_UPLOAD_S is a crash's leftover,
+ * which open removes, and blob_store_sweep_uploads whenever called
+ * (several servers may share one directory: a lock held by any of them
+ * keeps the file). A key's directory is created by the
  * first commit into it; concurrent commits into one directory share its
  * fsync (blob_fs_dirs.h). *out is the caller's: blob_store_destroy it. */
 int blob_fs_open(const char *data_dir, struct blob_store **out);

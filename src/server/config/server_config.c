@@ -87,8 +87,13 @@ static const struct key_def keys[] = {
        "ticket database: unset = SQLite in data_dir; postgresql://... or host=... = PostgreSQL; "
        "sqlite:PATH"),
     I("blob", "orphan_grace_s", blob_orphan_grace_s, "3600",
-      "at startup, remove in the background committed blobs no ticket references that are "
-      "older than this (a crash between blob and ticket commit leaves them); 0 = never"),
+      "at startup and every sweep_interval_s, remove in the background committed blobs no "
+      "ticket references that are older than this (a crash between blob and ticket commit "
+      "leaves them); 0 = never"),
+    I("blob", "sweep_interval_s", blob_sweep_interval_s, "3600",
+      "after the startup sweep, sweep again this long after each pass: orphaned blobs "
+      "(orphan_grace_s) and uploads a crash cut off (temporary files no upload holds, untouched "
+      "for an hour); 0 = at startup only"),
     I("limits", "max_body_bytes", max_body_bytes, "2147483648", "largest request body"),
     I("limits", "max_file_bytes", max_file_bytes, "2147483648", "largest attached file"),
     I("limits", "max_files", max_files, "32", "files per request"),

@@ -30,7 +30,8 @@ typedef struct server_config {
     /* [database] */
     char *database_url; /* NULL: SQLite in data_dir; postgres://... PostgreSQL */
     /* [blob] */
-    int64_t blob_orphan_grace_s; /* startup sweep of unreferenced blobs older than this; 0 off */
+    int64_t blob_orphan_grace_s;   /* sweep unreferenced blobs older than this; 0 off */
+    int64_t blob_sweep_interval_s; /* sweep again this long after a pass; 0: at startup only */
     /* [limits] */
     int64_t max_body_bytes;
     int64_t max_file_bytes;
