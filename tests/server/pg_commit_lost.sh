@@ -102,6 +102,17 @@ expect 201 "" "add attachments whose connection broke after COMMIT"
 assert_eq 3 "$(jget attachments.length)" "the answer holds every attachment"
 download_ok "$T2" "attachments after a connection lost behind COMMIT"
 
+# 5. A survey with report_issue: its ticket's COMMIT answer is lost: 503,
+# its file kept, and the retry with the same key finds the ticket.
+BEFORE=$(blob_files)
+arm drop
+req POST /api/v1/surveys -H "Authorization: Bearer $TOK" -H 'Idempotency-Key: s-drop' \
+  -F 'survey={"call_id":"c1","overall":{"score":1},"report_issue":true}' -F "f=@$TEST_TMP/f2"
+fired "survey, answer lost"
+expect 503 unavailable "survey whose ticket's COMMIT answer was lost"
+assert_contains "$BODY" "may have been created" "503 says the outcome is unknown"
+assert_eq $((BEFORE + 1)) "$(blob_files)" "the survey's file kept after an unknown outcome"
+
 # The connections were re-established: a plain request works.
 req POST /api/v1/tickets -H "Authorization: Bearer $TOK" -F description=later -F "a=@$TEST_TMP/f2"
 expect 201 "" "create after the cuts"

@@ -385,6 +385,8 @@ static int create_ticket(http_request *req, struct survey_upload *u, struct tick
     int replayed = 0;
     int rc = ticket_store_create(app->tickets, &t, u->idem_key[0] ? key : NULL, out, &replayed);
     ls_buf_free(&desc);
+    if (rc == TICKET_STORE_EUNKNOWN)
+        u->committed = 1; /* the ticket may hold the blobs: the orphan sweep decides */
     if (rc)
         return rc;
     if (replayed)
@@ -418,7 +420,12 @@ static int survey_finish(http_request *req)
     if (u->parsed.report_issue && u->n_atts > 0) {
         if ((rc = commit_blobs(req, u)))
             return http_respond_error(req, rc, 503, "%s", req->fail_message);
-        if ((rc = create_ticket(req, u, &ticket)))
+        if ((rc = create_ticket(req, u, &ticket)) == TICKET_STORE_EUNKNOWN)
+            return http_respond_error(req, LOGSHARE_EUNAVAILABLE, 503,
+                                      "database: connection lost while committing; the survey's "
+                                      "ticket may have been created: retry with the same "
+                                      "Idempotency-Key");
+        if (rc)
             return http_respond_error(req, LOGSHARE_EUNAVAILABLE, 503, "database: %s",
                                       logshare_strerror(rc));
     } else {
