@@ -7,29 +7,15 @@
 # broke afterwards, the ticket was created (201).
 source "$LOGSHARE_TEST_LIB/testlib.sh"
 source "$LOGSHARE_SOURCE_DIR/tests/server/srvlib.sh"
-bindir=
-for d in /usr/lib/postgresql/17/bin /usr/lib/postgresql/16/bin /usr/lib/postgresql/15/bin; do
-  [ -x "$d/initdb" ] && { bindir=$d; break; }; done
-[ -n "$bindir" ] || { echo "skip - PostgreSQL not installed"; exit 0; }
-as=()
-if [ "$(id -u)" = 0 ]; then
-  id postgres >/dev/null 2>&1 || { echo "skip - root without a postgres user"; exit 0; }
-  as=(runuser -u postgres --)
-  chmod 0755 "$TEST_TMP"
-fi
-PG=$TEST_TMP/pg; mkdir -p "$PG"; [ "${#as[@]}" -gt 0 ] && chown postgres "$PG"
-port=$((20000 + RANDOM % 30000)); while ss -ltn | grep -q ":$port "; do port=$((port + 1)); done
-"${as[@]}" "$bindir/initdb" -D "$PG/data" -A trust -U postgres >/dev/null
-"${as[@]}" "$bindir/pg_ctl" -D "$PG/data" -o "-p $port -k $PG -c listen_addresses=''" -l "$PG/log" -w start >/dev/null
+trap 'kill ${PROXY:-} 2>/dev/null || true; stop_postgres; _cleanup' EXIT
+start_postgres
 python3 "$LOGSHARE_SOURCE_DIR/tests/server/pg_cut_proxy.py" "$TEST_TMP/proxy.port" \
-  "$PG/.s.PGSQL.$port" "$TEST_TMP/arm" 2>"$TEST_TMP/proxy.log" &
+  "$PG/.s.PGSQL.$PG_PORT" "$TEST_TMP/arm" 2>"$TEST_TMP/proxy.log" &
 PROXY=$!
-trap 'kill $PROXY 2>/dev/null || true; "${as[@]}" "$bindir/pg_ctl" -D "$PG/data" -m immediate stop >/dev/null 2>&1 || true; _cleanup' EXIT
-"${as[@]}" "$bindir/createdb" -h "$PG" -p "$port" -U postgres logshare
 for i in $(seq 1 100); do [ -s "$TEST_TMP/proxy.port" ] && break; sleep 0.05; done
 [ -s "$TEST_TMP/proxy.port" ] || fail "the proxy did not start: $(cat "$TEST_TMP/proxy.log")"
 URL="host=127.0.0.1 port=$(cat "$TEST_TMP/proxy.port") dbname=logshare user=postgres sslmode=disable gssencmode=disable"
-sql() { psql -h "$PG" -p "$port" -U postgres -d logshare -Atc "$1"; }
+sql() { psql -h "$PG" -p "$PG_PORT" -U postgres -d logshare -Atc "$1"; }
 # arm MODE: the next COMMIT through the proxy is cut (pg_cut_proxy.py)
 arm() { echo "$1" >"$TEST_TMP/arm"; }
 fired() { [ ! -e "$TEST_TMP/arm" ] || fail "$1: the proxy saw no COMMIT"; }

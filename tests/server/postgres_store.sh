@@ -5,23 +5,9 @@
 # database sees them too (several servers sharing the work, SPEC).
 source "$LOGSHARE_TEST_LIB/testlib.sh"
 source "$LOGSHARE_SOURCE_DIR/tests/server/srvlib.sh"
-bindir=
-for d in /usr/lib/postgresql/17/bin /usr/lib/postgresql/16/bin /usr/lib/postgresql/15/bin; do
-  [ -x "$d/initdb" ] && { bindir=$d; break; }; done
-[ -n "$bindir" ] || { echo "skip - PostgreSQL not installed"; exit 0; }
-as=()
-if [ "$(id -u)" = 0 ]; then
-  id postgres >/dev/null 2>&1 || { echo "skip - root without a postgres user"; exit 0; }
-  as=(runuser -u postgres --)
-  chmod 0755 "$TEST_TMP"
-fi
-PG=$TEST_TMP/pg; mkdir -p "$PG"; [ "${#as[@]}" -gt 0 ] && chown postgres "$PG"
-port=$((20000 + RANDOM % 30000)); while ss -ltn | grep -q ":$port "; do port=$((port + 1)); done
-"${as[@]}" "$bindir/initdb" -D "$PG/data" -A trust -U postgres >/dev/null
-"${as[@]}" "$bindir/pg_ctl" -D "$PG/data" -o "-p $port -k $PG -c listen_addresses=''" -l "$PG/log" -w start >/dev/null
-trap '"${as[@]}" "$bindir/pg_ctl" -D "$PG/data" -m immediate stop >/dev/null 2>&1 || true; _cleanup' EXIT
-"${as[@]}" "$bindir/createdb" -h "$PG" -p "$port" -U postgres logshare
-URL="host=$PG port=$port dbname=logshare user=postgres"
+trap 'stop_postgres; _cleanup' EXIT
+start_postgres
+URL="host=$PG port=$PG_PORT dbname=logshare user=postgres"
 
 DATA=$TEST_TMP/data
 start_server "$DATA" --database-url "$URL"
@@ -50,7 +36,7 @@ assert_eq "$T" "$(jget tickets.0.id)" "found by call id"
 curl -sS -o "$TEST_TMP/dl" -H "Authorization: Bearer $TOK" "$SERVER_URL/api/v1/tickets/$T/attachments/$(jget tickets.0.attachments.0.id)"
 assert_eq "pg attachment" "$(cat "$TEST_TMP/dl")" "attachment bytes"
 req GET /readyz; expect 200 "" "ready with PostgreSQL"
-"${as[@]}" "$bindir/pg_ctl" -D "$PG/data" -m fast stop >/dev/null
+"${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG/data" -m fast stop >/dev/null
 req GET /readyz; expect 503 unavailable "not ready once PostgreSQL is down"
 stop_ok
 assert_exit 2 "bad database url" -- "$LOGSHARED_BIN" --data-dir "$DATA" --database-url 'mysql://x' --listen 127.0.0.1:0

@@ -54,3 +54,33 @@ ticket_count() { sqlite3 "$DATA/logshare.db" 'SELECT count(*) FROM tickets'; }
 # stop_ok: SIGTERM the server and require exit 0 (under ASan a leak or a
 # sanitizer report makes it non-zero).
 stop_ok() { stop_server TERM; assert_eq 0 "$SERVER_EXIT" "logshared exit status after SIGTERM"; }
+
+# start_postgres: a throwaway PostgreSQL (Debian's) in $TEST_TMP/pg on a
+# free port, with a database "logshare"; as root it runs as the postgres
+# user. Sets PG (its socket directory), PG_PORT, PG_BIN and PG_AS (the
+# command prefix for its tools). Skips the test (exit 0, as the other
+# PostgreSQL tests do) when PostgreSQL or its user is missing. Stop it
+# with stop_postgres (in the test's EXIT trap, before _cleanup).
+start_postgres() {
+  PG_BIN=
+  local d
+  for d in /usr/lib/postgresql/17/bin /usr/lib/postgresql/16/bin /usr/lib/postgresql/15/bin; do
+    [ -x "$d/initdb" ] && { PG_BIN=$d; break; }; done
+  [ -n "$PG_BIN" ] || { echo "skip - PostgreSQL not installed"; exit 0; }
+  PG_AS=()
+  if [ "$(id -u)" = 0 ]; then
+    id postgres >/dev/null 2>&1 || { echo "skip - root without a postgres user"; exit 0; }
+    PG_AS=(runuser -u postgres --)
+    chmod 0755 "$TEST_TMP"
+  fi
+  PG=$TEST_TMP/pg; mkdir -p "$PG"; [ "${#PG_AS[@]}" -gt 0 ] && chown postgres "$PG"
+  PG_PORT=$((20000 + RANDOM % 30000)); while ss -ltn | grep -q ":$PG_PORT "; do PG_PORT=$((PG_PORT + 1)); done
+  "${PG_AS[@]}" "$PG_BIN/initdb" -D "$PG/data" -A trust -U postgres >/dev/null
+  "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG/data" -o "-p $PG_PORT -k $PG -c listen_addresses=''" \
+    -l "$PG/log" -w start >/dev/null
+  "${PG_AS[@]}" "$PG_BIN/createdb" -h "$PG" -p "$PG_PORT" -U postgres logshare
+}
+stop_postgres() {
+  [ -n "${PG_BIN:-}" ] || return 0
+  "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG/data" -m immediate stop >/dev/null 2>&1 || true
+}

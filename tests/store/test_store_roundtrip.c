@@ -436,6 +436,19 @@ static void precision_strings_are_read_only_up_to_the_precision(void **state)
     free(dir);
 }
 
+/* Reads dir and expects exactly the n messages of want, whole. */
+static void expect_full_messages(const char *dir, char want[][4000], int n)
+{
+    struct full_messages f = {0};
+    tu_read_dir(dir, NULL, full_record, &f, NULL);
+    assert_int_equal(f.n, n);
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(f.len[i], strlen(want[i]));
+        assert_string_equal(f.msg[i], want[i]);
+    }
+    full_messages_free(&f);
+}
+
 /* A width or precision on a long string pads or cuts as printf does,
  * with no hidden limit (it used to stop at 1024 characters). */
 static void long_strings_keep_their_width_and_precision(void **state)
@@ -457,14 +470,7 @@ static void long_strings_keep_their_width_and_precision(void **state)
     BOTH("[%-*.*s]", -3200, 2100, big);
 #undef BOTH
     logshare_close(ls);
-    struct full_messages f = {0};
-    tu_read_dir(dir, NULL, full_record, &f, NULL);
-    assert_int_equal(f.n, n);
-    for (int i = 0; i < n; i++) {
-        assert_int_equal(f.len[i], strlen(want[i]));
-        assert_string_equal(f.msg[i], want[i]);
-    }
-    full_messages_free(&f);
+    expect_full_messages(dir, want, n);
     free(big);
     tu_rmrf(dir);
     free(dir);
@@ -497,14 +503,7 @@ static void wide_stars_and_nul_characters_read_back_as_printf_prints_them(void *
     assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "after"), 0);
     snprintf(want[n++], sizeof want[0], "after");
     logshare_close(ls);
-    struct full_messages f = {0};
-    tu_read_dir(dir, NULL, full_record, &f, NULL);
-    assert_int_equal(f.n, n);
-    for (int i = 0; i < n; i++) {
-        assert_int_equal(f.len[i], strlen(want[i]));
-        assert_string_equal(f.msg[i], want[i]);
-    }
-    full_messages_free(&f);
+    expect_full_messages(dir, want, n);
     tu_rmrf(dir);
     free(dir);
 }

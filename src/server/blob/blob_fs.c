@@ -417,6 +417,18 @@ static int fs_remove(struct blob_store *bs, const char *key)
 
 /* Directories nest at most this deep under the root (keys of both
  * layouts have three segments); deeper ones are not walked. */
+/* A directory stream over fd, which it takes over (closed on failure,
+ * with *rc set). */
+static DIR *dir_stream(int fd, int *rc)
+{
+    DIR *dir = fdopendir(fd);
+    if (!dir) {
+        *rc = err_from_errno();
+        close(fd);
+    }
+    return dir;
+}
+
 #define FS_LIST_MAX_DEPTH 8
 
 /* Lists the regular files under fd (which it takes over) whose path,
@@ -425,13 +437,10 @@ static int fs_remove(struct blob_store *bs, const char *key)
  * are never blobs, and no key can name them. */
 static int list_walk(int fd, char *key, size_t len, int depth, blob_list_fn fn, void *arg)
 {
-    DIR *dir = fdopendir(fd);
-    if (!dir) {
-        int rc = err_from_errno();
-        close(fd);
-        return rc;
-    }
     int rc = 0;
+    DIR *dir = dir_stream(fd, &rc);
+    if (!dir)
+        return rc;
     while (rc == 0) {
         errno = 0;
         struct dirent *e = readdir(dir);
@@ -538,13 +547,10 @@ static int fs_sweep_uploads(struct blob_store *bs, int64_t older_than, const ato
     int fd = openat(s->staging_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return err_from_errno();
-    DIR *dir = fdopendir(fd);
-    if (!dir) {
-        int rc = err_from_errno();
-        close(fd);
-        return rc;
-    }
     int rc = 0;
+    DIR *dir = dir_stream(fd, &rc);
+    if (!dir)
+        return rc;
     for (;;) {
         if (stop && atomic_load(stop)) {
             res->stopped = 1;
