@@ -99,6 +99,27 @@ expect 503 unavailable "survey whose ticket's COMMIT answer was lost"
 assert_contains "$BODY" "may have been created" "503 says the outcome is unknown"
 assert_eq $((BEFORE + 1)) "$(blob_files)" "the survey's file kept after an unknown outcome"
 
+# 6. A ticket answering a log request, its COMMIT answer lost: the retry
+# (a replay) marks the request fulfilled, which the lost attempt never did.
+req POST /api/v1/log-requests -H "Authorization: Bearer $SUP" -H 'Content-Type: application/json' \
+  --data-binary '{"user_id":"alice","reason":"logs please","expires_in":600}'
+expect 201 "" "a log request"
+LR=$(jget id)
+arm drop
+req POST /api/v1/tickets -H "Authorization: Bearer $TOK" -H 'Idempotency-Key: lr-drop' \
+  -F description=answer -F source=push -F "log_request_id=$LR" -F "a=@$TEST_TMP/f2"
+fired "ticket for a log request, answer lost"
+expect 503 unavailable "ticket for a log request whose COMMIT answer was lost"
+req GET "/api/v1/log-requests/$LR" -H "Authorization: Bearer $SUP"
+assert_eq pending "$(jget status)" "not fulfilled yet: the attempt never heard of its ticket"
+req POST /api/v1/tickets -H "Authorization: Bearer $TOK" -H 'Idempotency-Key: lr-drop' \
+  -F description=answer -F source=push -F "log_request_id=$LR" -F "a=@$TEST_TMP/f2"
+expect 201 "" "the retry"
+TL=$(jget id)
+req GET "/api/v1/log-requests/$LR" -H "Authorization: Bearer $SUP"
+assert_eq fulfilled "$(jget status)" "the replay marked the log request fulfilled"
+assert_eq "$TL" "$(jget fulfilled_ticket_id)" "linked to the committed ticket"
+
 # The connections were re-established: a plain request works.
 req POST /api/v1/tickets -H "Authorization: Bearer $TOK" -F description=later -F "a=@$TEST_TMP/f2"
 expect 201 "" "create after the cuts"

@@ -326,6 +326,18 @@ static int upload_begin(http_request *req, struct upload *u)
     return 0;
 }
 
+/* The answer to an Idempotency-Key retry: the first request's ticket.
+ * If that ticket answers a log request, the request is marked fulfilled
+ * again (a no-op when it is): the first attempt may have committed its
+ * ticket without hearing so, and never got that far. */
+static int answer_replay(http_request *req, struct upload *u)
+{
+    if (u->replay->log_request_id)
+        api_log_requests_ticket_stored(req, u->who.user_id, u->replay->log_request_id,
+                                       u->replay->id);
+    return http_respond_json(req, 201, api_ticket_json(req, u->replay));
+}
+
 int api_tickets_create_begin(http_request *req)
 {
     struct api_app *app = req->app;
@@ -356,7 +368,7 @@ int api_tickets_create_begin(http_request *req)
         if (rc == 0) {
             const char *expect = http_header(req, "Expect");
             if (expect && strcasecmp(expect, "100-continue") == 0)
-                return http_respond_json(req, 201, api_ticket_json(req, u->replay));
+                return answer_replay(req, u);
             return 0;
         }
         if (rc != LOGSHARE_ENOENT)
@@ -522,7 +534,7 @@ int api_upload_end(http_request *req)
 {
     struct upload *u = req->state;
     if (u->replay)
-        return http_respond_json(req, 201, api_ticket_json(req, u->replay));
+        return answer_replay(req, u);
     /* The commit waits for the disk (an fsync per blob, one for the
      * ticket store's group commit): off the HTTP threads it goes. Many
      * commits waiting at once is also what lets the store put many
