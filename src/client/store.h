@@ -58,7 +58,7 @@ struct store_fmt_info {
     uint8_t nstrs;                   /* how many of the arguments are strings */
     uint8_t strs_unbounded;          /* none of them has a precision */
     uint32_t strmask;                /* bit i: argument i is a string */
-    uint32_t starmask;               /* bit i: argument i is a '*' width or precision */
+    uint32_t starmask;               /* bit i: argument i is a clamped '*' (logfmt_printf.h) */
     uint8_t str_at[LOGFMT_MAX_ARGS]; /* their positions, in order */
 };
 

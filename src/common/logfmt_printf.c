@@ -192,12 +192,15 @@ int logfmt_printf_parse(const char *fmt, unsigned char kinds[LOGFMT_MAX_ARGS], u
         int k = value_kind(&c);
         if (k < 0 || n + (unsigned)c.width_star + (unsigned)c.prec_star + 1 > LOGFMT_MAX_ARGS)
             return LOGSHARE_EUNSUPPORTED;
+        /* A reader clamps numeric widths and precisions to WIDTH_MAX; a
+         * %s it renders itself, whatever the width or precision. */
+        uint32_t clamped = c.conv != 's';
         if (c.width_star) {
-            stars |= 1u << n;
+            stars |= clamped << n;
             kinds[n++] = LOGFMT_ARG_INT;
         }
         if (c.prec_star) {
-            stars |= 1u << n;
+            stars |= clamped << n;
             kinds[n++] = LOGFMT_ARG_INT;
         }
         if (str_prec)

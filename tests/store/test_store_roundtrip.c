@@ -358,6 +358,16 @@ static void compare_record(const logshare_record *rec, void *ctx)
     k->seen++;
 }
 
+/* A writable page followed by one that cannot be read: a byte read past
+ * the first is a SIGSEGV. munmap both (2 * page) when done. */
+static char *guarded_page(size_t page)
+{
+    char *map = mmap(NULL, page * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(map != MAP_FAILED);
+    assert_int_equal(mprotect(map + page, page, PROT_NONE), 0);
+    return map;
+}
+
 /* Strings of every length from 0 to 100 at every alignment, and ones
  * that end on the last byte of a page followed by one that cannot be
  * read: the call measures and copies them without libc and must
@@ -368,10 +378,7 @@ static void strings_of_every_length_and_alignment_round_trip(void **state)
     char *dir;
     logshare *ls = tu_open_plain("strlen", -1, &dir);
     long page = sysconf(_SC_PAGESIZE);
-    char *map =
-        mmap(NULL, (size_t)page * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    assert_true(map != MAP_FAILED);
-    assert_int_equal(mprotect(map + page, (size_t)page, PROT_NONE), 0);
+    char *map = guarded_page((size_t)page);
     static char want[101 * 16 + 40][128];
     int n = 0;
     char src[160];
@@ -412,10 +419,7 @@ static void precision_strings_are_read_only_up_to_the_precision(void **state)
     char *dir;
     logshare *ls = tu_open_plain("prec", -1, &dir);
     long page = sysconf(_SC_PAGESIZE);
-    char *map =
-        mmap(NULL, (size_t)page * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    assert_true(map != MAP_FAILED);
-    assert_int_equal(mprotect(map + page, (size_t)page, PROT_NONE), 0);
+    char *map = guarded_page((size_t)page);
     char *buf = map + page - 8;
     memcpy(buf, "ABCDEFGH", 8); /* no NUL before the guard page */
     assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "star [%.*s]", 8, buf), 0);
