@@ -136,7 +136,7 @@ static int is_ows(char c)
  * connection closed after the answer: the body's framing is unknown.
  * 400 when chunked is not the final coding, is applied twice or has
  * parameters; 501 for a coding we do not implement (gzip, ...). */
-static int check_transfer_encoding(http_request *req, struct framing *f)
+static int check_transfer_encoding(http_request *req, const struct framing *f)
 {
     if (!f->te_lines)
         return 0;
@@ -148,13 +148,13 @@ static int check_transfer_encoding(http_request *req, struct framing *f)
     size_t n = 0, n_chunked = 0;
     int last_chunked = 0;
     char unknown[64] = "";
-    for (char *e = f->te; e;) {
-        char *comma = strchr(e, ',');
-        char *end = comma ? comma : e + strlen(e);
-        char *next = comma ? comma + 1 : NULL;
+    for (const char *e = f->te; e;) {
+        const char *comma = strchr(e, ',');
+        const char *end = comma ? comma : e + strlen(e);
+        const char *next = comma ? comma + 1 : NULL;
         while (e < end && is_ows(*e))
             e++;
-        char *name_end = e;
+        const char *name_end = e;
         while (name_end < end && *name_end != ';')
             name_end++;
         while (name_end > e && is_ows(name_end[-1]))
@@ -186,12 +186,10 @@ static int check_transfer_encoding(http_request *req, struct framing *f)
  * connection alive; with one, an answer from the headers must go out at
  * once (the body is not read) and the connection closes. Anything
  * unclear (two Content-Length lines, "00") counts as a body. */
-static int request_has_body(http_request *req)
+static int request_has_body(const struct framing *f)
 {
-    struct framing f;
-    framing_scan(req, &f);
-    return f.te_lines > 0 || f.cl_lines > 1 ||
-           (f.cl_lines == 1 && (!f.cl_value || strcmp(f.cl_value, "0") != 0));
+    return f->te_lines > 0 || f->cl_lines > 1 ||
+           (f->cl_lines == 1 && (!f->cl_value || strcmp(f->cl_value, "0") != 0));
 }
 
 static int addr_to_text(const struct sockaddr *sa, char *out, size_t cap)
@@ -415,7 +413,8 @@ static enum router_result find_route(http_request *req, const char *url, const h
     return rr;
 }
 
-static int begin_request(http_request *req, const char *url, int nul_in_target)
+static int begin_request(http_request *req, const char *url, int nul_in_target,
+                         const struct framing *f)
 {
     struct http_server *s = req->server;
     resolve_client(req);
@@ -428,18 +427,16 @@ static int begin_request(http_request *req, const char *url, int nul_in_target)
     if (nul_in_target)
         return http_respond_error(req, LOGSHARE_EINVAL, 400,
                                   "the request target contains %%00 (a NUL byte)");
-    struct framing f;
-    framing_scan(req, &f);
-    int rc = check_transfer_encoding(req, &f);
+    int rc = check_transfer_encoding(req, f);
     if (rc || req->status)
         return rc;
-    if (f.cl_lines > 1)
+    if (f->cl_lines > 1)
         return http_respond_error(req, LOGSHARE_EINVAL, 400, "more than one Content-Length header");
-    if (f.cl_lines == 1 && f.te_has_chunked)
+    if (f->cl_lines == 1 && f->te_has_chunked)
         return http_respond_error(req, LOGSHARE_EINVAL, 400,
                                   "both Content-Length and Transfer-Encoding: chunked");
     req->content_length = UINT64_MAX;
-    if (f.cl_lines == 1 && parse_u64(f.cl_value, &req->content_length))
+    if (f->cl_lines == 1 && parse_u64(f->cl_value, &req->content_length))
         return http_respond_error(req, LOGSHARE_EINVAL, 400, "bad Content-Length");
 
     if (rr == ROUTER_NO_PATH)
@@ -607,14 +604,16 @@ static enum MHD_Result first_call(http_request *req, const char *url)
     if (t)
         t->nul_in_target = 0;
     track_request_start(req);
+    struct framing f;
+    framing_scan(req, &f);
     req->in_begin = 1;
-    int rc = begin_request(req, url, nul);
+    int rc = begin_request(req, url, nul, &f);
     if (rc && !req->status)
         http_respond_error(req, rc, 0, "%s", logshare_strerror(rc));
     req->in_begin = 0;
     if (rc && !req->status)
         return MHD_NO; /* no answer could be made (out of memory): close */
-    int has_body = request_has_body(req);
+    int has_body = request_has_body(&f);
     if (!req->status) {
         if (has_body)
             body_watch_start(req);
