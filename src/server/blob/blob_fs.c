@@ -429,6 +429,17 @@ static DIR *dir_stream(int fd, int *rc)
     return dir;
 }
 
+/* The next entry of dir; NULL at its end or on an error (then *rc set),
+ * which readdir only tells apart through errno. */
+static struct dirent *dir_next(DIR *dir, int *rc)
+{
+    errno = 0;
+    struct dirent *e = readdir(dir);
+    if (!e && errno)
+        *rc = err_from_errno();
+    return e;
+}
+
 #define FS_LIST_MAX_DEPTH 8
 
 /* Lists the regular files under fd (which it takes over) whose path,
@@ -442,13 +453,9 @@ static int list_walk(int fd, char *key, size_t len, int depth, blob_list_fn fn, 
     if (!dir)
         return rc;
     while (rc == 0) {
-        errno = 0;
-        struct dirent *e = readdir(dir);
-        if (!e) {
-            if (errno)
-                rc = err_from_errno();
+        struct dirent *e = dir_next(dir, &rc);
+        if (!e)
             break;
-        }
         size_t n = strlen(e->d_name);
         size_t at = len ? len + 1 : 0;
         if (e->d_name[0] == '.' || at + n > BLOB_KEY_MAX)
@@ -556,13 +563,9 @@ static int fs_sweep_uploads(struct blob_store *bs, int64_t older_than, const ato
             res->stopped = 1;
             break;
         }
-        errno = 0;
-        struct dirent *e = readdir(dir);
-        if (!e) {
-            if (errno)
-                rc = err_from_errno();
+        struct dirent *e = dir_next(dir, &rc);
+        if (!e)
             break;
-        }
         if (is_tmp_name(e->d_name))
             sweep_one(dirfd(dir), e->d_name, older_than, res);
     }
