@@ -135,8 +135,9 @@ LOGSHARE_API int logshare_level_parse(const char *name, logshare_level *level);
  * Threads: logging calls may be made from any number of threads at once
  * and never wait on the disk, compression or encryption: each thread
  * copies its record into its own preallocated ring buffer (allocated at
- * that thread's first call), and one background writer per store drains
- * the rings, compresses, encrypts and writes. When a thread's ring is
+ * that thread's first call, or taken over from a thread that exited),
+ * and one background writer per store drains the rings, compresses,
+ * encrypts and writes. When a thread's ring is
  * full the record is dropped and counted, and the writer itself writes
  * the count as a record of its own in the dropped records' stream the
  * next time it drains (within ~100 ms once it keeps up, and at flush and

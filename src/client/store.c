@@ -171,6 +171,64 @@ static void process_init(void)
     atexit(at_exit);
 }
 
+/* The ring of a thread that exited, taken over by the calling thread
+ * (rings_lock held): the least filled one, or NULL. Without this every
+ * short-lived logging thread would cost a new ring of ring_bytes until
+ * the writer next reaped, and a pool of threads that come and go would
+ * grow the process by hundreds of MiB. A ring carries on as it was:
+ * head and tail count on, its records and drop counts are the writer's
+ * as before; the exiting thread's last stores reach this thread through
+ * the abandoned flag. */
+static struct store_ring *ring_adopt(logshare *ls)
+{
+    struct store_ring *best = NULL;
+    uint64_t best_used = UINT64_MAX;
+    for (size_t i = 0; i < ls->nrings; i++) {
+        struct store_ring *r = ls->rings[i];
+        if (!atomic_load(&r->abandoned))
+            continue;
+        uint64_t used = atomic_load(&r->head) - atomic_load(&r->tail);
+        if (used < best_used) {
+            best = r;
+            best_used = used;
+        }
+    }
+    if (best)
+        atomic_store(&best->abandoned, 0);
+    return best;
+}
+
+/* A ring for the calling thread on ls: an abandoned one, or a new one
+ * added to the store's list. NULL on ENOMEM. */
+static struct store_ring *ring_take(logshare *ls)
+{
+    pthread_mutex_lock(&ls->rings_lock);
+    struct store_ring *r = ring_adopt(ls);
+    pthread_mutex_unlock(&ls->rings_lock);
+    if (r)
+        return r;
+    /* Made (and its pages touched) outside the lock, which the writer
+     * takes at every drain. */
+    r = store_ring_new(ls->ring_bytes);
+    if (!r)
+        return NULL;
+    pthread_mutex_lock(&ls->rings_lock);
+    if (ls->nrings == ls->rings_cap) {
+        size_t nc = ls->rings_cap ? ls->rings_cap * 2 : 8;
+        struct store_ring **nr = realloc(ls->rings, nc * sizeof *nr);
+        if (!nr) {
+            pthread_mutex_unlock(&ls->rings_lock);
+            store_ring_free(r);
+            return NULL;
+        }
+        ls->rings = nr;
+        ls->rings_cap = nc;
+    }
+    ls->rings[ls->nrings++] = r;
+    pthread_mutex_unlock(&ls->rings_lock);
+    return r;
+}
+
 struct store_ring *store_thread_ring_slow(logshare *ls)
 {
     pthread_mutex_lock(&registry_lock);
@@ -191,27 +249,11 @@ struct store_ring *store_thread_ring_slow(logshare *ls)
     if (found)
         return found;
     struct thread_node *node = malloc(sizeof *node);
-    struct store_ring *r = store_ring_new(ls->ring_bytes);
-    if (!node || !r) {
+    struct store_ring *r = node ? ring_take(ls) : NULL;
+    if (!r) {
         free(node);
-        store_ring_free(r);
         return NULL;
     }
-    pthread_mutex_lock(&ls->rings_lock);
-    if (ls->nrings == ls->rings_cap) {
-        size_t nc = ls->rings_cap ? ls->rings_cap * 2 : 8;
-        struct store_ring **nr = realloc(ls->rings, nc * sizeof *nr);
-        if (!nr) {
-            pthread_mutex_unlock(&ls->rings_lock);
-            free(node);
-            store_ring_free(r);
-            return NULL;
-        }
-        ls->rings = nr;
-        ls->rings_cap = nc;
-    }
-    ls->rings[ls->nrings++] = r;
-    pthread_mutex_unlock(&ls->rings_lock);
     node->store_id = ls->id;
     node->ring = r;
     node->next = thread_nodes;

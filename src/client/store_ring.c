@@ -6,9 +6,16 @@
  * two capacity, and a record never straddles the end (a PAD record
  * fills the rest). The producer publishes a record with a release store
  * of head; the writer frees space with a release store of tail.
+ *
+ * The buffer is mapped, not malloc'ed: a freed ring (its thread exited)
+ * then goes back to the system at once. From malloc, glibc raises its
+ * mmap threshold after the first such free and serves later rings from
+ * the logging threads' arenas, which keep the memory after free: a
+ * burst of logging threads left the process hundreds of MiB larger.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "store.h"
 
@@ -18,11 +25,12 @@ struct store_ring *store_ring_new(size_t cap)
     if (!r)
         return NULL;
     memset(r, 0, sizeof *r);
-    r->buf = aligned_alloc(64, cap);
-    if (!r->buf) {
+    void *buf = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (buf == MAP_FAILED) {
         free(r);
         return NULL;
     }
+    r->buf = buf;
     /* Touch every page now, so no logging call takes a page fault. */
     memset(r->buf, 0, cap);
     r->cap = cap;
@@ -34,6 +42,6 @@ void store_ring_free(struct store_ring *r)
 {
     if (!r)
         return;
-    free(r->buf);
+    munmap(r->buf, r->cap);
     free(r);
 }

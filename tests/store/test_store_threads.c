@@ -1,0 +1,111 @@
+/*
+ * test_store_threads.c - logging threads over their lifetime: threads
+ * that log once and exit (their rings are reused, not piled up), one
+ * thread logging to two stores, and a store closed and opened again
+ * while the threads that used it live on.
+ */
+#include <pthread.h>
+
+#include "store.h"
+#include "store_testutil.h"
+
+static long rss_kib(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    assert_non_null(f);
+    char line[256];
+    long kib = -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "VmRSS:", 6) == 0)
+            kib = atol(line + 6);
+    fclose(f);
+    assert_true(kib > 0);
+    return kib;
+}
+
+static size_t store_rings(logshare *ls)
+{
+    pthread_mutex_lock(&ls->rings_lock);
+    size_t n = ls->nrings;
+    pthread_mutex_unlock(&ls->rings_lock);
+    return n;
+}
+
+struct short_job {
+    logshare *ls;
+    long id;
+};
+
+static void *log_three_and_exit(void *arg)
+{
+    struct short_job *j = arg;
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(LOGSHARE_LOG(j->ls, 0, LOGSHARE_LEVEL_INFO, "thread %ld rec %d", j->id, i),
+                         0);
+    return NULL;
+}
+
+struct per_thread {
+    long next[4096];
+    long bad;
+};
+
+static void check_thread_order(const logshare_record *rec, void *ctx)
+{
+    struct per_thread *c = ctx;
+    long id = -1, i = -1;
+    if (sscanf(rec->message, "thread %ld rec %ld", &id, &i) != 2 || id < 0 || id >= 4096 ||
+        c->next[id] != i) {
+        c->bad++;
+        return;
+    }
+    c->next[id]++;
+}
+
+/* A thread that logs and exits leaves its ring to the next thread that
+ * starts logging: a pool of short-lived threads used to cost a new ring
+ * (1 MiB by default) per thread until the writer next freed them, and
+ * the memory was never given back to the system. */
+static void short_lived_threads_reuse_rings_and_lose_nothing(void **state)
+{
+    (void)state;
+    char *dir;
+    logshare *ls = tu_open_plain("shortlived", -1, &dir);
+    assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "main %d", 0), 0);
+    long before = rss_kib();
+    long threads = tu_scale(2000, 500);
+    for (long t = 0; t < threads; t++) {
+        struct short_job j = {ls, t};
+        pthread_t th;
+        assert_int_equal(pthread_create(&th, NULL, log_three_and_exit, &j), 0);
+        assert_int_equal(pthread_join(th, NULL), 0);
+    }
+    /* The main thread's ring and the one the threads passed on. */
+    assert_true(store_rings(ls) <= 2);
+    long grown = rss_kib() - before;
+    print_message("rss grew by %ld KiB over %ld threads\n", grown, threads);
+    assert_true(grown < 64 * 1024);
+    assert_int_equal(logshare_flush(ls, 0), 0);
+    uint64_t written, full, failed;
+    logshare_get_counts(ls, &written, &full, &failed);
+    assert_int_equal(written, (uint64_t)threads * 3 + 1);
+    assert_int_equal(full + failed, 0);
+    logshare_close(ls);
+    struct per_thread *c = calloc(1, sizeof *c);
+    assert_non_null(c);
+    tu_read_dir(dir, NULL, check_thread_order, c, NULL);
+    for (long t = 0; t < threads; t++)
+        assert_int_equal(c->next[t], 3);
+    assert_int_equal(c->bad, 1); /* the "main 0" record */
+    free(c);
+    tu_rmrf(dir);
+    free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(short_lived_threads_reuse_rings_and_lose_nothing),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
