@@ -231,13 +231,17 @@ static struct store_ring *ring_take(logshare *ls)
 
 struct store_ring *store_thread_ring_slow(logshare *ls)
 {
-    pthread_mutex_lock(&registry_lock);
-    struct store_ring *found = NULL;
+    /* A thread that logs to two stores in turn comes here at every
+     * switch (the fast path caches one store): its own list answers
+     * with no lock. ls is open (the caller's promise), so its node, if
+     * any, is current; ids are never reused. */
+    for (struct thread_node *n = thread_nodes; n; n = n->next)
+        if (n->store_id == ls->id)
+            return n->ring;
     /* Forget rings of stores closed since (their memory is gone). */
+    pthread_mutex_lock(&registry_lock);
     for (struct thread_node **pp = &thread_nodes; *pp;) {
         struct thread_node *n = *pp;
-        if (n->store_id == ls->id)
-            found = n->ring;
         if (!registry_find(n->store_id)) {
             *pp = n->next;
             free(n);
@@ -246,8 +250,6 @@ struct store_ring *store_thread_ring_slow(logshare *ls)
         }
     }
     pthread_mutex_unlock(&registry_lock);
-    if (found)
-        return found;
     struct thread_node *node = malloc(sizeof *node);
     struct store_ring *r = node ? ring_take(ls) : NULL;
     if (!r) {

@@ -9,6 +9,17 @@
 #include "store.h"
 #include "store_testutil.h"
 
+/* Linked with -Wl,--wrap=pthread_mutex_lock (CMakeLists.txt): counts
+ * the locks each thread takes, library calls included, and takes them. */
+int __real_pthread_mutex_lock(pthread_mutex_t *m);
+static _Thread_local unsigned long locks_taken;
+int __wrap_pthread_mutex_lock(pthread_mutex_t *m);
+int __wrap_pthread_mutex_lock(pthread_mutex_t *m)
+{
+    locks_taken++;
+    return __real_pthread_mutex_lock(m);
+}
+
 static long rss_kib(void)
 {
     FILE *f = fopen("/proc/self/status", "r");
@@ -102,10 +113,58 @@ static void short_lived_threads_reuse_rings_and_lose_nothing(void **state)
     free(dir);
 }
 
+struct seq_check {
+    char prefix[8];
+    long next, bad;
+};
+
+static void check_seq(const logshare_record *rec, void *ctx)
+{
+    struct seq_check *c = ctx;
+    char want[64];
+    snprintf(want, sizeof want, "%s %ld", c->prefix, c->next);
+    if (strcmp(rec->message, want) != 0)
+        c->bad++;
+    c->next++;
+}
+
+/* A thread logging to two stores in turn: each switch used to take the
+ * process-wide registry lock (the thread's cache holds one store), so
+ * threads doing it contended on one mutex on the logging path. */
+static void one_thread_logs_to_two_stores_without_locks(void **state)
+{
+    (void)state;
+    char *da, *db;
+    logshare *a = tu_open_plain("two-a", -1, &da);
+    logshare *b = tu_open_plain("two-b", -1, &db);
+    /* The first call on each store makes its ring: that may lock. */
+    assert_int_equal(LOGSHARE_LOG(a, 0, LOGSHARE_LEVEL_INFO, "a %ld", 0L), 0);
+    assert_int_equal(LOGSHARE_LOG(b, 0, LOGSHARE_LEVEL_INFO, "b %ld", 0L), 0);
+    locks_taken = 0;
+    for (long i = 1; i < 1000; i++) {
+        assert_int_equal(LOGSHARE_LOG(a, 0, LOGSHARE_LEVEL_INFO, "a %ld", i), 0);
+        assert_int_equal(logshare_log(b, 0, LOGSHARE_LEVEL_INFO, "b %ld", i), 0);
+    }
+    assert_int_equal(locks_taken, 0);
+    logshare_close(a);
+    logshare_close(b);
+    struct seq_check ca = {"a", 0, 0}, cb = {"b", 0, 0};
+    tu_read_dir(da, NULL, check_seq, &ca, NULL);
+    tu_read_dir(db, NULL, check_seq, &cb, NULL);
+    assert_int_equal(ca.next, 1000);
+    assert_int_equal(cb.next, 1000);
+    assert_int_equal(ca.bad + cb.bad, 0);
+    tu_rmrf(da);
+    tu_rmrf(db);
+    free(da);
+    free(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(short_lived_threads_reuse_rings_and_lose_nothing),
+        cmocka_unit_test(one_thread_logs_to_two_stores_without_locks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
