@@ -215,9 +215,11 @@ LOGSHARE_API int logshare_options_set_public_key_file(logshare_options *opts, co
  * and changed bytes are detected). Clears any public key. */
 LOGSHARE_API int logshare_options_set_plaintext(logshare_options *opts, int on);
 
-/* Size at which a file is closed and a new one started (>= 32768).
- * LOGSHARE_EINVAL below that. If max_total_bytes cannot hold one full
- * file per stream, open lowers max_file_bytes to max_total / streams. */
+/* Size at which a file is closed and a new one started (>= 32768); no
+ * file ever exceeds it. LOGSHARE_EINVAL below that. If max_total_bytes
+ * cannot hold one full file per stream, open lowers max_file_bytes to
+ * max_total / streams; a record too large for even an empty file of that
+ * size is dropped and counted as write_failed. */
 LOGSHARE_API int logshare_options_set_max_file_bytes(logshare_options *opts, uint64_t bytes);
 
 /* Total size of all log files of all streams (the outbox excluded);
@@ -481,8 +483,10 @@ LOGSHARE_API int logshare_flush(logshare *ls, int timeout_ms);
 
 /* Counters since open. buffer_full: records dropped because the
  * calling thread's ring was full; write_failed: records lost because the
- * disk refused them (full, read-only, removed directory); written:
- * records on disk. Any out pointer may be NULL. */
+ * disk refused them (full, read-only, removed directory), or because a
+ * record was larger than a whole file may be (max_file_bytes lowered to
+ * a few KiB by the quota, see set_max_file_bytes); written: records on
+ * disk. Any out pointer may be NULL. */
 LOGSHARE_API void logshare_get_counts(const logshare *ls, uint64_t *written, uint64_t *buffer_full,
                                       uint64_t *write_failed);
 

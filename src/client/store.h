@@ -169,6 +169,7 @@ struct store_stream {
     int fd; /* -1: no file (not yet, or after a failure) */
     uint64_t seq;
     uint64_t size;
+    uint64_t header_size; /* size with no frame yet */
     logfmt_sealer sealer;
     unsigned char emitted[STORE_FMT_MAX / 8]; /* formats defined in this file */
     ls_buf pending;                           /* encoded records of the next frame */

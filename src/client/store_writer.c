@@ -30,6 +30,10 @@
 #define PUBLISH_EVERY 512
 /* One record's encoding at most: a format definition plus the record. */
 #define RECORD_ENCODED_MAX (LOGFMT_FORMAT_MAX + 16 + 4096 + 24 * 11 + 64)
+/* put_record's type and length, a level and a time delta, at most. */
+#define RECORD_HEAD_MAX (1 + 10 + 1 + 10)
+/* A DROPPED record at most: head, reason, delta, count. */
+#define DROP_NOTE_MAX (1 + 10 + 1 + 10 + 10)
 
 static void set_error(logshare *ls, int rc)
 {
@@ -143,6 +147,7 @@ int store_writer_open_file(logshare *ls, struct store_stream *st)
     st->fd = fd;
     st->seq = seq;
     st->size = hl;
+    st->header_size = hl;
     memset(st->emitted, 0, sizeof st->emitted);
     return 0;
 }
@@ -253,18 +258,59 @@ static void note_lost(struct store_stream *st, int64_t t)
     st->lost_noted_in_pending = st->lost_unnoted;
 }
 
-/* Makes sure the stream can take a record: a file with room for one
- * more frame. 0, or -1 when there is no file to write to (drop). */
-static int stream_ready(logshare *ls, struct store_stream *st, int64_t t)
+/* Whether a frame of len bytes of records, and the final frame after
+ * it, fit in a file of size bytes: a file never exceeds max_file_bytes,
+ * whatever compression makes of the records. */
+static int fits_after(const logshare *ls, uint64_t size, uint64_t len)
 {
+    return size + logfmt_frame_bound(len) + logfmt_frame_bound(0) <= ls->max_file_bytes;
+}
+
+/* The same for the stream's current file. */
+static int frame_fits(const logshare *ls, const struct store_stream *st, uint64_t len)
+{
+    return fits_after(ls, st->size, len);
+}
+
+/* The most bytes the record h adds to st's pending frame, its format's
+ * definition included when the current file does not have it yet. */
+static uint64_t record_bound(const logshare *ls, const struct store_stream *st,
+                             const struct ring_rec *h)
+{
+    if (h->kind != RING_BINARY)
+        return RECORD_HEAD_MAX + h->aux;
+    /* The arguments: 8 bytes each in the ring, a varint of up to 10 in
+     * the file; the strings' bytes as they are. */
+    uint64_t n = RECORD_HEAD_MAX + 10 + (h->size - sizeof *h) + 2u * h->nargs;
+    const struct store_fmt_info *fi = h->aux < STORE_FMT_MAX ? ls->fmts.by_id[h->aux] : NULL;
+    if (fi && !(st->emitted[fi->id / 8] & (1u << (fi->id % 8))))
+        n += 1 + 10 + 10 + strlen(fi->fmt);
+    return n;
+}
+
+/* Makes sure the stream can take a record of at most need bytes: a
+ * file, with room for it in the frame being filled (what is pending is
+ * written first, and the file is finished, when it would not fit). 0,
+ * or -1 when there is no file to write to (drop). A record too large
+ * even for a file of its own is the caller's to check (frame_fits). */
+static int stream_ready(logshare *ls, struct store_stream *st, int64_t t, uint64_t need)
+{
+    uint64_t note = !st->pending.len && st->lost_unnoted ? DROP_NOTE_MAX : 0;
+    if (st->fd >= 0 && !frame_fits(ls, st, st->pending.len + note + need)) {
+        if (st->pending.len)
+            stream_commit(ls, st, 0);
+        note = st->lost_unnoted ? DROP_NOTE_MAX : 0;
+        /* Only for a record a new file would hold: one too large for
+         * any file is dropped by the caller, and must not end a file
+         * each time (a trail of files holding a drop note each). */
+        if (st->fd >= 0 && !frame_fits(ls, st, note + need) &&
+            fits_after(ls, st->header_size, note + need)) {
+            stream_finish(ls, st);
+            store_dir_expire(&ls->dir, store_age_cutoff_us(ls));
+        }
+    }
     if (st->pending.len)
         return 0;
-    uint64_t worst =
-        logfmt_frame_bound(ls->frame_target + RECORD_ENCODED_MAX) + logfmt_frame_bound(0);
-    if (st->fd >= 0 && st->size + worst > ls->max_file_bytes) {
-        stream_finish(ls, st);
-        store_dir_expire(&ls->dir, store_age_cutoff_us(ls));
-    }
     int64_t now = ls_time_mono_ns();
     if (st->fd < 0) {
         if (now < st->retry_at_ns)
@@ -292,7 +338,11 @@ static void writer_take(logshare *ls, const struct ring_rec *h)
         return;
     struct store_stream *st = &ls->streams[h->stream];
     int64_t t = store_time_us(ls, h->time_us);
-    if (stream_ready(ls, st, t) != 0) {
+    int ready = stream_ready(ls, st, t, record_bound(ls, st, h));
+    /* Bounded again: a new file has none of the formats defined. A
+     * record that fits no file (max_file_bytes lowered to a few KiB by
+     * the quota) is lost like one the disk refused. */
+    if (ready != 0 || !frame_fits(ls, st, st->pending.len + record_bound(ls, st, h))) {
         st->lost_unnoted++;
         atomic_fetch_add(&ls->write_failed, 1);
         return;
@@ -383,7 +433,7 @@ static void writer_note_drops(logshare *ls)
         if (t < 0)
             t = store_time_us(ls, store_raw_time(ls));
         /* Starting a frame notes write-failure losses by itself. */
-        if (stream_ready(ls, st, t) != 0 || !st->full_unnoted)
+        if (stream_ready(ls, st, t, DROP_NOTE_MAX) != 0 || !st->full_unnoted)
             continue;
         put_drop_note(st, LOGFMT_DROP_BUFFER_FULL, st->full_unnoted, t);
         st->full_unnoted = 0;

@@ -208,6 +208,93 @@ static void a_huge_file_size_is_lowered_to_fit_the_quota(void **state)
     free(dir);
 }
 
+struct small_file_check {
+    long records, notes, bad;
+    uint64_t noted;
+};
+
+static void small_file_record(const logshare_record *rec, void *ctx)
+{
+    struct small_file_check *c = ctx;
+    unsigned long long n;
+    if (sscanf(rec->message, "logshare: %llu records dropped", &n) == 1) {
+        c->notes++;
+        c->noted += n;
+    } else if (strncmp(rec->message, "rec ", 4) == 0) {
+        c->records++;
+    } else {
+        c->bad++;
+    }
+}
+
+/* 16 streams in the smallest quota: open lowers max_file_bytes to
+ * 2 KiB. A record no file that small can hold used to go into a file of
+ * its own anyway, past max_file_bytes (and the quota had to delete the
+ * others to make room): now it is dropped and counted like a record the
+ * disk refused, and no file ever exceeds max_file_bytes. */
+static void no_file_outgrows_a_max_file_size_lowered_below_a_record(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("smallfiles");
+    const char *streams[] = {"s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8",
+                             "s9", "sa", "sb", "sc", "sd", "se", "sf", NULL};
+    logshare_options *o = tu_options(dir, NULL, streams);
+    const uint64_t max_total = 32768, max_file = max_total / 16;
+    assert_int_equal(logshare_options_set_max_total_bytes(o, max_total), 0);
+    logshare *ls = tu_open(o);
+    logshare_options_free(o);
+    long logged = 0;
+    for (int round = 0; round < 40; round++) {
+        for (int s = 0; s < 16; s++) {
+            char hex[129];
+            random_hex(hex, 40); /* 80 incompressible characters: fits */
+            assert_int_equal(LOGSHARE_LOG(ls, s, LOGSHARE_LEVEL_INFO, "rec %s", hex), 0);
+            logged++;
+        }
+        if (round % 4 == 0) {
+            /* 3900 random characters of 64: about 2.9 KiB however
+             * compressed, which no 2 KiB file holds. */
+            static const char abc[] =
+                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+            unsigned char raw[3900];
+            char big[3901];
+            randombytes_buf(raw, sizeof raw);
+            for (size_t i = 0; i < sizeof raw; i++)
+                big[i] = abc[raw[i] % 64];
+            big[sizeof raw] = '\0';
+            assert_int_equal(logshare_log(ls, round % 16, LOGSHARE_LEVEL_INFO, "rec %s", big), 0);
+            logged++;
+        }
+        assert_int_equal(logshare_flush(ls, 0), 0);
+        logshare_support_file *files;
+        size_t n;
+        assert_int_equal(logshare_list_support_files(dir, &files, &n), 0);
+        uint64_t total = 0;
+        for (size_t i = 0; i < n; i++) {
+            assert_true(files[i].size <= max_file);
+            total += files[i].size;
+        }
+        assert_true(total <= max_total);
+        logshare_support_files_free(files, n);
+    }
+    uint64_t written, full, failed;
+    logshare_get_counts(ls, &written, &full, &failed);
+    assert_int_equal(full, 0);
+    assert_int_equal(failed, 10); /* the big ones, and only they */
+    assert_int_equal(written + failed, (uint64_t)logged);
+    logshare_close(ls);
+    /* What is left reads back whole; the newest drop notes are there. */
+    struct small_file_check c = {0, 0, 0, 0};
+    tu_read_dir(dir, NULL, small_file_record, &c, NULL);
+    assert_int_equal(c.bad, 0);
+    assert_true(c.records > 0);
+    assert_true(c.notes > 0);
+    size_t nfiles;
+    assert_true(tu_log_bytes(dir, &nfiles) <= max_total);
+    tu_rmrf(dir);
+    free(dir);
+}
+
 struct drop_check {
     long records;
     int note_before_after;
@@ -580,6 +667,7 @@ int main(void)
         cmocka_unit_test(a_maximum_age_of_centuries_deletes_nothing),
         cmocka_unit_test(files_with_other_names_are_not_the_stores),
         cmocka_unit_test(a_huge_file_size_is_lowered_to_fit_the_quota),
+        cmocka_unit_test(no_file_outgrows_a_max_file_size_lowered_below_a_record),
         cmocka_unit_test(records_are_dropped_and_counted_while_the_writer_is_held_back),
         cmocka_unit_test(drop_counts_reach_the_file_with_no_later_record),
         cmocka_unit_test(an_unwritable_directory_drops_and_counts_then_recovers),
