@@ -144,6 +144,17 @@ printf 'before\0after\n' | "$L" log --dir nul --plaintext 2>nul.err
 assert_contains "$(cat nul.err)" "NUL" "NUL warned about"
 assert_exit 0 "decrypt a line with a NUL" -- "$L" decrypt nul/*.lslog
 assert_contains "$(cat "$TEST_TMP/out")" "$(printf 'before\357\277\275after')" "the line after the NUL is kept"
+# A line over 4000 bytes is cut there, visibly, and said so on stderr
+# (exit 0: the line is kept, as much as a record holds); one of exactly
+# 4000 bytes is whole and not warned about.
+{ head -c 4000 /dev/zero | tr '\0' a; echo; head -c 5000 /dev/zero | tr '\0' b; echo; } >long.txt
+assert_exit 0 "log a long line" -- "$L" log --dir long --plaintext <long.txt
+assert_contains "$(cat "$TEST_TMP/err")" "1 line(s) longer than 4000 bytes were cut" "a cut line is warned about"
+assert_exit 0 "decrypt the long lines" -- "$L" decrypt long/*.lslog
+assert_eq "4000 4014" "$(awk '{print length($4)}' "$TEST_TMP/out" | tr '\n' ' ' | sed 's/ $//')" "the 4000-byte line whole, the long one cut"
+assert_contains "$(cat "$TEST_TMP/out")" "bbb...[truncated]" "the cut is visible"
+head -c 4000 /dev/zero | tr '\0' c | "$L" log --dir long4k --plaintext 2>long4k.err
+[ -s long4k.err ] && fail "a 4000-byte line was warned about: $(cat long4k.err)"
 # From a pipe; a directory; a file given as --dir; an extra argument.
 cat plain/*.lslog | "$L" decrypt /dev/stdin >piped.txt || fail "decrypt /dev/stdin"
 assert_contains "$(cat piped.txt)" "info main dev only" "a log read from a pipe"
