@@ -524,7 +524,12 @@ typedef struct logshare_support_file {
  * files (the quota still holds). On success *files is a new array
  * of *count entries (possibly 0, then *files may be NULL); free it with
  * logshare_support_files_free. Times come from the files' authenticated
- * frame headers, so the key is not needed. Errors: LOGSHARE_EINVAL,
+ * frame headers, so the key is not needed. Every file listed existed
+ * when it was read; but while other threads log, the quota (or the
+ * maximum age) may delete the oldest of them right after the call
+ * returns, so open them promptly (an open file stays readable after it
+ * is deleted) and treat one that is gone (ENOENT) as rotated away, as
+ * logshare_export does. Errors: LOGSHARE_EINVAL,
  * LOGSHARE_ECLOSED, LOGSHARE_ENOMEM, or the directory's read error
  * (LOGSHARE_ENOENT, ...); a write error of the flush is not one (see
  * logshare_last_error): what reached the disk is listed. */
