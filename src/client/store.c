@@ -172,13 +172,15 @@ static void process_init(void)
 }
 
 /* The ring of a thread that exited, taken over by the calling thread
- * (rings_lock held): the least filled one, or NULL. Without this every
- * short-lived logging thread would cost a new ring of ring_bytes until
- * the writer next reaped, and a pool of threads that come and go would
- * grow the process by hundreds of MiB. A ring carries on as it was:
- * head and tail count on, its records and drop counts are the writer's
- * as before; the exiting thread's last stores reach this thread through
- * the abandoned flag. */
+ * (rings_lock held): the least filled one, if at most a quarter full
+ * (one the writer has not drained, on a slow disk, would make the new
+ * thread drop where a ring of its own would not), or NULL. Without this
+ * every short-lived logging thread would cost a new ring of ring_bytes
+ * until the writer next reaped, and a pool of threads that come and go
+ * would grow the process by hundreds of MiB. A ring carries on as it
+ * was: head and tail count on, its records and drop counts are the
+ * writer's as before; the exiting thread's last stores reach this
+ * thread through the abandoned flag. */
 static struct store_ring *ring_adopt(logshare *ls)
 {
     struct store_ring *best = NULL;
@@ -193,8 +195,9 @@ static struct store_ring *ring_adopt(logshare *ls)
             best_used = used;
         }
     }
-    if (best)
-        atomic_store(&best->abandoned, 0);
+    if (!best || best_used > best->cap / 4)
+        return NULL;
+    atomic_store(&best->abandoned, 0);
     return best;
 }
 

@@ -113,6 +113,57 @@ static void short_lived_threads_reuse_rings_and_lose_nothing(void **state)
     free(dir);
 }
 
+struct fill_job {
+    logshare *ls;
+    const char *tag;
+    int records;
+    int refused;
+};
+
+static void *log_filler(void *arg)
+{
+    struct fill_job *j = arg;
+    char pad[201];
+    memset(pad, 'p', 200);
+    pad[200] = '\0';
+    for (int i = 0; i < j->records; i++)
+        if (LOGSHARE_LOG(j->ls, 0, LOGSHARE_LEVEL_INFO, "%s %d %s", j->tag, i, pad) != 0)
+            j->refused++;
+    return NULL;
+}
+
+/* A ring its thread left well filled (the writer has not caught up) is
+ * not handed on: the next thread would drop where a ring of its own
+ * would not. */
+static void a_filled_ring_is_not_handed_on(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("handon");
+    logshare_options *o = tu_options(dir, NULL, NULL);
+    assert_int_equal(logshare_options_set_buffer_bytes(o, 65536), 0);
+    logshare *ls = tu_open(o);
+    logshare_options_free(o);
+    store_test_hold_writer(ls, 1);
+    /* About 40 KiB each: together more than one 64 KiB ring. */
+    struct fill_job a = {ls, "first", 160, 0}, b = {ls, "second", 160, 0};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, log_filler, &a), 0);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(pthread_create(&th, NULL, log_filler, &b), 0);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(a.refused + b.refused, 0);
+    assert_int_equal(store_rings(ls), 2);
+    store_test_hold_writer(ls, 0);
+    assert_int_equal(logshare_flush(ls, 0), 0);
+    uint64_t written, full;
+    logshare_get_counts(ls, &written, &full, NULL);
+    assert_int_equal(written, 320);
+    assert_int_equal(full, 0);
+    logshare_close(ls);
+    tu_rmrf(dir);
+    free(dir);
+}
+
 struct seq_check {
     char prefix[8];
     long next, bad;
@@ -165,6 +216,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(short_lived_threads_reuse_rings_and_lose_nothing),
         cmocka_unit_test(one_thread_logs_to_two_stores_without_locks),
+        cmocka_unit_test(a_filled_ring_is_not_handed_on),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
