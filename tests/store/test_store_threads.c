@@ -5,6 +5,7 @@
  * while the threads that used it live on.
  */
 #include <pthread.h>
+#include <semaphore.h>
 
 #include "store.h"
 #include "store_testutil.h"
@@ -211,12 +212,76 @@ static void one_thread_logs_to_two_stores_without_locks(void **state)
     free(db);
 }
 
+struct living {
+    logshare *ls;
+    sem_t go, done;
+    int rounds;
+    long refused;
+};
+
+/* Logs 100 records to whatever store it is given, each round, and
+ * lives on between rounds. */
+static void *living_thread(void *arg)
+{
+    struct living *l = arg;
+    for (int round = 0; round < l->rounds; round++) {
+        sem_wait(&l->go);
+        for (long i = 0; i < 100; i++)
+            if (LOGSHARE_LOG(l->ls, 0, LOGSHARE_LEVEL_INFO, "thread %d rec %ld", round, i) != 0)
+                l->refused++;
+        sem_post(&l->done);
+    }
+    return NULL;
+}
+
+/* The same directory closed and opened again, many times, while a
+ * thread that logged to each handle lives on: each new handle gets a
+ * new ring for it (never the old handle's, whose memory is gone, even
+ * when the new handle sits at the old one's address). */
+static void a_store_reopened_under_a_living_thread(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("reopen");
+    struct living l = {.rounds = 20};
+    sem_init(&l.go, 0, 0);
+    sem_init(&l.done, 0, 0);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, living_thread, &l), 0);
+    for (int round = 0; round < l.rounds; round++) {
+        logshare_options *o = tu_options(dir, NULL, NULL);
+        logshare *ls = tu_open(o);
+        logshare_options_free(o);
+        l.ls = ls;
+        sem_post(&l.go);
+        sem_wait(&l.done);
+        assert_int_equal(logshare_flush(ls, 0), 0);
+        uint64_t written;
+        logshare_get_counts(ls, &written, NULL, NULL);
+        assert_int_equal(written, 100);
+        logshare_close(ls);
+    }
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(l.refused, 0);
+    struct per_thread *c = calloc(1, sizeof *c);
+    assert_non_null(c);
+    tu_read_dir(dir, NULL, check_thread_order, c, NULL);
+    for (int round = 0; round < l.rounds; round++)
+        assert_int_equal(c->next[round], 100);
+    assert_int_equal(c->bad, 0);
+    free(c);
+    sem_destroy(&l.go);
+    sem_destroy(&l.done);
+    tu_rmrf(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(short_lived_threads_reuse_rings_and_lose_nothing),
         cmocka_unit_test(one_thread_logs_to_two_stores_without_locks),
         cmocka_unit_test(a_filled_ring_is_not_handed_on),
+        cmocka_unit_test(a_store_reopened_under_a_living_thread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
