@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "logshare.h"
@@ -56,9 +57,19 @@ int cmd_files(int argc, char **argv)
             return CLI_EXIT_USAGE;
         }
     }
-    if (!dir || optind != argc) {
+    if (!dir) {
         cli_error("files: --dir DIR is required (try --help)");
         return CLI_EXIT_USAGE;
+    }
+    if (optind != argc) {
+        cli_error("files: unexpected argument '%s' (try --help)", argv[optind]);
+        return CLI_EXIT_USAGE;
+    }
+    /* The library says "not found" for a file given as DIR (ENOTDIR). */
+    struct stat st;
+    if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode)) {
+        cli_error("files: %s is not a directory", dir);
+        return CLI_EXIT_FAILURE;
     }
     logshare_support_file *files = NULL;
     size_t n = 0;

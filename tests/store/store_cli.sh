@@ -185,6 +185,10 @@ assert_exit 2 "bad stream" -- "$L" log --dir x --plaintext --stream 'A B'
 assert_exit 2 "decrypt without files" -- "$L" decrypt --key k.key
 assert_exit 2 "files without dir" -- "$L" files
 assert_exit 1 "files of a missing dir" -- "$L" files --dir nowhere
+assert_exit 1 "files of a file given as dir" -- "$L" files --dir k.pub
+assert_contains "$(cat "$TEST_TMP/err")" "k.pub is not a directory" "files names a file given as --dir"
+assert_exit 2 "files with an extra argument" -- "$L" files --dir store extra
+assert_contains "$(cat "$TEST_TMP/err")" "unexpected argument 'extra'" "files names the extra argument"
 for c in log files decrypt; do assert_exit 0 "$c --help" -- "$L" $c --help; done
 pass "usage"
 
