@@ -185,6 +185,26 @@ assert_exit 2 "bad stream" -- "$L" log --dir x --plaintext --stream 'A B'
 assert_exit 2 "decrypt without files" -- "$L" decrypt --key k.key
 assert_exit 2 "files without dir" -- "$L" files
 assert_exit 1 "files of a missing dir" -- "$L" files --dir nowhere
+# Two processes on one store directory: the second is refused (one
+# clear line, exit 1) while the first has it open, and opens it after.
+mkfifo busy.fifo
+"$L" log --dir busy --plaintext <busy.fifo & busy_pid=$!
+exec 3>busy.fifo
+# Its first file exists once it holds the lock (probing the lock itself
+# could take it from under the opening process).
+for i in $(seq 1 100); do
+  compgen -G 'busy/main.*.lslog' >/dev/null && break
+  sleep 0.05
+done
+flock -n busy/.lock true && fail "the first logshare log did not lock the store"
+echo second | "$L" log --dir busy --plaintext 2>busy.err && fail "a second process opened a store in use"
+assert_contains "$(cat busy.err)" "cannot open the store in busy: resource busy" "the second process is told why"
+echo first >&3
+exec 3>&-
+wait $busy_pid || fail "the first logshare log failed"
+echo third | "$L" log --dir busy --plaintext || fail "the store did not open once the first process was done"
+assert_exit 0 "decrypt the busy store" -- "$L" decrypt busy/*.lslog
+assert_eq "first third" "$(awk '{print $4}' "$TEST_TMP/out" | tr '\n' ' ' | sed 's/ $//')" "only the lines of the processes that had the store"
 assert_exit 1 "files of a file given as dir" -- "$L" files --dir k.pub
 assert_contains "$(cat "$TEST_TMP/err")" "k.pub is not a directory" "files names a file given as --dir"
 assert_exit 2 "files with an extra argument" -- "$L" files --dir store extra
