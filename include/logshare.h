@@ -477,8 +477,13 @@ static inline uint64_t logshare__arg_p(const volatile void *v)
 /* Waits until everything logged before the call (by any thread) is
  * written to the current files and fsynced, or until timeout_ms passes
  * (0 or a negative value waits as long as it takes). This is the one call that waits.
- * Returns 0, LOGSHARE_ETIMEDOUT, LOGSHARE_ECLOSED, or the writer's last
- * write error (records it could not write were dropped and counted). */
+ * Returns 0, LOGSHARE_ETIMEDOUT, LOGSHARE_ECLOSED, or an error of the
+ * writer: its current one (logshare_last_error), or, if records were
+ * lost since the previous flush was answered (counted as write_failed),
+ * the error that lost them (LOGSHARE_ETOOLARGE for a record larger than
+ * a whole file may be), even when a later write has worked and cleared
+ * logshare_last_error. So 0 means nothing logged since the previous
+ * flush was lost to the disk. */
 LOGSHARE_API int logshare_flush(logshare *ls, int timeout_ms);
 
 /* Counters since open. buffer_full: records dropped because the

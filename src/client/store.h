@@ -180,6 +180,8 @@ struct store_stream {
     uint64_t lost_unnoted; /* records lost to write failures, not yet noted */
     uint64_t lost_noted_in_pending;
     int64_t retry_at_ns;
+    int error; /* the stream's last write or open error: why records it
+                * had no file for were lost */
 };
 
 /* ---- the store ---- */
@@ -234,6 +236,11 @@ struct logshare {
 
     _Atomic uint64_t written, write_failed;
     _Atomic int last_error;
+    /* Writer-owned: why records were last lost (0: none since the last
+     * flush), and write_failed when the last flush was answered, so a
+     * flush reports a loss even if a later write has cleared last_error. */
+    int loss_error;
+    uint64_t failed_at_flush;
 
     /* Record times: the cycle counter when the kernel itself trusts it
      * (clocksource "tsc": invariant and synchronized across cores),

@@ -40,6 +40,33 @@ static void set_error(logshare *ls, int rc)
     atomic_store(&ls->last_error, rc);
 }
 
+/* Counts n records as lost to a write failure, and why: the next flush
+ * reports it even if writing works again by then (flush_outcome). */
+static void count_lost(logshare *ls, uint64_t n, int why)
+{
+    if (n == 0)
+        return;
+    atomic_fetch_add(&ls->write_failed, n);
+    ls->loss_error = why ? why : LOGSHARE_EIO;
+}
+
+/* What a flush answered now returns: the writer's current error, or,
+ * when records were lost since the last flush was answered, why. One
+ * stream's good write clears last_error, but must not hide that another
+ * stream just lost records logged before the flush. A loss the writer
+ * did not count itself is a logging thread that could not make its
+ * ring (store_log.c). */
+static int flush_outcome(logshare *ls)
+{
+    int rc = atomic_load(&ls->last_error);
+    uint64_t failed = atomic_load(&ls->write_failed);
+    if (rc == 0 && failed != ls->failed_at_flush)
+        rc = ls->loss_error ? ls->loss_error : LOGSHARE_ENOMEM;
+    ls->failed_at_flush = failed;
+    ls->loss_error = 0;
+    return rc;
+}
+
 /* Files last written before this are past the maximum age. Saturates:
  * a maximum age of centuries (INT64_MAX seconds is allowed) would
  * overflow to a cutoff in the future, and every file would expire. */
@@ -195,7 +222,7 @@ static void stream_commit(logshare *ls, struct store_stream *st, int final)
 {
     if (st->fd < 0) {
         st->lost_unnoted += st->pending_records;
-        atomic_fetch_add(&ls->write_failed, st->pending_records);
+        count_lost(ls, st->pending_records, st->error);
     } else if (st->pending.len || final) {
         int rc = stream_write_frame(ls, st, final);
         if (rc == 0) {
@@ -204,7 +231,8 @@ static void stream_commit(logshare *ls, struct store_stream *st, int final)
             set_error(ls, 0);
         } else {
             st->lost_unnoted += st->pending_records;
-            atomic_fetch_add(&ls->write_failed, st->pending_records);
+            st->error = rc;
+            count_lost(ls, st->pending_records, rc);
             memset(st->emitted, 0, sizeof st->emitted); /* their definitions were lost too */
             set_error(ls, rc);
             st->retry_at_ns = ls_time_mono_ns() + RETRY_NS;
@@ -317,6 +345,7 @@ static int stream_ready(logshare *ls, struct store_stream *st, int64_t t, uint64
             return -1;
         int rc = store_writer_open_file(ls, st);
         if (rc != 0) {
+            st->error = rc;
             set_error(ls, rc);
             st->retry_at_ns = now + RETRY_NS;
             return -1;
@@ -344,7 +373,7 @@ static void writer_take(logshare *ls, const struct ring_rec *h)
      * the quota) is lost like one the disk refused. */
     if (ready != 0 || !frame_fits(ls, st, st->pending.len + record_bound(ls, st, h))) {
         st->lost_unnoted++;
-        atomic_fetch_add(&ls->write_failed, 1);
+        count_lost(ls, 1, ready != 0 ? st->error : LOGSHARE_ETOOLARGE);
         return;
     }
     unsigned char body[RECORD_ENCODED_MAX];
@@ -461,7 +490,7 @@ static void writer_check_files(logshare *ls)
         if (st->fd < 0 || (!dir_gone && (fstat(st->fd, &sb) != 0 || sb.st_nlink != 0)))
             continue;
         st->lost_unnoted += st->pending_records;
-        atomic_fetch_add(&ls->write_failed, st->pending_records);
+        count_lost(ls, st->pending_records, LOGSHARE_ENOENT);
         ls_buf_reset(&st->pending);
         st->pending_records = 0;
         st->lost_noted_in_pending = 0;
@@ -661,7 +690,7 @@ void *store_writer_main(void *arg)
             if (rotate)
                 ls->rotated_next_seq = ls->dir.next_seq;
             ls->flush_done = req;
-            ls->flush_result = atomic_load(&ls->last_error);
+            ls->flush_result = flush_outcome(ls);
             pthread_cond_broadcast(&ls->flushed);
             pthread_mutex_unlock(&ls->lock);
             if (stop)

@@ -265,7 +265,8 @@ static void no_file_outgrows_a_max_file_size_lowered_below_a_record(void **state
             assert_int_equal(logshare_log(ls, round % 16, LOGSHARE_LEVEL_INFO, "rec %s", big), 0);
             logged++;
         }
-        assert_int_equal(logshare_flush(ls, 0), 0);
+        /* The flush says a record was lost since the last one, and why. */
+        assert_int_equal(logshare_flush(ls, 0), round % 4 == 0 ? LOGSHARE_ETOOLARGE : 0);
         logshare_support_file *files;
         size_t n;
         assert_int_equal(logshare_list_support_files(dir, &files, &n), 0);
@@ -630,6 +631,76 @@ static int full_disk_child(const char *dir)
     return 0;
 }
 
+/* Runs in a child (RLIMIT_FSIZE is per process): the "big" stream's
+ * file is at the size limit, the "small" stream's file far below it. */
+static int one_stream_full_child(const char *dir)
+{
+    const char *streams[] = {"big", "small", NULL};
+    logshare_options *o = tu_options(dir, NULL, streams);
+    logshare *ls = NULL;
+    if (logshare_open(o, &ls) != 0)
+        return 10;
+    logshare_options_free(o);
+    for (int i = 0; i < 300; i++) {
+        char hex[129];
+        random_hex(hex, 60);
+        LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "before %d %s", i, hex);
+    }
+    LOGSHARE_LOG(ls, 1, LOGSHARE_LEVEL_INFO, "small before");
+    if (logshare_flush(ls, 0) != 0)
+        return 11;
+    signal(SIGXFSZ, SIG_IGN);
+    logshare_support_file *files;
+    size_t n;
+    if (logshare_list_support_files(dir, &files, &n) != 0 || n != 2 ||
+        files[0].size < files[1].size + 1000)
+        return 12;
+    struct rlimit rl = {(rlim_t)files[0].size + 100, RLIM_INFINITY};
+    logshare_support_files_free(files, n);
+    if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+        return 13;
+    for (int i = 0; i < 200; i++) {
+        char hex[129];
+        random_hex(hex, 60);
+        LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "lost %d %s", i, hex);
+    }
+    LOGSHARE_LOG(ls, 1, LOGSHARE_LEVEL_INFO, "small after");
+    /* The small stream's frame, written after the big one failed, set
+     * last_error back to 0: the flush used to return 0 with 200 records
+     * logged before it lost. */
+    int rc = logshare_flush(ls, 0);
+    uint64_t written, failed;
+    logshare_get_counts(ls, &written, NULL, &failed);
+    if (failed != 200 || written != 302)
+        return 14;
+    if (rc == 0)
+        return 15;
+    /* Reported once: nothing was lost since. */
+    if (logshare_flush(ls, 0) != 0)
+        return 16;
+    rl.rlim_cur = RLIM_INFINITY;
+    if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+        return 17;
+    logshare_close(ls);
+    return 0;
+}
+
+static void a_flush_reports_records_lost_even_after_another_stream_wrote(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("onefull");
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(one_stream_full_child(dir));
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    tu_rmrf(dir);
+    free(dir);
+}
+
 static void a_full_disk_drops_and_counts_then_recovers_in_the_same_file(void **state)
 {
     (void)state;
@@ -672,6 +743,7 @@ int main(void)
         cmocka_unit_test(drop_counts_reach_the_file_with_no_later_record),
         cmocka_unit_test(an_unwritable_directory_drops_and_counts_then_recovers),
         cmocka_unit_test(a_full_disk_drops_and_counts_then_recovers_in_the_same_file),
+        cmocka_unit_test(a_flush_reports_records_lost_even_after_another_stream_wrote),
         cmocka_unit_test(a_removed_directory_is_reported_and_made_again),
         cmocka_unit_test(records_written_into_a_removed_directory_are_counted),
     };
