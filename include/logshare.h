@@ -479,11 +479,12 @@ static inline uint64_t logshare__arg_p(const volatile void *v)
  * (0 or a negative value waits as long as it takes). This is the one call that waits.
  * Returns 0, LOGSHARE_ETIMEDOUT, LOGSHARE_ECLOSED, or an error of the
  * writer: its current one (logshare_last_error), or, if records were
- * lost since the previous flush was answered (counted as write_failed),
- * the error that lost them (LOGSHARE_ETOOLARGE for a record larger than
- * a whole file may be), even when a later write has worked and cleared
- * logshare_last_error. So 0 means nothing logged since the previous
- * flush was lost to the disk. */
+ * lost (counted as write_failed) since the previous flush was answered
+ * (logshare_get_support_files flushes too), the error that lost them
+ * (LOGSHARE_ETOOLARGE for a record larger than a whole file may be),
+ * even when a later write has worked and cleared logshare_last_error.
+ * So 0 means nothing logged since the previous flush was lost to the
+ * disk. */
 LOGSHARE_API int logshare_flush(logshare *ls, int timeout_ms);
 
 /* Counters since open. buffer_full: records dropped because the
