@@ -19,18 +19,48 @@
 
 #include "store.h"
 
+/* AddressSanitizer checks accesses to heap memory only: sanitized
+ * builds keep the rings on the heap, so an overrun is still caught. */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define STORE_RING_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define STORE_RING_ASAN 1
+#endif
+
+static void *ring_buf_new(size_t cap)
+{
+#ifdef STORE_RING_ASAN
+    return aligned_alloc(64, cap);
+#else
+    void *buf = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return buf == MAP_FAILED ? NULL : buf;
+#endif
+}
+
+static void ring_buf_free(void *buf, size_t cap)
+{
+#ifdef STORE_RING_ASAN
+    (void)cap;
+    free(buf);
+#else
+    munmap(buf, cap);
+#endif
+}
+
 struct store_ring *store_ring_new(size_t cap)
 {
     struct store_ring *r = aligned_alloc(64, sizeof *r);
     if (!r)
         return NULL;
     memset(r, 0, sizeof *r);
-    void *buf = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (buf == MAP_FAILED) {
+    r->buf = ring_buf_new(cap);
+    if (!r->buf) {
         free(r);
         return NULL;
     }
-    r->buf = buf;
     /* Touch every page now, so no logging call takes a page fault. */
     memset(r->buf, 0, cap);
     r->cap = cap;
@@ -42,6 +72,6 @@ void store_ring_free(struct store_ring *r)
 {
     if (!r)
         return;
-    munmap(r->buf, r->cap);
+    ring_buf_free(r->buf, r->cap);
     free(r);
 }
