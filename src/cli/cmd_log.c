@@ -204,6 +204,10 @@ int cmd_log(int argc, char **argv)
     char *line = NULL;
     size_t cap = 0, since_flush = 0;
     uint64_t with_nul = 0, cut = 0;
+    /* Why lines were lost: the first error a flush reported. The last
+     * error alone may be cleared by a later write that worked (the loss
+     * note itself), which made lost lines read as "buffer full". */
+    int why = 0;
     ssize_t n;
     while ((n = getline(&line, &cap, stdin)) >= 0) {
         if (n > 0 && line[n - 1] == '\n')
@@ -230,15 +234,18 @@ int cmd_log(int argc, char **argv)
         /* Never let the ring fill: a line takes at most ~4 KiB in it. */
         since_flush += (size_t)n + 64;
         if (since_flush > LOG_BUFFER_BYTES / 4) {
-            logshare_flush(ls, 0);
+            int frc = logshare_flush(ls, 0);
+            why = why ? why : frc;
             since_flush = 0;
         }
     }
     free(line);
-    logshare_flush(ls, 0);
+    int frc = logshare_flush(ls, 0);
+    why = why ? why : frc;
     uint64_t written = 0, full = 0, failed = 0;
     logshare_get_counts(ls, &written, &full, &failed);
-    int last = logshare_last_error(ls);
+    if (!why)
+        why = logshare_last_error(ls);
     logshare_close(ls);
     if (with_nul)
         fprintf(stderr, "logshare: warning: %llu line(s) held NUL bytes, logged as U+FFFD\n",
@@ -251,7 +258,7 @@ int cmd_log(int argc, char **argv)
     if (full || failed) {
         cli_error("log: %llu line(s) were not written to %s: %s",
                   (unsigned long long)(full + failed), dir,
-                  last ? logshare_strerror(last) : "buffer full");
+                  why ? logshare_strerror(why) : "buffer full");
         return CLI_EXIT_FAILURE;
     }
     return CLI_EXIT_OK;

@@ -155,6 +155,18 @@ assert_eq "4000 4014" "$(awk '{print length($4)}' "$TEST_TMP/out" | tr '\n' ' ' 
 assert_contains "$(cat "$TEST_TMP/out")" "bbb...[truncated]" "the cut is visible"
 head -c 4000 /dev/zero | tr '\0' c | "$L" log --dir long4k --plaintext 2>long4k.err
 [ -s long4k.err ] && fail "a 4000-byte line was warned about: $(cat long4k.err)"
+# Lines the disk refuses (a file size limit plays the full disk): exit 1,
+# and the reason named is the disk's, even though the few lines that
+# came last were written (that write cleared the store's last error,
+# and the lost lines used to be blamed on a full buffer).
+( ulimit -f 8; trap '' XFSZ
+  { head -c 450000 /dev/urandom | base64; sleep 1.5; echo short1; echo short2; } |
+    "$L" log --dir fsize --plaintext 2>fsize.err && echo 0 >fsize.rc || echo $? >fsize.rc )
+assert_eq 1 "$(cat fsize.rc)" "log exits 1 when the disk refused lines"
+assert_contains "$(cat fsize.err)" "line(s) were not written to fsize: exceeds a configured limit" "the disk's reason is named"
+grep -q "buffer full" fsize.err && fail "lines the disk refused were blamed on a full buffer: $(cat fsize.err)"
+assert_exit 0 "decrypt what fit" -- "$L" decrypt fsize/*.lslog
+assert_contains "$(cat "$TEST_TMP/out")" "info main short2" "the lines after the loss were written"
 # From a pipe; a directory; a file given as --dir; an extra argument.
 cat plain/*.lslog | "$L" decrypt /dev/stdin >piped.txt || fail "decrypt /dev/stdin"
 assert_contains "$(cat piped.txt)" "info main dev only" "a log read from a pipe"
