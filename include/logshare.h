@@ -497,7 +497,9 @@ LOGSHARE_API void logshare_get_counts(const logshare *ls, uint64_t *written, uin
                                       uint64_t *write_failed);
 
 /* The last error the writer met (a negative LOGSHARE_E* code), or 0 if
- * the last write succeeded. Cleared when writing works again.
+ * the last write succeeded. Cleared when writing works again: with
+ * several streams, once each stream whose write failed has written
+ * again (one stream that writes does not hide another that cannot).
  * LOGSHARE_ENOENT when the store directory (or a file being written)
  * was removed while open: the writer checks at every flush and about
  * once a second, and after every frame it writes (a frame that went

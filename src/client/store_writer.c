@@ -40,6 +40,17 @@ static void set_error(logshare *ls, int rc)
     atomic_store(&ls->last_error, rc);
 }
 
+/* The error of a stream whose last write or file creation failed, or
+ * 0: a good write to one stream must not clear the error of another
+ * that still cannot write. */
+static int streams_error(const logshare *ls)
+{
+    for (int i = 0; i < ls->nstreams; i++)
+        if (ls->streams[i].error)
+            return ls->streams[i].error;
+    return 0;
+}
+
 /* Counts n records as lost to a write failure, and why: the next flush
  * reports it even if writing works again by then (flush_outcome). */
 static void count_lost(logshare *ls, uint64_t n, int why)
@@ -228,7 +239,8 @@ static void stream_commit(logshare *ls, struct store_stream *st, int final)
         if (rc == 0) {
             atomic_fetch_add(&ls->written, st->pending_records);
             st->lost_unnoted -= st->lost_noted_in_pending;
-            set_error(ls, 0);
+            st->error = 0;
+            set_error(ls, streams_error(ls));
         } else {
             st->lost_unnoted += st->pending_records;
             st->error = rc;
