@@ -187,7 +187,9 @@ LOGSHARE_API logshare_options *logshare_options_new(void);
 LOGSHARE_API void logshare_options_free(logshare_options *opts);
 
 /* The store's directory (borrowed; copied). Created with its parents,
- * mode 0700, if missing. Required. LOGSHARE_EINVAL for NULL or "". */
+ * mode 0700, if missing. Required. A relative path is taken from the
+ * working directory at logshare_open: a later chdir() does not move the
+ * store. LOGSHARE_EINVAL for NULL or "". */
 LOGSHARE_API int logshare_options_set_dir(logshare_options *opts, const char *dir);
 
 /* Adds a stream (name borrowed; copied). Streams are numbered in the
@@ -510,7 +512,9 @@ LOGSHARE_API int logshare_last_error(const logshare *ls);
 
 /* One log file that belongs in a support request. */
 typedef struct logshare_support_file {
-    char *path;    /* absolute or as given by dir; owned by the array */
+    char *path;    /* in the store's directory as opened (made absolute if
+                    * relative), or as dir was given to
+                    * logshare_list_support_files; owned by the array */
     char *stream;  /* stream name; owned by the array */
     uint64_t size; /* bytes on disk */
     uint64_t seq;  /* file sequence number: orders files across streams */

@@ -344,6 +344,28 @@ void logshare_close(logshare *ls)
     store_free_memory(ls);
 }
 
+/* dir, made absolute against the working directory now: the writer
+ * works in the background for as long as the store is open, and a
+ * later chdir() (a daemon going to "/") must not move the store (the
+ * writer took the old directory for removed, made a new one under the
+ * new working directory, and the files written before were no longer
+ * listed). As given if the working directory cannot be had. New
+ * string; NULL on ENOMEM. */
+static char *dir_absolute(const char *dir)
+{
+    if (dir[0] == '/')
+        return strdup(dir);
+    char *cwd = getcwd(NULL, 0);
+    if (!cwd)
+        return strdup(dir);
+    size_t n = strlen(cwd) + strlen(dir) + 2;
+    char *abs = malloc(n);
+    if (abs)
+        snprintf(abs, n, "%s%s%s", cwd, strcmp(cwd, "/") == 0 ? "" : "/", dir);
+    free(cwd);
+    return abs;
+}
+
 int logshare_open(const logshare_options *o, logshare **out)
 {
     if (!out)
@@ -395,7 +417,7 @@ int logshare_open(const logshare_options *o, logshare **out)
         strcpy(ls->streams[i].name, o->streams[i]);
         ls->streams[i].fd = -1;
     }
-    ls->dir.dir = strdup(o->dir);
+    ls->dir.dir = dir_absolute(o->dir);
     ls->cctx = ZSTD_createCCtx();
     int rc = (!ls->dir.dir || !ls->cctx) ? LOGSHARE_ENOMEM : 0;
     if (rc == 0) {
