@@ -180,8 +180,8 @@ struct store_stream {
     uint64_t lost_unnoted; /* records lost to write failures, not yet noted */
     uint64_t lost_noted_in_pending;
     int64_t retry_at_ns;
-    int error; /* the stream's last write or open error: why records it
-                * had no file for were lost */
+    int error; /* the stream's last write or open error, 0 once it writes
+                * again: last_error is 0 only when no stream has one */
 };
 
 /* ---- the store ---- */

@@ -62,11 +62,11 @@ static void count_lost(logshare *ls, uint64_t n, int why)
 }
 
 /* What a flush answered now returns: the writer's current error, or,
- * when records were lost since the last flush was answered, why. One
- * stream's good write clears last_error, but must not hide that another
- * stream just lost records logged before the flush. A loss the writer
- * did not count itself is a logging thread that could not make its
- * ring (store_log.c). */
+ * when records were lost since the last flush was answered, why. A good
+ * write since (the loss note itself, or the stream's next frame) clears
+ * last_error, but must not hide that records logged before the flush
+ * were lost. A loss the writer did not count itself is a logging thread
+ * that could not make its ring (store_log.c). */
 static int flush_outcome(logshare *ls)
 {
     int rc = atomic_load(&ls->last_error);
