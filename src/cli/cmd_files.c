@@ -80,14 +80,23 @@ int cmd_files(int argc, char **argv)
     }
     if (json) {
         json_t *arr = json_array();
-        for (size_t i = 0; i < n; i++)
-            json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:I, s:o, s:o}", "path",
-                                                 files[i].path, "stream", files[i].stream, "seq",
-                                                 (json_int_t)files[i].seq, "size",
-                                                 (json_int_t)files[i].size, "first_time",
-                                                 time_json(files[i].first_time_us), "last_time",
-                                                 time_json(files[i].last_time_us)));
-        char *s = json_dumps(arr, JSON_INDENT(2));
+        for (size_t i = 0; arr && i < n; i++) {
+            json_t *f = json_pack(
+                "{s:s, s:s, s:I, s:I, s:o, s:o}", "path", files[i].path, "stream", files[i].stream,
+                "seq", (json_int_t)files[i].seq, "size", (json_int_t)files[i].size, "first_time",
+                time_json(files[i].first_time_us), "last_time", time_json(files[i].last_time_us));
+            /* A JSON string must be UTF-8: a path that is not used to be
+             * left out, and the list printed as if complete. */
+            if (!f || json_array_append_new(arr, f) != 0) {
+                cli_error("files: %s: a path is not UTF-8, which JSON cannot hold (the text "
+                          "output shows it)",
+                          dir);
+                json_decref(arr);
+                logshare_support_files_free(files, n);
+                return CLI_EXIT_FAILURE;
+            }
+        }
+        char *s = arr ? json_dumps(arr, JSON_INDENT(2)) : NULL;
         if (s)
             puts(s);
         free(s);

@@ -219,6 +219,14 @@ assert_exit 0 "decrypt the busy store" -- "$L" decrypt busy/*.lslog
 assert_eq "first third" "$(awk '{print $4}' "$TEST_TMP/out" | tr '\n' ' ' | sed 's/ $//')" "only the lines of the processes that had the store"
 assert_exit 1 "files of a file given as dir" -- "$L" files --dir k.pub
 assert_contains "$(cat "$TEST_TMP/err")" "k.pub is not a directory" "files names a file given as --dir"
+# A directory name that is not UTF-8: JSON cannot hold it, so --json
+# fails and says so (it printed [] with exit 0); the text output lists it.
+badutf=$(printf 'bad\377dir')
+echo x | "$L" log --dir "$badutf" --plaintext
+assert_exit 1 "files --json of a non-UTF-8 dir" -- "$L" files --dir "$badutf" --json
+assert_contains "$(cat "$TEST_TMP/err")" "is not UTF-8" "files --json says why"
+assert_exit 0 "files of a non-UTF-8 dir" -- "$L" files --dir "$badutf"
+assert_eq 1 "$(wc -l <"$TEST_TMP/out")" "the text output lists the file"
 assert_exit 2 "files with an extra argument" -- "$L" files --dir store extra
 assert_contains "$(cat "$TEST_TMP/err")" "unexpected argument 'extra'" "files names the extra argument"
 for c in log files decrypt; do assert_exit 0 "$c --help" -- "$L" $c --help; done
