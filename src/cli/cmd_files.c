@@ -22,6 +22,7 @@ static void files_usage(FILE *out)
                  "Reading the list needs no key.\n\n"
                  "  --dir DIR   the store's directory\n"
                  "  --json      a JSON array of {path, stream, seq, size, first_time, last_time}\n"
+                 "              (exit 1 if a path is not UTF-8: JSON cannot hold it)\n"
                  "  -h, --help  this help\n");
 }
 
