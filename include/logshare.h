@@ -135,8 +135,9 @@ LOGSHARE_API int logshare_level_parse(const char *name, logshare_level *level);
  * Threads: logging calls may be made from any number of threads at once
  * and never wait on the disk, compression or encryption: each thread
  * copies its record into its own preallocated ring buffer (allocated at
- * that thread's first call), and one background writer per store drains
- * the rings, compresses, encrypts and writes. When a thread's ring is
+ * that thread's first call, or taken over from a thread that exited),
+ * and one background writer per store drains the rings, compresses,
+ * encrypts and writes. When a thread's ring is
  * full the record is dropped and counted, and the writer itself writes
  * the count as a record of its own in the dropped records' stream the
  * next time it drains (within ~100 ms once it keeps up, and at flush and
@@ -186,7 +187,9 @@ LOGSHARE_API logshare_options *logshare_options_new(void);
 LOGSHARE_API void logshare_options_free(logshare_options *opts);
 
 /* The store's directory (borrowed; copied). Created with its parents,
- * mode 0700, if missing. Required. LOGSHARE_EINVAL for NULL or "". */
+ * mode 0700, if missing. Required. A relative path is taken from the
+ * working directory at logshare_open: a later chdir() does not move the
+ * store. LOGSHARE_EINVAL for NULL or "". */
 LOGSHARE_API int logshare_options_set_dir(logshare_options *opts, const char *dir);
 
 /* Adds a stream (name borrowed; copied). Streams are numbered in the
@@ -214,9 +217,11 @@ LOGSHARE_API int logshare_options_set_public_key_file(logshare_options *opts, co
  * and changed bytes are detected). Clears any public key. */
 LOGSHARE_API int logshare_options_set_plaintext(logshare_options *opts, int on);
 
-/* Size at which a file is closed and a new one started (>= 32768).
- * LOGSHARE_EINVAL below that. If max_total_bytes cannot hold one full
- * file per stream, open lowers max_file_bytes to max_total / streams. */
+/* Size at which a file is closed and a new one started (>= 32768); no
+ * file ever exceeds it. LOGSHARE_EINVAL below that. If max_total_bytes
+ * cannot hold one full file per stream, open lowers max_file_bytes to
+ * max_total / streams; a record too large for even an empty file of that
+ * size is dropped and counted as write_failed. */
 LOGSHARE_API int logshare_options_set_max_file_bytes(logshare_options *opts, uint64_t bytes);
 
 /* Total size of all log files of all streams (the outbox excluded);
@@ -474,19 +479,29 @@ static inline uint64_t logshare__arg_p(const volatile void *v)
 /* Waits until everything logged before the call (by any thread) is
  * written to the current files and fsynced, or until timeout_ms passes
  * (0 or a negative value waits as long as it takes). This is the one call that waits.
- * Returns 0, LOGSHARE_ETIMEDOUT, LOGSHARE_ECLOSED, or the writer's last
- * write error (records it could not write were dropped and counted). */
+ * Returns 0, LOGSHARE_ETIMEDOUT, LOGSHARE_ECLOSED, or an error of the
+ * writer: its current one (logshare_last_error), or, if records were
+ * lost (counted as write_failed) since the previous flush was answered
+ * (logshare_get_support_files flushes too), the error that lost them
+ * (LOGSHARE_ETOOLARGE for a record larger than a whole file may be),
+ * even when a later write has worked and cleared logshare_last_error.
+ * So 0 means nothing logged since the previous flush was lost to the
+ * disk. */
 LOGSHARE_API int logshare_flush(logshare *ls, int timeout_ms);
 
 /* Counters since open. buffer_full: records dropped because the
  * calling thread's ring was full; write_failed: records lost because the
- * disk refused them (full, read-only, removed directory); written:
- * records on disk. Any out pointer may be NULL. */
+ * disk refused them (full, read-only, removed directory), or because a
+ * record was larger than a whole file may be (max_file_bytes lowered to
+ * a few KiB by the quota, see set_max_file_bytes); written: records on
+ * disk. Any out pointer may be NULL. */
 LOGSHARE_API void logshare_get_counts(const logshare *ls, uint64_t *written, uint64_t *buffer_full,
                                       uint64_t *write_failed);
 
 /* The last error the writer met (a negative LOGSHARE_E* code), or 0 if
- * the last write succeeded. Cleared when writing works again.
+ * the last write succeeded. Cleared when writing works again: with
+ * several streams, once each stream whose write failed has written
+ * again (one stream that writes does not hide another that cannot).
  * LOGSHARE_ENOENT when the store directory (or a file being written)
  * was removed while open: the writer checks at every flush and about
  * once a second, and after every frame it writes (a frame that went
@@ -497,7 +512,9 @@ LOGSHARE_API int logshare_last_error(const logshare *ls);
 
 /* One log file that belongs in a support request. */
 typedef struct logshare_support_file {
-    char *path;    /* absolute or as given by dir; owned by the array */
+    char *path;    /* in the store's directory as opened (made absolute if
+                    * relative), or as dir was given to
+                    * logshare_list_support_files; owned by the array */
     char *stream;  /* stream name; owned by the array */
     uint64_t size; /* bytes on disk */
     uint64_t seq;  /* file sequence number: orders files across streams */
@@ -519,7 +536,12 @@ typedef struct logshare_support_file {
  * files (the quota still holds). On success *files is a new array
  * of *count entries (possibly 0, then *files may be NULL); free it with
  * logshare_support_files_free. Times come from the files' authenticated
- * frame headers, so the key is not needed. Errors: LOGSHARE_EINVAL,
+ * frame headers, so the key is not needed. Every file listed existed
+ * when it was read; but while other threads log, the quota (or the
+ * maximum age) may delete the oldest of them right after the call
+ * returns, so open them promptly (an open file stays readable after it
+ * is deleted) and treat one that is gone (ENOENT) as rotated away, as
+ * logshare_export does. Errors: LOGSHARE_EINVAL,
  * LOGSHARE_ECLOSED, LOGSHARE_ENOMEM, or the directory's read error
  * (LOGSHARE_ENOENT, ...); a write error of the flush is not one (see
  * logshare_last_error): what reached the disk is listed. */

@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "logshare.h"
@@ -21,6 +22,7 @@ static void files_usage(FILE *out)
                  "Reading the list needs no key.\n\n"
                  "  --dir DIR   the store's directory\n"
                  "  --json      a JSON array of {path, stream, seq, size, first_time, last_time}\n"
+                 "              (exit 1 if a path is not UTF-8: JSON cannot hold it)\n"
                  "  -h, --help  this help\n");
 }
 
@@ -56,9 +58,19 @@ int cmd_files(int argc, char **argv)
             return CLI_EXIT_USAGE;
         }
     }
-    if (!dir || optind != argc) {
+    if (!dir) {
         cli_error("files: --dir DIR is required (try --help)");
         return CLI_EXIT_USAGE;
+    }
+    if (optind != argc) {
+        cli_error("files: unexpected argument '%s' (try --help)", argv[optind]);
+        return CLI_EXIT_USAGE;
+    }
+    /* The library says "not found" for a file given as DIR (ENOTDIR). */
+    struct stat st;
+    if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode)) {
+        cli_error("files: %s is not a directory", dir);
+        return CLI_EXIT_FAILURE;
     }
     logshare_support_file *files = NULL;
     size_t n = 0;
@@ -69,14 +81,23 @@ int cmd_files(int argc, char **argv)
     }
     if (json) {
         json_t *arr = json_array();
-        for (size_t i = 0; i < n; i++)
-            json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:I, s:o, s:o}", "path",
-                                                 files[i].path, "stream", files[i].stream, "seq",
-                                                 (json_int_t)files[i].seq, "size",
-                                                 (json_int_t)files[i].size, "first_time",
-                                                 time_json(files[i].first_time_us), "last_time",
-                                                 time_json(files[i].last_time_us)));
-        char *s = json_dumps(arr, JSON_INDENT(2));
+        for (size_t i = 0; arr && i < n; i++) {
+            json_t *f = json_pack(
+                "{s:s, s:s, s:I, s:I, s:o, s:o}", "path", files[i].path, "stream", files[i].stream,
+                "seq", (json_int_t)files[i].seq, "size", (json_int_t)files[i].size, "first_time",
+                time_json(files[i].first_time_us), "last_time", time_json(files[i].last_time_us));
+            /* A JSON string must be UTF-8: a path that is not used to be
+             * left out, and the list printed as if complete. */
+            if (!f || json_array_append_new(arr, f) != 0) {
+                cli_error("files: %s: a path is not UTF-8, which JSON cannot hold (the text "
+                          "output shows it)",
+                          dir);
+                json_decref(arr);
+                logshare_support_files_free(files, n);
+                return CLI_EXIT_FAILURE;
+            }
+        }
+        char *s = arr ? json_dumps(arr, JSON_INDENT(2)) : NULL;
         if (s)
             puts(s);
         free(s);

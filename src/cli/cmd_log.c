@@ -18,6 +18,8 @@
 #include "logshare.h"
 
 #define LOG_BUFFER_BYTES (8u * 1024u * 1024u)
+/* logshare_log cuts a longer message, visibly (logshare.h). */
+#define LOG_LINE_MAX 4000
 
 /* line (n bytes, NULs inside) with each NUL as U+FFFD; NUL-terminated,
  * caller frees. */
@@ -46,7 +48,8 @@ static void log_usage(FILE *out)
             "                    (--public-key-file F | --plaintext)\n"
             "                    [--max-file-bytes N] [--max-total-bytes N] [--max-age-days N]\n\n"
             "Writes each line of stdin as one record to the log store in DIR (a NUL\n"
-            "byte in a line is kept as U+FFFD, with a warning).\n\n"
+            "byte in a line is kept as U+FFFD, with a warning; a line over 4000 bytes\n"
+            "is cut there and ends with \"...[truncated]\", with a warning).\n\n"
             "  --dir DIR              the store's directory (created if missing)\n"
             "  --stream S             stream name, [a-z0-9_-]{1,32} (default: main)\n"
             "  --level L              trace, debug, info, warn, error or fatal (default: info)\n"
@@ -200,7 +203,11 @@ int cmd_log(int argc, char **argv)
     }
     char *line = NULL;
     size_t cap = 0, since_flush = 0;
-    uint64_t with_nul = 0;
+    uint64_t with_nul = 0, cut = 0;
+    /* Why lines were lost: the first error a flush reported. The last
+     * error alone may be cleared by a later write that worked (the loss
+     * note itself), which made lost lines read as "buffer full". */
+    int why = 0;
     ssize_t n;
     while ((n = getline(&line, &cap, stdin)) >= 0) {
         if (n > 0 && line[n - 1] == '\n')
@@ -217,31 +224,41 @@ int cmd_log(int argc, char **argv)
                 break;
             }
             logshare_log(ls, 0, level, "%s", clean);
+            cut += strlen(clean) > LOG_LINE_MAX;
             free(clean);
             with_nul++;
         } else {
             logshare_log(ls, 0, level, "%s", line);
+            cut += (size_t)n > LOG_LINE_MAX;
         }
         /* Never let the ring fill: a line takes at most ~4 KiB in it. */
         since_flush += (size_t)n + 64;
         if (since_flush > LOG_BUFFER_BYTES / 4) {
-            logshare_flush(ls, 0);
+            int frc = logshare_flush(ls, 0);
+            why = why ? why : frc;
             since_flush = 0;
         }
     }
     free(line);
-    logshare_flush(ls, 0);
+    int frc = logshare_flush(ls, 0);
+    why = why ? why : frc;
     uint64_t written = 0, full = 0, failed = 0;
     logshare_get_counts(ls, &written, &full, &failed);
-    int last = logshare_last_error(ls);
+    if (!why)
+        why = logshare_last_error(ls);
     logshare_close(ls);
     if (with_nul)
         fprintf(stderr, "logshare: warning: %llu line(s) held NUL bytes, logged as U+FFFD\n",
                 (unsigned long long)with_nul);
+    if (cut)
+        fprintf(stderr,
+                "logshare: warning: %llu line(s) longer than %d bytes were cut there "
+                "(\"...[truncated]\")\n",
+                (unsigned long long)cut, LOG_LINE_MAX);
     if (full || failed) {
         cli_error("log: %llu line(s) were not written to %s: %s",
                   (unsigned long long)(full + failed), dir,
-                  last ? logshare_strerror(last) : "buffer full");
+                  why ? logshare_strerror(why) : "buffer full");
         return CLI_EXIT_FAILURE;
     }
     return CLI_EXIT_OK;

@@ -171,39 +171,56 @@ static void process_init(void)
     atexit(at_exit);
 }
 
-struct store_ring *store_thread_ring_slow(logshare *ls)
+/* The ring of a thread that exited, taken over by the calling thread
+ * (rings_lock held): the least filled one, if at most a quarter full
+ * (one the writer has not drained, on a slow disk, would make the new
+ * thread drop where a ring of its own would not), or NULL. Without this
+ * every short-lived logging thread would cost a new ring of ring_bytes
+ * until the writer next reaped, and a pool of threads that come and go
+ * would grow the process by hundreds of MiB. A ring carries on as it
+ * was: head and tail count on, its records and drop counts are the
+ * writer's as before; the exiting thread's last stores reach this
+ * thread through the abandoned flag. */
+static struct store_ring *ring_adopt(logshare *ls)
 {
-    pthread_mutex_lock(&registry_lock);
-    struct store_ring *found = NULL;
-    /* Forget rings of stores closed since (their memory is gone). */
-    for (struct thread_node **pp = &thread_nodes; *pp;) {
-        struct thread_node *n = *pp;
-        if (n->store_id == ls->id)
-            found = n->ring;
-        if (!registry_find(n->store_id)) {
-            *pp = n->next;
-            free(n);
-        } else {
-            pp = &n->next;
+    struct store_ring *best = NULL;
+    uint64_t best_used = UINT64_MAX;
+    for (size_t i = 0; i < ls->nrings; i++) {
+        struct store_ring *r = ls->rings[i];
+        if (!atomic_load(&r->abandoned))
+            continue;
+        uint64_t used = atomic_load(&r->head) - atomic_load(&r->tail);
+        if (used < best_used) {
+            best = r;
+            best_used = used;
         }
     }
-    pthread_mutex_unlock(&registry_lock);
-    if (found)
-        return found;
-    struct thread_node *node = malloc(sizeof *node);
-    struct store_ring *r = store_ring_new(ls->ring_bytes);
-    if (!node || !r) {
-        free(node);
-        store_ring_free(r);
+    if (!best || best_used > best->cap / 4)
         return NULL;
-    }
+    atomic_store(&best->abandoned, 0);
+    return best;
+}
+
+/* A ring for the calling thread on ls: an abandoned one, or a new one
+ * added to the store's list. NULL on ENOMEM. */
+static struct store_ring *ring_take(logshare *ls)
+{
+    pthread_mutex_lock(&ls->rings_lock);
+    struct store_ring *r = ring_adopt(ls);
+    pthread_mutex_unlock(&ls->rings_lock);
+    if (r)
+        return r;
+    /* Made (and its pages touched) outside the lock, which the writer
+     * takes at every drain. */
+    r = store_ring_new(ls->ring_bytes);
+    if (!r)
+        return NULL;
     pthread_mutex_lock(&ls->rings_lock);
     if (ls->nrings == ls->rings_cap) {
         size_t nc = ls->rings_cap ? ls->rings_cap * 2 : 8;
         struct store_ring **nr = realloc(ls->rings, nc * sizeof *nr);
         if (!nr) {
             pthread_mutex_unlock(&ls->rings_lock);
-            free(node);
             store_ring_free(r);
             return NULL;
         }
@@ -212,6 +229,36 @@ struct store_ring *store_thread_ring_slow(logshare *ls)
     }
     ls->rings[ls->nrings++] = r;
     pthread_mutex_unlock(&ls->rings_lock);
+    return r;
+}
+
+struct store_ring *store_thread_ring_slow(logshare *ls)
+{
+    /* A thread that logs to two stores in turn comes here at every
+     * switch (the fast path caches one store): its own list answers
+     * with no lock. ls is open (the caller's promise), so its node, if
+     * any, is current; ids are never reused. */
+    for (struct thread_node *n = thread_nodes; n; n = n->next)
+        if (n->store_id == ls->id)
+            return n->ring;
+    /* Forget rings of stores closed since (their memory is gone). */
+    pthread_mutex_lock(&registry_lock);
+    for (struct thread_node **pp = &thread_nodes; *pp;) {
+        struct thread_node *n = *pp;
+        if (!registry_find(n->store_id)) {
+            *pp = n->next;
+            free(n);
+        } else {
+            pp = &n->next;
+        }
+    }
+    pthread_mutex_unlock(&registry_lock);
+    struct thread_node *node = malloc(sizeof *node);
+    struct store_ring *r = node ? ring_take(ls) : NULL;
+    if (!r) {
+        free(node);
+        return NULL;
+    }
     node->store_id = ls->id;
     node->ring = r;
     node->next = thread_nodes;
@@ -297,6 +344,28 @@ void logshare_close(logshare *ls)
     store_free_memory(ls);
 }
 
+/* dir, made absolute against the working directory now: the writer
+ * works in the background for as long as the store is open, and a
+ * later chdir() (a daemon going to "/") must not move the store (the
+ * writer took the old directory for removed, made a new one under the
+ * new working directory, and the files written before were no longer
+ * listed). As given if the working directory cannot be had. New
+ * string; NULL on ENOMEM. */
+static char *dir_absolute(const char *dir)
+{
+    if (dir[0] == '/')
+        return strdup(dir);
+    char *cwd = getcwd(NULL, 0);
+    if (!cwd)
+        return strdup(dir);
+    size_t n = strlen(cwd) + strlen(dir) + 2;
+    char *abs = malloc(n);
+    if (abs)
+        snprintf(abs, n, "%s%s%s", cwd, strcmp(cwd, "/") == 0 ? "" : "/", dir);
+    free(cwd);
+    return abs;
+}
+
 int logshare_open(const logshare_options *o, logshare **out)
 {
     if (!out)
@@ -348,7 +417,7 @@ int logshare_open(const logshare_options *o, logshare **out)
         strcpy(ls->streams[i].name, o->streams[i]);
         ls->streams[i].fd = -1;
     }
-    ls->dir.dir = strdup(o->dir);
+    ls->dir.dir = dir_absolute(o->dir);
     ls->cctx = ZSTD_createCCtx();
     int rc = (!ls->dir.dir || !ls->cctx) ? LOGSHARE_ENOMEM : 0;
     if (rc == 0) {

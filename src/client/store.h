@@ -169,6 +169,7 @@ struct store_stream {
     int fd; /* -1: no file (not yet, or after a failure) */
     uint64_t seq;
     uint64_t size;
+    uint64_t header_size; /* size with no frame yet */
     logfmt_sealer sealer;
     unsigned char emitted[STORE_FMT_MAX / 8]; /* formats defined in this file */
     ls_buf pending;                           /* encoded records of the next frame */
@@ -179,6 +180,8 @@ struct store_stream {
     uint64_t lost_unnoted; /* records lost to write failures, not yet noted */
     uint64_t lost_noted_in_pending;
     int64_t retry_at_ns;
+    int error; /* the stream's last write or open error, 0 once it writes
+                * again: last_error is 0 only when no stream has one */
 };
 
 /* ---- the store ---- */
@@ -233,6 +236,11 @@ struct logshare {
 
     _Atomic uint64_t written, write_failed;
     _Atomic int last_error;
+    /* Writer-owned: why records were last lost (0: none since the last
+     * flush), and write_failed when the last flush was answered, so a
+     * flush reports a loss even if a later write has cleared last_error. */
+    int loss_error;
+    uint64_t failed_at_flush;
 
     /* Record times: the cycle counter when the kernel itself trusts it
      * (clocksource "tsc": invariant and synchronized across cores),

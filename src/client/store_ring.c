@@ -6,11 +6,49 @@
  * two capacity, and a record never straddles the end (a PAD record
  * fills the rest). The producer publishes a record with a release store
  * of head; the writer frees space with a release store of tail.
+ *
+ * The buffer is mapped, not malloc'ed: a freed ring (its thread exited)
+ * then goes back to the system at once. From malloc, glibc raises its
+ * mmap threshold after the first such free and serves later rings from
+ * the logging threads' arenas, which keep the memory after free: a
+ * burst of logging threads left the process hundreds of MiB larger.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "store.h"
+
+/* AddressSanitizer checks accesses to heap memory only: sanitized
+ * builds keep the rings on the heap, so an overrun is still caught. */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define STORE_RING_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define STORE_RING_ASAN 1
+#endif
+
+static void *ring_buf_new(size_t cap)
+{
+#ifdef STORE_RING_ASAN
+    return aligned_alloc(64, cap);
+#else
+    void *buf = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return buf == MAP_FAILED ? NULL : buf;
+#endif
+}
+
+static void ring_buf_free(void *buf, size_t cap)
+{
+#ifdef STORE_RING_ASAN
+    (void)cap;
+    free(buf);
+#else
+    munmap(buf, cap);
+#endif
+}
 
 struct store_ring *store_ring_new(size_t cap)
 {
@@ -18,7 +56,7 @@ struct store_ring *store_ring_new(size_t cap)
     if (!r)
         return NULL;
     memset(r, 0, sizeof *r);
-    r->buf = aligned_alloc(64, cap);
+    r->buf = ring_buf_new(cap);
     if (!r->buf) {
         free(r);
         return NULL;
@@ -34,6 +72,6 @@ void store_ring_free(struct store_ring *r)
 {
     if (!r)
         return;
-    free(r->buf);
+    ring_buf_free(r->buf, r->cap);
     free(r);
 }

@@ -30,10 +30,52 @@
 #define PUBLISH_EVERY 512
 /* One record's encoding at most: a format definition plus the record. */
 #define RECORD_ENCODED_MAX (LOGFMT_FORMAT_MAX + 16 + 4096 + 24 * 11 + 64)
+/* put_record's type and length, a level and a time delta, at most. */
+#define RECORD_HEAD_MAX (1 + 10 + 1 + 10)
+/* A DROPPED record at most: head, reason, delta, count. */
+#define DROP_NOTE_MAX (1 + 10 + 1 + 10 + 10)
 
 static void set_error(logshare *ls, int rc)
 {
     atomic_store(&ls->last_error, rc);
+}
+
+/* The error of a stream whose last write or file creation failed, or
+ * 0: a good write to one stream must not clear the error of another
+ * that still cannot write. */
+static int streams_error(const logshare *ls)
+{
+    for (int i = 0; i < ls->nstreams; i++)
+        if (ls->streams[i].error)
+            return ls->streams[i].error;
+    return 0;
+}
+
+/* Counts n records as lost to a write failure, and why: the next flush
+ * reports it even if writing works again by then (flush_outcome). */
+static void count_lost(logshare *ls, uint64_t n, int why)
+{
+    if (n == 0)
+        return;
+    atomic_fetch_add(&ls->write_failed, n);
+    ls->loss_error = why ? why : LOGSHARE_EIO;
+}
+
+/* What a flush answered now returns: the writer's current error, or,
+ * when records were lost since the last flush was answered, why. A good
+ * write since (the loss note itself, or the stream's next frame) clears
+ * last_error, but must not hide that records logged before the flush
+ * were lost. A loss the writer did not count itself is a logging thread
+ * that could not make its ring (store_log.c). */
+static int flush_outcome(logshare *ls)
+{
+    int rc = atomic_load(&ls->last_error);
+    uint64_t failed = atomic_load(&ls->write_failed);
+    if (rc == 0 && failed != ls->failed_at_flush)
+        rc = ls->loss_error ? ls->loss_error : LOGSHARE_ENOMEM;
+    ls->failed_at_flush = failed;
+    ls->loss_error = 0;
+    return rc;
 }
 
 /* Files last written before this are past the maximum age. Saturates:
@@ -143,6 +185,7 @@ int store_writer_open_file(logshare *ls, struct store_stream *st)
     st->fd = fd;
     st->seq = seq;
     st->size = hl;
+    st->header_size = hl;
     memset(st->emitted, 0, sizeof st->emitted);
     return 0;
 }
@@ -190,16 +233,18 @@ static void stream_commit(logshare *ls, struct store_stream *st, int final)
 {
     if (st->fd < 0) {
         st->lost_unnoted += st->pending_records;
-        atomic_fetch_add(&ls->write_failed, st->pending_records);
+        count_lost(ls, st->pending_records, st->error);
     } else if (st->pending.len || final) {
         int rc = stream_write_frame(ls, st, final);
         if (rc == 0) {
             atomic_fetch_add(&ls->written, st->pending_records);
             st->lost_unnoted -= st->lost_noted_in_pending;
-            set_error(ls, 0);
+            st->error = 0;
+            set_error(ls, streams_error(ls));
         } else {
             st->lost_unnoted += st->pending_records;
-            atomic_fetch_add(&ls->write_failed, st->pending_records);
+            st->error = rc;
+            count_lost(ls, st->pending_records, rc);
             memset(st->emitted, 0, sizeof st->emitted); /* their definitions were lost too */
             set_error(ls, rc);
             st->retry_at_ns = ls_time_mono_ns() + RETRY_NS;
@@ -253,24 +298,66 @@ static void note_lost(struct store_stream *st, int64_t t)
     st->lost_noted_in_pending = st->lost_unnoted;
 }
 
-/* Makes sure the stream can take a record: a file with room for one
- * more frame. 0, or -1 when there is no file to write to (drop). */
-static int stream_ready(logshare *ls, struct store_stream *st, int64_t t)
+/* Whether a frame of len bytes of records, and the final frame after
+ * it, fit in a file of size bytes: a file never exceeds max_file_bytes,
+ * whatever compression makes of the records. */
+static int fits_after(const logshare *ls, uint64_t size, uint64_t len)
 {
+    return size + logfmt_frame_bound(len) + logfmt_frame_bound(0) <= ls->max_file_bytes;
+}
+
+/* The same for the stream's current file. */
+static int frame_fits(const logshare *ls, const struct store_stream *st, uint64_t len)
+{
+    return fits_after(ls, st->size, len);
+}
+
+/* The most bytes the record h adds to st's pending frame, its format's
+ * definition included when the current file does not have it yet. */
+static uint64_t record_bound(const logshare *ls, const struct store_stream *st,
+                             const struct ring_rec *h)
+{
+    if (h->kind != RING_BINARY)
+        return RECORD_HEAD_MAX + h->aux;
+    /* The arguments: 8 bytes each in the ring, a varint of up to 10 in
+     * the file; the strings' bytes as they are. */
+    uint64_t n = RECORD_HEAD_MAX + 10 + (h->size - sizeof *h) + 2u * h->nargs;
+    const struct store_fmt_info *fi = h->aux < STORE_FMT_MAX ? ls->fmts.by_id[h->aux] : NULL;
+    if (fi && !(st->emitted[fi->id / 8] & (1u << (fi->id % 8))))
+        n += 1 + 10 + 10 + strlen(fi->fmt);
+    return n;
+}
+
+/* Makes sure the stream can take a record of at most need bytes: a
+ * file, with room for it in the frame being filled (what is pending is
+ * written first, and the file is finished, when it would not fit). 0,
+ * or -1 when there is no file to write to (drop). A record too large
+ * even for a file of its own is the caller's to check (frame_fits). */
+static int stream_ready(logshare *ls, struct store_stream *st, int64_t t, uint64_t need)
+{
+    uint64_t note = !st->pending.len && st->lost_unnoted ? DROP_NOTE_MAX : 0;
+    if (st->fd >= 0 && !frame_fits(ls, st, st->pending.len + note + need)) {
+        if (st->pending.len)
+            stream_commit(ls, st, 0);
+        note = st->lost_unnoted ? DROP_NOTE_MAX : 0;
+        /* Only for a record a new file would hold: one too large for
+         * any file is dropped by the caller, and must not end a file
+         * each time (a trail of files holding a drop note each). */
+        if (st->fd >= 0 && !frame_fits(ls, st, note + need) &&
+            fits_after(ls, st->header_size, note + need)) {
+            stream_finish(ls, st);
+            store_dir_expire(&ls->dir, store_age_cutoff_us(ls));
+        }
+    }
     if (st->pending.len)
         return 0;
-    uint64_t worst =
-        logfmt_frame_bound(ls->frame_target + RECORD_ENCODED_MAX) + logfmt_frame_bound(0);
-    if (st->fd >= 0 && st->size + worst > ls->max_file_bytes) {
-        stream_finish(ls, st);
-        store_dir_expire(&ls->dir, store_age_cutoff_us(ls));
-    }
     int64_t now = ls_time_mono_ns();
     if (st->fd < 0) {
         if (now < st->retry_at_ns)
             return -1;
         int rc = store_writer_open_file(ls, st);
         if (rc != 0) {
+            st->error = rc;
             set_error(ls, rc);
             st->retry_at_ns = now + RETRY_NS;
             return -1;
@@ -292,9 +379,13 @@ static void writer_take(logshare *ls, const struct ring_rec *h)
         return;
     struct store_stream *st = &ls->streams[h->stream];
     int64_t t = store_time_us(ls, h->time_us);
-    if (stream_ready(ls, st, t) != 0) {
+    int ready = stream_ready(ls, st, t, record_bound(ls, st, h));
+    /* Bounded again: a new file has none of the formats defined. A
+     * record that fits no file (max_file_bytes lowered to a few KiB by
+     * the quota) is lost like one the disk refused. */
+    if (ready != 0 || !frame_fits(ls, st, st->pending.len + record_bound(ls, st, h))) {
         st->lost_unnoted++;
-        atomic_fetch_add(&ls->write_failed, 1);
+        count_lost(ls, 1, ready != 0 ? st->error : LOGSHARE_ETOOLARGE);
         return;
     }
     unsigned char body[RECORD_ENCODED_MAX];
@@ -383,7 +474,7 @@ static void writer_note_drops(logshare *ls)
         if (t < 0)
             t = store_time_us(ls, store_raw_time(ls));
         /* Starting a frame notes write-failure losses by itself. */
-        if (stream_ready(ls, st, t) != 0 || !st->full_unnoted)
+        if (stream_ready(ls, st, t, DROP_NOTE_MAX) != 0 || !st->full_unnoted)
             continue;
         put_drop_note(st, LOGFMT_DROP_BUFFER_FULL, st->full_unnoted, t);
         st->full_unnoted = 0;
@@ -411,7 +502,7 @@ static void writer_check_files(logshare *ls)
         if (st->fd < 0 || (!dir_gone && (fstat(st->fd, &sb) != 0 || sb.st_nlink != 0)))
             continue;
         st->lost_unnoted += st->pending_records;
-        atomic_fetch_add(&ls->write_failed, st->pending_records);
+        count_lost(ls, st->pending_records, LOGSHARE_ENOENT);
         ls_buf_reset(&st->pending);
         st->pending_records = 0;
         st->lost_noted_in_pending = 0;
@@ -611,7 +702,7 @@ void *store_writer_main(void *arg)
             if (rotate)
                 ls->rotated_next_seq = ls->dir.next_seq;
             ls->flush_done = req;
-            ls->flush_result = atomic_load(&ls->last_error);
+            ls->flush_result = flush_outcome(ls);
             pthread_cond_broadcast(&ls->flushed);
             pthread_mutex_unlock(&ls->lock);
             if (stop)

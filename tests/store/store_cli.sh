@@ -144,6 +144,29 @@ printf 'before\0after\n' | "$L" log --dir nul --plaintext 2>nul.err
 assert_contains "$(cat nul.err)" "NUL" "NUL warned about"
 assert_exit 0 "decrypt a line with a NUL" -- "$L" decrypt nul/*.lslog
 assert_contains "$(cat "$TEST_TMP/out")" "$(printf 'before\357\277\275after')" "the line after the NUL is kept"
+# A line over 4000 bytes is cut there, visibly, and said so on stderr
+# (exit 0: the line is kept, as much as a record holds); one of exactly
+# 4000 bytes is whole and not warned about.
+{ head -c 4000 /dev/zero | tr '\0' a; echo; head -c 5000 /dev/zero | tr '\0' b; echo; } >long.txt
+assert_exit 0 "log a long line" -- "$L" log --dir long --plaintext <long.txt
+assert_contains "$(cat "$TEST_TMP/err")" "1 line(s) longer than 4000 bytes were cut" "a cut line is warned about"
+assert_exit 0 "decrypt the long lines" -- "$L" decrypt long/*.lslog
+assert_eq "4000 4014" "$(awk '{print length($4)}' "$TEST_TMP/out" | tr '\n' ' ' | sed 's/ $//')" "the 4000-byte line whole, the long one cut"
+assert_contains "$(cat "$TEST_TMP/out")" "bbb...[truncated]" "the cut is visible"
+head -c 4000 /dev/zero | tr '\0' c | "$L" log --dir long4k --plaintext 2>long4k.err
+[ -s long4k.err ] && fail "a 4000-byte line was warned about: $(cat long4k.err)"
+# Lines the disk refuses (a file size limit plays the full disk): exit 1,
+# and the reason named is the disk's, even though the few lines that
+# came last were written (that write cleared the store's last error,
+# and the lost lines used to be blamed on a full buffer).
+( ulimit -f 8; trap '' XFSZ
+  { head -c 450000 /dev/urandom | base64; sleep 1.5; echo short1; echo short2; } |
+    "$L" log --dir fsize --plaintext 2>fsize.err && echo 0 >fsize.rc || echo $? >fsize.rc )
+assert_eq 1 "$(cat fsize.rc)" "log exits 1 when the disk refused lines"
+assert_contains "$(cat fsize.err)" "line(s) were not written to fsize: exceeds a configured limit" "the disk's reason is named"
+grep -q "buffer full" fsize.err && fail "lines the disk refused were blamed on a full buffer: $(cat fsize.err)"
+assert_exit 0 "decrypt what fit" -- "$L" decrypt fsize/*.lslog
+assert_contains "$(cat "$TEST_TMP/out")" "info main short2" "the lines after the loss were written"
 # From a pipe; a directory; a file given as --dir; an extra argument.
 cat plain/*.lslog | "$L" decrypt /dev/stdin >piped.txt || fail "decrypt /dev/stdin"
 assert_contains "$(cat piped.txt)" "info main dev only" "a log read from a pipe"
@@ -174,6 +197,38 @@ assert_exit 2 "bad stream" -- "$L" log --dir x --plaintext --stream 'A B'
 assert_exit 2 "decrypt without files" -- "$L" decrypt --key k.key
 assert_exit 2 "files without dir" -- "$L" files
 assert_exit 1 "files of a missing dir" -- "$L" files --dir nowhere
+# Two processes on one store directory: the second is refused (one
+# clear line, exit 1) while the first has it open, and opens it after.
+mkfifo busy.fifo
+"$L" log --dir busy --plaintext <busy.fifo & busy_pid=$!
+exec 3>busy.fifo
+# Its first file exists once it holds the lock (probing the lock itself
+# could take it from under the opening process).
+for i in $(seq 1 100); do
+  compgen -G 'busy/main.*.lslog' >/dev/null && break
+  sleep 0.05
+done
+flock -n busy/.lock true && fail "the first logshare log did not lock the store"
+echo second | "$L" log --dir busy --plaintext 2>busy.err && fail "a second process opened a store in use"
+assert_contains "$(cat busy.err)" "cannot open the store in busy: resource busy" "the second process is told why"
+echo first >&3
+exec 3>&-
+wait $busy_pid || fail "the first logshare log failed"
+echo third | "$L" log --dir busy --plaintext || fail "the store did not open once the first process was done"
+assert_exit 0 "decrypt the busy store" -- "$L" decrypt busy/*.lslog
+assert_eq "first third" "$(awk '{print $4}' "$TEST_TMP/out" | tr '\n' ' ' | sed 's/ $//')" "only the lines of the processes that had the store"
+assert_exit 1 "files of a file given as dir" -- "$L" files --dir k.pub
+assert_contains "$(cat "$TEST_TMP/err")" "k.pub is not a directory" "files names a file given as --dir"
+# A directory name that is not UTF-8: JSON cannot hold it, so --json
+# fails and says so (it printed [] with exit 0); the text output lists it.
+badutf=$(printf 'bad\377dir')
+echo x | "$L" log --dir "$badutf" --plaintext
+assert_exit 1 "files --json of a non-UTF-8 dir" -- "$L" files --dir "$badutf" --json
+assert_contains "$(cat "$TEST_TMP/err")" "is not UTF-8" "files --json says why"
+assert_exit 0 "files of a non-UTF-8 dir" -- "$L" files --dir "$badutf"
+assert_eq 1 "$(wc -l <"$TEST_TMP/out")" "the text output lists the file"
+assert_exit 2 "files with an extra argument" -- "$L" files --dir store extra
+assert_contains "$(cat "$TEST_TMP/err")" "unexpected argument 'extra'" "files names the extra argument"
 for c in log files decrypt; do assert_exit 0 "$c --help" -- "$L" $c --help; done
 pass "usage"
 

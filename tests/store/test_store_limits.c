@@ -208,6 +208,94 @@ static void a_huge_file_size_is_lowered_to_fit_the_quota(void **state)
     free(dir);
 }
 
+struct small_file_check {
+    long records, notes, bad;
+    uint64_t noted;
+};
+
+static void small_file_record(const logshare_record *rec, void *ctx)
+{
+    struct small_file_check *c = ctx;
+    unsigned long long n;
+    if (sscanf(rec->message, "logshare: %llu records dropped", &n) == 1) {
+        c->notes++;
+        c->noted += n;
+    } else if (strncmp(rec->message, "rec ", 4) == 0) {
+        c->records++;
+    } else {
+        c->bad++;
+    }
+}
+
+/* 16 streams in the smallest quota: open lowers max_file_bytes to
+ * 2 KiB. A record no file that small can hold used to go into a file of
+ * its own anyway, past max_file_bytes (and the quota had to delete the
+ * others to make room): now it is dropped and counted like a record the
+ * disk refused, and no file ever exceeds max_file_bytes. */
+static void no_file_outgrows_a_max_file_size_lowered_below_a_record(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("smallfiles");
+    const char *streams[] = {"s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8",
+                             "s9", "sa", "sb", "sc", "sd", "se", "sf", NULL};
+    logshare_options *o = tu_options(dir, NULL, streams);
+    const uint64_t max_total = 32768, max_file = max_total / 16;
+    assert_int_equal(logshare_options_set_max_total_bytes(o, max_total), 0);
+    logshare *ls = tu_open(o);
+    logshare_options_free(o);
+    long logged = 0;
+    for (int round = 0; round < 40; round++) {
+        for (int s = 0; s < 16; s++) {
+            char hex[129];
+            random_hex(hex, 40); /* 80 incompressible characters: fits */
+            assert_int_equal(LOGSHARE_LOG(ls, s, LOGSHARE_LEVEL_INFO, "rec %s", hex), 0);
+            logged++;
+        }
+        if (round % 4 == 0) {
+            /* 3900 random characters of 64: about 2.9 KiB however
+             * compressed, which no 2 KiB file holds. */
+            static const char abc[] =
+                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+            unsigned char raw[3900];
+            char big[3901];
+            randombytes_buf(raw, sizeof raw);
+            for (size_t i = 0; i < sizeof raw; i++)
+                big[i] = abc[raw[i] % 64];
+            big[sizeof raw] = '\0';
+            assert_int_equal(logshare_log(ls, round % 16, LOGSHARE_LEVEL_INFO, "rec %s", big), 0);
+            logged++;
+        }
+        /* The flush says a record was lost since the last one, and why. */
+        assert_int_equal(logshare_flush(ls, 0), round % 4 == 0 ? LOGSHARE_ETOOLARGE : 0);
+        logshare_support_file *files;
+        size_t n;
+        assert_int_equal(logshare_list_support_files(dir, &files, &n), 0);
+        uint64_t total = 0;
+        for (size_t i = 0; i < n; i++) {
+            assert_true(files[i].size <= max_file);
+            total += files[i].size;
+        }
+        assert_true(total <= max_total);
+        logshare_support_files_free(files, n);
+    }
+    uint64_t written, full, failed;
+    logshare_get_counts(ls, &written, &full, &failed);
+    assert_int_equal(full, 0);
+    assert_int_equal(failed, 10); /* the big ones, and only they */
+    assert_int_equal(written + failed, (uint64_t)logged);
+    logshare_close(ls);
+    /* What is left reads back whole; the newest drop notes are there. */
+    struct small_file_check c = {0, 0, 0, 0};
+    tu_read_dir(dir, NULL, small_file_record, &c, NULL);
+    assert_int_equal(c.bad, 0);
+    assert_true(c.records > 0);
+    assert_true(c.notes > 0);
+    size_t nfiles;
+    assert_true(tu_log_bytes(dir, &nfiles) <= max_total);
+    tu_rmrf(dir);
+    free(dir);
+}
+
 struct drop_check {
     long records;
     int note_before_after;
@@ -543,6 +631,82 @@ static int full_disk_child(const char *dir)
     return 0;
 }
 
+/* Runs in a child (RLIMIT_FSIZE is per process): the "big" stream's
+ * file is at the size limit, the "small" stream's file far below it. */
+static int one_stream_full_child(const char *dir)
+{
+    const char *streams[] = {"big", "small", NULL};
+    logshare_options *o = tu_options(dir, NULL, streams);
+    logshare *ls = NULL;
+    if (logshare_open(o, &ls) != 0)
+        return 10;
+    logshare_options_free(o);
+    for (int i = 0; i < 300; i++) {
+        char hex[129];
+        random_hex(hex, 60);
+        LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "before %d %s", i, hex);
+    }
+    LOGSHARE_LOG(ls, 1, LOGSHARE_LEVEL_INFO, "small before");
+    if (logshare_flush(ls, 0) != 0)
+        return 11;
+    signal(SIGXFSZ, SIG_IGN);
+    logshare_support_file *files;
+    size_t n;
+    if (logshare_list_support_files(dir, &files, &n) != 0 || n != 2 ||
+        files[0].size < files[1].size + 1000)
+        return 12;
+    struct rlimit rl = {(rlim_t)files[0].size, RLIM_INFINITY};
+    logshare_support_files_free(files, n);
+    if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+        return 13;
+    for (int i = 0; i < 200; i++) {
+        char hex[129];
+        random_hex(hex, 60);
+        LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "lost %d %s", i, hex);
+    }
+    LOGSHARE_LOG(ls, 1, LOGSHARE_LEVEL_INFO, "small after");
+    /* The small stream's frame, written after the big one failed, set
+     * last_error back to 0: the flush used to return 0 with 200 records
+     * logged before it lost. */
+    int rc = logshare_flush(ls, 0);
+    uint64_t written, failed;
+    logshare_get_counts(ls, &written, NULL, &failed);
+    if (failed != 200 || written != 302)
+        return 14;
+    if (rc == 0)
+        return 15;
+    /* The big stream still cannot write, not even its loss note: the
+     * small stream's good writes do not hide that (they cleared it). */
+    LOGSHARE_LOG(ls, 1, LOGSHARE_LEVEL_INFO, "small again");
+    if (logshare_flush(ls, 0) == 0 || logshare_last_error(ls) == 0)
+        return 16;
+    /* The limit goes: the note is written, the error cleared, and the
+     * loss, already reported, is not reported again. */
+    rl.rlim_cur = RLIM_INFINITY;
+    if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+        return 17;
+    if (logshare_flush(ls, 0) != 0 || logshare_last_error(ls) != 0)
+        return 18;
+    logshare_close(ls);
+    return 0;
+}
+
+static void a_flush_reports_records_lost_even_after_another_stream_wrote(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("onefull");
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(one_stream_full_child(dir));
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    tu_rmrf(dir);
+    free(dir);
+}
+
 static void a_full_disk_drops_and_counts_then_recovers_in_the_same_file(void **state)
 {
     (void)state;
@@ -580,10 +744,12 @@ int main(void)
         cmocka_unit_test(a_maximum_age_of_centuries_deletes_nothing),
         cmocka_unit_test(files_with_other_names_are_not_the_stores),
         cmocka_unit_test(a_huge_file_size_is_lowered_to_fit_the_quota),
+        cmocka_unit_test(no_file_outgrows_a_max_file_size_lowered_below_a_record),
         cmocka_unit_test(records_are_dropped_and_counted_while_the_writer_is_held_back),
         cmocka_unit_test(drop_counts_reach_the_file_with_no_later_record),
         cmocka_unit_test(an_unwritable_directory_drops_and_counts_then_recovers),
         cmocka_unit_test(a_full_disk_drops_and_counts_then_recovers_in_the_same_file),
+        cmocka_unit_test(a_flush_reports_records_lost_even_after_another_stream_wrote),
         cmocka_unit_test(a_removed_directory_is_reported_and_made_again),
         cmocka_unit_test(records_written_into_a_removed_directory_are_counted),
     };

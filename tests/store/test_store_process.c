@@ -9,7 +9,9 @@
  */
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "store_testutil.h"
 
@@ -323,6 +325,68 @@ static void threads_that_come_and_go_lose_nothing(void **state)
     free(dir);
 }
 
+struct both_seen {
+    int before, after, other;
+};
+
+static void saw_before_after(const logshare_record *rec, void *ctx)
+{
+    struct both_seen *b = ctx;
+    if (strcmp(rec->message, "before chdir") == 0)
+        b->before++;
+    else if (strcmp(rec->message, "after chdir") == 0)
+        b->after++;
+    else
+        b->other++;
+}
+
+/* A store opened with a relative directory, then the process changes
+ * its working directory (a daemon going to "/"): the writer used to take
+ * the directory for removed, make a new one under the new working
+ * directory (flush: LOGSHARE_ENOENT) and list only that one, so what was
+ * written before was no longer among the support files. */
+static void a_relative_store_stays_put_across_chdir(void **state)
+{
+    (void)state;
+    char *first = tu_tmpdir("cwd-a"), *second = tu_tmpdir("cwd-b");
+    char *old = getcwd(NULL, 0);
+    assert_non_null(old);
+    assert_int_equal(chdir(first), 0);
+    logshare_options *o = tu_options("logs", NULL, NULL);
+    logshare *ls = tu_open(o);
+    logshare_options_free(o);
+    assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "before chdir"), 0);
+    assert_int_equal(logshare_flush(ls, 0), 0);
+    assert_int_equal(chdir(second), 0);
+    assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "after chdir"), 0);
+    assert_int_equal(logshare_flush(ls, 0), 0);
+    assert_int_equal(logshare_last_error(ls), 0);
+    logshare_support_file *files;
+    size_t n;
+    assert_int_equal(logshare_get_support_files(ls, &files, &n), 0);
+    assert_int_equal(n, 1);
+    char *want = tu_path(first, "logs/");
+    assert_true(strncmp(files[0].path, want, strlen(want)) == 0);
+    free(want);
+    logshare_support_files_free(files, n);
+    logshare_close(ls);
+    struct stat st;
+    assert_int_not_equal(stat("logs", &st), 0); /* nothing under the new one */
+    char *logs = tu_path(first, "logs");
+    struct both_seen b = {0, 0, 0};
+    tu_read_dir(logs, NULL, saw_before_after, &b, NULL);
+    assert_int_equal(b.before, 1);
+    assert_int_equal(b.after, 1);
+    assert_int_equal(b.other, 0);
+    assert_int_equal(chdir(old), 0);
+    tu_rmrf(first);
+    tu_rmrf(second);
+    free(logs);
+    free(old);
+    free(first);
+    free(second);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -332,6 +396,7 @@ int main(void)
         cmocka_unit_test(underscore_exit_loses_only_what_was_in_memory),
         cmocka_unit_test(kill_minus_nine_keeps_every_flushed_record),
         cmocka_unit_test(threads_that_come_and_go_lose_nothing),
+        cmocka_unit_test(a_relative_store_stays_put_across_chdir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
