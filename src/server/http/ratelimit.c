@@ -6,7 +6,9 @@
  */
 #include "http/ratelimit.h"
 
+#include <arpa/inet.h>
 #include <math.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -54,6 +56,21 @@ void ratelimit_free(struct ratelimit *r)
     pthread_mutex_destroy(&r->lock);
     free(r->b);
     free(r);
+}
+
+void ratelimit_address_key(const char *addr, char *key, size_t cap)
+{
+    unsigned char b[16];
+    char net[INET6_ADDRSTRLEN];
+    if (strchr(addr, ':') && inet_pton(AF_INET6, addr, b) == 1 &&
+        !IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)b)) {
+        memset(b + 8, 0, 8);
+        if (inet_ntop(AF_INET6, b, net, sizeof net)) {
+            snprintf(key, cap, "%s/64", net);
+            return;
+        }
+    }
+    snprintf(key, cap, "%s", addr);
 }
 
 static uint64_t fnv1a(const char *s)

@@ -192,26 +192,44 @@ static int request_has_body(const struct framing *f)
            (f->cl_lines == 1 && (!f->cl_value || strcmp(f->cl_value, "0") != 0));
 }
 
+/* One text per address, so that comparisons, buckets and logs agree: an
+ * IPv4-mapped IPv6 address (how a socket listening on [::] sees IPv4
+ * peers) is written as IPv4, IPv6 in its short lowercase form. 0, or -1
+ * when text is not an IP address. */
+static int canonical_ip(const char *text, char *out, size_t cap)
+{
+    unsigned char b[16];
+    if (inet_pton(AF_INET, text, b) == 1)
+        return inet_ntop(AF_INET, b, out, (socklen_t)cap) ? 0 : -1;
+    if (inet_pton(AF_INET6, text, b) != 1)
+        return -1;
+    if (IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)b))
+        return inet_ntop(AF_INET, b + 12, out, (socklen_t)cap) ? 0 : -1;
+    return inet_ntop(AF_INET6, b, out, (socklen_t)cap) ? 0 : -1;
+}
+
 static int addr_to_text(const struct sockaddr *sa, char *out, size_t cap)
 {
+    char raw[INET6_ADDRSTRLEN];
     if (!sa)
         return -1;
     if (sa->sa_family == AF_INET)
         return inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)cap)
                    ? 0
                    : -1;
-    if (sa->sa_family == AF_INET6)
-        return inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out,
-                         (socklen_t)cap)
-                   ? 0
-                   : -1;
+    if (sa->sa_family == AF_INET6 &&
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, raw, sizeof raw))
+        return canonical_ip(raw, out, cap);
     return -1;
 }
 
+/* addr is canonical (canonical_ip); the configured proxies may be in any
+ * form of their addresses. */
 static int is_trusted_proxy(const struct http_server *s, const char *addr)
 {
+    char proxy[INET6_ADDRSTRLEN];
     for (size_t i = 0; i < s->n_proxies; i++)
-        if (strcmp(s->proxies[i], addr) == 0)
+        if (canonical_ip(s->proxies[i], proxy, sizeof proxy) == 0 && strcmp(proxy, addr) == 0)
             return 1;
     return 0;
 }
@@ -297,9 +315,10 @@ static void resolve_client(http_request *req)
             client[0] = '\0'; /* malformed: fall back to the peer */
             break;
         }
-        memcpy(client, a, n);
-        client[n] = '\0';
-        if (!http_valid_ip(client)) {
+        char entry[sizeof client];
+        memcpy(entry, a, n);
+        entry[n] = '\0';
+        if (canonical_ip(entry, client, sizeof client) != 0) {
             client[0] = '\0';
             break;
         }
@@ -422,7 +441,9 @@ static int begin_request(http_request *req, const char *url, int nul_in_target,
     /* a %00 cut the path short: what is left must not name a route */
     enum router_result rr = nul_in_target ? ROUTER_NO_PATH : find_route(req, url, &route);
     int retry = 0;
-    if (ratelimit_take(s->rl_addr, req->client_addr, ls_time_mono_ns(), &retry))
+    char addr_key[RATELIMIT_ADDRESS_KEY_MAX];
+    ratelimit_address_key(req->client_addr, addr_key, sizeof addr_key);
+    if (ratelimit_take(s->rl_addr, addr_key, ls_time_mono_ns(), &retry))
         return http_respond_rate_limited(req, retry);
     if (nul_in_target)
         return http_respond_error(req, LOGSHARE_EINVAL, 400,

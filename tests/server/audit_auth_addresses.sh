@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Client addresses for the per-address rate limit and the log (found by
+# the auth audit):
+#  - one address, one text: a server listening on [::] sees IPv4 peers as
+#    ::ffff:a.b.c.d; trusted_proxies 127.0.0.1 must still match such a
+#    peer (before, X-Forwarded-For was ignored and every client behind
+#    the proxy shared the proxy's bucket), and the log says 127.0.0.1.
+#    Addresses in X-Forwarded-For and trusted_proxies are compared by
+#    value, not spelling (::FFFF:10.1.1.1 is 10.1.1.1);
+#  - an IPv6 client is limited by its /64: every address of one
+#    subscriber's /64 shares a bucket (before, each of its 2^64 addresses
+#    had a fresh one), while the log keeps the full address.
+source "$LOGSHARE_TEST_LIB/testlib.sh"
+source "$LOGSHARE_SOURCE_DIR/tests/server/srvlib.sh"
+DATA=$TEST_TMP/data
+log_since() { tail -n +$((MARK + 1)) "$TEST_TMP/server.log"; }
+# burst_of XFF...: one /healthz per X-Forwarded-For value; prints the statuses
+burst_of() {
+  local out=() x
+  for x in "$@"; do req GET /healthz -H "X-Forwarded-For: $x"; out+=("$STATUS"); done
+  echo "${out[*]}"
+}
+
+# --- a dual-stack listener ------------------------------------------------------
+if [ -e /proc/net/if_inet6 ]; then
+  MARK=$(wc -l <"$TEST_TMP/server.log" 2>/dev/null || echo 0)
+  start_server "$DATA" --listen '[::]:0' --trusted-proxies 127.0.0.1 --address-rate 1 --address-burst 2
+  assert_eq "200 200 200 200" "$(burst_of 10.0.0.1 10.0.0.2 10.0.0.3 10.0.0.4)" \
+    "clients behind a trusted proxy reaching [::] over IPv4 have buckets of their own"
+  log_since | grep -q 'addr=10.0.0.4 ' || fail "the forwarded client is not in the log: $(log_since | tail -1)"
+  req GET /healthz; expect 200 "" "the proxy's own request"
+  log_since | grep -q 'addr=::ffff:' && fail "an IPv4 peer logged as IPv4-mapped IPv6"
+  log_since | grep -q 'route=healthz .*addr=127.0.0.1 ' || fail "the IPv4 peer is not logged as 127.0.0.1"
+  stop_ok
+  pass "dual-stack listener: IPv4 peers are IPv4"
+else
+  echo "skip - no IPv6 on this machine: dual-stack listener not tested"
+fi
+
+# --- trusted_proxies and X-Forwarded-For by value -------------------------------
+MARK=$(wc -l <"$TEST_TMP/server.log")
+start_server "$DATA" --trusted-proxies '::ffff:127.0.0.1,10.0.0.9' --address-rate 1 --address-burst 2
+assert_eq "200 200 200" "$(burst_of 10.2.0.1 10.2.0.2 10.2.0.3)" \
+  "a proxy configured as ::ffff:127.0.0.1 is the peer 127.0.0.1"
+req GET /healthz -H 'X-Forwarded-For: 10.5.5.5, ::FFFF:10.0.0.9'; expect 200 "" "a trusted hop spelled otherwise"
+log_since | grep -q 'addr=10.5.5.5 ' || fail "a trusted hop written as ::FFFF:10.0.0.9 was not skipped"
+assert_eq "200 200 429 429" "$(burst_of 10.1.1.1 ::ffff:10.1.1.1 ::FFFF:10.1.1.1 10.1.1.1)" \
+  "one IPv4 client in any spelling is one bucket"
+log_since | grep -q 'addr=::' && fail "an IPv4-mapped client logged as IPv6: $(log_since | grep 'addr=::' | head -1)"
+
+# --- IPv6: one bucket per /64 ------------------------------------------------------
+assert_eq "200 200 429 429" "$(burst_of 2001:db8:1:2::1 2001:db8:1:2::2 2001:DB8:1:2:ffff:0:0:3 2001:db8:1:2:abcd::4)" \
+  "the addresses of one /64 share a bucket"
+grep -qi "^Retry-After: [1-9]" "$TEST_TMP/hdrs" || fail "the /64 429 without Retry-After"
+assert_eq "200 200" "$(burst_of 2001:db8:1:3::1 2001:db8:1:3::1)" "another /64 has its own bucket"
+log_since | grep -q 'addr=2001:db8:1:2:ffff::3 ' || fail "the log lost the full IPv6 address (or did not shorten it)"
+stop_ok
+pass "addresses compared by value; IPv6 limited per /64"
