@@ -9,7 +9,9 @@
 #    refuses it and called it a bad signature);
 #  - a signature segment in any form but canonical base64url (another
 #    alphabet, padding, junk after it) is refused: libjwt decodes RS256
-#    and ES256 signatures leniently and accepted such altered tokens.
+#    and ES256 signatures leniently and accepted such altered tokens;
+#  - per-user rate-limit buckets tell apart user ids that share a long
+#    prefix (only their first 63 bytes were compared).
 source "$LOGSHARE_TEST_LIB/testlib.sh"
 source "$LOGSHARE_SOURCE_DIR/tests/server/srvlib.sh"
 DATA=$TEST_TMP/data
@@ -97,3 +99,20 @@ for alg in RS256 ES256; do
   stop_ok
 done
 pass "RS256 and ES256 signatures only in their canonical form"
+
+# --- per-user buckets for long user ids ------------------------------------------
+# Ids that share a long prefix (a URI, a tenant path) are different users
+# with buckets of their own: the table compared only 63 bytes, so one busy
+# user got every other user of the tenant a 429.
+start_server "$DATA" --address-rate 0 --user-rate 1 --user-burst 2
+P=https://id.example.com/tenants/0b6d3c1e-5f0a-4c1b-9d7e-2f3a4b5c6d7e/users
+ALICE=$(token "$P/alice"); BOB=$(token "$P/bob")
+for i in 1 2; do try "$ALICE"; expect 404 not_found "long id alice, request $i"; done
+try "$ALICE"; expect 429 rate_limited "long id alice over her burst"
+try "$BOB"; expect 404 not_found "bob, whose id shares alice's first 63 bytes, is not limited by her bucket"
+LONG=$(printf 'u%.0s' $(seq 254))
+try "$(token "${LONG}a")"; try "$(token "${LONG}a")"; try "$(token "${LONG}a")"
+expect 429 rate_limited "a 255-byte id over its burst"
+try "$(token "${LONG}b")"; expect 404 not_found "another 255-byte id differing in its last byte"
+stop_ok
+pass "per-user buckets compare the whole user id"

@@ -1,8 +1,9 @@
 /*
  * ratelimit.c - token buckets in an open-addressed table (ratelimit.h).
- * Keys are hashed (FNV-1a) and compared in full, truncated to 63 bytes:
- * user ids and addresses that share 63 bytes share a bucket, which can
- * only make the limit stricter.
+ * Keys are hashed (FNV-1a) and compared in full, up to KEY_MAX - 1
+ * bytes: the longest user id a token may name (AUTH_USER_ID_MAX). A
+ * shorter cap made users whose ids share a long prefix (URIs, tenant
+ * paths) share one bucket, so one busy user limited all the others.
  */
 #include "http/ratelimit.h"
 
@@ -16,7 +17,7 @@
 
 #include "logshare.h"
 
-#define KEY_MAX 64
+#define KEY_MAX 256 /* AUTH_USER_ID_MAX + 1; addresses are far shorter */
 #define PROBE 16
 
 struct bucket {
