@@ -10,6 +10,7 @@
 #  - a signature segment in any form but canonical base64url (another
 #    alphabet, padding, junk after it) is refused: libjwt decodes RS256
 #    and ES256 signatures leniently and accepted such altered tokens;
+#  - two Authorization headers are refused (the first was used);
 #  - per-user rate-limit buckets tell apart user ids that share a long
 #    prefix (only their first 63 bytes were compared).
 source "$LOGSHARE_TEST_LIB/testlib.sh"
@@ -21,16 +22,18 @@ now=$(date +%s)
 H='{"alg":"HS256","typ":"JWT"}'
 TICKET=/api/v1/tickets/tk_0123456789abcdef0123456789abcdef
 
-# raw_auth AUTH_VALUE: GET $TICKET with that exact Authorization value (no
-# client trims it); sets STATUS and BODY.
-raw_auth() {
+# raw_headers LINES: GET $TICKET with exactly these header lines (each
+# ending in CRLF; no client trims or merges them); sets STATUS and BODY.
+raw_headers() {
   local out
   out=$(timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/$1
-    printf "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: %s\r\n\r\n" "$2" "$3" >&3
+    printf "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n%s\r\n" "$2" "$3" >&3
     cat <&3' _ "$SERVER_PORT" "$TICKET" "$1" || true)
   STATUS=$(head -1 <<<"$out" | cut -d' ' -f2)
   BODY=${out##*$'\r\n\r\n'}
 }
+# raw_auth AUTH_VALUE: that exact Authorization value
+raw_auth() { raw_headers "Authorization: $1"$'\r\n'; }
 
 GOOD=$(token alice)
 raw_auth "Bearer $GOOD"; expect 404 not_found "plain token"
@@ -40,6 +43,15 @@ raw_auth "Bearer  "$'\t'"$GOOD  "; expect 404 not_found "token with spaces and a
 raw_auth "Bearer ${GOOD:0:20} ${GOOD:20}"; expect 401 unauthorized "a space inside the token"
 raw_auth "Bearer  "; expect 401 unauthorized "only whitespace after Bearer"
 pass "whitespace around the token"
+
+# Authorization is a singleton: with two, a proxy in front may have
+# checked one while the server read the other (it took the first).
+raw_headers "Authorization: Bearer garbage"$'\r\n'"Authorization: Bearer $GOOD"$'\r\n'
+expect 401 unauthorized "two Authorization headers, the good one last"
+assert_contains "$BODY" "more than one Authorization" "says why"
+raw_headers "Authorization: Bearer $GOOD"$'\r\n'"Authorization: Bearer garbage"$'\r\n'
+expect 401 unauthorized "two Authorization headers, the good one first"
+pass "one Authorization header only"
 
 try() { req GET "$TICKET" -H "Authorization: Bearer $1"; }
 try "$(hs256_token "$SECRET" "$H" '{"sub":"alice","exp":9223372036854775807}')"

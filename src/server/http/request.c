@@ -52,6 +52,29 @@ const char *http_header(http_request *req, const char *name)
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
+struct header_count {
+    const char *name;
+    int n;
+};
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    (void)kind;
+    (void)value;
+    struct header_count *c = cls;
+    if (strcasecmp(key, c->name) == 0)
+        c->n++;
+    return MHD_YES;
+}
+
+int http_header_count(http_request *req, const char *name)
+{
+    struct header_count c = {name, 0};
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, count_header, &c);
+    return c.n;
+}
+
 const char *http_query(http_request *req, const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
