@@ -11,6 +11,8 @@
 #    alphabet, padding, junk after it) is refused: libjwt decodes RS256
 #    and ES256 signatures leniently and accepted such altered tokens;
 #  - two Authorization headers are refused (the first was used);
+#  - `logshared token`: an empty --data-dir and an RS256/ES256 server are
+#    usage errors (exit 2); a missing --secret-file is named;
 #  - per-user rate-limit buckets tell apart user ids that share a long
 #    prefix (only their first 63 bytes were compared).
 source "$LOGSHARE_TEST_LIB/testlib.sh"
@@ -128,3 +130,14 @@ expect 429 rate_limited "a 255-byte id over its burst"
 try "$(token "${LONG}b")"; expect 404 not_found "another 255-byte id differing in its last byte"
 stop_ok
 pass "per-user buckets compare the whole user id"
+
+# --- logshared token: usage errors ---------------------------------------------------
+assert_exit 2 "an empty --data-dir is a usage error" -- "$LOGSHARED_BIN" token --data-dir '' --user u
+assert_contains "$(cat "$TEST_TMP/err")" "--data-dir" "names --data-dir"
+assert_exit 1 "a missing --secret-file" -- "$LOGSHARED_BIN" token --data-dir "$DATA" --user u --secret-file "$TEST_TMP/no-such-secret"
+assert_contains "$(cat "$TEST_TMP/err")" "$TEST_TMP/no-such-secret" "the message names the secret file, not the data dir"
+assert_exit 2 "RS256 in the server's environment" -- env LOGSHARE_AUTH_ALGORITHM=RS256 "$LOGSHARED_BIN" token --data-dir "$DATA" --user u
+assert_contains "$(cat "$TEST_TMP/err")" "RS256" "says why"
+assert_eq "" "$(cat "$TEST_TMP/out")" "no token printed for an RS256 server"
+assert_exit 0 "HS256 in the environment" -- env LOGSHARE_AUTH_ALGORITHM=HS256 "$LOGSHARED_BIN" token --data-dir "$DATA" --user u
+pass "logshared token usage errors"
