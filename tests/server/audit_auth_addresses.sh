@@ -9,7 +9,8 @@
 #    value, not spelling (::FFFF:10.1.1.1 is 10.1.1.1);
 #  - an IPv6 client is limited by its /64: every address of one
 #    subscriber's /64 shares a bucket (before, each of its 2^64 addresses
-#    had a fresh one), while the log keeps the full address.
+#    had a fresh one), while the log keeps the full address; the dashboard
+#    login attempt limit counts IPv6 clients the same way.
 source "$LOGSHARE_TEST_LIB/testlib.sh"
 source "$LOGSHARE_SOURCE_DIR/tests/server/srvlib.sh"
 DATA=$TEST_TMP/data
@@ -56,3 +57,22 @@ assert_eq "200 200" "$(burst_of 2001:db8:1:3::1 2001:db8:1:3::1)" "another /64 h
 log_since | grep -q 'addr=2001:db8:1:2:ffff::3 ' || fail "the log lost the full IPv6 address (or did not shorten it)"
 stop_ok
 pass "addresses compared by value; IPv6 limited per /64"
+
+# --- dashboard login attempts: an IPv6 client per /64 too ---------------------------
+# 20 attempts per address, then 20 a minute (docs/dashboard.md): a guesser
+# spraying user names from fresh addresses of its /64 was never limited.
+start_server "$DATA" --trusted-proxies 127.0.0.1 --address-rate 0
+codes=()
+for i in $(seq 1 21); do
+  req POST /dashboard/login -H 'Content-Type: application/json' -H "X-Forwarded-For: 2001:db8:7:7::$i" \
+      --data "{\"username\":\"name$i\",\"password\":\"guess\"}"
+  codes+=("$STATUS")
+done
+assert_eq 401 "$(printf '%s\n' "${codes[@]:0:20}" | sort -u | tr '\n' ' ' | xargs)" "the first 20 attempts are answered"
+assert_eq 429 "${codes[20]}" "the 21st attempt from one /64 is over the per-address bucket"
+grep -qi '^Retry-After: [1-9]' "$TEST_TMP/hdrs" || fail "the login 429 without Retry-After"
+req POST /dashboard/login -H 'Content-Type: application/json' -H 'X-Forwarded-For: 2001:db8:7:8::1' \
+    --data '{"username":"name99","password":"guess"}'
+expect 401 unauthorized "another /64 may still try"
+stop_ok
+pass "dashboard login attempts limited per /64"
