@@ -10,7 +10,9 @@
 #  - an IPv6 client is limited by its /64: every address of one
 #    subscriber's /64 shares a bucket (before, each of its 2^64 addresses
 #    had a fresh one), while the log keeps the full address; the dashboard
-#    login attempt limit counts IPv6 clients the same way.
+#    login attempt limit counts IPv6 clients the same way;
+#  - trusted_proxies: a bad entry or more than 16 is a bad setting (exit
+#    2); a 17th proxy used to be dropped silently, a list over 1 KiB cut.
 source "$LOGSHARE_TEST_LIB/testlib.sh"
 source "$LOGSHARE_SOURCE_DIR/tests/server/srvlib.sh"
 DATA=$TEST_TMP/data
@@ -76,3 +78,17 @@ req POST /dashboard/login -H 'Content-Type: application/json' -H 'X-Forwarded-Fo
 expect 401 unauthorized "another /64 may still try"
 stop_ok
 pass "dashboard login attempts limited per /64"
+
+# --- trusted_proxies: checked like every setting, never cut ----------------------------
+# A 17th proxy was dropped silently (and a list over 1 KiB cut), leaving
+# the clients behind it sharing one bucket; a bad entry exited 1.
+assert_exit 2 "a CIDR range in trusted_proxies" -- "$LOGSHARED_BIN" --data-dir "$DATA" --trusted-proxies 10.0.0.0/8
+assert_contains "$(cat "$TEST_TMP/err")" "trusted-proxies" "names the setting"
+P17=$(for i in $(seq 1 16); do printf '10.0.0.%d,' "$i"; done)127.0.0.1
+assert_exit 2 "17 trusted proxies" -- "$LOGSHARED_BIN" --data-dir "$DATA" --trusted-proxies "$P17"
+assert_contains "$(cat "$TEST_TMP/err")" "at most 16" "says the limit"
+P16=$(for i in $(seq 1 15); do printf '10.0.0.%d,' "$i"; done)$(printf '%*s' 1100 '')127.0.0.1
+start_server "$DATA" --trusted-proxies "$P16" --address-rate 1 --address-burst 1
+assert_eq "200 200" "$(burst_of 10.3.0.1 10.3.0.2)" "the 16th proxy, after 1 KiB of spaces, is trusted"
+stop_ok
+pass "trusted_proxies checked at start, kept whole"

@@ -284,19 +284,24 @@ int http_server_start(const server_config *cfg, int listen_fd, const http_route 
         return LOGSHARE_ENOMEM;
     }
     if (cfg->trusted_proxies) {
-        char copy[1024];
-        snprintf(copy, sizeof copy, "%.*s", (int)sizeof copy - 1, cfg->trusted_proxies);
+        char *copy = strdup(cfg->trusted_proxies); /* whole: a cut list would drop proxies */
+        if (!copy) {
+            server_free(s);
+            return LOGSHARE_ENOMEM;
+        }
         char *save = NULL;
         for (char *tok = strtok_r(copy, ", \t", &save); tok && s->n_proxies < MAX_PROXIES;
              tok = strtok_r(NULL, ", \t", &save)) {
             if (!http_valid_ip(tok)) {
                 fprintf(stderr, "logshared: trusted_proxies: '%s' is not an IP address\n", tok);
+                free(copy);
                 server_free(s);
                 return LOGSHARE_EINVAL;
             }
             snprintf(s->proxies[s->n_proxies++], sizeof s->proxies[0], "%.*s",
                      (int)sizeof s->proxies[0] - 1, tok);
         }
+        free(copy);
     }
     /* MHD_USE_NO_LISTEN_SOCKET: see acceptor.h. Despite what
      * microhttpd.h says, 0.9.75 keeps the thread pool with it, and

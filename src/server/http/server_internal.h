@@ -12,7 +12,7 @@
 #include "http/metrics.h"
 #include "http/ratelimit.h"
 
-#define MAX_PROXIES 16
+#define MAX_PROXIES SERVER_CONFIG_MAX_TRUSTED_PROXIES /* the config check keeps to it */
 
 /* One per open connection (MHD_OPTION_NOTIFY_CONNECTION), in the
  * server's list, fields guarded by conn_lock; the watchdog reads them. */
