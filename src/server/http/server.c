@@ -311,13 +311,16 @@ int http_server_start(const server_config *cfg, int listen_fd, const http_route 
     if (cfg->tls_cert) {
         size_t len;
         int rc = ls_fs_read_file(cfg->tls_cert, 1 << 20, &s->tls_cert, &len);
-        if (!rc)
+        const char *which = "tls_cert", *file = cfg->tls_cert;
+        if (!rc) {
             rc = ls_fs_read_file(cfg->tls_key, 1 << 20, &s->tls_key, &len);
+            which = "tls_key";
+            file = cfg->tls_key;
+        }
         if (rc) {
-            fprintf(stderr, "logshared: cannot read TLS certificate or key: %s\n",
-                    logshare_strerror(rc));
+            fprintf(stderr, "logshared: server.%s %s: %s\n", which, file, logshare_strerror(rc));
             server_free(s);
-            return rc;
+            return LOGSHARE_EKEY; /* a setting to fix (main: exit 2) */
         }
         flags |= MHD_USE_TLS;
     }
@@ -339,10 +342,14 @@ int http_server_start(const server_config *cfg, int listen_fd, const http_route 
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_UNESCAPE_CALLBACK,
         http_unescape_target, s, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
     if (!s->daemon) {
+        /* with TLS, GnuTLS refusing the pair is by far the likeliest cause;
+         * its reason is the line libmicrohttpd logged just before */
         fprintf(stderr, "logshared: cannot start the HTTP daemon%s\n",
-                cfg->tls_cert ? " (check the TLS certificate and key)" : "");
+                cfg->tls_cert ? ": server.tls_cert / server.tls_key refused (expected a PEM "
+                                "certificate, its chain after it, and its unencrypted PEM key)"
+                              : "");
         server_free(s); /* closes listen_fd */
-        return LOGSHARE_EIO;
+        return cfg->tls_cert ? LOGSHARE_EKEY : LOGSHARE_EIO;
     }
     if (pthread_create(&s->watchdog, NULL, watchdog_main, s) == 0)
         s->watchdog_running = 1;
