@@ -639,8 +639,33 @@ static void track_request_start(http_request *req)
  * on the last call (*upload_data_size == 0); a response queued now makes
  * it skip the body and close the connection. So an answer from the
  * headers is held for the last call when the request has no body (keep-
- * alive for GET, HEAD, DELETE), and queued now only to refuse a body
- * before reading it (401, 413, 429 on an upload: those close). */
+ * alive for GET, HEAD, DELETE), or when its body is to be drained first
+ * (drain_then_answer), and queued now only to refuse a body before
+ * reading it (413, a refusal before the route is known, a client waiting
+ * on Expect: 100-continue: those close). */
+
+/* Whether an answer made from the headers waits for the body, read and
+ * dropped. A client that did not send "Expect: 100-continue" sends its
+ * body anyway; closing with it unread makes the kernel reset the
+ * connection, which can throw the answer away before the client reads it
+ * (a 429 whose Retry-After is never seen, a 401 taken for a network
+ * error, and a blind retry). Only a declared body up to DRAIN_MAX_BYTES,
+ * read at min_body_rate at least: a refused client cannot make the server
+ * read more than that for nothing. Not for a 413 (the body is what is too
+ * big), a chunked body (no declared size), a framing in doubt
+ * (close_after), or a refusal before a route is known (the per-address
+ * limit, 404, 405: a flood is closed at once). */
+#define DRAIN_MAX_BYTES (64u << 20)
+
+static int drain_then_answer(http_request *req)
+{
+    if (!req->route || req->close_after || req->status == 413 ||
+        req->content_length > DRAIN_MAX_BYTES)
+        return 0;
+    const char *expect = http_header(req, "Expect");
+    return !(expect && strcasecmp(expect, "100-continue") == 0);
+}
+
 static enum MHD_Result first_call(http_request *req, const char *url)
 {
     struct conn_track *t = req->track;
@@ -665,6 +690,10 @@ static enum MHD_Result first_call(http_request *req, const char *url)
     }
     if (!has_body && !req->close_after)
         return MHD_YES; /* queued on the last call */
+    if (drain_then_answer(req)) {
+        body_watch_start(req);
+        return MHD_YES; /* body_piece drops the body; queued on the last call */
+    }
     return queue_held(req);
 }
 
