@@ -23,6 +23,10 @@ burst_of() {
   for x in "$@"; do req GET /healthz -H "X-Forwarded-For: $x"; out+=("$STATUS"); done
   echo "${out[*]}"
 }
+# n429 STATUSES: how many of them are 429. Buckets refill (1/s here), so a
+# shared bucket is shown by burst + 3 quick requests meeting a 429 at all
+# (a slow machine may let one through, never three seconds' worth).
+n429() { tr ' ' '\n' <<<"$1" | grep -c '^429$' || true; }
 
 # --- a dual-stack listener ------------------------------------------------------
 if [ -e /proc/net/if_inet6 ]; then
@@ -47,14 +51,14 @@ assert_eq "200 200 200" "$(burst_of 10.2.0.1 10.2.0.2 10.2.0.3)" \
   "a proxy configured as ::ffff:127.0.0.1 is the peer 127.0.0.1"
 req GET /healthz -H 'X-Forwarded-For: 10.5.5.5, ::FFFF:10.0.0.9'; expect 200 "" "a trusted hop spelled otherwise"
 log_since | grep -q 'addr=10.5.5.5 ' || fail "a trusted hop written as ::FFFF:10.0.0.9 was not skipped"
-assert_eq "200 200 429 429" "$(burst_of 10.1.1.1 ::ffff:10.1.1.1 ::FFFF:10.1.1.1 10.1.1.1)" \
-  "one IPv4 client in any spelling is one bucket"
+got=$(burst_of 10.1.1.1 ::ffff:10.1.1.1 ::FFFF:10.1.1.1 0:0:0:0:0:ffff:10.1.1.1 ::ffff:a01:101)
+[ "$(n429 "$got")" -ge 1 ] || fail "one IPv4 client in five spellings had five buckets: $got"
 log_since | grep -q 'addr=::' && fail "an IPv4-mapped client logged as IPv6: $(log_since | grep 'addr=::' | head -1)"
 
 # --- IPv6: one bucket per /64 ------------------------------------------------------
-assert_eq "200 200 429 429" "$(burst_of 2001:db8:1:2::1 2001:db8:1:2::2 2001:DB8:1:2:ffff:0:0:3 2001:db8:1:2:abcd::4)" \
-  "the addresses of one /64 share a bucket"
-grep -qi "^Retry-After: [1-9]" "$TEST_TMP/hdrs" || fail "the /64 429 without Retry-After"
+got=$(burst_of 2001:db8:1:2::1 2001:db8:1:2::2 2001:DB8:1:2:ffff:0:0:3 2001:db8:1:2:abcd::4 2001:db8:1:2::5)
+[ "$(n429 "$got")" -ge 1 ] || fail "five addresses of one /64 had buckets of their own: $got"
+[ "${got##* }" != 429 ] || grep -qi "^Retry-After: [1-9]" "$TEST_TMP/hdrs" || fail "the /64 429 without Retry-After"
 assert_eq "200 200" "$(burst_of 2001:db8:1:3::1 2001:db8:1:3::1)" "another /64 has its own bucket"
 log_since | grep -q 'addr=2001:db8:1:2:ffff::3 ' || fail "the log lost the full IPv6 address (or did not shorten it)"
 stop_ok
@@ -65,13 +69,14 @@ pass "addresses compared by value; IPv6 limited per /64"
 # spraying user names from fresh addresses of its /64 was never limited.
 start_server "$DATA" --trusted-proxies 127.0.0.1 --address-rate 0
 codes=()
-for i in $(seq 1 21); do
+for i in $(seq 1 25); do
   req POST /dashboard/login -H 'Content-Type: application/json' -H "X-Forwarded-For: 2001:db8:7:7::$i" \
       --data "{\"username\":\"name$i\",\"password\":\"guess\"}"
   codes+=("$STATUS")
 done
 assert_eq 401 "$(printf '%s\n' "${codes[@]:0:20}" | sort -u | tr '\n' ' ' | xargs)" "the first 20 attempts are answered"
-assert_eq 429 "${codes[20]}" "the 21st attempt from one /64 is over the per-address bucket"
+# the bucket refills one attempt every 3 s: a slow machine may let one more in
+[ "$(n429 "${codes[*]:20}")" -ge 3 ] || fail "attempts 21 to 25 from one /64 were not limited: ${codes[*]:20}"
 grep -qi '^Retry-After: [1-9]' "$TEST_TMP/hdrs" || fail "the login 429 without Retry-After"
 req POST /dashboard/login -H 'Content-Type: application/json' -H 'X-Forwarded-For: 2001:db8:7:8::1' \
     --data '{"username":"name99","password":"guess"}'
