@@ -9,6 +9,7 @@
 # dropped (bounded by the body limit and min_body_rate) and the answer
 # follows it; with Expect: 100-continue it still comes at once, before
 # any body, and a Content-Length over the limit is still 413 at once.
+# The drain is bounded: 64 MiB declared, 30 s.
 source "$LOGSHARE_TEST_LIB/testlib.sh"
 source "$LOGSHARE_SOURCE_DIR/tests/server/srvlib.sh"
 DATA=$TEST_TMP/data
@@ -122,3 +123,21 @@ exec 3<&-
 assert_contains "$rest" "HTTP/1.1 200" "the connection stays open after a drained refusal"
 stop_ok
 pass "the drain is bounded, and keeps the connection"
+
+# ... and bounded in time: a refused client that trickles its body (here
+# 200 bytes/s, well above min_body_rate 1) is cut after 30 s, without an
+# answer, instead of holding the connection for the hour its 1 MiB takes.
+start_server "$DATA" --address-rate 0 --user-rate 0 --min-body-rate 1 --connection-timeout-s 60
+start=$(date +%s)
+( exec 3<>/dev/tcp/127.0.0.1/$SERVER_PORT
+  printf 'POST /api/v1/tickets HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer garbage\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 1048576\r\n\r\n' >&3
+  for i in $(seq 1 60); do head -c 200 /dev/zero >&3 2>/dev/null || { echo CUT; exit 0; }; sleep 1; done
+  echo NOT_CUT ) >"$TEST_TMP/trickle" 2>&1 || true
+took=$(( $(date +%s) - start ))
+assert_eq CUT "$(cat "$TEST_TMP/trickle")" "a trickling refused body is cut"
+[ "$took" -ge 29 ] && [ "$took" -le 40 ] || fail "the trickle was cut after ${took} s, expected about 30"
+sleep 0.3
+grep -q "refused request's body still coming after 30 s" "$TEST_TMP/server.log" || fail "the cut is not logged"
+req GET /metrics; assert_contains "$BODY" 'logshared_connections_cut_total{reason="refused_body"} 1' "the cut is counted"
+stop_ok
+pass "a refused body is drained for 30 s at most"

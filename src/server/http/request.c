@@ -509,6 +509,10 @@ static int begin_request(http_request *req, const char *url, int nul_in_target,
 
 /* ---- the body's rate (min_body_rate) -------------------------------- */
 
+/* The most body a refusal from the headers waits for (drain_then_answer) */
+#define DRAIN_MAX_BYTES (64u << 20)
+#define DRAIN_MAX_S 30 /* then cut, as nginx's lingering_time */
+
 /* From the end of the headers, when a body is to be read: the watchdog
  * measures it from then on, data or not. */
 static void body_watch_start(http_request *req)
@@ -581,6 +585,16 @@ static int body_piece(http_request *req, const char *data, size_t len)
         http_metrics_cut(s->metrics, "slow_body");
         return -1;
     }
+    if (req->status && !req->failed && elapsed > DRAIN_MAX_S) {
+        /* a refusal waiting for its body (drain_then_answer): a client
+         * that trickles it at min_body_rate must not hold the connection
+         * for hours to be told 401 */
+        body_watch_update(req, 1);
+        snprintf(req->fail_message, sizeof req->fail_message,
+                 "refused request's body still coming after %d s: connection cut", DRAIN_MAX_S);
+        http_metrics_cut(s->metrics, "refused_body");
+        return -1;
+    }
     if (req->status || req->failed)
         return 0; /* draining */
     if (rt->flags & HTTP_ROUTE_JSON_BODY) {
@@ -650,12 +664,10 @@ static void track_request_start(http_request *req)
  * connection, which can throw the answer away before the client reads it
  * (a 429 whose Retry-After is never seen, a 401 taken for a network
  * error, and a blind retry). Only a declared body up to DRAIN_MAX_BYTES,
- * read at min_body_rate at least: a refused client cannot make the server
- * read more than that for nothing. Not for a 413 (the body is what is too
- * big), a chunked body (no declared size), a framing in doubt
- * (close_after), or a refusal before a route is known (the per-address
- * limit, 404, 405: a flood is closed at once). */
-#define DRAIN_MAX_BYTES (64u << 20)
+ * for DRAIN_MAX_S at most (body_piece), at min_body_rate at least: a
+ * refused client cannot make the server read more than that for nothing. Not for a 413 (the body is
+ * what is too big), a chunked body (no declared size), a framing in doubt (close_after), or a
+ * refusal before a route is known (the per-address limit, 404, 405: a flood is closed at once). */
 
 static int drain_then_answer(http_request *req)
 {
