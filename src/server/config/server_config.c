@@ -107,7 +107,7 @@ static const struct key_def keys[] = {
     I("limits", "max_connections", max_connections, "10240",
       "open connections in total (each idle log-request stream is one)"),
     I("limits", "max_connections_per_address", max_connections_per_address, "64",
-      "open connections from one address"),
+      "open connections from one address (an IPv6 client: from its /64)"),
     I("limits", "connection_timeout_s", connection_timeout_s, "60",
       "close a connection idle for this long"),
     I("limits", "header_timeout_s", header_timeout_s, "20",

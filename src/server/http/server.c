@@ -21,6 +21,7 @@
  * watchdog can never close a reused fd.
  */
 #include <errno.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -49,6 +50,44 @@ struct http_metrics *http_server_metrics(struct http_server *s)
 
 /* ---- connection tracking and the watchdog -------------------------- */
 
+/* max_connections_per_address for IPv6 peers, by /64: libmicrohttpd's
+ * own cap (MHD_OPTION_PER_IP_CONNECTION_LIMIT) is per exact address, and
+ * one subscriber has a whole /64 to open connections from (one address
+ * each), enough to take every connection the server has. IPv4 peers and
+ * IPv4-mapped ones are left to libmicrohttpd's cap. */
+static int net64_of(const struct sockaddr *sa, uint64_t *prefix)
+{
+    if (!sa || sa->sa_family != AF_INET6)
+        return 0;
+    const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+    if (IN6_IS_ADDR_V4MAPPED(a))
+        return 0;
+    memcpy(prefix, a->s6_addr, sizeof *prefix);
+    return 1;
+}
+
+/* Caller holds conn_lock. The /64's count after adding delta (+1 or -1);
+ * an entry is freed when its count drops to 0. */
+static unsigned net64_add(struct http_server *s, uint64_t prefix, int delta)
+{
+    struct net64_count **pp = &s->net64[(prefix ^ (prefix >> 29)) % NET64_BUCKETS];
+    while (*pp && (*pp)->prefix != prefix)
+        pp = &(*pp)->next;
+    if (!*pp) {
+        if (delta < 0 || !(*pp = calloc(1, sizeof **pp)))
+            return 0; /* out of memory: not counted, MHD's own cap still applies */
+        (*pp)->prefix = prefix;
+    }
+    struct net64_count *c = *pp;
+    c->n = delta > 0 ? c->n + 1 : c->n - 1;
+    unsigned n = c->n;
+    if (n == 0) {
+        *pp = c->next;
+        free(c);
+    }
+    return n;
+}
+
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe)
 {
@@ -61,18 +100,34 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         t->fd = ci ? ci->connect_fd : -1;
         t->idle_since_ns = ls_time_mono_ns();
+        const union MHD_ConnectionInfo *ai =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        uint64_t cap = (uint64_t)s->cfg->max_connections_per_address;
+        int over = 0;
         pthread_mutex_lock(&s->conn_lock);
         t->next = s->conns;
         if (s->conns)
             s->conns->prev = t;
         s->conns = t;
+        if (cap > 0 && ai && net64_of(ai->client_addr, &t->net64)) {
+            unsigned n = net64_add(s, t->net64, +1);
+            t->net64_counted = n > 0;
+            over = n > cap;
+            t->closed_by_us = over;
+        }
         pthread_mutex_unlock(&s->conn_lock);
         *socket_context = t;
+        if (over && t->fd >= 0) { /* MHD sees the end and closes it (NOTIFY_CLOSED) */
+            shutdown(t->fd, SHUT_RDWR);
+            http_metrics_cut(s->metrics, "connections_per_address");
+        }
     } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
         struct conn_track *t = *socket_context;
         if (!t)
             return;
         pthread_mutex_lock(&s->conn_lock);
+        if (t->net64_counted)
+            net64_add(s, t->net64, -1);
         if (t->prev)
             t->prev->next = t->next;
         else
@@ -250,6 +305,13 @@ static void server_free(struct http_server *s)
     http_metrics_free(s->metrics);
     free(s->tls_cert);
     free(s->tls_key);
+    for (size_t i = 0; i < NET64_BUCKETS; i++) {
+        while (s->net64[i]) {
+            struct net64_count *c = s->net64[i];
+            s->net64[i] = c->next;
+            free(c);
+        }
+    }
     pthread_mutex_destroy(&s->conn_lock);
     pthread_mutex_destroy(&s->wd_lock);
     pthread_cond_destroy(&s->wd_cond);
