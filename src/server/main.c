@@ -312,8 +312,11 @@ static int serve(server_config *cfg)
     }
     size_t n_routes;
     const http_route *routes = api_routes(&n_routes);
-    if ((rc = http_server_start(cfg, fd, routes, n_routes, &app, &server)))
+    if ((rc = http_server_start(cfg, fd, routes, n_routes, &app, &server))) {
+        if (rc == LOGSHARE_EKEY)
+            status = 2; /* the TLS certificate or key: a setting to fix */
         goto out;
+    }
     fprintf(stderr, "logshared: serving on %s://%s (data dir %s)\n",
             cfg->tls_cert ? "https" : "http", bound, cfg->data_dir);
     if (cfg->port_file) {

@@ -17,6 +17,12 @@ int api_authenticate(http_request *req, struct auth_identity *id)
     struct api_app *app = req->app;
     const char *reason = NULL;
     const char *authorization = http_header(req, MHD_HTTP_HEADER_AUTHORIZATION);
+    /* Authorization is a singleton (RFC 9110 11.6.2): with two, a proxy
+     * in front may have checked one and we would read the other. */
+    if (authorization && http_header_count(req, MHD_HTTP_HEADER_AUTHORIZATION) > 1) {
+        http_respond_error(req, LOGSHARE_EAUTH, 401, "more than one Authorization header");
+        return LOGSHARE_EAUTH;
+    }
     /* The dashboard's browser has no bearer token: its session cookie
      * stands in for one (issue 6). ENOENT means no cookie either. */
     int rc = authorization ? LOGSHARE_ENOENT

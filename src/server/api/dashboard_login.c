@@ -18,6 +18,7 @@
 
 #include "api/api.h"
 #include "dashboard_internal.h"
+#include "http/ratelimit.h"
 #include "logshare.h"
 #include "ls_time.h"
 #include "ticket_store.h"
@@ -80,7 +81,10 @@ int dashboard_login_end(http_request *req)
     }
     int retry = 0;
     int64_t now_us = ls_time_now_us();
-    if (login_limit_take(d->login_limit, req->client_addr, user, now_us, &retry) != 0) {
+    /* an IPv6 client by its /64, as the request rate limit counts it */
+    char addr_key[RATELIMIT_ADDRESS_KEY_MAX];
+    ratelimit_address_key(req->client_addr, addr_key, sizeof addr_key);
+    if (login_limit_take(d->login_limit, addr_key, user, now_us, &retry) != 0) {
         json_decref(body);
         return http_respond_rate_limited(req, retry);
     }

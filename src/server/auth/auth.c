@@ -7,7 +7,8 @@
  *  2. the header, decoded by us: "alg" must be exactly the configured
  *     algorithm, and no "crit" extensions, BEFORE libjwt sees the key
  *     (libjwt would verify HS256 with whatever bytes it is given, so an
- *     RSA public key would become an HMAC secret);
+ *     RSA public key would become an HMAC secret); "typ" JWT or absent;
+ *     every segment in its one canonical base64url form;
  *  3. the signature, by libjwt, and its algorithm checked again (the
  *     claims are parsed before, only to report malformed ones clearly);
  *  4. the claims, by us (libjwt checks no times): exp required, nbf, iat,
@@ -84,6 +85,13 @@ int auth_b64url_decode(const char *in, size_t len, unsigned char **out, size_t *
             buf[o++] = (unsigned char)(acc >> bits);
             acc &= (1u << bits) - 1;
         }
+    }
+    /* Bits left over past the last byte must be zero (RFC 4648 3.5):
+     * otherwise several strings decode to the same bytes, and a token
+     * could be altered and still verify. */
+    if (acc != 0) {
+        free(buf);
+        return LOGSHARE_EINVAL;
     }
     buf[o] = '\0';
     *out = buf;
@@ -227,6 +235,17 @@ static json_t *decode_segment(const char *seg, size_t len)
     return obj;
 }
 
+/* Whether a signature segment is non-empty, unpadded, canonical base64url. */
+static int signature_segment_ok(const char *seg, size_t len)
+{
+    unsigned char *raw;
+    size_t raw_len;
+    if (len == 0 || auth_b64url_decode(seg, len, &raw, &raw_len) != 0)
+        return 0;
+    free(raw);
+    return 1;
+}
+
 /* A NumericDate claim (RFC 7519 §2): 0 and *v, 1 when absent, -1 when
  * present but not a number. */
 static int numeric_claim(json_t *claims, const char *name, int64_t *v)
@@ -271,7 +290,8 @@ static const char *check_claims(const struct auth *a, json_t *claims, int64_t no
     int r = numeric_claim(claims, "exp", &exp);
     if (r != 0)
         return r > 0 ? "token has no expiry" : "bad exp claim";
-    if (now > exp + a->clock_skew_s)
+    /* exp may be anything up to INT64_MAX: exp + skew could overflow */
+    if (exp < now - a->clock_skew_s)
         return "token expired";
     if ((r = numeric_claim(claims, "nbf", &nbf)) < 0)
         return "bad nbf claim";
@@ -342,6 +362,20 @@ int auth_verify_token(const struct auth *a, const char *token, int64_t now_s,
         why = "unsupported critical header";
         goto refuse;
     }
+    /* libjwt refuses any "typ" but JWT (any case) and would call it a bad
+     * signature: say what is wrong instead. */
+    json_t *typ = json_object_get(header, "typ");
+    if (typ && (!json_is_string(typ) || strcasecmp(json_string_value(typ), "JWT") != 0)) {
+        why = "unsupported token type (typ must be JWT or absent)";
+        goto refuse;
+    }
+    /* libjwt decodes an RS256 / ES256 signature leniently (it stops at the
+     * first character outside base64, takes '+', '/' and '='): only the
+     * one exact base64url form of the signature is accepted. */
+    if (!signature_segment_ok(dot2 + 1, len - (size_t)(dot2 + 1 - token))) {
+        why = "malformed token signature";
+        goto refuse;
+    }
     /* Parsed before the signature check only to give a precise reason;
      * nothing in it is trusted until libjwt has verified the signature.
      * Duplicate claims are refused so no parser can read another value. */
@@ -350,7 +384,7 @@ int auth_verify_token(const struct auth *a, const char *token, int64_t now_s,
         why = "malformed token claims";
         goto refuse;
     }
-    if (dot2 + 1 == token + len || jwt_decode(&jwt, token, a->key, (int)a->key_len) != 0 || !jwt) {
+    if (jwt_decode(&jwt, token, a->key, (int)a->key_len) != 0 || !jwt) {
         why = "bad signature";
         goto refuse;
     }
@@ -387,10 +421,21 @@ int auth_verify_header(const struct auth *a, const char *authorization, int64_t 
             *reason = "missing bearer token";
         return LOGSHARE_EAUTH;
     }
+    /* The field value's trailing whitespace is not part of it (RFC 9110
+     * 5.5), but libmicrohttpd 0.9.75 keeps it: without this a token with
+     * a trailing space would fail as a bad signature. */
     const char *token = authorization + 7;
-    while (*token == ' ')
+    while (*token == ' ' || *token == '\t')
         token++;
-    return auth_verify_token(a, token, now_s, id, reason);
+    size_t len = strlen(token); /* bounded by libmicrohttpd's header memory */
+    while (len > 0 && (token[len - 1] == ' ' || token[len - 1] == '\t'))
+        len--;
+    if (len > AUTH_MAX_TOKEN_LEN)
+        return auth_verify_token(a, token, now_s, id, reason); /* refused as too long */
+    char trimmed[AUTH_MAX_TOKEN_LEN + 1];
+    memcpy(trimmed, token, len);
+    trimmed[len] = '\0';
+    return auth_verify_token(a, trimmed, now_s, id, reason);
 }
 
 const char *auth_user_id_problem(const char *user_id, size_t len)

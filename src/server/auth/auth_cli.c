@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "auth.h"
@@ -46,7 +47,11 @@ static void token_usage(FILE *out)
             "  --ttl SECONDS      lifetime (default 86400)\n"
             "  --issuer ISS       iss claim; set it when the server checks the issuer\n"
             "  --audience AUD     aud claim; set it when the server checks the audience\n"
-            "  --secret-file FILE the HS256 secret, when the server's auth.secret_file is set\n");
+            "  --secret-file FILE the HS256 secret, when the server's auth.secret_file is set\n\n"
+            "LOGSHARE_AUTH_ISSUER, LOGSHARE_AUTH_AUDIENCE and LOGSHARE_AUTH_SECRET_FILE, as\n"
+            "the server reads them, are the defaults of --issuer, --audience and\n"
+            "--secret-file. With LOGSHARE_AUTH_ALGORITHM RS256 or ES256 it refuses (exit 2):\n"
+            "the server then takes only tokens from the holder of the private key.\n");
 }
 
 /* argv[*i] is a flag that takes a value: returns it and advances, or
@@ -91,6 +96,20 @@ int logshared_cmd_token(int argc, char **argv)
         cli_fail("token: --data-dir and --user are required (see --help)");
         return 2;
     }
+    if (!*data_dir) {
+        cli_fail("token: --data-dir must not be empty");
+        return 2;
+    }
+    /* The server reads its algorithm from the same variable: with a public
+     * key, tokens come from the identity provider holding the private one,
+     * and an HS256 token from here would only be refused. */
+    const char *alg = getenv("LOGSHARE_AUTH_ALGORITHM");
+    if (alg && *alg && strcasecmp(alg, "HS256") != 0) {
+        cli_fail("token: LOGSHARE_AUTH_ALGORITHM is %s: the server takes only tokens signed with "
+                 "that key's private half, which this command does not have (it signs HS256)",
+                 alg);
+        return 2;
+    }
     enum auth_role role;
     if (auth_role_parse(role_name, &role) != 0) {
         cli_fail("token: --role must be user, support or admin, not '%s'", role_name);
@@ -126,8 +145,13 @@ int logshared_cmd_token(int argc, char **argv)
                               .secret_file = secret_file && *secret_file ? secret_file : NULL};
     struct auth *auth = NULL;
     if ((rc = auth_new(&cfg, &auth)) != 0) {
-        cli_fail("token: cannot load the signing secret in %s: %s", data_dir,
-                 logshare_strerror(rc));
+        /* name the file that failed: with --secret-file it is not in DIR */
+        if (cfg.secret_file)
+            cli_fail("token: cannot load the signing secret %s: %s", cfg.secret_file,
+                     logshare_strerror(rc));
+        else
+            cli_fail("token: cannot load the signing secrets in %s: %s", data_dir,
+                     logshare_strerror(rc));
         return 1;
     }
     char *token = NULL;

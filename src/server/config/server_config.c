@@ -44,6 +44,7 @@ static const char *check_public_url(const char *v);
 static const char *check_webhook_url(const char *v);
 static const char *check_database_url(const char *v);
 static const char *check_algorithm(const char *v);
+static const char *check_trusted_proxies(const char *v);
 
 #define S(sec, name, field, def, help)                                                             \
     {                                                                                              \
@@ -74,8 +75,9 @@ static const struct key_def keys[] = {
        "and the bound port (the host name for a wildcard address)"),
     S("server", "tls_cert", tls_cert, NULL, "PEM certificate: serve HTTPS (with tls_key)"),
     S("server", "tls_key", tls_key, NULL, "PEM private key for tls_cert"),
-    S("server", "trusted_proxies", trusted_proxies, NULL,
-      "comma-separated proxy addresses whose X-Forwarded-For is believed"),
+    SC("server", "trusted_proxies", trusted_proxies, NULL, check_trusted_proxies,
+       "comma-separated proxy addresses (IPv4 or IPv6, at most 16) whose X-Forwarded-For is "
+       "believed"),
     I("server", "threads", threads, "0", "HTTP threads (epoll, one pool); 0 = one per core"),
     I("server", "worker_threads", worker_threads, "8",
       "threads for blocking work (fsync, database commits); 0 = on the HTTP threads"),
@@ -105,7 +107,7 @@ static const struct key_def keys[] = {
     I("limits", "max_connections", max_connections, "10240",
       "open connections in total (each idle log-request stream is one)"),
     I("limits", "max_connections_per_address", max_connections_per_address, "64",
-      "open connections from one address"),
+      "open connections from one address (an IPv6 client: from its /64)"),
     I("limits", "connection_timeout_s", connection_timeout_s, "60",
       "close a connection idle for this long"),
     I("limits", "header_timeout_s", header_timeout_s, "20",
@@ -289,6 +291,30 @@ static const char *check_algorithm(const char *v)
     if (!*v || !strcasecmp(v, "HS256") || !strcasecmp(v, "RS256") || !strcasecmp(v, "ES256"))
         return NULL;
     return "expected HS256, RS256 or ES256";
+}
+
+/* Every entry an IP address, and no more than the server keeps: an
+ * entry dropped would leave the clients behind that proxy all sharing its
+ * address (one rate-limit bucket). */
+static const char *check_trusted_proxies(const char *v)
+{
+    static const char *const sep = ", \t";
+    size_t n = 0;
+    for (const char *p = v + strspn(v, sep); *p; p += strspn(p, sep)) {
+        size_t len = strcspn(p, sep);
+        char addr[INET6_ADDRSTRLEN];
+        unsigned char bin[16];
+        if (len >= sizeof addr)
+            return "expected IP addresses (no names, ports or CIDR ranges), separated by commas";
+        memcpy(addr, p, len);
+        addr[len] = '\0';
+        if (inet_pton(AF_INET, addr, bin) != 1 && inet_pton(AF_INET6, addr, bin) != 1)
+            return "expected IP addresses (no names, ports or CIDR ranges), separated by commas";
+        if (++n > SERVER_CONFIG_MAX_TRUSTED_PROXIES)
+            return "at most 16 addresses";
+        p += len;
+    }
+    return NULL;
 }
 
 /* Sets k from text. On LOGSHARE_EINVAL, *why (when the key has a rule

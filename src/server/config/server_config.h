@@ -14,6 +14,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* The most addresses [server] trusted_proxies may list (checked). */
+#define SERVER_CONFIG_MAX_TRUSTED_PROXIES 16
+
 typedef struct server_config {
     /* [server] */
     char *listen; /* HOST:PORT or [IPv6]:PORT, port 0..65535 (0 = a free port); checked */

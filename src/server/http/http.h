@@ -143,8 +143,11 @@ struct http_metrics *http_server_metrics(struct http_server *s);
  * its error code is answered. */
 int http_defer(http_request *req, int (*work)(http_request *req));
 
-/* A request header (case-insensitive name) or NULL. Borrowed. */
+/* A request header (case-insensitive name) or NULL: the first line of
+ * it when it was sent more than once. Borrowed. */
 const char *http_header(http_request *req, const char *name);
+/* How many lines of a request header (case-insensitive name) were sent. */
+int http_header_count(http_request *req, const char *name);
 /* A query-string argument (decoded) or NULL. Borrowed. */
 const char *http_query(http_request *req, const char *name);
 

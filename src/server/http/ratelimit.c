@@ -1,12 +1,15 @@
 /*
  * ratelimit.c - token buckets in an open-addressed table (ratelimit.h).
- * Keys are hashed (FNV-1a) and compared in full, truncated to 63 bytes:
- * user ids and addresses that share 63 bytes share a bucket, which can
- * only make the limit stricter.
+ * Keys are hashed (FNV-1a) and compared in full, up to KEY_MAX - 1
+ * bytes: the longest user id a token may name (AUTH_USER_ID_MAX). A
+ * shorter cap made users whose ids share a long prefix (URIs, tenant
+ * paths) share one bucket, so one busy user limited all the others.
  */
 #include "http/ratelimit.h"
 
+#include <arpa/inet.h>
 #include <math.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -14,7 +17,7 @@
 
 #include "logshare.h"
 
-#define KEY_MAX 64
+#define KEY_MAX 256 /* AUTH_USER_ID_MAX + 1; addresses are far shorter */
 #define PROBE 16
 
 struct bucket {
@@ -54,6 +57,21 @@ void ratelimit_free(struct ratelimit *r)
     pthread_mutex_destroy(&r->lock);
     free(r->b);
     free(r);
+}
+
+void ratelimit_address_key(const char *addr, char *key, size_t cap)
+{
+    unsigned char b[16];
+    char net[INET6_ADDRSTRLEN];
+    if (strchr(addr, ':') && inet_pton(AF_INET6, addr, b) == 1 &&
+        !IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)b)) {
+        memset(b + 8, 0, 8);
+        if (inet_ntop(AF_INET6, b, net, sizeof net)) {
+            snprintf(key, cap, "%s/64", net);
+            return;
+        }
+    }
+    snprintf(key, cap, "%s", addr);
 }
 
 static uint64_t fnv1a(const char *s)

@@ -14,6 +14,15 @@
 
 struct ratelimit;
 
+/* The bucket key for a client address (canonical text, as the request
+ * layer writes it): an IPv6 address counts by its /64 network, the
+ * smallest block one subscriber is given, so an attacker cannot escape
+ * the limit by taking a new address from its own /64 for each request.
+ * IPv4 and anything else is the text itself. key holds at least
+ * RATELIMIT_ADDRESS_KEY_MAX bytes. */
+#define RATELIMIT_ADDRESS_KEY_MAX 64
+void ratelimit_address_key(const char *addr, char *key, size_t cap);
+
 /* rate 0 disables the limiter (every take succeeds). NULL on ENOMEM. */
 struct ratelimit *ratelimit_new(double rate, double burst, size_t slots);
 void ratelimit_free(struct ratelimit *r); /* NULL is a no-op */

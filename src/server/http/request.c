@@ -52,6 +52,29 @@ const char *http_header(http_request *req, const char *name)
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
+struct header_count {
+    const char *name;
+    int n;
+};
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    (void)kind;
+    (void)value;
+    struct header_count *c = cls;
+    if (strcasecmp(key, c->name) == 0)
+        c->n++;
+    return MHD_YES;
+}
+
+int http_header_count(http_request *req, const char *name)
+{
+    struct header_count c = {name, 0};
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, count_header, &c);
+    return c.n;
+}
+
 const char *http_query(http_request *req, const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
@@ -192,26 +215,44 @@ static int request_has_body(const struct framing *f)
            (f->cl_lines == 1 && (!f->cl_value || strcmp(f->cl_value, "0") != 0));
 }
 
+/* One text per address, so that comparisons, buckets and logs agree: an
+ * IPv4-mapped IPv6 address (how a socket listening on [::] sees IPv4
+ * peers) is written as IPv4, IPv6 in its short lowercase form. 0, or -1
+ * when text is not an IP address. */
+static int canonical_ip(const char *text, char *out, size_t cap)
+{
+    unsigned char b[16];
+    if (inet_pton(AF_INET, text, b) == 1)
+        return inet_ntop(AF_INET, b, out, (socklen_t)cap) ? 0 : -1;
+    if (inet_pton(AF_INET6, text, b) != 1)
+        return -1;
+    if (IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)b))
+        return inet_ntop(AF_INET, b + 12, out, (socklen_t)cap) ? 0 : -1;
+    return inet_ntop(AF_INET6, b, out, (socklen_t)cap) ? 0 : -1;
+}
+
 static int addr_to_text(const struct sockaddr *sa, char *out, size_t cap)
 {
+    char raw[INET6_ADDRSTRLEN];
     if (!sa)
         return -1;
     if (sa->sa_family == AF_INET)
         return inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)cap)
                    ? 0
                    : -1;
-    if (sa->sa_family == AF_INET6)
-        return inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out,
-                         (socklen_t)cap)
-                   ? 0
-                   : -1;
+    if (sa->sa_family == AF_INET6 &&
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, raw, sizeof raw))
+        return canonical_ip(raw, out, cap);
     return -1;
 }
 
+/* addr is canonical (canonical_ip); the configured proxies may be in any
+ * form of their addresses. */
 static int is_trusted_proxy(const struct http_server *s, const char *addr)
 {
+    char proxy[INET6_ADDRSTRLEN];
     for (size_t i = 0; i < s->n_proxies; i++)
-        if (strcmp(s->proxies[i], addr) == 0)
+        if (canonical_ip(s->proxies[i], proxy, sizeof proxy) == 0 && strcmp(proxy, addr) == 0)
             return 1;
     return 0;
 }
@@ -297,9 +338,10 @@ static void resolve_client(http_request *req)
             client[0] = '\0'; /* malformed: fall back to the peer */
             break;
         }
-        memcpy(client, a, n);
-        client[n] = '\0';
-        if (!http_valid_ip(client)) {
+        char entry[sizeof client];
+        memcpy(entry, a, n);
+        entry[n] = '\0';
+        if (canonical_ip(entry, client, sizeof client) != 0) {
             client[0] = '\0';
             break;
         }
@@ -422,7 +464,9 @@ static int begin_request(http_request *req, const char *url, int nul_in_target,
     /* a %00 cut the path short: what is left must not name a route */
     enum router_result rr = nul_in_target ? ROUTER_NO_PATH : find_route(req, url, &route);
     int retry = 0;
-    if (ratelimit_take(s->rl_addr, req->client_addr, ls_time_mono_ns(), &retry))
+    char addr_key[RATELIMIT_ADDRESS_KEY_MAX];
+    ratelimit_address_key(req->client_addr, addr_key, sizeof addr_key);
+    if (ratelimit_take(s->rl_addr, addr_key, ls_time_mono_ns(), &retry))
         return http_respond_rate_limited(req, retry);
     if (nul_in_target)
         return http_respond_error(req, LOGSHARE_EINVAL, 400,
@@ -464,6 +508,10 @@ static int begin_request(http_request *req, const char *url, int nul_in_target,
 }
 
 /* ---- the body's rate (min_body_rate) -------------------------------- */
+
+/* The most body a refusal from the headers waits for (drain_then_answer) */
+#define DRAIN_MAX_BYTES (64u << 20)
+#define DRAIN_MAX_S 30 /* then cut, as nginx's lingering_time */
 
 /* From the end of the headers, when a body is to be read: the watchdog
  * measures it from then on, data or not. */
@@ -537,6 +585,16 @@ static int body_piece(http_request *req, const char *data, size_t len)
         http_metrics_cut(s->metrics, "slow_body");
         return -1;
     }
+    if (req->status && !req->failed && elapsed > DRAIN_MAX_S) {
+        /* a refusal waiting for its body (drain_then_answer): a client
+         * that trickles it at min_body_rate must not hold the connection
+         * for hours to be told 401 */
+        body_watch_update(req, 1);
+        snprintf(req->fail_message, sizeof req->fail_message,
+                 "refused request's body still coming after %d s: connection cut", DRAIN_MAX_S);
+        http_metrics_cut(s->metrics, "refused_body");
+        return -1;
+    }
     if (req->status || req->failed)
         return 0; /* draining */
     if (rt->flags & HTTP_ROUTE_JSON_BODY) {
@@ -595,8 +653,31 @@ static void track_request_start(http_request *req)
  * on the last call (*upload_data_size == 0); a response queued now makes
  * it skip the body and close the connection. So an answer from the
  * headers is held for the last call when the request has no body (keep-
- * alive for GET, HEAD, DELETE), and queued now only to refuse a body
- * before reading it (401, 413, 429 on an upload: those close). */
+ * alive for GET, HEAD, DELETE), or when its body is to be drained first
+ * (drain_then_answer), and queued now only to refuse a body before
+ * reading it (413, a refusal before the route is known, a client waiting
+ * on Expect: 100-continue: those close). */
+
+/* Whether an answer made from the headers waits for the body, read and
+ * dropped. A client that did not send "Expect: 100-continue" sends its
+ * body anyway; closing with it unread makes the kernel reset the
+ * connection, which can throw the answer away before the client reads it
+ * (a 429 whose Retry-After is never seen, a 401 taken for a network
+ * error, and a blind retry). Only a declared body up to DRAIN_MAX_BYTES,
+ * for DRAIN_MAX_S at most (body_piece), at min_body_rate at least: a
+ * refused client cannot make the server read more than that for nothing. Not for a 413 (the body is
+ * what is too big), a chunked body (no declared size), a framing in doubt (close_after), or a
+ * refusal before a route is known (the per-address limit, 404, 405: a flood is closed at once). */
+
+static int drain_then_answer(http_request *req)
+{
+    if (!req->route || req->close_after || req->status == 413 ||
+        req->content_length > DRAIN_MAX_BYTES)
+        return 0;
+    const char *expect = http_header(req, "Expect");
+    return !(expect && strcasecmp(expect, "100-continue") == 0);
+}
+
 static enum MHD_Result first_call(http_request *req, const char *url)
 {
     struct conn_track *t = req->track;
@@ -621,6 +702,10 @@ static enum MHD_Result first_call(http_request *req, const char *url)
     }
     if (!has_body && !req->close_after)
         return MHD_YES; /* queued on the last call */
+    if (drain_then_answer(req)) {
+        body_watch_start(req);
+        return MHD_YES; /* body_piece drops the body; queued on the last call */
+    }
     return queue_held(req);
 }
 

@@ -21,6 +21,7 @@
  * watchdog can never close a reused fd.
  */
 #include <errno.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -49,6 +50,44 @@ struct http_metrics *http_server_metrics(struct http_server *s)
 
 /* ---- connection tracking and the watchdog -------------------------- */
 
+/* max_connections_per_address for IPv6 peers, by /64: libmicrohttpd's
+ * own cap (MHD_OPTION_PER_IP_CONNECTION_LIMIT) is per exact address, and
+ * one subscriber has a whole /64 to open connections from (one address
+ * each), enough to take every connection the server has. IPv4 peers and
+ * IPv4-mapped ones are left to libmicrohttpd's cap. */
+static int net64_of(const struct sockaddr *sa, uint64_t *prefix)
+{
+    if (!sa || sa->sa_family != AF_INET6)
+        return 0;
+    const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+    if (IN6_IS_ADDR_V4MAPPED(a))
+        return 0;
+    memcpy(prefix, a->s6_addr, sizeof *prefix);
+    return 1;
+}
+
+/* Caller holds conn_lock. The /64's count after adding delta (+1 or -1);
+ * an entry is freed when its count drops to 0. */
+static unsigned net64_add(struct http_server *s, uint64_t prefix, int delta)
+{
+    struct net64_count **pp = &s->net64[(prefix ^ (prefix >> 29)) % NET64_BUCKETS];
+    while (*pp && (*pp)->prefix != prefix)
+        pp = &(*pp)->next;
+    if (!*pp) {
+        if (delta < 0 || !(*pp = calloc(1, sizeof **pp)))
+            return 0; /* out of memory: not counted, MHD's own cap still applies */
+        (*pp)->prefix = prefix;
+    }
+    struct net64_count *c = *pp;
+    c->n = delta > 0 ? c->n + 1 : c->n - 1;
+    unsigned n = c->n;
+    if (n == 0) {
+        *pp = c->next;
+        free(c);
+    }
+    return n;
+}
+
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe)
 {
@@ -61,18 +100,34 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         t->fd = ci ? ci->connect_fd : -1;
         t->idle_since_ns = ls_time_mono_ns();
+        const union MHD_ConnectionInfo *ai =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        uint64_t cap = (uint64_t)s->cfg->max_connections_per_address;
+        int over = 0;
         pthread_mutex_lock(&s->conn_lock);
         t->next = s->conns;
         if (s->conns)
             s->conns->prev = t;
         s->conns = t;
+        if (cap > 0 && ai && net64_of(ai->client_addr, &t->net64)) {
+            unsigned n = net64_add(s, t->net64, +1);
+            t->net64_counted = n > 0;
+            over = n > cap;
+            t->closed_by_us = over;
+        }
         pthread_mutex_unlock(&s->conn_lock);
         *socket_context = t;
+        if (over && t->fd >= 0) { /* MHD sees the end and closes it (NOTIFY_CLOSED) */
+            shutdown(t->fd, SHUT_RDWR);
+            http_metrics_cut(s->metrics, "connections_per_address");
+        }
     } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
         struct conn_track *t = *socket_context;
         if (!t)
             return;
         pthread_mutex_lock(&s->conn_lock);
+        if (t->net64_counted)
+            net64_add(s, t->net64, -1);
         if (t->prev)
             t->prev->next = t->next;
         else
@@ -250,6 +305,13 @@ static void server_free(struct http_server *s)
     http_metrics_free(s->metrics);
     free(s->tls_cert);
     free(s->tls_key);
+    for (size_t i = 0; i < NET64_BUCKETS; i++) {
+        while (s->net64[i]) {
+            struct net64_count *c = s->net64[i];
+            s->net64[i] = c->next;
+            free(c);
+        }
+    }
     pthread_mutex_destroy(&s->conn_lock);
     pthread_mutex_destroy(&s->wd_lock);
     pthread_cond_destroy(&s->wd_cond);
@@ -284,19 +346,24 @@ int http_server_start(const server_config *cfg, int listen_fd, const http_route 
         return LOGSHARE_ENOMEM;
     }
     if (cfg->trusted_proxies) {
-        char copy[1024];
-        snprintf(copy, sizeof copy, "%.*s", (int)sizeof copy - 1, cfg->trusted_proxies);
+        char *copy = strdup(cfg->trusted_proxies); /* whole: a cut list would drop proxies */
+        if (!copy) {
+            server_free(s);
+            return LOGSHARE_ENOMEM;
+        }
         char *save = NULL;
         for (char *tok = strtok_r(copy, ", \t", &save); tok && s->n_proxies < MAX_PROXIES;
              tok = strtok_r(NULL, ", \t", &save)) {
             if (!http_valid_ip(tok)) {
                 fprintf(stderr, "logshared: trusted_proxies: '%s' is not an IP address\n", tok);
+                free(copy);
                 server_free(s);
                 return LOGSHARE_EINVAL;
             }
             snprintf(s->proxies[s->n_proxies++], sizeof s->proxies[0], "%.*s",
                      (int)sizeof s->proxies[0] - 1, tok);
         }
+        free(copy);
     }
     /* MHD_USE_NO_LISTEN_SOCKET: see acceptor.h. Despite what
      * microhttpd.h says, 0.9.75 keeps the thread pool with it, and
@@ -306,13 +373,16 @@ int http_server_start(const server_config *cfg, int listen_fd, const http_route 
     if (cfg->tls_cert) {
         size_t len;
         int rc = ls_fs_read_file(cfg->tls_cert, 1 << 20, &s->tls_cert, &len);
-        if (!rc)
+        const char *which = "tls_cert", *file = cfg->tls_cert;
+        if (!rc) {
             rc = ls_fs_read_file(cfg->tls_key, 1 << 20, &s->tls_key, &len);
+            which = "tls_key";
+            file = cfg->tls_key;
+        }
         if (rc) {
-            fprintf(stderr, "logshared: cannot read TLS certificate or key: %s\n",
-                    logshare_strerror(rc));
+            fprintf(stderr, "logshared: server.%s %s: %s\n", which, file, logshare_strerror(rc));
             server_free(s);
-            return rc;
+            return LOGSHARE_EKEY; /* a setting to fix (main: exit 2) */
         }
         flags |= MHD_USE_TLS;
     }
@@ -334,10 +404,14 @@ int http_server_start(const server_config *cfg, int listen_fd, const http_route 
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_UNESCAPE_CALLBACK,
         http_unescape_target, s, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
     if (!s->daemon) {
+        /* with TLS, GnuTLS refusing the pair is by far the likeliest cause;
+         * its reason is the line libmicrohttpd logged just before */
         fprintf(stderr, "logshared: cannot start the HTTP daemon%s\n",
-                cfg->tls_cert ? " (check the TLS certificate and key)" : "");
+                cfg->tls_cert ? ": server.tls_cert / server.tls_key refused (expected a PEM "
+                                "certificate, its chain after it, and its unencrypted PEM key)"
+                              : "");
         server_free(s); /* closes listen_fd */
-        return LOGSHARE_EIO;
+        return cfg->tls_cert ? LOGSHARE_EKEY : LOGSHARE_EIO;
     }
     if (pthread_create(&s->watchdog, NULL, watchdog_main, s) == 0)
         s->watchdog_running = 1;

@@ -12,7 +12,7 @@
 #include "http/metrics.h"
 #include "http/ratelimit.h"
 
-#define MAX_PROXIES 16
+#define MAX_PROXIES SERVER_CONFIG_MAX_TRUSTED_PROXIES /* the config check keeps to it */
 
 /* One per open connection (MHD_OPTION_NOTIFY_CONNECTION), in the
  * server's list, fields guarded by conn_lock; the watchdog reads them. */
@@ -34,8 +34,20 @@ struct conn_track {
     /* The request line had %00 (MHD's unescaping would hide it). Only
      * the connection's own MHD thread touches it: no lock. */
     int nul_in_target;
+    /* An IPv6 peer's /64 (its first 8 bytes), counted in the server's
+     * net64 table while the connection is open. */
+    uint64_t net64;
+    int net64_counted;
     struct conn_track *prev, *next;
 };
+
+/* Open connections of one IPv6 /64 (see server.c, on_connection). */
+struct net64_count {
+    uint64_t prefix;
+    unsigned n;
+    struct net64_count *next;
+};
+#define NET64_BUCKETS 1024
 
 /* The server: owned by http_server_start's caller via http_server_stop. */
 struct http_server {
@@ -54,6 +66,7 @@ struct http_server {
     int stopping;
     pthread_mutex_t conn_lock;
     struct conn_track *conns;
+    struct net64_count *net64[NET64_BUCKETS]; /* under conn_lock */
     pthread_t watchdog;
     int watchdog_running;
     pthread_mutex_t wd_lock;
