@@ -104,19 +104,27 @@ static int remove_tree(const char *path)
     return rc;
 }
 
-/* Copies the first size bytes of src into a new file dst, durably, and
- * hashes them. */
-static int copy_prefix(const char *src, const char *dst, uint64_t size, char sha_hex[65])
+/* Opens a file to queue. A log file rotated away (or deleted by the
+ * store's quota) between the listing and now is not shippable, and the
+ * manifest must not claim it: returns 1 and it is left out, as export.c
+ * does. An app's own file must exist. */
+static int open_source(const share_file *f, int *fd)
 {
-    int in = open(src, O_RDONLY | O_CLOEXEC);
-    if (in < 0)
-        return ls_fs_errno_to_error(errno);
+    *fd = open(f->path, O_RDONLY | O_CLOEXEC);
+    if (*fd >= 0)
+        return 0;
+    if (errno == ENOENT && strcmp(f->stream, "attachment") != 0)
+        return 1;
+    return ls_fs_errno_to_error(errno);
+}
+
+/* Copies the first size bytes of the open file in into a new file dst,
+ * durably, and hashes them. */
+static int copy_prefix(int in, const char *dst, uint64_t size, char sha_hex[65])
+{
     int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (out < 0) {
-        int rc = ls_fs_errno_to_error(errno);
-        close(in);
-        return rc;
-    }
+    if (out < 0)
+        return ls_fs_errno_to_error(errno);
     crypto_hash_sha256_state st;
     crypto_hash_sha256_init(&st);
     unsigned char buf[65536];
@@ -141,7 +149,6 @@ static int copy_prefix(const char *src, const char *dst, uint64_t size, char sha
         rc = ls_fs_errno_to_error(errno);
     if (close(out) != 0 && rc == 0)
         rc = LOGSHARE_EIO;
-    close(in);
     if (rc == 0) {
         unsigned char digest[crypto_hash_sha256_BYTES];
         crypto_hash_sha256_final(&st, digest);
@@ -180,7 +187,7 @@ static int new_ids(char id[64], char key[33])
 }
 
 static int build_item(const char *tmp_dir, const char *id, const char *key,
-                      const share_fields *fields, const share_file_list *files, uint64_t total,
+                      const share_fields *fields, const share_file_list *files,
                       int64_t not_before_us)
 {
     char *files_dir = path_join(tmp_dir, "files");
@@ -190,27 +197,40 @@ static int build_item(const char *tmp_dir, const char *id, const char *key,
     share_file_list copied = {0};
     for (size_t i = 0; rc == 0 && i < files->count; i++) {
         const share_file *f = &files->items[i];
-        rc = share_file_list_add(&copied, f->path, f->name, f->stream, f->size, f->first_us,
-                                 f->last_us);
-        if (rc)
-            break;
-        share_file *c = &copied.items[copied.count - 1];
-        char *dst = path_join(files_dir, c->name);
-        if (!dst) {
-            rc = LOGSHARE_ENOMEM;
+        int in = -1;
+        rc = open_source(f, &in);
+        if (rc == 1) {
+            rc = 0;
+            continue;
+        }
+        rc = rc ? rc
+                : share_file_list_add(&copied, f->path, f->name, f->stream, f->size, f->first_us,
+                                      f->last_us);
+        if (rc) {
+            if (in >= 0)
+                close(in);
             break;
         }
-        if (c->size == 0 && strcmp(c->stream, "attachment") == 0) {
+        share_file *c = &copied.items[copied.count - 1];
+        char *dst = path_join(files_dir, c->name);
+        if (!dst)
+            rc = LOGSHARE_ENOMEM;
+        if (rc == 0 && c->size == 0 && strcmp(c->stream, "attachment") == 0) {
             struct stat st; /* an app attachment: its size now */
-            if (stat(c->path, &st) != 0)
+            if (fstat(in, &st) != 0)
                 rc = ls_fs_errno_to_error(errno);
             else
                 c->size = (uint64_t)st.st_size;
         }
-        rc = rc ? rc : copy_prefix(f->path, dst, c->size, c->sha256);
+        rc = rc ? rc : copy_prefix(in, dst, c->size, c->sha256);
+        close(in);
         free(c->path);
         c->path = dst;
     }
+    /* what the item holds, without the files left out above */
+    uint64_t total = 0;
+    for (size_t i = 0; i < copied.count; i++)
+        total += copied.items[i].size;
     /* manifest.json rides along as one more part, for support's tools */
     char *manifest = NULL;
     if (rc == 0)
@@ -294,7 +314,7 @@ int outbox_queue(const char *store_dir, const share_fields *fields, const share_
         final = ls_buf_steal(&f);
     }
     if (rc == 0)
-        rc = build_item(tmp, id, key, fields, files, total, not_before_us);
+        rc = build_item(tmp, id, key, fields, files, not_before_us);
     if (rc == 0 && rename(tmp, final) != 0)
         rc = ls_fs_errno_to_error(errno);
     rc = rc ? rc : ls_fs_fsync_dir(dir);
