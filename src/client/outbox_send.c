@@ -145,14 +145,64 @@ static int lock_item(const outbox_item *item)
     return fd;
 }
 
+/* The app's progress over a whole item, whatever the requests it takes
+ * (a ticket, then batches of attachments, with retries): done counts
+ * the item's file bytes, never goes back (a retry that starts the body
+ * again holds at the best so far) and ends at total. */
+struct item_progress {
+    logshare_progress_fn fn;
+    void *user;
+    uint64_t total; /* bytes of every file of the item */
+    uint64_t base;  /* bytes already on the server before this request */
+    uint64_t batch; /* bytes of the files this request carries (0: a GET) */
+    uint64_t high;  /* the most reported so far */
+};
+
+/* libcurl's view of one request (body bytes, headers and boundaries
+ * included) mapped onto the item's file bytes. */
+static int item_progress_cb(void *user, uint64_t ul_now, uint64_t ul_total)
+{
+    struct item_progress *p = user;
+    uint64_t now = p->base;
+    if (p->batch && ul_total)
+        now +=
+            ul_now >= ul_total
+                ? p->batch
+                : (uint64_t)((long double)p->batch * (long double)ul_now / (long double)ul_total);
+    if (now > p->total)
+        now = p->total;
+    if (now > p->high)
+        p->high = now;
+    return p->fn(p->user, p->high, p->total);
+}
+
+static uint64_t list_bytes(const share_file_list *l)
+{
+    uint64_t sum = 0;
+    for (size_t i = 0; i < l->count; i++)
+        sum += l->items[i].size;
+    return sum;
+}
+
 /* What one send works with. */
 struct send_ctx {
     const char *store_dir;
     outbox_item *item;
-    const logshare_share_options *opts;
+    const logshare_share_options *opts; /* progress wrapped as item_progress */
     volatile int *stop;
     logshare_report_result *res;
+    struct item_progress *progress; /* NULL when the app set no callback */
 };
+
+/* The next request carries files worth batch bytes, and base bytes are
+ * on the server already. */
+static void progress_next(struct send_ctx *c, uint64_t base, uint64_t batch)
+{
+    if (!c->progress)
+        return;
+    c->progress->base = base;
+    c->progress->batch = batch;
+}
 
 /* One HTTP exchange with the retry policy. Returns 0 when it succeeded
  * (*out holds the answer; the caller clears it), 1 when this send ends
@@ -209,6 +259,10 @@ static void finish_sent(struct send_ctx *c, report_http_response *resp)
 {
     logshare_report_result *res = c->res;
     res->status = 0;
+    if (c->progress) { /* the last request may have been a GET: say 100% */
+        c->progress->high = c->progress->total;
+        c->progress->fn(c->progress->user, c->progress->total, c->progress->total);
+    }
     free(res->ticket_id);
     free(res->ticket_json);
     res->ticket_id = resp->ticket_id;
@@ -227,8 +281,9 @@ static void finish_sent(struct send_ctx *c, report_http_response *resp)
  * (an empty log of each stream, a file attached twice) need two
  * attachments, as the manifest lists both. */
 static int missing_files(const char *ticket_json, const share_file_list *all, size_t max,
-                         share_file_list *out)
+                         share_file_list *out, uint64_t *missing_bytes)
 {
+    *missing_bytes = 0;
     json_t *root = json_loads(ticket_json, 0, NULL);
     json_t *atts = json_object_get(root, "attachments");
     int rc = json_is_array(atts) ? 0 : LOGSHARE_EHTTP;
@@ -236,7 +291,9 @@ static int missing_files(const char *ticket_json, const share_file_list *all, si
     unsigned char *used = calloc(n_atts ? n_atts : 1, 1);
     if (rc == 0 && !used)
         rc = LOGSHARE_ENOMEM;
-    for (size_t i = 0; rc == 0 && i < all->count && out->count < max; i++) {
+    /* every file is looked at (the bytes still missing drive the
+     * progress), the first max missing ones go into out */
+    for (size_t i = 0; rc == 0 && i < all->count; i++) {
         const share_file *f = &all->items[i];
         int present = 0;
         for (size_t j = 0; !present && j < n_atts; j++) {
@@ -245,6 +302,8 @@ static int missing_files(const char *ticket_json, const share_file_list *all, si
                 used[j] = present = 1;
         }
         if (!present)
+            *missing_bytes += f->size;
+        if (!present && out->count < max)
             rc = share_file_list_add(out, f->path, f->name, f->stream, f->size, f->first_us,
                                      f->last_us);
     }
@@ -290,11 +349,16 @@ static int send_rest(struct send_ctx *c, const share_file_list *all)
     size_t rounds = all->count / (max ? max : 1) + 4;
     for (size_t round = 0; rc == 0; round++) {
         report_http_response got;
+        progress_next(c, c->progress ? c->progress->high : 0, 0);
         rc = http_step(c, path.data, NULL, NULL, NULL, &got);
         if (rc)
             break;
         share_file_list batch = {0};
-        rc = missing_files(got.body, all, max, &batch);
+        uint64_t missing = 0;
+        rc = missing_files(got.body, all, max, &batch, &missing);
+        uint64_t all_bytes = list_bytes(all);
+        progress_next(c, all_bytes - (missing < all_bytes ? missing : all_bytes),
+                      list_bytes(&batch));
         if (rc == 0 && batch.count == 0) {
             finish_sent(c, &got);
         } else if (rc == 0 && round >= rounds) {
@@ -347,7 +411,13 @@ int outbox_send_item(const char *store_dir, const char *id, const logshare_share
     if (rc == 0 && !res)
         rc = LOGSHARE_ENOMEM;
     rc = rc ? rc : upload_list(item, &files);
-    struct send_ctx c = {store_dir, item, opts, stop, res};
+    struct item_progress progress = {
+        opts->progress, opts->progress_user, list_bytes(&files), 0, 0, 0};
+    logshare_share_options wrapped = *opts; /* shallow: only read while sending */
+    wrapped.progress = item_progress_cb;
+    wrapped.progress_user = &progress;
+    struct send_ctx c = {store_dir, item, opts->progress ? &wrapped : opts,
+                         stop,      res,  opts->progress ? &progress : NULL};
     if (rc == 0 && res)
         res->status = LOGSHARE_EQUEUED;
     const char *endpoint = item ? share_fields_endpoint(&item->fields) : SHARE_TICKETS_ENDPOINT;
@@ -367,6 +437,7 @@ int outbox_send_item(const char *store_dir, const char *id, const logshare_share
                                      f->last_us);
         }
         report_http_response resp;
+        progress_next(&c, 0, list_bytes(&first));
         int step =
             rc ? rc : http_step(&c, endpoint, &item->fields, &first, item->idempotency_key, &resp);
         if (step < 0)
