@@ -331,6 +331,20 @@ int outbox_queue(const char *store_dir, const share_fields *fields, const share_
     return rc;
 }
 
+/* state.json is missing or damaged while request.json is whole: the
+ * item is still sendable, so it starts over as a fresh pending item
+ * rather than vanish. Sending it again is safe: the idempotency key is
+ * in request.json, so a ticket already created is returned, not made
+ * twice (and a ticket id lost with the state is found again that way). */
+static void reset_state(outbox_item *item)
+{
+    free(item->state.error_code);
+    free(item->state.error_message);
+    free(item->state.ticket_id);
+    memset(&item->state, 0, sizeof item->state);
+    outbox_save_state(item); /* best effort: the next save writes it anyway */
+}
+
 int outbox_load(const char *store_dir, const char *id, outbox_item **out)
 {
     if (!id || !*id || id[0] == '.' || strchr(id, '/'))
@@ -343,7 +357,7 @@ int outbox_load(const char *store_dir, const char *id, outbox_item **out)
     size_t len;
     int rc = state_path ? 0 : LOGSHARE_ENOMEM;
     rc = rc ? rc : ls_fs_read_file(req_path, 16 * 1024 * 1024, &req, &len);
-    rc = rc ? rc : ls_fs_read_file(state_path, 1024 * 1024, &state, &len);
+    int state_rc = rc ? rc : ls_fs_read_file(state_path, 1024 * 1024, &state, &len);
     outbox_item *item = NULL;
     if (rc == 0 && !(item = calloc(1, sizeof *item)))
         rc = LOGSHARE_ENOMEM;
@@ -352,9 +366,15 @@ int outbox_load(const char *store_dir, const char *id, outbox_item **out)
         item_dir = NULL;
         rc = outbox_json_parse_request(req, item);
     }
-    rc = rc ? rc : outbox_json_parse_state(state, &item->state);
     if (rc == 0 && strcmp(item->id, id) != 0)
         rc = LOGSHARE_ECORRUPT;
+    if (rc == 0) {
+        state_rc = state_rc ? state_rc : outbox_json_parse_state(state, &item->state);
+        if (state_rc == LOGSHARE_ENOMEM)
+            rc = state_rc;
+        else if (state_rc)
+            reset_state(item);
+    }
     if (rc) {
         outbox_item_free(item);
         item = NULL;
@@ -367,6 +387,41 @@ int outbox_load(const char *store_dir, const char *id, outbox_item **out)
     free(item_dir);
     free(dir);
     return rc;
+}
+
+/* A visible item whose request.json is missing or damaged cannot be
+ * sent (its fields and idempotency key are gone), but must not vanish
+ * from the list either, or a user's report is lost without a word and
+ * its files stay on disk for ever: it is listed as failed, with the
+ * reason, so it can be seen and removed. It counts against the quota
+ * as one item. *out is NULL when name is not an item directory (it was
+ * removed meanwhile, or is a stray file). */
+static int damaged_item(const char *dir, const char *name, outbox_item **out)
+{
+    *out = NULL;
+    char *path = path_join(dir, name);
+    struct stat st;
+    if (!path)
+        return LOGSHARE_ENOMEM;
+    int is_dir = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+    outbox_item *it = is_dir ? calloc(1, sizeof *it) : NULL;
+    if (is_dir &&
+        (!it || !(it->id = strdup(name)) || share_string_set(&it->state.error_code, "corrupt") ||
+         share_string_set(&it->state.error_message,
+                          "the queued request is damaged and cannot be sent"))) {
+        free(path);
+        outbox_item_free(it);
+        return LOGSHARE_ENOMEM;
+    }
+    if (it) {
+        it->dir = path;
+        path = NULL;
+        it->created_us = strtoll(name, NULL, 10); /* ids start with it */
+        it->state.failed = 1;
+    }
+    free(path);
+    *out = it;
+    return 0;
 }
 
 static int cmp_names(const void *a, const void *b)
@@ -443,12 +498,14 @@ int outbox_scan(const char *store_dir, outbox_item ***items_out, size_t *count_o
         rc = LOGSHARE_ENOMEM;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         int lrc = outbox_load(store_dir, names[i], &items[got]);
-        if (lrc == 0)
-            got++;
-        else if (lrc == LOGSHARE_ENOMEM)
+        /* an item removed meanwhile (sent by another process) is skipped;
+         * one whose request cannot be read is listed as damaged */
+        if (lrc == LOGSHARE_ENOMEM)
             rc = lrc;
-        /* an item removed meanwhile (sent by another process) or one we
-         * cannot parse is skipped here; outbox_send reports the latter */
+        else if (lrc)
+            rc = damaged_item(dir, names[i], &items[got]);
+        if (rc == 0 && items[got])
+            got++;
     }
     for (size_t i = 0; i < n; i++)
         free(names[i]);

@@ -62,12 +62,17 @@ char *outbox_dir(const char *store_dir);
 int outbox_queue(const char *store_dir, const share_fields *fields, const share_file_list *files,
                  uint64_t max_bytes, unsigned max_items, int64_t not_before_us, char **id_out);
 
-/* Loads one item; LOGSHARE_ENOENT when it is not (or no longer) there. */
+/* Loads one item; LOGSHARE_ENOENT when it is not (or no longer) there,
+ * LOGSHARE_ECORRUPT when its request.json cannot be read. A damaged or
+ * missing state.json alone is replaced by a fresh pending state (the
+ * idempotency key makes a resend safe). */
 int outbox_load(const char *store_dir, const char *id, outbox_item **item);
 
 /* Every complete item, oldest first (caller frees with
- * outbox_items_free). Also clears leftovers of interrupted queueing and
- * removal. */
+ * outbox_items_free). An item whose request.json cannot be read is
+ * listed too, marked failed with error code "corrupt" and only its id,
+ * dir and creation time set, so it never vanishes unseen. Also clears
+ * leftovers of interrupted queueing and removal. */
 int outbox_scan(const char *store_dir, outbox_item ***items, size_t *count);
 void outbox_items_free(outbox_item **items, size_t count);
 

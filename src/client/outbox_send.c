@@ -466,6 +466,21 @@ int outbox_send_item(const char *store_dir, const char *id, const logshare_share
     return 0;
 }
 
+/* Tells the result callback about an item whose request cannot be read
+ * (outbox_scan lists it as failed, with the reason): it cannot be sent,
+ * and the user should hear why rather than see it wait for ever. */
+static void report_damaged(const logshare_share_options *opts, const outbox_item *it)
+{
+    logshare_report_result *res = opts->on_result ? report_result_new(it->id) : NULL;
+    if (!res)
+        return;
+    res->status = LOGSHARE_ECORRUPT;
+    share_string_set(&res->error_code, it->state.error_code);
+    share_string_set(&res->error_message, it->state.error_message);
+    opts->on_result(opts->on_result_user, res);
+    logshare_report_result_free(res);
+}
+
 int outbox_flush(const char *store_dir, const logshare_share_options *opts, unsigned flags,
                  volatile int *stop, size_t *sent, size_t *left)
 {
@@ -491,8 +506,13 @@ int outbox_flush(const char *store_dir, const logshare_share_options *opts, unsi
         int src = outbox_send_item(store_dir, it->id, opts, stop, &res);
         if (src == LOGSHARE_ENOENT) /* sent by someone else meanwhile */
             continue;
-        if (src == LOGSHARE_EBUSY || src == LOGSHARE_ECORRUPT) {
+        if (src == LOGSHARE_EBUSY) {
             n_left++;
+            continue;
+        }
+        if (src == LOGSHARE_ECORRUPT) { /* listed as damaged: say so, try the rest */
+            n_left++;
+            report_damaged(opts, it);
             continue;
         }
         if (src) {
