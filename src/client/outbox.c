@@ -62,7 +62,24 @@ void outbox_item_free(outbox_item *item)
     free(item->state.error_code);
     free(item->state.error_message);
     free(item->state.ticket_id);
+    free(item->state.refused_token);
     free(item);
+}
+
+void outbox_token_fingerprint(const char *token, char out[33])
+{
+    unsigned char h[16];
+    crypto_generichash(h, sizeof h, (const unsigned char *)token, strlen(token), NULL, 0);
+    ls_hex_encode(h, sizeof h, out);
+}
+
+int outbox_token_refused(const outbox_item *item, const char *token)
+{
+    if (!item->state.refused_token || !token)
+        return 0;
+    char fp[33];
+    outbox_token_fingerprint(token, fp);
+    return strcmp(fp, item->state.refused_token) == 0;
 }
 
 void outbox_items_free(outbox_item **items, size_t count)
@@ -341,6 +358,7 @@ static void reset_state(outbox_item *item)
     free(item->state.error_code);
     free(item->state.error_message);
     free(item->state.ticket_id);
+    free(item->state.refused_token);
     memset(&item->state, 0, sizeof item->state);
     outbox_save_state(item); /* best effort: the next save writes it anyway */
 }

@@ -35,6 +35,11 @@ typedef struct outbox_state {
     int http_status;
     char *error_code, *error_message; /* owned */
     char *ticket_id;                  /* set once a ticket exists but files remain to add; owned */
+    /* The fingerprint (outbox_token_fingerprint) of the token the server
+     * refused with 401, or NULL. The item is not sent again with that
+     * token, but waits, pending, for another one: a token that expired
+     * while the report was queued is no reason to give it up. Owned. */
+    char *refused_token;
 } outbox_state;
 
 typedef struct outbox_item {
@@ -49,6 +54,14 @@ typedef struct outbox_item {
 } outbox_item;
 
 void outbox_item_free(outbox_item *item);
+
+/* A short hash of a bearer token (the token itself is never stored):
+ * 32 hex digits and a NUL into out. */
+void outbox_token_fingerprint(const char *token, char out[33]);
+
+/* Whether the item waits for another token than token (its last attempt
+ * got 401 with this one). */
+int outbox_token_refused(const outbox_item *item, const char *token);
 
 /* "<store_dir>/outbox" (caller frees). */
 char *outbox_dir(const char *store_dir);

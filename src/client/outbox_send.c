@@ -122,6 +122,9 @@ static void record_outcome(outbox_item *item, logshare_report_result *res,
     item->state.http_status = resp->http_status;
     share_string_set(&item->state.error_code, resp->error_code);
     share_string_set(&item->state.error_message, resp->error_message);
+    /* any other answer says the token is good (or not the issue) */
+    if (resp->http_status != 0 && resp->http_status != 401)
+        share_string_set(&item->state.refused_token, NULL);
     res->http_status = resp->http_status;
     share_string_set(&res->error_code, resp->error_code);
     share_string_set(&res->error_message, resp->error_message);
@@ -226,6 +229,14 @@ static int http_step(struct send_ctx *c, const char *path, const share_fields *f
             if (out->error == LOGSHARE_ECANCELED) {
                 c->res->status = LOGSHARE_ECANCELED; /* kept as it was, pending */
                 item->state.attempts--;
+            } else if (out->http_status == 401) {
+                /* the token, not the report: expired or revoked while the
+                 * report waited. Kept pending for the next token. */
+                char fp[33];
+                outbox_token_fingerprint(opts->token, fp);
+                share_string_set(&item->state.refused_token, fp);
+                item->state.failed = 0;
+                c->res->status = LOGSHARE_EAUTH;
             } else {
                 item->state.failed = 1;
                 c->res->status = out->error ? out->error : LOGSHARE_EHTTP;
@@ -493,7 +504,7 @@ int outbox_flush(const char *store_dir, const logshare_share_options *opts, unsi
     for (size_t i = 0; rc == 0 && i < count; i++) {
         outbox_item *it = items[i];
         int due = (flags & OUTBOX_FLUSH_FORCE) ||
-                  (!it->state.failed &&
+                  (!it->state.failed && !outbox_token_refused(it, opts->token) &&
                    (it->state.next_attempt_us <= now ||
                     /* ignoring the retry schedule, but not a fresh report's
                      * reservation (never tried yet): its maker sends it */

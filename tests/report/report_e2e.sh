@@ -93,15 +93,17 @@ assert_eq "$first" "$("$HELPER" json "$TEST_TMP/out" id)" "the resend returns th
 assert_eq 1 "$(tickets_for_call call-lost-1)" "one ticket despite the resend"
 pass "a resent report (same Idempotency-Key) is one ticket"
 
-# --- 5. a refused report (bad token) is kept, marked failed, and said so
+# --- 5. a report refused for its token (401) is kept, pending for another
+# token, and said so
 assert_exit 1 "report with a bad token" -- "$L" report --dir "$STORE" --server "$SERVER_URL" \
   --token "not-a-jwt" --description "bad token" --call-id call-refused-1
 assert_contains "$(cat "$TEST_TMP/err")" "HTTP 401" "refusal names the status"
 assert_exit 0 "outbox list" -- "$L" outbox --dir "$STORE" --json
-assert_contains "$(cat "$TEST_TMP/out")" '"status": "failed"' "refused item kept as failed"
+assert_contains "$(cat "$TEST_TMP/out")" '"status": "pending"' "refused item kept, pending"
+assert_contains "$(cat "$TEST_TMP/out")" '"http_status": 401' "refused item shows the 401"
 assert_exit 0 "send with a good token" -- "$L" outbox --dir "$STORE" --send --server "$SERVER_URL" --token "$TOKEN"
 assert_eq 1 "$(tickets_for_call call-refused-1)" "the refused report, resent with a good token"
-pass "a refused report is kept, marked failed, and can be resent"
+pass "a report refused for its token is kept and sent with a good one"
 
 # --- 6. a later report also delivers the one that waited
 stop_server
