@@ -90,8 +90,14 @@ static int report_outcome(int rc, const logshare_report_result *res, int json, c
         return CLI_EXIT_TEMPFAIL;
     }
     if (res) {
-        char kept[160];
-        snprintf(kept, sizeof kept, "kept in the outbox as %s, marked failed", oid ? oid : "?");
+        char kept[200];
+        if (logshare_report_result_http_status(res) == 401)
+            snprintf(kept, sizeof kept,
+                     "kept in the outbox as %s, to be sent with a valid token "
+                     "(`logshare outbox --send`)",
+                     oid ? oid : "?");
+        else
+            snprintf(kept, sizeof kept, "kept in the outbox as %s, marked failed", oid ? oid : "?");
         cli_share_report_failure(res, rc, "the report", kept);
         return CLI_EXIT_FAILURE;
     }

@@ -98,6 +98,7 @@ pass "a resent report (same Idempotency-Key) is one ticket"
 assert_exit 1 "report with a bad token" -- "$L" report --dir "$STORE" --server "$SERVER_URL" \
   --token "not-a-jwt" --description "bad token" --call-id call-refused-1
 assert_contains "$(cat "$TEST_TMP/err")" "HTTP 401" "refusal names the status"
+assert_contains "$(cat "$TEST_TMP/err")" "to be sent with a valid token" "the user is told what happens to it"
 assert_exit 0 "outbox list" -- "$L" outbox --dir "$STORE" --json
 assert_contains "$(cat "$TEST_TMP/out")" '"status": "pending"' "refused item kept, pending"
 assert_contains "$(cat "$TEST_TMP/out")" '"http_status": 401' "refused item shows the 401"
