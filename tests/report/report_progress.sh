@@ -60,3 +60,17 @@ client_exit=0; wait $client || client_exit=$?
 assert_eq 0 "$client_exit" "progress over a retry: $(cat "$TEST_TMP/p2.err")"
 check_ticket call-prog-2 "$(cat "$TEST_TMP/p2.out")" "$TEST_TMP/big.bin"
 pass "progress over a retry after a server kill never goes back and ends at its total"
+
+# a report made while an earlier one waits in the outbox: logshare_report
+# sends that one too, after its own; the app's progress stays on its own
+# report's 100% (it started over with the earlier report's bytes)
+L="$LOGSHARE_BIN"
+assert_exit 75 "an earlier report while offline" -- "$L" report --dir "$STORE" --server "http://127.0.0.1:1" \
+  --token "$TOKEN" --description "earlier" --call-id call-prog-3 --file "$TEST_TMP/app1.bin" --attempts 1
+sleep 1 # its retry time has come
+"$HELPER" report-progress "$STORE" "$SERVER_URL" "$TOKEN" 32 call-prog-4 \
+  >"$TEST_TMP/p4.out" 2>"$TEST_TMP/p4.err" || fail "progress with an earlier report queued: $(cat "$TEST_TMP/p4.err")"
+check_ticket call-prog-4 "$(cat "$TEST_TMP/p4.out")"
+curl -sS -f -H "Authorization: Bearer $SUPPORT" "$SERVER_URL/api/v1/tickets?call_id=call-prog-3" >"$TEST_TMP/list.json"
+assert_eq 1 "$("$HELPER" count "$TEST_TMP/list.json")" "the earlier report, sent along, once"
+pass "progress stays on the report's own 100% while the earlier ones go out"
