@@ -187,6 +187,21 @@ static uint64_t list_bytes(const share_file_list *l)
     return sum;
 }
 
+/* Blocks until no other process is sending item (it holds the lock
+ * of lock_item while it does). */
+static void wait_for_item(const outbox_item *item)
+{
+    ls_buf p = LS_BUF_INIT;
+    int fd =
+        ls_buf_printf(&p, "%s/request.json", item->dir) ? -1 : open(p.data, O_RDONLY | O_CLOEXEC);
+    ls_buf_free(&p);
+    if (fd < 0)
+        return; /* gone already */
+    while (flock(fd, LOCK_EX) != 0 && errno == EINTR)
+        ;
+    close(fd);
+}
+
 /* What one send works with. */
 struct send_ctx {
     const char *store_dir;
@@ -515,6 +530,14 @@ int outbox_flush(const char *store_dir, const logshare_share_options *opts, unsi
         }
         logshare_report_result *res = NULL;
         int src = outbox_send_item(store_dir, it->id, opts, stop, &res);
+        if (src == LOGSHARE_EBUSY && (flags & OUTBOX_FLUSH_FORCE)) {
+            /* The user asked for everything now, and another process is
+             * sending this one: wait for it, then see whether it is gone
+             * (delivered) or still to send; counting it as left would
+             * say "kept for later" of a report that was delivered. */
+            wait_for_item(it);
+            src = outbox_send_item(store_dir, it->id, opts, stop, &res);
+        }
         if (src == LOGSHARE_ENOENT) /* sent by someone else meanwhile */
             continue;
         if (src == LOGSHARE_EBUSY) {

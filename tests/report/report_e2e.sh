@@ -117,3 +117,27 @@ assert_contains "$(cat "$TEST_TMP/err")" "also sent earlier report" "report B sa
 assert_eq 1 "$(tickets_for_call call-later-a)" "A delivered once by the later report"
 assert_eq 1 "$(tickets_for_call call-later-b)" "B delivered once"
 pass "a later report delivers the one that waited"
+
+# --- 7. two `outbox --send` at once (cron and the user, or two apps): each
+# report is delivered once, and neither says "kept for later" (exit 75) of
+# a report the other one delivered
+head -c 1000000 /dev/urandom >"$TEST_TMP/att.bin"
+for i in 1 2 3 4; do
+  assert_exit 75 "queue $i offline" -- "$L" report --dir "$STORE" --server "http://127.0.0.1:1" \
+    --token "$TOKEN" --description "twice $i" --call-id "call-twice-$i" --file "$TEST_TMP/att.bin" --attempts 1
+done
+sleep 1 # their retry time has come
+pids=()
+for j in 1 2; do
+  (rc=0; "$L" outbox --dir "$STORE" --send --server "$SERVER_URL" --token "$TOKEN" --max-rate 4000000 \
+    >"$TEST_TMP/twice$j.out" 2>"$TEST_TMP/twice$j.err" || rc=$?; echo $rc >"$TEST_TMP/twice$j.rc") &
+  pids+=($!)
+done
+wait "${pids[@]}"
+for j in 1 2; do
+  assert_eq 0 "$(cat "$TEST_TMP/twice$j.rc")" "sender $j exit (stderr: $(cat "$TEST_TMP/twice$j.err"))"
+done
+for i in 1 2 3 4; do assert_eq 1 "$(tickets_for_call "call-twice-$i")" "report $i delivered once"; done
+assert_exit 0 "outbox list" -- "$L" outbox --dir "$STORE"
+assert_contains "$(cat "$TEST_TMP/out")" "the outbox is empty" "nothing left"
+pass "two senders at once: each report once, and both say so"
