@@ -653,7 +653,10 @@ LOGSHARE_API void logshare_reader_close(logshare_reader *r);
  */
 
 /* Progress of an upload or export: bytes done and the total (0 while
- * unknown). Called from the thread that runs the operation. Return 0 to
+ * unknown). For a report, both count the bytes of all its files, over
+ * every request and retry it takes: done never goes back, and once the
+ * ticket has every file the last call has done == total. Called from
+ * the thread that runs the operation. Return 0 to
  * go on, non-zero to cancel (the call then returns LOGSHARE_ECANCELED and
  * a report stays in the outbox). */
 typedef int (*logshare_progress_fn)(void *user, uint64_t done, uint64_t total);
@@ -732,7 +735,9 @@ LOGSHARE_API int logshare_share_options_set_timeouts(logshare_share_options *opt
  * base * 2^(n-1)) (base 500 ms, max_ms 30000 by default).
  * Network errors, 5xx and 429 are retried (a Retry-After is honoured; one
  * longer than max_ms ends the attempts and the item waits in the outbox);
- * other 4xx are not. */
+ * other 4xx are not. A 401 (the token expired or was revoked) keeps the
+ * item pending: it is not sent again with that token, but with the next
+ * one given. */
 LOGSHARE_API int logshare_share_options_set_retry(logshare_share_options *opts, int max_attempts,
                                                   long base_ms, long max_ms);
 /* The most files one request carries (default 32, logshared's default
@@ -812,7 +817,9 @@ LOGSHARE_API int logshare_export_dir(const char *dir, const logshare_share_optio
  * the outbox: say so to the user; logshare_flush_outbox sends it later),
  * LOGSHARE_ECANCELED (the progress callback said stop; kept, pending),
  * a server refusal (LOGSHARE_EAUTH, LOGSHARE_ETOOLARGE, LOGSHARE_EHTTP;
- * kept, marked failed, see the result's error message), a failure no
+ * kept, marked failed, see the result's error message; but a 401, whose
+ * LOGSHARE_EAUTH means the token was refused, keeps it pending for the
+ * next call or sender with another token), a failure no
  * retry can cure (LOGSHARE_ETLS: the server's certificate does not
  * verify against the system CAs or opts' CA file; LOGSHARE_EINVAL: the
  * server URL is malformed; kept, marked failed, not retried), or an error
@@ -833,8 +840,11 @@ LOGSHARE_API int logshare_report_dir(const char *dir, const logshare_share_optio
 #define LOGSHARE_OUTBOX_FORCE 1u
 
 /* Sends what waits in the store's outbox, oldest first: items whose
- * retry time has come and that are not marked failed, or all with
- * LOGSHARE_OUTBOX_FORCE. opts gives the server and retry policy; its
+ * retry time has come and that are not marked failed (nor refused with
+ * a 401 for opts' very token), or all with LOGSHARE_OUTBOX_FORCE. An
+ * item whose request can no longer be read (damaged on disk) is listed
+ * as failed and reported to the result callback with
+ * LOGSHARE_ECORRUPT. opts gives the server and retry policy; its
  * result callback hears about every item tried. *sent and *left (may be
  * NULL) count items delivered and still waiting. When an item gets no
  * answer at all (server unreachable) the rest are not tried this time.

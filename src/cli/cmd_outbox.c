@@ -123,7 +123,10 @@ static void on_result(void *user, const logshare_report_result *r)
         log->refused++;
         char what[160];
         snprintf(what, sizeof what, "outbox: %s", oid ? oid : "?");
-        cli_share_report_failure(r, st, what, "marked failed");
+        cli_share_report_failure(r, st, what,
+                                 logshare_report_result_http_status(r) == 401
+                                     ? "kept for a valid token"
+                                     : "marked failed");
     }
 }
 

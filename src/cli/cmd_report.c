@@ -7,6 +7,7 @@
  * `outbox --send` or the library's next open sends it, once.
  */
 #include <getopt.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,8 +72,35 @@ static const struct option long_opts[] = {
     {NULL, 0, NULL, 0},
 };
 
+/* LOGSHARE_ENOSPC before queueing is the outbox's quota or a full disk:
+ * say which it can be, from what the outbox holds. */
+static void report_no_space(const char *dir, unsigned long long max_bytes, unsigned max_items)
+{
+    char *text = NULL;
+    json_t *arr = NULL;
+    if (logshare_outbox_list_json(dir, &text) == 0)
+        arr = json_loads(text, 0, NULL);
+    logshare_string_free(text);
+    unsigned long long used = 0;
+    size_t i;
+    json_t *it;
+    json_array_foreach(arr, i, it) used +=
+        (unsigned long long)json_integer_value(json_object_get(it, "bytes"));
+    size_t n = json_array_size(arr);
+    json_decref(arr);
+    if (n >= max_items)
+        cli_error("report not made: the outbox is full (%zu reports waiting; see `logshare outbox "
+                  "--dir %s`)",
+                  n, dir);
+    else
+        cli_error("report not made: no room for it, in the outbox's quota (%llu of %llu bytes "
+                  "used by %zu waiting) or on the disk",
+                  used, max_bytes, n);
+}
+
 /* Prints what happened to one report; returns the exit status. */
-static int report_outcome(int rc, const logshare_report_result *res, int json, const char *dir)
+static int report_outcome(int rc, const logshare_report_result *res, int json, const char *dir,
+                          unsigned long long ob_bytes, unsigned ob_items)
 {
     const char *oid = logshare_report_result_outbox_id(res);
     if (rc == 0) {
@@ -90,8 +118,14 @@ static int report_outcome(int rc, const logshare_report_result *res, int json, c
         return CLI_EXIT_TEMPFAIL;
     }
     if (res) {
-        char kept[160];
-        snprintf(kept, sizeof kept, "kept in the outbox as %s, marked failed", oid ? oid : "?");
+        char kept[200];
+        if (logshare_report_result_http_status(res) == 401)
+            snprintf(kept, sizeof kept,
+                     "kept in the outbox as %s, to be sent with a valid token "
+                     "(`logshare outbox --send`)",
+                     oid ? oid : "?");
+        else
+            snprintf(kept, sizeof kept, "kept in the outbox as %s, marked failed", oid ? oid : "?");
         cli_share_report_failure(res, rc, "the report", kept);
         return CLI_EXIT_FAILURE;
     }
@@ -99,7 +133,7 @@ static int report_outcome(int rc, const logshare_report_result *res, int json, c
         cli_error("report not made: no log store at %s, or a file named with --file is missing",
                   dir);
     else if (rc == LOGSHARE_ENOSPC)
-        cli_error("report not made: the outbox is full (see `logshare outbox --dir %s`)", dir);
+        report_no_space(dir, ob_bytes, ob_items);
     else
         cli_error("report not made: %s", logshare_strerror(rc));
     return CLI_EXIT_FAILURE;
@@ -221,7 +255,7 @@ int cmd_report(int argc, char **argv)
     logshare_report_result *res = NULL;
     int rc = logshare_report_dir(dir, opts, &res);
     cli_progress_end(&bar);
-    int exit_code = report_outcome(rc, res, json, dir);
+    int exit_code = report_outcome(rc, res, json, dir, ob_bytes, ob_items);
     logshare_report_result_free(res);
     free(token);
     logshare_share_options_free(opts);

@@ -4,9 +4,12 @@
  *
  * Streamed: each file is read in 64 KiB pieces straight into the
  * archive writer, so memory use does not grow with the logs. Each file
- * is opened before anything is written and read only up to the size
- * recorded when the list was made, so a log that grows or rotates while
- * we work cannot make the archive disagree with its manifest. The hash
+ * is opened just before its entry (one descriptor at a time, whatever
+ * the number of files) and read only up to the size recorded when the
+ * list was made; a log rotated away before its turn is left out. The
+ * manifest is built from the files actually written, so a log that
+ * grows or rotates while we work cannot make the archive disagree with
+ * its manifest. The hash
  * is computed on the same bytes as they go into the archive, and the
  * manifest is written last (docs/export-format.md).
  *
@@ -28,6 +31,14 @@
 #include "ls_fs.h"
 #include "ls_hex.h"
 #include "ls_time.h"
+
+/* Why libarchive failed, as a LOGSHARE_E* code: the errno it saw (a
+ * full disk must say so, not "input/output error"), else EIO. */
+static int archive_error(struct archive *a)
+{
+    int e = archive_errno(a);
+    return e > 0 ? ls_fs_errno_to_error(e) : LOGSHARE_EIO;
+}
 
 static int entry_header(struct archive *a, const char *name, uint64_t size, time_t mtime)
 {
@@ -81,9 +92,8 @@ static int copy_file(struct archive *a, int fd, share_file *f, struct export_pro
         if (n == 0)
             return LOGSHARE_ETRUNCATED; /* the file shrank under us */
         crypto_hash_sha256_update(&st, buf, (size_t)n);
-        int rc = write_data(a, buf, (size_t)n);
-        if (rc)
-            return rc;
+        if (write_data(a, buf, (size_t)n) != 0)
+            return archive_error(a);
         done += (uint64_t)n;
         pr->done += (uint64_t)n;
         if (pr->fn && pr->fn(pr->user, pr->done, pr->total) != 0)
@@ -121,48 +131,82 @@ static int zip_method(struct archive *a, logshare_export_format format, int stor
     return r == ARCHIVE_OK ? 0 : LOGSHARE_EUNSUPPORTED;
 }
 
-/* Opens every file of the list, dropping log files that no longer exist
- * (removed by rotation between listing and now: they are not shippable
- * and the manifest must not claim them). fds[i] matches files->items[i]
- * after the call. */
-static int open_all(share_file_list *files, int **fds_out)
+/* Sizes the app's attachments (size 0 in the list: ship them as they
+ * are now) before anything is written, so the progress total is known
+ * and a missing one fails the export at once. */
+static int size_attachments(share_file_list *files)
 {
-    int *fds = calloc(files->count ? files->count : 1, sizeof *fds);
-    if (!fds)
-        return LOGSHARE_ENOMEM;
-    size_t kept = 0;
     for (size_t i = 0; i < files->count; i++) {
         share_file *f = &files->items[i];
-        int fd = open(f->path, O_RDONLY | O_CLOEXEC);
-        /* a log file may have been rotated away; an app's file must exist */
-        if (fd < 0 && errno == ENOENT && strcmp(f->stream, "attachment") != 0) {
-            free(f->path);
-            free(f->name);
-            free(f->stream);
+        if (f->size != 0 || strcmp(f->stream, "attachment") != 0)
+            continue;
+        struct stat st;
+        if (stat(f->path, &st) != 0)
+            return ls_fs_errno_to_error(errno);
+        f->size = (uint64_t)st.st_size;
+    }
+    return 0;
+}
+
+/* Opens one file just before its entry is written: one descriptor at a
+ * time, so an export of thousands of files does not run into the
+ * process's descriptor limit (256 on iOS). A log file that no longer
+ * exists (rotated away since the listing) returns 1: it is not
+ * shippable, and since the manifest is written last from the files
+ * kept, it does not claim it either. An app's own file must exist. */
+static int open_entry(const share_file *f, int *fd)
+{
+    *fd = open(f->path, O_RDONLY | O_CLOEXEC);
+    if (*fd >= 0)
+        return 0;
+    if (errno == ENOENT && strcmp(f->stream, "attachment") != 0)
+        return 1;
+    return ls_fs_errno_to_error(errno);
+}
+
+/* Drops item i from the list (a file rotated away), keeping order. */
+static void drop_file(share_file_list *files, size_t i)
+{
+    share_file *f = &files->items[i];
+    free(f->path);
+    free(f->name);
+    free(f->stream);
+    memmove(f, f + 1, (files->count - i - 1) * sizeof *f);
+    files->count--;
+}
+
+/* Writes each file as one entry, in list order. */
+static int write_files(struct archive *a, logshare_export_format format, share_file_list *files,
+                       time_t now, struct export_progress *pr)
+{
+    int rc = 0, dropped = 0;
+    for (size_t i = 0; rc == 0 && i < files->count;) {
+        share_file *f = &files->items[i];
+        int fd = -1;
+        rc = open_entry(f, &fd);
+        if (rc == 1) {
+            pr->total -= f->size;
+            drop_file(files, i);
+            dropped = 1;
+            rc = 0;
             continue;
         }
-        if (fd < 0) {
-            int rc = ls_fs_errno_to_error(errno);
-            for (size_t j = 0; j < kept; j++)
-                close(fds[j]);
-            free(fds);
-            /* leave the list consistent for share_file_list_clear */
-            for (size_t j = i; j < files->count; j++)
-                files->items[kept + j - i] = files->items[j];
-            files->count = kept + files->count - i;
-            return rc;
-        }
-        if (f->size == 0) { /* an app attachment: ship it as it is now */
-            struct stat st;
-            if (fstat(fd, &st) == 0)
-                f->size = (uint64_t)st.st_size;
-        }
-        files->items[kept] = *f;
-        fds[kept++] = fd;
+        /* log files are compressed and encrypted already: deflating them
+         * again costs time (5x for a big export) and gains nothing. The
+         * app's own files may be text, so they are deflated. */
+        int is_log = strcmp(f->stream, "attachment") != 0;
+        rc = rc ? rc : zip_method(a, format, is_log);
+        if (rc == 0 && entry_header(a, f->name, f->size, now) != 0)
+            rc = archive_error(a);
+        rc = rc ? rc : copy_file(a, fd, f, pr);
+        if (fd >= 0)
+            close(fd);
+        i++;
     }
-    files->count = kept;
-    *fds_out = fds;
-    return 0;
+    /* the total shrank: the last call may not have said 100% yet */
+    if (rc == 0 && dropped && pr->fn && pr->fn(pr->user, pr->done, pr->total) != 0)
+        rc = LOGSHARE_ECANCELED;
+    return rc;
 }
 
 int export_write_archive(const share_fields *fields, share_file_list *files, const char *out_path,
@@ -170,8 +214,7 @@ int export_write_archive(const share_fields *fields, share_file_list *files, con
 {
     if (!fields || !files || !out_path || !*out_path)
         return LOGSHARE_EINVAL;
-    int *fds = NULL;
-    int rc = open_all(files, &fds);
+    int rc = size_attachments(files);
     if (rc)
         return rc;
     struct export_progress pr = {progress, user, 0, 0};
@@ -194,31 +237,23 @@ int export_write_archive(const share_fields *fields, share_file_list *files, con
     }
     rc = rc ? rc : configure_format(a, format);
     if (rc == 0 && archive_write_open_fd(a, out_fd) != ARCHIVE_OK)
-        rc = LOGSHARE_EIO;
+        rc = archive_error(a);
     time_t now = (time_t)(ls_time_now_us() / 1000000);
-    for (size_t i = 0; rc == 0 && i < files->count; i++) {
-        share_file *f = &files->items[i];
-        /* log files are compressed and encrypted already: deflating them
-         * again costs time (5x for a big export) and gains nothing. The
-         * app's own files may be text, so they are deflated. */
-        int is_log = strcmp(f->stream, "attachment") != 0;
-        rc = zip_method(a, format, is_log);
-        rc = rc ? rc : entry_header(a, f->name, f->size, now);
-        rc = rc ? rc : copy_file(a, fds[i], f, &pr);
-    }
+    rc = rc ? rc : write_files(a, format, files, now, &pr);
     char *manifest = NULL;
     if (rc == 0)
         rc = share_manifest_build(fields, files, ls_time_now_us(), &manifest);
     if (rc == 0) {
         size_t mlen = strlen(manifest);
         rc = zip_method(a, format, 0);
-        rc = rc ? rc : entry_header(a, "manifest.json", mlen, now);
-        rc = rc ? rc : write_data(a, manifest, mlen);
+        if (rc == 0 && (entry_header(a, "manifest.json", mlen, now) != 0 ||
+                        write_data(a, manifest, mlen) != 0))
+            rc = archive_error(a);
     }
     free(manifest);
     if (a) {
         if (archive_write_close(a) != ARCHIVE_OK && rc == 0)
-            rc = LOGSHARE_EIO;
+            rc = archive_error(a);
         archive_write_free(a);
     }
     if (out_fd >= 0) {
@@ -236,9 +271,6 @@ int export_write_archive(const share_fields *fields, share_file_list *files, con
             unlink(tmp);
         }
     }
-    for (size_t i = 0; i < files->count; i++)
-        close(fds[i]);
-    free(fds);
     free(tmp);
     return rc;
 }

@@ -62,7 +62,24 @@ void outbox_item_free(outbox_item *item)
     free(item->state.error_code);
     free(item->state.error_message);
     free(item->state.ticket_id);
+    free(item->state.refused_token);
     free(item);
+}
+
+void outbox_token_fingerprint(const char *token, char out[33])
+{
+    unsigned char h[16];
+    crypto_generichash(h, sizeof h, (const unsigned char *)token, strlen(token), NULL, 0);
+    ls_hex_encode(h, sizeof h, out);
+}
+
+int outbox_token_refused(const outbox_item *item, const char *token)
+{
+    if (!item->state.refused_token || !token)
+        return 0;
+    char fp[33];
+    outbox_token_fingerprint(token, fp);
+    return strcmp(fp, item->state.refused_token) == 0;
 }
 
 void outbox_items_free(outbox_item **items, size_t count)
@@ -104,19 +121,27 @@ static int remove_tree(const char *path)
     return rc;
 }
 
-/* Copies the first size bytes of src into a new file dst, durably, and
- * hashes them. */
-static int copy_prefix(const char *src, const char *dst, uint64_t size, char sha_hex[65])
+/* Opens a file to queue. A log file rotated away (or deleted by the
+ * store's quota) between the listing and now is not shippable, and the
+ * manifest must not claim it: returns 1 and it is left out, as export.c
+ * does. An app's own file must exist. */
+static int open_source(const share_file *f, int *fd)
 {
-    int in = open(src, O_RDONLY | O_CLOEXEC);
-    if (in < 0)
-        return ls_fs_errno_to_error(errno);
+    *fd = open(f->path, O_RDONLY | O_CLOEXEC);
+    if (*fd >= 0)
+        return 0;
+    if (errno == ENOENT && strcmp(f->stream, "attachment") != 0)
+        return 1;
+    return ls_fs_errno_to_error(errno);
+}
+
+/* Copies the first size bytes of the open file in into a new file dst,
+ * durably, and hashes them. */
+static int copy_prefix(int in, const char *dst, uint64_t size, char sha_hex[65])
+{
     int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (out < 0) {
-        int rc = ls_fs_errno_to_error(errno);
-        close(in);
-        return rc;
-    }
+    if (out < 0)
+        return ls_fs_errno_to_error(errno);
     crypto_hash_sha256_state st;
     crypto_hash_sha256_init(&st);
     unsigned char buf[65536];
@@ -141,7 +166,6 @@ static int copy_prefix(const char *src, const char *dst, uint64_t size, char sha
         rc = ls_fs_errno_to_error(errno);
     if (close(out) != 0 && rc == 0)
         rc = LOGSHARE_EIO;
-    close(in);
     if (rc == 0) {
         unsigned char digest[crypto_hash_sha256_BYTES];
         crypto_hash_sha256_final(&st, digest);
@@ -180,7 +204,7 @@ static int new_ids(char id[64], char key[33])
 }
 
 static int build_item(const char *tmp_dir, const char *id, const char *key,
-                      const share_fields *fields, const share_file_list *files, uint64_t total,
+                      const share_fields *fields, const share_file_list *files,
                       int64_t not_before_us)
 {
     char *files_dir = path_join(tmp_dir, "files");
@@ -190,27 +214,40 @@ static int build_item(const char *tmp_dir, const char *id, const char *key,
     share_file_list copied = {0};
     for (size_t i = 0; rc == 0 && i < files->count; i++) {
         const share_file *f = &files->items[i];
-        rc = share_file_list_add(&copied, f->path, f->name, f->stream, f->size, f->first_us,
-                                 f->last_us);
-        if (rc)
-            break;
-        share_file *c = &copied.items[copied.count - 1];
-        char *dst = path_join(files_dir, c->name);
-        if (!dst) {
-            rc = LOGSHARE_ENOMEM;
+        int in = -1;
+        rc = open_source(f, &in);
+        if (rc == 1) {
+            rc = 0;
+            continue;
+        }
+        rc = rc ? rc
+                : share_file_list_add(&copied, f->path, f->name, f->stream, f->size, f->first_us,
+                                      f->last_us);
+        if (rc) {
+            if (in >= 0)
+                close(in);
             break;
         }
-        if (c->size == 0 && strcmp(c->stream, "attachment") == 0) {
+        share_file *c = &copied.items[copied.count - 1];
+        char *dst = path_join(files_dir, c->name);
+        if (!dst)
+            rc = LOGSHARE_ENOMEM;
+        if (rc == 0 && c->size == 0 && strcmp(c->stream, "attachment") == 0) {
             struct stat st; /* an app attachment: its size now */
-            if (stat(c->path, &st) != 0)
+            if (fstat(in, &st) != 0)
                 rc = ls_fs_errno_to_error(errno);
             else
                 c->size = (uint64_t)st.st_size;
         }
-        rc = rc ? rc : copy_prefix(f->path, dst, c->size, c->sha256);
+        rc = rc ? rc : copy_prefix(in, dst, c->size, c->sha256);
+        close(in);
         free(c->path);
         c->path = dst;
     }
+    /* what the item holds, without the files left out above */
+    uint64_t total = 0;
+    for (size_t i = 0; i < copied.count; i++)
+        total += copied.items[i].size;
     /* manifest.json rides along as one more part, for support's tools */
     char *manifest = NULL;
     if (rc == 0)
@@ -294,7 +331,7 @@ int outbox_queue(const char *store_dir, const share_fields *fields, const share_
         final = ls_buf_steal(&f);
     }
     if (rc == 0)
-        rc = build_item(tmp, id, key, fields, files, total, not_before_us);
+        rc = build_item(tmp, id, key, fields, files, not_before_us);
     if (rc == 0 && rename(tmp, final) != 0)
         rc = ls_fs_errno_to_error(errno);
     rc = rc ? rc : ls_fs_fsync_dir(dir);
@@ -311,6 +348,21 @@ int outbox_queue(const char *store_dir, const share_fields *fields, const share_
     return rc;
 }
 
+/* state.json is missing or damaged while request.json is whole: the
+ * item is still sendable, so it starts over as a fresh pending item
+ * rather than vanish. Sending it again is safe: the idempotency key is
+ * in request.json, so a ticket already created is returned, not made
+ * twice (and a ticket id lost with the state is found again that way). */
+static void reset_state(outbox_item *item)
+{
+    free(item->state.error_code);
+    free(item->state.error_message);
+    free(item->state.ticket_id);
+    free(item->state.refused_token);
+    memset(&item->state, 0, sizeof item->state);
+    outbox_save_state(item); /* best effort: the next save writes it anyway */
+}
+
 int outbox_load(const char *store_dir, const char *id, outbox_item **out)
 {
     if (!id || !*id || id[0] == '.' || strchr(id, '/'))
@@ -323,7 +375,7 @@ int outbox_load(const char *store_dir, const char *id, outbox_item **out)
     size_t len;
     int rc = state_path ? 0 : LOGSHARE_ENOMEM;
     rc = rc ? rc : ls_fs_read_file(req_path, 16 * 1024 * 1024, &req, &len);
-    rc = rc ? rc : ls_fs_read_file(state_path, 1024 * 1024, &state, &len);
+    int state_rc = rc ? rc : ls_fs_read_file(state_path, 1024 * 1024, &state, &len);
     outbox_item *item = NULL;
     if (rc == 0 && !(item = calloc(1, sizeof *item)))
         rc = LOGSHARE_ENOMEM;
@@ -332,9 +384,15 @@ int outbox_load(const char *store_dir, const char *id, outbox_item **out)
         item_dir = NULL;
         rc = outbox_json_parse_request(req, item);
     }
-    rc = rc ? rc : outbox_json_parse_state(state, &item->state);
     if (rc == 0 && strcmp(item->id, id) != 0)
         rc = LOGSHARE_ECORRUPT;
+    if (rc == 0) {
+        state_rc = state_rc ? state_rc : outbox_json_parse_state(state, &item->state);
+        if (state_rc == LOGSHARE_ENOMEM)
+            rc = state_rc;
+        else if (state_rc)
+            reset_state(item);
+    }
     if (rc) {
         outbox_item_free(item);
         item = NULL;
@@ -347,6 +405,41 @@ int outbox_load(const char *store_dir, const char *id, outbox_item **out)
     free(item_dir);
     free(dir);
     return rc;
+}
+
+/* A visible item whose request.json is missing or damaged cannot be
+ * sent (its fields and idempotency key are gone), but must not vanish
+ * from the list either, or a user's report is lost without a word and
+ * its files stay on disk for ever: it is listed as failed, with the
+ * reason, so it can be seen and removed. It counts against the quota
+ * as one item. *out is NULL when name is not an item directory (it was
+ * removed meanwhile, or is a stray file). */
+static int damaged_item(const char *dir, const char *name, outbox_item **out)
+{
+    *out = NULL;
+    char *path = path_join(dir, name);
+    struct stat st;
+    if (!path)
+        return LOGSHARE_ENOMEM;
+    int is_dir = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+    outbox_item *it = is_dir ? calloc(1, sizeof *it) : NULL;
+    if (is_dir &&
+        (!it || !(it->id = strdup(name)) || share_string_set(&it->state.error_code, "corrupt") ||
+         share_string_set(&it->state.error_message,
+                          "the queued request is damaged and cannot be sent"))) {
+        free(path);
+        outbox_item_free(it);
+        return LOGSHARE_ENOMEM;
+    }
+    if (it) {
+        it->dir = path;
+        path = NULL;
+        it->created_us = strtoll(name, NULL, 10); /* ids start with it */
+        it->state.failed = 1;
+    }
+    free(path);
+    *out = it;
+    return 0;
 }
 
 static int cmp_names(const void *a, const void *b)
@@ -423,12 +516,14 @@ int outbox_scan(const char *store_dir, outbox_item ***items_out, size_t *count_o
         rc = LOGSHARE_ENOMEM;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         int lrc = outbox_load(store_dir, names[i], &items[got]);
-        if (lrc == 0)
-            got++;
-        else if (lrc == LOGSHARE_ENOMEM)
+        /* an item removed meanwhile (sent by another process) is skipped;
+         * one whose request cannot be read is listed as damaged */
+        if (lrc == LOGSHARE_ENOMEM)
             rc = lrc;
-        /* an item removed meanwhile (sent by another process) or one we
-         * cannot parse is skipped here; outbox_send reports the latter */
+        else if (lrc)
+            rc = damaged_item(dir, names[i], &items[got]);
+        if (rc == 0 && items[got])
+            got++;
     }
     for (size_t i = 0; i < n; i++)
         free(names[i]);

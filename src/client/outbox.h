@@ -35,6 +35,11 @@ typedef struct outbox_state {
     int http_status;
     char *error_code, *error_message; /* owned */
     char *ticket_id;                  /* set once a ticket exists but files remain to add; owned */
+    /* The fingerprint (outbox_token_fingerprint) of the token the server
+     * refused with 401, or NULL. The item is not sent again with that
+     * token, but waits, pending, for another one: a token that expired
+     * while the report was queued is no reason to give it up. Owned. */
+    char *refused_token;
 } outbox_state;
 
 typedef struct outbox_item {
@@ -50,6 +55,14 @@ typedef struct outbox_item {
 
 void outbox_item_free(outbox_item *item);
 
+/* A short hash of a bearer token (the token itself is never stored):
+ * 32 hex digits and a NUL into out. */
+void outbox_token_fingerprint(const char *token, char out[33]);
+
+/* Whether the item waits for another token than token (its last attempt
+ * got 401 with this one). */
+int outbox_token_refused(const outbox_item *item, const char *token);
+
 /* "<store_dir>/outbox" (caller frees). */
 char *outbox_dir(const char *store_dir);
 
@@ -62,12 +75,17 @@ char *outbox_dir(const char *store_dir);
 int outbox_queue(const char *store_dir, const share_fields *fields, const share_file_list *files,
                  uint64_t max_bytes, unsigned max_items, int64_t not_before_us, char **id_out);
 
-/* Loads one item; LOGSHARE_ENOENT when it is not (or no longer) there. */
+/* Loads one item; LOGSHARE_ENOENT when it is not (or no longer) there,
+ * LOGSHARE_ECORRUPT when its request.json cannot be read. A damaged or
+ * missing state.json alone is replaced by a fresh pending state (the
+ * idempotency key makes a resend safe). */
 int outbox_load(const char *store_dir, const char *id, outbox_item **item);
 
 /* Every complete item, oldest first (caller frees with
- * outbox_items_free). Also clears leftovers of interrupted queueing and
- * removal. */
+ * outbox_items_free). An item whose request.json cannot be read is
+ * listed too, marked failed with error code "corrupt" and only its id,
+ * dir and creation time set, so it never vanishes unseen. Also clears
+ * leftovers of interrupted queueing and removal. */
 int outbox_scan(const char *store_dir, outbox_item ***items, size_t *count);
 void outbox_items_free(outbox_item **items, size_t count);
 

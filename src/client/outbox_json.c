@@ -178,6 +178,7 @@ int outbox_json_state(const outbox_state *st, char **out)
     rc = rc ? rc : put_str(root, "error_code", st->error_code);
     rc = rc ? rc : put_str(root, "error_message", st->error_message);
     rc = rc ? rc : put_str(root, "ticket_id", st->ticket_id);
+    rc = rc ? rc : put_str(root, "refused_token", st->refused_token);
     if (rc) {
         json_decref(root);
         return rc;
@@ -201,6 +202,7 @@ int outbox_json_parse_state(const char *text, outbox_state *st)
     int rc = get_str(root, "error_code", &st->error_code);
     rc = rc ? rc : get_str(root, "error_message", &st->error_message);
     rc = rc ? rc : get_str(root, "ticket_id", &st->ticket_id);
+    rc = rc ? rc : get_str(root, "refused_token", &st->refused_token);
     json_decref(root);
     return rc;
 }

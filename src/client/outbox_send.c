@@ -122,6 +122,9 @@ static void record_outcome(outbox_item *item, logshare_report_result *res,
     item->state.http_status = resp->http_status;
     share_string_set(&item->state.error_code, resp->error_code);
     share_string_set(&item->state.error_message, resp->error_message);
+    /* any other answer says the token is good (or not the issue) */
+    if (resp->http_status != 0 && resp->http_status != 401)
+        share_string_set(&item->state.refused_token, NULL);
     res->http_status = resp->http_status;
     share_string_set(&res->error_code, resp->error_code);
     share_string_set(&res->error_message, resp->error_message);
@@ -145,14 +148,79 @@ static int lock_item(const outbox_item *item)
     return fd;
 }
 
+/* The app's progress over a whole item, whatever the requests it takes
+ * (a ticket, then batches of attachments, with retries): done counts
+ * the item's file bytes, never goes back (a retry that starts the body
+ * again holds at the best so far) and ends at total. */
+struct item_progress {
+    logshare_progress_fn fn;
+    void *user;
+    uint64_t total; /* bytes of every file of the item */
+    uint64_t base;  /* bytes already on the server before this request */
+    uint64_t batch; /* bytes of the files this request carries (0: a GET) */
+    uint64_t high;  /* the most reported so far */
+};
+
+/* libcurl's view of one request (body bytes, headers and boundaries
+ * included) mapped onto the item's file bytes. */
+static int item_progress_cb(void *user, uint64_t ul_now, uint64_t ul_total)
+{
+    struct item_progress *p = user;
+    uint64_t now = p->base;
+    if (p->batch && ul_total)
+        now +=
+            ul_now >= ul_total
+                ? p->batch
+                : (uint64_t)((long double)p->batch * (long double)ul_now / (long double)ul_total);
+    if (now > p->total)
+        now = p->total;
+    if (now > p->high)
+        p->high = now;
+    return p->fn(p->user, p->high, p->total);
+}
+
+static uint64_t list_bytes(const share_file_list *l)
+{
+    uint64_t sum = 0;
+    for (size_t i = 0; i < l->count; i++)
+        sum += l->items[i].size;
+    return sum;
+}
+
+/* Blocks until no other process is sending item (it holds the lock
+ * of lock_item while it does). */
+static void wait_for_item(const outbox_item *item)
+{
+    ls_buf p = LS_BUF_INIT;
+    int fd =
+        ls_buf_printf(&p, "%s/request.json", item->dir) ? -1 : open(p.data, O_RDONLY | O_CLOEXEC);
+    ls_buf_free(&p);
+    if (fd < 0)
+        return; /* gone already */
+    while (flock(fd, LOCK_EX) != 0 && errno == EINTR)
+        ;
+    close(fd);
+}
+
 /* What one send works with. */
 struct send_ctx {
     const char *store_dir;
     outbox_item *item;
-    const logshare_share_options *opts;
+    const logshare_share_options *opts; /* progress wrapped as item_progress */
     volatile int *stop;
     logshare_report_result *res;
+    struct item_progress *progress; /* NULL when the app set no callback */
 };
+
+/* The next request carries files worth batch bytes, and base bytes are
+ * on the server already. */
+static void progress_next(struct send_ctx *c, uint64_t base, uint64_t batch)
+{
+    if (!c->progress)
+        return;
+    c->progress->base = base;
+    c->progress->batch = batch;
+}
 
 /* One HTTP exchange with the retry policy. Returns 0 when it succeeded
  * (*out holds the answer; the caller clears it), 1 when this send ends
@@ -176,6 +244,14 @@ static int http_step(struct send_ctx *c, const char *path, const share_fields *f
             if (out->error == LOGSHARE_ECANCELED) {
                 c->res->status = LOGSHARE_ECANCELED; /* kept as it was, pending */
                 item->state.attempts--;
+            } else if (out->http_status == 401) {
+                /* the token, not the report: expired or revoked while the
+                 * report waited. Kept pending for the next token. */
+                char fp[33];
+                outbox_token_fingerprint(opts->token, fp);
+                share_string_set(&item->state.refused_token, fp);
+                item->state.failed = 0;
+                c->res->status = LOGSHARE_EAUTH;
             } else {
                 item->state.failed = 1;
                 c->res->status = out->error ? out->error : LOGSHARE_EHTTP;
@@ -209,6 +285,10 @@ static void finish_sent(struct send_ctx *c, report_http_response *resp)
 {
     logshare_report_result *res = c->res;
     res->status = 0;
+    if (c->progress) { /* the last request may have been a GET: say 100% */
+        c->progress->high = c->progress->total;
+        c->progress->fn(c->progress->user, c->progress->total, c->progress->total);
+    }
     free(res->ticket_id);
     free(res->ticket_json);
     res->ticket_id = resp->ticket_id;
@@ -227,8 +307,9 @@ static void finish_sent(struct send_ctx *c, report_http_response *resp)
  * (an empty log of each stream, a file attached twice) need two
  * attachments, as the manifest lists both. */
 static int missing_files(const char *ticket_json, const share_file_list *all, size_t max,
-                         share_file_list *out)
+                         share_file_list *out, uint64_t *missing_bytes)
 {
+    *missing_bytes = 0;
     json_t *root = json_loads(ticket_json, 0, NULL);
     json_t *atts = json_object_get(root, "attachments");
     int rc = json_is_array(atts) ? 0 : LOGSHARE_EHTTP;
@@ -236,7 +317,9 @@ static int missing_files(const char *ticket_json, const share_file_list *all, si
     unsigned char *used = calloc(n_atts ? n_atts : 1, 1);
     if (rc == 0 && !used)
         rc = LOGSHARE_ENOMEM;
-    for (size_t i = 0; rc == 0 && i < all->count && out->count < max; i++) {
+    /* every file is looked at (the bytes still missing drive the
+     * progress), the first max missing ones go into out */
+    for (size_t i = 0; rc == 0 && i < all->count; i++) {
         const share_file *f = &all->items[i];
         int present = 0;
         for (size_t j = 0; !present && j < n_atts; j++) {
@@ -245,6 +328,8 @@ static int missing_files(const char *ticket_json, const share_file_list *all, si
                 used[j] = present = 1;
         }
         if (!present)
+            *missing_bytes += f->size;
+        if (!present && out->count < max)
             rc = share_file_list_add(out, f->path, f->name, f->stream, f->size, f->first_us,
                                      f->last_us);
     }
@@ -290,11 +375,16 @@ static int send_rest(struct send_ctx *c, const share_file_list *all)
     size_t rounds = all->count / (max ? max : 1) + 4;
     for (size_t round = 0; rc == 0; round++) {
         report_http_response got;
+        progress_next(c, c->progress ? c->progress->high : 0, 0);
         rc = http_step(c, path.data, NULL, NULL, NULL, &got);
         if (rc)
             break;
         share_file_list batch = {0};
-        rc = missing_files(got.body, all, max, &batch);
+        uint64_t missing = 0;
+        rc = missing_files(got.body, all, max, &batch, &missing);
+        uint64_t all_bytes = list_bytes(all);
+        progress_next(c, all_bytes - (missing < all_bytes ? missing : all_bytes),
+                      list_bytes(&batch));
         if (rc == 0 && batch.count == 0) {
             finish_sent(c, &got);
         } else if (rc == 0 && round >= rounds) {
@@ -347,7 +437,13 @@ int outbox_send_item(const char *store_dir, const char *id, const logshare_share
     if (rc == 0 && !res)
         rc = LOGSHARE_ENOMEM;
     rc = rc ? rc : upload_list(item, &files);
-    struct send_ctx c = {store_dir, item, opts, stop, res};
+    struct item_progress progress = {
+        opts->progress, opts->progress_user, list_bytes(&files), 0, 0, 0};
+    logshare_share_options wrapped = *opts; /* shallow: only read while sending */
+    wrapped.progress = item_progress_cb;
+    wrapped.progress_user = &progress;
+    struct send_ctx c = {store_dir, item, opts->progress ? &wrapped : opts,
+                         stop,      res,  opts->progress ? &progress : NULL};
     if (rc == 0 && res)
         res->status = LOGSHARE_EQUEUED;
     const char *endpoint = item ? share_fields_endpoint(&item->fields) : SHARE_TICKETS_ENDPOINT;
@@ -367,6 +463,7 @@ int outbox_send_item(const char *store_dir, const char *id, const logshare_share
                                      f->last_us);
         }
         report_http_response resp;
+        progress_next(&c, 0, list_bytes(&first));
         int step =
             rc ? rc : http_step(&c, endpoint, &item->fields, &first, item->idempotency_key, &resp);
         if (step < 0)
@@ -395,6 +492,21 @@ int outbox_send_item(const char *store_dir, const char *id, const logshare_share
     return 0;
 }
 
+/* Tells the result callback about an item whose request cannot be read
+ * (outbox_scan lists it as failed, with the reason): it cannot be sent,
+ * and the user should hear why rather than see it wait for ever. */
+static void report_damaged(const logshare_share_options *opts, const outbox_item *it)
+{
+    logshare_report_result *res = opts->on_result ? report_result_new(it->id) : NULL;
+    if (!res)
+        return;
+    res->status = LOGSHARE_ECORRUPT;
+    share_string_set(&res->error_code, it->state.error_code);
+    share_string_set(&res->error_message, it->state.error_message);
+    opts->on_result(opts->on_result_user, res);
+    logshare_report_result_free(res);
+}
+
 int outbox_flush(const char *store_dir, const logshare_share_options *opts, unsigned flags,
                  volatile int *stop, size_t *sent, size_t *left)
 {
@@ -407,7 +519,7 @@ int outbox_flush(const char *store_dir, const logshare_share_options *opts, unsi
     for (size_t i = 0; rc == 0 && i < count; i++) {
         outbox_item *it = items[i];
         int due = (flags & OUTBOX_FLUSH_FORCE) ||
-                  (!it->state.failed &&
+                  (!it->state.failed && !outbox_token_refused(it, opts->token) &&
                    (it->state.next_attempt_us <= now ||
                     /* ignoring the retry schedule, but not a fresh report's
                      * reservation (never tried yet): its maker sends it */
@@ -418,10 +530,23 @@ int outbox_flush(const char *store_dir, const logshare_share_options *opts, unsi
         }
         logshare_report_result *res = NULL;
         int src = outbox_send_item(store_dir, it->id, opts, stop, &res);
+        if (src == LOGSHARE_EBUSY && (flags & OUTBOX_FLUSH_FORCE)) {
+            /* The user asked for everything now, and another process is
+             * sending this one: wait for it, then see whether it is gone
+             * (delivered) or still to send; counting it as left would
+             * say "kept for later" of a report that was delivered. */
+            wait_for_item(it);
+            src = outbox_send_item(store_dir, it->id, opts, stop, &res);
+        }
         if (src == LOGSHARE_ENOENT) /* sent by someone else meanwhile */
             continue;
-        if (src == LOGSHARE_EBUSY || src == LOGSHARE_ECORRUPT) {
+        if (src == LOGSHARE_EBUSY) {
             n_left++;
+            continue;
+        }
+        if (src == LOGSHARE_ECORRUPT) { /* listed as damaged: say so, try the rest */
+            n_left++;
+            report_damaged(opts, it);
             continue;
         }
         if (src) {

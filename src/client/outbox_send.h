@@ -35,6 +35,8 @@ int outbox_send_item(const char *store_dir, const char *id, const logshare_share
 #define OUTBOX_FLUSH_IGNORE_SCHEDULE 2u
 
 /* Sends every item due, oldest first, calling opts->on_result for each.
+ * With OUTBOX_FLUSH_FORCE an item another process is sending is waited
+ * for, then sent if still there (else not counted: it was delivered).
  * Stops early on cancellation or stop. *sent and *left (may be NULL)
  * count items sent and still queued. Returns 0, or the first error that
  * prevented trying (not the items' own failures). */

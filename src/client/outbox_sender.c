@@ -49,15 +49,18 @@ static int sender_progress(void *user, uint64_t done, uint64_t total)
     return s->app_progress ? s->app_progress(s->app_progress_user, done, total) : 0;
 }
 
-/* The earliest time an item is due, or now + poll when none is. */
-static int64_t next_wake_us(const char *dir)
+/* The earliest time an item is due, or now + poll when none is. Items
+ * marked failed, or refused with this token, wait for something else
+ * (a forced flush, a new token): not for the clock. */
+static int64_t next_wake_us(const char *dir, const char *token)
 {
     int64_t now = ls_time_now_us(), best = now + SENDER_POLL_MS * 1000LL;
     outbox_item **items = NULL;
     size_t n = 0;
     if (outbox_scan(dir, &items, &n) == 0) {
         for (size_t i = 0; i < n; i++)
-            if (!items[i]->state.failed && items[i]->state.next_attempt_us < best)
+            if (!items[i]->state.failed && !outbox_token_refused(items[i], token) &&
+                items[i]->state.next_attempt_us < best)
                 best = items[i]->state.next_attempt_us;
         outbox_items_free(items, n);
     }
@@ -70,7 +73,7 @@ static void *sender_main(void *arg)
     unsigned flags = 0;
     while (!s->stop) {
         outbox_flush(s->dir, s->opts, flags, &s->stop, NULL, NULL);
-        int64_t wake_us = next_wake_us(s->dir);
+        int64_t wake_us = next_wake_us(s->dir, s->opts->token);
         pthread_mutex_lock(&s->lock);
         /* a wake() that came during the flush is still pending here: the
          * flag, not the condition signal, carries it */

@@ -133,11 +133,38 @@ static int queue_common(const char *dir, const logshare_support_file *sf, size_t
     return rc;
 }
 
+/* The app's progress callback over a logshare_report call: its own
+ * report's figures, as they come; then, while the earlier reports that
+ * waited in the outbox go out, those same final figures again (the bar
+ * already said 100% and must not start over), which still lets the user
+ * cancel. */
+struct report_progress {
+    logshare_progress_fn fn;
+    void *user;
+    uint64_t done, total; /* the last figures the app saw */
+    int holding;          /* sending the others: repeat done/total */
+};
+
+static int report_progress_cb(void *user, uint64_t done, uint64_t total)
+{
+    struct report_progress *p = user;
+    if (!p->holding) {
+        p->done = done;
+        p->total = total;
+    }
+    return p->fn(p->user, p->done, p->total);
+}
+
 /* Sends the item just queued, then (when that worked: the server is
  * reachable) whatever else waits in the outbox. */
-static int send_common(const char *dir, const char *id, const logshare_share_options *opts,
+static int send_common(const char *dir, const char *id, const logshare_share_options *app_opts,
                        logshare_report_result **result)
 {
+    struct report_progress progress = {app_opts->progress, app_opts->progress_user, 0, 0, 0};
+    logshare_share_options wrapped = *app_opts; /* shallow: only read while sending */
+    wrapped.progress = report_progress_cb;
+    wrapped.progress_user = &progress;
+    const logshare_share_options *opts = app_opts->progress ? &wrapped : app_opts;
     logshare_report_result *res = NULL;
     int rc = outbox_send_item(dir, id, opts, NULL, &res);
     if (rc) {
@@ -149,6 +176,7 @@ static int send_common(const char *dir, const char *id, const logshare_share_opt
         } else
             return rc;
     }
+    progress.holding = 1;
     if (res->status == 0)
         outbox_flush(dir, opts, OUTBOX_FLUSH_IGNORE_SCHEDULE, NULL, NULL, NULL);
     int status = res->status;

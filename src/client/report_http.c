@@ -23,7 +23,12 @@
 
 #include "ls_buf.h"
 
-#define RESPONSE_MAX (1024 * 1024)
+/* A bound on what a server may make us hold, not a size we expect: a
+ * ticket's JSON grows by about 400 bytes per attachment, and a report
+ * of thousands of files reads its ticket back after every batch
+ * (outbox_send.c), so 1 MiB (the old bound) failed such reports at
+ * about 2600 files, their ticket half attached. */
+#define RESPONSE_MAX (16 * 1024 * 1024)
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static void curl_init_once(void)
@@ -335,7 +340,7 @@ int report_http_request(const logshare_share_options *o, const char *path, const
             r->error_code = strdup(logshare_error_name(r->error));
             /* curl's own buffer names the cause ("SSL certificate
              * problem: self-signed certificate"); its code text does not */
-            r->error_message = strdup(ctx.too_big ? "response larger than 1 MiB"
+            r->error_message = strdup(ctx.too_big ? "response larger than 16 MiB"
                                       : errbuf[0] ? errbuf
                                                   : curl_easy_strerror(cc));
         }

@@ -132,3 +132,28 @@ assert_eq 6 "$(cut -d' ' -f1 "$TEST_TMP/setup.txt" | sort -u | wc -l)" "distinct
 assert_exit 0 "demo --version" -- "$DEMO" --version
 assert_contains "$(cat "$TEST_TMP/out")" "liblogshare" "demo --version names the library"
 pass "the demo calling app reports and exports"
+
+# --- damaged outbox items: a torn state.json is resent (same key), a torn
+# request.json is listed as damaged and `outbox --send` says so (exit 1);
+# neither vanishes from the list unseen
+DSTORE="$TEST_TMP/damaged"
+mkdir -p "$DSTORE" && cp "$STORE"/*.lslog "$DSTORE"/
+for d in torn-state torn-request; do
+  assert_exit 75 "queue $d" -- "$L" report --dir "$DSTORE" --server "http://127.0.0.1:1" --token "$TOKEN" \
+    --description "$d" --call-id "call-$d" --attempts 1
+done
+first=$(ls "$DSTORE/outbox" | sort | head -1)
+second=$(ls "$DSTORE/outbox" | sort | tail -1)
+echo '{"vers' >"$DSTORE/outbox/$first/state.json"
+echo '{"version":1,' >"$DSTORE/outbox/$second/request.json"
+assert_exit 0 "list damaged" -- "$L" outbox --dir "$DSTORE"
+assert_contains "$(cat "$TEST_TMP/out")" "$first" "the item with a torn state is listed"
+assert_contains "$(cat "$TEST_TMP/out")" "$second" "the item with a torn request is listed"
+assert_contains "$(cat "$TEST_TMP/out")" "damaged" "the damage is named"
+assert_exit 1 "send with a damaged item" -- "$L" outbox --dir "$DSTORE" --send --server "$SERVER_URL" --token "$TOKEN"
+assert_contains "$(cat "$TEST_TMP/out")" "$first -> ticket" "the torn-state item is sent"
+assert_contains "$(cat "$TEST_TMP/err")" "$second could not be sent" "the damaged item is reported"
+assert_exit 0 "remove the damaged item" -- "$L" outbox --dir "$DSTORE" --remove "$second"
+assert_exit 0 "list after removal" -- "$L" outbox --dir "$DSTORE"
+assert_contains "$(cat "$TEST_TMP/out")" "the outbox is empty" "nothing left"
+pass "damaged outbox items are resent or reported, never lost unseen"

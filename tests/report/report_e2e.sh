@@ -93,15 +93,18 @@ assert_eq "$first" "$("$HELPER" json "$TEST_TMP/out" id)" "the resend returns th
 assert_eq 1 "$(tickets_for_call call-lost-1)" "one ticket despite the resend"
 pass "a resent report (same Idempotency-Key) is one ticket"
 
-# --- 5. a refused report (bad token) is kept, marked failed, and said so
+# --- 5. a report refused for its token (401) is kept, pending for another
+# token, and said so
 assert_exit 1 "report with a bad token" -- "$L" report --dir "$STORE" --server "$SERVER_URL" \
   --token "not-a-jwt" --description "bad token" --call-id call-refused-1
 assert_contains "$(cat "$TEST_TMP/err")" "HTTP 401" "refusal names the status"
+assert_contains "$(cat "$TEST_TMP/err")" "to be sent with a valid token" "the user is told what happens to it"
 assert_exit 0 "outbox list" -- "$L" outbox --dir "$STORE" --json
-assert_contains "$(cat "$TEST_TMP/out")" '"status": "failed"' "refused item kept as failed"
+assert_contains "$(cat "$TEST_TMP/out")" '"status": "pending"' "refused item kept, pending"
+assert_contains "$(cat "$TEST_TMP/out")" '"http_status": 401' "refused item shows the 401"
 assert_exit 0 "send with a good token" -- "$L" outbox --dir "$STORE" --send --server "$SERVER_URL" --token "$TOKEN"
 assert_eq 1 "$(tickets_for_call call-refused-1)" "the refused report, resent with a good token"
-pass "a refused report is kept, marked failed, and can be resent"
+pass "a report refused for its token is kept and sent with a good one"
 
 # --- 6. a later report also delivers the one that waited
 stop_server
@@ -114,3 +117,27 @@ assert_contains "$(cat "$TEST_TMP/err")" "also sent earlier report" "report B sa
 assert_eq 1 "$(tickets_for_call call-later-a)" "A delivered once by the later report"
 assert_eq 1 "$(tickets_for_call call-later-b)" "B delivered once"
 pass "a later report delivers the one that waited"
+
+# --- 7. two `outbox --send` at once (cron and the user, or two apps): each
+# report is delivered once, and neither says "kept for later" (exit 75) of
+# a report the other one delivered
+head -c 1000000 /dev/urandom >"$TEST_TMP/att.bin"
+for i in 1 2 3 4; do
+  assert_exit 75 "queue $i offline" -- "$L" report --dir "$STORE" --server "http://127.0.0.1:1" \
+    --token "$TOKEN" --description "twice $i" --call-id "call-twice-$i" --file "$TEST_TMP/att.bin" --attempts 1
+done
+sleep 1 # their retry time has come
+pids=()
+for j in 1 2; do
+  (rc=0; "$L" outbox --dir "$STORE" --send --server "$SERVER_URL" --token "$TOKEN" --max-rate 4000000 \
+    >"$TEST_TMP/twice$j.out" 2>"$TEST_TMP/twice$j.err" || rc=$?; echo $rc >"$TEST_TMP/twice$j.rc") &
+  pids+=($!)
+done
+wait "${pids[@]}"
+for j in 1 2; do
+  assert_eq 0 "$(cat "$TEST_TMP/twice$j.rc")" "sender $j exit (stderr: $(cat "$TEST_TMP/twice$j.err"))"
+done
+for i in 1 2 3 4; do assert_eq 1 "$(tickets_for_call "call-twice-$i")" "report $i delivered once"; done
+assert_exit 0 "outbox list" -- "$L" outbox --dir "$STORE"
+assert_contains "$(cat "$TEST_TMP/out")" "the outbox is empty" "nothing left"
+pass "two senders at once: each report once, and both say so"

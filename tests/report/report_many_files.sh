@@ -4,7 +4,8 @@
 # ticket is made with the first, the rest added to it, every file exactly
 # once with its bytes intact, even when the send is interrupted between
 # batches and resumed by another run, and when several files hold the
-# same bytes.
+# same bytes; and a report of 3000 files, whose ticket JSON grows past
+# 1 MiB.
 source "$LOGSHARE_TEST_LIB/testlib.sh"
 HELPER="$LOGSHARE_BUILD_DIR/tests/report/share_helper"
 L="$LOGSHARE_BIN"
@@ -72,3 +73,27 @@ sha=$(sha256sum "$TEST_TMP/copy1.txt" | cut -d' ' -f1)
 assert_eq 5 "$(grep -c " $sha " "$TEST_TMP/att")" "attachments holding the shared bytes"
 for i in 1 2 3 4 5; do grep -q " copy$i.txt " "$TEST_TMP/att" || fail "copy$i.txt not attached"; done
 pass "files with identical bytes are each attached, across batches"
+
+# --- thousands of files: the ticket read back between batches grows past
+# 1 MiB of JSON (about 400 bytes an attachment); such a report failed at
+# about 2600 files ("response larger than 1 MiB"), its ticket half made
+stop_server
+start_server "$TEST_TMP/srv2" # logshared's default [limits] max_files, like the client's
+TOKEN=$("$LOGSHARED_BIN" token --data-dir "$TEST_TMP/srv2" --user alice)
+SUPPORT=$("$LOGSHARED_BIN" token --data-dir "$TEST_TMP/srv2" --user agent --role support)
+mkdir -p "$TEST_TMP/tiny"
+args=()
+for i in $(seq 1 3000); do
+  echo "tiny $i" >"$TEST_TMP/tiny/t$i.txt"
+  args+=(--file "$TEST_TMP/tiny/t$i.txt")
+done
+assert_exit 0 "report of 3000 files" -- "$L" report --dir "$TEST_TMP/tinystore" --no-logs --server "$SERVER_URL" \
+  --token "$TOKEN" --description "thousands" --call-id call-many-4 "${args[@]}"
+TID=$(cat "$TEST_TMP/out")
+curl -sS -f -H "Authorization: Bearer $SUPPORT" "$SERVER_URL/api/v1/tickets/$TID" >"$TEST_TMP/ticket.json" ||
+  fail "fetching the ticket"
+"$HELPER" attachments "$TEST_TMP/ticket.json" >"$TEST_TMP/att"
+[ "$(wc -c <"$TEST_TMP/ticket.json")" -gt 1048576 ] || fail "the ticket JSON did not grow past 1 MiB"
+assert_eq 3001 "$(wc -l <"$TEST_TMP/att")" "every file and the manifest"
+assert_eq 3001 "$(cut -d' ' -f2 "$TEST_TMP/att" | sort -u | wc -l)" "each attached once"
+pass "a report of 3000 files is delivered whole"

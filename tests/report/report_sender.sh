@@ -39,3 +39,24 @@ curl -sS -f -H "Authorization: Bearer $SUPPORT" "$SERVER_URL/api/v1/tickets?call
   >"$TEST_TMP/list.json" || fail "listing tickets"
 assert_eq 1 "$("$HELPER" count "$TEST_TMP/list.json")" "tickets for the report left by an earlier run"
 pass "an app quitting right after start still sends the outbox within its grace period"
+
+# --- a token refused (401: expired or revoked while the report waited)
+# is the token's fault, not the report's: the item stays pending, is not
+# sent again with that token (no 401 storm from the sender), and the
+# next sender with a good token delivers it, once. It used to be marked
+# failed, which only a forced flush sends: an app's sender never would.
+assert_exit 75 "report while offline" -- "$L" report --dir "$STORE" --server "http://127.0.0.1:1" \
+  --token "$TOKEN" --description "token refused later" --call-id call-token-1 --attempts 1
+sleep 1 # its retry time has come
+BAD="${TOKEN%.*}.AAAA" # the signature no longer verifies: 401
+"$HELPER" open-send "$STORE" "$TEST_TMP/support.pub" "$SERVER_URL" "$BAD" 2 && fail "sent with a refused token"
+"$L" outbox --dir "$STORE" --json >"$TEST_TMP/ob.json"
+assert_contains "$(cat "$TEST_TMP/ob.json")" '"status": "pending"' "kept pending after the 401"
+assert_contains "$(cat "$TEST_TMP/ob.json")" '"http_status": 401' "the 401 is shown"
+assert_contains "$(cat "$TEST_TMP/ob.json")" '"attempts": 2' "one attempt with the refused token, not a retry storm"
+"$HELPER" open-send "$STORE" "$TEST_TMP/support.pub" "$SERVER_URL" "$TOKEN" 10 ||
+  fail "a good token did not deliver the report: $("$L" outbox --dir "$STORE")"
+curl -sS -f -H "Authorization: Bearer $SUPPORT" "$SERVER_URL/api/v1/tickets?call_id=call-token-1" \
+  >"$TEST_TMP/list.json" || fail "listing tickets"
+assert_eq 1 "$("$HELPER" count "$TEST_TMP/list.json")" "tickets for the report whose token was refused"
+pass "a report refused for its token waits for a good one and is then delivered once"

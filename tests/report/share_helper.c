@@ -19,11 +19,19 @@
  *       opens the store, starts the outbox sender and quits at once with
  *       logshare_outbox_sender_stop_grace: exit 0 when the outbox is then
  *       empty, 75 when something is still queued
+ *   share_helper report-progress DIR SERVER TOKEN MAX_FILES CALLID FILE...
+ *       logshare_report_dir of DIR's logs and FILEs (30 attempts, 200 ms
+ *       apart; upload rate capped at $SHARE_HELPER_MAX_RATE bytes/s when
+ *       set), MAX_FILES per request, watching the progress callback:
+ *       prints the ticket id; exit 0 when it was created and the
+ *       callback's done never went back, its total never changed, and
+ *       its last call said done == total > 0; 1 otherwise (says why)
  *   share_helper json FILE KEY          prints a top-level string or number
  *   share_helper attachments FILE       "id name sha256 size" per attachment of a ticket
  *   share_helper manifest-sums FILE     "sha256  name" per file of a manifest (sha256sum -c input)
  *   share_helper count FILE             the number of tickets in a list answer
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -287,6 +295,64 @@ static int cmd_json(const char *cmd, const char *file, const char *key)
     return 0;
 }
 
+struct progress_watch {
+    uint64_t done, total;
+    unsigned long calls, backwards, total_changes;
+    pthread_t thread;
+    int other_thread;
+};
+
+static int watch_progress(void *user, uint64_t done, uint64_t total)
+{
+    struct progress_watch *w = user;
+    if (w->calls && done < w->done)
+        w->backwards++;
+    if (w->calls && total != w->total)
+        w->total_changes++;
+    if (!pthread_equal(pthread_self(), w->thread))
+        w->other_thread = 1;
+    w->done = done;
+    w->total = total;
+    w->calls++;
+    return 0;
+}
+
+static int cmd_report_progress(int argc, char **argv)
+{
+    struct progress_watch w = {0};
+    w.thread = pthread_self();
+    logshare_share_options *o = logshare_share_options_new();
+    int rc = logshare_share_options_set_description(o, "progress");
+    rc = rc ? rc : logshare_share_options_add_call_id(o, argv[6]);
+    rc = rc ? rc : logshare_share_options_set_server(o, argv[3], argv[4]);
+    rc = rc ? rc : logshare_share_options_set_max_files_per_request(o, (size_t)atol(argv[5]));
+    rc = rc ? rc : logshare_share_options_set_retry(o, 30, 200, 200);
+    const char *rate = getenv("SHARE_HELPER_MAX_RATE");
+    rc = rc ? rc : logshare_share_options_set_max_send_rate(o, rate ? strtoull(rate, NULL, 10) : 0);
+    rc = rc ? rc : logshare_share_options_set_progress(o, watch_progress, &w);
+    for (int i = 7; rc == 0 && i < argc; i++)
+        rc = logshare_share_options_add_file(o, argv[i], NULL);
+    logshare_report_result *res = NULL;
+    rc = rc ? rc : logshare_report_dir(argv[2], o, &res);
+    int status = 0;
+    if (rc != 0) {
+        fprintf(stderr, "report: %s\n", logshare_strerror(rc));
+        status = 1;
+    } else
+        printf("%s\n", logshare_report_result_ticket_id(res));
+    fprintf(stderr, "progress: %lu calls, last %llu/%llu, %lu backwards, %lu total changes\n",
+            w.calls, (unsigned long long)w.done, (unsigned long long)w.total, w.backwards,
+            w.total_changes);
+    if (w.backwards || w.total_changes || w.other_thread || w.total == 0 || w.done != w.total) {
+        fprintf(stderr, "progress: %s\n",
+                w.other_thread ? "called from another thread" : "not monotonic up to its total");
+        status = 1;
+    }
+    logshare_report_result_free(res);
+    logshare_share_options_free(o);
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 4 && strcmp(argv[1], "json") == 0)
@@ -306,6 +372,8 @@ int main(int argc, char **argv)
         return cmd_open_quit(argv[2], argv[3], argv[4], argv[5], (unsigned)atoi(argv[6]));
     if (argc == 7 && strcmp(argv[1], "add-wake") == 0)
         return cmd_add_wake(argv[2], argv[3], argv[4], argv[5], argv[6]);
+    if (argc >= 7 && strcmp(argv[1], "report-progress") == 0)
+        return cmd_report_progress(argc, argv);
     fprintf(stderr, "usage: see the comment at the top of share_helper.c\n");
     return 2;
 }

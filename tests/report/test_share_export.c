@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "export.h"
@@ -167,6 +168,62 @@ static void failed_export_leaves_no_file(void **state)
     share_file_list_clear(&files);
 }
 
+/* An export of more files than the process may hold open at once (iOS
+ * allows 256 descriptors): every file is in the archive and the
+ * manifest, except a log rotated away after the listing, which neither
+ * claims. */
+static void an_export_of_more_files_than_descriptors_is_complete(void **state)
+{
+    (void)state;
+    enum { N = 300 };
+    char dir[] = "/tmp/logshare-export-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    share_file_list files = {0};
+    char p[512], out[512];
+    for (int i = 0; i < N; i++) {
+        snprintf(p, sizeof p, "%s/main.%04d.lslog", dir, i);
+        char body[64];
+        int len = snprintf(body, sizeof body, "file %d", i);
+        assert_int_equal(ls_fs_write_atomic(p, body, (size_t)len, 0600), 0);
+        assert_int_equal(
+            share_file_list_add(&files, p, strrchr(p, '/') + 1, "main", (uint64_t)len, 0, 0), 0);
+    }
+    snprintf(p, sizeof p, "%s/main.0007.lslog", dir);
+    unlink(p); /* rotated away between the listing and the export */
+    snprintf(out, sizeof out, "%s/many.zip", dir);
+    share_fields fields = {0};
+    struct rlimit old, low;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+    low = old;
+    low.rlim_cur = 64;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    int rc = export_write_archive(&fields, &files, out, LOGSHARE_EXPORT_ZIP, NULL, NULL);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+    assert_int_equal(rc, 0);
+    assert_int_equal(files.count, N - 1);
+
+    static struct entry e[N + 1];
+    size_t n = read_archive(out, e, N + 1);
+    assert_int_equal(n, N); /* N - 1 logs and the manifest */
+    json_t *m = json_loadb((const char *)e[n - 1].data, e[n - 1].len, 0, NULL);
+    json_t *mf = json_object_get(m, "files");
+    assert_int_equal(json_array_size(mf), N - 1);
+    for (size_t i = 0; i + 1 < n; i++) {
+        assert_string_not_equal(e[i].name, "main.0007.lslog");
+        assert_string_equal(json_string_value(json_object_get(json_array_get(mf, i), "name")),
+                            e[i].name);
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(mf, i), "size")),
+                         e[i].len);
+    }
+    json_decref(m);
+    for (size_t i = 0; i < n; i++)
+        free(e[i].data);
+    share_file_list_clear(&files);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void names_are_made_safe_and_unique(void **state)
 {
     (void)state;
@@ -193,6 +250,7 @@ int main(void)
         cmocka_unit_test(tar_zst_export_holds_every_file_and_a_matching_manifest),
         cmocka_unit_test(failed_export_leaves_no_file),
         cmocka_unit_test(names_are_made_safe_and_unique),
+        cmocka_unit_test(an_export_of_more_files_than_descriptors_is_complete),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -268,6 +268,60 @@ static void kill_9_while_queueing_leaves_whole_items_or_none(void **state)
     free(dir);
 }
 
+/* The store rotates (or its quota deletes) a log file between the
+ * listing and the copy: the report is still queued, without that file,
+ * and neither request.json nor the manifest claims it. An app's own
+ * file that is missing is still an error. */
+static void a_log_file_rotated_away_before_the_copy_is_left_out(void **state)
+{
+    (void)state;
+    char *dir = make_tmpdir();
+    unsigned char *b;
+    char *pa = write_random(dir, "main.1.lslog", 7000, NULL);
+    char *pb = write_random(dir, "main.2.lslog", 9000, &b);
+    share_file_list files = {0};
+    assert_int_equal(share_file_list_add(&files, pa, "main.1.lslog", "main", 7000, 0, 0), 0);
+    assert_int_equal(share_file_list_add(&files, pb, "main.2.lslog", "main", 9000, 0, 0), 0);
+    unlink(pa); /* rotated away after the listing */
+    share_fields fields = {0};
+    share_string_set(&fields.description, "rotated");
+    char *id = NULL;
+    assert_int_equal(outbox_queue(dir, &fields, &files, 1 << 20, 8, 0, &id), 0);
+    outbox_item *it = NULL;
+    assert_int_equal(outbox_load(dir, id, &it), 0);
+    assert_int_equal(it->files.count, 1);
+    assert_string_equal(it->files.items[0].name, "main.2.lslog");
+    assert_int_equal(it->bytes, 9000);
+    char want[65];
+    sha_hex(b, 9000, want);
+    assert_string_equal(it->files.items[0].sha256, want);
+    char mpath[4096], *manifest = NULL;
+    size_t len = 0;
+    snprintf(mpath, sizeof mpath, "%s/files/manifest.json", it->dir);
+    assert_int_equal(ls_fs_read_file(mpath, 1 << 20, &manifest, &len), 0);
+    assert_null(strstr(manifest, "main.1.lslog"));
+    assert_non_null(strstr(manifest, "main.2.lslog"));
+    free(manifest);
+    outbox_item_free(it);
+    free(id);
+    id = NULL;
+
+    /* a missing attachment is the app's mistake: nothing is queued */
+    share_file_list att = {0};
+    assert_int_equal(share_file_list_add(&att, pa, "shot.png", "attachment", 0, 0, 0), 0);
+    assert_int_equal(outbox_queue(dir, &fields, &att, 1 << 20, 8, 0, &id), LOGSHARE_ENOENT);
+    assert_null(id);
+    assert_int_equal(count_items(dir), 1);
+    share_file_list_clear(&att);
+    share_fields_clear(&fields);
+    share_file_list_clear(&files);
+    free(b);
+    free(pa);
+    free(pb);
+    rm_rf(dir);
+    free(dir);
+}
+
 static void hostile_item_ids_are_refused(void **state)
 {
     (void)state;
@@ -297,6 +351,81 @@ static void a_corrupt_item_is_reported_not_guessed(void **state)
     free(dir);
 }
 
+/* Damage on disk never makes an item vanish unseen: a torn state.json
+ * (the item is whole otherwise) starts over as pending with the same
+ * idempotency key; a torn request.json, or none, is listed as failed
+ * with the reason, counts against the quota and can be removed. They
+ * used to drop out of the list, the flush and the quota silently. */
+static void damaged_items_are_recovered_or_listed_never_lost(void **state)
+{
+    (void)state;
+    char *dir = make_tmpdir();
+    share_fields fields = {0};
+    share_string_set(&fields.description, "d");
+    char *id1 = NULL, *id2 = NULL, *id3 = NULL;
+    share_file_list none = {0};
+    assert_int_equal(outbox_queue(dir, &fields, &none, 1 << 20, 8, 0, &id1), 0);
+    assert_int_equal(outbox_queue(dir, &fields, &none, 1 << 20, 8, 0, &id2), 0);
+    assert_int_equal(outbox_queue(dir, &fields, &none, 1 << 20, 8, 0, &id3), 0);
+    outbox_item *it = NULL;
+    assert_int_equal(outbox_load(dir, id1, &it), 0);
+    char *key1 = strdup(it->idempotency_key);
+    it->state.attempts = 2;
+    assert_int_equal(outbox_save_state(it), 0);
+    outbox_item_free(it);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/outbox/%s/state.json", dir, id1);
+    assert_int_equal(ls_fs_write_atomic(path, "{\"vers", 6, 0600), 0);
+    snprintf(path, sizeof path, "%s/outbox/%s/request.json", dir, id2);
+    assert_int_equal(ls_fs_write_atomic(path, "{\"version\":1,", 13, 0600), 0);
+    snprintf(path, sizeof path, "%s/outbox/%s/request.json", dir, id3);
+    assert_int_equal(unlink(path), 0);
+
+    outbox_item **items;
+    size_t n;
+    assert_int_equal(outbox_scan(dir, &items, &n), 0);
+    assert_int_equal(n, 3);
+    assert_string_equal(items[0]->id, id1); /* recovered: pending, same key */
+    assert_false(items[0]->state.failed);
+    assert_int_equal(items[0]->state.attempts, 0);
+    assert_string_equal(items[0]->idempotency_key, key1);
+    for (size_t i = 1; i < 3; i++) { /* listed as damaged */
+        assert_string_equal(items[i]->id, i == 1 ? id2 : id3);
+        assert_true(items[i]->state.failed);
+        assert_string_equal(items[i]->state.error_code, "corrupt");
+        assert_true(items[i]->created_us > 0);
+    }
+    outbox_items_free(items, n);
+    /* the recovered state was written back */
+    assert_int_equal(outbox_load(dir, id1, &it), 0);
+    outbox_item_free(it);
+    snprintf(path, sizeof path, "%s/outbox/%s/state.json", dir, id1);
+    char *text = NULL;
+    size_t len = 0;
+    assert_int_equal(ls_fs_read_file(path, 1 << 20, &text, &len), 0);
+    assert_non_null(strstr(text, "\"pending\""));
+    free(text);
+
+    char *json = NULL;
+    assert_int_equal(logshare_outbox_list_json(dir, &json), 0);
+    assert_non_null(strstr(json, id2));
+    assert_non_null(strstr(json, "damaged"));
+    logshare_string_free(json);
+    /* they take their place in the quota, and go when removed */
+    char *id4 = NULL;
+    assert_int_equal(outbox_queue(dir, &fields, &none, 1 << 20, 3, 0, &id4), LOGSHARE_ENOSPC);
+    assert_int_equal(outbox_remove(dir, id2), 0);
+    assert_int_equal(outbox_remove(dir, id3), 0);
+    assert_int_equal(count_items(dir), 1);
+    share_fields_clear(&fields);
+    free(key1);
+    free(id1);
+    free(id2);
+    free(id3);
+    rm_rf(dir);
+    free(dir);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -309,8 +438,10 @@ int main(void)
         cmocka_unit_test(queued_item_is_a_byte_exact_snapshot_with_hashes),
         cmocka_unit_test(quota_refuses_new_items_and_keeps_old_ones),
         cmocka_unit_test(kill_9_while_queueing_leaves_whole_items_or_none),
+        cmocka_unit_test(a_log_file_rotated_away_before_the_copy_is_left_out),
         cmocka_unit_test(hostile_item_ids_are_refused),
         cmocka_unit_test(a_corrupt_item_is_reported_not_guessed),
+        cmocka_unit_test(damaged_items_are_recovered_or_listed_never_lost),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -273,6 +273,44 @@ static void a_4xx_is_not_retried_and_the_item_is_kept_failed(void **state)
 {
     struct fixture *f = *state;
     static const char *const script[] = {
+        "HTTP/1.1 413 Content Too Large\r\nContent-Type: application/json\r\nContent-Length: "
+        "58\r\nConnection: close\r\n\r\n"
+        "{\"error\":{\"code\":\"too_large\",\"message\":\"too big by far!\"}}",
+        NULL};
+    struct peer p;
+    peer_start(&p, script);
+    logshare_share_options *o = options_for(p.port, 4);
+    logshare_report_result *res = NULL;
+    assert_int_equal(outbox_send_item(f->dir, f->id, o, NULL, &res), 0);
+    peer_stop(&p);
+    assert_int_equal(p.count, 1);
+    assert_int_equal(logshare_report_result_status(res), LOGSHARE_ETOOLARGE);
+    assert_int_equal(logshare_report_result_http_status(res), 413);
+    assert_string_equal(logshare_report_result_error_code(res), "too_large");
+    assert_string_equal(logshare_report_result_error_message(res), "too big by far!");
+    outbox_item *it = NULL;
+    assert_int_equal(outbox_load(f->dir, f->id, &it), 0);
+    assert_true(it->state.failed);
+    assert_int_equal(it->state.attempts, 1);
+    assert_string_equal(it->state.error_message, "too big by far!");
+    /* a failed item waits for an explicit (forced) flush */
+    size_t sent = 9, left = 9;
+    assert_int_equal(outbox_flush(f->dir, o, 0, NULL, &sent, &left), 0);
+    assert_int_equal(sent, 0);
+    assert_int_equal(left, 1);
+    outbox_item_free(it);
+    logshare_report_result_free(res);
+    logshare_share_options_free(o);
+    peer_release(&p);
+}
+
+/* A 401 is about the token (expired or revoked while the report
+ * waited), not the report: not retried with that token, but kept
+ * pending, and sent by the next flush that brings another token. */
+static void a_401_waits_pending_for_another_token(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const script[] = {
         "HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: "
         "61\r\nConnection: close\r\n\r\n"
         "{\"error\":{\"code\":\"unauthorized\",\"message\":\"token expired!!\"}}",
@@ -282,24 +320,42 @@ static void a_4xx_is_not_retried_and_the_item_is_kept_failed(void **state)
     logshare_share_options *o = options_for(p.port, 4);
     logshare_report_result *res = NULL;
     assert_int_equal(outbox_send_item(f->dir, f->id, o, NULL, &res), 0);
-    peer_stop(&p);
-    assert_int_equal(p.count, 1);
     assert_int_equal(logshare_report_result_status(res), LOGSHARE_EAUTH);
     assert_int_equal(logshare_report_result_http_status(res), 401);
-    assert_string_equal(logshare_report_result_error_code(res), "unauthorized");
     assert_string_equal(logshare_report_result_error_message(res), "token expired!!");
+    logshare_report_result_free(res);
     outbox_item *it = NULL;
     assert_int_equal(outbox_load(f->dir, f->id, &it), 0);
-    assert_true(it->state.failed);
+    assert_false(it->state.failed);
     assert_int_equal(it->state.attempts, 1);
-    assert_string_equal(it->state.error_message, "token expired!!");
-    /* a failed item waits for an explicit (forced) flush */
+    assert_true(outbox_token_refused(it, "tok123"));
+    assert_false(outbox_token_refused(it, "tok456"));
+    assert_null(strstr(it->state.refused_token, "tok123")); /* a fingerprint, not the token */
+    outbox_item_free(it);
+    /* the same token: not tried again */
     size_t sent = 9, left = 9;
-    assert_int_equal(outbox_flush(f->dir, o, 0, NULL, &sent, &left), 0);
+    assert_int_equal(outbox_flush(f->dir, o, OUTBOX_FLUSH_IGNORE_SCHEDULE, NULL, &sent, &left), 0);
     assert_int_equal(sent, 0);
     assert_int_equal(left, 1);
+    assert_int_equal(outbox_load(f->dir, f->id, &it), 0);
+    assert_int_equal(it->state.attempts, 1); /* no attempt was made */
     outbox_item_free(it);
-    logshare_report_result_free(res);
+    peer_stop(&p);
+    assert_int_equal(p.count, 1);
+    peer_release(&p);
+    logshare_share_options_free(o);
+    /* a new token: sent, without forcing */
+    static const char *const ok[] = {TICKET_201, NULL};
+    peer_start(&p, ok);
+    o = options_for(p.port, 1);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/", p.port);
+    logshare_share_options_set_server(o, url, "tok456");
+    assert_int_equal(outbox_flush(f->dir, o, OUTBOX_FLUSH_IGNORE_SCHEDULE, NULL, &sent, &left), 0);
+    peer_stop(&p);
+    assert_int_equal(sent, 1);
+    assert_int_equal(left, 0);
+    assert_int_equal(outbox_load(f->dir, f->id, &it), LOGSHARE_ENOENT);
     logshare_share_options_free(o);
     peer_release(&p);
 }
@@ -480,6 +536,7 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(a_4xx_is_not_retried_and_the_item_is_kept_failed, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(a_401_waits_pending_for_another_token, setup, teardown),
         cmocka_unit_test_setup_teardown(unreachable_server_keeps_the_item_for_later, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(a_canceled_upload_stays_pending, setup, teardown),
