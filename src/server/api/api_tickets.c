@@ -43,6 +43,24 @@ int api_tickets_get(http_request *req)
     return http_respond_json(req, 200, doc);
 }
 
+/* The text filters must be UTF-8, as everything stored is: PostgreSQL
+ * refuses other bytes in a text parameter (the list answered 400 "bad
+ * cursor" for "?q=%FF") while SQLite compared them and found nothing, so
+ * the same request got different answers from the two stores. */
+static int text_filters_check(http_request *req)
+{
+    static const char *const names[] = {"call_id", "user_id", "q"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const char *v = http_query(req, names[i]);
+        if (v && !api_utf8_valid(v, strlen(v))) {
+            http_respond_error(req, LOGSHARE_EINVAL, 400, "query parameter '%s' is not valid UTF-8",
+                               names[i]);
+            return LOGSHARE_EINVAL;
+        }
+    }
+    return 0;
+}
+
 int api_tickets_list(http_request *req)
 {
     struct api_app *app = req->app;
@@ -52,6 +70,8 @@ int api_tickets_list(http_request *req)
     static const char *const params[] = {"call_id", "user_id", "status", "q",
                                          "limit",   "cursor",  NULL};
     if (api_query_check(req, params))
+        return 0;
+    if (text_filters_check(req))
         return 0;
     struct ticket_filter f = {0};
     f.status = -1;
@@ -71,7 +91,8 @@ int api_tickets_list(http_request *req)
     if (limit) {
         char *end;
         long v = strtol(limit, &end, 10);
-        if (*end || end == limit || v < 1 || v > TICKET_LIST_MAX_LIMIT)
+        /* digits only: strtol would also take " 5" and "+5" */
+        if (*limit < '0' || *limit > '9' || *end || v < 1 || v > TICKET_LIST_MAX_LIMIT)
             return http_respond_error(req, LOGSHARE_EINVAL, 400, "limit must be 1 to %d",
                                       TICKET_LIST_MAX_LIMIT);
         f.limit = (size_t)v;
