@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The read side of the ticket server (issue 4), from an audit: list
-# filters (UTF-8, Unicode case, strict limit) and paging with equal sort
-# keys while tickets arrive.
+# filters (UTF-8, Unicode case, strict limit), paging with equal sort
+# keys while tickets arrive, and PATCH input.
 source "$LOGSHARE_TEST_LIB/testlib.sh"
 source "$LOGSHARE_SOURCE_DIR/tests/server/srvlib.sh"
 DATA=$TEST_TMP/data
@@ -55,6 +55,23 @@ while :; do
 done
 assert_eq "$want" "$(echo $seen)" "every ticket once, in order, none skipped or repeated"
 pass "paging"
+
+# --- PATCH ---------------------------------------------------------------------
+req PATCH "/api/v1/tickets/$T" "${S[@]}" "${J[@]}" -d '{"assignee":"a\nb"}'
+expect 400 invalid_argument "assignee with a newline"
+req PATCH "/api/v1/tickets/$T" "${S[@]}" "${J[@]}" -d "{\"assignee\":\"$(printf 'x%.0s' $(seq 256))\"}"
+expect 400 invalid_argument "assignee of 256 bytes"
+req PATCH "/api/v1/tickets/$T" "${S[@]}" "${J[@]}" -d "{\"assignee\":\"$(printf 'x%.0s' $(seq 255))\"}"
+expect 200 "" "assignee of 255 bytes"
+req PATCH "/api/v1/tickets/$T" "${S[@]}" "${J[@]}" -d '{"note":" \t\n "}'
+expect 400 invalid_argument "a blank note"
+req GET "/api/v1/tickets/$T" "${S[@]}"; assert_eq 0 "$(jget notes.length)" "no note stored"
+before=$(jget updated_at); sleep 1.1
+req PATCH "/api/v1/tickets/$T" "${S[@]}" "${J[@]}" -d '{}'; expect 200 "" "an empty patch"
+assert_eq "$before" "$(jget updated_at)" "an empty patch leaves updated_at"
+req PATCH /api/v1/tickets/tk_0123456789abcdef0123456789abcdef "${S[@]}" "${J[@]}" -d '{}'
+expect 404 not_found "an empty patch of an unknown ticket"
+pass "patch"
 
 stop_ok
 pass "audit read"

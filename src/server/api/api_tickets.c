@@ -131,6 +131,43 @@ int api_tickets_patch_begin(http_request *req)
     return 0;
 }
 
+/* An assignee names a user, as a token's sub does (docs/api.md): 1 to
+ * 255 bytes, no control characters. A newline in it would break the
+ * dashboard's line and anything that prints it. NULL when fine, else why. */
+static const char *assignee_problem(const char *a)
+{
+    size_t n = strlen(a);
+    if (n > 255)
+        return "assignee is longer than 255 bytes";
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)a[i] < 0x20 || a[i] == 0x7F)
+            return "assignee must not contain control characters";
+    return NULL;
+}
+
+/* A note with nothing but blanks says nothing, like an empty one. */
+static int blank(const char *s)
+{
+    for (; *s; s++)
+        if (!strchr(" \t\r\n", *s))
+            return 0;
+    return 1;
+}
+
+/* {}: nothing to change. The ticket as it is, without the write that
+ * would move updated_at for a change that did not happen. */
+static int patch_nothing(http_request *req, const char *id)
+{
+    struct api_app *app = req->app;
+    struct ticket *t = NULL;
+    int rc = ticket_store_get(app->tickets, id, &t);
+    if (rc)
+        return store_error(req, rc, id);
+    rc = http_respond_json(req, 200, api_ticket_json(req, t));
+    ticket_free(t);
+    return rc;
+}
+
 /* The update: one short transaction, run inline. */
 static int patch_finish(http_request *req)
 {
@@ -165,16 +202,25 @@ static int patch_finish(http_request *req)
             u.status = (int)s;
         } else if (strcmp(key, "assignee") == 0) {
             u.assignee = json_is_null(v) ? "" : json_string_value(v);
+            const char *why = assignee_problem(u.assignee);
+            if (why) {
+                rc = http_respond_error(req, LOGSHARE_EINVAL, 400, "%s", why);
+                goto out;
+            }
         } else {
             u.note = json_string_value(v);
             u.note_author = st->who.user_id;
-            if (!*u.note) {
+            if (blank(u.note)) {
                 rc = http_respond_error(req, LOGSHARE_EINVAL, 400, "note is empty");
                 goto out;
             }
         }
     }
     const char *id = req->params[0];
+    if (json_object_size(doc) == 0) {
+        rc = patch_nothing(req, id);
+        goto out;
+    }
     struct ticket *t = NULL;
     rc = ticket_id_valid(id) ? ticket_store_update(app->tickets, id, &u, &t) : LOGSHARE_ENOENT;
     if (rc) {
