@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The read side of the ticket server (issue 4), from an audit: list
 # filters (UTF-8, Unicode case, strict limit), paging with equal sort
-# keys while tickets arrive, and PATCH input.
+# keys while tickets arrive, PATCH input, Range and If-Range on
+# downloads.
 source "$LOGSHARE_TEST_LIB/testlib.sh"
 source "$LOGSHARE_SOURCE_DIR/tests/server/srvlib.sh"
 DATA=$TEST_TMP/data
@@ -72,6 +73,29 @@ assert_eq "$before" "$(jget updated_at)" "an empty patch leaves updated_at"
 req PATCH /api/v1/tickets/tk_0123456789abcdef0123456789abcdef "${S[@]}" "${J[@]}" -d '{}'
 expect 404 not_found "an empty patch of an unknown ticket"
 pass "patch"
+
+# --- download: Range, If-Range ---------------------------------------------------
+printf 'hello world 0123456789\n' >"$TEST_TMP/small"
+req POST /api/v1/tickets "${A[@]}" -F description=ranges -F "f=@$TEST_TMP/small;filename=s.log"
+expect 201 "" "ticket for ranges"
+U=/api/v1/tickets/$(jget id)/attachments/$(jget attachments.0.id); ETAG="\"$(jget attachments.0.sha256)\""
+whole=$(od -An -tx1 "$TEST_TMP/small")
+range() { req GET "$U" "${S[@]}" -H "Range: $1" "${@:2}"; }
+for r in 'bytes=--5' 'bytes=-+5' 'bytes=- 5' 'bytes=+1-3' 'bytes=1-+3' 'bytes=0--1' 'bytes=5-2'; do
+  range "$r"; expect 200 "" "malformed '$r' is ignored"
+  assert_eq "$whole" "$(od -An -tx1 "$TEST_TMP/body")" "'$r': the whole file"
+  ! grep -qi '^Content-Range' "$TEST_TMP/hdrs" || fail "'$r': a Content-Range on a 200"
+done
+range 'Bytes=0-4'; expect 206 "" "the range unit in another case"
+assert_eq hello "$(cat "$TEST_TMP/body")" "Bytes=0-4"
+range 'bytes=0-4' -H "If-Range: $ETAG"; expect 206 "" "If-Range with the ETag"
+assert_eq hello "$(cat "$TEST_TMP/body")" "If-Range with the ETag: the range"
+for v in '"0123"' "W/$ETAG" 'Sun, 29 Nov 2026 13:03:01 GMT'; do
+  range 'bytes=0-4' -H "If-Range: $v"; expect 200 "" "If-Range: $v"
+  assert_eq "$whole" "$(od -An -tx1 "$TEST_TMP/body")" "If-Range $v: the whole file"
+done
+range 'bytes=99-' -H 'If-Range: "0123"'; expect 200 "" "If-Range not matching an unsatisfiable range"
+pass "range"
 
 stop_ok
 pass "audit read"
