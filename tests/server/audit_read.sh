@@ -2,7 +2,7 @@
 # The read side of the ticket server (issue 4), from an audit: list
 # filters (UTF-8, Unicode case, strict limit), paging with equal sort
 # keys while tickets arrive, PATCH input, Range and If-Range on
-# downloads.
+# downloads, and the request log line (bytes really sent, escaping).
 source "$LOGSHARE_TEST_LIB/testlib.sh"
 source "$LOGSHARE_SOURCE_DIR/tests/server/srvlib.sh"
 DATA=$TEST_TMP/data
@@ -96,6 +96,39 @@ for v in '"0123"' "W/$ETAG" 'Sun, 29 Nov 2026 13:03:01 GMT'; do
 done
 range 'bytes=99-' -H 'If-Range: "0123"'; expect 200 "" "If-Range not matching an unsatisfiable range"
 pass "range"
+
+# --- the log line ------------------------------------------------------------------
+# log_line ID: the request's log line, once it is written
+log_line() {
+  local i
+  for i in $(seq 1 100); do
+    grep -q "msg=request id=$1 " "$TEST_TMP/server.log" && break; sleep 0.05
+  done
+  grep "msg=request id=$1 " "$TEST_TMP/server.log" || fail "no log line for request $1"
+}
+head -c $((16 << 20)) /dev/urandom >"$TEST_TMP/big"
+req POST /api/v1/tickets "${A[@]}" -F description=big -F "f=@$TEST_TMP/big;filename=big.bin"
+expect 201 "" "a 16 MiB attachment"
+BU=/api/v1/tickets/$(jget id)/attachments/$(jget attachments.0.id)
+curl -sS -o /dev/null -D "$TEST_TMP/h1" -H "X-Request-Id: dl-whole-1" "${S[@]}" "$SERVER_URL$BU"
+assert_contains "$(log_line dl-whole-1)" "status=200 bytes_in=0 bytes_out=$((16 << 20)) " "a whole download"
+# the client gives up after a second at 256 KiB/s: far less than 16 MiB went out
+curl -s -o /dev/null --limit-rate 256K -m 1 -H "X-Request-Id: dl-abort-1" "${S[@]}" "$SERVER_URL$BU" || true
+line=$(log_line dl-abort-1)
+out=$(sed 's/.* bytes_out=\([0-9]*\) .*/\1/' <<<"$line")
+[ "$out" -lt $((16 << 20)) ] || fail "an aborted download logged bytes_out=$out, the whole size: $line"
+range_line() { curl -sS -o /dev/null -H "X-Request-Id: $1" -H "Range: $2" "${S[@]}" "$SERVER_URL$BU"; log_line "$1"; }
+assert_contains "$(range_line dl-range-1 bytes=10-19)" "status=206 bytes_in=0 bytes_out=10 " "a range download"
+# a hostile method and a path ending in a backslash cannot break the line
+raw() { exec 3<>/dev/tcp/127.0.0.1/$SERVER_PORT
+        printf '%s HTTP/1.1\r\nHost: x\r\nX-Request-Id: %s\r\nConnection: close\r\n\r\n' "$1" "$2" >&3
+        timeout 5 cat <&3 >/dev/null || true; exec 3<&-; }
+raw 'GE"T /healthz' raw-method-1
+assert_contains "$(log_line raw-method-1)" 'method=GE%22T route=healthz' "a quote in the method is escaped"
+raw 'GET /x\' raw-backslash-1
+line=$(log_line raw-backslash-1)
+[[ "$line" =~ error=\"[^\"\\]*\"$ ]] || fail "the error value is not one closed quoted string: $line"
+pass "log line"
 
 stop_ok
 pass "audit read"
