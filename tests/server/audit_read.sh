@@ -26,6 +26,13 @@ for q in 'r%C3%89sum%C3%A9' '%C3%A9lise' '%CF%89MEGA' 'n%C3%9A%C3%B1ez' 'dropped
   assert_eq "$T" "$(jget tickets.0.id)" "q=$q finds the ticket whatever the letters' case"
 done
 req GET '/api/v1/tickets?q=%C3%A9lisa' "${S[@]}"; assert_eq 0 "$(jget tickets.length)" "q still a substring"
+# a parameter without '=' was dropped: "?call_id" listed every ticket
+for p in status call_id user_id q limit cursor; do
+  req GET "/api/v1/tickets?$p" "${S[@]}"; expect 400 invalid_argument "?$p without a value"
+  assert_contains "$BODY" "'$p' has no value" "?$p: the message names it"
+done
+req GET '/api/v1/log-requests?status' "${S[@]}"; expect 400 invalid_argument "log requests ?status without a value"
+req GET '/api/v1/tickets?&limit=1&' "${S[@]}"; expect 200 "" "empty pieces are still skipped"
 for l in '%2B5' '%205' '5%20' '-0' '0x5'; do
   req GET "/api/v1/tickets?limit=$l" "${S[@]}"; expect 400 invalid_argument "limit=$l"
 done
