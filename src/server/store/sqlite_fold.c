@@ -93,8 +93,9 @@ static size_t encode(unsigned c, char *out)
 char *sq_fold(const char *s, size_t len, size_t *out_len)
 {
     pthread_once(&fold_once, fold_init);
-    /* a character never grows past 4 bytes, and each takes at least 1 */
-    char *out = malloc(len * 4 + 1);
+    /* at most twice the bytes: a 1-byte input stays 1 byte (ASCII, or a
+     * stray byte copied), any longer one becomes at most 4 */
+    char *out = malloc(len * 2 + 1);
     if (!out)
         return NULL;
     const unsigned char *p = (const unsigned char *)s;
