@@ -79,6 +79,21 @@ req PATCH "/api/v1/tickets/$T" "${S[@]}" "${J[@]}" -d '{}'; expect 200 "" "an em
 assert_eq "$before" "$(jget updated_at)" "an empty patch leaves updated_at"
 req PATCH /api/v1/tickets/tk_0123456789abcdef0123456789abcdef "${S[@]}" "${J[@]}" -d '{}'
 expect 404 not_found "an empty patch of an unknown ticket"
+# concurrent notes: in the order they were stored, their times never go
+# back, and updated_at is the last one's (a change waiting for the write
+# lock was stamped before the one it waited for)
+pids=()
+for i in $(seq 1 40); do
+  curl -sS -o /dev/null -X PATCH "${S[@]}" "${J[@]}" -d "{\"note\":\"n$i\"}" "$SERVER_URL/api/v1/tickets/$T" &
+  pids+=($!)
+done
+wait "${pids[@]}"
+assert_eq 40 "$(sqlite3 "$DATA/logshare.db" "SELECT count(*) FROM ticket_notes WHERE ticket_id = '$T'")" "forty notes"
+assert_eq 0 "$(sqlite3 "$DATA/logshare.db" "SELECT count(*) FROM (SELECT created_at,
+  lag(created_at) OVER (ORDER BY seq) AS prev FROM ticket_notes WHERE ticket_id = '$T') WHERE created_at < prev")" \
+  "notes stamped back in time"
+assert_eq 1 "$(sqlite3 "$DATA/logshare.db" "SELECT updated_at = (SELECT max(created_at) FROM ticket_notes
+  WHERE ticket_id = '$T') FROM tickets WHERE id = '$T'")" "updated_at is the last change's"
 pass "patch"
 
 # --- download: Range, If-Range ---------------------------------------------------

@@ -39,5 +39,22 @@ while :; do
 done
 assert_eq "$want" "$(echo $seen)" "every ticket once, in order, none skipped or repeated"
 pass "paging"
+# concurrent notes: in the order they were stored, their times never go
+# back, and updated_at is the last one's
+T=$(jget tickets.0.id)
+pids=()
+for i in $(seq 1 40); do
+  curl -sS -o /dev/null -X PATCH "${S[@]}" -H 'Content-Type: application/json' -d "{\"note\":\"n$i\"}" \
+    "$SERVER_URL/api/v1/tickets/$T" &
+  pids+=($!)
+done
+wait "${pids[@]}"
+assert_eq 40 "$(psql_do "SELECT count(*) FROM ticket_notes WHERE ticket_id = '$T'")" "forty notes"
+assert_eq 0 "$(psql_do "SELECT count(*) FROM (SELECT created_at,
+  lag(created_at) OVER (ORDER BY seq) AS prev FROM ticket_notes WHERE ticket_id = '$T') n WHERE created_at < prev")" \
+  "notes stamped back in time"
+assert_eq t "$(psql_do "SELECT updated_at = (SELECT max(created_at) FROM ticket_notes
+  WHERE ticket_id = '$T') FROM tickets WHERE id = '$T'")" "updated_at is the last change's"
+pass "concurrent notes"
 stop_ok
 pass "audit read on PostgreSQL"

@@ -306,10 +306,13 @@ int pg_update(struct ticket_store *ts, const char *id, const struct ticket_updat
     if (rc != 0)
         return rc;
     char now[24], status[24];
-    pg_fmt_i64(now, (long long)ls_time_now_us());
     pg_fmt_i64(status, u->status);
     if ((rc = pg_command(c, "BEGIN")) == 0) {
         rc = lock_ticket(c, id);
+        /* the time once the row lock is ours: read before it, a change
+         * that waited for the lock was stamped earlier than the one it
+         * waited for, and updated_at and notes went back in time */
+        pg_fmt_i64(now, (long long)ls_time_now_us());
         const char *p[] = {id, u->status >= 0 ? status : NULL, u->assignee, u->tracker_url, now};
         if (rc == 0)
             PQclear(pg_query(c,
@@ -344,11 +347,11 @@ int pg_add_attachments(struct ticket_store *ts, const char *ticket_id,
     int rc = pg_acquire(s, &c);
     if (rc != 0)
         return rc;
-    int64_t now = ls_time_now_us();
-    char nowbuf[24];
-    pg_fmt_i64(nowbuf, (long long)now);
     if ((rc = pg_command(c, "BEGIN")) == 0) {
         rc = lock_ticket(c, ticket_id);
+        int64_t now = ls_time_now_us(); /* under the row lock, as in pg_update */
+        char nowbuf[24];
+        pg_fmt_i64(nowbuf, (long long)now);
         if (rc == 0)
             rc = insert_attachments(c, ticket_id, a, n, now);
         const char *p[] = {ticket_id, nowbuf};

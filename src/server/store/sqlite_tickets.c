@@ -321,8 +321,11 @@ int sq_update(struct ticket_store *ts, const char *id, const struct ticket_updat
     int rc = sq_acquire(s, &c);
     if (rc != 0)
         return rc;
-    int64_t now = ls_time_now_us();
     if ((rc = sq_exec(c, "BEGIN IMMEDIATE")) == 0) {
+        /* the time once the write lock is ours: read before it, a change
+         * that waited for the lock was stamped earlier than the one it
+         * waited for, and updated_at and notes went back in time */
+        int64_t now = ls_time_now_us();
         rc = ticket_exists(c, id);
         sqlite3_stmt *st = rc == 0 ? sq_prepare(c, SQL_UPDATE_TICKET, &rc) : NULL;
         if (st) {
@@ -359,8 +362,8 @@ int sq_add_attachments(struct ticket_store *ts, const char *ticket_id,
     int rc = sq_acquire(s, &c);
     if (rc != 0)
         return rc;
-    int64_t now = ls_time_now_us();
     if ((rc = sq_exec(c, "BEGIN IMMEDIATE")) == 0) {
+        int64_t now = ls_time_now_us(); /* under the write lock, as in sq_update */
         rc = ticket_exists(c, ticket_id);
         if (rc == 0)
             rc = insert_attachments(c, ticket_id, a, n, now);
