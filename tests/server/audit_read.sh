@@ -119,6 +119,41 @@ done
 range 'bytes=99-' -H 'If-Range: "0123"'; expect 200 "" "If-Range not matching an unsatisfiable range"
 pass "range"
 
+# --- /metrics ---------------------------------------------------------------------
+created() { req GET /metrics; sed -n 's/^logshared_tickets_created_total //p' <<<"$BODY"; }
+n0=$(created)
+SV='survey={"call_id":"c-sv","overall":{"score":1},"report_issue":true}'
+req POST /api/v1/surveys "${A[@]}" -H 'Idempotency-Key: sv-metrics-1' -F "$SV" -F "f=@$TEST_TMP/small"
+expect 201 "" "a survey that creates a ticket"
+assert_eq $((n0 + 1)) "$(created)" "a survey's ticket is counted in tickets_created_total"
+req POST /api/v1/surveys "${A[@]}" -H 'Idempotency-Key: sv-metrics-1' -F "$SV" -F "f=@$TEST_TMP/small"
+expect 201 "" "the survey replayed"
+assert_eq $((n0 + 1)) "$(created)" "a replay creates no ticket"
+# the exposition: HELP and TYPE before each family's samples, cumulative
+# buckets, +Inf equal to _count
+req GET /metrics
+node -e '
+const lines = require("fs").readFileSync(0, "utf8").split("\n").filter(Boolean);
+const help = new Set(), type = {}; let prev = -1, inf = null, count = null;
+for (const l of lines) {
+  let m;
+  if ((m = l.match(/^# HELP (\S+) /))) { help.add(m[1]); continue; }
+  if ((m = l.match(/^# TYPE (\S+) (counter|gauge|histogram)$/))) { type[m[1]] = m[2]; continue; }
+  m = l.match(/^([a-z_]+)(\{[a-z_]+="[^"\\\n]*"(,[a-z_]+="[^"\\\n]*")*\})? (\S+)$/);
+  if (!m) throw new Error("not a sample line: " + l);
+  const f = type[m[1]] ? m[1] : m[1].replace(/_(bucket|sum|count)$/, "");
+  if (!help.has(f) || !type[f]) throw new Error("no HELP/TYPE before " + l);
+  const v = Number(m[4]); if (!(v >= 0)) throw new Error("bad value: " + l);
+  if (m[1] === "logshared_upload_duration_seconds_bucket") {
+    if (v < prev) throw new Error("buckets not cumulative: " + l); prev = v;
+    if (l.includes("le=\"+Inf\"")) inf = v;
+  }
+  if (m[1] === "logshared_upload_duration_seconds_count") count = v;
+}
+if (inf === null || inf !== count) throw new Error("+Inf " + inf + " != _count " + count);
+' <<<"$BODY" || fail "/metrics is not valid Prometheus text"
+pass "metrics"
+
 # --- the log line ------------------------------------------------------------------
 # log_line ID: the request's log line, once it is written
 log_line() {
