@@ -79,6 +79,22 @@ req PATCH "/api/v1/tickets/$T" "${S[@]}" "${J[@]}" -d '{}'; expect 200 "" "an em
 assert_eq "$before" "$(jget updated_at)" "an empty patch leaves updated_at"
 req PATCH /api/v1/tickets/tk_0123456789abcdef0123456789abcdef "${S[@]}" "${J[@]}" -d '{}'
 expect 404 not_found "an empty patch of an unknown ticket"
+# a retry of a PATCH whose answer was lost appends its note once
+K=(-H 'Idempotency-Key: patch-retry-1')
+req PATCH "/api/v1/tickets/$T" "${S[@]}" "${J[@]}" "${K[@]}" -d '{"note":"asked for logs"}'
+expect 200 "" "a PATCH with an Idempotency-Key"; n=$(jget notes.length)
+req PATCH "/api/v1/tickets/$T" "${S[@]}" "${J[@]}" "${K[@]}" -d '{"note":"asked for logs","status":"closed"}'
+expect 200 "" "its retry"
+assert_eq "$n" "$(jget notes.length)" "the retry appended no note"
+assert_eq open "$(jget status)" "the retry applied nothing"
+req PATCH "/api/v1/tickets/$T" "${S[@]}" "${J[@]}" -H 'Idempotency-Key: patch-retry-2' -d '{"note":"again"}'
+expect 200 "" "another key"; assert_eq $((n + 1)) "$(jget notes.length)" "another key appends"
+req PATCH "/api/v1/tickets/$T" "${S[@]}" "${J[@]}" -H 'Idempotency-Key: a b' -d '{"note":"x"}'
+expect 400 invalid_argument "an Idempotency-Key with a space"
+req PATCH "/api/v1/tickets/$T" "${S[@]}" "${J[@]}" -H "Idempotency-Key: $(printf 'k%.0s' $(seq 256))" -d '{"note":"x"}'
+expect 400 invalid_argument "an Idempotency-Key of 256 characters"
+req GET "/api/v1/tickets/$T" "${S[@]}"; assert_eq $((n + 1)) "$(jget notes.length)" "refused PATCHes stored nothing"
+sqlite3 "$DATA/logshare.db" "DELETE FROM ticket_notes WHERE ticket_id = '$T'" # for the count below
 # concurrent notes: in the order they were stored, their times never go
 # back, and updated_at is the last one's (a change waiting for the write
 # lock was stamped before the one it waited for)

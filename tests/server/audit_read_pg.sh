@@ -39,9 +39,18 @@ while :; do
 done
 assert_eq "$want" "$(echo $seen)" "every ticket once, in order, none skipped or repeated"
 pass "paging"
+# a retry of a PATCH whose answer was lost appends its note once
+T=$(jget tickets.0.id)
+for i in 1 2 3; do
+  req PATCH "/api/v1/tickets/$T" "${S[@]}" -H 'Content-Type: application/json' -H 'Idempotency-Key: pg-retry-1' \
+      -d '{"note":"asked for logs"}'
+  expect 200 "" "PATCH with an Idempotency-Key, try $i"
+  assert_eq 1 "$(jget notes.length)" "one note after try $i"
+done
+psql_do "DELETE FROM ticket_notes WHERE ticket_id = '$T'" # for the count below
+pass "PATCH retries"
 # concurrent notes: in the order they were stored, their times never go
 # back, and updated_at is the last one's
-T=$(jget tickets.0.id)
 pids=()
 for i in $(seq 1 40); do
   curl -sS -o /dev/null -X PATCH "${S[@]}" -H 'Content-Type: application/json' -d "{\"note\":\"n$i\"}" \

@@ -113,9 +113,32 @@ int api_tickets_list(http_request *req)
     return http_respond_json(req, 200, doc);
 }
 
+#define MAX_PATCH_KEY 255
+
 struct patch_state {
     struct auth_identity who;
+    char idem_key[MAX_PATCH_KEY + 1]; /* "" without Idempotency-Key */
 };
+
+/* Idempotency-Key, as for creation: 1 to 255 visible ASCII characters.
+ * A retry of a PATCH whose answer was lost then appends its note once. */
+static int patch_key(http_request *req, struct patch_state *st)
+{
+    const char *key = http_header(req, "Idempotency-Key");
+    if (!key)
+        return 0;
+    size_t n = strlen(key);
+    int ok = n >= 1 && n <= MAX_PATCH_KEY;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = key[i] > 32 && key[i] < 127;
+    if (!ok) {
+        http_respond_error(req, LOGSHARE_EINVAL, 400,
+                           "Idempotency-Key must be 1 to 255 visible ASCII characters");
+        return LOGSHARE_EINVAL;
+    }
+    memcpy(st->idem_key, key, n + 1);
+    return 0;
+}
 
 int api_tickets_patch_begin(http_request *req)
 {
@@ -123,7 +146,7 @@ int api_tickets_patch_begin(http_request *req)
     if (!st)
         return LOGSHARE_ENOMEM;
     req->state = st;
-    if (api_require_support(req, &st->who, "changing tickets"))
+    if (api_require_support(req, &st->who, "changing tickets") || patch_key(req, st))
         return 0;
     const char *ct = http_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
     if (!api_media_type_is(ct, "application/json"))
@@ -220,6 +243,10 @@ static int patch_finish(http_request *req)
     if (json_object_size(doc) == 0) {
         rc = patch_nothing(req, id);
         goto out;
+    }
+    if (st->idem_key[0]) {
+        u.idempotency_key = st->idem_key;
+        u.key_user = st->who.user_id;
     }
     struct ticket *t = NULL;
     rc = ticket_id_valid(id) ? ticket_store_update(app->tickets, id, &u, &t) : LOGSHARE_ENOENT;
