@@ -692,6 +692,50 @@ static void updates_change_status_assignee_and_append_notes(void **state)
     assert_int_equal(ticket_store_update(f->ts, missing, &u, NULL), LOGSHARE_ENOENT);
 }
 
+/* PATCH's Idempotency-Key: a retry whose answer was lost applies
+ * nothing; the key is per caller and per ticket; a key needs its user. */
+static void an_update_with_a_used_key_applies_nothing(void **state)
+{
+    struct fixture *f = *state;
+    struct draft d, e;
+    draft_init(&d, "u", "d", NULL, 0);
+    draft_init(&e, "u", "e", NULL, 0);
+    ticket_free(create(f->ts, &d, NULL, NULL));
+    ticket_free(create(f->ts, &e, NULL, NULL));
+    struct ticket_update u = TICKET_UPDATE_INIT;
+    u.note = "once";
+    u.note_author = "sam";
+    u.idempotency_key = "k-1";
+    u.key_user = "sam";
+    struct ticket *t = NULL;
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(ticket_store_update(f->ts, d.id, &u, &t), 0);
+        assert_int_equal(t->n_notes, 1);
+        ticket_free(t);
+    }
+    u.status = TICKET_STATUS_CLOSED; /* whatever a retry carries */
+    assert_int_equal(ticket_store_update(f->ts, d.id, &u, &t), 0);
+    assert_int_equal(t->status, TICKET_STATUS_OPEN);
+    ticket_free(t);
+    u.status = -1;
+    assert_int_equal(ticket_store_update(f->ts, e.id, &u, &t), 0); /* another ticket */
+    assert_int_equal(t->n_notes, 1);
+    ticket_free(t);
+    u.key_user = "kim"; /* another caller */
+    assert_int_equal(ticket_store_update(f->ts, d.id, &u, &t), 0);
+    assert_int_equal(t->n_notes, 2);
+    ticket_free(t);
+    u.idempotency_key = "k-2";
+    assert_int_equal(ticket_store_update(f->ts, d.id, &u, &t), 0);
+    assert_int_equal(t->n_notes, 3);
+    ticket_free(t);
+    u.key_user = NULL;
+    assert_int_equal(ticket_store_update(f->ts, d.id, &u, NULL), LOGSHARE_EINVAL);
+    u.key_user = "sam";
+    u.idempotency_key = "";
+    assert_int_equal(ticket_store_update(f->ts, d.id, &u, NULL), LOGSHARE_EINVAL);
+}
+
 static void more_attachments_join_an_existing_ticket(void **state)
 {
     struct fixture *f = *state;
@@ -819,8 +863,8 @@ static void migrations_run_once_and_reopen_is_idempotent(void **state)
     struct fixture *f = *state;
     int version = 0;
     assert_int_equal(ticket_store_migrate(f->ts, &version), 0);
-    assert_int_equal(version, 1);
-    assert_int_equal(count_rows(f->db, "schema_version"), 1);
+    assert_int_equal(version, 2);
+    assert_int_equal(count_rows(f->db, "schema_version"), 2);
     struct draft d;
     draft_init(&d, "u", "kept across reopen", NULL, 1);
     ticket_free(create(f->ts, &d, NULL, NULL));
@@ -830,7 +874,7 @@ static void migrations_run_once_and_reopen_is_idempotent(void **state)
         struct ticket_store *again = NULL;
         assert_int_equal(backend_reopen(f->db, &again), 0);
         assert_int_equal(ticket_store_migrate(again, &version), 0);
-        assert_int_equal(version, 1);
+        assert_int_equal(version, 2);
         struct ticket *t = NULL;
         assert_int_equal(ticket_store_get(again, d.id, &t), 0);
         assert_string_equal(t->description, "kept across reopen");
@@ -838,7 +882,7 @@ static void migrations_run_once_and_reopen_is_idempotent(void **state)
         assert_int_equal(ticket_store_check(again), 0);
         ticket_store_destroy(again);
     }
-    assert_int_equal(count_rows(f->db, "schema_version"), 1);
+    assert_int_equal(count_rows(f->db, "schema_version"), 2);
     /* A database from a newer logshared is refused, not damaged. */
     backend_exec(f->db, "INSERT INTO schema_version VALUES (99, 0)");
     assert_int_equal(backend_reopen(f->db, &f->ts), 0);
@@ -950,6 +994,7 @@ int main(void)
         T(list_filters_combine),
         T(list_skips_vanished_tickets_without_holes),
         T(updates_change_status_assignee_and_append_notes),
+        T(an_update_with_a_used_key_applies_nothing),
         T(more_attachments_join_an_existing_ticket),
         T(a_commit_that_loses_its_connection_has_an_unknown_outcome),
         T(blob_keys_are_referenced_only_by_stored_attachments),

@@ -5,8 +5,8 @@
  * support (bearer token) or to anyone holding a valid signed link
  * (?expires=&sig=, auth.h). The body is streamed from the blob reader in
  * 64 KiB blocks, never loaded whole; a single "bytes=" Range is honoured
- * (206, or 416 when unsatisfiable); several ranges get the whole file,
- * which RFC 9110 allows.
+ * (206, or 416 when unsatisfiable), under If-Range when it still names
+ * the file; several ranges get the whole file, which RFC 9110 allows.
  *
  * POST .../link (owner or support) mints such a link: optional JSON
  * {"expires_in": seconds} up to link_max_ttl_s; answers {"url",
@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api/api.h"
 #include "logshare.h"
@@ -23,63 +24,94 @@
 
 #define STREAM_BLOCK (64 * 1024)
 
-/* Parses "bytes=a-b", "bytes=a-", "bytes=-n" against size. Returns 1 and
- * the range, 0 to serve the whole file (absent / several ranges /
- * unparsable: RFC 9110 lets us ignore it), -1 when unsatisfiable. */
+/* Reads 1*DIGIT at *p (RFC 9110 is that strict: no sign, no blanks),
+ * saturating at UINT64_MAX (a last-pos past the end means the end, a
+ * first-pos past it is unsatisfiable either way). 0 when there is no
+ * digit. */
+static int parse_digits(const char **p, uint64_t *v)
+{
+    const char *s = *p;
+    uint64_t n = 0;
+    for (; *s >= '0' && *s <= '9'; s++)
+        n = n > (UINT64_MAX - 9) / 10 ? UINT64_MAX : n * 10 + (uint64_t)(*s - '0');
+    if (s == *p)
+        return 0;
+    *p = s;
+    *v = n;
+    return 1;
+}
+
+/* Parses "bytes=a-b", "bytes=a-", "bytes=-n" against size (the unit in
+ * any case, RFC 9110 14.1). Returns 1 and the range, 0 to serve the
+ * whole file (absent / several ranges / malformed: RFC 9110 lets us
+ * ignore it), -1 when unsatisfiable. */
 static int parse_range(const char *h, uint64_t size, uint64_t *off, uint64_t *len)
 {
-    if (!h || strncmp(h, "bytes=", 6) != 0 || strchr(h, ','))
+    if (!h || strncasecmp(h, "bytes=", 6) != 0 || strchr(h, ','))
         return 0;
     const char *s = h + 6;
-    char *end;
-    if (*s == '-') {
-        unsigned long long n = strtoull(s + 1, &end, 10);
-        if (*end || end == s + 1)
+    uint64_t a = 0, b = UINT64_MAX;
+    if (*s == '-') { /* suffix: the last n bytes */
+        s++;
+        if (!parse_digits(&s, &b) || *s)
             return 0;
-        if (n == 0)
+        if (b == 0 || size == 0)
             return -1;
-        if (n > size)
-            n = size;
-        *off = size - n;
-        *len = n;
-        return size ? 1 : -1;
+        *len = b < size ? b : size;
+        *off = size - *len;
+        return 1;
     }
-    if (*s < '0' || *s > '9')
+    if (!parse_digits(&s, &a) || *s++ != '-')
         return 0;
-    unsigned long long a = strtoull(s, &end, 10);
-    if (*end != '-')
+    if (*s && (!parse_digits(&s, &b) || *s || b < a))
         return 0;
-    const char *b_text = end + 1;
-    unsigned long long b = size ? size - 1 : 0;
-    if (*b_text) {
-        b = strtoull(b_text, &end, 10);
-        if (*end || *b_text < '0' || *b_text > '9')
-            return 0;
-        if (b < a)
-            return 0;
-        if (b >= size)
-            b = size - 1;
-    }
     if (a >= size)
         return -1;
+    if (b >= size)
+        b = size - 1;
     *off = a;
     *len = b - a + 1;
     return 1;
 }
 
+/* If-Range (RFC 9110 13.1.5): the range applies only while the client's
+ * validator still names this file. Ours is the strong ETag; a weak one
+ * or a date (there is no Last-Modified to compare it with) never
+ * matches, and the whole file is sent instead of a piece of something
+ * else. */
+static int if_range_holds(const char *v, const char *sha256)
+{
+    if (!v)
+        return 1;
+    size_t n = strlen(sha256);
+    return strlen(v) == n + 2 && v[0] == '"' && strncmp(v + 1, sha256, n) == 0 && v[n + 1] == '"';
+}
+
+/* The stream's state: the reader, and the request's bytes_out, so the
+ * log line counts what was sent, not what was promised (a download cut
+ * short or aborted logged the whole size). The request outlives every
+ * read: libmicrohttpd reads no more once it reports the request done. */
+struct download {
+    struct blob_reader *reader;
+    uint64_t *sent;
+};
+
 static ssize_t read_block(void *cls, uint64_t pos, char *buf, size_t max)
 {
     (void)pos;
-    struct blob_reader *r = cls;
+    struct download *d = cls;
     size_t got = 0;
-    if (blob_reader_read(r, buf, max, &got))
+    if (blob_reader_read(d->reader, buf, max, &got))
         return MHD_CONTENT_READER_END_WITH_ERROR;
+    *d->sent += got;
     return got ? (ssize_t)got : MHD_CONTENT_READER_END_OF_STREAM;
 }
 
 static void close_reader(void *cls)
 {
-    blob_reader_close(cls);
+    struct download *d = cls;
+    blob_reader_close(d->reader);
+    free(d);
 }
 
 static void pct_encode(const char *s, char *out, size_t cap)
@@ -148,7 +180,10 @@ int api_attachment_get(http_request *req)
         return http_respond_error(req, LOGSHARE_EUNAVAILABLE, 503, "database: %s",
                                   logshare_strerror(rc));
     uint64_t off = 0, len = a->size;
-    int ranged = parse_range(http_header(req, MHD_HTTP_HEADER_RANGE), a->size, &off, &len);
+    const char *range = http_header(req, MHD_HTTP_HEADER_RANGE);
+    if (range && !if_range_holds(http_header(req, MHD_HTTP_HEADER_IF_RANGE), a->sha256))
+        range = NULL;
+    int ranged = parse_range(range, a->size, &off, &len);
     char cr[96];
     if (ranged < 0) {
         snprintf(cr, sizeof cr, "bytes */%" PRIu64, a->size);
@@ -169,13 +204,17 @@ int api_attachment_get(http_request *req)
         return http_respond_error(req, LOGSHARE_EUNAVAILABLE, 503, "blob store: %s",
                                   logshare_strerror(rc));
     }
+    struct download *d = malloc(sizeof *d);
     struct MHD_Response *r =
-        MHD_create_response_from_callback(len, STREAM_BLOCK, read_block, reader, close_reader);
+        d ? MHD_create_response_from_callback(len, STREAM_BLOCK, read_block, d, close_reader)
+          : NULL;
     if (!r) {
+        free(d);
         blob_reader_close(reader);
         ticket_attachment_free(a);
         return LOGSHARE_ENOMEM;
     }
+    *d = (struct download){reader, &req->bytes_out};
     char safe[256], ascii[256], pct[800], cd[1200], etag[80];
     api_filename_safe(a->name ? a->name : "file", safe, sizeof safe, ascii, sizeof ascii);
     pct_encode(safe, pct, sizeof pct);
@@ -194,7 +233,7 @@ int api_attachment_get(http_request *req)
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
     }
     ticket_attachment_free(a);
-    req->bytes_out = len;
+    req->bytes_out = 0; /* counted as read_block hands bytes over */
     return http_respond(req, ranged > 0 ? MHD_HTTP_PARTIAL_CONTENT : MHD_HTTP_OK, r);
 }
 

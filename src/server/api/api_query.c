@@ -4,8 +4,9 @@
  * NUL, so without this check "?callid=c-1" listed every ticket
  * unfiltered, "?limit=1&limit=2" used whichever came first and
  * "?q=Call%00zzz" searched for "Call". Every parameter an endpoint does
- * not know, any given twice, and any with a NUL byte are refused
- * instead, naming the parameter (docs/api.md "Conventions").
+ * not know, any given twice, any without a value ("?call_id") and any
+ * with a NUL byte are refused instead, naming the parameter (docs/api.md
+ * "Conventions").
  */
 #include <stdio.h>
 #include <string.h>
@@ -79,7 +80,14 @@ static enum MHD_Result scan_one(void *cls, enum MHD_ValueKind kind, const char *
         }
     if (q->n_seen < API_QUERY_MAX_NAMES)
         q->seen[q->n_seen++] = known;
-    if (value && strlen(value) != value_size) {
+    /* "?status" (no '='): a handler's lookup finds no value and would
+     * drop the filter, listing every ticket; "?status=" is a value (an
+     * empty one) that the endpoint checks */
+    if (!value) {
+        snprintf(q->msg, q->cap, "query parameter '%s' has no value ('%s=...')", known, known);
+        return MHD_NO;
+    }
+    if (strlen(value) != value_size) {
         snprintf(q->msg, q->cap, "query parameter '%s' contains a NUL byte", known);
         return MHD_NO;
     }

@@ -24,6 +24,7 @@
 #include <strings.h>
 
 #include "api/api.h"
+#include "http/metrics.h"
 #include "http/multipart.h"
 #include "logshare.h"
 #include "ls_buf.h"
@@ -391,6 +392,8 @@ static int create_ticket(http_request *req, struct survey_upload *u, struct tick
         return rc;
     if (replayed)
         remove_blobs(app, u); /* the first attempt's ticket and blobs stand */
+    else /* a ticket like any other: /metrics counted only POST /api/v1/tickets */
+        http_metrics_ticket_created(http_server_metrics(req->server));
     u->committed = 1;
     return 0;
 }

@@ -417,8 +417,9 @@ static void log_safe(const char *s, char *out, size_t cap)
 
 static void log_request(http_request *req, const char *outcome)
 {
-    char path[256], user[128], ts[LS_TIME_RFC3339_LEN], err[256];
+    char path[256], user[128], method[64], ts[LS_TIME_RFC3339_LEN], err[256];
     log_safe(req->path, path, sizeof path);
+    log_safe(req->method, method, sizeof method); /* any token: "GE\"T", raw bytes */
     log_safe(req->user_id[0] ? req->user_id : "-", user, sizeof user);
     ls_time_format_rfc3339(ls_time_now_us(), 1, ts);
     double ms = (double)(ls_time_mono_ns() - req->start_ns) / 1e6;
@@ -427,14 +428,14 @@ static void log_request(http_request *req, const char *outcome)
         char m[200];
         snprintf(m, sizeof m, "%.*s", (int)sizeof m - 1, req->fail_message);
         for (char *p = m; *p; p++)
-            if (*p == '"' || (unsigned char)*p < 32)
-                *p = '\'';
+            if (*p == '"' || *p == '\\' || (unsigned char)*p < 32)
+                *p = '\''; /* a '\\' at the end would escape the closing quote */
         snprintf(err, sizeof err, " error=\"%s\"", m);
     }
     fprintf(stderr,
             "ts=%s level=info msg=request id=%s method=%s route=%s path=%s status=%u "
             "bytes_in=%llu bytes_out=%llu duration_ms=%.2f addr=%s user=%s outcome=%s%s\n",
-            ts, req->id, req->method, req->route_name ? req->route_name : "-", path, req->status,
+            ts, req->id, method, req->route_name ? req->route_name : "-", path, req->status,
             (unsigned long long)req->bytes_in, (unsigned long long)req->bytes_out, ms,
             req->client_addr, user, outcome, err);
 }

@@ -270,15 +270,27 @@ static void workers_stop(struct http_server *s)
 
 /* ---- start and stop ------------------------------------------------ */
 
+/* libmicrohttpd's messages quote the request's path, decoded: "%0A"
+ * in it was a newline in our log, and a client could write whole log
+ * lines of its choosing. Control characters, '"', '\\' and '%' are
+ * %-escaped, as in the request log line. */
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
-    char msg[512];
+    char msg[512], safe[3 * sizeof msg];
     vsnprintf(msg, sizeof msg, fmt, ap);
-    size_t n = strlen(msg);
+    size_t n = strlen(msg), o = 0;
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
         msg[--n] = '\0';
-    fprintf(stderr, "level=warn msg=mhd text=\"%s\"\n", msg);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)msg[i];
+        if (c < 32 || c == 127 || c == '"' || c == '\\' || c == '%')
+            o += (size_t)snprintf(safe + o, sizeof safe - o, "%%%02X", c);
+        else
+            safe[o++] = (char)c;
+    }
+    safe[o] = '\0';
+    fprintf(stderr, "level=warn msg=mhd text=\"%s\"\n", safe);
 }
 
 static void server_free(struct http_server *s)

@@ -239,6 +239,12 @@ static const struct pg_migration migrations[] = {
         " role TEXT NOT NULL CHECK (role IN ('user', 'support', 'admin')),"
         " password_hash TEXT NOT NULL,"
         " created_at BIGINT NOT NULL);"},
+    {2, "CREATE TABLE patch_keys ("
+        " user_id TEXT NOT NULL,"
+        " ticket_id TEXT NOT NULL REFERENCES tickets (id) ON DELETE CASCADE,"
+        " key TEXT NOT NULL,"
+        " created_at BIGINT NOT NULL,"
+        " PRIMARY KEY (user_id, ticket_id, key));"},
 };
 
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])

@@ -297,6 +297,27 @@ static int lock_ticket(struct pg_conn *c, const char *id)
     return rc;
 }
 
+/* Records u's Idempotency-Key for the ticket; *replay 1 when it was
+ * recorded before (the update is then a retry, to apply nothing). The
+ * ticket's row lock, held, orders two tries with the same key. */
+static int claim_patch_key(struct pg_conn *c, const char *id, const struct ticket_update *u,
+                           const char *now, int *replay)
+{
+    *replay = 0;
+    if (!u->idempotency_key)
+        return 0;
+    const char *p[] = {u->key_user, id, u->idempotency_key, now};
+    int rc;
+    PGresult *res = pg_query(c,
+                             "INSERT INTO patch_keys (user_id, ticket_id, key, created_at)"
+                             " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                             4, p, &rc);
+    if (rc == 0)
+        *replay = strcmp(PQcmdTuples(res), "0") == 0;
+    PQclear(res);
+    return rc;
+}
+
 int pg_update(struct ticket_store *ts, const char *id, const struct ticket_update *u,
               struct ticket **out)
 {
@@ -306,12 +327,18 @@ int pg_update(struct ticket_store *ts, const char *id, const struct ticket_updat
     if (rc != 0)
         return rc;
     char now[24], status[24];
-    pg_fmt_i64(now, (long long)ls_time_now_us());
     pg_fmt_i64(status, u->status);
     if ((rc = pg_command(c, "BEGIN")) == 0) {
         rc = lock_ticket(c, id);
-        const char *p[] = {id, u->status >= 0 ? status : NULL, u->assignee, u->tracker_url, now};
+        /* the time once the row lock is ours: read before it, a change
+         * that waited for the lock was stamped earlier than the one it
+         * waited for, and updated_at and notes went back in time */
+        pg_fmt_i64(now, (long long)ls_time_now_us());
+        int replay = 0;
         if (rc == 0)
+            rc = claim_patch_key(c, id, u, now, &replay);
+        const char *p[] = {id, u->status >= 0 ? status : NULL, u->assignee, u->tracker_url, now};
+        if (rc == 0 && !replay)
             PQclear(pg_query(c,
                              "UPDATE tickets SET status = coalesce($2::smallint, status),"
                              " assignee = CASE WHEN $3::text IS NULL THEN assignee"
@@ -319,7 +346,7 @@ int pg_update(struct ticket_store *ts, const char *id, const struct ticket_updat
                              " tracker_url = coalesce($4::text, tracker_url),"
                              " updated_at = $5 WHERE id = $1",
                              5, p, &rc));
-        if (rc == 0 && u->note) {
+        if (rc == 0 && !replay && u->note) {
             const char *np[] = {id, u->note_author, u->note, now};
             PQclear(pg_query(c,
                              "INSERT INTO ticket_notes (ticket_id, author, text, created_at)"
@@ -344,11 +371,11 @@ int pg_add_attachments(struct ticket_store *ts, const char *ticket_id,
     int rc = pg_acquire(s, &c);
     if (rc != 0)
         return rc;
-    int64_t now = ls_time_now_us();
-    char nowbuf[24];
-    pg_fmt_i64(nowbuf, (long long)now);
     if ((rc = pg_command(c, "BEGIN")) == 0) {
         rc = lock_ticket(c, ticket_id);
+        int64_t now = ls_time_now_us(); /* under the row lock, as in pg_update */
+        char nowbuf[24];
+        pg_fmt_i64(nowbuf, (long long)now);
         if (rc == 0)
             rc = insert_attachments(c, ticket_id, a, n, now);
         const char *p[] = {ticket_id, nowbuf};

@@ -24,7 +24,11 @@ int sq_list(struct ticket_store *ts, const struct ticket_filter *f, struct ticke
     char cur_id[TICKET_ID_MAX];
     if (f->cursor && ticket_cursor_decode(f->cursor, &cur_time, cur_id) != 0)
         return LOGSHARE_EINVAL;
-    char *like = f->q ? ticket_like_pattern(f->q) : NULL;
+    /* both sides folded (sqlite_fold.c): LIKE alone ignores the case of
+     * ASCII letters only, PostgreSQL's ILIKE that of every letter */
+    char *folded = f->q ? sq_fold(f->q, strlen(f->q), NULL) : NULL;
+    char *like = folded ? ticket_like_pattern(folded) : NULL;
+    free(folded);
     if (f->q && !like)
         return LOGSHARE_ENOMEM;
 
@@ -41,11 +45,11 @@ int sq_list(struct ticket_store *ts, const struct ticket_filter *f, struct ticke
     if (like)
         rc = rc ? rc
                 : ls_buf_append_str(
-                      &sql, " AND (t.description LIKE ?4 ESCAPE '\\'"
-                            " OR t.customer_name LIKE ?4 ESCAPE '\\'"
-                            " OR t.customer_email LIKE ?4 ESCAPE '\\'"
+                      &sql, " AND (ls_fold(t.description) LIKE ?4 ESCAPE '\\'"
+                            " OR ls_fold(t.customer_name) LIKE ?4 ESCAPE '\\'"
+                            " OR ls_fold(t.customer_email) LIKE ?4 ESCAPE '\\'"
                             " OR EXISTS (SELECT 1 FROM ticket_call_ids c WHERE c.ticket_id = t.id"
-                            " AND c.call_id LIKE ?4 ESCAPE '\\'))");
+                            " AND ls_fold(c.call_id) LIKE ?4 ESCAPE '\\'))");
     if (f->cursor)
         rc = rc ? rc
                 : ls_buf_append_str(&sql, " AND (t.created_at < ?5 OR (t.created_at = ?5"

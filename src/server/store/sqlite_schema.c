@@ -72,6 +72,15 @@ static const struct migration migrations[] = {
      " role TEXT NOT NULL CHECK (role IN ('user', 'support', 'admin')),"
      " password_hash TEXT NOT NULL,"
      " created_at INTEGER NOT NULL);"},
+    {2,
+     /* PATCH's Idempotency-Key, per caller and ticket: a retry of a
+      * PATCH whose answer was lost appends its note once. */
+     "CREATE TABLE patch_keys ("
+     " user_id TEXT NOT NULL,"
+     " ticket_id TEXT NOT NULL REFERENCES tickets (id) ON DELETE CASCADE,"
+     " key TEXT NOT NULL,"
+     " created_at INTEGER NOT NULL,"
+     " PRIMARY KEY (user_id, ticket_id, key));"},
 };
 
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])

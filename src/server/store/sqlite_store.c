@@ -150,6 +150,8 @@ static int conn_open(struct sq_store *s, struct sq_conn **out)
         rc = sq_exec(c, s->durable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
     if (rc == 0)
         rc = sq_exec(c, "PRAGMA foreign_keys=ON");
+    if (rc == 0)
+        rc = sq_register_fold(c->db);
     if (rc != 0) {
         conn_close(c);
         return rc;

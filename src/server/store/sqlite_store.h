@@ -80,6 +80,14 @@ int sq_bind_text(sqlite3_stmt *st, int idx, const char *text);
 /* A copy of a text column, NULL for SQL NULL; sets *rc on ENOMEM. */
 char *sq_column_dup(sqlite3_stmt *st, int col, int *rc);
 
+/* Text search (sqlite_fold.c): s lower-cased character by character
+ * with Unicode's mappings (bytes that are not UTF-8 kept as they are),
+ * NUL-terminated, for the caller to free; *out_len (may be NULL) its
+ * length. NULL when out of memory. sq_register_fold makes it the SQL
+ * function ls_fold(text) on a connection. */
+char *sq_fold(const char *s, size_t len, size_t *out_len);
+int sq_register_fold(sqlite3 *db);
+
 /* Schema (sqlite_schema.c). */
 int sq_migrate(struct ticket_store *ts, int *schema_version);
 

@@ -48,6 +48,9 @@ static const char SQL_UPDATE_TICKET[] =
     " tracker_url = coalesce(?4, tracker_url), updated_at = ?5 WHERE id = ?1";
 static const char SQL_INSERT_NOTE[] =
     "INSERT INTO ticket_notes (ticket_id, author, text, created_at) VALUES (?1, ?2, ?3, ?4)";
+static const char SQL_CLAIM_PATCH_KEY[] =
+    "INSERT OR IGNORE INTO patch_keys (user_id, ticket_id, key,"
+    " created_at) VALUES (?1, ?2, ?3, ?4)";
 static const char SQL_TOUCH_TICKET[] = "UPDATE tickets SET updated_at = ?2 WHERE id = ?1";
 static const char SQL_INSERT_USER[] =
     "INSERT INTO users (name, role, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)";
@@ -313,6 +316,27 @@ static int ticket_exists(struct sq_conn *c, const char *id)
     return rc;
 }
 
+/* Records u's Idempotency-Key for the ticket; *replay 1 when it was
+ * recorded before (the update is then a retry, to apply nothing). */
+static int claim_patch_key(struct sq_conn *c, const char *id, const struct ticket_update *u,
+                           int64_t now, int *replay)
+{
+    *replay = 0;
+    if (!u->idempotency_key)
+        return 0;
+    int rc = 0;
+    sqlite3_stmt *st = sq_prepare(c, SQL_CLAIM_PATCH_KEY, &rc);
+    if (!st)
+        return rc;
+    sq_bind_text(st, 1, u->key_user);
+    sq_bind_text(st, 2, id);
+    sq_bind_text(st, 3, u->idempotency_key);
+    sqlite3_bind_int64(st, 4, now);
+    if ((rc = step_done(st)) == 0)
+        *replay = sqlite3_changes(c->db) == 0;
+    return rc;
+}
+
 int sq_update(struct ticket_store *ts, const char *id, const struct ticket_update *u,
               struct ticket **out)
 {
@@ -321,10 +345,16 @@ int sq_update(struct ticket_store *ts, const char *id, const struct ticket_updat
     int rc = sq_acquire(s, &c);
     if (rc != 0)
         return rc;
-    int64_t now = ls_time_now_us();
     if ((rc = sq_exec(c, "BEGIN IMMEDIATE")) == 0) {
+        /* the time once the write lock is ours: read before it, a change
+         * that waited for the lock was stamped earlier than the one it
+         * waited for, and updated_at and notes went back in time */
+        int64_t now = ls_time_now_us();
         rc = ticket_exists(c, id);
-        sqlite3_stmt *st = rc == 0 ? sq_prepare(c, SQL_UPDATE_TICKET, &rc) : NULL;
+        int replay = 0;
+        if (rc == 0)
+            rc = claim_patch_key(c, id, u, now, &replay);
+        sqlite3_stmt *st = rc == 0 && !replay ? sq_prepare(c, SQL_UPDATE_TICKET, &rc) : NULL;
         if (st) {
             sq_bind_text(st, 1, id);
             if (u->status >= 0)
@@ -334,7 +364,7 @@ int sq_update(struct ticket_store *ts, const char *id, const struct ticket_updat
             sqlite3_bind_int64(st, 5, now);
             rc = step_done(st);
         }
-        if (rc == 0 && u->note && (st = sq_prepare(c, SQL_INSERT_NOTE, &rc))) {
+        if (rc == 0 && !replay && u->note && (st = sq_prepare(c, SQL_INSERT_NOTE, &rc))) {
             sq_bind_text(st, 1, id);
             sq_bind_text(st, 2, u->note_author);
             sq_bind_text(st, 3, u->note);
@@ -359,8 +389,8 @@ int sq_add_attachments(struct ticket_store *ts, const char *ticket_id,
     int rc = sq_acquire(s, &c);
     if (rc != 0)
         return rc;
-    int64_t now = ls_time_now_us();
     if ((rc = sq_exec(c, "BEGIN IMMEDIATE")) == 0) {
+        int64_t now = ls_time_now_us(); /* under the write lock, as in sq_update */
         rc = ticket_exists(c, ticket_id);
         if (rc == 0)
             rc = insert_attachments(c, ticket_id, a, n, now);

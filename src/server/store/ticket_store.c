@@ -296,7 +296,8 @@ int ticket_store_update(struct ticket_store *ts, const char *id, const struct ti
     if (out)
         *out = NULL;
     if (!ts || !id || !u || u->status < -1 || u->status > TICKET_STATUS_CLOSED ||
-        (u->note && !*u->note))
+        (u->note && !*u->note) ||
+        (u->idempotency_key && (!*u->idempotency_key || !u->key_user || !*u->key_user)))
         return LOGSHARE_EINVAL;
     if (!ticket_id_valid(id))
         return LOGSHARE_ENOENT;

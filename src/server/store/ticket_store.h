@@ -164,10 +164,15 @@ struct ticket_update {
     const char *note;        /* NULL or a note to append */
     const char *note_author; /* who wrote the note (the caller's user id) */
     const char *tracker_url; /* NULL keeps; set when handed to a tracker */
+    /* NULL, or the caller's Idempotency-Key: the first update with a
+     * (key_user, ticket, key) applies and records it; another with the
+     * same three applies nothing (a retry whose answer was lost). */
+    const char *idempotency_key;
+    const char *key_user;
 };
 #define TICKET_UPDATE_INIT                                                                         \
     {                                                                                              \
-        -1, NULL, NULL, NULL, NULL                                                                 \
+        -1, NULL, NULL, NULL, NULL, NULL, NULL                                                     \
     }
 
 /* Dashboard logins. */
@@ -246,7 +251,9 @@ int ticket_store_list(struct ticket_store *ts, const struct ticket_filter *f,
                       struct ticket_list *out);
 
 /* Applies u in one transaction and bumps updated_at. *out (may be NULL)
- * is the ticket afterwards. ENOENT, EINVAL (bad status). */
+ * is the ticket afterwards. With u->idempotency_key already recorded for
+ * (u->key_user, id), nothing is applied and *out is the ticket as it is.
+ * ENOENT, EINVAL (bad status, a key without its user). */
 int ticket_store_update(struct ticket_store *ts, const char *id, const struct ticket_update *u,
                         struct ticket **out);
 
