@@ -691,18 +691,25 @@ static int one_stream_full_child(const char *dir)
     return 0;
 }
 
-static void a_flush_reports_records_lost_even_after_another_stream_wrote(void **state)
+/* Runs child(dir) in a forked process (its resource limits stay there)
+ * and checks that it exited 0. */
+static void run_child(int (*child)(const char *), const char *dir)
 {
-    (void)state;
-    char *dir = tu_tmpdir("onefull");
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0)
-        _exit(one_stream_full_child(dir));
+        _exit(child(dir));
     int status;
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static void a_flush_reports_records_lost_even_after_another_stream_wrote(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("onefull");
+    run_child(one_stream_full_child, dir);
     tu_rmrf(dir);
     free(dir);
 }
@@ -711,14 +718,7 @@ static void a_full_disk_drops_and_counts_then_recovers_in_the_same_file(void **s
 {
     (void)state;
     char *dir = tu_tmpdir("full");
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0)
-        _exit(full_disk_child(dir));
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
+    run_child(full_disk_child, dir);
     struct seen s;
     memset(&s, 0, sizeof s);
     int torn = 0;
