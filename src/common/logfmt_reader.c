@@ -389,9 +389,10 @@ static int record_push(logshare_reader *r, int64_t t, int level, size_t off)
 
 static const char *drop_reason(unsigned reason)
 {
-    return reason == LOGFMT_DROP_BUFFER_FULL    ? "the logging thread's buffer was full"
-           : reason == LOGFMT_DROP_WRITE_FAILED ? "they could not be written to disk"
-                                                : "of an unknown reason";
+    return reason == LOGFMT_DROP_BUFFER_FULL ? "the logging thread's buffer was full"
+           : reason == LOGFMT_DROP_WRITE_FAILED
+               ? "they could not be written (a disk error, or a record too large for a log file)"
+               : "of an unknown reason";
 }
 
 /* Decodes every record of the payload into r->recs / r->text. */

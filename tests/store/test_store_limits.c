@@ -371,7 +371,9 @@ static void expect_lost_note_then(const char *dir, int lost, const char *next, i
     tu_read_dir(dir, NULL, seen_record, &s, torn);
     char note[128];
     snprintf(note, sizeof note,
-             "logshare: %d records dropped because they could not be written to disk", lost);
+             "logshare: %d records dropped because they could not be written (a disk error, or a "
+             "record too large for a log file)",
+             lost);
     assert_int_equal(s.n, 2);
     assert_string_equal(s.msgs[0], note);
     assert_string_equal(s.msgs[1], next);
@@ -491,7 +493,8 @@ static void an_unwritable_directory_drops_and_counts_then_recovers(void **state)
     tu_read_dir(dir, NULL, seen_record, &early, &torn_now);
     assert_int_equal(early.n, 1);
     assert_string_equal(early.msgs[0],
-                        "logshare: 10 records dropped because they could not be written to disk");
+                        "logshare: 10 records dropped because they could not be written (a disk "
+                        "error, or a record too large for a log file)");
     assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "back %d", 1), 0);
     assert_int_equal(logshare_flush(ls, 0), 0);
     assert_int_equal(logshare_last_error(ls), 0);
@@ -726,8 +729,8 @@ static void a_full_disk_drops_and_counts_then_recovers_in_the_same_file(void **s
     assert_int_equal(torn, 0);
     assert_int_equal(s.n, 7);
     assert_string_equal(s.msgs[4], "before 4");
-    assert_string_equal(s.msgs[5],
-                        "logshare: 200 records dropped because they could not be written to disk");
+    assert_string_equal(s.msgs[5], "logshare: 200 records dropped because they could not be "
+                                   "written (a disk error, or a record too large for a log file)");
     assert_string_equal(s.msgs[6], "space is back");
     size_t nfiles;
     tu_log_bytes(dir, &nfiles);
