@@ -2,7 +2,10 @@
 # dashboard_audit.sh - defects found by the dashboard audit, each checked
 # over real HTTP (curl) against a real logshared:
 # - a log line that is not UTF-8 (apps may log any bytes) is shown with
-#   U+FFFD instead of failing the whole log viewer page with a 500.
+#   U+FFFD instead of failing the whole log viewer page with a 500;
+# - a session ends as soon as its account is removed from the database,
+#   made a "user", or removed and added again (a password reset); it used
+#   to live on with the login's role for up to a day.
 . "$LOGSHARE_TEST_LIB/testlib.sh"
 
 data="$TEST_TMP/data"
@@ -40,3 +43,37 @@ want = ["before", "latin-1 caf\ufffd and a stray \ufffd\ufffd byte", "after"]
 assert msgs == want, msgs
 PY
 pass "log lines that are not UTF-8 are shown with U+FFFD, the page still answers"
+
+# --- sessions follow their account --------------------------------------
+db="$data/logshare.db"
+# agent_login NAME PASSWORD JAR -> status
+agent_login() {
+  curl -s -o "$TEST_TMP/login.json" -w '%{http_code}' -c "$3" -H 'Content-Type: application/json' \
+    --data "{\"username\":\"$1\",\"password\":\"$2\"}" "$SERVER_URL/dashboard/login"
+}
+# with_cookie JAR PATH -> status
+with_cookie() { curl -s -o "$TEST_TMP/out.json" -w '%{http_code}' -b "$1" "$SERVER_URL$2"; }
+for who in gone demoted reset boss; do
+  role=support; [ "$who" = boss ] && role=admin
+  printf 'first password 1\n' | "$LOGSHARED_BIN" user add "$who" --role "$role" --data-dir "$data" >/dev/null
+  assert_eq 200 "$(agent_login "$who" 'first password 1' "$TEST_TMP/jar.$who")" "$who logs in"
+  assert_eq 200 "$(with_cookie "$TEST_TMP/jar.$who" /api/v1/tickets)" "$who's session works"
+done
+sqlite3 "$db" "DELETE FROM users WHERE name = 'gone'"
+sqlite3 "$db" "UPDATE users SET role = 'user' WHERE name = 'demoted'"
+sqlite3 "$db" "UPDATE users SET role = 'support' WHERE name = 'boss'"
+sqlite3 "$db" "DELETE FROM users WHERE name = 'reset'"
+sleep 1.1 # the new account is created in a later second than the login
+printf 'second password 2\n' | "$LOGSHARED_BIN" user add reset --role support --data-dir "$data" >/dev/null
+for who in gone demoted reset; do
+  assert_eq 401 "$(with_cookie "$TEST_TMP/jar.$who" /api/v1/tickets)" "the API refuses $who's old session"
+  assert_contains "$(cat "$TEST_TMP/out.json")" "removed or changed" "and says why"
+  assert_eq 401 "$(with_cookie "$TEST_TMP/jar.$who" /dashboard/session)" "so does /dashboard/session for $who"
+done
+assert_eq 401 "$(agent_login reset 'first password 1' "$TEST_TMP/jar.x")" "the old password is gone"
+assert_eq 200 "$(agent_login reset 'second password 2' "$TEST_TMP/jar.reset")" "the new one logs in"
+assert_eq 200 "$(with_cookie "$TEST_TMP/jar.reset" /api/v1/tickets)" "with a working session"
+assert_eq 200 "$(with_cookie "$TEST_TMP/jar.boss" /dashboard/session)" "an admin made support keeps the session"
+assert_contains "$(cat "$TEST_TMP/out.json")" '"role":"support"' "with the role the account has now"
+assert_eq 200 "$(with_cookie "$jar" /api/v1/tickets)" "other agents are not affected"
+pass "a session ends when its account is removed, made a user, or re-added; a role change applies at once"

@@ -15,6 +15,7 @@
 #include "api/api.h"
 #include "logshare.h"
 #include "ls_fs.h"
+#include "ticket_store.h"
 
 /* The dashboard needs nothing but its own origin: no inline code, no
  * plugins, no framing (clickjacking), no <base> games, forms only to
@@ -163,6 +164,28 @@ static int method_is_safe(const char *m)
     return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0 || strcmp(m, "OPTIONS") == 0;
 }
 
+int dashboard_session_account(struct dashboard *d, const char *token, struct session_info *info)
+{
+    if (!d->ts)
+        return 0;
+    struct ticket_user *u = NULL;
+    int rc = ticket_store_user_get(d->ts, info->user, &u);
+    if (rc != 0 && rc != LOGSHARE_ENOENT)
+        return rc;
+    enum auth_role role = AUTH_ROLE_USER;
+    /* Re-added after the login: a new password, so older sessions (maybe
+     * the very reason for the reset) must not survive it. */
+    int ok = u && auth_role_parse(u->role, &role) == 0 && role != AUTH_ROLE_USER &&
+             u->created_at / 1000000 <= info->created_at;
+    ticket_user_free(u);
+    if (!ok) {
+        session_revoke(d->sessions, token);
+        return LOGSHARE_EAUTH;
+    }
+    snprintf(info->role, sizeof info->role, "%s", auth_role_name(role));
+    return 0;
+}
+
 int dashboard_session_identity(struct dashboard *d, http_request *req, struct auth_identity *id,
                                const char **reason)
 {
@@ -174,6 +197,10 @@ int dashboard_session_identity(struct dashboard *d, http_request *req, struct au
     struct session_info info;
     if (!d || session_lookup(d->sessions, token, (int64_t)time(NULL), &info) != 0) {
         why = "session expired or logged out";
+        rc = LOGSHARE_EAUTH;
+    } else if ((rc = dashboard_session_account(d, token, &info)) != 0) {
+        why = rc == LOGSHARE_EAUTH ? "the account was removed or changed since the login"
+                                   : "the user database is unavailable";
         rc = LOGSHARE_EAUTH;
     } else if (!method_is_safe(req->method) &&
                !session_csrf_matches(&info, http_header(req, DASHBOARD_CSRF_HEADER))) {

@@ -37,6 +37,13 @@ int dashboard_respond_errno(http_request *req, int err, const char *message);
  * LOGSHARE_ENOENT when there is no such cookie (or it does not fit). */
 int dashboard_cookie_token(http_request *req, char *buf, size_t cap);
 
+/* Checks a valid session (of cookie value token) against its account
+ * in the database, on every request: an agent removed, made a "user",
+ * or removed and added again (a new password) since the login loses the
+ * session at once (it is revoked: LOGSHARE_EAUTH). 0 with info->role set
+ * to the account's role now, or the store's error (the caller refuses). */
+int dashboard_session_account(struct dashboard *d, const char *token, struct session_info *info);
+
 /* Who is calling: the session cookie (see dashboard_session_identity),
  * else the bearer token, through the API's own authentication step (so
  * rate limits apply alike). 0 and *id, or the request has been answered

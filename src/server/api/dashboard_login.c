@@ -156,6 +156,13 @@ int dashboard_session_get(http_request *req)
     if (dashboard_cookie_token(req, token, sizeof token) != 0 ||
         session_lookup(d->sessions, token, (int64_t)time(NULL), &info) != 0)
         return dashboard_respond_error(req, 401, "unauthorized", "not logged in");
+    int rc = dashboard_session_account(d, token, &info);
+    memset(token, 0, sizeof token);
+    if (rc == LOGSHARE_EAUTH)
+        return dashboard_respond_error(req, 401, "unauthorized",
+                                       "the account was removed or changed since the login");
+    if (rc != 0)
+        return dashboard_respond_errno(req, rc, "the user database is unavailable");
     snprintf(req->user_id, sizeof req->user_id, "%s", info.user);
     return dashboard_respond_json(req, 200, session_json(&info), NULL);
 }
