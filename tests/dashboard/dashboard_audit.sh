@@ -5,7 +5,10 @@
 #   U+FFFD instead of failing the whole log viewer page with a 500;
 # - a session ends as soon as its account is removed from the database,
 #   made a "user", or removed and added again (a password reset); it used
-#   to live on with the login's role for up to a day.
+#   to live on with the login's role for up to a day;
+# - anyone could keep an agent out for good with five wrong passwords a
+#   minute (the name's bucket came first, even for the right password);
+#   a browser that has logged in as that agent before now has its own.
 . "$LOGSHARE_TEST_LIB/testlib.sh"
 
 data="$TEST_TMP/data"
@@ -77,3 +80,31 @@ assert_eq 200 "$(with_cookie "$TEST_TMP/jar.boss" /dashboard/session)" "an admin
 assert_contains "$(cat "$TEST_TMP/out.json")" '"role":"support"' "with the role the account has now"
 assert_eq 200 "$(with_cookie "$jar" /api/v1/tickets)" "other agents are not affected"
 pass "a session ends when its account is removed, made a user, or re-added; a role change applies at once"
+
+# --- a stranger's guesses cannot lock an agent out ------------------------
+printf 'locked out? 12\n' | "$LOGSHARED_BIN" user add carol --role support --data-dir "$data" >/dev/null
+printf 'other agent 12\n' | "$LOGSHARED_BIN" user add dave --role support --data-dir "$data" >/dev/null
+# try NAME PASSWORD [curl args] -> status (no cookies written)
+try() {
+  local u=$1 p=$2; shift 2
+  curl -s -o "$TEST_TMP/try.json" -D "$TEST_TMP/try.h" -w '%{http_code}' -H 'Content-Type: application/json' "$@" \
+    --data "{\"username\":\"$u\",\"password\":\"$p\"}" "$SERVER_URL/dashboard/login"
+}
+carol="$TEST_TMP/carol.jar"
+assert_eq 200 "$(try carol 'locked out? 12' -c "$carol")" "carol logs in from her browser"
+grep -q 'logshare_device' "$carol" || fail "the login sets a device cookie"
+grep -i '^set-cookie: logshare_device=' "$TEST_TMP/try.h" | grep -q 'HttpOnly; SameSite=Strict' ||
+  fail "the device cookie is HttpOnly and SameSite=Strict: $(cat "$TEST_TMP/try.h")"
+assert_eq 200 "$(try dave 'other agent 12' -c "$TEST_TMP/dave.jar")" "dave logs in from his"
+for i in 1 2 3 4 5; do assert_eq 401 "$(try carol "guess $i")" "a stranger's guess $i"; done
+assert_eq 429 "$(try carol 'locked out? 12')" "a stranger is held back, even with the right password"
+assert_eq 200 "$(try carol 'locked out? 12' -b "$carol" -c "$carol")" "carol's own browser still logs her in"
+assert_eq 429 "$(try carol 'locked out? 12' -b "$TEST_TMP/dave.jar")" "dave's device cookie does not count for carol"
+expiry=$(awk '$6 == "logshare_device" { print $7 }' "$carol" | cut -d. -f1)
+[ -n "$expiry" ] || fail "the device cookie starts with its expiry"
+forged="$expiry.$(printf '%064d' 0)"
+assert_eq 429 "$(try carol 'locked out? 12' -H "Cookie: logshare_device=$forged")" "nor does a forged one"
+# The trusted browser's own bucket is limited just the same.
+for i in 1 2 3 4 5; do assert_eq 401 "$(try carol "typo $i" -b "$carol")" "carol's typo $i"; done
+assert_eq 429 "$(try carol 'locked out? 12' -b "$carol")" "her browser's attempts are limited too"
+pass "a stranger's wrong guesses cannot lock an agent out of her own browser"

@@ -181,6 +181,28 @@ static void success_refills_the_user_name(void **state)
     login_limit_free(l);
 }
 
+/* A known browser's bucket is its own: a stranger emptying the name's
+ * ordinary bucket does not touch it, and it runs out the same way. */
+static void a_known_device_has_its_own_bucket(void **state)
+{
+    (void)state;
+    struct login_limit *l;
+    assert_int_equal(login_limit_new(NULL, &l), 0);
+    int retry;
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(login_limit_take(l, "10.0.0.9", "erin", 1000, &retry), 0);
+    assert_int_equal(login_limit_take(l, "10.0.0.9", "erin", 1000, &retry), LOGSHARE_ERATELIMIT);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(login_limit_take_device(l, "10.0.0.1", "erin", 1000, &retry), 0);
+    assert_int_equal(login_limit_take_device(l, "10.0.0.1", "erin", 1000, &retry),
+                     LOGSHARE_ERATELIMIT);
+    login_limit_success_device(l, "erin", 1000);
+    assert_int_equal(login_limit_take_device(l, "10.0.0.1", "erin", 1000, &retry), 0);
+    /* the device's success gave the stranger nothing back */
+    assert_int_equal(login_limit_take(l, "10.0.0.9", "erin", 1000, &retry), LOGSHARE_ERATELIMIT);
+    login_limit_free(l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -193,6 +215,7 @@ int main(void)
         cmocka_unit_test(login_attempts_run_out_per_user_name),
         cmocka_unit_test(login_attempts_run_out_per_address),
         cmocka_unit_test(success_refills_the_user_name),
+        cmocka_unit_test(a_known_device_has_its_own_bucket),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,6 +5,7 @@
  */
 #include "dashboard_internal.h"
 
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,7 @@ int dashboard_new(const struct dashboard_config *cfg, struct ticket_store *ts,
     if ((rc = session_store_new(&sc, &d->sessions)) != 0 ||
         (rc = login_limit_new(NULL, &d->login_limit)) != 0)
         goto fail;
+    randombytes_buf(d->device_key, sizeof d->device_key); /* sodium_init: session_store_new */
     d->tmp_dir = strdup(cfg->tmp_dir && *cfg->tmp_dir ? cfg->tmp_dir : "/tmp");
     if (!d->tmp_dir) {
         rc = LOGSHARE_ENOMEM;
@@ -83,6 +85,7 @@ void dashboard_free(struct dashboard *d)
 {
     if (!d)
         return;
+    sodium_memzero(d->device_key, sizeof d->device_key);
     session_store_free(d->sessions);
     login_limit_free(d->login_limit);
     if (d->secret_key) {
@@ -93,7 +96,8 @@ void dashboard_free(struct dashboard *d)
     free(d);
 }
 
-int dashboard_respond_json(http_request *req, unsigned status, json_t *doc, const char *set_cookie)
+int dashboard_respond_json(http_request *req, unsigned status, json_t *doc, const char *set_cookie,
+                           const char *set_cookie2)
 {
     char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
@@ -117,6 +121,8 @@ int dashboard_respond_json(http_request *req, unsigned status, json_t *doc, cons
     dashboard_add_security_headers(r);
     if (set_cookie)
         MHD_add_response_header(r, "Set-Cookie", set_cookie);
+    if (set_cookie2)
+        MHD_add_response_header(r, "Set-Cookie", set_cookie2);
     return http_respond(req, status, r);
 }
 
@@ -124,7 +130,7 @@ int dashboard_respond_error(http_request *req, unsigned status, const char *code
                             const char *message)
 {
     json_t *doc = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message);
-    return dashboard_respond_json(req, status, doc, NULL);
+    return dashboard_respond_json(req, status, doc, NULL, NULL);
 }
 
 int dashboard_respond_errno(http_request *req, int err, const char *message)

@@ -22,11 +22,15 @@ struct dashboard {
     char *tmp_dir;
     int secure_cookie;
     int64_t session_max_ttl_s;
+    /* Signs device cookies (dashboard_login.c); random at start, so a
+     * restart only makes browsers strangers to the login limit again. */
+    unsigned char device_key[32];
 };
 
-/* Answers with doc (stolen) and the security headers; set_cookie (may be
- * NULL) becomes a Set-Cookie header. */
-int dashboard_respond_json(http_request *req, unsigned status, json_t *doc, const char *set_cookie);
+/* Answers with doc (stolen) and the security headers; set_cookie and
+ * set_cookie2 (either may be NULL) become Set-Cookie headers. */
+int dashboard_respond_json(http_request *req, unsigned status, json_t *doc, const char *set_cookie,
+                           const char *set_cookie2);
 /* Answers {"error":{"code","message"}} with the security headers. */
 int dashboard_respond_error(http_request *req, unsigned status, const char *code,
                             const char *message);

@@ -305,5 +305,5 @@ int dashboard_log_get(http_request *req)
                             more ? json_integer((json_int_t)index) : json_null());
     logshare_reader_close(r);
     ticket_attachment_free(att);
-    return dashboard_respond_json(req, 200, doc, NULL);
+    return dashboard_respond_json(req, 200, doc, NULL, NULL);
 }
