@@ -4,7 +4,9 @@
 //   "reportexe.txt") are shown as visible marks, in text and in titles;
 // - the log viewer's call-id marks sit on the call id even when the line
 //   has characters whose lower case is longer ("İ" is two code units),
-//   which used to shift every mark after them.
+//   which used to shift every mark after them;
+// - a dashboard left open is logged out after the idle time: the ticket
+//   list's own refresh every 3 s used to keep it alive for a whole day.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -70,5 +72,22 @@ T.main(async () => {
   await T.waitFor(async () => (await page.$$eval('mark.search-hit', (ms) => ms.map((m) => m.textContent))).join() === 'here',
     'the search mark covers exactly the hit');
   T.ok('log viewer: marks sit on the call id and the search hit; overrides shown');
+
+  // --- an unattended dashboard goes idle --------------------------------
+  await T.stopServer(server);
+  const idle = await T.startServer(data, ['--session-idle-ttl-s', '5']);
+  await page.goto(idle.url + '/');
+  await page.fill('[data-testid=login-user]', 'agent');
+  await page.fill('[data-testid=login-password]', PASSWORD);
+  await page.click('[data-testid=login-submit]');
+  await page.waitForSelector(`[data-ticket-id="${ticket.id}"]`);
+  const loggedInAt = Date.now();
+  // Nobody touches the page; the list refreshes itself every 3 s.
+  await page.waitForSelector('[data-testid=login-submit]', { timeout: 12000 })
+    .catch(() => T.fail('still logged in after 12 s: the page\'s own refreshes kept the session alive'));
+  const after = (Date.now() - loggedInAt) / 1000;
+  T.assert(after >= 3.5, `logged out only after the idle time (${after} s)`);
+  T.assert(/session has ended/.test(await page.textContent('#flash')), 'the page says the session ended');
+  T.ok(`an unattended dashboard is logged out after the idle time (${after.toFixed(1)} s)`);
   T.assertEq('[]', JSON.stringify(problems), 'no page errors');
 });

@@ -8,7 +8,10 @@
 #   to live on with the login's role for up to a day;
 # - anyone could keep an agent out for good with five wrong passwords a
 #   minute (the name's bucket came first, even for the right password);
-#   a browser that has logged in as that agent before now has its own.
+#   a browser that has logged in as that agent before now has its own;
+# - the pages' auto-refresh (every 3-4 s) kept every open dashboard
+#   logged in until the absolute expiry: refreshes marked
+#   X-Dashboard-Refresh: 1 no longer count as activity.
 . "$LOGSHARE_TEST_LIB/testlib.sh"
 
 data="$TEST_TMP/data"
@@ -108,3 +111,24 @@ assert_eq 429 "$(try carol 'locked out? 12' -H "Cookie: logshare_device=$forged"
 for i in 1 2 3 4 5; do assert_eq 401 "$(try carol "typo $i" -b "$carol")" "carol's typo $i"; done
 assert_eq 429 "$(try carol 'locked out? 12' -b "$carol")" "her browser's attempts are limited too"
 pass "a stranger's wrong guesses cannot lock an agent out of her own browser"
+
+# --- auto-refreshes do not keep an idle session alive ----------------------
+stop_server
+start_server "$data" --session-idle-ttl-s 3
+idle="$TEST_TMP/idle.jar"
+assert_eq 200 "$(agent_login agent 'a long enough password' "$idle")" "login on the short-idle server"
+busy="$TEST_TMP/busy.jar"
+assert_eq 200 "$(agent_login agent 'a long enough password' "$busy")" "a second session, used by hand"
+refresh() { curl -s -o /dev/null -w '%{http_code}' -b "$1" -H 'X-Dashboard-Refresh: 1' "$SERVER_URL/api/v1/tickets"; }
+# Expiry is counted in whole seconds: 3 s idle means at least 2 s.
+sleep 0.5
+assert_eq 200 "$(refresh "$idle")" "a refresh inside the idle time is answered"
+for i in 1 2 3 4 5 6 7; do
+  sleep 0.5
+  refresh "$idle" >/dev/null # refreshes only, every half second
+  assert_eq 200 "$(with_cookie "$busy" /api/v1/tickets)" "the session in use stays ($i)"
+done
+assert_eq 401 "$(refresh "$idle")" "refreshes alone did not keep the session alive"
+assert_eq 401 "$(with_cookie "$idle" /dashboard/session)" "it is gone"
+assert_eq 200 "$(with_cookie "$busy" /dashboard/session)" "the one in use is not"
+pass "the pages' own refreshes do not keep an unattended session alive"

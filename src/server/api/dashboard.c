@@ -201,7 +201,10 @@ int dashboard_session_identity(struct dashboard *d, http_request *req, struct au
     if (dashboard_cookie_token(req, token, sizeof token) != 0)
         return LOGSHARE_ENOENT;
     struct session_info info;
-    if (!d || session_lookup(d->sessions, token, (int64_t)time(NULL), &info) != 0) {
+    const char *refresh = http_header(req, DASHBOARD_REFRESH_HEADER);
+    int (*find)(struct session_store *, const char *, int64_t, struct session_info *) =
+        refresh && strcmp(refresh, "1") == 0 ? session_lookup_passive : session_lookup;
+    if (!d || find(d->sessions, token, (int64_t)time(NULL), &info) != 0) {
         why = "session expired or logged out";
         rc = LOGSHARE_EAUTH;
     } else if ((rc = dashboard_session_account(d, token, &info)) != 0) {
