@@ -11,7 +11,10 @@
 #   a browser that has logged in as that agent before now has its own;
 # - the pages' auto-refresh (every 3-4 s) kept every open dashboard
 #   logged in until the absolute expiry: refreshes marked
-#   X-Dashboard-Refresh: 1 no longer count as activity.
+#   X-Dashboard-Refresh: 1 no longer count as activity;
+# - JSON answers made outside the dashboard's own handlers (the router's
+#   404/405/400, the API's 401 to a refused cookie, API data) had no
+#   nosniff and no CSP.
 . "$LOGSHARE_TEST_LIB/testlib.sh"
 
 data="$TEST_TMP/data"
@@ -132,3 +135,18 @@ assert_eq 401 "$(refresh "$idle")" "refreshes alone did not keep the session ali
 assert_eq 401 "$(with_cookie "$idle" /dashboard/session)" "it is gone"
 assert_eq 200 "$(with_cookie "$busy" /dashboard/session)" "the one in use is not"
 pass "the pages' own refreshes do not keep an unattended session alive"
+
+# --- every JSON answer is nosniff and unframeable ---------------------------
+hdr() { grep -i "^$1:" "$2" | head -1 | cut -d: -f2- | sed 's/^ //; s/\r$//'; }
+for p in /dashboard/a/b/c '/dashboard/x%00' /api/v1/tickets /api/v1/nope; do
+  curl -s --path-as-is -o /dev/null -D "$TEST_TMP/h" -b "$idle" "$SERVER_URL$p"
+  assert_eq nosniff "$(hdr X-Content-Type-Options "$TEST_TMP/h")" "nosniff on $p ($(head -1 "$TEST_TMP/h"))"
+  assert_contains "$(hdr Content-Security-Policy "$TEST_TMP/h")" "frame-ancestors 'none'" "CSP on $p"
+done
+curl -s -o /dev/null -D "$TEST_TMP/h" -X PUT "$SERVER_URL/dashboard/login"
+assert_eq nosniff "$(hdr X-Content-Type-Options "$TEST_TMP/h")" "nosniff on a 405"
+curl -s -o /dev/null -D "$TEST_TMP/h" -b "$busy" "$SERVER_URL/api/v1/tickets"
+assert_eq 200 "$(head -1 "$TEST_TMP/h" | cut -d' ' -f2)" "ticket data with the cookie"
+assert_eq nosniff "$(hdr X-Content-Type-Options "$TEST_TMP/h")" "nosniff on ticket data"
+assert_contains "$(hdr Content-Security-Policy "$TEST_TMP/h")" "default-src 'none'" "CSP on ticket data"
+pass "router errors, refused cookies and API data carry nosniff and a CSP"
