@@ -94,6 +94,26 @@ static void malformed_and_foreign_tokens_are_refused(void **state)
     session_store_free(ss);
 }
 
+/* A passive lookup (a page refreshing itself) answers but does not keep
+ * the session from going idle. */
+static void passive_lookups_do_not_extend_idle_expiry(void **state)
+{
+    (void)state;
+    struct session_store_config cfg = {.idle_ttl_s = 10, .absolute_ttl_s = 100};
+    struct session_store *ss;
+    assert_int_equal(session_store_new(&cfg, &ss), 0);
+    char token[SESSION_TOKEN_LEN + 1];
+    assert_int_equal(session_create(ss, "alice", "support", 1000, token, NULL), 0);
+    struct session_info info;
+    for (int64_t t = 1003; t < 1010; t += 3) {
+        assert_int_equal(session_lookup_passive(ss, token, t, &info), 0);
+        assert_int_equal(info.expires_at, 1010);
+    }
+    assert_int_equal(session_lookup_passive(ss, token, 1010, &info), LOGSHARE_EAUTH);
+    assert_int_equal(session_lookup(ss, token, 1005, &info), LOGSHARE_EAUTH); /* gone */
+    session_store_free(ss);
+}
+
 static void csrf_must_match_exactly(void **state)
 {
     (void)state;
@@ -181,6 +201,28 @@ static void success_refills_the_user_name(void **state)
     login_limit_free(l);
 }
 
+/* A known browser's bucket is its own: a stranger emptying the name's
+ * ordinary bucket does not touch it, and it runs out the same way. */
+static void a_known_device_has_its_own_bucket(void **state)
+{
+    (void)state;
+    struct login_limit *l;
+    assert_int_equal(login_limit_new(NULL, &l), 0);
+    int retry;
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(login_limit_take(l, "10.0.0.9", "erin", 1000, &retry), 0);
+    assert_int_equal(login_limit_take(l, "10.0.0.9", "erin", 1000, &retry), LOGSHARE_ERATELIMIT);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(login_limit_take_device(l, "10.0.0.1", "erin", 1000, &retry), 0);
+    assert_int_equal(login_limit_take_device(l, "10.0.0.1", "erin", 1000, &retry),
+                     LOGSHARE_ERATELIMIT);
+    login_limit_success_device(l, "erin", 1000);
+    assert_int_equal(login_limit_take_device(l, "10.0.0.1", "erin", 1000, &retry), 0);
+    /* the device's success gave the stranger nothing back */
+    assert_int_equal(login_limit_take(l, "10.0.0.9", "erin", 1000, &retry), LOGSHARE_ERATELIMIT);
+    login_limit_free(l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -188,11 +230,13 @@ int main(void)
         cmocka_unit_test(revoked_session_is_gone),
         cmocka_unit_test(idle_and_absolute_expiry_end_sessions),
         cmocka_unit_test(malformed_and_foreign_tokens_are_refused),
+        cmocka_unit_test(passive_lookups_do_not_extend_idle_expiry),
         cmocka_unit_test(csrf_must_match_exactly),
         cmocka_unit_test(a_full_table_drops_the_oldest_session),
         cmocka_unit_test(login_attempts_run_out_per_user_name),
         cmocka_unit_test(login_attempts_run_out_per_address),
         cmocka_unit_test(success_refills_the_user_name),
+        cmocka_unit_test(a_known_device_has_its_own_bucket),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

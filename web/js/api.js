@@ -23,6 +23,9 @@ export class ApiError extends Error {
 export async function request(method, path, body, options = {}) {
   const headers = { Accept: 'application/json' };
   if (method !== 'GET' && method !== 'HEAD' && csrfToken) headers['X-CSRF-Token'] = csrfToken;
+  // A page refreshing by itself is not the agent at work: the server does
+  // not count it as activity, so an unattended session still goes idle.
+  if (options.background) headers['X-Dashboard-Refresh'] = '1';
   let payload;
   if (body instanceof FormData) {
     payload = body;

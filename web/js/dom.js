@@ -26,7 +26,7 @@ export function h(spec, attrs, ...children) {
       } else if (key === 'checked' || key === 'disabled' || key === 'hidden' || key === 'selected') {
         el[key] = Boolean(value);
       } else {
-        el.setAttribute(key, value === true ? '' : String(value));
+        el.setAttribute(key, value === true ? '' : visible(String(value)));
       }
     }
   }
@@ -39,8 +39,18 @@ function append(el, children) {
     if (child === null || child === undefined || child === false) continue;
     if (Array.isArray(child)) append(el, child);
     else if (child instanceof Node) el.appendChild(child);
-    else el.appendChild(document.createTextNode(String(child)));
+    else el.appendChild(document.createTextNode(visible(String(child))));
   }
+}
+
+// Bidi embeddings, overrides and isolates reorder the text around them,
+// so data could disguise itself: a file "report\u202Etxt.exe" reads
+// "reportexe.txt", a log line can show its words in any order. Text from
+// data shows them as visible marks ("[U+202E]") instead. The plain
+// direction marks (U+200E, U+200F, U+061C) reorder nothing and stay.
+const BIDI_CONTROLS = /[\u202A-\u202E\u2066-\u2069]/g;
+export function visible(text) {
+  return text.replace(BIDI_CONTROLS, (c) => '[U+' + c.charCodeAt(0).toString(16).toUpperCase() + ']');
 }
 
 // Links only ever point into this origin or to http(s): a "javascript:"
@@ -62,27 +72,22 @@ export function replace(el, ...children) {
   return el;
 }
 
-// Splits text around every occurrence of any needle (case-sensitive call
-// ids, case-insensitive search text) and wraps the hits in <mark>, still
-// as text nodes.
+// Splits text around every occurrence of any needle (call ids, search
+// text; case-insensitive, the longest needle first where several start
+// at one place) and wraps the hits in <mark>, still as text nodes. The
+// match runs on the text itself: a lower-cased copy can have another
+// length ("\u0130" becomes two code units), which put the marks on the
+// wrong characters.
 export function highlight(text, needles, className) {
-  const list = needles.filter((n) => n && n.length > 0);
+  const list = needles.filter((n) => n && n.length > 0).sort((a, b) => b.length - a.length);
   if (!list.length) return [text];
-  const lower = text.toLowerCase();
+  const re = new RegExp(list.map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'gi');
   const out = [];
   let pos = 0;
-  while (pos < text.length) {
-    let best = -1, bestLen = 0;
-    for (const n of list) {
-      const at = lower.indexOf(n.toLowerCase(), pos);
-      if (at >= 0 && (best < 0 || at < best || (at === best && n.length > bestLen))) {
-        best = at; bestLen = n.length;
-      }
-    }
-    if (best < 0) break;
-    if (best > pos) out.push(text.slice(pos, best));
-    out.push(h('mark.' + className, null, text.slice(best, best + bestLen)));
-    pos = best + bestLen;
+  for (const m of text.matchAll(re)) {
+    if (m.index > pos) out.push(text.slice(pos, m.index));
+    out.push(h('mark.' + className, null, m[0]));
+    pos = m.index + m[0].length;
   }
   if (pos < text.length) out.push(text.slice(pos));
   return out;

@@ -105,13 +105,13 @@ function render(main, ctx) {
     return tr;
   }
 
-  async function load() {
+  async function load(background = false) {
     const page = state.cursors.length - 1;
     const before = state.cursors[page];
     let data;
     try {
       data = await api.get('/api/v1/log-requests' + api.query({ status: statusSel.value, order: 'desc',
-        limit: PAGE_SIZE, before: before || undefined }));
+        limit: PAGE_SIZE, before: before || undefined }), { background });
       errorBox.hidden = true;
     } catch (e) {
       replace(errorBox, 'Log requests could not be loaded: ' + e.message);
@@ -161,7 +161,7 @@ function render(main, ctx) {
     }
   });
   statusSel.addEventListener('change', () => { state.cursors = [0]; load(); });
-  const timer = setInterval(load, REFRESH_MS);
+  const timer = setInterval(() => load(true), REFRESH_MS);
   ctx.onLeave(() => clearInterval(timer));
   return load();
 }

@@ -92,7 +92,7 @@ function render(main, ctx) {
     const cursor = state.cursors[state.cursors.length - 1];
     let data;
     try {
-      data = readTicketPage(await api.get(listQuery(cursor)));
+      data = readTicketPage(await api.get(listQuery(cursor), { background: Boolean(quietly) }));
       errorBox.hidden = true;
     } catch (e) {
       if (!quietly || e.status) { replace(errorBox, 'Tickets could not be loaded: ' + e.message); errorBox.hidden = false; }

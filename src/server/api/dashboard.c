@@ -5,6 +5,7 @@
  */
 #include "dashboard_internal.h"
 
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "api/api.h"
 #include "logshare.h"
 #include "ls_fs.h"
+#include "ticket_store.h"
 
 /* The dashboard needs nothing but its own origin: no inline code, no
  * plugins, no framing (clickjacking), no <base> games, forms only to
@@ -55,6 +57,7 @@ int dashboard_new(const struct dashboard_config *cfg, struct ticket_store *ts,
     if ((rc = session_store_new(&sc, &d->sessions)) != 0 ||
         (rc = login_limit_new(NULL, &d->login_limit)) != 0)
         goto fail;
+    randombytes_buf(d->device_key, sizeof d->device_key); /* sodium_init: session_store_new */
     d->tmp_dir = strdup(cfg->tmp_dir && *cfg->tmp_dir ? cfg->tmp_dir : "/tmp");
     if (!d->tmp_dir) {
         rc = LOGSHARE_ENOMEM;
@@ -82,6 +85,7 @@ void dashboard_free(struct dashboard *d)
 {
     if (!d)
         return;
+    sodium_memzero(d->device_key, sizeof d->device_key);
     session_store_free(d->sessions);
     login_limit_free(d->login_limit);
     if (d->secret_key) {
@@ -92,7 +96,8 @@ void dashboard_free(struct dashboard *d)
     free(d);
 }
 
-int dashboard_respond_json(http_request *req, unsigned status, json_t *doc, const char *set_cookie)
+int dashboard_respond_json(http_request *req, unsigned status, json_t *doc, const char *set_cookie,
+                           const char *set_cookie2)
 {
     char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
@@ -116,6 +121,8 @@ int dashboard_respond_json(http_request *req, unsigned status, json_t *doc, cons
     dashboard_add_security_headers(r);
     if (set_cookie)
         MHD_add_response_header(r, "Set-Cookie", set_cookie);
+    if (set_cookie2)
+        MHD_add_response_header(r, "Set-Cookie", set_cookie2);
     return http_respond(req, status, r);
 }
 
@@ -123,7 +130,7 @@ int dashboard_respond_error(http_request *req, unsigned status, const char *code
                             const char *message)
 {
     json_t *doc = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message);
-    return dashboard_respond_json(req, status, doc, NULL);
+    return dashboard_respond_json(req, status, doc, NULL, NULL);
 }
 
 int dashboard_respond_errno(http_request *req, int err, const char *message)
@@ -163,6 +170,28 @@ static int method_is_safe(const char *m)
     return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0 || strcmp(m, "OPTIONS") == 0;
 }
 
+int dashboard_session_account(struct dashboard *d, const char *token, struct session_info *info)
+{
+    if (!d->ts)
+        return 0;
+    struct ticket_user *u = NULL;
+    int rc = ticket_store_user_get(d->ts, info->user, &u);
+    if (rc != 0 && rc != LOGSHARE_ENOENT)
+        return rc;
+    enum auth_role role = AUTH_ROLE_USER;
+    /* Re-added after the login: a new password, so older sessions (maybe
+     * the very reason for the reset) must not survive it. */
+    int ok = u && auth_role_parse(u->role, &role) == 0 && role != AUTH_ROLE_USER &&
+             u->created_at / 1000000 <= info->created_at;
+    ticket_user_free(u);
+    if (!ok) {
+        session_revoke(d->sessions, token);
+        return LOGSHARE_EAUTH;
+    }
+    snprintf(info->role, sizeof info->role, "%s", auth_role_name(role));
+    return 0;
+}
+
 int dashboard_session_identity(struct dashboard *d, http_request *req, struct auth_identity *id,
                                const char **reason)
 {
@@ -172,8 +201,15 @@ int dashboard_session_identity(struct dashboard *d, http_request *req, struct au
     if (dashboard_cookie_token(req, token, sizeof token) != 0)
         return LOGSHARE_ENOENT;
     struct session_info info;
-    if (!d || session_lookup(d->sessions, token, (int64_t)time(NULL), &info) != 0) {
+    const char *refresh = http_header(req, DASHBOARD_REFRESH_HEADER);
+    int (*find)(struct session_store *, const char *, int64_t, struct session_info *) =
+        refresh && strcmp(refresh, "1") == 0 ? session_lookup_passive : session_lookup;
+    if (!d || find(d->sessions, token, (int64_t)time(NULL), &info) != 0) {
         why = "session expired or logged out";
+        rc = LOGSHARE_EAUTH;
+    } else if ((rc = dashboard_session_account(d, token, &info)) != 0) {
+        why = rc == LOGSHARE_EAUTH ? "the account was removed or changed since the login"
+                                   : "the user database is unavailable";
         rc = LOGSHARE_EAUTH;
     } else if (!method_is_safe(req->method) &&
                !session_csrf_matches(&info, http_header(req, DASHBOARD_CSRF_HEADER))) {

@@ -43,6 +43,9 @@ struct dashboard;
 
 #define DASHBOARD_COOKIE "logshare_session"
 #define DASHBOARD_CSRF_HEADER "X-CSRF-Token"
+/* "1" on the requests a page makes by itself (auto-refresh): they do not
+ * count as activity for the session's idle expiry. */
+#define DASHBOARD_REFRESH_HEADER "X-Dashboard-Refresh"
 
 struct dashboard_config {
     /* The support secret key (a PREFIX.key of `logshare keygen`); NULL:

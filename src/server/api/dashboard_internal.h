@@ -22,11 +22,15 @@ struct dashboard {
     char *tmp_dir;
     int secure_cookie;
     int64_t session_max_ttl_s;
+    /* Signs device cookies (dashboard_login.c); random at start, so a
+     * restart only makes browsers strangers to the login limit again. */
+    unsigned char device_key[32];
 };
 
-/* Answers with doc (stolen) and the security headers; set_cookie (may be
- * NULL) becomes a Set-Cookie header. */
-int dashboard_respond_json(http_request *req, unsigned status, json_t *doc, const char *set_cookie);
+/* Answers with doc (stolen) and the security headers; set_cookie and
+ * set_cookie2 (either may be NULL) become Set-Cookie headers. */
+int dashboard_respond_json(http_request *req, unsigned status, json_t *doc, const char *set_cookie,
+                           const char *set_cookie2);
 /* Answers {"error":{"code","message"}} with the security headers. */
 int dashboard_respond_error(http_request *req, unsigned status, const char *code,
                             const char *message);
@@ -36,6 +40,13 @@ int dashboard_respond_errno(http_request *req, int err, const char *message);
 /* Copies the session cookie's value into buf (cap bytes). 0, or
  * LOGSHARE_ENOENT when there is no such cookie (or it does not fit). */
 int dashboard_cookie_token(http_request *req, char *buf, size_t cap);
+
+/* Checks a valid session (of cookie value token) against its account
+ * in the database, on every request: an agent removed, made a "user",
+ * or removed and added again (a new password) since the login loses the
+ * session at once (it is revoked: LOGSHARE_EAUTH). 0 with info->role set
+ * to the account's role now, or the store's error (the caller refuses). */
+int dashboard_session_account(struct dashboard *d, const char *token, struct session_info *info);
 
 /* Who is calling: the session cookie (see dashboard_session_identity),
  * else the bearer token, through the API's own authentication step (so

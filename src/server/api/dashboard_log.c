@@ -25,6 +25,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,11 +140,59 @@ static int copy_blob_to_tmp(struct blob_store *bs, const char *key, const char *
     return rc;
 }
 
+/* The length of the well-formed UTF-8 sequence at p (avail bytes), or 0. */
+static size_t utf8_seq_len(const unsigned char *p, size_t avail)
+{
+    size_t n = p[0] < 0x80                    ? 1
+               : p[0] >= 0xc2 && p[0] <= 0xdf ? 2
+               : p[0] >= 0xe0 && p[0] <= 0xef ? 3
+               : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4
+                                              : 0;
+    if (n == 0 || n > avail)
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+    if ((n == 3 && p[0] == 0xe0 && p[1] < 0xa0) || (n == 3 && p[0] == 0xed && p[1] >= 0xa0) ||
+        (n == 4 && p[0] == 0xf0 && p[1] < 0x90) || (n == 4 && p[0] == 0xf4 && p[1] >= 0x90))
+        return 0; /* overlong, a surrogate, or past U+10FFFF */
+    return n;
+}
+
+/* The message as a JSON string. Apps may log any bytes, and one that is
+ * not UTF-8 made the encoder fail and the whole page answer 500 (an app
+ * could hide its logs from support that way): such bytes become U+FFFD. */
+static json_t *message_json(const char *msg, size_t len)
+{
+    json_t *s = json_stringn(msg, len);
+    if (s || len > SIZE_MAX / 3)
+        return s;
+    char *clean = malloc(len * 3 + 1);
+    if (!clean)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < len;) {
+        size_t n = utf8_seq_len((const unsigned char *)msg + i, len - i);
+        if (n) {
+            memcpy(clean + o, msg + i, n);
+            o += n;
+            i += n;
+        } else {
+            memcpy(clean + o, "\xef\xbf\xbd", 3);
+            o += 3;
+            i++;
+        }
+    }
+    s = json_stringn_nocheck(clean, o);
+    free(clean);
+    return s;
+}
+
 static json_t *record_json(uint64_t index, const logshare_record *rec)
 {
     char when[40];
     ls_time_format_rfc3339(rec->time_us, 1, when);
-    json_t *msg = json_stringn_nocheck(rec->message ? rec->message : "", rec->message_len);
+    json_t *msg = message_json(rec->message ? rec->message : "", rec->message_len);
     return json_pack("{s:I,s:s,s:s,s:s,s:o}", "index", (json_int_t)index, "time", when, "level",
                      logshare_level_name(rec->level), "stream", rec->stream ? rec->stream : "",
                      "message", msg);
@@ -256,5 +305,5 @@ int dashboard_log_get(http_request *req)
                             more ? json_integer((json_int_t)index) : json_null());
     logshare_reader_close(r);
     ticket_attachment_free(att);
-    return dashboard_respond_json(req, 200, doc, NULL);
+    return dashboard_respond_json(req, 200, doc, NULL, NULL);
 }

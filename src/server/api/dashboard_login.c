@@ -10,6 +10,7 @@
  * reused, so a session id planted before login is worthless.
  */
 #include <pthread.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,55 @@ static void format_cookie(const struct dashboard *d, const char *token, int64_t 
 {
     snprintf(buf, cap, "%s=%s; Path=/; Max-Age=%lld; HttpOnly; SameSite=Strict%s", DASHBOARD_COOKIE,
              token, (long long)max_age, d->secure_cookie ? "; Secure" : "");
+}
+
+/* Device cookies (OWASP's defence against lockout): a browser that has
+ * logged in as a user gets "EXPIRY.MAC", a keyed BLAKE2b of the user
+ * name and the expiry. Its later logins as that user are counted in a
+ * bucket of their own, so a stranger's wrong guesses, which empty the
+ * name's ordinary bucket, cannot keep the agent out. It proves only that
+ * this browser once knew the password; it opens nothing by itself. */
+#define DEVICE_COOKIE "logshare_device"
+#define DEVICE_TTL_S (30 * 86400)
+#define DEVICE_MAC_LEN 32
+
+static void device_mac(const struct dashboard *d, const char *user, long long expiry,
+                       char hex[2 * DEVICE_MAC_LEN + 1])
+{
+    crypto_generichash_state st;
+    unsigned char mac[DEVICE_MAC_LEN];
+    char when[24];
+    int n = snprintf(when, sizeof when, "%lld", expiry);
+    crypto_generichash_init(&st, d->device_key, sizeof d->device_key, sizeof mac);
+    crypto_generichash_update(&st, (const unsigned char *)user, strlen(user) + 1); /* with NUL */
+    crypto_generichash_update(&st, (const unsigned char *)when, (size_t)n);
+    crypto_generichash_final(&st, mac, sizeof mac);
+    sodium_bin2hex(hex, 2 * DEVICE_MAC_LEN + 1, mac, sizeof mac);
+}
+
+/* 1 when the request carries a device cookie of user that has not
+ * expired, else 0. */
+static int device_trusted(const struct dashboard *d, http_request *req, const char *user,
+                          int64_t now_s)
+{
+    const char *v = MHD_lookup_connection_value(req->conn, MHD_COOKIE_KIND, DEVICE_COOKIE);
+    char *dot = NULL;
+    long long expiry = v ? strtoll(v, &dot, 10) : 0;
+    if (!v || dot == v || *dot != '.' || strlen(dot + 1) != 2 * DEVICE_MAC_LEN || expiry <= now_s)
+        return 0;
+    char want[2 * DEVICE_MAC_LEN + 1];
+    device_mac(d, user, expiry, want);
+    return sodium_memcmp(want, dot + 1, 2 * DEVICE_MAC_LEN) == 0;
+}
+
+static void format_device_cookie(const struct dashboard *d, const char *user, int64_t now_s,
+                                 char *buf, size_t cap)
+{
+    char mac[2 * DEVICE_MAC_LEN + 1];
+    long long expiry = (long long)now_s + DEVICE_TTL_S;
+    device_mac(d, user, expiry, mac);
+    snprintf(buf, cap, "%s=%lld.%s; Path=/dashboard/login; Max-Age=%d; HttpOnly; SameSite=Strict%s",
+             DEVICE_COOKIE, expiry, mac, DEVICE_TTL_S, d->secure_cookie ? "; Secure" : "");
 }
 
 static json_t *session_json(const struct session_info *info)
@@ -84,7 +134,10 @@ int dashboard_login_end(http_request *req)
     /* an IPv6 client by its /64, as the request rate limit counts it */
     char addr_key[RATELIMIT_ADDRESS_KEY_MAX];
     ratelimit_address_key(req->client_addr, addr_key, sizeof addr_key);
-    if (login_limit_take(d->login_limit, addr_key, user, now_us, &retry) != 0) {
+    int64_t now_s = (int64_t)time(NULL);
+    int trusted = device_trusted(d, req, user, now_s);
+    if ((trusted ? login_limit_take_device : login_limit_take)(d->login_limit, addr_key, user,
+                                                               now_us, &retry) != 0) {
         json_decref(body);
         return http_respond_rate_limited(req, retry);
     }
@@ -111,20 +164,20 @@ int dashboard_login_end(http_request *req)
         json_decref(body);
         return dashboard_respond_error(req, 401, "unauthorized", "wrong user name or password");
     }
-    login_limit_success(d->login_limit, user, now_us);
+    (trusted ? login_limit_success_device : login_limit_success)(d->login_limit, user, now_us);
     char token[SESSION_TOKEN_LEN + 1];
     struct session_info info;
-    rc = session_create(d->sessions, u->name, auth_role_name(role), (int64_t)time(NULL), token,
-                        &info);
+    rc = session_create(d->sessions, u->name, auth_role_name(role), now_s, token, &info);
     ticket_user_free(u);
     json_decref(body);
     if (rc != 0)
         return dashboard_respond_errno(req, rc, "could not start a session");
     snprintf(req->user_id, sizeof req->user_id, "%s", info.user);
-    char cookie[256];
+    char cookie[256], device[256];
     format_cookie(d, token, d->session_max_ttl_s, cookie, sizeof cookie);
     memset(token, 0, sizeof token);
-    return dashboard_respond_json(req, 200, session_json(&info), cookie);
+    format_device_cookie(d, info.user, now_s, device, sizeof device);
+    return dashboard_respond_json(req, 200, session_json(&info), cookie, device);
 }
 
 int dashboard_logout_end(http_request *req)
@@ -143,7 +196,7 @@ int dashboard_logout_end(http_request *req)
         session_revoke(d->sessions, token);
     char cookie[256];
     format_cookie(d, "", 0, cookie, sizeof cookie);
-    return dashboard_respond_json(req, 200, json_pack("{s:b}", "logged_out", 1), cookie);
+    return dashboard_respond_json(req, 200, json_pack("{s:b}", "logged_out", 1), cookie, NULL);
 }
 
 int dashboard_session_get(http_request *req)
@@ -156,6 +209,13 @@ int dashboard_session_get(http_request *req)
     if (dashboard_cookie_token(req, token, sizeof token) != 0 ||
         session_lookup(d->sessions, token, (int64_t)time(NULL), &info) != 0)
         return dashboard_respond_error(req, 401, "unauthorized", "not logged in");
+    int rc = dashboard_session_account(d, token, &info);
+    memset(token, 0, sizeof token);
+    if (rc == LOGSHARE_EAUTH)
+        return dashboard_respond_error(req, 401, "unauthorized",
+                                       "the account was removed or changed since the login");
+    if (rc != 0)
+        return dashboard_respond_errno(req, rc, "the user database is unavailable");
     snprintf(req->user_id, sizeof req->user_id, "%s", info.user);
-    return dashboard_respond_json(req, 200, session_json(&info), NULL);
+    return dashboard_respond_json(req, 200, session_json(&info), NULL, NULL);
 }

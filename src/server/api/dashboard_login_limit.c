@@ -15,7 +15,7 @@
 #define KEY_MAX 160
 
 struct bucket {
-    char key[KEY_MAX]; /* "a:<address>" or "u:<user name>"; "" is a free slot */
+    char key[KEY_MAX]; /* "a:<address>", "u:<user name>" or "d:<user name>"; "" is free */
     double tokens;
     int64_t updated_us;
 };
@@ -109,14 +109,14 @@ static int seconds_until_token(const struct bucket *b, double rate)
     return s < 1 ? 1 : s;
 }
 
-int login_limit_take(struct login_limit *l, const char *addr, const char *user, int64_t now_us,
-                     int *retry_after_s)
+static int take(struct login_limit *l, const char *addr, char user_kind, const char *user,
+                int64_t now_us, int *retry_after_s)
 {
     if (!l || !addr || !user)
         return LOGSHARE_EINVAL;
     pthread_mutex_lock(&l->lock);
     struct bucket *a = bucket_for(l, 'a', addr, l->addr_burst, l->addr_rate, now_us);
-    struct bucket *u = bucket_for(l, 'u', user, l->user_burst, l->user_rate, now_us);
+    struct bucket *u = bucket_for(l, user_kind, user, l->user_burst, l->user_rate, now_us);
     int rc = 0, wait = 0;
     if (a->tokens < 1.0) {
         wait = seconds_until_token(a, l->addr_rate);
@@ -138,12 +138,33 @@ int login_limit_take(struct login_limit *l, const char *addr, const char *user, 
     return rc;
 }
 
-void login_limit_success(struct login_limit *l, const char *user, int64_t now_us)
+int login_limit_take(struct login_limit *l, const char *addr, const char *user, int64_t now_us,
+                     int *retry_after_s)
+{
+    return take(l, addr, 'u', user, now_us, retry_after_s);
+}
+
+int login_limit_take_device(struct login_limit *l, const char *addr, const char *user,
+                            int64_t now_us, int *retry_after_s)
+{
+    return take(l, addr, 'd', user, now_us, retry_after_s);
+}
+
+static void refill(struct login_limit *l, char kind, const char *user, int64_t now_us)
 {
     if (!l || !user)
         return;
     pthread_mutex_lock(&l->lock);
-    struct bucket *u = bucket_for(l, 'u', user, l->user_burst, l->user_rate, now_us);
-    u->tokens = l->user_burst;
+    bucket_for(l, kind, user, l->user_burst, l->user_rate, now_us)->tokens = l->user_burst;
     pthread_mutex_unlock(&l->lock);
+}
+
+void login_limit_success(struct login_limit *l, const char *user, int64_t now_us)
+{
+    refill(l, 'u', user, now_us);
+}
+
+void login_limit_success_device(struct login_limit *l, const char *user, int64_t now_us)
+{
+    refill(l, 'd', user, now_us);
 }

@@ -6,7 +6,12 @@
  * the user name tried, so neither one address trying many names nor many
  * addresses trying one name get far. Every attempt takes a token from
  * both; a successful login refills the user name's bucket (an agent who
- * mistyped twice is not punished afterwards). Checked before the
+ * mistyped twice is not punished afterwards).
+ *
+ * A browser that has logged in as a user before (it holds that user's
+ * device cookie, see dashboard_login.c) is charged to a second bucket of
+ * that name instead, so that anyone spending the ordinary one (five
+ * wrong guesses a minute lock a name out) cannot keep the agent out. Checked before the
  * password hash is computed, so a flood also cannot burn the CPU on
  * Argon2.
  *
@@ -44,7 +49,14 @@ void login_limit_free(struct login_limit *l); /* NULL is a no-op */
 int login_limit_take(struct login_limit *l, const char *addr, const char *user, int64_t now_us,
                      int *retry_after_s);
 
-/* A login as user succeeded: its bucket is full again. */
+/* The same with the user name's bucket for browsers that have logged in
+ * as user before (their device cookie was verified). */
+int login_limit_take_device(struct login_limit *l, const char *addr, const char *user,
+                            int64_t now_us, int *retry_after_s);
+
+/* A login as user succeeded: the bucket it was charged to is full
+ * again (login_limit_take's, or login_limit_take_device's). */
 void login_limit_success(struct login_limit *l, const char *user, int64_t now_us);
+void login_limit_success_device(struct login_limit *l, const char *user, int64_t now_us);
 
 #endif

@@ -171,8 +171,8 @@ static struct session *find(struct session_store *ss, const unsigned char digest
     return NULL;
 }
 
-int session_lookup(struct session_store *ss, const char *token, int64_t now_s,
-                   struct session_info *info)
+static int lookup(struct session_store *ss, const char *token, int64_t now_s, int touch,
+                  struct session_info *info)
 {
     unsigned char digest[DIGEST_LEN];
     if (!ss || digest_token(token, digest) != 0)
@@ -183,7 +183,7 @@ int session_lookup(struct session_store *ss, const char *token, int64_t now_s,
     if (s && now_s >= expiry_of(ss, s)) {
         unlink_session(ss, s);
     } else if (s) {
-        if (now_s > s->last_used)
+        if (touch && now_s > s->last_used)
             s->last_used = now_s;
         s->info.expires_at = expiry_of(ss, s);
         if (info)
@@ -192,6 +192,18 @@ int session_lookup(struct session_store *ss, const char *token, int64_t now_s,
     }
     pthread_mutex_unlock(&ss->lock);
     return rc;
+}
+
+int session_lookup(struct session_store *ss, const char *token, int64_t now_s,
+                   struct session_info *info)
+{
+    return lookup(ss, token, now_s, 1, info);
+}
+
+int session_lookup_passive(struct session_store *ss, const char *token, int64_t now_s,
+                           struct session_info *info)
+{
+    return lookup(ss, token, now_s, 0, info);
 }
 
 int session_revoke(struct session_store *ss, const char *token)

@@ -71,6 +71,12 @@ int session_create(struct session_store *ss, const char *user, const char *role,
 int session_lookup(struct session_store *ss, const char *token, int64_t now_s,
                    struct session_info *info);
 
+/* The same without extending the idle expiry: for requests a page makes
+ * by itself (a list refreshing every few seconds), which must not keep
+ * an unattended session alive until its absolute expiry. */
+int session_lookup_passive(struct session_store *ss, const char *token, int64_t now_s,
+                           struct session_info *info);
+
 /* Ends the session of a cookie value. 0, or LOGSHARE_EAUTH if there was
  * none. */
 int session_revoke(struct session_store *ss, const char *token);

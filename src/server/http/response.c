@@ -90,6 +90,11 @@ static int respond_text(http_request *req, unsigned status, char *text, size_t l
     }
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    /* JSON is never a page: a browser sent here (an agent's session
+     * cookie goes with it) must not sniff it, run it, or frame it. */
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, "Content-Security-Policy",
+                            "default-src 'none'; frame-ancestors 'none'");
     if (status == MHD_HTTP_UNAUTHORIZED) /* RFC 6750 section 3 */
         MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"logshare\"");
     if (retry_after > 0) {
