@@ -252,3 +252,33 @@ sleep 0.3
 ! grep -q "log_request_update" "$TEST_TMP/bob2" || fail "bob's stream got erin's updates"
 kill "$ERINSTREAM" "$BOBSTREAM"; wait "$ERINSTREAM" "$BOBSTREAM" 2>/dev/null || true
 pass "declined, fulfilled and expired are announced to the owner's streams only, without ids"
+
+# --- a stream lives no longer than its token ---------------------------
+# A token is accepted until 60 s (the clock skew allowance) past its exp;
+# frank's expired 57 s ago, so his stream may last 3 s more. Then it
+# gets no more requests and is ended (at its next heartbeat, 500 ms
+# here), and reconnecting meets 401.
+SHORT=$(node -e '
+  const c = require("crypto"), fs = require("fs");
+  const b = (x) => Buffer.from(JSON.stringify(x)).toString("base64url");
+  const now = Math.floor(Date.now() / 1000);
+  const input = b({alg: "HS256", typ: "JWT"}) + "." + b({sub: "frank", iat: now - 120, exp: now - 57});
+  const sig = c.createHmac("sha256", fs.readFileSync(process.argv[1], "utf8").trimEnd()).update(input).digest("base64url");
+  process.stdout.write(input + "." + sig);' "$TEST_TMP/data/jwt-secret")
+curl -sN -H "Authorization: Bearer $SHORT" "$SERVER_URL/api/v1/log-requests/stream" \
+  >"$TEST_TMP/frank" 2>/dev/null &
+FRANKSTREAM=$!
+wait_for "$TEST_TMP/frank" "retry:" 5 || fail "frank's stream did not open"
+sleep 4
+api POST /api/v1/log-requests "$AGENT" '{"user_id":"frank","reason":"after expiry","expires_in":600}'
+F1=$(jget "$BODY" id)
+end=$((SECONDS + 3))
+while kill -0 "$FRANKSTREAM" 2>/dev/null; do
+  [ $SECONDS -lt $end ] || fail "the stream of an expired token stayed open"
+  sleep 0.05
+done
+! grep -q "$F1" "$TEST_TMP/frank" || fail "the stream of an expired token got $F1"
+STATUS=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $SHORT" \
+  "$SERVER_URL/api/v1/log-requests/stream")
+assert_eq 401 "$STATUS" "reconnecting with the expired token"
+pass "a stream ends when its token expires and gets nothing after"

@@ -286,8 +286,12 @@ int api_log_requests_stream(http_request *req)
                                       "Last-Event-ID must be an event id this server sent");
     }
     struct push_service *push = push_of(req);
+    /* The stream ends when the token would no longer be accepted. */
+    int64_t until = who.expires_at > 0
+                        ? who.expires_at + auth_clock_skew_s(((struct api_app *)req->app)->auth)
+                        : 0;
     struct MHD_Response *resp;
-    int rc = push_service_subscribe(push, req->conn, who.user_id, last_id, &resp);
+    int rc = push_service_subscribe(push, req->conn, who.user_id, until, last_id, &resp);
     if (rc == LOGSHARE_ERATELIMIT)
         return http_respond_error(req, rc, 429, "too many open streams for this user");
     if (rc == LOGSHARE_EBUSY || rc == LOGSHARE_ECLOSED)

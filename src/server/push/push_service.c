@@ -307,11 +307,12 @@ int push_service_ticket_created(struct push_service *svc, const char *user_id,
 }
 
 int push_service_subscribe(struct push_service *svc, struct MHD_Connection *conn,
-                           const char *user_id, int64_t last_event_id, struct MHD_Response **resp)
+                           const char *user_id, int64_t expires_at, int64_t last_event_id,
+                           struct MHD_Response **resp)
 {
     pthread_mutex_lock(&svc->pub_lock);
-    int rc = sse_hub_subscribe(svc->hub, conn, user_id, last_event_id, push_service_load_pending,
-                               svc, resp);
+    int rc = sse_hub_subscribe(svc->hub, conn, user_id, expires_at, last_event_id,
+                               push_service_load_pending, svc, resp);
     pthread_mutex_unlock(&svc->pub_lock);
     return rc;
 }
