@@ -52,6 +52,8 @@ struct logshare_watcher {
     long http_status;
     ls_buf error_body;
     int got_bytes;
+    int64_t last_byte_ns; /* monotonic: when the stream last brought a byte */
+    int idle_cut;         /* this connection was dropped for silence */
 };
 
 logshare_watcher *logshare_watcher_new(void)
@@ -322,12 +324,17 @@ static size_t on_body(char *data, size_t size, size_t n, void *user)
     logshare_watcher *w = user;
     size_t len = size * n;
     w->got_bytes = 1;
+    w->last_byte_ns = ls_time_mono_ns();
     if (w->http_status != 200) {
         if (w->error_body.len < 4096)
             ls_buf_append(&w->error_body, data, len);
         return len;
     }
-    if (watch_sse_feed(&w->parser, data, len) != 0)
+    int rc = watch_sse_feed(&w->parser, data, len);
+    /* A consent question may have kept us here for minutes while the
+     * server's heartbeats waited in the socket: that was not silence. */
+    w->last_byte_ns = ls_time_mono_ns();
+    if (rc != 0)
         return 0; /* a malformed or oversized stream: drop it and reconnect */
     return len;
 }
@@ -336,6 +343,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *user)
 {
     logshare_watcher *w = user;
     size_t len = size * n;
+    w->last_byte_ns = ls_time_mono_ns();
     /* The status line starts each response; remember its code so the
      * body callback knows whether it is reading events or an error. */
     if (len > 12 && strncmp(data, "HTTP/", 5) == 0) {
@@ -347,13 +355,22 @@ static size_t on_header(char *data, size_t size, size_t n, void *user)
     return len;
 }
 
+/* Called about once a second while the transfer waits. Silence is
+ * measured here from the last byte, not with curl's low-speed check: that
+ * one wants an average of 1 byte/s, which a stream of 3-byte heartbeats
+ * every 15 s never reaches, so every idle stream was cut each idle_ms. */
 static int on_progress(void *user, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
 {
     (void)a;
     (void)b;
     (void)c;
     (void)d;
-    return stopped(user) ? 1 : 0;
+    logshare_watcher *w = user;
+    if (ls_time_mono_ns() - w->last_byte_ns > (int64_t)w->idle_ms * 1000000) {
+        w->idle_cut = 1;
+        return 1;
+    }
+    return stopped(w) ? 1 : 0;
 }
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -385,6 +402,8 @@ static int connect_once(logshare_watcher *w, char *why, size_t why_len)
         h = curl_slist_append(h, last.data);
     w->http_status = 0;
     w->got_bytes = 0;
+    w->idle_cut = 0;
+    w->last_byte_ns = ls_time_mono_ns();
     ls_buf_reset(&w->error_body);
     watch_sse_reset(&w->parser);
     curl_easy_setopt(c, CURLOPT_URL, url);
@@ -399,10 +418,6 @@ static int connect_once(logshare_watcher *w, char *why, size_t why_len)
     curl_easy_setopt(c, CURLOPT_XFERINFODATA, w);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
                      w->opts->connect_timeout_ms > 0 ? w->opts->connect_timeout_ms : 10000L);
-    /* Heartbeats arrive every few seconds; silence this long means the
-     * path is dead even if TCP has not noticed. */
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (w->idle_ms + 999) / 1000);
     curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     if (w->opts->ca_file)
@@ -414,7 +429,12 @@ static int connect_once(logshare_watcher *w, char *why, size_t why_len)
      * names the class. */
     const char *curl_why = errbuf[0] ? errbuf : curl_easy_strerror(cc);
     int rc = 0;
-    if (w->http_status == 401 || w->http_status == 403) {
+    if (w->idle_cut) {
+        /* Heartbeats stopped: the path is dead even if TCP has not
+         * noticed. Worth another connection, whatever the status. */
+        snprintf(why, why_len, "no byte from the server for %ld ms", w->idle_ms);
+        rc = w->http_status == 200 ? 0 : LOGSHARE_ETIMEDOUT;
+    } else if (w->http_status == 401 || w->http_status == 403) {
         snprintf(why, why_len, "the server refused the token (HTTP %ld)", w->http_status);
         rc = LOGSHARE_EAUTH;
     } else if (w->http_status != 200) {

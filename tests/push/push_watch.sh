@@ -145,3 +145,31 @@ assert_exit 1 "malformed server URL" -- timeout 10 "$LOGSHARE_BIN" watch --dir "
 assert_contains "$(cat "$TEST_TMP/err")" "cannot use --server http://[::1" "the URL is named"
 [ "$(wc -l <"$TEST_TMP/err")" = 1 ] || fail "more than one line: $(cat "$TEST_TMP/err")"
 pass "a malformed server URL exits 1 at once"
+
+# --- an idle stream stays open; stop from another thread is prompt --------
+# Heartbeats every 6 s (3 bytes each, below 1 byte/s) and a watcher whose
+# idle timeout is 8 s: the stream is never silent that long, so it must
+# not be dropped (curl's low-speed check cut it every idle timeout).
+start_server "$TEST_TMP/data-idle" --stream-heartbeat-ms 6000
+IDLE_ALICE=$("$LOGSHARED_BIN" token --data-dir "$TEST_TMP/data-idle" --user alice)
+"$HELPER" watch-idle "$STORE" "$SERVER_URL" "$IDLE_ALICE" 8000 20 >"$TEST_TMP/idle.out" ||
+  fail "watch-idle failed"
+assert_contains "$(cat "$TEST_TMP/idle.out")" "disconnects 0" "an idle stream with heartbeats was dropped"
+STOP_MS=$(sed -n 's/^stopped in \([0-9]*\) ms$/\1/p' "$TEST_TMP/idle.out")
+[ "${STOP_MS:-99999}" -le 2000 ] || fail "logshare_watcher_stop took ${STOP_MS} ms"
+pass "an idle stream with sparse heartbeats stays open; stop from another thread took $STOP_MS ms"
+
+# --- a silent stream is dropped and reopened -------------------------------
+# Heartbeats every 500 ms, idle timeout 2 s; SIGSTOP freezes the server
+# for 4 s: no heartbeat, the socket stays open.
+stop_server
+start_server "$TEST_TMP/data-idle" --stream-heartbeat-ms 500
+( sleep 1; kill -STOP "$SERVER_PID"; sleep 4; kill -CONT "$SERVER_PID" ) &
+FREEZER=$!
+"$HELPER" watch-idle "$STORE" "$SERVER_URL" "$IDLE_ALICE" 2000 6 >"$TEST_TMP/silent.out" ||
+  fail "watch-idle failed"
+wait "$FREEZER"
+assert_contains "$(cat "$TEST_TMP/silent.out")" "no byte from the server for 2000 ms" \
+  "a silent stream was not dropped"
+stop_server
+pass "a stream silent past the idle timeout is dropped and reopened"
