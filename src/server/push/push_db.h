@@ -158,8 +158,10 @@ int push_db_log_request_fulfil(struct push_db *db, const char *id, const char *u
 struct survey_record {
     char id[PUSH_ID_MAX];
     int64_t created_at;
-    char *ticket_id; /* may be NULL */
-    int replayed;    /* 1: the idempotency key was seen; this is the first survey */
+    char *ticket_id;  /* may be NULL */
+    int replayed;     /* 1: the idempotency key was seen; this is the first survey */
+    char *call_id;    /* when replayed: the first survey's (a retry's body may differ) */
+    int report_issue; /* when replayed: the first survey's */
 };
 void survey_record_clear(struct survey_record *r);
 
