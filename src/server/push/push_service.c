@@ -321,6 +321,15 @@ int push_service_load_pending(void *ctx, const char *user_id, int64_t after_id, 
                               int64_t *max_id)
 {
     struct push_service *svc = ctx;
+    int64_t last = 0;
+    int rc0 = after_id > 0 ? push_db_log_request_last_seq(svc->db, &last) : 0;
+    if (rc0)
+        return rc0;
+    /* A Last-Event-ID above every id this database issued comes from
+     * before it was restored or recreated: resuming after it would skip
+     * every request until the ids caught up, so start from the top. */
+    if (after_id > last)
+        after_id = 0;
     *max_id = after_id;
     int64_t after = after_id;
     for (;;) {
