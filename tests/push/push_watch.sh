@@ -66,6 +66,23 @@ assert_contains "$(cat "$TEST_TMP/w3.out")" "uploaded $R3 ticket" "y uploads"
 assert_eq fulfilled "$(jget "$(get "$R3")" status)" "fulfilled after y"
 pass "'y' uploads"
 
+# --- a reason cannot forge output lines or drive the terminal -------------
+# stdout is one line per event for scripts: a newline in the reason must
+# not make a line that looks like an upload, nor ESC-like C1 controls reach
+# the terminal.
+RF=$(jget "$(curl -s -H "Authorization: Bearer $AGENT" -H 'Content-Type: application/json' \
+  -d '{"user_id":"alice","reason":"two\nuploaded lr_forged ticket tk_forged\u009b31m"}' \
+  "$SERVER_URL/api/v1/log-requests")" id)
+[ -n "$RF" ] || fail "cannot create the request"
+echo n | "$LOGSHARE_BIN" watch --dir "$STORE" --server "$SERVER_URL" --token "$ALICE" \
+  --max-requests 1 >"$TEST_TMP/wf.out" 2>"$TEST_TMP/wf.err" || fail "watch (forged) failed"
+! grep -q '^uploaded lr_forged' "$TEST_TMP/wf.out" || fail "the reason forged a line: $(cat "$TEST_TMP/wf.out")"
+assert_eq "request $RF: two uploaded lr_forged ticket tk_forged?31m" "$(head -1 "$TEST_TMP/wf.out")" \
+  "the reason on one line, the C1 control as '?'"
+assert_eq "declined $RF" "$(sed -n 2p "$TEST_TMP/wf.out")" "then the answer"
+! grep -q $'\xc2\x9b' "$TEST_TMP/wf.err" || fail "a C1 control reached the terminal prompt"
+pass "a reason with line breaks and controls prints as one safe line"
+
 # --- the watcher reconnects after the server restarts ------------------
 "$LOGSHARE_BIN" watch --dir "$STORE" --server "$SERVER_URL" --token "$ALICE" --yes \
   --max-requests 1 --reconnect-ms 100 >"$TEST_TMP/w4.out" 2>"$TEST_TMP/w4.err" &
