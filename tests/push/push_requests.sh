@@ -39,6 +39,12 @@ api POST /api/v1/log-requests "$AGENT" '{"user_id":"alice","reason":"r","expires
 assert_eq 400 "$STATUS" "expires_in 0 refused"
 api POST /api/v1/log-requests "$AGENT" '{"user_id":"alice","reason":"r","colour":"red"}'
 assert_eq 400 "$STATUS" "unknown field refused"
+# a user id no token could carry (tab, DEL: the token's sub rule) would
+# make a request nobody can ever see or answer
+api POST /api/v1/log-requests "$AGENT" '{"user_id":"ali\tce","reason":"r"}'
+assert_eq 400 "$STATUS" "a tab in user_id refused"
+api POST /api/v1/log-requests "$AGENT" '{"user_id":"alice\u007f","reason":"r"}'
+assert_eq 400 "$STATUS" "DEL in user_id refused"
 pass "creating needs support and a valid body"
 
 # --- a connected client hears a new request within a second ----------
