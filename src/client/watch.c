@@ -472,14 +472,9 @@ static void backoff_sleep(logshare_watcher *w, long ms)
     pthread_mutex_unlock(&w->lock);
 }
 
-int logshare_watch(logshare_watcher *w)
+/* logshare_watch's connect, wait, reconnect loop. */
+static int watch_loop(logshare_watcher *w)
 {
-    if (!w || !w->opts || !w->opts->server_url || !w->opts->token || !w->on_request ||
-        (!w->store && !w->dir))
-        return LOGSHARE_EINVAL;
-    if (sodium_init() < 0)
-        return LOGSHARE_EINTERNAL;
-    watch_sse_init(&w->parser, on_sse_event, w);
     long delay = w->initial_ms;
     while (!stopped(w)) {
         char why[256] = "";
@@ -503,4 +498,22 @@ int logshare_watch(logshare_watcher *w)
         delay = delay * 2 > w->max_ms ? w->max_ms : delay * 2;
     }
     return 0;
+}
+
+int logshare_watch(logshare_watcher *w)
+{
+    if (!w || !w->opts || !w->opts->server_url || !w->opts->token || !w->on_request ||
+        (!w->store && !w->dir))
+        return LOGSHARE_EINVAL;
+    if (sodium_init() < 0)
+        return LOGSHARE_EINTERNAL;
+    watch_sse_free(&w->parser); /* a watcher run again: the last run's buffers */
+    watch_sse_init(&w->parser, on_sse_event, w);
+    int rc = watch_loop(w);
+    /* The stop was for this run: the app may run the watcher again (after
+     * going to the background and back, or with a new token). */
+    pthread_mutex_lock(&w->lock);
+    w->stop = 0;
+    pthread_mutex_unlock(&w->lock);
+    return rc;
 }

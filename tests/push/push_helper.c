@@ -19,6 +19,11 @@
  *                                     from this thread; prints each
  *                                     disconnect, then "disconnects N" and
  *                                     "stopped in MS ms"; exit 0
+ *   push_helper watch-again DIR SERVER TOKEN
+ *                                     runs one watcher twice: connect,
+ *                                     stop, connect again, stop; prints
+ *                                     "connects N" (2 when the second run
+ *                                     really watched); exit 0
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -94,6 +99,16 @@ static void count_disconnects(void *user, logshare_watch_event ev, const char *i
     fflush(stdout);
 }
 
+static void count_connects(void *user, logshare_watch_event ev, const char *id, int status,
+                           const char *detail)
+{
+    (void)id;
+    (void)status;
+    (void)detail;
+    if (ev == LOGSHARE_WATCH_CONNECTED)
+        __atomic_add_fetch((int *)user, 1, __ATOMIC_SEQ_CST);
+}
+
 static void *run_watch(void *w)
 {
     logshare_watch(w);
@@ -134,8 +149,45 @@ static int watch_idle(const char *dir, const char *server, const char *token, lo
     return rc ? 1 : 0;
 }
 
+/* Runs w on a thread until it has connected `want` times in all (at
+ * most 5 s), then stops it and waits for logshare_watch to return. */
+static void run_until_connected(logshare_watcher *w, int *connects, int want)
+{
+    pthread_t t;
+    if (pthread_create(&t, NULL, run_watch, w) != 0)
+        return;
+    for (int i = 0; i < 500 && __atomic_load_n(connects, __ATOMIC_SEQ_CST) < want; i++)
+        usleep(10000);
+    logshare_watcher_stop(w);
+    pthread_join(t, NULL);
+}
+
+static int watch_again(const char *dir, const char *server, const char *token)
+{
+    logshare_share_options *o = logshare_share_options_new();
+    logshare_watcher *w = logshare_watcher_new();
+    int connects = 0;
+    int rc = logshare_share_options_set_server(o, server, token);
+    rc = rc ? rc : logshare_watcher_set_dir(w, dir);
+    rc = rc ? rc : logshare_watcher_set_share_options(w, o);
+    rc = rc ? rc : logshare_watcher_set_request_callback(w, ignore_request, NULL);
+    rc = rc ? rc : logshare_watcher_set_event_callback(w, count_connects, &connects);
+    if (!rc) {
+        run_until_connected(w, &connects, 1);
+        run_until_connected(w, &connects, 2);
+        printf("connects %d\n", connects);
+    } else {
+        fprintf(stderr, "push_helper watch-again: %s\n", logshare_strerror(rc));
+    }
+    logshare_watcher_free(w);
+    logshare_share_options_free(o);
+    return rc ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 5 && strcmp(argv[1], "watch-again") == 0)
+        return watch_again(argv[2], argv[3], argv[4]);
     if (argc == 7 && strcmp(argv[1], "watch-idle") == 0)
         return watch_idle(argv[2], argv[3], argv[4], atol(argv[5]), atoi(argv[6]));
     if (argc == 4 && strcmp(argv[1], "write") == 0)
@@ -146,6 +198,7 @@ int main(int argc, char **argv)
         return decline(argv[2], argv[3], argv[4], argc == 6 ? argv[5] : NULL);
     fprintf(stderr, "usage: push_helper write DIR COUNT | survey DIR SERVER TOKEN JSON |\n"
                     "       decline SERVER TOKEN ID [CA_FILE] |\n"
-                    "       watch-idle DIR SERVER TOKEN IDLE_MS SECONDS\n");
+                    "       watch-idle DIR SERVER TOKEN IDLE_MS SECONDS |\n"
+                    "       watch-again DIR SERVER TOKEN\n");
     return 2;
 }

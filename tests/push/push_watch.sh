@@ -176,6 +176,12 @@ STOP_MS=$(sed -n 's/^stopped in \([0-9]*\) ms$/\1/p' "$TEST_TMP/idle.out")
 [ "${STOP_MS:-99999}" -le 2000 ] || fail "logshare_watcher_stop took ${STOP_MS} ms"
 pass "an idle stream with sparse heartbeats stays open; stop from another thread took $STOP_MS ms"
 
+# --- a stopped watcher can be run again -------------------------------------
+# (an app back from the background): the stop ended the first run only.
+assert_eq "connects 2" "$("$HELPER" watch-again "$STORE" "$SERVER_URL" "$IDLE_ALICE")" \
+  "the second run of a stopped watcher did not connect"
+pass "a watcher stopped from another thread runs again"
+
 # --- a silent stream is dropped and reopened -------------------------------
 # Heartbeats every 500 ms, idle timeout 2 s; SIGSTOP freezes the server
 # for 4 s: no heartbeat, the socket stays open.
