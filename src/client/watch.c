@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "logshare.h"
@@ -50,6 +51,8 @@ struct logshare_watcher {
     /* per connection */
     watch_sse parser;
     long http_status;
+    int sse_type;  /* this response says Content-Type: text/event-stream */
+    int is_stream; /* 200 and an event stream: the body is events */
     ls_buf error_body;
     int got_bytes;
     int64_t last_byte_ns; /* monotonic: when the stream last brought a byte */
@@ -325,7 +328,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *user)
     size_t len = size * n;
     w->got_bytes = 1;
     w->last_byte_ns = ls_time_mono_ns();
-    if (w->http_status != 200) {
+    if (!w->is_stream) {
         if (w->error_body.len < 4096)
             ls_buf_append(&w->error_body, data, len);
         return len;
@@ -349,7 +352,19 @@ static size_t on_header(char *data, size_t size, size_t n, void *user)
     if (len > 12 && strncmp(data, "HTTP/", 5) == 0) {
         const char *sp = memchr(data, ' ', len);
         w->http_status = sp ? strtol(sp + 1, NULL, 10) : 0;
-        if (w->http_status == 200)
+        w->sse_type = w->is_stream = 0;
+    } else if (len > 13 && strncasecmp(data, "content-type:", 13) == 0) {
+        size_t i = 13;
+        while (i < len && (data[i] == ' ' || data[i] == '\t'))
+            i++;
+        w->sse_type = len - i >= 17 && strncasecmp(data + i, "text/event-stream", 17) == 0 &&
+                      (len - i == 17 || strchr("; \t\r\n", data[i + 17]));
+    } else if ((len == 2 && data[0] == '\r') || (len == 1 && data[0] == '\n')) {
+        /* The end of the headers. A 200 that is not an event stream is a
+         * captive portal's login page or a proxy's answer, not a stream:
+         * treating it as one reconnected every second for ever. */
+        w->is_stream = w->http_status == 200 && w->sse_type;
+        if (w->is_stream)
             emit(w, LOGSHARE_WATCH_CONNECTED, NULL, 0, NULL);
     }
     return len;
@@ -401,6 +416,7 @@ static int connect_once(logshare_watcher *w, char *why, size_t why_len)
     if (w->parser.last_id[0] && !ls_buf_printf(&last, "Last-Event-ID: %s", w->parser.last_id))
         h = curl_slist_append(h, last.data);
     w->http_status = 0;
+    w->sse_type = w->is_stream = 0;
     w->got_bytes = 0;
     w->idle_cut = 0;
     w->last_byte_ns = ls_time_mono_ns();
@@ -433,10 +449,14 @@ static int connect_once(logshare_watcher *w, char *why, size_t why_len)
         /* Heartbeats stopped: the path is dead even if TCP has not
          * noticed. Worth another connection, whatever the status. */
         snprintf(why, why_len, "no byte from the server for %ld ms", w->idle_ms);
-        rc = w->http_status == 200 ? 0 : LOGSHARE_ETIMEDOUT;
+        rc = w->is_stream ? 0 : LOGSHARE_ETIMEDOUT;
     } else if (w->http_status == 401 || w->http_status == 403) {
         snprintf(why, why_len, "the server refused the token (HTTP %ld)", w->http_status);
         rc = LOGSHARE_EAUTH;
+    } else if (w->http_status == 200 && !w->is_stream) {
+        snprintf(why, why_len,
+                 "HTTP 200 but not an event stream (a proxy or captive portal in the way?)");
+        rc = LOGSHARE_EHTTP;
     } else if (w->http_status != 200) {
         if (w->http_status)
             snprintf(why, why_len, "HTTP %ld", w->http_status);

@@ -196,3 +196,22 @@ assert_contains "$(cat "$TEST_TMP/silent.out")" "no byte from the server for 200
   "a silent stream was not dropped"
 stop_server
 pass "a stream silent past the idle timeout is dropped and reopened"
+
+# --- a 200 that is not an event stream (captive portal) --------------------
+# A hotel wifi's login page answers every URL with 200 text/html: that is
+# not a stream, so the watcher backs off (1, 2, 4 s...) instead of
+# reconnecting every second for ever, and never says it is watching.
+node -e '
+  const http = require("http");
+  const s = http.createServer((q, r) => { r.writeHead(200, {"Content-Type": "text/html"}); r.end("<html>log in</html>\n"); });
+  s.listen(0, "127.0.0.1", () => require("fs").writeFileSync(process.argv[1], String(s.address().port)));
+' "$TEST_TMP/portal.port" &
+PORTAL=$!
+for _ in $(seq 1 100); do [ -s "$TEST_TMP/portal.port" ] && break; sleep 0.05; done
+"$HELPER" watch-idle "$STORE" "http://127.0.0.1:$(cat "$TEST_TMP/portal.port")" "$ALICE" 8000 6 \
+  >"$TEST_TMP/portal.out" || fail "watch-idle failed"
+kill "$PORTAL"; wait "$PORTAL" 2>/dev/null || true
+assert_contains "$(cat "$TEST_TMP/portal.out")" "not an event stream" "the reason names the problem"
+N=$(sed -n 's/^disconnects //p' "$TEST_TMP/portal.out")
+[ "$N" -le 3 ] || fail "$N reconnects in 6 s to a captive portal: no backoff"
+pass "a 200 that is not an event stream backs off ($N tries in 6 s)"
