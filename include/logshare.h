@@ -1027,7 +1027,9 @@ LOGSHARE_API int logshare_watcher_set_idle_timeout(logshare_watcher *w, long idl
 LOGSHARE_API int logshare_watch(logshare_watcher *w);
 
 /* Makes logshare_watch return soon (within about a second), from any
- * thread (not from a signal handler). */
+ * thread (not from a signal handler). The stop ends that run only: once
+ * logshare_watch has returned, the watcher can be run again (back from
+ * the background, or with a new token). */
 LOGSHARE_API void logshare_watcher_stop(logshare_watcher *w);
 
 /* Tells the server the user declined request_id, outside a watcher (an

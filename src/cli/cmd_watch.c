@@ -38,7 +38,9 @@ static void usage(FILE *out)
             "  --reconnect-ms MS      first reconnect delay (default 1000; doubles to 60000)\n\n"
             "Output: one line per request on stdout: 'request ID: REASON', then\n"
             "'uploaded ID ticket TICKET', 'queued ID outbox ITEM' (no server now: sent\n"
-            "later), 'declined ID', or 'failed ID: WHY'. Connection news goes to stderr.\n"
+            "later), 'declined ID', or 'failed ID: WHY'. Line breaks in REASON and WHY\n"
+            "are printed as spaces, other control characters as '?'. Connection news\n"
+            "goes to stderr.\n"
             "Exit: 0 interrupted or done, 1 the server refused the token, its TLS\n"
             "certificate did not verify (see --ca-file) or the URL cannot be used, 2 usage.\n");
 }
@@ -75,17 +77,39 @@ static int ends_watch(int status)
            status == LOGSHARE_EUNSUPPORTED;
 }
 
+/* Writes the support agent's text on one line: the output is one line
+ * per event for scripts, so a newline in a reason must not forge another
+ * line ("uploaded ..."), and control characters (C0, DEL, C1 such as
+ * U+009B CSI) must not drive the terminal. Line breaks and tabs become
+ * spaces, other controls '?'. */
+static void put_one_line(FILE *f, const char *text)
+{
+    const unsigned char *p = (const unsigned char *)(text ? text : "");
+    for (; *p; p++) {
+        if (*p == '\n' || *p == '\r' || *p == '\t')
+            fputc(' ', f);
+        else if (*p < 0x20 || *p == 0x7f)
+            fputc('?', f);
+        else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+            fputc('?', f); /* a C1 control in UTF-8 */
+            p++;
+        } else
+            fputc(*p, f);
+    }
+}
+
 static logshare_consent on_request(void *user, const logshare_log_request *r)
 {
     struct watch_cli *c = user;
-    printf("request %s: %s\n", r->id, r->reason ? r->reason : "");
+    printf("request %s: ", r->id);
+    put_one_line(stdout, r->reason);
+    putchar('\n');
     fflush(stdout);
     logshare_consent answer = LOGSHARE_CONSENT_UPLOAD;
     if (!c->yes) {
-        fprintf(stderr,
-                "Support asks for this device's logs (request %s):\n  %s\n"
-                "Upload them? [y/N] ",
-                r->id, r->reason ? r->reason : "");
+        fprintf(stderr, "Support asks for this device's logs (request %s):\n  ", r->id);
+        put_one_line(stderr, r->reason);
+        fprintf(stderr, "\nUpload them? [y/N] ");
         fflush(stderr);
         char line[64];
         c->prompting = 1;
@@ -130,7 +154,9 @@ static void on_event(void *user, logshare_watch_event ev, const char *id, int st
         printf("declined %s\n", id);
         break;
     case LOGSHARE_WATCH_FAILED:
-        printf("failed %s: %s\n", id, detail ? detail : logshare_strerror(status));
+        printf("failed %s: ", id); /* detail may quote the server's answer */
+        put_one_line(stdout, detail ? detail : logshare_strerror(status));
+        putchar('\n');
         break;
     }
     fflush(stdout);

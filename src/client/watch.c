@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "logshare.h"
@@ -50,8 +51,12 @@ struct logshare_watcher {
     /* per connection */
     watch_sse parser;
     long http_status;
+    int sse_type;  /* this response says Content-Type: text/event-stream */
+    int is_stream; /* 200 and an event stream: the body is events */
     ls_buf error_body;
     int got_bytes;
+    int64_t last_byte_ns; /* monotonic: when the stream last brought a byte */
+    int idle_cut;         /* this connection was dropped for silence */
 };
 
 logshare_watcher *logshare_watcher_new(void)
@@ -322,12 +327,17 @@ static size_t on_body(char *data, size_t size, size_t n, void *user)
     logshare_watcher *w = user;
     size_t len = size * n;
     w->got_bytes = 1;
-    if (w->http_status != 200) {
+    w->last_byte_ns = ls_time_mono_ns();
+    if (!w->is_stream) {
         if (w->error_body.len < 4096)
             ls_buf_append(&w->error_body, data, len);
         return len;
     }
-    if (watch_sse_feed(&w->parser, data, len) != 0)
+    int rc = watch_sse_feed(&w->parser, data, len);
+    /* A consent question may have kept us here for minutes while the
+     * server's heartbeats waited in the socket: that was not silence. */
+    w->last_byte_ns = ls_time_mono_ns();
+    if (rc != 0)
         return 0; /* a malformed or oversized stream: drop it and reconnect */
     return len;
 }
@@ -336,24 +346,46 @@ static size_t on_header(char *data, size_t size, size_t n, void *user)
 {
     logshare_watcher *w = user;
     size_t len = size * n;
+    w->last_byte_ns = ls_time_mono_ns();
     /* The status line starts each response; remember its code so the
      * body callback knows whether it is reading events or an error. */
     if (len > 12 && strncmp(data, "HTTP/", 5) == 0) {
         const char *sp = memchr(data, ' ', len);
         w->http_status = sp ? strtol(sp + 1, NULL, 10) : 0;
-        if (w->http_status == 200)
+        w->sse_type = w->is_stream = 0;
+    } else if (len > 13 && strncasecmp(data, "content-type:", 13) == 0) {
+        size_t i = 13;
+        while (i < len && (data[i] == ' ' || data[i] == '\t'))
+            i++;
+        w->sse_type = len - i >= 17 && strncasecmp(data + i, "text/event-stream", 17) == 0 &&
+                      (len - i == 17 || strchr("; \t\r\n", data[i + 17]));
+    } else if ((len == 2 && data[0] == '\r') || (len == 1 && data[0] == '\n')) {
+        /* The end of the headers. A 200 that is not an event stream is a
+         * captive portal's login page or a proxy's answer, not a stream:
+         * treating it as one reconnected every second for ever. */
+        w->is_stream = w->http_status == 200 && w->sse_type;
+        if (w->is_stream)
             emit(w, LOGSHARE_WATCH_CONNECTED, NULL, 0, NULL);
     }
     return len;
 }
 
+/* Called about once a second while the transfer waits. Silence is
+ * measured here from the last byte, not with curl's low-speed check: that
+ * one wants an average of 1 byte/s, which a stream of 3-byte heartbeats
+ * every 15 s never reaches, so every idle stream was cut each idle_ms. */
 static int on_progress(void *user, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
 {
     (void)a;
     (void)b;
     (void)c;
     (void)d;
-    return stopped(user) ? 1 : 0;
+    logshare_watcher *w = user;
+    if (ls_time_mono_ns() - w->last_byte_ns > (int64_t)w->idle_ms * 1000000) {
+        w->idle_cut = 1;
+        return 1;
+    }
+    return stopped(w) ? 1 : 0;
 }
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -384,7 +416,10 @@ static int connect_once(logshare_watcher *w, char *why, size_t why_len)
     if (w->parser.last_id[0] && !ls_buf_printf(&last, "Last-Event-ID: %s", w->parser.last_id))
         h = curl_slist_append(h, last.data);
     w->http_status = 0;
+    w->sse_type = w->is_stream = 0;
     w->got_bytes = 0;
+    w->idle_cut = 0;
+    w->last_byte_ns = ls_time_mono_ns();
     ls_buf_reset(&w->error_body);
     watch_sse_reset(&w->parser);
     curl_easy_setopt(c, CURLOPT_URL, url);
@@ -399,10 +434,6 @@ static int connect_once(logshare_watcher *w, char *why, size_t why_len)
     curl_easy_setopt(c, CURLOPT_XFERINFODATA, w);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
                      w->opts->connect_timeout_ms > 0 ? w->opts->connect_timeout_ms : 10000L);
-    /* Heartbeats arrive every few seconds; silence this long means the
-     * path is dead even if TCP has not noticed. */
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (w->idle_ms + 999) / 1000);
     curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     if (w->opts->ca_file)
@@ -414,9 +445,18 @@ static int connect_once(logshare_watcher *w, char *why, size_t why_len)
      * names the class. */
     const char *curl_why = errbuf[0] ? errbuf : curl_easy_strerror(cc);
     int rc = 0;
-    if (w->http_status == 401 || w->http_status == 403) {
+    if (w->idle_cut) {
+        /* Heartbeats stopped: the path is dead even if TCP has not
+         * noticed. Worth another connection, whatever the status. */
+        snprintf(why, why_len, "no byte from the server for %ld ms", w->idle_ms);
+        rc = w->is_stream ? 0 : LOGSHARE_ETIMEDOUT;
+    } else if (w->http_status == 401 || w->http_status == 403) {
         snprintf(why, why_len, "the server refused the token (HTTP %ld)", w->http_status);
         rc = LOGSHARE_EAUTH;
+    } else if (w->http_status == 200 && !w->is_stream) {
+        snprintf(why, why_len,
+                 "HTTP 200 but not an event stream (a proxy or captive portal in the way?)");
+        rc = LOGSHARE_EHTTP;
     } else if (w->http_status != 200) {
         if (w->http_status)
             snprintf(why, why_len, "HTTP %ld", w->http_status);
@@ -452,14 +492,9 @@ static void backoff_sleep(logshare_watcher *w, long ms)
     pthread_mutex_unlock(&w->lock);
 }
 
-int logshare_watch(logshare_watcher *w)
+/* logshare_watch's connect, wait, reconnect loop. */
+static int watch_loop(logshare_watcher *w)
 {
-    if (!w || !w->opts || !w->opts->server_url || !w->opts->token || !w->on_request ||
-        (!w->store && !w->dir))
-        return LOGSHARE_EINVAL;
-    if (sodium_init() < 0)
-        return LOGSHARE_EINTERNAL;
-    watch_sse_init(&w->parser, on_sse_event, w);
     long delay = w->initial_ms;
     while (!stopped(w)) {
         char why[256] = "";
@@ -483,4 +518,22 @@ int logshare_watch(logshare_watcher *w)
         delay = delay * 2 > w->max_ms ? w->max_ms : delay * 2;
     }
     return 0;
+}
+
+int logshare_watch(logshare_watcher *w)
+{
+    if (!w || !w->opts || !w->opts->server_url || !w->opts->token || !w->on_request ||
+        (!w->store && !w->dir))
+        return LOGSHARE_EINVAL;
+    if (sodium_init() < 0)
+        return LOGSHARE_EINTERNAL;
+    watch_sse_free(&w->parser); /* a watcher run again: the last run's buffers */
+    watch_sse_init(&w->parser, on_sse_event, w);
+    int rc = watch_loop(w);
+    /* The stop was for this run: the app may run the watcher again (after
+     * going to the background and back, or with a new token). */
+    pthread_mutex_lock(&w->lock);
+    w->stop = 0;
+    pthread_mutex_unlock(&w->lock);
+    return rc;
 }

@@ -20,6 +20,7 @@ void watch_sse_reset(watch_sse *p)
     p->event[0] = '\0';
     p->has_data = 0;
     p->after_cr = 0;
+    memcpy(p->id_buf, p->last_id, sizeof p->id_buf);
 }
 
 void watch_sse_free(watch_sse *p)
@@ -30,6 +31,9 @@ void watch_sse_free(watch_sse *p)
 
 static int dispatch(watch_sse *p)
 {
+    /* The WHATWG processing model: the last event id changes when its
+     * event is complete, even one without data. */
+    memcpy(p->last_id, p->id_buf, sizeof p->last_id);
     int rc = 0;
     if (p->has_data) {
         const char *data = p->data.data ? p->data.data : "";
@@ -75,9 +79,9 @@ static int process_line(watch_sse *p, const char *line, size_t len)
     if (name_len == 2 && memcmp(line, "id", 2) == 0) {
         /* The spec ignores an id holding NUL; we also ignore ones too long
          * to send back. */
-        if (!memchr(value, '\0', value_len) && value_len < sizeof p->last_id) {
-            memcpy(p->last_id, value, value_len);
-            p->last_id[value_len] = '\0';
+        if (!memchr(value, '\0', value_len) && value_len < sizeof p->id_buf) {
+            memcpy(p->id_buf, value, value_len);
+            p->id_buf[value_len] = '\0';
         }
         return 0;
     }

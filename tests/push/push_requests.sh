@@ -39,6 +39,12 @@ api POST /api/v1/log-requests "$AGENT" '{"user_id":"alice","reason":"r","expires
 assert_eq 400 "$STATUS" "expires_in 0 refused"
 api POST /api/v1/log-requests "$AGENT" '{"user_id":"alice","reason":"r","colour":"red"}'
 assert_eq 400 "$STATUS" "unknown field refused"
+# a user id no token could carry (tab, DEL: the token's sub rule) would
+# make a request nobody can ever see or answer
+api POST /api/v1/log-requests "$AGENT" '{"user_id":"ali\tce","reason":"r"}'
+assert_eq 400 "$STATUS" "a tab in user_id refused"
+api POST /api/v1/log-requests "$AGENT" '{"user_id":"alice\u007f","reason":"r"}'
+assert_eq 400 "$STATUS" "DEL in user_id refused"
 pass "creating needs support and a valid body"
 
 # --- a connected client hears a new request within a second ----------
@@ -252,3 +258,53 @@ sleep 0.3
 ! grep -q "log_request_update" "$TEST_TMP/bob2" || fail "bob's stream got erin's updates"
 kill "$ERINSTREAM" "$BOBSTREAM"; wait "$ERINSTREAM" "$BOBSTREAM" 2>/dev/null || true
 pass "declined, fulfilled and expired are announced to the owner's streams only, without ids"
+
+# --- a stream lives no longer than its token ---------------------------
+# A token is accepted until 60 s (the clock skew allowance) past its exp;
+# frank's expired 57 s ago, so his stream may last 3 s more. Then it
+# gets no more requests and is ended (at its next heartbeat, 500 ms
+# here), and reconnecting meets 401.
+SHORT=$(node -e '
+  const c = require("crypto"), fs = require("fs");
+  const b = (x) => Buffer.from(JSON.stringify(x)).toString("base64url");
+  const now = Math.floor(Date.now() / 1000);
+  const input = b({alg: "HS256", typ: "JWT"}) + "." + b({sub: "frank", iat: now - 120, exp: now - 57});
+  const sig = c.createHmac("sha256", fs.readFileSync(process.argv[1], "utf8").trimEnd()).update(input).digest("base64url");
+  process.stdout.write(input + "." + sig);' "$TEST_TMP/data/jwt-secret")
+curl -sN -H "Authorization: Bearer $SHORT" "$SERVER_URL/api/v1/log-requests/stream" \
+  >"$TEST_TMP/frank" 2>/dev/null &
+FRANKSTREAM=$!
+wait_for "$TEST_TMP/frank" "retry:" 5 || fail "frank's stream did not open"
+sleep 4
+api POST /api/v1/log-requests "$AGENT" '{"user_id":"frank","reason":"after expiry","expires_in":600}'
+F1=$(jget "$BODY" id)
+end=$((SECONDS + 3))
+while kill -0 "$FRANKSTREAM" 2>/dev/null; do
+  [ $SECONDS -lt $end ] || fail "the stream of an expired token stayed open"
+  sleep 0.05
+done
+! grep -q "$F1" "$TEST_TMP/frank" || fail "the stream of an expired token got $F1"
+STATUS=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $SHORT" \
+  "$SERVER_URL/api/v1/log-requests/stream")
+assert_eq 401 "$STATUS" "reconnecting with the expired token"
+pass "a stream ends when its token expires and gets nothing after"
+
+# --- a Last-Event-ID from before the database was restored -------------
+# An id above every id this server issued cannot be resumed after (the
+# requests made since the restore would all be skipped, live ones too):
+# the stream starts from the top instead.
+GINA=$(token gina)
+api POST /api/v1/log-requests "$AGENT" '{"user_id":"gina","reason":"before reconnect","expires_in":600}'
+G1=$(jget "$BODY" id)
+for last in 999999999 99999999999999999999; do
+  curl -sN -H "Authorization: Bearer $GINA" -H "Last-Event-ID: $last" \
+    "$SERVER_URL/api/v1/log-requests/stream" >"$TEST_TMP/gina" 2>/dev/null &
+  GINASTREAM=$!
+  wait_for "$TEST_TMP/gina" "retry:" 5 || fail "gina's stream did not open"
+  wait_for "$TEST_TMP/gina" "$G1" 2 || fail "Last-Event-ID $last: pending $G1 was not sent"
+  api POST /api/v1/log-requests "$AGENT" '{"user_id":"gina","reason":"live","expires_in":600}'
+  G2=$(jget "$BODY" id)
+  wait_for "$TEST_TMP/gina" "$G2" 2 || fail "Last-Event-ID $last: the new $G2 was not sent"
+  kill "$GINASTREAM"; wait "$GINASTREAM" 2>/dev/null || true
+done
+pass "a Last-Event-ID above every issued id starts the stream from the top"

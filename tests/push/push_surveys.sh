@@ -67,6 +67,11 @@ post "${SURVEYS[1]}" -H 'Idempotency-Key: same-key'
 FIRST=$(jget "$BODY" id)
 post "${SURVEYS[1]}" -H 'Idempotency-Key: same-key'
 assert_eq "$FIRST" "$(jget "$BODY" id)" "a retry with the same key returns the first survey"
+# a reused key with another body stores nothing and says what was stored
+post '{"call_id":"c-other","overall":{"score":1},"report_issue":true}' -H 'Idempotency-Key: same-key'
+assert_eq "$FIRST" "$(jget "$BODY" id)" "a reused key returns the first survey"
+assert_eq c2 "$(jget "$BODY" call_id)" "the replay names the stored survey's call, not the retry's"
+assert_eq false "$(jget "$BODY" report_issue)" "the replay's report_issue is the stored one"
 pass "6 surveys stored; a retry with the same Idempotency-Key stored nothing new"
 ALL=("${SURVEYS[@]}" "${SURVEYS[1]}")
 

@@ -66,6 +66,23 @@ assert_contains "$(cat "$TEST_TMP/w3.out")" "uploaded $R3 ticket" "y uploads"
 assert_eq fulfilled "$(jget "$(get "$R3")" status)" "fulfilled after y"
 pass "'y' uploads"
 
+# --- a reason cannot forge output lines or drive the terminal -------------
+# stdout is one line per event for scripts: a newline in the reason must
+# not make a line that looks like an upload, nor ESC-like C1 controls reach
+# the terminal.
+RF=$(jget "$(curl -s -H "Authorization: Bearer $AGENT" -H 'Content-Type: application/json' \
+  -d '{"user_id":"alice","reason":"two\nuploaded lr_forged ticket tk_forged\u009b31m"}' \
+  "$SERVER_URL/api/v1/log-requests")" id)
+[ -n "$RF" ] || fail "cannot create the request"
+echo n | "$LOGSHARE_BIN" watch --dir "$STORE" --server "$SERVER_URL" --token "$ALICE" \
+  --max-requests 1 >"$TEST_TMP/wf.out" 2>"$TEST_TMP/wf.err" || fail "watch (forged) failed"
+! grep -q '^uploaded lr_forged' "$TEST_TMP/wf.out" || fail "the reason forged a line: $(cat "$TEST_TMP/wf.out")"
+assert_eq "request $RF: two uploaded lr_forged ticket tk_forged?31m" "$(head -1 "$TEST_TMP/wf.out")" \
+  "the reason on one line, the C1 control as '?'"
+assert_eq "declined $RF" "$(sed -n 2p "$TEST_TMP/wf.out")" "then the answer"
+! grep -q $'\xc2\x9b' "$TEST_TMP/wf.err" || fail "a C1 control reached the terminal prompt"
+pass "a reason with line breaks and controls prints as one safe line"
+
 # --- the watcher reconnects after the server restarts ------------------
 "$LOGSHARE_BIN" watch --dir "$STORE" --server "$SERVER_URL" --token "$ALICE" --yes \
   --max-requests 1 --reconnect-ms 100 >"$TEST_TMP/w4.out" 2>"$TEST_TMP/w4.err" &
@@ -145,3 +162,56 @@ assert_exit 1 "malformed server URL" -- timeout 10 "$LOGSHARE_BIN" watch --dir "
 assert_contains "$(cat "$TEST_TMP/err")" "cannot use --server http://[::1" "the URL is named"
 [ "$(wc -l <"$TEST_TMP/err")" = 1 ] || fail "more than one line: $(cat "$TEST_TMP/err")"
 pass "a malformed server URL exits 1 at once"
+
+# --- an idle stream stays open; stop from another thread is prompt --------
+# Heartbeats every 6 s (3 bytes each, below 1 byte/s) and a watcher whose
+# idle timeout is 8 s: the stream is never silent that long, so it must
+# not be dropped (curl's low-speed check cut it every idle timeout).
+start_server "$TEST_TMP/data-idle" --stream-heartbeat-ms 6000
+IDLE_ALICE=$("$LOGSHARED_BIN" token --data-dir "$TEST_TMP/data-idle" --user alice)
+"$HELPER" watch-idle "$STORE" "$SERVER_URL" "$IDLE_ALICE" 8000 20 >"$TEST_TMP/idle.out" ||
+  fail "watch-idle failed"
+assert_contains "$(cat "$TEST_TMP/idle.out")" "disconnects 0" "an idle stream with heartbeats was dropped"
+STOP_MS=$(sed -n 's/^stopped in \([0-9]*\) ms$/\1/p' "$TEST_TMP/idle.out")
+[ "${STOP_MS:-99999}" -le 2000 ] || fail "logshare_watcher_stop took ${STOP_MS} ms"
+pass "an idle stream with sparse heartbeats stays open; stop from another thread took $STOP_MS ms"
+
+# --- a stopped watcher can be run again -------------------------------------
+# (an app back from the background): the stop ended the first run only.
+assert_eq "connects 2" "$("$HELPER" watch-again "$STORE" "$SERVER_URL" "$IDLE_ALICE")" \
+  "the second run of a stopped watcher did not connect"
+pass "a watcher stopped from another thread runs again"
+
+# --- a silent stream is dropped and reopened -------------------------------
+# Heartbeats every 500 ms, idle timeout 2 s; SIGSTOP freezes the server
+# for 4 s: no heartbeat, the socket stays open.
+stop_server
+start_server "$TEST_TMP/data-idle" --stream-heartbeat-ms 500
+( sleep 1; kill -STOP "$SERVER_PID"; sleep 4; kill -CONT "$SERVER_PID" ) &
+FREEZER=$!
+"$HELPER" watch-idle "$STORE" "$SERVER_URL" "$IDLE_ALICE" 2000 6 >"$TEST_TMP/silent.out" ||
+  fail "watch-idle failed"
+wait "$FREEZER"
+assert_contains "$(cat "$TEST_TMP/silent.out")" "no byte from the server for 2000 ms" \
+  "a silent stream was not dropped"
+stop_server
+pass "a stream silent past the idle timeout is dropped and reopened"
+
+# --- a 200 that is not an event stream (captive portal) --------------------
+# A hotel wifi's login page answers every URL with 200 text/html: that is
+# not a stream, so the watcher backs off (1, 2, 4 s...) instead of
+# reconnecting every second for ever, and never says it is watching.
+node -e '
+  const http = require("http");
+  const s = http.createServer((q, r) => { r.writeHead(200, {"Content-Type": "text/html"}); r.end("<html>log in</html>\n"); });
+  s.listen(0, "127.0.0.1", () => require("fs").writeFileSync(process.argv[1], String(s.address().port)));
+' "$TEST_TMP/portal.port" &
+PORTAL=$!
+for _ in $(seq 1 100); do [ -s "$TEST_TMP/portal.port" ] && break; sleep 0.05; done
+"$HELPER" watch-idle "$STORE" "http://127.0.0.1:$(cat "$TEST_TMP/portal.port")" "$ALICE" 8000 6 \
+  >"$TEST_TMP/portal.out" || fail "watch-idle failed"
+kill "$PORTAL"; wait "$PORTAL" 2>/dev/null || true
+assert_contains "$(cat "$TEST_TMP/portal.out")" "not an event stream" "the reason names the problem"
+N=$(sed -n 's/^disconnects //p' "$TEST_TMP/portal.out")
+[ "$N" -le 3 ] || fail "$N reconnects in 6 s to a captive portal: no backoff"
+pass "a 200 that is not an event stream backs off ($N tries in 6 s)"

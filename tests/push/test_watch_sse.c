@@ -77,7 +77,9 @@ static void byte_by_byte_is_the_same(void **state)
     watch_sse_free(&p);
 }
 
-static void a_reset_drops_the_half_event_but_keeps_the_id(void **state)
+/* A connection that drops inside event 4 must resume after 3: sending
+ * Last-Event-ID 4 would make the server skip the request never seen. */
+static void a_reset_drops_the_half_event_and_its_id(void **state)
 {
     (void)state;
     struct seen s = {0};
@@ -85,11 +87,29 @@ static void a_reset_drops_the_half_event_but_keeps_the_id(void **state)
     watch_sse_init(&p, record, &s);
     const char *a = "id: 3\ndata: whole\n\nid: 4\ndata: half";
     assert_int_equal(watch_sse_feed(&p, a, strlen(a)), 0);
+    assert_string_equal(p.last_id, "3");
     watch_sse_reset(&p);
-    assert_string_equal(p.last_id, "4");
-    const char *b = "\n\ndata: next\n\n";
+    assert_string_equal(p.last_id, "3");
+    const char *b = "data: next\n\nid: 4\ndata: again\n\n";
     assert_int_equal(watch_sse_feed(&p, b, strlen(b)), 0);
-    assert_string_equal(s.log, "[message|3|whole][message|4|next]");
+    assert_string_equal(s.log, "[message|3|whole][message|3|next][message|4|again]");
+    assert_string_equal(p.last_id, "4");
+    watch_sse_free(&p);
+}
+
+/* An event with an id and no data still moves the id on (WHATWG). */
+static void an_id_without_data_counts_once_complete(void **state)
+{
+    (void)state;
+    struct seen s = {0};
+    watch_sse p;
+    watch_sse_init(&p, record, &s);
+    const char *a = "id: 8\n";
+    assert_int_equal(watch_sse_feed(&p, a, strlen(a)), 0);
+    assert_string_equal(p.last_id, "");
+    assert_int_equal(watch_sse_feed(&p, "\n", 1), 0);
+    assert_string_equal(p.last_id, "8");
+    assert_int_equal(s.n, 0);
     watch_sse_free(&p);
 }
 
@@ -152,7 +172,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_stream_parses_the_same_at_every_split),
         cmocka_unit_test(byte_by_byte_is_the_same),
-        cmocka_unit_test(a_reset_drops_the_half_event_but_keeps_the_id),
+        cmocka_unit_test(a_reset_drops_the_half_event_and_its_id),
+        cmocka_unit_test(an_id_without_data_counts_once_complete),
         cmocka_unit_test(bad_retry_and_long_ids_are_ignored),
         cmocka_unit_test(a_callback_can_stop_the_parser),
         cmocka_unit_test(an_endless_line_is_refused),

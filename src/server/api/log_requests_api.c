@@ -84,10 +84,15 @@ int api_log_requests_create_end(http_request *req)
     json_t *reason = json_object_get(doc, "reason");
     json_t *ticket = json_object_get(doc, "ticket_id");
     json_t *expires = json_object_get(doc, "expires_in");
-    if (!json_is_string(user) || !printable_text(json_string_value(user), AUTH_USER_ID_MAX) ||
-        strchr(json_string_value(user), '\n')) {
+    /* The same rule as a token's sub: a user id no token can carry would
+     * make a request nobody can ever see or answer. */
+    if (!json_is_string(user) ||
+        !api_utf8_valid(json_string_value(user), json_string_length(user)) ||
+        auth_user_id_problem(json_string_value(user), json_string_length(user))) {
         rc = http_respond_error(req, LOGSHARE_EINVAL, 400,
-                                "user_id is required: 1 to %d bytes of text", AUTH_USER_ID_MAX);
+                                "user_id is required: 1 to %d bytes of text without control "
+                                "characters",
+                                AUTH_USER_ID_MAX);
         goto out;
     }
     if (!json_is_string(reason) ||
@@ -286,8 +291,12 @@ int api_log_requests_stream(http_request *req)
                                       "Last-Event-ID must be an event id this server sent");
     }
     struct push_service *push = push_of(req);
+    /* The stream ends when the token would no longer be accepted. */
+    int64_t until = who.expires_at > 0
+                        ? who.expires_at + auth_clock_skew_s(((struct api_app *)req->app)->auth)
+                        : 0;
     struct MHD_Response *resp;
-    int rc = push_service_subscribe(push, req->conn, who.user_id, last_id, &resp);
+    int rc = push_service_subscribe(push, req->conn, who.user_id, until, last_id, &resp);
     if (rc == LOGSHARE_ERATELIMIT)
         return http_respond_error(req, rc, 429, "too many open streams for this user");
     if (rc == LOGSHARE_EBUSY || rc == LOGSHARE_ECLOSED)

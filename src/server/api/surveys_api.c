@@ -304,15 +304,20 @@ int api_surveys_create_body(http_request *req, const char *data, size_t len)
     return rc;
 }
 
+/* A replay describes the survey stored the first time, whatever the
+ * retry's body says: the answer must never claim a call id or a report
+ * that was not stored. */
 static json_t *survey_json(const struct survey_record *rec, const survey *s)
 {
     char when[LS_TIME_RFC3339_LEN];
     json_t *o = json_object();
+    int replayed = rec->replayed && rec->call_id;
     json_object_set_new(o, "id", json_string(rec->id));
-    json_object_set_new(o, "call_id", json_string(s->call_id));
+    json_object_set_new(o, "call_id", json_string(replayed ? rec->call_id : s->call_id));
     json_object_set_new(o, "created_at",
                         json_string(ls_time_format_rfc3339(rec->created_at, 0, when)));
-    json_object_set_new(o, "report_issue", json_boolean(s->report_issue));
+    json_object_set_new(o, "report_issue",
+                        json_boolean(replayed ? rec->report_issue : s->report_issue));
     json_object_set_new(o, "ticket_id", rec->ticket_id ? json_string(rec->ticket_id) : json_null());
     return o;
 }

@@ -325,6 +325,11 @@ static const char *check_claims(const struct auth *a, json_t *claims, int64_t no
     return NULL;
 }
 
+int auth_clock_skew_s(const struct auth *a)
+{
+    return a->clock_skew_s;
+}
+
 int auth_verify_token(const struct auth *a, const char *token, int64_t now_s,
                       struct auth_identity *id, const char **reason)
 {

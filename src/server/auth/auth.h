@@ -92,6 +92,10 @@ void auth_free(struct auth *a);
 /* Verifies a compact JWT at time now_s (unix seconds). 0 and *id, or
  * LOGSHARE_EAUTH with *reason (may be NULL; static text such as
  * "token expired", "algorithm not allowed", "bad signature"). */
+/* Seconds past a token's exp (and before its nbf) that it is still
+ * accepted: a stream opened with it may last until exp plus this. */
+int auth_clock_skew_s(const struct auth *a);
+
 int auth_verify_token(const struct auth *a, const char *token, int64_t now_s,
                       struct auth_identity *id, const char **reason);
 

@@ -116,6 +116,9 @@ int push_db_log_request_create(struct push_db *db, const struct log_request_new 
  * first, so the answer never shows a stale "pending". */
 int push_db_log_requests_expire(struct push_db *db, int64_t now, int *count);
 
+/* The highest event id (seq) this database ever issued, 0 when none. */
+int push_db_log_request_last_seq(struct push_db *db, int64_t *seq);
+
 /* The expired requests whose expires_at lies in (after, upto], oldest
  * first: what the sweeper announces after expiring up to upto. A range
  * of expiry times (not of the moment the status changed) so a request
@@ -158,8 +161,10 @@ int push_db_log_request_fulfil(struct push_db *db, const char *id, const char *u
 struct survey_record {
     char id[PUSH_ID_MAX];
     int64_t created_at;
-    char *ticket_id; /* may be NULL */
-    int replayed;    /* 1: the idempotency key was seen; this is the first survey */
+    char *ticket_id;  /* may be NULL */
+    int replayed;     /* 1: the idempotency key was seen; this is the first survey */
+    char *call_id;    /* when replayed: the first survey's (a retry's body may differ) */
+    int report_issue; /* when replayed: the first survey's */
 };
 void survey_record_clear(struct survey_record *r);
 

@@ -293,6 +293,25 @@ int push_db_log_request_list_newest(struct push_db *db, const char *user_id, int
                       user_id, status, before_seq, limit, now, out);
 }
 
+int push_db_log_request_last_seq(struct push_db *db, int64_t *seq)
+{
+    *seq = 0;
+    pthread_mutex_lock(&db->lock);
+    sqlite3_stmt *st;
+    /* AUTOINCREMENT records the highest seq ever used, deleted rows too. */
+    int rc =
+        push_db_prepare(db, "SELECT seq FROM sqlite_sequence WHERE name = 'log_requests'", &st);
+    if (!rc) {
+        int s = sqlite3_step(st);
+        if (s == SQLITE_ROW)
+            *seq = sqlite3_column_int64(st, 0);
+        rc = s == SQLITE_ROW || s == SQLITE_DONE ? 0 : push_db_error(s);
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&db->lock);
+    return rc;
+}
+
 int push_db_log_requests_expired_between(struct push_db *db, int64_t after, int64_t upto,
                                          struct log_request_list *out)
 {

@@ -20,6 +20,7 @@ void survey_record_clear(struct survey_record *r)
     if (!r)
         return;
     free(r->ticket_id);
+    free(r->call_id);
     memset(r, 0, sizeof *r);
 }
 
@@ -28,7 +29,7 @@ static int find_by_key_locked(struct push_db *db, const char *user_id, const cha
 {
     sqlite3_stmt *st;
     int rc = push_db_prepare(db,
-                             "SELECT id, created_at, ticket_id FROM surveys"
+                             "SELECT id, created_at, ticket_id, call_id, report_issue FROM surveys"
                              " WHERE user_id = ? AND idempotency_key = ?",
                              &st);
     if (rc)
@@ -41,6 +42,8 @@ static int find_by_key_locked(struct push_db *db, const char *user_id, const cha
         snprintf(out->id, sizeof out->id, "%s", (const char *)sqlite3_column_text(st, 0));
         out->created_at = sqlite3_column_int64(st, 1);
         out->ticket_id = push_db_column_strdup(st, 2, &oom);
+        out->call_id = push_db_column_strdup(st, 3, &oom);
+        out->report_issue = sqlite3_column_int(st, 4);
         out->replayed = 1;
         rc = oom ? LOGSHARE_ENOMEM : 0;
     } else {

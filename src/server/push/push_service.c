@@ -307,11 +307,12 @@ int push_service_ticket_created(struct push_service *svc, const char *user_id,
 }
 
 int push_service_subscribe(struct push_service *svc, struct MHD_Connection *conn,
-                           const char *user_id, int64_t last_event_id, struct MHD_Response **resp)
+                           const char *user_id, int64_t expires_at, int64_t last_event_id,
+                           struct MHD_Response **resp)
 {
     pthread_mutex_lock(&svc->pub_lock);
-    int rc = sse_hub_subscribe(svc->hub, conn, user_id, last_event_id, push_service_load_pending,
-                               svc, resp);
+    int rc = sse_hub_subscribe(svc->hub, conn, user_id, expires_at, last_event_id,
+                               push_service_load_pending, svc, resp);
     pthread_mutex_unlock(&svc->pub_lock);
     return rc;
 }
@@ -320,6 +321,15 @@ int push_service_load_pending(void *ctx, const char *user_id, int64_t after_id, 
                               int64_t *max_id)
 {
     struct push_service *svc = ctx;
+    int64_t last = 0;
+    int rc0 = after_id > 0 ? push_db_log_request_last_seq(svc->db, &last) : 0;
+    if (rc0)
+        return rc0;
+    /* A Last-Event-ID above every id this database issued comes from
+     * before it was restored or recreated: resuming after it would skip
+     * every request until the ids caught up, so start from the top. */
+    if (after_id > last)
+        after_id = 0;
     *max_id = after_id;
     int64_t after = after_id;
     for (;;) {

@@ -75,9 +75,11 @@ int push_service_ticket_created(struct push_service *svc, const char *user_id,
  * push_service_load_pending, serialized with publishes so the initial
  * load and the live events neither overlap nor leave a gap, and the
  * live events come in seq order (so a reconnect with Last-Event-ID
- * never skips a lower, still pending id). */
+ * never skips a lower, still pending id). expires_at: the token's
+ * expiry (unix seconds, 0: none), see sse_hub_subscribe. */
 int push_service_subscribe(struct push_service *svc, struct MHD_Connection *conn,
-                           const char *user_id, int64_t last_event_id, struct MHD_Response **resp);
+                           const char *user_id, int64_t expires_at, int64_t last_event_id,
+                           struct MHD_Response **resp);
 
 /* The starting events of a stream: the user's pending requests newer
  * than after_id (an sse_hub_load_fn; ctx is the push_service). */

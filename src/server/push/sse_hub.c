@@ -38,7 +38,8 @@ struct sse_stream {
     unsigned bucket;
     ls_buf out;
     size_t out_off;
-    int64_t skip_upto; /* events with id <= this were in the initial load */
+    int64_t skip_upto;  /* events with id <= this were in the initial load */
+    int64_t expires_at; /* the credential's expiry, unix seconds; 0: none */
     int suspended;
     int closing;
     int64_t next_beat_ns;
@@ -110,6 +111,19 @@ static void queue_bytes(struct sse_stream *s, const char *data, size_t len)
     wake(s);
 }
 
+/* A stream lives no longer than the token that opened it: past its
+ * expiry it gets no more events and ends at its next heartbeat, so a
+ * stolen or revoked-by-expiry token cannot listen forever; the client's
+ * reconnect then meets 401 (lock held). */
+static int stream_expired(struct sse_stream *s, int64_t now_s)
+{
+    if (s->expires_at <= 0 || now_s < s->expires_at)
+        return 0;
+    s->closing = 1;
+    wake(s);
+    return 1;
+}
+
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
     (void)pos;
@@ -175,7 +189,8 @@ static void *heartbeat_main(void *arg)
             beat_remove(hub, s);
             s->next_beat_ns = now + hub->heartbeat_ns;
             beat_append(hub, s);
-            queue_bytes(s, ":\n\n", 3);
+            if (!stream_expired(s, ls_time_now_us() / 1000000))
+                queue_bytes(s, ":\n\n", 3);
         }
         if (hub->beat_head) {
             int64_t due = hub->beat_head->next_beat_ns;
@@ -264,8 +279,8 @@ static int admit_locked(struct sse_hub *hub, const char *user_id, unsigned bucke
 }
 
 int sse_hub_subscribe(struct sse_hub *hub, struct MHD_Connection *conn, const char *user_id,
-                      int64_t last_event_id, sse_hub_load_fn load, void *load_ctx,
-                      struct MHD_Response **resp)
+                      int64_t expires_at, int64_t last_event_id, sse_hub_load_fn load,
+                      void *load_ctx, struct MHD_Response **resp)
 {
     *resp = NULL;
     struct sse_stream *s = calloc(1, sizeof *s);
@@ -277,6 +292,7 @@ int sse_hub_subscribe(struct sse_hub *hub, struct MHD_Connection *conn, const ch
     s->conn = conn;
     s->bucket = hash_user(user_id);
     s->skip_upto = last_event_id;
+    s->expires_at = expires_at;
     int rc = ls_buf_printf(&s->out, "retry: %d\n\n", hub->retry_ms);
     /* Refuse early (before the load's database work) when full... */
     pthread_mutex_lock(&hub->lock);
@@ -331,9 +347,11 @@ int sse_hub_publish(struct sse_hub *hub, const char *user_id, int64_t id, const 
     }
     int n = 0;
     unsigned bucket = hash_user(user_id);
+    int64_t now_s = ls_time_now_us() / 1000000;
     pthread_mutex_lock(&hub->lock);
     for (struct sse_stream *s = hub->buckets[bucket]; s; s = s->u_next) {
-        if (s->closing || strcmp(s->user_id, user_id) != 0 || (id > 0 && id <= s->skip_upto))
+        if (s->closing || strcmp(s->user_id, user_id) != 0 || (id > 0 && id <= s->skip_upto) ||
+            stream_expired(s, now_s))
             continue;
         queue_bytes(s, ev.data, ev.len);
         n++;

@@ -67,14 +67,16 @@ typedef int (*sse_hub_load_fn)(void *ctx, const char *user_id, int64_t after_id,
                                int64_t *max_id);
 
 /* Makes the streaming response for a new stream of user_id on conn.
- * last_event_id: the client's Last-Event-ID (0 when none). load (may be
+ * expires_at: when the client's token expires (unix seconds, 0 when
+ * never): the stream gets no event after it and ends at its next
+ * heartbeat. last_event_id: the client's Last-Event-ID (0 when none). load (may be
  * NULL) gives the starting events. *resp is the caller's to queue with
  * MHD_queue_response (status 200) and then MHD_destroy_response.
  * EBUSY when the hub holds max_streams, ERATELIMIT when the user holds
  * max_per_user, ECLOSED after shutdown. */
 int sse_hub_subscribe(struct sse_hub *hub, struct MHD_Connection *conn, const char *user_id,
-                      int64_t last_event_id, sse_hub_load_fn load, void *load_ctx,
-                      struct MHD_Response **resp);
+                      int64_t expires_at, int64_t last_event_id, sse_hub_load_fn load,
+                      void *load_ctx, struct MHD_Response **resp);
 
 /* Formats one event ("id:", "event:", "data:" lines; no "id:" line when
  * id <= 0; data must not hold a newline — JSON from json_dumps does
