@@ -20,6 +20,7 @@
 #include "logshare.h"
 #include "ls_fs.h"
 #include "ls_time.h"
+#include "ls_utf8.h"
 
 static void decrypt_usage(FILE *out)
 {
@@ -47,26 +48,6 @@ struct source {
     int have; /* rec holds the next record to print */
 };
 
-/* Length of the valid UTF-8 sequence at p (1-4), or 0 if invalid. */
-static size_t utf8_len(const unsigned char *p, size_t left)
-{
-    size_t n = p[0] < 0x80             ? 1
-               : (p[0] & 0xe0) == 0xc0 ? 2
-               : (p[0] & 0xf0) == 0xe0 ? 3
-               : (p[0] & 0xf8) == 0xf0 ? 4
-                                       : 0;
-    if (n == 0 || n > left || (n == 2 && p[0] < 0xc2))
-        return 0;
-    for (size_t i = 1; i < n; i++)
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-    if ((n == 3 && p[0] == 0xe0 && p[1] < 0xa0) || (n == 3 && p[0] == 0xed && p[1] >= 0xa0) ||
-        (n == 4 && p[0] == 0xf0 && p[1] < 0x90) ||
-        (n == 4 && (p[0] > 0xf4 || (p[0] == 0xf4 && p[1] >= 0x90))))
-        return 0;
-    return n;
-}
-
 /* The message as a JSON string: bytes that are not UTF-8 (apps may log
  * anything) become U+FFFD instead of making the record vanish. */
 static json_t *message_json(const char *msg, size_t len)
@@ -74,23 +55,11 @@ static json_t *message_json(const char *msg, size_t len)
     json_t *s = json_stringn(msg, len);
     if (s)
         return s;
-    char *clean = malloc(len * 3 + 1);
+    size_t n;
+    char *clean = ls_utf8_sanitize(msg, len, 1, &n);
     if (!clean)
         return NULL;
-    size_t o = 0;
-    for (size_t i = 0; i < len;) {
-        size_t n = utf8_len((const unsigned char *)msg + i, len - i);
-        if (n && !(n == 1 && msg[i] == '\0')) {
-            memcpy(clean + o, msg + i, n);
-            o += n;
-            i += n;
-        } else {
-            memcpy(clean + o, "\xef\xbf\xbd", 3);
-            o += 3;
-            i++;
-        }
-    }
-    s = json_stringn(clean, o);
+    s = json_stringn(clean, n);
     free(clean);
     return s;
 }
@@ -131,7 +100,7 @@ static void print_record(const logshare_record *rec, int json)
     const unsigned char *m = (const unsigned char *)rec->message;
     for (size_t i = 0; i < rec->message_len;) {
         unsigned char ch = m[i];
-        size_t n = utf8_len(m + i, rec->message_len - i);
+        size_t n = ls_utf8_seq_len(m + i, rec->message_len - i);
         if (ch == '\n')
             fputs("\\n", stdout);
         else if (ch == '\r')

@@ -19,6 +19,7 @@
 #include "ls_fs.h"
 #include "ls_hex.h"
 #include "ls_time.h"
+#include "ls_utf8.h"
 
 static void every_error_code_has_a_distinct_name(void **state)
 {
@@ -93,6 +94,44 @@ static void buffer_grows_and_stays_terminated(void **state)
     ls_buf_free(&b);
 }
 
+static void utf8_sequences_are_measured_and_bad_bytes_replaced(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *bytes;
+        size_t avail, want;
+    } cases[] = {
+        {"a", 1, 1},
+        {"\xc3\xa9", 2, 2},         /* e acute */
+        {"\xc3\xa9", 1, 0},         /* cut short */
+        {"\xc0\xaf", 2, 0},         /* overlong '/' */
+        {"\xe0\x80\xaf", 3, 0},     /* overlong, three bytes */
+        {"\xed\xa0\x80", 3, 0},     /* a surrogate */
+        {"\xef\xbf\xbd", 3, 3},     /* U+FFFD itself */
+        {"\xf0\x9f\x98\x80", 4, 4}, /* an emoji */
+        {"\xf4\x90\x80\x80", 4, 0}, /* past U+10FFFF */
+        {"\xf5\x80\x80\x80", 4, 0},
+        {"\x80", 1, 0}, /* a lone continuation byte */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        assert_int_equal(ls_utf8_seq_len((const unsigned char *)cases[i].bytes, cases[i].avail),
+                         cases[i].want);
+    size_t n;
+    char *s = ls_utf8_sanitize("a\xff\0b\xc3", 5, 1, &n);
+    assert_non_null(s);
+    assert_int_equal(n, 11);
+    assert_memory_equal(s,
+                        "a\xef\xbf\xbd\xef\xbf\xbd"
+                        "b\xef\xbf\xbd",
+                        12);
+    free(s);
+    s = ls_utf8_sanitize("a\0b", 3, 0, &n); /* NUL kept when asked */
+    assert_non_null(s);
+    assert_int_equal(n, 3);
+    assert_memory_equal(s, "a\0b", 4);
+    free(s);
+}
+
 static void atomic_write_replaces_whole_file(void **state)
 {
     (void)state;
@@ -129,6 +168,7 @@ int main(void)
         cmocka_unit_test(rfc3339_formats_and_parses_utc),
         cmocka_unit_test(hex_round_trips_and_rejects_bad_digits),
         cmocka_unit_test(buffer_grows_and_stays_terminated),
+        cmocka_unit_test(utf8_sequences_are_measured_and_bad_bytes_replaced),
         cmocka_unit_test(atomic_write_replaces_whole_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -38,6 +38,7 @@
 #include "logshare.h"
 #include "ls_fs.h"
 #include "ls_time.h"
+#include "ls_utf8.h"
 #include "ticket_store.h"
 
 #define DEFAULT_LIMIT 200
@@ -140,50 +141,19 @@ static int copy_blob_to_tmp(struct blob_store *bs, const char *key, const char *
     return rc;
 }
 
-/* The length of the well-formed UTF-8 sequence at p (avail bytes), or 0. */
-static size_t utf8_seq_len(const unsigned char *p, size_t avail)
-{
-    size_t n = p[0] < 0x80                    ? 1
-               : p[0] >= 0xc2 && p[0] <= 0xdf ? 2
-               : p[0] >= 0xe0 && p[0] <= 0xef ? 3
-               : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4
-                                              : 0;
-    if (n == 0 || n > avail)
-        return 0;
-    for (size_t i = 1; i < n; i++)
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-    if ((n == 3 && p[0] == 0xe0 && p[1] < 0xa0) || (n == 3 && p[0] == 0xed && p[1] >= 0xa0) ||
-        (n == 4 && p[0] == 0xf0 && p[1] < 0x90) || (n == 4 && p[0] == 0xf4 && p[1] >= 0x90))
-        return 0; /* overlong, a surrogate, or past U+10FFFF */
-    return n;
-}
-
 /* The message as a JSON string. Apps may log any bytes, and one that is
  * not UTF-8 made the encoder fail and the whole page answer 500 (an app
  * could hide its logs from support that way): such bytes become U+FFFD. */
 static json_t *message_json(const char *msg, size_t len)
 {
     json_t *s = json_stringn(msg, len);
-    if (s || len > SIZE_MAX / 3)
+    if (s)
         return s;
-    char *clean = malloc(len * 3 + 1);
+    size_t n;
+    char *clean = ls_utf8_sanitize(msg, len, 0, &n);
     if (!clean)
         return NULL;
-    size_t o = 0;
-    for (size_t i = 0; i < len;) {
-        size_t n = utf8_seq_len((const unsigned char *)msg + i, len - i);
-        if (n) {
-            memcpy(clean + o, msg + i, n);
-            o += n;
-            i += n;
-        } else {
-            memcpy(clean + o, "\xef\xbf\xbd", 3);
-            o += 3;
-            i++;
-        }
-    }
-    s = json_stringn_nocheck(clean, o);
+    s = json_stringn_nocheck(clean, n);
     free(clean);
     return s;
 }
