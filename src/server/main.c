@@ -49,6 +49,7 @@ static void print_usage(FILE *out)
         "                 [--port-file FILE] [--tls-cert FILE --tls-key FILE] [--KEY VALUE]...\n"
         "       logshared token --data-dir DIR --user ID [--role user|support|admin] [--ttl S]\n"
         "       logshared user add NAME --role support --data-dir DIR   (password on stdin)\n"
+        "       logshared user passwd|role|del NAME ... (logshared user --help)\n"
         "       logshared --version | --help\n\n"
         "The logshare support backend. Every setting below can be given in the INI\n"
         "file (--config FILE, [section] key = value), as LOGSHARE_<SECTION>_<KEY> in\n"

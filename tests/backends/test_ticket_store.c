@@ -976,6 +976,39 @@ static void users_are_created_once(void **state)
     assert_null(u);
 }
 
+static void users_change_role_and_password_and_go(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(ticket_store_user_create(f->ts, "agent", "support", "$argon2id$one"), 0);
+    struct ticket_user *u = NULL;
+    assert_int_equal(ticket_store_user_get(f->ts, "agent", &u), 0);
+    int64_t created = u->created_at;
+    ticket_user_free(u);
+    /* a role change keeps the password and the sessions' reference time */
+    assert_int_equal(ticket_store_user_update(f->ts, "agent", "admin", NULL), 0);
+    assert_int_equal(ticket_store_user_get(f->ts, "agent", &u), 0);
+    assert_string_equal(u->role, "admin");
+    assert_string_equal(u->password_hash, "$argon2id$one");
+    assert_true(u->created_at == created);
+    ticket_user_free(u);
+    /* a new password moves created_at, which ends older sessions */
+    usleep(2000);
+    assert_int_equal(ticket_store_user_update(f->ts, "agent", NULL, "$argon2id$two"), 0);
+    assert_int_equal(ticket_store_user_get(f->ts, "agent", &u), 0);
+    assert_string_equal(u->role, "admin");
+    assert_string_equal(u->password_hash, "$argon2id$two");
+    assert_true(u->created_at > created);
+    ticket_user_free(u);
+    assert_int_equal(ticket_store_user_update(f->ts, "agent", "emperor", NULL), LOGSHARE_EINVAL);
+    assert_int_equal(ticket_store_user_update(f->ts, "agent", NULL, NULL), LOGSHARE_EINVAL);
+    assert_int_equal(ticket_store_user_update(f->ts, "nobody", "user", NULL), LOGSHARE_ENOENT);
+    assert_int_equal(ticket_store_user_delete(f->ts, "nobody"), LOGSHARE_ENOENT);
+    assert_int_equal(ticket_store_user_delete(f->ts, "agent"), 0);
+    u = NULL;
+    assert_int_equal(ticket_store_user_get(f->ts, "agent", &u), LOGSHARE_ENOENT);
+    assert_int_equal(ticket_store_user_delete(f->ts, "agent"), LOGSHARE_ENOENT);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -1003,6 +1036,7 @@ int main(void)
         T(created_ticket_survives_sigkill),
         T(database_urls_choose_the_store),
         T(users_are_created_once),
+        T(users_change_role_and_password_and_go),
     };
     int rc = backend_global_setup();
     if (rc != 0)

@@ -68,12 +68,14 @@ for who in gone demoted reset boss; do
   assert_eq 200 "$(agent_login "$who" 'first password 1' "$TEST_TMP/jar.$who")" "$who logs in"
   assert_eq 200 "$(with_cookie "$TEST_TMP/jar.$who" /api/v1/tickets)" "$who's session works"
 done
-sqlite3 "$db" "DELETE FROM users WHERE name = 'gone'"
-sqlite3 "$db" "UPDATE users SET role = 'user' WHERE name = 'demoted'"
-sqlite3 "$db" "UPDATE users SET role = 'support' WHERE name = 'boss'"
-sqlite3 "$db" "DELETE FROM users WHERE name = 'reset'"
-sleep 1.1 # the new account is created in a later second than the login
-printf 'second password 2\n' | "$LOGSHARED_BIN" user add reset --role support --data-dir "$data" >/dev/null
+# what an admin does with logshared user del / role / passwd
+"$LOGSHARED_BIN" user del gone --data-dir "$data" >/dev/null || fail "user del"
+"$LOGSHARED_BIN" user role demoted --role user --data-dir "$data" >/dev/null || fail "user role"
+"$LOGSHARED_BIN" user role boss --role support --data-dir "$data" >/dev/null || fail "user role"
+sleep 1.1 # the new password is set in a later second than the login
+printf 'second password 2\n' | "$LOGSHARED_BIN" user passwd reset --data-dir "$data" >/dev/null ||
+  fail "user passwd"
+[ "$(sqlite3 "$db" "SELECT count(*) FROM users WHERE name = 'gone'")" = 0 ] || fail "user del left the row"
 for who in gone demoted reset; do
   assert_eq 401 "$(with_cookie "$TEST_TMP/jar.$who" /api/v1/tickets)" "the API refuses $who's old session"
   assert_contains "$(cat "$TEST_TMP/out.json")" "removed or changed" "and says why"
@@ -85,7 +87,26 @@ assert_eq 200 "$(with_cookie "$TEST_TMP/jar.reset" /api/v1/tickets)" "with a wor
 assert_eq 200 "$(with_cookie "$TEST_TMP/jar.boss" /dashboard/session)" "an admin made support keeps the session"
 assert_contains "$(cat "$TEST_TMP/out.json")" '"role":"support"' "with the role the account has now"
 assert_eq 200 "$(with_cookie "$jar" /api/v1/tickets)" "other agents are not affected"
+# and the same by hand in the database (what there was before the commands)
+printf 'first password 1\n' | "$LOGSHARED_BIN" user add byhand --role support --data-dir "$data" >/dev/null
+assert_eq 200 "$(agent_login byhand 'first password 1' "$TEST_TMP/jar.byhand")" "byhand logs in"
+sqlite3 "$db" "DELETE FROM users WHERE name = 'byhand'"
+assert_eq 401 "$(with_cookie "$TEST_TMP/jar.byhand" /api/v1/tickets)" "a row deleted by hand ends the session"
+# the commands' errors
+out=$("$LOGSHARED_BIN" user del nobody --data-dir "$data" 2>&1) && fail "user del of an unknown login succeeded"
+assert_contains "$out" "no login named 'nobody'" "user del names the missing login"
+st=0; "$LOGSHARED_BIN" user role reset --role root --data-dir "$data" 2>/dev/null || st=$?
+assert_eq 2 "$st" "a bad role is a usage error"
+out=$(printf 'second password 2\n' | "$LOGSHARED_BIN" user passwd reset --data-dir "$TEST_TMP/typo" 2>&1) &&
+  fail "user passwd on a directory with no database succeeded"
+assert_contains "$out" "no database in" "user passwd says there is no database"
+[ ! -e "$TEST_TMP/typo" ] || fail "user passwd created a data directory"
+before=$(sqlite3 "$db" "SELECT password_hash, created_at FROM users WHERE name = 'reset'")
+out=$(printf 'short\n' | "$LOGSHARED_BIN" user passwd reset --data-dir "$data" 2>&1) && fail "a short password was taken"
+assert_eq "$before" "$(sqlite3 "$db" "SELECT password_hash, created_at FROM users WHERE name = 'reset'")" \
+  "a refused passwd changes nothing"
 pass "a session ends when its account is removed, made a user, or re-added; a role change applies at once"
+pass "logshared user del, role and passwd manage logins; their errors are clear"
 
 # --- a stranger's guesses cannot lock an agent out ------------------------
 printf 'locked out? 12\n' | "$LOGSHARED_BIN" user add carol --role support --data-dir "$data" >/dev/null

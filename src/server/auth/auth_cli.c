@@ -5,6 +5,7 @@
  */
 #include "auth_cli.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "auth.h"
 #include "logshare.h"
@@ -170,16 +172,25 @@ static void user_usage(FILE *out)
 {
     fprintf(out,
             "usage: logshared user add NAME --role user|support|admin --data-dir DIR\n"
-            "                          [--database URL]\n\n"
-            "Creates a dashboard login. The password is read from the first line of\n"
-            "stdin (at least %d characters) and stored as an Argon2id hash in the\n"
-            "server's database: DIR/" TICKET_STORE_SQLITE_FILENAME
-            " unless a database URL is given.\n\n"
+            "       logshared user passwd NAME --data-dir DIR\n"
+            "       logshared user role NAME --role user|support|admin --data-dir DIR\n"
+            "       logshared user del NAME --data-dir DIR\n"
+            "       (each also takes [--database URL])\n\n"
+            "Manages dashboard logins in the server's database: DIR/" TICKET_STORE_SQLITE_FILENAME
+            "\nunless a database URL is given.\n\n"
+            "  add     creates a login; its password is read from the first line of stdin\n"
+            "          (at least %d characters) and stored as an Argon2id hash\n"
+            "  passwd  sets a new password (read the same way); the login's sessions\n"
+            "          end at their next request\n"
+            "  role    changes the role; open sessions take it at their next request\n"
+            "  del     removes the login; its sessions end at their next request\n\n"
             "  --role ROLE     the login's role: support or admin for agents\n"
             "  --data-dir DIR  the server's data directory\n"
             "  --database URL  the server's database when it is not the default SQLite file\n"
             "                  (postgresql://..., or sqlite:PATH); default:\n"
-            "                  $LOGSHARE_DATABASE_URL when set\n",
+            "                  $LOGSHARE_DATABASE_URL when set\n\n"
+            "Exit status: 0 done, 1 failed (no such login, name taken, database error),\n"
+            "2 usage error.\n",
             MIN_PASSWORD_LEN);
 }
 
@@ -198,8 +209,9 @@ static char *read_password(void)
     return line;
 }
 
-static int user_add(const char *name, const char *role, const char *data_dir,
-                    const char *database_url)
+/* Reads the password from stdin and hashes it into *hash. 0, or 1 with
+ * the reason printed. */
+static int password_from_stdin(char **hash)
 {
     char *password = read_password();
     if (!password || strlen(password) < MIN_PASSWORD_LEN) {
@@ -208,29 +220,74 @@ static int user_add(const char *name, const char *role, const char *data_dir,
         free(password);
         return 1;
     }
-    char *hash = NULL;
-    int rc = auth_password_hash(password, &hash);
+    int rc = auth_password_hash(password, hash);
     memset(password, 0, strlen(password));
     free(password);
     if (rc != 0) {
         cli_fail("user: cannot hash the password: %s", logshare_strerror(rc));
         return 1;
     }
+    return 0;
+}
+
+enum user_action { USER_ADD, USER_PASSWD, USER_ROLE, USER_DEL };
+
+static int user_apply(enum user_action action, const char *name, const char *role,
+                      const char *data_dir, const char *database_url)
+{
+    char *hash = NULL;
+    if ((action == USER_ADD || action == USER_PASSWD) && password_from_stdin(&hash) != 0)
+        return 1;
     struct ticket_store *ts = NULL;
-    rc = ls_fs_mkdir_p(data_dir, 0700);
+    int rc = 0;
+    if (action == USER_ADD) {
+        rc = ls_fs_mkdir_p(data_dir, 0700);
+    } else if (!database_url || !*database_url) {
+        /* The others change a database that exists: opening would make
+         * an empty one in a mistyped directory. */
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", data_dir, TICKET_STORE_SQLITE_FILENAME);
+        if (access(path, F_OK) != 0) {
+            cli_fail("user: no database in %s (%s: %s)", data_dir, path, strerror(errno));
+            free(hash);
+            return 1;
+        }
+    }
     if (rc == 0)
         rc = ticket_store_open_url(database_url, data_dir, 1, &ts);
-    if (rc == 0)
-        rc = ticket_store_user_create(ts, name, role, hash);
+    if (rc == 0) {
+        switch (action) {
+        case USER_ADD:
+            rc = ticket_store_user_create(ts, name, role, hash);
+            break;
+        case USER_PASSWD:
+            rc = ticket_store_user_update(ts, name, NULL, hash);
+            break;
+        case USER_ROLE:
+            rc = ticket_store_user_update(ts, name, role, NULL);
+            break;
+        case USER_DEL:
+            rc = ticket_store_user_delete(ts, name);
+            break;
+        }
+    }
     ticket_store_destroy(ts);
     free(hash);
     if (rc == LOGSHARE_EEXIST)
         cli_fail("user: a login named '%s' already exists", name);
+    else if (rc == LOGSHARE_ENOENT)
+        cli_fail("user: no login named '%s' in the database of %s", name, data_dir);
     else if (rc != 0)
-        cli_fail("user: cannot add '%s' to the database of %s: %s", name, data_dir,
+        cli_fail("user: cannot change '%s' in the database of %s: %s", name, data_dir,
                  logshare_strerror(rc));
-    else
+    else if (action == USER_ADD)
         printf("added %s (%s)\n", name, role);
+    else if (action == USER_PASSWD)
+        printf("changed the password of %s\n", name);
+    else if (action == USER_ROLE)
+        printf("%s is now %s\n", name, role);
+    else
+        printf("removed %s\n", name);
     return rc == 0 ? 0 : 1;
 }
 
@@ -242,8 +299,13 @@ int logshared_cmd_user(int argc, char **argv)
             return 0;
         }
     }
-    if (argc < 2 || strcmp(argv[1], "add") != 0) {
-        cli_fail("user: the only action is 'add' (see --help)");
+    static const char *const actions[] = {"add", "passwd", "role", "del"};
+    int action = -1;
+    for (int i = 0; argc >= 2 && i < 4; i++)
+        if (!strcmp(argv[1], actions[i]))
+            action = i;
+    if (action < 0) {
+        cli_fail("user: the action is add, passwd, role or del (see --help)");
         return 2;
     }
     const char *name = NULL, *role = NULL, *data_dir = NULL;
@@ -268,12 +330,18 @@ int logshared_cmd_user(int argc, char **argv)
             name = a;
         }
     }
-    if (!name || !role || !data_dir) {
-        cli_fail("user: add needs NAME, --role and --data-dir (see --help)");
+    int needs_role = action == USER_ADD || action == USER_ROLE;
+    if (!name || !data_dir || (needs_role && !role)) {
+        cli_fail("user: %s needs NAME%s and --data-dir (see --help)", actions[action],
+                 needs_role ? ", --role" : "");
+        return 2;
+    }
+    if (role && !needs_role) {
+        cli_fail("user: %s takes no --role", actions[action]);
         return 2;
     }
     enum auth_role parsed;
-    if (auth_role_parse(role, &parsed) != 0) {
+    if (role && auth_role_parse(role, &parsed) != 0) {
         cli_fail("user: --role must be user, support or admin, not '%s'", role);
         return 2;
     }
@@ -288,5 +356,5 @@ int logshared_cmd_user(int argc, char **argv)
             return 2;
         }
     }
-    return user_add(name, role, data_dir, database_url);
+    return user_apply((enum user_action)action, name, role, data_dir, database_url);
 }

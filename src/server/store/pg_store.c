@@ -345,6 +345,8 @@ static const struct ticket_store_ops pg_ops = {
     .blob_referenced = pg_blob_referenced,
     .user_create = pg_user_create,
     .user_get = pg_user_get,
+    .user_update = pg_user_update,
+    .user_delete = pg_user_delete,
     .check = pg_check,
     .destroy = pg_destroy,
 };

@@ -72,5 +72,8 @@ int pg_get_attachment(struct ticket_store *ts, const char *ticket_id, const char
 int pg_user_create(struct ticket_store *ts, const char *name, const char *role,
                    const char *password_hash);
 int pg_user_get(struct ticket_store *ts, const char *name, struct ticket_user **out);
+int pg_user_update(struct ticket_store *ts, const char *name, const char *role,
+                   const char *password_hash);
+int pg_user_delete(struct ticket_store *ts, const char *name);
 
 #endif

@@ -493,3 +493,39 @@ int pg_user_get(struct ticket_store *ts, const char *name, struct ticket_user **
     pg_release(s, c);
     return rc;
 }
+
+/* A statement on users that must touch exactly one row: ENOENT if none. */
+static int pg_user_exec(struct ticket_store *ts, const char *sql, int n, const char *const *p)
+{
+    struct pg_store *s = ts->state;
+    struct pg_conn *c;
+    int rc = pg_acquire(s, &c);
+    if (rc != 0)
+        return rc;
+    PGresult *res = pg_query(c, sql, n, p, &rc);
+    if (rc == 0 && strcmp(PQcmdTuples(res), "0") == 0)
+        rc = LOGSHARE_ENOENT;
+    PQclear(res);
+    pg_release(s, c);
+    return rc;
+}
+
+int pg_user_update(struct ticket_store *ts, const char *name, const char *role,
+                   const char *password_hash)
+{
+    char now[24];
+    pg_fmt_i64(now, (long long)ls_time_now_us());
+    const char *p[] = {name, role, password_hash, now};
+    return pg_user_exec(ts,
+                        "UPDATE users SET role = coalesce($2, role),"
+                        " password_hash = coalesce($3, password_hash),"
+                        " created_at = CASE WHEN $3::text IS NULL THEN created_at"
+                        " ELSE $4::bigint END WHERE name = $1",
+                        4, p);
+}
+
+int pg_user_delete(struct ticket_store *ts, const char *name)
+{
+    const char *p[] = {name};
+    return pg_user_exec(ts, "DELETE FROM users WHERE name = $1", 1, p);
+}

@@ -244,6 +244,8 @@ static const struct ticket_store_ops sq_ops = {
     .blob_referenced = sq_blob_referenced,
     .user_create = sq_user_create,
     .user_get = sq_user_get,
+    .user_update = sq_user_update,
+    .user_delete = sq_user_delete,
     .check = sq_check,
     .destroy = sq_destroy,
 };

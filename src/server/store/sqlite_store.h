@@ -112,5 +112,8 @@ int sq_blob_referenced(struct ticket_store *ts, const char *blob_key, int *refer
 int sq_user_create(struct ticket_store *ts, const char *name, const char *role,
                    const char *password_hash);
 int sq_user_get(struct ticket_store *ts, const char *name, struct ticket_user **out);
+int sq_user_update(struct ticket_store *ts, const char *name, const char *role,
+                   const char *password_hash);
+int sq_user_delete(struct ticket_store *ts, const char *name);
 
 #endif

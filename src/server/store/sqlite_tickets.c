@@ -519,3 +519,50 @@ int sq_user_get(struct ticket_store *ts, const char *name, struct ticket_user **
     sq_release(s, c);
     return rc;
 }
+
+/* coalesce keeps what a NULL parameter does not change; a new password
+ * also restarts created_at (ticket_store_user_update). */
+static const char SQL_UPDATE_USER[] =
+    "UPDATE users SET role = coalesce(?2, role), password_hash = coalesce(?3, password_hash),"
+    " created_at = CASE WHEN ?3 IS NULL THEN created_at ELSE ?4 END WHERE name = ?1";
+static const char SQL_DELETE_USER[] = "DELETE FROM users WHERE name = ?1";
+
+int sq_user_update(struct ticket_store *ts, const char *name, const char *role,
+                   const char *password_hash)
+{
+    struct sq_store *s = ts->state;
+    struct sq_conn *c;
+    int rc = sq_acquire(s, &c);
+    if (rc != 0)
+        return rc;
+    sqlite3_stmt *st = sq_prepare(c, SQL_UPDATE_USER, &rc);
+    if (st) {
+        sq_bind_text(st, 1, name);
+        sq_bind_text(st, 2, role);
+        sq_bind_text(st, 3, password_hash);
+        sqlite3_bind_int64(st, 4, ls_time_now_us());
+        rc = step_done(st);
+        if (rc == 0 && sqlite3_changes(c->db) == 0)
+            rc = LOGSHARE_ENOENT;
+    }
+    sq_release(s, c);
+    return rc;
+}
+
+int sq_user_delete(struct ticket_store *ts, const char *name)
+{
+    struct sq_store *s = ts->state;
+    struct sq_conn *c;
+    int rc = sq_acquire(s, &c);
+    if (rc != 0)
+        return rc;
+    sqlite3_stmt *st = sq_prepare(c, SQL_DELETE_USER, &rc);
+    if (st) {
+        sq_bind_text(st, 1, name);
+        rc = step_done(st);
+        if (rc == 0 && sqlite3_changes(c->db) == 0)
+            rc = LOGSHARE_ENOENT;
+    }
+    sq_release(s, c);
+    return rc;
+}

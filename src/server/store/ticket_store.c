@@ -354,6 +354,23 @@ int ticket_store_user_get(struct ticket_store *ts, const char *name, struct tick
     return ts->ops->user_get(ts, name, out);
 }
 
+int ticket_store_user_update(struct ticket_store *ts, const char *name, const char *role,
+                             const char *password_hash)
+{
+    if (!ts || !name || !*name || (!role && !password_hash) || (password_hash && !*password_hash))
+        return LOGSHARE_EINVAL;
+    if (role && strcmp(role, "user") && strcmp(role, "support") && strcmp(role, "admin"))
+        return LOGSHARE_EINVAL;
+    return ts->ops->user_update(ts, name, role, password_hash);
+}
+
+int ticket_store_user_delete(struct ticket_store *ts, const char *name)
+{
+    if (!ts || !name || !*name)
+        return LOGSHARE_EINVAL;
+    return ts->ops->user_delete(ts, name);
+}
+
 int ticket_store_check(struct ticket_store *ts)
 {
     if (!ts)

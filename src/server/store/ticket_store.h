@@ -207,6 +207,9 @@ struct ticket_store_ops {
     int (*user_create)(struct ticket_store *ts, const char *name, const char *role,
                        const char *password_hash);
     int (*user_get)(struct ticket_store *ts, const char *name, struct ticket_user **out);
+    int (*user_update)(struct ticket_store *ts, const char *name, const char *role,
+                       const char *password_hash);
+    int (*user_delete)(struct ticket_store *ts, const char *name);
     int (*check)(struct ticket_store *ts);
     void (*destroy)(struct ticket_store *ts);
 };
@@ -279,6 +282,14 @@ int ticket_store_user_create(struct ticket_store *ts, const char *name, const ch
                              const char *password_hash);
 /* A dashboard login by name. ENOENT. */
 int ticket_store_user_get(struct ticket_store *ts, const char *name, struct ticket_user **out);
+/* Changes a login's role and/or password hash (NULL: unchanged). A new
+ * password also moves created_at to now, which ends the sessions that
+ * logged in before (the dashboard refuses a session older than its
+ * account). ENOENT, EINVAL (a bad role, or nothing to change). */
+int ticket_store_user_update(struct ticket_store *ts, const char *name, const char *role,
+                             const char *password_hash);
+/* Removes a login; its sessions end at their next request. ENOENT. */
+int ticket_store_user_delete(struct ticket_store *ts, const char *name);
 
 /* Readiness for /readyz: 0 when the database answers a query now. */
 int ticket_store_check(struct ticket_store *ts);
