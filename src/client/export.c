@@ -72,7 +72,27 @@ struct export_progress {
     logshare_progress_fn fn;
     void *user;
     uint64_t done, total;
+    const int *sink_err; /* the output's first write error (struct export_sink) */
 };
+
+/* Where the archive goes. libarchive is told every write worked: once a
+ * write fails it enters its fatal state, and freeing it then never ends
+ * the current zip entry's deflate stream (5,952 bytes leaked per export
+ * to a full disk, libarchive 3.6). The first error is kept here instead;
+ * the copy stops on it and the archive is closed normally. */
+struct export_sink {
+    int fd;
+    int err;
+};
+
+static la_ssize_t sink_write(struct archive *a, void *cls, const void *buf, size_t len)
+{
+    (void)a;
+    struct export_sink *s = cls;
+    if (s->err == 0)
+        s->err = ls_fs_write_all(s->fd, buf, len);
+    return (la_ssize_t)len;
+}
 
 /* Copies exactly f->size bytes of fd into the current entry, hashing
  * them into f->sha256. */
@@ -94,6 +114,8 @@ static int copy_file(struct archive *a, int fd, share_file *f, struct export_pro
         crypto_hash_sha256_update(&st, buf, (size_t)n);
         if (write_data(a, buf, (size_t)n) != 0)
             return archive_error(a);
+        if (*pr->sink_err)
+            return *pr->sink_err;
         done += (uint64_t)n;
         pr->done += (uint64_t)n;
         if (pr->fn && pr->fn(pr->user, pr->done, pr->total) != 0)
@@ -217,7 +239,8 @@ int export_write_archive(const share_fields *fields, share_file_list *files, con
     int rc = size_attachments(files);
     if (rc)
         return rc;
-    struct export_progress pr = {progress, user, 0, 0};
+    struct export_sink sink = {-1, 0};
+    struct export_progress pr = {progress, user, 0, 0, &sink.err};
     for (size_t i = 0; i < files->count; i++)
         pr.total += files->items[i].size;
 
@@ -236,7 +259,10 @@ int export_write_archive(const share_fields *fields, share_file_list *files, con
             (void)fchmod(out_fd, 0644);
     }
     rc = rc ? rc : configure_format(a, format);
-    if (rc == 0 && archive_write_open_fd(a, out_fd) != ARCHIVE_OK)
+    sink.fd = out_fd;
+    /* no padding after the last byte, as for any regular file */
+    if (rc == 0 && (archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK ||
+                    archive_write_open(a, &sink, NULL, sink_write, NULL) != ARCHIVE_OK))
         rc = archive_error(a);
     time_t now = (time_t)(ls_time_now_us() / 1000000);
     rc = rc ? rc : write_files(a, format, files, now, &pr);
@@ -256,6 +282,8 @@ int export_write_archive(const share_fields *fields, share_file_list *files, con
             rc = archive_error(a);
         archive_write_free(a);
     }
+    if (rc == 0 && sink.err)
+        rc = sink.err; /* the central directory or the last block failed */
     if (out_fd >= 0) {
         if (rc == 0 && fsync(out_fd) != 0)
             rc = ls_fs_errno_to_error(errno);
