@@ -466,24 +466,37 @@ int sq_blob_referenced(struct ticket_store *ts, const char *blob_key, int *refer
     return rc;
 }
 
-int sq_user_create(struct ticket_store *ts, const char *name, const char *role,
-                   const char *password_hash)
+/* Runs one of the users statements, whose parameters are always ?1 name
+ * and, when it has them, ?2 role, ?3 password hash, ?4 now. With
+ * must_change, a statement that touched no row is ENOENT. */
+static int user_write(struct ticket_store *ts, const char *sql, const char *name, const char *role,
+                      const char *password_hash, int must_change)
 {
     struct sq_store *s = ts->state;
     struct sq_conn *c;
     int rc = sq_acquire(s, &c);
     if (rc != 0)
         return rc;
-    sqlite3_stmt *st = sq_prepare(c, SQL_INSERT_USER, &rc);
+    sqlite3_stmt *st = sq_prepare(c, sql, &rc);
     if (st) {
         sq_bind_text(st, 1, name);
-        sq_bind_text(st, 2, role);
-        sq_bind_text(st, 3, password_hash);
-        sqlite3_bind_int64(st, 4, ls_time_now_us());
+        if (sqlite3_bind_parameter_count(st) >= 4) {
+            sq_bind_text(st, 2, role);
+            sq_bind_text(st, 3, password_hash);
+            sqlite3_bind_int64(st, 4, ls_time_now_us());
+        }
         rc = step_done(st);
+        if (rc == 0 && must_change && sqlite3_changes(c->db) == 0)
+            rc = LOGSHARE_ENOENT;
     }
     sq_release(s, c);
     return rc;
+}
+
+int sq_user_create(struct ticket_store *ts, const char *name, const char *role,
+                   const char *password_hash)
+{
+    return user_write(ts, SQL_INSERT_USER, name, role, password_hash, 0);
 }
 
 int sq_user_get(struct ticket_store *ts, const char *name, struct ticket_user **out)
@@ -530,39 +543,10 @@ static const char SQL_DELETE_USER[] = "DELETE FROM users WHERE name = ?1";
 int sq_user_update(struct ticket_store *ts, const char *name, const char *role,
                    const char *password_hash)
 {
-    struct sq_store *s = ts->state;
-    struct sq_conn *c;
-    int rc = sq_acquire(s, &c);
-    if (rc != 0)
-        return rc;
-    sqlite3_stmt *st = sq_prepare(c, SQL_UPDATE_USER, &rc);
-    if (st) {
-        sq_bind_text(st, 1, name);
-        sq_bind_text(st, 2, role);
-        sq_bind_text(st, 3, password_hash);
-        sqlite3_bind_int64(st, 4, ls_time_now_us());
-        rc = step_done(st);
-        if (rc == 0 && sqlite3_changes(c->db) == 0)
-            rc = LOGSHARE_ENOENT;
-    }
-    sq_release(s, c);
-    return rc;
+    return user_write(ts, SQL_UPDATE_USER, name, role, password_hash, 1);
 }
 
 int sq_user_delete(struct ticket_store *ts, const char *name)
 {
-    struct sq_store *s = ts->state;
-    struct sq_conn *c;
-    int rc = sq_acquire(s, &c);
-    if (rc != 0)
-        return rc;
-    sqlite3_stmt *st = sq_prepare(c, SQL_DELETE_USER, &rc);
-    if (st) {
-        sq_bind_text(st, 1, name);
-        rc = step_done(st);
-        if (rc == 0 && sqlite3_changes(c->db) == 0)
-            rc = LOGSHARE_ENOENT;
-    }
-    sq_release(s, c);
-    return rc;
+    return user_write(ts, SQL_DELETE_USER, name, NULL, NULL, 1);
 }
