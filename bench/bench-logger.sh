@@ -16,6 +16,10 @@ tmp=${BENCH_TMP:-$(mktemp -d /tmp/logshare-bench-logger-XXXXXX)}
 trap 'rm -rf "$tmp"' EXIT
 "$cli" keygen --out "$tmp/support" >/dev/null
 
+# Every program fsyncs its own output, but the build that usually comes
+# just before (make bench) leaves dirty pages behind: written back during
+# the first runs, they slowed whichever logger ran then. Start clean.
+sync
 results=()
 run() { results+=("$("$@")"); }
 run "$bin/bench_logger" fprintf "$tmp/fprintf.log" "$n"

@@ -188,11 +188,15 @@ struct store_stream {
 enum store_state { STORE_OPEN = 0, STORE_CLOSING = 1, STORE_FINISHED = 2 };
 
 struct logshare {
+    /* What every logging call reads, together on the first line, which
+     * the writer never writes after open (use_tsc sat beside the writer's
+     * counters, whose every update cost the next call a miss). */
     uint64_t id; /* process-unique, for the threads' ring caches */
     unsigned fork_gen;
     _Atomic int state;
     int min_level;
     int nstreams;
+    int use_tsc; /* see "Record times" below */
     int plaintext;
     unsigned char pk[crypto_box_PUBLICKEYBYTES];
     uint64_t max_file_bytes, max_total_bytes;
@@ -246,8 +250,7 @@ struct logshare {
      * (clocksource "tsc": invariant and synchronized across cores),
      * converted to wall time by the writer; else CLOCK_REALTIME in µs.
      * Reading the counter costs a third of clock_gettime, on the path
-     * every logging call takes. */
-    int use_tsc;
+     * every logging call takes. use_tsc is on the first line. */
     uint64_t tsc0;
     int64_t mono0_ns;
     uint64_t anchor_tsc; /* writer-owned from here */
