@@ -18,6 +18,7 @@
 #include "auth.h"
 #include "logshare.h"
 #include "ls_fs.h"
+#include "config/server_config.h"
 #include "ticket_store.h"
 
 #define DEFAULT_TTL_S 86400
@@ -39,7 +40,8 @@ static void token_usage(FILE *out)
 {
     fprintf(out,
             "usage: logshared token --data-dir DIR --user ID [--role user|support|admin]\n"
-            "                       [--ttl SECONDS] [--issuer ISS] [--audience AUD]\n\n"
+            "                       [--ttl SECONDS] [--issuer ISS] [--audience AUD]\n"
+            "                       [--secret-file FILE] [--config FILE]\n\n"
             "Prints a bearer token (HS256 JWT) for user ID, signed with DIR/jwt-secret\n"
             "(created on first use).\n\n"
             "  --data-dir DIR     the server's data directory\n"
@@ -49,11 +51,14 @@ static void token_usage(FILE *out)
             "  --ttl SECONDS      lifetime (default 86400)\n"
             "  --issuer ISS       iss claim; set it when the server checks the issuer\n"
             "  --audience AUD     aud claim; set it when the server checks the audience\n"
-            "  --secret-file FILE the HS256 secret, when the server's auth.secret_file is set\n\n"
-            "LOGSHARE_AUTH_ISSUER, LOGSHARE_AUTH_AUDIENCE and LOGSHARE_AUTH_SECRET_FILE, as\n"
-            "the server reads them, are the defaults of --issuer, --audience and\n"
-            "--secret-file. With LOGSHARE_AUTH_ALGORITHM RS256 or ES256 it refuses (exit 2):\n"
-            "the server then takes only tokens from the holder of the private key.\n");
+            "  --secret-file FILE the HS256 secret, when the server's auth.secret_file is set\n"
+            "  --config FILE      the server's INI file (default $LOGSHARE_CONFIG)\n\n"
+            "The server's settings, from --config FILE and the LOGSHARE_* variables as the\n"
+            "server reads them, are the defaults: [server] data_dir for --data-dir (which\n"
+            "is required when neither sets it), [auth] issuer, audience and secret_file for\n"
+            "--issuer, --audience and --secret-file. With [auth] algorithm RS256 or ES256 it\n"
+            "refuses (exit 2): the server then takes only tokens from the holder of the\n"
+            "private key.\n");
 }
 
 /* argv[*i] is a flag that takes a value: returns it and advances, or
@@ -65,21 +70,55 @@ static const char *flag_value(int argc, char **argv, int *i)
     return argv[++*i];
 }
 
+/* The server's own settings, read as `logshared` reads them: defaults,
+ * the INI file of --config (config_file, or LOGSHARE_CONFIG when NULL),
+ * then the LOGSHARE_<SECTION>_<KEY> variables. A token or login made
+ * here then fits the server that runs with the same file and
+ * environment. 0, or 2 (a usage error, printed with cmd's name). */
+static int server_settings(const char *cmd, const char *config_file, server_config *sc)
+{
+    char err[512] = "";
+    char *av[] = {"--config", (char *)config_file};
+    int rc = server_config_load(sc, config_file ? 2 : 0, av, 0, err, sizeof err);
+    if (rc != 0) {
+        cli_fail("%s: %s", cmd, err[0] ? err : logshare_strerror(rc));
+        return 2;
+    }
+    return 0;
+}
+
+/* Whether the data directory was given by a setting rather than left
+ * at the server's default: only then may --data-dir be left out (a
+ * default "./logshare-data" would make a secret or database wherever
+ * the command happens to run). */
+static int data_dir_configured(const char *config_file)
+{
+    const char *f = getenv("LOGSHARE_CONFIG"), *d = getenv("LOGSHARE_SERVER_DATA_DIR");
+    return config_file || (f && *f) || (d && *d);
+}
+
+/* What `logshared token` was given, flags over the server's settings. */
+struct token_args {
+    const char *data_dir, *user, *role_name, *ttl_text;
+    const char *issuer, *audience, *secret_file, *algorithm;
+};
+
+static int token_issue(const struct token_args *t);
+
 int logshared_cmd_token(int argc, char **argv)
 {
-    const char *data_dir = NULL, *user = NULL, *role_name = "user", *ttl_text = NULL;
-    const char *issuer = getenv("LOGSHARE_AUTH_ISSUER");
-    const char *audience = getenv("LOGSHARE_AUTH_AUDIENCE");
-    const char *secret_file = getenv("LOGSHARE_AUTH_SECRET_FILE");
+    struct token_args t = {.role_name = "user"};
+    const char *config_file = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        const char **slot = !strcmp(a, "--secret-file") ? &secret_file
-                            : !strcmp(a, "--data-dir")  ? &data_dir
-                            : !strcmp(a, "--user")      ? &user
-                            : !strcmp(a, "--role")      ? &role_name
-                            : !strcmp(a, "--ttl")       ? &ttl_text
-                            : !strcmp(a, "--issuer")    ? &issuer
-                            : !strcmp(a, "--audience")  ? &audience
+        const char **slot = !strcmp(a, "--secret-file") ? &t.secret_file
+                            : !strcmp(a, "--data-dir")  ? &t.data_dir
+                            : !strcmp(a, "--user")      ? &t.user
+                            : !strcmp(a, "--role")      ? &t.role_name
+                            : !strcmp(a, "--ttl")       ? &t.ttl_text
+                            : !strcmp(a, "--issuer")    ? &t.issuer
+                            : !strcmp(a, "--audience")  ? &t.audience
+                            : !strcmp(a, "--config")    ? &config_file
                                                         : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             token_usage(stdout);
@@ -94,6 +133,27 @@ int logshared_cmd_token(int argc, char **argv)
             return 2;
         }
     }
+    server_config sc;
+    memset(&sc, 0, sizeof sc);
+    int rc = server_settings("token", config_file, &sc);
+    if (rc == 0) {
+        if (!t.data_dir && data_dir_configured(config_file))
+            t.data_dir = sc.data_dir;
+        t.issuer = t.issuer ? t.issuer : sc.auth_issuer;
+        t.audience = t.audience ? t.audience : sc.auth_audience;
+        t.secret_file = t.secret_file ? t.secret_file : sc.auth_secret_file;
+        t.algorithm = sc.auth_algorithm;
+        rc = token_issue(&t);
+    }
+    server_config_clear(&sc);
+    return rc;
+}
+
+static int token_issue(const struct token_args *t)
+{
+    const char *data_dir = t->data_dir, *user = t->user, *role_name = t->role_name;
+    const char *ttl_text = t->ttl_text, *issuer = t->issuer, *audience = t->audience;
+    const char *secret_file = t->secret_file;
     if (!data_dir || !user) {
         cli_fail("token: --data-dir and --user are required (see --help)");
         return 2;
@@ -102,12 +162,12 @@ int logshared_cmd_token(int argc, char **argv)
         cli_fail("token: --data-dir must not be empty");
         return 2;
     }
-    /* The server reads its algorithm from the same variable: with a public
-     * key, tokens come from the identity provider holding the private one,
-     * and an HS256 token from here would only be refused. */
-    const char *alg = getenv("LOGSHARE_AUTH_ALGORITHM");
+    /* The server's algorithm, from the same file and variables: with a
+     * public key, tokens come from the identity provider holding the
+     * private one, and an HS256 token from here would only be refused. */
+    const char *alg = t->algorithm;
     if (alg && *alg && strcasecmp(alg, "HS256") != 0) {
-        cli_fail("token: LOGSHARE_AUTH_ALGORITHM is %s: the server takes only tokens signed with "
+        cli_fail("token: the server's auth.algorithm is %s: it takes only tokens signed with "
                  "that key's private half, which this command does not have (it signs HS256)",
                  alg);
         return 2;
@@ -175,7 +235,7 @@ static void user_usage(FILE *out)
             "       logshared user passwd NAME --data-dir DIR\n"
             "       logshared user role NAME --role user|support|admin --data-dir DIR\n"
             "       logshared user del NAME --data-dir DIR\n"
-            "       (each also takes [--database URL])\n\n"
+            "       (each also takes [--database URL] [--config FILE])\n\n"
             "Manages dashboard logins in the server's database: DIR/" TICKET_STORE_SQLITE_FILENAME
             "\nunless a database URL is given.\n\n"
             "  add     creates a login; its password is read from the first line of stdin\n"
@@ -187,8 +247,11 @@ static void user_usage(FILE *out)
             "  --role ROLE     the login's role: support or admin for agents\n"
             "  --data-dir DIR  the server's data directory\n"
             "  --database URL  the server's database when it is not the default SQLite file\n"
-            "                  (postgresql://..., or sqlite:PATH); default:\n"
-            "                  $LOGSHARE_DATABASE_URL when set\n\n"
+            "                  (postgresql://..., or sqlite:PATH)\n"
+            "  --config FILE   the server's INI file (default $LOGSHARE_CONFIG)\n\n"
+            "The server's settings, from --config FILE and the LOGSHARE_* variables as the\n"
+            "server reads them, are the defaults: [server] data_dir for --data-dir (which is\n"
+            "required when neither sets it), [database] url for --database.\n\n"
             "Exit status: 0 done, 1 failed (no such login, name taken, database error),\n"
             "2 usage error.\n",
             MIN_PASSWORD_LEN);
@@ -291,6 +354,9 @@ static int user_apply(enum user_action action, const char *name, const char *rol
     return rc == 0 ? 0 : 1;
 }
 
+static int user_check_and_apply(int action, const char *name, const char *role,
+                                const char *data_dir, const char *database_url);
+
 int logshared_cmd_user(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
@@ -308,13 +374,12 @@ int logshared_cmd_user(int argc, char **argv)
         cli_fail("user: the action is add, passwd, role or del (see --help)");
         return 2;
     }
-    const char *name = NULL, *role = NULL, *data_dir = NULL;
-    const char *database_url = getenv("LOGSHARE_DATABASE_URL");
-    if (database_url && !*database_url)
-        database_url = NULL;
+    const char *name = NULL, *role = NULL, *data_dir = NULL, *database_url = NULL;
+    const char *config_file = NULL;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
-        if (!strcmp(a, "--role") || !strcmp(a, "--data-dir") || !strcmp(a, "--database")) {
+        if (!strcmp(a, "--role") || !strcmp(a, "--data-dir") || !strcmp(a, "--database") ||
+            !strcmp(a, "--config")) {
             const char *v = flag_value(argc, argv, &i);
             if (!v) {
                 cli_fail("user: %s needs a value", a);
@@ -322,6 +387,7 @@ int logshared_cmd_user(int argc, char **argv)
             }
             *(!strcmp(a, "--role")       ? &role
               : !strcmp(a, "--data-dir") ? &data_dir
+              : !strcmp(a, "--config")   ? &config_file
                                          : &database_url) = v;
         } else if (a[0] == '-' || name) {
             cli_fail("user: unexpected argument '%s' (see --help)", a);
@@ -330,6 +396,26 @@ int logshared_cmd_user(int argc, char **argv)
             name = a;
         }
     }
+    server_config sc;
+    memset(&sc, 0, sizeof sc);
+    int rc = server_settings("user", config_file, &sc);
+    if (rc == 0) {
+        if (!data_dir && data_dir_configured(config_file))
+            data_dir = sc.data_dir;
+        if (!database_url)
+            database_url = sc.database_url;
+        if (database_url && !*database_url)
+            database_url = NULL;
+        rc = user_check_and_apply(action, name, role, data_dir, database_url);
+    }
+    server_config_clear(&sc);
+    return rc;
+}
+
+static int user_check_and_apply(int action, const char *name, const char *role,
+                                const char *data_dir, const char *database_url)
+{
+    static const char *const actions[] = {"add", "passwd", "role", "del"};
     int needs_role = action == USER_ADD || action == USER_ROLE;
     if (!name || !data_dir || (needs_role && !role)) {
         cli_fail("user: %s needs NAME%s and --data-dir (see --help)", actions[action],
