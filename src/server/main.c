@@ -48,6 +48,7 @@ static void print_usage(FILE *out)
         "usage: logshared [--config FILE] [--listen HOST:PORT] [--data-dir DIR]\n"
         "                 [--port-file FILE] [--tls-cert FILE --tls-key FILE] [--KEY VALUE]...\n"
         "       logshared token --data-dir DIR --user ID [--role user|support|admin] [--ttl S]\n"
+        "                       [--config FILE] (logshared token --help)\n"
         "       logshared user add NAME --role support --data-dir DIR   (password on stdin)\n"
         "       logshared user passwd|role|del NAME ... (logshared user --help)\n"
         "       logshared --version | --help\n\n"
