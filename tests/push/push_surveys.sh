@@ -92,6 +92,19 @@ assert_eq 400 "$STATUS" "a multipart survey out of scale"
 assert_eq "$BLOBS" "$(blob_count)" "neither survey left a file under blobs/"
 pass "files without report_issue are dropped; a bad multipart survey is refused"
 
+# A retry of a stored survey (no report, no ticket) that now asks for a
+# report with a file: the first survey is the answer, and neither a
+# ticket nor a file is stored (the retry used to create a ticket that
+# no survey named).
+TICKETS=$(sqlite3 "$DATA/logshare.db" 'SELECT count(*) FROM tickets')
+STATUS=$(curl -s -o "$TEST_TMP/body" -w '%{http_code}' -H "Authorization: Bearer $ALICE"   -H 'Idempotency-Key: same-key' -F 'survey={"call_id":"c-files","overall":{"score":1},"report_issue":true}'   -F "f=@$TEST_TMP/shot.png" "$SERVER_URL/api/v1/surveys")
+assert_eq 201 "$STATUS" "a multipart retry under a used key"
+assert_eq "$FIRST" "$(jget "$(cat "$TEST_TMP/body")" id)" "it answers with the first survey"
+assert_eq null "$(jget "$(cat "$TEST_TMP/body")" ticket)" "with the first survey's (absent) ticket"
+assert_eq "$TICKETS" "$(sqlite3 "$DATA/logshare.db" 'SELECT count(*) FROM tickets')" "no ticket was created"
+assert_eq "$BLOBS" "$(blob_count)" "its file was not kept"
+pass "a retry under a used key stores no ticket and no file"
+
 # --- the library: report_issue with the store's logs -> a ticket -------------
 RI='{"call_id":"c9","audio":{"score":1,"issues":["NoRemoteAudio"]},"more_info":"could not hear them","report_issue":true}'
 OUT=$("$HELPER" survey "$STORE" "$SERVER_URL" "$ALICE" "$RI") || fail "logshare_submit_survey failed"

@@ -403,6 +403,25 @@ static int create_ticket(http_request *req, struct survey_upload *u, struct tick
     return 0;
 }
 
+/* The 201 for a stored survey (rec; a replay describes the first one)
+ * with its ticket (NULL: the replay's, looked up). Takes rec and ticket. */
+static int survey_answer(http_request *req, struct survey_record *rec, struct ticket *ticket,
+                         size_t ignored)
+{
+    struct api_app *app = req->app;
+    struct survey_upload *u = req->state;
+    json_t *doc = survey_json(rec, &u->parsed);
+    if (rec->replayed && rec->ticket_id && !ticket)
+        ticket_store_get(app->tickets, rec->ticket_id, &ticket);
+    /* The survey is stored: the ticket's JSON finds it (survey_id). */
+    json_object_set_new(doc, "ticket", ticket ? api_ticket_json(req, ticket) : json_null());
+    if (ignored)
+        json_object_set_new(doc, "attachments_ignored", json_integer((json_int_t)ignored));
+    ticket_free(ticket);
+    survey_record_clear(rec);
+    return http_respond_json(req, 201, doc);
+}
+
 /* Everything after the body: check, commit blobs and ticket, store the
  * survey. Runs on a worker thread (http_defer): it waits for the disk. */
 static int survey_finish(http_request *req)
@@ -425,6 +444,22 @@ static int survey_finish(http_request *req)
     struct push_db *db = push_service_db(app->push);
     struct ticket *ticket = NULL;
     size_t ignored = 0;
+    struct survey_record rec;
+    /* A retry of a stored survey is answered with the first one before
+     * anything of its own is stored: a retry whose body asks for a
+     * report the first did not would otherwise create a ticket that no
+     * survey names. (A first attempt cut between its ticket and its
+     * survey finds no survey here and its ticket again below.) */
+    if (u->idem_key[0]) {
+        rc = push_db_survey_find(db, u->who.user_id, u->idem_key, &rec);
+        if (rc == 0) {
+            abort_writers(u);
+            return survey_answer(req, &rec, NULL, 0);
+        }
+        if (rc != LOGSHARE_ENOENT)
+            return http_respond_error(req, LOGSHARE_EUNAVAILABLE, 503, "database: %s",
+                                      logshare_strerror(rc));
+    }
     if (u->parsed.report_issue && u->n_atts > 0) {
         if ((rc = commit_blobs(req, u)))
             return http_respond_error(req, rc, 503, "%s", req->fail_message);
@@ -440,7 +475,6 @@ static int survey_finish(http_request *req)
         ignored = u->n_atts; /* files without report_issue are not kept */
         abort_writers(u);
     }
-    struct survey_record rec;
     rc = push_db_survey_insert(db, u->who.user_id, &u->parsed, ticket ? ticket->id : NULL,
                                u->idem_key[0] ? u->idem_key : NULL, ls_time_now_us(), &rec);
     if (rc) {
@@ -448,16 +482,7 @@ static int survey_finish(http_request *req)
         return http_respond_error(req, LOGSHARE_EUNAVAILABLE, 503, "database: %s",
                                   logshare_strerror(rc));
     }
-    json_t *doc = survey_json(&rec, &u->parsed);
-    if (rec.replayed && rec.ticket_id && !ticket)
-        ticket_store_get(app->tickets, rec.ticket_id, &ticket);
-    /* The survey is stored: the ticket's JSON finds it (survey_id). */
-    json_object_set_new(doc, "ticket", ticket ? api_ticket_json(req, ticket) : json_null());
-    if (ignored)
-        json_object_set_new(doc, "attachments_ignored", json_integer((json_int_t)ignored));
-    ticket_free(ticket);
-    survey_record_clear(&rec);
-    return http_respond_json(req, 201, doc);
+    return survey_answer(req, &rec, ticket, ignored);
 }
 
 int api_surveys_create_end(http_request *req)

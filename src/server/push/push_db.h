@@ -175,6 +175,13 @@ int push_db_survey_insert(struct push_db *db, const char *user_id, const survey 
                           const char *ticket_id, const char *idempotency_key, int64_t now,
                           struct survey_record *out);
 
+/* The survey user_id stored with idempotency_key, as a replay
+ * (out->replayed 1): 0, LOGSHARE_ENOENT when there is none, or a
+ * database error. Lets a retry be answered before anything of its own
+ * (its ticket, its files) is stored. */
+int push_db_survey_find(struct push_db *db, const char *user_id, const char *idempotency_key,
+                        struct survey_record *out);
+
 /* Aggregates over surveys created in [since, until) (0: unbounded),
  * bucketed for the time series by bucket_s seconds (3600 or 86400).
  * *json is a new NUL-terminated JSON text (caller frees); its shape is

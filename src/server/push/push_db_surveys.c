@@ -145,6 +145,18 @@ out:
     return rc;
 }
 
+int push_db_survey_find(struct push_db *db, const char *user_id, const char *idempotency_key,
+                        struct survey_record *out)
+{
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&db->lock);
+    int rc = find_by_key_locked(db, user_id, idempotency_key, out);
+    pthread_mutex_unlock(&db->lock);
+    if (rc)
+        survey_record_clear(out);
+    return rc;
+}
+
 /* ---- stats ------------------------------------------------------------ */
 
 static int bind_range(sqlite3_stmt *st, int64_t since, int64_t until)
