@@ -46,7 +46,12 @@ T.main(async () => {
   const problems = [];
   page.on('pageerror', (e) => problems.push('page error: ' + e.message));
   page.on('dialog', (d) => { problems.push('dialog: ' + d.message()); d.dismiss(); });
-  page.on('console', (m) => { if (m.type() === 'error' && !/401|Unauthorized/.test(m.text())) problems.push('console: ' + m.text()); });
+  page.on('console', (m) => {
+    if (m.type() !== 'error' || /401|Unauthorized/.test(m.text())) return;
+    // the busy answer served to the login below on purpose
+    if (/503/.test(m.text()) && /\/dashboard\/login/.test(m.location().url || '')) return;
+    problems.push('console: ' + m.text());
+  });
 
   // --- log in -------------------------------------------------------
   await page.goto(server.url + '/');
@@ -57,9 +62,21 @@ T.main(async () => {
   await page.click('[data-testid=login-submit]');
   await page.waitForSelector('[data-testid=login-error]:not([hidden])');
   T.assert(/Wrong user name or password/.test(await page.textContent('[data-testid=login-error]')), 'a wrong password is refused with a message');
+  // The server answers 503 + Retry-After while two other logins are being
+  // checked: the form waits and tries again by itself (the first answer
+  // here is that 503, served by the test).
+  let busy = 1;
+  await page.route('**/dashboard/login', async (route) => {
+    if (route.request().method() !== 'POST' || busy === 0) return route.continue();
+    busy--;
+    return route.fulfill({ status: 503, headers: { 'Retry-After': '1', 'Content-Type': 'application/json' },
+      body: JSON.stringify({ error: { code: 'unavailable', message: 'too many logins at once: retry in a second' } }) });
+  });
   await page.fill('[data-testid=login-password]', PASSWORD);
   await page.click('[data-testid=login-submit]');
   await page.waitForSelector('[data-testid=ticket-rows] td.empty'); // first load done: no tickets yet
+  T.assertEq(0, busy, 'the login met a busy server first');
+  await page.unroute('**/dashboard/login');
   T.assertEq('agent', await page.textContent('[data-testid=whoami]'), 'logged-in user shown');
   const cookies = await context.cookies(server.url);
   const session = cookies.find((c) => c.name === 'logshare_session');

@@ -45,7 +45,7 @@ export async function request(method, path, body, options = {}) {
     const err = data && data.error ? data.error : {};
     const e = new ApiError(res.status, err.code || 'http_' + res.status,
       err.message || res.statusText || 'Request failed');
-    if (res.status === 429) e.retryAfter = Number(res.headers.get('Retry-After')) || null;
+    if (res.status === 429 || res.status === 503) e.retryAfter = Number(res.headers.get('Retry-After')) || null;
     if (res.status === 401 && !options.quiet401) onUnauthorized(e);
     throw e;
   }

@@ -1,10 +1,25 @@
 // page-login.js - the login form. POST /dashboard/login checks the name
 // and password (libsodium crypto_pwhash on the server), sets the HttpOnly
 // session cookie and returns the session with its CSRF token. Too many
-// attempts get 429 with Retry-After, which the form shows.
+// attempts get 429 with Retry-After, which the form shows. A 503 with
+// Retry-After means other logins were being checked at that moment: the
+// form tries again by itself, a few times.
 import { h, replace } from './dom.js';
 import * as api from './api.js';
 import { registerPage } from './app.js';
+
+const BUSY_RETRIES = 4;
+
+async function postLogin(body) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await api.post('/dashboard/login', body, { quiet401: true });
+    } catch (e) {
+      if (e.status !== 503 || !e.retryAfter || attempt >= BUSY_RETRIES) throw e;
+      await new Promise((resolve) => setTimeout(resolve, e.retryAfter * 1000));
+    }
+  }
+}
 
 function render(main, ctx) {
   const error = h('p.form-error', { role: 'alert', 'data-testid': 'login-error', hidden: true });
@@ -29,8 +44,7 @@ function render(main, ctx) {
     }
     submit.disabled = true;
     try {
-      const session = await api.post('/dashboard/login', { username: user.value, password: pass.value },
-        { quiet401: true });
+      const session = await postLogin({ username: user.value, password: pass.value });
       ctx.setSession(session);
       const next = ctx.query.get('next');
       ctx.navigate('#' + (next && next.startsWith('/') && next !== '/login' ? next : '/tickets'));

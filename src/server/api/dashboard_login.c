@@ -8,8 +8,18 @@
  * times do not tell which names exist). Only support and admin logins
  * open the dashboard. A new session is made on every login, never
  * reused, so a session id planted before login is worthless.
+ *
+ * The hash (Argon2id: 64 MiB and some 60 ms of a core) is computed on a
+ * worker thread, never on an HTTP thread, which serves many connections
+ * at once: a stream of logins from many addresses (each within its own
+ * limit) kept both HTTP threads of a 2-core server busy hashing and
+ * stalled every upload and download they carried. At most
+ * LOGIN_CHECKS_MAX hashes run at once in the process, which bounds their
+ * memory (the worker pool is larger); past that a login is answered 503
+ * with Retry-After before any hash is computed.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +36,9 @@
 
 static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
 static char *dummy_hash;
+
+#define LOGIN_CHECKS_MAX 2
+static _Atomic int login_checks;
 
 static void make_dummy_hash(void)
 {
@@ -115,7 +128,8 @@ int dashboard_login_begin(http_request *req)
     return 0;
 }
 
-int dashboard_login_end(http_request *req)
+/* The password check and what follows it; on a worker thread. */
+static int login_finish(http_request *req)
 {
     struct dashboard *d = dashboard_of(req);
     if (!d)
@@ -141,20 +155,26 @@ int dashboard_login_end(http_request *req)
         json_decref(body);
         return http_respond_rate_limited(req, retry);
     }
+    if (atomic_fetch_add(&login_checks, 1) >= LOGIN_CHECKS_MAX) {
+        atomic_fetch_sub(&login_checks, 1);
+        json_decref(body);
+        return http_respond_error_code(req, 503, "unavailable", "Retry-After", "1",
+                                       "too many logins at once: retry in a second");
+    }
     struct ticket_user *u = NULL;
     int rc = ticket_store_user_get(d->ts, user, &u);
-    if (rc != 0 && rc != LOGSHARE_ENOENT) {
-        json_decref(body);
-        return dashboard_respond_errno(req, rc, "the user database is unavailable");
-    }
-    int ok;
+    int ok = 0;
     if (u) {
         ok = auth_password_verify(u->password_hash, password) == 0;
-    } else {
+    } else if (rc == LOGSHARE_ENOENT) {
         pthread_once(&dummy_once, make_dummy_hash);
         if (dummy_hash)
             auth_password_verify(dummy_hash, password);
-        ok = 0;
+    }
+    atomic_fetch_sub(&login_checks, 1);
+    if (rc != 0 && rc != LOGSHARE_ENOENT) {
+        json_decref(body);
+        return dashboard_respond_errno(req, rc, "the user database is unavailable");
     }
     enum auth_role role = AUTH_ROLE_USER;
     if (ok && (auth_role_parse(u->role, &role) != 0 || role == AUTH_ROLE_USER))
@@ -178,6 +198,11 @@ int dashboard_login_end(http_request *req)
     memset(token, 0, sizeof token);
     format_device_cookie(d, info.user, now_s, device, sizeof device);
     return dashboard_respond_json(req, 200, session_json(&info), cookie, device);
+}
+
+int dashboard_login_end(http_request *req)
+{
+    return http_defer(req, login_finish);
 }
 
 int dashboard_logout_end(http_request *req)
