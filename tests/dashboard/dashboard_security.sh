@@ -198,6 +198,24 @@ leftovers=$(find "$data" -name '.dashboard-log-*' | wc -l)
 assert_eq 0 "$leftovers" "no temporary copies left in the data dir"
 pass "log viewer: foreign keys and non-log files get clear errors; nothing left behind"
 
+# --- behind a reverse proxy that sends its own Host -------------------------
+# The browser's Origin is the public address (public_url), the Host the
+# proxy's upstream: logins and changes from the public origin work (they
+# were refused 403), other origins still do not.
+stop_server TERM
+start_server "$data" --public-url https://support.example.test/base
+assert_eq 200 "$(login agent 'a long enough password' -H 'Origin: https://support.example.test')" \
+  "a login from public_url's origin, Host the proxy's"
+assert_eq 200 "$(login agent 'a long enough password' -H 'Origin: HTTPS://Support.Example.Test')" \
+  "origins compare without case"
+assert_eq 403 "$(login agent 'a long enough password' -H 'Origin: https://support.example.test.evil')" \
+  "a longer host is another origin"
+assert_eq 403 "$(login agent 'a long enough password' -H 'Origin: http://support.example.test')" \
+  "another scheme is another origin"
+assert_eq 403 "$(login agent 'a long enough password' -H 'Origin: https://support.example.test/base')" \
+  "an origin has no path"
+pass "behind a Host-rewriting proxy, public_url's origin may log in"
+
 # --- under TLS the session cookie is Secure ---------------------------------
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TEST_TMP/tls.key" -out "$TEST_TMP/tls.pem" \
   -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null

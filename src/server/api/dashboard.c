@@ -149,6 +149,17 @@ int dashboard_cookie_token(http_request *req, char *buf, size_t cap)
     return 0;
 }
 
+/* Whether origin ("scheme://host[:port]") is the scheme and authority
+ * of public_url (which may go on with a path). */
+static int origin_is_public_url(const char *origin, const char *public_url)
+{
+    const char *sep = public_url ? strstr(public_url, "://") : NULL;
+    if (!sep)
+        return 0;
+    size_t n = (size_t)(strcspn(sep + 3, "/?#") + (size_t)(sep + 3 - public_url));
+    return strlen(origin) == n && strncasecmp(origin, public_url, n) == 0;
+}
+
 int dashboard_origin_ok(http_request *req)
 {
     const char *origin = http_header(req, "Origin");
@@ -162,7 +173,12 @@ int dashboard_origin_ok(http_request *req)
         p = origin + 7;
     else if (strncasecmp(origin, "https://", 8) == 0)
         p = origin + 8;
-    return p && strcasecmp(p, host) == 0;
+    if (p && strcasecmp(p, host) == 0)
+        return 1;
+    /* Behind a reverse proxy that sends its own Host (127.0.0.1:8080),
+     * the browser's origin is the public one, which public_url names. */
+    const struct api_app *app = req->app;
+    return app && app->cfg && origin_is_public_url(origin, app->cfg->public_url);
 }
 
 static int method_is_safe(const char *m)
