@@ -16,7 +16,7 @@
  * stalled every upload and download they carried. At most
  * LOGIN_CHECKS_MAX hashes run at once in the process, which bounds their
  * memory (the worker pool is larger); past that a login is answered 503
- * with Retry-After before any hash is computed.
+ * with Retry-After before anything else (no bucket charged, no hash).
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -143,6 +143,15 @@ static int login_finish(http_request *req)
         return dashboard_respond_error(req, 400, "invalid_argument",
                                        "username and password are required");
     }
+    /* The slot first: a login turned away here has touched no bucket, so
+     * a flood of cheap refusals cannot push the drained bucket of a name
+     * under attack out of the (bounded) table and refill it. */
+    if (atomic_fetch_add(&login_checks, 1) >= LOGIN_CHECKS_MAX) {
+        atomic_fetch_sub(&login_checks, 1);
+        json_decref(body);
+        return http_respond_error_code(req, 503, "unavailable", "Retry-After", "1",
+                                       "too many logins at once: retry in a second");
+    }
     int retry = 0;
     int64_t now_us = ls_time_now_us();
     /* an IPv6 client by its /64, as the request rate limit counts it */
@@ -152,14 +161,9 @@ static int login_finish(http_request *req)
     int trusted = device_trusted(d, req, user, now_s);
     if ((trusted ? login_limit_take_device : login_limit_take)(d->login_limit, addr_key, user,
                                                                now_us, &retry) != 0) {
-        json_decref(body);
-        return http_respond_rate_limited(req, retry);
-    }
-    if (atomic_fetch_add(&login_checks, 1) >= LOGIN_CHECKS_MAX) {
         atomic_fetch_sub(&login_checks, 1);
         json_decref(body);
-        return http_respond_error_code(req, 503, "unavailable", "Retry-After", "1",
-                                       "too many logins at once: retry in a second");
+        return http_respond_rate_limited(req, retry);
     }
     struct ticket_user *u = NULL;
     int rc = ticket_store_user_get(d->ts, user, &u);
