@@ -96,7 +96,8 @@ typedef enum logshare_error {
 LOGSHARE_API const char *logshare_strerror(int err);
 
 /* The stable snake_case name of an error code ("truncated"), as used in
- * the server's JSON errors and in logs. Static storage. */
+ * the server's JSON errors and in logs. Never NULL; unknown codes give
+ * "unknown_error". Static storage. */
 LOGSHARE_API const char *logshare_error_name(int err);
 
 /* ------------------------------------------------------------------ */
@@ -295,13 +296,20 @@ LOGSHARE_API int logshare_vlog(logshare *ls, int stream, logshare_level level, c
  * away while the store is open): the library remembers it by address.
  * Use it through LOGSHARE_LOG, which refuses anything but a literal at
  * compile time (and, in C11 with GCC or Clang, calls logshare_log_args
- * instead, falling back to this function). Conversions with no portable
- * binary form (%n, %ls, %lc, %Lf) make the call fall back to formatting
- * now. The first call with a
+ * instead, falling back to this function). The first call with a
  * given format takes a lock and allocates (once per format and store;
- * later calls take no lock); past 4096 formats per store, calls fall back
- * to formatting now. "%.*s" and "%.Ns" read at most that many bytes, so
- * an array without a NUL is fine. Returns as logshare_log. */
+ * later calls take no lock). "%.*s" and "%.Ns" read at most that many
+ * bytes, so an array without a NUL is fine. A record stored raw reads
+ * back exactly as printf prints it, and is not cut at 4000 bytes (it
+ * holds at most 4096 bytes of strings, and widths of at most 1024).
+ * These calls are formatted now instead, as logshare_log does (so
+ * their text is cut at 4000 bytes, visibly): conversions with no
+ * portable binary form (%n, which still stores its count, %ls, %lc, %Lf,
+ * glibc's %m, positional "%1$d"), a width or precision over 1024 (a
+ * literal one, or a '*' one; a '*' precision of a %s may be any size),
+ * a format longer than 1024 bytes, more than 24 arguments, more than
+ * 4096 bytes of string arguments, and every format after the store's
+ * first 4096. Returns as logshare_log. */
 LOGSHARE_API int logshare_log_static(logshare *ls, int stream, logshare_level level,
                                      const char *fmt, ...) LOGSHARE_PRINTF(4, 5);
 
@@ -330,7 +338,9 @@ LOGSHARE_API int logshare_log_args(logshare *ls, int stream, logshare_level leve
  * evaluated exactly once. In C11 or later with GCC or Clang it widens
  * the arguments at the call site and calls logshare_log_args (no va_arg
  * on the hot path); elsewhere (C++, other compilers, more than 24
- * arguments) it calls logshare_log_static. Both store the same record. */
+ * arguments) it calls logshare_log_static. Both store the same record,
+ * and fall back to formatting at the call for the same calls (see
+ * logshare_log_static). */
 #define LOGSHARE__FIRST_(first, ...) first
 #define LOGSHARE__FIRST(...) LOGSHARE__FIRST_(__VA_ARGS__, 0)
 #define LOGSHARE__STATIC(ls, stream, level, ...)                                                   \
@@ -570,7 +580,8 @@ LOGSHARE_API int logshare_keygen(char **public_key_text, char **secret_key_text)
  * overwrite (LOGSHARE_EEXIST), also against another process creating
  * them at the same moment (one of the two wins the pair; a PREFIX.key
  * left without its .pub is removed again). LOGSHARE_EINVAL for a NULL
- * or empty prefix (or a directory in the way), LOGSHARE_ENOENT /
+ * or empty prefix (or a name too long), LOGSHARE_EEXIST also when
+ * PREFIX.key or PREFIX.pub is a directory or anything else, LOGSHARE_ENOENT /
  * LOGSHARE_EPERM / LOGSHARE_ENOSPC / LOGSHARE_EIO from the file system,
  * LOGSHARE_ENOMEM. If public_key_text is not NULL it receives
  * the public key text (free with logshare_string_free). */
@@ -1029,7 +1040,11 @@ LOGSHARE_API int logshare_watch(logshare_watcher *w);
 /* Makes logshare_watch return soon (within about a second), from any
  * thread (not from a signal handler). The stop ends that run only: once
  * logshare_watch has returned, the watcher can be run again (back from
- * the background, or with a new token). */
+ * the background, or with a new token). A stop made while no run is
+ * under way is kept for the next one, which returns 0 at once: so a
+ * stop that races the start of the thread running logshare_watch is
+ * not lost, but do not stop a watcher whose run has already ended (on
+ * an error) before running it again. */
 LOGSHARE_API void logshare_watcher_stop(logshare_watcher *w);
 
 /* Tells the server the user declined request_id, outside a watcher (an

@@ -514,11 +514,21 @@ static void every_supported_conversion_reads_back_as_snprintf_prints_it(void **s
     free(dir);
 }
 
+/* The first FIRST_KEPT messages are kept; the rest must be "fmt<i> <i>"
+ * for i = 0, 1, ... (counted in next, mismatches in bad). */
+#define FIRST_KEPT 9
+
 static void collect_messages(const logshare_record *rec, void *ctx)
 {
     struct expect *e = ctx;
-    if (e->n < MAX_WANT)
+    if (e->n < FIRST_KEPT) {
         e->want[e->n++] = strdup(rec->message);
+        return;
+    }
+    char line[64];
+    snprintf(line, sizeof line, "fmt%d %d", e->next, e->next);
+    e->bad += strcmp(rec->message, line) != 0;
+    e->next++;
 }
 
 /* The documented fallbacks: %n, %ls, %lc and %Lf are formatted at the
@@ -548,6 +558,11 @@ static void documented_fallbacks_behave_as_documented(void **state)
     s4096[4096] = 'q';
     s4096[4097] = '\0';
     assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "%s", s4096), 0);
+    assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "[%2000d]", -5), 0);
+    static char long_format[1200];
+    memset(long_format, 'f', 1100);
+    strcpy(long_format + 1100, " %d");
+    assert_int_equal(logshare_log_static(ls, 0, LOGSHARE_LEVEL_INFO, long_format, 42), 0);
     /* Formats in storage that never changes: 5000 addresses. */
     static char formats[5000][16];
     for (int i = 0; i < 5000; i++) {
@@ -557,9 +572,10 @@ static void documented_fallbacks_behave_as_documented(void **state)
     logshare_close(ls);
 
     struct expect got = {0};
-    char line[64];
     size_t total = tu_read_dir(dir, NULL, collect_messages, &got, NULL);
-    assert_int_equal(total, 7 + 5000);
+    assert_int_equal(total, FIRST_KEPT + 5000);
+    assert_int_equal(got.next, 5000); /* past 4096 formats too */
+    assert_int_equal(got.bad, 0);
     assert_string_equal(got.want[0], "abc def");
     assert_string_equal(got.want[1], "[-2.500000|wide|w]");
     char *want = malloc(WANT_BYTES);
@@ -571,10 +587,10 @@ static void documented_fallbacks_behave_as_documented(void **state)
     }
     assert_int_equal(strlen(got.want[5]), 4096);
     assert_int_equal(strlen(got.want[6]), 4000 + strlen("...[truncated]"));
-    for (int i = 7; i < MAX_WANT; i++) {
-        snprintf(line, sizeof line, "fmt%d %d", i - 7, i - 7);
-        assert_string_equal(got.want[i], line);
-    }
+    snprintf(want, WANT_BYTES, "[%2000d]", -5);
+    assert_string_equal(got.want[7], want);
+    snprintf(want, WANT_BYTES, long_format, 42);
+    assert_string_equal(got.want[8], want);
     expect_free(&got);
     free(want);
     free(s4096);
@@ -720,6 +736,18 @@ static void keygen_errors_leave_both_outs_null(void **state)
     assert_null(pub);
     assert_int_equal(logshare_keygen_files(NULL, NULL), LOGSHARE_EINVAL);
     assert_int_equal(logshare_keygen_files("", NULL), LOGSHARE_EINVAL);
+    /* A directory where PREFIX.key belongs: refused, nothing written. */
+    char *dir = tu_tmpdir("keygen");
+    char *prefix = tu_path(dir, "support"), *key = tu_path(dir, "support.key");
+    assert_int_equal(mkdir(key, 0700), 0);
+    pub = &junk;
+    assert_int_equal(logshare_keygen_files(prefix, &pub), LOGSHARE_EEXIST);
+    assert_null(pub);
+    assert_int_equal(entries(dir), 1);
+    free(prefix);
+    free(key);
+    tu_rmrf(dir);
+    free(dir);
 }
 
 /* Files directly in dir (names), for "nothing left behind". */
@@ -833,6 +861,71 @@ static void sharing_calls_refuse_bad_arguments_and_leave_nothing(void **state)
     free(dir);
 }
 
+static logshare_consent never_asked(void *user, const logshare_log_request *request)
+{
+    (void)user;
+    (void)request;
+    fail_msg("no request can come from a closed port");
+    return LOGSHARE_CONSENT_IGNORE;
+}
+
+static void count_disconnects(void *user, logshare_watch_event event, const char *request_id,
+                              int status, const char *detail)
+{
+    (void)request_id;
+    (void)status;
+    (void)detail;
+    if (event == LOGSHARE_WATCH_DISCONNECTED)
+        atomic_fetch_add((atomic_int *)user, 1);
+}
+
+struct watch_run {
+    logshare_watcher *w;
+    int rc;
+};
+
+static void *run_watch(void *arg)
+{
+    struct watch_run *r = arg;
+    r->rc = logshare_watch(r->w);
+    return NULL;
+}
+
+/* A stop made before a run is kept for it: the run returns 0 at once,
+ * without trying the server. The next run tries it again (here a closed
+ * port: disconnected, retried) until its own stop. */
+static void a_stop_before_a_run_ends_that_run(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("watch-stop");
+    logshare_share_options *so = logshare_share_options_new();
+    assert_int_equal(logshare_share_options_set_server(so, "http://127.0.0.1:9", "token"), 0);
+    logshare_watcher *w = logshare_watcher_new();
+    atomic_int disconnects = 0;
+    assert_int_equal(logshare_watcher_set_dir(w, dir), 0);
+    assert_int_equal(logshare_watcher_set_share_options(w, so), 0);
+    assert_int_equal(logshare_watcher_set_request_callback(w, never_asked, NULL), 0);
+    assert_int_equal(logshare_watcher_set_event_callback(w, count_disconnects, &disconnects), 0);
+    assert_int_equal(logshare_watcher_set_reconnect(w, 10, 50), 0);
+    logshare_watcher_stop(w);
+    int64_t t0 = mono_ms();
+    assert_int_equal(logshare_watch(w), 0);
+    assert_true(mono_ms() - t0 < 1000);
+    assert_int_equal(atomic_load(&disconnects), 0);
+    struct watch_run r = {w, -1};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, run_watch, &r), 0);
+    while (atomic_load(&disconnects) < 2)
+        usleep(10000);
+    logshare_watcher_stop(w);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(r.rc, 0);
+    logshare_watcher_free(w);
+    logshare_share_options_free(so);
+    tu_rmrf(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -848,6 +941,7 @@ int main(void)
         cmocka_unit_test(support_files_hold_while_four_threads_log_at_full_speed),
         cmocka_unit_test(keygen_errors_leave_both_outs_null),
         cmocka_unit_test(sharing_calls_refuse_bad_arguments_and_leave_nothing),
+        cmocka_unit_test(a_stop_before_a_run_ends_that_run),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
