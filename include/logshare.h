@@ -661,6 +661,8 @@ LOGSHARE_API void logshare_reader_close(logshare_reader *r);
  *    attempt, and the server returns the first ticket for a repeated key.
  *  - The outbox is generic: push-request uploads and end-of-call surveys
  *    queue there too (source "push" / "survey").
+ * The calls below that take a store directory (the *_dir variants, the
+ * outbox list and remove) refuse a NULL or "" dir with LOGSHARE_EINVAL.
  */
 
 /* Progress of an upload or export: bytes done and the total (0 while

@@ -750,10 +750,20 @@ static void keygen_errors_leave_both_outs_null(void **state)
     free(dir);
 }
 
-/* Files directly in dir (names), for "nothing left behind". */
+/* Entries directly in dir, hidden ones (a ".tmp-" item being built)
+ * included, but not the lock: for "nothing left behind". 0 when dir is
+ * missing. */
 static int files_in(const char *dir)
 {
-    return entries(dir);
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
+             strcmp(e->d_name, ".lock") != 0;
+    closedir(d);
+    return n;
 }
 
 /* The sharing calls refuse NULL and empty arguments with
@@ -792,6 +802,8 @@ static void sharing_calls_refuse_bad_arguments_and_leave_nothing(void **state)
     so = logshare_share_options_new();
     assert_int_equal(logshare_share_options_set_outbox_limits(so, 1, 1), 0);
     assert_int_equal(logshare_outbox_add(ls, so, &id), LOGSHARE_ENOSPC);
+    char *outbox = tu_path(dir, "outbox");
+    assert_int_equal(files_in(outbox), 0);
     char *json = NULL;
     assert_int_equal(logshare_outbox_list_json(dir, &json), 0);
     assert_string_equal(json, "[]");
@@ -832,6 +844,8 @@ static void sharing_calls_refuse_bad_arguments_and_leave_nothing(void **state)
     assert_int_equal(logshare_outbox_list_json(dir, &json), 0);
     assert_string_equal(json, "[]"); /* nothing refused was queued */
     logshare_string_free(json);
+    assert_int_equal(files_in(outbox), 0);
+    free(outbox);
 
     logshare_watcher *w = logshare_watcher_new();
     assert_non_null(w);
@@ -859,6 +873,49 @@ static void sharing_calls_refuse_bad_arguments_and_leave_nothing(void **state)
     free(missing);
     tu_rmrf(dir);
     free(dir);
+}
+
+/* "" is no store directory: every call taking one refuses it. Before,
+ * the outbox calls took "/outbox" (at the root of the file system) for
+ * its outbox: listed it, removed from it, queued reports there. The
+ * calls that only read come first, so that on a build without the check
+ * the test stops before one writes there. */
+static void an_empty_store_directory_is_refused(void **state)
+{
+    (void)state;
+    char *json = NULL;
+    assert_int_equal(logshare_outbox_list_json("", &json), LOGSHARE_EINVAL);
+    assert_null(json);
+    assert_int_equal(logshare_outbox_remove("", "1-2"), LOGSHARE_EINVAL);
+    logshare_share_options *so = logshare_share_options_new();
+    assert_int_equal(logshare_share_options_set_server(so, "http://127.0.0.1:9", "token"), 0);
+    assert_int_equal(logshare_share_options_set_description(so, "empty dir"), 0);
+    assert_int_equal(logshare_share_options_set_include_logs(so, 0), 0);
+    assert_int_equal(logshare_share_options_set_retry(so, 1, 10, 10), 0);
+    assert_int_equal(logshare_outbox_flush_dir("", so, 0, NULL, NULL), LOGSHARE_EINVAL);
+    logshare_outbox_sender *sender = NULL;
+    assert_int_equal(logshare_outbox_sender_start_dir("", so, &sender), LOGSHARE_EINVAL);
+    assert_null(sender);
+    char *id = NULL;
+    assert_int_equal(logshare_outbox_add_dir("", so, &id), LOGSHARE_EINVAL);
+    assert_null(id);
+    logshare_report_result *res = NULL;
+    assert_int_equal(logshare_report_dir("", so, &res), LOGSHARE_EINVAL);
+    assert_null(res);
+    assert_int_equal(logshare_submit_survey_dir("", so, "{\"call_id\": \"c\"}", &res),
+                     LOGSHARE_EINVAL);
+    assert_null(res);
+    char *out = tu_tmpdir("empty-dir-export");
+    char *zip = tu_path(out, "x.zip");
+    assert_int_equal(logshare_export_dir("", so, zip, LOGSHARE_EXPORT_ZIP), LOGSHARE_EINVAL);
+    assert_int_equal(files_in(out), 0);
+    logshare_support_file *files = NULL;
+    size_t n = 0;
+    assert_int_equal(logshare_list_support_files("", &files, &n), LOGSHARE_ENOENT);
+    free(zip);
+    tu_rmrf(out);
+    free(out);
+    logshare_share_options_free(so);
 }
 
 static logshare_consent never_asked(void *user, const logshare_log_request *request)
@@ -941,6 +998,7 @@ int main(void)
         cmocka_unit_test(support_files_hold_while_four_threads_log_at_full_speed),
         cmocka_unit_test(keygen_errors_leave_both_outs_null),
         cmocka_unit_test(sharing_calls_refuse_bad_arguments_and_leave_nothing),
+        cmocka_unit_test(an_empty_store_directory_is_refused),
         cmocka_unit_test(a_stop_before_a_run_ends_that_run),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
