@@ -712,8 +712,12 @@ LOGSHARE_API int logshare_share_options_set_source(logshare_share_options *opts,
 LOGSHARE_API int logshare_share_options_set_log_request_id(logshare_share_options *opts,
                                                            const char *id);
 /* Attaches one more file of the app's (a screenshot, a config), shipped
- * under name (its base name when NULL). The file is read when the report
- * is queued or the archive written. */
+ * under name (its base name when NULL), made safe for any receiver: its
+ * last path component, characters outside [A-Za-z0-9._-] replaced by
+ * '_', a leading '.' prefixed with "f_", ".1", ".2" ... appended when
+ * taken (manifest.json is). LOGSHARE_EINVAL for a NULL or "" path or an
+ * empty name. The file is read when the report is queued or the archive
+ * written: one missing then fails that call (LOGSHARE_ENOENT). */
 LOGSHARE_API int logshare_share_options_add_file(logshare_share_options *opts, const char *path,
                                                  const char *name);
 /* For requests other than a plain ticket (the survey work uses these):

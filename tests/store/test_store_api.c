@@ -106,9 +106,13 @@ static void open_and_close_thousands_of_times_grows_nothing(void **state)
     assert_int_equal(after.fds, before.fds);
     assert_int_equal(after.tasks, before.tasks);
     assert_int_equal(after.tasks, 1);
-    assert_true(after.maps <= before.maps + 4);
-    assert_true(after.rss_kib <= before.rss_kib + 8 * 1024);
-    assert_true(after.vsz_kib <= before.vsz_kib + 16 * 1024);
+    /* A sanitizer's allocator maps more as it goes and keeps what is
+     * freed in quarantine: memory is for LeakSanitizer to judge there. */
+    if (tu_scale(0, 1) == 0) {
+        assert_true(after.maps <= before.maps + 4);
+        assert_true(after.rss_kib <= before.rss_kib + 8 * 1024);
+        assert_true(after.vsz_kib <= before.vsz_kib + 16 * 1024);
+    }
     logshare_options_free(o);
     free(pub);
     free(sec);
@@ -803,6 +807,15 @@ static void sharing_calls_refuse_bad_arguments_and_leave_nothing(void **state)
     assert_int_equal(logshare_share_options_set_outbox_limits(so, 1, 1), 0);
     assert_int_equal(logshare_outbox_add(ls, so, &id), LOGSHARE_ENOSPC);
     char *outbox = tu_path(dir, "outbox");
+    assert_int_equal(files_in(outbox), 0);
+    /* A directory given as a file: a bad argument, not an I/O error. */
+    logshare_share_options_free(so);
+    so = logshare_share_options_new();
+    assert_int_equal(logshare_share_options_add_file(so, out, "not-a-file"), 0);
+    assert_int_equal(logshare_export(ls, so, zip, LOGSHARE_EXPORT_ZIP), LOGSHARE_EINVAL);
+    assert_int_equal(logshare_export(ls, so, zip, LOGSHARE_EXPORT_TAR_ZSTD), LOGSHARE_EINVAL);
+    assert_int_equal(files_in(out), 0);
+    assert_int_equal(logshare_outbox_add(ls, so, &id), LOGSHARE_EINVAL);
     assert_int_equal(files_in(outbox), 0);
     char *json = NULL;
     assert_int_equal(logshare_outbox_list_json(dir, &json), 0);
