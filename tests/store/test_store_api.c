@@ -354,6 +354,7 @@ static void every_error_code_has_its_own_name_and_text(void **state)
         assert_string_equal(logshare_strerror(unknown[i]), "unknown error");
         assert_string_equal(logshare_error_name(unknown[i]), "unknown_error");
     }
+    assert_string_equal(logshare_version(), LOGSHARE_VERSION_STRING);
     assert_string_equal(logshare_level_name((logshare_level)-1), "unknown");
     assert_string_equal(logshare_level_name((logshare_level)6), "unknown");
     logshare_level lv = LOGSHARE_LEVEL_TRACE;
@@ -725,6 +726,66 @@ static void support_files_hold_while_four_threads_log_at_full_speed(void **state
     free(dir);
 }
 
+struct lister {
+    logshare *ls;
+    const char *sec;
+    long checked;
+};
+
+static void *list_repeatedly(void *arg)
+{
+    struct lister *l = arg;
+    for (int it = 0; it < 15; it++) {
+        logshare_support_file *files = NULL;
+        size_t n = 0;
+        assert_int_equal(logshare_get_support_files(l->ls, &files, &n), 0);
+        for (size_t i = 0; i < n; i++)
+            l->checked += check_support_file(&files[i], l->sec);
+        logshare_support_files_free(files, n);
+        assert_int_equal(logshare_flush(l->ls, 0), 0);
+    }
+    return NULL;
+}
+
+/* Two threads listing (and flushing) at once while two log: each list
+ * holds only finished files, whoever's rotation finished them. */
+static void support_files_from_two_threads_at_once(void **state)
+{
+    (void)state;
+    char *dir = tu_tmpdir("gsf-two");
+    char *pub, *sec;
+    tu_keys(&pub, &sec);
+    const char *streams[] = {"a", "b", NULL};
+    logshare_options *o = tu_options(dir, pub, streams);
+    assert_int_equal(logshare_options_set_max_total_bytes(o, 512 * 1024), 0);
+    assert_int_equal(logshare_options_set_max_file_bytes(o, 64 * 1024), 0);
+    logshare *ls = tu_open(o);
+    logshare_options_free(o);
+    atomic_int stop = 0;
+    pthread_t loggers[2], listers[2];
+    struct flood f[2];
+    struct lister l[2];
+    for (int i = 0; i < 2; i++) {
+        f[i] = (struct flood){ls, i, &stop};
+        assert_int_equal(pthread_create(&loggers[i], NULL, flood_thread, &f[i]), 0);
+    }
+    for (int i = 0; i < 2; i++) {
+        l[i] = (struct lister){ls, sec, 0};
+        assert_int_equal(pthread_create(&listers[i], NULL, list_repeatedly, &l[i]), 0);
+    }
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_join(listers[i], NULL), 0);
+    atomic_store(&stop, 1);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_join(loggers[i], NULL), 0);
+    assert_true(l[0].checked > 0 && l[1].checked > 0);
+    logshare_close(ls);
+    free(pub);
+    free(sec);
+    tu_rmrf(dir);
+    free(dir);
+}
+
 /* ---- keys and sharing --------------------------------------------- */
 
 /* "On error both outs are NULL", also the one given when the other is
@@ -1009,6 +1070,7 @@ int main(void)
         cmocka_unit_test(every_supported_conversion_reads_back_as_snprintf_prints_it),
         cmocka_unit_test(documented_fallbacks_behave_as_documented),
         cmocka_unit_test(support_files_hold_while_four_threads_log_at_full_speed),
+        cmocka_unit_test(support_files_from_two_threads_at_once),
         cmocka_unit_test(keygen_errors_leave_both_outs_null),
         cmocka_unit_test(sharing_calls_refuse_bad_arguments_and_leave_nothing),
         cmocka_unit_test(an_empty_store_directory_is_refused),
