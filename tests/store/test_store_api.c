@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <float.h>
+#include <jansson.h>
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
@@ -452,6 +453,43 @@ static void expect_free(struct expect *e)
         free(e->want[i]);
 }
 
+/* The messages `logshare decrypt --json` prints for the files of dir
+ * match e's, in order (the CLI is what support reads logs with).
+ * Skipped when the test runs without LOGSHARE_BIN. */
+static void expect_cli_messages(const char *dir, const char *sec, const struct expect *e)
+{
+    const char *bin = getenv("LOGSHARE_BIN");
+    if (!bin)
+        return;
+    char keyfile[] = "/tmp/logshare-api-key-XXXXXX", outfile[] = "/tmp/logshare-api-out-XXXXXX";
+    int kfd = mkstemp(keyfile), ofd = mkstemp(outfile);
+    assert_true(kfd >= 0 && ofd >= 0);
+    assert_int_equal(write(kfd, sec, strlen(sec)), (ssize_t)strlen(sec));
+    close(kfd);
+    close(ofd);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "'%s' decrypt --json --key '%s' '%s'/*.lslog > '%s'", bin, keyfile,
+             dir, outfile);
+    assert_int_equal(system(cmd), 0);
+    FILE *f = fopen(outfile, "re");
+    assert_non_null(f);
+    int n = 0;
+    json_error_t err;
+    json_t *line;
+    while ((line = json_loadf(f, JSON_DISABLE_EOF_CHECK, &err)) != NULL) {
+        const char *msg = json_string_value(json_object_get(line, "message"));
+        assert_non_null(msg);
+        assert_true(n < e->n);
+        assert_string_equal(msg, e->want[n]);
+        n++;
+        json_decref(line);
+    }
+    fclose(f);
+    unlink(keyfile);
+    unlink(outfile);
+    assert_int_equal(n, e->n);
+}
+
 /* The same call through LOGSHARE_LOG, logshare_log_static and
  * logshare_log, each wanted as snprintf prints it. */
 #define ALL_THREE(e, buf, ...)                                                                     \
@@ -511,6 +549,7 @@ static void every_supported_conversion_reads_back_as_snprintf_prints_it(void **s
     tu_read_dir(dir, sec, expect_record, &e, NULL);
     assert_int_equal(e.next, e.n);
     assert_int_equal(e.bad, 0);
+    expect_cli_messages(dir, sec, &e);
     expect_free(&e);
     free(buf);
     free(pub);
