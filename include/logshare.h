@@ -734,20 +734,25 @@ LOGSHARE_API int logshare_share_options_set_endpoint(logshare_share_options *opt
 LOGSHARE_API int logshare_share_options_set_include_logs(logshare_share_options *opts, int include);
 
 /* The server: base URL ("https://support.example.com") and bearer token.
- * Both required to send. */
+ * Both required to send. LOGSHARE_EINVAL for a URL that does not start
+ * with http:// or https://, or an empty token or one with control
+ * characters. */
 LOGSHARE_API int logshare_share_options_set_server(logshare_share_options *opts, const char *url,
                                                    const char *token);
-/* A PEM bundle of CA certificates to trust instead of the system's. TLS
- * is always verified; there is no option to turn that off. */
+/* A PEM bundle of CA certificates to trust instead of the system's
+ * (NULL: the system's again). TLS is always verified; there is no option
+ * to turn that off. */
 LOGSHARE_API int logshare_share_options_set_ca_file(logshare_share_options *opts, const char *path);
 /* connect_ms: time to connect (default 10000). An upload slower than
  * low_speed_bytes per second for low_speed_seconds is aborted and retried
  * (defaults 64 and 30). total_ms bounds one attempt (default 0: none, so
- * big uploads on slow links may finish). */
+ * big uploads on slow links may finish). LOGSHARE_EINVAL for a
+ * connect_ms <= 0 or any other value < 0. */
 LOGSHARE_API int logshare_share_options_set_timeouts(logshare_share_options *opts, long connect_ms,
                                                      long low_speed_bytes, long low_speed_seconds,
                                                      long total_ms);
-/* Attempts per send (default 4) and the exponential backoff between them:
+/* Attempts per send (default 4; 1 to 100) and the exponential backoff
+ * between them (0 <= base_ms <= max_ms, else LOGSHARE_EINVAL):
  * the n-th wait is random, uniform between base/2 and min(max_ms,
  * base * 2^(n-1)) (base 500 ms, max_ms 30000 by default).
  * Network errors, 5xx and 429 are retried (a Retry-After is honoured; one
@@ -792,7 +797,8 @@ LOGSHARE_API const char *logshare_report_result_error_message(const logshare_rep
 LOGSHARE_API void logshare_report_result_free(logshare_report_result *r);
 
 /* Outbox quota: at most max_bytes of queued files and max_items items
- * (defaults 64 MiB, 32). A report that would go past it is refused with
+ * (defaults 64 MiB, 32; 0 for either is LOGSHARE_EINVAL). A report that
+ * would go past it is refused with
  * LOGSHARE_ENOSPC and nothing queued; nothing already queued is ever
  * dropped to make room. */
 LOGSHARE_API int logshare_share_options_set_outbox_limits(logshare_share_options *opts,

@@ -960,6 +960,32 @@ static void sharing_calls_refuse_bad_arguments_and_leave_nothing(void **state)
     assert_int_equal(files_in(outbox), 0);
     free(outbox);
 
+    /* The share options' documented ranges. */
+    assert_int_equal(logshare_share_options_set_server(so, "ftp://h", "t"), LOGSHARE_EINVAL);
+    assert_int_equal(logshare_share_options_set_server(so, "https://h", ""), LOGSHARE_EINVAL);
+    assert_int_equal(logshare_share_options_set_server(so, "https://h", "a\nb"), LOGSHARE_EINVAL);
+    assert_int_equal(logshare_share_options_set_server(so, NULL, "t"), LOGSHARE_EINVAL);
+    assert_int_equal(logshare_share_options_set_ca_file(so, NULL), 0);
+    assert_int_equal(logshare_share_options_set_timeouts(so, 0, 1, 1, 0), LOGSHARE_EINVAL);
+    assert_int_equal(logshare_share_options_set_timeouts(so, 1, -1, 1, 0), LOGSHARE_EINVAL);
+    assert_int_equal(logshare_share_options_set_timeouts(so, 1, 1, 1, -1), LOGSHARE_EINVAL);
+    assert_int_equal(logshare_share_options_set_retry(so, 0, 1, 1), LOGSHARE_EINVAL);
+    assert_int_equal(logshare_share_options_set_retry(so, 101, 1, 1), LOGSHARE_EINVAL);
+    assert_int_equal(logshare_share_options_set_retry(so, 1, 10, 9), LOGSHARE_EINVAL);
+    assert_int_equal(logshare_share_options_set_retry(so, 100, 0, 0), 0);
+    assert_int_equal(logshare_share_options_set_outbox_limits(so, 0, 1), LOGSHARE_EINVAL);
+    assert_int_equal(logshare_share_options_set_outbox_limits(so, 1, 0), LOGSHARE_EINVAL);
+    assert_int_equal(logshare_share_options_set_max_files_per_request(so, 1), LOGSHARE_EINVAL);
+    char *long_text = malloc(32 * 1024 + 2);
+    memset(long_text, 'd', 32 * 1024 + 1);
+    long_text[32 * 1024 + 1] = '\0';
+    assert_int_equal(logshare_share_options_set_description(so, long_text), LOGSHARE_ETOOLARGE);
+    long_text[32 * 1024] = '\0';
+    assert_int_equal(logshare_share_options_set_description(so, long_text), 0);
+    free(long_text);
+    assert_int_equal(logshare_share_options_set_description(so, "bell\a"), LOGSHARE_EINVAL);
+    assert_int_equal(logshare_share_options_add_call_id(so, "two\nlines"), LOGSHARE_EINVAL);
+
     logshare_watcher *w = logshare_watcher_new();
     assert_non_null(w);
     assert_int_equal(logshare_watch(w), LOGSHARE_EINVAL); /* nothing set */
