@@ -811,7 +811,8 @@ typedef enum logshare_export_format {
     LOGSHARE_EXPORT_TAR_ZSTD = 1 /* .tar.zst (pax): smaller, for tools */
 } logshare_export_format;
 
-/* "zip" or "tar.zst" -> format. 0 or LOGSHARE_EINVAL. */
+/* "zip" or "tar.zst" (also "tzst") -> format, case-sensitive. 0 or
+ * LOGSHARE_EINVAL (also for a NULL name or format). */
 LOGSHARE_API int logshare_export_format_parse(const char *name, logshare_export_format *format);
 
 /* Writes one archive at out_path (borrowed) holding the store's support

@@ -884,6 +884,14 @@ static void sharing_calls_refuse_bad_arguments_and_leave_nothing(void **state)
     logshare_share_options *so = logshare_share_options_new();
     assert_non_null(so);
 
+    logshare_export_format fmt = LOGSHARE_EXPORT_ZIP;
+    assert_int_equal(logshare_export_format_parse("tzst", &fmt), 0);
+    assert_int_equal(fmt, LOGSHARE_EXPORT_TAR_ZSTD);
+    assert_int_equal(logshare_export_format_parse("zip", &fmt), 0);
+    assert_int_equal(fmt, LOGSHARE_EXPORT_ZIP);
+    assert_int_equal(logshare_export_format_parse("ZIP", &fmt), LOGSHARE_EINVAL);
+    assert_int_equal(logshare_export_format_parse(NULL, &fmt), LOGSHARE_EINVAL);
+    assert_int_equal(logshare_export_format_parse("zip", NULL), LOGSHARE_EINVAL);
     assert_int_equal(logshare_export(NULL, so, zip, LOGSHARE_EXPORT_ZIP), LOGSHARE_EINVAL);
     assert_int_equal(logshare_export(ls, so, NULL, LOGSHARE_EXPORT_ZIP), LOGSHARE_EINVAL);
     assert_int_equal(logshare_export(ls, so, "", LOGSHARE_EXPORT_ZIP), LOGSHARE_EINVAL);
