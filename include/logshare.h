@@ -321,10 +321,10 @@ LOGSHARE_API int logshare_log_static(logshare *ls, int stream, logshare_level le
  * arguments after fmt, args an array of that many (NULL when 0); fmt
  * has the same lifetime rule as for logshare_log_static. Returns as
  * logshare_log_static, or LOGSHARE_FORMAT_AT_CALL when the record
- * cannot be stored raw (a conversion with no binary form, more than
- * 4096 bytes of strings, too many formats, an argument count that does
- * not match the format): the caller must then make the same call
- * through logshare_log_static, which formats it at once. strmask has
+ * cannot be stored raw (each case logshare_log_static lists, and an
+ * argument count that does not match the format): the caller must then
+ * make the same call through logshare_log_static, which formats it at
+ * once. strmask has
  * bit i set when args[i] is a char pointer (0 is always correct, only
  * slower): when the format takes exactly those arguments as strings,
  * they are measured without waiting for the format's lookup. Not meant
