@@ -96,7 +96,8 @@ typedef enum logshare_error {
 LOGSHARE_API const char *logshare_strerror(int err);
 
 /* The stable snake_case name of an error code ("truncated"), as used in
- * the server's JSON errors and in logs. Static storage. */
+ * the server's JSON errors and in logs. Never NULL; unknown codes give
+ * "unknown_error". Static storage. */
 LOGSHARE_API const char *logshare_error_name(int err);
 
 /* ------------------------------------------------------------------ */
@@ -295,13 +296,20 @@ LOGSHARE_API int logshare_vlog(logshare *ls, int stream, logshare_level level, c
  * away while the store is open): the library remembers it by address.
  * Use it through LOGSHARE_LOG, which refuses anything but a literal at
  * compile time (and, in C11 with GCC or Clang, calls logshare_log_args
- * instead, falling back to this function). Conversions with no portable
- * binary form (%n, %ls, %lc, %Lf) make the call fall back to formatting
- * now. The first call with a
+ * instead, falling back to this function). The first call with a
  * given format takes a lock and allocates (once per format and store;
- * later calls take no lock); past 4096 formats per store, calls fall back
- * to formatting now. "%.*s" and "%.Ns" read at most that many bytes, so
- * an array without a NUL is fine. Returns as logshare_log. */
+ * later calls take no lock). "%.*s" and "%.Ns" read at most that many
+ * bytes, so an array without a NUL is fine. A record stored raw reads
+ * back exactly as printf prints it, and is not cut at 4000 bytes (it
+ * holds at most 4096 bytes of strings, and widths of at most 1024).
+ * These calls are formatted now instead, as logshare_log does (so
+ * their text is cut at 4000 bytes, visibly): conversions with no
+ * portable binary form (%n, which still stores its count, %ls, %lc, %Lf,
+ * glibc's %m, positional "%1$d"), a width or precision over 1024 (a
+ * literal one, or a '*' one; a '*' precision of a %s may be any size),
+ * a format longer than 1024 bytes, more than 24 arguments, more than
+ * 4096 bytes of string arguments, and every format after the store's
+ * first 4096. Returns as logshare_log. */
 LOGSHARE_API int logshare_log_static(logshare *ls, int stream, logshare_level level,
                                      const char *fmt, ...) LOGSHARE_PRINTF(4, 5);
 
@@ -313,10 +321,10 @@ LOGSHARE_API int logshare_log_static(logshare *ls, int stream, logshare_level le
  * arguments after fmt, args an array of that many (NULL when 0); fmt
  * has the same lifetime rule as for logshare_log_static. Returns as
  * logshare_log_static, or LOGSHARE_FORMAT_AT_CALL when the record
- * cannot be stored raw (a conversion with no binary form, more than
- * 4096 bytes of strings, too many formats, an argument count that does
- * not match the format): the caller must then make the same call
- * through logshare_log_static, which formats it at once. strmask has
+ * cannot be stored raw (each case logshare_log_static lists, and an
+ * argument count that does not match the format): the caller must then
+ * make the same call through logshare_log_static, which formats it at
+ * once. strmask has
  * bit i set when args[i] is a char pointer (0 is always correct, only
  * slower): when the format takes exactly those arguments as strings,
  * they are measured without waiting for the format's lookup. Not meant
@@ -330,7 +338,9 @@ LOGSHARE_API int logshare_log_args(logshare *ls, int stream, logshare_level leve
  * evaluated exactly once. In C11 or later with GCC or Clang it widens
  * the arguments at the call site and calls logshare_log_args (no va_arg
  * on the hot path); elsewhere (C++, other compilers, more than 24
- * arguments) it calls logshare_log_static. Both store the same record. */
+ * arguments) it calls logshare_log_static. Both store the same record,
+ * and fall back to formatting at the call for the same calls (see
+ * logshare_log_static). */
 #define LOGSHARE__FIRST_(first, ...) first
 #define LOGSHARE__FIRST(...) LOGSHARE__FIRST_(__VA_ARGS__, 0)
 #define LOGSHARE__STATIC(ls, stream, level, ...)                                                   \
@@ -570,7 +580,8 @@ LOGSHARE_API int logshare_keygen(char **public_key_text, char **secret_key_text)
  * overwrite (LOGSHARE_EEXIST), also against another process creating
  * them at the same moment (one of the two wins the pair; a PREFIX.key
  * left without its .pub is removed again). LOGSHARE_EINVAL for a NULL
- * or empty prefix (or a directory in the way), LOGSHARE_ENOENT /
+ * or empty prefix (or a name too long), LOGSHARE_EEXIST also when
+ * PREFIX.key or PREFIX.pub is a directory or anything else, LOGSHARE_ENOENT /
  * LOGSHARE_EPERM / LOGSHARE_ENOSPC / LOGSHARE_EIO from the file system,
  * LOGSHARE_ENOMEM. If public_key_text is not NULL it receives
  * the public key text (free with logshare_string_free). */
@@ -650,6 +661,8 @@ LOGSHARE_API void logshare_reader_close(logshare_reader *r);
  *    attempt, and the server returns the first ticket for a repeated key.
  *  - The outbox is generic: push-request uploads and end-of-call surveys
  *    queue there too (source "push" / "survey").
+ * The calls below that take a store directory (the *_dir variants, the
+ * outbox list and remove) refuse a NULL or "" dir with LOGSHARE_EINVAL.
  */
 
 /* Progress of an upload or export: bytes done and the total (0 while
@@ -699,8 +712,12 @@ LOGSHARE_API int logshare_share_options_set_source(logshare_share_options *opts,
 LOGSHARE_API int logshare_share_options_set_log_request_id(logshare_share_options *opts,
                                                            const char *id);
 /* Attaches one more file of the app's (a screenshot, a config), shipped
- * under name (its base name when NULL). The file is read when the report
- * is queued or the archive written. */
+ * under name (its base name when NULL), made safe for any receiver: its
+ * last path component, characters outside [A-Za-z0-9._-] replaced by
+ * '_', a leading '.' prefixed with "f_", ".1", ".2" ... appended when
+ * taken (manifest.json is). LOGSHARE_EINVAL for a NULL or "" path or an
+ * empty name. The file is read when the report is queued or the archive
+ * written: one missing then fails that call (LOGSHARE_ENOENT). */
 LOGSHARE_API int logshare_share_options_add_file(logshare_share_options *opts, const char *path,
                                                  const char *name);
 /* For requests other than a plain ticket (the survey work uses these):
@@ -717,20 +734,25 @@ LOGSHARE_API int logshare_share_options_set_endpoint(logshare_share_options *opt
 LOGSHARE_API int logshare_share_options_set_include_logs(logshare_share_options *opts, int include);
 
 /* The server: base URL ("https://support.example.com") and bearer token.
- * Both required to send. */
+ * Both required to send. LOGSHARE_EINVAL for a URL that does not start
+ * with http:// or https://, or an empty token or one with control
+ * characters. */
 LOGSHARE_API int logshare_share_options_set_server(logshare_share_options *opts, const char *url,
                                                    const char *token);
-/* A PEM bundle of CA certificates to trust instead of the system's. TLS
- * is always verified; there is no option to turn that off. */
+/* A PEM bundle of CA certificates to trust instead of the system's
+ * (NULL: the system's again). TLS is always verified; there is no option
+ * to turn that off. */
 LOGSHARE_API int logshare_share_options_set_ca_file(logshare_share_options *opts, const char *path);
 /* connect_ms: time to connect (default 10000). An upload slower than
  * low_speed_bytes per second for low_speed_seconds is aborted and retried
  * (defaults 64 and 30). total_ms bounds one attempt (default 0: none, so
- * big uploads on slow links may finish). */
+ * big uploads on slow links may finish). LOGSHARE_EINVAL for a
+ * connect_ms <= 0 or any other value < 0. */
 LOGSHARE_API int logshare_share_options_set_timeouts(logshare_share_options *opts, long connect_ms,
                                                      long low_speed_bytes, long low_speed_seconds,
                                                      long total_ms);
-/* Attempts per send (default 4) and the exponential backoff between them:
+/* Attempts per send (default 4; 1 to 100) and the exponential backoff
+ * between them (0 <= base_ms <= max_ms, else LOGSHARE_EINVAL):
  * the n-th wait is random, uniform between base/2 and min(max_ms,
  * base * 2^(n-1)) (base 500 ms, max_ms 30000 by default).
  * Network errors, 5xx and 429 are retried (a Retry-After is honoured; one
@@ -775,7 +797,8 @@ LOGSHARE_API const char *logshare_report_result_error_message(const logshare_rep
 LOGSHARE_API void logshare_report_result_free(logshare_report_result *r);
 
 /* Outbox quota: at most max_bytes of queued files and max_items items
- * (defaults 64 MiB, 32). A report that would go past it is refused with
+ * (defaults 64 MiB, 32; 0 for either is LOGSHARE_EINVAL). A report that
+ * would go past it is refused with
  * LOGSHARE_ENOSPC and nothing queued; nothing already queued is ever
  * dropped to make room. */
 LOGSHARE_API int logshare_share_options_set_outbox_limits(logshare_share_options *opts,
@@ -788,7 +811,8 @@ typedef enum logshare_export_format {
     LOGSHARE_EXPORT_TAR_ZSTD = 1 /* .tar.zst (pax): smaller, for tools */
 } logshare_export_format;
 
-/* "zip" or "tar.zst" -> format. 0 or LOGSHARE_EINVAL. */
+/* "zip" or "tar.zst" (also "tzst") -> format, case-sensitive. 0 or
+ * LOGSHARE_EINVAL (also for a NULL name or format). */
 LOGSHARE_API int logshare_export_format_parse(const char *name, logshare_export_format *format);
 
 /* Writes one archive at out_path (borrowed) holding the store's support
@@ -1029,7 +1053,11 @@ LOGSHARE_API int logshare_watch(logshare_watcher *w);
 /* Makes logshare_watch return soon (within about a second), from any
  * thread (not from a signal handler). The stop ends that run only: once
  * logshare_watch has returned, the watcher can be run again (back from
- * the background, or with a new token). */
+ * the background, or with a new token). A stop made while no run is
+ * under way is kept for the next one, which returns 0 at once: so a
+ * stop that races the start of the thread running logshare_watch is
+ * not lost, but do not stop a watcher whose run has already ended (on
+ * an error) before running it again. */
 LOGSHARE_API void logshare_watcher_stop(logshare_watcher *w);
 
 /* Tells the server the user declined request_id, outside a watcher (an

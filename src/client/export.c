@@ -179,6 +179,14 @@ static int size_attachments(share_file_list *files)
 static int open_entry(const share_file *f, int *fd)
 {
     *fd = open(f->path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (*fd >= 0 && fstat(*fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        /* A directory named as a file is a bad argument, not a failing
+         * disk (its read said EIO). */
+        close(*fd);
+        *fd = -1;
+        return LOGSHARE_EINVAL;
+    }
     if (*fd >= 0)
         return 0;
     if (errno == ENOENT && strcmp(f->stream, "attachment") != 0)

@@ -146,7 +146,7 @@ static logshare_share_options *options_copy(const logshare_share_options *src)
 int logshare_outbox_sender_start_dir(const char *dir, const logshare_share_options *opts,
                                      logshare_outbox_sender **out)
 {
-    if (!dir || !opts || !out || !opts->server_url || !opts->token)
+    if (!dir || !*dir || !opts || !out || !opts->server_url || !opts->token)
         return LOGSHARE_EINVAL;
     *out = NULL;
     logshare_outbox_sender *s = calloc(1, sizeof *s);

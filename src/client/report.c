@@ -94,10 +94,12 @@ int logshare_export(logshare *ls, const logshare_share_options *opts, const char
     return rc;
 }
 
+/* Every *_dir call refuses "" as well as NULL: "" is no store, and its
+ * outbox would have been "/outbox", at the root of the file system. */
 int logshare_export_dir(const char *dir, const logshare_share_options *opts, const char *out_path,
                         logshare_export_format format)
 {
-    if (!dir || !out_path)
+    if (!dir || !*dir || !out_path)
         return LOGSHARE_EINVAL;
     if (sodium_init() < 0)
         return LOGSHARE_EINTERNAL;
@@ -219,7 +221,7 @@ int logshare_report_dir(const char *dir, const logshare_share_options *opts,
                         logshare_report_result **result)
 {
     int rc = report_check(opts, result);
-    if (rc || !dir)
+    if (rc || !dir || !*dir)
         return rc ? rc : LOGSHARE_EINVAL;
     logshare_support_file *sf = NULL;
     size_t n = 0;
@@ -250,7 +252,7 @@ int logshare_outbox_add(logshare *ls, const logshare_share_options *opts, char *
 
 int logshare_outbox_add_dir(const char *dir, const logshare_share_options *opts, char **outbox_id)
 {
-    if (!dir || !opts || !outbox_id)
+    if (!dir || !*dir || !opts || !outbox_id)
         return LOGSHARE_EINVAL;
     if (sodium_init() < 0)
         return LOGSHARE_EINTERNAL;
@@ -273,7 +275,7 @@ int logshare_flush_outbox(logshare *ls, const logshare_share_options *opts, unsi
 int logshare_outbox_flush_dir(const char *dir, const logshare_share_options *opts, unsigned flags,
                               size_t *sent, size_t *left)
 {
-    if (!dir || !opts || !opts->server_url || !opts->token)
+    if (!dir || !*dir || !opts || !opts->server_url || !opts->token)
         return LOGSHARE_EINVAL;
     if (sodium_init() < 0)
         return LOGSHARE_EINTERNAL;
@@ -283,7 +285,7 @@ int logshare_outbox_flush_dir(const char *dir, const logshare_share_options *opt
 
 int logshare_outbox_remove(const char *dir, const char *outbox_id)
 {
-    if (!dir || !outbox_id)
+    if (!dir || !*dir || !outbox_id)
         return LOGSHARE_EINVAL;
     return outbox_remove(dir, outbox_id);
 }
@@ -314,7 +316,7 @@ static json_t *item_json(const outbox_item *it)
 
 int logshare_outbox_list_json(const char *dir, char **json)
 {
-    if (!dir || !json)
+    if (!dir || !*dir || !json)
         return LOGSHARE_EINVAL;
     *json = NULL;
     outbox_item **items = NULL;

@@ -124,9 +124,14 @@ void logshare_string_free(char *s)
 
 int logshare_keygen(char **public_key_text, char **secret_key_text)
 {
+    /* "On error both outs are NULL": also the one given when the other
+     * is missing, so a caller that frees both on error frees nothing. */
+    if (public_key_text)
+        *public_key_text = NULL;
+    if (secret_key_text)
+        *secret_key_text = NULL;
     if (!public_key_text || !secret_key_text)
         return LOGSHARE_EINVAL;
-    *public_key_text = *secret_key_text = NULL;
     if (sodium_init() < 0)
         return LOGSHARE_EINTERNAL;
     unsigned char pk[crypto_box_PUBLICKEYBYTES], sk[crypto_box_SECRETKEYBYTES];

@@ -93,7 +93,7 @@ static int survey_submit(const char *dir, logshare *ls, const logshare_share_opt
 {
     if (result)
         *result = NULL;
-    if (!dir || !opts || !opts->server_url || !opts->token)
+    if (!dir || !*dir || !opts || !opts->server_url || !opts->token)
         return LOGSHARE_EINVAL;
     if (sodium_init() < 0)
         return LOGSHARE_EINTERNAL;

@@ -192,11 +192,14 @@ int logfmt_printf_parse(const char *fmt, unsigned char kinds[LOGFMT_MAX_ARGS], u
         int k = value_kind(&c);
         if (k < 0 || n + (unsigned)c.width_star + (unsigned)c.prec_star + 1 > LOGFMT_MAX_ARGS)
             return LOGSHARE_EUNSUPPORTED;
-        /* A reader clamps numeric widths and precisions to WIDTH_MAX; a
-         * %s it renders itself, whatever the width or precision. */
+        /* A reader clamps numeric widths and precisions to WIDTH_MAX,
+         * and pads a %s to at most STRING_PAD_MAX: a wider '*' must be
+         * formatted at the call (else "%*s" of 5000 read back 4096 wide,
+         * neither as printf prints it nor visibly cut). A %s precision
+         * it honours whatever its size. */
         uint32_t clamped = c.conv != 's';
         if (c.width_star) {
-            stars |= clamped << n;
+            stars |= 1u << n;
             kinds[n++] = LOGFMT_ARG_INT;
         }
         if (c.prec_star) {

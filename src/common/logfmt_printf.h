@@ -63,10 +63,10 @@ uint64_t logfmt_arg_narrow(unsigned char kind, uint64_t v);
  * if it is a string (a count >= 0, LOGFMT_PREC_NONE or LOGFMT_PREC_STAR;
  * undefined for other kinds): "%.*s" and "%.5s" may be given arrays
  * without a NUL, so the call must measure them with strnlen. When
- * star_mask is not NULL, bit i is set when argument i is a '*' width or
- * precision of a conversion other than %s: readers clamp those to
- * LOGFMT_WIDTH_MAX, so a call with a larger one must be formatted at the
- * call.
+ * star_mask is not NULL, bit i is set when argument i is a '*' width
+ * (of any conversion) or a '*' precision of a conversion other than %s:
+ * readers clamp those (to LOGFMT_WIDTH_MAX, a %s width to 4096), so a
+ * call with one over LOGFMT_WIDTH_MAX must be formatted at the call.
  * 0, or LOGSHARE_EUNSUPPORTED (see above; also formats longer than
  * LOGFMT_FORMAT_MAX or with widths over LOGFMT_WIDTH_MAX). */
 #define LOGFMT_WIDTH_MAX 1024
