@@ -79,7 +79,7 @@ static void *sender_main(void *arg)
          * flag, not the condition signal, carries it */
         while (!s->stop && !s->woken && !s->draining && ls_time_now_us() < wake_us) {
             struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
+            clock_gettime(CLOCK_MONOTONIC, &ts);
             int64_t left = wake_us - ls_time_now_us();
             if (left > 1000000)
                 left = 1000000; /* re-check the wall clock: it may step */
@@ -165,8 +165,14 @@ int logshare_outbox_sender_start_dir(const char *dir, const logshare_share_optio
     s->opts->progress = sender_progress;
     s->opts->progress_user = s;
     pthread_mutex_init(&s->lock, NULL);
-    pthread_cond_init(&s->wake, NULL);
-    pthread_cond_init(&s->done_cv, NULL);
+    /* Waits are timed on the monotonic clock: a wall clock stepped back
+     * while a wait runs would otherwise stretch it by the step. */
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->wake, &ca);
+    pthread_cond_init(&s->done_cv, &ca);
+    pthread_condattr_destroy(&ca);
     if (pthread_create(&s->thread, NULL, sender_main, s) != 0) {
         pthread_cond_destroy(&s->done_cv);
         pthread_cond_destroy(&s->wake);
@@ -207,7 +213,7 @@ void logshare_outbox_sender_stop_grace(logshare_outbox_sender *s, unsigned grace
     pthread_cond_signal(&s->wake);
     if (grace_ms > 0) {
         struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
+        clock_gettime(CLOCK_MONOTONIC, &until);
         until.tv_sec += (time_t)(grace_ms / 1000);
         until.tv_nsec += (long)(grace_ms % 1000) * 1000000L;
         if (until.tv_nsec >= 1000000000L) {

@@ -411,7 +411,8 @@ int logshare_open(const logshare_options *o, logshare **out)
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&ls->wake, &ca);
-    pthread_cond_init(&ls->flushed, NULL);
+    pthread_cond_init(&ls->flushed,
+                      &ca); /* flush timeouts: a wall clock step must not stretch them */
     pthread_condattr_destroy(&ca);
     for (int i = 0; i < ls->nstreams; i++) {
         strcpy(ls->streams[i].name, o->streams[i]);
@@ -493,7 +494,7 @@ int store_flush(logshare *ls, int timeout_ms, int rotate, uint64_t *next_seq)
     if (rc != 0)
         return rc;
     struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
     deadline.tv_sec += timeout_ms / 1000;
     deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
     if (deadline.tv_nsec >= 1000000000) {
