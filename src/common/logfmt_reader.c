@@ -398,11 +398,15 @@ static const char *drop_reason(unsigned reason)
 /* Decodes every record of the payload into r->recs / r->text. */
 static int frame_decode(logshare_reader *r, int64_t base_us)
 {
+    r->nrecs = r->next = 0;
+    ls_buf_reset(&r->text);
+    /* An empty frame (a close with nothing left to write) may leave the
+     * payload buffer unallocated: NULL + 0 is undefined behaviour. */
+    if (r->payload.len == 0)
+        return 0;
     const unsigned char *p = (const unsigned char *)r->payload.data;
     const unsigned char *end = p + r->payload.len;
     int64_t t = base_us;
-    r->nrecs = r->next = 0;
-    ls_buf_reset(&r->text);
     while (p < end) {
         unsigned type = *p++;
         uint64_t blen, v;

@@ -131,10 +131,53 @@ static void forged_plaintext_frames_with_hostile_records_never_crash_a_reader(vo
     ls_buf_free(&scratch);
 }
 
+/* A plaintext file of the given frames (records, len, first_us each),
+ * the last one final, as anyone can forge one. */
+static void forge(ls_buf *file, const unsigned char *const *recs, const size_t *lens,
+                  const int64_t *first, int frames)
+{
+    ZSTD_CCtx *cctx = ZSTD_createCCtx();
+    ls_buf scratch = LS_BUF_INIT;
+    logfmt_sealer s;
+    unsigned char hb[LOGFMT_HEADER_MAX];
+    size_t hl;
+    assert_int_equal(logfmt_sealer_begin(&s, NULL, 1, 0, "main", cctx, hb, &hl), 0);
+    ls_buf_append(file, hb, hl);
+    for (int f = 0; f < frames; f++)
+        assert_int_equal(logfmt_seal_frame(&s, recs[f], lens[f], first[f], first[f],
+                                           f == frames - 1, &scratch, file),
+                         0);
+    ls_buf_free(&scratch);
+    ZSTD_freeCCtx(cctx);
+}
+
+/* fuzz/corpus/logfile/empty-first-frame: an empty frame before any
+ * payload was decoded did pointer arithmetic on NULL (undefined; caught
+ * by clang's UBSan). It is a frame without records. */
+static void an_empty_first_frame_holds_no_records(void **state)
+{
+    (void)state;
+    static const unsigned char rec[] = {LOGFMT_REC_TEXT, 3, LOGSHARE_LEVEL_WARN, 0, 'y'};
+    const unsigned char *recs[] = {NULL, rec};
+    size_t lens[] = {0, sizeof rec};
+    int64_t first[] = {0, 1700000000000000};
+    ls_buf file = LS_BUF_INIT;
+    forge(&file, recs, lens, first, 2);
+    logshare_reader *rd = NULL;
+    assert_int_equal(logshare_reader_open_buffer(file.data, file.len, NULL, &rd), 0);
+    logshare_record out;
+    assert_int_equal(logshare_reader_next(rd, &out), 1);
+    assert_string_equal(out.message, "y");
+    assert_int_equal(logshare_reader_next(rd, &out), 0);
+    logshare_reader_close(rd);
+    ls_buf_free(&file);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(forged_plaintext_frames_with_hostile_records_never_crash_a_reader),
+        cmocka_unit_test(an_empty_first_frame_holds_no_records),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
