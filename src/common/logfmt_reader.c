@@ -429,7 +429,12 @@ static int frame_decode(logshare_reader *r, int64_t base_us)
         unsigned level_or_reason = *b++;
         if (logfmt_get_varint(&b, bend, &v) != 0)
             return LOGSHARE_ECORRUPT;
-        t += logfmt_unzigzag(v);
+        /* No writer's clock runs past int64 microseconds: a delta that
+         * would overflow (undefined behaviour) means a forged file. */
+        int64_t delta = logfmt_unzigzag(v);
+        if ((delta > 0 && t > INT64_MAX - delta) || (delta < 0 && t < INT64_MIN - delta))
+            return LOGSHARE_ECORRUPT;
+        t += delta;
         size_t off = r->text.len;
         int level = (int)level_or_reason;
         if (type == LOGFMT_REC_TEXT) {

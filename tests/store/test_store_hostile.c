@@ -151,6 +151,36 @@ static void forge(ls_buf *file, const unsigned char *const *recs, const size_t *
     ZSTD_freeCCtx(cctx);
 }
 
+/* fuzz/corpus/logfile/time-overflow: a record's time delta that takes
+ * the time past INT64_MAX was signed overflow (undefined behaviour; in
+ * practice a record dated in 1677). The file is refused instead. */
+static void a_time_delta_past_int64_is_corrupt_not_overflow(void **state)
+{
+    (void)state;
+    /* text record: level info, zigzag delta +20 (varint 40), "x" */
+    static const unsigned char rec[] = {LOGFMT_REC_TEXT, 3, LOGSHARE_LEVEL_INFO, 40, 'x'};
+    const unsigned char *recs[] = {rec};
+    size_t lens[] = {sizeof rec};
+    int64_t first[] = {INT64_MAX - 10};
+    ls_buf file = LS_BUF_INIT;
+    forge(&file, recs, lens, first, 1);
+    logshare_reader *rd = NULL;
+    assert_int_equal(logshare_reader_open_buffer(file.data, file.len, NULL, &rd), 0);
+    logshare_record rec_out;
+    assert_int_equal(logshare_reader_next(rd, &rec_out), LOGSHARE_ECORRUPT);
+    logshare_reader_close(rd);
+    /* The same delta from an ordinary time is an ordinary record. */
+    first[0] = 1700000000000000;
+    ls_buf_reset(&file);
+    forge(&file, recs, lens, first, 1);
+    assert_int_equal(logshare_reader_open_buffer(file.data, file.len, NULL, &rd), 0);
+    assert_int_equal(logshare_reader_next(rd, &rec_out), 1);
+    assert_true(rec_out.time_us == 1700000000000020);
+    assert_int_equal(logshare_reader_next(rd, &rec_out), 0);
+    logshare_reader_close(rd);
+    ls_buf_free(&file);
+}
+
 /* fuzz/corpus/logfile/empty-first-frame: an empty frame before any
  * payload was decoded did pointer arithmetic on NULL (undefined; caught
  * by clang's UBSan). It is a frame without records. */
@@ -177,6 +207,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(forged_plaintext_frames_with_hostile_records_never_crash_a_reader),
+        cmocka_unit_test(a_time_delta_past_int64_is_corrupt_not_overflow),
         cmocka_unit_test(an_empty_first_frame_holds_no_records),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
