@@ -36,6 +36,12 @@
 /* A pipe or device is read whole, up to this much. */
 #define READER_STREAM_MAX ((size_t)1 << 30)
 #define READER_FORMAT_IDS_MAX 65536u
+/* The most text one frame's records may render to. Deferred records
+ * expand: "%*s" pads a one-byte argument to 4096 columns, so a 1 MiB
+ * payload (a few hundred bytes compressed) could render to over a GiB,
+ * all held at once since a frame is decoded whole. Real logs render to a
+ * few times their payload; 32 times its limit is far past any of them. */
+#define READER_FRAME_TEXT_MAX (32u * LOGFMT_PAYLOAD_MAX)
 
 struct reader_record {
     int64_t time_us;
@@ -462,6 +468,8 @@ static int frame_decode(logshare_reader *r, int64_t base_us)
         int rc = record_push(r, t, level, off);
         if (rc != 0)
             return rc;
+        if (r->text.len > READER_FRAME_TEXT_MAX)
+            return LOGSHARE_ETOOLARGE;
     }
     return 0;
 }
@@ -495,7 +503,7 @@ int logshare_reader_next(logshare_reader *r, logshare_record *rec)
             rc = frame_decode(r, fh.first_us);
         if (rc != 0) {
             r->nrecs = r->next = 0;
-            if (rc != LOGSHARE_ENOMEM && zero_tail_torn(r, r->pos))
+            if (rc != LOGSHARE_ENOMEM && rc != LOGSHARE_ETOOLARGE && zero_tail_torn(r, r->pos))
                 rc = LOGSHARE_ETRUNCATED;
             return r->error = rc;
         }

@@ -203,12 +203,79 @@ static void an_empty_first_frame_holds_no_records(void **state)
     ls_buf_free(&file);
 }
 
+/* A frame of n deferred records that each pad 12 empty strings to 4096
+ * columns: 41 bytes of payload render to 48 KiB of text. */
+static void padding_payload(ls_buf *b, int n)
+{
+    static const char fmt[] = "%*s%*s%*s%*s%*s%*s%*s%*s%*s%*s%*s%*s";
+    unsigned char rec[64];
+    size_t len = 0;
+    rec[len++] = LOGFMT_REC_FORMAT;
+    rec[len++] = (unsigned char)(1 + strlen(fmt));
+    rec[len++] = 0; /* format id 0 */
+    ls_buf_append(b, rec, len);
+    ls_buf_append(b, fmt, strlen(fmt));
+    len = 0;
+    rec[len++] = LOGFMT_REC_BINARY;
+    rec[len++] = 3 + 12 * 3;
+    rec[len++] = LOGSHARE_LEVEL_INFO;
+    rec[len++] = 0; /* time delta */
+    rec[len++] = 0; /* format id */
+    for (int i = 0; i < 12; i++) {
+        len += logfmt_put_varint(rec + len, logfmt_zigzag(4096)); /* the '*' width */
+        rec[len++] = 0;                                           /* an empty string */
+    }
+    for (int i = 0; i < n; i++)
+        ls_buf_append(b, rec, len);
+}
+
+/* fuzz/corpus/logfile/render-bomb: a 173-byte file whose one frame
+ * rendered to 600 MB of text, all held at once (1.2 GB from a 1 MiB
+ * payload). A frame may render to 32 MiB; past that, LOGSHARE_ETOOLARGE
+ * and nothing of the frame is handed out. */
+static void a_frame_rendering_past_32_mib_is_refused(void **state)
+{
+    (void)state;
+    ls_buf payload = LS_BUF_INIT, file = LS_BUF_INIT;
+    padding_payload(&payload, 800); /* 39 MB of text from 33 KB */
+    const unsigned char *recs[] = {(const unsigned char *)payload.data};
+    size_t lens[] = {payload.len};
+    int64_t first[] = {1700000000000000};
+    forge(&file, recs, lens, first, 1);
+    assert_true(file.len < 1024);
+    logshare_reader *rd = NULL;
+    logshare_record rec;
+    assert_int_equal(logshare_reader_open_buffer(file.data, file.len, NULL, &rd), 0);
+    assert_int_equal(logshare_reader_next(rd, &rec), LOGSHARE_ETOOLARGE);
+    assert_int_equal(logshare_reader_next(rd, &rec), LOGSHARE_ETOOLARGE);
+    logshare_reader_close(rd);
+    /* Padding itself is fine: 100 such records (4.9 MB) read whole. */
+    ls_buf_reset(&payload);
+    ls_buf_reset(&file);
+    padding_payload(&payload, 100);
+    recs[0] = (const unsigned char *)payload.data;
+    lens[0] = payload.len;
+    forge(&file, recs, lens, first, 1);
+    assert_int_equal(logshare_reader_open_buffer(file.data, file.len, NULL, &rd), 0);
+    int n = 0, rc;
+    while ((rc = logshare_reader_next(rd, &rec)) == 1) {
+        assert_int_equal(rec.message_len, 12 * 4096);
+        n++;
+    }
+    assert_int_equal(rc, 0);
+    assert_int_equal(n, 100);
+    logshare_reader_close(rd);
+    ls_buf_free(&payload);
+    ls_buf_free(&file);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(forged_plaintext_frames_with_hostile_records_never_crash_a_reader),
         cmocka_unit_test(a_time_delta_past_int64_is_corrupt_not_overflow),
         cmocka_unit_test(an_empty_first_frame_holds_no_records),
+        cmocka_unit_test(a_frame_rendering_past_32_mib_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
