@@ -12,9 +12,10 @@
  * Built two ways (fuzz/CMakeLists.txt):
  *  - with clang: a libFuzzer target, fuzz_multipart (-fsanitize=fuzzer);
  *  - with any compiler: a replay driver, fuzz_multipart_replay, whose
- *    main() runs every file named on the command line (or in the
- *    directories named) through the same entry point; CTest runs it on
- *    fuzz/corpus/multipart so every corpus input stays a regression test.
+ *    main() (fuzz_replay.h) runs every file named on the command line
+ *    (or in the directories named) through the same entry point; CTest
+ *    runs it on fuzz/corpus/multipart so every corpus input stays a
+ *    regression test.
  * Invariants checked: content bytes handed out never exceed the body,
  * a part's callbacks nest (begin, data*, end), and after an error the
  * parser stays in error.
@@ -106,48 +107,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #ifdef FUZZ_REPLAY_MAIN
-#include <dirent.h>
-#include <sys/stat.h>
-
-static int run_file(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "cannot open %s\n", path);
-        return 1;
-    }
-    uint8_t *buf = malloc(1 << 22);
-    size_t n = buf ? fread(buf, 1, 1 << 22, f) : 0;
-    fclose(f);
-    LLVMFuzzerTestOneInput(buf, n);
-    free(buf);
-    return 0;
-}
-
-int main(int argc, char **argv)
-{
-    int files = 0, errors = 0;
-    for (int i = 1; i < argc; i++) {
-        struct stat st;
-        if (stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode)) {
-            DIR *d = opendir(argv[i]);
-            struct dirent *e;
-            while (d && (e = readdir(d))) {
-                if (e->d_name[0] == '.')
-                    continue;
-                char path[4096];
-                snprintf(path, sizeof path, "%s/%s", argv[i], e->d_name);
-                errors += run_file(path);
-                files++;
-            }
-            if (d)
-                closedir(d);
-        } else {
-            errors += run_file(argv[i]);
-            files++;
-        }
-    }
-    printf("replayed %d inputs\n", files);
-    return errors || files == 0;
-}
+#include "fuzz_replay.h"
 #endif

@@ -632,7 +632,10 @@ LOGSHARE_API int logshare_reader_open_buffer(const void *data, size_t len,
  * power loss (zeros from a frame boundary, or 16 or more from inside the
  * last frame, to the end; see docs/log-format.md); LOGSHARE_ECORRUPT when a frame fails
  * authentication (tampered or damaged: nothing from that frame on is
- * returned). After a negative return every later call returns it too. */
+ * returned); LOGSHARE_ETOOLARGE when a frame's records would render to
+ * more than 32 MiB of text (no writer makes such a frame: a hostile file,
+ * treated like a corrupt one). After a negative return every later call
+ * returns it too. */
 LOGSHARE_API int logshare_reader_next(logshare_reader *r, logshare_record *rec);
 
 /* The file's stream name and sequence number, and its creation time

@@ -36,6 +36,12 @@
 /* A pipe or device is read whole, up to this much. */
 #define READER_STREAM_MAX ((size_t)1 << 30)
 #define READER_FORMAT_IDS_MAX 65536u
+/* The most text one frame's records may render to. Deferred records
+ * expand: "%*s" pads a one-byte argument to 4096 columns, so a 1 MiB
+ * payload (a few hundred bytes compressed) could render to over a GiB,
+ * all held at once since a frame is decoded whole. Real logs render to a
+ * few times their payload; 32 times its limit is far past any of them. */
+#define READER_FRAME_TEXT_MAX (32u * LOGFMT_PAYLOAD_MAX)
 
 struct reader_record {
     int64_t time_us;
@@ -398,11 +404,15 @@ static const char *drop_reason(unsigned reason)
 /* Decodes every record of the payload into r->recs / r->text. */
 static int frame_decode(logshare_reader *r, int64_t base_us)
 {
+    r->nrecs = r->next = 0;
+    ls_buf_reset(&r->text);
+    /* An empty frame (a close with nothing left to write) may leave the
+     * payload buffer unallocated: NULL + 0 is undefined behaviour. */
+    if (r->payload.len == 0)
+        return 0;
     const unsigned char *p = (const unsigned char *)r->payload.data;
     const unsigned char *end = p + r->payload.len;
     int64_t t = base_us;
-    r->nrecs = r->next = 0;
-    ls_buf_reset(&r->text);
     while (p < end) {
         unsigned type = *p++;
         uint64_t blen, v;
@@ -425,7 +435,12 @@ static int frame_decode(logshare_reader *r, int64_t base_us)
         unsigned level_or_reason = *b++;
         if (logfmt_get_varint(&b, bend, &v) != 0)
             return LOGSHARE_ECORRUPT;
-        t += logfmt_unzigzag(v);
+        /* No writer's clock runs past int64 microseconds: a delta that
+         * would overflow (undefined behaviour) means a forged file. */
+        int64_t delta = logfmt_unzigzag(v);
+        if ((delta > 0 && t > INT64_MAX - delta) || (delta < 0 && t < INT64_MIN - delta))
+            return LOGSHARE_ECORRUPT;
+        t += delta;
         size_t off = r->text.len;
         int level = (int)level_or_reason;
         if (type == LOGFMT_REC_TEXT) {
@@ -453,6 +468,8 @@ static int frame_decode(logshare_reader *r, int64_t base_us)
         int rc = record_push(r, t, level, off);
         if (rc != 0)
             return rc;
+        if (r->text.len > READER_FRAME_TEXT_MAX)
+            return LOGSHARE_ETOOLARGE;
     }
     return 0;
 }
@@ -486,7 +503,7 @@ int logshare_reader_next(logshare_reader *r, logshare_record *rec)
             rc = frame_decode(r, fh.first_us);
         if (rc != 0) {
             r->nrecs = r->next = 0;
-            if (rc != LOGSHARE_ENOMEM && zero_tail_torn(r, r->pos))
+            if (rc != LOGSHARE_ENOMEM && rc != LOGSHARE_ETOOLARGE && zero_tail_torn(r, r->pos))
                 rc = LOGSHARE_ETRUNCATED;
             return r->error = rc;
         }

@@ -198,6 +198,11 @@ static void filenames_are_made_safe(void **state)
     api_filename_safe("\xc3\xa9t\xc3\xa9.log", safe, sizeof safe, ascii, sizeof ascii);
     assert_string_equal(safe, "\xc3\xa9t\xc3\xa9.log");
     assert_string_equal(ascii, "__t__.log");
+    /* A dropped invalid byte must not uncover leading dots (fuzz_strings). */
+    api_filename_safe("\xff.htaccess", safe, sizeof safe, NULL, 0);
+    assert_string_equal(safe, "htaccess");
+    api_filename_safe("dir/ \x80 .. .bashrc", safe, sizeof safe, NULL, 0);
+    assert_string_equal(safe, "bashrc");
     char longname[5000];
     memset(longname, 'x', sizeof longname - 1);
     longname[sizeof longname - 1] = '\0';

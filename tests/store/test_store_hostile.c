@@ -131,10 +131,151 @@ static void forged_plaintext_frames_with_hostile_records_never_crash_a_reader(vo
     ls_buf_free(&scratch);
 }
 
+/* A plaintext file of the given frames (records, len, first_us each),
+ * the last one final, as anyone can forge one. */
+static void forge(ls_buf *file, const unsigned char *const *recs, const size_t *lens,
+                  const int64_t *first, int frames)
+{
+    ZSTD_CCtx *cctx = ZSTD_createCCtx();
+    ls_buf scratch = LS_BUF_INIT;
+    logfmt_sealer s;
+    unsigned char hb[LOGFMT_HEADER_MAX];
+    size_t hl;
+    assert_int_equal(logfmt_sealer_begin(&s, NULL, 1, 0, "main", cctx, hb, &hl), 0);
+    ls_buf_append(file, hb, hl);
+    for (int f = 0; f < frames; f++)
+        assert_int_equal(logfmt_seal_frame(&s, recs[f], lens[f], first[f], first[f],
+                                           f == frames - 1, &scratch, file),
+                         0);
+    ls_buf_free(&scratch);
+    ZSTD_freeCCtx(cctx);
+}
+
+/* fuzz/corpus/logfile/time-overflow: a record's time delta that takes
+ * the time past INT64_MAX was signed overflow (undefined behaviour; in
+ * practice a record dated in 1677). The file is refused instead. */
+static void a_time_delta_past_int64_is_corrupt_not_overflow(void **state)
+{
+    (void)state;
+    /* text record: level info, zigzag delta +20 (varint 40), "x" */
+    static const unsigned char rec[] = {LOGFMT_REC_TEXT, 3, LOGSHARE_LEVEL_INFO, 40, 'x'};
+    const unsigned char *recs[] = {rec};
+    size_t lens[] = {sizeof rec};
+    int64_t first[] = {INT64_MAX - 10};
+    ls_buf file = LS_BUF_INIT;
+    forge(&file, recs, lens, first, 1);
+    logshare_reader *rd = NULL;
+    assert_int_equal(logshare_reader_open_buffer(file.data, file.len, NULL, &rd), 0);
+    logshare_record rec_out;
+    assert_int_equal(logshare_reader_next(rd, &rec_out), LOGSHARE_ECORRUPT);
+    logshare_reader_close(rd);
+    /* The same delta from an ordinary time is an ordinary record. */
+    first[0] = 1700000000000000;
+    ls_buf_reset(&file);
+    forge(&file, recs, lens, first, 1);
+    assert_int_equal(logshare_reader_open_buffer(file.data, file.len, NULL, &rd), 0);
+    assert_int_equal(logshare_reader_next(rd, &rec_out), 1);
+    assert_true(rec_out.time_us == 1700000000000020);
+    assert_int_equal(logshare_reader_next(rd, &rec_out), 0);
+    logshare_reader_close(rd);
+    ls_buf_free(&file);
+}
+
+/* fuzz/corpus/logfile/empty-first-frame: an empty frame before any
+ * payload was decoded did pointer arithmetic on NULL (undefined; caught
+ * by clang's UBSan). It is a frame without records. */
+static void an_empty_first_frame_holds_no_records(void **state)
+{
+    (void)state;
+    static const unsigned char rec[] = {LOGFMT_REC_TEXT, 3, LOGSHARE_LEVEL_WARN, 0, 'y'};
+    const unsigned char *recs[] = {NULL, rec};
+    size_t lens[] = {0, sizeof rec};
+    int64_t first[] = {0, 1700000000000000};
+    ls_buf file = LS_BUF_INIT;
+    forge(&file, recs, lens, first, 2);
+    logshare_reader *rd = NULL;
+    assert_int_equal(logshare_reader_open_buffer(file.data, file.len, NULL, &rd), 0);
+    logshare_record out;
+    assert_int_equal(logshare_reader_next(rd, &out), 1);
+    assert_string_equal(out.message, "y");
+    assert_int_equal(logshare_reader_next(rd, &out), 0);
+    logshare_reader_close(rd);
+    ls_buf_free(&file);
+}
+
+/* A frame of n deferred records that each pad 12 empty strings to 4096
+ * columns: 41 bytes of payload render to 48 KiB of text. */
+static void padding_payload(ls_buf *b, int n)
+{
+    static const char fmt[] = "%*s%*s%*s%*s%*s%*s%*s%*s%*s%*s%*s%*s";
+    unsigned char rec[64];
+    size_t len = 0;
+    rec[len++] = LOGFMT_REC_FORMAT;
+    rec[len++] = (unsigned char)(1 + strlen(fmt));
+    rec[len++] = 0; /* format id 0 */
+    ls_buf_append(b, rec, len);
+    ls_buf_append(b, fmt, strlen(fmt));
+    len = 0;
+    rec[len++] = LOGFMT_REC_BINARY;
+    rec[len++] = 3 + 12 * 3;
+    rec[len++] = LOGSHARE_LEVEL_INFO;
+    rec[len++] = 0; /* time delta */
+    rec[len++] = 0; /* format id */
+    for (int i = 0; i < 12; i++) {
+        len += logfmt_put_varint(rec + len, logfmt_zigzag(4096)); /* the '*' width */
+        rec[len++] = 0;                                           /* an empty string */
+    }
+    for (int i = 0; i < n; i++)
+        ls_buf_append(b, rec, len);
+}
+
+/* fuzz/corpus/logfile/render-bomb: a 173-byte file whose one frame
+ * rendered to 600 MB of text, all held at once (1.2 GB from a 1 MiB
+ * payload). A frame may render to 32 MiB; past that, LOGSHARE_ETOOLARGE
+ * and nothing of the frame is handed out. */
+static void a_frame_rendering_past_32_mib_is_refused(void **state)
+{
+    (void)state;
+    ls_buf payload = LS_BUF_INIT, file = LS_BUF_INIT;
+    padding_payload(&payload, 800); /* 39 MB of text from 33 KB */
+    const unsigned char *recs[] = {(const unsigned char *)payload.data};
+    size_t lens[] = {payload.len};
+    int64_t first[] = {1700000000000000};
+    forge(&file, recs, lens, first, 1);
+    assert_true(file.len < 1024);
+    logshare_reader *rd = NULL;
+    logshare_record rec;
+    assert_int_equal(logshare_reader_open_buffer(file.data, file.len, NULL, &rd), 0);
+    assert_int_equal(logshare_reader_next(rd, &rec), LOGSHARE_ETOOLARGE);
+    assert_int_equal(logshare_reader_next(rd, &rec), LOGSHARE_ETOOLARGE);
+    logshare_reader_close(rd);
+    /* Padding itself is fine: 100 such records (4.9 MB) read whole. */
+    ls_buf_reset(&payload);
+    ls_buf_reset(&file);
+    padding_payload(&payload, 100);
+    recs[0] = (const unsigned char *)payload.data;
+    lens[0] = payload.len;
+    forge(&file, recs, lens, first, 1);
+    assert_int_equal(logshare_reader_open_buffer(file.data, file.len, NULL, &rd), 0);
+    int n = 0, rc;
+    while ((rc = logshare_reader_next(rd, &rec)) == 1) {
+        assert_int_equal(rec.message_len, 12 * 4096);
+        n++;
+    }
+    assert_int_equal(rc, 0);
+    assert_int_equal(n, 100);
+    logshare_reader_close(rd);
+    ls_buf_free(&payload);
+    ls_buf_free(&file);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(forged_plaintext_frames_with_hostile_records_never_crash_a_reader),
+        cmocka_unit_test(a_time_delta_past_int64_is_corrupt_not_overflow),
+        cmocka_unit_test(an_empty_first_frame_holds_no_records),
+        cmocka_unit_test(a_frame_rendering_past_32_mib_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -99,6 +99,14 @@ int api_utf8_valid(const char *s, size_t len);
  * ("application/json; charset=utf-8"); "application/jsonx" is not. */
 int api_media_type_is(const char *ct, const char *want);
 
+/* ---- header values -------------------------------------------------- */
+
+/* Parses a Range header value, "bytes=a-b", "bytes=a-" or "bytes=-n",
+ * against size (the unit in any case, RFC 9110 14.1). Returns 1 and the
+ * range, 0 to serve the whole file (absent / several ranges / malformed:
+ * RFC 9110 lets us ignore it), -1 when unsatisfiable. */
+int api_parse_range(const char *h, uint64_t size, uint64_t *off, uint64_t *len);
+
 /* ---- routes (defined in their files) ------------------------------- */
 
 int api_tickets_create_begin(http_request *req);

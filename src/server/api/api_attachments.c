@@ -41,11 +41,8 @@ static int parse_digits(const char **p, uint64_t *v)
     return 1;
 }
 
-/* Parses "bytes=a-b", "bytes=a-", "bytes=-n" against size (the unit in
- * any case, RFC 9110 14.1). Returns 1 and the range, 0 to serve the
- * whole file (absent / several ranges / malformed: RFC 9110 lets us
- * ignore it), -1 when unsatisfiable. */
-static int parse_range(const char *h, uint64_t size, uint64_t *off, uint64_t *len)
+/* Declared in api.h (so fuzz/fuzz_strings.c reaches it). */
+int api_parse_range(const char *h, uint64_t size, uint64_t *off, uint64_t *len)
 {
     if (!h || strncasecmp(h, "bytes=", 6) != 0 || strchr(h, ','))
         return 0;
@@ -183,7 +180,7 @@ int api_attachment_get(http_request *req)
     const char *range = http_header(req, MHD_HTTP_HEADER_RANGE);
     if (range && !if_range_holds(http_header(req, MHD_HTTP_HEADER_IF_RANGE), a->sha256))
         range = NULL;
-    int ranged = parse_range(range, a->size, &off, &len);
+    int ranged = api_parse_range(range, a->size, &off, &len);
     char cr[96];
     if (ranged < 0) {
         snprintf(cr, sizeof cr, "bytes */%" PRIu64, a->size);

@@ -61,7 +61,9 @@ void api_filename_safe(const char *name, char *out, size_t cap, char *ascii, siz
     const unsigned char *p = (const unsigned char *)base;
     for (size_t i = 0; i < len;) {
         size_t n = utf8_seq(p + i, len - i);
-        if (n == 0) {
+        /* Leading dots stay out even when a dropped byte hid them from
+         * the loop above ("\xff.htaccess"). */
+        if (n == 0 || (o == 0 && (p[i] == '.' || p[i] == ' '))) {
             i++;
             continue;
         }
