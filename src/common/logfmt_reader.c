@@ -36,6 +36,11 @@
 /* A pipe or device is read whole, up to this much. */
 #define READER_STREAM_MAX ((size_t)1 << 30)
 #define READER_FORMAT_IDS_MAX 65536u
+/* The most format text one file may hold defined at once: what the
+ * writer can define (4096 formats of at most LOGFMT_FORMAT_MAX bytes).
+ * Without it a small hostile file could make a reader hold 64 MiB of
+ * formats (65536 ids of 1 KiB each). */
+#define READER_FORMAT_BYTES_MAX (4096u * (LOGFMT_FORMAT_MAX + 1u))
 /* The most text one frame's records may render to. Deferred records
  * expand: "%*s" pads a one-byte argument to 4096 columns, so a 1 MiB
  * payload (a few hundred bytes compressed) could render to over a GiB,
@@ -63,7 +68,8 @@ struct logshare_reader {
     size_t nrecs, cap, next;
     char **formats; /* by id; NULL where undefined */
     size_t nformats;
-    int error; /* sticky negative code, or 0 */
+    size_t format_bytes; /* the text of the formats defined now */
+    int error;           /* sticky negative code, or 0 */
     int final_seen;
     size_t zero_tail; /* where the run of zero bytes that ends the file starts (len: none) */
 };
@@ -362,6 +368,9 @@ static int format_define(logshare_reader *r, uint64_t id, const unsigned char *p
         r->formats = f;
         r->nformats = nn;
     }
+    size_t old = r->formats[id] ? strlen(r->formats[id]) + 1 : 0;
+    if (r->format_bytes - old + n + 1 > READER_FORMAT_BYTES_MAX)
+        return LOGSHARE_ECORRUPT;
     char *s = malloc(n + 1);
     if (!s)
         return LOGSHARE_ENOMEM;
@@ -375,6 +384,7 @@ static int format_define(logshare_reader *r, uint64_t id, const unsigned char *p
     }
     free(r->formats[id]);
     r->formats[id] = s;
+    r->format_bytes += n + 1 - old;
     return 0;
 }
 

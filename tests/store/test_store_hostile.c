@@ -7,6 +7,7 @@
  * (run under ASan by `make test-asan`).
  */
 #include "logfmt.h"
+#include "logfmt_printf.h"
 #include "logfmt_frame.h"
 #include "sodium.h"
 #include "store_testutil.h"
@@ -269,6 +270,62 @@ static void a_frame_rendering_past_32_mib_is_refused(void **state)
     ls_buf_free(&file);
 }
 
+/* Frames defining formats ids first .. first + n - 1, each a "%d" and
+ * literal text, LOGFMT_FORMAT_MAX bytes long, 900 a frame. */
+static void format_frames(ls_buf *file, unsigned n)
+{
+    char fmt[LOGFMT_FORMAT_MAX];
+    memset(fmt, 'a', sizeof fmt);
+    memcpy(fmt, "%d ", 3);
+    ls_buf payloads[8];
+    const unsigned char *recs[8];
+    size_t lens[8];
+    int64_t first[8];
+    int frames = 0;
+    for (unsigned id = 0; id < n; frames++) {
+        assert_true(frames < 8);
+        payloads[frames] = (ls_buf)LS_BUF_INIT;
+        for (unsigned k = 0; k < 900 && id < n; k++, id++) {
+            unsigned char head[16], idv[8];
+            size_t il = logfmt_put_varint(idv, id), hl = 0;
+            head[hl++] = LOGFMT_REC_FORMAT;
+            hl += logfmt_put_varint(head + hl, il + sizeof fmt);
+            ls_buf_append(&payloads[frames], head, hl);
+            ls_buf_append(&payloads[frames], idv, il);
+            ls_buf_append(&payloads[frames], fmt, sizeof fmt);
+        }
+        recs[frames] = (const unsigned char *)payloads[frames].data;
+        lens[frames] = payloads[frames].len;
+        first[frames] = 1700000000000000;
+    }
+    forge(file, recs, lens, first, frames);
+    for (int f = 0; f < frames; f++)
+        ls_buf_free(&payloads[f]);
+}
+
+/* A file may define as much format text as a writer can (4096 formats
+ * of LOGFMT_FORMAT_MAX bytes); 5000 of them (a 5 MB table from a file
+ * that compresses to a few KiB; 64 MiB with the 65536 ids a reader
+ * takes) is refused as corrupt rather than held. */
+static void format_text_past_what_a_writer_defines_is_corrupt(void **state)
+{
+    (void)state;
+    ls_buf file = LS_BUF_INIT;
+    logshare_reader *rd = NULL;
+    logshare_record rec;
+    format_frames(&file, 4096);
+    assert_int_equal(logshare_reader_open_buffer(file.data, file.len, NULL, &rd), 0);
+    assert_int_equal(logshare_reader_next(rd, &rec), 0);
+    logshare_reader_close(rd);
+    ls_buf_reset(&file);
+    format_frames(&file, 5000);
+    assert_true(file.len < 64 * 1024);
+    assert_int_equal(logshare_reader_open_buffer(file.data, file.len, NULL, &rd), 0);
+    assert_int_equal(logshare_reader_next(rd, &rec), LOGSHARE_ECORRUPT);
+    logshare_reader_close(rd);
+    ls_buf_free(&file);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -276,6 +333,7 @@ int main(void)
         cmocka_unit_test(a_time_delta_past_int64_is_corrupt_not_overflow),
         cmocka_unit_test(an_empty_first_frame_holds_no_records),
         cmocka_unit_test(a_frame_rendering_past_32_mib_is_refused),
+        cmocka_unit_test(format_text_past_what_a_writer_defines_is_corrupt),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
