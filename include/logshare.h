@@ -438,9 +438,20 @@ static inline uint64_t logshare__arg_p(const volatile void *v)
 #define LOGSHARE__STRBIT(n, k, a)                                                                  \
     | (_Generic((logshare__v##k), char * : 1u, const char * : 1u, default : 0u) << ((n) - (k)))
 #define LOGSHARE__SKIP1(n, m, fmt, ...) LOGSHARE__CAT(LOGSHARE__EACH, n)(m, n, __VA_ARGS__)
+/* The compiler checks the format against the arguments as written, in
+ * a call that is never evaluated (__builtin_choose_expr's other branch:
+ * unlike sizeof, no "side effects in an unevaluated context" warning
+ * for an argument like i++). The fallback call passes the promoted
+ * copies, which clang's -Wformat would take for the wrong type ("%hd"
+ * given an int), so it goes through a pointer the format attribute does
+ * not follow. */
 #define LOGSHARE__FAST(n, ls, stream, level, ...)                                                  \
     __extension__({                                                                                \
-        logshare *logshare__ls = ((void)sizeof("" LOGSHARE__FIRST(__VA_ARGS__)), (ls));            \
+        logshare *logshare__ls =                                                                   \
+            ((void)sizeof("" LOGSHARE__FIRST(__VA_ARGS__)),                                        \
+             (void)__builtin_choose_expr(                                                          \
+                 0, logshare_log_static((ls), (stream), (level), __VA_ARGS__), 0),                 \
+             (ls));                                                                                \
         int logshare__st = (stream);                                                               \
         logshare_level logshare__lv = (level);                                                     \
         LOGSHARE__SKIP1(n, LOGSHARE__DECL, __VA_ARGS__)                                            \
@@ -448,10 +459,13 @@ static inline uint64_t logshare__arg_p(const volatile void *v)
         int logshare__rc = logshare_log_args(                                                      \
             logshare__ls, logshare__st, logshare__lv, LOGSHARE__FIRST(__VA_ARGS__), logshare__a,   \
             n, 0u LOGSHARE__SKIP1(n, LOGSHARE__STRBIT, __VA_ARGS__));                              \
-        if (__builtin_expect(logshare__rc == LOGSHARE_FORMAT_AT_CALL, 0))                          \
-            logshare__rc = logshare_log_static(                                                    \
+        if (__builtin_expect(logshare__rc == LOGSHARE_FORMAT_AT_CALL, 0)) {                        \
+            int (*logshare__fn)(logshare *, int, logshare_level, const char *, ...) =              \
+                logshare_log_static;                                                               \
+            logshare__rc = logshare__fn(                                                           \
                 logshare__ls, logshare__st, logshare__lv,                                          \
                 LOGSHARE__FIRST(__VA_ARGS__) LOGSHARE__SKIP1(n, LOGSHARE__PASS, __VA_ARGS__));     \
+        }                                                                                          \
         logshare__rc;                                                                              \
     })
 #define LOGSHARE__LOG0(ls, stream, level, ...) LOGSHARE__STATIC(ls, stream, level, __VA_ARGS__)

@@ -78,7 +78,10 @@ int main(int argc, char **argv)
     struct bits b = {5};
     float f = 1.5f;
     unsigned long long big = 18446744073709551615ull;
-    int rc = 0, i;
+    short sh = -3;
+    unsigned char uc = 250;
+    char ch = 'Z';
+    int rc = 0, i, k = 0;
     if (argc < 2 || !o || logshare_options_set_dir(o, argv[1]) != 0 ||
         logshare_options_set_plaintext(o, 1) != 0 || logshare_open(o, &ls) != 0)
         return 1;
@@ -88,8 +91,11 @@ int main(int argc, char **argv)
                            call, i, b.u, (double)f, big, (void *)call);
         rc |= LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "no arguments");
         rc |= LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "null %p", (void *)NULL);
+        rc |= LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "small %hd %hhu %c k %d", sh, uc, ch, k++);
     }
     logshare_close(ls);
+    if (k != 100)
+        return 2; /* each argument evaluated once */
     printf("%d\n", rc);
     return rc;
 }
@@ -104,9 +110,26 @@ for std in c11 c99; do
   assert_eq 100 "$n" "the records read back as printf would print them (-std=$std)"
   n=$("$LOGSHARE_BIN" decrypt "$TEST_TMP/logs-$std"/*.lslog 2>/dev/null | grep -c 'null (nil)$')
   assert_eq 100 "$n" "NULL for %p reads back as (nil) (-std=$std)"
+  n=$("$LOGSHARE_BIN" decrypt "$TEST_TMP/logs-$std"/*.lslog 2>/dev/null | grep -c 'small -3 250 Z k [0-9]*$')
+  assert_eq 100 "$n" "%hd %hhu %c read back as printf prints them (-std=$std)"
+done
+# The compiler still checks the format against the arguments as written
+# (a wrong type is an error under -Werror), with gcc and with clang.
+cat > "$TEST_TMP/wrong.c" <<'C'
+#include <logshare.h>
+int wrong(logshare *ls) { return LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "n %d", "a string"); }
+C
+for c in cc clang; do
+  command -v $c >/dev/null || continue
+  if $c -std=c11 -Wall -Werror -c "$TEST_TMP/wrong.c" $(PKG_CONFIG_PATH="$pcdir" pkg-config --cflags logshare) \
+       -o "$TEST_TMP/wrong.o" 2>"$TEST_TMP/wrong.err"; then
+    fail "$c built LOGSHARE_LOG with a string for %d: the format is not checked"
+  fi
+  grep -q "format" "$TEST_TMP/wrong.err" || fail "$c refused it, but not for the format: $(head -3 "$TEST_TMP/wrong.err")"
 done
 # clang warns about things gcc does not (arithmetic on NULL once came from
-# the macro itself): the same app must build clean with it too.
+# the macro itself; "%hd" checked against the macro's promoted copy of a
+# short was an error): the same app must build clean with it too.
 if command -v clang >/dev/null; then
   clang -std=c11 $strict -c "$TEST_TMP/logapp.c" $(PKG_CONFIG_PATH="$pcdir" pkg-config --cflags logshare) \
     -o "$TEST_TMP/logapp-clang.o" 2>"$TEST_TMP/logapp.err" ||
