@@ -446,17 +446,24 @@ int http_server_start(const server_config *cfg, int listen_fd, const http_route 
     return 0;
 }
 
-void http_server_stop(struct http_server *s, int timeout_s)
+void http_server_stop_accepting(struct http_server *s)
 {
     if (!s)
         return;
     __atomic_store_n(&s->stopping, 1, __ATOMIC_RELAXED);
     /* Stop accepting and close the listen socket: new clients are refused
      * at once (MHD_quiesce_daemon has nothing to do without a listen
-     * socket in MHD). Connections already handed over finish below. */
+     * socket in MHD). Connections already handed over carry on. */
     http_acceptor_destroy(s->acceptor);
     s->acceptor = NULL;
-    int64_t deadline = ls_time_mono_ns() + (int64_t)timeout_s * 1000000000LL;
+}
+
+void http_server_stop(struct http_server *s, int timeout_ms)
+{
+    if (!s)
+        return;
+    http_server_stop_accepting(s);
+    int64_t deadline = ls_time_mono_ns() + (int64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000000LL;
     while (ls_time_mono_ns() < deadline) {
         const union MHD_DaemonInfo *di =
             MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);

@@ -229,10 +229,10 @@ int push_service_start(const struct push_service_options *o, struct push_service
     return 0;
 }
 
-void push_service_close_streams(struct push_service *svc)
+void push_service_close_streams(struct push_service *svc, int timeout_ms)
 {
     if (svc && svc->hub)
-        sse_hub_shutdown(svc->hub, 2000);
+        sse_hub_shutdown(svc->hub, timeout_ms);
 }
 
 void push_service_free(struct push_service *svc)

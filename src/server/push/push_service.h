@@ -43,8 +43,9 @@ struct push_service_options {
 
 int push_service_start(const struct push_service_options *opts, struct push_service **out);
 
-/* Ends every open stream; call before stopping the HTTP daemon. */
-void push_service_close_streams(struct push_service *svc);
+/* Ends every open stream and refuses new ones, waiting up to timeout_ms
+ * for them to close; call before stopping the HTTP daemon. */
+void push_service_close_streams(struct push_service *svc, int timeout_ms);
 
 /* Stops the background thread, closes the database, frees svc. NULL is
  * a no-op. */
