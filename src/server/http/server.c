@@ -214,21 +214,28 @@ static void *watchdog_main(void *arg)
 int http_defer(http_request *req, int (*work)(http_request *req))
 {
     struct http_server *s = req->server;
-    if (!s->n_workers)
-        return work(req); /* no pool: run inline */
-    req->work = work;
-    req->deferred = 1;
-    MHD_suspend_connection(req->conn);
+    /* Once the pool is stopping, its workers may all have left already
+     * (workers_stop): a job queued then would keep its connection
+     * suspended for good, and MHD_stop_daemon aborts the process on a
+     * suspended connection. So the work runs here instead, as without a
+     * pool. jobs_quit is set under job_lock, and a worker leaves only
+     * with the queue empty under it, so every queued job is run. */
     pthread_mutex_lock(&s->job_lock);
-    req->next_job = NULL;
-    if (s->job_tail)
-        s->job_tail->next_job = req;
-    else
-        s->job_head = req;
-    s->job_tail = req;
-    pthread_cond_signal(&s->job_cond);
+    int here = s->jobs_quit || !s->n_workers;
+    if (!here) {
+        req->work = work;
+        req->deferred = 1;
+        MHD_suspend_connection(req->conn);
+        req->next_job = NULL;
+        if (s->job_tail)
+            s->job_tail->next_job = req;
+        else
+            s->job_head = req;
+        s->job_tail = req;
+        pthread_cond_signal(&s->job_cond);
+    }
     pthread_mutex_unlock(&s->job_lock);
-    return 0;
+    return here ? work(req) : 0;
 }
 
 static void *worker_main(void *arg)
