@@ -358,7 +358,8 @@ static int serve(server_config *cfg)
         cfg->shutdown_timeout_s < INT_MAX / 1000 ? cfg->shutdown_timeout_s : INT_MAX / 1000;
     int64_t deadline = ls_time_mono_ns() + wait_s * 1000000000LL;
     http_server_stop_accepting(server);
-    orphan_sweep_stop(sweep); /* before its next blob, or woken from its wait */
+    push_service_stop_webhooks(app.push); /* a slow receiver must not hold up the exit */
+    orphan_sweep_stop(sweep);             /* before its next blob, or woken from its wait */
     sweep = NULL;
     /* Streams never finish on their own: end them first, or the wait
      * for requests in flight would always run to its timeout. */
