@@ -35,22 +35,27 @@ static void pg_cut(struct pg_conn *c)
     shutdown(PQsocket(c->db), SHUT_RDWR);
 }
 
-/* Waits, up to the connection's answer time in all, until libpq holds a
- * whole result (PQgetResult will not block). A server that does not
- * answer in time is cut off (pg_cut); its results are then errors. */
+/* Waits, up to the connection's answer time in all, until the query is
+ * sent (the connection is non-blocking: a server that stopped reading
+ * cannot hold us in send either) and libpq holds a whole result
+ * (PQgetResult will not block). A server that does not answer in time is
+ * cut off (pg_cut); its results are then errors. */
 static void pg_wait(struct pg_conn *c, int64_t deadline_ns)
 {
-    while (PQisBusy(c->db)) {
+    for (;;) {
+        int unsent = PQflush(c->db);
+        if (unsent < 0 || (!unsent && !PQisBusy(c->db)))
+            return; /* a failed send: PQgetResult reports it */
         int64_t left_ms = (deadline_ns - ls_time_mono_ns()) / 1000000;
         if (left_ms <= 0) {
             pg_cut(c);
             return;
         }
-        struct pollfd p = {.fd = PQsocket(c->db), .events = POLLIN};
+        struct pollfd p = {.fd = PQsocket(c->db), .events = POLLIN | (unsent ? POLLOUT : 0)};
         int n = poll(&p, 1, left_ms > 1000 ? 1000 : (int)left_ms);
         if (n < 0 && errno != EINTR)
-            return; /* PQgetResult reports what is wrong */
-        if (n > 0 && !PQconsumeInput(c->db))
+            return;
+        if (n > 0 && (p.revents & (POLLIN | POLLERR | POLLHUP)) && !PQconsumeInput(c->db))
             return;
     }
 }
@@ -221,6 +226,7 @@ static int conn_open(struct pg_store *s, struct pg_conn **out)
         return LOGSHARE_EUNAVAILABLE;
     }
     c->timeout_s = conn_timeout_s(c->db);
+    PQsetnonblocking(c->db, 1); /* sending waits in pg_wait, with its deadline */
     PQsetNoticeProcessor(c->db, ignore_notice, NULL);
     *out = c;
     return 0;
@@ -242,6 +248,7 @@ int pg_acquire(struct pg_store *s, struct pg_conn **out)
                     pg_release(s, c);
                     return LOGSHARE_EUNAVAILABLE;
                 }
+                PQsetnonblocking(c->db, 1);
             }
             *out = c;
             return 0;
