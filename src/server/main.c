@@ -9,9 +9,10 @@
  * works and --port-file can report the port actually bound.
  * Once serving, the orphan sweep (orphan_sweep.h) runs on its own thread,
  * at once and then every blob.sweep_interval_s.
- * SIGTERM / SIGINT: stop the sweep (also while it waits for its next
- * pass), stop accepting, let requests in
- * flight finish for up to shutdown_timeout_s, exit 0. The signals are
+ * SIGTERM / SIGINT: stop accepting, give up a webhook in flight, stop
+ * the sweep (also while it waits for its next pass), end the event
+ * streams, let requests in flight finish, all within shutdown_timeout_s
+ * of the signal, exit 0. The signals are
  * blocked in every thread and taken with sigwait() here, so no handler
  * races the server.
  */
