@@ -12,7 +12,7 @@ echo silent >"$TEST_TMP/mode"
 python3 "$LOGSHARE_SOURCE_DIR/tests/server/hook_receiver.py" "$TEST_TMP/hook.port" \
   "$TEST_TMP/hook.log" "$TEST_TMP/mode" &
 RECEIVER=$!
-trap 'kill $RECEIVER 2>/dev/null; _cleanup' EXIT
+trap 'kill $RECEIVER 2>/dev/null || true; _cleanup' EXIT
 for i in $(seq 1 100); do [ -s "$TEST_TMP/hook.port" ] && break; sleep 0.05; done
 HOOK="http://127.0.0.1:$(cat "$TEST_TMP/hook.port")/hook"
 

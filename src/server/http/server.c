@@ -264,15 +264,30 @@ static void *worker_main(void *arg)
     }
 }
 
+/* Called once the shutdown's wait is over: the jobs running finish, but
+ * those still queued are not started. Run one after another they held
+ * the exit long past shutdown_timeout_s (each a commit that may wait for
+ * the disk or a locked database), and their answers could not be sent
+ * anyway: the connections close right after. Not run, they never commit,
+ * so their requests' cleanup removes every file they wrote, as for an
+ * upload cut mid-body, and the clients retry. */
 static void workers_stop(struct http_server *s)
 {
     pthread_mutex_lock(&s->job_lock);
     s->jobs_quit = 1;
+    http_request *dropped = s->job_head;
+    s->job_head = s->job_tail = NULL;
     pthread_cond_broadcast(&s->job_cond);
     pthread_mutex_unlock(&s->job_lock);
     for (size_t i = 0; i < s->n_workers; i++)
         pthread_join(s->workers[i], NULL);
     s->n_workers = 0;
+    while (dropped) {
+        http_request *req = dropped;
+        dropped = req->next_job;
+        http_respond_error(req, LOGSHARE_EUNAVAILABLE, 503, "the server is stopping; retry");
+        MHD_resume_connection(req->conn); /* MHD_stop_daemon must find none suspended */
+    }
 }
 
 /* ---- start and stop ------------------------------------------------ */
@@ -313,7 +328,7 @@ static void server_free(struct http_server *s)
     }
     http_acceptor_destroy(s->acceptor); /* before the daemon it feeds */
     s->acceptor = NULL;
-    workers_stop(s); /* finishes queued work, which resumes its connections */
+    workers_stop(s); /* the work running finishes; every connection is resumed */
     if (s->daemon)
         MHD_stop_daemon(s->daemon);
     free(s->workers);
