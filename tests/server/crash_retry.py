@@ -14,6 +14,7 @@ dir with a 1 s orphan grace (everything aged past it first):
  - after a restart and its sweep, every blob file is named by an
    attachment row, and no temporary file is left in blobs/.incoming.
 Prints one line per seed; exits 1 at the first broken promise."""
+import atexit
 import hashlib
 import http.client
 import json
@@ -27,6 +28,17 @@ import threading
 import time
 
 BIN, WORK = sys.argv[1], sys.argv[2]
+running = []  # the logshared started last, stopped on any way out
+
+
+def stop_running():
+    for p in running:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+atexit.register(stop_running)
 
 
 def fail(seed, what):
@@ -40,6 +52,7 @@ def start(data, *args):
     log = open(data + ".log", "ab")
     p = subprocess.Popen([BIN, "--listen", "127.0.0.1:0", "--data-dir", data, "--port-file", pf,
                           "--address-rate", "0", "--user-rate", "0", *args], stdout=log, stderr=log)
+    running[:] = [p]
     for _ in range(200):
         if os.path.exists(pf) and open(pf).read().strip():
             return p, int(open(pf).read())

@@ -10,6 +10,7 @@ the breakpoint, and only then does the body end, so the upload is
 handed to the pool just after its last worker left. gdb then lets the
 server finish. Writes gdb's output (with the server's) to OUT and prints
 the first line of the upload's answer."""
+import atexit
 import os
 import signal
 import socket
@@ -31,6 +32,19 @@ gdb = subprocess.Popen(
      "--args", bin_, "--listen", "127.0.0.1:0", "--data-dir", data, "--port-file", port_file,
      "--shutdown-timeout-s", "1"],
     stdout=open(out, "w"), stderr=subprocess.STDOUT, env=env)
+
+
+def stop_gdb():
+    """On any way out: neither gdb nor the server under it stays."""
+    if gdb.poll() is None:
+        for pid in subprocess.run(["pgrep", "-P", str(gdb.pid)], capture_output=True,
+                                  text=True).stdout.split():
+            os.kill(int(pid), signal.SIGKILL)
+        gdb.kill()
+        gdb.wait()
+
+
+atexit.register(stop_gdb)
 
 
 def wait_for(cond, what, seconds=30):
