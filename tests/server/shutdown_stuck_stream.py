@@ -4,7 +4,9 @@
 For shutdown_stuck_stream.sh: fills a log-request stream whose client
 stopped reading (a small receive buffer, nothing read), checks that the
 server really has bytes it cannot send on it, sends SIGTERM to PID, and
-then tries a new connection every 100 ms until PID is gone. Prints
+then, from 0.2 s after it (a connection made at once may come before the
+server took the signal), tries a new connection every 100 ms until PID
+is gone. Prints
 "blocked TX_QUEUE" and then one "served T" line per request a new
 connection got an answer to, T seconds after the SIGTERM."""
 import http.client
@@ -62,6 +64,7 @@ def running():
 print("blocked", server_tx_queue(), flush=True)
 t0 = time.monotonic()
 os.kill(pid, signal.SIGTERM)
+time.sleep(0.2)  # a connection made at once may well be in before the signal is taken
 while running() and time.monotonic() - t0 < 20:
     try:
         n = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
