@@ -9,14 +9,16 @@
  * works and --port-file can report the port actually bound.
  * Once serving, the orphan sweep (orphan_sweep.h) runs on its own thread,
  * at once and then every blob.sweep_interval_s.
- * SIGTERM / SIGINT: stop the sweep (also while it waits for its next
- * pass), stop accepting, let requests in
- * flight finish for up to shutdown_timeout_s, exit 0. The signals are
+ * SIGTERM / SIGINT: stop accepting, give up a webhook in flight, stop
+ * the sweep (also while it waits for its next pass), end the event
+ * streams, let requests in flight finish, all within shutdown_timeout_s
+ * of the signal, exit 0. The signals are
  * blocked in every thread and taken with sigwait() here, so no handler
  * races the server.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
@@ -36,6 +38,7 @@
 #include "http/http.h"
 #include "logshare.h"
 #include "ls_fs.h"
+#include "ls_time.h"
 #include "orphan_sweep.h"
 #include "push_service.h"
 #include "server_version.h"
@@ -233,6 +236,18 @@ static int start_push(const server_config *cfg, const char *db_path, struct push
     return rc;
 }
 
+/* How long ending the event streams may take at most on SIGTERM (they
+ * end at once unless a client stopped reading). */
+#define STREAMS_CLOSE_MS 2000
+
+/* Milliseconds left until deadline (monotonic ns), at most cap, never
+ * negative. */
+static int ms_until(int64_t deadline, int cap)
+{
+    int64_t left = (deadline - ls_time_mono_ns()) / 1000000;
+    return left <= 0 ? 0 : left > cap ? cap : (int)left;
+}
+
 static int serve(server_config *cfg)
 {
     /* Signals go to sigwait below, never to a thread of the server or of
@@ -338,18 +353,26 @@ static int serve(server_config *cfg)
     sigwait(&sigs, &sig);
     fprintf(stderr, "logshared: %s: finishing requests in flight (up to %lld s)\n",
             sig == SIGINT ? "SIGINT" : "SIGTERM", (long long)cfg->shutdown_timeout_s);
-    orphan_sweep_stop(sweep); /* before its next blob, or woken from its wait */
+    /* One deadline for the whole stop, and no new client from here on:
+     * ending the streams below may wait, and a request accepted meanwhile
+     * would be served and get a full shutdown_timeout_s of its own. */
+    int64_t wait_s =
+        cfg->shutdown_timeout_s < INT_MAX / 1000 ? cfg->shutdown_timeout_s : INT_MAX / 1000;
+    int64_t deadline = ls_time_mono_ns() + wait_s * 1000000000LL;
+    http_server_stop_accepting(server);
+    push_service_stop_webhooks(app.push); /* a slow receiver must not hold up the exit */
+    orphan_sweep_stop(sweep);             /* before its next blob, or woken from its wait */
     sweep = NULL;
     /* Streams never finish on their own: end them first, or the wait
      * for requests in flight would always run to its timeout. */
-    push_service_close_streams(app.push);
-    http_server_stop(server, (int)cfg->shutdown_timeout_s);
+    push_service_close_streams(app.push, ms_until(deadline, STREAMS_CLOSE_MS));
+    http_server_stop(server, ms_until(deadline, INT_MAX));
     server = NULL;
     status = 0;
     fprintf(stderr, "logshared: stopped\n");
 out:
     orphan_sweep_stop(sweep);
-    push_service_close_streams(app.push);
+    push_service_close_streams(app.push, 0);
     http_server_stop(server, 0);
     push_service_free(app.push);
     dashboard_free(app.dashboard);

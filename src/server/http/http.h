@@ -123,10 +123,17 @@ struct http_request {
 int http_server_start(const server_config *cfg, int listen_fd, const http_route *routes,
                       size_t n_routes, void *app, struct http_server **out);
 
-/* Stops accepting new connections at once, lets requests in flight
- * finish for up to timeout_s seconds, then closes everything and frees
- * the server. NULL is a no-op. */
-void http_server_stop(struct http_server *s, int timeout_s);
+/* Closes the listen socket: new clients are refused from now on, idle
+ * keep-alive connections are closed and every answer asks the client to
+ * close. Requests in flight carry on. Call it first when stopping, before
+ * anything that waits (ending the event streams), so that nothing new
+ * starts meanwhile. NULL or a second call is a no-op. */
+void http_server_stop_accepting(struct http_server *s);
+
+/* Stops accepting (if not done yet), lets requests in flight finish for
+ * up to timeout_ms, then closes everything and frees the server. NULL
+ * is a no-op. */
+void http_server_stop(struct http_server *s, int timeout_ms);
 
 /* The server's metrics (owned by the server). */
 struct http_metrics *http_server_metrics(struct http_server *s);

@@ -214,21 +214,28 @@ static void *watchdog_main(void *arg)
 int http_defer(http_request *req, int (*work)(http_request *req))
 {
     struct http_server *s = req->server;
-    if (!s->n_workers)
-        return work(req); /* no pool: run inline */
-    req->work = work;
-    req->deferred = 1;
-    MHD_suspend_connection(req->conn);
+    /* Once the pool is stopping, its workers may all have left already
+     * (workers_stop): a job queued then would keep its connection
+     * suspended for good, and MHD_stop_daemon aborts the process on a
+     * suspended connection. So the work runs here instead, as without a
+     * pool. jobs_quit is set under job_lock, and a worker leaves only
+     * with the queue empty under it, so every queued job is run. */
     pthread_mutex_lock(&s->job_lock);
-    req->next_job = NULL;
-    if (s->job_tail)
-        s->job_tail->next_job = req;
-    else
-        s->job_head = req;
-    s->job_tail = req;
-    pthread_cond_signal(&s->job_cond);
+    int here = s->jobs_quit || !s->n_workers;
+    if (!here) {
+        req->work = work;
+        req->deferred = 1;
+        MHD_suspend_connection(req->conn);
+        req->next_job = NULL;
+        if (s->job_tail)
+            s->job_tail->next_job = req;
+        else
+            s->job_head = req;
+        s->job_tail = req;
+        pthread_cond_signal(&s->job_cond);
+    }
     pthread_mutex_unlock(&s->job_lock);
-    return 0;
+    return here ? work(req) : 0;
 }
 
 static void *worker_main(void *arg)
@@ -257,15 +264,30 @@ static void *worker_main(void *arg)
     }
 }
 
+/* Called once the shutdown's wait is over: the jobs running finish, but
+ * those still queued are not started. Run one after another they held
+ * the exit long past shutdown_timeout_s (each a commit that may wait for
+ * the disk or a locked database), and their answers could not be sent
+ * anyway: the connections close right after. Not run, they never commit,
+ * so their requests' cleanup removes every file they wrote, as for an
+ * upload cut mid-body, and the clients retry. */
 static void workers_stop(struct http_server *s)
 {
     pthread_mutex_lock(&s->job_lock);
     s->jobs_quit = 1;
+    http_request *dropped = s->job_head;
+    s->job_head = s->job_tail = NULL;
     pthread_cond_broadcast(&s->job_cond);
     pthread_mutex_unlock(&s->job_lock);
     for (size_t i = 0; i < s->n_workers; i++)
         pthread_join(s->workers[i], NULL);
     s->n_workers = 0;
+    while (dropped) {
+        http_request *req = dropped;
+        dropped = req->next_job;
+        http_respond_error(req, LOGSHARE_EUNAVAILABLE, 503, "the server is stopping; retry");
+        MHD_resume_connection(req->conn); /* MHD_stop_daemon must find none suspended */
+    }
 }
 
 /* ---- start and stop ------------------------------------------------ */
@@ -306,7 +328,7 @@ static void server_free(struct http_server *s)
     }
     http_acceptor_destroy(s->acceptor); /* before the daemon it feeds */
     s->acceptor = NULL;
-    workers_stop(s); /* finishes queued work, which resumes its connections */
+    workers_stop(s); /* the work running finishes; every connection is resumed */
     if (s->daemon)
         MHD_stop_daemon(s->daemon);
     free(s->workers);
@@ -446,17 +468,24 @@ int http_server_start(const server_config *cfg, int listen_fd, const http_route 
     return 0;
 }
 
-void http_server_stop(struct http_server *s, int timeout_s)
+void http_server_stop_accepting(struct http_server *s)
 {
     if (!s)
         return;
     __atomic_store_n(&s->stopping, 1, __ATOMIC_RELAXED);
     /* Stop accepting and close the listen socket: new clients are refused
      * at once (MHD_quiesce_daemon has nothing to do without a listen
-     * socket in MHD). Connections already handed over finish below. */
+     * socket in MHD). Connections already handed over carry on. */
     http_acceptor_destroy(s->acceptor);
     s->acceptor = NULL;
-    int64_t deadline = ls_time_mono_ns() + (int64_t)timeout_s * 1000000000LL;
+}
+
+void http_server_stop(struct http_server *s, int timeout_ms)
+{
+    if (!s)
+        return;
+    http_server_stop_accepting(s);
+    int64_t deadline = ls_time_mono_ns() + (int64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000000LL;
     while (ls_time_mono_ns() < deadline) {
         const union MHD_DaemonInfo *di =
             MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);

@@ -39,6 +39,7 @@ struct push_service {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     int stop;
+    atomic_int cancel; /* a webhook in flight gives up: the server is stopping */
     int kicked;
     /* Held across "change a request, publish it" and across a stream's
      * "load, register" (lock order: pub_lock, then the db or hub lock),
@@ -134,8 +135,12 @@ static void *worker_main(void *arg)
             if (d.next_attempt_at <= now) {
                 int status;
                 char err[256];
-                int ok = webhook_deliver(&d, svc->secret, svc->secret_len, svc->timeout_ms, &status,
-                                         err, sizeof err);
+                int ok = webhook_deliver(&d, svc->secret, svc->secret_len, svc->timeout_ms,
+                                         &svc->cancel, &status, err, sizeof err);
+                if (ok == LOGSHARE_ECANCELED) { /* stopping: not an attempt, sent again later */
+                    webhook_delivery_clear(&d);
+                    break;
+                }
                 int attempts = d.attempts + 1;
                 int64_t next = 0;
                 /* No cap by default: a request may be answered until it
@@ -229,10 +234,21 @@ int push_service_start(const struct push_service_options *o, struct push_service
     return 0;
 }
 
-void push_service_close_streams(struct push_service *svc)
+void push_service_close_streams(struct push_service *svc, int timeout_ms)
 {
     if (svc && svc->hub)
-        sse_hub_shutdown(svc->hub, 2000);
+        sse_hub_shutdown(svc->hub, timeout_ms);
+}
+
+void push_service_stop_webhooks(struct push_service *svc)
+{
+    if (!svc)
+        return;
+    atomic_store(&svc->cancel, 1);
+    pthread_mutex_lock(&svc->lock);
+    svc->stop = 1;
+    pthread_cond_signal(&svc->cond);
+    pthread_mutex_unlock(&svc->lock);
 }
 
 void push_service_free(struct push_service *svc)

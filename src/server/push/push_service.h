@@ -43,8 +43,15 @@ struct push_service_options {
 
 int push_service_start(const struct push_service_options *opts, struct push_service **out);
 
-/* Ends every open stream; call before stopping the HTTP daemon. */
-void push_service_close_streams(struct push_service *svc);
+/* Ends every open stream and refuses new ones, waiting up to timeout_ms
+ * for them to close; call before stopping the HTTP daemon. */
+void push_service_close_streams(struct push_service *svc, int timeout_ms);
+
+/* Stops the background thread at once (at SIGTERM): a webhook in flight
+ * is given up within about a second, not counted as an attempt, and sent
+ * again by the next start (its delivery stays queued), so it cannot keep
+ * the server up for webhook_timeout_ms. NULL is a no-op. */
+void push_service_stop_webhooks(struct push_service *svc);
 
 /* Stops the background thread, closes the database, frees svc. NULL is
  * a no-op. */

@@ -20,8 +20,22 @@ static size_t discard(char *ptr, size_t size, size_t n, void *ud)
     return size * n;
 }
 
+/* libcurl calls this at least about once a second, also while it waits
+ * for an answer: a non-zero return ends the transfer. */
+static int cancel_check(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                        curl_off_t ulnow)
+{
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    const atomic_int *cancel = ud;
+    return cancel && atomic_load(cancel) ? 1 : 0;
+}
+
 int webhook_deliver(const struct webhook_delivery *d, const unsigned char *secret,
-                    size_t secret_len, int timeout_ms, int *http_status, char *err, size_t errlen)
+                    size_t secret_len, int timeout_ms, const atomic_int *cancel, int *http_status,
+                    char *err, size_t errlen)
 {
     *http_status = 0;
     err[0] = '\0';
@@ -63,12 +77,19 @@ int webhook_deliver(const struct webhook_delivery *d, const unsigned char *secre
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L); /* a redirect is an answer, not 2xx */
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curl_err);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, cancel_check);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)cancel);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
     CURLcode rc = curl_easy_perform(c);
     long status = 0;
     if (rc == CURLE_OK)
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_cleanup(c);
     curl_slist_free_all(h);
+    if (rc == CURLE_ABORTED_BY_CALLBACK) {
+        snprintf(err, errlen, "canceled: the server is stopping");
+        return LOGSHARE_ECANCELED;
+    }
     if (rc != CURLE_OK) {
         snprintf(err, errlen, "%s", curl_err[0] ? curl_err : curl_easy_strerror(rc));
         return 0;

@@ -6,6 +6,7 @@
 #ifndef WEBHOOK_DELIVERER_H
 #define WEBHOOK_DELIVERER_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -14,9 +15,13 @@
 /* POSTs d->payload to d->url with the signature headers of
  * webhook_sign.h plus X-Logshare-Event and X-Logshare-Delivery. Returns
  * 1 when the receiver answered 2xx, else 0 with *http_status (0: no
- * answer) and a one-line reason in err. */
+ * answer) and a one-line reason in err; LOGSHARE_ECANCELED when *cancel
+ * (may be NULL) became non-zero first: the transfer is given up within
+ * about a second, whatever timeout_ms, and says nothing about the
+ * receiver. */
 int webhook_deliver(const struct webhook_delivery *d, const unsigned char *secret,
-                    size_t secret_len, int timeout_ms, int *http_status, char *err, size_t errlen);
+                    size_t secret_len, int timeout_ms, const atomic_int *cancel, int *http_status,
+                    char *err, size_t errlen);
 
 /* The delay before attempt number `attempts + 1` (attempts already
  * made, >= 1): initial * 2^(attempts-1), capped at max, minus up to 20%

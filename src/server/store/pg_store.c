@@ -9,15 +9,87 @@
  */
 #include "pg_store.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "logshare.h"
 #include "ls_time.h"
 
 /* An arbitrary constant naming our migration lock ("logshare" in hex). */
 #define PG_MIGRATION_LOCK "7452624397553968485"
+
+/* How long we wait for the server, connecting or for an answer, when
+ * the conninfo sets no connect_timeout (libpq's own default is to wait
+ * forever: a server that stopped answering then held every worker, and
+ * logshared, for good, SIGTERM included). */
+#define PG_DEFAULT_TIMEOUT_S "30"
+
+/* Gives up on the connection: libpq sees its end at once and reports it
+ * as broken (CONNECTION_BAD), which the pool resets on next use. */
+static void pg_cut(struct pg_conn *c)
+{
+    shutdown(PQsocket(c->db), SHUT_RDWR);
+}
+
+/* Waits, up to the connection's answer time in all, until the query is
+ * sent (the connection is non-blocking: a server that stopped reading
+ * cannot hold us in send either) and libpq holds a whole result
+ * (PQgetResult will not block). A server that does not answer in time is
+ * cut off (pg_cut); its results are then errors. */
+static void pg_wait(struct pg_conn *c, int64_t deadline_ns)
+{
+    for (;;) {
+        int unsent = PQflush(c->db);
+        if (unsent < 0 || (!unsent && !PQisBusy(c->db)))
+            return; /* a failed send: PQgetResult reports it */
+        int64_t left_ms = (deadline_ns - ls_time_mono_ns()) / 1000000;
+        if (left_ms <= 0) {
+            pg_cut(c);
+            return;
+        }
+        struct pollfd p = {.fd = PQsocket(c->db), .events = POLLIN | (unsent ? POLLOUT : 0)};
+        int n = poll(&p, 1, left_ms > 1000 ? 1000 : (int)left_ms);
+        if (n < 0 && errno != EINTR)
+            return;
+        if (n > 0 && (p.revents & (POLLIN | POLLERR | POLLHUP)) && !PQconsumeInput(c->db))
+            return;
+    }
+}
+
+static int64_t pg_deadline(const struct pg_conn *c)
+{
+    return ls_time_mono_ns() + (int64_t)c->timeout_s * 1000000000LL;
+}
+
+static int pg_ok(const PGresult *res)
+{
+    ExecStatusType st = PQresultStatus(res);
+    return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+}
+
+/* The results of what was sent, as PQexec gives them: the first failed
+ * one, else the last (NULL when there is none). */
+static PGresult *pg_results(struct pg_conn *c)
+{
+    int64_t deadline = pg_deadline(c);
+    PGresult *keep = NULL, *res;
+    for (;;) {
+        pg_wait(c, deadline);
+        if (!(res = PQgetResult(c->db)))
+            break;
+        if (keep && !pg_ok(keep)) {
+            PQclear(res); /* an earlier failure stands */
+            continue;
+        }
+        PQclear(keep);
+        keep = res;
+    }
+    return keep;
+}
 
 int pg_error(struct pg_conn *c, const PGresult *res)
 {
@@ -50,7 +122,8 @@ int pg_is_unique_violation(const PGresult *res, const char *constraint)
 
 PGresult *pg_query(struct pg_conn *c, const char *sql, int n, const char *const *params, int *rc)
 {
-    PGresult *res = PQexecParams(c->db, sql, n, NULL, params, NULL, NULL, 0);
+    PGresult *res =
+        PQsendQueryParams(c->db, sql, n, NULL, params, NULL, NULL, 0) ? pg_results(c) : NULL;
     ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     *rc = (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) ? 0 : pg_error(c, res);
     return res;
@@ -59,7 +132,7 @@ PGresult *pg_query(struct pg_conn *c, const char *sql, int n, const char *const 
 int pg_command(struct pg_conn *c, const char *sql)
 {
     /* PQexec, unlike PQexecParams, runs several statements: migrations. */
-    PGresult *res = PQexec(c->db, sql);
+    PGresult *res = PQsendQuery(c->db, sql) ? pg_results(c) : NULL;
     ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     int rc = (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) ? 0 : pg_error(c, res);
     PQclear(res);
@@ -78,8 +151,12 @@ int pg_commit(struct pg_conn *c)
      * even when the connection breaks before ReadyForQuery (PQexec
      * would return that later error instead). */
     int committed = 0, refused = 0;
+    int64_t deadline = pg_deadline(c);
     PGresult *res;
-    while ((res = PQgetResult(c->db)) != NULL) {
+    for (;;) {
+        pg_wait(c, deadline); /* no answer in time: cut off, and unknown */
+        if (!(res = PQgetResult(c->db)))
+            break;
         ExecStatusType st = PQresultStatus(res);
         if (st == PGRES_COMMAND_OK && !strcmp(PQcmdStatus(res), "COMMIT"))
             committed = 1;
@@ -120,17 +197,36 @@ static void ignore_notice(void *arg, const char *message)
     (void)message;
 }
 
+/* The connection's connect_timeout, which also bounds every wait for an
+ * answer (libpq takes values under 2 as 2, and so do we). */
+static int conn_timeout_s(PGconn *db)
+{
+    long t = atol(PG_DEFAULT_TIMEOUT_S);
+    PQconninfoOption *opts = PQconninfo(db);
+    for (PQconninfoOption *o = opts; o && o->keyword; o++)
+        if (!strcmp(o->keyword, "connect_timeout") && o->val)
+            t = atol(o->val);
+    PQconninfoFree(opts);
+    return t < 2 ? 2 : t > 86400 ? 86400 : (int)t;
+}
+
 static int conn_open(struct pg_store *s, struct pg_conn **out)
 {
     struct pg_conn *c = calloc(1, sizeof *c);
     if (!c)
         return LOGSHARE_ENOMEM;
-    c->db = PQconnectdb(s->conninfo);
+    /* Our connect_timeout first: one in the conninfo (expanded from
+     * dbname, later) overrides it. */
+    const char *const keys[] = {"connect_timeout", "dbname", NULL};
+    const char *const values[] = {PG_DEFAULT_TIMEOUT_S, s->conninfo, NULL};
+    c->db = PQconnectdbParams(keys, values, 1);
     if (!c->db || PQstatus(c->db) != CONNECTION_OK) {
         PQfinish(c->db);
         free(c);
         return LOGSHARE_EUNAVAILABLE;
     }
+    c->timeout_s = conn_timeout_s(c->db);
+    PQsetnonblocking(c->db, 1); /* sending waits in pg_wait, with its deadline */
     PQsetNoticeProcessor(c->db, ignore_notice, NULL);
     *out = c;
     return 0;
@@ -152,6 +248,7 @@ int pg_acquire(struct pg_store *s, struct pg_conn **out)
                     pg_release(s, c);
                     return LOGSHARE_EUNAVAILABLE;
                 }
+                PQsetnonblocking(c->db, 1);
             }
             *out = c;
             return 0;

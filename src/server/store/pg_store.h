@@ -3,8 +3,11 @@
  * connection pool and the helpers its files share.
  *
  * A thread borrows one PGconn for one operation, like the SQLite store.
- * Statements go through PQexecParams with every value as a text
- * parameter: nothing from a request is ever spliced into SQL text.
+ * Statements go through PQsendQueryParams with every value as a text
+ * parameter: nothing from a request is ever spliced into SQL text. No
+ * wait for the server is unbounded: connecting and every answer take at
+ * most the conninfo's connect_timeout (30 s when it sets none), after
+ * which the connection is cut off and the operation fails.
  */
 #ifndef LOGSHARED_PG_STORE_H
 #define LOGSHARED_PG_STORE_H
@@ -16,6 +19,7 @@
 
 struct pg_conn {
     PGconn *db;
+    int timeout_s; /* the longest wait for an answer: connect_timeout */
     struct pg_conn *next_idle;
 };
 
