@@ -25,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_split.h"
+
 #include "http/multipart.h"
 #include "logshare.h"
 
@@ -87,12 +89,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     int rc = 0;
     size_t off = 0;
-    unsigned state = split | 1;
+    struct fuzz_split chunks = fuzz_split_start(split);
     while (off < len && !rc) {
-        state = state * 1103515245u + 12345u;
-        size_t n = split ? 1 + (state >> 16) % (split + 1u) : len - off;
-        if (n > len - off)
-            n = len - off;
+        size_t n = fuzz_split_next(&chunks, len - off);
         rc = multipart_parser_feed(p, body + off, n);
         off += n;
     }

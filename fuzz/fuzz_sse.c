@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_split.h"
+
 #include "logshare.h"
 #include "watch_sse.h"
 
@@ -49,12 +51,9 @@ static int parse(const char *buf, size_t len, unsigned split, struct seen *s, wa
     watch_sse_init(p, on_event, s);
     int rc = 0;
     size_t off = 0;
-    unsigned state = split | 1;
+    struct fuzz_split chunks = fuzz_split_start(split);
     while (off < len && !rc) {
-        state = state * 1103515245u + 12345u;
-        size_t n = split ? 1 + (state >> 16) % (split + 1u) : len - off;
-        if (n > len - off)
-            n = len - off;
+        size_t n = fuzz_split_next(&chunks, len - off);
         rc = watch_sse_feed(p, buf + off, n);
         off += n;
     }

@@ -721,18 +721,42 @@ static void decrypt_with_the_cli(const char *path, const char *sec)
         assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+/* An encrypted store of streams "a" and "b" in a fresh directory whose
+ * 64 KiB files rotate within a 512 KiB quota: listing races rotation. */
+struct rotating_store {
+    logshare *ls;
+    char *dir, *pub, *sec;
+};
+
+static struct rotating_store rotating_store_open(const char *tag)
+{
+    struct rotating_store rs;
+    rs.dir = tu_tmpdir(tag);
+    tu_keys(&rs.pub, &rs.sec);
+    const char *streams[] = {"a", "b", NULL};
+    logshare_options *o = tu_options(rs.dir, rs.pub, streams);
+    assert_int_equal(logshare_options_set_max_total_bytes(o, 512 * 1024), 0);
+    assert_int_equal(logshare_options_set_max_file_bytes(o, 64 * 1024), 0);
+    rs.ls = tu_open(o);
+    logshare_options_free(o);
+    return rs;
+}
+
+static void rotating_store_close(struct rotating_store *rs)
+{
+    logshare_close(rs->ls);
+    free(rs->pub);
+    free(rs->sec);
+    tu_rmrf(rs->dir);
+    free(rs->dir);
+}
+
 static void support_files_hold_while_four_threads_log_at_full_speed(void **state)
 {
     (void)state;
-    char *dir = tu_tmpdir("gsf-load");
-    char *pub, *sec;
-    tu_keys(&pub, &sec);
-    const char *streams[] = {"a", "b", NULL};
-    logshare_options *o = tu_options(dir, pub, streams);
-    assert_int_equal(logshare_options_set_max_total_bytes(o, 512 * 1024), 0);
-    assert_int_equal(logshare_options_set_max_file_bytes(o, 64 * 1024), 0);
-    logshare *ls = tu_open(o);
-    logshare_options_free(o);
+    struct rotating_store rs = rotating_store_open("gsf-load");
+    logshare *ls = rs.ls;
+    const char *sec = rs.sec;
     atomic_int stop = 0;
     pthread_t t[4];
     struct flood f[4];
@@ -758,11 +782,7 @@ static void support_files_hold_while_four_threads_log_at_full_speed(void **state
     for (int i = 0; i < 4; i++)
         assert_int_equal(pthread_join(t[i], NULL), 0);
     assert_true(checked > rounds); /* most files outlive the check */
-    logshare_close(ls);
-    free(pub);
-    free(sec);
-    tu_rmrf(dir);
-    free(dir);
+    rotating_store_close(&rs);
 }
 
 struct lister {
@@ -791,15 +811,9 @@ static void *list_repeatedly(void *arg)
 static void support_files_from_two_threads_at_once(void **state)
 {
     (void)state;
-    char *dir = tu_tmpdir("gsf-two");
-    char *pub, *sec;
-    tu_keys(&pub, &sec);
-    const char *streams[] = {"a", "b", NULL};
-    logshare_options *o = tu_options(dir, pub, streams);
-    assert_int_equal(logshare_options_set_max_total_bytes(o, 512 * 1024), 0);
-    assert_int_equal(logshare_options_set_max_file_bytes(o, 64 * 1024), 0);
-    logshare *ls = tu_open(o);
-    logshare_options_free(o);
+    struct rotating_store rs = rotating_store_open("gsf-two");
+    logshare *ls = rs.ls;
+    const char *sec = rs.sec;
     atomic_int stop = 0;
     pthread_t loggers[2], listers[2];
     struct flood f[2];
@@ -818,11 +832,7 @@ static void support_files_from_two_threads_at_once(void **state)
     for (int i = 0; i < 2; i++)
         assert_int_equal(pthread_join(loggers[i], NULL), 0);
     assert_true(l[0].checked > 0 && l[1].checked > 0);
-    logshare_close(ls);
-    free(pub);
-    free(sec);
-    tu_rmrf(dir);
-    free(dir);
+    rotating_store_close(&rs);
 }
 
 /* ---- keys and sharing --------------------------------------------- */
