@@ -462,9 +462,9 @@ static inline uint64_t logshare__arg_p(const volatile void *v)
         if (__builtin_expect(logshare__rc == LOGSHARE_FORMAT_AT_CALL, 0)) {                        \
             int (*logshare__fn)(logshare *, int, logshare_level, const char *, ...) =              \
                 logshare_log_static;                                                               \
-            logshare__rc = logshare__fn(                                                           \
-                logshare__ls, logshare__st, logshare__lv,                                          \
-                LOGSHARE__FIRST(__VA_ARGS__) LOGSHARE__SKIP1(n, LOGSHARE__PASS, __VA_ARGS__));     \
+            logshare__rc = logshare__fn(logshare__ls, logshare__st, logshare__lv,                  \
+                                        LOGSHARE__FIRST(__VA_ARGS__)                               \
+                                            LOGSHARE__SKIP1(n, LOGSHARE__PASS, __VA_ARGS__));      \
         }                                                                                          \
         logshare__rc;                                                                              \
     })
