@@ -240,6 +240,9 @@ int cmd_log(int argc, char **argv)
         }
     }
     free(line);
+    /* getline says -1 for a read error as for the end: lines after it
+     * were never seen, which is a loss to report, not a success. */
+    int read_failed = ferror(stdin);
     int frc = logshare_flush(ls, 0);
     why = why ? why : frc;
     uint64_t written = 0, full = 0, failed = 0;
@@ -255,6 +258,11 @@ int cmd_log(int argc, char **argv)
                 "logshare: warning: %llu line(s) longer than %d bytes were cut there "
                 "(\"...[truncated]\")\n",
                 (unsigned long long)cut, LOG_LINE_MAX);
+    if (read_failed) {
+        cli_error("log: cannot read standard input; the lines before the error were written to %s",
+                  dir);
+        return CLI_EXIT_FAILURE;
+    }
     if (full || failed) {
         cli_error("log: %llu line(s) were not written to %s: %s",
                   (unsigned long long)(full + failed), dir,

@@ -2,8 +2,11 @@
  * main.c - the logshare command line: dispatches to one cmd_*.c per
  * subcommand. The table below is the list `logshare --help` prints.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "logshare.h"
@@ -38,7 +41,37 @@ static void print_usage(FILE *out)
                  "Exit status: 0 success, 1 failure, 2 usage error, 75 kept for later.\n");
 }
 
-int main(int argc, char **argv)
+/* A closed 0, 1 or 2 would be handed to the next file we open (a key,
+ * a log file, an archive), and printf would then write into it. Park
+ * each on /dev/null opened the wrong way round, so that using it fails
+ * loudly (EBADF) instead of succeeding silently. */
+static void guard_std_fds(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+            continue;
+        int got = open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY);
+        if (got != fd && got >= 0)
+            close(got); /* a lower one was closed too: the loop gets to it */
+    }
+}
+
+/* What a command printed is only printed once stdout took it: a full
+ * disk, a closed descriptor or an I/O error must not end in exit 0. A
+ * closed pipe (`| head`) ends the process by SIGPIPE before this, as it
+ * does for cat and grep. */
+static int finish_stdout(const char *cmd, int status)
+{
+    int flushed = fflush(stdout) == 0;
+    if (flushed && !ferror(stdout))
+        return status;
+    /* After an earlier failed write errno no longer says why. */
+    cli_error("%s: cannot write to standard output: %s", cmd,
+              flushed ? "a write failed" : strerror(errno));
+    return CLI_EXIT_FAILURE;
+}
+
+static int run(int argc, char **argv)
 {
     if (argc < 2) {
         print_usage(stderr);
@@ -47,15 +80,21 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {
         print_usage(stdout);
-        return CLI_EXIT_OK;
+        return finish_stdout("--help", CLI_EXIT_OK);
     }
     if (strcmp(argv[1], "--version") == 0) {
         printf("logshare %s\n", logshare_version());
-        return CLI_EXIT_OK;
+        return finish_stdout("--version", CLI_EXIT_OK);
     }
     for (const struct cli_command *c = commands; c->name; c++)
         if (strcmp(argv[1], c->name) == 0)
-            return c->run(argc - 1, argv + 1);
+            return finish_stdout(c->name, c->run(argc - 1, argv + 1));
     cli_error("unknown command '%s' (try 'logshare --help')", argv[1]);
     return CLI_EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+    guard_std_fds();
+    return run(argc, argv);
 }

@@ -10,4 +10,29 @@ assert_contains "$(cat "$TEST_TMP/out")" "usage: logshare" "--help output"
 assert_exit 2 "no arguments" -- "$LOGSHARE_BIN"
 assert_exit 2 "unknown command" -- "$LOGSHARE_BIN" frobnicate
 assert_eq 1 "$(wc -l < "$TEST_TMP/err")" "unknown command error is one line"
+
+# Output that never reached stdout is a failure, exit 1 with one line,
+# in every command (the key pair is still written: only its print failed).
+if [ -w /dev/full ]; then
+  assert_exit 1 "keygen to a full stdout" -- sh -c '"$1" keygen --out "$2" >/dev/full' _ "$LOGSHARE_BIN" "$TEST_TMP/k"
+  assert_eq 1 "$(wc -l < "$TEST_TMP/err")" "full stdout error is one line"
+  assert_contains "$(cat "$TEST_TMP/err")" "cannot write to standard output" "full stdout error"
+  assert_exit 1 "--help to a full stdout" -- sh -c '"$1" --help >/dev/full' _ "$LOGSHARE_BIN"
+  printf 'one\ntwo\n' | "$LOGSHARE_BIN" log --dir "$TEST_TMP/st" --public-key-file "$TEST_TMP/k.pub" \
+    || fail "log"
+  assert_exit 1 "files to a full stdout" -- sh -c '"$1" files --dir "$2" >/dev/full' _ "$LOGSHARE_BIN" "$TEST_TMP/st"
+  assert_exit 1 "outbox list to a full stdout" -- sh -c '"$1" outbox --dir "$2" >/dev/full' _ "$LOGSHARE_BIN" "$TEST_TMP/st"
+  assert_exit 1 "decrypt to a full stdout" -- sh -c '"$1" decrypt --key "$2" "$3"/*.lslog >/dev/full' \
+    _ "$LOGSHARE_BIN" "$TEST_TMP/k.key" "$TEST_TMP/st"
+  assert_eq 1 "$(wc -l < "$TEST_TMP/err")" "decrypt full stdout error is one line"
+fi
+# A closed stdout must neither pass for success nor be handed to a file
+# the command opens (the public key would land in PREFIX.key).
+assert_exit 1 "keygen with stdout closed" -- sh -c '"$1" keygen --out "$2" >&-' _ "$LOGSHARE_BIN" "$TEST_TMP/c"
+assert_contains "$(cat "$TEST_TMP/err")" "cannot write to standard output" "closed stdout error"
+"$LOGSHARE_BIN" decrypt --key "$TEST_TMP/c.key" /dev/null 2>/dev/null || fail "c.key was overwritten by the printed public key"
+# A closed stdin is a read error for log, not an empty input.
+assert_exit 1 "log with stdin closed" -- sh -c '"$1" log --dir "$2" --plaintext <&-' _ "$LOGSHARE_BIN" "$TEST_TMP/st2"
+assert_contains "$(cat "$TEST_TMP/err")" "cannot read standard input" "closed stdin error"
+
 pass "cli basics"
