@@ -21,6 +21,11 @@ enum {
 /* Prints "logshare: <message>\n" to stderr, printf-style. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* The one line for getopt_long's answer c, '?' (unknown option) or ':'
+ * (a value is missing; the optstring must start with ':'), naming the
+ * option as given. Call it before changing optind. */
+void cli_bad_option(const char *cmd, int c, char **argv);
+
 /* True when argv[i] is --help or -h anywhere in argv. */
 int cli_wants_help(int argc, char **argv);
 

@@ -1,4 +1,5 @@
 /* cli_util.c - helpers shared by the subcommands (see cli.h). */
+#include <getopt.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -23,4 +24,24 @@ int cli_wants_help(int argc, char **argv)
             return 1;
     }
     return 0;
+}
+
+void cli_bad_option(const char *cmd, int c, char **argv)
+{
+    /* A long option is in argv as typed; a short one may sit inside a
+     * cluster ("-xj"), so it is named by optopt. */
+    const char *arg = argv[optind - 1];
+    int is_long = strncmp(arg, "--", 2) == 0;
+    if (c == ':') {
+        if (is_long)
+            cli_error("%s: option '%s' needs a value (try --help)", cmd, arg);
+        else
+            cli_error("%s: option '-%c' needs a value (try --help)", cmd, optopt);
+    } else if (is_long && strchr(arg, '=')) {
+        cli_error("%s: unknown option, or one that takes no value: '%s' (try --help)", cmd, arg);
+    } else if (is_long) {
+        cli_error("%s: unknown or ambiguous option '%s' (try --help)", cmd, arg);
+    } else {
+        cli_error("%s: unknown option '-%c' (try --help)", cmd, optopt);
+    }
 }

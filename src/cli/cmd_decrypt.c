@@ -153,7 +153,7 @@ int cmd_decrypt(int argc, char **argv)
     int json = 0, c;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 'k':
             key_path = optarg;
@@ -165,7 +165,7 @@ int cmd_decrypt(int argc, char **argv)
             decrypt_usage(stdout);
             return CLI_EXIT_OK;
         default:
-            cli_error("decrypt: unknown or incomplete option '%s' (try --help)", argv[optind - 1]);
+            cli_bad_option("decrypt", c, argv);
             return CLI_EXIT_USAGE;
         }
     }

@@ -59,7 +59,7 @@ int cmd_export(int argc, char **argv)
     optind = 1;
     opterr = 0;
     int c;
-    while (!bad && (c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+    while (!bad && (c = getopt_long(argc, argv, ":h", long_opts, NULL)) != -1) {
         int shared = cli_share_args_parse(&sa, opts, c, optarg, "export");
         if (shared) {
             bad = shared < 0;
@@ -81,7 +81,7 @@ int cmd_export(int argc, char **argv)
             logshare_share_options_free(opts);
             return CLI_EXIT_OK;
         default:
-            cli_error("export: unknown or incomplete option '%s' (try --help)", argv[optind - 1]);
+            cli_bad_option("export", c, argv);
             bad = 1;
         }
     }

@@ -42,7 +42,7 @@ int cmd_files(int argc, char **argv)
     int json = 0, c;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 'd':
             dir = optarg;
@@ -54,7 +54,7 @@ int cmd_files(int argc, char **argv)
             files_usage(stdout);
             return CLI_EXIT_OK;
         default:
-            cli_error("files: unknown or incomplete option '%s' (try --help)", argv[optind - 1]);
+            cli_bad_option("files", c, argv);
             return CLI_EXIT_USAGE;
         }
     }

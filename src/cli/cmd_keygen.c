@@ -32,7 +32,7 @@ int cmd_keygen(int argc, char **argv)
     int c;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 'o':
             prefix = optarg;
@@ -41,12 +41,16 @@ int cmd_keygen(int argc, char **argv)
             keygen_usage(stdout);
             return CLI_EXIT_OK;
         default:
-            cli_error("keygen: unknown or incomplete option '%s' (try --help)", argv[optind - 1]);
+            cli_bad_option("keygen", c, argv);
             return CLI_EXIT_USAGE;
         }
     }
-    if (!prefix || !*prefix || optind != argc) {
-        cli_error("keygen: --out PREFIX is required, and nothing else (try --help)");
+    if (optind != argc) {
+        cli_error("keygen: unexpected argument '%s' (try --help)", argv[optind]);
+        return CLI_EXIT_USAGE;
+    }
+    if (!prefix || !*prefix) {
+        cli_error("keygen: --out PREFIX is required (try --help)");
         return CLI_EXIT_USAGE;
     }
     /* PREFIX names files, not a directory: "keys/" would make the

@@ -104,7 +104,7 @@ int cmd_log(int argc, char **argv)
     int c;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         int bad = 0;
         switch (c) {
         case O_DIR:
@@ -135,7 +135,7 @@ int cmd_log(int argc, char **argv)
             log_usage(stdout);
             return CLI_EXIT_OK;
         default:
-            cli_error("log: unknown or incomplete option '%s' (try --help)", argv[optind - 1]);
+            cli_bad_option("log", c, argv);
             return CLI_EXIT_USAGE;
         }
         if (bad)

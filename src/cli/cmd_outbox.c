@@ -139,7 +139,7 @@ int cmd_outbox(int argc, char **argv)
     optind = 1;
     opterr = 0;
     int c;
-    while (!bad && (c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+    while (!bad && (c = getopt_long(argc, argv, ":h", long_opts, NULL)) != -1) {
         int shared = cli_share_args_parse(&sa, NULL, c, optarg, "outbox");
         if (shared) {
             bad = shared < 0;
@@ -163,7 +163,7 @@ int cmd_outbox(int argc, char **argv)
             usage(stdout);
             return CLI_EXIT_OK;
         default:
-            cli_error("outbox: unknown or incomplete option '%s' (try --help)", argv[optind - 1]);
+            cli_bad_option("outbox", c, argv);
             bad = 1;
         }
     }

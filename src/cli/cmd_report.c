@@ -171,7 +171,7 @@ int cmd_report(int argc, char **argv)
     optind = 1;
     opterr = 0;
     int c;
-    while (!bad && (c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+    while (!bad && (c = getopt_long(argc, argv, ":h", long_opts, NULL)) != -1) {
         int shared = cli_share_args_parse(&sa, opts, c, optarg, "report");
         if (shared) {
             bad = shared < 0;
@@ -214,7 +214,7 @@ int cmd_report(int argc, char **argv)
             logshare_share_options_free(opts);
             return CLI_EXIT_OK;
         default:
-            cli_error("report: unknown or incomplete option '%s' (try --help)", argv[optind - 1]);
+            cli_bad_option("report", c, argv);
             bad = 1;
         }
     }

@@ -5,6 +5,7 @@
  * or tells the server the user declined. A thin shell over
  * logshare_watch(): everything it does, an app can do with the library.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -194,8 +195,9 @@ int cmd_watch(int argc, char **argv)
     struct watch_cli c = {0};
     long reconnect_ms = 1000;
     optind = 1;
+    opterr = 0; /* getopt's own message would be a second line */
     int opt;
-    while ((opt = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":", long_opts, NULL)) != -1) {
         char *end;
         /* Only the connection options are in long_opts: nothing here can fail. */
         if (cli_share_args_parse(&sa, NULL, opt, optarg, "watch"))
@@ -214,26 +216,31 @@ int cmd_watch(int argc, char **argv)
             platform = optarg;
             break;
         case OPT_MAX:
+            errno = 0; /* strtol saturates: 99999999999999999999 is not a count */
             c.max_requests = strtol(optarg, &end, 10);
-            if (*end || c.max_requests < 1) {
-                cli_error("--max-requests wants a positive number");
+            if (*end || c.max_requests < 1 || errno == ERANGE) {
+                cli_error("watch: --max-requests wants a positive number");
                 return CLI_EXIT_USAGE;
             }
             break;
         case OPT_RECONNECT:
             reconnect_ms = strtol(optarg, &end, 10);
             if (*end || reconnect_ms < 10 || reconnect_ms > 60000) {
-                cli_error("--reconnect-ms wants 10 to 60000");
+                cli_error("watch: --reconnect-ms wants 10 to 60000");
                 return CLI_EXIT_USAGE;
             }
             break;
         default:
-            cli_error("unknown option (try 'logshare watch --help')");
+            cli_bad_option("watch", opt, argv);
             return CLI_EXIT_USAGE;
         }
     }
-    if (optind < argc || !dir || !sa.server) {
-        cli_error("watch needs --dir and --server (try 'logshare watch --help')");
+    if (optind < argc) {
+        cli_error("watch: unexpected argument '%s' (try --help)", argv[optind]);
+        return CLI_EXIT_USAGE;
+    }
+    if (!dir || !sa.server) {
+        cli_error("watch: --dir and --server are required (try --help)");
         return CLI_EXIT_USAGE;
     }
     char *token = cli_share_token(sa.token, sa.token_file);
@@ -254,8 +261,8 @@ int cmd_watch(int argc, char **argv)
     rc = rc ? rc : logshare_watcher_set_reconnect(c.w, reconnect_ms, 60000);
     int status = CLI_EXIT_FAILURE;
     if (rc) {
-        cli_error("%s", rc == LOGSHARE_EINVAL ? "invalid --server, --token or option value"
-                                              : logshare_strerror(rc));
+        cli_error("watch: %s", rc == LOGSHARE_EINVAL ? "invalid --server, --token or option value"
+                                                     : logshare_strerror(rc));
         status = rc == LOGSHARE_EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE;
     } else {
         sigset_t set;

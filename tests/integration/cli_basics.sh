@@ -11,6 +11,33 @@ assert_exit 2 "no arguments" -- "$LOGSHARE_BIN"
 assert_exit 2 "unknown command" -- "$LOGSHARE_BIN" frobnicate
 assert_eq 1 "$(wc -l < "$TEST_TMP/err")" "unknown command error is one line"
 
+# Every subcommand: --help, and usage errors as exit 2 with one line on
+# stderr that names the offending word. "opt" is an option taking a value.
+for spec in keygen:--out log:--dir files:--dir decrypt:--key export:--dir report:--dir \
+            watch:--dir outbox:--dir; do
+  cmd=${spec%%:*} opt=${spec#*:}
+  assert_exit 0 "$cmd --help" -- "$LOGSHARE_BIN" "$cmd" --help
+  assert_contains "$(head -1 "$TEST_TMP/out")" "usage: logshare $cmd" "$cmd --help"
+  assert_exit 2 "$cmd unknown option" -- "$LOGSHARE_BIN" "$cmd" --no-such-option
+  assert_eq 1 "$(wc -l < "$TEST_TMP/err")" "$cmd unknown option: one line"
+  assert_contains "$(cat "$TEST_TMP/err")" "logshare: $cmd: unknown or ambiguous option '--no-such-option'" \
+    "$cmd unknown option names it"
+  assert_exit 2 "$cmd unknown short option" -- "$LOGSHARE_BIN" "$cmd" -Z
+  assert_eq 1 "$(wc -l < "$TEST_TMP/err")" "$cmd unknown short option: one line"
+  assert_contains "$(cat "$TEST_TMP/err")" "'-Z'" "$cmd unknown short option names it"
+  assert_exit 2 "$cmd missing value" -- "$LOGSHARE_BIN" "$cmd" "$opt"
+  assert_eq 1 "$(wc -l < "$TEST_TMP/err")" "$cmd missing value: one line"
+  assert_contains "$(cat "$TEST_TMP/err")" "option '$opt' needs a value" "$cmd missing value names it"
+  if [ "$cmd" != decrypt ] && [ "$cmd" != log ]; then
+    assert_exit 2 "$cmd extra argument" -- "$LOGSHARE_BIN" "$cmd" "$opt" "$TEST_TMP/x" stray-word
+    assert_eq 1 "$(wc -l < "$TEST_TMP/err")" "$cmd extra argument: one line"
+    assert_contains "$(cat "$TEST_TMP/err")" "'stray-word'" "$cmd extra argument names it"
+  fi
+done
+assert_exit 2 "watch --max-requests overflow" -- "$LOGSHARE_BIN" watch --dir "$TEST_TMP/w" \
+  --server http://127.0.0.1:9 --token t --max-requests 99999999999999999999
+assert_contains "$(cat "$TEST_TMP/err")" "logshare: watch: --max-requests" "watch count error"
+
 # Output that never reached stdout is a failure, exit 1 with one line,
 # in every command (the key pair is still written: only its print failed).
 if [ -w /dev/full ]; then
