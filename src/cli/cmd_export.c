@@ -5,7 +5,9 @@
  */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "cli_share.h"
@@ -18,7 +20,8 @@ static void usage(FILE *out)
             "                       [--format zip|tar.zst] [options]\n\n"
             "Writes one archive holding the store's log files and manifest.json (each\n"
             "file's name, stream, size and SHA-256; call ids, description, app version,\n"
-            "platform, creation time, library version). FILE appears only when complete.\n\n"
+            "platform, creation time, library version). FILE appears only when complete;\n"
+            "an existing FILE is replaced (then, and only then).\n\n"
             "  --dir DIR              the log store directory\n"
             "  --out FILE             the archive to write\n"
             "  --format F             zip (default) or tar.zst; a FILE ending in .tar.zst\n"
@@ -43,6 +46,22 @@ static int ends_with(const char *s, const char *suffix)
 {
     size_t a = strlen(s), b = strlen(suffix);
     return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+/* Whether the directory FILE goes into is there. The library says
+ * LOGSHARE_ENOENT for it as for a missing store, and the two need
+ * different fixes. */
+static int out_dir_exists(const char *out)
+{
+    const char *slash = strrchr(out, '/');
+    if (!slash)
+        return 1;
+    size_t n = slash == out ? 1 : (size_t)(slash - out);
+    char *parent = strndup(out, n);
+    struct stat st;
+    int ok = !parent || (stat(parent, &st) == 0 && S_ISDIR(st.st_mode));
+    free(parent);
+    return ok;
 }
 
 int cmd_export(int argc, char **argv)
@@ -113,6 +132,10 @@ int cmd_export(int argc, char **argv)
     int rc = logshare_export_dir(dir, opts, out, format);
     cli_progress_end(&bar);
     logshare_share_options_free(opts);
+    if (rc == LOGSHARE_ENOENT && !out_dir_exists(out)) {
+        cli_error("export: cannot write %s: its directory does not exist", out);
+        return CLI_EXIT_FAILURE;
+    }
     if (rc == LOGSHARE_ENOENT) {
         cli_error("export: no log store at %s, or a file named with --file is missing", dir);
         return CLI_EXIT_FAILURE;

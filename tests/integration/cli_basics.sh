@@ -62,4 +62,17 @@ assert_contains "$(cat "$TEST_TMP/err")" "cannot write to standard output" "clos
 assert_exit 1 "log with stdin closed" -- sh -c '"$1" log --dir "$2" --plaintext <&-' _ "$LOGSHARE_BIN" "$TEST_TMP/st2"
 assert_contains "$(cat "$TEST_TMP/err")" "cannot read standard input" "closed stdin error"
 
+# export: a missing output directory is named as such (it read "no log
+# store at DIR" for a store that is there); an existing FILE is replaced,
+# as --help says.
+printf 'one\n' | "$LOGSHARE_BIN" log --dir "$TEST_TMP/ex" --plaintext || fail "log for export"
+assert_exit 1 "export into a missing directory" -- "$LOGSHARE_BIN" export --dir "$TEST_TMP/ex" \
+  --out "$TEST_TMP/no such dir/logs.zip"
+assert_eq 1 "$(wc -l < "$TEST_TMP/err")" "export missing directory: one line"
+assert_contains "$(cat "$TEST_TMP/err")" "its directory does not exist" "export missing directory"
+echo old > "$TEST_TMP/logs.zip"
+assert_exit 0 "export over an existing file" -- "$LOGSHARE_BIN" export --dir "$TEST_TMP/ex" \
+  --out "$TEST_TMP/logs.zip"
+unzip -l "$TEST_TMP/logs.zip" | grep -q manifest.json || fail "existing file not replaced by the archive"
+
 pass "cli basics"
