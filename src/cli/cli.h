@@ -18,8 +18,12 @@ enum {
     CLI_EXIT_TEMPFAIL = 75 /* EX_TEMPFAIL: kept in the outbox, sent later */
 };
 
-/* Prints "logshare: <message>\n" to stderr, printf-style. */
+/* Prints "logshare: <message>\n" to stderr, printf-style, as one line:
+ * line breaks and control characters in the message (a path, a server's
+ * text) are shown escaped. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The same, as "logshare: warning: <message>\n". */
+void cli_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* The one line for getopt_long's answer c, '?' (unknown option) or ':'
  * (a value is missing; the optstring must start with ':'), naming the

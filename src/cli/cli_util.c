@@ -1,18 +1,69 @@
 /* cli_util.c - helpers shared by the subcommands (see cli.h). */
 #include <getopt.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "ls_utf8.h"
+
+/* Writes text so that it stays one line and cannot drive the terminal:
+ * it quotes paths, ids and servers' messages, which may hold anything
+ * (a file named "a\nlogshare: ok", an escape sequence). Line breaks
+ * become \n and \r, other control characters but tab and bytes that are
+ * not UTF-8 \xNN, as decrypt shows messages. */
+static void put_one_line(const char *text, size_t len)
+{
+    const unsigned char *m = (const unsigned char *)text;
+    for (size_t i = 0; i < len;) {
+        unsigned char ch = m[i];
+        size_t n = ls_utf8_seq_len(m + i, len - i);
+        if (ch == '\n')
+            fputs("\\n", stderr);
+        else if (ch == '\r')
+            fputs("\\r", stderr);
+        else if ((ch < 0x20 && ch != '\t') || ch == 0x7f || n == 0)
+            fprintf(stderr, "\\x%02x", ch);
+        else if (ch == 0xc2 && m[i + 1] <= 0x9f) /* a C1 control, U+0080-U+009F */
+            fprintf(stderr, "\\x%02x\\x%02x", ch, m[i + 1]);
+        else
+            fwrite(m + i, 1, n, stderr);
+        i += n ? n : 1;
+    }
+}
+
+static void vreport(const char *prefix, const char *fmt, va_list ap)
+{
+    char small[512];
+    va_list again;
+    va_copy(again, ap);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    char *text = small;
+    if (n >= (int)sizeof small && (text = malloc((size_t)n + 1)) != NULL)
+        vsnprintf(text, (size_t)n + 1, fmt, again);
+    va_end(again);
+    fputs(prefix, stderr);
+    if (n > 0)
+        put_one_line(text ? text : small, text ? (size_t)n : strlen(small));
+    fputc('\n', stderr);
+    if (text != small)
+        free(text);
+}
 
 void cli_error(const char *fmt, ...)
 {
     va_list ap;
-    fputs("logshare: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vreport("logshare: ", fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+}
+
+void cli_warning(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vreport("logshare: warning: ", fmt, ap);
+    va_end(ap);
 }
 
 int cli_wants_help(int argc, char **argv)

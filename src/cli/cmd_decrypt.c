@@ -131,10 +131,9 @@ static int source_advance(struct source *s)
     if (rc == 0)
         return 0;
     if (rc == LOGSHARE_ETRUNCATED) {
-        fprintf(stderr,
-                "logshare: warning: %s: torn tail: the file ends before its final frame "
-                "(crash while writing?); every complete record was printed\n",
-                s->path);
+        cli_warning("%s: torn tail: the file ends before its final frame "
+                    "(crash while writing?); every complete record was printed",
+                    s->path);
         return 0;
     }
     cli_error("decrypt: %s: %s; nothing from that point on was printed", s->path,
@@ -194,10 +193,8 @@ int cmd_decrypt(int argc, char **argv)
         s->path = argv[optind + i];
         int rc = logshare_reader_open(s->path, key, &s->r);
         if (rc == LOGSHARE_ETRUNCATED) {
-            fprintf(stderr,
-                    "logshare: warning: %s: torn tail: the file ends inside its header; "
-                    "it holds no record\n",
-                    s->path);
+            cli_warning("%s: torn tail: the file ends inside its header; it holds no record",
+                        s->path);
         } else if (rc == LOGSHARE_EKEY) {
             cli_error("decrypt: %s: %s", s->path,
                       key ? "the key does not fit this file (encrypted to another key, or "

@@ -146,13 +146,12 @@ static void on_other_result(void *user, const logshare_report_result *r)
     cli_progress_end(user);
     int st = logshare_report_result_status(r);
     if (st == 0)
-        fprintf(stderr, "logshare: also sent earlier report %s -> ticket %s\n",
-                logshare_report_result_outbox_id(r), logshare_report_result_ticket_id(r));
+        cli_error("also sent earlier report %s -> ticket %s", logshare_report_result_outbox_id(r),
+                  logshare_report_result_ticket_id(r));
     else
-        fprintf(stderr, "logshare: earlier report %s still waiting (%s)\n",
-                logshare_report_result_outbox_id(r),
-                logshare_report_result_error_message(r) ? logshare_report_result_error_message(r)
-                                                        : logshare_strerror(st));
+        cli_error("earlier report %s still waiting (%s)", logshare_report_result_outbox_id(r),
+                  logshare_report_result_error_message(r) ? logshare_report_result_error_message(r)
+                                                          : logshare_strerror(st));
 }
 
 int cmd_report(int argc, char **argv)

@@ -142,8 +142,7 @@ static void on_event(void *user, logshare_watch_event ev, const char *id, int st
                      detail ? detail : logshare_strerror(status));
             return;
         }
-        fprintf(stderr, "logshare: stream closed: %s\n",
-                detail ? detail : logshare_strerror(status));
+        cli_error("stream closed: %s", detail ? detail : logshare_strerror(status));
         return;
     case LOGSHARE_WATCH_UPLOADED:
         printf("uploaded %s ticket %s\n", id, detail ? detail : "");

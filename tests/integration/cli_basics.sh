@@ -75,4 +75,13 @@ assert_exit 0 "export over an existing file" -- "$LOGSHARE_BIN" export --dir "$T
   --out "$TEST_TMP/logs.zip"
 unzip -l "$TEST_TMP/logs.zip" | grep -q manifest.json || fail "existing file not replaced by the archive"
 
+# An error is one line whatever the path holds: a newline cannot forge a
+# second "logshare:" line, an escape sequence cannot reach the terminal.
+assert_exit 1 "decrypt a path with a newline" -- "$LOGSHARE_BIN" decrypt $'no\nlogshare: all good'
+assert_eq 1 "$(wc -l < "$TEST_TMP/err")" "newline in a path: one line"
+assert_contains "$(cat "$TEST_TMP/err")" 'no\nlogshare: all good' "newline shown as \\n"
+assert_exit 1 "decrypt a path with an escape" -- "$LOGSHARE_BIN" decrypt -- $'-\e[31mred\xff'
+grep -q $'\e' "$TEST_TMP/err" && fail "an escape sequence reached stderr"
+assert_contains "$(cat "$TEST_TMP/err")" '-\x1b[31mred\xff' "escape and bad byte shown as \\xNN"
+
 pass "cli basics"
