@@ -112,6 +112,10 @@ int cmd_export(int argc, char **argv)
         cli_error("export: --dir and --out are required (try --help)");
         bad = 1;
     }
+    if (!bad && (!*dir || !*out)) {
+        cli_error("export: %s must not be empty", *dir ? "--out" : "--dir");
+        bad = 1;
+    }
     logshare_export_format format = LOGSHARE_EXPORT_ZIP;
     if (!bad && format_name && logshare_export_format_parse(format_name, &format) != 0) {
         cli_error("export: unknown --format '%s' (zip or tar.zst)", format_name);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "cli_share.h"
@@ -189,6 +190,14 @@ int cmd_outbox(int argc, char **argv)
     }
     if (bad)
         return CLI_EXIT_USAGE;
+    /* A store without an outbox has nothing waiting; a DIR that is not
+     * there is a typo, which "the outbox is empty" (or "sent 0") hid. */
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        cli_error("outbox: no log store at %s (%s)", dir,
+                  stat(dir, &st) != 0 ? "no such directory" : "not a directory");
+        return CLI_EXIT_FAILURE;
+    }
     if (remove_id) {
         int rc = logshare_outbox_remove(dir, remove_id);
         if (rc) {

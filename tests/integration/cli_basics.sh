@@ -84,4 +84,16 @@ assert_exit 1 "decrypt a path with an escape" -- "$LOGSHARE_BIN" decrypt -- $'-\
 grep -q $'\e' "$TEST_TMP/err" && fail "an escape sequence reached stderr"
 assert_contains "$(cat "$TEST_TMP/err")" '-\x1b[31mred\xff' "escape and bad byte shown as \\xNN"
 
+# outbox on a DIR that is not there is a mistake to name, not an empty
+# outbox (nor, with --send, "sent 0" and exit 0).
+assert_exit 1 "outbox of a missing store" -- "$LOGSHARE_BIN" outbox --dir "$TEST_TMP/typo"
+assert_contains "$(cat "$TEST_TMP/err")" "no log store at $TEST_TMP/typo" "outbox names the missing store"
+assert_exit 1 "outbox --send of a missing store" -- "$LOGSHARE_BIN" outbox --dir "$TEST_TMP/typo" \
+  --send --server http://127.0.0.1:9 --token t --attempts 1
+assert_eq 1 "$(wc -l < "$TEST_TMP/err")" "outbox --send missing store: one line"
+assert_exit 0 "outbox of a store with nothing waiting" -- "$LOGSHARE_BIN" outbox --dir "$TEST_TMP/ex"
+# export: an empty --dir or --out is a usage error that names it.
+assert_exit 2 "export --dir ''" -- "$LOGSHARE_BIN" export --dir "" --out "$TEST_TMP/e.zip"
+assert_contains "$(cat "$TEST_TMP/err")" "--dir must not be empty" "export empty --dir named"
+
 pass "cli basics"
