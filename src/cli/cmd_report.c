@@ -108,6 +108,15 @@ static int report_outcome(int rc, const logshare_report_result *res, int json, c
             printf("%s\n", logshare_report_result_ticket_json(res));
         else
             printf("%s\n", logshare_report_result_ticket_id(res));
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+            /* The ticket exists: say its id where it can be read, so that
+             * nobody reports twice to learn it. Cleared, as said here. */
+            cli_error("report: ticket %s was created, but standard output could not be "
+                      "written",
+                      logshare_report_result_ticket_id(res));
+            clearerr(stdout);
+            return CLI_EXIT_FAILURE;
+        }
         return CLI_EXIT_OK;
     }
     const char *msg = logshare_report_result_error_message(res);

@@ -157,3 +157,16 @@ assert_exit 0 "remove the damaged item" -- "$L" outbox --dir "$DSTORE" --remove 
 assert_exit 0 "list after removal" -- "$L" outbox --dir "$DSTORE"
 assert_contains "$(cat "$TEST_TMP/out")" "the outbox is empty" "nothing left"
 pass "damaged outbox items are resent or reported, never lost unseen"
+
+# --- a ticket made while stdout is full: exit 1, and its id on stderr,
+# so the user need not report again to learn it
+if [ -w /dev/full ]; then
+  assert_exit 1 "report with a full stdout" -- sh -c '"$1" report --dir "$2" --server "$3" --token "$4" \
+    --description "full stdout" >/dev/full' _ "$L" "$STORE" "$SERVER_URL" "$TOKEN"
+  assert_eq 1 "$(wc -l <"$TEST_TMP/err")" "one line"
+  tid=$(grep -o 'tk_[0-9a-f]*' "$TEST_TMP/err" || true)
+  [ -n "$tid" ] || fail "the ticket id is not on stderr: $(cat "$TEST_TMP/err")"
+  code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$SERVER_URL/api/v1/tickets/$tid")
+  assert_eq 200 "$code" "the ticket named on stderr exists"
+  pass "report names its ticket on stderr when stdout cannot take it"
+fi
