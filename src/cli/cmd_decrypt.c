@@ -132,7 +132,8 @@ static int source_advance(struct source *s)
         return 0;
     if (rc == LOGSHARE_ETRUNCATED) {
         cli_warning("%s: torn tail: the file ends before its final frame "
-                    "(crash while writing?); every complete record was printed",
+                    "(still being written, or a crash while writing); every complete record "
+                    "was printed",
                     s->path);
         return 0;
     }

@@ -38,7 +38,9 @@ static void print_usage(FILE *out)
     for (const struct cli_command *c = commands; c->name; c++)
         fprintf(out, "  %-9s %s\n", c->name, c->summary);
     fprintf(out, "\n'logshare <command> --help' describes a command.\n"
-                 "Exit status: 0 success, 1 failure, 2 usage error, 75 kept for later.\n");
+                 "Exit status: 0 success, 1 failure, 2 usage error, 75 kept for later.\n"
+                 "Output that cannot be written (a full disk, a closed stdout) is a failure;\n"
+                 "a reader that stops early (| head) ends the command quietly, as for cat.\n");
 }
 
 /* A closed 0, 1 or 2 would be handed to the next file we open (a key,
