@@ -92,6 +92,7 @@ size=$(stat -c %s "$f")
 head -c $((size - 30)) "$f" >torn.lslog
 assert_exit 0 "torn tail" -- "$L" decrypt --key k.key torn.lslog
 assert_contains "$(cat "$TEST_TMP/err")" "torn tail" "torn tail warning"
+assert_contains "$(cat "$TEST_TMP/err")" "still being written" "a live file is named as a cause of a torn tail"
 head -c 20 "$f" >hdr.lslog
 assert_exit 0 "cut inside the header" -- "$L" decrypt --key k.key hdr.lslog
 assert_contains "$(cat "$TEST_TMP/err")" "torn tail" "header-only torn tail warns"
