@@ -25,6 +25,12 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The same, as "logshare: warning: <message>\n". */
 void cli_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Writes text as one field of tab-separated output: a tab, a line break,
+ * a backslash, control characters and bytes that are not UTF-8 are
+ * shown escaped (\t \n \r \\ \xNN), so one record stays one line and
+ * its fields stay apart. */
+void cli_put_field(FILE *out, const char *text);
+
 /* The one line for getopt_long's answer c, '?' (unknown option) or ':'
  * (a value is missing; the optstring must start with ':'), naming the
  * option as given. Call it before changing optind. */

@@ -7,29 +7,45 @@
 #include "cli.h"
 #include "ls_utf8.h"
 
-/* Writes text so that it stays one line and cannot drive the terminal:
- * it quotes paths, ids and servers' messages, which may hold anything
- * (a file named "a\nlogshare: ok", an escape sequence). Line breaks
- * become \n and \r, other control characters but tab and bytes that are
- * not UTF-8 \xNN, as decrypt shows messages. */
-static void put_one_line(const char *text, size_t len)
+/* Writes text to out so that it stays one line and cannot drive the
+ * terminal: it quotes paths, ids and servers' messages, which may hold
+ * anything (a file named "a\nlogshare: ok", an escape sequence). Line
+ * breaks become \n and \r, other control characters but tab and bytes
+ * that are not UTF-8 \xNN, as decrypt shows messages. As a field of
+ * tab-separated output (field != 0) a tab becomes \t and a backslash
+ * \\ too, so the fields and the escapes stay unambiguous. */
+static void put_escaped(FILE *out, const char *text, size_t len, int field)
 {
     const unsigned char *m = (const unsigned char *)text;
     for (size_t i = 0; i < len;) {
         unsigned char ch = m[i];
         size_t n = ls_utf8_seq_len(m + i, len - i);
         if (ch == '\n')
-            fputs("\\n", stderr);
+            fputs("\\n", out);
         else if (ch == '\r')
-            fputs("\\r", stderr);
+            fputs("\\r", out);
+        else if (field && ch == '\t')
+            fputs("\\t", out);
+        else if (field && ch == '\\')
+            fputs("\\\\", out);
         else if ((ch < 0x20 && ch != '\t') || ch == 0x7f || n == 0)
-            fprintf(stderr, "\\x%02x", ch);
+            fprintf(out, "\\x%02x", ch);
         else if (ch == 0xc2 && m[i + 1] <= 0x9f) /* a C1 control, U+0080-U+009F */
-            fprintf(stderr, "\\x%02x\\x%02x", ch, m[i + 1]);
+            fprintf(out, "\\x%02x\\x%02x", ch, m[i + 1]);
         else
-            fwrite(m + i, 1, n, stderr);
+            fwrite(m + i, 1, n, out);
         i += n ? n : 1;
     }
+}
+
+static void put_one_line(const char *text, size_t len)
+{
+    put_escaped(stderr, text, len, 0);
+}
+
+void cli_put_field(FILE *out, const char *text)
+{
+    put_escaped(out, text, strlen(text), 1);
 }
 
 static void vreport(const char *prefix, const char *fmt, va_list ap)

@@ -18,7 +18,9 @@ static void files_usage(FILE *out)
     fprintf(out, "usage: logshare files --dir DIR [--json]\n\n"
                  "Lists the log files of the store in DIR, oldest first, one a line:\n"
                  "path, stream, size in bytes, first and last record time (RFC 3339\n"
-                 "UTC, '-' when the file holds no record yet), tab-separated.\n"
+                 "UTC, '-' when the file holds no record yet), tab-separated; a tab,\n"
+                 "line break, backslash or control character in a path is shown\n"
+                 "escaped (\\t \\n \\\\ \\xNN).\n"
                  "Reading the list needs no key.\n\n"
                  "  --dir DIR   the store's directory\n"
                  "  --json      a JSON array of {path, stream, seq, size, first_time, last_time}\n"
@@ -105,9 +107,11 @@ int cmd_files(int argc, char **argv)
     } else {
         for (size_t i = 0; i < n; i++) {
             char a[LS_TIME_RFC3339_LEN], b[LS_TIME_RFC3339_LEN];
+            cli_put_field(stdout, files[i].path);
+            putchar('\t');
+            cli_put_field(stdout, files[i].stream);
             printf(
-                "%s\t%s\t%llu\t%s\t%s\n", files[i].path, files[i].stream,
-                (unsigned long long)files[i].size,
+                "\t%llu\t%s\t%s\n", (unsigned long long)files[i].size,
                 files[i].first_time_us ? ls_time_format_rfc3339(files[i].first_time_us, 1, a) : "-",
                 files[i].last_time_us ? ls_time_format_rfc3339(files[i].last_time_us, 1, b) : "-");
         }

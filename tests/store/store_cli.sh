@@ -45,6 +45,14 @@ printf 'media one\nmedia two\n' | "$L" log --dir store --stream media --level wa
 assert_eq 2 "$(wc -l <files.txt)" "files lists one file per open"
 assert_contains "$(cat files.txt)" "calling" "files shows the stream"
 "$L" files --dir store/ | grep -q '//' && fail "files --dir DIR/ prints DIR//NAME"
+# A store whose directory name holds a tab, a line break and a backslash:
+# still one line per file with five fields, the name shown escaped.
+odd=$'odd\tdir\nx\\y'
+echo "one line" | "$L" log --dir "$odd" --plaintext
+"$L" files --dir "$odd" >odd.txt
+assert_eq 1 "$(wc -l <odd.txt)" "files: one line for the one file of an oddly named store"
+assert_eq 5 "$(awk -F'\t' '{print NF}' odd.txt)" "files: five tab-separated fields"
+case "$(cut -f1 odd.txt)" in *'odd\tdir\nx\\y/main.'*) ;; *) fail "files: the path is not shown escaped: $(cut -f1 odd.txt)" ;; esac
 "$L" files --dir store --json >files.json
 node -e '
 const a = JSON.parse(require("fs").readFileSync("files.json", "utf8"));
