@@ -37,10 +37,11 @@ static void print_usage(FILE *out)
                  "commands:\n");
     for (const struct cli_command *c = commands; c->name; c++)
         fprintf(out, "  %-9s %s\n", c->name, c->summary);
-    fprintf(out, "\n'logshare <command> --help' describes a command.\n"
-                 "Exit status: 0 success, 1 failure, 2 usage error, 75 kept for later.\n"
-                 "Output that cannot be written (a full disk, a closed stdout) is a failure;\n"
-                 "a reader that stops early (| head) ends the command quietly, as for cat.\n");
+    fprintf(out,
+            "\n'logshare <command> --help' (or 'logshare help <command>') describes a command.\n"
+            "Exit status: 0 success, 1 failure, 2 usage error, 75 kept for later.\n"
+            "Output that cannot be written (a full disk, a closed stdout) is a failure;\n"
+            "a reader that stops early (| head) ends the command quietly, as for cat.\n");
 }
 
 /* A closed 0, 1 or 2 would be handed to the next file we open (a key,
@@ -77,6 +78,16 @@ static int run(int argc, char **argv)
 {
     if (argc < 2) {
         print_usage(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "help") == 0 && argc == 3) {
+        /* "logshare help CMD" is "logshare CMD --help" */
+        for (const struct cli_command *c = commands; c->name; c++)
+            if (strcmp(argv[2], c->name) == 0) {
+                char *sub[] = {argv[2], "--help", NULL};
+                return finish_stdout(c->name, c->run(2, sub));
+            }
+        cli_error("help: unknown command '%s' (try 'logshare --help')", argv[2]);
         return CLI_EXIT_USAGE;
     }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||

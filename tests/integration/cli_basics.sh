@@ -18,6 +18,8 @@ for spec in keygen:--out log:--dir files:--dir decrypt:--key export:--dir report
   cmd=${spec%%:*} opt=${spec#*:}
   assert_exit 0 "$cmd --help" -- "$LOGSHARE_BIN" "$cmd" --help
   assert_contains "$(head -1 "$TEST_TMP/out")" "usage: logshare $cmd" "$cmd --help"
+  assert_exit 0 "help $cmd" -- "$LOGSHARE_BIN" help "$cmd"
+  assert_contains "$(head -1 "$TEST_TMP/out")" "usage: logshare $cmd" "help $cmd is $cmd --help"
   assert_exit 2 "$cmd unknown option" -- "$LOGSHARE_BIN" "$cmd" --no-such-option
   assert_eq 1 "$(wc -l < "$TEST_TMP/err")" "$cmd unknown option: one line"
   assert_contains "$(cat "$TEST_TMP/err")" "logshare: $cmd: unknown or ambiguous option '--no-such-option'" \
