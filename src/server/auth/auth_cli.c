@@ -48,7 +48,7 @@ static void token_usage(FILE *out)
             "  --user ID          the token's subject (sub): the user id, 1 to 255 bytes of\n"
             "                     UTF-8 without control characters (what the server takes)\n"
             "  --role ROLE        user (default), support or admin\n"
-            "  --ttl SECONDS      lifetime (default 86400)\n"
+            "  --ttl SECONDS      lifetime, 1 to 315360000 (ten years; default 86400)\n"
             "  --issuer ISS       iss claim; set it when the server checks the issuer\n"
             "  --audience AUD     aud claim; set it when the server checks the audience\n"
             "  --secret-file FILE the HS256 secret, when the server's auth.secret_file is set\n"
