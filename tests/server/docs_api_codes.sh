@@ -5,7 +5,9 @@
 # "unsupported_media_type", which no client knew); every 429 carries
 # Retry-After (the per-user event stream cap had none); HEAD on the
 # event stream, which does not take it, is 405 with Allow (it fell
-# through to /log-requests/{id} and was a 404 for a request "stream").
+# through to /log-requests/{id} and was a 404 for a request "stream");
+# a survey form's unknown field is named as such (after the 'survey'
+# field it was called "field 'survey' given twice").
 source "$LOGSHARE_TEST_LIB/testlib.sh"
 source "$LOGSHARE_SOURCE_DIR/tests/server/srvlib.sh"
 DATA=$TEST_TMP/data
@@ -45,4 +47,13 @@ grep -qi '^Retry-After: [1-9]' "$TEST_TMP/hdrs" || fail "429 without Retry-After
 kill "$CURL" 2>/dev/null || true
 wait "$CURL" 2>/dev/null || true
 pass "the per-user stream cap's 429 carries Retry-After"
+
+req POST /api/v1/surveys -H "Authorization: Bearer $U" -F 'survey={"call_id":"c","overall":{"score":1}}' -F other=x
+expect 400 invalid_argument "a survey form with another text field"
+assert_contains "$BODY" "unknown field 'other'" "the unknown field is named"
+req POST /api/v1/surveys -H "Authorization: Bearer $U" -F 'survey={"call_id":"c","overall":{"score":1}}' \
+  -F 'survey={"call_id":"d","overall":{"score":2}}'
+expect 400 invalid_argument "a survey form with 'survey' twice"
+assert_contains "$BODY" "'survey' given twice" "survey twice: message"
+pass "a survey form's extra field is named"
 stop_ok
