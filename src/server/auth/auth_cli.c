@@ -252,8 +252,8 @@ static void user_usage(FILE *out)
             "The server's settings, from --config FILE and the LOGSHARE_* variables as the\n"
             "server reads them, are the defaults: [server] data_dir for --data-dir (which is\n"
             "required when neither sets it), [database] url for --database.\n\n"
-            "Exit status: 0 done, 1 failed (no such login, name taken, database error),\n"
-            "2 usage error.\n",
+            "Exit status: 0 done, 1 failed (no such login, name taken, a password too\n"
+            "short, database error), 2 usage error.\n",
             MIN_PASSWORD_LEN);
 }
 
