@@ -197,7 +197,8 @@ int dashboard_log_get(http_request *req)
     if (rc != 0)
         return rc;
     if (who.role == AUTH_ROLE_USER)
-        return dashboard_respond_error(req, 403, "forbidden", "reading logs is for support");
+        return dashboard_respond_error(req, 403, "permission_denied",
+                                       "reading logs is for support");
     const char *tid = req->params[0], *aid = req->params[1];
     if (!ticket_id_valid(tid) || !ticket_id_valid(aid))
         return dashboard_respond_error(req, 404, "not_found", "no such attachment");

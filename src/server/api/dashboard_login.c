@@ -121,10 +121,10 @@ int dashboard_login_begin(http_request *req)
     /* A cross-site HTML form can only send form encodings; requiring JSON
      * (which needs a CORS preflight we never grant) stops login CSRF. */
     if (!json_content_type(req))
-        return dashboard_respond_error(req, 415, "unsupported_media_type",
+        return dashboard_respond_error(req, 415, "unsupported",
                                        "send the login as application/json");
     if (!dashboard_origin_ok(req))
-        return dashboard_respond_error(req, 403, "forbidden", "cross-origin login refused");
+        return dashboard_respond_error(req, 403, "permission_denied", "cross-origin login refused");
     return 0;
 }
 

@@ -298,7 +298,11 @@ int api_log_requests_stream(http_request *req)
     struct MHD_Response *resp;
     int rc = push_service_subscribe(push, req->conn, who.user_id, until, last_id, &resp);
     if (rc == LOGSHARE_ERATELIMIT)
-        return http_respond_error(req, rc, 429, "too many open streams for this user");
+        /* Every 429 carries Retry-After (SPEC); a slot frees when one of
+         * the user's streams closes, so the stream's own reconnect advice
+         * ("retry: 3000") is as good a wait as any. */
+        return http_respond_error_code(req, 429, "rate_limited", "Retry-After", "3",
+                                       "too many open streams for this user");
     if (rc == LOGSHARE_EBUSY || rc == LOGSHARE_ECLOSED)
         return http_respond_error(req, LOGSHARE_EUNAVAILABLE, 503,
                                   "the server holds as many streams as it may");

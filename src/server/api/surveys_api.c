@@ -137,11 +137,13 @@ static int on_part_begin(void *ctx, const multipart_part *part)
             return 0;
         }
         if (strcmp(part->name, "survey") != 0 || u->have_survey_field) {
-            snprintf(req->fail_message, sizeof req->fail_message,
-                     u->have_survey_field ? "field 'survey' given twice"
-                                          : "unknown field '%.60s' (a survey form has one "
-                                            "'survey' field and files)",
-                     part->name);
+            /* name the field sent: one after 'survey' is not 'survey' again */
+            if (strcmp(part->name, "survey") == 0)
+                snprintf(req->fail_message, sizeof req->fail_message, "field 'survey' given twice");
+            else
+                snprintf(req->fail_message, sizeof req->fail_message,
+                         "unknown field '%.60s' (a survey form has one 'survey' field and files)",
+                         part->name);
             return LOGSHARE_EINVAL;
         }
         u->in_survey_field = 1;

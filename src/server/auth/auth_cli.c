@@ -48,7 +48,7 @@ static void token_usage(FILE *out)
             "  --user ID          the token's subject (sub): the user id, 1 to 255 bytes of\n"
             "                     UTF-8 without control characters (what the server takes)\n"
             "  --role ROLE        user (default), support or admin\n"
-            "  --ttl SECONDS      lifetime (default 86400)\n"
+            "  --ttl SECONDS      lifetime, 1 to 315360000 (ten years; default 86400)\n"
             "  --issuer ISS       iss claim; set it when the server checks the issuer\n"
             "  --audience AUD     aud claim; set it when the server checks the audience\n"
             "  --secret-file FILE the HS256 secret, when the server's auth.secret_file is set\n"
@@ -252,8 +252,8 @@ static void user_usage(FILE *out)
             "The server's settings, from --config FILE and the LOGSHARE_* variables as the\n"
             "server reads them, are the defaults: [server] data_dir for --data-dir (which is\n"
             "required when neither sets it), [database] url for --database.\n\n"
-            "Exit status: 0 done, 1 failed (no such login, name taken, database error),\n"
-            "2 usage error.\n",
+            "Exit status: 0 done, 1 failed (no such login, name taken, a password too\n"
+            "short, database error), 2 usage error.\n",
             MIN_PASSWORD_LEN);
 }
 

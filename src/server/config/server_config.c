@@ -124,8 +124,7 @@ static const struct key_def keys[] = {
     I("rate", "address_burst", address_burst, "200", "requests an address may burst"),
     SC("auth", "algorithm", auth_algorithm, "HS256", check_algorithm,
        "JWT algorithm: HS256, RS256 or ES256 (pinned)"),
-    S("auth", "secret_file", auth_secret_file, NULL,
-      "HS256 secret (default <data_dir>/jwt-secret)"),
+    S("auth", "secret_file", auth_secret_file, NULL, "HS256 secret; unset: <data_dir>/jwt-secret"),
     S("auth", "public_key_file", auth_public_key_file, NULL, "PEM public key for RS256/ES256"),
     S("auth", "issuer", auth_issuer, NULL, "required \"iss\" claim (unchecked when unset)"),
     S("auth", "audience", auth_audience, NULL, "required \"aud\" claim (unchecked when unset)"),
@@ -134,7 +133,7 @@ static const struct key_def keys[] = {
     SC("push", "webhook_url", push_webhook_url, NULL, check_webhook_url,
        "POST every new log request here, signed (the app's push provider); unset: none"),
     S("push", "webhook_secret_file", push_webhook_secret_file, NULL,
-      "HMAC-SHA256 key for webhook signatures (default <data_dir>/webhook-secret, generated)"),
+      "HMAC-SHA256 key for webhook signatures; unset: <data_dir>/webhook-secret, generated"),
     I("push", "webhook_timeout_ms", push_webhook_timeout_ms, "10000", "one webhook attempt"),
     I("push", "webhook_retry_initial_ms", push_webhook_retry_initial_ms, "1000",
       "first webhook retry delay; doubles per attempt"),
@@ -652,18 +651,23 @@ int server_config_load(server_config *c, int argc, char **argv, int first, char 
     }
     return check_combinations(c, err, err_size);
 }
+
+/* One line a key: its flag (auth keys by their "auth-" form, which says
+ * where they belong), section, help, and "(default X)" only for a real
+ * default, so tests/server/docs_settings.sh can compare it with
+ * docs/server.md. */
 void server_config_print_keys(FILE *out)
 {
     fprintf(out, "Settings (INI [section] key, env LOGSHARE_<SECTION>_<KEY>, flag --key-name):\n");
     for (size_t i = 0; i < NKEYS; i++) {
-        char flag[64];
-        snprintf(flag, sizeof flag, "%.*s", (int)sizeof flag - 1, keys[i].name);
+        char flag[96];
+        snprintf(flag, sizeof flag, "--%s%s", !strcmp(keys[i].section, "auth") ? "auth-" : "",
+                 keys[i].name);
         for (char *p = flag; *p; p++)
             if (*p == '_')
                 *p = '-';
-        fprintf(out, "  --%s%s%-28s [%s] %s%s%s%s\n",
-                !strcmp(keys[i].section, "auth") ? "auth-" : "", "", flag, keys[i].section,
-                keys[i].help, keys[i].def ? " (default " : "", keys[i].def ? keys[i].def : "",
+        fprintf(out, "  %-30s [%s] %s%s%s%s\n", flag, keys[i].section, keys[i].help,
+                keys[i].def ? " (default " : "", keys[i].def ? keys[i].def : "",
                 keys[i].def ? ")" : "");
     }
 }

@@ -64,7 +64,7 @@ static int method_fits(const http_route *rt, const char *method)
 enum router_result router_match(const http_route *routes, size_t n, const char *method,
                                 const char *path, http_request *req, const http_route **route)
 {
-    int path_seen = 0;
+    int path_seen = 0, get_decided = 0;
     const http_route *get = NULL;
     for (size_t i = 0; i < n; i++) {
         if (!match_one(routes[i].pattern, path, req))
@@ -74,8 +74,12 @@ enum router_result router_match(const http_route *routes, size_t n, const char *
             *route = &routes[i];
             return ROUTER_FOUND;
         }
-        if (!get && method_fits(&routes[i], method))
+        /* The GET that serves a path decides whether HEAD does: a later,
+         * wider pattern (/log-requests/{id}) must not take a HEAD the
+         * first one (/log-requests/stream) refuses. */
+        if (!get_decided && method_fits(&routes[i], method))
             get = &routes[i];
+        get_decided |= strcmp(routes[i].method, "GET") == 0;
     }
     if (get) { /* HEAD with no HEAD route of its own: match the GET again for params */
         match_one(get->pattern, path, req);
@@ -102,12 +106,15 @@ void router_allowed(const http_route *routes, size_t n, const char *path, http_r
 {
     size_t used = 0;
     out[0] = '\0';
-    int get = 0, head = 0;
+    int get = 0, get_decided = 0, head = 0;
     for (size_t i = 0; i < n; i++) {
         if (!match_one(routes[i].pattern, path, req))
             continue;
         const char *m = routes[i].method;
-        get |= strcmp(m, "GET") == 0 && !(routes[i].flags & HTTP_ROUTE_NO_HEAD);
+        if (!get_decided && strcmp(m, "GET") == 0) { /* as in router_match */
+            get = !(routes[i].flags & HTTP_ROUTE_NO_HEAD);
+            get_decided = 1;
+        }
         head |= strcmp(m, "HEAD") == 0;
         size_t ml = strlen(m);
         /* the same method twice (two patterns matching one path) is listed once */
