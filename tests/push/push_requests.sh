@@ -45,6 +45,11 @@ api POST /api/v1/log-requests "$AGENT" '{"user_id":"ali\tce","reason":"r"}'
 assert_eq 400 "$STATUS" "a tab in user_id refused"
 api POST /api/v1/log-requests "$AGENT" '{"user_id":"alice\u007f","reason":"r"}'
 assert_eq 400 "$STATUS" "DEL in user_id refused"
+# a ticket_id must name a ticket: a mistyped one linked the logs to nothing
+api POST /api/v1/log-requests "$AGENT" '{"user_id":"alice","reason":"r","ticket_id":"tk_0123456789abcdef0123456789abcdef"}'
+assert_eq 404 "$STATUS" "a ticket_id that names no ticket"
+assert_contains "$BODY" '"code":"not_found"' "its error code"
+assert_eq 0 "$(sqlite3 "$TEST_TMP/data/push.db" 'SELECT count(*) FROM log_requests')" "nothing stored"
 pass "creating needs support and a valid body"
 
 # --- a connected client hears a new request within a second ----------

@@ -108,6 +108,24 @@ int api_log_requests_create_end(http_request *req)
         rc = http_respond_error(req, LOGSHARE_EINVAL, 400, "ticket_id is not a ticket id");
         goto out;
     }
+    if (json_is_string(ticket)) {
+        /* The ticket the request is about must exist: a mistyped id would
+         * link the logs that come back to nothing an agent can open. (It
+         * may be another user's: the other side of the same call.) */
+        struct api_app *app = req->app;
+        struct ticket *t = NULL;
+        int grc = ticket_store_get(app->tickets, json_string_value(ticket), &t);
+        ticket_free(t);
+        if (grc == LOGSHARE_ENOENT) {
+            rc = http_respond_error(req, LOGSHARE_ENOENT, 404, "no ticket %s",
+                                    json_string_value(ticket));
+            goto out;
+        }
+        if (grc) {
+            rc = store_failed(req, grc);
+            goto out;
+        }
+    }
     json_int_t expires_in = LOG_REQUEST_DEFAULT_EXPIRES_S;
     if (expires && !json_is_null(expires)) {
         if (!json_is_integer(expires) || json_integer_value(expires) < 1 ||
