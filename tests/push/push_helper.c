@@ -122,17 +122,26 @@ static long long mono_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* w watching dir on server with token (o holds the server), requests
+ * ignored, events to on_event(ctx). 0 or the first setter's error. */
+static int watcher_setup(logshare_watcher *w, logshare_share_options *o, const char *dir,
+                         const char *server, const char *token, logshare_watch_event_fn on_event,
+                         void *ctx)
+{
+    int rc = logshare_share_options_set_server(o, server, token);
+    rc = rc ? rc : logshare_watcher_set_dir(w, dir);
+    rc = rc ? rc : logshare_watcher_set_share_options(w, o);
+    rc = rc ? rc : logshare_watcher_set_request_callback(w, ignore_request, NULL);
+    return rc ? rc : logshare_watcher_set_event_callback(w, on_event, ctx);
+}
+
 static int watch_idle(const char *dir, const char *server, const char *token, long idle_ms,
                       int seconds)
 {
     logshare_share_options *o = logshare_share_options_new();
     logshare_watcher *w = logshare_watcher_new();
     int disconnects = 0;
-    int rc = logshare_share_options_set_server(o, server, token);
-    rc = rc ? rc : logshare_watcher_set_dir(w, dir);
-    rc = rc ? rc : logshare_watcher_set_share_options(w, o);
-    rc = rc ? rc : logshare_watcher_set_request_callback(w, ignore_request, NULL);
-    rc = rc ? rc : logshare_watcher_set_event_callback(w, count_disconnects, &disconnects);
+    int rc = watcher_setup(w, o, dir, server, token, count_disconnects, &disconnects);
     rc = rc ? rc : logshare_watcher_set_idle_timeout(w, idle_ms);
     pthread_t t;
     if (!rc && pthread_create(&t, NULL, run_watch, w) == 0) {
@@ -167,11 +176,7 @@ static int watch_again(const char *dir, const char *server, const char *token)
     logshare_share_options *o = logshare_share_options_new();
     logshare_watcher *w = logshare_watcher_new();
     int connects = 0;
-    int rc = logshare_share_options_set_server(o, server, token);
-    rc = rc ? rc : logshare_watcher_set_dir(w, dir);
-    rc = rc ? rc : logshare_watcher_set_share_options(w, o);
-    rc = rc ? rc : logshare_watcher_set_request_callback(w, ignore_request, NULL);
-    rc = rc ? rc : logshare_watcher_set_event_callback(w, count_connects, &connects);
+    int rc = watcher_setup(w, o, dir, server, token, count_connects, &connects);
     if (!rc) {
         run_until_connected(w, &connects, 1);
         run_until_connected(w, &connects, 2);
