@@ -6,6 +6,7 @@
  */
 #include "cli_share.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,33 +15,58 @@
 
 #include "cli.h"
 
-char *cli_share_token(const char *token, const char *token_file)
+/* A token file that cannot be read is a failure of the run (exit 1),
+ * not of the command line; one longer than any token is refused rather
+ * than cut, which the server would only call a bad signature. */
+static int read_token_file(const char *path, char **out)
 {
-    if (token)
-        return strdup(token);
-    if (token_file) {
-        FILE *f = fopen(token_file, "r");
-        if (!f) {
-            cli_error("cannot read token file %s", token_file);
-            return NULL;
-        }
-        char buf[8192];
-        size_t n = fread(buf, 1, sizeof buf - 1, f);
-        fclose(f);
-        buf[n] = '\0';
-        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
-            buf[--n] = '\0';
-        if (n == 0) {
-            cli_error("token file %s is empty", token_file);
-            return NULL;
-        }
-        return strdup(buf);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        cli_error("cannot read token file %s: %s", path, strerror(errno));
+        return CLI_EXIT_FAILURE;
     }
+    char *buf = malloc(CLI_TOKEN_MAX + 1);
+    size_t n = buf ? fread(buf, 1, CLI_TOKEN_MAX + 1, f) : 0;
+    int read_err = ferror(f);
+    fclose(f);
+    if (!buf || read_err) {
+        cli_error("cannot read token file %s: %s", path, buf ? "read error" : strerror(ENOMEM));
+        free(buf);
+        return CLI_EXIT_FAILURE;
+    }
+    if (n > CLI_TOKEN_MAX) {
+        cli_error("token file %s is longer than %d bytes: not a token", path, CLI_TOKEN_MAX);
+        free(buf);
+        return CLI_EXIT_FAILURE;
+    }
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+        n--;
+    buf[n] = '\0';
+    if (n == 0) {
+        cli_error("token file %s is empty", path);
+        free(buf);
+        return CLI_EXIT_FAILURE;
+    }
+    *out = buf;
+    return CLI_EXIT_OK;
+}
+
+int cli_share_token(const char *token, const char *token_file, char **out)
+{
+    *out = NULL;
     const char *env = getenv("LOGSHARE_TOKEN");
-    if (env && *env)
-        return strdup(env);
-    cli_error("no token: give --token, --token-file or LOGSHARE_TOKEN");
-    return NULL;
+    const char *given = token ? token : token_file ? NULL : env && *env ? env : NULL;
+    if (!given && token_file)
+        return read_token_file(token_file, out);
+    if (!given) {
+        cli_error("no token: give --token, --token-file or LOGSHARE_TOKEN");
+        return CLI_EXIT_USAGE;
+    }
+    if (!(*out = strdup(given))) {
+        cli_error("out of memory");
+        return CLI_EXIT_FAILURE;
+    }
+    return CLI_EXIT_OK;
 }
 
 static long long now_ns(void)

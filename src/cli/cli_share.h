@@ -8,8 +8,13 @@
 #include "logshare.h"
 
 /* Reads the token: --token wins, then --token-file, then $LOGSHARE_TOKEN.
- * Returns a new string or NULL (and prints why). */
-char *cli_share_token(const char *token, const char *token_file);
+ * On success *out is a new string (caller frees) and the result is
+ * CLI_EXIT_OK. Otherwise *out is NULL, one line says why, and the result
+ * is the exit status: CLI_EXIT_USAGE when no token was given at all,
+ * CLI_EXIT_FAILURE when the token file cannot be read, is empty or is
+ * longer than a token can be (CLI_TOKEN_MAX bytes). */
+#define CLI_TOKEN_MAX 16384
+int cli_share_token(const char *token, const char *token_file, char **out);
 
 /* A progress bar on stderr (bytes, rate, time left), for
  * logshare_share_options_set_progress. Only installed when stderr is a

@@ -86,17 +86,19 @@ int cli_share_args_parse(cli_share_args *a, logshare_share_options *opts, int op
     }
 }
 
-char *cli_share_args_connect(const cli_share_args *a, logshare_share_options *opts, const char *cmd)
+int cli_share_args_connect(const cli_share_args *a, logshare_share_options *opts, const char *cmd,
+                           char **token)
 {
-    char *token = cli_share_token(a->token, a->token_file);
-    if (!token)
-        return NULL;
-    if (logshare_share_options_set_server(opts, a->server, token) != 0) {
+    int rc = cli_share_token(a->token, a->token_file, token);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    if (logshare_share_options_set_server(opts, a->server, *token) != 0) {
         cli_error("%s: bad --server '%s' (an http:// or https:// URL)", cmd, a->server);
-        free(token);
-        return NULL;
+        free(*token);
+        *token = NULL;
+        return CLI_EXIT_USAGE;
     }
-    return token;
+    return CLI_EXIT_OK;
 }
 
 void cli_share_args_apply_transfer(const cli_share_args *a, logshare_share_options *opts)

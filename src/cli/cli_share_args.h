@@ -82,11 +82,14 @@ void cli_share_args_init(cli_share_args *a);
 int cli_share_args_parse(cli_share_args *a, logshare_share_options *opts, int opt, const char *arg,
                          const char *cmd);
 
-/* Reads the token (cli_share_token) and sets the server on opts. Returns
- * the token (caller frees; opts keeps no pointer to it being freed
- * first) or NULL after printing a one-line error: the caller exits 2. */
-char *cli_share_args_connect(const cli_share_args *a, logshare_share_options *opts,
-                             const char *cmd);
+/* Reads the token (cli_share_token) and sets the server on opts. On
+ * success *token is the token (caller frees; opts keeps no pointer to it
+ * being freed first) and the result is CLI_EXIT_OK; otherwise one line
+ * was printed and the result is the exit status (CLI_EXIT_USAGE for a
+ * missing token or a bad --server, CLI_EXIT_FAILURE for an unreadable
+ * token file). */
+int cli_share_args_connect(const cli_share_args *a, logshare_share_options *opts, const char *cmd,
+                           char **token);
 
 /* Puts the CA file, retries (500 ms first delay, 30 s cap), rate and
  * files-per-request limits on opts. */

@@ -215,10 +215,11 @@ int cmd_outbox(int argc, char **argv)
         cli_error("outbox: %s", logshare_strerror(LOGSHARE_ENOMEM));
         return CLI_EXIT_FAILURE;
     }
-    char *token = cli_share_args_connect(&sa, opts, "outbox");
-    if (!token) {
+    char *token = NULL;
+    int trc = cli_share_args_connect(&sa, opts, "outbox", &token);
+    if (trc != CLI_EXIT_OK) {
         logshare_share_options_free(opts);
-        return CLI_EXIT_USAGE;
+        return trc;
     }
     cli_progress bar;
     struct send_log log = {&bar, json, 0, 0};

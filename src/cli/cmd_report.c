@@ -239,8 +239,14 @@ int cmd_report(int argc, char **argv)
         bad = 1;
     }
     char *token = NULL;
-    if (!bad && !(token = cli_share_args_connect(&sa, opts, "report")))
-        bad = 1;
+    int bad_status = CLI_EXIT_USAGE; /* what a refused run exits with */
+    if (!bad) {
+        int trc = cli_share_args_connect(&sa, opts, "report", &token);
+        if (trc != CLI_EXIT_OK) {
+            bad = 1;
+            bad_status = trc;
+        }
+    }
     if (!bad && strlen(sa.description) > 32768) {
         cli_error("report: --description is longer than 32 KiB");
         bad = 1;
@@ -253,7 +259,7 @@ int cmd_report(int argc, char **argv)
     if (bad) {
         free(token);
         logshare_share_options_free(opts);
-        return CLI_EXIT_USAGE;
+        return bad_status;
     }
     cli_share_args_apply_transfer(&sa, opts);
     logshare_share_options_set_outbox_limits(opts, ob_bytes, ob_items);

@@ -242,9 +242,10 @@ int cmd_watch(int argc, char **argv)
         cli_error("watch: --dir and --server are required (try --help)");
         return CLI_EXIT_USAGE;
     }
-    char *token = cli_share_token(sa.token, sa.token_file);
-    if (!token)
-        return CLI_EXIT_USAGE;
+    char *token = NULL;
+    int trc = cli_share_token(sa.token, sa.token_file, &token);
+    if (trc != CLI_EXIT_OK)
+        return trc;
     logshare_share_options *opts = logshare_share_options_new();
     c.w = logshare_watcher_new();
     int rc = opts && c.w ? 0 : LOGSHARE_ENOMEM;

@@ -85,6 +85,21 @@ assert_exit 0 "outbox --help" -- "$L" outbox --help
 echo "$TOKEN" >"$TEST_TMP/token"
 assert_exit 0 "--token-file" -- "$L" report --dir "$STORE" --server "$SERVER_URL" --token-file "$TEST_TMP/token" \
   --description "token from a file" --no-logs --file "$TEST_TMP/expected"
+# a token file that cannot be used is a failed run (1), not a usage
+# error (2); a too-long one is refused, not cut to a bad signature
+assert_exit 1 "missing token file" -- "$L" report --dir "$STORE" --server "$SERVER_URL" \
+  --token-file "$TEST_TMP/no-such-token" --description d
+assert_contains "$(cat "$TEST_TMP/err")" "No such file" "the error names the cause"
+assert_eq 1 "$(wc -l <"$TEST_TMP/err")" "one error line (missing token file)"
+: >"$TEST_TMP/empty-token"
+assert_exit 1 "empty token file" -- "$L" outbox --dir "$STORE" --send --server "$SERVER_URL" \
+  --token-file "$TEST_TMP/empty-token"
+{ printf '%s' "$TOKEN"; head -c 20000 /dev/zero | tr '\0' 'a'; } >"$TEST_TMP/long-token"
+assert_exit 1 "too long token file" -- "$L" report --dir "$STORE" --server "$SERVER_URL" \
+  --token-file "$TEST_TMP/long-token" --description d
+assert_contains "$(cat "$TEST_TMP/err")" "longer than" "a too-long token file is named as such"
+assert_exit 1 "watch with a missing token file" -- "$L" watch --dir "$STORE" --server "$SERVER_URL" \
+  --token-file "$TEST_TMP/no-such-token"
 pass "usage errors exit 2 with one line; --help; --token-file"
 
 # --- outbox --remove
