@@ -4,6 +4,7 @@
  * PREFIX.pub the public key apps encrypt their logs to. Prints the
  * public key. Never overwrites an existing key.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -74,7 +75,18 @@ int cmd_keygen(int argc, char **argv)
                   logshare_strerror(rc));
         return CLI_EXIT_FAILURE;
     }
+    errno = 0;
     fputs(pub, stdout);
     logshare_string_free(pub);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        /* The files exist: say so, or a second try meets "file exists"
+         * with no idea why. Cleared, as said here. */
+        int err = errno;
+        cli_error("keygen: %s.key and %s.pub were written, but the public key could not be "
+                  "printed to standard output: %s",
+                  prefix, prefix, err ? strerror(err) : "a write failed");
+        clearerr(stdout);
+        return CLI_EXIT_FAILURE;
+    }
     return CLI_EXIT_OK;
 }

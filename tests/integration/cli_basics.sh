@@ -45,7 +45,9 @@ assert_contains "$(cat "$TEST_TMP/err")" "logshare: watch: --max-requests" "watc
 if [ -w /dev/full ]; then
   assert_exit 1 "keygen to a full stdout" -- sh -c '"$1" keygen --out "$2" >/dev/full' _ "$LOGSHARE_BIN" "$TEST_TMP/k"
   assert_eq 1 "$(wc -l < "$TEST_TMP/err")" "full stdout error is one line"
-  assert_contains "$(cat "$TEST_TMP/err")" "cannot write to standard output" "full stdout error"
+  assert_contains "$(cat "$TEST_TMP/err")" "could not be printed to standard output" "full stdout error"
+  assert_contains "$(cat "$TEST_TMP/err")" "k.key and $TEST_TMP/k.pub were written" \
+    "keygen says the key pair it wrote"
   assert_exit 1 "--help to a full stdout" -- sh -c '"$1" --help >/dev/full' _ "$LOGSHARE_BIN"
   printf 'one\ntwo\n' | "$LOGSHARE_BIN" log --dir "$TEST_TMP/st" --public-key-file "$TEST_TMP/k.pub" \
     || fail "log"
@@ -58,7 +60,7 @@ fi
 # A closed stdout must neither pass for success nor be handed to a file
 # the command opens (the public key would land in PREFIX.key).
 assert_exit 1 "keygen with stdout closed" -- sh -c '"$1" keygen --out "$2" >&-' _ "$LOGSHARE_BIN" "$TEST_TMP/c"
-assert_contains "$(cat "$TEST_TMP/err")" "cannot write to standard output" "closed stdout error"
+assert_contains "$(cat "$TEST_TMP/err")" "could not be printed to standard output" "closed stdout error"
 "$LOGSHARE_BIN" decrypt --key "$TEST_TMP/c.key" /dev/null 2>/dev/null || fail "c.key was overwritten by the printed public key"
 # A closed stdin is a read error for log, not an empty input.
 assert_exit 1 "log with stdin closed" -- sh -c '"$1" log --dir "$2" --plaintext <&-' _ "$LOGSHARE_BIN" "$TEST_TMP/st2"
