@@ -236,7 +236,7 @@ int cmd_outbox(int argc, char **argv)
         return CLI_EXIT_FAILURE;
     }
     if (!json)
-        fprintf(stderr, "sent %zu, %zu still waiting\n", sent, left);
+        cli_error("outbox: sent %zu, %zu still waiting", sent, left);
     if (log.refused)
         return CLI_EXIT_FAILURE;
     return left ? CLI_EXIT_TEMPFAIL : CLI_EXIT_OK;

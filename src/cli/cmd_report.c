@@ -121,9 +121,10 @@ static int report_outcome(int rc, const logshare_report_result *res, int json, c
     }
     const char *msg = logshare_report_result_error_message(res);
     if (rc == LOGSHARE_EQUEUED) {
-        cli_error("could not reach the server (%s); the report is kept in the outbox as %s and "
-                  "will be sent later",
-                  msg ? msg : "no answer", oid ? oid : "?");
+        cli_error(
+            "report: could not reach the server (%s); the report is kept in the outbox as %s and "
+            "will be sent later",
+            msg ? msg : "no answer", oid ? oid : "?");
         return CLI_EXIT_TEMPFAIL;
     }
     if (res) {
@@ -155,10 +156,11 @@ static void on_other_result(void *user, const logshare_report_result *r)
     cli_progress_end(user);
     int st = logshare_report_result_status(r);
     if (st == 0)
-        cli_error("also sent earlier report %s -> ticket %s", logshare_report_result_outbox_id(r),
-                  logshare_report_result_ticket_id(r));
+        cli_error("report: also sent earlier report %s -> ticket %s",
+                  logshare_report_result_outbox_id(r), logshare_report_result_ticket_id(r));
     else
-        cli_error("earlier report %s still waiting (%s)", logshare_report_result_outbox_id(r),
+        cli_error("report: earlier report %s still waiting (%s)",
+                  logshare_report_result_outbox_id(r),
                   logshare_report_result_error_message(r) ? logshare_report_result_error_message(r)
                                                           : logshare_strerror(st));
 }

@@ -105,6 +105,7 @@ pass "usage errors exit 2 with one line; --help; --token-file"
 # --- outbox --remove
 assert_exit 75 "queue one" -- "$L" report --dir "$STORE" --server "http://127.0.0.1:1" --token "$TOKEN" \
   --description "to be removed" --attempts 1
+assert_contains "$(cat "$TEST_TMP/err")" "logshare: report: could not reach the server" "the queued line's prefix"
 item=$(ls "$STORE/outbox" | grep -v '^\.' | head -1)
 assert_exit 0 "remove" -- "$L" outbox --dir "$STORE" --remove "$item"
 assert_exit 1 "remove again" -- "$L" outbox --dir "$STORE" --remove "$item"

@@ -65,6 +65,7 @@ assert_contains "$(cat "$TEST_TMP/out")" "offline report" "queued item listed"
 start_server "$TEST_TMP/srv" # a new port: the outbox does not care where it was meant to go
 assert_exit 0 "outbox --send" -- "$L" outbox --dir "$STORE" --send --server "$SERVER_URL" --token "$TOKEN"
 assert_contains "$(cat "$TEST_TMP/out")" "-> ticket tk_" "outbox --send names the ticket"
+assert_contains "$(cat "$TEST_TMP/err")" "logshare: outbox: sent 1, 0 still waiting" "outbox --send's summary"
 assert_exit 0 "outbox --send again" -- "$L" outbox --dir "$STORE" --send --server "$SERVER_URL" --token "$TOKEN"
 assert_eq 1 "$(tickets_for_call call-offline-1)" "offline report delivered exactly once"
 assert_exit 0 "outbox list" -- "$L" outbox --dir "$STORE"
