@@ -53,5 +53,11 @@ assert_eq "$deep" "$(jget "$body" records.0.index)" "numbered from the offset"
 assert_eq null "$(jget "$body" next_offset)" "no page after the last"
 assert_eq 0 "$(find "$data" -name '.dashboard-log-*' | wc -l)" "no temporary copy in the data dir"
 pass "a page deep in the file; nothing left behind"
+
+code=$(curl -s -o "$TEST_TMP/log.json" -w '%{http_code}' -H "Authorization: Bearer $support_token" \
+  "$SERVER_URL/api/v1/tickets/$tid/attachments/$aid/log?since=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z")
+assert_eq 400 "$code" "since later than until"
+assert_contains "$(cat "$TEST_TMP/log.json")" "since is later than until" "the 400 says why"
+pass "a reversed time range is a 400, not an empty page"
 stop_server TERM
 assert_eq 0 "$SERVER_EXIT" "logshared exit status after SIGTERM"

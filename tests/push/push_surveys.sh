@@ -46,6 +46,10 @@ assert_eq 400 "$STATUS" "a bucket neither day nor hour"
 assert_contains "$(cat "$TEST_TMP/body")" "bucket must be day or hour" "the 400 says which buckets"
 assert_eq 86400 "$(jget "$(curl -s -H "Authorization: Bearer $AGENT" "$SERVER_URL/api/v1/surveys/stats?bucket=day")" bucket_seconds)" "bucket=day"
 assert_eq 3600 "$(jget "$(curl -s -H "Authorization: Bearer $AGENT" "$SERVER_URL/api/v1/surveys/stats?bucket=hour")" bucket_seconds)" "bucket=hour"
+STATUS=$(curl -s -o "$TEST_TMP/body" -w '%{http_code}' -H "Authorization: Bearer $AGENT" \
+  "$SERVER_URL/api/v1/surveys/stats?since=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z")
+assert_eq 400 "$STATUS" "stats with since later than until"
+assert_contains "$(cat "$TEST_TMP/body")" "since is later than until" "the 400 says why"
 STATUS=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $ALICE" -H 'Content-Type: text/plain' \
   --data-binary x "$SERVER_URL/api/v1/surveys")
 assert_eq 415 "$STATUS" "wrong content type"

@@ -102,6 +102,8 @@ static int parse_query(http_request *req, struct log_query *lq, const char **wha
         return *what = "since must be an RFC 3339 time", LOGSHARE_EINVAL;
     if (until && *until && ls_time_parse_rfc3339(until, &lq->until_us) != 0)
         return *what = "until must be an RFC 3339 time", LOGSHARE_EINVAL;
+    if (lq->since_us > lq->until_us) /* swapped, not "nothing" */
+        return *what = "since is later than until", LOGSHARE_EINVAL;
     return 0;
 }
 

@@ -546,6 +546,10 @@ int api_surveys_stats(http_request *req)
     int64_t since, until;
     if (parse_time_param(req, "since", &since) || parse_time_param(req, "until", &until))
         return 0;
+    /* A reversed range is a mistake (swapped pickers), not a question
+     * whose answer is "nothing". */
+    if (http_query(req, "since") && http_query(req, "until") && since > until)
+        return http_respond_error(req, LOGSHARE_EINVAL, 400, "since is later than until");
     int hourly;
     if (api_query_choice(req, "bucket", "day", "hour", &hourly))
         return 0;
