@@ -29,8 +29,10 @@
  * its later files arrive, which at limits.min_body_rate may take days.
  * The lock dies with the process that held it, so "nobody holds it" is
  * exactly "its upload is gone", in this server or in another sharing the
- * directory. The age check stays, for file systems without working
- * flock (the lock call's failure is then ignored, as before the lock).
+ * directory: such a file goes a minute after it was last written, not
+ * after the sweep's age limit (sweep_one). That age limit stays, for
+ * file systems without working flock (the lock call's failure is then
+ * ignored, as before the lock).
  *
  * Every path is resolved relative to the root directory's descriptor
  * with *at() calls and O_NOFOLLOW, after the key passed blob_key_valid,
@@ -523,22 +525,38 @@ static int is_tmp_name(const char *name)
     return strncmp(name, BLOB_FS_TMP_PREFIX, strlen(BLOB_FS_TMP_PREFIX)) == 0;
 }
 
-/* Removes name (in dirfd) if it is a regular file modified before
- * older_than that no writer holds. The exclusive lock is held from the
- * check to the unlink, so no writer can hold the file in between (a
- * writer's own lock is taken when its file is new, never stale). */
+/* A temporary file nobody holds is a dead upload's, however young:
+ * every live writer holds its lock from put_open to commit or abort.
+ * This short grace only covers the moment between a writer's openat and
+ * its flock (and clocks of servers sharing the directory that disagree
+ * a little); without it a crash's leftovers waited for the caller's
+ * limit (an hour) although the lock already told they were dead. */
+#define FS_UNHELD_GRACE_S 60
+
+/* Removes name (in dirfd) if it is a regular file that no writer holds
+ * and that was modified before older_than, or before FS_UNHELD_GRACE_S
+ * ago when the lock says nobody holds it. Where flock does not work
+ * (its failure is not EWOULDBLOCK) the age alone decides, against
+ * older_than only. A younger file is never locked, not even to look: a
+ * writer that found it locked between its openat and its flock would
+ * go on without a lock. The exclusive lock is held from the check to
+ * the unlink, so no writer can take the file in between. */
 static void sweep_one(int dirfd, const char *name, int64_t older_than,
                       struct blob_upload_sweep *res)
 {
+    int64_t grace_limit = (int64_t)time(NULL) - FS_UNHELD_GRACE_S;
     int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
         return; /* gone meanwhile (committed, aborted, another sweep) */
     struct stat st;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (int64_t)st.st_mtime < older_than &&
-        (flock(fd, LOCK_EX | LOCK_NB) == 0 || errno != EWOULDBLOCK) &&
-        unlinkat(dirfd, name, 0) == 0) {
-        res->removed++;
-        res->bytes += (uint64_t)st.st_size;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+        ((int64_t)st.st_mtime < older_than || (int64_t)st.st_mtime < grace_limit)) {
+        int unheld = flock(fd, LOCK_EX | LOCK_NB) == 0;
+        int stale = (int64_t)st.st_mtime < older_than;
+        if ((unheld || (stale && errno != EWOULDBLOCK)) && unlinkat(dirfd, name, 0) == 0) {
+            res->removed++;
+            res->bytes += (uint64_t)st.st_size;
+        }
     }
     close(fd);
 }
