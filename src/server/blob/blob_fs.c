@@ -247,6 +247,26 @@ static int rename_noreplace(int from_dir, const char *from, int to_dir, const ch
     return 0;
 }
 
+/* Renames w's file into its key's directory (*d, a reference the
+ * caller puts back). A cached directory that someone deleted (an
+ * operator tidying empty directories) is made again once: without that,
+ * every commit into it failed until the server restarted. */
+static int rename_into_place(struct fs_store *s, struct fs_writer *w, struct blob_fs_dir **d)
+{
+    for (int attempt = 0;; attempt++) {
+        int rc = blob_fs_dirs_get(s->dirs, w->dir, 1, d);
+        if (rc != 0)
+            return rc;
+        if (rename_noreplace(s->staging_fd, w->tmp_name, blob_fs_dir_fd(*d), w->final_name) == 0)
+            return 0;
+        rc = err_from_errno();
+        if (rc != LOGSHARE_ENOENT || attempt > 0 || !blob_fs_dirs_forget_if_gone(s->dirs, *d))
+            return rc;
+        blob_fs_dirs_put(s->dirs, *d);
+        *d = NULL;
+    }
+}
+
 /* Runs on a worker thread. The order is rename, then the file's
  * fdatasync and the shared directory fsync at the same time (the
  * directory goes to blob_fs_dirs' syncer thread while this one syncs the
@@ -272,16 +292,15 @@ static int fs_commit(struct blob_writer *bw)
     struct fs_writer *w = (struct fs_writer *)bw;
     struct fs_store *s = w->store;
     struct blob_fs_dir *d = NULL;
-    int rc = w->fd < 0 ? LOGSHARE_ECLOSED : blob_fs_dirs_get(s->dirs, w->dir, 1, &d);
+    int rc = w->fd < 0 ? LOGSHARE_ECLOSED : 0;
     /* The modification time becomes the commit's, before the blob can be
      * seen under its key: the orphan sweep removes only blobs older than
      * its grace period, and the bytes of a request's first file may have
      * arrived long before the request commits it. */
     if (rc == 0 && futimens(w->fd, NULL) != 0)
         rc = err_from_errno();
-    if (rc == 0 &&
-        rename_noreplace(s->staging_fd, w->tmp_name, blob_fs_dir_fd(d), w->final_name) != 0)
-        rc = err_from_errno();
+    if (rc == 0)
+        rc = rename_into_place(s, w, &d);
     if (rc != 0) {
         unlinkat(s->staging_fd, w->tmp_name, 0);
         blob_fs_dirs_put(s->dirs, d);
