@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # An upload temporary that no process holds is a dead upload's: the
-# sweep removes it once it is a minute old, at startup and in the
-# periodic passes, instead of leaving it for the hour meant for file
-# systems without working flock. Kept: a fresh one (a writer may be
-# between its open and its lock), and an old one whose shared lock a
-# live process holds (here a python3 process, as a second server sharing the
-# directory would), whatever its age. The old code kept every unheld
-# temporary younger than an hour.
+# store removes it when it opens (a restart after a crash), whatever its
+# age, and the periodic passes once it is a minute old, instead of
+# leaving it for the hour meant for file systems without working flock.
+# Kept: an old one whose shared lock a live process holds (here a python3
+# process, as a second server sharing the directory would), and in the
+# periodic passes a fresh one. The old code kept every unheld temporary
+# younger than an hour.
 source "$LOGSHARE_TEST_LIB/testlib.sh"
 source "$LOGSHARE_SOURCE_DIR/tests/server/srvlib.sh"
 DATA=$TEST_TMP/data
@@ -52,15 +52,16 @@ LATE=.tmp-at_016f6b8b4c00dddddddddddddddddddddddd-0123456789abcdef
 start_server "$DATA"
 stop_server
 plant "$DEAD" '5 minutes ago'
-plant "$FRESH" ''
+plant "$FRESH" '' # a crash just now
 plant "$HELD" '3 hours ago'
 hold "$HELD"
 start_server "$DATA" --sweep-interval-s 1
 req GET /healthz; expect 200 "" "serving"
 [ ! -e "$IN/$DEAD" ] || fail "an unheld temporary 5 minutes old survived the startup sweep"
-[ -e "$IN/$FRESH" ] || fail "a fresh temporary was removed"
+[ ! -e "$IN/$FRESH" ] || fail "an unheld temporary a crash just left survived the startup sweep"
 [ -e "$IN/$HELD" ] || fail "a temporary a live process holds was removed"
-pass "startup: an unheld temporary a few minutes old is removed, fresh and held ones stay"
+pass "startup: unheld temporaries are removed whatever their age, a held one stays"
+plant "$FRESH" '' # while serving: a writer may be just opening it
 
 # --- in a periodic pass ---------------------------------------------------------
 plant "$LATE" '2 minutes ago'

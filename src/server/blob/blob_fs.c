@@ -29,8 +29,9 @@
  * its later files arrive, which at limits.min_body_rate may take days.
  * The lock dies with the process that held it, so "nobody holds it" is
  * exactly "its upload is gone", in this server or in another sharing the
- * directory: such a file goes a minute after it was last written, not
- * after the sweep's age limit (sweep_one). That age limit stays, for
+ * directory: such a file goes when the store opens (after a crash) or a
+ * minute after it was last written, not after the sweep's age limit
+ * (sweep_one). That age limit stays, for
  * file systems without working flock (the lock call's failure is then
  * ignored, as before the lock).
  *
@@ -126,6 +127,19 @@ static int split_key(const char *key, char **dir, char **base)
     return 0;
 }
 
+/* Takes the shared lock on a temporary file just created; 0 when a sweep
+ * got there first (the startup sweep takes unheld files of any age):
+ * it holds the file's exclusive lock to unlink it, or already did. A
+ * lock call that fails otherwise (no working flock here) is ignored:
+ * the sweep then goes by age alone. Never waits. */
+static int lock_new_tmp(int fd)
+{
+    if (flock(fd, LOCK_SH | LOCK_NB) != 0)
+        return errno != EWOULDBLOCK;
+    struct stat st;
+    return fstat(fd, &st) != 0 || st.st_nlink > 0;
+}
+
 /* Runs on an HTTP thread (the first file part of a request): creates one
  * temporary file in the staging directory and nothing else; no mkdir, no
  * fsync, no lock. The target directory is only needed at commit. */
@@ -163,16 +177,18 @@ static int fs_put_open(struct blob_store *bs, const char *key, struct blob_write
         snprintf(w->tmp_name, tlen, "%s%s-%s", BLOB_FS_TMP_PREFIX, w->final_name, hex);
         w->fd = openat(s->staging_fd, w->tmp_name,
                        O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (w->fd >= 0 || errno != EEXIST)
+        if (w->fd < 0 && errno == EEXIST)
+            continue;
+        if (w->fd < 0 || lock_new_tmp(w->fd))
             break;
+        close(w->fd); /* a sweep took it: it is gone, or about to be */
+        w->fd = -1;
+        errno = EEXIST;
     }
     if (w->fd < 0) {
         rc = err_from_errno();
         goto fail;
     }
-    /* Never waits: the sweep asks for this file's lock only once it is
-     * stale, and a file created just now is not. */
-    (void)flock(w->fd, LOCK_SH | LOCK_NB);
     w->store = s;
     *out = &w->base;
     return 0;
@@ -546,35 +562,36 @@ static int is_tmp_name(const char *name)
 
 /* A temporary file nobody holds is a dead upload's, however young:
  * every live writer holds its lock from put_open to commit or abort.
- * This short grace only covers the moment between a writer's openat and
- * its flock (and clocks of servers sharing the directory that disagree
- * a little); without it a crash's leftovers waited for the caller's
- * limit (an hour) although the lock already told they were dead. */
+ * Without the lock's answer a crash's leftovers waited for the caller's
+ * age limit (an hour). The passes made while uploads run still leave a
+ * file younger than this alone: a writer the sweep beats to its new
+ * file's lock has to make another (lock_new_tmp), and servers sharing
+ * the directory may disagree a little about the time. */
 #define FS_UNHELD_GRACE_S 60
 
 /* Removes name (in dirfd) if it is a regular file that no writer holds
- * and that was modified before older_than, or before FS_UNHELD_GRACE_S
- * ago when the lock says nobody holds it. Where flock does not work
- * (its failure is not EWOULDBLOCK) the age alone decides, against
- * older_than only. A younger file is never locked, not even to look: a
- * writer that found it locked between its openat and its flock would
- * go on without a lock. The exclusive lock is held from the check to
- * the unlink, so no writer can take the file in between. */
-static void sweep_one(int dirfd, const char *name, int64_t older_than,
+ * and that was modified before older_than, or, when the lock says that
+ * nobody holds it, before unheld_grace_s ago (0: at any age). Where
+ * flock does not work (its failure is not EWOULDBLOCK) the age alone
+ * decides, against older_than only. The exclusive lock is held from the
+ * check to the unlink, so no writer can take the file in between. */
+static void sweep_one(int dirfd, const char *name, int64_t older_than, int64_t unheld_grace_s,
                       struct blob_upload_sweep *res)
 {
-    int64_t grace_limit = (int64_t)time(NULL) - FS_UNHELD_GRACE_S;
     int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
         return; /* gone meanwhile (committed, aborted, another sweep) */
     struct stat st;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-        ((int64_t)st.st_mtime < older_than || (int64_t)st.st_mtime < grace_limit)) {
-        int unheld = flock(fd, LOCK_EX | LOCK_NB) == 0;
-        int stale = (int64_t)st.st_mtime < older_than;
-        if ((unheld || (stale && errno != EWOULDBLOCK)) && unlinkat(dirfd, name, 0) == 0) {
-            res->removed++;
-            res->bytes += (uint64_t)st.st_size;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        int64_t mtime = (int64_t)st.st_mtime;
+        int stale = mtime < older_than;
+        int past_grace = unheld_grace_s == 0 || mtime < (int64_t)time(NULL) - unheld_grace_s;
+        if (stale || past_grace) {
+            int unheld = flock(fd, LOCK_EX | LOCK_NB) == 0;
+            if ((unheld || (stale && errno != EWOULDBLOCK)) && unlinkat(dirfd, name, 0) == 0) {
+                res->removed++;
+                res->bytes += (uint64_t)st.st_size;
+            }
         }
     }
     close(fd);
@@ -582,10 +599,9 @@ static void sweep_one(int dirfd, const char *name, int64_t older_than,
 
 /* The removals are not fsynced: one a crash undoes is removed again by
  * the next sweep. */
-static int fs_sweep_uploads(struct blob_store *bs, int64_t older_than, const atomic_int *stop,
-                            struct blob_upload_sweep *res)
+static int sweep_staging(struct fs_store *s, int64_t older_than, int64_t unheld_grace_s,
+                         const atomic_int *stop, struct blob_upload_sweep *res)
 {
-    struct fs_store *s = bs->state;
     /* A description of its own: the directory's read position is not
      * shared with staging_fd or another sweep. */
     int fd = openat(s->staging_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -604,10 +620,16 @@ static int fs_sweep_uploads(struct blob_store *bs, int64_t older_than, const ato
         if (!e)
             break;
         if (is_tmp_name(e->d_name))
-            sweep_one(dirfd(dir), e->d_name, older_than, res);
+            sweep_one(dirfd(dir), e->d_name, older_than, unheld_grace_s, res);
     }
     closedir(dir);
     return rc;
+}
+
+static int fs_sweep_uploads(struct blob_store *bs, int64_t older_than, const atomic_int *stop,
+                            struct blob_upload_sweep *res)
+{
+    return sweep_staging(bs->state, older_than, FS_UNHELD_GRACE_S, stop, res);
 }
 
 static void fs_destroy(struct blob_store *bs)
@@ -703,8 +725,12 @@ int blob_fs_open(const char *data_dir, struct blob_store **out)
         goto fail;
     s->base.ops = &fs_ops;
     s->base.state = s;
+    /* At startup no grace: a writer of another server sharing the
+     * directory that the sweep beats to its file's lock notices
+     * (lock_new_tmp) and makes another, and this server has none yet,
+     * so what a crash just left goes now, not at the next pass. */
     struct blob_upload_sweep ignored;
-    fs_sweep_uploads(&s->base, (int64_t)time(NULL) - BLOB_STALE_UPLOAD_S, NULL, &ignored);
+    sweep_staging(s, (int64_t)time(NULL) - BLOB_STALE_UPLOAD_S, 0, NULL, &ignored);
     nftw(s->root, sweep_legacy_entry, 16, FTW_PHYS | FTW_ACTIONRETVAL);
     *out = &s->base;
     return 0;

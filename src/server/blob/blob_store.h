@@ -61,8 +61,9 @@
  * (blob_store_sweep_uploads) where file locks do not work. Far above any
  * pause a live upload may take (limits.connection_timeout_s, 60 s by
  * default). Where they work, the writer's lock protects a live upload
- * however long it pauses, and a file no writer holds goes once it is a
- * minute old: waiting longer would only keep a dead upload's bytes. */
+ * however long it pauses, and a file no writer holds goes when the
+ * store opens or once it is a minute old: waiting longer would only
+ * keep a dead upload's bytes. */
 #define BLOB_STALE_UPLOAD_S 3600
 
 struct blob_store;
@@ -245,9 +246,9 @@ void blob_store_destroy(struct blob_store *bs);
  * <data_dir>/blobs/.incoming (put_open creates nothing else: no
  * directory, no fsync, so it is cheap on an HTTP thread). Each writer
  * holds a shared flock on its file until commit or abort; a file nobody
- * holds, untouched for a minute (BLOB_STALE_UPLOAD_S where flock does not
- * work), is a crash's leftover, which open removes, and
- * blob_store_sweep_uploads whenever called
+ * holds is a crash's leftover, which open removes at once, and
+ * blob_store_sweep_uploads once it is untouched for a minute
+ * (BLOB_STALE_UPLOAD_S where flock does not work, for both)
  * (several servers may share one directory: a lock held by any of them
  * keeps the file). A key's directory is created by the
  * first commit into it; concurrent commits into one directory share its
