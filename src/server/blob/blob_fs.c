@@ -29,8 +29,11 @@
  * its later files arrive, which at limits.min_body_rate may take days.
  * The lock dies with the process that held it, so "nobody holds it" is
  * exactly "its upload is gone", in this server or in another sharing the
- * directory. The age check stays, for file systems without working
- * flock (the lock call's failure is then ignored, as before the lock).
+ * directory: such a file goes when the store opens (after a crash) or a
+ * minute after it was last written, not after the sweep's age limit
+ * (sweep_one). That age limit stays, for
+ * file systems without working flock (the lock call's failure is then
+ * ignored, as before the lock).
  *
  * Every path is resolved relative to the root directory's descriptor
  * with *at() calls and O_NOFOLLOW, after the key passed blob_key_valid,
@@ -124,6 +127,19 @@ static int split_key(const char *key, char **dir, char **base)
     return 0;
 }
 
+/* Takes the shared lock on a temporary file just created; 0 when a sweep
+ * got there first (the startup sweep takes unheld files of any age):
+ * it holds the file's exclusive lock to unlink it, or already did. A
+ * lock call that fails otherwise (no working flock here) is ignored:
+ * the sweep then goes by age alone. Never waits. */
+static int lock_new_tmp(int fd)
+{
+    if (flock(fd, LOCK_SH | LOCK_NB) != 0)
+        return errno != EWOULDBLOCK;
+    struct stat st;
+    return fstat(fd, &st) != 0 || st.st_nlink > 0;
+}
+
 /* Runs on an HTTP thread (the first file part of a request): creates one
  * temporary file in the staging directory and nothing else; no mkdir, no
  * fsync, no lock. The target directory is only needed at commit. */
@@ -161,16 +177,18 @@ static int fs_put_open(struct blob_store *bs, const char *key, struct blob_write
         snprintf(w->tmp_name, tlen, "%s%s-%s", BLOB_FS_TMP_PREFIX, w->final_name, hex);
         w->fd = openat(s->staging_fd, w->tmp_name,
                        O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (w->fd >= 0 || errno != EEXIST)
+        if (w->fd < 0 && errno == EEXIST)
+            continue;
+        if (w->fd < 0 || lock_new_tmp(w->fd))
             break;
+        close(w->fd); /* a sweep took it: it is gone, or about to be */
+        w->fd = -1;
+        errno = EEXIST;
     }
     if (w->fd < 0) {
         rc = err_from_errno();
         goto fail;
     }
-    /* Never waits: the sweep asks for this file's lock only once it is
-     * stale, and a file created just now is not. */
-    (void)flock(w->fd, LOCK_SH | LOCK_NB);
     w->store = s;
     *out = &w->base;
     return 0;
@@ -245,6 +263,26 @@ static int rename_noreplace(int from_dir, const char *from, int to_dir, const ch
     return 0;
 }
 
+/* Renames w's file into its key's directory (*d, a reference the
+ * caller puts back). A cached directory that someone deleted (an
+ * operator tidying empty directories) is made again once: without that,
+ * every commit into it failed until the server restarted. */
+static int rename_into_place(struct fs_store *s, struct fs_writer *w, struct blob_fs_dir **d)
+{
+    for (int attempt = 0;; attempt++) {
+        int rc = blob_fs_dirs_get(s->dirs, w->dir, 1, d);
+        if (rc != 0)
+            return rc;
+        if (rename_noreplace(s->staging_fd, w->tmp_name, blob_fs_dir_fd(*d), w->final_name) == 0)
+            return 0;
+        rc = err_from_errno();
+        if (rc != LOGSHARE_ENOENT || attempt > 0 || !blob_fs_dirs_forget_if_gone(s->dirs, *d))
+            return rc;
+        blob_fs_dirs_put(s->dirs, *d);
+        *d = NULL;
+    }
+}
+
 /* Runs on a worker thread. The order is rename, then the file's
  * fdatasync and the shared directory fsync at the same time (the
  * directory goes to blob_fs_dirs' syncer thread while this one syncs the
@@ -270,16 +308,15 @@ static int fs_commit(struct blob_writer *bw)
     struct fs_writer *w = (struct fs_writer *)bw;
     struct fs_store *s = w->store;
     struct blob_fs_dir *d = NULL;
-    int rc = w->fd < 0 ? LOGSHARE_ECLOSED : blob_fs_dirs_get(s->dirs, w->dir, 1, &d);
+    int rc = w->fd < 0 ? LOGSHARE_ECLOSED : 0;
     /* The modification time becomes the commit's, before the blob can be
      * seen under its key: the orphan sweep removes only blobs older than
      * its grace period, and the bytes of a request's first file may have
      * arrived long before the request commits it. */
     if (rc == 0 && futimens(w->fd, NULL) != 0)
         rc = err_from_errno();
-    if (rc == 0 &&
-        rename_noreplace(s->staging_fd, w->tmp_name, blob_fs_dir_fd(d), w->final_name) != 0)
-        rc = err_from_errno();
+    if (rc == 0)
+        rc = rename_into_place(s, w, &d);
     if (rc != 0) {
         unlinkat(s->staging_fd, w->tmp_name, 0);
         blob_fs_dirs_put(s->dirs, d);
@@ -523,32 +560,48 @@ static int is_tmp_name(const char *name)
     return strncmp(name, BLOB_FS_TMP_PREFIX, strlen(BLOB_FS_TMP_PREFIX)) == 0;
 }
 
-/* Removes name (in dirfd) if it is a regular file modified before
- * older_than that no writer holds. The exclusive lock is held from the
- * check to the unlink, so no writer can hold the file in between (a
- * writer's own lock is taken when its file is new, never stale). */
-static void sweep_one(int dirfd, const char *name, int64_t older_than,
+/* A temporary file nobody holds is a dead upload's, however young:
+ * every live writer holds its lock from put_open to commit or abort.
+ * Without the lock's answer a crash's leftovers waited for the caller's
+ * age limit (an hour). The passes made while uploads run still leave a
+ * file younger than this alone: a writer the sweep beats to its new
+ * file's lock has to make another (lock_new_tmp), and servers sharing
+ * the directory may disagree a little about the time. */
+#define FS_UNHELD_GRACE_S 60
+
+/* Removes name (in dirfd) if it is a regular file that no writer holds
+ * and that was modified before older_than, or, when the lock says that
+ * nobody holds it, before unheld_grace_s ago (0: at any age). Where
+ * flock does not work (its failure is not EWOULDBLOCK) the age alone
+ * decides, against older_than only. The exclusive lock is held from the
+ * check to the unlink, so no writer can take the file in between. */
+static void sweep_one(int dirfd, const char *name, int64_t older_than, int64_t unheld_grace_s,
                       struct blob_upload_sweep *res)
 {
     int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
         return; /* gone meanwhile (committed, aborted, another sweep) */
     struct stat st;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (int64_t)st.st_mtime < older_than &&
-        (flock(fd, LOCK_EX | LOCK_NB) == 0 || errno != EWOULDBLOCK) &&
-        unlinkat(dirfd, name, 0) == 0) {
-        res->removed++;
-        res->bytes += (uint64_t)st.st_size;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        int64_t mtime = (int64_t)st.st_mtime;
+        int stale = mtime < older_than;
+        int past_grace = unheld_grace_s == 0 || mtime < (int64_t)time(NULL) - unheld_grace_s;
+        if (stale || past_grace) {
+            int unheld = flock(fd, LOCK_EX | LOCK_NB) == 0;
+            if ((unheld || (stale && errno != EWOULDBLOCK)) && unlinkat(dirfd, name, 0) == 0) {
+                res->removed++;
+                res->bytes += (uint64_t)st.st_size;
+            }
+        }
     }
     close(fd);
 }
 
 /* The removals are not fsynced: one a crash undoes is removed again by
  * the next sweep. */
-static int fs_sweep_uploads(struct blob_store *bs, int64_t older_than, const atomic_int *stop,
-                            struct blob_upload_sweep *res)
+static int sweep_staging(struct fs_store *s, int64_t older_than, int64_t unheld_grace_s,
+                         const atomic_int *stop, struct blob_upload_sweep *res)
 {
-    struct fs_store *s = bs->state;
     /* A description of its own: the directory's read position is not
      * shared with staging_fd or another sweep. */
     int fd = openat(s->staging_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -567,10 +620,16 @@ static int fs_sweep_uploads(struct blob_store *bs, int64_t older_than, const ato
         if (!e)
             break;
         if (is_tmp_name(e->d_name))
-            sweep_one(dirfd(dir), e->d_name, older_than, res);
+            sweep_one(dirfd(dir), e->d_name, older_than, unheld_grace_s, res);
     }
     closedir(dir);
     return rc;
+}
+
+static int fs_sweep_uploads(struct blob_store *bs, int64_t older_than, const atomic_int *stop,
+                            struct blob_upload_sweep *res)
+{
+    return sweep_staging(bs->state, older_than, FS_UNHELD_GRACE_S, stop, res);
 }
 
 static void fs_destroy(struct blob_store *bs)
@@ -666,8 +725,12 @@ int blob_fs_open(const char *data_dir, struct blob_store **out)
         goto fail;
     s->base.ops = &fs_ops;
     s->base.state = s;
+    /* At startup no grace: a writer of another server sharing the
+     * directory that the sweep beats to its file's lock notices
+     * (lock_new_tmp) and makes another, and this server has none yet,
+     * so what a crash just left goes now, not at the next pass. */
     struct blob_upload_sweep ignored;
-    fs_sweep_uploads(&s->base, (int64_t)time(NULL) - BLOB_STALE_UPLOAD_S, NULL, &ignored);
+    sweep_staging(s, (int64_t)time(NULL) - BLOB_STALE_UPLOAD_S, 0, NULL, &ignored);
     nftw(s->root, sweep_legacy_entry, 16, FTW_PHYS | FTW_ACTIONRETVAL);
     *out = &s->base;
     return 0;

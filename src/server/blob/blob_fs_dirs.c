@@ -337,6 +337,20 @@ void blob_fs_dirs_remove_if_empty(struct blob_fs_dirs *ds, struct blob_fs_dir *d
     pthread_mutex_unlock(&ds->lock);
 }
 
+int blob_fs_dirs_forget_if_gone(struct blob_fs_dirs *ds, struct blob_fs_dir *d)
+{
+    struct stat st;
+    /* A deleted directory keeps its open descriptor, with no links. */
+    int gone = fstat(d->fd, &st) == 0 && st.st_nlink == 0;
+    if (gone) {
+        pthread_mutex_lock(&ds->lock);
+        if (!d->evicted)
+            unlink_from_list(ds, d);
+        pthread_mutex_unlock(&ds->lock);
+    }
+    return gone;
+}
+
 void blob_fs_dirs_put(struct blob_fs_dirs *ds, struct blob_fs_dir *d)
 {
     if (!d)

@@ -69,6 +69,12 @@ int blob_fs_dir_sync_wait(struct blob_fs_dirs *ds, struct blob_fs_dir *d, uint64
  * than rename into a deleted directory. For the old per-ticket layout. */
 void blob_fs_dirs_remove_if_empty(struct blob_fs_dirs *ds, struct blob_fs_dir *d);
 
+/* 1 when d was removed from the disk behind the cache's back (someone
+ * deleted an empty directory): renames into it fail with ENOENT. It is
+ * then dropped from the cache, so the next blob_fs_dirs_get creates it
+ * afresh; the caller's reference stays valid until put back. */
+int blob_fs_dirs_forget_if_gone(struct blob_fs_dirs *ds, struct blob_fs_dir *d);
+
 /* Gives back a reference from blob_fs_dirs_get. NULL is a no-op. */
 void blob_fs_dirs_put(struct blob_fs_dirs *ds, struct blob_fs_dir *d);
 

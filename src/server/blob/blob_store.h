@@ -57,11 +57,13 @@
 #define BLOB_TO_END UINT64_MAX
 /* Subdirectory of the data dir that the directory store uses. */
 #define BLOB_FS_DIRNAME "blobs"
-/* An upload's temporary file untouched this long, that no writer holds,
- * is a crash's leftover (blob_store_sweep_uploads). Far above any pause
- * a live upload may take (limits.connection_timeout_s, 60 s by default),
- * although the writer's lock already protects a live one however long
- * it pauses. */
+/* An upload's temporary file untouched this long is a crash's leftover
+ * (blob_store_sweep_uploads) where file locks do not work. Far above any
+ * pause a live upload may take (limits.connection_timeout_s, 60 s by
+ * default). Where they work, the writer's lock protects a live upload
+ * however long it pauses, and a file no writer holds goes when the
+ * store opens or once it is a minute old: waiting longer would only
+ * keep a dead upload's bytes. */
 #define BLOB_STALE_UPLOAD_S 3600
 
 struct blob_store;
@@ -205,11 +207,12 @@ int blob_store_list(struct blob_store *bs, blob_list_fn fn, void *arg);
 /* Removes what uploads a crash interrupted left behind: their partial
  * bytes, which no writer holds any more (in this process or in another
  * sharing the store) and which nobody touched since before
- * older_than_unix_s. A live upload is never affected, however long it
- * pauses. stop (may be NULL) is read before each file. res (required)
- * counts what was removed; 0 also for stores without partial uploads
- * (no op), else the error that ended the sweep. Safe to run while
- * uploads go on, and in several processes at once. */
+ * older_than_unix_s, or for a minute when the store can tell that no
+ * writer holds them (the directory store, with working flock). A live
+ * upload is never affected, however long it pauses. stop (may be NULL) is read before each file.
+ * res (required) counts what was removed; 0 also for stores without partial uploads (no op), else
+ * the error that ended the sweep. Safe to run while uploads go on, and in several processes at
+ * once. */
 int blob_store_sweep_uploads(struct blob_store *bs, int64_t older_than_unix_s,
                              const atomic_int *stop, struct blob_upload_sweep *res);
 
@@ -243,8 +246,9 @@ void blob_store_destroy(struct blob_store *bs);
  * <data_dir>/blobs/.incoming (put_open creates nothing else: no
  * directory, no fsync, so it is cheap on an HTTP thread). Each writer
  * holds a shared flock on its file until commit or abort; a file nobody
- * holds and untouched for BLOB_STALE_UPLOAD_S is a crash's leftover,
- * which open removes, and blob_store_sweep_uploads whenever called
+ * holds is a crash's leftover, which open removes at once, and
+ * blob_store_sweep_uploads once it is untouched for a minute
+ * (BLOB_STALE_UPLOAD_S where flock does not work, for both)
  * (several servers may share one directory: a lock held by any of them
  * keeps the file). A key's directory is created by the
  * first commit into it; concurrent commits into one directory share its
