@@ -94,8 +94,8 @@ static const struct key_def keys[] = {
       "leaves them); 0 = never"),
     I("blob", "sweep_interval_s", blob_sweep_interval_s, "3600",
       "after the startup sweep, sweep again this long after each pass: orphaned blobs "
-      "(orphan_grace_s) and uploads a crash cut off (temporary files no upload holds, untouched "
-      "for an hour); 0 = at startup only"),
+      "(orphan_grace_s) and uploads a crash cut off (temporary files no upload holds: at "
+      "startup, or after a minute); 0 = at startup only"),
     I("limits", "max_body_bytes", max_body_bytes, "2147483648", "largest request body"),
     I("limits", "max_file_bytes", max_file_bytes, "2147483648", "largest attached file"),
     I("limits", "max_files", max_files, "32", "files per request"),
