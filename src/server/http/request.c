@@ -28,6 +28,7 @@
  * happen.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -103,6 +104,8 @@ static int parse_u64(const char *s, uint64_t *out)
 /* The headers that frame a body, from one pass over them. */
 #define TE_MAX_BYTES 256 /* "chunked" with room for a few codings */
 
+#define NAME_QUOTE_MAX 40 /* of a refused field name, in the error message */
+
 struct framing {
     int cl_lines;              /* Content-Length header lines */
     const char *cl_value;      /* the first one's value */
@@ -111,13 +114,61 @@ struct framing {
     int te_has_chunked;        /* "chunked" appears in one of them */
     char te[TE_MAX_BYTES + 1]; /* every Transfer-Encoding value, in order, joined with "," */
     size_t te_len;
+    /* The first field name that is not a token, or that glues something
+     * onto Content-Length / Transfer-Encoding (field_name_refused). */
+    const char *bad_name;
+    int host_lines;         /* Host header lines */
+    const char *host_value; /* the first one's value */
 };
+
+/* tchar of RFC 9110 5.6.2: what a field name is made of. */
+static int is_tchar(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+static int has_prefix_ci(const char *s, const char *prefix)
+{
+    return strncasecmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* libmicrohttpd 0.9.75 keeps a field name as sent up to the colon
+ * ("Content-Length : 3" is a field "Content-Length " that frames
+ * nothing) and appends a folded line (obs-fold) to the previous field's
+ * NAME ("Content-Length:\r\n 3" becomes "Content-Length3" with an empty
+ * value). Either way it reads no body where a proxy in front that trims
+ * the space or unfolds the line reads one, and the body is then taken
+ * as the next request: a desync (request smuggling). RFC 9112 5.1 and
+ * 5.2 say to refuse both with 400. A name that is not a token is
+ * refused; so is a token that starts with a framing field's name and
+ * goes on, which only folding makes (no such field exists). A fold onto
+ * another field ("X-A: a\r\n b" becomes "X-Ab") cannot be told from a
+ * real name and frames nothing. */
+static int field_name_refused(const char *key)
+{
+    if (!key || !*key)
+        return 1;
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+        if (!is_tchar(*p))
+            return 1;
+    return (has_prefix_ci(key, MHD_HTTP_HEADER_CONTENT_LENGTH) &&
+            strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) != 0) ||
+           (has_prefix_ci(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) &&
+            strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) != 0);
+}
 
 static enum MHD_Result scan_framing(void *cls, enum MHD_ValueKind kind, const char *key,
                                     const char *value)
 {
     (void)kind;
     struct framing *f = cls;
+    if (!f->bad_name && field_name_refused(key))
+        f->bad_name = key ? key : "";
+    if (key && strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0 && f->host_lines++ == 0)
+        f->host_value = value;
+    if (!key)
+        return MHD_YES;
     if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
         if (f->cl_lines++ == 0)
             f->cl_value = value;
@@ -202,6 +253,36 @@ static int check_transfer_encoding(http_request *req, const struct framing *f)
                                   "transfer coding '%s' is not supported (only chunked)", unknown);
     return http_respond_error(req, LOGSHARE_EINVAL, 400,
                               "Transfer-Encoding must be exactly 'chunked' (once, no parameters)");
+}
+
+/* Host = uri-host [ ":" port ] (RFC 9110 7.2, RFC 3986 3.2.2): the
+ * characters of a reg-name, an IP literal in brackets, or a port. Empty
+ * is allowed (a target without an authority). Anything else ("a b",
+ * "x/y", "user@x") is what a proxy or the dashboard's Origin check
+ * (which compares Origin with Host) might read differently. */
+static int host_value_ok(const char *v)
+{
+    for (const unsigned char *p = (const unsigned char *)v; p && *p; p++)
+        if (!isalnum(*p) && !strchr("-._~!$&'()*+,;=%:[]", *p))
+            return 0;
+    return 1;
+}
+
+/* RFC 9112 3.2: a server MUST answer 400 to an HTTP/1.1 request without
+ * a Host header, with more than one, or with an invalid one.
+ * libmicrohttpd 0.9.75 checks this only in its strict mode, whose own
+ * error answers come with their status line sent twice; so here. */
+static int check_host(http_request *req, const char *version, const struct framing *f)
+{
+    int http11 = version && strcmp(version, MHD_HTTP_VERSION_1_1) == 0;
+    if (f->host_lines > 1)
+        return http_respond_error(req, LOGSHARE_EINVAL, 400, "more than one Host header");
+    if (http11 && f->host_lines == 0)
+        return http_respond_error(req, LOGSHARE_EINVAL, 400,
+                                  "an HTTP/1.1 request needs a Host header");
+    if (f->host_lines == 1 && !host_value_ok(f->host_value))
+        return http_respond_error(req, LOGSHARE_EINVAL, 400, "invalid Host header");
+    return 0;
 }
 
 /* Whether the request declares a body. A request without one can be
@@ -398,6 +479,53 @@ size_t http_unescape_target(void *cls, struct MHD_Connection *conn, char *s)
     return MHD_http_unescape(s);
 }
 
+/* More query parameters than any endpoint takes (each takes a handful,
+ * and a parameter given twice is refused anyway). */
+#define HTTP_MAX_QUERY_PARAMS 64
+
+/* libmicrohttpd 0.9.75 stores each query parameter in the connection's
+ * memory pool before calling us; a few thousand short ones ("a=b&"
+ * repeated, a 12 KiB URL) exhaust it, and its own 431 then cannot be
+ * made: the client waited for header_timeout_s and got no answer. This
+ * callback sees the request line first (MHD_OPTION_URI_LOG_CALLBACK),
+ * before the parameters are parsed: a query with too many is cut to
+ * nothing in place (the line is MHD's writable read buffer, handed over
+ * as const; MHD reads the parameters from it only after this returns)
+ * and the request is answered 400 (first_call). */
+void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    (void)cls;
+    char *q = uri ? strchr(uri, '?') : NULL;
+    if (!q)
+        return NULL;
+    size_t n = 1;
+    for (const char *p = q + 1; *p; p++)
+        n += *p == '&';
+    if (n <= HTTP_MAX_QUERY_PARAMS)
+        return NULL;
+    q[1] = '\0';
+    struct conn_track *t = http_track_of(conn);
+    if (t)
+        t->query_cut = 1;
+    return NULL; /* *req_cls stays NULL: http_on_access makes the request */
+}
+
+/* RFC 9112 3.2.2: a server must accept a target in absolute form
+ * ("GET http://host/api/v1/tickets", as sent to a proxy); the path is
+ * what follows the authority ("/" when nothing does). */
+static const char *origin_form(const char *url)
+{
+    const char *rest = NULL;
+    if (strncasecmp(url, "http://", 7) == 0)
+        rest = url + 7;
+    else if (strncasecmp(url, "https://", 8) == 0)
+        rest = url + 8;
+    if (!rest)
+        return url;
+    const char *slash = strchr(rest, '/');
+    return slash ? slash : "/";
+}
+
 /* ---- the log line -------------------------------------------------- */
 
 /* Copies s into out with anything not plainly printable %-escaped, so a
@@ -456,8 +584,8 @@ static enum router_result find_route(http_request *req, const char *url, const h
     return rr;
 }
 
-static int begin_request(http_request *req, const char *url, int nul_in_target,
-                         const struct framing *f)
+static int begin_request(http_request *req, const char *url, const char *version, int nul_in_target,
+                         int query_cut, const struct framing *f)
 {
     struct http_server *s = req->server;
     resolve_client(req);
@@ -472,6 +600,16 @@ static int begin_request(http_request *req, const char *url, int nul_in_target,
     if (nul_in_target)
         return http_respond_error(req, LOGSHARE_EINVAL, 400,
                                   "the request target contains %%00 (a NUL byte)");
+    if (query_cut)
+        return http_respond_error(req, LOGSHARE_EINVAL, 400, "more than %d query parameters",
+                                  HTTP_MAX_QUERY_PARAMS);
+    if (f->bad_name) {
+        req->close_after = 1; /* it may have been meant to frame a body */
+        return http_respond_error(req, LOGSHARE_EINVAL, 400,
+                                  "invalid header field name '%.*s' (whitespace before the colon, "
+                                  "or a folded line?)",
+                                  NAME_QUOTE_MAX, f->bad_name);
+    }
     int rc = check_transfer_encoding(req, f);
     if (rc || req->status)
         return rc;
@@ -483,6 +621,9 @@ static int begin_request(http_request *req, const char *url, int nul_in_target,
     req->content_length = UINT64_MAX;
     if (f->cl_lines == 1 && parse_u64(f->cl_value, &req->content_length))
         return http_respond_error(req, LOGSHARE_EINVAL, 400, "bad Content-Length");
+    rc = check_host(req, version, f);
+    if (rc || req->status)
+        return rc;
 
     if (rr == ROUTER_NO_PATH)
         return http_respond_error(req, LOGSHARE_ENOENT, 404, "no such endpoint: %s %s", req->method,
@@ -679,17 +820,18 @@ static int drain_then_answer(http_request *req)
     return !(expect && strcasecmp(expect, "100-continue") == 0);
 }
 
-static enum MHD_Result first_call(http_request *req, const char *url)
+static enum MHD_Result first_call(http_request *req, const char *url, const char *version)
 {
     struct conn_track *t = req->track;
     int nul = t && t->nul_in_target;
+    int query_cut = t && t->query_cut;
     if (t)
-        t->nul_in_target = 0;
+        t->nul_in_target = t->query_cut = 0;
     track_request_start(req);
     struct framing f;
     framing_scan(req, &f);
     req->in_begin = 1;
-    int rc = begin_request(req, url, nul, &f);
+    int rc = begin_request(req, url, version, nul, query_cut, &f);
     if (rc && !req->status)
         http_respond_error(req, rc, 0, "%s", logshare_strerror(rc));
     req->in_begin = 0;
@@ -714,7 +856,6 @@ enum MHD_Result http_on_access(void *cls, struct MHD_Connection *conn, const cha
                                const char *method, const char *version, const char *upload_data,
                                size_t *upload_data_size, void **req_cls)
 {
-    (void)version;
     struct http_server *s = cls;
     http_request *req = *req_cls;
     if (!req) {
@@ -726,12 +867,13 @@ enum MHD_Result http_on_access(void *cls, struct MHD_Connection *conn, const cha
         req->server = s;
         req->app = s->app;
         req->method = method;
+        url = origin_form(url);
         req->path = url;
         req->start_ns = ls_time_mono_ns();
         req->track = http_track_of(conn);
         make_request_id(req);
         http_metrics_thread_request(s->metrics);
-        return first_call(req, url);
+        return first_call(req, url, version);
     }
     if (*upload_data_size) {
         size_t len = *upload_data_size;
@@ -787,7 +929,7 @@ void http_on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
         t->slow_cut = 0;
         t->body_watch = 0;
         pthread_mutex_unlock(&s->conn_lock);
-        t->nul_in_target = 0;
+        t->nul_in_target = t->query_cut = 0;
     }
     if (!req)
         return;

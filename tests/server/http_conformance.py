@@ -1,0 +1,177 @@
+#!/usr/bin/env python3
+"""http_conformance.py - HTTP/1.1 message framing of a running logshared
+(RFC 9110/9112) over raw sockets, where a request body could be taken for
+the next request (a desync, or request smuggling behind a proxy).
+
+usage: http_conformance.py PORT USER_TOKEN SUPPORT_TOKEN
+
+Each case sends bytes on a fresh connection, usually a request followed
+by a pipelined "GET /healthz" that asks to close, then reads until the
+server closes (or 2 s of silence), and checks the status lines that came
+back: [400] where [400, 200] was possible means the connection was closed
+after the 400. Prints one line per failure; exit 1 if any.
+"""
+import re
+import socket
+import sys
+import time
+
+PORT, TOK, STOK = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+NEXT = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+NEXT_KA = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"  # keeps the connection
+MP = "Content-Type: multipart/form-data; boundary=b\r\n"
+FORM = ('--b\r\nContent-Disposition: form-data; name="description"\r\n\r\n'
+        'conformance\r\n--b--\r\n')
+failures = []
+
+
+def exchange(data, quiet_s=2.0, total_s=10.0):
+    """Sends data; returns (response bytes, closed by the server, seconds)."""
+    s = socket.create_connection(("127.0.0.1", PORT))
+    s.settimeout(quiet_s)
+    t0 = time.monotonic()
+    s.sendall(data.encode("latin1"))
+    out, closed = b"", False
+    while time.monotonic() - t0 < total_s:
+        try:
+            b = s.recv(65536)
+        except socket.timeout:
+            break
+        except ConnectionResetError:
+            closed = True
+            break
+        if not b:
+            closed = True
+            break
+        out += b
+    s.close()
+    return out.decode("latin1"), closed, time.monotonic() - t0
+
+
+def statuses(resp):
+    return [int(code) for code in re.findall(r"HTTP/1\.1 (\d{3}) ", resp)]
+
+
+def check(what, data, want, closed=None, body_has=None, no_100=False):
+    """want: the list of final statuses expected, in order."""
+    resp, was_closed, secs = exchange(data)
+    got = [s for s in statuses(resp) if s != 100]
+    if got != want:
+        failures.append(f"{what}: statuses {got}, expected {want}; answer: {resp[:400]!r}")
+    if closed is not None and was_closed != closed:
+        failures.append(f"{what}: connection {'closed' if was_closed else 'left open'}, "
+                        f"expected {'closed' if closed else 'open'}")
+    if body_has and body_has not in resp:
+        failures.append(f"{what}: {body_has!r} not in the answer {resp[:400]!r}")
+    if no_100 and "100 Continue" in resp:
+        failures.append(f"{what}: 100 Continue sent for a refused request")
+    return resp, secs
+
+
+def post_with(header_block, body, path="/api/v1/log-requests"):
+    return (f"POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {STOK}\r\n"
+            f"Content-Type: application/json\r\n{header_block}\r\n{body}")
+
+
+# --- field names libmicrohttpd would not take as framing (smuggling) ------------
+# Each hides a body from libmicrohttpd that a lenient proxy in front would
+# frame: the body must not be read as a second request. 400, then close.
+SMUGGLED = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+check("whitespace before the colon of Content-Length",
+      post_with(f"Content-Length : {len(SMUGGLED)}\r\n", SMUGGLED), [400], closed=True,
+      body_has="invalid header field name")
+check("whitespace before the colon of Transfer-Encoding",
+      post_with("Transfer-Encoding : chunked\r\n", f"{len(SMUGGLED):x}\r\n{SMUGGLED}\r\n0\r\n\r\n"),
+      [400], closed=True, body_has="invalid header field name")
+check("a tab in a field name", f"GET /healthz HTTP/1.1\r\nHost: x\r\nX\tY: 1\r\n\r\n" + NEXT,
+      [400], closed=True)
+check("Content-Length folded onto the next line (obs-fold)",
+      post_with("Content-Length:\r\n " + str(len(SMUGGLED)) + "\r\n", SMUGGLED), [400],
+      closed=True)
+check("Transfer-Encoding folded onto the next line (obs-fold)",
+      post_with("Transfer-Encoding:\r\n chunked\r\n", f"{len(SMUGGLED):x}\r\n{SMUGGLED}\r\n0\r\n\r\n"),
+      [400], closed=True)
+# what was already refused stays refused, and closes
+check("Content-Length and Transfer-Encoding together",
+      post_with("Content-Length: 5\r\nTransfer-Encoding: chunked\r\n", "0\r\n\r\n" + NEXT),
+      [400], closed=True)
+check("two Content-Length lines", post_with("Content-Length: 2\r\nContent-Length: 2\r\n", "{}" + NEXT),
+      [400], closed=True)
+
+# --- Host (RFC 9112 3.2) ---------------------------------------------------------
+check("HTTP/1.1 without Host", "GET /healthz HTTP/1.1\r\n\r\n" + NEXT, [400, 200],
+      body_has="Host")
+check("two Host lines", "GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n" + NEXT, [400, 200],
+      body_has="more than one Host")
+check("a Host with a slash", "GET /healthz HTTP/1.1\r\nHost: a/b\r\n\r\n" + NEXT, [400, 200],
+      body_has="invalid Host")
+check("HTTP/1.0 without Host", "GET /healthz HTTP/1.0\r\n\r\n", [200], closed=True)
+check("Host with a port and an IPv6 literal",
+      "GET /healthz HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n" + NEXT, [200, 200])
+check("an empty Host", "GET /healthz HTTP/1.1\r\nHost:\r\n\r\n" + NEXT, [200, 200])
+
+# --- absolute-form target (RFC 9112 3.2.2) ------------------------------------
+check("absolute-form GET", "GET http://logs.example/healthz HTTP/1.1\r\nHost: logs.example\r\n\r\n"
+      + NEXT, [200, 200])
+check("absolute-form with a query, authenticated",
+      f"GET HTTPS://logs.example/api/v1/tickets?limit=1 HTTP/1.1\r\nHost: logs.example\r\n"
+      f"Authorization: Bearer {STOK}\r\nConnection: close\r\n\r\n", [200], body_has='"tickets"')
+check("absolute-form without a path is / (the dashboard's redirect)",
+      "GET http://logs.example HTTP/1.1\r\nHost: logs.example\r\nConnection: close\r\n\r\n",
+      [302], body_has="Location: /dashboard/")
+
+# --- many query parameters ---------------------------------------------------------
+# libmicrohttpd ran out of connection memory storing them and answered nothing
+# (the client waited for header_timeout_s); now 400 at once, and the
+# connection stays usable.
+many = "&".join(["a=b"] * 3000)
+_, secs = check("3000 query parameters",
+                f"GET /api/v1/tickets?{many} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {STOK}\r\n\r\n"
+                + NEXT, [400, 200], body_has="more than 64 query parameters")
+if secs > 5:
+    failures.append(f"3000 query parameters: answered after {secs:.1f} s")
+check("65 query parameters", f"GET /healthz?{'&'.join(['a=b'] * 65)} HTTP/1.1\r\nHost: x\r\n\r\n"
+      + NEXT, [400, 200], body_has="more than 64")
+check("64 query parameters (ignored by /healthz)",
+      f"GET /healthz?{'&'.join(['a=b'] * 64)} HTTP/1.1\r\nHost: x\r\n\r\n" + NEXT, [200, 200],
+      closed=True)
+
+# --- pipelining and the state after an answer -----------------------------------
+up = (f"POST /api/v1/tickets HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOK}\r\n{MP}"
+      f"Content-Length: {len(FORM)}\r\n\r\n{FORM}")
+up_chunked = (f"POST /api/v1/tickets HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOK}\r\n{MP}"
+              f"Transfer-Encoding: chunked\r\n\r\n{len(FORM):x};ext=1\r\n{FORM}\r\n0\r\n"
+              f"X-Trailer: t\r\n\r\n")
+check("pipelined: upload, GET, chunked upload with an extension and a trailer, GET",
+      up + NEXT_KA + up_chunked + NEXT, [201, 200, 201, 200])
+check("a refused upload's body is read and dropped, then the next request answered",
+      up.replace(f"Authorization: Bearer {TOK}\r\n", "") + NEXT, [401, 200])
+bad_form = FORM.replace("description", "nosuch")
+check("a malformed form's body is read to its end, then the next request answered",
+      up.replace(FORM, bad_form).replace(f"Content-Length: {len(FORM)}",
+                                         f"Content-Length: {len(bad_form)}") + NEXT,
+      [400, 200])
+
+# --- Expect: 100-continue -----------------------------------------------------------
+# refused from the headers: the final status without 100, and close (the
+# client has not sent its body); accepted: 100, then the body is read.
+head_only = (f"POST /api/v1/tickets HTTP/1.1\r\nHost: x\r\n{MP}Expect: 100-continue\r\n"
+             f"Content-Length: {len(FORM)}\r\n\r\n")
+check("Expect: 100-continue, refused", head_only, [401], closed=True, no_100=True)
+s = socket.create_connection(("127.0.0.1", PORT))
+s.settimeout(3)
+s.sendall(head_only.replace("Host: x\r\n", f"Host: x\r\nAuthorization: Bearer {TOK}\r\n").encode())
+first = s.recv(4096).decode("latin1")
+if not first.startswith("HTTP/1.1 100 Continue\r\n\r\n"):
+    failures.append(f"Expect: 100-continue, accepted: first answer {first[:100]!r}")
+s.sendall(FORM.encode())
+time.sleep(0.5)
+rest = first[len("HTTP/1.1 100 Continue\r\n\r\n"):] + s.recv(65536).decode("latin1")
+if not rest.startswith("HTTP/1.1 201 "):
+    failures.append(f"Expect: 100-continue, accepted: after the body {rest[:200]!r}")
+s.close()
+
+for f in failures:
+    print("FAIL:", f)
+print(f"{len(failures)} failure(s)")
+sys.exit(1 if failures else 0)

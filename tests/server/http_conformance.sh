@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# HTTP/1.1 framing and request-target conformance of logshared (RFC 9110,
+# RFC 9112; docs/api.md "HTTP"), over raw sockets (http_conformance.py):
+#  - a field name with whitespace before the colon, or a folded
+#    Content-Length / Transfer-Encoding line, is 400 and the connection
+#    closed: libmicrohttpd read no body there, and the body a proxy in
+#    front would have framed was answered as a second request;
+#  - Host: an HTTP/1.1 request without one, with two, or with an invalid
+#    one is 400 (JSON), the connection kept;
+#  - an absolute-form target (GET http://host/path) is served as /path;
+#  - more than 64 query parameters is 400 at once (libmicrohttpd ran out
+#    of connection memory and answered nothing for header_timeout_s);
+#  - what held already and must keep holding: pipelined uploads (chunked
+#    with an extension and a trailer) and GETs on one connection, a
+#    refused or malformed upload's body drained before the next request,
+#    Expect: 100-continue (refused: no 100, closed; accepted: 100).
+source "$LOGSHARE_TEST_LIB/testlib.sh"
+source "$LOGSHARE_SOURCE_DIR/tests/server/srvlib.sh"
+DATA=$TEST_TMP/data
+start_server "$DATA" --address-rate 0 --user-rate 0
+timeout 60 python3 "$LOGSHARE_SOURCE_DIR/tests/server/http_conformance.py" "$SERVER_PORT" \
+  "$(token alice)" "$(token sam support)" || fail "HTTP conformance (see the FAIL lines above)"
+grep -q 'status=400 .*error="invalid header field name' "$TEST_TMP/server.log" ||
+  fail "no request log line for a refused field name"
+req GET /healthz; expect 200 "" "healthy afterwards"
+stop_ok
+pass "HTTP/1.1 framing, Host, absolute-form and query limits"
