@@ -91,6 +91,13 @@ check("Content-Length folded onto the next line (obs-fold)",
 check("Transfer-Encoding folded onto the next line (obs-fold)",
       post_with("Transfer-Encoding:\r\n chunked\r\n", f"{len(SMUGGLED):x}\r\n{SMUGGLED}\r\n0\r\n\r\n"),
       [400], closed=True)
+check("a bare CR inside a field value",
+      post_with(f"X-Note: a\rContent-Length: {len(SMUGGLED)}\r\n", SMUGGLED), [400], closed=True,
+      body_has="control character")
+check("whitespace before the first field (a fold onto the request line)",
+      "GET /healthz HTTP/1.1\r\n Host: x\r\n\r\n" + NEXT, [400], closed=True)
+check("a tab and obs-text in a value are fine",
+      "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Note: a\tb \xe9\r\n\r\n" + NEXT, [200, 200])
 # what was already refused stays refused, and closes
 check("Content-Length and Transfer-Encoding together",
       post_with("Content-Length: 5\r\nTransfer-Encoding: chunked\r\n", "0\r\n\r\n" + NEXT),

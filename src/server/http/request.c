@@ -117,8 +117,9 @@ struct framing {
     /* The first field name that is not a token, or that glues something
      * onto Content-Length / Transfer-Encoding (field_name_refused). */
     const char *bad_name;
-    int host_lines;         /* Host header lines */
-    const char *host_value; /* the first one's value */
+    const char *bad_value_of; /* the first field whose value holds a control character */
+    int host_lines;           /* Host header lines */
+    const char *host_value;   /* the first one's value */
 };
 
 /* tchar of RFC 9110 5.6.2: what a field name is made of. */
@@ -131,6 +132,19 @@ static int is_tchar(unsigned char c)
 static int has_prefix_ci(const char *s, const char *prefix)
 {
     return strncasecmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* RFC 9110 5.5: CR, LF and NUL in a field value must be refused (or
+ * replaced). libmicrohttpd 0.9.75 keeps a bare CR inside the value
+ * ("X: a<CR>Content-Length: 5" is one field X), where a peer that ends
+ * lines at a bare CR sees a Content-Length: refused like a bad name.
+ * Other controls but HTAB are refused too: no honest client sends them. */
+static int field_value_refused(const char *v)
+{
+    for (const unsigned char *p = (const unsigned char *)v; p && *p; p++)
+        if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
+            return 1;
+    return 0;
 }
 
 /* libmicrohttpd 0.9.75 keeps a field name as sent up to the colon
@@ -165,6 +179,8 @@ static enum MHD_Result scan_framing(void *cls, enum MHD_ValueKind kind, const ch
     struct framing *f = cls;
     if (!f->bad_name && field_name_refused(key))
         f->bad_name = key ? key : "";
+    if (!f->bad_value_of && field_value_refused(value))
+        f->bad_value_of = key ? key : "";
     if (key && strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0 && f->host_lines++ == 0)
         f->host_value = value;
     if (!key)
@@ -609,6 +625,12 @@ static int begin_request(http_request *req, const char *url, const char *version
                                   "invalid header field name '%.*s' (whitespace before the colon, "
                                   "or a folded line?)",
                                   NAME_QUOTE_MAX, f->bad_name);
+    }
+    if (f->bad_value_of) {
+        req->close_after = 1; /* a bare CR may end a line for a proxy in front */
+        return http_respond_error(req, LOGSHARE_EINVAL, 400,
+                                  "header field '%.*s' has a control character in its value",
+                                  NAME_QUOTE_MAX, f->bad_value_of);
     }
     int rc = check_transfer_encoding(req, f);
     if (rc || req->status)
