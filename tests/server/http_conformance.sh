@@ -13,7 +13,9 @@
 #  - what held already and must keep holding: pipelined uploads (chunked
 #    with an extension and a trailer) and GETs on one connection, a
 #    refused or malformed upload's body drained before the next request,
-#    Expect: 100-continue (refused: no 100, closed; accepted: 100).
+#    Expect: 100-continue (refused: no 100, closed; accepted: 100);
+#  - Cache-Control: no-store on every answer that does not set its own
+#    (attachment downloads, signed links included, and /metrics had none).
 source "$LOGSHARE_TEST_LIB/testlib.sh"
 source "$LOGSHARE_SOURCE_DIR/tests/server/srvlib.sh"
 DATA=$TEST_TMP/data
@@ -22,6 +24,29 @@ timeout 60 python3 "$LOGSHARE_SOURCE_DIR/tests/server/http_conformance.py" "$SER
   "$(token alice)" "$(token sam support)" || fail "HTTP conformance (see the FAIL lines above)"
 grep -q 'status=400 .*error="invalid header field name' "$TEST_TMP/server.log" ||
   fail "no request log line for a refused field name"
+
+# --- Cache-Control: nothing private may be kept by a cache in front --------
+U=(-H "Authorization: Bearer $(token alice)")
+printf 'a private log line\n' >"$TEST_TMP/p.log"
+req POST /api/v1/tickets "${U[@]}" -F description=cache -F "f=@$TEST_TMP/p.log"; expect 201 "" "a ticket"
+TID=$(jget id); AID=$(jget attachments.0.id)
+req POST "/api/v1/tickets/$TID/attachments/$AID/link" "${U[@]}"; expect 201 "" "a signed link"
+LINK=$(jget url); LINK=${LINK#*/api/v1/}
+# no_store STATUS WHAT PATH [curl args]: exactly one Cache-Control, and it is no-store
+no_store() {
+  local want=$1 what=$2 path=$3; shift 3
+  req GET "$path" "$@"; expect "$want" "" "$what"
+  local cc; cc=$(grep -i '^cache-control:' "$TEST_TMP/hdrs" | tr -d '\r' || true)
+  assert_eq "Cache-Control: no-store" "$cc" "$what ($STATUS): Cache-Control"
+}
+no_store 200 "an attachment" "/api/v1/tickets/$TID/attachments/$AID" "${U[@]}"
+no_store 200 "a signed-link download" "/api/v1/$LINK"
+no_store 206 "a ranged download" "/api/v1/tickets/$TID/attachments/$AID" "${U[@]}" -H 'Range: bytes=0-3'
+no_store 200 "a ticket" "/api/v1/tickets/$TID" "${U[@]}"
+no_store 200 "/metrics" /metrics
+no_store 302 "the dashboard's redirect" /
+req GET /dashboard/; assert_eq "Cache-Control: no-cache" \
+  "$(grep -i '^cache-control:' "$TEST_TMP/hdrs" | tr -d '\r')" "the dashboard page keeps its own"
 req GET /healthz; expect 200 "" "healthy afterwards"
 stop_ok
-pass "HTTP/1.1 framing, Host, absolute-form and query limits"
+pass "HTTP/1.1 framing, Host, absolute-form, query limits, Cache-Control"
