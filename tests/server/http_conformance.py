@@ -139,6 +139,17 @@ if secs > 5:
     failures.append(f"3000 query parameters: answered after {secs:.1f} s")
 check("65 query parameters", f"GET /healthz?{'&'.join(['a=b'] * 65)} HTTP/1.1\r\nHost: x\r\n\r\n"
       + NEXT, [400, 200], body_has="more than 64")
+# a query after a target of nearly the pool's size: its parameters did not fit
+# either, same silence; now 414 once the target is over half the pool
+# (connection_memory_bytes, 128 KiB by default)
+long_path = "/healthz/" + "a" * 130000
+_, secs = check("64 query parameters after a 130 KB path",
+                f"GET {long_path}?{'&'.join(['a=b'] * 64)} HTTP/1.1\r\nHost: x\r\n\r\n" + NEXT,
+                [414, 200], body_has="request target with a query over 65536 bytes")
+if secs > 5:
+    failures.append(f"64 query parameters after a 130 KB path: answered after {secs:.1f} s")
+check("a 60 KB path with 64 query parameters", f"GET /healthz/{'a' * 60000}?"
+      f"{'&'.join(['a=b'] * 64)} HTTP/1.1\r\nHost: x\r\n\r\n" + NEXT, [404, 200])
 check("64 query parameters (ignored by /healthz)",
       f"GET /healthz?{'&'.join(['a=b'] * 64)} HTTP/1.1\r\nHost: x\r\n\r\n" + NEXT, [200, 200],
       closed=True)

@@ -8,8 +8,9 @@
 #  - Host: an HTTP/1.1 request without one, with two, or with an invalid
 #    one is 400 (JSON), the connection kept;
 #  - an absolute-form target (GET http://host/path) is served as /path;
-#  - more than 64 query parameters is 400 at once (libmicrohttpd ran out
-#    of connection memory and answered nothing for header_timeout_s);
+#  - more than 64 query parameters is 400 at once, and a query in a
+#    target over half of connection_memory_bytes 414 (libmicrohttpd ran
+#    out of connection memory and answered nothing for header_timeout_s);
 #  - what held already and must keep holding: pipelined uploads (chunked
 #    with an extension and a trailer) and GETs on one connection, a
 #    refused or malformed upload's body drained before the next request,

@@ -500,29 +500,38 @@ size_t http_unescape_target(void *cls, struct MHD_Connection *conn, char *s)
 #define HTTP_MAX_QUERY_PARAMS 64
 
 /* libmicrohttpd 0.9.75 stores each query parameter in the connection's
- * memory pool before calling us; a few thousand short ones ("a=b&"
- * repeated, a 12 KiB URL) exhaust it, and its own 431 then cannot be
- * made: the client waited for header_timeout_s and got no answer. This
+ * memory pool (connection_memory_bytes), next to the read buffer that
+ * holds the request line, before calling us. When they do not fit (a
+ * few thousand short ones, "a=b&" repeated in 12 KiB; or a handful after
+ * a target of nearly the pool's size) its own 431 cannot be made either:
+ * the client waited for header_timeout_s and got no answer. This
  * callback sees the request line first (MHD_OPTION_URI_LOG_CALLBACK),
- * before the parameters are parsed: a query with too many is cut to
- * nothing in place (the line is MHD's writable read buffer, handed over
- * as const; MHD reads the parameters from it only after this returns)
- * and the request is answered 400 (first_call). */
+ * before the parameters are parsed. A query with too many parameters,
+ * or in a target longer than half the pool (nginx refuses targets over
+ * 8 KiB), is cut to nothing in place (the line is MHD's writable read
+ * buffer, handed over as const; MHD reads the parameters from it only
+ * after this returns) and the request is answered 400 or 414
+ * (begin_request). A target without a query needs no record: libmicrohttpd
+ * answers one too long itself (414/431). */
 void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
-    (void)cls;
+    struct http_server *s = cls;
     char *q = uri ? strchr(uri, '?') : NULL;
     if (!q)
         return NULL;
     size_t n = 1;
     for (const char *p = q + 1; *p; p++)
         n += *p == '&';
-    if (n <= HTTP_MAX_QUERY_PARAMS)
+    size_t half_pool = (size_t)s->cfg->connection_memory_bytes / 2;
+    int cut = n > HTTP_MAX_QUERY_PARAMS ? QUERY_CUT_MANY
+              : strlen(uri) > half_pool ? QUERY_CUT_LONG
+                                        : 0;
+    if (!cut)
         return NULL;
     q[1] = '\0';
     struct conn_track *t = http_track_of(conn);
     if (t)
-        t->query_cut = 1;
+        t->query_cut = cut;
     return NULL; /* *req_cls stays NULL: http_on_access makes the request */
 }
 
@@ -616,9 +625,13 @@ static int begin_request(http_request *req, const char *url, const char *version
     if (nul_in_target)
         return http_respond_error(req, LOGSHARE_EINVAL, 400,
                                   "the request target contains %%00 (a NUL byte)");
-    if (query_cut)
+    if (query_cut == QUERY_CUT_MANY)
         return http_respond_error(req, LOGSHARE_EINVAL, 400, "more than %d query parameters",
                                   HTTP_MAX_QUERY_PARAMS);
+    if (query_cut == QUERY_CUT_LONG)
+        return http_respond_error(req, LOGSHARE_EINVAL, MHD_HTTP_URI_TOO_LONG,
+                                  "request target with a query over %lld bytes",
+                                  (long long)s->cfg->connection_memory_bytes / 2);
     if (f->bad_name) {
         req->close_after = 1; /* it may have been meant to frame a body */
         return http_respond_error(req, LOGSHARE_EINVAL, 400,
@@ -846,7 +859,7 @@ static enum MHD_Result first_call(http_request *req, const char *url, const char
 {
     struct conn_track *t = req->track;
     int nul = t && t->nul_in_target;
-    int query_cut = t && t->query_cut;
+    int query_cut = t ? t->query_cut : 0;
     if (t)
         t->nul_in_target = t->query_cut = 0;
     track_request_start(req);

@@ -14,6 +14,8 @@
 
 #define MAX_PROXIES SERVER_CONFIG_MAX_TRUSTED_PROXIES /* the config check keeps to it */
 
+enum { QUERY_CUT_MANY = 1, QUERY_CUT_LONG = 2 }; /* conn_track.query_cut */
+
 /* One per open connection (MHD_OPTION_NOTIFY_CONNECTION), in the
  * server's list, fields guarded by conn_lock; the watchdog reads them. */
 struct conn_track {
@@ -34,8 +36,8 @@ struct conn_track {
     /* The request line had %00 (MHD's unescaping would hide it). Only
      * the connection's own MHD thread touches it: no lock. */
     int nul_in_target;
-    /* The query had more parameters than any endpoint takes and was cut
-     * before MHD parsed it (http_on_uri). Same thread, no lock. */
+    /* The query was cut before MHD parsed it (http_on_uri): QUERY_CUT_*.
+     * Same thread, no lock. */
     int query_cut;
     /* An IPv6 peer's /64 (its first 8 bytes), counted in the server's
      * net64 table while the connection is open. */
