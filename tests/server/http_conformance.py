@@ -64,7 +64,7 @@ def check(what, data, want, closed=None, body_has=None, no_100=False):
     if body_has and body_has not in resp:
         failures.append(f"{what}: {body_has!r} not in the answer {resp[:400]!r}")
     if no_100 and "100 Continue" in resp:
-        failures.append(f"{what}: 100 Continue sent for a refused request")
+        failures.append(f"{what}: 100 Continue sent where none is due")
     return resp, secs
 
 
@@ -176,6 +176,15 @@ check("a malformed form's body is read to its end, then the next request answere
 head_only = (f"POST /api/v1/tickets HTTP/1.1\r\nHost: x\r\n{MP}Expect: 100-continue\r\n"
              f"Content-Length: {len(FORM)}\r\n\r\n")
 check("Expect: 100-continue, refused", head_only, [401], closed=True, no_100=True)
+# without a body (GET, Content-Length: 0) there is nothing to continue:
+# libmicrohttpd sent "100 Continue", then dropped the answer and closed
+# when the next request was already there
+check("Expect: 100-continue on a GET, pipelined",
+      "GET /healthz HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n\r\n" + NEXT, [200, 200],
+      no_100=True)
+check("Expect: 100-continue with Content-Length: 0, pipelined",
+      "POST /api/v1/log-requests/lr_x/decline HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+      "Content-Length: 0\r\n\r\n" + NEXT, [401, 200], no_100=True)
 s = socket.create_connection(("127.0.0.1", PORT))
 s.settimeout(3)
 s.sendall(head_only.replace("Host: x\r\n", f"Host: x\r\nAuthorization: Bearer {TOK}\r\n").encode())

@@ -15,6 +15,9 @@
 #    with an extension and a trailer) and GETs on one connection, a
 #    refused or malformed upload's body drained before the next request,
 #    Expect: 100-continue (refused: no 100, closed; accepted: 100);
+#  - Expect: 100-continue without a body (a GET, Content-Length: 0) gets
+#    no 100 and its answer (libmicrohttpd sent a 100, then dropped the
+#    answer and closed when the next request was pipelined behind);
 #  - Cache-Control: no-store on every answer that does not set its own
 #    (attachment downloads, signed links included, and /metrics had none).
 source "$LOGSHARE_TEST_LIB/testlib.sh"

@@ -855,6 +855,30 @@ static int drain_then_answer(http_request *req)
     return !(expect && strcasecmp(expect, "100-continue") == 0);
 }
 
+static enum MHD_Result blank_expect(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    (void)cls;
+    (void)kind;
+    if (key && value && strcasecmp(key, "Expect") == 0)
+        ((char *)value)[0] = '\0';
+    return MHD_YES;
+}
+
+/* libmicrohttpd 0.9.75 sends "100 Continue" to any HTTP/1.1 request
+ * with "Expect: 100-continue", even one that declares no body (a GET,
+ * Content-Length: 0); when the client's next request is already in the
+ * buffer, it then refuses the answer we queue on the last call and
+ * closes the connection: the client got "100 Continue" and nothing else.
+ * RFC 9110 10.1.1 lets a server omit the 100 when the framing says there
+ * is no content, so the field is emptied for those (in place: the value
+ * lives in MHD's writable read buffer, handed over as const, and MHD
+ * looks it up again after this call). */
+static void no_continue_without_body(http_request *req)
+{
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, blank_expect, NULL);
+}
+
 static enum MHD_Result first_call(http_request *req, const char *url, const char *version)
 {
     struct conn_track *t = req->track;
@@ -873,6 +897,8 @@ static enum MHD_Result first_call(http_request *req, const char *url, const char
     if (rc && !req->status)
         return MHD_NO; /* no answer could be made (out of memory): close */
     int has_body = request_has_body(&f);
+    if (!has_body)
+        no_continue_without_body(req);
     if (!req->status) {
         if (has_body)
             body_watch_start(req);
