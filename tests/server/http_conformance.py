@@ -105,6 +105,11 @@ check("Content-Length and Transfer-Encoding together",
 check("two Content-Length lines", post_with("Content-Length: 2\r\nContent-Length: 2\r\n", "{}" + NEXT),
       [400], closed=True)
 
+check("Transfer-Encoding in HTTP/1.0 (RFC 9112 6.1: faulty framing)",
+      f"POST /api/v1/tickets HTTP/1.0\r\nConnection: keep-alive\r\nAuthorization: Bearer {TOK}\r\n"
+      f"{MP}Transfer-Encoding: chunked\r\n\r\n{len(FORM):x}\r\n{FORM}\r\n0\r\n\r\n" + NEXT,
+      [400], closed=True, body_has="HTTP/1.0")
+
 # --- Host (RFC 9112 3.2) ---------------------------------------------------------
 check("HTTP/1.1 without Host", "GET /healthz HTTP/1.1\r\n\r\n" + NEXT, [400, 200],
       body_has="Host")

@@ -645,6 +645,14 @@ static int begin_request(http_request *req, const char *url, const char *version
                                   "header field '%.*s' has a control character in its value",
                                   NAME_QUOTE_MAX, f->bad_value_of);
     }
+    if (f->te_lines && version && strcmp(version, MHD_HTTP_VERSION_1_1) != 0) {
+        /* RFC 9112 6.1: in HTTP/1.0 the framing is then faulty (a 1.0
+         * peer knows no chunked and reads the body differently); nginx
+         * refuses it the same way */
+        req->close_after = 1;
+        return http_respond_error(req, LOGSHARE_EINVAL, 400,
+                                  "Transfer-Encoding in an HTTP/1.0 request");
+    }
     int rc = check_transfer_encoding(req, f);
     if (rc || req->status)
         return rc;
