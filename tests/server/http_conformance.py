@@ -110,6 +110,11 @@ check("Transfer-Encoding in HTTP/1.0 (RFC 9112 6.1: faulty framing)",
       f"{MP}Transfer-Encoding: chunked\r\n\r\n{len(FORM):x}\r\n{FORM}\r\n0\r\n\r\n" + NEXT,
       [400], closed=True, body_has="HTTP/1.0")
 
+check("two Content-Type lines on an upload (two boundaries)",
+      f"POST /api/v1/tickets HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOK}\r\n{MP}"
+      f"Content-Type: multipart/form-data; boundary=other\r\nContent-Length: {len(FORM)}\r\n\r\n"
+      f"{FORM}" + NEXT, [400, 200], body_has="more than one Content-Type")
+
 # --- Host (RFC 9112 3.2) ---------------------------------------------------------
 check("HTTP/1.1 without Host", "GET /healthz HTTP/1.1\r\n\r\n" + NEXT, [400, 200],
       body_has="Host")

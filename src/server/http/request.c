@@ -118,6 +118,7 @@ struct framing {
      * onto Content-Length / Transfer-Encoding (field_name_refused). */
     const char *bad_name;
     const char *bad_value_of; /* the first field whose value holds a control character */
+    int ct_lines;             /* Content-Type header lines */
     int host_lines;           /* Host header lines */
     const char *host_value;   /* the first one's value */
 };
@@ -183,6 +184,8 @@ static enum MHD_Result scan_framing(void *cls, enum MHD_ValueKind kind, const ch
         f->bad_value_of = key ? key : "";
     if (key && strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0 && f->host_lines++ == 0)
         f->host_value = value;
+    if (key && strcasecmp(key, MHD_HTTP_HEADER_CONTENT_TYPE) == 0)
+        f->ct_lines++;
     if (!key)
         return MHD_YES;
     if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
@@ -679,6 +682,11 @@ static int begin_request(http_request *req, const char *url, const char *version
             "method %s not allowed here (allowed: %s)", req->method, allow);
     }
     req->route = route;
+    /* Content-Type is a singleton (RFC 9110 8.3): of two, the handlers
+     * read the first (a multipart boundary, the media type), a proxy or
+     * filter in front may have checked the other. */
+    if (f->ct_lines > 1)
+        return http_respond_error(req, LOGSHARE_EINVAL, 400, "more than one Content-Type header");
 
     uint64_t limit = 0;
     if (req->route->flags & HTTP_ROUTE_UPLOAD)
