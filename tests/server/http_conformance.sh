@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # HTTP/1.1 framing and request-target conformance of logshared (RFC 9110,
-# RFC 9112; docs/api.md "HTTP"), over raw sockets (http_conformance.py):
-#  - a field name with whitespace before the colon, or a folded
-#    Content-Length / Transfer-Encoding line, is 400 and the connection
-#    closed: libmicrohttpd read no body there, and the body a proxy in
-#    front would have framed was answered as a second request;
+# RFC 9112; docs/api.md "Errors" and "Limits"), over raw sockets
+# (http_conformance.py) and curl:
+#  - a field name with whitespace before the colon, a folded
+#    Content-Length / Transfer-Encoding line, a control character (a
+#    bare CR) in a value, Transfer-Encoding in HTTP/1.0: 400 and the
+#    connection closed. libmicrohttpd framed no body there, and the body
+#    a proxy in front would have framed was answered as a second request;
 #  - Host: an HTTP/1.1 request without one, with two, or with an invalid
-#    one is 400 (JSON), the connection kept;
+#    one is 400 (JSON), the connection kept; two Content-Type lines 400;
 #  - an absolute-form target (GET http://host/path) is served as /path;
 #  - more than 64 query parameters is 400 at once, and a query in a
 #    target over half of connection_memory_bytes 414 (libmicrohttpd ran
