@@ -21,7 +21,8 @@
 #    no 100 and its answer (libmicrohttpd sent a 100, then dropped the
 #    answer and closed when the next request was pipelined behind);
 #  - Cache-Control: no-store on every answer that does not set its own
-#    (attachment downloads, signed links included, and /metrics had none).
+#    (attachment downloads, signed links included, and /metrics had none);
+#  - HEAD answers with the GET's status and headers on the GET routes.
 source "$LOGSHARE_TEST_LIB/testlib.sh"
 source "$LOGSHARE_SOURCE_DIR/tests/server/srvlib.sh"
 DATA=$TEST_TMP/data
@@ -53,6 +54,27 @@ no_store 200 "/metrics" /metrics
 no_store 302 "the dashboard's redirect" /
 req GET /dashboard/; assert_eq "Cache-Control: no-cache" \
   "$(grep -i '^cache-control:' "$TEST_TMP/hdrs" | tr -d '\r')" "the dashboard page keeps its own"
+
+# --- HEAD: the GET's status and headers, no body --------------------------------
+S=(-H "Authorization: Bearer $(token sam support)")
+# same_head WHAT PATH [curl args]
+same_head() {
+  local what=$1 path=$2; shift 2
+  curl -sS -o /dev/null -D "$TEST_TMP/get" "$@" "$SERVER_URL$path"
+  curl -sS -I -o "$TEST_TMP/head-body" -D "$TEST_TMP/head" "$@" "$SERVER_URL$path"
+  local g h
+  g=$(grep -iv '^date:\|^x-request-id:' "$TEST_TMP/get" | tr -d '\r' | sort)
+  h=$(grep -iv '^date:\|^x-request-id:' "$TEST_TMP/head" | tr -d '\r' | sort)
+  [ "$g" = "$h" ] || fail "HEAD $what: headers differ from GET: $(diff <(echo "$g") <(echo "$h") | head -5)"
+}
+same_head "a ticket" "/api/v1/tickets/$TID" "${U[@]}"
+same_head "the ticket list" "/api/v1/tickets?limit=2" "${S[@]}"
+same_head "an attachment" "/api/v1/tickets/$TID/attachments/$AID" "${U[@]}"
+same_head "a ranged attachment" "/api/v1/tickets/$TID/attachments/$AID" "${U[@]}" -H 'Range: bytes=2-5'
+same_head "a signed link" "/api/v1/$LINK"
+same_head "a 404" "/api/v1/tickets/tk_nope" "${U[@]}"
+same_head "the dashboard" /dashboard/
+same_head "/healthz" /healthz
 req GET /healthz; expect 200 "" "healthy afterwards"
 stop_ok
 pass "HTTP/1.1 framing, Host, absolute-form, query limits, Cache-Control"
