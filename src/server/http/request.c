@@ -9,8 +9,10 @@
  * piece of body, then once with *upload_data_size == 0. A response can be
  * queued only on the first or the last of these (PITFALLS), so:
  *  - everything decidable from the headers (route, Transfer-Encoding,
- *    Content-Length limit, duplicate Content-Length, rate limits, auth,
- *    a %00 in the target) is decided on the first call. The answer is
+ *    Content-Length limit, duplicate Content-Length, field names and
+ *    values that could frame a body differently for a proxy, Host, rate
+ *    limits, auth, a %00 in the target, a query cut by http_on_uri) is
+ *    decided on the first call. The answer is
  *    queued then only when the request declares a body (refused before
  *    it is read; MHD closes the connection after such an answer);
  *    without a body it is held for the last call, where MHD keeps the
