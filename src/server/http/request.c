@@ -9,8 +9,10 @@
  * piece of body, then once with *upload_data_size == 0. A response can be
  * queued only on the first or the last of these (PITFALLS), so:
  *  - everything decidable from the headers (route, Transfer-Encoding,
- *    Content-Length limit, duplicate Content-Length, rate limits, auth,
- *    a %00 in the target) is decided on the first call. The answer is
+ *    Content-Length limit, duplicate Content-Length, field names and
+ *    values that could frame a body differently for a proxy, Host, rate
+ *    limits, auth, a %00 in the target, a query cut by http_on_uri) is
+ *    decided on the first call. The answer is
  *    queued then only when the request declares a body (refused before
  *    it is read; MHD closes the connection after such an answer);
  *    without a body it is held for the last call, where MHD keeps the
@@ -28,6 +30,7 @@
  * happen.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -103,6 +106,8 @@ static int parse_u64(const char *s, uint64_t *out)
 /* The headers that frame a body, from one pass over them. */
 #define TE_MAX_BYTES 256 /* "chunked" with room for a few codings */
 
+#define NAME_QUOTE_MAX 40 /* of a refused field name, in the error message */
+
 struct framing {
     int cl_lines;              /* Content-Length header lines */
     const char *cl_value;      /* the first one's value */
@@ -111,13 +116,80 @@ struct framing {
     int te_has_chunked;        /* "chunked" appears in one of them */
     char te[TE_MAX_BYTES + 1]; /* every Transfer-Encoding value, in order, joined with "," */
     size_t te_len;
+    /* The first field name that is not a token, or that glues something
+     * onto Content-Length / Transfer-Encoding (field_name_refused). */
+    const char *bad_name;
+    const char *bad_value_of; /* the first field whose value holds a control character */
+    int ct_lines;             /* Content-Type header lines */
+    int host_lines;           /* Host header lines */
+    const char *host_value;   /* the first one's value */
 };
+
+/* tchar of RFC 9110 5.6.2: what a field name is made of. */
+static int is_tchar(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+static int has_prefix_ci(const char *s, const char *prefix)
+{
+    return strncasecmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* RFC 9110 5.5: CR, LF and NUL in a field value must be refused (or
+ * replaced). libmicrohttpd 0.9.75 keeps a bare CR inside the value
+ * ("X: a<CR>Content-Length: 5" is one field X), where a peer that ends
+ * lines at a bare CR sees a Content-Length: refused like a bad name.
+ * Other controls but HTAB are refused too: no honest client sends them. */
+static int field_value_refused(const char *v)
+{
+    for (const unsigned char *p = (const unsigned char *)v; p && *p; p++)
+        if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
+            return 1;
+    return 0;
+}
+
+/* libmicrohttpd 0.9.75 keeps a field name as sent up to the colon
+ * ("Content-Length : 3" is a field "Content-Length " that frames
+ * nothing) and appends a folded line (obs-fold) to the previous field's
+ * NAME ("Content-Length:\r\n 3" becomes "Content-Length3" with an empty
+ * value). Either way it reads no body where a proxy in front that trims
+ * the space or unfolds the line reads one, and the body is then taken
+ * as the next request: a desync (request smuggling). RFC 9112 5.1 and
+ * 5.2 say to refuse both with 400. A name that is not a token is
+ * refused; so is a token that starts with a framing field's name and
+ * goes on, which only folding makes (no such field exists). A fold onto
+ * another field ("X-A: a\r\n b" becomes "X-Ab") cannot be told from a
+ * real name and frames nothing. */
+static int field_name_refused(const char *key)
+{
+    if (!key || !*key)
+        return 1;
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+        if (!is_tchar(*p))
+            return 1;
+    return (has_prefix_ci(key, MHD_HTTP_HEADER_CONTENT_LENGTH) &&
+            strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) != 0) ||
+           (has_prefix_ci(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) &&
+            strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) != 0);
+}
 
 static enum MHD_Result scan_framing(void *cls, enum MHD_ValueKind kind, const char *key,
                                     const char *value)
 {
     (void)kind;
     struct framing *f = cls;
+    if (!f->bad_name && field_name_refused(key))
+        f->bad_name = key ? key : "";
+    if (!f->bad_value_of && field_value_refused(value))
+        f->bad_value_of = key ? key : "";
+    if (key && strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0 && f->host_lines++ == 0)
+        f->host_value = value;
+    if (key && strcasecmp(key, MHD_HTTP_HEADER_CONTENT_TYPE) == 0)
+        f->ct_lines++;
+    if (!key)
+        return MHD_YES;
     if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
         if (f->cl_lines++ == 0)
             f->cl_value = value;
@@ -202,6 +274,36 @@ static int check_transfer_encoding(http_request *req, const struct framing *f)
                                   "transfer coding '%s' is not supported (only chunked)", unknown);
     return http_respond_error(req, LOGSHARE_EINVAL, 400,
                               "Transfer-Encoding must be exactly 'chunked' (once, no parameters)");
+}
+
+/* Host = uri-host [ ":" port ] (RFC 9110 7.2, RFC 3986 3.2.2): the
+ * characters of a reg-name, an IP literal in brackets, or a port. Empty
+ * is allowed (a target without an authority). Anything else ("a b",
+ * "x/y", "user@x") is what a proxy or the dashboard's Origin check
+ * (which compares Origin with Host) might read differently. */
+static int host_value_ok(const char *v)
+{
+    for (const unsigned char *p = (const unsigned char *)v; p && *p; p++)
+        if (!isalnum(*p) && !strchr("-._~!$&'()*+,;=%:[]", *p))
+            return 0;
+    return 1;
+}
+
+/* RFC 9112 3.2: a server MUST answer 400 to an HTTP/1.1 request without
+ * a Host header, with more than one, or with an invalid one.
+ * libmicrohttpd 0.9.75 checks this only in its strict mode, whose own
+ * error answers come with their status line sent twice; so here. */
+static int check_host(http_request *req, const char *version, const struct framing *f)
+{
+    int http11 = version && strcmp(version, MHD_HTTP_VERSION_1_1) == 0;
+    if (f->host_lines > 1)
+        return http_respond_error(req, LOGSHARE_EINVAL, 400, "more than one Host header");
+    if (http11 && f->host_lines == 0)
+        return http_respond_error(req, LOGSHARE_EINVAL, 400,
+                                  "an HTTP/1.1 request needs a Host header");
+    if (f->host_lines == 1 && !host_value_ok(f->host_value))
+        return http_respond_error(req, LOGSHARE_EINVAL, 400, "invalid Host header");
+    return 0;
 }
 
 /* Whether the request declares a body. A request without one can be
@@ -398,6 +500,62 @@ size_t http_unescape_target(void *cls, struct MHD_Connection *conn, char *s)
     return MHD_http_unescape(s);
 }
 
+/* More query parameters than any endpoint takes (each takes a handful,
+ * and a parameter given twice is refused anyway). */
+#define HTTP_MAX_QUERY_PARAMS 64
+
+/* libmicrohttpd 0.9.75 stores each query parameter in the connection's
+ * memory pool (connection_memory_bytes), next to the read buffer that
+ * holds the request line, before calling us. When they do not fit (a
+ * few thousand short ones, "a=b&" repeated in 12 KiB; or a handful after
+ * a target of nearly the pool's size) its own 431 cannot be made either:
+ * the client waited for header_timeout_s and got no answer. This
+ * callback sees the request line first (MHD_OPTION_URI_LOG_CALLBACK),
+ * before the parameters are parsed. A query with too many parameters,
+ * or in a target longer than half the pool (nginx refuses targets over
+ * 8 KiB), is cut to nothing in place (the line is MHD's writable read
+ * buffer, handed over as const; MHD reads the parameters from it only
+ * after this returns) and the request is answered 400 or 414
+ * (begin_request). A target without a query needs no record: libmicrohttpd
+ * answers one too long itself (414/431). */
+void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    struct http_server *s = cls;
+    char *q = uri ? strchr(uri, '?') : NULL;
+    if (!q)
+        return NULL;
+    size_t n = 1;
+    for (const char *p = q + 1; *p; p++)
+        n += *p == '&';
+    size_t half_pool = (size_t)s->cfg->connection_memory_bytes / 2;
+    int cut = n > HTTP_MAX_QUERY_PARAMS ? QUERY_CUT_MANY
+              : strlen(uri) > half_pool ? QUERY_CUT_LONG
+                                        : 0;
+    if (!cut)
+        return NULL;
+    q[1] = '\0';
+    struct conn_track *t = http_track_of(conn);
+    if (t)
+        t->query_cut = cut;
+    return NULL; /* *req_cls stays NULL: http_on_access makes the request */
+}
+
+/* RFC 9112 3.2.2: a server must accept a target in absolute form
+ * ("GET http://host/api/v1/tickets", as sent to a proxy); the path is
+ * what follows the authority ("/" when nothing does). */
+static const char *origin_form(const char *url)
+{
+    const char *rest = NULL;
+    if (strncasecmp(url, "http://", 7) == 0)
+        rest = url + 7;
+    else if (strncasecmp(url, "https://", 8) == 0)
+        rest = url + 8;
+    if (!rest)
+        return url;
+    const char *slash = strchr(rest, '/');
+    return slash ? slash : "/";
+}
+
 /* ---- the log line -------------------------------------------------- */
 
 /* Copies s into out with anything not plainly printable %-escaped, so a
@@ -456,8 +614,8 @@ static enum router_result find_route(http_request *req, const char *url, const h
     return rr;
 }
 
-static int begin_request(http_request *req, const char *url, int nul_in_target,
-                         const struct framing *f)
+static int begin_request(http_request *req, const char *url, const char *version, int nul_in_target,
+                         int query_cut, const struct framing *f)
 {
     struct http_server *s = req->server;
     resolve_client(req);
@@ -472,6 +630,34 @@ static int begin_request(http_request *req, const char *url, int nul_in_target,
     if (nul_in_target)
         return http_respond_error(req, LOGSHARE_EINVAL, 400,
                                   "the request target contains %%00 (a NUL byte)");
+    if (query_cut == QUERY_CUT_MANY)
+        return http_respond_error(req, LOGSHARE_EINVAL, 400, "more than %d query parameters",
+                                  HTTP_MAX_QUERY_PARAMS);
+    if (query_cut == QUERY_CUT_LONG)
+        return http_respond_error(req, LOGSHARE_EINVAL, MHD_HTTP_URI_TOO_LONG,
+                                  "request target with a query over %lld bytes",
+                                  (long long)s->cfg->connection_memory_bytes / 2);
+    if (f->bad_name) {
+        req->close_after = 1; /* it may have been meant to frame a body */
+        return http_respond_error(req, LOGSHARE_EINVAL, 400,
+                                  "invalid header field name '%.*s' (whitespace before the colon, "
+                                  "or a folded line?)",
+                                  NAME_QUOTE_MAX, f->bad_name);
+    }
+    if (f->bad_value_of) {
+        req->close_after = 1; /* a bare CR may end a line for a proxy in front */
+        return http_respond_error(req, LOGSHARE_EINVAL, 400,
+                                  "header field '%.*s' has a control character in its value",
+                                  NAME_QUOTE_MAX, f->bad_value_of);
+    }
+    if (f->te_lines && version && strcmp(version, MHD_HTTP_VERSION_1_1) != 0) {
+        /* RFC 9112 6.1: in HTTP/1.0 the framing is then faulty (a 1.0
+         * peer knows no chunked and reads the body differently); nginx
+         * refuses it the same way */
+        req->close_after = 1;
+        return http_respond_error(req, LOGSHARE_EINVAL, 400,
+                                  "Transfer-Encoding in an HTTP/1.0 request");
+    }
     int rc = check_transfer_encoding(req, f);
     if (rc || req->status)
         return rc;
@@ -483,6 +669,9 @@ static int begin_request(http_request *req, const char *url, int nul_in_target,
     req->content_length = UINT64_MAX;
     if (f->cl_lines == 1 && parse_u64(f->cl_value, &req->content_length))
         return http_respond_error(req, LOGSHARE_EINVAL, 400, "bad Content-Length");
+    rc = check_host(req, version, f);
+    if (rc || req->status)
+        return rc;
 
     if (rr == ROUTER_NO_PATH)
         return http_respond_error(req, LOGSHARE_ENOENT, 404, "no such endpoint: %s %s", req->method,
@@ -495,6 +684,11 @@ static int begin_request(http_request *req, const char *url, int nul_in_target,
             "method %s not allowed here (allowed: %s)", req->method, allow);
     }
     req->route = route;
+    /* Content-Type is a singleton (RFC 9110 8.3): of two, the handlers
+     * read the first (a multipart boundary, the media type), a proxy or
+     * filter in front may have checked the other. */
+    if (f->ct_lines > 1)
+        return http_respond_error(req, LOGSHARE_EINVAL, 400, "more than one Content-Type header");
 
     uint64_t limit = 0;
     if (req->route->flags & HTTP_ROUTE_UPLOAD)
@@ -679,23 +873,50 @@ static int drain_then_answer(http_request *req)
     return !(expect && strcasecmp(expect, "100-continue") == 0);
 }
 
-static enum MHD_Result first_call(http_request *req, const char *url)
+static enum MHD_Result blank_expect(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    (void)cls;
+    (void)kind;
+    if (key && value && strcasecmp(key, "Expect") == 0)
+        ((char *)value)[0] = '\0';
+    return MHD_YES;
+}
+
+/* libmicrohttpd 0.9.75 sends "100 Continue" to any HTTP/1.1 request
+ * with "Expect: 100-continue", even one that declares no body (a GET,
+ * Content-Length: 0); when the client's next request is already in the
+ * buffer, it then refuses the answer we queue on the last call and
+ * closes the connection: the client got "100 Continue" and nothing else.
+ * RFC 9110 10.1.1 lets a server omit the 100 when the framing says there
+ * is no content, so the field is emptied for those (in place: the value
+ * lives in MHD's writable read buffer, handed over as const, and MHD
+ * looks it up again after this call). */
+static void no_continue_without_body(http_request *req)
+{
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, blank_expect, NULL);
+}
+
+static enum MHD_Result first_call(http_request *req, const char *url, const char *version)
 {
     struct conn_track *t = req->track;
     int nul = t && t->nul_in_target;
+    int query_cut = t ? t->query_cut : 0;
     if (t)
-        t->nul_in_target = 0;
+        t->nul_in_target = t->query_cut = 0;
     track_request_start(req);
     struct framing f;
     framing_scan(req, &f);
     req->in_begin = 1;
-    int rc = begin_request(req, url, nul, &f);
+    int rc = begin_request(req, url, version, nul, query_cut, &f);
     if (rc && !req->status)
         http_respond_error(req, rc, 0, "%s", logshare_strerror(rc));
     req->in_begin = 0;
     if (rc && !req->status)
         return MHD_NO; /* no answer could be made (out of memory): close */
     int has_body = request_has_body(&f);
+    if (!has_body)
+        no_continue_without_body(req);
     if (!req->status) {
         if (has_body)
             body_watch_start(req);
@@ -714,7 +935,6 @@ enum MHD_Result http_on_access(void *cls, struct MHD_Connection *conn, const cha
                                const char *method, const char *version, const char *upload_data,
                                size_t *upload_data_size, void **req_cls)
 {
-    (void)version;
     struct http_server *s = cls;
     http_request *req = *req_cls;
     if (!req) {
@@ -726,12 +946,13 @@ enum MHD_Result http_on_access(void *cls, struct MHD_Connection *conn, const cha
         req->server = s;
         req->app = s->app;
         req->method = method;
+        url = origin_form(url);
         req->path = url;
         req->start_ns = ls_time_mono_ns();
         req->track = http_track_of(conn);
         make_request_id(req);
         http_metrics_thread_request(s->metrics);
-        return first_call(req, url);
+        return first_call(req, url, version);
     }
     if (*upload_data_size) {
         size_t len = *upload_data_size;
@@ -787,7 +1008,7 @@ void http_on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
         t->slow_cut = 0;
         t->body_watch = 0;
         pthread_mutex_unlock(&s->conn_lock);
-        t->nul_in_target = 0;
+        t->nul_in_target = t->query_cut = 0;
     }
     if (!req)
         return;

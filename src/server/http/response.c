@@ -56,6 +56,12 @@ int http_respond(http_request *req, unsigned status, struct MHD_Response *r)
         return LOGSHARE_EINTERNAL;
     }
     MHD_add_response_header(r, "X-Request-Id", req->id);
+    /* What this server answers is private: tickets, users' log files
+     * (signed-link downloads carry no Authorization a shared cache would
+     * respect), metrics. A cache in front must keep no copy unless the
+     * answer says otherwise itself (the dashboard's pages: no-cache). */
+    if (!MHD_get_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL))
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     if (http_server_stopping(req->server) || req->close_after)
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     /* Held, not queued: in a worker, the HTTP thread queues it once the

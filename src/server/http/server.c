@@ -436,7 +436,8 @@ int http_server_start(const server_config *cfg, int listen_fd, const http_route 
         (unsigned)cfg->connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)cfg->connection_memory_bytes, MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, s,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_UNESCAPE_CALLBACK,
-        http_unescape_target, s, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+        http_unescape_target, s, MHD_OPTION_URI_LOG_CALLBACK, http_on_uri, s, MHD_OPTION_ARRAY,
+        tls_opts, MHD_OPTION_END);
     if (!s->daemon) {
         /* with TLS, GnuTLS refusing the pair is by far the likeliest cause;
          * its reason is the line libmicrohttpd logged just before */

@@ -14,6 +14,8 @@
 
 #define MAX_PROXIES SERVER_CONFIG_MAX_TRUSTED_PROXIES /* the config check keeps to it */
 
+enum { QUERY_CUT_MANY = 1, QUERY_CUT_LONG = 2 }; /* conn_track.query_cut */
+
 /* One per open connection (MHD_OPTION_NOTIFY_CONNECTION), in the
  * server's list, fields guarded by conn_lock; the watchdog reads them. */
 struct conn_track {
@@ -34,6 +36,9 @@ struct conn_track {
     /* The request line had %00 (MHD's unescaping would hide it). Only
      * the connection's own MHD thread touches it: no lock. */
     int nul_in_target;
+    /* The query was cut before MHD parsed it (http_on_uri): QUERY_CUT_*.
+     * Same thread, no lock. */
+    int query_cut;
     /* An IPv6 peer's /64 (its first 8 bytes), counted in the server's
      * net64 table while the connection is open. */
     uint64_t net64;
@@ -93,6 +98,7 @@ void http_on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 /* MHD_OPTION_UNESCAPE_CALLBACK: MHD's own unescaping, noting a %00 in
  * the connection's track first (a NUL would cut the path short). */
 size_t http_unescape_target(void *cls, struct MHD_Connection *conn, char *s);
+void *http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn);
 /* The tracking record of a connection (NULL before it is tracked). */
 struct conn_track *http_track_of(struct MHD_Connection *conn);
 /* 1 when text is an IPv4 or IPv6 address. */
