@@ -160,6 +160,8 @@ assert_eq closed "$out" "the stalled upload's connection is closed"
 sent 000
 clean "an upload stalled until the idle timeout" $TICKETS
 fds_back "a stalled upload"
+req GET /metrics
+assert_contains "$BODY" 'logshared_connections_cut_total{reason="idle_timeout"} 1' "the idle-timeout cut is counted"
 pass "a stalled upload is closed at the idle timeout and leaves nothing"
 
 # --- Idempotency-Key: the same key while the first is still uploading ------------------

@@ -1031,6 +1031,10 @@ void http_on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                                                                           : "error";
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && !req->cut)
         req->status = req->status ? req->status : 0;
+    /* Counted with the other cuts: a request that went quiet past
+     * connection_timeout_s was ended by a limit too. */
+    if (toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED && !req->cut)
+        http_metrics_cut(s->metrics, "idle_timeout");
     if (strcmp(req->method, "HEAD") == 0)
         req->bytes_out = 0; /* libmicrohttpd sent the headers alone */
     log_request(req, outcome);
