@@ -133,6 +133,16 @@ for v in '"0123"' "W/$ETAG" 'Sun, 29 Nov 2026 13:03:01 GMT'; do
   assert_eq "$whole" "$(od -An -tx1 "$TEST_TMP/body")" "If-Range $v: the whole file"
 done
 range 'bytes=99-' -H 'If-Range: "0123"'; expect 200 "" "If-Range not matching an unsatisfiable range"
+# empty list elements and white space around them do not make a list
+# (RFC 9110 5.6.1.2); two ranges, or two Range fields, get the whole file
+for r in 'bytes=0-4,' 'bytes=, 0-4 ,,' 'bytes=,0-4'; do
+  range "$r"; expect 206 "" "'$r' is one range"
+  assert_eq hello "$(cat "$TEST_TMP/body")" "'$r': the range"
+done
+range 'bytes=0-1,3-4'; expect 200 "" "two ranges"
+assert_eq "$whole" "$(od -An -tx1 "$TEST_TMP/body")" "two ranges: the whole file"
+range 'bytes=0-4' -H 'Range: bytes=6-10'; expect 200 "" "two Range fields"
+assert_eq "$whole" "$(od -An -tx1 "$TEST_TMP/body")" "two Range fields: the whole file"
 pass "range"
 
 # --- /metrics ---------------------------------------------------------------------

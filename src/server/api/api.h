@@ -102,9 +102,10 @@ int api_media_type_is(const char *ct, const char *want);
 /* ---- header values -------------------------------------------------- */
 
 /* Parses a Range header value, "bytes=a-b", "bytes=a-" or "bytes=-n",
- * against size (the unit in any case, RFC 9110 14.1). Returns 1 and the
- * range, 0 to serve the whole file (absent / several ranges / malformed:
- * RFC 9110 lets us ignore it), -1 when unsatisfiable. */
+ * against size (the unit in any case, RFC 9110 14.1; empty list elements
+ * and white space around elements ignored, RFC 9110 5.6.1.2). Returns 1
+ * and the range, 0 to serve the whole file (absent / several ranges /
+ * malformed: RFC 9110 lets us ignore it), -1 when unsatisfiable. */
 int api_parse_range(const char *h, uint64_t size, uint64_t *off, uint64_t *len);
 
 /* ---- routes (defined in their files) ------------------------------- */

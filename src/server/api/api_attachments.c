@@ -6,7 +6,8 @@
  * (?expires=&sig=, auth.h). The body is streamed from the blob reader in
  * 64 KiB blocks, never loaded whole; a single "bytes=" Range is honoured
  * (206, or 416 when unsatisfiable), under If-Range when it still names
- * the file; several ranges get the whole file, which RFC 9110 allows.
+ * the file; several ranges, or two Range fields, get the whole file,
+ * which RFC 9110 allows.
  *
  * POST .../link (owner or support) mints such a link: optional JSON
  * {"expires_in": seconds} up to link_max_ttl_s; answers {"url",
@@ -41,12 +42,45 @@ static int parse_digits(const char **p, uint64_t *v)
     return 1;
 }
 
+static int is_ows(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* The one range of a ranges list, without the empty elements and the
+ * white space around elements that RFC 9110 5.6.1.2 has recipients
+ * ignore ("bytes=0-3," is one range): copied into buf; 0 when the list
+ * has no range, several, or one too long to be a range. */
+static int single_range_spec(const char *list, char *buf, size_t cap)
+{
+    int found = 0;
+    for (const char *e = list; *e;) {
+        const char *end = strchr(e, ',');
+        if (!end)
+            end = e + strlen(e);
+        const char *a = e, *b = end;
+        while (a < b && is_ows(*a))
+            a++;
+        while (b > a && is_ows(b[-1]))
+            b--;
+        if (a < b) {
+            if (found++ || (size_t)(b - a) >= cap)
+                return 0;
+            memcpy(buf, a, (size_t)(b - a));
+            buf[b - a] = '\0';
+        }
+        e = *end ? end + 1 : end;
+    }
+    return found == 1;
+}
+
 /* Declared in api.h (so fuzz/fuzz_strings.c reaches it). */
 int api_parse_range(const char *h, uint64_t size, uint64_t *off, uint64_t *len)
 {
-    if (!h || strncasecmp(h, "bytes=", 6) != 0 || strchr(h, ','))
+    char spec[64]; /* two 20-digit numbers and a dash fit */
+    if (!h || strncasecmp(h, "bytes=", 6) != 0 || !single_range_spec(h + 6, spec, sizeof spec))
         return 0;
-    const char *s = h + 6;
+    const char *s = spec;
     uint64_t a = 0, b = UINT64_MAX;
     if (*s == '-') { /* suffix: the last n bytes */
         s++;
@@ -178,6 +212,8 @@ int api_attachment_get(http_request *req)
                                   logshare_strerror(rc));
     uint64_t off = 0, len = a->size;
     const char *range = http_header(req, MHD_HTTP_HEADER_RANGE);
+    if (range && http_header_count(req, MHD_HTTP_HEADER_RANGE) > 1)
+        range = NULL; /* which one a cache in between saw is unknown: the whole file */
     if (range && !if_range_holds(http_header(req, MHD_HTTP_HEADER_IF_RANGE), a->sha256))
         range = NULL;
     int ranged = api_parse_range(range, a->size, &off, &len);
