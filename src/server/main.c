@@ -26,6 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -60,6 +62,41 @@ static void print_usage(FILE *out)
         "the environment, or as a flag; flags win over the environment, which wins\n"
         "over the file. Byte sizes take K, M and G suffixes.\n\n");
     server_config_print_keys(out);
+}
+
+/* Servers sharing a data dir (several behind one PostgreSQL) may start
+ * at the same moment, and setting up that dir is not safe to do twice at
+ * once: SQLite's switch of a new file to WAL fails at once with "busy"
+ * (no busy wait: it would deadlock) when another process is switching it
+ * too, and the first server then exited. So each one sets up the dir
+ * holding this lock: blob store, ticket database, secrets, push tables.
+ * -1 (and a warning) where the file system has no flock: the setup then
+ * runs unguarded, as before. */
+static int startup_lock(const char *data_dir)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/startup.lock", data_dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    int rc = fd < 0 ? -1 : 0;
+    while (rc == 0 && (rc = flock(fd, LOCK_EX)) != 0 && errno == EINTR)
+        rc = 0;
+    if (rc != 0) {
+        fprintf(stderr,
+                "logshared: warning: cannot lock %s (%s): servers sharing the data dir "
+                "must not start at the same moment\n",
+                path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void startup_unlock(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd); /* drops the lock */
+    *fd = -1;
 }
 
 /* Binds HOST:PORT ("[v6]:port" for IPv6; the form was checked when the
@@ -280,6 +317,7 @@ static int serve(server_config *cfg)
         fprintf(stderr, "logshared: auth algorithm must be HS256, RS256 or ES256\n");
         return 2;
     }
+    int setup_lock = startup_lock(cfg->data_dir);
     if ((rc = blob_fs_open(cfg->data_dir, &app.blobs))) {
         fprintf(stderr, "logshared: cannot open the blob store: %s\n", logshare_strerror(rc));
         goto out;
@@ -303,6 +341,7 @@ static int serve(server_config *cfg)
     snprintf(push_path, sizeof push_path, "%s/%s", cfg->data_dir, PUSH_DB_FILENAME);
     if ((rc = start_push(cfg, push_path, &app.push)))
         goto out;
+    startup_unlock(&setup_lock);
     struct dashboard_config dcfg = {
         .support_secret_key_file = cfg->dashboard_support_secret_key_file,
         .session_idle_ttl_s = cfg->dashboard_session_idle_ttl_s,
@@ -371,6 +410,7 @@ static int serve(server_config *cfg)
     status = 0;
     fprintf(stderr, "logshared: stopped\n");
 out:
+    startup_unlock(&setup_lock);
     orphan_sweep_stop(sweep);
     push_service_close_streams(app.push, 0);
     http_server_stop(server, 0);
