@@ -99,6 +99,53 @@ static void startup_unlock(int *fd)
     *fd = -1;
 }
 
+/* Which database the data dir's blobs belong to: <data_dir>/database-id
+ * names it (ticket_store_identity), written by the first server that
+ * starts on the dir. A server reaching another database (its
+ * database.url forgotten, or pointing elsewhere) still serves, but its
+ * orphan sweep must not judge these blobs by its own tickets: it would
+ * remove every blob of the others. *foreign is then 1. Called under the
+ * startup lock, so two first starts cannot both write the file. */
+static int bind_data_dir(const char *data_dir, struct ticket_store *ts, int *foreign)
+{
+    *foreign = 0;
+    char id[TICKET_STORE_IDENTITY_MAX], path[4096];
+    int rc = ticket_store_identity(ts, id);
+    if (rc) {
+        fprintf(stderr, "logshared: cannot read the ticket database's identity: %s\n",
+                logshare_strerror(rc));
+        return rc;
+    }
+    snprintf(path, sizeof path, "%s/database-id", data_dir);
+    char *text = NULL;
+    size_t n = 0;
+    rc = ls_fs_read_file(path, 256, &text, &n);
+    if (rc == LOGSHARE_ENOENT) {
+        char line[TICKET_STORE_IDENTITY_MAX + 1];
+        int len = snprintf(line, sizeof line, "%s\n", id);
+        if ((rc = ls_fs_write_atomic(path, line, (size_t)len, 0600)))
+            fprintf(stderr, "logshared: cannot write %s: %s\n", path, logshare_strerror(rc));
+        return rc;
+    }
+    if (rc) {
+        fprintf(stderr, "logshared: cannot read %s: %s\n", path, logshare_strerror(rc));
+        return rc;
+    }
+    while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r' || text[n - 1] == ' '))
+        text[--n] = '\0';
+    if (strcmp(text, id) != 0) {
+        *foreign = 1;
+        fprintf(stderr,
+                "logshared: warning: the blobs in %s belong to another ticket database (%s "
+                "names %s, database.url reaches %s): no orphaned blob is removed. Servers "
+                "sharing a data dir must share the database; if this one is meant to own the "
+                "blobs now, remove %s\n",
+                data_dir, path, text, id, path);
+    }
+    free(text);
+    return 0;
+}
+
 /* Binds HOST:PORT ("[v6]:port" for IPv6; the form was checked when the
  * settings were read). Returns the fd; or, with why filled, -1 when the
  * bind or listen failed and -2 when the host does not resolve. */
@@ -330,6 +377,9 @@ static int serve(server_config *cfg)
             status = 2; /* a setting is wrong: a usage error */
         goto out;
     }
+    int foreign = 0;
+    if ((rc = bind_data_dir(cfg->data_dir, app.tickets, &foreign)))
+        goto out;
     if ((rc = auth_new(&acfg, &app.auth))) {
         report_auth_error(&acfg, rc, &status);
         goto out;
@@ -385,7 +435,8 @@ static int serve(server_config *cfg)
      * directory and must delay neither requests nor readiness. */
     struct orphan_sweep_options so = {.grace_s = cfg->blob_orphan_grace_s,
                                       .interval_s = cfg->blob_sweep_interval_s,
-                                      .stale_upload_s = BLOB_STALE_UPLOAD_S};
+                                      .stale_upload_s = BLOB_STALE_UPLOAD_S,
+                                      .foreign = foreign};
     if ((rc = orphan_sweep_start(app.blobs, app.tickets, &so, &sweep)))
         fprintf(stderr, "logshared: cannot start the orphan sweep: %s\n", logshare_strerror(rc));
     int sig = 0;
