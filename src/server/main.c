@@ -69,7 +69,7 @@ static void print_usage(FILE *out)
  * once: SQLite's switch of a new file to WAL fails at once with "busy"
  * (no busy wait: it would deadlock) when another process is switching it
  * too, and the first server then exited. So each one sets up the dir
- * holding this lock: blob store, ticket database, secrets, push tables.
+ * holding this lock: ticket database, database-id, secrets, push tables.
  * -1 (and a warning) where the file system has no flock: the setup then
  * runs unguarded, as before. */
 static int startup_lock(const char *data_dir)
@@ -364,11 +364,15 @@ static int serve(server_config *cfg)
         fprintf(stderr, "logshared: auth algorithm must be HS256, RS256 or ES256\n");
         return 2;
     }
-    int setup_lock = startup_lock(cfg->data_dir);
+    int setup_lock = -1;
+    /* Not under the lock: opening the blob store is safe in parallel
+     * (mkdir tolerates EEXIST, its sweeps respect the uploads' locks)
+     * and walks the whole store, which on a big one takes a while. */
     if ((rc = blob_fs_open(cfg->data_dir, &app.blobs))) {
         fprintf(stderr, "logshared: cannot open the blob store: %s\n", logshare_strerror(rc));
         goto out;
     }
+    setup_lock = startup_lock(cfg->data_dir);
     if ((rc = ticket_store_open_url(cfg->database_url, cfg->data_dir, (int)cfg->durable,
                                     &app.tickets))) {
         fprintf(stderr, "logshared: cannot open the ticket database %s: %s\n",
