@@ -99,14 +99,44 @@ static void startup_unlock(int *fd)
     *fd = -1;
 }
 
+static int stop_at_first(void *arg, const char *key, int64_t mtime, uint64_t size)
+{
+    (void)key;
+    (void)mtime;
+    (void)size;
+    *(int *)arg = 1;
+    return 1; /* not an error code (those are negative): ends the listing */
+}
+
+/* A new, empty ticket database next to blobs already stored is what a
+ * server whose database.url was forgotten sees (a SQLite file of its
+ * own): it must not claim those blobs, or it would sweep them all. */
+static int new_database_beside_blobs(struct blob_store *bs, struct ticket_store *ts, int *yes)
+{
+    *yes = 0;
+    struct ticket_filter f = {.status = -1, .limit = 1};
+    struct ticket_list l = {0};
+    int rc = ticket_store_list(ts, &f, &l);
+    int empty = rc == 0 && l.count == 0;
+    ticket_list_clear(&l);
+    int blobs = 0;
+    if (rc == 0 && empty && (rc = blob_store_list(bs, stop_at_first, &blobs)) == 1)
+        rc = 0;
+    *yes = empty && blobs;
+    return rc;
+}
+
 /* Which database the data dir's blobs belong to: <data_dir>/database-id
  * names it (ticket_store_identity), written by the first server that
- * starts on the dir. A server reaching another database (its
- * database.url forgotten, or pointing elsewhere) still serves, but its
- * orphan sweep must not judge these blobs by its own tickets: it would
- * remove every blob of the others. *foreign is then 1. Called under the
- * startup lock, so two first starts cannot both write the file. */
-static int bind_data_dir(const char *data_dir, struct ticket_store *ts, int *foreign)
+ * starts on the dir, unless its database is new and empty while blobs
+ * are there (new_database_beside_blobs). A server reaching another
+ * database (its database.url forgotten, or pointing elsewhere) still
+ * serves, but its orphan sweep must not judge these blobs by its own
+ * tickets: it would remove every blob of the others. *foreign is then 1.
+ * Called under the startup lock, so two first starts cannot both write
+ * the file. */
+static int bind_data_dir(const char *data_dir, struct blob_store *bs, struct ticket_store *ts,
+                         int *foreign)
 {
     *foreign = 0;
     char id[TICKET_STORE_IDENTITY_MAX], path[4096];
@@ -120,7 +150,16 @@ static int bind_data_dir(const char *data_dir, struct ticket_store *ts, int *for
     char *text = NULL;
     size_t n = 0;
     rc = ls_fs_read_file(path, 256, &text, &n);
-    if (rc == LOGSHARE_ENOENT) {
+    if (rc == LOGSHARE_ENOENT && (rc = new_database_beside_blobs(bs, ts, foreign)) == 0 &&
+        *foreign) {
+        fprintf(stderr,
+                "logshared: warning: the ticket database (%s) is empty, but %s/blobs holds "
+                "blobs: they are not claimed for it (%s not written) and no orphaned blob is "
+                "removed. Servers sharing a data dir must share the database\n",
+                id, data_dir, path);
+        return 0;
+    }
+    if (rc == 0 && !text) {
         char line[TICKET_STORE_IDENTITY_MAX + 1];
         int len = snprintf(line, sizeof line, "%s\n", id);
         if ((rc = ls_fs_write_atomic(path, line, (size_t)len, 0600)))
@@ -128,7 +167,8 @@ static int bind_data_dir(const char *data_dir, struct ticket_store *ts, int *for
         return rc;
     }
     if (rc) {
-        fprintf(stderr, "logshared: cannot read %s: %s\n", path, logshare_strerror(rc));
+        fprintf(stderr, "logshared: cannot bind the data dir to its database (%s): %s\n", path,
+                logshare_strerror(rc));
         return rc;
     }
     while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r' || text[n - 1] == ' '))
@@ -382,7 +422,7 @@ static int serve(server_config *cfg)
         goto out;
     }
     int foreign = 0;
-    if ((rc = bind_data_dir(cfg->data_dir, app.tickets, &foreign)))
+    if ((rc = bind_data_dir(cfg->data_dir, app.blobs, app.tickets, &foreign)))
         goto out;
     if ((rc = auth_new(&acfg, &app.auth))) {
         report_auth_error(&acfg, rc, &status);

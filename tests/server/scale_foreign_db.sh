@@ -7,6 +7,8 @@
 # records which database its blobs belong to (database-id, written by
 # the first server); another database's server removes no blob and says
 # why, while a server on the right database still removes real orphans.
+# On a data dir not yet claimed (from before database-id), a new, empty
+# database next to the blobs does not claim them.
 source "$LOGSHARE_TEST_LIB/testlib.sh"
 source "$LOGSHARE_SOURCE_DIR/tests/server/srvlib.sh"
 trap 'stop_postgres; _cleanup' EXIT
@@ -53,3 +55,27 @@ req GET "/api/v1/tickets/$T/attachments/$AT" -H "Authorization: Bearer $TOK"
 expect 200 "" "the PostgreSQL ticket's attachment after its own sweep"
 stop_ok
 pass "a server on another database removes none of the shared data dir's blobs"
+
+# A data dir from before database-id (or one whose file was removed),
+# with the stray node started first: its empty database does not claim
+# the blobs, and it removes none of them, also once it has a ticket of
+# its own (before, it claimed them and then swept them all).
+rm -f "$DATA/database-id" "$DATA/logshare.db"*
+find "$DATA/blobs" -type f ! -path '*/.incoming/*' -exec touch -d '2 hours ago' {} +
+before=$(disk_blobs)
+start_server "$DATA" "${SWEEP[@]}"
+req POST /api/v1/tickets -H "Authorization: Bearer $TOK" -F description=stray2 -F "f=@$TEST_TMP/f"
+expect 201 "" "a ticket of the stray server's own"
+sleep 3.5
+grep -q 'is empty, but .* holds blobs: they are not claimed' "$TEST_TMP/server.log" ||
+  fail "no warning about the unclaimed blobs: $(tail -3 "$TEST_TMP/server.log")"
+[ ! -e "$DATA/database-id" ] || fail "an empty database claimed the data dir's blobs"
+assert_eq "$((before + 1))" "$(disk_blobs)" "blobs on disk after the stray server's sweeps"
+stop_ok
+# the right database then claims them
+start_server "$DATA" --database-url "$DB"
+assert_contains "$(cat "$DATA/database-id")" "postgres:" "database-id written by the PostgreSQL server"
+req GET "/api/v1/tickets/$T/attachments/$AT" -H "Authorization: Bearer $TOK"
+expect 200 "" "the PostgreSQL ticket's attachment at the end"
+stop_ok
+pass "an empty database does not claim a data dir's blobs"
