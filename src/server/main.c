@@ -26,6 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -60,6 +62,128 @@ static void print_usage(FILE *out)
         "the environment, or as a flag; flags win over the environment, which wins\n"
         "over the file. Byte sizes take K, M and G suffixes.\n\n");
     server_config_print_keys(out);
+}
+
+/* Servers sharing a data dir (several behind one PostgreSQL) may start
+ * at the same moment, and setting up that dir is not safe to do twice at
+ * once: SQLite's switch of a new file to WAL fails at once with "busy"
+ * (no busy wait: it would deadlock) when another process is switching it
+ * too, and the first server then exited. So each one sets up the dir
+ * holding this lock: ticket database, database-id, secrets, push tables.
+ * -1 (and a warning) where the file system has no flock: the setup then
+ * runs unguarded, as before. */
+static int startup_lock(const char *data_dir)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/startup.lock", data_dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    int rc = fd < 0 ? -1 : 0;
+    while (rc == 0 && (rc = flock(fd, LOCK_EX)) != 0 && errno == EINTR)
+        rc = 0;
+    if (rc != 0) {
+        fprintf(stderr,
+                "logshared: warning: cannot lock %s (%s): servers sharing the data dir "
+                "must not start at the same moment\n",
+                path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void startup_unlock(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd); /* drops the lock */
+    *fd = -1;
+}
+
+static int stop_at_first(void *arg, const char *key, int64_t mtime, uint64_t size)
+{
+    (void)key;
+    (void)mtime;
+    (void)size;
+    *(int *)arg = 1;
+    return 1; /* not an error code (those are negative): ends the listing */
+}
+
+/* A new, empty ticket database next to blobs already stored is what a
+ * server whose database.url was forgotten sees (a SQLite file of its
+ * own): it must not claim those blobs, or it would sweep them all. */
+static int new_database_beside_blobs(struct blob_store *bs, struct ticket_store *ts, int *yes)
+{
+    *yes = 0;
+    struct ticket_filter f = {.status = -1, .limit = 1};
+    struct ticket_list l = {0};
+    int rc = ticket_store_list(ts, &f, &l);
+    int empty = rc == 0 && l.count == 0;
+    ticket_list_clear(&l);
+    int blobs = 0;
+    if (rc == 0 && empty && (rc = blob_store_list(bs, stop_at_first, &blobs)) == 1)
+        rc = 0;
+    *yes = empty && blobs;
+    return rc;
+}
+
+/* Which database the data dir's blobs belong to: <data_dir>/database-id
+ * names it (ticket_store_identity), written by the first server that
+ * starts on the dir, unless its database is new and empty while blobs
+ * are there (new_database_beside_blobs). A server reaching another
+ * database (its database.url forgotten, or pointing elsewhere) still
+ * serves, but its orphan sweep must not judge these blobs by its own
+ * tickets: it would remove every blob of the others. *foreign is then 1.
+ * Called under the startup lock, so two first starts cannot both write
+ * the file. */
+static int bind_data_dir(const char *data_dir, struct blob_store *bs, struct ticket_store *ts,
+                         int *foreign)
+{
+    *foreign = 0;
+    char id[TICKET_STORE_IDENTITY_MAX], path[4096];
+    int rc = ticket_store_identity(ts, id);
+    if (rc) {
+        fprintf(stderr, "logshared: cannot read the ticket database's identity: %s\n",
+                logshare_strerror(rc));
+        return rc;
+    }
+    snprintf(path, sizeof path, "%s/database-id", data_dir);
+    char *text = NULL;
+    size_t n = 0;
+    rc = ls_fs_read_file(path, 256, &text, &n);
+    if (rc == LOGSHARE_ENOENT && (rc = new_database_beside_blobs(bs, ts, foreign)) == 0 &&
+        *foreign) {
+        fprintf(stderr,
+                "logshared: warning: the ticket database (%s) is empty, but %s/blobs holds "
+                "blobs: they are not claimed for it (%s not written) and no orphaned blob is "
+                "removed. Servers sharing a data dir must share the database\n",
+                id, data_dir, path);
+        return 0;
+    }
+    if (rc == 0 && !text) {
+        char line[TICKET_STORE_IDENTITY_MAX + 1];
+        int len = snprintf(line, sizeof line, "%s\n", id);
+        if ((rc = ls_fs_write_atomic(path, line, (size_t)len, 0600)))
+            fprintf(stderr, "logshared: cannot write %s: %s\n", path, logshare_strerror(rc));
+        return rc;
+    }
+    if (rc) {
+        fprintf(stderr, "logshared: cannot bind the data dir to its database (%s): %s\n", path,
+                logshare_strerror(rc));
+        return rc;
+    }
+    while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r' || text[n - 1] == ' '))
+        text[--n] = '\0';
+    if (strcmp(text, id) != 0) {
+        *foreign = 1;
+        fprintf(stderr,
+                "logshared: warning: the blobs in %s belong to another ticket database (%s "
+                "names %s, database.url reaches %s): no orphaned blob is removed. Servers "
+                "sharing a data dir must share the database; if this one is meant to own the "
+                "blobs now, remove %s\n",
+                data_dir, path, text, id, path);
+    }
+    free(text);
+    return 0;
 }
 
 /* Binds HOST:PORT ("[v6]:port" for IPv6; the form was checked when the
@@ -280,10 +404,15 @@ static int serve(server_config *cfg)
         fprintf(stderr, "logshared: auth algorithm must be HS256, RS256 or ES256\n");
         return 2;
     }
+    int setup_lock = -1;
+    /* Not under the lock: opening the blob store is safe in parallel
+     * (mkdir tolerates EEXIST, its sweeps respect the uploads' locks)
+     * and walks the whole store, which on a big one takes a while. */
     if ((rc = blob_fs_open(cfg->data_dir, &app.blobs))) {
         fprintf(stderr, "logshared: cannot open the blob store: %s\n", logshare_strerror(rc));
         goto out;
     }
+    setup_lock = startup_lock(cfg->data_dir);
     if ((rc = ticket_store_open_url(cfg->database_url, cfg->data_dir, (int)cfg->durable,
                                     &app.tickets))) {
         fprintf(stderr, "logshared: cannot open the ticket database %s: %s\n",
@@ -292,6 +421,9 @@ static int serve(server_config *cfg)
             status = 2; /* a setting is wrong: a usage error */
         goto out;
     }
+    int foreign = 0;
+    if ((rc = bind_data_dir(cfg->data_dir, app.blobs, app.tickets, &foreign)))
+        goto out;
     if ((rc = auth_new(&acfg, &app.auth))) {
         report_auth_error(&acfg, rc, &status);
         goto out;
@@ -303,6 +435,7 @@ static int serve(server_config *cfg)
     snprintf(push_path, sizeof push_path, "%s/%s", cfg->data_dir, PUSH_DB_FILENAME);
     if ((rc = start_push(cfg, push_path, &app.push)))
         goto out;
+    startup_unlock(&setup_lock);
     struct dashboard_config dcfg = {
         .support_secret_key_file = cfg->dashboard_support_secret_key_file,
         .session_idle_ttl_s = cfg->dashboard_session_idle_ttl_s,
@@ -346,7 +479,8 @@ static int serve(server_config *cfg)
      * directory and must delay neither requests nor readiness. */
     struct orphan_sweep_options so = {.grace_s = cfg->blob_orphan_grace_s,
                                       .interval_s = cfg->blob_sweep_interval_s,
-                                      .stale_upload_s = BLOB_STALE_UPLOAD_S};
+                                      .stale_upload_s = BLOB_STALE_UPLOAD_S,
+                                      .foreign = foreign};
     if ((rc = orphan_sweep_start(app.blobs, app.tickets, &so, &sweep)))
         fprintf(stderr, "logshared: cannot start the orphan sweep: %s\n", logshare_strerror(rc));
     int sig = 0;
@@ -371,6 +505,7 @@ static int serve(server_config *cfg)
     status = 0;
     fprintf(stderr, "logshared: stopped\n");
 out:
+    startup_unlock(&setup_lock);
     orphan_sweep_stop(sweep);
     push_service_close_streams(app.push, 0);
     http_server_stop(server, 0);

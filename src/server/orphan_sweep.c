@@ -35,6 +35,8 @@ struct sweep_ctx {
     const atomic_int *stop;
     struct orphan_sweep_result *res;
     int seen_referenced;
+    int foreign; /* count old blobs as held back, ask nothing, remove nothing */
+    size_t n_foreign;
     struct held_blob *held; /* unreferenced old blobs, while no referenced one was seen */
     size_t n_held, cap_held;
     int rc; /* an error that ended the sweep */
@@ -81,6 +83,10 @@ static int visit(void *arg, const char *key, int64_t mtime, uint64_t size)
         c->res->young++;
         return 0;
     }
+    if (c->foreign) {
+        c->n_foreign++;
+        return 0;
+    }
     int referenced = 0;
     int rc = ticket_store_blob_referenced(c->ts, key, &referenced);
     if (rc != 0) {
@@ -107,25 +113,39 @@ static int visit(void *arg, const char *key, int64_t mtime, uint64_t size)
     return 0;
 }
 
-int orphan_sweep_run(struct blob_store *bs, struct ticket_store *ts, int64_t grace_s,
-                     int64_t now_unix_s, const atomic_int *stop, struct orphan_sweep_result *res)
+static int sweep_run(struct blob_store *bs, struct ticket_store *ts, int64_t grace_s,
+                     int64_t now_unix_s, const atomic_int *stop, int foreign,
+                     struct orphan_sweep_result *res)
 {
     if (!res)
         return LOGSHARE_EINVAL;
     memset(res, 0, sizeof *res);
     if (!bs || !ts || grace_s <= 0)
         return LOGSHARE_EINVAL;
-    struct sweep_ctx c = {
-        .bs = bs, .ts = ts, .cutoff = now_unix_s - grace_s, .stop = stop, .res = res};
+    struct sweep_ctx c = {.bs = bs,
+                          .ts = ts,
+                          .cutoff = now_unix_s - grace_s,
+                          .stop = stop,
+                          .res = res,
+                          .foreign = foreign};
     int rc = blob_store_list(bs, visit, &c);
     if (rc == ORPHAN_STOP)
         rc = c.rc;
-    if (!c.seen_referenced)
+    res->foreign = foreign;
+    if (foreign)
+        res->held_back = c.n_foreign;
+    else if (!c.seen_referenced)
         res->held_back = c.n_held;
     for (size_t i = 0; i < c.n_held; i++)
         free(c.held[i].key);
     free(c.held);
     return rc;
+}
+
+int orphan_sweep_run(struct blob_store *bs, struct ticket_store *ts, int64_t grace_s,
+                     int64_t now_unix_s, const atomic_int *stop, struct orphan_sweep_result *res)
+{
+    return sweep_run(bs, ts, grace_s, now_unix_s, stop, 0, res);
 }
 
 struct orphan_sweep {
@@ -158,7 +178,13 @@ static void log_pass(const struct orphan_sweep *s, int first, const struct blob_
                 "logshared: orphan sweep: removed %zu stale upload files (%llu bytes; orphaned "
                 "blobs are kept: orphan_grace_s is 0)\n",
                 up->removed, (unsigned long long)up->bytes);
-    if (res->held_back)
+    if (res->held_back && res->foreign)
+        fprintf(stderr,
+                "logshared: orphan sweep: kept %zu blobs older than %llds: this data dir's "
+                "blobs belong to another ticket database (database-id), which looks like the "
+                "wrong database (database.url); no blob is removed\n",
+                res->held_back, (long long)s->o.grace_s);
+    else if (res->held_back)
         fprintf(stderr,
                 "logshared: orphan sweep: kept %zu unreferenced blobs: no blob at all is "
                 "referenced by the database, which looks like the wrong database "
@@ -177,7 +203,7 @@ static void run_pass(struct orphan_sweep *s, int first)
     if (s->o.stale_upload_s > 0)
         up_rc = blob_store_sweep_uploads(s->bs, now - s->o.stale_upload_s, &s->stop, &up);
     if (s->o.grace_s > 0 && !atomic_load(&s->stop))
-        rc = orphan_sweep_run(s->bs, s->ts, s->o.grace_s, now, &s->stop, &res);
+        rc = sweep_run(s->bs, s->ts, s->o.grace_s, now, &s->stop, s->o.foreign, &res);
     log_pass(s, first, &up, up_rc, &res, rc);
 }
 

@@ -29,7 +29,14 @@
  * A guard against a wrong database: when the sweep has found unreferenced
  * blobs but not a single referenced one (e.g. database.url pointing at a
  * new, empty database next to an old blob directory), it removes nothing
- * and says so.
+ * and says so. And against another database: servers sharing a data
+ * dir (scale-out) must share the database too. One that was started
+ * with another one (its database.url forgotten: a SQLite file of its
+ * own) saw its own tickets' blobs referenced, so the guard above let it
+ * remove every other server's blobs. main.c records which database the
+ * blobs belong to (<data_dir>/database-id); a server whose database is
+ * not that one runs with `foreign` set: it removes no blob at all, and
+ * says so on every pass that finds old ones.
  *
  * Ownership: the stores are borrowed and must outlive the sweep
  * (orphan_sweep_stop before destroying them).
@@ -51,6 +58,7 @@ struct orphan_sweep_result {
     size_t removed;         /* orphans removed */
     uint64_t removed_bytes; /* their sizes, summed */
     size_t held_back;       /* orphans kept by the wrong-database guard */
+    int foreign;            /* 1: every old blob was held back (options.foreign) */
     int stopped;            /* 1: *stop was set before the end */
 };
 
@@ -69,6 +77,7 @@ struct orphan_sweep_options {
     int64_t grace_s;        /* orphaned blobs older than this; 0: none are removed */
     int64_t interval_s;     /* from the end of a pass to the next; 0: the first pass only */
     int64_t stale_upload_s; /* upload temporaries untouched this long; 0: none */
+    int foreign;            /* the blobs belong to another database: remove none */
 };
 
 /* Starts the sweep thread. Its first pass runs at once, the next ones

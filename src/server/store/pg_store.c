@@ -414,6 +414,24 @@ static int pg_check(struct ticket_store *ts)
     return rc == 0 ? 0 : LOGSHARE_EUNAVAILABLE;
 }
 
+static int pg_identity(struct ticket_store *ts, char out[TICKET_STORE_IDENTITY_MAX])
+{
+    struct pg_store *s = ts->state;
+    struct pg_conn *c;
+    int rc = pg_acquire(s, &c);
+    if (rc != 0)
+        return rc;
+    PGresult *res =
+        pg_query(c, "SELECT applied_at FROM schema_version WHERE version = 1", 0, NULL, &rc);
+    if (rc == 0 && PQntuples(res) != 1)
+        rc = LOGSHARE_ENOENT;
+    if (rc == 0)
+        snprintf(out, TICKET_STORE_IDENTITY_MAX, "postgres:%lld", pg_int(res, 0, 0));
+    PQclear(res);
+    pg_release(s, c);
+    return rc;
+}
+
 static void pg_destroy(struct ticket_store *ts)
 {
     struct pg_store *s = ts->state;
@@ -445,6 +463,7 @@ static const struct ticket_store_ops pg_ops = {
     .user_update = pg_user_update,
     .user_delete = pg_user_delete,
     .check = pg_check,
+    .identity = pg_identity,
     .destroy = pg_destroy,
 };
 

@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -215,6 +216,27 @@ static int sq_check(struct ticket_store *ts)
     return rc == 0 ? 0 : LOGSHARE_EUNAVAILABLE;
 }
 
+static int sq_identity(struct ticket_store *ts, char out[TICKET_STORE_IDENTITY_MAX])
+{
+    struct sq_store *s = ts->state;
+    struct sq_conn *c;
+    int rc = sq_acquire(s, &c);
+    if (rc != 0)
+        return rc;
+    sqlite3_stmt *st =
+        sq_prepare(c, "SELECT applied_at FROM schema_version WHERE version = 1", &rc);
+    if (st) {
+        int r = sqlite3_step(st);
+        if (r == SQLITE_ROW)
+            snprintf(out, TICKET_STORE_IDENTITY_MAX, "sqlite:%lld",
+                     (long long)sqlite3_column_int64(st, 0));
+        rc = r == SQLITE_ROW ? 0 : r == SQLITE_DONE ? LOGSHARE_ENOENT : sq_error(r);
+        sqlite3_reset(st);
+    }
+    sq_release(s, c);
+    return rc;
+}
+
 static void sq_destroy(struct ticket_store *ts)
 {
     struct sq_store *s = ts->state;
@@ -247,6 +269,7 @@ static const struct ticket_store_ops sq_ops = {
     .user_update = sq_user_update,
     .user_delete = sq_user_delete,
     .check = sq_check,
+    .identity = sq_identity,
     .destroy = sq_destroy,
 };
 

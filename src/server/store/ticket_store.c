@@ -378,6 +378,14 @@ int ticket_store_check(struct ticket_store *ts)
     return ts->ops->check(ts);
 }
 
+int ticket_store_identity(struct ticket_store *ts, char out[TICKET_STORE_IDENTITY_MAX])
+{
+    if (!ts || !out)
+        return LOGSHARE_EINVAL;
+    out[0] = '\0';
+    return ts->ops->identity(ts, out);
+}
+
 void ticket_store_destroy(struct ticket_store *ts)
 {
     if (ts)

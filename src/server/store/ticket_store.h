@@ -188,6 +188,9 @@ void ticket_user_free(struct ticket_user *u);
 
 struct ticket_store;
 
+/* Room for ticket_store_identity's answer, NUL included. */
+#define TICKET_STORE_IDENTITY_MAX 64
+
 struct ticket_store_ops {
     const char *name; /* "sqlite", "postgres" */
     int (*migrate)(struct ticket_store *ts, int *schema_version);
@@ -211,6 +214,7 @@ struct ticket_store_ops {
                        const char *password_hash);
     int (*user_delete)(struct ticket_store *ts, const char *name);
     int (*check)(struct ticket_store *ts);
+    int (*identity)(struct ticket_store *ts, char out[TICKET_STORE_IDENTITY_MAX]);
     void (*destroy)(struct ticket_store *ts);
 };
 
@@ -293,6 +297,15 @@ int ticket_store_user_delete(struct ticket_store *ts, const char *name);
 
 /* Readiness for /readyz: 0 when the database answers a query now. */
 int ticket_store_check(struct ticket_store *ts);
+
+/* Names this database, the same for every server and every start that
+ * reaches it, and different for another database: "<backend>:<time
+ * schema step 1 was applied, in microseconds>" (recorded once per
+ * database, so no schema change was needed; two databases would have to
+ * be created in the same microsecond to share it). main.c binds the data
+ * dir's blobs to it, so a server pointed at another database never
+ * sweeps them (orphan_sweep.h). ENOENT before ticket_store_migrate. */
+int ticket_store_identity(struct ticket_store *ts, char out[TICKET_STORE_IDENTITY_MAX]);
 
 /* Closes every connection and frees ts. NULL is a no-op. */
 void ticket_store_destroy(struct ticket_store *ts);
