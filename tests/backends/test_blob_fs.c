@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -771,6 +772,34 @@ static void lone_commit_costs_one_directory_fsync(void **state)
     }
 }
 
+/* A target directory that already exists (made by another server on
+ * the same data dir, or by a run that crashed before fsyncing its
+ * parent) gets its parent fsynced like one the store makes, once: a
+ * rename into it must not be lost with the directory's entry. */
+static void existing_directories_get_their_parents_synced(void **state)
+{
+    struct fixture *f = *state;
+    char *a = path_join(f->blobs, "a");
+    char *day = path_join(a, "20251127");
+    assert_int_equal(mkdir(a, 0700) == 0 || errno == EEXIST, 1);
+    assert_int_equal(mkdir(day, 0700), 0);
+    uint64_t before = 0, after = 0;
+    assert_int_equal(blob_fs_parent_fsyncs(f->bs, &before), 0);
+    struct blob_writer *w;
+    for (int i = 0; i < 3; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "a/20251127/at_found_%d", i);
+        assert_int_equal(blob_store_put_open(f->bs, key, &w), 0);
+        assert_int_equal(blob_writer_write(w, "found", 5), 0);
+        assert_int_equal(blob_writer_commit(w), 0);
+        assert_true(path_exists(f->blobs, key));
+    }
+    assert_int_equal(blob_fs_parent_fsyncs(f->bs, &after), 0);
+    assert_int_equal(after - before, 2); /* blobs/ for a, a/ for the day: once */
+    free(day);
+    free(a);
+}
+
 /* blob_writer_end (the "no more bytes" hint) changes nothing a caller
  * can see: the blob still commits whole, or aborts to nothing. */
 static void end_hint_then_commit_or_abort(void **state)
@@ -979,6 +1008,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(concurrent_commits_into_two_directories, setup, teardown),
         cmocka_unit_test_setup_teardown(lone_commit_costs_one_directory_fsync, setup, teardown),
         cmocka_unit_test_setup_teardown(end_hint_then_commit_or_abort, setup, teardown),
+        cmocka_unit_test_setup_teardown(existing_directories_get_their_parents_synced, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(list_shows_committed_blobs_of_both_layouts, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(commit_sets_the_modification_time, setup, teardown),

@@ -666,7 +666,17 @@ int blob_fs_stats(struct blob_store *bs, uint64_t *dir_fsyncs, uint64_t *shared_
     if (!bs || bs->ops != &fs_ops || !dir_fsyncs || !shared_fsyncs)
         return LOGSHARE_EINVAL;
     struct fs_store *s = bs->state;
-    blob_fs_dirs_stats(s->dirs, dir_fsyncs, shared_fsyncs);
+    blob_fs_dirs_stats(s->dirs, dir_fsyncs, shared_fsyncs, NULL);
+    return 0;
+}
+
+int blob_fs_parent_fsyncs(struct blob_store *bs, uint64_t *n)
+{
+    if (!bs || bs->ops != &fs_ops || !n)
+        return LOGSHARE_EINVAL;
+    struct fs_store *s = bs->state;
+    uint64_t fsyncs, shared;
+    blob_fs_dirs_stats(s->dirs, &fsyncs, &shared, n);
     return 0;
 }
 

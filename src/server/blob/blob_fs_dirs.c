@@ -52,6 +52,7 @@ struct blob_fs_dirs {
     pthread_mutex_t lock;
     struct blob_fs_dir *head; /* most recently used first */
     uint64_t fsyncs, shared;
+    uint64_t parent_fsyncs; /* make_dirs's, for tests */
     /* the syncer thread (see the top of this file) */
     pthread_t syncer;
     int syncer_running;
@@ -118,10 +119,33 @@ static void unlink_from_list(struct blob_fs_dirs *ds, struct blob_fs_dir *d)
     d->evicted = 1;
 }
 
-/* Creates every missing directory of path, fsyncing the parent of each
- * one created, so a directory is durable before anyone renames into it.
- * Called with the lock held: no other thread can see it half made. */
-static int make_dirs(int root_fd, const char *path)
+/* fsyncs the directory that holds the entry p names (relative to root_fd). */
+static int fsync_parent(int root_fd, char *p)
+{
+    char *slash = strrchr(p, '/');
+    int pfd;
+    if (slash) {
+        *slash = '\0';
+        pfd = openat(root_fd, p, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        *slash = '/';
+    } else {
+        pfd = dup(root_fd);
+    }
+    int rc = pfd < 0 || fsync(pfd) != 0 ? ls_fs_errno_to_error(errno) : 0;
+    if (pfd >= 0)
+        close(pfd);
+    return rc;
+}
+
+/* Creates every missing directory of path and fsyncs the parent of each
+ * one, so a directory is durable before anyone renames into it. The
+ * parent of one that already exists is fsynced too: another server on
+ * the same data dir may have just made it and not yet synced its entry,
+ * or a crash may have come between a mkdir and its fsync; this runs once
+ * per directory and process (the cache), so it costs nothing that
+ * matters. Called with the lock held: no other thread can see it half
+ * made. */
+static int make_dirs(int root_fd, const char *path, uint64_t *parent_fsyncs)
 {
     char *p = strdup(path);
     if (!p)
@@ -132,23 +156,11 @@ static int make_dirs(int root_fd, const char *path)
             continue;
         char saved = *c;
         *c = '\0';
-        if (mkdirat(root_fd, p, 0700) == 0) {
-            char *slash = strrchr(p, '/');
-            int pfd;
-            if (slash) {
-                *slash = '\0';
-                pfd = openat(root_fd, p, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-                *slash = '/';
-            } else {
-                pfd = dup(root_fd);
-            }
-            if (pfd < 0 || fsync(pfd) != 0)
-                rc = ls_fs_errno_to_error(errno);
-            if (pfd >= 0)
-                close(pfd);
-        } else if (errno != EEXIST) {
+        if (mkdirat(root_fd, p, 0700) == 0 || errno == EEXIST) {
+            rc = fsync_parent(root_fd, p);
+            ++*parent_fsyncs;
+        } else
             rc = ls_fs_errno_to_error(errno);
-        }
         *c = saved;
         if (rc != 0 || saved == '\0')
             break;
@@ -188,7 +200,7 @@ int blob_fs_dirs_get(struct blob_fs_dirs *ds, const char *path, int create,
         }
     if (!d) {
         if (create && *path)
-            rc = make_dirs(ds->root_fd, path);
+            rc = make_dirs(ds->root_fd, path, &ds->parent_fsyncs);
         d = rc ? NULL : calloc(1, sizeof *d);
         if (!rc && !d)
             rc = LOGSHARE_ENOMEM;
@@ -362,10 +374,13 @@ void blob_fs_dirs_put(struct blob_fs_dirs *ds, struct blob_fs_dir *d)
         dir_free(d);
 }
 
-void blob_fs_dirs_stats(struct blob_fs_dirs *ds, uint64_t *fsyncs, uint64_t *shared)
+void blob_fs_dirs_stats(struct blob_fs_dirs *ds, uint64_t *fsyncs, uint64_t *shared,
+                        uint64_t *parent_fsyncs)
 {
     pthread_mutex_lock(&ds->lock);
     *fsyncs = ds->fsyncs;
     *shared = ds->shared;
+    if (parent_fsyncs)
+        *parent_fsyncs = ds->parent_fsyncs;
     pthread_mutex_unlock(&ds->lock);
 }

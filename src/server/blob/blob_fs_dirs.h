@@ -79,7 +79,10 @@ int blob_fs_dirs_forget_if_gone(struct blob_fs_dirs *ds, struct blob_fs_dir *d);
 void blob_fs_dirs_put(struct blob_fs_dirs *ds, struct blob_fs_dir *d);
 
 /* Statistics for tests: directory fsyncs issued, and renames an fsync
- * covered besides the first (fsyncs + shared = renames made durable). */
-void blob_fs_dirs_stats(struct blob_fs_dirs *ds, uint64_t *fsyncs, uint64_t *shared);
+ * covered besides the first (fsyncs + shared = renames made durable);
+ * parent_fsyncs (may be NULL): fsyncs of the parents of the directories
+ * made or found on the way to a target directory. */
+void blob_fs_dirs_stats(struct blob_fs_dirs *ds, uint64_t *fsyncs, uint64_t *shared,
+                        uint64_t *parent_fsyncs);
 
 #endif

@@ -261,4 +261,11 @@ int blob_fs_open(const char *data_dir, struct blob_store **out);
  * LOGSHARE_EINVAL when bs is not a directory store. */
 int blob_fs_stats(struct blob_store *bs, uint64_t *dir_fsyncs, uint64_t *shared_fsyncs);
 
+/* For tests: fsyncs of the parent of every directory on the way to a
+ * commit's target directory, whether the store made it or found it
+ * (another server, or a crash between a mkdir and its fsync, may have
+ * left its entry unsynced). LOGSHARE_EINVAL when bs is not a directory
+ * store. */
+int blob_fs_parent_fsyncs(struct blob_store *bs, uint64_t *n);
+
 #endif
