@@ -50,6 +50,7 @@ expect 503 unavailable "create whose COMMIT answer was lost"
 assert_eq 1 "$(sql 'SELECT count(*) FROM tickets')" "the ticket was committed"
 assert_eq 2 "$(blob_files)" "both blobs kept after an unknown outcome"
 assert_contains "$BODY" "may have been created" "503 says the outcome is unknown"
+assert_contains "$BODY" "the commit's outcome is unknown" "503 names what is unknown, not a cause SQLite cannot have"
 assert_contains "$BODY" "same Idempotency-Key" "503 says how to retry"
 req POST /api/v1/tickets -H "Authorization: Bearer $TOK" -H 'Idempotency-Key: k-drop' \
   -F description=drop -F "a=@$TEST_TMP/f1" -F "b=@$TEST_TMP/f2"

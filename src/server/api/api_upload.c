@@ -441,18 +441,19 @@ static int check_fields(http_request *req, struct upload *u)
     return 0;
 }
 
-/* The database lost the COMMIT's answer: the rows may exist, so the
- * blobs they would name stay (if the rows do not, the orphan sweep
- * removes them) and the client learns to retry with its key. */
+/* The database lost the COMMIT's answer (PostgreSQL's connection, or
+ * SQLite's disk after the WAL write): the rows may exist, so the blobs
+ * they would name stay (if the rows do not, the orphan sweep removes
+ * them) and the client learns to retry with its key. */
 static int upload_outcome_unknown(http_request *req, struct upload *u)
 {
     u->committed = 1;
     if (u->add_to_existing)
         return http_respond_error(req, LOGSHARE_EUNAVAILABLE, 503,
-                                  "database: connection lost while committing; the attachments"
+                                  "database: the commit's outcome is unknown; the attachments"
                                   " may have been added: check the ticket before retrying");
     return http_respond_error(req, LOGSHARE_EUNAVAILABLE, 503,
-                              "database: connection lost while committing; the ticket may have"
+                              "database: the commit's outcome is unknown; the ticket may have"
                               " been created: retry with the same Idempotency-Key%s",
                               u->idem_key[0] ? "" : " (this request had none)");
 }

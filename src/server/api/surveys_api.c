@@ -467,7 +467,7 @@ static int survey_finish(http_request *req)
             return http_respond_error(req, rc, 503, "%s", req->fail_message);
         if ((rc = create_ticket(req, u, &ticket)) == TICKET_STORE_EUNKNOWN)
             return http_respond_error(req, LOGSHARE_EUNAVAILABLE, 503,
-                                      "database: connection lost while committing; the survey's "
+                                      "database: the commit's outcome is unknown; the survey's "
                                       "ticket may have been created: retry with the same "
                                       "Idempotency-Key");
         if (rc)

@@ -74,7 +74,9 @@ int sq_commit(struct sq_conn *c)
     }
     /* SQLite ended the transaction itself (an I/O error, a full disk):
      * the commit frame may already be in the WAL, which the next
-     * recovery would replay. */
+     * recovery would replay. Even a full disk can come after it: the
+     * frames are written before the wal-index (-shm) grows, and growing
+     * that file can fail with SQLITE_FULL; the blobs must then stay. */
     return TICKET_STORE_EUNKNOWN;
 }
 
