@@ -53,7 +53,8 @@ int dashboard_new(const struct dashboard_config *cfg, struct ticket_store *ts,
     d->session_max_ttl_s =
         cfg->session_max_ttl_s > 0 ? cfg->session_max_ttl_s : SESSION_DEFAULT_ABSOLUTE_TTL_S;
     int rc = 0;
-    struct session_store_config sc = {cfg->session_idle_ttl_s, d->session_max_ttl_s, 0};
+    struct session_store_config sc = {cfg->session_idle_ttl_s, d->session_max_ttl_s, 0,
+                                      cfg->sessions_db};
     if ((rc = session_store_new(&sc, &d->sessions)) != 0 ||
         (rc = login_limit_new(NULL, &d->login_limit)) != 0)
         goto fail;
@@ -220,8 +221,11 @@ int dashboard_session_identity(struct dashboard *d, http_request *req, struct au
     const char *refresh = http_header(req, DASHBOARD_REFRESH_HEADER);
     int (*find)(struct session_store *, const char *, int64_t, struct session_info *) =
         refresh && strcmp(refresh, "1") == 0 ? session_lookup_passive : session_lookup;
-    if (!d || find(d->sessions, token, (int64_t)time(NULL), &info) != 0) {
-        why = "session expired or logged out";
+    if (!d || (rc = find(d->sessions, token, (int64_t)time(NULL), &info)) != 0) {
+        /* Fail closed, but do not tell an agent whose session is fine
+         * that it ended. */
+        why = !d || rc == LOGSHARE_EAUTH ? "session expired or logged out"
+                                         : "the session database is unavailable";
         rc = LOGSHARE_EAUTH;
     } else if ((rc = dashboard_session_account(d, token, &info)) != 0) {
         why = rc == LOGSHARE_EAUTH ? "the account was removed or changed since the login"

@@ -222,7 +222,12 @@ int dashboard_logout_end(http_request *req)
         return dashboard_respond_error(req, 401, "unauthorized", reason);
     char token[SESSION_TOKEN_LEN + 8];
     if (dashboard_cookie_token(req, token, sizeof token) == 0)
-        session_revoke(d->sessions, token);
+        rc = session_revoke(d->sessions, token);
+    memset(token, 0, sizeof token);
+    /* The session lives on in the shared file unless the delete landed:
+     * saying "logged out" then would be a lie the agent relies on. */
+    if (rc != 0 && rc != LOGSHARE_EAUTH)
+        return dashboard_respond_errno(req, rc, "the session could not be ended: try again");
     char cookie[256];
     format_cookie(d, "", 0, cookie, sizeof cookie);
     return dashboard_respond_json(req, 200, json_pack("{s:b}", "logged_out", 1), cookie, NULL);
@@ -235,16 +240,21 @@ int dashboard_session_get(http_request *req)
         return dashboard_respond_error(req, 503, "unavailable", "the dashboard is not set up");
     char token[SESSION_TOKEN_LEN + 8];
     struct session_info info;
-    if (dashboard_cookie_token(req, token, sizeof token) != 0 ||
-        session_lookup(d->sessions, token, (int64_t)time(NULL), &info) != 0)
+    if (dashboard_cookie_token(req, token, sizeof token) != 0)
         return dashboard_respond_error(req, 401, "unauthorized", "not logged in");
-    int rc = dashboard_session_account(d, token, &info);
+    int rc = session_lookup(d->sessions, token, (int64_t)time(NULL), &info);
+    int found = rc == 0;
+    if (found)
+        rc = dashboard_session_account(d, token, &info);
     memset(token, 0, sizeof token);
     if (rc == LOGSHARE_EAUTH)
         return dashboard_respond_error(req, 401, "unauthorized",
-                                       "the account was removed or changed since the login");
+                                       found ? "the account was removed or changed since the login"
+                                             : "not logged in");
     if (rc != 0)
-        return dashboard_respond_errno(req, rc, "the user database is unavailable");
+        return dashboard_respond_errno(req, rc,
+                                       found ? "the user database is unavailable"
+                                             : "the session database is unavailable");
     snprintf(req->user_id, sizeof req->user_id, "%s", info.user);
     return dashboard_respond_json(req, 200, session_json(&info), NULL, NULL);
 }
