@@ -197,9 +197,11 @@ int dashboard_session_account(struct dashboard *d, const char *token, struct ses
         return rc;
     enum auth_role role = AUTH_ROLE_USER;
     /* Re-added after the login: a new password, so older sessions (maybe
-     * the very reason for the reset) must not survive it. */
+     * the very reason for the reset) must not survive it. In
+     * microseconds: a login in the same second as the reset, checked
+     * against the old password, kept its session. */
     int ok = u && auth_role_parse(u->role, &role) == 0 && role != AUTH_ROLE_USER &&
-             u->created_at / 1000000 <= info->created_at;
+             u->created_at <= info->created_us;
     ticket_user_free(u);
     if (!ok) {
         session_revoke(d->sessions, token);

@@ -191,7 +191,9 @@ static int login_finish(http_request *req)
     (trusted ? login_limit_success_device : login_limit_success)(d->login_limit, user, now_us);
     char token[SESSION_TOKEN_LEN + 1];
     struct session_info info;
-    rc = session_create(d->sessions, u->name, auth_role_name(role), now_s, token, &info);
+    /* now_us was taken before the password was read: a reset after it
+     * ends this session. */
+    rc = session_create_us(d->sessions, u->name, auth_role_name(role), now_us, token, &info);
     ticket_user_free(u);
     json_decref(body);
     if (rc != 0)

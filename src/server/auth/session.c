@@ -48,6 +48,7 @@ static const char SCHEMA[] = "CREATE TABLE IF NOT EXISTS sessions ("
                              " user TEXT NOT NULL,"
                              " role TEXT NOT NULL,"
                              " created_at INTEGER NOT NULL,"
+                             " created_us INTEGER NOT NULL,"
                              " last_used INTEGER NOT NULL)";
 
 static int db_error(int rc)
@@ -222,8 +223,8 @@ static int insert(struct session_store *ss, const unsigned char digest[DIGEST_LE
 {
     sqlite3_stmt *st;
     int rc = prepare(ss,
-                     "INSERT INTO sessions (digest, user, role, created_at, last_used)"
-                     " VALUES (?1, ?2, ?3, ?4, ?4)",
+                     "INSERT INTO sessions (digest, user, role, created_at, created_us, last_used)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?4)",
                      &st);
     if (rc)
         return rc;
@@ -231,6 +232,7 @@ static int insert(struct session_store *ss, const unsigned char digest[DIGEST_LE
     sqlite3_bind_text(st, 2, info->user, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, info->role, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, info->created_at);
+    sqlite3_bind_int64(st, 5, info->created_us);
     rc = db_error(sqlite3_step(st));
     sqlite3_finalize(st);
     return rc;
@@ -238,6 +240,12 @@ static int insert(struct session_store *ss, const unsigned char digest[DIGEST_LE
 
 int session_create(struct session_store *ss, const char *user, const char *role, int64_t now_s,
                    char token[SESSION_TOKEN_LEN + 1], struct session_info *info)
+{
+    return session_create_us(ss, user, role, now_s * 1000000, token, info);
+}
+
+int session_create_us(struct session_store *ss, const char *user, const char *role, int64_t now_us,
+                      char token[SESSION_TOKEN_LEN + 1], struct session_info *info)
 {
     if (!ss || !user || !role || !token || !*user || strlen(user) > SESSION_USER_MAX ||
         strlen(role) > SESSION_ROLE_MAX)
@@ -251,7 +259,9 @@ int session_create(struct session_store *ss, const char *user, const char *role,
     csrf_of(token, made.csrf);
     strcpy(made.user, user);
     strcpy(made.role, role);
+    int64_t now_s = now_us / 1000000;
     made.created_at = now_s;
+    made.created_us = now_us;
     made.expires_at = expiry_of(ss, now_s, now_s);
 
     pthread_mutex_lock(&ss->lock);
@@ -279,7 +289,7 @@ static int read_row(struct session_store *ss, const unsigned char digest[DIGEST_
 {
     sqlite3_stmt *st;
     int rc = prepare(ss,
-                     "SELECT digest, user, role, created_at, last_used FROM sessions"
+                     "SELECT digest, user, role, created_at, last_used, created_us FROM sessions"
                      " WHERE digest = ?1",
                      &st);
     if (rc)
@@ -300,6 +310,7 @@ static int read_row(struct session_store *ss, const unsigned char digest[DIGEST_
             strcpy(info->role, role);
             info->created_at = sqlite3_column_int64(st, 3);
             *last_used = sqlite3_column_int64(st, 4);
+            info->created_us = sqlite3_column_int64(st, 5);
         }
     } else {
         rc = step == SQLITE_DONE ? LOGSHARE_EAUTH : db_error(step);

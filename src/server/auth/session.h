@@ -63,6 +63,7 @@ struct session_info {
     char role[SESSION_ROLE_MAX + 1];
     char csrf[SESSION_CSRF_LEN + 1];
     int64_t created_at; /* unix seconds */
+    int64_t created_us; /* the same in microseconds: orders the login against account changes */
     int64_t expires_at; /* unix seconds: the earlier of idle and absolute expiry */
 };
 
@@ -81,6 +82,11 @@ void session_store_free(struct session_store *ss);
  * NULL) the session, with its CSRF token. */
 int session_create(struct session_store *ss, const char *user, const char *role, int64_t now_s,
                    char token[SESSION_TOKEN_LEN + 1], struct session_info *info);
+/* The same at now_us (unix microseconds): the server's logins, whose
+ * time must be finer than a second to tell them from a password change
+ * made in the same second. */
+int session_create_us(struct session_store *ss, const char *user, const char *role, int64_t now_us,
+                      char token[SESSION_TOKEN_LEN + 1], struct session_info *info);
 
 /* Finds the session of a cookie value at now_s and extends its idle
  * expiry. 0 and *info, or LOGSHARE_EAUTH (malformed, unknown, revoked
