@@ -8,8 +8,12 @@
 # - a logout through B ends the session on A at once;
 # - a password change or a role change through `logshared user` ends it
 #   on both;
-# - a restart of a server keeps the session (the old code logged every
-#   agent out);
+# - login attempt limits count the attempts made through every server
+#   (the old code allowed 5 guesses a minute per name on EACH server),
+#   and a device cookie made by A lets its browser past a stranger's
+#   lock-out on B (each server had its own random key);
+# - a restart keeps the session (the old code logged every agent out)
+#   and the login limits;
 # - an expired session is refused by both servers;
 # - sessions.db is mode 0600 and holds no cookie value.
 . "$LOGSHARE_TEST_LIB/testlib.sh"
@@ -85,6 +89,22 @@ assert_eq 401 "$(get "$A_URL" "$jar" /dashboard/session)" "A after the admin bec
 assert_eq 401 "$(get "$B_URL" "$jar" /dashboard/session)" "B after the admin became a user"
 pass "a password or role change ends the sessions on every server"
 
+# --- login attempt limits are one for both ----------------------------------------
+printf 'carol password 12\n' | "$LOGSHARED_BIN" user add carol --role support --data-dir "$data" >/dev/null
+carol="$TEST_TMP/carol.jar"
+assert_eq 200 "$(login "$A_URL" "$carol" carol 'carol password 12')" "carol logs in on A (device cookie)"
+grep -q logshare_device "$carol" || fail "the login on A set a device cookie"
+for i in 1 2 3 4 5; do
+  [ $((i % 2)) = 1 ] && u=$B_URL || u=$A_URL
+  assert_eq 401 "$(login "$u" "$TEST_TMP/stranger" carol "guess $i")" "a stranger's guess $i"
+done
+assert_eq 429 "$(login "$A_URL" "$TEST_TMP/stranger" carol 'carol password 12')" "the 6th attempt, on A"
+assert_eq 429 "$(login "$B_URL" "$TEST_TMP/stranger" carol 'carol password 12')" "and on B"
+code=$(curl -s -o /dev/null -w '%{http_code}' -b "$carol" -c "$carol" -H 'Content-Type: application/json' \
+  --data '{"username":"carol","password":"carol password 12"}' "$B_URL/dashboard/login")
+assert_eq 200 "$code" "carol's browser (device cookie from A) still logs her in on B"
+pass "login attempts count for every server; a device cookie from A is honoured by B"
+
 # --- a restart keeps the session --------------------------------------------------
 assert_eq 200 "$(login "$A_URL" "$jar" agent 'a new long password')" "login before the restart"
 csrf=$(cat "$TEST_TMP/csrf")
@@ -93,7 +113,8 @@ start_pair
 assert_eq 200 "$(get "$A_URL" "$jar" /dashboard/session)" "the session after both servers restarted (A)"
 assert_eq 200 "$(get "$B_URL" "$jar" /dashboard/session)" "the session after both servers restarted (B)"
 assert_contains "$(cat "$TEST_TMP/body")" "\"csrf_token\":\"$csrf\"" "with its CSRF token"
-pass "a restart keeps sessions"
+assert_eq 429 "$(login "$B_URL" "$TEST_TMP/stranger" carol 'carol password 12')" "the limit after the restart"
+pass "a restart keeps sessions and login limits"
 
 # --- the file ---------------------------------------------------------------------
 assert_eq 600 "$(stat -c %a "$data/sessions.db")" "sessions.db mode"

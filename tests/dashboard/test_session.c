@@ -358,6 +358,41 @@ static void last_used_is_written_once_a_minute(void **state)
     session_store_free(ss);
 }
 
+/* Two limiters on one file are two servers: the guesses made through
+ * one count for the other, a success through one refills the name for
+ * both, and both sign device cookies with one key. */
+static void two_limiters_on_one_file_share_buckets(void **state)
+{
+    (void)state;
+    struct login_limit_config cfg = {.path = db_path};
+    struct login_limit *a, *b;
+    assert_int_equal(login_limit_new(&cfg, &a), 0);
+    assert_int_equal(login_limit_new(&cfg, &b), 0);
+    int retry = 0;
+    int64_t now = 5000000000;
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(login_limit_take(i % 2 ? a : b, "10.0.0.1", "alice", now, &retry), 0);
+    assert_int_equal(login_limit_take(a, "10.0.0.2", "alice", now, &retry), LOGSHARE_ERATELIMIT);
+    assert_int_equal(login_limit_take(b, "10.0.0.2", "alice", now, &retry), LOGSHARE_ERATELIMIT);
+    assert_in_range(retry, 1, 12);
+    login_limit_success(a, "alice", now);
+    assert_int_equal(login_limit_take(b, "10.0.0.2", "alice", now, &retry), 0);
+    unsigned char ka[LOGIN_LIMIT_KEY_LEN], kb[LOGIN_LIMIT_KEY_LEN];
+    assert_int_equal(login_limit_device_key(a, ka), 0);
+    assert_int_equal(login_limit_device_key(b, kb), 0);
+    assert_memory_equal(ka, kb, sizeof ka);
+    login_limit_free(a);
+    login_limit_free(b);
+    /* a restart keeps both */
+    assert_int_equal(login_limit_new(&cfg, &a), 0);
+    assert_int_equal(login_limit_device_key(a, kb), 0);
+    assert_memory_equal(ka, kb, sizeof ka);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(login_limit_take(a, "10.0.0.3", "alice", now, &retry), 0);
+    assert_int_equal(login_limit_take(a, "10.0.0.3", "alice", now, &retry), LOGSHARE_ERATELIMIT);
+    login_limit_free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -382,6 +417,8 @@ int main(void)
         cmocka_unit_test(login_attempts_run_out_per_address),
         cmocka_unit_test(success_refills_the_user_name),
         cmocka_unit_test(a_known_device_has_its_own_bucket),
+        cmocka_unit_test_setup_teardown(two_limiters_on_one_file_share_buckets, make_db_dir,
+                                        remove_db_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

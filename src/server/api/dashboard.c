@@ -55,10 +55,13 @@ int dashboard_new(const struct dashboard_config *cfg, struct ticket_store *ts,
     int rc = 0;
     struct session_store_config sc = {cfg->session_idle_ttl_s, d->session_max_ttl_s, 0,
                                       cfg->sessions_db};
+    /* The login limits share the sessions' file: one limit for all the
+     * servers on the data dir, and one device-cookie key. */
+    struct login_limit_config lc = {.path = cfg->sessions_db};
     if ((rc = session_store_new(&sc, &d->sessions)) != 0 ||
-        (rc = login_limit_new(NULL, &d->login_limit)) != 0)
+        (rc = login_limit_new(&lc, &d->login_limit)) != 0 ||
+        (rc = login_limit_device_key(d->login_limit, d->device_key)) != 0)
         goto fail;
-    randombytes_buf(d->device_key, sizeof d->device_key); /* sodium_init: session_store_new */
     d->tmp_dir = strdup(cfg->tmp_dir && *cfg->tmp_dir ? cfg->tmp_dir : "/tmp");
     if (!d->tmp_dir) {
         rc = LOGSHARE_ENOMEM;

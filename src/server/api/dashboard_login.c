@@ -152,21 +152,26 @@ static int login_finish(http_request *req)
         return http_respond_error_code(req, 503, "unavailable", "Retry-After", "1",
                                        "too many logins at once: retry in a second");
     }
-    int retry = 0;
+    int retry = 0, rc = 0;
     int64_t now_us = ls_time_now_us();
     /* an IPv6 client by its /64, as the request rate limit counts it */
     char addr_key[RATELIMIT_ADDRESS_KEY_MAX];
     ratelimit_address_key(req->client_addr, addr_key, sizeof addr_key);
     int64_t now_s = (int64_t)time(NULL);
     int trusted = device_trusted(d, req, user, now_s);
-    if ((trusted ? login_limit_take_device : login_limit_take)(d->login_limit, addr_key, user,
-                                                               now_us, &retry) != 0) {
+    rc = (trusted ? login_limit_take_device : login_limit_take)(d->login_limit, addr_key, user,
+                                                                now_us, &retry);
+    if (rc != 0) {
         atomic_fetch_sub(&login_checks, 1);
         json_decref(body);
-        return http_respond_rate_limited(req, retry);
+        /* No limit, no password check: a broken file must not open the
+         * door to unlimited guessing. */
+        return rc == LOGSHARE_ERATELIMIT
+                   ? http_respond_rate_limited(req, retry)
+                   : dashboard_respond_errno(req, rc, "the login limits are unavailable");
     }
     struct ticket_user *u = NULL;
-    int rc = ticket_store_user_get(d->ts, user, &u);
+    rc = ticket_store_user_get(d->ts, user, &u);
     int ok = 0;
     if (u) {
         ok = auth_password_verify(u->password_hash, password) == 0;
