@@ -15,7 +15,10 @@
 # - a restart keeps the session (the old code logged every agent out)
 #   and the login limits;
 # - an expired session is refused by both servers;
-# - sessions.db is mode 0600 and holds no cookie value.
+# - sessions.db is mode 0600 and holds no cookie value;
+# - while another process holds sessions.db's write lock, a logout
+#   answers 503 and the session lives on (it is not reported ended), a
+#   login answers 503 rather than skipping the attempt limits.
 . "$LOGSHARE_TEST_LIB/testlib.sh"
 
 data="$TEST_TMP/data"
@@ -123,6 +126,22 @@ token=$(awk '$6 == "logshare_session" { print $7 }' "$jar")
 if grep -qa "$token" "$data"/sessions.db*; then fail "sessions.db holds the cookie value"; fi
 if grep -qa "$csrf" "$data"/sessions.db*; then fail "sessions.db holds the CSRF token"; fi
 pass "sessions.db is 0600 and holds neither the cookie nor the CSRF token"
+
+# --- a logout that cannot be written is not "logged out" ---------------------------
+# Another process holds sessions.db's write lock for longer than the
+# servers' 5 s busy timeout: the logout must fail (503), and the session
+# must still be there afterwards, not be reported ended.
+( echo 'BEGIN IMMEDIATE;'; sleep 13; echo 'ROLLBACK;' ) | sqlite3 "$data/sessions.db" &
+holder=$!
+sleep 0.5
+assert_eq 503 "$(logout "$A_URL" "$jar" "$csrf")" "a logout while the file is locked"
+assert_contains "$(cat "$TEST_TMP/body")" '"code":"unavailable"' "the logout says why"
+assert_eq 503 "$(login "$B_URL" "$TEST_TMP/other" agent 'a new long password')" "a login while the file is locked"
+wait "$holder"
+assert_eq 200 "$(get "$B_URL" "$jar" /dashboard/session)" "the session after the failed logout"
+assert_eq 200 "$(logout "$A_URL" "$jar" "$csrf")" "the logout once the lock is gone"
+assert_eq 401 "$(get "$B_URL" "$jar" /dashboard/session)" "then it is gone on B"
+pass "a logout or login that cannot reach sessions.db answers 503; nothing is reported ended that is not"
 
 # --- expiry on both ---------------------------------------------------------------
 stop_pid "$A_PID"; stop_pid "$B_PID"

@@ -102,6 +102,14 @@ static void format_device_cookie(const struct dashboard *d, const char *user, in
              DEVICE_COOKIE, expiry, mac, DEVICE_TTL_S, d->secure_cookie ? "; Secure" : "");
 }
 
+/* What a failure of the sessions file (sessions.db) is to the browser:
+ * the service is unavailable for a moment (another server holding its
+ * write lock, a full disk), not a bad request or a forbidden one. */
+static int sessions_error(int rc)
+{
+    return rc == LOGSHARE_ENOMEM ? rc : LOGSHARE_EUNAVAILABLE;
+}
+
 static json_t *session_json(const struct session_info *info)
 {
     char expires[40];
@@ -168,7 +176,8 @@ static int login_finish(http_request *req)
          * door to unlimited guessing. */
         return rc == LOGSHARE_ERATELIMIT
                    ? http_respond_rate_limited(req, retry)
-                   : dashboard_respond_errno(req, rc, "the login limits are unavailable");
+                   : dashboard_respond_errno(req, sessions_error(rc),
+                                             "the login limits are unavailable");
     }
     struct ticket_user *u = NULL;
     rc = ticket_store_user_get(d->ts, user, &u);
@@ -202,7 +211,7 @@ static int login_finish(http_request *req)
     ticket_user_free(u);
     json_decref(body);
     if (rc != 0)
-        return dashboard_respond_errno(req, rc, "could not start a session");
+        return dashboard_respond_errno(req, sessions_error(rc), "could not start a session");
     snprintf(req->user_id, sizeof req->user_id, "%s", info.user);
     char cookie[256], device[256];
     format_cookie(d, token, d->session_max_ttl_s, cookie, sizeof cookie);
@@ -234,7 +243,8 @@ int dashboard_logout_end(http_request *req)
     /* The session lives on in the shared file unless the delete landed:
      * saying "logged out" then would be a lie the agent relies on. */
     if (rc != 0 && rc != LOGSHARE_EAUTH)
-        return dashboard_respond_errno(req, rc, "the session could not be ended: try again");
+        return dashboard_respond_errno(req, sessions_error(rc),
+                                       "the session could not be ended: try again");
     char cookie[256];
     format_cookie(d, "", 0, cookie, sizeof cookie);
     return dashboard_respond_json(req, 200, json_pack("{s:b}", "logged_out", 1), cookie, NULL);
@@ -259,9 +269,9 @@ int dashboard_session_get(http_request *req)
                                        found ? "the account was removed or changed since the login"
                                              : "not logged in");
     if (rc != 0)
-        return dashboard_respond_errno(req, rc,
-                                       found ? "the user database is unavailable"
-                                             : "the session database is unavailable");
+        return found ? dashboard_respond_errno(req, rc, "the user database is unavailable")
+                     : dashboard_respond_errno(req, sessions_error(rc),
+                                               "the session database is unavailable");
     snprintf(req->user_id, sizeof req->user_id, "%s", info.user);
     return dashboard_respond_json(req, 200, session_json(&info), NULL, NULL);
 }
