@@ -393,6 +393,33 @@ static void two_limiters_on_one_file_share_buckets(void **state)
     login_limit_free(a);
 }
 
+/* A flood of names and addresses cannot grow the shared table past
+ * max_keys rows. */
+static void the_bucket_table_stays_bounded(void **state)
+{
+    (void)state;
+    struct login_limit_config cfg = {.path = db_path, .max_keys = 16};
+    struct login_limit *l;
+    assert_int_equal(login_limit_new(&cfg, &l), 0);
+    int retry;
+    char addr[32], name[32];
+    for (int i = 0; i < 40; i++) {
+        snprintf(addr, sizeof addr, "10.1.0.%d", i);
+        snprintf(name, sizeof name, "user%d", i);
+        assert_int_equal(login_limit_take(l, addr, name, 1000 + i, &retry), 0);
+    }
+    login_limit_free(l);
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM login_buckets", -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_in_range(sqlite3_column_int64(st, 0), 2, 16);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -419,6 +446,7 @@ int main(void)
         cmocka_unit_test(a_known_device_has_its_own_bucket),
         cmocka_unit_test_setup_teardown(two_limiters_on_one_file_share_buckets, make_db_dir,
                                         remove_db_dir),
+        cmocka_unit_test_setup_teardown(the_bucket_table_stays_bounded, make_db_dir, remove_db_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
