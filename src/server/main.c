@@ -44,6 +44,7 @@
 #include "orphan_sweep.h"
 #include "push_service.h"
 #include "server_version.h"
+#include "session.h"
 #include "ticket_store.h"
 
 static void print_usage(FILE *out)
@@ -435,19 +436,25 @@ static int serve(server_config *cfg)
     snprintf(push_path, sizeof push_path, "%s/%s", cfg->data_dir, PUSH_DB_FILENAME);
     if ((rc = start_push(cfg, push_path, &app.push)))
         goto out;
-    startup_unlock(&setup_lock);
+    /* Sessions too have a file of their own, shared by every server on
+     * the data dir; made (and switched to WAL) under the lock. */
+    char sessions_path[4096];
+    snprintf(sessions_path, sizeof sessions_path, "%s/%s", cfg->data_dir, SESSION_DB_FILENAME);
     struct dashboard_config dcfg = {
         .support_secret_key_file = cfg->dashboard_support_secret_key_file,
         .session_idle_ttl_s = cfg->dashboard_session_idle_ttl_s,
         .session_max_ttl_s = cfg->dashboard_session_max_ttl_s,
         .secure_cookie = cfg->tls_cert || cfg->dashboard_secure_cookie,
         .tmp_dir = cfg->data_dir,
+        .sessions_db = sessions_path,
     };
     if ((rc = dashboard_new(&dcfg, app.tickets, app.blobs, app.auth, &app.dashboard))) {
         fprintf(stderr, "logshared: dashboard: %s%s\n", logshare_strerror(rc),
-                rc == LOGSHARE_EKEY ? " (dashboard.support_secret_key_file)" : "");
+                rc == LOGSHARE_EKEY ? " (dashboard.support_secret_key_file)"
+                                    : " (" SESSION_DB_FILENAME ")");
         goto out;
     }
+    startup_unlock(&setup_lock);
     char bound[96], why[512];
     int fd = open_listen_socket(cfg->listen, bound, sizeof bound, why, sizeof why);
     if (fd < 0) {

@@ -53,11 +53,15 @@ int dashboard_new(const struct dashboard_config *cfg, struct ticket_store *ts,
     d->session_max_ttl_s =
         cfg->session_max_ttl_s > 0 ? cfg->session_max_ttl_s : SESSION_DEFAULT_ABSOLUTE_TTL_S;
     int rc = 0;
-    struct session_store_config sc = {cfg->session_idle_ttl_s, d->session_max_ttl_s, 0};
+    struct session_store_config sc = {cfg->session_idle_ttl_s, d->session_max_ttl_s, 0,
+                                      cfg->sessions_db};
+    /* The login limits share the sessions' file: one limit for all the
+     * servers on the data dir, and one device-cookie key. */
+    struct login_limit_config lc = {.path = cfg->sessions_db};
     if ((rc = session_store_new(&sc, &d->sessions)) != 0 ||
-        (rc = login_limit_new(NULL, &d->login_limit)) != 0)
+        (rc = login_limit_new(&lc, &d->login_limit)) != 0 ||
+        (rc = login_limit_device_key(d->login_limit, d->device_key)) != 0)
         goto fail;
-    randombytes_buf(d->device_key, sizeof d->device_key); /* sodium_init: session_store_new */
     d->tmp_dir = strdup(cfg->tmp_dir && *cfg->tmp_dir ? cfg->tmp_dir : "/tmp");
     if (!d->tmp_dir) {
         rc = LOGSHARE_ENOMEM;
@@ -196,9 +200,11 @@ int dashboard_session_account(struct dashboard *d, const char *token, struct ses
         return rc;
     enum auth_role role = AUTH_ROLE_USER;
     /* Re-added after the login: a new password, so older sessions (maybe
-     * the very reason for the reset) must not survive it. */
+     * the very reason for the reset) must not survive it. In
+     * microseconds: a login in the same second as the reset, checked
+     * against the old password, kept its session. */
     int ok = u && auth_role_parse(u->role, &role) == 0 && role != AUTH_ROLE_USER &&
-             u->created_at / 1000000 <= info->created_at;
+             u->created_at <= info->created_us;
     ticket_user_free(u);
     if (!ok) {
         session_revoke(d->sessions, token);
@@ -220,8 +226,11 @@ int dashboard_session_identity(struct dashboard *d, http_request *req, struct au
     const char *refresh = http_header(req, DASHBOARD_REFRESH_HEADER);
     int (*find)(struct session_store *, const char *, int64_t, struct session_info *) =
         refresh && strcmp(refresh, "1") == 0 ? session_lookup_passive : session_lookup;
-    if (!d || find(d->sessions, token, (int64_t)time(NULL), &info) != 0) {
-        why = "session expired or logged out";
+    if (!d || (rc = find(d->sessions, token, (int64_t)time(NULL), &info)) != 0) {
+        /* Fail closed, but do not tell an agent whose session is fine
+         * that it ended. */
+        why = !d || rc == LOGSHARE_EAUTH ? "session expired or logged out"
+                                         : "the session database is unavailable";
         rc = LOGSHARE_EAUTH;
     } else if ((rc = dashboard_session_account(d, token, &info)) != 0) {
         why = rc == LOGSHARE_EAUTH ? "the account was removed or changed since the login"

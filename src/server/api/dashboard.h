@@ -55,6 +55,10 @@ struct dashboard_config {
     int64_t session_max_ttl_s;  /* 0: 24 hours */
     int secure_cookie;          /* 1: cookies get Secure (TLS, or https behind a proxy) */
     const char *tmp_dir;        /* where blobs are copied to be decrypted (the data dir) */
+    /* The sessions database every server on the data dir shares
+     * (<data_dir>/sessions.db); NULL: sessions in memory, this process
+     * only. Opened by dashboard_new: call it under the startup lock. */
+    const char *sessions_db;
 };
 
 /* Everything borrowed. LOGSHARE_EKEY when the key file is unreadable or

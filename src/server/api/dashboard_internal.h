@@ -22,9 +22,9 @@ struct dashboard {
     char *tmp_dir;
     int secure_cookie;
     int64_t session_max_ttl_s;
-    /* Signs device cookies (dashboard_login.c); random at start, so a
-     * restart only makes browsers strangers to the login limit again. */
-    unsigned char device_key[32];
+    /* Signs device cookies (dashboard_login.c); made once and kept in
+     * the sessions file, so every server on the data dir honours them. */
+    unsigned char device_key[LOGIN_LIMIT_KEY_LEN];
 };
 
 /* Answers with doc (stolen) and the security headers; set_cookie and

@@ -102,6 +102,14 @@ static void format_device_cookie(const struct dashboard *d, const char *user, in
              DEVICE_COOKIE, expiry, mac, DEVICE_TTL_S, d->secure_cookie ? "; Secure" : "");
 }
 
+/* What a failure of the sessions file (sessions.db) is to the browser:
+ * the service is unavailable for a moment (another server holding its
+ * write lock, a full disk), not a bad request or a forbidden one. */
+static int sessions_error(int rc)
+{
+    return rc == LOGSHARE_ENOMEM ? rc : LOGSHARE_EUNAVAILABLE;
+}
+
 static json_t *session_json(const struct session_info *info)
 {
     char expires[40];
@@ -152,21 +160,27 @@ static int login_finish(http_request *req)
         return http_respond_error_code(req, 503, "unavailable", "Retry-After", "1",
                                        "too many logins at once: retry in a second");
     }
-    int retry = 0;
+    int retry = 0, rc = 0;
     int64_t now_us = ls_time_now_us();
     /* an IPv6 client by its /64, as the request rate limit counts it */
     char addr_key[RATELIMIT_ADDRESS_KEY_MAX];
     ratelimit_address_key(req->client_addr, addr_key, sizeof addr_key);
     int64_t now_s = (int64_t)time(NULL);
     int trusted = device_trusted(d, req, user, now_s);
-    if ((trusted ? login_limit_take_device : login_limit_take)(d->login_limit, addr_key, user,
-                                                               now_us, &retry) != 0) {
+    rc = (trusted ? login_limit_take_device : login_limit_take)(d->login_limit, addr_key, user,
+                                                                now_us, &retry);
+    if (rc != 0) {
         atomic_fetch_sub(&login_checks, 1);
         json_decref(body);
-        return http_respond_rate_limited(req, retry);
+        /* No limit, no password check: a broken file must not open the
+         * door to unlimited guessing. */
+        return rc == LOGSHARE_ERATELIMIT
+                   ? http_respond_rate_limited(req, retry)
+                   : dashboard_respond_errno(req, sessions_error(rc),
+                                             "the login limits are unavailable");
     }
     struct ticket_user *u = NULL;
-    int rc = ticket_store_user_get(d->ts, user, &u);
+    rc = ticket_store_user_get(d->ts, user, &u);
     int ok = 0;
     if (u) {
         ok = auth_password_verify(u->password_hash, password) == 0;
@@ -191,11 +205,13 @@ static int login_finish(http_request *req)
     (trusted ? login_limit_success_device : login_limit_success)(d->login_limit, user, now_us);
     char token[SESSION_TOKEN_LEN + 1];
     struct session_info info;
-    rc = session_create(d->sessions, u->name, auth_role_name(role), now_s, token, &info);
+    /* now_us was taken before the password was read: a reset after it
+     * ends this session. */
+    rc = session_create_us(d->sessions, u->name, auth_role_name(role), now_us, token, &info);
     ticket_user_free(u);
     json_decref(body);
     if (rc != 0)
-        return dashboard_respond_errno(req, rc, "could not start a session");
+        return dashboard_respond_errno(req, sessions_error(rc), "could not start a session");
     snprintf(req->user_id, sizeof req->user_id, "%s", info.user);
     char cookie[256], device[256];
     format_cookie(d, token, d->session_max_ttl_s, cookie, sizeof cookie);
@@ -222,7 +238,13 @@ int dashboard_logout_end(http_request *req)
         return dashboard_respond_error(req, 401, "unauthorized", reason);
     char token[SESSION_TOKEN_LEN + 8];
     if (dashboard_cookie_token(req, token, sizeof token) == 0)
-        session_revoke(d->sessions, token);
+        rc = session_revoke(d->sessions, token);
+    memset(token, 0, sizeof token);
+    /* The session lives on in the shared file unless the delete landed:
+     * saying "logged out" then would be a lie the agent relies on. */
+    if (rc != 0 && rc != LOGSHARE_EAUTH)
+        return dashboard_respond_errno(req, sessions_error(rc),
+                                       "the session could not be ended: try again");
     char cookie[256];
     format_cookie(d, "", 0, cookie, sizeof cookie);
     return dashboard_respond_json(req, 200, json_pack("{s:b}", "logged_out", 1), cookie, NULL);
@@ -235,16 +257,21 @@ int dashboard_session_get(http_request *req)
         return dashboard_respond_error(req, 503, "unavailable", "the dashboard is not set up");
     char token[SESSION_TOKEN_LEN + 8];
     struct session_info info;
-    if (dashboard_cookie_token(req, token, sizeof token) != 0 ||
-        session_lookup(d->sessions, token, (int64_t)time(NULL), &info) != 0)
+    if (dashboard_cookie_token(req, token, sizeof token) != 0)
         return dashboard_respond_error(req, 401, "unauthorized", "not logged in");
-    int rc = dashboard_session_account(d, token, &info);
+    int rc = session_lookup(d->sessions, token, (int64_t)time(NULL), &info);
+    int found = rc == 0;
+    if (found)
+        rc = dashboard_session_account(d, token, &info);
     memset(token, 0, sizeof token);
     if (rc == LOGSHARE_EAUTH)
         return dashboard_respond_error(req, 401, "unauthorized",
-                                       "the account was removed or changed since the login");
+                                       found ? "the account was removed or changed since the login"
+                                             : "not logged in");
     if (rc != 0)
-        return dashboard_respond_errno(req, rc, "the user database is unavailable");
+        return found ? dashboard_respond_errno(req, rc, "the user database is unavailable")
+                     : dashboard_respond_errno(req, sessions_error(rc),
+                                               "the session database is unavailable");
     snprintf(req->user_id, sizeof req->user_id, "%s", info.user);
     return dashboard_respond_json(req, 200, session_json(&info), NULL, NULL);
 }
