@@ -156,6 +156,36 @@ int push_db_log_request_check_owner(struct push_db *db, const char *id, const ch
 int push_db_log_request_fulfil(struct push_db *db, const char *id, const char *user_id,
                                const char *ticket_id, int64_t now, struct log_request *out);
 
+/* ---- the event feed (several servers on one file) ------------------ */
+
+/* One row of the feed: a request was made (created 1; the stream's
+ * log_request event, id r.seq) or answered (created 0: declined or
+ * fulfilled; a log_request_update). r is the request as it is now. */
+struct log_request_event {
+    int64_t seq; /* the feed's own position, not the request's seq */
+    int created;
+    struct log_request r;
+};
+
+struct log_request_event_list {
+    struct log_request_event *items;
+    size_t count;
+};
+void log_request_event_list_clear(struct log_request_event_list *l);
+
+/* The feed's rows with seq > after, oldest first, at most limit
+ * (1..1000). One range read of the feed's primary key: cheap enough to
+ * poll every second. Rows whose request is gone are skipped. */
+int push_db_log_request_events_after(struct push_db *db, int64_t after, size_t limit,
+                                     struct log_request_event_list *out);
+
+/* The highest feed seq ever issued (0 when none): where a starting
+ * server begins to read. */
+int push_db_log_request_events_last(struct push_db *db, int64_t *seq);
+
+/* Deletes the feed rows made before before (unix us). */
+int push_db_log_request_events_prune(struct push_db *db, int64_t before);
+
 /* ---- surveys ------------------------------------------------------- */
 
 struct survey_record {
