@@ -256,8 +256,21 @@ void webhook_delivery_clear(struct webhook_delivery *d);
  * pending deliveries whose log request is no longer pending or is past
  * its expires_at at now: they would wake a device for nothing. ENOENT
  * when none is pending; *out then untouched. The caller compares
- * next_attempt_at with now. */
+ * next_attempt_at with now, and claims a due one before sending it. A
+ * delivery claimed by a server counts as due when its lease ends (its
+ * next_attempt_at here is the later of the two). */
 int push_db_delivery_next(struct push_db *db, int64_t now, struct webhook_delivery *out);
+
+/* Claims due delivery row until lease_until (unix us; longer than an
+ * attempt can take): one conditional UPDATE, so of several servers
+ * sharing the queue one wins. 0, or LOGSHARE_ECONFLICT when it is no
+ * longer pending, not due, or claimed by another. The claim ends with
+ * push_db_delivery_record, push_db_delivery_release, or its time. */
+int push_db_delivery_claim(struct push_db *db, int64_t row, int64_t now, int64_t lease_until);
+
+/* Ends a claim without an attempt (the server is stopping): the next
+ * server to look sends it at once. */
+int push_db_delivery_release(struct push_db *db, int64_t row);
 
 /* Records an attempt: delivered, or failed with next_attempt_at (0
  * gives up: status failed). http_status 0 when no answer came. */

@@ -131,6 +131,11 @@ static const char *const steps[] = {
     "  INSERT INTO log_request_events (log_request_seq, kind, created_at)"
     "  VALUES (NEW.seq, 'answered', NEW.updated_at);"
     " END;",
+
+    /* 7: a delivery is claimed before it is sent (lease_until, unix us):
+     * several servers drain one queue, and without a claim a due
+     * delivery was sent by each of them. */
+    "ALTER TABLE webhook_deliveries ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;",
 };
 
 #define STEP_COUNT ((int)(sizeof steps / sizeof steps[0]))

@@ -11,7 +11,9 @@
  * or an optional attempt cap runs out.
  * Because the queue is the database, a restart simply picks up where
  * the last process stopped; a delivery in flight at a crash is sent
- * again (receivers dedupe on X-Logshare-Delivery).
+ * again once its claim runs out (receivers dedupe on
+ * X-Logshare-Delivery). Other servers sharing push.db drain the same
+ * queue: each claims a delivery before sending it (push_db_delivery_claim).
  *
  * Events reach streams through the feed in push.db (schema step 6),
  * never straight from the change: several servers may share the file,
@@ -201,6 +203,14 @@ static void sweep(struct push_service *svc)
     }
 }
 
+/* How long a claim on a delivery lasts: longer than one attempt can
+ * take, so no other server sends it meanwhile; if this server dies
+ * mid-attempt, another sends it this long after. */
+static int64_t lease_us(const struct push_service *svc)
+{
+    return ((int64_t)svc->timeout_ms + 10000) * 1000;
+}
+
 static void *worker_main(void *arg)
 {
     struct push_service *svc = arg;
@@ -216,12 +226,21 @@ static void *worker_main(void *arg)
         int rc = push_db_delivery_next(svc->db, ls_time_now_us(), &d);
         if (rc == 0) {
             int64_t now = ls_time_now_us();
+            /* A claim lost to another server: look again (that row now
+             * counts as due when its lease ends). */
+            if (d.next_attempt_at <= now &&
+                push_db_delivery_claim(svc->db, d.row, now, now + lease_us(svc)) != 0) {
+                webhook_delivery_clear(&d);
+                worker_wait(svc, mono + 100 * 1000000LL);
+                continue;
+            }
             if (d.next_attempt_at <= now) {
                 int status;
                 char err[256];
                 int ok = webhook_deliver(&d, svc->secret, svc->secret_len, svc->timeout_ms,
                                          &svc->cancel, &status, err, sizeof err);
                 if (ok == LOGSHARE_ECANCELED) { /* stopping: not an attempt, sent again later */
+                    push_db_delivery_release(svc->db, d.row);
                     webhook_delivery_clear(&d);
                     break;
                 }

@@ -9,11 +9,10 @@
  * wakes the deliverer. Publishing goes through the event feed in
  * push.db (push_db_log_request_events_after): the creating server reads
  * it at once, every other server sharing the file within feed_poll_ms,
- * and each publishes every change to its own streams once. Answers (decline, a fulfilling ticket) and
- * expiries (found by the background sweep) are published as
- * log_request_update events, so the user's other devices stop asking. A ticket that names a
- * log_request_id fulfils it (push_service_ticket_created), which the ticket API calls after its
- * commit.
+ * and each publishes every change to its own streams once. Answers (decline, a fulfilling ticket)
+ * and expiries (found by the background sweep) are published as log_request_update events, so the
+ * user's other devices stop asking. A ticket that names a log_request_id fulfils it
+ * (push_service_ticket_created), which the ticket API calls after its commit.
  *
  * Lifecycle: push_service_start after the data dir exists; before
  * stopping the HTTP daemon, push_service_close_streams (MHD must not be
