@@ -16,9 +16,9 @@ source "$LOGSHARE_TEST_LIB/testlib.sh"
 
 DATA=$TEST_TMP/data
 start_server "$DATA" --stream-heartbeat-ms 500
-A=$SERVER_URL
+A=$SERVER_URL; PID_A=$SERVER_PID
 start_server "$DATA" --stream-heartbeat-ms 500
-B=$SERVER_URL
+B=$SERVER_URL; PID_B=$SERVER_PID
 token() { "$LOGSHARED_BIN" token --data-dir "$DATA" --user "$1" ${2:+--role "$2"}; }
 ALICE=$(token alice)
 AGENT=$(token agent support)
@@ -116,3 +116,11 @@ for R in "${IDS[@]:2}"; do
 done
 assert_eq 0 "$(events "$TEST_TMP/late" "${IDS[0]}" log_request)" "declined request on a new stream"
 pass "a new stream on B gets the pending requests once"
+
+# Both stop cleanly (under the sanitizers: no leak, no error at exit).
+for pid in "$PID_A" "$PID_B"; do
+  kill -TERM "$pid"
+  rc=0; wait "$pid" || rc=$?
+  assert_eq 0 "$rc" "exit status of logshared $pid after SIGTERM: $(tail -3 "$TEST_TMP/server.log")"
+done
+pass "both servers stopped cleanly"

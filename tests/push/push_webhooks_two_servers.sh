@@ -35,9 +35,9 @@ for _ in $(seq 100); do [ -s "$TEST_TMP/rport" ] && break; sleep 0.05; done
 HOOK_ARGS=(--webhook-url "http://127.0.0.1:$(cat "$TEST_TMP/rport")/hook"
   --webhook-secret-file "$TEST_TMP/secret" --webhook-timeout-ms 5000 --expiry-sweep-ms 300)
 start_server "$DATA" "${HOOK_ARGS[@]}"
-A=$SERVER_URL
+A=$SERVER_URL; PID_A=$SERVER_PID
 start_server "$DATA" "${HOOK_ARGS[@]}"
-B=$SERVER_URL
+B=$SERVER_URL; PID_B=$SERVER_PID
 AGENT=$("$LOGSHARED_BIN" token --data-dir "$DATA" --user agent --role support)
 create() {
   local code
@@ -62,3 +62,11 @@ assert_eq "" "$DUPS" "deliveries sent more than once"
 assert_eq 4 "$(grep -c . "$TEST_TMP/hooks.log")" "POSTs received"
 assert_eq 4 "$(sqlite3 "$DATA/push.db" 'SELECT sum(attempts) FROM webhook_deliveries')" "attempts recorded"
 pass "4 deliveries through two servers, each sent once"
+
+# Both stop cleanly (under the sanitizers: no leak, no error at exit).
+for pid in "$PID_A" "$PID_B"; do
+  kill -TERM "$pid"
+  rc=0; wait "$pid" || rc=$?
+  assert_eq 0 "$rc" "exit status of logshared $pid after SIGTERM: $(tail -3 "$TEST_TMP/server.log")"
+done
+pass "both servers stopped cleanly"
