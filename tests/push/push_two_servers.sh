@@ -8,8 +8,9 @@
 #   gets it at once. (The old code published to the creating process's
 #   streams only: the other server's stream got nothing until the device
 #   reconnected.)
-# - A decline made through one server reaches the streams on both as
-#   one log_request_update each.
+# - A decline made through either server, and a ticket through B that
+#   fulfils a request, reach the streams on both as one
+#   log_request_update each.
 # - After all of it, each stream holds each request's log_request event
 #   exactly once, with distinct ids.
 source "$LOGSHARE_TEST_LIB/testlib.sh"
@@ -82,16 +83,23 @@ api "$B" POST "/api/v1/log-requests/${IDS[0]}/decline" "$ALICE"
 assert_eq 200 "$STATUS" "decline through B"
 api "$A" POST "/api/v1/log-requests/${IDS[1]}/decline" "$ALICE"
 assert_eq 200 "$STATUS" "decline through A"
+# --- a ticket through B that names a request fulfils it: both hear ------
+echo "alice's log line" >"$TEST_TMP/log.txt"
+STATUS=$(curl -s -o "$TEST_TMP/body" -w '%{http_code}' -H "Authorization: Bearer $ALICE" \
+  -F description="logs for support" -F source=push -F "log_request_id=${IDS[2]}" \
+  -F "f=@$TEST_TMP/log.txt" "$B/api/v1/tickets")
+assert_eq 201 "$STATUS" "ticket through B for ${IDS[2]}"
+ANSWERED=("${IDS[0]}" "${IDS[1]}" "${IDS[2]}")
 for f in onA onB; do
-  for R in "${IDS[0]}" "${IDS[1]}"; do
+  for R in "${ANSWERED[@]}"; do
     end=$((SECONDS + 4))
     until [ "$(events "$TEST_TMP/$f" "$R" log_request_update)" -ge 1 ]; do
-      [ $SECONDS -ge $end ] && fail "the decline of $R did not reach $f within 3 s"
+      [ $SECONDS -ge $end ] && fail "the answer to $R did not reach $f within 3 s"
       sleep 0.02
     done
   done
 done
-pass "declines through either server reach the streams on both"
+pass "declines through either server, and a fulfilling ticket, reach the streams on both"
 
 # --- exactly once --------------------------------------------------------
 # Long enough for several polls of both servers: a duplicate would show.
@@ -100,7 +108,7 @@ for f in onA onB; do
   for R in "${IDS[@]}"; do
     assert_eq 1 "$(events "$TEST_TMP/$f" "$R" log_request)" "log_request events of $R on $f"
   done
-  for R in "${IDS[0]}" "${IDS[1]}"; do
+  for R in "${ANSWERED[@]}"; do
     assert_eq 1 "$(events "$TEST_TMP/$f" "$R" log_request_update)" "log_request_update events of $R on $f"
   done
   assert_eq 6 "$(grep '^id: ' "$TEST_TMP/$f" | sort -u | wc -l)" "distinct event ids on $f"
@@ -111,10 +119,12 @@ pass "each stream got each event exactly once"
 # --- a stream opened later on B starts with what is pending --------------
 timeout 1 curl -sN -H "Authorization: Bearer $ALICE" "$B/api/v1/log-requests/stream" \
   >"$TEST_TMP/late" 2>/dev/null || true
-for R in "${IDS[@]:2}"; do
+for R in "${IDS[@]:3}"; do
   assert_eq 1 "$(events "$TEST_TMP/late" "$R" log_request)" "pending $R on a new stream on B"
 done
-assert_eq 0 "$(events "$TEST_TMP/late" "${IDS[0]}" log_request)" "declined request on a new stream"
+for R in "${ANSWERED[@]}"; do
+  assert_eq 0 "$(events "$TEST_TMP/late" "$R" log_request)" "answered $R on a new stream"
+done
 pass "a new stream on B gets the pending requests once"
 
 # Both stop cleanly (under the sanitizers: no leak, no error at exit).
