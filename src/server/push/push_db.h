@@ -156,6 +156,36 @@ int push_db_log_request_check_owner(struct push_db *db, const char *id, const ch
 int push_db_log_request_fulfil(struct push_db *db, const char *id, const char *user_id,
                                const char *ticket_id, int64_t now, struct log_request *out);
 
+/* ---- the event feed (several servers on one file) ------------------ */
+
+/* One row of the feed: a request was made (created 1; the stream's
+ * log_request event, id r.seq) or answered (created 0: declined or
+ * fulfilled; a log_request_update). r is the request as it is now. */
+struct log_request_event {
+    int64_t seq; /* the feed's own position, not the request's seq */
+    int created;
+    struct log_request r;
+};
+
+struct log_request_event_list {
+    struct log_request_event *items;
+    size_t count;
+};
+void log_request_event_list_clear(struct log_request_event_list *l);
+
+/* The feed's rows with seq > after, oldest first, at most limit
+ * (1..1000). One range read of the feed's primary key: cheap enough to
+ * poll every second. Rows whose request is gone are skipped. */
+int push_db_log_request_events_after(struct push_db *db, int64_t after, size_t limit,
+                                     struct log_request_event_list *out);
+
+/* The highest feed seq ever issued (0 when none): where a starting
+ * server begins to read. */
+int push_db_log_request_events_last(struct push_db *db, int64_t *seq);
+
+/* Deletes the feed rows made before before (unix us). */
+int push_db_log_request_events_prune(struct push_db *db, int64_t before);
+
 /* ---- surveys ------------------------------------------------------- */
 
 struct survey_record {
@@ -226,8 +256,21 @@ void webhook_delivery_clear(struct webhook_delivery *d);
  * pending deliveries whose log request is no longer pending or is past
  * its expires_at at now: they would wake a device for nothing. ENOENT
  * when none is pending; *out then untouched. The caller compares
- * next_attempt_at with now. */
+ * next_attempt_at with now, and claims a due one before sending it. A
+ * delivery claimed by a server counts as due when its lease ends (its
+ * next_attempt_at here is the later of the two). */
 int push_db_delivery_next(struct push_db *db, int64_t now, struct webhook_delivery *out);
+
+/* Claims due delivery row until lease_until (unix us; longer than an
+ * attempt can take): one conditional UPDATE, so of several servers
+ * sharing the queue one wins. 0, or LOGSHARE_ECONFLICT when it is no
+ * longer pending, not due, or claimed by another. The claim ends with
+ * push_db_delivery_record, push_db_delivery_release, or its time. */
+int push_db_delivery_claim(struct push_db *db, int64_t row, int64_t now, int64_t lease_until);
+
+/* Ends a claim without an attempt (the server is stopping): the next
+ * server to look sends it at once. */
+int push_db_delivery_release(struct push_db *db, int64_t row);
 
 /* Records an attempt: delivered, or failed with next_attempt_at (0
  * gives up: status failed). http_status 0 when no answer came. */

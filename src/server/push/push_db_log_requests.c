@@ -405,3 +405,96 @@ int push_db_log_request_fulfil(struct push_db *db, const char *id, const char *u
         memset(out, 0, sizeof *out);
     return transition(db, id, user_id, "'pending','expired'", "fulfilled", ticket_id, now, out);
 }
+
+/* ---- the event feed ------------------------------------------------- */
+
+#define FEED_COLUMNS                                                                               \
+    "r.seq, r.id, r.user_id, r.reason, r.ticket_id, r.created_by, r.status, r.created_at,"         \
+    " r.expires_at, r.updated_at, r.fulfilled_ticket_id, e.seq, e.kind"
+
+void log_request_event_list_clear(struct log_request_event_list *l)
+{
+    if (!l)
+        return;
+    for (size_t i = 0; i < l->count; i++)
+        log_request_clear(&l->items[i].r);
+    free(l->items);
+    memset(l, 0, sizeof *l);
+}
+
+/* Every row st yields (FEED_COLUMNS) into the empty list out, then
+ * finalizes st. On an error out is cleared. */
+static int read_events(sqlite3_stmt *st, size_t limit, struct log_request_event_list *out)
+{
+    int rc = 0;
+    if (!(out->items = calloc(limit, sizeof *out->items)))
+        rc = LOGSHARE_ENOMEM;
+    while (!rc && out->count < limit) {
+        int s = sqlite3_step(st);
+        if (s != SQLITE_ROW) {
+            rc = s == SQLITE_DONE ? 0 : push_db_error(s);
+            break;
+        }
+        struct log_request_event *e = &out->items[out->count];
+        if ((rc = read_row(st, &e->r)))
+            break;
+        e->seq = sqlite3_column_int64(st, 11);
+        const unsigned char *kind = sqlite3_column_text(st, 12);
+        e->created = kind && strcmp((const char *)kind, "created") == 0;
+        out->count++;
+    }
+    sqlite3_finalize(st);
+    if (rc)
+        log_request_event_list_clear(out);
+    return rc;
+}
+
+int push_db_log_request_events_after(struct push_db *db, int64_t after, size_t limit,
+                                     struct log_request_event_list *out)
+{
+    memset(out, 0, sizeof *out);
+    if (limit < 1 || limit > 1000)
+        return LOGSHARE_EINVAL;
+    pthread_mutex_lock(&db->lock);
+    sqlite3_stmt *st;
+    int rc = push_db_prepare(db,
+                             "SELECT " FEED_COLUMNS " FROM log_request_events e"
+                             " JOIN log_requests r ON r.seq = e.log_request_seq"
+                             " WHERE e.seq > ?1 ORDER BY e.seq LIMIT ?2",
+                             &st);
+    if (!rc) {
+        sqlite3_bind_int64(st, 1, after);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
+        rc = read_events(st, limit, out);
+    }
+    pthread_mutex_unlock(&db->lock);
+    return rc;
+}
+
+int push_db_log_request_events_last(struct push_db *db, int64_t *seq)
+{
+    *seq = 0;
+    pthread_mutex_lock(&db->lock);
+    sqlite3_stmt *st;
+    /* Not MAX(seq): the table may have been pruned empty. */
+    int rc = push_db_prepare(
+        db, "SELECT seq FROM sqlite_sequence WHERE name = 'log_request_events'", &st);
+    if (!rc) {
+        int s = sqlite3_step(st);
+        if (s == SQLITE_ROW)
+            *seq = sqlite3_column_int64(st, 0);
+        rc = s == SQLITE_ROW || s == SQLITE_DONE ? 0 : push_db_error(s);
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&db->lock);
+    return rc;
+}
+
+int push_db_log_request_events_prune(struct push_db *db, int64_t before)
+{
+    pthread_mutex_lock(&db->lock);
+    int rc =
+        push_db_exec_at(db, "DELETE FROM log_request_events WHERE created_at < ?1", before, NULL);
+    pthread_mutex_unlock(&db->lock);
+    return rc;
+}

@@ -106,6 +106,36 @@ static const char *const steps[] = {
     /* 5: every ticket made by a survey names it (survey_id in the ticket
      * JSON), looked up per ticket, also for each one in a list. */
     "CREATE INDEX surveys_by_ticket ON surveys (ticket_id);",
+
+    /* 6: the log-request event feed. Several servers share this file and
+     * each publishes to its own streams only, so every change a stream
+     * carries (a request made; declined or fulfilled) is appended here
+     * by a trigger, in the transaction of the change, whoever made it
+     * (an older statement or another process included). Each server
+     * reads the rows above the last it saw (push_service.c). seq is
+     * AUTOINCREMENT so pruning the table never lets an id come back; as
+     * SQLite has one writer at a time, seq order is commit order and a
+     * reader never finds a lower seq appear later. Expiries are not
+     * here: each server's sweeper announces them by expires_at. */
+    "CREATE TABLE log_request_events ("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  log_request_seq INTEGER NOT NULL,"
+    "  kind TEXT NOT NULL CHECK (kind IN ('created','answered')),"
+    "  created_at INTEGER NOT NULL);"
+    "CREATE TRIGGER log_request_events_created AFTER INSERT ON log_requests BEGIN"
+    "  INSERT INTO log_request_events (log_request_seq, kind, created_at)"
+    "  VALUES (NEW.seq, 'created', NEW.created_at);"
+    " END;"
+    "CREATE TRIGGER log_request_events_answered AFTER UPDATE OF status ON log_requests"
+    "  WHEN NEW.status IN ('fulfilled','declined') AND NEW.status IS NOT OLD.status BEGIN"
+    "  INSERT INTO log_request_events (log_request_seq, kind, created_at)"
+    "  VALUES (NEW.seq, 'answered', NEW.updated_at);"
+    " END;",
+
+    /* 7: a delivery is claimed before it is sent (lease_until, unix us):
+     * several servers drain one queue, and without a claim a due
+     * delivery was sent by each of them. */
+    "ALTER TABLE webhook_deliveries ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;",
 };
 
 #define STEP_COUNT ((int)(sizeof steps / sizeof steps[0]))

@@ -7,6 +7,12 @@
  * needs to be woken for a request that was answered or expired), so a
  * crash or a restart never loses one; at worst a delivery is sent twice,
  * which is why it carries an id receivers can dedupe on.
+ *
+ * Several servers may drain the queue (one push.db per host): a server
+ * claims a due delivery (push_db_delivery_claim, one conditional
+ * UPDATE, so two servers cannot both win) for as long as an attempt can
+ * take, and the others pass over it until it is recorded or its lease
+ * runs out (its server died mid-attempt).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,9 +52,10 @@ int push_db_delivery_next(struct push_db *db, int64_t now, struct webhook_delive
     int rc = drop_stale_locked(db, now);
     if (!rc)
         rc = push_db_prepare(db,
-                             "SELECT row, id, event, url, payload, attempts, next_attempt_at"
+                             "SELECT row, id, event, url, payload, attempts,"
+                             " MAX(next_attempt_at, lease_until) AS due"
                              " FROM webhook_deliveries WHERE status = 'pending'"
-                             " ORDER BY next_attempt_at, row LIMIT 1",
+                             " ORDER BY due, row LIMIT 1",
                              &st);
     if (!rc) {
         int s = sqlite3_step(st);
@@ -87,6 +94,7 @@ int push_db_delivery_record(struct push_db *db, int64_t row, int delivered, int 
     int rc = push_db_prepare(db,
                              "UPDATE webhook_deliveries SET status = ?1, attempts = attempts + 1,"
                              " last_http_status = ?2, last_error = ?3, next_attempt_at = ?4,"
+                             " lease_until = 0,"
                              " finished_at = CASE WHEN ?1 = 'pending' THEN NULL ELSE ?5 END"
                              " WHERE row = ?6 AND status = 'pending'",
                              &st);
@@ -104,6 +112,43 @@ int push_db_delivery_record(struct push_db *db, int64_t row, int delivered, int 
         sqlite3_finalize(st);
         if (!rc && sqlite3_changes(db->conn) == 0)
             rc = LOGSHARE_ENOENT;
+    }
+    pthread_mutex_unlock(&db->lock);
+    return rc;
+}
+
+int push_db_delivery_claim(struct push_db *db, int64_t row, int64_t now, int64_t lease_until)
+{
+    pthread_mutex_lock(&db->lock);
+    sqlite3_stmt *st;
+    int rc = push_db_prepare(db,
+                             "UPDATE webhook_deliveries SET lease_until = ?1 WHERE row = ?2"
+                             " AND status = 'pending' AND next_attempt_at <= ?3"
+                             " AND lease_until <= ?3",
+                             &st);
+    if (!rc) {
+        sqlite3_bind_int64(st, 1, lease_until);
+        sqlite3_bind_int64(st, 2, row);
+        sqlite3_bind_int64(st, 3, now);
+        rc = push_db_error(sqlite3_step(st));
+        sqlite3_finalize(st);
+        if (!rc && sqlite3_changes(db->conn) == 0)
+            rc = LOGSHARE_ECONFLICT;
+    }
+    pthread_mutex_unlock(&db->lock);
+    return rc;
+}
+
+int push_db_delivery_release(struct push_db *db, int64_t row)
+{
+    pthread_mutex_lock(&db->lock);
+    sqlite3_stmt *st;
+    int rc =
+        push_db_prepare(db, "UPDATE webhook_deliveries SET lease_until = 0 WHERE row = ?1", &st);
+    if (!rc) {
+        sqlite3_bind_int64(st, 1, row);
+        rc = push_db_error(sqlite3_step(st));
+        sqlite3_finalize(st);
     }
     pthread_mutex_unlock(&db->lock);
     return rc;

@@ -11,7 +11,18 @@
  * or an optional attempt cap runs out.
  * Because the queue is the database, a restart simply picks up where
  * the last process stopped; a delivery in flight at a crash is sent
- * again (receivers dedupe on X-Logshare-Delivery).
+ * again once its claim runs out (receivers dedupe on
+ * X-Logshare-Delivery). Other servers sharing push.db drain the same
+ * queue: each claims a delivery before sending it (push_db_delivery_claim).
+ *
+ * Events reach streams through the feed in push.db (schema step 6),
+ * never straight from the change: several servers may share the file,
+ * and each must tell its own streams about every change, whoever made
+ * it. A second thread, the feed reader, reads the feed rows above the
+ * last it saw every feed_poll_ms (one primary-key range read when
+ * idle); a change made here reads them at once, so local streams hear
+ * of it before the API answers, as before. Reading and publishing hold
+ * pub_lock, so each row is published once per server, in feed order.
  */
 #include "push_service.h"
 
@@ -26,6 +37,9 @@
 #include "logshare.h"
 #include "ls_time.h"
 #include "webhook_deliverer.h"
+
+#define FEED_KEEP_US (3600LL * 1000000)
+#define FEED_PRUNE_EVERY_US (60LL * 1000000)
 
 struct push_service {
     struct push_db *db;
@@ -47,6 +61,12 @@ struct push_service {
      * stream's initial load and its live part. */
     pthread_mutex_t pub_lock;
     int64_t expiry_announced_upto; /* expires_at up to which expiries were published */
+    int64_t feed_seen;             /* the last feed row published (pub_lock) */
+    int64_t next_prune_us;         /* when the worker next prunes the feed */
+    int feed_poll_ms;
+    pthread_t feed_reader;
+    int feed_reader_started;
+    pthread_cond_t feed_cond; /* with lock: wakes the feed reader to stop */
 };
 
 struct push_db *push_service_db(struct push_service *svc)
@@ -100,6 +120,66 @@ static void publish_update(struct push_service *svc, const struct log_request *r
     }
 }
 
+/* A feed row to this server's streams (pub_lock held). A request made
+ * but answered or expired by the time this server reads it is not
+ * offered: a stream opened now would not start with it either, and the
+ * devices should not ask. */
+static void publish_event(struct push_service *svc, const struct log_request_event *e)
+{
+    if (!e->created) {
+        publish_update(svc, &e->r);
+        return;
+    }
+    if (e->r.status != LOG_REQUEST_PENDING || e->r.expires_at <= ls_time_now_us())
+        return;
+    char *data = log_request_json_text(&e->r);
+    if (data) {
+        sse_hub_publish(svc->hub, e->r.user_id, e->r.seq, "log_request", data);
+        free(data);
+    }
+}
+
+/* Publishes every feed row above feed_seen (pub_lock held). On a
+ * database error the rest waits for the next read: feed_seen only
+ * moves past what was published. */
+static void read_feed(struct push_service *svc)
+{
+    for (;;) {
+        struct log_request_event_list l;
+        if (push_db_log_request_events_after(svc->db, svc->feed_seen, 100, &l) != 0)
+            return;
+        for (size_t i = 0; i < l.count; i++) {
+            publish_event(svc, &l.items[i]);
+            svc->feed_seen = l.items[i].seq;
+        }
+        size_t n = l.count;
+        log_request_event_list_clear(&l);
+        if (n < 100)
+            return;
+    }
+}
+
+static void *feed_reader_main(void *arg)
+{
+    struct push_service *svc = arg;
+    pthread_mutex_lock(&svc->lock);
+    while (!svc->stop) {
+        int64_t due = ls_time_mono_ns() + (int64_t)svc->feed_poll_ms * 1000000;
+        struct timespec ts = {(time_t)(due / 1000000000), (long)(due % 1000000000)};
+        while (!svc->stop && pthread_cond_timedwait(&svc->feed_cond, &svc->lock, &ts) == 0)
+            ;
+        if (svc->stop)
+            break;
+        pthread_mutex_unlock(&svc->lock);
+        pthread_mutex_lock(&svc->pub_lock);
+        read_feed(svc);
+        pthread_mutex_unlock(&svc->pub_lock);
+        pthread_mutex_lock(&svc->lock);
+    }
+    pthread_mutex_unlock(&svc->lock);
+    return NULL;
+}
+
 /* Expires overdue requests and announces every request whose expiry
  * time passed since the last sweep (whoever flipped its status). */
 static void sweep(struct push_service *svc)
@@ -115,6 +195,20 @@ static void sweep(struct push_service *svc)
         svc->expiry_announced_upto = now;
     }
     pthread_mutex_unlock(&svc->pub_lock);
+    /* Every server reads the feed within seconds; an hour's rows leave
+     * room for a stalled one, and the table stays small. */
+    if (now >= svc->next_prune_us) {
+        push_db_log_request_events_prune(svc->db, now - FEED_KEEP_US);
+        svc->next_prune_us = now + FEED_PRUNE_EVERY_US;
+    }
+}
+
+/* How long a claim on a delivery lasts: longer than one attempt can
+ * take, so no other server sends it meanwhile; if this server dies
+ * mid-attempt, another sends it this long after. */
+static int64_t lease_us(const struct push_service *svc)
+{
+    return ((int64_t)svc->timeout_ms + 10000) * 1000;
 }
 
 static void *worker_main(void *arg)
@@ -132,12 +226,21 @@ static void *worker_main(void *arg)
         int rc = push_db_delivery_next(svc->db, ls_time_now_us(), &d);
         if (rc == 0) {
             int64_t now = ls_time_now_us();
+            /* A claim lost to another server: look again (that row now
+             * counts as due when its lease ends). */
+            if (d.next_attempt_at <= now &&
+                push_db_delivery_claim(svc->db, d.row, now, now + lease_us(svc)) != 0) {
+                webhook_delivery_clear(&d);
+                worker_wait(svc, mono + 100 * 1000000LL);
+                continue;
+            }
             if (d.next_attempt_at <= now) {
                 int status;
                 char err[256];
                 int ok = webhook_deliver(&d, svc->secret, svc->secret_len, svc->timeout_ms,
                                          &svc->cancel, &status, err, sizeof err);
                 if (ok == LOGSHARE_ECANCELED) { /* stopping: not an attempt, sent again later */
+                    push_db_delivery_release(svc->db, d.row);
                     webhook_delivery_clear(&d);
                     break;
                 }
@@ -183,7 +286,9 @@ int push_service_start(const struct push_service_options *o, struct push_service
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&svc->cond, &ca);
+    pthread_cond_init(&svc->feed_cond, &ca);
     pthread_condattr_destroy(&ca);
+    svc->feed_poll_ms = o->feed_poll_ms > 0 ? o->feed_poll_ms : 1000;
     svc->timeout_ms = o->webhook_timeout_ms > 0 ? o->webhook_timeout_ms : 10000;
     svc->backoff_initial_ms =
         o->webhook_backoff_initial_ms > 0 ? o->webhook_backoff_initial_ms : 1000;
@@ -218,6 +323,10 @@ int push_service_start(const struct push_service_options *o, struct push_service
                     (unsigned long long)after, want);
         rc = push_db_open(o->db_path, &svc->db);
     }
+    /* Changes from before this start are not published: a stream opened
+     * from now on starts from the pending requests anyway. */
+    if (!rc)
+        rc = push_db_log_request_events_last(svc->db, &svc->feed_seen);
     if (!rc)
         rc = sse_hub_new(&o->hub, &svc->hub);
     if (!rc) {
@@ -225,6 +334,12 @@ int push_service_start(const struct push_service_options *o, struct push_service
             rc = LOGSHARE_ENOMEM;
         else
             svc->worker_started = 1;
+    }
+    if (!rc) {
+        if (pthread_create(&svc->feed_reader, NULL, feed_reader_main, svc) != 0)
+            rc = LOGSHARE_ENOMEM;
+        else
+            svc->feed_reader_started = 1;
     }
     if (rc) {
         push_service_free(svc);
@@ -248,6 +363,7 @@ void push_service_stop_webhooks(struct push_service *svc)
     pthread_mutex_lock(&svc->lock);
     svc->stop = 1;
     pthread_cond_signal(&svc->cond);
+    pthread_cond_signal(&svc->feed_cond);
     pthread_mutex_unlock(&svc->lock);
 }
 
@@ -255,13 +371,15 @@ void push_service_free(struct push_service *svc)
 {
     if (!svc)
         return;
-    if (svc->worker_started) {
-        pthread_mutex_lock(&svc->lock);
-        svc->stop = 1;
-        pthread_cond_signal(&svc->cond);
-        pthread_mutex_unlock(&svc->lock);
+    pthread_mutex_lock(&svc->lock);
+    svc->stop = 1;
+    pthread_cond_signal(&svc->cond);
+    pthread_cond_signal(&svc->feed_cond);
+    pthread_mutex_unlock(&svc->lock);
+    if (svc->worker_started)
         pthread_join(svc->worker, NULL);
-    }
+    if (svc->feed_reader_started)
+        pthread_join(svc->feed_reader, NULL);
     sse_hub_free(svc->hub);
     push_db_close(svc->db);
     free(svc->webhook_url);
@@ -269,6 +387,7 @@ void push_service_free(struct push_service *svc)
         memset(svc->secret, 0, svc->secret_len);
     free(svc->secret);
     pthread_cond_destroy(&svc->cond);
+    pthread_cond_destroy(&svc->feed_cond);
     pthread_mutex_destroy(&svc->lock);
     pthread_mutex_destroy(&svc->pub_lock);
     free(svc);
@@ -280,18 +399,14 @@ int push_service_create_request(struct push_service *svc, const struct log_reque
     struct push_db_webhook hook = {svc->webhook_url};
     pthread_mutex_lock(&svc->pub_lock);
     int rc = push_db_log_request_create(svc->db, in, &hook, ls_time_now_us(), out);
-    if (!rc) {
-        char *data = log_request_json_text(out);
-        if (data) {
-            sse_hub_publish(svc->hub, out->user_id, out->seq, "log_request", data);
-            free(data);
-        }
-    }
+    if (!rc)
+        read_feed(svc); /* the new row, and any other server's before it */
     pthread_mutex_unlock(&svc->pub_lock);
     if (rc)
         return rc;
-    /* A stream that missed this (no memory for the text) still gets it
-     * from the database on its next connect. */
+    /* A stream that missed this (no memory for the text, a failed feed
+     * read) gets it from the feed's next read or from the database on
+     * its next connect. */
     if (svc->webhook_url)
         push_service_kick(svc);
     return 0;
@@ -303,7 +418,7 @@ int push_service_decline_request(struct push_service *svc, const char *id, const
     pthread_mutex_lock(&svc->pub_lock);
     int rc = push_db_log_request_decline(svc->db, id, user_id, ls_time_now_us(), out);
     if (!rc)
-        publish_update(svc, out);
+        read_feed(svc);
     pthread_mutex_unlock(&svc->pub_lock);
     return rc;
 }
@@ -316,7 +431,7 @@ int push_service_ticket_created(struct push_service *svc, const char *user_id,
     int rc = push_db_log_request_fulfil(svc->db, log_request_id, user_id, ticket_id,
                                         ls_time_now_us(), &r);
     if (!rc)
-        publish_update(svc, &r);
+        read_feed(svc);
     pthread_mutex_unlock(&svc->pub_lock);
     log_request_clear(&r);
     return rc;
@@ -327,6 +442,13 @@ int push_service_subscribe(struct push_service *svc, struct MHD_Connection *conn
                            struct MHD_Response **resp)
 {
     pthread_mutex_lock(&svc->pub_lock);
+    /* Catch up with the feed first: an answer committed before the load
+     * is then published before this stream exists, not sent to it after
+     * a load that already left the request out. A creation committed
+     * between this read and the load is in the load and its event is
+     * skipped by id (sse_hub); an answer there reaches the stream as one
+     * update of a request it was never offered, which clients ignore. */
+    read_feed(svc);
     int rc = sse_hub_subscribe(svc->hub, conn, user_id, expires_at, last_event_id,
                                push_service_load_pending, svc, resp);
     pthread_mutex_unlock(&svc->pub_lock);

@@ -6,11 +6,13 @@
  *
  * Creating a request stores it (with its webhook delivery, in one
  * transaction), then publishes it to the user's open streams, then
- * wakes the deliverer. Answers (decline, a fulfilling ticket) and
- * expiries (found by the background sweep) are published as
- * log_request_update events, so the user's other devices stop asking. A ticket that names a
- * log_request_id fulfils it (push_service_ticket_created), which the ticket API calls after its
- * commit.
+ * wakes the deliverer. Publishing goes through the event feed in
+ * push.db (push_db_log_request_events_after): the creating server reads
+ * it at once, every other server sharing the file within feed_poll_ms,
+ * and each publishes every change to its own streams once. Answers (decline, a fulfilling ticket)
+ * and expiries (found by the background sweep) are published as log_request_update events, so the
+ * user's other devices stop asking. A ticket that names a log_request_id fulfils it
+ * (push_service_ticket_created), which the ticket API calls after its commit.
  *
  * Lifecycle: push_service_start after the data dir exists; before
  * stopping the HTTP daemon, push_service_close_streams (MHD must not be
@@ -38,6 +40,8 @@ struct push_service_options {
     int webhook_max_attempts;       /* then the delivery is marked failed; 0: no cap,
                                      * retried until its request is no longer pending */
     int sweep_interval_ms;          /* expiry sweep; 0: 1000 */
+    int feed_poll_ms;               /* reads of the event feed that other servers on the
+                                     * same push.db write; 0: 1000 */
     struct sse_hub_options hub;
 };
 
