@@ -36,8 +36,22 @@ assert_eq "$T" "$(jget tickets.0.id)" "found by call id"
 curl -sS -o "$TEST_TMP/dl" -H "Authorization: Bearer $TOK" "$SERVER_URL/api/v1/tickets/$T/attachments/$(jget tickets.0.attachments.0.id)"
 assert_eq "pg attachment" "$(cat "$TEST_TMP/dl")" "attachment bytes"
 req GET /readyz; expect 200 "" "ready with PostgreSQL"
+# a dashboard session whose account cannot be looked up is not a refused
+# one: 503 (the browser keeps its session), not 401
+printf 'a long enough password\n' |
+  "$LOGSHARED_BIN" user add agent --role support --data-dir "$DATA" --database "$URL" >/dev/null
+JAR=$TEST_TMP/jar
+curl -s -o "$TEST_TMP/login.json" -c "$JAR" -H 'Content-Type: application/json' \
+  --data '{"username":"agent","password":"a long enough password"}' "$SERVER_URL/dashboard/login"
+CSRF=$(sed -n 's/.*"csrf_token":"\([0-9a-f]*\)".*/\1/p' "$TEST_TMP/login.json")
+[ -n "$CSRF" ] || fail "dashboard login on PostgreSQL: $(cat "$TEST_TMP/login.json")"
+req GET /api/v1/tickets -b "$JAR"; expect 200 "" "the API with the session cookie"
 "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG/data" -m fast stop >/dev/null
 req GET /readyz; expect 503 unavailable "not ready once PostgreSQL is down"
+req GET /api/v1/tickets -b "$JAR"; expect 503 unavailable "a session whose account cannot be read"
+assert_contains "$BODY" "the user database is unavailable" "the 503 says why"
+req POST /dashboard/logout -b "$JAR" -H "X-CSRF-Token: $CSRF" -H 'Content-Type: application/json' --data '{}'
+expect 503 unavailable "a logout whose account cannot be read"
 stop_ok
 assert_exit 2 "bad database url" -- "$LOGSHARED_BIN" --data-dir "$DATA" --database-url 'mysql://x' --listen 127.0.0.1:0
 pass "PostgreSQL ticket store"

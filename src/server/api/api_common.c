@@ -29,6 +29,12 @@ int api_authenticate(http_request *req, struct auth_identity *id)
                            : dashboard_session_identity(app->dashboard, req, id, &reason);
     if (rc == LOGSHARE_ENOENT)
         rc = auth_verify_header(app->auth, authorization, ls_time_now_us() / 1000000, id, &reason);
+    /* A session that could not be looked up is not a refused one: 503,
+     * so the browser keeps its session and tries again. */
+    if (rc == LOGSHARE_EUNAVAILABLE) {
+        http_respond_error(req, LOGSHARE_EUNAVAILABLE, 503, "%s", reason);
+        return rc;
+    }
     if (rc) {
         http_respond_error(req, LOGSHARE_EAUTH, 401, "%s",
                            reason ? reason : "missing or refused bearer token");

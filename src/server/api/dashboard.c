@@ -229,13 +229,14 @@ int dashboard_session_identity(struct dashboard *d, http_request *req, struct au
     if (!d || (rc = find(d->sessions, token, (int64_t)time(NULL), &info)) != 0) {
         /* Fail closed, but do not tell an agent whose session is fine
          * that it ended. */
-        why = !d || rc == LOGSHARE_EAUTH ? "session expired or logged out"
-                                         : "the session database is unavailable";
-        rc = LOGSHARE_EAUTH;
+        int unknown = d && rc != LOGSHARE_EAUTH; /* the file failed, not the session */
+        why = unknown ? "the session database is unavailable" : "session expired or logged out";
+        rc = unknown ? LOGSHARE_EUNAVAILABLE : LOGSHARE_EAUTH;
     } else if ((rc = dashboard_session_account(d, token, &info)) != 0) {
-        why = rc == LOGSHARE_EAUTH ? "the account was removed or changed since the login"
-                                   : "the user database is unavailable";
-        rc = LOGSHARE_EAUTH;
+        int unknown = rc != LOGSHARE_EAUTH;
+        why = unknown ? "the user database is unavailable"
+                      : "the account was removed or changed since the login";
+        rc = unknown ? LOGSHARE_EUNAVAILABLE : LOGSHARE_EAUTH;
     } else if (!method_is_safe(req->method) &&
                !session_csrf_matches(&info, http_header(req, DASHBOARD_CSRF_HEADER))) {
         why = "missing or wrong CSRF token";

@@ -86,8 +86,9 @@ int dashboard_log_get(http_request *req);
  * 0 and *id (role from the login, expires_at the session's) if the
  * session is valid and, for a method other than GET/HEAD/OPTIONS, the
  * CSRF header matches and Origin (if any) is this server; LOGSHARE_EAUTH
- * with *reason otherwise. No cookie at all: LOGSHARE_ENOENT (try the
- * bearer token). */
+ * with *reason otherwise; LOGSHARE_EUNAVAILABLE with *reason when the
+ * session or the account could not be read (answer 503: the session may
+ * be fine). No cookie at all: LOGSHARE_ENOENT (try the bearer token). */
 int dashboard_session_identity(struct dashboard *d, http_request *req, struct auth_identity *id,
                                const char **reason);
 

@@ -234,6 +234,8 @@ int dashboard_logout_end(http_request *req)
     int rc = dashboard_session_identity(d, req, NULL, &reason);
     if (rc == LOGSHARE_ENOENT)
         return dashboard_respond_error(req, 401, "unauthorized", "not logged in");
+    if (rc == LOGSHARE_EUNAVAILABLE)
+        return dashboard_respond_error(req, 503, "unavailable", reason);
     if (rc != 0)
         return dashboard_respond_error(req, 401, "unauthorized", reason);
     char token[SESSION_TOKEN_LEN + 8];
