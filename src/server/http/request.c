@@ -280,12 +280,22 @@ static int check_transfer_encoding(http_request *req, const struct framing *f)
  * characters of a reg-name, an IP literal in brackets, or a port. Empty
  * is allowed (a target without an authority). Anything else ("a b",
  * "x/y", "user@x") is what a proxy or the dashboard's Origin check
- * (which compares Origin with Host) might read differently. */
+ * (which compares Origin with Host) might read differently. White space
+ * after the value is not part of it (RFC 9112 5: field-value OWS) but
+ * libmicrohttpd 0.9.75 keeps it, so it is skipped here: "Host: a " is
+ * a valid Host "a". */
 static int host_value_ok(const char *v)
 {
-    for (const unsigned char *p = (const unsigned char *)v; p && *p; p++)
-        if (!isalnum(*p) && !strchr("-._~!$&'()*+,;=%:[]", *p))
+    if (!v)
+        return 1;
+    size_t n = strlen(v);
+    while (n && is_ows(v[n - 1]))
+        n--;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if (!isalnum(c) && !strchr("-._~!$&'()*+,;=%:[]", c))
             return 0;
+    }
     return 1;
 }
 
