@@ -133,6 +133,13 @@ check("an empty Host", "GET /healthz HTTP/1.1\r\nHost:\r\n\r\n" + NEXT, [200, 20
 # libmicrohttpd 0.9.75 keeps it, and the Host check refused "Host: a "
 check("white space after the Host value", "GET /healthz HTTP/1.1\r\nHost: logs.example:8080 \t\r\n"
       "\r\n" + NEXT, [200, 200])
+# and every reader sees it without: the dashboard's Origin check compared
+# "logs.example " with the Origin's host and refused a same-origin login (403)
+LOGIN = '{"username":"nobody","password":"wrong"}'
+check("white space after the Host value, Origin check of a dashboard login",
+      f"POST /dashboard/login HTTP/1.1\r\nHost: logs.example \r\nOrigin: http://logs.example\r\n"
+      f"Content-Type: application/json\r\nContent-Length: {len(LOGIN)}\r\nConnection: close\r\n\r\n"
+      + LOGIN, [401], body_has="wrong user name or password")
 check("Host forms: localhost, upper case, a trailing dot, punycode, an IPv4 with a port",
       "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n"
       "GET /healthz HTTP/1.1\r\nHost: LOGS.Example.COM.\r\n\r\n"

@@ -280,23 +280,32 @@ static int check_transfer_encoding(http_request *req, const struct framing *f)
  * characters of a reg-name, an IP literal in brackets, or a port. Empty
  * is allowed (a target without an authority). Anything else ("a b",
  * "x/y", "user@x") is what a proxy or the dashboard's Origin check
- * (which compares Origin with Host) might read differently. White space
- * after the value is not part of it (RFC 9112 5: field-value OWS) but
- * libmicrohttpd 0.9.75 keeps it, so it is skipped here: "Host: a " is
- * a valid Host "a". */
+ * (which compares Origin with Host) might read differently. */
 static int host_value_ok(const char *v)
 {
-    if (!v)
-        return 1;
+    for (const unsigned char *p = (const unsigned char *)v; p && *p; p++)
+        if (!isalnum(*p) && !strchr("-._~!$&'()*+,;=%:[]", *p))
+            return 0;
+    return 1;
+}
+
+/* White space after a field value is not part of it (RFC 9112 5:
+ * field-line = name ":" OWS value OWS), but libmicrohttpd 0.9.75 keeps
+ * it: "Host: a " was refused as an invalid Host, and the dashboard's
+ * Origin check, comparing "a " with the Origin's "a", refused the login.
+ * The one Host value is cut in place, so every reader sees "a" (it lives
+ * in MHD's writable read buffer, handed over as const; MHD itself only
+ * asks whether a Host is there). */
+static void trim_host(const struct framing *f)
+{
+    if (f->host_lines != 1 || !f->host_value)
+        return;
+    char *v = (char *)f->host_value;
     size_t n = strlen(v);
     while (n && is_ows(v[n - 1]))
         n--;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)v[i];
-        if (!isalnum(c) && !strchr("-._~!$&'()*+,;=%:[]", c))
-            return 0;
-    }
-    return 1;
+    if (v[n])
+        v[n] = '\0';
 }
 
 /* RFC 9112 3.2: a server MUST answer 400 to an HTTP/1.1 request without
@@ -306,6 +315,7 @@ static int host_value_ok(const char *v)
 static int check_host(http_request *req, const char *version, const struct framing *f)
 {
     int http11 = version && strcmp(version, MHD_HTTP_VERSION_1_1) == 0;
+    trim_host(f);
     if (f->host_lines > 1)
         return http_respond_error(req, LOGSHARE_EINVAL, 400, "more than one Host header");
     if (http11 && f->host_lines == 0)
