@@ -22,7 +22,9 @@
 #    answer and closed when the next request was pipelined behind);
 #  - Cache-Control: no-store on every answer that does not set its own
 #    (attachment downloads, signed links included, and /metrics had none);
-#  - HEAD answers with the GET's status and headers on the GET routes.
+#  - HEAD answers with the GET's status and headers on the GET routes;
+#  - Range edges: white space around the range, a 63-character spec (64
+#    gets the whole file), positions past 2^64 (end of file, or 416).
 source "$LOGSHARE_TEST_LIB/testlib.sh"
 source "$LOGSHARE_SOURCE_DIR/tests/server/srvlib.sh"
 DATA=$TEST_TMP/data
@@ -55,6 +57,25 @@ no_store 302 "the dashboard's redirect" /
 req GET /dashboard/; assert_eq "Cache-Control: no-cache" \
   "$(grep -i '^cache-control:' "$TEST_TMP/hdrs" | tr -d '\r')" "the dashboard page keeps its own"
 
+# --- Range: what a client may send around the one range (RFC 9110 14.1.1) ----
+# p.log is "a private log line\n" (19 bytes)
+# ranged WANT_STATUS WANT_BODY RANGE [WANT_CONTENT_RANGE]
+ranged() {
+  req GET "/api/v1/tickets/$TID/attachments/$AID" "${U[@]}" -H "Range: $3"; expect "$1" "" "Range '$3'"
+  [ -z "$2" ] || assert_eq "$2" "$BODY" "Range '$3': body"
+  [ -z "${4:-}" ] || assert_eq "Content-Range: $4" \
+    "$(grep -i '^content-range:' "$TEST_TMP/hdrs" | tr -d '\r')" "Range '$3': Content-Range"
+}
+Z60=$(printf '0%.0s' $(seq 1 60))
+ranged 206 "a pr" "bytes=0-3 "
+ranged 206 "a pr" "bytes= 0-3 , "
+ranged 206 "a pr" "bytes=${Z60}0-3"                   # 63 characters: still one range
+ranged 200 "" "bytes=0${Z60}0-3"                      # 64: not a range, the whole file
+ranged 206 "" "bytes=5-99999999999999999999999" "bytes 5-18/19" # a last-pos past 2^64: the end
+ranged 206 "" "bytes=-99999999999999999999999" "bytes 0-18/19"  # a suffix past 2^64: the file
+ranged 416 "" "bytes=18446744073709551616-" "bytes */19"         # a first-pos past 2^64: past the end
+assert_contains "$BODY" '"code":"range_not_satisfiable"' "a first-pos past 2^64: error code"
+
 # --- HEAD: the GET's status and headers, no body --------------------------------
 S=(-H "Authorization: Bearer $(token sam support)")
 # same_head WHAT PATH [curl args]
@@ -77,4 +98,4 @@ same_head "the dashboard" /dashboard/
 same_head "/healthz" /healthz
 req GET /healthz; expect 200 "" "healthy afterwards"
 stop_ok
-pass "HTTP/1.1 framing, Host, absolute-form, query limits, Cache-Control"
+pass "HTTP/1.1 framing, Host, absolute-form, query limits, Cache-Control, Range edges"

@@ -289,6 +289,25 @@ static int host_value_ok(const char *v)
     return 1;
 }
 
+/* White space after a field value is not part of it (RFC 9112 5:
+ * field-line = name ":" OWS value OWS), but libmicrohttpd 0.9.75 keeps
+ * it: "Host: a " was refused as an invalid Host, and the dashboard's
+ * Origin check, comparing "a " with the Origin's "a", refused the login.
+ * The one Host value is cut in place, so every reader sees "a" (it lives
+ * in MHD's writable read buffer, handed over as const; MHD itself only
+ * asks whether a Host is there). */
+static void trim_host(const struct framing *f)
+{
+    if (f->host_lines != 1 || !f->host_value)
+        return;
+    char *v = (char *)f->host_value;
+    size_t n = strlen(v);
+    while (n && is_ows(v[n - 1]))
+        n--;
+    if (v[n])
+        v[n] = '\0';
+}
+
 /* RFC 9112 3.2: a server MUST answer 400 to an HTTP/1.1 request without
  * a Host header, with more than one, or with an invalid one.
  * libmicrohttpd 0.9.75 checks this only in its strict mode, whose own
@@ -296,6 +315,7 @@ static int host_value_ok(const char *v)
 static int check_host(http_request *req, const char *version, const struct framing *f)
 {
     int http11 = version && strcmp(version, MHD_HTTP_VERSION_1_1) == 0;
+    trim_host(f);
     if (f->host_lines > 1)
         return http_respond_error(req, LOGSHARE_EINVAL, 400, "more than one Host header");
     if (http11 && f->host_lines == 0)
