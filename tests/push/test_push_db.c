@@ -184,8 +184,8 @@ static void webhook_deliveries_are_queued_with_the_request_and_survive_reopen(vo
     assert_string_equal(json_string_value(json_object_get(body, "delivery_id")), d.id);
     json_decref(body);
     /* a failed attempt keeps it pending, due later */
-    assert_int_equal(push_db_delivery_record(f->db, d.row, 0, 503, "busy", 2000 * SEC, 1001 * SEC),
-                     0);
+    assert_int_equal(
+        push_db_delivery_record(f->db, d.row, 0, 0, 503, "busy", 2000 * SEC, 1001 * SEC), 0);
     int64_t row = d.row;
     webhook_delivery_clear(&d);
     push_db_close(f->db);
@@ -194,7 +194,7 @@ static void webhook_deliveries_are_queued_with_the_request_and_survive_reopen(vo
     assert_int_equal(d.row, row);
     assert_int_equal(d.attempts, 1);
     assert_int_equal(d.next_attempt_at, 2000 * SEC);
-    assert_int_equal(push_db_delivery_record(f->db, d.row, 1, 200, NULL, 0, 2001 * SEC), 0);
+    assert_int_equal(push_db_delivery_record(f->db, d.row, 0, 1, 200, NULL, 0, 2001 * SEC), 0);
     webhook_delivery_clear(&d);
     assert_int_equal(push_db_delivery_next(f->db, 1500 * SEC, &d), LOGSHARE_ENOENT);
     int64_t p, ok, failed;
