@@ -184,8 +184,8 @@ static void webhook_deliveries_are_queued_with_the_request_and_survive_reopen(vo
     assert_string_equal(json_string_value(json_object_get(body, "delivery_id")), d.id);
     json_decref(body);
     /* a failed attempt keeps it pending, due later */
-    assert_int_equal(push_db_delivery_record(f->db, d.row, 0, 503, "busy", 2000 * SEC, 1001 * SEC),
-                     0);
+    assert_int_equal(
+        push_db_delivery_record(f->db, d.row, 0, 0, 503, "busy", 2000 * SEC, 1001 * SEC), 0);
     int64_t row = d.row;
     webhook_delivery_clear(&d);
     push_db_close(f->db);
@@ -194,7 +194,7 @@ static void webhook_deliveries_are_queued_with_the_request_and_survive_reopen(vo
     assert_int_equal(d.row, row);
     assert_int_equal(d.attempts, 1);
     assert_int_equal(d.next_attempt_at, 2000 * SEC);
-    assert_int_equal(push_db_delivery_record(f->db, d.row, 1, 200, NULL, 0, 2001 * SEC), 0);
+    assert_int_equal(push_db_delivery_record(f->db, d.row, 0, 1, 200, NULL, 0, 2001 * SEC), 0);
     webhook_delivery_clear(&d);
     assert_int_equal(push_db_delivery_next(f->db, 1500 * SEC, &d), LOGSHARE_ENOENT);
     int64_t p, ok, failed;
@@ -202,6 +202,42 @@ static void webhook_deliveries_are_queued_with_the_request_and_survive_reopen(vo
     assert_int_equal(p, 0);
     assert_int_equal(ok, 1);
     assert_int_equal(failed, 0);
+    log_request_clear(&r);
+}
+
+/* A server paused past its claim must not record (or release) over the
+ * claim another server took meanwhile: that one's attempt decides. */
+static void only_the_current_claim_records_or_releases_a_delivery(void **state)
+{
+    struct fixture *f = *state;
+    struct log_request r;
+    create(f, "alice", 3600, 1000 * SEC, "http://127.0.0.1:9/hook", &r);
+    struct webhook_delivery d;
+    assert_int_equal(push_db_delivery_next(f->db, 1000 * SEC, &d), 0);
+    int64_t row = d.row;
+    webhook_delivery_clear(&d);
+    assert_int_equal(push_db_delivery_claim(f->db, row, 1000 * SEC, 1011 * SEC), 0); /* A */
+    assert_int_equal(push_db_delivery_claim(f->db, row, 1005 * SEC, 1016 * SEC),
+                     LOGSHARE_ECONFLICT); /* B, while A's claim lasts */
+    assert_int_equal(push_db_delivery_claim(f->db, row, 1012 * SEC, 1023 * SEC), 0); /* B */
+    /* A wakes: its result and its release are dropped */
+    assert_int_equal(
+        push_db_delivery_record(f->db, row, 1011 * SEC, 0, 0, "timeout", 1013 * SEC, 1013 * SEC),
+        LOGSHARE_ENOENT);
+    assert_int_equal(push_db_delivery_release(f->db, row, 1011 * SEC), 0);
+    assert_int_equal(push_db_delivery_claim(f->db, row, 1014 * SEC, 1025 * SEC),
+                     LOGSHARE_ECONFLICT); /* B's claim is still there */
+    assert_int_equal(push_db_delivery_next(f->db, 1014 * SEC, &d), 0);
+    assert_int_equal(d.attempts, 0);
+    assert_int_equal(d.next_attempt_at, 1023 * SEC); /* due when B's claim ends */
+    webhook_delivery_clear(&d);
+    /* B's own result counts */
+    assert_int_equal(push_db_delivery_record(f->db, row, 1023 * SEC, 1, 200, NULL, 0, 1015 * SEC),
+                     0);
+    int64_t p, ok, failed;
+    assert_int_equal(push_db_delivery_counts(f->db, &p, &ok, &failed, NULL), 0);
+    assert_int_equal(p, 0);
+    assert_int_equal(ok, 1);
     log_request_clear(&r);
 }
 
@@ -337,6 +373,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(bad_new_requests_store_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(
             webhook_deliveries_are_queued_with_the_request_and_survive_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(only_the_current_claim_records_or_releases_a_delivery,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(deliveries_of_answered_or_expired_requests_are_dropped,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(reopening_keeps_the_schema_version, setup, teardown),

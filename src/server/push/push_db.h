@@ -268,14 +268,21 @@ int push_db_delivery_next(struct push_db *db, int64_t now, struct webhook_delive
  * push_db_delivery_record, push_db_delivery_release, or its time. */
 int push_db_delivery_claim(struct push_db *db, int64_t row, int64_t now, int64_t lease_until);
 
-/* Ends a claim without an attempt (the server is stopping): the next
- * server to look sends it at once. */
-int push_db_delivery_release(struct push_db *db, int64_t row);
+/* Ends the claim that lasts until lease_until without an attempt (the
+ * server is stopping): the next server to look sends it at once. A
+ * claim that is no longer that one (it ran out and another server
+ * claimed the delivery) is left alone. */
+int push_db_delivery_release(struct push_db *db, int64_t row, int64_t lease_until);
 
-/* Records an attempt: delivered, or failed with next_attempt_at (0
- * gives up: status failed). http_status 0 when no answer came. */
-int push_db_delivery_record(struct push_db *db, int64_t row, int delivered, int http_status,
-                            const char *error, int64_t next_attempt_at, int64_t now);
+/* Records an attempt made under the claim that lasts until lease_until
+ * (0: the delivery was not claimed): delivered, or failed with
+ * next_attempt_at (0 gives up: status failed). http_status 0 when no
+ * answer came. LOGSHARE_ENOENT, and nothing recorded, when the delivery
+ * is no longer pending or now held by another claim: that server's
+ * attempt decides. */
+int push_db_delivery_record(struct push_db *db, int64_t row, int64_t lease_until, int delivered,
+                            int http_status, const char *error, int64_t next_attempt_at,
+                            int64_t now);
 
 /* Counts by status (for /metrics and tests); dropped may be NULL. */
 int push_db_delivery_counts(struct push_db *db, int64_t *pending, int64_t *delivered,

@@ -12,7 +12,12 @@
  * claims a due delivery (push_db_delivery_claim, one conditional
  * UPDATE, so two servers cannot both win) for as long as an attempt can
  * take, and the others pass over it until it is recorded or its lease
- * runs out (its server died mid-attempt).
+ * runs out (its server died mid-attempt). The lease's end is also the
+ * claim's name: a server records or releases a delivery only while it
+ * still holds the claim it made. One paused past its lease (a suspended
+ * host) finds another server's claim there; clearing that one let a
+ * third attempt start while the second was still waiting for its
+ * answer, so its late result is dropped instead.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,8 +90,9 @@ int push_db_delivery_next(struct push_db *db, int64_t now, struct webhook_delive
     return rc;
 }
 
-int push_db_delivery_record(struct push_db *db, int64_t row, int delivered, int http_status,
-                            const char *error, int64_t next_attempt_at, int64_t now)
+int push_db_delivery_record(struct push_db *db, int64_t row, int64_t lease_until, int delivered,
+                            int http_status, const char *error, int64_t next_attempt_at,
+                            int64_t now)
 {
     const char *status = delivered ? "delivered" : next_attempt_at ? "pending" : "failed";
     pthread_mutex_lock(&db->lock);
@@ -96,7 +102,7 @@ int push_db_delivery_record(struct push_db *db, int64_t row, int delivered, int 
                              " last_http_status = ?2, last_error = ?3, next_attempt_at = ?4,"
                              " lease_until = 0,"
                              " finished_at = CASE WHEN ?1 = 'pending' THEN NULL ELSE ?5 END"
-                             " WHERE row = ?6 AND status = 'pending'",
+                             " WHERE row = ?6 AND status = 'pending' AND lease_until = ?7",
                              &st);
     if (!rc) {
         push_db_bind_text(st, 1, status);
@@ -108,6 +114,7 @@ int push_db_delivery_record(struct push_db *db, int64_t row, int delivered, int 
         sqlite3_bind_int64(st, 4, next_attempt_at ? next_attempt_at : now);
         sqlite3_bind_int64(st, 5, now);
         sqlite3_bind_int64(st, 6, row);
+        sqlite3_bind_int64(st, 7, lease_until);
         rc = push_db_error(sqlite3_step(st));
         sqlite3_finalize(st);
         if (!rc && sqlite3_changes(db->conn) == 0)
@@ -139,14 +146,16 @@ int push_db_delivery_claim(struct push_db *db, int64_t row, int64_t now, int64_t
     return rc;
 }
 
-int push_db_delivery_release(struct push_db *db, int64_t row)
+int push_db_delivery_release(struct push_db *db, int64_t row, int64_t lease_until)
 {
     pthread_mutex_lock(&db->lock);
     sqlite3_stmt *st;
-    int rc =
-        push_db_prepare(db, "UPDATE webhook_deliveries SET lease_until = 0 WHERE row = ?1", &st);
+    int rc = push_db_prepare(
+        db, "UPDATE webhook_deliveries SET lease_until = 0 WHERE row = ?1 AND lease_until = ?2",
+        &st);
     if (!rc) {
         sqlite3_bind_int64(st, 1, row);
+        sqlite3_bind_int64(st, 2, lease_until);
         rc = push_db_error(sqlite3_step(st));
         sqlite3_finalize(st);
     }

@@ -226,10 +226,11 @@ static void *worker_main(void *arg)
         int rc = push_db_delivery_next(svc->db, ls_time_now_us(), &d);
         if (rc == 0) {
             int64_t now = ls_time_now_us();
+            int64_t lease = now + lease_us(svc);
             /* A claim lost to another server: look again (that row now
              * counts as due when its lease ends). */
             if (d.next_attempt_at <= now &&
-                push_db_delivery_claim(svc->db, d.row, now, now + lease_us(svc)) != 0) {
+                push_db_delivery_claim(svc->db, d.row, now, lease) != 0) {
                 webhook_delivery_clear(&d);
                 worker_wait(svc, mono + 100 * 1000000LL);
                 continue;
@@ -240,7 +241,7 @@ static void *worker_main(void *arg)
                 int ok = webhook_deliver(&d, svc->secret, svc->secret_len, svc->timeout_ms,
                                          &svc->cancel, &status, err, sizeof err);
                 if (ok == LOGSHARE_ECANCELED) { /* stopping: not an attempt, sent again later */
-                    push_db_delivery_release(svc->db, d.row);
+                    push_db_delivery_release(svc->db, d.row, lease);
                     webhook_delivery_clear(&d);
                     break;
                 }
@@ -256,7 +257,9 @@ static void *worker_main(void *arg)
                 if (!ok)
                     fprintf(stderr, "logshared: webhook %s attempt %d: %s%s\n", d.id, attempts, err,
                             next ? "; will retry" : "; giving up");
-                push_db_delivery_record(svc->db, d.row, ok, status, ok ? NULL : err, next,
+                /* Under our claim only: if it ran out (this process was
+                 * paused) another server holds the delivery now. */
+                push_db_delivery_record(svc->db, d.row, lease, ok, status, ok ? NULL : err, next,
                                         ls_time_now_us());
                 webhook_delivery_clear(&d);
                 continue; /* look for the next due one at once */
