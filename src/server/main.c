@@ -130,12 +130,14 @@ static int new_database_beside_blobs(struct blob_store *bs, struct ticket_store 
 /* Which database the data dir's blobs belong to: <data_dir>/database-id
  * names it (ticket_store_identity), written by the first server that
  * starts on the dir, unless its database is new and empty while blobs
- * are there (new_database_beside_blobs). A server reaching another
- * database (its database.url forgotten, or pointing elsewhere) still
- * serves, but its orphan sweep must not judge these blobs by its own
- * tickets: it would remove every blob of the others. *foreign is then 1.
- * Called under the startup lock, so two first starts cannot both write
- * the file. */
+ * are there (new_database_beside_blobs: the server serves, but its
+ * orphan sweep must not judge those blobs by its own tickets, and
+ * *foreign is 1). A server reaching another database than the file
+ * names (its database.url forgotten, or pointing elsewhere) does not
+ * start (LOGSHARE_EINVAL): serving, it would answer 201 for uploads
+ * whose blobs the right database's servers then sweep as orphans, and
+ * its own sweep would judge their blobs by its tickets. Called under the
+ * startup lock, so two first starts cannot both write the file. */
 static int bind_data_dir(const char *data_dir, struct blob_store *bs, struct ticket_store *ts,
                          int *foreign)
 {
@@ -175,16 +177,16 @@ static int bind_data_dir(const char *data_dir, struct blob_store *bs, struct tic
     while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r' || text[n - 1] == ' '))
         text[--n] = '\0';
     if (strcmp(text, id) != 0) {
-        *foreign = 1;
         fprintf(stderr,
-                "logshared: warning: the blobs in %s belong to another ticket database (%s "
-                "names %s, database.url reaches %s): no orphaned blob is removed. Servers "
-                "sharing a data dir must share the database; if this one is meant to own the "
-                "blobs now, remove %s\n",
+                "logshared: the blobs in %s belong to another ticket database (%s names %s, "
+                "database.url reaches %s): not starting. Servers sharing a data dir must "
+                "share the database (check database.url); if this database is meant to own "
+                "the blobs now, remove %s\n",
                 data_dir, path, text, id, path);
+        rc = LOGSHARE_EINVAL;
     }
     free(text);
-    return 0;
+    return rc;
 }
 
 /* Binds HOST:PORT ("[v6]:port" for IPv6; the form was checked when the
@@ -423,8 +425,11 @@ static int serve(server_config *cfg)
         goto out;
     }
     int foreign = 0;
-    if ((rc = bind_data_dir(cfg->data_dir, app.blobs, app.tickets, &foreign)))
+    if ((rc = bind_data_dir(cfg->data_dir, app.blobs, app.tickets, &foreign))) {
+        if (rc == LOGSHARE_EINVAL)
+            status = 2; /* database.url and the data dir disagree: a setting is wrong */
         goto out;
+    }
     if ((rc = auth_new(&acfg, &app.auth))) {
         report_auth_error(&acfg, rc, &status);
         goto out;

@@ -87,11 +87,20 @@ stop_ok
 pass "orphan_grace_s = 0 disables the sweep"
 
 # --- a database that references no blob removes nothing ------------------------------
+# Another database than the one database-id names does not even start;
+# without database-id (a data dir from before it), an empty database
+# next to the blobs serves but removes none of them.
+assert_exit 2 "another database than database-id names" -- \
+  timeout 30 "$LOGSHARED_BIN" --data-dir "$DATA" --listen 127.0.0.1:0 --orphan-grace-s 600 \
+  --database-url "sqlite:$TEST_TMP/other.db"
+assert_contains "$(cat "$TEST_TMP/err")" "belong to another ticket database" "the refusal says why"
+mv "$DATA/database-id" "$TEST_TMP/database-id.kept"
 start_server "$DATA" --orphan-grace-s 600 --database-url "sqlite:$TEST_TMP/other.db"
 wait_sweep
 assert_contains "$SWEEP_LINE" "removed 0 orphaned blobs" "wrong database: nothing removed"
 grep -q 'looks like the wrong database' "$TEST_TMP/server.log" || fail "no warning about the wrong database"
 stop_ok
+mv "$TEST_TMP/database-id.kept" "$DATA/database-id"
 [ -f "$DATA/blobs/$ORPHAN_NEW" ] && [ -f "$DATA/blobs/$KEY" ] || fail "blobs removed against an empty database"
 pass "a database that references no blob removes nothing"
 

@@ -5,7 +5,7 @@
 # blob referenced, took that for "the right database" and removed every
 # blob of the others that was past the grace period. Now the data dir
 # records which database its blobs belong to (database-id, written by
-# the first server); another database's server removes no blob and says
+# the first server); another database's server does not start and says
 # why, while a server on the right database still removes real orphans.
 # On a data dir not yet claimed (from before database-id), a new, empty
 # database next to the blobs does not claim them.
@@ -30,20 +30,21 @@ assert_contains "$(cat "$DATA/database-id")" "postgres:" "database-id names the 
 assert_eq 3 "$(disk_blobs)" "blobs on disk"
 find "$DATA/blobs" -type f ! -path '*/.incoming/*' -exec touch -d '2 hours ago' {} +
 
-# the misconfigured node, sweeping every second, with a ticket of its own
-start_server "$DATA" "${SWEEP[@]}"
-req POST /api/v1/tickets -H "Authorization: Bearer $TOK" -F description=stray -F "f=@$TEST_TMP/f"
-expect 201 "" "ticket on the stray server's own SQLite"
-sleep 3.5 # three passes or more, with its own blob past the grace too
-grep -q 'belong to another ticket database' "$TEST_TMP/server.log" || fail "no warning at start: $(tail -3 "$TEST_TMP/server.log")"
-grep -q "kept 3 blobs older than 1s: this data dir's blobs belong to another ticket database" "$TEST_TMP/server.log" ||
-  fail "no sweep line saying why nothing was removed: $(grep 'orphan sweep' "$TEST_TMP/server.log" | tail -3)"
-assert_eq 4 "$(disk_blobs)" "blobs on disk after the stray server's sweeps"
-stop_ok
+# the misconfigured node does not start: serving, it would answer 201 for
+# uploads whose blobs the PostgreSQL servers' sweeps then remove (no
+# ticket of theirs names them), and its own sweep would judge theirs
+assert_exit 2 "a server on another database than database-id" -- \
+  timeout 30 "$LOGSHARED_BIN" --data-dir "$DATA" --listen 127.0.0.1:0 "${SWEEP[@]}"
+assert_contains "$(cat "$TEST_TMP/err")" "belong to another ticket database" "it says why"
+assert_contains "$(cat "$TEST_TMP/err")" "not starting" "it says it does not start"
+[ ! -e "$DATA/logshare.db" ] || [ "$(sqlite3 "$DATA/logshare.db" 'SELECT count(*) FROM tickets' 2>/dev/null || echo 0)" = 0 ] ||
+  fail "the refused server stored tickets"
+assert_eq 3 "$(disk_blobs)" "blobs on disk after the refused start"
 SERVER_URL=$PG_URL
 req GET "/api/v1/tickets/$T/attachments/$AT" -H "Authorization: Bearer $TOK"
 expect 200 "" "the PostgreSQL ticket's attachment"
 assert_eq kept "$BODY" "its bytes"
+stop_ok
 
 # a server on the right database still sweeps: a real orphan goes
 mkdir -p "$DATA/blobs/a/20260101"; printf 'orphan' >"$DATA/blobs/a/20260101/at_0000000000000000orphan"
