@@ -36,10 +36,16 @@ echo "/readyz answered 503 after $ms ms"
 [ "$ms" -lt 6000 ] || fail "/readyz took $ms ms with connect_timeout=2"
 
 # an upload waiting for the database when SIGTERM comes
+received() { curl -s "$SERVER_URL/metrics" | sed -n 's/^logshared_http_received_bytes_total //p'; }
+r0=$(received)
 curl -sS -m 20 -o "$TEST_TMP/up.body" -w '%{http_code}' -H "Authorization: Bearer $TOK" \
   -F description=during -F "f=@$TEST_TMP/f" "$SERVER_URL/api/v1/tickets" >"$TEST_TMP/up.status" 2>&1 &
 cpid=$!
-sleep 0.5
+# SIGTERM only once the server has the whole body (on a busy machine
+# curl may not even have connected after a fixed half second, and a
+# connection SIGTERM meets before it is accepted is refused)
+for i in $(seq 1 100); do [ "$(( $(received) - r0 ))" -ge 100000 ] && break; sleep 0.05; done
+sleep 0.2
 t0=$(date +%s%N)
 kill -TERM "$SERVER_PID"
 for i in $(seq 1 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
