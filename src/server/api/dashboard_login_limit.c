@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "logshare.h"
+#include "sessions_db.h"
 
 #define KEY_MAX 160
 
@@ -47,49 +48,18 @@ static const char SCHEMA[] =
     "CREATE INDEX IF NOT EXISTS login_buckets_updated ON login_buckets (updated_us);"
     "CREATE TABLE IF NOT EXISTS login_keys (name TEXT PRIMARY KEY, key BLOB NOT NULL)";
 
-static int db_error(int rc)
-{
-    switch (rc & 0xff) {
-    case SQLITE_OK:
-    case SQLITE_DONE:
-    case SQLITE_ROW:
-        return 0;
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-        return LOGSHARE_EBUSY;
-    case SQLITE_NOMEM:
-        return LOGSHARE_ENOMEM;
-    case SQLITE_FULL:
-        return LOGSHARE_ENOSPC;
-    default:
-        return LOGSHARE_EIO;
-    }
-}
-
 static int exec(struct login_limit *l, const char *sql)
 {
-    return db_error(sqlite3_exec(l->db, sql, NULL, NULL, NULL));
+    return sessions_db_error(sqlite3_exec(l->db, sql, NULL, NULL, NULL));
 }
 
-/* The file is made 0600 by us, not by SQLite's umask; the sessions
- * store has usually made it already (and switched it to WAL). */
+/* The sessions store has usually made the file already (and switched it
+ * to WAL). synchronous=NORMAL: a power loss may forget a few attempts,
+ * never a login. */
 static int open_db(struct login_limit *l, const char *path)
 {
-    if (path) {
-        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (fd < 0)
-            return LOGSHARE_EIO;
-        close(fd);
-    }
-    int rc =
-        sqlite3_open_v2(path ? path : ":memory:", &l->db,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL);
-    if (rc != SQLITE_OK)
-        return db_error(rc);
-    sqlite3_busy_timeout(l->db, 5000);
-    /* NORMAL: a power loss may forget a few attempts, never a login. */
-    rc = exec(l, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL");
-    return rc ? rc : exec(l, SCHEMA);
+    return sessions_db_open(path, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL", SCHEMA,
+                            &l->db);
 }
 
 int login_limit_new(const struct login_limit_config *cfg, struct login_limit **out)
@@ -145,7 +115,7 @@ static int bucket_read(struct login_limit *l, char kind, const char *value, doub
     b->tokens = burst;
     b->updated_us = now_us;
     sqlite3_stmt *st;
-    int rc = db_error(sqlite3_prepare_v2(
+    int rc = sessions_db_error(sqlite3_prepare_v2(
         l->db, "SELECT tokens, updated_us FROM login_buckets WHERE key = ?1", -1, &st, NULL));
     if (rc)
         return rc;
@@ -164,24 +134,24 @@ static int bucket_read(struct login_limit *l, char kind, const char *value, doub
         }
     }
     sqlite3_finalize(st);
-    return step == SQLITE_ROW || step == SQLITE_DONE ? 0 : db_error(step);
+    return step == SQLITE_ROW || step == SQLITE_DONE ? 0 : sessions_db_error(step);
 }
 
 static int bucket_write(struct login_limit *l, const struct bucket *b)
 {
     sqlite3_stmt *st;
-    int rc =
-        db_error(sqlite3_prepare_v2(l->db,
-                                    "INSERT INTO login_buckets (key, tokens, updated_us)"
-                                    " VALUES (?1, ?2, ?3) ON CONFLICT (key) DO UPDATE SET"
-                                    " tokens = excluded.tokens, updated_us = excluded.updated_us",
-                                    -1, &st, NULL));
+    int rc = sessions_db_error(
+        sqlite3_prepare_v2(l->db,
+                           "INSERT INTO login_buckets (key, tokens, updated_us)"
+                           " VALUES (?1, ?2, ?3) ON CONFLICT (key) DO UPDATE SET"
+                           " tokens = excluded.tokens, updated_us = excluded.updated_us",
+                           -1, &st, NULL));
     if (rc)
         return rc;
     sqlite3_bind_text(st, 1, b->key, -1, SQLITE_STATIC);
     sqlite3_bind_double(st, 2, b->tokens);
     sqlite3_bind_int64(st, 3, b->updated_us);
-    rc = db_error(sqlite3_step(st));
+    rc = sessions_db_error(sqlite3_step(st));
     sqlite3_finalize(st);
     return rc;
 }
@@ -191,16 +161,16 @@ static int bucket_write(struct login_limit *l, const struct bucket *b)
 static int make_room(struct login_limit *l, int64_t now_us)
 {
     sqlite3_stmt *st;
-    int rc = db_error(sqlite3_prepare_v2(l->db, "DELETE FROM login_buckets WHERE updated_us < ?1",
-                                         -1, &st, NULL));
+    int rc = sessions_db_error(sqlite3_prepare_v2(
+        l->db, "DELETE FROM login_buckets WHERE updated_us < ?1", -1, &st, NULL));
     if (rc)
         return rc;
     sqlite3_bind_int64(st, 1, now_us - l->full_after_us);
-    rc = db_error(sqlite3_step(st));
+    rc = sessions_db_error(sqlite3_step(st));
     sqlite3_finalize(st);
     if (rc)
         return rc;
-    rc = db_error(sqlite3_prepare_v2(
+    rc = sessions_db_error(sqlite3_prepare_v2(
         l->db,
         "DELETE FROM login_buckets WHERE key IN (SELECT key FROM login_buckets"
         " ORDER BY updated_us LIMIT max(0, (SELECT count(*) FROM login_buckets) - ?1 + 2))",
@@ -208,7 +178,7 @@ static int make_room(struct login_limit *l, int64_t now_us)
     if (rc)
         return rc;
     sqlite3_bind_int64(st, 1, (sqlite3_int64)l->n);
-    rc = db_error(sqlite3_step(st));
+    rc = sessions_db_error(sqlite3_step(st));
     sqlite3_finalize(st);
     return rc;
 }
@@ -349,22 +319,23 @@ int login_limit_device_key(struct login_limit *l, unsigned char key[LOGIN_LIMIT_
     sqlite3_stmt *ins = NULL, *sel = NULL;
     pthread_mutex_lock(&l->lock);
     /* The first server to ask makes the key; the others read it. */
-    int rc = db_error(sqlite3_prepare_v2(
+    int rc = sessions_db_error(sqlite3_prepare_v2(
         l->db, "INSERT OR IGNORE INTO login_keys (name, key) VALUES ('device', ?1)", -1, &ins,
         NULL));
     if (!rc) {
         sqlite3_bind_blob(ins, 1, fresh, sizeof fresh, SQLITE_STATIC);
-        rc = db_error(sqlite3_step(ins));
+        rc = sessions_db_error(sqlite3_step(ins));
     }
     if (!rc)
-        rc = db_error(sqlite3_prepare_v2(l->db, "SELECT key FROM login_keys WHERE name = 'device'",
-                                         -1, &sel, NULL));
+        rc = sessions_db_error(sqlite3_prepare_v2(
+            l->db, "SELECT key FROM login_keys WHERE name = 'device'", -1, &sel, NULL));
     if (!rc) {
         int step = sqlite3_step(sel);
         if (step == SQLITE_ROW && sqlite3_column_bytes(sel, 0) == LOGIN_LIMIT_KEY_LEN)
             memcpy(key, sqlite3_column_blob(sel, 0), LOGIN_LIMIT_KEY_LEN);
         else
-            rc = step == SQLITE_ROW || step == SQLITE_DONE ? LOGSHARE_ECORRUPT : db_error(step);
+            rc = step == SQLITE_ROW || step == SQLITE_DONE ? LOGSHARE_ECORRUPT
+                                                           : sessions_db_error(step);
     }
     sqlite3_finalize(ins);
     sqlite3_finalize(sel);

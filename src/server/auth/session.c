@@ -28,6 +28,7 @@
 
 #include "logshare.h"
 #include "ls_hex.h"
+#include "sessions_db.h"
 
 #define DIGEST_LEN 32
 /* The most last_used may lag behind the truth: a lookup writes it only
@@ -51,37 +52,14 @@ static const char SCHEMA[] = "CREATE TABLE IF NOT EXISTS sessions ("
                              " created_us INTEGER NOT NULL,"
                              " last_used INTEGER NOT NULL)";
 
-static int db_error(int rc)
-{
-    switch (rc & 0xff) {
-    case SQLITE_OK:
-    case SQLITE_DONE:
-    case SQLITE_ROW:
-        return 0;
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-        return LOGSHARE_EBUSY;
-    case SQLITE_NOMEM:
-        return LOGSHARE_ENOMEM;
-    case SQLITE_FULL:
-        return LOGSHARE_ENOSPC;
-    case SQLITE_CANTOPEN:
-    case SQLITE_PERM:
-    case SQLITE_READONLY:
-        return LOGSHARE_EPERM;
-    default:
-        return LOGSHARE_EIO;
-    }
-}
-
 static int exec(struct session_store *ss, const char *sql)
 {
-    return db_error(sqlite3_exec(ss->db, sql, NULL, NULL, NULL));
+    return sessions_db_error(sqlite3_exec(ss->db, sql, NULL, NULL, NULL));
 }
 
 static int prepare(struct session_store *ss, const char *sql, sqlite3_stmt **st)
 {
-    return db_error(sqlite3_prepare_v2(ss->db, sql, -1, st, NULL));
+    return sessions_db_error(sqlite3_prepare_v2(ss->db, sql, -1, st, NULL));
 }
 
 /* Runs a statement that returns no rows, with digest (if not NULL) as
@@ -98,7 +76,7 @@ static int run(struct session_store *ss, const char *sql, const unsigned char *d
         sqlite3_bind_blob(st, i++, digest, DIGEST_LEN, SQLITE_STATIC);
     for (int a = 0; a < n_args; a++)
         sqlite3_bind_int64(st, i++, args[a]);
-    rc = db_error(sqlite3_step(st));
+    rc = sessions_db_error(sqlite3_step(st));
     sqlite3_finalize(st);
     if (!rc && changes)
         *changes = sqlite3_changes(ss->db);
@@ -131,26 +109,12 @@ static void csrf_of(const char *token, char csrf[SESSION_CSRF_LEN + 1])
     sodium_memzero(raw, sizeof raw);
 }
 
-/* Creates the file 0600 ourselves (SQLite would follow the umask);
- * SQLite gives its -wal and -shm files the same mode. */
+/* synchronous=FULL: a logout that answered 200 must not come back to
+ * life after a power loss. */
 static int open_db(struct session_store *ss, const char *path)
 {
-    if (path) {
-        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (fd < 0)
-            return LOGSHARE_EIO;
-        close(fd);
-    }
-    int rc =
-        sqlite3_open_v2(path ? path : ":memory:", &ss->db,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL);
-    if (rc != SQLITE_OK)
-        return db_error(rc);
-    sqlite3_busy_timeout(ss->db, 5000);
-    /* synchronous=FULL: a logout that answered 200 must not come back
-     * to life after a power loss. */
-    rc = exec(ss, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL");
-    return rc ? rc : exec(ss, SCHEMA);
+    return sessions_db_open(path, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL", SCHEMA,
+                            &ss->db);
 }
 
 int session_store_new(const struct session_store_config *cfg, struct session_store **out)
@@ -209,7 +173,7 @@ static int make_room(struct session_store *ss, int64_t now_s)
     int64_t n = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
     sqlite3_finalize(st);
     if (step != SQLITE_ROW)
-        return step == SQLITE_DONE ? LOGSHARE_EIO : db_error(step);
+        return step == SQLITE_DONE ? LOGSHARE_EIO : sessions_db_error(step);
     if (n < (int64_t)ss->max_sessions)
         return 0;
     int64_t extra = n - (int64_t)ss->max_sessions + 1;
@@ -233,7 +197,7 @@ static int insert(struct session_store *ss, const unsigned char digest[DIGEST_LE
     sqlite3_bind_text(st, 3, info->role, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, info->created_at);
     sqlite3_bind_int64(st, 5, info->created_us);
-    rc = db_error(sqlite3_step(st));
+    rc = sessions_db_error(sqlite3_step(st));
     sqlite3_finalize(st);
     return rc;
 }
@@ -313,7 +277,7 @@ static int read_row(struct session_store *ss, const unsigned char digest[DIGEST_
             info->created_us = sqlite3_column_int64(st, 5);
         }
     } else {
-        rc = step == SQLITE_DONE ? LOGSHARE_EAUTH : db_error(step);
+        rc = step == SQLITE_DONE ? LOGSHARE_EAUTH : sessions_db_error(step);
     }
     sqlite3_finalize(st);
     return rc;
