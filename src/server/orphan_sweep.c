@@ -181,8 +181,9 @@ static void log_pass(const struct orphan_sweep *s, int first, const struct blob_
     if (res->held_back && res->foreign)
         fprintf(stderr,
                 "logshared: orphan sweep: kept %zu blobs older than %llds: this data dir's "
-                "blobs belong to another ticket database (database-id), which looks like the "
-                "wrong database (database.url); no blob is removed\n",
+                "blobs are not claimed by this ticket database (it was empty at start and "
+                "database-id names none), which looks like the wrong database (database.url); "
+                "no blob is removed\n",
                 res->held_back, (long long)s->o.grace_s);
     else if (res->held_back)
         fprintf(stderr,

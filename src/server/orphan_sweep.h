@@ -34,8 +34,10 @@
  * with another one (its database.url forgotten: a SQLite file of its
  * own) saw its own tickets' blobs referenced, so the guard above let it
  * remove every other server's blobs. main.c records which database the
- * blobs belong to (<data_dir>/database-id); a server whose database is
- * not that one runs with `foreign` set: it removes no blob at all, and
+ * blobs belong to (<data_dir>/database-id), and a server whose database
+ * is not that one does not start. A new, empty database next to blobs
+ * of a dir that names none (from before database-id) does not claim
+ * them: that server runs with `foreign` set, removes no blob at all, and
  * says so on every pass that finds old ones.
  *
  * Ownership: the stores are borrowed and must outlive the sweep
@@ -77,7 +79,7 @@ struct orphan_sweep_options {
     int64_t grace_s;        /* orphaned blobs older than this; 0: none are removed */
     int64_t interval_s;     /* from the end of a pass to the next; 0: the first pass only */
     int64_t stale_upload_s; /* upload temporaries untouched this long; 0: none */
-    int foreign;            /* the blobs belong to another database: remove none */
+    int foreign;            /* the blobs are not claimed by this database: remove none */
 };
 
 /* Starts the sweep thread. Its first pass runs at once, the next ones

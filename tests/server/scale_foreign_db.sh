@@ -70,6 +70,8 @@ expect 201 "" "a ticket of the stray server's own"
 sleep 3.5
 grep -q 'is empty, but .* holds blobs: they are not claimed' "$TEST_TMP/server.log" ||
   fail "no warning about the unclaimed blobs: $(tail -3 "$TEST_TMP/server.log")"
+grep -q "this data dir's blobs are not claimed by this ticket database" "$TEST_TMP/server.log" ||
+  fail "no sweep line saying why nothing was removed: $(grep 'orphan sweep' "$TEST_TMP/server.log" | tail -3)"
 [ ! -e "$DATA/database-id" ] || fail "an empty database claimed the data dir's blobs"
 assert_eq "$((before + 1))" "$(disk_blobs)" "blobs on disk after the stray server's sweeps"
 stop_ok
