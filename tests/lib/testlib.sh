@@ -53,10 +53,30 @@ start_server() {
   SERVER_URL="http://127.0.0.1:$SERVER_PORT"
 }
 
-# stop_server [SIGNAL]: stops the last started server and waits for it.
-# Sets SERVER_EXIT to its exit status.
+# _running PID: the process exists and has not exited (kill -0 also
+# succeeds on an exited child nobody has waited for yet).
+_running() {
+  local st
+  st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
+  [ -n "$st" ] && [ "$st" != Z ]
+}
+
+# stop_server [SIGNAL]: stops the last started server and waits for it,
+# 90 s at most (its shutdown is bounded well below that). Sets SERVER_EXIT
+# to its exit status. A server that does not stop fails the test with
+# every thread's stack and the end of its log, instead of hanging until
+# ctest's timeout with nothing to show.
 stop_server() {
-  local sig=${1:-TERM}
+  local sig=${1:-TERM} i
   kill "-$sig" "$SERVER_PID" 2>/dev/null || true
+  for i in $(seq 1 900); do _running "$SERVER_PID" || break; sleep 0.1; done
+  if _running "$SERVER_PID"; then
+    echo "logshared $SERVER_PID still running 90 s after SIG$sig; its threads:" >&2
+    command -v gdb >/dev/null &&
+      timeout 60 gdb -batch -p "$SERVER_PID" -ex 'thread apply all bt' >&2 2>/dev/null
+    tail -20 "$TEST_TMP/server.log" >&2
+    kill -KILL "$SERVER_PID" 2>/dev/null
+    fail "logshared did not stop within 90 s of SIG$sig"
+  fi
   SERVER_EXIT=0; wait "$SERVER_PID" || SERVER_EXIT=$?
 }

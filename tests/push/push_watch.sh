@@ -17,10 +17,10 @@ ALICE=$("$LOGSHARED_BIN" token --data-dir "$DATA" --user alice)
 AGENT=$("$LOGSHARED_BIN" token --data-dir "$DATA" --user agent --role support)
 jget() { node -e 'let d=JSON.parse(process.argv[1]);for(const k of process.argv[2].split("."))d=d?.[k];console.log(d===undefined?"":typeof d==="object"?JSON.stringify(d):d)' "$1" "$2"; }
 create() {
-  curl -s -H "Authorization: Bearer $AGENT" -H 'Content-Type: application/json' \
+  curl -s -m 30 -H "Authorization: Bearer $AGENT" -H 'Content-Type: application/json' \
     -d "{\"user_id\":\"alice\",\"reason\":\"$1\"}" "$SERVER_URL/api/v1/log-requests"
 }
-get() { curl -s -H "Authorization: Bearer $AGENT" "$SERVER_URL/api/v1/log-requests/$1"; }
+get() { curl -s -m 30 -H "Authorization: Bearer $AGENT" "$SERVER_URL/api/v1/log-requests/$1"; }
 wait_for() {
   local end=$((SECONDS + $3))
   until grep -q -- "$2" "$1" 2>/dev/null; do
