@@ -52,7 +52,15 @@ static void a_forked_child_leaves_the_parents_store_alone(void **state)
     logshare_options *o = tu_options(dir, NULL, NULL);
     logshare *ls = tu_open(o);
     logshare_options_free(o);
-    for (long i = 0; i < 100; i++)
+    /* The writer's first pass allocates (the file, the drain cursors,
+     * the format); later passes do not. Fork only after it: GCC 12's
+     * AddressSanitizer has no fork handler for its allocator (LLVM added
+     * one in version 18), so a child forked while the writer was inside
+     * malloc waits for ever on the allocator's lock the first time it
+     * allocates. glibc's malloc is safe there; the sanitizer is not. */
+    assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "rec %ld", 0L), 0);
+    assert_int_equal(logshare_flush(ls, 0), 0);
+    for (long i = 1; i < 100; i++)
         assert_int_equal(LOGSHARE_LOG(ls, 0, LOGSHARE_LEVEL_INFO, "rec %ld", i), 0);
     /* Records are in flight (in the ring, or pending) at the fork. */
     pid_t pid = fork();
