@@ -11,7 +11,9 @@
  * Conventions, for every function below:
  *  - Functions return 0 on success or a negative LOGSHARE_E* code;
  *    logshare_strerror() names it. Functions that return a pointer
- *    return NULL on failure.
+ *    return NULL on failure. A function that fails sets each
+ *    out-parameter it was given to NULL (or 0 for a count), so a
+ *    caller may free what it got back without looking at the code.
  *  - Handles are opaque. Every *_new or *_open has a matching *_free or
  *    *_close, and passing NULL to those is a no-op.
  *  - "Borrowed" arguments are only read during the call; the library

@@ -146,9 +146,10 @@ static logshare_share_options *options_copy(const logshare_share_options *src)
 int logshare_outbox_sender_start_dir(const char *dir, const logshare_share_options *opts,
                                      logshare_outbox_sender **out)
 {
+    if (out)
+        *out = NULL;
     if (!dir || !*dir || !opts || !out || !opts->server_url || !opts->token)
         return LOGSHARE_EINVAL;
-    *out = NULL;
     logshare_outbox_sender *s = calloc(1, sizeof *s);
     if (!s)
         return LOGSHARE_ENOMEM;
@@ -189,8 +190,11 @@ int logshare_outbox_sender_start_dir(const char *dir, const logshare_share_optio
 int logshare_outbox_sender_start(logshare *ls, const logshare_share_options *opts,
                                  logshare_outbox_sender **out)
 {
-    if (!ls)
+    if (!ls) {
+        if (out)
+            *out = NULL;
         return LOGSHARE_EINVAL;
+    }
     return logshare_outbox_sender_start_dir(share_store_dir(ls), opts, out);
 }
 

@@ -238,6 +238,8 @@ int logshare_report_dir(const char *dir, const logshare_share_options *opts,
 
 int logshare_outbox_add(logshare *ls, const logshare_share_options *opts, char **outbox_id)
 {
+    if (outbox_id)
+        *outbox_id = NULL;
     if (!ls || !opts || !outbox_id)
         return LOGSHARE_EINVAL;
     if (sodium_init() < 0)
@@ -252,6 +254,8 @@ int logshare_outbox_add(logshare *ls, const logshare_share_options *opts, char *
 
 int logshare_outbox_add_dir(const char *dir, const logshare_share_options *opts, char **outbox_id)
 {
+    if (outbox_id)
+        *outbox_id = NULL;
     if (!dir || !*dir || !opts || !outbox_id)
         return LOGSHARE_EINVAL;
     if (sodium_init() < 0)
@@ -267,14 +271,23 @@ int logshare_outbox_add_dir(const char *dir, const logshare_share_options *opts,
 int logshare_flush_outbox(logshare *ls, const logshare_share_options *opts, unsigned flags,
                           size_t *sent, size_t *left)
 {
-    if (!ls)
+    if (!ls) {
+        if (sent)
+            *sent = 0;
+        if (left)
+            *left = 0;
         return LOGSHARE_EINVAL;
+    }
     return logshare_outbox_flush_dir(share_store_dir(ls), opts, flags, sent, left);
 }
 
 int logshare_outbox_flush_dir(const char *dir, const logshare_share_options *opts, unsigned flags,
                               size_t *sent, size_t *left)
 {
+    if (sent)
+        *sent = 0;
+    if (left)
+        *left = 0;
     if (!dir || !*dir || !opts || !opts->server_url || !opts->token)
         return LOGSHARE_EINVAL;
     if (sodium_init() < 0)
@@ -316,9 +329,10 @@ static json_t *item_json(const outbox_item *it)
 
 int logshare_outbox_list_json(const char *dir, char **json)
 {
+    if (json)
+        *json = NULL;
     if (!dir || !*dir || !json)
         return LOGSHARE_EINVAL;
-    *json = NULL;
     outbox_item **items = NULL;
     size_t n = 0;
     int rc = outbox_scan(dir, &items, &n);

@@ -368,10 +368,9 @@ static char *dir_absolute(const char *dir)
 
 int logshare_open(const logshare_options *o, logshare **out)
 {
-    if (!out)
-        return LOGSHARE_EINVAL;
-    *out = NULL;
-    if (!o)
+    if (out)
+        *out = NULL;
+    if (!out || !o)
         return LOGSHARE_EINVAL;
     if (o->key_error)
         return o->key_error;

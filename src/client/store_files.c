@@ -27,10 +27,12 @@ void logshare_support_files_free(logshare_support_file *files, size_t count)
 
 int logshare_list_support_files(const char *dir, logshare_support_file **files, size_t *count)
 {
+    if (files)
+        *files = NULL;
+    if (count)
+        *count = 0;
     if (!dir || !files || !count)
         return LOGSHARE_EINVAL;
-    *files = NULL;
-    *count = 0;
     struct store_dir d;
     memset(&d, 0, sizeof d);
     d.dir = strdup(dir);
@@ -82,10 +84,12 @@ int logshare_list_support_files(const char *dir, logshare_support_file **files, 
 
 int logshare_get_support_files(logshare *ls, logshare_support_file **files, size_t *count)
 {
+    if (files)
+        *files = NULL;
+    if (count)
+        *count = 0;
     if (!ls || !files || !count)
         return LOGSHARE_EINVAL;
-    *files = NULL;
-    *count = 0;
     uint64_t next_seq = UINT64_MAX;
     int rc = store_flush(ls, 0, 1, &next_seq);
     if (rc == LOGSHARE_ECLOSED || rc == LOGSHARE_EINVAL)

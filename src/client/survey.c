@@ -122,8 +122,11 @@ static int survey_submit(const char *dir, logshare *ls, const logshare_share_opt
 int logshare_submit_survey(logshare *ls, const logshare_share_options *opts,
                            const char *survey_json, logshare_report_result **result)
 {
-    if (!ls)
+    if (!ls) {
+        if (result)
+            *result = NULL;
         return LOGSHARE_EINVAL;
+    }
     return survey_submit(share_store_dir(ls), ls, opts, survey_json, result);
 }
 

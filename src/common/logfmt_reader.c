@@ -245,6 +245,8 @@ static int reader_start(unsigned char *data, size_t len, int fd, const char *sec
 int logshare_reader_open_buffer(const void *data, size_t len, const char *secret_key_text,
                                 logshare_reader **out)
 {
+    if (out)
+        *out = NULL;
     if (!out || (!data && len))
         return LOGSHARE_EINVAL;
     unsigned char *copy = malloc(len ? len : 1);
@@ -334,6 +336,8 @@ int logfmt_reader_open_fd(int fd, const char *secret_key_text, logshare_reader *
 
 int logshare_reader_open(const char *path, const char *secret_key_text, logshare_reader **out)
 {
+    if (out)
+        *out = NULL;
     if (!path || !out)
         return LOGSHARE_EINVAL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);

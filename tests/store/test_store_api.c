@@ -864,6 +864,110 @@ static void keygen_errors_leave_both_outs_null(void **state)
     free(dir);
 }
 
+/* The header's convention: a call that fails sets each out-parameter
+ * it was given to NULL (0 for a count), whatever the failure, so a
+ * caller may free what it got back. Each out starts as a sentinel. */
+static void failed_calls_clear_their_out_parameters(void **state)
+{
+    (void)state;
+    static char junk;
+#define SENTINEL(p) ((p) = (void *)&junk)
+    char *dir;
+    logshare *ls = tu_open_plain("outs", -1, &dir);
+    char *missing = tu_path(dir, "no-such-file.lslog");
+    logshare_share_options *so = logshare_share_options_new();
+    assert_non_null(so);
+
+    logshare *other;
+    SENTINEL(other);
+    assert_int_equal(logshare_open(NULL, &other), LOGSHARE_EINVAL);
+    assert_null(other);
+    logshare_reader *r;
+    SENTINEL(r);
+    assert_int_equal(logshare_reader_open(missing, NULL, &r), LOGSHARE_ENOENT);
+    assert_null(r);
+    SENTINEL(r);
+    assert_int_equal(logshare_reader_open(NULL, NULL, &r), LOGSHARE_EINVAL);
+    assert_null(r);
+    SENTINEL(r);
+    assert_int_equal(logshare_reader_open_buffer("not a log file", 14, NULL, &r), LOGSHARE_EFORMAT);
+    assert_null(r);
+    SENTINEL(r);
+    assert_int_equal(logshare_reader_open_buffer(NULL, 3, NULL, &r), LOGSHARE_EINVAL);
+    assert_null(r);
+
+    logshare_support_file *files;
+    size_t count = 7;
+    SENTINEL(files);
+    assert_int_equal(logshare_list_support_files(NULL, &files, &count), LOGSHARE_EINVAL);
+    assert_true(files == NULL && count == 0);
+    count = 7;
+    SENTINEL(files);
+    assert_int_equal(logshare_list_support_files(missing, &files, &count), LOGSHARE_ENOENT);
+    assert_true(files == NULL && count == 0);
+    count = 7;
+    SENTINEL(files);
+    assert_int_equal(logshare_get_support_files(NULL, &files, &count), LOGSHARE_EINVAL);
+    assert_true(files == NULL && count == 0);
+
+    char *id;
+    SENTINEL(id);
+    assert_int_equal(logshare_outbox_add(NULL, so, &id), LOGSHARE_EINVAL);
+    assert_null(id);
+    SENTINEL(id);
+    assert_int_equal(logshare_outbox_add(ls, NULL, &id), LOGSHARE_EINVAL);
+    assert_null(id);
+    SENTINEL(id);
+    assert_int_equal(logshare_outbox_add_dir(NULL, so, &id), LOGSHARE_EINVAL);
+    assert_null(id);
+    assert_int_equal(logshare_share_options_add_file(so, "/nonexistent/shot.png", NULL), 0);
+    SENTINEL(id);
+    assert_int_equal(logshare_outbox_add(ls, so, &id), LOGSHARE_ENOENT);
+    assert_null(id);
+    SENTINEL(id);
+    assert_int_equal(logshare_outbox_add_dir(dir, so, &id), LOGSHARE_ENOENT);
+    assert_null(id);
+
+    size_t sent = 5, left = 6;
+    assert_int_equal(logshare_flush_outbox(NULL, so, 0, &sent, &left), LOGSHARE_EINVAL);
+    assert_true(sent == 0 && left == 0);
+    sent = 5, left = 6;
+    assert_int_equal(logshare_outbox_flush_dir(dir, NULL, 0, &sent, &left), LOGSHARE_EINVAL);
+    assert_true(sent == 0 && left == 0);
+
+    logshare_outbox_sender *sender;
+    SENTINEL(sender);
+    assert_int_equal(logshare_outbox_sender_start(NULL, so, &sender), LOGSHARE_EINVAL);
+    assert_null(sender);
+    SENTINEL(sender);
+    assert_int_equal(logshare_outbox_sender_start_dir(dir, NULL, &sender), LOGSHARE_EINVAL);
+    assert_null(sender);
+
+    logshare_report_result *res;
+    SENTINEL(res);
+    assert_int_equal(logshare_report(NULL, so, &res), LOGSHARE_EINVAL);
+    assert_null(res);
+    SENTINEL(res);
+    assert_int_equal(logshare_submit_survey(NULL, so, "{\"call_id\": \"c\"}", &res),
+                     LOGSHARE_EINVAL);
+    assert_null(res);
+    SENTINEL(res);
+    assert_int_equal(logshare_submit_survey_dir(NULL, so, "{\"call_id\": \"c\"}", &res),
+                     LOGSHARE_EINVAL);
+    assert_null(res);
+
+    char *json;
+    SENTINEL(json);
+    assert_int_equal(logshare_outbox_list_json(NULL, &json), LOGSHARE_EINVAL);
+    assert_null(json);
+#undef SENTINEL
+    logshare_share_options_free(so);
+    logshare_close(ls);
+    free(missing);
+    tu_rmrf(dir);
+    free(dir);
+}
+
 /* Entries directly in dir, hidden ones (a ".tmp-" item being built)
  * included, but not the lock: for "nothing left behind". 0 when dir is
  * missing. */
@@ -1155,6 +1259,7 @@ int main(void)
         cmocka_unit_test(support_files_hold_while_four_threads_log_at_full_speed),
         cmocka_unit_test(support_files_from_two_threads_at_once),
         cmocka_unit_test(keygen_errors_leave_both_outs_null),
+        cmocka_unit_test(failed_calls_clear_their_out_parameters),
         cmocka_unit_test(sharing_calls_refuse_bad_arguments_and_leave_nothing),
         cmocka_unit_test(an_empty_store_directory_is_refused),
         cmocka_unit_test(a_stop_before_a_run_ends_that_run),
