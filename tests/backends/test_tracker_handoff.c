@@ -23,6 +23,7 @@
 #include "ls_time.h"
 #include "store_backend.h"
 #include "ticket_store.h"
+#include "tracker_worker.h"
 
 /* A fixed "now" an hour after the run started: after every created_at. */
 static int64_t NOW;
@@ -245,6 +246,11 @@ static void concurrent_claimers_take_each_row_once(void **state)
     struct ticket_handoff_counts counts;
     assert_int_equal(ticket_store_handoff_counts(f->ts, &counts), 0);
     assert_int_equal(counts.delivered, ROWS);
+    ls_buf b = LS_BUF_INIT;
+    assert_int_equal(tracker_metrics_render(f->ts, &b), 0);
+    assert_non_null(strstr(b.data, "logshared_tracker_handoffs{status=\"delivered\"} 40\n"));
+    assert_non_null(strstr(b.data, "logshared_tracker_handoffs{status=\"pending\"} 0\n"));
+    ls_buf_free(&b);
 }
 
 int main(void)
