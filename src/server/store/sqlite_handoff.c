@@ -77,10 +77,8 @@ int sq_handoff_status(struct sq_conn *c, const char *ticket_id, char **status)
     return rc;
 }
 
-/* Inside the claim's transaction: the row due first, or ENOENT with
- * the time the next one falls due. */
-static int claim_locked(struct sq_conn *c, int64_t now, int64_t lease_until,
-                        struct ticket_handoff *out, int64_t *next_due)
+/* The row due first into *out (ENOENT: none). */
+static int find_due(struct sq_conn *c, int64_t now, struct ticket_handoff *out)
 {
     int rc = 0;
     sqlite3_stmt *st = sq_prepare(c, SQL_DUE, &rc);
@@ -93,24 +91,38 @@ static int claim_locked(struct sq_conn *c, int64_t now, int64_t lease_until,
         snprintf(out->ticket_id, sizeof out->ticket_id, "%s", sqlite3_column_text(st, 0));
         snprintf(out->delivery_id, sizeof out->delivery_id, "%s", sqlite3_column_text(st, 1));
         out->attempts = sqlite3_column_int(st, 2);
-        out->lease_until = lease_until;
     }
     sqlite3_reset(st);
-    if (r == SQLITE_ROW) {
-        if (!(st = sq_prepare(c, SQL_CLAIM, &rc)))
-            return rc;
-        sq_bind_text(st, 1, out->ticket_id);
-        sqlite3_bind_int64(st, 2, lease_until);
-        return step_done(st);
-    }
-    if (r != SQLITE_DONE)
-        return sq_error(r);
-    if (next_due && (st = sq_prepare(c, SQL_NEXT_DUE, &rc))) {
+    return r == SQLITE_ROW ? 0 : r == SQLITE_DONE ? LOGSHARE_ENOENT : sq_error(r);
+}
+
+/* When the next pending hand-off falls due (0: none pending). */
+static int64_t next_due_time(struct sq_conn *c)
+{
+    int rc = 0;
+    int64_t due = 0;
+    sqlite3_stmt *st = sq_prepare(c, SQL_NEXT_DUE, &rc);
+    if (st) {
         if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-            *next_due = sqlite3_column_int64(st, 0);
+            due = sqlite3_column_int64(st, 0);
         sqlite3_reset(st);
     }
-    return rc != 0 ? rc : LOGSHARE_ENOENT;
+    return due;
+}
+
+/* Inside BEGIN IMMEDIATE: the due row is looked up again (another
+ * process may have claimed it since the unlocked look) and claimed. */
+static int claim_locked(struct sq_conn *c, int64_t now, int64_t lease_until,
+                        struct ticket_handoff *out)
+{
+    int rc = find_due(c, now, out);
+    sqlite3_stmt *st = rc == 0 ? sq_prepare(c, SQL_CLAIM, &rc) : NULL;
+    if (!st)
+        return rc;
+    out->lease_until = lease_until;
+    sq_bind_text(st, 1, out->ticket_id);
+    sqlite3_bind_int64(st, 2, lease_until);
+    return step_done(st);
 }
 
 int sq_handoff_claim(struct ticket_store *ts, int64_t now, int64_t lease_until,
@@ -121,13 +133,18 @@ int sq_handoff_claim(struct ticket_store *ts, int64_t now, int64_t lease_until,
     int rc = sq_acquire(s, &c);
     if (rc != 0)
         return rc;
-    if ((rc = sq_exec(c, "BEGIN IMMEDIATE")) == 0) {
-        rc = claim_locked(c, now, lease_until, out, next_due);
+    /* Idle workers poll: look without the write lock first, so an empty
+     * queue never contends with ticket commits. */
+    rc = find_due(c, now, out);
+    if (rc == 0 && (rc = sq_exec(c, "BEGIN IMMEDIATE")) == 0) {
+        rc = claim_locked(c, now, lease_until, out);
         if (rc == 0)
             rc = sq_commit(c) == 0 ? 0 : LOGSHARE_EIO;
         else
             sq_exec(c, "ROLLBACK");
     }
+    if (rc == LOGSHARE_ENOENT && next_due)
+        *next_due = next_due_time(c);
     sq_release(s, c);
     return rc;
 }
