@@ -82,5 +82,20 @@ wait_for 30 "the other server never took the hand-off over" grep -q "^ok .* $K\$
 took=$(( $(date +%s) - t0 ))
 assert_eq 1 "$(grep " $K\$" "$LOG" | awk '{print $2}' | sort -u | wc -l)" "delivery ids of $K"
 [ "$took" -ge 8 ] || fail "taken over after $took s, before the claim (12 s) ended"
-stop_ok
 pass "a server killed mid-attempt is replaced after its claim ends (${took} s), same delivery id"
+
+# The database goes away and comes back: the worker says so once, does
+# not crash, and hands off again once it is back.
+"${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG/data" -m fast stop >/dev/null
+wait_for 10 "the outage was not logged" grep -q 'tracker hand-offs: cannot claim' "$TEST_TMP/server.log"
+sleep 1.5 # a few polls into the outage
+assert_eq 1 "$(grep -c 'tracker hand-offs: cannot claim' "$TEST_TMP/server.log")" "outage messages"
+"${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG/data" -o "-p $PG_PORT -k $PG -c listen_addresses=''" \
+  -l "$PG/log" -w start >/dev/null
+wait_for 15 "claims did not resume" grep -q 'tracker hand-offs: claiming again' "$TEST_TMP/server.log"
+req POST /api/v1/tickets -H "Authorization: Bearer $ALICE" -F "description=after the outage"
+expect 201 "" "upload after the outage"
+P=$(jget id)
+wait_for 15 "not delivered after the outage" grep -q "^ok .* $P\$" "$LOG"
+stop_ok
+pass "a database outage is logged once and hand-offs resume after it"

@@ -125,21 +125,28 @@ static int hand_off_one(struct tracker_worker *w, const struct ticket_handoff *h
 static void *worker_main(void *arg)
 {
     struct tracker_worker *w = arg;
+    int claim_failing = 0; /* said once per outage, not every poll */
     while (!stopping(w)) {
         int64_t now = ls_time_now_us();
         struct ticket_handoff h;
         int64_t next_due = 0;
         int rc = ticket_store_handoff_claim(w->tickets, now, now + lease_us(w), &h, &next_due);
+        int failed = rc != 0 && rc != LOGSHARE_ENOENT;
+        if (failed != claim_failing) {
+            claim_failing = failed;
+            if (failed)
+                fprintf(stderr, "logshared: tracker hand-offs: cannot claim: %s; retrying\n",
+                        logshare_strerror(rc));
+            else
+                fprintf(stderr, "logshared: tracker hand-offs: claiming again\n");
+        }
         if (rc == 0) {
             if (hand_off_one(w, &h))
                 break;
             continue; /* the next due one at once */
         }
-        int64_t sleep_ms = w->o.poll_ms;
-        if (rc != LOGSHARE_ENOENT)
-            fprintf(stderr, "logshared: tracker hand-offs: cannot claim: %s\n",
-                    logshare_strerror(rc));
-        else if (next_due > now && (next_due - now) / 1000 < sleep_ms)
+        int64_t sleep_ms = rc == LOGSHARE_ENOENT ? w->o.poll_ms : 1000;
+        if (rc == LOGSHARE_ENOENT && next_due > now && (next_due - now) / 1000 < sleep_ms)
             sleep_ms = (next_due - now) / 1000 + 1;
         wait_ms(w, sleep_ms);
     }
