@@ -46,6 +46,7 @@
 #include "server_version.h"
 #include "session.h"
 #include "ticket_store.h"
+#include "tracker_worker.h"
 
 static void print_usage(FILE *out)
 {
@@ -375,6 +376,46 @@ static int ms_until(int64_t deadline, int cap)
     return left <= 0 ? 0 : left > cap ? cap : (int)left;
 }
 
+/* [tracker]: with a webhook_url, every ticket created from now on is
+ * queued for hand-off in its own transaction, and a thread hands the
+ * queue (this server's and, on PostgreSQL, the other servers') to the
+ * signed webhook (tracker/tracker_worker.h). Needs the settled
+ * public_url for the ticket's dashboard link. */
+static int start_tracker(const server_config *cfg, struct ticket_store *ts,
+                         struct tracker_worker **out)
+{
+    *out = NULL;
+    if (!cfg->tracker_webhook_url)
+        return 0;
+    char path[4096], *secret = NULL;
+    size_t secret_len = 0;
+    if (cfg->tracker_webhook_secret_file)
+        snprintf(path, sizeof path, "%s", cfg->tracker_webhook_secret_file);
+    else
+        snprintf(path, sizeof path, "%s/tracker-secret", cfg->data_dir);
+    int rc = auth_secret_load_or_create(path, &secret, &secret_len);
+    if (rc) {
+        fprintf(stderr, "logshared: tracker secret %s (tracker.webhook_secret_file): %s\n", path,
+                logshare_strerror(rc));
+        return rc;
+    }
+    struct tracker_webhook_options wo = {cfg->tracker_webhook_url, (unsigned char *)secret,
+                                         secret_len, (int)cfg->tracker_timeout_ms, cfg->public_url};
+    struct tracker *tr;
+    rc = tracker_webhook_new(&wo, &tr);
+    memset(secret, 0, secret_len);
+    free(secret);
+    struct tracker_worker_options to = {
+        (int)cfg->tracker_timeout_ms, (int)cfg->tracker_retry_initial_ms,
+        (int)cfg->tracker_retry_max_ms, (int)cfg->tracker_max_attempts, 0};
+    if (!rc)
+        rc = tracker_worker_start(tr, ts, &to, out);
+    if (rc)
+        fprintf(stderr, "logshared: cannot start the tracker hand-off: %s\n",
+                logshare_strerror(rc));
+    return rc;
+}
+
 static int serve(server_config *cfg)
 {
     /* Signals go to sigwait below, never to a thread of the server or of
@@ -395,6 +436,7 @@ static int serve(server_config *cfg)
     int status = 1;
     struct http_server *server = NULL;
     struct orphan_sweep *sweep = NULL;
+    struct tracker_worker *tracker = NULL;
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", cfg->data_dir, TICKET_STORE_SQLITE_FILENAME);
     struct auth_config acfg = {0};
@@ -468,7 +510,9 @@ static int serve(server_config *cfg)
             status = 2; /* a name that resolves nowhere is a setting to fix */
         goto out;
     }
-    if ((rc = settle_public_url(cfg, bound))) {
+    if ((rc = settle_public_url(cfg, bound)) || (rc = start_tracker(cfg, app.tickets, &tracker))) {
+        if (rc == LOGSHARE_EKEY)
+            status = 2; /* tracker.webhook_secret_file is not a usable key */
         close(fd);
         goto out;
     }
@@ -507,6 +551,7 @@ static int serve(server_config *cfg)
     int64_t deadline = ls_time_mono_ns() + wait_s * 1000000000LL;
     http_server_stop_accepting(server);
     push_service_stop_webhooks(app.push); /* a slow receiver must not hold up the exit */
+    tracker_worker_stop(tracker);         /* nor a slow tracker */
     orphan_sweep_stop(sweep);             /* before its next blob, or woken from its wait */
     sweep = NULL;
     /* Streams never finish on their own: end them first, or the wait
@@ -522,6 +567,7 @@ out:
     push_service_close_streams(app.push, 0);
     http_server_stop(server, 0);
     push_service_free(app.push);
+    tracker_worker_free(tracker); /* before the ticket store it reads */
     dashboard_free(app.dashboard);
     auth_free(app.auth);
     ticket_store_destroy(app.tickets);

@@ -14,7 +14,7 @@ assert_exit 0 "--help" -- "$LOGSHARED_BIN" --help
 # "  --flag   [section] help (default X)": section.key|flag|default
 sed -nE 's/^  (--[a-z0-9-]+) +\[([a-z]+)\] (.*)$/\2|\1|\3/p' "$TEST_TMP/out" |
   while IFS='|' read -r sec flag rest; do
-    key=${flag#--}; [ "$sec" = auth ] && key=${key#auth-}
+    key=${flag#--}; case $sec in auth | tracker) key=${key#"$sec"-} ;; esac
     def='(unset)'
     if [[ $rest =~ \(default\ ([^\)]*)\)$ ]]; then def=${BASH_REMATCH[1]}; fi
     printf '%s.%s|%s|%s\n' "$sec" "${key//-/_}" "$flag" "$def"

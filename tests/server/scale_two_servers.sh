@@ -70,7 +70,7 @@ start_together 2 "$DATA" "${SWEEP[@]}"
 [ "$STARTED" = 2 ] || fail "only $STARTED of 2 servers started on PostgreSQL: $(tail -3 "$TEST_TMP/server.log")"
 A=${URLS[0]}; B=${URLS[1]}
 PG_PSQL() { "${PG_AS[@]}" "$PG_BIN/psql" -h "$PG" -p "$PG_PORT" -U postgres -d logshare -tAc "$1"; }
-assert_eq "1,2" "$(PG_PSQL 'SELECT string_agg(version::text, $$,$$ ORDER BY version) FROM schema_version')" "each migration recorded once"
+assert_eq "1,2,3" "$(PG_PSQL 'SELECT string_agg(version::text, $$,$$ ORDER BY version) FROM schema_version')" "each migration recorded once"
 TOK=$(token alice); SUP=$(token sam support)
 for U in "$A" "$B"; do
   SERVER_URL=$U req GET /api/v1/tickets -H "Authorization: Bearer $SUP"

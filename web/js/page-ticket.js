@@ -63,7 +63,11 @@ function draw(main, ctx, t) {
             t.log_request_id ? [h('dt', null, 'Log request'), h('dd', null, h('a', {
               href: '#/log-requests?id=' + encodeURIComponent(t.log_request_id), 'data-testid': 'ticket-log-request' },
             t.log_request_id))] : null,
-            t.tracker_url ? [h('dt', null, 'Tracker'), h('dd', null, h('a', { href: t.tracker_url, rel: 'noopener noreferrer', target: '_blank' }, t.tracker_url))] : null),
+            // tracker_url is only ever an http(s) URL (the server checks the
+            // tracker's answer; safeUrl checks again); tracker_status shows
+            // a hand-off that has not given one (yet).
+            t.tracker_url ? [h('dt', null, 'Tracker'), h('dd', null, h('a', { href: t.tracker_url, rel: 'noopener noreferrer', target: '_blank', 'data-testid': 'ticket-tracker' }, t.tracker_url))]
+              : t.tracker_status ? [h('dt', null, 'Tracker'), h('dd', { 'data-testid': 'ticket-tracker-status' }, 'hand-off ' + t.tracker_status)] : null),
           t.user_id ? h('a.btn.btn-tiny.ask-logs', { 'data-testid': 'ask-for-logs', title: 'Ask ' + t.user_id + '\'s app for logs about this ticket',
             href: '#/log-requests?' + new URLSearchParams({ user_id: t.user_id, ticket_id: t.id }) }, 'Ask this user for logs') : null),
         t.source === 'survey' ? surveyPanel(t) : null,

@@ -160,6 +160,10 @@ json_t *api_ticket_json(http_request *req, const struct ticket *t)
     set_str(o, "assignee", t->assignee);
     if (t->tracker_url)
         set_str(o, "tracker_url", t->tracker_url);
+    /* Only for tickets queued for a tracker hand-off (created while one
+     * was configured): "pending", "delivered" or "failed". */
+    if (t->tracker_status)
+        set_str(o, "tracker_status", t->tracker_status);
     json_t *notes = json_array();
     for (size_t i = 0; i < t->n_notes; i++) {
         json_t *n = json_object();

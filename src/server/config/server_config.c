@@ -148,6 +148,17 @@ static const struct key_def keys[] = {
       "open log-request streams per user"),
     I("push", "expiry_sweep_ms", push_expiry_sweep_ms, "1000",
       "how often overdue log requests are marked expired"),
+    SC("tracker", "webhook_url", tracker_webhook_url, NULL, check_webhook_url,
+       "hand every new ticket to a tracker: POST it here, signed; unset: no tracker"),
+    S("tracker", "webhook_secret_file", tracker_webhook_secret_file, NULL,
+      "HMAC-SHA256 key for tracker signatures; unset: <data_dir>/tracker-secret, generated"),
+    I("tracker", "timeout_ms", tracker_timeout_ms, "10000", "one hand-off attempt (1 or more)"),
+    I("tracker", "retry_initial_ms", tracker_retry_initial_ms, "1000",
+      "first retry delay (1 or more); doubles per attempt"),
+    I("tracker", "retry_max_ms", tracker_retry_max_ms, "300000",
+      "longest delay between attempts (at least retry_initial_ms)"),
+    I("tracker", "max_attempts", tracker_max_attempts, "20",
+      "attempts before a hand-off is marked failed (1 to 1000)"),
     S("dashboard", "support_secret_key_file", dashboard_support_secret_key_file, NULL,
       "support secret key (logshare keygen's PREFIX.key): the log viewer decrypts with it"),
     I("dashboard", "session_idle_ttl_s", dashboard_session_idle_ttl_s, "28800",
@@ -575,9 +586,30 @@ void server_config_warn_env(char **envp, FILE *out)
     }
 }
 
+/* [tracker]: numbers with a range of their own, named in the message. */
+static int check_tracker(const server_config *c, char *err, size_t err_size)
+{
+    const char *key = NULL;
+    if (c->tracker_timeout_ms < 1 || c->tracker_timeout_ms > INT32_MAX)
+        key = "tracker.timeout_ms (--tracker-timeout-ms) must be 1 to 2147483647";
+    else if (c->tracker_retry_initial_ms < 1 || c->tracker_retry_initial_ms > INT32_MAX)
+        key = "tracker.retry_initial_ms (--tracker-retry-initial-ms) must be 1 to 2147483647";
+    else if (c->tracker_retry_max_ms < c->tracker_retry_initial_ms ||
+             c->tracker_retry_max_ms > INT32_MAX)
+        key = "tracker.retry_max_ms (--tracker-retry-max-ms) must be at least "
+              "tracker.retry_initial_ms and at most 2147483647";
+    else if (c->tracker_max_attempts < 1 || c->tracker_max_attempts > 1000)
+        key = "tracker.max_attempts (--tracker-max-attempts) must be 1 to 1000";
+    if (key)
+        snprintf(err, err_size, "%s", key);
+    return key ? LOGSHARE_EINVAL : 0;
+}
+
 /* Settings that are each fine alone but not together. */
 static int check_combinations(const server_config *c, char *err, size_t err_size)
 {
+    if (check_tracker(c, err, err_size))
+        return LOGSHARE_EINVAL;
     if ((c->tls_cert == NULL) != (c->tls_key == NULL)) {
         snprintf(err, err_size, "--tls-cert and --tls-key go together");
         return LOGSHARE_EINVAL;
@@ -661,8 +693,11 @@ void server_config_print_keys(FILE *out)
     fprintf(out, "Settings (INI [section] key, env LOGSHARE_<SECTION>_<KEY>, flag --key-name):\n");
     for (size_t i = 0; i < NKEYS; i++) {
         char flag[96];
-        snprintf(flag, sizeof flag, "--%s%s", !strcmp(keys[i].section, "auth") ? "auth-" : "",
-                 keys[i].name);
+        /* [tracker] shares webhook_* names with [push], which owns the
+         * bare flags: its flags always carry the section. */
+        int prefixed = !strcmp(keys[i].section, "auth") || !strcmp(keys[i].section, "tracker");
+        snprintf(flag, sizeof flag, "--%s%s%s", prefixed ? keys[i].section : "",
+                 prefixed ? "-" : "", keys[i].name);
         for (char *p = flag; *p; p++)
             if (*p == '_')
                 *p = '-';

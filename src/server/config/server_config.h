@@ -74,6 +74,13 @@ typedef struct server_config {
     int64_t push_max_streams;
     int64_t push_max_streams_per_user;
     int64_t push_expiry_sweep_ms;
+    /* [tracker] hand-off of new tickets (docs/server.md "Tracker hand-off") */
+    char *tracker_webhook_url;         /* POST each new ticket here; unset: no tracker */
+    char *tracker_webhook_secret_file; /* HMAC key (default <data_dir>/tracker-secret) */
+    int64_t tracker_timeout_ms;
+    int64_t tracker_retry_initial_ms;
+    int64_t tracker_retry_max_ms;
+    int64_t tracker_max_attempts;
     /* [dashboard] */
     char *dashboard_support_secret_key_file; /* decrypts attachments for the log viewer */
     int64_t dashboard_session_idle_ttl_s;

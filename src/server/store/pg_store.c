@@ -342,6 +342,19 @@ static const struct pg_migration migrations[] = {
         " key TEXT NOT NULL,"
         " created_at BIGINT NOT NULL,"
         " PRIMARY KEY (user_id, ticket_id, key));"},
+    {3, "CREATE TABLE tracker_handoffs ("
+        " ticket_id TEXT PRIMARY KEY REFERENCES tickets (id) ON DELETE CASCADE,"
+        " tracker TEXT NOT NULL,"
+        " delivery_id TEXT NOT NULL UNIQUE,"
+        " status TEXT NOT NULL DEFAULT 'pending'"
+        "  CHECK (status IN ('pending', 'delivered', 'failed')),"
+        " attempts INTEGER NOT NULL DEFAULT 0,"
+        " next_attempt_at BIGINT NOT NULL,"
+        " lease_until BIGINT NOT NULL DEFAULT 0,"
+        " last_http_status INTEGER, last_error TEXT,"
+        " created_at BIGINT NOT NULL, finished_at BIGINT);"
+        "CREATE INDEX tracker_handoffs_due ON tracker_handoffs (next_attempt_at)"
+        " WHERE status = 'pending';"},
 };
 
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])
@@ -464,6 +477,10 @@ static const struct ticket_store_ops pg_ops = {
     .user_delete = pg_user_delete,
     .check = pg_check,
     .identity = pg_identity,
+    .handoff_claim = pg_handoff_claim,
+    .handoff_record = pg_handoff_record,
+    .handoff_release = pg_handoff_release,
+    .handoff_counts = pg_handoff_counts,
     .destroy = pg_destroy,
 };
 

@@ -80,4 +80,15 @@ int pg_user_update(struct ticket_store *ts, const char *name, const char *role,
                    const char *password_hash);
 int pg_user_delete(struct ticket_store *ts, const char *name);
 
+/* Tracker hand-offs (pg_handoff.c). */
+int pg_handoff_insert(struct pg_conn *c, const char *ticket_id, const char *tracker,
+                      const char *now);
+int pg_handoff_status(struct pg_conn *c, const char *ticket_id, char **status);
+int pg_handoff_claim(struct ticket_store *ts, int64_t now, int64_t lease_until,
+                     struct ticket_handoff *out, int64_t *next_due);
+int pg_handoff_record(struct ticket_store *ts, const struct ticket_handoff *h,
+                      const struct ticket_handoff_result *r);
+int pg_handoff_release(struct ticket_store *ts, const struct ticket_handoff *h);
+int pg_handoff_counts(struct ticket_store *ts, struct ticket_handoff_counts *out);
+
 #endif

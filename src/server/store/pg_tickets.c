@@ -73,6 +73,8 @@ int pg_load_ticket(struct pg_conn *c, const char *id, struct ticket **out)
     t->assignee = pg_dup(res, 0, 12, &rc);
     t->tracker_url = pg_dup(res, 0, 13, &rc);
     PQclear(res);
+    if (rc == 0)
+        rc = pg_handoff_status(c, id, &t->tracker_status);
 
     int n;
     if (rc == 0) {
@@ -237,6 +239,11 @@ int pg_create(struct ticket_store *ts, const struct ticket *t, const char *idemp
         }
         if (rc == 0 && !is_replay)
             rc = insert_ticket(c, t, idempotency_key, now, &key_taken);
+        if (rc == 0 && !is_replay && ts->tracker) {
+            char nowbuf[24];
+            pg_fmt_i64(nowbuf, (long long)now);
+            rc = pg_handoff_insert(c, t->id, ts->tracker, nowbuf);
+        }
         rc = finish(c, rc);
     }
     if (rc == TICKET_STORE_EUNKNOWN && is_replay)
@@ -250,7 +257,7 @@ int pg_create(struct ticket_store *ts, const struct ticket *t, const char *idemp
      * COMMIT could fail, and that must not undo an upload whose rows
      * are committed. Only a replay's ticket is read. */
     if (rc == 0 && out)
-        rc = is_replay ? pg_load_ticket(c, first, out) : ticket_stored_copy(t, now, out);
+        rc = is_replay ? pg_load_ticket(c, first, out) : ticket_created_copy(ts, t, now, out);
     pg_release(s, c);
     if (rc == 0 && replayed)
         *replayed = is_replay;

@@ -45,6 +45,8 @@ static void run_one(struct sq_conn *c, struct sq_pending *p, int64_t now)
     }
     if (rc == 0 && !p->replayed) {
         rc = sq_insert_ticket(c, p->t, p->idempotency_key, now);
+        if (rc == 0 && p->tracker)
+            rc = sq_handoff_insert(c, p->t->id, p->tracker, now);
         if (rc == 0)
             snprintf(p->stored_id, sizeof p->stored_id, "%s", p->t->id);
     }
@@ -129,12 +131,12 @@ int sq_create(struct ticket_store *ts, const struct ticket *t, const char *idemp
               struct ticket **out, int *replayed)
 {
     struct sq_store *s = ts->state;
-    struct sq_pending p = {.t = t, .idempotency_key = idempotency_key};
+    struct sq_pending p = {.t = t, .idempotency_key = idempotency_key, .tracker = ts->tracker};
     create_queued(s, &p);
     if (p.rc != 0)
         return p.rc;
     if (out && !p.replayed) {
-        int rc = ticket_stored_copy(p.t, p.now, out);
+        int rc = ticket_created_copy(ts, p.t, p.now, out);
         if (rc != 0)
             return rc;
     } else if (out) { /* the first request's ticket: only the database has it */

@@ -81,6 +81,23 @@ static const struct migration migrations[] = {
      " key TEXT NOT NULL,"
      " created_at INTEGER NOT NULL,"
      " PRIMARY KEY (user_id, ticket_id, key));"},
+    {3,
+     /* Tracker hand-offs (ticket_store.h): one row per ticket created
+      * while a tracker was configured, written in the ticket's own
+      * transaction. lease_until names a server's claim (0: none). */
+     "CREATE TABLE tracker_handoffs ("
+     " ticket_id TEXT PRIMARY KEY REFERENCES tickets (id) ON DELETE CASCADE,"
+     " tracker TEXT NOT NULL,"
+     " delivery_id TEXT NOT NULL UNIQUE,"
+     " status TEXT NOT NULL DEFAULT 'pending'"
+     "  CHECK (status IN ('pending', 'delivered', 'failed')),"
+     " attempts INTEGER NOT NULL DEFAULT 0,"
+     " next_attempt_at INTEGER NOT NULL,"
+     " lease_until INTEGER NOT NULL DEFAULT 0,"
+     " last_http_status INTEGER, last_error TEXT,"
+     " created_at INTEGER NOT NULL, finished_at INTEGER);"
+     "CREATE INDEX tracker_handoffs_due ON tracker_handoffs (next_attempt_at)"
+     " WHERE status = 'pending';"},
 };
 
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])

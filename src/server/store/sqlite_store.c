@@ -272,6 +272,10 @@ static const struct ticket_store_ops sq_ops = {
     .user_delete = sq_user_delete,
     .check = sq_check,
     .identity = sq_identity,
+    .handoff_claim = sq_handoff_claim,
+    .handoff_record = sq_handoff_record,
+    .handoff_release = sq_handoff_release,
+    .handoff_counts = sq_handoff_counts,
     .destroy = sq_destroy,
 };
 

@@ -30,6 +30,7 @@ struct sq_conn {
 /* One ticket waiting to be created by the group commit (sqlite_batch.c). */
 struct sq_pending {
     const struct ticket *t;
+    const char *tracker; /* queue a hand-off to it (ticket_store_set_tracker); NULL: none */
     const char *idempotency_key;
     int rc;
     int replayed;
@@ -115,5 +116,15 @@ int sq_user_get(struct ticket_store *ts, const char *name, struct ticket_user **
 int sq_user_update(struct ticket_store *ts, const char *name, const char *role,
                    const char *password_hash);
 int sq_user_delete(struct ticket_store *ts, const char *name);
+
+/* Tracker hand-offs (sqlite_handoff.c). */
+int sq_handoff_insert(struct sq_conn *c, const char *ticket_id, const char *tracker, int64_t now);
+int sq_handoff_status(struct sq_conn *c, const char *ticket_id, char **status);
+int sq_handoff_claim(struct ticket_store *ts, int64_t now, int64_t lease_until,
+                     struct ticket_handoff *out, int64_t *next_due);
+int sq_handoff_record(struct ticket_store *ts, const struct ticket_handoff *h,
+                      const struct ticket_handoff_result *r);
+int sq_handoff_release(struct ticket_store *ts, const struct ticket_handoff *h);
+int sq_handoff_counts(struct ticket_store *ts, struct ticket_handoff_counts *out);
 
 #endif

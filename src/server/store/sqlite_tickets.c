@@ -125,6 +125,8 @@ int sq_load_ticket(struct sq_conn *c, const char *id, struct ticket **out)
     t->assignee = sq_column_dup(st, 12, &rc);
     t->tracker_url = sq_column_dup(st, 13, &rc);
     sqlite3_reset(st);
+    if (rc == 0)
+        rc = sq_handoff_status(c, id, &t->tracker_status);
     if (rc != 0)
         goto fail;
 

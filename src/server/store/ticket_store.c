@@ -110,6 +110,7 @@ void ticket_clear(struct ticket *t)
     free(t->log_request_id);
     free(t->assignee);
     free(t->tracker_url);
+    free(t->tracker_status);
     for (size_t i = 0; i < t->n_notes; i++) {
         free(t->notes[i].author);
         free(t->notes[i].text);
@@ -159,6 +160,7 @@ int ticket_copy(const struct ticket *t, struct ticket **out)
     c->log_request_id = dup_or_null(t->log_request_id, &failed);
     c->assignee = dup_or_null(t->assignee, &failed);
     c->tracker_url = dup_or_null(t->tracker_url, &failed);
+    c->tracker_status = dup_or_null(t->tracker_status, &failed);
     if (t->n_call_ids && (c->call_ids = calloc(t->n_call_ids, sizeof *c->call_ids)))
         for (; c->n_call_ids < t->n_call_ids; c->n_call_ids++)
             c->call_ids[c->n_call_ids] = dup_or_null(t->call_ids[c->n_call_ids], &failed);
@@ -386,6 +388,59 @@ int ticket_store_identity(struct ticket_store *ts, char out[TICKET_STORE_IDENTIT
     return ts->ops->identity(ts, out);
 }
 
+void ticket_store_set_tracker(struct ticket_store *ts, const char *tracker)
+{
+    if (ts)
+        ts->tracker = tracker;
+}
+
+int ticket_store_handoff_claim(struct ticket_store *ts, int64_t now, int64_t lease_until,
+                               struct ticket_handoff *out, int64_t *next_due)
+{
+    if (next_due)
+        *next_due = 0;
+    if (!ts || !out || lease_until <= now)
+        return LOGSHARE_EINVAL;
+    return ts->ops->handoff_claim(ts, now, lease_until, out, next_due);
+}
+
+int ticket_store_handoff_record(struct ticket_store *ts, const struct ticket_handoff *h,
+                                const struct ticket_handoff_result *r)
+{
+    if (!ts || !h || !r)
+        return LOGSHARE_EINVAL;
+    return ts->ops->handoff_record(ts, h, r);
+}
+
+int ticket_store_handoff_release(struct ticket_store *ts, const struct ticket_handoff *h)
+{
+    if (!ts || !h)
+        return LOGSHARE_EINVAL;
+    return ts->ops->handoff_release(ts, h);
+}
+
+int ticket_store_handoff_counts(struct ticket_store *ts, struct ticket_handoff_counts *out)
+{
+    if (!ts || !out)
+        return LOGSHARE_EINVAL;
+    memset(out, 0, sizeof *out);
+    return ts->ops->handoff_counts(ts, out);
+}
+
+/* A stored copy of a ticket just created, as the store answers it: with
+ * the hand-off it queued in the same transaction. */
+int ticket_created_copy(struct ticket_store *ts, const struct ticket *t, int64_t now,
+                        struct ticket **out)
+{
+    int rc = ticket_stored_copy(t, now, out);
+    if (rc == 0 && ts->tracker && !((*out)->tracker_status = strdup("pending"))) {
+        ticket_free(*out);
+        *out = NULL;
+        rc = LOGSHARE_ENOMEM;
+    }
+    return rc;
+}
+
 void ticket_store_destroy(struct ticket_store *ts)
 {
     if (ts)
@@ -440,7 +495,8 @@ int ticket_stored_copy(const struct ticket *t, int64_t now, struct ticket **out)
     c->created_at = c->updated_at = t->created_at ? t->created_at : now;
     free(c->assignee);
     free(c->tracker_url);
-    c->assignee = c->tracker_url = NULL;
+    free(c->tracker_status);
+    c->assignee = c->tracker_url = c->tracker_status = NULL;
     for (size_t i = 0; i < c->n_notes; i++) {
         free(c->notes[i].author);
         free(c->notes[i].text);

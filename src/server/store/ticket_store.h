@@ -119,6 +119,10 @@ struct ticket {
     char *log_request_id;
     char *assignee;
     char *tracker_url;
+    /* The tracker hand-off (ticket_store_set_tracker): "pending",
+     * "delivered" or "failed"; NULL when the ticket was never queued for
+     * one (no tracker configured when it was created). Ignored on input. */
+    char *tracker_status;
     struct ticket_note *notes; /* oldest first; ignored on input to create */
     size_t n_notes;
     struct ticket_attachment *attachments; /* oldest first */
@@ -184,6 +188,37 @@ struct ticket_user {
 };
 void ticket_user_free(struct ticket_user *u);
 
+/* ---- tracker hand-offs --------------------------------------------- */
+
+/* A ticket created while a tracker is configured gets a hand-off row in
+ * the SAME transaction as the ticket (so a 201 always means "will be
+ * handed off", even if the server dies right after answering). A
+ * worker (tracker/tracker_worker.h) claims due rows with a lease, hands
+ * the ticket to the tracker and records the result; several servers on
+ * one database claim from the same rows, and a claim whose server died
+ * is taken over when its lease ends. */
+struct ticket_handoff {
+    char ticket_id[TICKET_ID_MAX];
+    /* Made once, when the row is written: the same on every attempt, so
+     * a receiver can drop a duplicate (a crash after it answered). */
+    char delivery_id[TICKET_ID_MAX];
+    int attempts;        /* made before this claim */
+    int64_t lease_until; /* the claim's end, and its name (see record) */
+};
+
+struct ticket_handoff_result {
+    int delivered;           /* 1: the tracker took it; 0: this attempt failed */
+    const char *tracker_url; /* delivered only; NULL: the tracker named none */
+    int http_status;         /* 0: no answer */
+    const char *error;       /* a failed attempt's one-line reason; may be NULL */
+    int64_t next_attempt_at; /* a failed attempt: when to retry; 0: give up ("failed") */
+    int64_t now;
+};
+
+struct ticket_handoff_counts {
+    int64_t pending, delivered, failed;
+};
+
 /* ---- the interface ------------------------------------------------- */
 
 struct ticket_store;
@@ -215,12 +250,21 @@ struct ticket_store_ops {
     int (*user_delete)(struct ticket_store *ts, const char *name);
     int (*check)(struct ticket_store *ts);
     int (*identity)(struct ticket_store *ts, char out[TICKET_STORE_IDENTITY_MAX]);
+    int (*handoff_claim)(struct ticket_store *ts, int64_t now, int64_t lease_until,
+                         struct ticket_handoff *out, int64_t *next_due);
+    int (*handoff_record)(struct ticket_store *ts, const struct ticket_handoff *h,
+                          const struct ticket_handoff_result *r);
+    int (*handoff_release)(struct ticket_store *ts, const struct ticket_handoff *h);
+    int (*handoff_counts)(struct ticket_store *ts, struct ticket_handoff_counts *out);
     void (*destroy)(struct ticket_store *ts);
 };
 
 struct ticket_store {
     const struct ticket_store_ops *ops;
     void *state; /* the implementation's; opaque to callers */
+    /* ticket_store_set_tracker's name (static storage), NULL: none. Set
+     * once before the first create; read by every create after. */
+    const char *tracker;
 };
 
 /* Brings the schema to the newest version this program knows, each step
@@ -306,6 +350,35 @@ int ticket_store_check(struct ticket_store *ts);
  * dir's blobs to it, so a server pointed at another database never
  * sweeps them (orphan_sweep.h). ENOENT before ticket_store_migrate. */
 int ticket_store_identity(struct ticket_store *ts, char out[TICKET_STORE_IDENTITY_MAX]);
+
+/* From now on every ticket create also queues a hand-off to tracker (a
+ * name in static storage, e.g. "webhook"; NULL stops queueing). Call
+ * before serving: tickets created earlier are never handed off. */
+void ticket_store_set_tracker(struct ticket_store *ts, const char *tracker);
+
+/* Claims the hand-off due first (pending, next attempt <= now, no live
+ * lease) until lease_until, in one conditional write, so two servers
+ * cannot both win. 0 and *out; ENOENT when none is due, with *next_due
+ * (may be NULL) the time the next one falls due (its retry time or its
+ * lease's end), 0 when none is pending. */
+int ticket_store_handoff_claim(struct ticket_store *ts, int64_t now, int64_t lease_until,
+                               struct ticket_handoff *out, int64_t *next_due);
+
+/* Records an attempt under the claim h (ticket_id and lease_until must
+ * still match: a claim that ran out belongs to another server now, and
+ * its late result is dropped with ENOENT). Delivered: status
+ * "delivered" and, when r->tracker_url is set, the ticket's tracker_url,
+ * in one transaction. Failed: "pending" until r->next_attempt_at, or
+ * "failed" when that is 0. */
+int ticket_store_handoff_record(struct ticket_store *ts, const struct ticket_handoff *h,
+                                const struct ticket_handoff_result *r);
+
+/* Gives a claim back without counting an attempt (the server is
+ * stopping): the hand-off is due again at once. */
+int ticket_store_handoff_release(struct ticket_store *ts, const struct ticket_handoff *h);
+
+/* How many hand-offs are pending, delivered and failed (for /metrics). */
+int ticket_store_handoff_counts(struct ticket_store *ts, struct ticket_handoff_counts *out);
 
 /* Closes every connection and frees ts. NULL is a no-op. */
 void ticket_store_destroy(struct ticket_store *ts);

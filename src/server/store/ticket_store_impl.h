@@ -23,6 +23,14 @@ int ticket_cursor_decode(const char *cursor, int64_t *created_at, char id[TICKET
  * caller's: 0, or LOGSHARE_ENOMEM with *out NULL. */
 int ticket_stored_copy(const struct ticket *t, int64_t now, struct ticket **out);
 
+/* ticket_stored_copy plus tracker_status "pending" when ts queues
+ * hand-offs (ticket_store_set_tracker): what create answers. */
+int ticket_created_copy(struct ticket_store *ts, const struct ticket *t, int64_t now,
+                        struct ticket **out);
+
+/* A new hand-off's delivery id into out: "td_..." (ticket_id_new). */
+#define TICKET_HANDOFF_ID_PREFIX "td"
+
 /* "%<q with % _ \ escaped by \>%" for LIKE ... ESCAPE '\'. Caller frees. */
 char *ticket_like_pattern(const char *q);
 
