@@ -168,6 +168,13 @@ upload "never reachable"
 wait_for 15 "never marked failed" status_is "$TID" failed
 wait_for 5 "giving up not logged" grep -q "of $TID attempt 2: .*giving up" "$TEST_TMP/server.log"
 pass "a hand-off whose attempts run out is marked failed in the ticket"
+req GET /metrics
+expect 200 "" "/metrics"
+assert_contains "$BODY" 'logshared_tracker_handoffs{status="failed"} 1' "/metrics: the failed hand-off"
+assert_contains "$BODY" 'logshared_tracker_handoffs{status="pending"} 0' "/metrics: nothing pending"
+echo "$BODY" | grep -Eq '^logshared_tracker_handoffs\{status="delivered"\} [1-9]' ||
+  fail "/metrics: no delivered hand-off counted: $(grep tracker <<<"$BODY")"
+pass "/metrics counts the hand-offs by status"
 grep -q 'sig bad' "$LOG" && fail "a delivery with a bad signature: $(grep 'sig bad' "$LOG")"
 stop_ok
 pass "tracker_webhook"

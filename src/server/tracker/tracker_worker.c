@@ -210,10 +210,35 @@ void tracker_worker_free(struct tracker_worker *w)
     free(w);
 }
 
+/* /metrics needs no token, and counting walks the whole hand-off table:
+ * a page asked for again within METRICS_MAX_AGE_NS gets the last counts,
+ * so scraping (or flooding) /metrics costs the database one count per
+ * few seconds, whatever the rate. */
+#define METRICS_MAX_AGE_NS (5 * 1000000000LL)
+static pthread_mutex_t metrics_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct ticket_handoff_counts metrics_counts;
+static const struct ticket_store *metrics_store;
+static int64_t metrics_at_ns;
+
+static int counts_recent(struct ticket_store *ts, struct ticket_handoff_counts *c)
+{
+    pthread_mutex_lock(&metrics_lock);
+    int64_t now = ls_time_mono_ns();
+    int rc = 0;
+    if (metrics_store != ts || metrics_at_ns == 0 || now - metrics_at_ns > METRICS_MAX_AGE_NS) {
+        rc = ticket_store_handoff_counts(ts, &metrics_counts);
+        metrics_store = rc == 0 ? ts : NULL;
+        metrics_at_ns = rc == 0 ? now : 0;
+    }
+    *c = metrics_counts;
+    pthread_mutex_unlock(&metrics_lock);
+    return rc;
+}
+
 int tracker_metrics_render(struct ticket_store *ts, ls_buf *o)
 {
     struct ticket_handoff_counts c;
-    int rc = ticket_store_handoff_counts(ts, &c);
+    int rc = counts_recent(ts, &c);
     if (rc != 0)
         return rc;
     return ls_buf_printf(o,

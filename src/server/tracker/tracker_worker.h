@@ -46,7 +46,9 @@ void tracker_worker_free(struct tracker_worker *w);
 /* Appends the hand-off gauge to a /metrics page (Prometheus text):
  *   logshared_tracker_handoffs{status="pending|delivered|failed"} N
  * counted in the ticket database, so every server sharing it shows the
- * same numbers. 0, or the store's error (nothing appended). */
+ * same numbers; counted at most once per 5 s (the page needs no token),
+ * so a number may be that old. 0, or the store's error (nothing
+ * appended). Thread-safe. */
 int tracker_metrics_render(struct ticket_store *ts, ls_buf *o);
 
 #endif
