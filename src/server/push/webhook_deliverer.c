@@ -20,10 +20,8 @@ static size_t discard(char *ptr, size_t size, size_t n, void *ud)
     return size * n;
 }
 
-/* libcurl calls this at least about once a second, also while it waits
- * for an answer: a non-zero return ends the transfer. */
-static int cancel_check(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-                        curl_off_t ulnow)
+int webhook_cancel_check(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                         curl_off_t ulnow)
 {
     (void)dltotal;
     (void)dlnow;
@@ -77,7 +75,7 @@ int webhook_deliver(const struct webhook_delivery *d, const unsigned char *secre
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L); /* a redirect is an answer, not 2xx */
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curl_err);
-    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, cancel_check);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, webhook_cancel_check);
     curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)cancel);
     curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
     CURLcode rc = curl_easy_perform(c);

@@ -6,6 +6,7 @@
 #ifndef WEBHOOK_DELIVERER_H
 #define WEBHOOK_DELIVERER_H
 
+#include <curl/curl.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -28,5 +29,12 @@ int webhook_deliver(const struct webhook_delivery *d, const unsigned char *secre
  * random jitter so receivers coming back are not hit by every sender at
  * the same instant. Microseconds. */
 int64_t webhook_backoff_us(int attempts, int initial_ms, int max_ms);
+
+/* A libcurl CURLOPT_XFERINFOFUNCTION with an `const atomic_int *` as
+ * its CURLOPT_XFERINFODATA (NULL: never): libcurl calls it at least
+ * about once a second, also while it waits for an answer, so a webhook
+ * POST gives up within about a second of *cancel becoming non-zero. */
+int webhook_cancel_check(void *cancel, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                         curl_off_t ulnow);
 
 #endif

@@ -96,11 +96,6 @@ int pg_handoff_claim(struct ticket_store *ts, int64_t now, int64_t lease_until,
     return rc;
 }
 
-static const char *status_after(const struct ticket_handoff_result *r)
-{
-    return r->delivered ? "delivered" : r->next_attempt_at ? "pending" : "failed";
-}
-
 int pg_handoff_record(struct ticket_store *ts, const struct ticket_handoff *h,
                       const struct ticket_handoff_result *r)
 {
@@ -116,7 +111,7 @@ int pg_handoff_record(struct ticket_store *ts, const struct ticket_handoff *h,
     pg_fmt_i64(now, (long long)r->now);
     const char *p[] = {h->ticket_id,
                        lease,
-                       status_after(r),
+                       ticket_handoff_status_after(r),
                        r->http_status ? http : NULL,
                        r->delivered ? NULL : r->error,
                        next,

@@ -149,11 +149,6 @@ int sq_handoff_claim(struct ticket_store *ts, int64_t now, int64_t lease_until,
     return rc;
 }
 
-static const char *status_after(const struct ticket_handoff_result *r)
-{
-    return r->delivered ? "delivered" : r->next_attempt_at ? "pending" : "failed";
-}
-
 int sq_handoff_record(struct ticket_store *ts, const struct ticket_handoff *h,
                       const struct ticket_handoff_result *r)
 {
@@ -170,7 +165,7 @@ int sq_handoff_record(struct ticket_store *ts, const struct ticket_handoff *h,
     if (st) {
         sq_bind_text(st, 1, h->ticket_id);
         sqlite3_bind_int64(st, 2, h->lease_until);
-        sq_bind_text(st, 3, status_after(r));
+        sq_bind_text(st, 3, ticket_handoff_status_after(r));
         if (r->http_status)
             sqlite3_bind_int(st, 4, r->http_status);
         sq_bind_text(st, 5, r->delivered ? NULL : r->error);

@@ -427,6 +427,11 @@ int ticket_store_handoff_counts(struct ticket_store *ts, struct ticket_handoff_c
     return ts->ops->handoff_counts(ts, out);
 }
 
+const char *ticket_handoff_status_after(const struct ticket_handoff_result *r)
+{
+    return r->delivered ? "delivered" : r->next_attempt_at ? "pending" : "failed";
+}
+
 /* A stored copy of a ticket just created, as the store answers it: with
  * the hand-off it queued in the same transaction. */
 int ticket_created_copy(struct ticket_store *ts, const struct ticket *t, int64_t now,

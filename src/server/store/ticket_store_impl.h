@@ -28,6 +28,11 @@ int ticket_stored_copy(const struct ticket *t, int64_t now, struct ticket **out)
 int ticket_created_copy(struct ticket_store *ts, const struct ticket *t, int64_t now,
                         struct ticket **out);
 
+/* The status a hand-off row takes when r is recorded: "delivered",
+ * "pending" (another attempt is scheduled) or "failed" (none is).
+ * Static storage. */
+const char *ticket_handoff_status_after(const struct ticket_handoff_result *r);
+
 /* A new hand-off's delivery id into out: "td_..." (ticket_id_new). */
 #define TICKET_HANDOFF_ID_PREFIX "td"
 

@@ -21,6 +21,7 @@
 #include "logshare.h"
 #include "ls_time.h"
 #include "tracker.h"
+#include "webhook_deliverer.h"
 #include "webhook_sign.h"
 
 /* A receiver's answer past this is not read (its status still counts). */
@@ -153,19 +154,6 @@ static size_t keep_answer(char *ptr, size_t size, size_t n, void *ud)
     return len;
 }
 
-/* libcurl calls this about once a second, also while it waits for an
- * answer: non-zero ends the transfer. */
-static int cancel_check(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-                        curl_off_t ulnow)
-{
-    (void)dltotal;
-    (void)dlnow;
-    (void)ultotal;
-    (void)ulnow;
-    const atomic_int *cancel = ud;
-    return cancel && atomic_load(cancel) ? 1 : 0;
-}
-
 /* The tracker URL in a 2xx answer, or NULL with why in a->error. */
 static char *url_from_answer(const struct answer_buf *b, struct tracker_answer *a)
 {
@@ -247,7 +235,7 @@ static int webhook_hand_off(struct tracker *tr, const struct tracker_request *r,
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, keep_answer);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &ans);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curl_err);
-    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, cancel_check);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, webhook_cancel_check);
     curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)r->cancel);
     curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
     CURLcode rc = curl_easy_perform(c);
