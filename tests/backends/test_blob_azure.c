@@ -1,0 +1,610 @@
+/*
+ * test_blob_azure.c - the Azure Blob Storage blob store against a real
+ * Azurite: what is committed reads back byte for byte, whole and by
+ * ranges across block and chunk boundaries; what is aborted or never
+ * committed is never listed; blobs are never overwritten; listing pages;
+ * a wrong key, a stopped service and bad settings give the documented
+ * errors; many writers at once do not disturb each other. The List
+ * Blobs parser also gets hostile and truncated answers directly.
+ *
+ * Small block, chunk and page sizes make every boundary cheap to cross.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "azurite_testlib.h"
+#include "backends_testlib.h"
+#include "blob_azure.h"
+#include "blob_azure_internal.h"
+#include "blob_store.h"
+#include "logshare.h"
+
+#define BLOCK (16u << 10)
+#define CHUNK (10u << 10) /* not a divisor of BLOCK: reads straddle blocks */
+
+static struct azurite az;
+static char *az_dir;
+static int containers;
+
+struct fixture {
+    struct blob_store *bs;
+    char container[32];
+};
+
+static int group_setup(void **state)
+{
+    (void)state;
+    char *dir = tmpdir_new();
+    az_dir = path_join(dir, "azurite");
+    free(dir);
+    return azurite_start(az_dir, &az);
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    azurite_stop(&az);
+    char *dir = strdup(az_dir);
+    *strrchr(dir, '/') = '\0';
+    tmpdir_remove(dir);
+    free(dir);
+    free(az_dir);
+    return 0;
+}
+
+static struct blob_azure_config config(const char *container)
+{
+    return (struct blob_azure_config){
+        .account = AZURITE_ACCOUNT,
+        .key = AZURITE_KEY,
+        .container = container,
+        .endpoint = az.endpoint,
+        .block_size = BLOCK,
+        .read_chunk = CHUNK,
+        .list_page = 2,
+        .create_container = 1,
+    };
+}
+
+/* Every test has a container of its own. */
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    snprintf(f->container, sizeof f->container, "test-%d-%d", (int)time(NULL) % 100000,
+             ++containers);
+    struct blob_azure_config cfg = config(f->container);
+    if (blob_azure_open(&cfg, &f->bs) != 0)
+        return -1;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    blob_store_destroy(f->bs);
+    free(f);
+    return 0;
+}
+
+static unsigned char pattern(unsigned seed, uint64_t i)
+{
+    return (unsigned char)((i * 131 + seed * 7 + (i >> 9)) & 0xff);
+}
+
+static int put_pattern(struct blob_store *bs, const char *key, unsigned seed, size_t size)
+{
+    struct blob_writer *w;
+    int rc = blob_store_put_open(bs, key, &w);
+    if (rc != 0)
+        return rc;
+    unsigned char chunk[7919]; /* a prime, so writes never align with blocks */
+    for (size_t off = 0; off < size;) {
+        size_t n = size - off < sizeof chunk ? size - off : sizeof chunk;
+        for (size_t i = 0; i < n; i++)
+            chunk[i] = pattern(seed, off + i);
+        if ((rc = blob_writer_write(w, chunk, n)) != 0) {
+            blob_writer_abort(w);
+            return rc;
+        }
+        off += n;
+    }
+    return blob_writer_commit(w);
+}
+
+static void expect_range(struct blob_store *bs, const char *key, unsigned seed, uint64_t offset,
+                         uint64_t length, uint64_t expect_len, uint64_t expect_total)
+{
+    struct blob_reader *r;
+    uint64_t total = 0;
+    assert_int_equal(blob_store_get_open(bs, key, offset, length, &r, &total), 0);
+    assert_int_equal(total, expect_total);
+    unsigned char buf[3001];
+    uint64_t pos = offset;
+    size_t got;
+    for (;;) {
+        assert_int_equal(blob_reader_read(r, buf, sizeof buf, &got), 0);
+        if (got == 0)
+            break;
+        for (size_t i = 0; i < got; i++)
+            assert_int_equal(buf[i], pattern(seed, pos + i));
+        pos += got;
+    }
+    assert_int_equal(pos - offset, expect_len);
+    blob_reader_close(r);
+}
+
+struct seen {
+    char keys[16][64];
+    uint64_t sizes[16];
+    int64_t mtimes[16];
+    int n;
+};
+
+static int remember(void *arg, const char *key, int64_t mtime, uint64_t size)
+{
+    struct seen *s = arg;
+    if (s->n == 16)
+        return -100;
+    snprintf(s->keys[s->n], sizeof s->keys[0], "%s", key);
+    s->sizes[s->n] = size;
+    s->mtimes[s->n++] = mtime;
+    return 0;
+}
+
+static int seen_index(const struct seen *s, const char *key)
+{
+    for (int i = 0; i < s->n; i++)
+        if (strcmp(s->keys[i], key) == 0)
+            return i;
+    return -1;
+}
+
+static void multi_block_blob_reads_back_whole(void **state)
+{
+    struct fixture *f = *state;
+    size_t size = 5 * BLOCK + 17; /* five Put Blocks, a sixth at commit */
+    assert_int_equal(put_pattern(f->bs, "a/20251123/at_1", 1, size), 0);
+    expect_range(f->bs, "a/20251123/at_1", 1, 0, BLOB_TO_END, size, size);
+}
+
+static void exact_multiple_of_the_block_size(void **state)
+{
+    struct fixture *f = *state;
+    /* The last block is full when commit comes: nothing left to send
+     * but the list. */
+    assert_int_equal(put_pattern(f->bs, "exact", 9, 3 * BLOCK), 0);
+    expect_range(f->bs, "exact", 9, 0, BLOB_TO_END, 3 * BLOCK, 3 * BLOCK);
+}
+
+static void small_and_empty_blobs(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(put_pattern(f->bs, "small", 2, 100), 0);
+    expect_range(f->bs, "small", 2, 0, BLOB_TO_END, 100, 100);
+    assert_int_equal(put_pattern(f->bs, "empty", 2, 0), 0);
+    expect_range(f->bs, "empty", 2, 0, BLOB_TO_END, 0, 0);
+    expect_range(f->bs, "empty", 2, 0, 10, 0, 0);
+    struct blob_reader *r = NULL;
+    uint64_t total = 7;
+    assert_int_equal(blob_store_get_open(f->bs, "empty", 1, 1, &r, &total), LOGSHARE_EINVAL);
+    assert_null(r);
+    assert_int_equal(total, 0);
+}
+
+static void ranges_are_exact_and_clipped(void **state)
+{
+    struct fixture *f = *state;
+    size_t size = 3 * BLOCK + 1000;
+    assert_int_equal(put_pattern(f->bs, "r/blob", 3, size), 0);
+    expect_range(f->bs, "r/blob", 3, 0, 1, 1, size);
+    expect_range(f->bs, "r/blob", 3, 500, 1000, 1000, size);
+    expect_range(f->bs, "r/blob", 3, BLOCK - 10, 20, 20, size);              /* across a block */
+    expect_range(f->bs, "r/blob", 3, 7, 3 * CHUNK + 5, 3 * CHUNK + 5, size); /* many chunks */
+    expect_range(f->bs, "r/blob", 3, size - 10, BLOB_TO_END, 10, size);
+    expect_range(f->bs, "r/blob", 3, size - 10, 1000, 10, size);  /* clipped to the end */
+    expect_range(f->bs, "r/blob", 3, size, BLOB_TO_END, 0, size); /* empty, not an error */
+    expect_range(f->bs, "r/blob", 3, 100, 0, 0, size);
+    struct blob_reader *r = NULL;
+    uint64_t total = 0;
+    assert_int_equal(blob_store_get_open(f->bs, "r/blob", size + 1, 1, &r, &total),
+                     LOGSHARE_EINVAL);
+    assert_null(r);
+    assert_int_equal(total, size);
+}
+
+static void second_commit_is_refused(void **state)
+{
+    struct fixture *f = *state;
+    /* Two writers race for one key, one small (Put Blob) and one of
+     * several blocks (Put Block List): the first commit wins. */
+    struct blob_writer *a, *b;
+    assert_int_equal(blob_store_put_open(f->bs, "k/same", &a), 0);
+    assert_int_equal(blob_store_put_open(f->bs, "k/same", &b), 0);
+    assert_int_equal(blob_writer_write(a, "first", 5), 0);
+    char big[BLOCK * 2 + 1];
+    memset(big, 'b', sizeof big);
+    assert_int_equal(blob_writer_write(b, big, sizeof big), 0);
+    assert_int_equal(blob_writer_commit(a), 0);
+    assert_int_equal(blob_writer_commit(b), LOGSHARE_EEXIST);
+    assert_int_equal(put_pattern(f->bs, "k/same", 5, 10), LOGSHARE_EEXIST);
+    uint64_t total;
+    struct blob_reader *r;
+    assert_int_equal(blob_store_get_open(f->bs, "k/same", 0, BLOB_TO_END, &r, &total), 0);
+    assert_int_equal(total, 5);
+    char buf[8];
+    size_t got;
+    assert_int_equal(blob_reader_read(r, buf, sizeof buf, &got), 0);
+    assert_memory_equal(buf, "first", 5);
+    blob_reader_close(r);
+    /* The other way round: the big one first. */
+    assert_int_equal(put_pattern(f->bs, "k/big", 6, 2 * BLOCK + 3), 0);
+    assert_int_equal(put_pattern(f->bs, "k/big", 7, 3 * BLOCK), LOGSHARE_EEXIST);
+    expect_range(f->bs, "k/big", 6, 0, BLOB_TO_END, 2 * BLOCK + 3, 2 * BLOCK + 3);
+}
+
+static void aborted_and_uncommitted_blobs_are_invisible(void **state)
+{
+    struct fixture *f = *state;
+    struct blob_writer *w;
+    assert_int_equal(blob_store_put_open(f->bs, "t/aborted", &w), 0);
+    char data[BLOCK];
+    memset(data, 'x', sizeof data);
+    for (int i = 0; i < 3; i++) /* two blocks reach Azure, uncommitted */
+        assert_int_equal(blob_writer_write(w, data, sizeof data), 0);
+    struct blob_reader *r;
+    assert_int_equal(blob_store_get_open(f->bs, "t/aborted", 0, BLOB_TO_END, &r, NULL),
+                     LOGSHARE_ENOENT);
+    struct seen s = {0};
+    assert_int_equal(blob_store_list(f->bs, remember, &s), 0);
+    assert_int_equal(s.n, 0);
+    blob_writer_abort(w);
+    assert_int_equal(blob_store_list(f->bs, remember, &s), 0);
+    assert_int_equal(s.n, 0);
+    assert_int_equal(blob_store_get_open(f->bs, "t/aborted", 0, BLOB_TO_END, &r, NULL),
+                     LOGSHARE_ENOENT);
+    /* The key is still free, and the aborted blocks do not leak in. */
+    assert_int_equal(put_pattern(f->bs, "t/aborted", 4, BLOCK + 5), 0);
+    expect_range(f->bs, "t/aborted", 4, 0, BLOB_TO_END, BLOCK + 5, BLOCK + 5);
+    blob_writer_abort(NULL);
+}
+
+static void remove_deletes_and_missing_is_enoent(void **state)
+{
+    struct fixture *f = *state;
+    struct blob_reader *r = NULL;
+    assert_int_equal(blob_store_get_open(f->bs, "no/such", 0, BLOB_TO_END, &r, NULL),
+                     LOGSHARE_ENOENT);
+    assert_null(r);
+    assert_int_equal(blob_store_get_open(f->bs, "no/such", 0, 0, &r, NULL), LOGSHARE_ENOENT);
+    assert_int_equal(blob_store_remove(f->bs, "no/such"), LOGSHARE_ENOENT);
+    assert_int_equal(put_pattern(f->bs, "gone/soon", 8, 50), 0);
+    assert_int_equal(blob_store_remove(f->bs, "gone/soon"), 0);
+    assert_int_equal(blob_store_get_open(f->bs, "gone/soon", 0, BLOB_TO_END, &r, NULL),
+                     LOGSHARE_ENOENT);
+    assert_int_equal(blob_store_remove(f->bs, "gone/soon"), LOGSHARE_ENOENT);
+    assert_int_equal(blob_store_check(f->bs), 0);
+}
+
+static int remove_each(void *arg, const char *key, int64_t mtime, uint64_t size)
+{
+    (void)mtime;
+    (void)size;
+    struct blob_store *bs = arg;
+    return blob_store_remove(bs, key);
+}
+
+static void list_pages_through_every_blob(void **state)
+{
+    struct fixture *f = *state;
+    const char *keys[] = {"a/1/x", "a/1/y", "a/2/z", "b", "t/tk_1/at_1"};
+    int64_t before = (int64_t)time(NULL);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(put_pattern(f->bs, keys[i], 1, (size_t)i * 1000), 0);
+    struct seen s = {0};
+    assert_int_equal(blob_store_list(f->bs, remember, &s), 0); /* pages of 2: three pages */
+    assert_int_equal(s.n, 5);
+    for (int i = 0; i < 5; i++) {
+        int at = seen_index(&s, keys[i]);
+        assert_true(at >= 0);
+        assert_int_equal(s.sizes[at], (uint64_t)i * 1000);
+        assert_true(s.mtimes[at] >= before - 5 && s.mtimes[at] <= (int64_t)time(NULL) + 5);
+    }
+    /* A callback's non-zero return stops the listing and is returned. */
+    struct seen full = {.n = 16};
+    assert_int_equal(blob_store_list(f->bs, remember, &full), -100);
+    /* The callback may remove what it was given (the orphan sweep does). */
+    assert_int_equal(blob_store_list(f->bs, remove_each, f->bs), 0);
+    memset(&s, 0, sizeof s);
+    assert_int_equal(blob_store_list(f->bs, remember, &s), 0);
+    assert_int_equal(s.n, 0);
+}
+
+static void bad_keys_are_refused(void **state)
+{
+    struct fixture *f = *state;
+    const char *bad[] = {"",     "../escape", "/abs", "a//b",  "a/", ".hidden",
+                         "a/..", "a b",       "a?b",  "a%2fb", "a#b"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct blob_writer *w = (struct blob_writer *)1;
+        struct blob_reader *r = (struct blob_reader *)1;
+        assert_int_equal(blob_store_put_open(f->bs, bad[i], &w), LOGSHARE_EINVAL);
+        assert_null(w);
+        assert_int_equal(blob_store_get_open(f->bs, bad[i], 0, BLOB_TO_END, &r, NULL),
+                         LOGSHARE_EINVAL);
+        assert_null(r);
+        assert_int_equal(blob_store_remove(f->bs, bad[i]), LOGSHARE_EINVAL);
+    }
+    int fd;
+    char *url;
+    assert_int_equal(blob_store_open_fd(f->bs, "a", &fd), LOGSHARE_EUNSUPPORTED);
+    assert_int_equal(blob_store_signed_url(f->bs, "a", 0, &url), LOGSHARE_EUNSUPPORTED);
+    struct blob_upload_sweep res;
+    assert_int_equal(blob_store_sweep_uploads(f->bs, 0, NULL, &res), 0);
+}
+
+static void wrong_account_key_is_eperm(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(put_pattern(f->bs, "mine", 1, 10), 0);
+    struct blob_azure_config cfg = config(f->container);
+    /* A well-formed key that is not the account's. */
+    cfg.key =
+        "AAAAvdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+    cfg.create_container = 0;
+    struct blob_store *bs;
+    assert_int_equal(blob_azure_open(&cfg, &bs), 0);
+    assert_int_equal(blob_store_check(bs), LOGSHARE_EPERM);
+    assert_int_equal(put_pattern(bs, "theirs", 1, 10), LOGSHARE_EPERM);
+    assert_int_equal(put_pattern(bs, "theirs-big", 1, 2 * BLOCK), LOGSHARE_EPERM);
+    struct blob_reader *r = NULL;
+    assert_int_equal(blob_store_get_open(bs, "mine", 0, BLOB_TO_END, &r, NULL), LOGSHARE_EPERM);
+    assert_int_equal(blob_store_remove(bs, "mine"), LOGSHARE_EPERM);
+    struct seen s = {0};
+    assert_int_equal(blob_store_list(bs, remember, &s), LOGSHARE_EPERM);
+    blob_store_destroy(bs);
+    /* ...and opening with it, which creates the container, fails too. */
+    cfg.create_container = 1;
+    assert_int_equal(blob_azure_open(&cfg, &bs), LOGSHARE_EPERM);
+    assert_null(bs);
+    expect_range(f->bs, "mine", 1, 0, BLOB_TO_END, 10, 10); /* untouched */
+}
+
+struct parallel_arg {
+    struct blob_store *bs;
+    int thread;
+    int rc;
+};
+
+static void *upload_three(void *p)
+{
+    struct parallel_arg *a = p;
+    for (int i = 0; i < 3 && a->rc == 0; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "p/%d/%d", a->thread, i);
+        a->rc = put_pattern(a->bs, key, (unsigned)(a->thread * 3 + i), 2 * BLOCK + 100 * i);
+    }
+    return NULL;
+}
+
+static void parallel_uploads_do_not_mix(void **state)
+{
+    struct fixture *f = *state;
+    pthread_t t[4];
+    struct parallel_arg a[4];
+    for (int i = 0; i < 4; i++) {
+        a[i] = (struct parallel_arg){f->bs, i, 0};
+        assert_int_equal(pthread_create(&t[i], NULL, upload_three, &a[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(a[i].rc, 0);
+    }
+    for (int th = 0; th < 4; th++)
+        for (int i = 0; i < 3; i++) {
+            char key[32];
+            snprintf(key, sizeof key, "p/%d/%d", th, i);
+            size_t size = 2 * BLOCK + 100 * (size_t)i;
+            expect_range(f->bs, key, (unsigned)(th * 3 + i), 0, BLOB_TO_END, size, size);
+        }
+}
+
+static void bad_settings_are_einval(void **state)
+{
+    (void)state;
+    struct blob_azure_config good = config("good-name");
+    struct blob_azure_config cfg;
+    struct blob_store *bs = (struct blob_store *)1;
+    const char *accounts[] = {NULL, "", "ab", "UPPER", "has-dash", "waytoolongaccountname12345"};
+    for (size_t i = 0; i < sizeof accounts / sizeof accounts[0]; i++) {
+        cfg = good;
+        cfg.account = accounts[i];
+        assert_int_equal(blob_azure_open(&cfg, &bs), LOGSHARE_EINVAL);
+        assert_null(bs);
+    }
+    const char *names[] = {NULL, "ab", "Upper", "-lead", "two--dashes", "under_score"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        cfg = good;
+        cfg.container = names[i];
+        assert_int_equal(blob_azure_open(&cfg, &bs), LOGSHARE_EINVAL);
+    }
+    const char *keys[] = {NULL, "", "not base64!", "===="};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        cfg = good;
+        cfg.key = keys[i];
+        assert_int_equal(blob_azure_open(&cfg, &bs), LOGSHARE_EINVAL);
+    }
+    const char *endpoints[] = {"ftp://x",        "127.0.0.1:10000", "http://",   "http:///path",
+                               "http://h/p?q=1", "http://h/p#f",    "http://h p"};
+    for (size_t i = 0; i < sizeof endpoints / sizeof endpoints[0]; i++) {
+        cfg = good;
+        cfg.endpoint = endpoints[i];
+        assert_int_equal(blob_azure_open(&cfg, &bs), LOGSHARE_EINVAL);
+    }
+    cfg = good;
+    cfg.block_size = 10;
+    assert_int_equal(blob_azure_open(&cfg, &bs), LOGSHARE_EINVAL);
+    cfg = good;
+    cfg.list_page = 5001;
+    assert_int_equal(blob_azure_open(&cfg, &bs), LOGSHARE_EINVAL);
+}
+
+static void stopped_service_is_eunavailable(void **state)
+{
+    (void)state;
+    char *dir = tmpdir_new();
+    char *adir = path_join(dir, "azurite");
+    struct azurite own;
+    assert_int_equal(azurite_start(adir, &own), 0);
+    struct blob_azure_config cfg = config("down");
+    cfg.endpoint = own.endpoint;
+    struct blob_store *bs;
+    assert_int_equal(blob_azure_open(&cfg, &bs), 0);
+    assert_int_equal(put_pattern(bs, "before", 1, 100), 0);
+    struct blob_writer *w;
+    assert_int_equal(blob_store_put_open(bs, "during", &w), 0);
+    assert_int_equal(blob_writer_write(w, "x", 1), 0);
+    azurite_stop(&own);
+    assert_int_equal(blob_store_check(bs), LOGSHARE_EUNAVAILABLE);
+    assert_int_equal(blob_writer_commit(w), LOGSHARE_EUNAVAILABLE);
+    assert_int_equal(put_pattern(bs, "big", 1, 2 * BLOCK), LOGSHARE_EUNAVAILABLE);
+    struct blob_reader *r;
+    assert_int_equal(blob_store_get_open(bs, "before", 0, BLOB_TO_END, &r, NULL),
+                     LOGSHARE_EUNAVAILABLE);
+    assert_int_equal(blob_store_remove(bs, "before"), LOGSHARE_EUNAVAILABLE);
+    struct seen s = {0};
+    assert_int_equal(blob_store_list(bs, remember, &s), LOGSHARE_EUNAVAILABLE);
+    blob_store_destroy(bs);
+    assert_int_equal(blob_azure_open(&cfg, &bs), LOGSHARE_EUNAVAILABLE);
+    tmpdir_remove(dir);
+    free(adir);
+    free(dir);
+}
+
+static int count_names(void *arg, const char *name, int64_t mtime, uint64_t size)
+{
+    (void)mtime;
+    (void)size;
+    (void)name;
+    (*(int *)arg)++;
+    return 0;
+}
+
+static int parse(const char *xml, int *n, char **marker)
+{
+    *n = 0;
+    return az_list_parse(xml, strlen(xml), count_names, n, marker);
+}
+
+static void hostile_list_answers_are_errors(void **state)
+{
+    (void)state;
+    const char *blob = "<Blob><Name>a&amp;b&#x41;</Name><Properties><Last-Modified>Sun, 29 Nov "
+                       "2026 21:00:00 GMT</Last-Modified><Content-Length>12</Content-Length>"
+                       "</Properties></Blob>";
+    char ok[1024];
+    snprintf(ok, sizeof ok,
+             "<?xml version=\"1.0\"?><EnumerationResults><Blobs>%s%s</Blobs>"
+             "<NextMarker>m&lt;1</NextMarker></EnumerationResults>",
+             blob, blob);
+    int n;
+    char *marker;
+    assert_int_equal(parse(ok, &n, &marker), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(marker, "m<1");
+    free(marker);
+    /* Every truncation of a good answer is an error, never a crash or a
+     * silently shorter listing. */
+    for (size_t cut = 0; cut < strlen(ok); cut++) {
+        int count = 0;
+        assert_int_equal(az_list_parse(ok, cut, count_names, &count, &marker), LOGSHARE_EIO);
+        assert_null(marker);
+    }
+    const char *bad[] = {
+        "",
+        "garbage",
+        "<EnumerationResults></EnumerationResults>",
+        "<EnumerationResults><Blobs><Blob><Name>x</Name></Blob></Blobs></EnumerationResults>",
+        "<EnumerationResults><Blobs><Blob><Name>x</Name><Properties><Last-Modified>yesterday"
+        "</Last-Modified><Content-Length>1</Content-Length></Properties></Blob></Blobs>"
+        "</EnumerationResults>",
+        "<EnumerationResults><Blobs><Blob><Name>x</Name><Properties><Last-Modified>Sun, 29 Nov "
+        "2026 21:00:00 GMT</Last-Modified><Content-Length>-1</Content-Length></Properties>"
+        "</Blob></Blobs></EnumerationResults>",
+        "<EnumerationResults><Blobs><Blob><Name>x</Name><Properties><Last-Modified>Sun, 29 Nov "
+        "2026 21:00:00 GMT</Last-Modified><Content-Length>99999999999999999999999</Content-Length>"
+        "</Properties></Blob></Blobs></EnumerationResults>",
+        "<EnumerationResults><Blobs><Blob><Name>a&bogus;</Name><Properties><Last-Modified>Sun, "
+        "29 Nov 2026 21:00:00 GMT</Last-Modified><Content-Length>1</Content-Length></Properties>"
+        "</Blob></Blobs></EnumerationResults>",
+        "<EnumerationResults><Blobs><Blob><Name>a&#0;</Name><Properties><Last-Modified>Sun, "
+        "29 Nov 2026 21:00:00 GMT</Last-Modified><Content-Length>1</Content-Length></Properties>"
+        "</Blob></Blobs></EnumerationResults>",
+        "<EnumerationResults><Blobs><Blob><Name>a&#x110000;</Name><Properties><Last-Modified>"
+        "Sun, 29 Nov 2026 21:00:00 GMT</Last-Modified><Content-Length>1</Content-Length>"
+        "</Properties></Blob></Blobs></EnumerationResults>",
+        "<EnumerationResults><Blobs><Blob><Name>x",
+        "<EnumerationResults><Blobs></Blobs><NextMarker>unclosed</EnumerationResults>",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(parse(bad[i], &n, &marker), LOGSHARE_EIO);
+        assert_null(marker);
+    }
+    /* An empty last page, self-closing marker. */
+    assert_int_equal(
+        parse("<EnumerationResults><Blobs /><NextMarker /></EnumerationResults>", &n, &marker), 0);
+    assert_int_equal(n, 0);
+    assert_null(marker);
+}
+
+static void dates_parse_and_format(void **state)
+{
+    (void)state;
+    char text[30];
+    az_date_format(784111777, text);
+    assert_string_equal(text, "Sun, 06 Nov 1994 08:49:37 GMT");
+    int64_t t;
+    assert_int_equal(az_date_parse(text, strlen(text), &t), 0);
+    assert_int_equal(t, 784111777);
+    const char *bad[] = {"Sun, 06 Nov 1994 08:49:37 UTC", "Sun, 06 Foo 1994 08:49:37 GMT",
+                         "Sun, 32 Nov 1994 08:49:37 GMT", "Sun, 06 Nov 19x4 08:49:37 GMT",
+                         "Sun, 06 Nov 1994 08:49:37 GM"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(az_date_parse(bad[i], strlen(bad[i]), &t), -1);
+}
+
+int main(void)
+{
+    if (!azurite_available()) {
+        fprintf(stderr, "skipped: Azurite is not installed (run scripts/bootstrap)\n");
+        return 77;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(hostile_list_answers_are_errors),
+        cmocka_unit_test(dates_parse_and_format),
+        cmocka_unit_test(bad_settings_are_einval),
+        cmocka_unit_test_setup_teardown(multi_block_blob_reads_back_whole, setup, teardown),
+        cmocka_unit_test_setup_teardown(exact_multiple_of_the_block_size, setup, teardown),
+        cmocka_unit_test_setup_teardown(small_and_empty_blobs, setup, teardown),
+        cmocka_unit_test_setup_teardown(ranges_are_exact_and_clipped, setup, teardown),
+        cmocka_unit_test_setup_teardown(second_commit_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(aborted_and_uncommitted_blobs_are_invisible, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(remove_deletes_and_missing_is_enoent, setup, teardown),
+        cmocka_unit_test_setup_teardown(list_pages_through_every_blob, setup, teardown),
+        cmocka_unit_test_setup_teardown(bad_keys_are_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(wrong_account_key_is_eperm, setup, teardown),
+        cmocka_unit_test_setup_teardown(parallel_uploads_do_not_mix, setup, teardown),
+        cmocka_unit_test(stopped_service_is_eunavailable),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
