@@ -6,8 +6,9 @@
  * Writing. put_open talks to nobody (it runs on an HTTP thread and must
  * be cheap, as the directory store's is); it only picks a random upload
  * id. write buffers up to one block (the buffer grows with the blob, so
- * a small blob costs little memory) and sends each full block with Put
- * Block. Block ids are base64 of "<upload id>-<index>": all of one
+ * a small blob costs little memory) and hands each full block to a
+ * thread that sends it with Put Block while the next one fills
+ * (hand_off_block). Block ids are base64 of "<upload id>-<index>": all of one
  * length, as Azure requires, and never the same for two writers, so two
  * uploads racing for one key cannot mix blocks. commit sends a blob that
  * fit in one block with one Put Blob, else the last block and Put Block
@@ -50,6 +51,7 @@
  * long names stay well below). */
 #define AZ_LIST_MAX_RESPONSE (32u << 20)
 #define AZ_MIN_BUFFER (64u << 10)
+#define AZ_CHECK_TIMEOUT_MS 5000L
 
 struct az_store {
     struct blob_store base;
@@ -65,7 +67,14 @@ struct az_writer {
     char *key;
     unsigned char *buf; /* the block being filled */
     size_t len, cap;
-    uint32_t blocks; /* blocks sent with Put Block */
+    uint32_t blocks; /* blocks sent with Put Block, or on their way */
+    /* The block on its way, sent by the sender thread while buf fills. */
+    unsigned char *spare;
+    size_t spare_cap, spare_len;
+    uint32_t spare_index;
+    pthread_t sender;
+    int sending;
+    int send_rc;
     char upload_id[2 * AZ_UPLOAD_ID_BYTES + 1];
 };
 
@@ -105,29 +114,82 @@ static int az_put_open(struct blob_store *bs, const char *key, struct blob_write
     return 0;
 }
 
-static int send_block(struct az_writer *w)
+static int put_block(struct az_writer *w, uint32_t index, const unsigned char *data, size_t len)
 {
     char id[64];
-    block_id(w, w->blocks, id);
+    block_id(w, index, id);
     struct az_req r = {
         .op = "put block",
         .method = "PUT",
         .key = w->key,
         .params = {{"comp", "block"}, {"blockid", id}},
         .n_params = 2,
-        .body = w->buf,
-        .body_len = w->len,
+        .body = data,
+        .body_len = len,
         .retry = 1,
     };
     int rc = az_request(&w->s->conn, &r);
     if (rc == 0)
         rc = az_status_error(&r);
     az_req_free(&r);
+    return rc;
+}
+
+/* Sends what is in buf as the next block, now, on this thread. */
+static int send_block_now(struct az_writer *w)
+{
+    int rc = put_block(w, w->blocks, w->buf, w->len);
     if (rc == 0) {
         w->blocks++;
         w->len = 0;
     }
     return rc;
+}
+
+static void *sender_main(void *arg)
+{
+    struct az_writer *w = arg;
+    w->send_rc = put_block(w, w->spare_index, w->spare, w->spare_len);
+    return NULL;
+}
+
+/* The block on its way, if any, has arrived: its result. */
+static int wait_sender(struct az_writer *w)
+{
+    if (!w->sending)
+        return 0;
+    pthread_join(w->sender, NULL);
+    w->sending = 0;
+    return w->send_rc;
+}
+
+/* A full buffer goes to a thread of its own while the next one fills:
+ * the HTTP thread that receives the body waits only when a whole block
+ * has arrived before the previous one is stored, not for every block's
+ * round trip to Azure. At most one block per writer is on its way, so a
+ * writer holds at most two blocks of memory. */
+static int hand_off_block(struct az_writer *w)
+{
+    int rc = wait_sender(w);
+    if (rc)
+        return rc;
+    unsigned char *full = w->buf;
+    size_t full_cap = w->cap;
+    w->buf = w->spare;
+    w->cap = w->spare_cap;
+    w->spare = full;
+    w->spare_cap = full_cap;
+    w->spare_len = w->len;
+    w->spare_index = w->blocks++;
+    w->len = 0;
+    w->send_rc = 0;
+    if (pthread_create(&w->sender, NULL, sender_main, w) == 0) {
+        w->sending = 1;
+        return 0;
+    }
+    /* No thread to be had: send it here instead. */
+    sender_main(w);
+    return w->send_rc;
 }
 
 static int grow_buffer(struct az_writer *w, size_t need)
@@ -154,7 +216,7 @@ static int az_write(struct blob_writer *bw, const void *data, size_t len)
             /* One block is kept for commit: the list's last entry. */
             if (w->blocks + 2 > BLOB_AZURE_MAX_BLOCKS)
                 return LOGSHARE_ETOOLARGE;
-            int rc = send_block(w);
+            int rc = hand_off_block(w);
             if (rc)
                 return rc;
         }
@@ -173,8 +235,11 @@ static int az_write(struct blob_writer *bw, const void *data, size_t len)
     return 0;
 }
 
+/* Waits for a block still on its way: the sender thread uses w. */
 static void writer_free(struct az_writer *w)
 {
+    wait_sender(w);
+    free(w->spare);
     free(w->buf);
     free(w->key);
     free(w);
@@ -244,7 +309,7 @@ static int resolve_conflict(struct az_writer *w, ls_buf *list)
         return ours ? 0 : LOGSHARE_EEXIST;
     if (w->blocks > 0)
         return LOGSHARE_EEXIST; /* a block list is only refused for a committed blob */
-    if ((rc = send_block(w)) != 0 || (rc = block_list_body(w, list)) != 0)
+    if ((rc = send_block_now(w)) != 0 || (rc = block_list_body(w, list)) != 0)
         return rc;
     struct az_req r;
     rc = send_commit(w, list, &r);
@@ -259,9 +324,9 @@ static int resolve_conflict(struct az_writer *w, ls_buf *list)
 static int az_commit(struct blob_writer *bw)
 {
     struct az_writer *w = (struct az_writer *)bw;
-    int rc = 0;
-    if (w->blocks > 0 && w->len > 0)
-        rc = send_block(w);
+    int rc = wait_sender(w);
+    if (rc == 0 && w->blocks > 0 && w->len > 0)
+        rc = send_block_now(w);
     ls_buf list = LS_BUF_INIT;
     if (rc == 0 && w->blocks > 0)
         rc = block_list_body(w, &list);
@@ -444,14 +509,17 @@ static int az_remove(struct blob_store *bs, const char *key)
     return rc;
 }
 
-/* /readyz asks often and wants a quick answer: one attempt, no retry. */
+/* /readyz asks often and wants a quick answer: one attempt, no retry,
+ * and a service that accepts the connection but never answers is not
+ * ready after AZ_CHECK_TIMEOUT_MS rather than after the low-speed limit. */
 static int az_check(struct blob_store *bs)
 {
     struct az_store *s = bs->state;
     struct az_req r = {.op = "get container properties",
                        .method = "HEAD",
                        .params = {{"restype", "container"}},
-                       .n_params = 1};
+                       .n_params = 1,
+                       .timeout_ms = AZ_CHECK_TIMEOUT_MS};
     int rc = az_request(&s->conn, &r);
     if (rc == 0)
         rc = az_status_error(&r);

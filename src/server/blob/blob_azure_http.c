@@ -322,6 +322,8 @@ static void setup_handle(CURL *h, struct az_conn *c, struct az_req *r, struct tr
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, AZ_CONNECT_TIMEOUT_MS);
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, AZ_LOW_SPEED_BYTES);
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, AZ_LOW_SPEED_S);
+    if (r->timeout_ms > 0)
+        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, r->timeout_ms);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, t);

@@ -91,6 +91,7 @@ struct az_req {
     const void *body;
     size_t body_len;
     int retry;           /* 1: idempotent, may be retried */
+    long timeout_ms;     /* the whole request; 0: only the connect and low-speed limits */
     size_t max_response; /* body bytes kept; more is LOGSHARE_EIO */
     void *out;           /* response body goes here when set (out_cap bytes) */
     size_t out_cap;
