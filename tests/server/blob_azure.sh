@@ -6,8 +6,8 @@
 # the data dir; the orphan sweep removes an unreferenced blob there and
 # keeps the referenced ones; while Azurite is down /readyz is 503 and an
 # upload fails with 503 `unavailable` and leaves no ticket, and both
-# recover when it is back. Missing or bad Azure settings stop the server
-# with exit 2 naming the key.
+# recover when it is back; the log viewer reads a log stored there.
+# Missing or bad Azure settings stop the server with exit 2 naming the key.
 source "$LOGSHARE_TEST_LIB/testlib.sh"
 source "$LOGSHARE_SOURCE_DIR/tests/server/srvlib.sh"
 DATA=$TEST_TMP/data
@@ -127,6 +127,27 @@ assert_eq "$(printf '%s\n' "$SMALL_KEY" "$BIG_KEY" | sort)" "$(container_keys)" 
 [ "$(find "$DATA" -path "$DATA/blobs/*" -type f | wc -l)" = 0 ] || fail "blob files in the data dir"
 pass "two files (one of several blocks) stored in Azure and read back whole and by ranges"
 
+# --- the log viewer reads a log from the container (no local file: a temporary copy) --------
+"$LOGSHARE_BIN" keygen --out "$TEST_TMP/support" >/dev/null
+seq 1 500 | sed 's/^/line /' |
+  "$LOGSHARE_BIN" log --dir "$TEST_TMP/logs" --stream app --public-key-file "$TEST_TMP/support.pub" ||
+  fail "logshare log"
+stop_ok
+start_server "$DATA" "${AZ_ARGS[@]}" --azure-endpoint "$AZ_EP" \
+  --support-secret-key-file "$TEST_TMP/support.key"
+req POST /api/v1/tickets -H "Authorization: Bearer $TOK" -F description=log \
+  -F "log=@$(ls "$TEST_TMP"/logs/*.lslog | head -1)"
+expect 201 "" "upload of a log"
+LT=$(jget id); LAT=$(jget attachments.0.id)
+req GET "/api/v1/tickets/$LT/attachments/$LAT/log?offset=10&limit=5" \
+  -H "Authorization: Bearer $(token lead support)"
+expect 200 "" "log viewer on an Azure blob"
+assert_eq 5 "$(jget records.length)" "records on the page"
+assert_contains "$(jget records.0.message)" "line 11" "the 11th record"
+assert_eq 0 "$(find "$DATA" -name '.dashboard-log-*' | wc -l)" "no temporary copy left"
+ticket_count_before=$(ticket_count)
+pass "the dashboard's log viewer reads a log stored in Azure"
+
 # --- the orphan sweep reaches the container -----------------------------------------------
 ORPHAN=a/20200102/at_016f6b8b4c00aaaaaaaaaaaaaaaaaaaaaaaa
 printf 'orphan' | "$TOOL" "$AZ_EP" logshare put "$ORPHAN" || fail "planting an orphan"
@@ -141,8 +162,8 @@ for i in $(seq 1 300); do
 done
 assert_contains "$(grep 'orphan sweep: removed' "$TEST_TMP/server.log" | tail -1)" \
   "removed 1 orphaned blobs" "sweep line"
-assert_eq "$(printf '%s\n' "$SMALL_KEY" "$BIG_KEY" | sort)" "$(container_keys)" \
-  "the container after the sweep"
+assert_eq "$(sqlite3 "$DATA/logshare.db" 'SELECT blob_key FROM attachments' | sort)" \
+  "$(container_keys)" "the container after the sweep: exactly the referenced blobs"
 pass "the orphan sweep removed the unreferenced blob from the container and kept the others"
 
 # --- Azurite down: not ready, uploads refused cleanly; back: both recover ----------------------
@@ -159,6 +180,7 @@ req POST /api/v1/tickets -H "Authorization: Bearer $TOK" -F description=back \
   -F "small=@$TEST_TMP/small"
 expect 201 "" "upload after Azurite is back"
 assert_eq "$((ticket_count_before + 1))" "$(ticket_count)" "tickets after recovery"
-assert_eq 3 "$(container_keys | wc -l)" "blobs after recovery (the refused upload left none)"
+assert_eq "$(sqlite3 "$DATA/logshare.db" 'SELECT blob_key FROM attachments' | sort)" \
+  "$(container_keys)" "blobs after recovery: the refused upload left none"
 stop_ok
 pass "Azurite down: /readyz 503, upload 503 unavailable with no ticket; both recover"
