@@ -4,7 +4,9 @@
  * ranges across block and chunk boundaries; what is aborted or never
  * committed is never listed; blobs are never overwritten; listing pages;
  * a wrong key, a stopped service and bad settings give the documented
- * errors; many writers at once do not disturb each other. The List
+ * errors; many writers at once do not disturb each other; a commit or
+ * delete whose answer is lost (a proxy cuts it) is retried without a
+ * false EEXIST or ENOENT, and a 503 is retried. The List
  * Blobs parser also gets hostile and truncated answers directly.
  *
  * Small block, chunk and page sizes make every boundary cheap to cross.
@@ -16,6 +18,10 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -490,6 +496,107 @@ static void stopped_service_is_eunavailable(void **state)
     free(dir);
 }
 
+/* ---- lost and refused answers, through azure_cut_proxy.py ---------- */
+
+struct proxy {
+    pid_t pid;
+    char endpoint[128];
+};
+
+static int proxy_start(const char *mode, const char *dir, struct proxy *p)
+{
+    char port_file[4096], upstream[16];
+    snprintf(port_file, sizeof port_file, "%s/proxy-%s.port", dir, mode);
+    snprintf(upstream, sizeof upstream, "%d", az.port);
+    unlink(port_file); /* an earlier proxy's */
+    p->pid = fork();
+    if (p->pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* a failed assertion must not leave it running */
+        execlp("python3", "python3", AZURE_CUT_PROXY, port_file, upstream, mode, (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 600; i++) { /* 30 s */
+        FILE *f = fopen(port_file, "r");
+        int port = 0;
+        if (f) {
+            if (fscanf(f, "%d", &port) != 1)
+                port = 0;
+            fclose(f);
+        }
+        if (port > 0) {
+            snprintf(p->endpoint, sizeof p->endpoint, "http://127.0.0.1:%d/%s", port,
+                     AZURITE_ACCOUNT);
+            return 0;
+        }
+        if (waitpid(p->pid, NULL, WNOHANG) == p->pid)
+            return -1;
+        struct timespec ts = {0, 50000000L};
+        nanosleep(&ts, NULL);
+    }
+    return -1;
+}
+
+static void proxy_stop(struct proxy *p)
+{
+    kill(p->pid, SIGKILL);
+    waitpid(p->pid, NULL, 0);
+}
+
+/* Runs op on a store that reaches the fixture's container through a
+ * proxy in the given mode. */
+static struct blob_store *through_proxy(struct fixture *f, const char *mode, const char *dir,
+                                        struct proxy *p)
+{
+    assert_int_equal(proxy_start(mode, dir, p), 0);
+    struct blob_azure_config cfg = config(f->container);
+    cfg.endpoint = p->endpoint;
+    struct blob_store *bs;
+    assert_int_equal(blob_azure_open(&cfg, &bs), 0);
+    return bs;
+}
+
+static void lost_answers_are_retried_safely(void **state)
+{
+    struct fixture *f = *state;
+    char *dir = tmpdir_new();
+    struct proxy p;
+    /* Put Blob stored the blob but its 201 was lost: the retry finds the
+     * key taken, and the upload id says it is this very upload. */
+    struct blob_store *bs = through_proxy(f, "drop-putblob", dir, &p);
+    assert_int_equal(put_pattern(bs, "lost/small", 1, 100), 0);
+    blob_store_destroy(bs);
+    proxy_stop(&p);
+    expect_range(f->bs, "lost/small", 1, 0, BLOB_TO_END, 100, 100);
+    /* The same for Put Block List. */
+    bs = through_proxy(f, "drop-blocklist", dir, &p);
+    assert_int_equal(put_pattern(bs, "lost/big", 2, 2 * BLOCK + 9), 0);
+    blob_store_destroy(bs);
+    proxy_stop(&p);
+    expect_range(f->bs, "lost/big", 2, 0, BLOB_TO_END, 2 * BLOCK + 9, 2 * BLOCK + 9);
+    /* ...while another upload's blob under a taken key stays EEXIST. */
+    bs = through_proxy(f, "drop-blocklist", dir, &p);
+    assert_int_equal(put_pattern(bs, "lost/big", 3, 2 * BLOCK + 9), LOGSHARE_EEXIST);
+    blob_store_destroy(bs);
+    proxy_stop(&p);
+    expect_range(f->bs, "lost/big", 2, 0, BLOB_TO_END, 2 * BLOCK + 9, 2 * BLOCK + 9);
+    /* A 503 for a block is retried. */
+    bs = through_proxy(f, "503-block", dir, &p);
+    assert_int_equal(put_pattern(bs, "busy/big", 4, 3 * BLOCK), 0);
+    blob_store_destroy(bs);
+    proxy_stop(&p);
+    expect_range(f->bs, "busy/big", 4, 0, BLOB_TO_END, 3 * BLOCK, 3 * BLOCK);
+    /* Delete Blob deleted, its answer lost: the retry's 404 is success. */
+    bs = through_proxy(f, "drop-delete", dir, &p);
+    assert_int_equal(blob_store_remove(bs, "lost/small"), 0);
+    blob_store_destroy(bs);
+    proxy_stop(&p);
+    struct blob_reader *r;
+    assert_int_equal(blob_store_get_open(f->bs, "lost/small", 0, BLOB_TO_END, &r, NULL),
+                     LOGSHARE_ENOENT);
+    tmpdir_remove(dir);
+    free(dir);
+}
+
 static int count_names(void *arg, const char *name, int64_t mtime, uint64_t size)
 {
     (void)mtime;
@@ -604,6 +711,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(bad_keys_are_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(wrong_account_key_is_eperm, setup, teardown),
         cmocka_unit_test_setup_teardown(parallel_uploads_do_not_mix, setup, teardown),
+        cmocka_unit_test_setup_teardown(lost_answers_are_retried_safely, setup, teardown),
         cmocka_unit_test(stopped_service_is_eunavailable),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
