@@ -228,6 +228,39 @@ static void ranges_are_exact_and_clipped(void **state)
     assert_int_equal(total, size);
 }
 
+static void reader_closed_early_stops_its_fetch_ahead(void **state)
+{
+    struct fixture *f = *state;
+    size_t size = 6 * CHUNK;
+    assert_int_equal(put_pattern(f->bs, "early/close", 5, size), 0);
+    for (int i = 0; i < 3; i++) {
+        struct blob_reader *r;
+        assert_int_equal(blob_store_get_open(f->bs, "early/close", 0, BLOB_TO_END, &r, NULL), 0);
+        unsigned char buf[100];
+        size_t got;
+        /* i reads: the next chunk is on its way each time close comes. */
+        for (int k = 0; k <= i; k++) {
+            assert_int_equal(blob_reader_read(r, buf, sizeof buf, &got), 0);
+            assert_int_equal(got, sizeof buf);
+            assert_int_equal(buf[0], pattern(5, (uint64_t)k * sizeof buf));
+        }
+        blob_reader_close(r);
+    }
+    /* Reading a chunk at a time crosses every chunk boundary in turn. */
+    struct blob_reader *r;
+    assert_int_equal(blob_store_get_open(f->bs, "early/close", 1, BLOB_TO_END, &r, NULL), 0);
+    static unsigned char whole[6 * CHUNK];
+    size_t pos = 0, got;
+    do {
+        assert_int_equal(blob_reader_read(r, whole + pos, CHUNK, &got), 0);
+        pos += got;
+    } while (got > 0);
+    assert_int_equal(pos, size - 1);
+    for (size_t i = 0; i < pos; i++)
+        assert_int_equal(whole[i], pattern(5, i + 1));
+    blob_reader_close(r);
+}
+
 static void second_commit_is_refused(void **state)
 {
     struct fixture *f = *state;
@@ -703,6 +736,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(exact_multiple_of_the_block_size, setup, teardown),
         cmocka_unit_test_setup_teardown(small_and_empty_blobs, setup, teardown),
         cmocka_unit_test_setup_teardown(ranges_are_exact_and_clipped, setup, teardown),
+        cmocka_unit_test_setup_teardown(reader_closed_early_stops_its_fetch_ahead, setup, teardown),
         cmocka_unit_test_setup_teardown(second_commit_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(aborted_and_uncommitted_blobs_are_invisible, setup,
                                         teardown),

@@ -26,14 +26,17 @@
  * very upload (success) or another (LOGSHARE_EEXIST).
  *
  * Reading. get_open fetches the first chunk of the range at once (its
- * Content-Range gives the blob's size); read fetches the rest chunk by
- * chunk, each with If-Match on the first answer's ETag, so a blob
+ * Content-Range gives the blob's size); the rest comes chunk by chunk,
+ * one chunk fetched ahead by a thread while the caller reads the last
+ * (start_ahead; close cancels it), each with If-Match on the first
+ * answer's ETag, so a blob
  * deleted and written again under the same key in between is an error
  * (LOGSHARE_EIO), never a mix of two blobs.
  */
 #include "blob_azure.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,6 +90,15 @@ struct az_reader {
     uint64_t end;  /* end of the range */
     unsigned char *buf;
     size_t buf_len, buf_pos, buf_cap;
+    /* The chunk after buf, fetched ahead by the fetcher thread into
+     * spare (up to ahead_to) while the caller reads buf. */
+    unsigned char *spare;
+    size_t spare_len;
+    uint64_t ahead_to;
+    pthread_t fetcher;
+    int fetching;
+    int fetch_rc;
+    atomic_int cancel; /* close: stop the fetch ahead now */
 };
 
 /* ---- writing ------------------------------------------------------- */
@@ -352,7 +364,9 @@ static void az_abort(struct blob_writer *bw)
 /* ---- reading ------------------------------------------------------- */
 
 /* Fetches [from, to) into the reader's buffer. */
-static int fetch(struct az_reader *rd, uint64_t from, uint64_t to, struct az_req *r)
+/* Fetches [from, to) into dest (rd->buf_cap bytes); *got is what came. */
+static int fetch(struct az_reader *rd, unsigned char *dest, uint64_t from, uint64_t to,
+                 struct az_req *r, size_t *got)
 {
     *r = (struct az_req){
         .op = "get",
@@ -362,11 +376,12 @@ static int fetch(struct az_reader *rd, uint64_t from, uint64_t to, struct az_req
         .range_end = to,
         .if_match = rd->etag[0] ? rd->etag : NULL,
         .retry = 1,
-        .out = rd->buf,
+        .out = dest,
         .out_cap = rd->buf_cap,
+        .cancel = &rd->cancel,
     };
     int rc = az_request(&rd->s->conn, r);
-    rd->buf_len = rd->buf_pos = 0;
+    *got = 0;
     /* A range starting at or past the end is 416 in Azure, an empty 206
      * in Azurite: the same answer. */
     if (rc == 0 && r->status == 206 && r->has_range_total && r->range_total <= from &&
@@ -378,9 +393,58 @@ static int fetch(struct az_reader *rd, uint64_t from, uint64_t to, struct az_req
         if (!r->has_range_total || r->range_total <= from || r->body_out_len != want)
             rc = LOGSHARE_EIO;
         else
-            rd->buf_len = r->body_out_len;
+            *got = r->body_out_len;
     }
     return rc;
+}
+
+/* A chunk after the first: all of it must come. */
+static int fetch_chunk(struct az_reader *rd, unsigned char *dest, uint64_t from, uint64_t to,
+                       size_t *got)
+{
+    struct az_req r;
+    int rc = fetch(rd, dest, from, to, &r, got);
+    if (rc == 0 && (r.status != 206 || *got != to - from)) {
+        /* 412: the blob under this key is not the one we began with;
+         * 404: it went away mid-read. Either way the bytes so far
+         * cannot be completed: damage, not "no such blob". */
+        rc = az_status_error(&r);
+        if (rc == 0 || rc == LOGSHARE_ENOENT)
+            rc = LOGSHARE_EIO;
+    }
+    az_req_free(&r);
+    return rc;
+}
+
+static void *fetcher_main(void *arg)
+{
+    struct az_reader *rd = arg;
+    rd->fetch_rc = fetch_chunk(rd, rd->spare, rd->next, rd->ahead_to, &rd->spare_len);
+    return NULL;
+}
+
+/* Starts fetching the chunk after buf, so the caller (an HTTP thread
+ * sending the download) waits for Azure only when it sends faster than
+ * Azure answers. At most one chunk ahead: two chunks of memory a reader.
+ * Without memory or a thread, read fetches on the caller's thread. */
+static void start_ahead(struct az_reader *rd)
+{
+    if (rd->fetching || rd->next >= rd->end)
+        return;
+    if (!rd->spare && !(rd->spare = malloc(rd->buf_cap)))
+        return;
+    rd->ahead_to = rd->end - rd->next > rd->buf_cap ? rd->next + rd->buf_cap : rd->end;
+    rd->fetch_rc = 0;
+    rd->fetching = pthread_create(&rd->fetcher, NULL, fetcher_main, rd) == 0;
+}
+
+static int wait_ahead(struct az_reader *rd)
+{
+    if (!rd->fetching)
+        return 0;
+    pthread_join(rd->fetcher, NULL);
+    rd->fetching = 0;
+    return rd->fetch_rc;
 }
 
 /* The blob's size and ETag, for ranges fetch cannot answer. */
@@ -398,6 +462,9 @@ static int properties(struct az_reader *rd, uint64_t *size)
 
 static void reader_free(struct az_reader *rd)
 {
+    atomic_store(&rd->cancel, 1);
+    wait_ahead(rd);
+    free(rd->spare);
     free(rd->buf);
     free(rd->key);
     free(rd);
@@ -410,7 +477,7 @@ static int open_range(struct az_reader *rd, uint64_t offset, uint64_t length, ui
 {
     uint64_t first_end = length < rd->buf_cap ? offset + length : offset + rd->buf_cap;
     struct az_req r;
-    int rc = length > 0 ? fetch(rd, offset, first_end, &r) : 0;
+    int rc = length > 0 ? fetch(rd, rd->buf, offset, first_end, &r, &rd->buf_len) : 0;
     uint64_t size;
     if (length > 0 && rc == 0 && r.status == 206) {
         size = r.range_total;
@@ -465,26 +532,29 @@ static int az_read(struct blob_reader *br, void *buf, size_t cap, size_t *got)
 {
     struct az_reader *rd = (struct az_reader *)br;
     if (rd->buf_pos == rd->buf_len && rd->next < rd->end) {
-        uint64_t to = rd->end - rd->next > rd->buf_cap ? rd->next + rd->buf_cap : rd->end;
-        struct az_req r;
-        int rc = fetch(rd, rd->next, to, &r);
-        if (rc == 0 && r.status != 206) {
-            /* 412: the blob under this key is not the one we began with;
-             * 404: it went away mid-read. Either way the bytes so far
-             * cannot be completed: damage, not "no such blob". */
-            rc = az_status_error(&r);
-            if (rc == 0 || rc == LOGSHARE_ENOENT)
-                rc = LOGSHARE_EIO;
+        start_ahead(rd);
+        int rc;
+        if (rd->fetching) {
+            if ((rc = wait_ahead(rd)) != 0)
+                return rc;
+            unsigned char *t = rd->buf;
+            rd->buf = rd->spare;
+            rd->spare = t;
+            rd->buf_len = rd->spare_len;
+            rd->next = rd->ahead_to;
+        } else {
+            uint64_t to = rd->end - rd->next > rd->buf_cap ? rd->next + rd->buf_cap : rd->end;
+            if ((rc = fetch_chunk(rd, rd->buf, rd->next, to, &rd->buf_len)) != 0)
+                return rc;
+            rd->next = to;
         }
-        az_req_free(&r);
-        if (rc)
-            return rc;
-        rd->next = to;
+        rd->buf_pos = 0;
     }
     size_t n = rd->buf_len - rd->buf_pos < cap ? rd->buf_len - rd->buf_pos : cap;
     memcpy(buf, rd->buf + rd->buf_pos, n);
     rd->buf_pos += n;
     *got = n;
+    start_ahead(rd);
     return 0;
 }
 

@@ -312,6 +312,17 @@ static int transport_error(CURLcode cc)
     }
 }
 
+/* Aborts the transfer once the request's cancel flag is set. */
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    return atomic_load((const atomic_int *)arg) != 0;
+}
+
 static void setup_handle(CURL *h, struct az_conn *c, struct az_req *r, struct transfer *t,
                          const char *url, struct curl_slist *headers)
 {
@@ -322,6 +333,11 @@ static void setup_handle(CURL *h, struct az_conn *c, struct az_req *r, struct tr
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, AZ_CONNECT_TIMEOUT_MS);
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, AZ_LOW_SPEED_BYTES);
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, AZ_LOW_SPEED_S);
+    if (r->cancel) {
+        curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)r->cancel);
+    }
     if (r->timeout_ms > 0)
         curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, r->timeout_ms);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
@@ -410,7 +426,8 @@ int az_request(struct az_conn *c, struct az_req *r)
     for (r->attempts = 0; rc == 0 && r->attempts < AZ_ATTEMPTS;) {
         rc = attempt(c, r, path.data, url.data);
         r->attempts++;
-        if (!r->retry || !retryable(rc, r->status) || r->attempts == AZ_ATTEMPTS)
+        if (!r->retry || !retryable(rc, r->status) || r->attempts == AZ_ATTEMPTS ||
+            (r->cancel && atomic_load(r->cancel)))
             break;
         /* 100 ms, 400 ms, 1.6 s: about 2 s of an outage is ridden out. */
         long ms = (long)AZ_BACKOFF_FIRST_MS << (2 * (r->attempts - 1));
@@ -418,7 +435,8 @@ int az_request(struct az_conn *c, struct az_req *r)
         nanosleep(&ts, NULL);
         rc = 0;
     }
-    if (rc && r->transport_error[0])
+    /* A canceled request (a reader closed early) is no failure to log. */
+    if (rc && r->transport_error[0] && !(r->cancel && atomic_load(r->cancel)))
         fprintf(stderr, "logshared: azure %s %s: %s (after %d attempts)\n", r->op,
                 r->key ? r->key : c->container, r->transport_error, r->attempts);
     ls_buf_free(&path);

@@ -12,6 +12,7 @@
 
 #include <curl/curl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 
 /* ---- Shared Key (blob_azure_sign.c) -------------------------------- */
 
@@ -90,10 +91,11 @@ struct az_req {
     uint64_t range_start, range_end; /* x-ms-range when range_end > 0 */
     const void *body;
     size_t body_len;
-    int retry;           /* 1: idempotent, may be retried */
-    long timeout_ms;     /* the whole request; 0: only the connect and low-speed limits */
-    size_t max_response; /* body bytes kept; more is LOGSHARE_EIO */
-    void *out;           /* response body goes here when set (out_cap bytes) */
+    int retry;                /* 1: idempotent, may be retried */
+    long timeout_ms;          /* the whole request; 0: only the connect and low-speed limits */
+    const atomic_int *cancel; /* when set (may be NULL): stop now, no retry */
+    size_t max_response;      /* body bytes kept; more is LOGSHARE_EIO */
+    void *out;                /* response body goes here when set (out_cap bytes) */
     size_t out_cap;
 
     /* Results. */
