@@ -33,6 +33,7 @@
 #include "blob_azure_internal.h"
 #include "blob_store.h"
 #include "logshare.h"
+#include "ls_buf.h"
 
 #define BLOCK (16u << 10)
 #define CHUNK (10u << 10) /* not a divisor of BLOCK: reads straddle blocks */
@@ -384,11 +385,69 @@ static void bad_keys_are_refused(void **state)
         assert_int_equal(blob_store_remove(f->bs, bad[i]), LOGSHARE_EINVAL);
     }
     int fd;
-    char *url;
+    char *url = (char *)1;
     assert_int_equal(blob_store_open_fd(f->bs, "a", &fd), LOGSHARE_EUNSUPPORTED);
-    assert_int_equal(blob_store_signed_url(f->bs, "a", 0, &url), LOGSHARE_EUNSUPPORTED);
+    assert_int_equal(blob_store_signed_url(f->bs, "../a", time(NULL) + 60, &url), LOGSHARE_EINVAL);
+    assert_null(url);
     struct blob_upload_sweep res;
     assert_int_equal(blob_store_sweep_uploads(f->bs, 0, NULL, &res), 0);
+}
+
+static size_t keep_body(char *data, size_t size, size_t n, void *arg)
+{
+    ls_buf_append(arg, data, size * n);
+    return size * n;
+}
+
+/* GETs url with no credentials at all: the status, the body in *body. */
+static long anonymous_get(const char *url, ls_buf *body)
+{
+    CURL *h = curl_easy_init();
+    long status = 0;
+    ls_buf_reset(body);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, keep_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, body);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
+    if (curl_easy_perform(h) == CURLE_OK)
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(h);
+    return status;
+}
+
+static void signed_url_reads_that_blob_only(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(put_pattern(f->bs, "shared/one", 6, 3000), 0);
+    assert_int_equal(put_pattern(f->bs, "shared/two", 7, 10), 0);
+    char *url = NULL;
+    assert_int_equal(blob_store_signed_url(f->bs, "shared/one", time(NULL) + 600, &url), 0);
+    ls_buf body = LS_BUF_INIT;
+    assert_int_equal(anonymous_get(url, &body), 200);
+    assert_int_equal(body.len, 3000);
+    for (size_t i = 0; i < body.len; i++)
+        assert_int_equal((unsigned char)body.data[i], pattern(6, i));
+    /* The signature covers the blob and the expiry: pointing the URL at
+     * another blob, or stretching its life, is refused. */
+    char *other = strdup(url);
+    memcpy(strstr(other, "shared/one"), "shared/two", 10);
+    assert_int_equal(anonymous_get(other, &body), 403);
+    free(other);
+    char *later = strdup(url);
+    char *year = strstr(later, "&se=") + 4; /* YYYY */
+    year[3] = year[3] == '9' ? '8' : (char)(year[3] + 1);
+    assert_int_equal(anonymous_get(later, &body), 403);
+    free(later);
+    /* Without the signature there is no access at all. */
+    *strstr(url, "?") = '\0';
+    long plain = anonymous_get(url, &body);
+    assert_true(plain == 401 || plain == 403 || plain == 404); /* a private container */
+    free(url);
+    ls_buf_free(&body);
+    url = (char *)1;
+    assert_int_equal(blob_store_signed_url(f->bs, "shared/one", time(NULL) - 1, &url),
+                     LOGSHARE_EINVAL);
+    assert_null(url);
 }
 
 static void wrong_account_key_is_eperm(void **state)
@@ -743,6 +802,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(remove_deletes_and_missing_is_enoent, setup, teardown),
         cmocka_unit_test_setup_teardown(list_pages_through_every_blob, setup, teardown),
         cmocka_unit_test_setup_teardown(bad_keys_are_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(signed_url_reads_that_blob_only, setup, teardown),
         cmocka_unit_test_setup_teardown(wrong_account_key_is_eperm, setup, teardown),
         cmocka_unit_test_setup_teardown(parallel_uploads_do_not_mix, setup, teardown),
         cmocka_unit_test_setup_teardown(lost_answers_are_retried_safely, setup, teardown),

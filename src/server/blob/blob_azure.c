@@ -42,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 
 #include "blob_azure_internal.h"
 #include "logshare.h"
@@ -647,6 +648,45 @@ static int az_list(struct blob_store *bs, blob_list_fn fn, void *arg)
     return rc;
 }
 
+/* A read-only service SAS URL: anyone holding it may GET this one blob
+ * until expires_unix_s, and do nothing else. Made offline from the
+ * account key; it cannot be revoked short of changing the key. */
+static int az_signed_url(struct blob_store *bs, const char *key, int64_t expires_unix_s, char **url)
+{
+    struct az_store *s = bs->state;
+    if (expires_unix_s <= (int64_t)time(NULL))
+        return LOGSHARE_EINVAL;
+    time_t t = (time_t)expires_unix_s;
+    struct tm tm;
+    char expiry[32], sig[64];
+    if (!gmtime_r(&t, &tm) || tm.tm_year + 1900 > 9999 ||
+        strftime(expiry, sizeof expiry, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        return LOGSHARE_EINVAL;
+    /* Plain http only where the endpoint itself is (Azurite). */
+    const char *protocols = strncmp(s->conn.base_url, "https:", 6) == 0 ? "https" : "https,http";
+    int rc = az_sas_signature(s->conn.key, s->conn.key_len, s->conn.account, s->conn.container, key,
+                              expiry, protocols, BLOB_AZURE_API_VERSION, sig, sizeof sig);
+    ls_buf b = LS_BUF_INIT;
+    if (!rc)
+        rc = ls_buf_printf(&b, "%s/%s/", s->conn.base_url, s->conn.container);
+    if (!rc)
+        rc = az_append_encoded(&b, key, 1);
+    if (!rc)
+        rc = ls_buf_printf(&b, "?sv=%s&sr=b&sp=r&spr=%s&se=", BLOB_AZURE_API_VERSION, protocols);
+    if (!rc)
+        rc = az_append_encoded(&b, expiry, 0);
+    if (!rc)
+        rc = ls_buf_append_str(&b, "&sig=");
+    if (!rc)
+        rc = az_append_encoded(&b, sig, 0);
+    if (rc) {
+        ls_buf_free(&b);
+        return rc;
+    }
+    *url = ls_buf_steal(&b);
+    return 0;
+}
+
 static void az_destroy(struct blob_store *bs)
 {
     struct az_store *s = bs->state;
@@ -674,6 +714,7 @@ static const struct blob_store_ops az_ops = {
     .remove = az_remove,
     .check = az_check,
     .list = az_list,
+    .signed_url = az_signed_url,
     .destroy = az_destroy,
 };
 

@@ -19,7 +19,8 @@
  * code. Idempotent calls are retried a bounded number of times.
  *
  * The store has no sweep_uploads (Azure discards uncommitted blocks by
- * itself, after a week) and no open_fd (no local files).
+ * itself, after a week) and no open_fd (no local files); signed_url
+ * gives a read-only service SAS URL for one blob.
  */
 #ifndef LOGSHARED_BLOB_AZURE_H
 #define LOGSHARED_BLOB_AZURE_H

@@ -75,7 +75,7 @@ void az_conn_clear(struct az_conn *c)
 
 /* Percent-encodes everything but RFC 3986's unreserved characters ('/'
  * too when keep_slash), as Azure expects in paths and query values. */
-static int append_encoded(ls_buf *b, const char *s, int keep_slash)
+int az_append_encoded(ls_buf *b, const char *s, int keep_slash)
 {
     static const char hex[] = "0123456789ABCDEF";
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
@@ -94,11 +94,11 @@ static int build_path(const struct az_conn *c, const struct az_req *r, ls_buf *p
 {
     int rc = ls_buf_printf(path, "%s/", c->base_path);
     if (!rc)
-        rc = append_encoded(path, c->container, 0);
+        rc = az_append_encoded(path, c->container, 0);
     if (!rc && r->key) {
         rc = ls_buf_append_str(path, "/");
         if (!rc)
-            rc = append_encoded(path, r->key, 1);
+            rc = az_append_encoded(path, r->key, 1);
     }
     return rc;
 }
@@ -109,7 +109,7 @@ static int build_url(const struct az_conn *c, const struct az_req *r, const char
     for (size_t i = 0; !rc && i < r->n_params; i++) {
         rc = ls_buf_printf(url, "%c%s=", i ? '&' : '?', r->params[i].name);
         if (!rc)
-            rc = append_encoded(url, r->params[i].value, 0);
+            rc = az_append_encoded(url, r->params[i].value, 0);
     }
     return rc;
 }

@@ -48,6 +48,13 @@ struct az_sign_input {
 int az_sign(const unsigned char *key, size_t key_len, const char *account,
             const struct az_sign_input *in, char *out, size_t cap);
 
+/* The base64 signature (out: 45 bytes at least) of a read-only service
+ * SAS for blob, valid until expiry ("YYYY-MM-DDTHH:MM:SSZ") over
+ * protocols ("https" or "https,http"). */
+int az_sas_signature(const unsigned char *key, size_t key_len, const char *account,
+                     const char *container, const char *blob, const char *expiry,
+                     const char *protocols, const char *version, char *out, size_t cap);
+
 /* RFC 1123 dates, as x-ms-date and Last-Modified carry them. */
 void az_date_format(int64_t unix_s, char out[30]);
 /* 0 and *unix_s, or -1 for anything but "Www, DD Mmm YYYY HH:MM:SS GMT". */
@@ -123,6 +130,11 @@ int az_request(struct az_conn *c, struct az_req *req);
 int az_status_error(const struct az_req *req);
 
 void az_req_free(struct az_req *req);
+
+/* Appends s percent-encoded (all but RFC 3986's unreserved characters,
+ * and '/' when keep_slash) to the ls_buf b. */
+struct ls_buf;
+int az_append_encoded(struct ls_buf *b, const char *s, int keep_slash);
 
 int az_conn_init(struct az_conn *c);
 void az_conn_clear(struct az_conn *c);
