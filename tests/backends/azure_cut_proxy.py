@@ -13,6 +13,9 @@ through:
   drop-delete      the same for Delete Blob
   503-block        Put Block is answered 503 by the proxy itself and
                    never reaches Azurite
+  stuck-list       every List Blobs request that carries a marker gets
+                   the answer to the first one, whose NextMarker never
+                   moves on
 """
 import socket
 import sys
@@ -21,6 +24,7 @@ import threading
 port_file, upstream_port, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 fired = threading.Event()
 fire_lock = threading.Lock()
+first_list = [None]  # stuck-list: the first List Blobs answer, replayed
 
 
 def read_request(conn, buf):
@@ -57,6 +61,8 @@ def kind(head):
         return "putblob"
     if method == "DELETE":
         return "delete"
+    if method == "GET" and "comp=list" in target:
+        return "list"
     return "other"
 
 
@@ -87,6 +93,18 @@ def serve(conn):
         while (req := read_request(conn, buf)) is not None:
             head, body = req
             what = kind(head)
+            if mode == "stuck-list" and what == "list":
+                target = head.split(b" ", 2)[1]
+                with fire_lock:
+                    cached = first_list[0]
+                if b"marker=" in target and cached is not None:
+                    conn.sendall(cached)
+                    break
+                answer = forward(head, body)
+                with fire_lock:
+                    first_list[0] = first_list[0] or answer
+                conn.sendall(answer)
+                break
             if take(what):
                 if mode.startswith("503-"):
                     conn.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"

@@ -6,7 +6,8 @@
  * a wrong key, a stopped service and bad settings give the documented
  * errors; many writers at once do not disturb each other; a commit or
  * delete whose answer is lost (a proxy cuts it) is retried without a
- * false EEXIST or ENOENT, and a 503 is retried. The List
+ * false EEXIST or ENOENT, a 503 is retried and a List Blobs answer
+ * whose NextMarker never moves is refused. The List
  * Blobs parser also gets hostile and truncated answers directly.
  *
  * Small block, chunk and page sizes make every boundary cheap to cross.
@@ -685,6 +686,17 @@ static void lost_answers_are_retried_safely(void **state)
     struct blob_reader *r;
     assert_int_equal(blob_store_get_open(f->bs, "lost/small", 0, BLOB_TO_END, &r, NULL),
                      LOGSHARE_ENOENT);
+    /* A NextMarker that never moves is refused instead of paged forever. */
+    for (int i = 0; i < 5; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "page/%d", i);
+        assert_int_equal(put_pattern(f->bs, key, 1, 1), 0);
+    }
+    bs = through_proxy(f, "stuck-list", dir, &p);
+    struct seen s = {0};
+    assert_int_equal(blob_store_list(bs, remember, &s), LOGSHARE_EIO);
+    blob_store_destroy(bs);
+    proxy_stop(&p);
     tmpdir_remove(dir);
     free(dir);
 }

@@ -641,6 +641,12 @@ static int az_list(struct blob_store *bs, blob_list_fn fn, void *arg)
         if (rc == LOGSHARE_EIO && r.status == 200)
             fprintf(stderr, "logshared: azure list blobs: a malformed answer\n");
         az_req_free(&r);
+        /* A marker that does not move would page forever: a broken or
+         * hostile answer, refused. */
+        if (rc == 0 && next && marker && strcmp(next, marker) == 0) {
+            fprintf(stderr, "logshared: azure list blobs: the same NextMarker twice\n");
+            rc = LOGSHARE_EIO;
+        }
         free(marker);
         marker = next;
     } while (rc == 0 && marker);
