@@ -35,6 +35,7 @@
 #include "api/dashboard.h"
 #include "auth.h"
 #include "auth_cli.h"
+#include "blob_open.h"
 #include "blob_store.h"
 #include "config/server_config.h"
 #include "http/http.h"
@@ -453,8 +454,10 @@ static int serve(server_config *cfg)
     /* Not under the lock: opening the blob store is safe in parallel
      * (mkdir tolerates EEXIST, its sweeps respect the uploads' locks)
      * and walks the whole store, which on a big one takes a while. */
-    if ((rc = blob_fs_open(cfg->data_dir, &app.blobs))) {
+    if ((rc = blob_store_open_configured(cfg, &app.blobs))) {
         fprintf(stderr, "logshared: cannot open the blob store: %s\n", logshare_strerror(rc));
+        if (rc == LOGSHARE_EINVAL)
+            status = 2; /* a [blob] setting is wrong: a usage error */
         goto out;
     }
     setup_lock = startup_lock(cfg->data_dir);

@@ -96,6 +96,18 @@ static const struct key_def keys[] = {
       "after the startup sweep, sweep again this long after each pass: orphaned blobs "
       "(orphan_grace_s) and uploads a crash cut off (temporary files no upload holds: at "
       "startup, or after a minute); 0 = at startup only"),
+    S("blob", "backend", blob_backend, "fs",
+      "where attachment bytes live: fs (data_dir/blobs) or azure (Azure Blob Storage, the "
+      "azure_* keys)"),
+    SC("blob", "azure_account", blob_azure_account, NULL, check_not_empty,
+       "backend azure: the storage account name"),
+    SC("blob", "azure_key_file", blob_azure_key_file, NULL, check_not_empty,
+       "backend azure: a file holding the account key (base64)"),
+    SC("blob", "azure_container", blob_azure_container, NULL, check_not_empty,
+       "backend azure: the container (created at startup if missing)"),
+    SC("blob", "azure_endpoint", blob_azure_endpoint, NULL, check_public_url,
+       "backend azure: the Blob service URL; unset: https://ACCOUNT.blob.core.windows.net "
+       "(Azurite: http://127.0.0.1:10000/devstoreaccount1)"),
     I("limits", "max_body_bytes", max_body_bytes, "2147483648", "largest request body"),
     I("limits", "max_file_bytes", max_file_bytes, "2147483648", "largest attached file"),
     I("limits", "max_files", max_files, "32", "files per request"),

@@ -35,6 +35,11 @@ typedef struct server_config {
     /* [blob] */
     int64_t blob_orphan_grace_s;   /* sweep unreferenced blobs older than this; 0 off */
     int64_t blob_sweep_interval_s; /* sweep again this long after a pass; 0: at startup only */
+    char *blob_backend;            /* "fs" (the data dir) or "azure"; blob_open.c checks */
+    char *blob_azure_account;      /* backend = azure: the storage account */
+    char *blob_azure_key_file;     /* ...a file holding its key (base64), never the key itself */
+    char *blob_azure_container;    /* ...the container, created if missing */
+    char *blob_azure_endpoint;     /* ...NULL: https://<account>.blob.core.windows.net */
     /* [limits] */
     int64_t max_body_bytes;
     int64_t max_file_bytes;
