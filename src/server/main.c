@@ -43,6 +43,7 @@
 #include "ls_fs.h"
 #include "ls_time.h"
 #include "orphan_sweep.h"
+#include "owner_binding.h"
 #include "push_service.h"
 #include "server_version.h"
 #include "session.h"
@@ -100,95 +101,6 @@ static void startup_unlock(int *fd)
     if (*fd >= 0)
         close(*fd); /* drops the lock */
     *fd = -1;
-}
-
-static int stop_at_first(void *arg, const char *key, int64_t mtime, uint64_t size)
-{
-    (void)key;
-    (void)mtime;
-    (void)size;
-    *(int *)arg = 1;
-    return 1; /* not an error code (those are negative): ends the listing */
-}
-
-/* A new, empty ticket database next to blobs already stored is what a
- * server whose database.url was forgotten sees (a SQLite file of its
- * own): it must not claim those blobs, or it would sweep them all. */
-static int new_database_beside_blobs(struct blob_store *bs, struct ticket_store *ts, int *yes)
-{
-    *yes = 0;
-    struct ticket_filter f = {.status = -1, .limit = 1};
-    struct ticket_list l = {0};
-    int rc = ticket_store_list(ts, &f, &l);
-    int empty = rc == 0 && l.count == 0;
-    ticket_list_clear(&l);
-    int blobs = 0;
-    if (rc == 0 && empty && (rc = blob_store_list(bs, stop_at_first, &blobs)) == 1)
-        rc = 0;
-    *yes = empty && blobs;
-    return rc;
-}
-
-/* Which database the data dir's blobs belong to: <data_dir>/database-id
- * names it (ticket_store_identity), written by the first server that
- * starts on the dir, unless its database is new and empty while blobs
- * are there (new_database_beside_blobs: the server serves, but its
- * orphan sweep must not judge those blobs by its own tickets, and
- * *foreign is 1). A server reaching another database than the file
- * names (its database.url forgotten, or pointing elsewhere) does not
- * start (LOGSHARE_EINVAL): serving, it would answer 201 for uploads
- * whose blobs the right database's servers then sweep as orphans, and
- * its own sweep would judge their blobs by its tickets. Called under the
- * startup lock, so two first starts cannot both write the file. */
-static int bind_data_dir(const char *data_dir, struct blob_store *bs, struct ticket_store *ts,
-                         int *foreign)
-{
-    *foreign = 0;
-    char id[TICKET_STORE_IDENTITY_MAX], path[4096];
-    int rc = ticket_store_identity(ts, id);
-    if (rc) {
-        fprintf(stderr, "logshared: cannot read the ticket database's identity: %s\n",
-                logshare_strerror(rc));
-        return rc;
-    }
-    snprintf(path, sizeof path, "%s/database-id", data_dir);
-    char *text = NULL;
-    size_t n = 0;
-    rc = ls_fs_read_file(path, 256, &text, &n);
-    if (rc == LOGSHARE_ENOENT && (rc = new_database_beside_blobs(bs, ts, foreign)) == 0 &&
-        *foreign) {
-        fprintf(stderr,
-                "logshared: warning: the ticket database (%s) is empty, but %s/blobs holds "
-                "blobs: they are not claimed for it (%s not written) and no orphaned blob is "
-                "removed. Servers sharing a data dir must share the database\n",
-                id, data_dir, path);
-        return 0;
-    }
-    if (rc == 0 && !text) {
-        char line[TICKET_STORE_IDENTITY_MAX + 1];
-        int len = snprintf(line, sizeof line, "%s\n", id);
-        if ((rc = ls_fs_write_atomic(path, line, (size_t)len, 0600)))
-            fprintf(stderr, "logshared: cannot write %s: %s\n", path, logshare_strerror(rc));
-        return rc;
-    }
-    if (rc) {
-        fprintf(stderr, "logshared: cannot bind the data dir to its database (%s): %s\n", path,
-                logshare_strerror(rc));
-        return rc;
-    }
-    while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r' || text[n - 1] == ' '))
-        text[--n] = '\0';
-    if (strcmp(text, id) != 0) {
-        fprintf(stderr,
-                "logshared: the blobs in %s belong to another ticket database (%s names %s, "
-                "database.url reaches %s): not starting. Servers sharing a data dir must "
-                "share the database (check database.url); if this database is meant to own "
-                "the blobs now, remove %s\n",
-                data_dir, path, text, id, path);
-        rc = LOGSHARE_EINVAL;
-    }
-    free(text);
-    return rc;
 }
 
 /* Binds HOST:PORT ("[v6]:port" for IPv6; the form was checked when the
@@ -470,9 +382,10 @@ static int serve(server_config *cfg)
         goto out;
     }
     int foreign = 0;
-    if ((rc = bind_data_dir(cfg->data_dir, app.blobs, app.tickets, &foreign))) {
+    if ((rc = owner_bind(cfg->data_dir, app.blobs, app.tickets, &foreign))) {
         if (rc == LOGSHARE_EINVAL)
-            status = 2; /* database.url and the data dir disagree: a setting is wrong */
+            status =
+                2; /* database.url and the data dir or container disagree: a setting is wrong */
         goto out;
     }
     if ((rc = auth_new(&acfg, &app.auth))) {

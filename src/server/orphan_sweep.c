@@ -76,6 +76,10 @@ static int visit(void *arg, const char *key, int64_t mtime, uint64_t size)
         c->res->stopped = 1;
         return ORPHAN_STOP;
     }
+    /* Only attachments are judged: the owner marker (BLOB_OWNER_KEY), or
+     * whatever else shares a container, is no ticket's to claim. */
+    if (!blob_key_is_attachment(key))
+        return 0;
     c->res->checked++;
     /* A blob being committed right now has a modification time of now
      * (blob_writer_commit), so it is never older than the cutoff. */

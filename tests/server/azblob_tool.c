@@ -5,6 +5,7 @@
  *
  *   azblob_tool ENDPOINT CONTAINER list        "KEY SIZE" per blob
  *   azblob_tool ENDPOINT CONTAINER put KEY     stdin becomes blob KEY
+ *   azblob_tool ENDPOINT CONTAINER get KEY     blob KEY to stdout
  *
  * Exit 0, or 1 with the error on stderr.
  */
@@ -39,10 +40,24 @@ static int put_stdin(struct blob_store *bs, const char *key)
     return rc;
 }
 
+static int get_stdout(struct blob_store *bs, const char *key)
+{
+    struct blob_reader *r = NULL;
+    int rc = blob_store_get_open(bs, key, 0, BLOB_TO_END, &r, NULL);
+    char buf[65536];
+    size_t got;
+    while (rc == 0 && (rc = blob_reader_read(r, buf, sizeof buf, &got)) == 0 && got > 0)
+        if (fwrite(buf, 1, got, stdout) != got)
+            rc = LOGSHARE_EIO;
+    blob_reader_close(r);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc < 4 || (strcmp(argv[3], "list") && (strcmp(argv[3], "put") || argc < 5))) {
-        fprintf(stderr, "usage: azblob_tool ENDPOINT CONTAINER list | put KEY\n");
+    int with_key = argc >= 5 && (!strcmp(argv[3], "put") || !strcmp(argv[3], "get"));
+    if (argc < 4 || (strcmp(argv[3], "list") && !with_key)) {
+        fprintf(stderr, "usage: azblob_tool ENDPOINT CONTAINER list | put KEY | get KEY\n");
         return 2;
     }
     struct blob_azure_config cfg = {
@@ -54,8 +69,9 @@ int main(int argc, char **argv)
     struct blob_store *bs;
     int rc = blob_azure_open(&cfg, &bs);
     if (rc == 0) {
-        rc = !strcmp(argv[3], "list") ? blob_store_list(bs, print_blob, NULL)
-                                      : put_stdin(bs, argv[4]);
+        rc = !strcmp(argv[3], "list")  ? blob_store_list(bs, print_blob, NULL)
+             : !strcmp(argv[3], "put") ? put_stdin(bs, argv[4])
+                                       : get_stdout(bs, argv[4]);
         blob_store_destroy(bs);
     }
     if (rc)

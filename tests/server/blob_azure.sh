@@ -54,7 +54,8 @@ wait_status() {
   done
   fail "$3: $1 still answers $STATUS, expected $2; body: ${BODY:0:300}"
 }
-container_keys() { "$TOOL" "$AZ_EP" logshare list | cut -d' ' -f1 | sort; }
+# The container's attachment blobs (its owner marker, database-id, aside).
+container_keys() { "$TOOL" "$AZ_EP" logshare list | cut -d' ' -f1 | grep -v '^database-id$' | sort; }
 
 start_azurite
 printf 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==\n' \
@@ -184,3 +185,24 @@ assert_eq "$(sqlite3 "$DATA/logshare.db" 'SELECT blob_key FROM attachments' | so
   "$(container_keys)" "blobs after recovery: the refused upload left none"
 stop_ok
 pass "Azurite down: /readyz 503, upload 503 unavailable with no ticket; both recover"
+
+# --- the container is bound to its ticket database ---------------------------------------
+# Another deployment (its own data dir and database) given the same
+# container would sweep this one's blobs as orphans: it must not start.
+"$TOOL" "$AZ_EP" logshare list | grep -q '^database-id ' || fail "no database-id blob in the container"
+assert_eq "$(cat "$DATA/database-id")" "$("$TOOL" "$AZ_EP" logshare get database-id)" \
+  "the container's database-id names the data dir's database"
+OTHER=$TEST_TMP/other
+mkdir -p "$OTHER"
+# A database with a ticket of its own (an empty one would only stay away).
+start_server "$OTHER"
+BOB=$("$LOGSHARED_BIN" token --data-dir "$OTHER" --user bob)
+req POST /api/v1/tickets -H "Authorization: Bearer $BOB" -F description=elsewhere
+expect 201 "" "a ticket in the other deployment"
+stop_ok
+keys_before=$(container_keys)
+assert_exit 2 "another deployment on the same container" -- timeout 30 "$LOGSHARED_BIN" \
+  --data-dir "$OTHER" --listen 127.0.0.1:0 "${AZ_ARGS[@]}" --azure-endpoint "$AZ_EP" --orphan-grace-s 1
+assert_contains "$(cat "$TEST_TMP/err")" "belongs to another ticket database" "refusal message"
+assert_eq "$keys_before" "$(container_keys)" "the container after the refused start"
+pass "a container bound to one ticket database refuses a server on another"

@@ -83,6 +83,11 @@ int blob_key_for_attachment(const char *ticket_id, const char *attachment_id, ch
     return 0;
 }
 
+int blob_key_is_attachment(const char *key)
+{
+    return key && (strncmp(key, "a/", 2) == 0 || strncmp(key, "t/", 2) == 0);
+}
+
 int blob_store_put_open(struct blob_store *bs, const char *key, struct blob_writer **out)
 {
     if (!bs || !out)

@@ -147,6 +147,15 @@ int blob_key_valid(const char *key);
 int blob_key_for_attachment(const char *ticket_id, const char *attachment_id, char *buf,
                             size_t cap);
 
+/* 1 when key has the form of an attachment's key, new ("a/...") or old
+ * ("t/..."): the only blobs the orphan sweep may judge. Other keys
+ * (BLOB_OWNER_KEY) are the server's own records. */
+int blob_key_is_attachment(const char *key);
+
+/* The blob naming the ticket database a remote store's container belongs
+ * to (owner_binding.h); not an attachment key, so never swept. */
+#define BLOB_OWNER_KEY "database-id"
+
 /* ---- writing ------------------------------------------------------- */
 
 /* Starts a new blob under key. Nothing is visible under key until
