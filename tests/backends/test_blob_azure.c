@@ -30,6 +30,7 @@
 
 #include "azurite_testlib.h"
 #include "backends_testlib.h"
+#include "blob_testlib.h"
 #include "blob_azure.h"
 #include "blob_azure_internal.h"
 #include "blob_store.h"
@@ -104,53 +105,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static unsigned char pattern(unsigned seed, uint64_t i)
-{
-    return (unsigned char)((i * 131 + seed * 7 + (i >> 9)) & 0xff);
-}
-
-static int put_pattern(struct blob_store *bs, const char *key, unsigned seed, size_t size)
-{
-    struct blob_writer *w;
-    int rc = blob_store_put_open(bs, key, &w);
-    if (rc != 0)
-        return rc;
-    unsigned char chunk[7919]; /* a prime, so writes never align with blocks */
-    for (size_t off = 0; off < size;) {
-        size_t n = size - off < sizeof chunk ? size - off : sizeof chunk;
-        for (size_t i = 0; i < n; i++)
-            chunk[i] = pattern(seed, off + i);
-        if ((rc = blob_writer_write(w, chunk, n)) != 0) {
-            blob_writer_abort(w);
-            return rc;
-        }
-        off += n;
-    }
-    return blob_writer_commit(w);
-}
-
-static void expect_range(struct blob_store *bs, const char *key, unsigned seed, uint64_t offset,
-                         uint64_t length, uint64_t expect_len, uint64_t expect_total)
-{
-    struct blob_reader *r;
-    uint64_t total = 0;
-    assert_int_equal(blob_store_get_open(bs, key, offset, length, &r, &total), 0);
-    assert_int_equal(total, expect_total);
-    unsigned char buf[3001];
-    uint64_t pos = offset;
-    size_t got;
-    for (;;) {
-        assert_int_equal(blob_reader_read(r, buf, sizeof buf, &got), 0);
-        if (got == 0)
-            break;
-        for (size_t i = 0; i < got; i++)
-            assert_int_equal(buf[i], pattern(seed, pos + i));
-        pos += got;
-    }
-    assert_int_equal(pos - offset, expect_len);
-    blob_reader_close(r);
-}
-
 struct seen {
     char keys[16][64];
     uint64_t sizes[16];
@@ -181,8 +135,8 @@ static void multi_block_blob_reads_back_whole(void **state)
 {
     struct fixture *f = *state;
     size_t size = 5 * BLOCK + 17; /* five Put Blocks, a sixth at commit */
-    assert_int_equal(put_pattern(f->bs, "a/20251123/at_1", 1, size), 0);
-    expect_range(f->bs, "a/20251123/at_1", 1, 0, BLOB_TO_END, size, size);
+    assert_int_equal(blob_test_put(f->bs, "a/20251123/at_1", 1, size), 0);
+    blob_test_expect_range(f->bs, "a/20251123/at_1", 1, 0, BLOB_TO_END, size, size);
 }
 
 static void exact_multiple_of_the_block_size(void **state)
@@ -190,18 +144,18 @@ static void exact_multiple_of_the_block_size(void **state)
     struct fixture *f = *state;
     /* The last block is full when commit comes: nothing left to send
      * but the list. */
-    assert_int_equal(put_pattern(f->bs, "exact", 9, 3 * BLOCK), 0);
-    expect_range(f->bs, "exact", 9, 0, BLOB_TO_END, 3 * BLOCK, 3 * BLOCK);
+    assert_int_equal(blob_test_put(f->bs, "exact", 9, 3 * BLOCK), 0);
+    blob_test_expect_range(f->bs, "exact", 9, 0, BLOB_TO_END, 3 * BLOCK, 3 * BLOCK);
 }
 
 static void small_and_empty_blobs(void **state)
 {
     struct fixture *f = *state;
-    assert_int_equal(put_pattern(f->bs, "small", 2, 100), 0);
-    expect_range(f->bs, "small", 2, 0, BLOB_TO_END, 100, 100);
-    assert_int_equal(put_pattern(f->bs, "empty", 2, 0), 0);
-    expect_range(f->bs, "empty", 2, 0, BLOB_TO_END, 0, 0);
-    expect_range(f->bs, "empty", 2, 0, 10, 0, 0);
+    assert_int_equal(blob_test_put(f->bs, "small", 2, 100), 0);
+    blob_test_expect_range(f->bs, "small", 2, 0, BLOB_TO_END, 100, 100);
+    assert_int_equal(blob_test_put(f->bs, "empty", 2, 0), 0);
+    blob_test_expect_range(f->bs, "empty", 2, 0, BLOB_TO_END, 0, 0);
+    blob_test_expect_range(f->bs, "empty", 2, 0, 10, 0, 0);
     struct blob_reader *r = NULL;
     uint64_t total = 7;
     assert_int_equal(blob_store_get_open(f->bs, "empty", 1, 1, &r, &total), LOGSHARE_EINVAL);
@@ -213,15 +167,17 @@ static void ranges_are_exact_and_clipped(void **state)
 {
     struct fixture *f = *state;
     size_t size = 3 * BLOCK + 1000;
-    assert_int_equal(put_pattern(f->bs, "r/blob", 3, size), 0);
-    expect_range(f->bs, "r/blob", 3, 0, 1, 1, size);
-    expect_range(f->bs, "r/blob", 3, 500, 1000, 1000, size);
-    expect_range(f->bs, "r/blob", 3, BLOCK - 10, 20, 20, size);              /* across a block */
-    expect_range(f->bs, "r/blob", 3, 7, 3 * CHUNK + 5, 3 * CHUNK + 5, size); /* many chunks */
-    expect_range(f->bs, "r/blob", 3, size - 10, BLOB_TO_END, 10, size);
-    expect_range(f->bs, "r/blob", 3, size - 10, 1000, 10, size);  /* clipped to the end */
-    expect_range(f->bs, "r/blob", 3, size, BLOB_TO_END, 0, size); /* empty, not an error */
-    expect_range(f->bs, "r/blob", 3, 100, 0, 0, size);
+    assert_int_equal(blob_test_put(f->bs, "r/blob", 3, size), 0);
+    blob_test_expect_range(f->bs, "r/blob", 3, 0, 1, 1, size);
+    blob_test_expect_range(f->bs, "r/blob", 3, 500, 1000, 1000, size);
+    blob_test_expect_range(f->bs, "r/blob", 3, BLOCK - 10, 20, 20, size); /* across a block */
+    blob_test_expect_range(f->bs, "r/blob", 3, 7, 3 * CHUNK + 5, 3 * CHUNK + 5,
+                           size); /* many chunks */
+    blob_test_expect_range(f->bs, "r/blob", 3, size - 10, BLOB_TO_END, 10, size);
+    blob_test_expect_range(f->bs, "r/blob", 3, size - 10, 1000, 10, size); /* clipped to the end */
+    blob_test_expect_range(f->bs, "r/blob", 3, size, BLOB_TO_END, 0,
+                           size); /* empty, not an error */
+    blob_test_expect_range(f->bs, "r/blob", 3, 100, 0, 0, size);
     struct blob_reader *r = NULL;
     uint64_t total = 0;
     assert_int_equal(blob_store_get_open(f->bs, "r/blob", size + 1, 1, &r, &total),
@@ -234,7 +190,7 @@ static void reader_closed_early_stops_its_fetch_ahead(void **state)
 {
     struct fixture *f = *state;
     size_t size = 6 * CHUNK;
-    assert_int_equal(put_pattern(f->bs, "early/close", 5, size), 0);
+    assert_int_equal(blob_test_put(f->bs, "early/close", 5, size), 0);
     for (int i = 0; i < 3; i++) {
         struct blob_reader *r;
         assert_int_equal(blob_store_get_open(f->bs, "early/close", 0, BLOB_TO_END, &r, NULL), 0);
@@ -244,7 +200,7 @@ static void reader_closed_early_stops_its_fetch_ahead(void **state)
         for (int k = 0; k <= i; k++) {
             assert_int_equal(blob_reader_read(r, buf, sizeof buf, &got), 0);
             assert_int_equal(got, sizeof buf);
-            assert_int_equal(buf[0], pattern(5, (uint64_t)k * sizeof buf));
+            assert_int_equal(buf[0], blob_test_byte(5, (uint64_t)k * sizeof buf));
         }
         blob_reader_close(r);
     }
@@ -259,7 +215,7 @@ static void reader_closed_early_stops_its_fetch_ahead(void **state)
     } while (got > 0);
     assert_int_equal(pos, size - 1);
     for (size_t i = 0; i < pos; i++)
-        assert_int_equal(whole[i], pattern(5, i + 1));
+        assert_int_equal(whole[i], blob_test_byte(5, i + 1));
     blob_reader_close(r);
 }
 
@@ -277,7 +233,7 @@ static void second_commit_is_refused(void **state)
     assert_int_equal(blob_writer_write(b, big, sizeof big), 0);
     assert_int_equal(blob_writer_commit(a), 0);
     assert_int_equal(blob_writer_commit(b), LOGSHARE_EEXIST);
-    assert_int_equal(put_pattern(f->bs, "k/same", 5, 10), LOGSHARE_EEXIST);
+    assert_int_equal(blob_test_put(f->bs, "k/same", 5, 10), LOGSHARE_EEXIST);
     uint64_t total;
     struct blob_reader *r;
     assert_int_equal(blob_store_get_open(f->bs, "k/same", 0, BLOB_TO_END, &r, &total), 0);
@@ -288,9 +244,9 @@ static void second_commit_is_refused(void **state)
     assert_memory_equal(buf, "first", 5);
     blob_reader_close(r);
     /* The other way round: the big one first. */
-    assert_int_equal(put_pattern(f->bs, "k/big", 6, 2 * BLOCK + 3), 0);
-    assert_int_equal(put_pattern(f->bs, "k/big", 7, 3 * BLOCK), LOGSHARE_EEXIST);
-    expect_range(f->bs, "k/big", 6, 0, BLOB_TO_END, 2 * BLOCK + 3, 2 * BLOCK + 3);
+    assert_int_equal(blob_test_put(f->bs, "k/big", 6, 2 * BLOCK + 3), 0);
+    assert_int_equal(blob_test_put(f->bs, "k/big", 7, 3 * BLOCK), LOGSHARE_EEXIST);
+    blob_test_expect_range(f->bs, "k/big", 6, 0, BLOB_TO_END, 2 * BLOCK + 3, 2 * BLOCK + 3);
 }
 
 static void aborted_and_uncommitted_blobs_are_invisible(void **state)
@@ -314,8 +270,8 @@ static void aborted_and_uncommitted_blobs_are_invisible(void **state)
     assert_int_equal(blob_store_get_open(f->bs, "t/aborted", 0, BLOB_TO_END, &r, NULL),
                      LOGSHARE_ENOENT);
     /* The key is still free, and the aborted blocks do not leak in. */
-    assert_int_equal(put_pattern(f->bs, "t/aborted", 4, BLOCK + 5), 0);
-    expect_range(f->bs, "t/aborted", 4, 0, BLOB_TO_END, BLOCK + 5, BLOCK + 5);
+    assert_int_equal(blob_test_put(f->bs, "t/aborted", 4, BLOCK + 5), 0);
+    blob_test_expect_range(f->bs, "t/aborted", 4, 0, BLOB_TO_END, BLOCK + 5, BLOCK + 5);
     blob_writer_abort(NULL);
 }
 
@@ -328,7 +284,7 @@ static void remove_deletes_and_missing_is_enoent(void **state)
     assert_null(r);
     assert_int_equal(blob_store_get_open(f->bs, "no/such", 0, 0, &r, NULL), LOGSHARE_ENOENT);
     assert_int_equal(blob_store_remove(f->bs, "no/such"), LOGSHARE_ENOENT);
-    assert_int_equal(put_pattern(f->bs, "gone/soon", 8, 50), 0);
+    assert_int_equal(blob_test_put(f->bs, "gone/soon", 8, 50), 0);
     assert_int_equal(blob_store_remove(f->bs, "gone/soon"), 0);
     assert_int_equal(blob_store_get_open(f->bs, "gone/soon", 0, BLOB_TO_END, &r, NULL),
                      LOGSHARE_ENOENT);
@@ -350,7 +306,7 @@ static void list_pages_through_every_blob(void **state)
     const char *keys[] = {"a/1/x", "a/1/y", "a/2/z", "b", "t/tk_1/at_1"};
     int64_t before = (int64_t)time(NULL);
     for (int i = 0; i < 5; i++)
-        assert_int_equal(put_pattern(f->bs, keys[i], 1, (size_t)i * 1000), 0);
+        assert_int_equal(blob_test_put(f->bs, keys[i], 1, (size_t)i * 1000), 0);
     struct seen s = {0};
     assert_int_equal(blob_store_list(f->bs, remember, &s), 0); /* pages of 2: three pages */
     assert_int_equal(s.n, 5);
@@ -419,15 +375,15 @@ static long anonymous_get(const char *url, ls_buf *body)
 static void signed_url_reads_that_blob_only(void **state)
 {
     struct fixture *f = *state;
-    assert_int_equal(put_pattern(f->bs, "shared/one", 6, 3000), 0);
-    assert_int_equal(put_pattern(f->bs, "shared/two", 7, 10), 0);
+    assert_int_equal(blob_test_put(f->bs, "shared/one", 6, 3000), 0);
+    assert_int_equal(blob_test_put(f->bs, "shared/two", 7, 10), 0);
     char *url = NULL;
     assert_int_equal(blob_store_signed_url(f->bs, "shared/one", time(NULL) + 600, &url), 0);
     ls_buf body = LS_BUF_INIT;
     assert_int_equal(anonymous_get(url, &body), 200);
     assert_int_equal(body.len, 3000);
     for (size_t i = 0; i < body.len; i++)
-        assert_int_equal((unsigned char)body.data[i], pattern(6, i));
+        assert_int_equal((unsigned char)body.data[i], blob_test_byte(6, i));
     /* The signature covers the blob and the expiry: pointing the URL at
      * another blob, or stretching its life, is refused. */
     char *other = strdup(url);
@@ -454,7 +410,7 @@ static void signed_url_reads_that_blob_only(void **state)
 static void wrong_account_key_is_eperm(void **state)
 {
     struct fixture *f = *state;
-    assert_int_equal(put_pattern(f->bs, "mine", 1, 10), 0);
+    assert_int_equal(blob_test_put(f->bs, "mine", 1, 10), 0);
     struct blob_azure_config cfg = config(f->container);
     /* A well-formed key that is not the account's. */
     cfg.key =
@@ -463,8 +419,8 @@ static void wrong_account_key_is_eperm(void **state)
     struct blob_store *bs;
     assert_int_equal(blob_azure_open(&cfg, &bs), 0);
     assert_int_equal(blob_store_check(bs), LOGSHARE_EPERM);
-    assert_int_equal(put_pattern(bs, "theirs", 1, 10), LOGSHARE_EPERM);
-    assert_int_equal(put_pattern(bs, "theirs-big", 1, 2 * BLOCK), LOGSHARE_EPERM);
+    assert_int_equal(blob_test_put(bs, "theirs", 1, 10), LOGSHARE_EPERM);
+    assert_int_equal(blob_test_put(bs, "theirs-big", 1, 2 * BLOCK), LOGSHARE_EPERM);
     struct blob_reader *r = NULL;
     assert_int_equal(blob_store_get_open(bs, "mine", 0, BLOB_TO_END, &r, NULL), LOGSHARE_EPERM);
     assert_int_equal(blob_store_remove(bs, "mine"), LOGSHARE_EPERM);
@@ -475,7 +431,7 @@ static void wrong_account_key_is_eperm(void **state)
     cfg.create_container = 1;
     assert_int_equal(blob_azure_open(&cfg, &bs), LOGSHARE_EPERM);
     assert_null(bs);
-    expect_range(f->bs, "mine", 1, 0, BLOB_TO_END, 10, 10); /* untouched */
+    blob_test_expect_range(f->bs, "mine", 1, 0, BLOB_TO_END, 10, 10); /* untouched */
 }
 
 struct parallel_arg {
@@ -490,7 +446,7 @@ static void *upload_three(void *p)
     for (int i = 0; i < 3 && a->rc == 0; i++) {
         char key[32];
         snprintf(key, sizeof key, "p/%d/%d", a->thread, i);
-        a->rc = put_pattern(a->bs, key, (unsigned)(a->thread * 3 + i), 2 * BLOCK + 100 * i);
+        a->rc = blob_test_put(a->bs, key, (unsigned)(a->thread * 3 + i), 2 * BLOCK + 100 * i);
     }
     return NULL;
 }
@@ -513,7 +469,7 @@ static void parallel_uploads_do_not_mix(void **state)
             char key[32];
             snprintf(key, sizeof key, "p/%d/%d", th, i);
             size_t size = 2 * BLOCK + 100 * (size_t)i;
-            expect_range(f->bs, key, (unsigned)(th * 3 + i), 0, BLOB_TO_END, size, size);
+            blob_test_expect_range(f->bs, key, (unsigned)(th * 3 + i), 0, BLOB_TO_END, size, size);
         }
 }
 
@@ -568,14 +524,14 @@ static void stopped_service_is_eunavailable(void **state)
     cfg.endpoint = own.endpoint;
     struct blob_store *bs;
     assert_int_equal(blob_azure_open(&cfg, &bs), 0);
-    assert_int_equal(put_pattern(bs, "before", 1, 100), 0);
+    assert_int_equal(blob_test_put(bs, "before", 1, 100), 0);
     struct blob_writer *w;
     assert_int_equal(blob_store_put_open(bs, "during", &w), 0);
     assert_int_equal(blob_writer_write(w, "x", 1), 0);
     azurite_stop(&own);
     assert_int_equal(blob_store_check(bs), LOGSHARE_EUNAVAILABLE);
     assert_int_equal(blob_writer_commit(w), LOGSHARE_EUNAVAILABLE);
-    assert_int_equal(put_pattern(bs, "big", 1, 2 * BLOCK), LOGSHARE_EUNAVAILABLE);
+    assert_int_equal(blob_test_put(bs, "big", 1, 2 * BLOCK), LOGSHARE_EUNAVAILABLE);
     struct blob_reader *r;
     assert_int_equal(blob_store_get_open(bs, "before", 0, BLOB_TO_END, &r, NULL),
                      LOGSHARE_EUNAVAILABLE);
@@ -656,28 +612,28 @@ static void lost_answers_are_retried_safely(void **state)
     /* Put Blob stored the blob but its 201 was lost: the retry finds the
      * key taken, and the upload id says it is this very upload. */
     struct blob_store *bs = through_proxy(f, "drop-putblob", dir, &p);
-    assert_int_equal(put_pattern(bs, "lost/small", 1, 100), 0);
+    assert_int_equal(blob_test_put(bs, "lost/small", 1, 100), 0);
     blob_store_destroy(bs);
     proxy_stop(&p);
-    expect_range(f->bs, "lost/small", 1, 0, BLOB_TO_END, 100, 100);
+    blob_test_expect_range(f->bs, "lost/small", 1, 0, BLOB_TO_END, 100, 100);
     /* The same for Put Block List. */
     bs = through_proxy(f, "drop-blocklist", dir, &p);
-    assert_int_equal(put_pattern(bs, "lost/big", 2, 2 * BLOCK + 9), 0);
+    assert_int_equal(blob_test_put(bs, "lost/big", 2, 2 * BLOCK + 9), 0);
     blob_store_destroy(bs);
     proxy_stop(&p);
-    expect_range(f->bs, "lost/big", 2, 0, BLOB_TO_END, 2 * BLOCK + 9, 2 * BLOCK + 9);
+    blob_test_expect_range(f->bs, "lost/big", 2, 0, BLOB_TO_END, 2 * BLOCK + 9, 2 * BLOCK + 9);
     /* ...while another upload's blob under a taken key stays EEXIST. */
     bs = through_proxy(f, "drop-blocklist", dir, &p);
-    assert_int_equal(put_pattern(bs, "lost/big", 3, 2 * BLOCK + 9), LOGSHARE_EEXIST);
+    assert_int_equal(blob_test_put(bs, "lost/big", 3, 2 * BLOCK + 9), LOGSHARE_EEXIST);
     blob_store_destroy(bs);
     proxy_stop(&p);
-    expect_range(f->bs, "lost/big", 2, 0, BLOB_TO_END, 2 * BLOCK + 9, 2 * BLOCK + 9);
+    blob_test_expect_range(f->bs, "lost/big", 2, 0, BLOB_TO_END, 2 * BLOCK + 9, 2 * BLOCK + 9);
     /* A 503 for a block is retried. */
     bs = through_proxy(f, "503-block", dir, &p);
-    assert_int_equal(put_pattern(bs, "busy/big", 4, 3 * BLOCK), 0);
+    assert_int_equal(blob_test_put(bs, "busy/big", 4, 3 * BLOCK), 0);
     blob_store_destroy(bs);
     proxy_stop(&p);
-    expect_range(f->bs, "busy/big", 4, 0, BLOB_TO_END, 3 * BLOCK, 3 * BLOCK);
+    blob_test_expect_range(f->bs, "busy/big", 4, 0, BLOB_TO_END, 3 * BLOCK, 3 * BLOCK);
     /* Delete Blob deleted, its answer lost: the retry's 404 is success. */
     bs = through_proxy(f, "drop-delete", dir, &p);
     assert_int_equal(blob_store_remove(bs, "lost/small"), 0);
@@ -690,7 +646,7 @@ static void lost_answers_are_retried_safely(void **state)
     for (int i = 0; i < 5; i++) {
         char key[16];
         snprintf(key, sizeof key, "page/%d", i);
-        assert_int_equal(put_pattern(f->bs, key, 1, 1), 0);
+        assert_int_equal(blob_test_put(f->bs, key, 1, 1), 0);
     }
     bs = through_proxy(f, "stuck-list", dir, &p);
     struct seen s = {0};

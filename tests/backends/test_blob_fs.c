@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "backends_testlib.h"
+#include "blob_testlib.h"
 #include "blob_store.h"
 #include "logshare.h"
 
@@ -56,61 +57,12 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Deterministic content: byte i of blob seed. */
-static unsigned char pattern(unsigned seed, uint64_t i)
-{
-    return (unsigned char)((i * 131 + seed * 7 + (i >> 9)) & 0xff);
-}
-
-static int put_pattern(struct blob_store *bs, const char *key, unsigned seed, size_t size)
-{
-    struct blob_writer *w;
-    int rc = blob_store_put_open(bs, key, &w);
-    if (rc != 0)
-        return rc;
-    unsigned char chunk[7919]; /* a prime, so chunks never align with anything */
-    for (size_t off = 0; off < size;) {
-        size_t n = size - off < sizeof chunk ? size - off : sizeof chunk;
-        for (size_t i = 0; i < n; i++)
-            chunk[i] = pattern(seed, off + i);
-        if ((rc = blob_writer_write(w, chunk, n)) != 0) {
-            blob_writer_abort(w);
-            return rc;
-        }
-        off += n;
-    }
-    return blob_writer_commit(w);
-}
-
-/* Reads [offset, offset+length) and checks it against the pattern. */
-static void expect_range(struct blob_store *bs, const char *key, unsigned seed, uint64_t offset,
-                         uint64_t length, uint64_t expect_len, uint64_t expect_total)
-{
-    struct blob_reader *r;
-    uint64_t total = 0;
-    assert_int_equal(blob_store_get_open(bs, key, offset, length, &r, &total), 0);
-    assert_int_equal(total, expect_total);
-    unsigned char buf[4096];
-    uint64_t pos = offset;
-    size_t got;
-    for (;;) {
-        assert_int_equal(blob_reader_read(r, buf, sizeof buf, &got), 0);
-        if (got == 0)
-            break;
-        for (size_t i = 0; i < got; i++)
-            assert_int_equal(buf[i], pattern(seed, pos + i));
-        pos += got;
-    }
-    assert_int_equal(pos - offset, expect_len);
-    blob_reader_close(r);
-}
-
 static void committed_blob_reads_back_whole(void **state)
 {
     struct fixture *f = *state;
     size_t size = 3 * 1024 * 1024 + 17;
-    assert_int_equal(put_pattern(f->bs, "t/tk_1/at_1", 1, size), 0);
-    expect_range(f->bs, "t/tk_1/at_1", 1, 0, BLOB_TO_END, size, size);
+    assert_int_equal(blob_test_put(f->bs, "t/tk_1/at_1", 1, size), 0);
+    blob_test_expect_range(f->bs, "t/tk_1/at_1", 1, 0, BLOB_TO_END, size, size);
     char *path = path_join(f->blobs, "t/tk_1/at_1");
     struct stat st;
     assert_int_equal(stat(path, &st), 0);
@@ -123,20 +75,21 @@ static void committed_blob_reads_back_whole(void **state)
 static void empty_blob_is_a_blob(void **state)
 {
     struct fixture *f = *state;
-    assert_int_equal(put_pattern(f->bs, "empty", 2, 0), 0);
-    expect_range(f->bs, "empty", 2, 0, BLOB_TO_END, 0, 0);
+    assert_int_equal(blob_test_put(f->bs, "empty", 2, 0), 0);
+    blob_test_expect_range(f->bs, "empty", 2, 0, BLOB_TO_END, 0, 0);
 }
 
 static void ranges_are_exact_and_clipped(void **state)
 {
     struct fixture *f = *state;
     size_t size = 100000;
-    assert_int_equal(put_pattern(f->bs, "r/blob", 3, size), 0);
-    expect_range(f->bs, "r/blob", 3, 0, 1, 1, size);
-    expect_range(f->bs, "r/blob", 3, 500, 1000, 1000, size);
-    expect_range(f->bs, "r/blob", 3, 99990, BLOB_TO_END, 10, size);
-    expect_range(f->bs, "r/blob", 3, 99990, 1000, 10, size);      /* clipped to the end */
-    expect_range(f->bs, "r/blob", 3, size, BLOB_TO_END, 0, size); /* empty, not an error */
+    assert_int_equal(blob_test_put(f->bs, "r/blob", 3, size), 0);
+    blob_test_expect_range(f->bs, "r/blob", 3, 0, 1, 1, size);
+    blob_test_expect_range(f->bs, "r/blob", 3, 500, 1000, 1000, size);
+    blob_test_expect_range(f->bs, "r/blob", 3, 99990, BLOB_TO_END, 10, size);
+    blob_test_expect_range(f->bs, "r/blob", 3, 99990, 1000, 10, size); /* clipped to the end */
+    blob_test_expect_range(f->bs, "r/blob", 3, size, BLOB_TO_END, 0,
+                           size); /* empty, not an error */
     struct blob_reader *r = NULL;
     uint64_t total = 0;
     assert_int_equal(blob_store_get_open(f->bs, "r/blob", size + 1, 1, &r, &total),
@@ -162,7 +115,7 @@ static void aborted_blob_leaves_nothing(void **state)
     assert_int_equal(blob_store_get_open(f->bs, "t/tk_2/at_1", 0, BLOB_TO_END, &r, NULL),
                      LOGSHARE_ENOENT);
     /* The key is still free for a later, successful upload. */
-    assert_int_equal(put_pattern(f->bs, "t/tk_2/at_1", 4, 10), 0);
+    assert_int_equal(blob_test_put(f->bs, "t/tk_2/at_1", 4, 10), 0);
     blob_writer_abort(NULL);
 }
 
@@ -267,7 +220,7 @@ static void attachment_keys_are_built_safely(void **state)
 static void remove_deletes_committed_blobs_only(void **state)
 {
     struct fixture *f = *state;
-    assert_int_equal(put_pattern(f->bs, "t/x/y", 5, 1000), 0);
+    assert_int_equal(blob_test_put(f->bs, "t/x/y", 5, 1000), 0);
     assert_int_equal(blob_store_remove(f->bs, "t/x/y"), 0);
     struct blob_reader *r;
     assert_int_equal(blob_store_get_open(f->bs, "t/x/y", 0, BLOB_TO_END, &r, NULL),
@@ -334,7 +287,7 @@ static void write_pattern(struct blob_writer *w, unsigned seed, uint64_t from, u
     unsigned char b[64];
     assert_true(to - from <= sizeof b);
     for (uint64_t i = from; i < to; i++)
-        b[i - from] = pattern(seed, i);
+        b[i - from] = blob_test_byte(seed, i);
     assert_int_equal(blob_writer_write(w, b, (size_t)(to - from)), 0);
 }
 
@@ -360,7 +313,7 @@ static void stale_temporaries_are_swept_on_open(void **state)
     assert_int_equal(blob_writer_commit(live), 0);
     write_pattern(stalled, 7, 3, 6);
     assert_int_equal(blob_writer_commit(stalled), 0);
-    expect_range(f->bs, "t/s/stalled", 7, 0, BLOB_TO_END, 6, 6);
+    blob_test_expect_range(f->bs, "t/s/stalled", 7, 0, BLOB_TO_END, 6, 6);
     assert_int_equal(tmpdir_count_files(f->blobs), 2);
 }
 
@@ -392,7 +345,7 @@ static void sweep_uploads_removes_only_what_no_upload_holds(void **state)
     assert_int_equal(r.stopped, 0);
     assert_int_equal(tmpdir_count_files(f->blobs), 2);
     assert_int_equal(blob_writer_commit(stalled), 0);
-    expect_range(f->bs, "t/s/stalled", 7, 0, BLOB_TO_END, 3, 3);
+    blob_test_expect_range(f->bs, "t/s/stalled", 7, 0, BLOB_TO_END, 3, 3);
     assert_int_equal(blob_store_sweep_uploads(NULL, 0, NULL, &r), LOGSHARE_EINVAL);
     assert_int_equal(blob_store_sweep_uploads(f->bs, 0, NULL, NULL), LOGSHARE_EINVAL);
 }
@@ -408,7 +361,7 @@ static void sigkill_keeps_committed_blobs_and_nothing_partial(void **state)
     assert_true(pid >= 0);
     if (pid == 0) {
         struct blob_store *bs;
-        if (blob_fs_open(f->dir, &bs) != 0 || put_pattern(bs, "t/k/done", 9, 200000) != 0)
+        if (blob_fs_open(f->dir, &bs) != 0 || blob_test_put(bs, "t/k/done", 9, 200000) != 0)
             _exit(1);
         struct blob_writer *w;
         if (blob_store_put_open(bs, "t/k/partial", &w) != 0 || blob_writer_write(w, "half", 4))
@@ -419,7 +372,7 @@ static void sigkill_keeps_committed_blobs_and_nothing_partial(void **state)
     int status;
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-    expect_range(f->bs, "t/k/done", 9, 0, BLOB_TO_END, 200000, 200000);
+    blob_test_expect_range(f->bs, "t/k/done", 9, 0, BLOB_TO_END, 200000, 200000);
     struct blob_reader *r;
     assert_int_equal(blob_store_get_open(f->bs, "t/k/partial", 0, BLOB_TO_END, &r, NULL),
                      LOGSHARE_ENOENT);
@@ -443,7 +396,7 @@ static void sigkill_keeps_committed_blobs_and_nothing_partial(void **state)
     blob_store_destroy(again);
     assert_int_equal(tmpdir_count_files(f->blobs), 1);
     /* The key of the killed upload is free for its retry. */
-    assert_int_equal(put_pattern(f->bs, "t/k/partial", 10, 5), 0);
+    assert_int_equal(blob_test_put(f->bs, "t/k/partial", 10, 5), 0);
 }
 
 /* A write the file system refuses (here: the file size limit, as a full
@@ -504,7 +457,7 @@ static void *writer_thread(void *arg)
             blob_writer_abort(w);
             continue;
         }
-        if (put_pattern(j->bs, key, seed, j->size + (size_t)i) != 0)
+        if (blob_test_put(j->bs, key, seed, j->size + (size_t)i) != 0)
             j->failures++;
     }
     return NULL;
@@ -537,7 +490,8 @@ static void concurrent_writers_store_every_blob_intact(void **state)
                 continue;
             }
             size_t size = 64 * 1024 + (size_t)i;
-            expect_range(f->bs, key, (unsigned)(t * 1000 + i), 0, BLOB_TO_END, size, size);
+            blob_test_expect_range(f->bs, key, (unsigned)(t * 1000 + i), 0, BLOB_TO_END, size,
+                                   size);
             committed++;
         }
     }
@@ -807,14 +761,14 @@ static void end_hint_then_commit_or_abort(void **state)
     struct fixture *f = *state;
     static unsigned char buf[300 * 1024 + 7];
     for (size_t i = 0; i < sizeof buf; i++)
-        buf[i] = pattern(21, i);
+        buf[i] = blob_test_byte(21, i);
     struct blob_writer *w, *cut;
     assert_int_equal(blob_store_put_open(f->bs, "a/20251123/at_end", &w), 0);
     assert_int_equal(blob_writer_write(w, buf, sizeof buf), 0);
     blob_writer_end(w);
     blob_writer_end(w); /* twice is harmless */
     assert_int_equal(blob_writer_commit(w), 0);
-    expect_range(f->bs, "a/20251123/at_end", 21, 0, BLOB_TO_END, sizeof buf, sizeof buf);
+    blob_test_expect_range(f->bs, "a/20251123/at_end", 21, 0, BLOB_TO_END, sizeof buf, sizeof buf);
     assert_int_equal(blob_store_put_open(f->bs, "a/20251123/at_cut", &cut), 0);
     assert_int_equal(blob_writer_write(cut, buf, sizeof buf), 0);
     blob_writer_end(cut);
@@ -889,8 +843,8 @@ static void list_shows_committed_blobs_of_both_layouts(void **state)
 {
     struct fixture *f = *state;
     time_t before = time(NULL);
-    assert_int_equal(put_pattern(f->bs, "a/20260101/at_one", 1, 1000), 0);
-    assert_int_equal(put_pattern(f->bs, "a/20260102/at_two", 2, 0), 0);
+    assert_int_equal(blob_test_put(f->bs, "a/20260101/at_one", 1, 1000), 0);
+    assert_int_equal(blob_test_put(f->bs, "a/20260102/at_two", 2, 0), 0);
     plant_file(f->blobs, "t/tk_old/at_old", "old bytes", 1000000000);
     plant_file(f->blobs, "a/20260101/.hidden", "x", 1000000000);
     plant_file(f->blobs, "a/20260101/bad name", "x", 1000000000);
@@ -961,9 +915,9 @@ static void commit_sets_the_modification_time(void **state)
 static void list_visitor_may_remove_and_stop(void **state)
 {
     struct fixture *f = *state;
-    assert_int_equal(put_pattern(f->bs, "a/20260101/at_a", 1, 10), 0);
-    assert_int_equal(put_pattern(f->bs, "a/20260101/at_b", 2, 10), 0);
-    assert_int_equal(put_pattern(f->bs, "a/20260103/at_c", 3, 10), 0);
+    assert_int_equal(blob_test_put(f->bs, "a/20260101/at_a", 1, 10), 0);
+    assert_int_equal(blob_test_put(f->bs, "a/20260101/at_b", 2, 10), 0);
+    assert_int_equal(blob_test_put(f->bs, "a/20260103/at_c", 3, 10), 0);
     plant_file(f->blobs, "t/tk_old/at_old", "old", 1000000000);
 
     struct listed l = {.stop_with = 7};
