@@ -63,6 +63,23 @@ static int string_to_sign(ls_buf *b, const char *account, const struct az_sign_i
     return rc ? rc : append_canonical_resource(b, account, in);
 }
 
+#define AZ_SIG_B64_LEN                                                                             \
+    sodium_base64_ENCODED_LEN(crypto_auth_hmacsha256_BYTES, sodium_base64_VARIANT_ORIGINAL)
+
+/* out (AZ_SIG_B64_LEN bytes) = base64 of HMAC-SHA256(key, text): how
+ * Azure signs both requests and SAS tokens. Frees text. */
+static void hmac_base64(const unsigned char *key, size_t key_len, ls_buf *text, char *out)
+{
+    unsigned char mac[crypto_auth_hmacsha256_BYTES];
+    crypto_auth_hmacsha256_state st;
+    crypto_auth_hmacsha256_init(&st, key, key_len);
+    crypto_auth_hmacsha256_update(&st, (const unsigned char *)text->data, text->len);
+    crypto_auth_hmacsha256_final(&st, mac);
+    sodium_memzero(&st, sizeof st);
+    ls_buf_free(text);
+    sodium_bin2base64(out, AZ_SIG_B64_LEN, mac, sizeof mac, sodium_base64_VARIANT_ORIGINAL);
+}
+
 int az_sign(const unsigned char *key, size_t key_len, const char *account,
             const struct az_sign_input *in, char *out, size_t cap)
 {
@@ -72,15 +89,8 @@ int az_sign(const unsigned char *key, size_t key_len, const char *account,
         ls_buf_free(&text);
         return rc;
     }
-    unsigned char mac[crypto_auth_hmacsha256_BYTES];
-    crypto_auth_hmacsha256_state st;
-    crypto_auth_hmacsha256_init(&st, key, key_len);
-    crypto_auth_hmacsha256_update(&st, (const unsigned char *)text.data, text.len);
-    crypto_auth_hmacsha256_final(&st, mac);
-    sodium_memzero(&st, sizeof st);
-    ls_buf_free(&text);
-    char sig[sodium_base64_ENCODED_LEN(sizeof mac, sodium_base64_VARIANT_ORIGINAL)];
-    sodium_bin2base64(sig, sizeof sig, mac, sizeof mac, sodium_base64_VARIANT_ORIGINAL);
+    char sig[AZ_SIG_B64_LEN];
+    hmac_base64(key, key_len, &text, sig);
     int n = snprintf(out, cap, "SharedKey %s:%s", account, sig);
     return n < 0 || (size_t)n >= cap ? LOGSHARE_EINVAL : 0;
 }
@@ -153,15 +163,10 @@ int az_sas_signature(const unsigned char *key, size_t key_len, const char *accou
         ls_buf_free(&text);
         return rc;
     }
-    unsigned char mac[crypto_auth_hmacsha256_BYTES];
-    crypto_auth_hmacsha256_state st;
-    crypto_auth_hmacsha256_init(&st, key, key_len);
-    crypto_auth_hmacsha256_update(&st, (const unsigned char *)text.data, text.len);
-    crypto_auth_hmacsha256_final(&st, mac);
-    sodium_memzero(&st, sizeof st);
-    ls_buf_free(&text);
-    if (cap < sodium_base64_ENCODED_LEN(sizeof mac, sodium_base64_VARIANT_ORIGINAL))
+    if (cap < AZ_SIG_B64_LEN) {
+        ls_buf_free(&text);
         return LOGSHARE_EINVAL;
-    sodium_bin2base64(out, cap, mac, sizeof mac, sodium_base64_VARIANT_ORIGINAL);
+    }
+    hmac_base64(key, key_len, &text, out);
     return 0;
 }
