@@ -146,8 +146,32 @@ expect 200 "" "log viewer on an Azure blob"
 assert_eq 5 "$(jget records.length)" "records on the page"
 assert_contains "$(jget records.0.message)" "line 11" "the 11th record"
 assert_eq 0 "$(find "$DATA" -name '.dashboard-log-*' | wc -l)" "no temporary copy left"
-ticket_count_before=$(ticket_count)
 pass "the dashboard's log viewer reads a log stored in Azure"
+
+# A server killed while it copies a log for the viewer leaves no copy:
+# the copy's name is unlinked before its first byte. Azurite, stopped,
+# holds the server inside the copy.
+SUPPORT=$(token lead support)
+kill -STOP "$AZ_PID"
+curl -sS -m 60 -o /dev/null -H "Authorization: Bearer $SUPPORT" \
+  "$SERVER_URL/api/v1/tickets/$LT/attachments/$LAT/log?limit=5" 2>/dev/null &
+VIEW=$!
+for i in $(seq 1 200); do
+  ls -l "/proc/$SERVER_PID/fd" 2>/dev/null | grep -q 'dashboard-log' && break
+  sleep 0.05
+done
+ls -l "/proc/$SERVER_PID/fd" | grep -q 'dashboard-log-.* (deleted)' ||
+  { kill -CONT "$AZ_PID"; fail "no unlinked copy open in the server: $(ls -l /proc/$SERVER_PID/fd | grep dashboard)"; }
+assert_eq 0 "$(find "$DATA" -name '.dashboard-log-*' | wc -l)" "a named copy while it is being made"
+kill -KILL "$SERVER_PID"
+wait "$SERVER_PID" 2>/dev/null || true
+kill -CONT "$AZ_PID"
+wait "$VIEW" 2>/dev/null || true
+assert_eq 0 "$(find "$DATA" -name '.dashboard-log-*' | wc -l)" "copies left by a kill -9 mid-copy"
+start_server "$DATA" "${AZ_ARGS[@]}" --azure-endpoint "$AZ_EP" \
+  --support-secret-key-file "$TEST_TMP/support.key"
+ticket_count_before=$(ticket_count)
+pass "a server killed mid-copy leaves no copy of the log behind"
 
 # --- the orphan sweep reaches the container -----------------------------------------------
 ORPHAN=a/20200102/at_016f6b8b4c00aaaaaaaaaaaaaaaaaaaaaaaa

@@ -120,27 +120,35 @@ static int matches(const struct log_query *lq, const logshare_record *rec)
     return 1;
 }
 
-/* Streams the blob into a new unlinked-on-close temporary file in dir;
- * path receives its name. */
-static int copy_blob_to_tmp(struct blob_store *bs, const char *key, const char *dir, char *path,
-                            size_t cap)
+/* Streams the blob into a temporary file in dir and returns it in *fd,
+ * at offset 0. The name is unlinked at once, before a byte is copied:
+ * a server that dies mid-copy (or mid-page) leaves nothing behind, as
+ * the file goes with its last descriptor. */
+static int copy_blob_to_tmp(struct blob_store *bs, const char *key, const char *dir, int *fd)
 {
-    if ((size_t)snprintf(path, cap, "%s/.dashboard-log-XXXXXX", dir) >= cap)
+    char path[4096];
+    *fd = -1;
+    if ((size_t)snprintf(path, sizeof path, "%s/.dashboard-log-XXXXXX", dir) >= sizeof path)
         return LOGSHARE_EINVAL;
-    int fd = mkostemp(path, O_CLOEXEC);
-    if (fd < 0)
+    int f = mkostemp(path, O_CLOEXEC);
+    if (f < 0)
         return ls_fs_errno_to_error(errno);
+    unlink(path);
     struct blob_reader *r = NULL;
     int rc = blob_store_get_open(bs, key, 0, BLOB_TO_END, &r, NULL);
     char buf[64 * 1024];
     size_t got = 0;
     while (rc == 0 && (rc = blob_reader_read(r, buf, sizeof buf, &got)) == 0 && got > 0)
-        rc = ls_fs_write_all(fd, buf, got);
+        rc = ls_fs_write_all(f, buf, got);
     blob_reader_close(r);
-    close(fd);
-    if (rc != 0)
-        unlink(path);
-    return rc;
+    if (rc == 0 && lseek(f, 0, SEEK_SET) != 0)
+        rc = ls_fs_errno_to_error(errno);
+    if (rc != 0) {
+        close(f);
+        return rc;
+    }
+    *fd = f;
+    return 0;
 }
 
 /* The message as a JSON string. Apps may log any bytes, and one that is
@@ -219,21 +227,14 @@ int dashboard_log_get(http_request *req)
         return dashboard_respond_errno(req, rc,
                                        rc == LOGSHARE_ENOENT ? "no such attachment" : NULL);
 
-    char path[4096] = "";
     logshare_reader *r = NULL;
     int fd = -1;
     rc = blob_store_open_fd(d->bs, att->blob_key, &fd);
+    if (rc == LOGSHARE_EUNSUPPORTED)
+        rc = copy_blob_to_tmp(d->bs, att->blob_key, d->tmp_dir, &fd);
     if (rc == 0) {
         rc = logfmt_reader_open_fd(fd, d->secret_key, &r);
         close(fd);
-    } else if (rc == LOGSHARE_EUNSUPPORTED) {
-        rc = copy_blob_to_tmp(d->bs, att->blob_key, d->tmp_dir, path, sizeof path);
-        if (rc != 0) {
-            ticket_attachment_free(att);
-            return dashboard_respond_errno(req, rc, "the attachment could not be read");
-        }
-        rc = logshare_reader_open(path, d->secret_key, &r);
-        unlink(path); /* the reader holds what it needs */
     } else {
         ticket_attachment_free(att);
         return dashboard_respond_errno(req, rc, "the attachment could not be read");
