@@ -4,8 +4,9 @@
  * A blob store maps a key ("a/<YYYYMMDD>/<attachment_id>") to an
  * immutable byte string. It is a struct of function pointers plus an
  * opaque state, like sentry-native's transports: the local directory
- * (blob_fs_*, below) is the first implementation; Azure Blob Storage and
- * S3-compatible stores plug in behind the same ops later.
+ * (blob_fs_*, below) is the default; Azure Blob Storage (blob_azure.h)
+ * is the second, and an S3-compatible store would plug in behind the
+ * same ops.
  *
  * The life of a blob, as the upload path uses it:
  *
@@ -89,7 +90,7 @@ struct blob_upload_sweep {
  * FIRST member of their own struct, so the generic wrappers below can
  * find the ops. Callers use the wrappers, never the ops directly. */
 struct blob_store_ops {
-    const char *name; /* "fs", later "azure", "s3" */
+    const char *name; /* "fs", "azure" */
     int (*put_open)(struct blob_store *bs, const char *key, struct blob_writer **out);
     int (*write)(struct blob_writer *w, const void *data, size_t len);
     /* Optional (NULL: nothing to do): the last byte has been written. */
